@@ -1,0 +1,57 @@
+"""Typed configuration, as read from ``omnirouter.yaml``."""
+
+from __future__ import annotations
+
+import msgspec
+
+from omnirouter.providers.kinds import ProviderKind
+
+
+class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An upstream: where it is, how to authenticate, which public models it serves."""
+
+    name: str
+    provider: ProviderKind
+    base_url: str
+    api_keys: list[str]
+    models: list[str]
+    model_map: dict[str, str] = msgspec.field(default_factory=dict)
+    priority: int = 0
+    weight: int = 1
+    connect_timeout: float = 10.0
+    first_byte_timeout: float = 300.0
+    total_timeout: float = 900.0
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class KeyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A client key created at start if absent."""
+
+    name: str
+    key: str
+
+
+class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """USD per 1M tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cached_input: float | None = None
+    cache_write: float | None = None
+    reasoning: float | None = None
+
+
+class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The whole configuration; every field has an embedded default."""
+
+    database_url: str = "sqlite:///omnirouter.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    channels: list[ChannelConfig] = msgspec.field(default_factory=list)
+    keys: list[KeyConfig] = msgspec.field(default_factory=list)
+    prices: dict[str, PriceConfig] = msgspec.field(default_factory=dict)
+    usage_flush_interval: float = 0.5
+    usage_batch_size: int = 500
+    max_body_bytes: int = 32 * 1024 * 1024
+    log_level: str = "info"
