@@ -13,6 +13,7 @@ import yaml
 from omnirouter.config.schema import GatewayConfig
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_PLACEHOLDER = re.compile(r"omnirouterenvref\d+x")
 
 
 class ConfigError(Exception):
@@ -24,22 +25,37 @@ class ConfigError(Exception):
         super().__init__(f"{where}: {reason}")
 
 
-def _substitute(value: Any, source: str, path: str) -> Any:
+def _protect_env_refs(text: str) -> tuple[str, dict[str, re.Match[str]]]:
+    """Swap each ``${NAME}`` for a placeholder YAML reads as plain text (``[${KEY}]`` would not parse)."""
+    refs: dict[str, re.Match[str]] = {}
+
+    def protect(match: re.Match[str]) -> str:
+        token = f"omnirouterenvref{len(refs)}x"
+        refs[token] = match
+        return token
+
+    return _ENV_REF.sub(protect, text), refs
+
+
+def _substitute(value: Any, refs: dict[str, re.Match[str]], source: str, path: str) -> Any:
     if isinstance(value, str):
+        if "omnirouterenvref" not in value:
+            return value
 
         def replace(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
+            ref = refs[match.group(0)]
+            name, default = ref.group(1), ref.group(2)
             if name in os.environ:
                 return os.environ[name]
             if default is not None:
                 return default
             raise ConfigError(source, path, f"environment variable ${{{name}}} is not set")
 
-        return _ENV_REF.sub(replace, value)
+        return _PLACEHOLDER.sub(replace, value)
     if isinstance(value, dict):
-        return {k: _substitute(v, source, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {k: _substitute(v, refs, source, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, source, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_substitute(v, refs, source, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
 
 
@@ -71,6 +87,7 @@ def _validate_semantics(config: GatewayConfig, source: str) -> None:
 
 def parse_config(text: str, source: str = "<config>") -> GatewayConfig:
     """Parse YAML text into a validated config."""
+    text, refs = _protect_env_refs(text)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -81,17 +98,21 @@ def parse_config(text: str, source: str = "<config>") -> GatewayConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(source, "", "the top level must be a mapping")
-    raw = _substitute(raw, source, "")
+    raw = _substitute(raw, refs, source, "")
     try:
         config = msgspec.convert(raw, GatewayConfig, strict=False)
     except msgspec.ValidationError as exc:
         message = str(exc)
         reason, _, path = message.partition(" - at `$")
         key = path.rstrip("`").lstrip(".") if path else ""
-        if reason.startswith("Object contains unknown field"):
-            field = reason.split("`")[1] if "`" in reason else ""
-            key = f"{key}.{field}" if key else field
-            reason = "unknown key"
+        for prefix, replacement in (
+            ("Object contains unknown field", "unknown key"),
+            ("Object missing required field", "required key is missing"),
+        ):
+            if reason.startswith(prefix):
+                field = reason.split("`")[1] if "`" in reason else ""
+                key = f"{key}.{field}" if key else field
+                reason = replacement
         raise ConfigError(source, key, reason) from None
     _validate_semantics(config, source)
     return config

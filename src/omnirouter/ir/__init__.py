@@ -58,6 +58,7 @@ __all__ = [
     "TextPart",
     "ToolCallDelta",
     "ToolCallPart",
+    "ToolCallStart",
     "ToolChoice",
     "ToolDef",
     "ToolResultPart",

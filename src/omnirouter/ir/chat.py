@@ -132,6 +132,7 @@ class ResponseFormat(msgspec.Struct, kw_only=True):
     schema: dict[str, Any] | None = None
     name: str | None = None
     strict: bool | None = None
+    description: str | None = None
 
 
 class ChatRequest(msgspec.Struct, kw_only=True):
@@ -206,7 +207,12 @@ class Choice(msgspec.Struct, kw_only=True):
 
 
 class ChatResponse(msgspec.Struct, kw_only=True):
-    """A complete (non-streamed) answer."""
+    """A complete (non-streamed) answer.
+
+    ``extra`` holds top-level fields of the ``source_protocol`` response with no
+    neutral meaning; like ``ChatRequest.extra``, only an encoder of that same
+    protocol passes them on.
+    """
 
     id: str
     model: str
@@ -214,3 +220,4 @@ class ChatResponse(msgspec.Struct, kw_only=True):
     choices: list[Choice]
     usage: Usage | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    source_protocol: str | None = None

@@ -4,9 +4,9 @@ inbound (a client speaks it) and outbound (an upstream speaks it)."""
 from __future__ import annotations
 
 import enum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from omnirouter.ir import ChatRequest, ChatResponse, GatewayError, StreamEvent
+from omnirouter.ir import ChatRequest, ChatResponse, GatewayError, StreamEvent, Usage
 from omnirouter.protocols.sse import SSEEvent
 
 
@@ -57,3 +57,46 @@ class Codec(Protocol):
     def encode_error(self, error: GatewayError) -> tuple[int, bytes]: ...
 
     def decode_error(self, status: int, body: bytes) -> GatewayError: ...
+
+
+class PreparedBody(NamedTuple):
+    """An upstream request body ready to send, and whether the client itself asked for stream usage."""
+
+    data: bytes
+    client_wants_usage: bool
+
+
+class StreamFilter(Protocol):
+    """Relays one stream event by event into client bytes.
+
+    ``process`` returns the bytes to forward (possibly empty) and records the
+    usage it sees; ``failure`` is set when the upstream reported an error
+    in-stream; ``completed`` once the stream ended properly.  ``finish`` gives
+    the closing bytes, ``error`` the bytes that end the stream with an error.
+    """
+
+    usage: Usage | None
+    failure: str | None
+    completed: bool
+
+    def process(self, event: SSEEvent) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+    def error(self, error: GatewayError) -> bytes: ...
+
+
+class PassthroughAdapter(Protocol):
+    """Same protocol on both sides: forward bodies with only the model (and auth) changed.
+
+    ``check`` is the cheap structural validation the gateway does itself, so that a
+    malformed request is answered 400 once instead of being sent to every channel.
+    """
+
+    def check(self, body: dict[str, Any]) -> None: ...
+
+    def prepare(self, body: dict[str, Any], upstream_model: str, stream: bool) -> PreparedBody: ...
+
+    def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]: ...
+
+    def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> StreamFilter: ...

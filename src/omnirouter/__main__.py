@@ -1,0 +1,5 @@
+import sys
+
+from omnirouter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""Client authentication: find the key in any protocol's place, check it against stored hashes."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from omnirouter.api.asgi import Scope
+from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.storage import KeyRecord, hash_key
+
+_KEY_HEADERS = (b"x-api-key", b"x-goog-api-key", b"api-key")
+
+
+def extract_client_key(scope: Scope) -> str | None:
+    """The client key from ``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key``,
+    ``api-key`` or the ``key`` query parameter, in that order."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name == b"authorization" or name in _KEY_HEADERS:
+            found.setdefault(name, value)
+    auth = found.get(b"authorization")
+    if auth is not None:
+        scheme, _, token = auth.partition(b" ")
+        if scheme.lower() == b"bearer" and token.strip():
+            return token.strip().decode("latin-1")
+    for name in _KEY_HEADERS:
+        value = found.get(name)
+        if value:
+            return value.strip().decode("latin-1")
+    query: bytes = scope.get("query_string", b"")
+    if b"key=" in query:
+        for name_str, value_str in parse_qsl(query.decode("latin-1")):
+            if name_str == "key" and value_str:
+                return value_str
+    return None
+
+
+class Authenticator:
+    """Maps presented client keys to key records via their hashes (keys are never kept raw)."""
+
+    def __init__(self, keys_by_hash: dict[str, KeyRecord]) -> None:
+        self._keys = keys_by_hash
+
+    def replace(self, keys_by_hash: dict[str, KeyRecord]) -> None:
+        """Swap in a freshly loaded key table."""
+        self._keys = keys_by_hash
+
+    def authenticate(self, scope: Scope) -> KeyRecord:
+        """The record of the presented key, or a 401 error."""
+        key = extract_client_key(scope)
+        if key is None:
+            raise GatewayError(
+                ErrorKind.AUTHENTICATION,
+                "Missing API key: send it as 'Authorization: Bearer <key>' (or x-api-key, x-goog-api-key).",
+                code="missing_api_key",
+            )
+        record = self._keys.get(hash_key(key))
+        if record is None:
+            raise GatewayError(ErrorKind.AUTHENTICATION, "Invalid API key.", code="invalid_api_key")
+        return record

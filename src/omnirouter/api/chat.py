@@ -1,0 +1,80 @@
+"""The chat route: authenticate, read and check the body, plan attempts, run them, record usage."""
+
+from __future__ import annotations
+
+from omnirouter.api.asgi import (
+    JSON_HEADERS,
+    ClientDisconnected,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_response,
+)
+from omnirouter.api.gateway import Gateway
+from omnirouter.api.json_body import parse_json_object
+from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.protocols.base import Codec
+from omnirouter.protocols.registry import PASSTHROUGH
+from omnirouter.relay.chat import ChatCall
+from omnirouter.relay.context import RequestContext
+from omnirouter.routing import plan
+from omnirouter.routing.executor import run_attempts
+
+
+def error_headers(ctx: RequestContext, error: GatewayError) -> Headers:
+    """Headers of an error response: JSON, our request id, attempts, and Retry-After when known."""
+    headers = [
+        *JSON_HEADERS,
+        (b"x-request-id", ctx.request_id.encode()),
+        (b"x-omnirouter-attempts", str(ctx.attempts).encode()),
+    ]
+    if error.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
+    return headers
+
+
+async def send_error(send: Send, inbound: Codec, ctx: RequestContext, error: GatewayError) -> None:
+    """Answer with ``error`` in the client's protocol and note it in the context."""
+    ctx.status, ctx.error_kind = error.status, error.kind.value
+    status, payload = inbound.encode_error(error)
+    await send_response(send, status, payload, error_headers(ctx, error))
+
+
+async def handle_chat(gateway: Gateway, inbound: Codec, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve one chat request from a client speaking ``inbound``."""
+    ctx = RequestContext(inbound.name.value)
+    try:
+        key = gateway.auth.authenticate(scope)
+        ctx.key_id, ctx.key_name = key.id, key.name
+        body = parse_json_object(await read_body(receive, gateway.config.max_body_bytes))
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "'model' is required and must be a string.", param="model")
+        ctx.model = model
+        stream = body.get("stream")
+        if stream is not None and not isinstance(stream, bool):
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "'stream' must be a boolean.", param="stream")
+        ctx.stream = stream is True
+        passthrough = PASSTHROUGH.get(inbound.name)
+        if passthrough is not None:
+            passthrough.check(body)
+        channels = gateway.catalog.channels_for(model)
+        if not channels:
+            raise GatewayError(
+                ErrorKind.NOT_FOUND,
+                f"The model '{model}' does not exist or you do not have access to it.",
+                code="model_not_found",
+                param="model",
+            )
+        headers: Headers = [(b"x-request-id", ctx.request_id.encode())]
+        call = ChatCall(gateway.client, ctx, inbound, body, send, receive, headers)
+        await run_attempts(plan(model, channels), ctx, call.run)
+    except GatewayError as error:
+        await send_error(send, inbound, ctx, error)
+    except ClientDisconnected:
+        ctx.status, ctx.error_kind = 499, "client_disconnected"
+    finally:
+        if ctx.key_id is not None:
+            gateway.recorder.record(ctx.usage_record())

@@ -1,0 +1,108 @@
+"""The ``omnirouter`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from omnirouter.config import ConfigError, GatewayConfig, load_config
+
+_NO_SETUP_HINT = """\
+No channels or client keys are configured yet. To serve models, write a config file:
+
+  channels:
+    - name: my-openai
+      provider: openai                  # openai | anthropic | gemini
+      base_url: https://api.openai.com/v1
+      api_keys: [${OPENAI_API_KEY}]
+      models: [gpt-4o-mini]
+  keys:
+    - name: me
+      key: sk-my-own-client-key
+
+and start it with:  omnirouter serve --config omnirouter.yaml
+"""
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from omnirouter.api import prepare_database
+    from omnirouter.api.factory import CONFIG_ENV
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"omnirouter: config error: {exc}", file=sys.stderr)
+        return 2
+    host = args.host or config.host
+    port = args.port if args.port is not None else config.port
+    workers = args.workers or config.workers
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(prepare_database(config))
+    except Exception as exc:
+        print(f"omnirouter: cannot prepare the database {config.database_url!r}: {exc}", file=sys.stderr)
+        return 1
+    _print_banner(config, host, port, workers, args.config)
+    os.environ[CONFIG_ENV] = os.path.abspath(args.config) if args.config else ""
+    uvicorn.run(
+        "omnirouter.api.factory:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=config.log_level,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=30,
+        backlog=4096,
+    )
+    return 0
+
+
+def _print_banner(config: GatewayConfig, host: str, port: int, workers: int, path: str | None) -> None:
+    source = path or "embedded defaults"
+    print(f"omnirouter: serving on http://{host}:{port} ({workers} worker(s), config: {source})", flush=True)
+    print(f"omnirouter: database {config.database_url}; health check at http://{host}:{port}/health", flush=True)
+    if not config.channels or not config.keys:
+        print(_NO_SETUP_HINT, flush=True)
+
+
+def _mock_upstream(args: argparse.Namespace) -> int:
+    from omnirouter.mock_upstream import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omnirouter", description="Self-hosted AI model gateway.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="YAML config file (default: embedded defaults)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.set_defaults(run=_serve)
+    mock = commands.add_parser("mock-upstream", help="run the mock upstream provider (OpenAI, Anthropic, Gemini)")
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--port", type=int, default=9001)
+    mock.set_defaults(run=_mock_upstream)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The aiohttp application: provider routes plus the ``/_mock/*`` control endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from omnirouter.mock_upstream import anthropic_messages, gemini, models, openai_chat, openai_responses
+from omnirouter.mock_upstream.core import STATE_KEY, State, json_response
+from omnirouter.mock_upstream.directives import DirectiveError, parse_directive
+
+
+async def _root(request: web.Request) -> web.Response:
+    return web.Response(text="omnirouter mock upstream\n")
+
+
+async def _health(request: web.Request) -> web.Response:
+    return json_response({"ok": True})
+
+
+async def _get_requests(request: web.Request) -> web.Response:
+    entries = request.app[STATE_KEY].requests
+    provider = request.query.get("provider")
+    if provider:
+        entries = [e for e in entries if e["provider"] == provider]
+    return json_response(entries)
+
+
+async def _clear_requests(request: web.Request) -> web.Response:
+    log = request.app[STATE_KEY].requests
+    count = len(log)
+    log.clear()
+    return json_response({"cleared": count})
+
+
+async def _post_script(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    try:
+        body: Any = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return json_response({"error": "body must be JSON"}, status=400)
+    if not isinstance(body, dict) or not isinstance(body.get("directive"), dict):
+        return json_response({"error": 'expected {"directive": {...}, "times": K}'}, status=400)
+    times = body.get("times", 1)
+    if not isinstance(times, int) or isinstance(times, bool):
+        return json_response({"error": "`times` must be an integer"}, status=400)
+    try:
+        state.queue.push(parse_directive(body["directive"]), body["directive"], times)
+    except DirectiveError as exc:
+        return json_response({"error": str(exc)}, status=400)
+    return json_response({"queued": len(state.queue)})
+
+
+async def _get_script(request: web.Request) -> web.Response:
+    return json_response(request.app[STATE_KEY].queue.snapshot())
+
+
+async def _clear_script(request: web.Request) -> web.Response:
+    request.app[STATE_KEY].queue.clear()
+    return json_response({"cleared": True})
+
+
+def create_app(*, max_log: int = 10_000) -> web.Application:
+    """Build the mock upstream application (state is per application)."""
+    app = web.Application(client_max_size=256 * 1024 * 1024)
+    app[STATE_KEY] = State(max_log=max_log)
+    r = app.router
+    r.add_get("/", _root)
+    r.add_get("/_mock/health", _health)
+    r.add_get("/_mock/requests", _get_requests)
+    r.add_delete("/_mock/requests", _clear_requests)
+    r.add_get("/_mock/script", _get_script)
+    r.add_post("/_mock/script", _post_script)
+    r.add_delete("/_mock/script", _clear_script)
+    # OpenAI
+    r.add_post("/v1/chat/completions", openai_chat.chat_completions)
+    r.add_post("/v1/responses", openai_responses.responses)
+    # Anthropic
+    r.add_post("/v1/messages", anthropic_messages.messages)
+    r.add_post("/v1/messages/count_tokens", anthropic_messages.count_tokens)
+    # Shared listings (dispatch on the auth header) and Gemini
+    r.add_get("/v1/models", models.list_models)
+    r.add_get("/v1/models/{name}", models.get_model)
+    r.add_get("/v1beta/models", models.list_models)
+    r.add_get("/v1beta/models/{name}", models.get_model)
+    r.add_post("/v1beta/models/{name}", gemini.model_action)
+    r.add_post("/v1/models/{name}", gemini.model_action)
+    r.add_route("*", "/{tail:.*}", models.not_found)
+    return app

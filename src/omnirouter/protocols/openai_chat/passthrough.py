@@ -1,0 +1,121 @@
+"""OpenAI Chat on both sides: forward bodies and stream chunks with only the model changed.
+
+Upstreams are always asked for ``stream_options.include_usage`` so that usage is
+known; when the client did not ask for it, the extra usage chunk is removed again.
+Chunks without usage are relayed with a byte-level model rename, never re-parsed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from omnirouter.ir import ErrorKind, GatewayError, Usage
+from omnirouter.protocols.base import PreparedBody
+from omnirouter.protocols.json_patch import replace_string_field
+from omnirouter.protocols.openai_chat.errors import encode_stream_error
+from omnirouter.protocols.openai_chat.usage import usage_from_openai
+from omnirouter.protocols.sse import SSEEvent
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_DONE = b"[DONE]"
+_USAGE_KEY = b'"usage"'
+_NULL_USAGE = (b'"usage":null', b'"usage": null')
+
+
+class OpenAIChatStreamFilter:
+    """Relays one Chat Completions stream, capturing usage and renaming the model."""
+
+    __slots__ = ("_model_json", "_wants_usage", "completed", "failure", "usage")
+
+    def __init__(self, public_model: str, client_wants_usage: bool) -> None:
+        self._model_json = orjson.dumps(public_model)
+        self._wants_usage = client_wants_usage
+        self.usage: Usage | None = None
+        self.failure: str | None = None
+        self.completed = False
+
+    def process(self, event: SSEEvent) -> bytes:
+        data = event.data
+        if data == _DONE:
+            self.completed = True
+            return b"data: [DONE]\n\n"
+        if (_USAGE_KEY in data and not any(null in data for null in _NULL_USAGE)) or data.startswith(b'{"error"'):
+            return self._process_parsed(data)
+        return b"data: " + replace_string_field(data, b"model", self._model_json) + b"\n\n"
+
+    def _process_parsed(self, data: bytes) -> bytes:
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self.failure = "upstream sent a malformed stream chunk"
+            return b""
+        if not isinstance(chunk, dict):
+            return b"data: " + data + b"\n\n"
+        if "error" in chunk and "choices" not in chunk:
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else None
+            self.failure = str(message or error)
+            return b"data: " + data + b"\n\n"
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage_from_openai(usage)
+            if not self._wants_usage:
+                if not chunk.get("choices"):
+                    return b""
+                del chunk["usage"]
+        if "model" in chunk:
+            chunk["model"] = orjson.loads(self._model_json)
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def finish(self) -> bytes:
+        return b""
+
+    def error(self, error: GatewayError) -> bytes:
+        return encode_stream_error(error)
+
+
+class OpenAIChatPassthrough:
+    """The pass-through adapter for OpenAI Chat Completions."""
+
+    def check(self, body: dict[str, Any]) -> None:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "'messages' must be a non-empty array.", param="messages")
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict) or message.get("role") not in _ROLES:
+                raise GatewayError(
+                    ErrorKind.INVALID_REQUEST,
+                    f"messages[{index}] must be an object with a role of {', '.join(sorted(_ROLES))}.",
+                    param=f"messages[{index}]",
+                )
+
+    def prepare(self, body: dict[str, Any], upstream_model: str, stream: bool) -> PreparedBody:
+        body = {**body, "model": upstream_model}
+        wants_usage = False
+        if stream:
+            options = body.get("stream_options")
+            if isinstance(options, dict):
+                wants_usage = options.get("include_usage") is True
+                body["stream_options"] = {**options, "include_usage": True}
+            else:
+                body["stream_options"] = {"include_usage": True}
+        return PreparedBody(orjson.dumps(body), wants_usage)
+
+    def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
+        if not isinstance(parsed, dict) or "choices" not in parsed:
+            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
+        parsed["model"] = public_model
+        usage = parsed.get("usage")
+        return orjson.dumps(parsed), usage_from_openai(usage) if isinstance(usage, dict) else None
+
+    def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> OpenAIChatStreamFilter:
+        return OpenAIChatStreamFilter(public_model, client_wants_usage)
+
+
+OPENAI_CHAT_PASSTHROUGH = OpenAIChatPassthrough()

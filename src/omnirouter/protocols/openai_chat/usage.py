@@ -1,0 +1,58 @@
+"""OpenAI Chat ``usage`` objects ↔ IR :class:`Usage`.
+
+OpenAI's ``prompt_tokens`` already includes cached reads (and cache writes),
+``completion_tokens`` already includes reasoning: both match the IR convention,
+so the numbers map one to one.  Cache writes go to
+``prompt_tokens_details.cache_write_tokens`` (a field of the current OpenAPI
+description); DeepSeek's ``prompt_cache_hit_tokens`` is read as cached tokens.
+``Usage.estimated`` has no OpenAI field and is not written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omnirouter.ir import Usage
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    return 0
+
+
+def usage_from_openai(obj: dict[str, Any]) -> Usage:
+    """Read a Chat Completions ``usage`` object; tolerant of nulls, missing keys and odd types."""
+    prompt = obj.get("prompt_tokens_details")
+    completion = obj.get("completion_tokens_details")
+    cached = cache_write = reasoning = 0
+    if isinstance(prompt, dict):
+        cached = _int(prompt.get("cached_tokens"))
+        cache_write = _int(prompt.get("cache_write_tokens"))
+    if not cached:
+        cached = _int(obj.get("prompt_cache_hit_tokens"))
+    if isinstance(completion, dict):
+        reasoning = _int(completion.get("reasoning_tokens"))
+    return Usage(
+        input_tokens=_int(obj.get("prompt_tokens")),
+        output_tokens=_int(obj.get("completion_tokens")),
+        cached_tokens=cached,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=reasoning,
+    )
+
+
+def usage_to_openai(usage: Usage) -> dict[str, Any]:
+    """Write a Chat Completions ``usage`` object (``cache_write_tokens`` only when non-zero)."""
+    prompt_details: dict[str, int] = {"cached_tokens": usage.cached_tokens}
+    if usage.cache_write_tokens:
+        prompt_details["cache_write_tokens"] = usage.cache_write_tokens
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+        "prompt_tokens_details": prompt_details,
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+    }

@@ -1,0 +1,26 @@
+"""The closed registry of protocol codecs and pass-through adapters."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.protocols.base import Codec, PassthroughAdapter, ProtocolName
+from omnirouter.protocols.openai_chat import OPENAI_CHAT
+from omnirouter.protocols.openai_chat.passthrough import OPENAI_CHAT_PASSTHROUGH
+
+CODECS: Final[dict[ProtocolName, Codec]] = {
+    ProtocolName.OPENAI_CHAT: OPENAI_CHAT,
+}
+
+PASSTHROUGH: Final[dict[ProtocolName, PassthroughAdapter]] = {
+    ProtocolName.OPENAI_CHAT: OPENAI_CHAT_PASSTHROUGH,
+}
+
+
+def codec_for(protocol: ProtocolName) -> Codec:
+    """The codec of ``protocol``; an internal error if it is not built yet."""
+    codec = CODECS.get(protocol)
+    if codec is None:
+        raise GatewayError(ErrorKind.INTERNAL, f"protocol {protocol.value!r} is not supported yet")
+    return codec

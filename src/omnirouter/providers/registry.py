@@ -1,0 +1,78 @@
+"""What each provider kind is beyond its protocol: paths, auth headers, fixed headers.
+
+Providers are data: adding an OpenAI-compatible vendor is a new entry, not new code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+from urllib.parse import quote
+
+import msgspec
+
+from omnirouter.protocols.base import ProtocolName
+from omnirouter.providers.kinds import ProviderKind
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def _anthropic_auth(key: str) -> dict[str, str]:
+    return {"x-api-key": key}
+
+
+def _gemini_auth(key: str) -> dict[str, str]:
+    return {"x-goog-api-key": key}
+
+
+def _openai_chat_path(base_url: str, model: str, stream: bool) -> str:
+    return f"{base_url}/chat/completions"
+
+
+def _anthropic_path(base_url: str, model: str, stream: bool) -> str:
+    return f"{base_url}/v1/messages"
+
+
+def _gemini_path(base_url: str, model: str, stream: bool) -> str:
+    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    return f"{base_url}/v1beta/models/{quote(model, safe='')}:{method}"
+
+
+class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """How to reach one kind of upstream."""
+
+    kind: ProviderKind
+    protocol: ProtocolName
+    auth_headers: Callable[[str], dict[str, str]]
+    chat_url: Callable[[str, str, bool], str]
+    fixed_headers: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
+    ProviderKind.OPENAI: ProviderSpec(
+        kind=ProviderKind.OPENAI,
+        protocol=ProtocolName.OPENAI_CHAT,
+        auth_headers=_bearer,
+        chat_url=_openai_chat_path,
+    ),
+    ProviderKind.ANTHROPIC: ProviderSpec(
+        kind=ProviderKind.ANTHROPIC,
+        protocol=ProtocolName.ANTHROPIC,
+        auth_headers=_anthropic_auth,
+        chat_url=_anthropic_path,
+        fixed_headers={"anthropic-version": "2023-06-01"},
+    ),
+    ProviderKind.GEMINI: ProviderSpec(
+        kind=ProviderKind.GEMINI,
+        protocol=ProtocolName.GEMINI,
+        auth_headers=_gemini_auth,
+        chat_url=_gemini_path,
+    ),
+}
+
+
+def provider_spec(kind: ProviderKind) -> ProviderSpec:
+    """The spec registered for ``kind``."""
+    return PROVIDERS[kind]

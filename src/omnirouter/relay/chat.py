@@ -1,0 +1,101 @@
+"""Run one chat attempt: pass-through when both sides speak the same protocol, else translate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+
+from omnirouter.api.asgi import JSON_HEADERS, Headers, Receive, Send, send_response
+from omnirouter.ir import ChatRequest, ErrorKind, GatewayError
+from omnirouter.protocols.base import Codec, StreamFilter
+from omnirouter.protocols.registry import PASSTHROUGH, codec_for
+from omnirouter.relay.context import RequestContext
+from omnirouter.relay.stream_pump import pump_stream
+from omnirouter.relay.translated import TranslatingStreamFilter
+from omnirouter.relay.upstream import AttemptFailure, open_upstream
+from omnirouter.routing import Attempt
+from omnirouter.transport import TRANSPORT_ERRORS, UpstreamClient, classify_transport_error
+
+
+class ChatCall:
+    """One client chat request, ready to be run against attempts in turn."""
+
+    def __init__(
+        self,
+        client: UpstreamClient,
+        ctx: RequestContext,
+        inbound: Codec,
+        body: dict[str, Any],
+        send: Send,
+        receive: Receive,
+        headers: Headers,
+    ) -> None:
+        self._client = client
+        self._ctx = ctx
+        self._inbound = inbound
+        self._body = body
+        self._send = send
+        self._receive = receive
+        self._headers = headers
+        self._request: ChatRequest | None = None
+
+    def _ir_request(self) -> ChatRequest:
+        if self._request is None:
+            self._request = self._inbound.decode_request(self._body)
+        return self._request
+
+    async def run(self, attempt: Attempt) -> None:
+        """Serve the request through ``attempt``; raises AttemptFailure before any client byte."""
+        upstream_protocol = attempt.channel.spec.protocol
+        upstream_codec = codec_for(upstream_protocol)
+        passthrough = PASSTHROUGH.get(upstream_protocol) if upstream_protocol == self._inbound.name else None
+        stream = self._ctx.stream
+        headers = [*self._headers, (b"x-omnirouter-attempts", str(self._ctx.attempts).encode())]
+        if passthrough is not None:
+            prepared = passthrough.prepare(self._body, attempt.upstream_model, stream)
+            data, wants_usage = prepared.data, prepared.client_wants_usage
+        else:
+            request = self._ir_request()
+            outbound = msgspec.structs.replace(request, model=attempt.upstream_model)
+            data = orjson.dumps(upstream_codec.encode_request(outbound))
+        response = await open_upstream(self._client.session, attempt, data, stream, upstream_codec)
+        if stream:
+            relay: StreamFilter
+            if passthrough is not None:
+                relay = passthrough.new_stream_filter(attempt.public_model, wants_usage)
+            else:
+                client_request = msgspec.structs.replace(self._ir_request(), model=attempt.public_model)
+                relay = TranslatingStreamFilter(
+                    upstream_codec.new_stream_decoder(), self._inbound.new_stream_encoder(client_request)
+                )
+            await pump_stream(response, relay, self._ctx, attempt.channel.name, self._send, self._receive, headers)
+            return
+        try:
+            raw = await response.read()
+        except TRANSPORT_ERRORS as exc:
+            raise AttemptFailure(classify_transport_error(exc, attempt.channel.name), retryable=True) from None
+        finally:
+            response.release()
+        try:
+            if passthrough is not None:
+                out, self._ctx.usage = passthrough.rewrite_response(raw, attempt.public_model)
+            else:
+                out = self._translate_response(upstream_codec, raw, attempt.public_model)
+        except GatewayError as error:
+            raise AttemptFailure(error, retryable=True) from None
+        self._ctx.mark_first_byte()
+        await send_response(self._send, 200, out, JSON_HEADERS + headers)
+
+    def _translate_response(self, upstream_codec: Codec, raw: bytes, public_model: str) -> bytes:
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
+        if not isinstance(parsed, dict):
+            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
+        response = upstream_codec.decode_response(parsed)
+        response.model = public_model
+        self._ctx.usage = response.usage
+        return orjson.dumps(self._inbound.encode_response(response))

@@ -1,0 +1,87 @@
+"""Per-request state that ends up in the usage row."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from omnirouter.ir import Usage
+from omnirouter.usage import UsageRecord
+
+
+def new_request_id() -> str:
+    """A unique, opaque request id (also sent to the client as ``x-request-id``)."""
+    return "req_" + os.urandom(12).hex()
+
+
+class RequestContext:
+    """What the gateway learns about one request while serving it."""
+
+    __slots__ = (
+        "attempts",
+        "channel",
+        "error_kind",
+        "inbound_protocol",
+        "key_id",
+        "key_name",
+        "model",
+        "provider",
+        "request_id",
+        "started",
+        "status",
+        "stream",
+        "ttfb",
+        "upstream_model",
+        "usage",
+    )
+
+    def __init__(self, inbound_protocol: str) -> None:
+        self.request_id = new_request_id()
+        self.started = time.perf_counter()
+        self.inbound_protocol = inbound_protocol
+        self.key_id: int | None = None
+        self.key_name: str | None = None
+        self.model = ""
+        self.upstream_model: str | None = None
+        self.channel: str | None = None
+        self.provider: str | None = None
+        self.stream = False
+        self.status = 200
+        self.error_kind: str | None = None
+        self.attempts = 0
+        self.ttfb: float | None = None
+        self.usage: Usage | None = None
+
+    def mark_first_byte(self) -> None:
+        """Note the time the first response byte went to the client."""
+        if self.ttfb is None:
+            self.ttfb = time.perf_counter() - self.started
+
+    def usage_record(self) -> UsageRecord:
+        """The usage row of this request as it stands now."""
+        usage = self.usage or _NO_USAGE
+        return UsageRecord(
+            request_id=self.request_id,
+            model=self.model,
+            inbound_protocol=self.inbound_protocol,
+            status_code=self.status,
+            latency_ms=(time.perf_counter() - self.started) * 1000.0,
+            key_id=self.key_id,
+            key_name=self.key_name,
+            upstream_model=self.upstream_model,
+            channel=self.channel,
+            provider=self.provider,
+            stream=self.stream,
+            error_kind=self.error_kind,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            usage_estimated=usage.estimated,
+            ttfb_ms=self.ttfb * 1000.0 if self.ttfb is not None else None,
+            attempts=self.attempts,
+        )
+
+
+_NO_USAGE = Usage()

@@ -1,0 +1,89 @@
+"""Pump an upstream SSE stream to the client chunk by chunk, as each chunk arrives.
+
+The client's response starts with the first bytes there are to send, so a
+failure before that can still fall back to another attempt.  A failure after it
+ends the client's stream with the client protocol's error event.  When the
+client goes away, the upstream read is cancelled at once and what was seen so
+far (usage included) is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from omnirouter.api.asgi import SSE_HEADERS, Headers, Message, Receive, Send
+from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.protocols.base import StreamFilter
+from omnirouter.protocols.sse import SSEParser
+from omnirouter.relay.context import RequestContext
+from omnirouter.relay.upstream import AttemptFailure
+from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
+
+
+async def pump_stream(
+    response: aiohttp.ClientResponse,
+    relay: StreamFilter,
+    ctx: RequestContext,
+    channel_name: str,
+    send: Send,
+    receive: Receive,
+    headers: Headers,
+) -> None:
+    """Relay ``response`` to the client; raises AttemptFailure only before the first client byte."""
+    parser = SSEParser()
+    started = False
+    task = asyncio.current_task()
+    gone = asyncio.Event()
+    finishing = asyncio.Event()
+
+    def on_client_message(future: asyncio.Future[Message]) -> None:
+        if not future.cancelled() and not finishing.is_set() and task is not None:
+            gone.set()
+            task.cancel()
+
+    watcher = asyncio.ensure_future(receive())
+    watcher.add_done_callback(on_client_message)
+    try:
+        async for chunk in response.content.iter_any():
+            out = b"".join([relay.process(event) for event in parser.feed(chunk)])
+            if relay.failure is not None and not started:
+                raise GatewayError(ErrorKind.UPSTREAM, relay.failure)
+            if out:
+                if not started:
+                    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
+                    started = True
+                    ctx.mark_first_byte()
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+        tail = b"".join([relay.process(event) for event in parser.finish()])
+        if relay.failure is not None and not started:
+            raise GatewayError(ErrorKind.UPSTREAM, relay.failure)
+        if not relay.completed:
+            raise GatewayError(ErrorKind.UPSTREAM, f"upstream channel {channel_name!r} ended the stream early")
+        if relay.failure is not None:
+            ctx.status, ctx.error_kind = 502, ErrorKind.UPSTREAM.value
+        end = tail + relay.finish()
+        finishing.set()
+        if not started:
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
+            ctx.mark_first_byte()
+        await send({"type": "http.response.body", "body": end, "more_body": False})
+    except asyncio.CancelledError:
+        if not gone.is_set():
+            raise
+        if task is not None:
+            task.uncancel()
+        ctx.status, ctx.error_kind = 499, "client_disconnected"
+    except (GatewayError, *TRANSPORT_ERRORS) as exc:
+        error = exc if isinstance(exc, GatewayError) else classify_transport_error(exc, channel_name)
+        if not started:
+            raise AttemptFailure(error, retryable=True) from None
+        ctx.status, ctx.error_kind = error.status, error.kind.value
+        finishing.set()
+        await send({"type": "http.response.body", "body": relay.error(error), "more_body": False})
+    finally:
+        ctx.usage = relay.usage
+        watcher.remove_done_callback(on_client_message)
+        watcher.cancel()
+        response.close()

@@ -1,0 +1,51 @@
+"""The pure routing planner: which channels to try, in which order."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import msgspec
+
+from omnirouter.routing.channel import Channel
+
+
+class Attempt(msgspec.Struct, frozen=True, kw_only=True):
+    """One try: a channel and the model name the upstream knows (the key is picked when it runs)."""
+
+    channel: Channel
+    public_model: str
+    upstream_model: str
+
+
+def order_channels(channels: Sequence[Channel], rng: random.Random | None = None) -> list[Channel]:
+    """Higher priority first; within one priority, a weighted random order."""
+    rand = rng or random
+    if len(channels) == 1:
+        return [channels[0]]
+    by_priority: dict[int, list[Channel]] = {}
+    for channel in channels:
+        by_priority.setdefault(channel.priority, []).append(channel)
+    ordered: list[Channel] = []
+    for priority in sorted(by_priority, reverse=True):
+        group = [c for c in by_priority[priority] if c.weight > 0] or by_priority[priority]
+        while group:
+            weights = [max(c.weight, 0) for c in group]
+            if sum(weights) <= 0:
+                ordered.extend(group)
+                break
+            pick = rand.choices(range(len(group)), weights=weights, k=1)[0]
+            ordered.append(group.pop(pick))
+    return ordered
+
+
+def plan(model: str, channels: Sequence[Channel], rng: random.Random | None = None) -> list[Attempt]:
+    """The attempts for a request to ``model`` over the channels that serve it."""
+    return [
+        Attempt(
+            channel=channel,
+            public_model=model,
+            upstream_model=channel.upstream_model(model),
+        )
+        for channel in order_channels(channels, rng)
+    ]

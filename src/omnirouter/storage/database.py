@@ -1,0 +1,89 @@
+"""The async engine, one per process, with pragmas and pool settings per backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from omnirouter.storage.url import normalize_database_url
+
+__all__ = ["Database", "sqlite_path"]
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or ``None`` for in-memory and ``file:`` URI databases."""
+    database = url.database
+    if not database or database == ":memory:" or url.query.get("uri") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the one writer; NORMAL sync is safe under WAL."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+class Database:
+    """Owns the ``AsyncEngine`` for one database URL (any form ``normalize_database_url`` accepts).
+
+    SQLite: a small queue pool of aiosqlite connections, each set to WAL,
+    ``synchronous=NORMAL`` and a busy timeout; the file's folder is created.
+    PostgreSQL: a pool of asyncpg connections, pre-pinged so a database restart
+    costs one failed checkout, not a failed request.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalize_database_url(url)
+        sa_url = make_url(self.url)
+        self.backend = sa_url.get_backend_name()
+        if self.backend == "sqlite":
+            path = sqlite_path(sa_url)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine: AsyncEngine = create_async_engine(sa_url, echo=echo)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+        else:
+            self.engine = create_async_engine(
+                sa_url,
+                echo=echo,
+                pool_size=10,
+                max_overflow=10,
+                pool_timeout=30,
+                pool_recycle=1800,
+                pool_pre_ping=True,
+                connect_args={"timeout": 10, "command_timeout": 60},
+            )
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for SQLite, False for PostgreSQL."""
+        return self.backend == "sqlite"
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"

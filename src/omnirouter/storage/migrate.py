@@ -1,0 +1,72 @@
+"""Run the packaged Alembic migrations programmatically (no ``alembic.ini`` on disk)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from omnirouter.storage.database import Database
+from omnirouter.storage.url import normalize_database_url
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "migrate"]
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# Arbitrary constant for pg_advisory_xact_lock: replicas starting together migrate one at a time.
+_PG_MIGRATION_LOCK = 0x6F6D6E69
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    """An Alembic ``Config`` pointing at the packaged scripts (also usable for ``command.revision``)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if database_url is not None:
+        cfg.set_main_option("sqlalchemy.url", normalize_database_url(database_url).replace("%", "%%"))
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+def _sqlite_transactional_ddl(engine: AsyncEngine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, issue BEGIN, and make it ``BEGIN IMMEDIATE``.
+
+    The migration then runs as one transaction holding the write lock from the
+    start, so processes migrating the same file at once wait for each other.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediate(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def migrate(database_url: str) -> None:
+    """Upgrade the database to the newest revision; a no-op when it is already there.
+
+    Runs in one transaction holding a lock (a PostgreSQL advisory lock, the SQLite
+    write lock), so replicas that start together do not race.  A SQLite file is
+    created if absent.
+    """
+    db = Database(database_url)
+    if db.is_sqlite:
+        _sqlite_transactional_ddl(db.engine)
+    try:
+        async with db.engine.begin() as conn:
+            if not db.is_sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            await conn.run_sync(_upgrade)
+    finally:
+        await db.close()

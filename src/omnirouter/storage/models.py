@@ -1,0 +1,150 @@
+"""SQLAlchemy 2 declarative tables.
+
+The schema is owned by the Alembic migrations in ``migrations/versions``; these
+models mirror it (a test compares the two).  Room to grow by later migrations:
+
+* ``usage_records.key_id`` is a plain integer, not a foreign key, so usage history
+  survives key deletion and the hot insert path needs no lookups; a ``user_id``
+  and cost columns (``Numeric``) can be added as nullable columns.
+* Constraints and indexes follow a naming convention, so later migrations can
+  drop or alter them by name (also through SQLite batch mode).
+* ``usage_records.id`` is a BIGINT on PostgreSQL (an INTEGER rowid on SQLite).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "ApiKeyRow",
+    "Base",
+    "KeyStatus",
+    "UTCDateTime",
+    "UsageRow",
+    "api_keys_table",
+    "usage_records_table",
+    "utcnow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``TIMESTAMP WITH TIME ZONE`` that always binds and returns aware UTC datetimes.
+
+    SQLite has no time zones: values are stored as UTC wall-clock text (which sorts
+    chronologically) and given ``tzinfo=UTC`` again on the way out.  Naive values
+    are rejected rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC before storing."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column; pass a timezone-aware value")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class KeyStatus(enum.StrEnum):
+    """Lifecycle of a client key (stored as text so new states need no DDL)."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class ApiKeyRow(Base):
+    """A client key, stored only as its SHA-256 hash plus a display prefix."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=KeyStatus.ACTIVE.value, server_default="active")
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+
+
+class UsageRow(Base):
+    """One finished (or failed) request: who, which model and route, tokens, timings."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (Index("ix_usage_records_key_id_created_at", "key_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, default=utcnow)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    key_name: Mapped[str | None] = mapped_column(String)
+    model: Mapped[str] = mapped_column(String)
+    upstream_model: Mapped[str | None] = mapped_column(String)
+    channel: Mapped[str | None] = mapped_column(String)
+    provider: Mapped[str | None] = mapped_column(String)
+    inbound_protocol: Mapped[str] = mapped_column(String)
+    stream: Mapped[bool] = mapped_column(Boolean, default=False)
+    status_code: Mapped[int] = mapped_column(Integer)
+    error_kind: Mapped[str | None] = mapped_column(String)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reasoning_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    usage_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    ttfb_ms: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+api_keys_table = cast(Table, ApiKeyRow.__table__)
+usage_records_table = cast(Table, UsageRow.__table__)

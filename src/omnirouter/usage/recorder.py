@@ -1,0 +1,188 @@
+"""``UsageRecorder``: buffers usage in memory on the hot path, writes it in batches off it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+
+from omnirouter.storage import Database
+from omnirouter.usage.record import UsageRecord
+from omnirouter.usage.writer import UsageWriter
+
+__all__ = ["UsageRecorder"]
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = 5.0
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` is set or ``seconds`` pass, whichever is first."""
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        pass
+
+
+class UsageRecorder:
+    """Collects ``UsageRecord``s and bulk-inserts them from a background task.
+
+    ``record()`` only appends to a list: no await, no I/O.  The task writes every
+    ``flush_interval`` seconds, or as soon as ``batch_size`` records wait, in
+    INSERTs of at most ``batch_size`` rows (one executemany each, see
+    ``UsageWriter``).  A failed write keeps the records and retries with backoff
+    (up to 5 s); only when ``max_buffer`` records are waiting are new ones
+    dropped, with a warning.  ``close()`` stops the task and writes what is left.
+    Delivery is at-least-once: a batch whose commit acknowledgement is lost is
+    written again.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        flush_interval: float = 0.5,
+        batch_size: int = 500,
+        *,
+        max_buffer: int = 100_000,
+    ) -> None:
+        if flush_interval <= 0:
+            raise ValueError("flush_interval must be positive")
+        if batch_size < 1 or max_buffer < batch_size:
+            raise ValueError("need 1 <= batch_size <= max_buffer")
+        self._db = db
+        self._interval = flush_interval
+        self._batch_size = batch_size
+        self._max_buffer = max_buffer
+        self._buffer: list[UsageRecord] = []
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._writer: UsageWriter | None = None
+        self._dropped_unreported = 0
+        self.dropped = 0
+        """Records dropped because the buffer was full, since creation."""
+        self.written = 0
+        """Records written, since creation."""
+
+    @property
+    def pending(self) -> int:
+        """Records waiting to be written."""
+        return len(self._buffer)
+
+    def record(self, rec: UsageRecord) -> None:
+        """Queue one record: O(1), never blocks, never touches the database."""
+        buffer = self._buffer
+        if len(buffer) >= self._max_buffer:
+            self._dropped_unreported += 1
+            self.dropped += 1
+            return
+        buffer.append(rec)
+        if len(buffer) >= self._batch_size:
+            self._wake.set()
+
+    async def start(self) -> None:
+        """Start the background writer (idempotent)."""
+        if self._task is not None and not self._task.done():
+            return
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name="omnirouter-usage-recorder")
+
+    async def flush(self) -> int:
+        """Write everything waiting now; return the number of rows written.
+
+        On failure the unwritten records go back to the front of the buffer and
+        the error propagates.
+        """
+        async with self._lock:
+            self._report_drops()
+            writer = self._writer
+            if writer is None:
+                writer = self._writer = UsageWriter(self._db.engine.dialect)
+            pending, self._buffer = self._buffer, []
+            written = 0
+            try:
+                for start in range(0, len(pending), self._batch_size):
+                    chunk = pending[start : start + self._batch_size]
+                    async with self._db.engine.begin() as conn:
+                        await writer.write(conn, chunk)
+                    written += len(chunk)
+                    self.written += len(chunk)
+            except BaseException:
+                self._requeue(pending[written:])
+                raise
+            return written
+
+    async def close(self) -> None:
+        """Stop the background writer and write what is left (logged if that fails)."""
+        self._stop.set()
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                await task
+            except Exception:
+                logger.exception("usage recorder task failed")
+        try:
+            await self.flush()
+        except Exception:
+            logger.exception("usage recorder closing with %d unwritten records", len(self._buffer))
+        self._report_drops()
+
+    async def __aenter__(self) -> UsageRecorder:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _requeue(self, records: list[UsageRecord]) -> None:
+        """Put unwritten records back, oldest first; beyond the cap the newest go."""
+        if not records:
+            return
+        self._buffer[:0] = records
+        overflow = len(self._buffer) - self._max_buffer
+        if overflow > 0:
+            del self._buffer[self._max_buffer :]
+            self._dropped_unreported += overflow
+            self.dropped += overflow
+
+    def _report_drops(self) -> None:
+        if self._dropped_unreported:
+            logger.warning(
+                "usage buffer full (%d records): dropped %d records",
+                self._max_buffer,
+                self._dropped_unreported,
+            )
+            self._dropped_unreported = 0
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            if failures:
+                await _wait(self._stop, min(self._interval * 2 ** (failures - 1), MAX_RETRY_DELAY))
+            else:
+                await _wait(self._wake, self._interval)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            if not self._buffer:
+                self._report_drops()
+                continue
+            try:
+                await self.flush()
+            except Exception as exc:
+                failures += 1
+                logger.warning(
+                    "usage flush failed (attempt %d, %d records kept): %s",
+                    failures,
+                    len(self._buffer),
+                    exc,
+                    exc_info=failures == 1,
+                )
+            else:
+                failures = 0

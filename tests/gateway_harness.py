@@ -1,0 +1,76 @@
+"""Run a real gateway (uvicorn over loopback HTTP) inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import uvicorn
+
+from omnirouter.api import GatewayApp
+from omnirouter.config import GatewayConfig
+
+CLIENT_KEY = "sk-test-client-0001"
+UPSTREAM_KEY = "sk-upstream-secret-42"
+
+
+def make_config(mock_url: str, db_path: Path, **overrides: Any) -> GatewayConfig:
+    """A config with one OpenAI channel on the mock and one client key."""
+    raw: dict[str, Any] = {
+        "database_url": f"sqlite:///{db_path}",
+        "usage_flush_interval": 0.05,
+        "channels": [
+            {
+                "name": "mock-openai",
+                "provider": "openai",
+                "base_url": f"{mock_url}/v1",
+                "api_keys": [UPSTREAM_KEY],
+                "models": ["gpt-4o-mini", "gpt-test*"],
+                "model_map": {"gpt-4o-mini": "gpt-4o-mini-2024-07-18"},
+            }
+        ],
+        "keys": [{"name": "tester", "key": CLIENT_KEY}],
+    }
+    raw.update(overrides)
+    return msgspec.convert(raw, GatewayConfig)
+
+
+class RunningGateway:
+    """A gateway serving on a free loopback port."""
+
+    def __init__(self, app: GatewayApp, server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+        self.app = app
+        self.server = server
+        self.task = task
+        sockets = server.servers[0].sockets
+        self.port: int = sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(config: GatewayConfig) -> AsyncIterator[RunningGateway]:
+    """Serve ``config`` until the block ends (then shut down gracefully, flushing usage)."""
+    app = GatewayApp(config, prepare=True)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False)
+    )
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("gateway did not start")
+        await asyncio.sleep(0.01)
+    gateway = RunningGateway(app, server, task)
+    try:
+        yield gateway
+    finally:
+        await gateway.stop()
