@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -21,7 +20,9 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path("/work/shared/reference/openai-openapi.json")
+from tests.reference import OPENAPI_SPEC
+
+SPEC_PATH = OPENAPI_SPEC
 _BASE_URI = "urn:openai-openapi"
 
 __all__ = ["SPEC_PATH", "openai_validator", "validate_openai"]

@@ -12,8 +12,7 @@ import httpx2
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-
-FIXTURES = "/work/shared/reference/fixtures"
+from tests.reference import FIXTURES
 
 
 @pytest.fixture

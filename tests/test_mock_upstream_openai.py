@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,8 +15,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from omnirouter.mock_upstream import MockUpstream
+from tests.reference import OPENAPI_SPEC
 
-SPEC = Path("/work/shared/reference/openai-openapi.json")
+SPEC = OPENAPI_SPEC
 pytestmark = pytest.mark.skipif(not SPEC.exists(), reason="OpenAPI reference not available")
 
 WEATHER_TOOL: Any = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import typing
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -35,8 +34,9 @@ from omnirouter.ir import (
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
 from omnirouter.protocols.sse import SSEEvent, SSEParser
 from tests.openapi_schema import validate_openai
+from tests.reference import FIXTURES
 
-FIXTURE = Path("/work/shared/reference/fixtures/openai_chat_stream_tool_call_include_usage.sse")
+FIXTURE = FIXTURES / "openai_chat_stream_tool_call_include_usage.sse"
 
 
 def decode_bytes(raw: bytes, split: int = 0) -> list[StreamEvent]:

@@ -49,13 +49,15 @@ class ToolCallPart(msgspec.Struct, tag="tool_call", kw_only=True):
     """A call the model makes.  ``arguments`` is the raw JSON text, possibly malformed.
 
     ``signature`` carries an opaque provider signature bound to the call
-    (Gemini's ``thoughtSignature``) so that it survives the next turn.
+    (Gemini's ``thoughtSignature``) so that it survives the next turn;
+    ``signature_origin`` names the protocol that produced it (see protocols/carry.py).
     """
 
     id: str
     name: str
     arguments: str = "{}"
     signature: str | None = None
+    signature_origin: str | None = None
 
 
 class ToolResultPart(msgspec.Struct, tag="tool_result", kw_only=True):
@@ -71,13 +73,18 @@ class ReasoningPart(msgspec.Struct, tag="reasoning", kw_only=True):
     """Model thinking, kept apart from the answer.
 
     ``signature`` is the provider's opaque proof (Anthropic ``signature``,
-    Gemini ``thoughtSignature``); ``redacted`` holds encrypted thinking the
-    client must replay but cannot read.
+    Gemini ``thoughtSignature``, Responses ``encrypted_content``); ``redacted``
+    holds encrypted thinking the client must replay but cannot read; ``origin``
+    names the protocol whose upstream produced them, since signatures are only
+    valid there (see protocols/carry.py); ``id`` keeps a provider item id
+    (Responses ``rs_...``).
     """
 
     text: str = ""
     signature: str | None = None
     redacted: str | None = None
+    origin: str | None = None
+    id: str | None = None
 
 
 class UnknownPart(msgspec.Struct, tag="unknown", kw_only=True):

@@ -1,4 +1,17 @@
-"""Neutral stream events: what a stream decoder yields and a stream encoder consumes."""
+"""Neutral stream events: what a stream decoder yields and a stream encoder consumes.
+
+Order rules every decoder keeps and every encoder may rely on (and must tolerate
+being broken gracefully):
+- ``StreamStart`` comes first, exactly once.
+- Reasoning comes as ``ReasoningDelta`` text pieces; a delta carrying a
+  ``signature`` ends the current reasoning block (Anthropic sends it last), a
+  delta carrying ``redacted`` is a whole block of its own.
+- A tool call is one ``ToolCallStart`` and then ``ToolCallDelta`` argument
+  fragments by ``index``; several calls may interleave.
+- ``UsageUpdate`` may come at any point and replaces the previous one.
+- ``ChoiceEnd`` once per choice; usage may still follow it (OpenAI's usage chunk).
+- ``StreamFailure`` ends the stream.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +42,7 @@ class ReasoningDelta(msgspec.Struct, tag="reasoning", kw_only=True):
     text: str = ""
     signature: str | None = None
     redacted: str | None = None
+    origin: str | None = None
     choice: int = 0
 
 
@@ -39,6 +53,7 @@ class ToolCallStart(msgspec.Struct, tag="tool_call_start", kw_only=True):
     id: str
     name: str
     signature: str | None = None
+    signature_origin: str | None = None
     choice: int = 0
 
 
