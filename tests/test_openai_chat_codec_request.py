@@ -56,10 +56,16 @@ def rich_request(**overrides: Any) -> ChatRequest:
         Message(
             role="assistant",
             content=[
-                ReasoningPart(text="The user wants two cities."),
+                ReasoningPart(origin="openai_chat", text="The user wants two cities."),
                 TextPart(text="Checking."),
                 ToolCallPart(id="call_1", name="get_weather", arguments='{"city":"Paris"}'),
-                ToolCallPart(id="2", name="get_weather", arguments='{"city": "Oslo"', signature="c2ln"),
+                ToolCallPart(
+                    id="2",
+                    name="get_weather",
+                    arguments='{"city": "Oslo"',
+                    signature="c2ln",
+                    signature_origin="openai_chat",
+                ),
             ],
         ),
         Message(
@@ -79,8 +85,8 @@ def rich_request(**overrides: Any) -> ChatRequest:
         Message(
             role="assistant",
             content=[
-                ReasoningPart(text="thinking", signature="sig-a"),
-                ReasoningPart(redacted="ENCRYPTED"),
+                ReasoningPart(origin="openai_chat", text="thinking", signature="sig-a"),
+                ReasoningPart(origin="openai_chat", redacted="ENCRYPTED"),
                 TextPart(text="Paris 18C."),
             ],
         ),
@@ -265,7 +271,7 @@ def test_decode_request_forms() -> None:
     ir = OPENAI_CHAT.decode_request(body)
     assert ir.messages[1].content == [ImagePart(data="/9j/AA==", media_type="image/jpeg")]
     assert ir.messages[2].content == [
-        ReasoningPart(text="vllm style"),
+        ReasoningPart(origin="openai_chat", text="vllm style"),
         TextPart(text="I can't."),
         ToolCallPart(id="abc", name="f", arguments='{"a":1}'),
     ]

@@ -33,16 +33,18 @@ def rich_response(**overrides: Any) -> ChatResponse:
             Choice(
                 index=0,
                 content=[
-                    ReasoningPart(text="plan", signature="sig"),
+                    ReasoningPart(origin="openai_chat", text="plan", signature="sig"),
                     TextPart(text="Let me check."),
                     ToolCallPart(id="call_a", name="get_weather", arguments='{"city":"Paris"}'),
-                    ToolCallPart(id="b", name="get_time", arguments="{}", signature="c2ln"),
+                    ToolCallPart(
+                        id="b", name="get_time", arguments="{}", signature="c2ln", signature_origin="openai_chat"
+                    ),
                 ],
                 stop_reason=StopReason.TOOL_CALLS,
             ),
             Choice(
                 index=1,
-                content=[ReasoningPart(text="hmm"), TextPart(text="Hello")],
+                content=[ReasoningPart(origin="openai_chat", text="hmm"), TextPart(text="Hello")],
                 stop_reason=StopReason.END,
             ),
             Choice(index=2, content=[TextPart(text="I can't help with that.")], stop_reason=StopReason.REFUSAL),
@@ -162,7 +164,7 @@ def test_decode_llama_cpp_response() -> None:
     }
     ir = OPENAI_CHAT.decode_response(body)
     assert ir.choices[0].content == [
-        ReasoningPart(text="thinking..."),
+        ReasoningPart(origin="openai_chat", text="thinking..."),
         ToolCallPart(id="abcDEF123", name="f", arguments='{"x": 1}'),
     ]
     assert ir.choices[0].stop_reason is StopReason.TOOL_CALLS  # complete call after "length"

@@ -186,7 +186,7 @@ def test_decode_llama_cpp_stream_quirks() -> None:
     )
     assert events == [
         StreamStart(id="c1", model="alias", created=5),
-        ReasoningDelta(text="think"),
+        ReasoningDelta(origin="openai_chat", text="think"),
         ToolCallStart(index=0, id="Xy12", name="f"),
         ToolCallDelta(index=0, arguments="{}"),
         ChoiceEnd(stop_reason=StopReason.TOOL_CALLS),
@@ -235,10 +235,10 @@ def test_decode_reasoning_refusal_signatures_and_choices() -> None:
         ]
     )
     assert events[1:] == [
-        ReasoningDelta(text="vllm"),
-        ReasoningDelta(signature="S"),
+        ReasoningDelta(origin="openai_chat", text="vllm"),
+        ReasoningDelta(origin="openai_chat", signature="S"),
         TextDelta(text="no", choice=1),
-        ToolCallStart(index=0, id="c", name="f", signature="G"),
+        ToolCallStart(index=0, id="c", name="f", signature="G", signature_origin="openai_chat"),
         ChoiceEnd(stop_reason=StopReason.REFUSAL, choice=1),
         ChoiceEnd(stop_reason=StopReason.TOOL_CALLS),
     ]
@@ -291,12 +291,14 @@ def _mutate(value: Any, rng: random.Random, pieces: list[Any]) -> Any:
 def test_encoder_tool_calls_text_reasoning_and_choices() -> None:
     events: list[StreamEvent] = [
         StreamStart(id="msg_1", model="claude", created=0),
-        ReasoningDelta(text="hmm"),
-        ReasoningDelta(signature="SIG"),
+        ReasoningDelta(origin="openai_chat", text="hmm"),
+        ReasoningDelta(origin="openai_chat", signature="SIG"),
         TextDelta(text="Calling."),
         ToolCallStart(index=0, id="toolu_1", name="a"),
         ToolCallDelta(index=0, arguments='{"q":'),
-        ToolCallStart(index=0, id="toolu_2", name="b", signature="G"),  # a decoder reusing an index
+        ToolCallStart(
+            index=0, id="toolu_2", name="b", signature="G", signature_origin="openai_chat"
+        ),  # a decoder reusing an index
         ToolCallDelta(index=0, arguments="{}"),
         ToolCallDelta(index=5, arguments=""),
         TextDelta(text="second", choice=1),
@@ -338,15 +340,15 @@ def test_streamed_thinking_replays_losslessly_through_the_openai_sdk() -> None:
     """Anthropic-style thinking (signed, redacted, unsigned tail) → SDK accumulator → next request."""
     events: list[StreamEvent] = [
         StreamStart(id="msg_1", model="claude"),
-        ReasoningDelta(text="first "),
-        ReasoningDelta(text="block"),
-        ReasoningDelta(signature="SIG1"),
-        ReasoningDelta(redacted="ENC"),
-        ReasoningDelta(text="second"),
-        ReasoningDelta(signature="SIG2"),
-        ReasoningDelta(text="tail"),
+        ReasoningDelta(origin="openai_chat", text="first "),
+        ReasoningDelta(origin="openai_chat", text="block"),
+        ReasoningDelta(origin="openai_chat", signature="SIG1"),
+        ReasoningDelta(origin="openai_chat", redacted="ENC"),
+        ReasoningDelta(origin="openai_chat", text="second"),
+        ReasoningDelta(origin="openai_chat", signature="SIG2"),
+        ReasoningDelta(origin="openai_chat", text="tail"),
         TextDelta(text="Answer."),
-        ToolCallStart(index=0, id="toolu_1", name="f", signature="TS"),
+        ToolCallStart(index=0, id="toolu_1", name="f", signature="TS", signature_origin="openai_chat"),
         ToolCallDelta(index=0, arguments="{}"),
         ChoiceEnd(stop_reason=StopReason.TOOL_CALLS),
     ]
@@ -359,12 +361,12 @@ def test_streamed_thinking_replays_losslessly_through_the_openai_sdk() -> None:
     replay = {"model": "m", "messages": [{"role": "user", "content": "q"}, message]}
     assistant = OPENAI_CHAT.decode_request(replay).messages[1]
     assert assistant.content == [
-        ReasoningPart(text="first block", signature="SIG1"),
-        ReasoningPart(redacted="ENC"),
-        ReasoningPart(text="second", signature="SIG2"),
-        ReasoningPart(text="tail"),
+        ReasoningPart(origin="openai_chat", text="first block", signature="SIG1"),
+        ReasoningPart(origin="openai_chat", redacted="ENC"),
+        ReasoningPart(origin="openai_chat", text="second", signature="SIG2"),
+        ReasoningPart(origin="openai_chat", text="tail"),
         TextPart(text="Answer."),
-        ToolCallPart(id="toolu_1", name="f", arguments="{}", signature="TS"),
+        ToolCallPart(id="toolu_1", name="f", arguments="{}", signature="TS", signature_origin="openai_chat"),
     ]
 
 

@@ -13,6 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -56,7 +57,8 @@ async def reset_postgres(url: str) -> str:
     engine = create_async_engine(normalize_database_url(url), poolclass=NullPool)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("DROP TABLE IF EXISTS usage_records, usage_records_off, api_keys, alembic_version"))
+            tables = ", ".join([*Base.metadata.tables, "usage_records_off", "alembic_version"])
+            await conn.execute(text(f"DROP TABLE IF EXISTS {tables}"))
     finally:
         await engine.dispose()
     return url
@@ -123,9 +125,9 @@ async def test_migrate_is_idempotent_and_matches_models(database_url: str) -> No
     async with Database(database_url) as db, db.engine.connect() as conn:
         tables, diff = await conn.run_sync(_schema)
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-    assert {"api_keys", "usage_records", "alembic_version"} <= tables
+    assert {"api_keys", "usage_records", "response_states", "alembic_version"} <= tables
     assert diff == []
-    assert version == "0001"
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_concurrent_migrations(database_url: str) -> None:

@@ -5,19 +5,41 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
 
 import orjson
 
-from omnirouter.api.asgi import JSON_HEADERS, Receive, Scope, Send, send_response
+from omnirouter.api import models
+from omnirouter.api.asgi import JSON_HEADERS, Receive, Scope, Send, header, send_response
 from omnirouter.api.chat import handle_chat
+from omnirouter.api.count_tokens import handle_count_tokens
 from omnirouter.api.gateway import Gateway, prepare_database
+from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.config import GatewayConfig
 from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.protocols.anthropic import ANTHROPIC
+from omnirouter.protocols.base import Codec
+from omnirouter.protocols.gemini import GEMINI, GEMINI_JSON_ARRAY
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
+from omnirouter.protocols.openai_responses import OPENAI_RESPONSES
 
 log = logging.getLogger("omnirouter")
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_GEMINI_PREFIXES = ("/v1beta/models/", "/v1/models/")
+
+
+def client_protocol(scope: Scope) -> Codec:
+    """The protocol a request on a shared path (``/v1/models``) speaks, judged by its headers.
+
+    ``?key=`` alone does not mark a Gemini client here: ``/v1beta/...`` paths are Gemini's own.
+    """
+    if header(scope, b"anthropic-version") is not None:
+        return ANTHROPIC
+    if header(scope, b"x-goog-api-key") is not None:
+        return GEMINI
+    return OPENAI_CHAT
 
 
 class GatewayApp:
@@ -29,7 +51,12 @@ class GatewayApp:
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/v1/chat/completions"): self._chat_completions,
             ("POST", "/chat/completions"): self._chat_completions,
+            ("POST", "/v1/messages"): self._messages,
+            ("POST", "/v1/messages/count_tokens"): self._messages_count_tokens,
+            ("POST", "/v1/responses"): self._responses,
+            ("POST", "/responses"): self._responses,
             ("GET", "/v1/models"): self._models,
+            ("GET", "/v1beta/models"): self._gemini_models,
             ("GET", "/health"): self._health,
             ("HEAD", "/health"): self._health,
             ("GET", "/"): self._health,
@@ -41,6 +68,8 @@ class GatewayApp:
         kind = scope["type"]
         if kind == "http":
             handler = self._routes.get((scope["method"], scope["path"]))
+            if handler is None and scope["path"].startswith(_GEMINI_PREFIXES):
+                handler = self._model_path
             try:
                 if handler is None:
                     await self._not_found(scope, send)
@@ -49,7 +78,7 @@ class GatewayApp:
             except Exception:
                 log.exception("unhandled error serving %s %s", scope["method"], scope["path"])
                 error = GatewayError(ErrorKind.INTERNAL, "The gateway hit an internal error.")
-                status, payload = OPENAI_CHAT.encode_error(error)
+                status, payload = client_protocol(scope).encode_error(error)
                 with contextlib.suppress(RuntimeError):  # the response may have started already
                     await send_response(send, status, payload, JSON_HEADERS)
         elif kind == "lifespan":
@@ -76,18 +105,82 @@ class GatewayApp:
     async def _chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
         await handle_chat(self.gateway, OPENAI_CHAT, scope, receive, send)
 
-    async def _models(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _messages(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await handle_chat(self.gateway, ANTHROPIC, scope, receive, send)
+
+    async def _messages_count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await handle_count_tokens(self.gateway, ANTHROPIC, scope, receive, send)
+
+    async def _responses(self, scope: Scope, receive: Receive, send: Send) -> None:
+        conversation = ResponsesConversation(self.gateway.response_states)
+        await handle_chat(self.gateway, OPENAI_RESPONSES, scope, receive, send, extension=conversation)
+
+    async def _model_path(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``/v1beta/models/{model}[:method]`` (Gemini) and ``GET /v1/models/{id}`` (any protocol)."""
+        path: str = scope["path"]
+        rest = path.split("/models/", 1)[1]
+        name, _, method = rest.partition(":")
+        model = unquote(name)
+        if scope["method"] == "GET" and not method:
+            await self._one_model(scope, send, model, GEMINI if path.startswith("/v1beta/") else client_protocol(scope))
+            return
+        if scope["method"] != "POST":
+            await self._not_found(scope, send)
+        elif method == "generateContent":
+            await handle_chat(self.gateway, GEMINI, scope, receive, send, path_model=model, path_stream=False)
+        elif method == "streamGenerateContent":
+            query: bytes = scope.get("query_string", b"")
+            codec = GEMINI if b"alt=sse" in query else GEMINI_JSON_ARRAY
+            await handle_chat(self.gateway, codec, scope, receive, send, path_model=model, path_stream=True)
+        elif method == "countTokens":
+            await handle_count_tokens(self.gateway, GEMINI, scope, receive, send)
+        else:
+            await self._not_found(scope, send)
+
+    async def _authenticated(self, scope: Scope, send: Send, codec: Codec) -> bool:
         try:
             self.gateway.auth.authenticate(scope)
         except GatewayError as error:
-            status, payload = OPENAI_CHAT.encode_error(error)
+            status, payload = codec.encode_error(error)
+            await send_response(send, status, payload, JSON_HEADERS)
+            return False
+        return True
+
+    async def _models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        codec = client_protocol(scope)
+        if not await self._authenticated(scope, send, codec):
+            return
+        names = self.gateway.catalog.public_models()
+        if codec is ANTHROPIC:
+            listing = models.anthropic_models(names)
+        elif codec is GEMINI:
+            listing = models.gemini_models(names)
+        else:
+            listing = models.openai_models(names)
+        await send_response(send, 200, orjson.dumps(listing), JSON_HEADERS)
+
+    async def _gemini_models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await self._authenticated(scope, send, GEMINI):
+            listing = models.gemini_models(self.gateway.catalog.public_models())
+            await send_response(send, 200, orjson.dumps(listing), JSON_HEADERS)
+
+    async def _one_model(self, scope: Scope, send: Send, model: str, codec: Codec) -> None:
+        if not await self._authenticated(scope, send, codec):
+            return
+        if model.startswith("models/"):
+            model = model[len("models/") :]
+        if not self.gateway.catalog.channels_for(model):
+            error = GatewayError(ErrorKind.NOT_FOUND, f"The model '{model}' does not exist.", code="model_not_found")
+            status, payload = codec.encode_error(error)
             await send_response(send, status, payload, JSON_HEADERS)
             return
-        data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": "omnirouter"}
-            for name in self.gateway.catalog.public_models()
-        ]
-        await send_response(send, 200, orjson.dumps({"object": "list", "data": data}), JSON_HEADERS)
+        if codec is ANTHROPIC:
+            found = models.anthropic_model(model)
+        elif codec is GEMINI:
+            found = models.gemini_model(model)
+        else:
+            found = models.openai_model(model)
+        await send_response(send, 200, orjson.dumps(found), JSON_HEADERS)
 
     async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = b"" if scope["method"] == "HEAD" else b'{"status":"ok"}'
@@ -101,5 +194,5 @@ class GatewayApp:
             )
         else:
             error = GatewayError(ErrorKind.NOT_FOUND, f"Unknown endpoint: {scope['method']} {path}")
-        status, payload = OPENAI_CHAT.encode_error(error)
+        status, payload = client_protocol(scope).encode_error(error)
         await send_response(send, status, payload, JSON_HEADERS)

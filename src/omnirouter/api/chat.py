@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from omnirouter.api.asgi import (
     JSON_HEADERS,
     ClientDisconnected,
@@ -16,11 +18,19 @@ from omnirouter.api.gateway import Gateway
 from omnirouter.api.json_body import parse_json_object
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.base import Codec
-from omnirouter.protocols.registry import PASSTHROUGH
 from omnirouter.relay.chat import ChatCall
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import plan
 from omnirouter.routing.executor import run_attempts
+from omnirouter.storage import KeyRecord
+
+
+class ChatExtension(Protocol):
+    """Protocol-specific work around a chat request: rewrite the body first, watch the answer go out."""
+
+    async def prepare(self, body: dict[str, Any], key: KeyRecord) -> dict[str, Any]: ...
+
+    def wrap_send(self, send: Send, key: KeyRecord) -> Send: ...
 
 
 def error_headers(ctx: RequestContext, error: GatewayError) -> Headers:
@@ -42,24 +52,40 @@ async def send_error(send: Send, inbound: Codec, ctx: RequestContext, error: Gat
     await send_response(send, status, payload, error_headers(ctx, error))
 
 
-async def handle_chat(gateway: Gateway, inbound: Codec, scope: Scope, receive: Receive, send: Send) -> None:
-    """Serve one chat request from a client speaking ``inbound``."""
+async def handle_chat(
+    gateway: Gateway,
+    inbound: Codec,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    path_model: str | None = None,
+    path_stream: bool | None = None,
+    extension: ChatExtension | None = None,
+) -> None:
+    """Serve one chat request from a client speaking ``inbound``.
+
+    ``path_model`` / ``path_stream`` come from the URL where the protocol puts them there (Gemini);
+    ``extension`` adds protocol-specific state handling (the Responses API's stored conversations).
+    """
     ctx = RequestContext(inbound.name.value)
     try:
         key = gateway.auth.authenticate(scope)
         ctx.key_id, ctx.key_name = key.id, key.name
         body = parse_json_object(await read_body(receive, gateway.config.max_body_bytes))
-        model = body.get("model")
+        if extension is not None:
+            body = await extension.prepare(body, key)
+            send = extension.wrap_send(send, key)
+        model = body.get("model") if path_model is None else path_model
         if not isinstance(model, str) or not model:
             raise GatewayError(ErrorKind.INVALID_REQUEST, "'model' is required and must be a string.", param="model")
         ctx.model = model
-        stream = body.get("stream")
+        stream = body.get("stream") if path_stream is None else path_stream
         if stream is not None and not isinstance(stream, bool):
             raise GatewayError(ErrorKind.INVALID_REQUEST, "'stream' must be a boolean.", param="stream")
         ctx.stream = stream is True
-        passthrough = PASSTHROUGH.get(inbound.name)
-        if passthrough is not None:
-            passthrough.check(body)
+        if inbound.passthrough is not None:
+            inbound.passthrough.check(body)
         channels = gateway.catalog.channels_for(model)
         if not channels:
             raise GatewayError(
@@ -69,7 +95,7 @@ async def handle_chat(gateway: Gateway, inbound: Codec, scope: Scope, receive: R
                 param="model",
             )
         headers: Headers = [(b"x-request-id", ctx.request_id.encode())]
-        call = ChatCall(gateway.client, ctx, inbound, body, send, receive, headers)
+        call = ChatCall(gateway.client, gateway.images, ctx, inbound, body, send, receive, headers)
         await run_attempts(plan(model, channels), ctx, call.run)
     except GatewayError as error:
         await send_error(send, inbound, ctx, error)

@@ -6,8 +6,9 @@ import logging
 
 from omnirouter.api.auth import Authenticator
 from omnirouter.config import GatewayConfig
+from omnirouter.relay.images import ImageFetcher
 from omnirouter.routing import Channel, ModelCatalog
-from omnirouter.storage import Database, KeyStore, migrate, normalize_database_url
+from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
 from omnirouter.transport import UpstreamClient
 from omnirouter.usage import UsageRecorder
 
@@ -33,8 +34,10 @@ class Gateway:
         self.catalog = ModelCatalog(Channel(c) for c in config.channels)
         self.db = Database(normalize_database_url(config.database_url))
         self.keys = KeyStore(self.db)
+        self.response_states = ResponseStateStore(self.db)
         self.auth = Authenticator({})
         self.client = UpstreamClient()
+        self.images = ImageFetcher(config.image_fetch)
         self.recorder = UsageRecorder(
             self.db, flush_interval=config.usage_flush_interval, batch_size=config.usage_batch_size
         )

@@ -18,6 +18,8 @@ class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     model_map: dict[str, str] = msgspec.field(default_factory=dict)
     priority: int = 0
     weight: int = 1
+    responses_models: list[str] = msgspec.field(default_factory=list)
+    max_output_tokens: int | None = None
     connect_timeout: float = 10.0
     first_byte_timeout: float = 300.0
     total_timeout: float = 900.0
@@ -41,6 +43,16 @@ class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reasoning: float | None = None
 
 
+class ImageFetchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Fetching image URLs for upstreams that only take inline images."""
+
+    allow_private: bool = False
+    allow_hosts: list[str] = msgspec.field(default_factory=list)
+    deny_hosts: list[str] = msgspec.field(default_factory=list)
+    max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 15.0
+
+
 class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration; every field has an embedded default."""
 
@@ -54,4 +66,5 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     usage_flush_interval: float = 0.5
     usage_batch_size: int = 500
     max_body_bytes: int = 32 * 1024 * 1024
+    image_fetch: ImageFetchConfig = msgspec.field(default_factory=ImageFetchConfig)
     log_level: str = "info"

@@ -41,6 +41,7 @@ class Codec(Protocol):
     """One protocol's request, response, stream and error translation, both directions."""
 
     name: ProtocolName
+    passthrough: PassthroughAdapter | None
 
     def decode_request(self, body: dict[str, Any]) -> ChatRequest: ...
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Final
 
 from omnirouter.ir import ErrorKind, GatewayError
-from omnirouter.protocols.base import Codec, PassthroughAdapter, ProtocolName
+from omnirouter.protocols.anthropic import ANTHROPIC
+from omnirouter.protocols.base import Codec, ProtocolName
+from omnirouter.protocols.gemini import GEMINI
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
-from omnirouter.protocols.openai_chat.passthrough import OPENAI_CHAT_PASSTHROUGH
+from omnirouter.protocols.openai_responses import OPENAI_RESPONSES
 
 CODECS: Final[dict[ProtocolName, Codec]] = {
     ProtocolName.OPENAI_CHAT: OPENAI_CHAT,
-}
-
-PASSTHROUGH: Final[dict[ProtocolName, PassthroughAdapter]] = {
-    ProtocolName.OPENAI_CHAT: OPENAI_CHAT_PASSTHROUGH,
+    ProtocolName.OPENAI_RESPONSES: OPENAI_RESPONSES,
+    ProtocolName.ANTHROPIC: ANTHROPIC,
+    ProtocolName.GEMINI: GEMINI,
 }
 
 

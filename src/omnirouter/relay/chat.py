@@ -9,9 +9,12 @@ import orjson
 
 from omnirouter.api.asgi import JSON_HEADERS, Headers, Receive, Send, send_response
 from omnirouter.ir import ChatRequest, ErrorKind, GatewayError
-from omnirouter.protocols.base import Codec, StreamFilter
-from omnirouter.protocols.registry import PASSTHROUGH, codec_for
+from omnirouter.protocols.base import Codec, ProtocolName, StreamFilter
+from omnirouter.protocols.registry import codec_for
+from omnirouter.providers import IMAGE_URL_PROTOCOLS
+from omnirouter.relay.adapt import fit_to_upstream
 from omnirouter.relay.context import RequestContext
+from omnirouter.relay.images import ImageFetcher, needs_inlining
 from omnirouter.relay.stream_pump import pump_stream
 from omnirouter.relay.translated import TranslatingStreamFilter
 from omnirouter.relay.upstream import AttemptFailure, open_upstream
@@ -25,6 +28,7 @@ class ChatCall:
     def __init__(
         self,
         client: UpstreamClient,
+        images: ImageFetcher,
         ctx: RequestContext,
         inbound: Codec,
         body: dict[str, Any],
@@ -33,6 +37,7 @@ class ChatCall:
         headers: Headers,
     ) -> None:
         self._client = client
+        self._images = images
         self._ctx = ctx
         self._inbound = inbound
         self._body = body
@@ -40,25 +45,36 @@ class ChatCall:
         self._receive = receive
         self._headers = headers
         self._request: ChatRequest | None = None
+        self._inlined: ChatRequest | None = None
 
     def _ir_request(self) -> ChatRequest:
         if self._request is None:
-            self._request = self._inbound.decode_request(self._body)
+            decoded = self._inbound.decode_request(self._body)
+            # The route knows the model and streaming (for Gemini they are in the URL, not the body).
+            self._request = msgspec.structs.replace(decoded, model=self._ctx.model, stream=self._ctx.stream)
         return self._request
+
+    async def _request_for(self, protocol: ProtocolName) -> ChatRequest:
+        """The neutral request, with image URLs inlined when ``protocol``'s upstreams cannot fetch them."""
+        request = self._ir_request()
+        if protocol in IMAGE_URL_PROTOCOLS or not needs_inlining(request):
+            return request
+        if self._inlined is None:
+            self._inlined = await self._images.inline(self._client.session, request)
+        return self._inlined
 
     async def run(self, attempt: Attempt) -> None:
         """Serve the request through ``attempt``; raises AttemptFailure before any client byte."""
-        upstream_protocol = attempt.channel.spec.protocol
+        upstream_protocol = attempt.protocol
         upstream_codec = codec_for(upstream_protocol)
-        passthrough = PASSTHROUGH.get(upstream_protocol) if upstream_protocol == self._inbound.name else None
+        passthrough = self._inbound.passthrough if upstream_protocol == self._inbound.name else None
         stream = self._ctx.stream
         headers = [*self._headers, (b"x-omnirouter-attempts", str(self._ctx.attempts).encode())]
         if passthrough is not None:
             prepared = passthrough.prepare(self._body, attempt.upstream_model, stream)
             data, wants_usage = prepared.data, prepared.client_wants_usage
         else:
-            request = self._ir_request()
-            outbound = msgspec.structs.replace(request, model=attempt.upstream_model)
+            outbound = fit_to_upstream(await self._request_for(upstream_protocol), attempt)
             data = orjson.dumps(upstream_codec.encode_request(outbound))
         response = await open_upstream(self._client.session, attempt, data, stream, upstream_codec)
         if stream:

@@ -6,6 +6,7 @@ import aiohttp
 
 from omnirouter.ir import GatewayError
 from omnirouter.protocols.base import Codec
+from omnirouter.providers import endpoint_url
 from omnirouter.relay.secrets import scrub
 from omnirouter.routing import Attempt
 from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
@@ -33,7 +34,7 @@ async def open_upstream(
 ) -> aiohttp.ClientResponse:
     """POST ``body`` to the attempt's channel; a 2xx response is returned open, anything else raises."""
     channel = attempt.channel
-    url = channel.spec.chat_url(channel.base_url, attempt.upstream_model, stream)
+    url = endpoint_url(attempt.protocol, channel.base_url, attempt.upstream_model, stream)
     try:
         response = await session.post(
             url, data=body, headers=channel.headers(channel.next_key()), timeout=channel.timeout

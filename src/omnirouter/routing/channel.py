@@ -8,6 +8,7 @@ import itertools
 import aiohttp
 
 from omnirouter.config.schema import ChannelConfig
+from omnirouter.protocols.base import ProtocolName
 from omnirouter.providers import ProviderSpec, provider_spec
 
 
@@ -20,10 +21,12 @@ class Channel:
         "base_url",
         "exact_models",
         "extra_headers",
+        "max_output_tokens",
         "model_map",
         "model_patterns",
         "name",
         "priority",
+        "responses_models",
         "spec",
         "timeout",
         "weight",
@@ -38,6 +41,8 @@ class Channel:
         self.exact_models = frozenset(m for m in config.models if not _is_pattern(m))
         self.model_patterns = tuple(m for m in config.models if _is_pattern(m))
         self.model_map = dict(config.model_map)
+        self.responses_models = tuple(config.responses_models)
+        self.max_output_tokens = config.max_output_tokens
         self.priority = config.priority
         self.weight = config.weight
         self.extra_headers = {k.lower(): v for k, v in config.headers.items()}
@@ -56,6 +61,12 @@ class Channel:
     def upstream_model(self, model: str) -> str:
         """The name the upstream knows ``model`` by."""
         return self.model_map.get(model, model)
+
+    def protocol_for(self, model: str) -> ProtocolName:
+        """The protocol this channel speaks for ``model`` (OpenAI channels may mark models as Responses-only)."""
+        if self.responses_models and any(fnmatch.fnmatchcase(model, p) for p in self.responses_models):
+            return ProtocolName.OPENAI_RESPONSES
+        return self.spec.protocol
 
     def next_key(self) -> str:
         """The next upstream key in rotation."""

@@ -7,15 +7,17 @@ from collections.abc import Sequence
 
 import msgspec
 
+from omnirouter.protocols.base import ProtocolName
 from omnirouter.routing.channel import Channel
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
-    """One try: a channel and the model name the upstream knows (the key is picked when it runs)."""
+    """One try: a channel, the model name and protocol the upstream knows (the key is picked when it runs)."""
 
     channel: Channel
     public_model: str
     upstream_model: str
+    protocol: ProtocolName
 
 
 def order_channels(channels: Sequence[Channel], rng: random.Random | None = None) -> list[Channel]:
@@ -46,6 +48,7 @@ def plan(model: str, channels: Sequence[Channel], rng: random.Random | None = No
             channel=channel,
             public_model=model,
             upstream_model=channel.upstream_model(model),
+            protocol=channel.protocol_for(model),
         )
         for channel in order_channels(channels, rng)
     ]

@@ -13,8 +13,10 @@ from omnirouter.storage.models import (
     KeyStatus,
     UsageRow,
     api_keys_table,
+    response_states_table,
     usage_records_table,
 )
+from omnirouter.storage.response_states import ResponseStateStore
 from omnirouter.storage.url import normalize_database_url
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "KeyRecord",
     "KeyStatus",
     "KeyStore",
+    "ResponseStateStore",
     "UsageRow",
     "alembic_config",
     "api_keys_table",
@@ -31,5 +34,6 @@ __all__ = [
     "hash_key",
     "migrate",
     "normalize_database_url",
+    "response_states_table",
     "usage_records_table",
 ]

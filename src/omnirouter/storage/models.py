@@ -28,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -37,9 +38,11 @@ __all__ = [
     "ApiKeyRow",
     "Base",
     "KeyStatus",
+    "ResponseStateRow",
     "UTCDateTime",
     "UsageRow",
     "api_keys_table",
+    "response_states_table",
     "usage_records_table",
     "utcnow",
 ]
@@ -146,5 +149,20 @@ class UsageRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
+class ResponseStateRow(Base):
+    """The conversation behind a Responses API answer, so ``previous_response_id`` works on any upstream.
+
+    ``conversation`` is the JSON list of Responses input items (earlier input plus this answer's output).
+    """
+
+    __tablename__ = "response_states"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, default=utcnow)
+    conversation: Mapped[str] = mapped_column(Text)
+
+
 api_keys_table = cast(Table, ApiKeyRow.__table__)
 usage_records_table = cast(Table, UsageRow.__table__)
+response_states_table = cast(Table, ResponseStateRow.__table__)

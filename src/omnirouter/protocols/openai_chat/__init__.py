@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from omnirouter.ir import ChatRequest, ChatResponse, GatewayError
-from omnirouter.protocols.base import Codec, ProtocolName
+from omnirouter.protocols.base import Codec, PassthroughAdapter, ProtocolName
 from omnirouter.protocols.openai_chat.errors import decode_error, encode_error, encode_stream_error
+from omnirouter.protocols.openai_chat.passthrough import OPENAI_CHAT_PASSTHROUGH
 from omnirouter.protocols.openai_chat.request_decode import decode_request
 from omnirouter.protocols.openai_chat.request_encode import encode_request
 from omnirouter.protocols.openai_chat.response import decode_response, encode_response
@@ -36,6 +37,7 @@ class OpenAIChatCodec:
     """Chat Completions ↔ IR; stateless apart from the stream encoders and decoders it makes."""
 
     name: ProtocolName = ProtocolName.OPENAI_CHAT
+    passthrough: PassthroughAdapter | None = OPENAI_CHAT_PASSTHROUGH
 
     def decode_request(self, body: dict[str, Any]) -> ChatRequest:
         """A client's request body; raises ``GatewayError(INVALID_REQUEST)`` on bad input."""

@@ -13,6 +13,11 @@ OpenAI client:
   ``[{"type": "thinking", "thinking", "signature"} | {"type":
   "redacted_thinking", "data"}]``), which decoding prefers.  Several unsigned
   reasoning parts are joined into one.
+
+Signatures are valid only with the provider that made them (``origin``, see
+:mod:`omnirouter.protocols.carry`): answers to clients carry foreign ones
+wrapped, requests to upstreams send only ``openai_chat``-origin ones and drop
+foreign reasoning entirely.
 """
 
 from __future__ import annotations
@@ -32,7 +37,29 @@ from omnirouter.ir import (
     ToolCallPart,
     UnknownPart,
 )
+from omnirouter.protocols.carry import unwrap, wrap
 from omnirouter.protocols.openai_chat._shared import PROTOCOL, data_uri, invalid, new_id, split_data_uri
+
+
+def is_own(origin: str | None) -> bool:
+    """Whether a signature of ``origin`` belongs to OpenAI-compatible upstreams."""
+    return origin is None or origin == PROTOCOL
+
+
+def carried(value: str, origin: str | None) -> str:
+    """A signature as a client carries it: own-origin as it is, foreign ones wrapped."""
+    return value if is_own(origin) else wrap(origin or PROTOCOL, value)
+
+
+def signature_of(call: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A tool call's (signature, origin) from ``extra_content.google.thought_signature``."""
+    extra = call.get("extra_content")
+    google = extra.get("google") if isinstance(extra, dict) else None
+    signature = google.get("thought_signature") if isinstance(google, dict) else None
+    if not isinstance(signature, str):
+        return None, None
+    origin, value = unwrap(signature, PROTOCOL)
+    return value, origin
 
 
 def _str_field(obj: dict[str, Any], key: str, param: str, *, required: bool = False) -> str | None:
@@ -143,13 +170,6 @@ def encode_content(parts: Sequence[Part]) -> str | list[dict[str, Any]]:
     return encoded or ""
 
 
-def _signature_of(call: dict[str, Any]) -> str | None:
-    extra = call.get("extra_content")
-    google = extra.get("google") if isinstance(extra, dict) else None
-    signature = google.get("thought_signature") if isinstance(google, dict) else None
-    return signature if isinstance(signature, str) else None
-
-
 def arguments_text(value: Any) -> str:
     """A call's ``arguments`` as raw text (objects from lax servers are serialised)."""
     if isinstance(value, str):
@@ -182,12 +202,14 @@ def decode_tool_calls(value: Any, param: str, *, generate_ids: bool = False) -> 
             call_id = new_id("call_")
         if not isinstance(call_id, str):
             raise invalid(f"'{sub}.id' must be a string", f"{sub}.id")
+        signature, origin = signature_of(call)
         calls.append(
             ToolCallPart(
                 id=call_id,
                 name=name,
                 arguments=arguments_text(function.get("arguments")),
-                signature=_signature_of(call),
+                signature=signature,
+                signature_origin=origin,
             )
         )
     return calls
@@ -198,15 +220,18 @@ def signature_field(signature: str) -> dict[str, Any]:
     return {"google": {"thought_signature": signature}}
 
 
-def encode_tool_call(part: ToolCallPart) -> dict[str, Any]:
-    """One IR tool call as an OpenAI ``tool_calls`` entry."""
+def encode_tool_call(part: ToolCallPart, *, for_client: bool) -> dict[str, Any]:
+    """One IR tool call as an OpenAI ``tool_calls`` entry (for a client, or for an upstream)."""
     call: dict[str, Any] = {
         "id": part.id,
         "type": "function",
         "function": {"name": part.name, "arguments": part.arguments},
     }
     if part.signature is not None:
-        call["extra_content"] = signature_field(part.signature)
+        if for_client:
+            call["extra_content"] = signature_field(carried(part.signature, part.signature_origin))
+        elif is_own(part.signature_origin):
+            call["extra_content"] = signature_field(part.signature)
     return call
 
 
@@ -221,11 +246,17 @@ def decode_thinking_blocks(blocks: Any) -> list[ReasoningPart] | None:
         text = block.get("thinking")
         signature = block.get("signature")
         redacted = block.get("data") if block.get("type") == "redacted_thinking" else None
+        origin = PROTOCOL
+        if isinstance(signature, str):
+            origin, signature = unwrap(signature, PROTOCOL)
+        if isinstance(redacted, str):
+            origin, redacted = unwrap(redacted, PROTOCOL)
         parts.append(
             ReasoningPart(
                 text=text if isinstance(text, str) else "",
                 signature=signature if isinstance(signature, str) else None,
                 redacted=redacted if isinstance(redacted, str) else None,
+                origin=origin,
             )
         )
     return parts
@@ -239,27 +270,33 @@ def decode_reasoning(message: dict[str, Any]) -> list[ReasoningPart]:
     for key in ("reasoning_content", "reasoning"):
         text = message.get(key)
         if isinstance(text, str) and text:
-            return [ReasoningPart(text=text)]
+            return [ReasoningPart(text=text, origin=PROTOCOL)]
     return []
 
 
 def thinking_block(part: ReasoningPart) -> dict[str, Any]:
-    """One reasoning part as a ``thinking_blocks`` entry."""
+    """One reasoning part as a ``thinking_blocks`` entry (foreign signatures wrapped)."""
     if part.redacted is not None:
-        block: dict[str, Any] = {"type": "redacted_thinking", "data": part.redacted}
+        block: dict[str, Any] = {"type": "redacted_thinking", "data": carried(part.redacted, part.origin)}
         if part.text:
             block["thinking"] = part.text
         if part.signature is not None:
-            block["signature"] = part.signature
+            block["signature"] = carried(part.signature, part.origin)
         return block
     block = {"type": "thinking", "thinking": part.text}
     if part.signature is not None:
-        block["signature"] = part.signature
+        block["signature"] = carried(part.signature, part.origin)
     return block
 
 
-def encode_reasoning(parts: list[ReasoningPart], message: dict[str, Any]) -> None:
-    """Write reasoning parts into an OpenAI message (or delta) dict."""
+def encode_reasoning(parts: list[ReasoningPart], message: dict[str, Any], *, for_client: bool) -> None:
+    """Write reasoning parts into an OpenAI message (or delta) dict.
+
+    Towards an upstream, reasoning of another origin is dropped: its signatures
+    would be rejected and its text is not the upstream's own thinking.
+    """
+    if not for_client:
+        parts = [p for p in parts if is_own(p.origin)]
     text = "".join(p.text for p in parts)
     if text:
         message["reasoning_content"] = text

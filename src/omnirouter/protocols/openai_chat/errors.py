@@ -66,9 +66,14 @@ def error_object(error: GatewayError) -> dict[str, Any]:
     }
 
 
+def client_status(status: int) -> int:
+    """The status an OpenAI client understands: Anthropic's 529 (overloaded) becomes 503."""
+    return 503 if status == 529 else status
+
+
 def encode_error(error: GatewayError) -> tuple[int, bytes]:
     """The HTTP status and JSON body to answer a client with."""
-    return error.status, orjson.dumps({"error": error_object(error)})
+    return client_status(error.status), orjson.dumps({"error": error_object(error)})
 
 
 def encode_stream_error(error: GatewayError) -> bytes:

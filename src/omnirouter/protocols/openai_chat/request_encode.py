@@ -81,7 +81,7 @@ def _assistant_message(message: Message, parts: Sequence[Part]) -> dict[str, Any
         if isinstance(part, TextPart) or (isinstance(part, UnknownPart) and part.protocol == PROTOCOL):
             texts.append(part)
         elif isinstance(part, ToolCallPart):
-            calls.append(encode_tool_call(part))
+            calls.append(encode_tool_call(part, for_client=False))
         elif isinstance(part, ReasoningPart):
             reasoning.append(part)
     out: dict[str, Any] = {
@@ -90,7 +90,7 @@ def _assistant_message(message: Message, parts: Sequence[Part]) -> dict[str, Any
     }
     if message.name is not None:
         out["name"] = message.name
-    encode_reasoning(reasoning, out)
+    encode_reasoning(reasoning, out, for_client=False)
     if calls:
         out["tool_calls"] = calls
     return out

@@ -148,12 +148,12 @@ def decode_response(body: dict[str, Any]) -> ChatResponse:
 
 def _encode_choice(choice: Choice) -> dict[str, Any]:
     texts = [p.text for p in choice.content if isinstance(p, TextPart)]
-    calls = [encode_tool_call(p) for p in choice.content if isinstance(p, ToolCallPart)]
+    calls = [encode_tool_call(p, for_client=True) for p in choice.content if isinstance(p, ToolCallPart)]
     text = "".join(texts) if texts else None
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
     if choice.stop_reason is StopReason.REFUSAL:
         message["content"], message["refusal"] = None, text or ""
-    encode_reasoning([p for p in choice.content if isinstance(p, ReasoningPart)], message)
+    encode_reasoning([p for p in choice.content if isinstance(p, ReasoningPart)], message, for_client=True)
     if calls:
         message["tool_calls"] = calls
     return {

@@ -29,8 +29,8 @@ from omnirouter.ir import (
     ToolCallStart,
     UsageUpdate,
 )
-from omnirouter.protocols.openai_chat._shared import new_id
-from omnirouter.protocols.openai_chat.content import arguments_text, decode_thinking_blocks
+from omnirouter.protocols.openai_chat._shared import PROTOCOL, new_id
+from omnirouter.protocols.openai_chat.content import arguments_text, decode_thinking_blocks, signature_of
 from omnirouter.protocols.openai_chat.errors import stream_failure
 from omnirouter.protocols.openai_chat.response import stop_reason_from
 from omnirouter.protocols.openai_chat.usage import usage_from_openai
@@ -59,13 +59,6 @@ class _ChoiceState:
 
 def _failure(message: str) -> StreamFailure:
     return StreamFailure(kind=ErrorKind.UPSTREAM, message=message, status=502)
-
-
-def _signature(fragment: dict[str, Any]) -> str | None:
-    extra = fragment.get("extra_content")
-    google = extra.get("google") if isinstance(extra, dict) else None
-    value = google.get("thought_signature") if isinstance(google, dict) else None
-    return value if isinstance(value, str) else None
 
 
 class OpenAIChatStreamDecoder:
@@ -168,10 +161,12 @@ class OpenAIChatStreamDecoder:
         if not (isinstance(reasoning, str) and reasoning):
             reasoning = delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
-            events.append(ReasoningDelta(text=reasoning, choice=c))
+            events.append(ReasoningDelta(text=reasoning, origin=PROTOCOL, choice=c))
         for block in decode_thinking_blocks(delta.get("thinking_blocks")) or ():
             if block.signature is not None or block.redacted is not None:
-                events.append(ReasoningDelta(signature=block.signature, redacted=block.redacted, choice=c))
+                events.append(
+                    ReasoningDelta(signature=block.signature, redacted=block.redacted, origin=block.origin, choice=c)
+                )
         content = delta.get("content")
         if isinstance(content, str) and content:
             events.append(TextDelta(text=content, choice=c))
@@ -218,8 +213,12 @@ class OpenAIChatStreamDecoder:
         if not call.started and call.name is not None:
             call.started = True
             call.id = call.id or new_id("call_")
-            signature = _signature(fragment)
-            events.append(ToolCallStart(index=ours, id=call.id, name=call.name, signature=signature, choice=c))
+            signature, origin = signature_of(fragment)
+            events.append(
+                ToolCallStart(
+                    index=ours, id=call.id, name=call.name, signature=signature, signature_origin=origin, choice=c
+                )
+            )
             if call.args:
                 events.append(ToolCallDelta(index=ours, arguments="".join(call.args), choice=c))
         elif call.started and args:

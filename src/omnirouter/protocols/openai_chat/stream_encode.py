@@ -38,7 +38,7 @@ from omnirouter.ir import (
     UsageUpdate,
 )
 from omnirouter.protocols.openai_chat._shared import new_id
-from omnirouter.protocols.openai_chat.content import signature_field, thinking_block
+from omnirouter.protocols.openai_chat.content import carried, signature_field, thinking_block
 from omnirouter.protocols.openai_chat.errors import encode_stream_error
 from omnirouter.protocols.openai_chat.response import finish_reason_for
 from omnirouter.protocols.openai_chat.usage import usage_to_openai
@@ -56,9 +56,9 @@ class _ChoiceState:
         self.block_text: list[str] = []
         self.blocks = 0
 
-    def thinking_block(self, signature: str | None, redacted: str | None) -> dict[str, Any]:
+    def thinking_block(self, signature: str | None, redacted: str | None, origin: str | None) -> dict[str, Any]:
         """The next ``thinking_blocks`` entry, with the text streamed since the previous one."""
-        part = ReasoningPart(text="".join(self.block_text), signature=signature, redacted=redacted)
+        part = ReasoningPart(text="".join(self.block_text), signature=signature, redacted=redacted, origin=origin)
         block = {"index": self.blocks, **thinking_block(part)}
         self.blocks += 1
         self.block_text.clear()
@@ -133,7 +133,7 @@ class OpenAIChatStreamEncoder:
                 delta["reasoning_content"] = event.text
                 state.block_text.append(event.text)
             if event.signature is not None or event.redacted is not None:
-                delta["thinking_blocks"] = [state.thinking_block(event.signature, event.redacted)]
+                delta["thinking_blocks"] = [state.thinking_block(event.signature, event.redacted, event.origin)]
             return self._chunk(event.choice, delta) if delta else b""
         if isinstance(event, ToolCallStart):
             wire = state.new_call(event.index)
@@ -144,7 +144,7 @@ class OpenAIChatStreamEncoder:
                 "function": {"name": event.name, "arguments": ""},
             }
             if event.signature is not None:
-                call["extra_content"] = signature_field(event.signature)
+                call["extra_content"] = signature_field(carried(event.signature, event.signature_origin))
             return self._chunk(event.choice, {"tool_calls": [call]})
         if isinstance(event, ToolCallDelta):
             if not event.arguments:
@@ -162,7 +162,7 @@ class OpenAIChatStreamEncoder:
         state.ended = True
         tail = b""
         if state.blocks and state.block_text:
-            tail = self._chunk(choice, {"thinking_blocks": [state.thinking_block(None, None)]})
+            tail = self._chunk(choice, {"thinking_blocks": [state.thinking_block(None, None, None)]})
         return tail + self._chunk(choice, {}, finish_reason_for(stop, state.calls > 0))
 
     def finish(self) -> bytes:

@@ -1,0 +1,105 @@
+"""The Responses API's stored conversations: ``previous_response_id`` works on every upstream.
+
+Before routing, a request naming ``previous_response_id`` gets the stored
+conversation prepended to its ``input`` (and the id removed), so any upstream,
+whatever its protocol, sees the whole conversation.  As the answer goes out, the
+terminal response object is caught and the conversation (input + output items)
+stored under the response id the client sees, per client key, before the
+client receives that last event.  ``store: false`` (Codex) skips storing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from omnirouter.api.asgi import Message, Send
+from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.protocols.sse import SSEParser
+from omnirouter.storage import KeyRecord, ResponseStateStore
+
+log = logging.getLogger("omnirouter")
+
+_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete"})
+
+
+def _as_items(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    if isinstance(value, list):
+        return value
+    return []
+
+
+class ResponsesConversation:
+    """One Responses request's conversation state (a ``ChatExtension``)."""
+
+    def __init__(self, store: ResponseStateStore) -> None:
+        self._store = store
+        self._items: list[Any] = []
+        self._enabled = True
+
+    async def prepare(self, body: dict[str, Any], key: KeyRecord) -> dict[str, Any]:
+        self._enabled = body.get("store", True) is not False
+        items = _as_items(body.get("input"))
+        previous = body.get("previous_response_id")
+        if previous is not None:
+            if not isinstance(previous, str) or not previous:
+                raise GatewayError(
+                    ErrorKind.INVALID_REQUEST,
+                    "'previous_response_id' must be a string.",
+                    param="previous_response_id",
+                )
+            stored = await self._store.get(previous, key.id)
+            if stored is None:
+                raise GatewayError(
+                    ErrorKind.INVALID_REQUEST,
+                    f"Previous response with id '{previous}' not found.",
+                    param="previous_response_id",
+                    code="previous_response_not_found",
+                )
+            items = [*stored, *items]
+            body = {k: v for k, v in body.items() if k != "previous_response_id"}
+            body["input"] = items
+        self._items = items
+        return body
+
+    def wrap_send(self, send: Send, key: KeyRecord) -> Send:
+        if not self._enabled:
+            return send
+        parser = SSEParser()
+        plain: list[bytes] = []
+        state = {"ok": False, "stream": False}
+
+        async def watching_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["ok"] = message["status"] == 200
+                state["stream"] = any(
+                    name == b"content-type" and value.startswith(b"text/event-stream")
+                    for name, value in message.get("headers", [])
+                )
+            elif state["ok"] and message["type"] == "http.response.body":
+                body: bytes = message.get("body", b"")
+                if state["stream"]:
+                    for event in parser.feed(body):
+                        if event.event in _TERMINAL_EVENTS:
+                            await self._save(orjson.loads(event.data).get("response"), key)
+                else:
+                    plain.append(body)
+                    if not message.get("more_body", False):
+                        await self._save(orjson.loads(b"".join(plain)), key)
+            await send(message)
+
+        return watching_send
+
+    async def _save(self, response: Any, key: KeyRecord) -> None:
+        if not isinstance(response, dict) or not isinstance(response.get("id"), str):
+            return
+        output = response.get("output")
+        items = [*self._items, *(output if isinstance(output, list) else [])]
+        try:
+            await self._store.put(response["id"], key.id, items)
+        except Exception:
+            log.exception("could not store the conversation of response %s", response["id"])

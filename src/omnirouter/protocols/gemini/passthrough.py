@@ -1,0 +1,164 @@
+"""Gemini on both sides: forward bodies and stream chunks with only ``modelVersion`` changed.
+
+The model is in the URL, so :meth:`GeminiPassthrough.prepare` only serialises
+the body (a stray ``model`` field is removed).  The upstream is always asked for
+SSE; the stream filter writes SSE or, for clients that asked without
+``alt=sse``, one JSON array.  Chunks are relayed with a byte-level rename of
+``modelVersion``; only chunks that end the stream (``finishReason``,
+``blockReason``) or report an error are parsed.  Usage is read from the last
+chunk that carried ``usageMetadata`` (it is cumulative), parsed when asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from omnirouter.ir import ErrorKind, GatewayError, Usage
+from omnirouter.protocols.base import PreparedBody
+from omnirouter.protocols.gemini.errors import encode_stream_error, read_error
+from omnirouter.protocols.gemini.response import usage_from_gemini
+from omnirouter.protocols.json_patch import replace_string_field
+from omnirouter.protocols.sse import SSEEvent
+
+_USAGE_KEY = b'"usageMetadata"'
+_ENDING_KEYS = (b'"finishReason"', b'"blockReason"', b'"finish_reason"', b'"block_reason"')
+
+
+def _usage_of(chunk: dict[str, Any]) -> Usage | None:
+    meta = chunk.get("usageMetadata")
+    return usage_from_gemini(meta) if isinstance(meta, dict) else None
+
+
+def _ends(chunk: dict[str, Any]) -> bool:
+    candidates = chunk.get("candidates")
+    for candidate in candidates if isinstance(candidates, list) else []:
+        if isinstance(candidate, dict) and (candidate.get("finishReason") or candidate.get("finish_reason")):
+            return True
+    feedback = chunk.get("promptFeedback")
+    return isinstance(feedback, dict) and bool(feedback.get("blockReason"))
+
+
+class GeminiStreamFilter:
+    """Relays one Gemini stream as SSE or as a JSON array, capturing usage and renaming the model."""
+
+    __slots__ = ("_array", "_frames", "_model", "_model_json", "_usage", "_usage_data", "completed", "failure")
+
+    def __init__(self, public_model: str, *, json_array: bool) -> None:
+        self._model = public_model
+        self._model_json = orjson.dumps(public_model)
+        self._array = json_array
+        self._frames = 0
+        self._usage_data: bytes | None = None
+        self._usage: Usage | None = None
+        self.failure: str | None = None
+        self.completed = False
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage of the last chunk that carried it (parsed lazily, once per chunk)."""
+        data, self._usage_data = self._usage_data, None
+        if data is not None:
+            try:
+                parsed = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                parsed = None
+            usage = _usage_of(parsed) if isinstance(parsed, dict) else None
+            self._usage = usage if usage is not None else self._usage
+        return self._usage
+
+    @usage.setter
+    def usage(self, value: Usage | None) -> None:
+        self._usage_data, self._usage = None, value
+
+    def _frame(self, data: bytes) -> bytes:
+        if not self._array:
+            return b"data: " + data + b"\r\n\r\n"
+        prefix = b"[" if self._frames == 0 else b",\r\n"
+        self._frames += 1
+        return prefix + data
+
+    def process(self, event: SSEEvent) -> bytes:
+        data = event.data.strip()
+        if not data:
+            return b""
+        is_error = data.lstrip(b"{ \t\r\n").startswith(b'"error"')
+        if is_error or b"\n" in data or any(key in data for key in _ENDING_KEYS):
+            return self._process_parsed(data)
+        if _USAGE_KEY in data:
+            self._usage_data = data
+        return self._frame(replace_string_field(data, b"modelVersion", self._model_json))
+
+    def _process_parsed(self, data: bytes) -> bytes:
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self.failure = "upstream sent a malformed stream chunk"
+            return b""
+        if not isinstance(chunk, dict):
+            return self._frame(orjson.dumps(chunk))
+        if "error" in chunk and "candidates" not in chunk:
+            message = read_error(chunk)[0]
+            self.failure = message or "upstream reported an error mid-stream"
+            self.completed = True
+            return self._frame(data if b"\n" not in data else orjson.dumps(chunk))
+        if "modelVersion" in chunk:
+            chunk["modelVersion"] = self._model
+        usage = _usage_of(chunk)
+        if usage is not None:
+            self._usage_data, self._usage = None, usage
+        if _ends(chunk):
+            self.completed = True
+        return self._frame(orjson.dumps(chunk))
+
+    def finish(self) -> bytes:
+        if not self._array:
+            return b""
+        return b"[]" if self._frames == 0 else b"]"
+
+    def error(self, error: GatewayError) -> bytes:
+        out = self._frame(encode_stream_error(error))
+        return out + b"]" if self._array else out
+
+
+class GeminiPassthrough:
+    """The pass-through adapter for Gemini ``generateContent``; ``json_array`` picks the stream form."""
+
+    def __init__(self, *, json_array: bool = False) -> None:
+        self.json_array = json_array
+
+    def check(self, body: dict[str, Any]) -> None:
+        contents = body.get("contents")
+        if not isinstance(contents, list) or not contents:
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "'contents' must be a non-empty array.", param="contents")
+        for index, content in enumerate(contents):
+            parts = content.get("parts") if isinstance(content, dict) else None
+            if not isinstance(parts, list) or not parts:
+                raise GatewayError(
+                    ErrorKind.INVALID_REQUEST,
+                    f"contents[{index}] must be an object with a non-empty 'parts' array.",
+                    param=f"contents[{index}]",
+                )
+
+    def prepare(self, body: dict[str, Any], upstream_model: str, stream: bool) -> PreparedBody:
+        if "model" in body:
+            body = {k: v for k, v in body.items() if k != "model"}
+        return PreparedBody(orjson.dumps(body), True)
+
+    def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
+        if not isinstance(parsed, dict) or ("candidates" not in parsed and "promptFeedback" not in parsed):
+            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
+        parsed["modelVersion"] = public_model
+        return orjson.dumps(parsed), _usage_of(parsed)
+
+    def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> GeminiStreamFilter:
+        return GeminiStreamFilter(public_model, json_array=self.json_array)
+
+
+GEMINI_PASSTHROUGH = GeminiPassthrough()
+GEMINI_JSON_ARRAY_PASSTHROUGH = GeminiPassthrough(json_array=True)

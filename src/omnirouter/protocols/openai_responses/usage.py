@@ -1,0 +1,56 @@
+"""Responses ``usage`` objects ↔ IR :class:`Usage`.
+
+``input_tokens`` includes cached reads (``input_tokens_details.cached_tokens``)
+and cache writes (``cache_write_tokens``); ``output_tokens`` includes
+``output_tokens_details.reasoning_tokens``: the IR convention, so the numbers
+map one to one.  Both detail objects are always written (the SDK requires
+``cached_tokens`` and ``cache_write_tokens``).  A Chat-shaped usage object
+(``prompt_tokens``) from a lax server is read too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omnirouter.ir import Usage
+from omnirouter.protocols.openai_chat.usage import usage_from_openai
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    return 0
+
+
+def usage_from_responses(obj: dict[str, Any]) -> Usage:
+    """Read a Responses ``usage`` object; tolerant of nulls, missing keys and odd types."""
+    if "input_tokens" not in obj and "prompt_tokens" in obj:
+        return usage_from_openai(obj)
+    details = obj.get("input_tokens_details")
+    out_details = obj.get("output_tokens_details")
+    cached = cache_write = reasoning = 0
+    if isinstance(details, dict):
+        cached = _int(details.get("cached_tokens"))
+        cache_write = _int(details.get("cache_write_tokens"))
+    if isinstance(out_details, dict):
+        reasoning = _int(out_details.get("reasoning_tokens"))
+    return Usage(
+        input_tokens=_int(obj.get("input_tokens")),
+        output_tokens=_int(obj.get("output_tokens")),
+        cached_tokens=cached,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=reasoning,
+    )
+
+
+def usage_to_responses(usage: Usage) -> dict[str, Any]:
+    """Write a Responses ``usage`` object."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": usage.cache_write_tokens},
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+    }

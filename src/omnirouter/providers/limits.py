@@ -1,0 +1,46 @@
+"""Largest output each well-known model family accepts, so a client's ``max_tokens`` can be clamped.
+
+Claude Code asks for ``max_tokens: 32000`` whatever model it is routed to; a model
+with a smaller cap would refuse the request.  A channel's ``max_output_tokens``
+overrides this table.  First match wins.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from functools import lru_cache
+
+OUTPUT_LIMITS: tuple[tuple[str, int], ...] = (
+    ("gpt-4o*", 16384),
+    ("chatgpt-4o*", 16384),
+    ("gpt-4.1*", 32768),
+    ("gpt-4-turbo*", 4096),
+    ("gpt-3.5*", 4096),
+    ("gpt-5*", 128000),
+    ("o1-mini*", 65536),
+    ("o1*", 100000),
+    ("o3*", 100000),
+    ("o4*", 100000),
+    ("claude-opus-4*", 32000),
+    ("claude-sonnet-4*", 64000),
+    ("claude-haiku-4*", 64000),
+    ("claude-3-7*", 64000),
+    ("claude-3-5*", 8192),
+    ("claude-3*", 4096),
+    ("gemini-1.5*", 8192),
+    ("gemini-2.0*", 8192),
+    ("gemini-*", 65536),
+    ("deepseek-chat*", 8192),
+    ("deepseek-reasoner*", 65536),
+    ("qwen*", 8192),
+)
+
+
+@lru_cache(maxsize=4096)
+def output_limit(model: str) -> int | None:
+    """The output token cap of ``model`` (an upstream name), if its family is known."""
+    lowered = model.lower()
+    for pattern, limit in OUTPUT_LIMITS:
+        if fnmatch.fnmatchcase(lowered, pattern):
+            return limit
+    return None

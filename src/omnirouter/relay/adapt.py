@@ -1,0 +1,18 @@
+"""Fit a neutral request to one attempt's upstream before it is encoded (translated path only)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from omnirouter.ir import ChatRequest
+from omnirouter.providers.limits import output_limit
+from omnirouter.routing import Attempt
+
+
+def fit_to_upstream(request: ChatRequest, attempt: Attempt) -> ChatRequest:
+    """The request with the upstream's model name and ``max_tokens`` clamped to its output cap."""
+    cap = attempt.channel.max_output_tokens or output_limit(attempt.upstream_model)
+    max_tokens = request.max_tokens
+    if cap is not None and max_tokens is not None and max_tokens > cap:
+        max_tokens = cap
+    return msgspec.structs.replace(request, model=attempt.upstream_model, max_tokens=max_tokens)
