@@ -602,3 +602,29 @@ def test_decoder_never_raises_on_junk() -> None:
             OPENAI_RESPONSES.decode_response(body)
         except GatewayError as error:
             assert error.kind is ErrorKind.UPSTREAM
+
+
+def test_signature_inside_an_answer_does_not_split_the_message() -> None:
+    """Gemini signs text parts mid-answer: the answer stays one message item, the signature follows it."""
+    from omnirouter.ir import ChatRequest, ChoiceEnd, ReasoningDelta, StopReason, StreamStart, TextDelta
+    from omnirouter.protocols.openai_responses import OPENAI_RESPONSES
+    from omnirouter.protocols.sse import SSEParser
+
+    encoder = OPENAI_RESPONSES.new_stream_encoder(ChatRequest(model="m", messages=[]))
+    out = b"".join(
+        encoder.encode(event)
+        for event in [
+            StreamStart(id="x", model="m"),
+            TextDelta(text="Echo: my"),
+            ReasoningDelta(signature="R0VN", origin="gemini"),
+            TextDelta(text=" name"),
+            ChoiceEnd(stop_reason=StopReason.END),
+        ]
+    )
+    out += encoder.finish()
+    events = [orjson.loads(e.data) for e in SSEParser().feed(out)]
+    done = [e["item"] for e in events if e["type"] == "response.output_item.done"]
+    assert [item["type"] for item in done] == ["message", "reasoning"]
+    assert done[0]["content"][0]["text"] == "Echo: my name"
+    assert events[-1]["type"] == "response.completed"
+    assert [i["type"] for i in events[-1]["response"]["output"]] == ["message", "reasoning"]

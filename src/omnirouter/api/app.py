@@ -10,7 +10,7 @@ from urllib.parse import unquote
 import orjson
 
 from omnirouter.api import models
-from omnirouter.api.asgi import JSON_HEADERS, Receive, Scope, Send, header, send_response
+from omnirouter.api.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, header, send_response
 from omnirouter.api.chat import handle_chat
 from omnirouter.api.count_tokens import handle_count_tokens
 from omnirouter.api.gateway import Gateway, prepare_database
@@ -130,8 +130,17 @@ class GatewayApp:
             await handle_chat(self.gateway, GEMINI, scope, receive, send, path_model=model, path_stream=False)
         elif method == "streamGenerateContent":
             query: bytes = scope.get("query_string", b"")
-            codec = GEMINI if b"alt=sse" in query else GEMINI_JSON_ARRAY
-            await handle_chat(self.gateway, codec, scope, receive, send, path_model=model, path_stream=True)
+            sse = b"alt=sse" in query
+            await handle_chat(
+                self.gateway,
+                GEMINI if sse else GEMINI_JSON_ARRAY,
+                scope,
+                receive,
+                send,
+                path_model=model,
+                path_stream=True,
+                stream_headers=SSE_HEADERS if sse else JSON_HEADERS,
+            )
         elif method == "countTokens":
             await handle_count_tokens(self.gateway, GEMINI, scope, receive, send)
         else:

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from omnirouter.api.asgi import (
     JSON_HEADERS,
+    SSE_HEADERS,
     ClientDisconnected,
     Headers,
     Receive,
@@ -62,6 +63,7 @@ async def handle_chat(
     path_model: str | None = None,
     path_stream: bool | None = None,
     extension: ChatExtension | None = None,
+    stream_headers: Headers = SSE_HEADERS,
 ) -> None:
     """Serve one chat request from a client speaking ``inbound``.
 
@@ -95,7 +97,7 @@ async def handle_chat(
                 param="model",
             )
         headers: Headers = [(b"x-request-id", ctx.request_id.encode())]
-        call = ChatCall(gateway.client, gateway.images, ctx, inbound, body, send, receive, headers)
+        call = ChatCall(gateway.client, gateway.images, ctx, inbound, body, send, receive, headers, stream_headers)
         await run_attempts(plan(model, channels), ctx, call.run)
     except GatewayError as error:
         await send_error(send, inbound, ctx, error)

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from omnirouter.api.asgi import JSON_HEADERS, Headers, Receive, Send, send_response
+from omnirouter.api.asgi import JSON_HEADERS, SSE_HEADERS, Headers, Receive, Send, send_response
 from omnirouter.ir import ChatRequest, ErrorKind, GatewayError
 from omnirouter.protocols.base import Codec, ProtocolName, StreamFilter
 from omnirouter.protocols.registry import codec_for
@@ -35,6 +35,7 @@ class ChatCall:
         send: Send,
         receive: Receive,
         headers: Headers,
+        stream_headers: Headers = SSE_HEADERS,
     ) -> None:
         self._client = client
         self._images = images
@@ -44,6 +45,7 @@ class ChatCall:
         self._send = send
         self._receive = receive
         self._headers = headers
+        self._stream_headers = stream_headers
         self._request: ChatRequest | None = None
         self._inlined: ChatRequest | None = None
 
@@ -86,7 +88,15 @@ class ChatCall:
                 relay = TranslatingStreamFilter(
                     upstream_codec.new_stream_decoder(), self._inbound.new_stream_encoder(client_request)
                 )
-            await pump_stream(response, relay, self._ctx, attempt.channel.name, self._send, self._receive, headers)
+            await pump_stream(
+                response,
+                relay,
+                self._ctx,
+                attempt.channel.name,
+                self._send,
+                self._receive,
+                self._stream_headers + headers,
+            )
             return
         try:
             raw = await response.read()

@@ -13,7 +13,7 @@ import asyncio
 
 import aiohttp
 
-from omnirouter.api.asgi import SSE_HEADERS, Headers, Message, Receive, Send
+from omnirouter.api.asgi import Headers, Message, Receive, Send
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.base import StreamFilter
 from omnirouter.protocols.sse import SSEParser
@@ -31,7 +31,10 @@ async def pump_stream(
     receive: Receive,
     headers: Headers,
 ) -> None:
-    """Relay ``response`` to the client; raises AttemptFailure only before the first client byte."""
+    """Relay ``response`` to the client; raises AttemptFailure only before the first client byte.
+
+    ``headers`` are the complete response headers (content type included).
+    """
     parser = SSEParser()
     started = False
     task = asyncio.current_task()
@@ -52,7 +55,7 @@ async def pump_stream(
                 raise GatewayError(ErrorKind.UPSTREAM, relay.failure)
             if out:
                 if not started:
-                    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
+                    await send({"type": "http.response.start", "status": 200, "headers": headers})
                     started = True
                     ctx.mark_first_byte()
                 await send({"type": "http.response.body", "body": out, "more_body": True})
@@ -66,7 +69,7 @@ async def pump_stream(
         end = tail + relay.finish()
         finishing.set()
         if not started:
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
             ctx.mark_first_byte()
         await send({"type": "http.response.body", "body": end, "more_body": False})
     except asyncio.CancelledError:

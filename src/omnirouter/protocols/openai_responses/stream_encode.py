@@ -116,6 +116,9 @@ class OpenAIResponsesStreamEncoder:
         self._ended = False
         self._usage: Usage | None = None
         self._closed = False
+        # Signature-only reasoning that arrives inside an answer (Gemini signs text parts) waits until the
+        # message item closes, so that one answer is not split into two message items.
+        self._deferred: list[ReasoningDelta] = []
 
     # --- framing -------------------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class OpenAIResponsesStreamEncoder:
         out = [self._start()]
         for open_item in [i for i in self._open if i.closable()]:
             out.append(self._close(open_item))
+        out.append(self._flush_deferred())
         state = _Item(kind, len(self._output), item)
         self._output.append(item)
         self._open.append(state)
@@ -204,7 +208,14 @@ class OpenAIResponsesStreamEncoder:
             return state, b""
         return self._open_item("reasoning", {"id": reasoning_id(), "type": "reasoning", "summary": []})
 
+    def _flush_deferred(self) -> bytes:
+        deferred, self._deferred = self._deferred, []
+        return b"".join(self._reasoning(event) for event in deferred)
+
     def _reasoning(self, event: ReasoningDelta) -> bytes:
+        if not event.text and self._open and self._open[-1].kind == "message":
+            self._deferred.append(event)
+            return b""
         out: list[bytes] = []
         if event.redacted is not None:
             current = self._current("reasoning")
@@ -282,7 +293,8 @@ class OpenAIResponsesStreamEncoder:
             return self._call_delta(event)
         if isinstance(event, ChoiceEnd):
             self._ended, self._stop = True, event.stop_reason
-            return self._start() + b"".join(self._close(i) for i in list(self._open))
+            closed = b"".join(self._close(i) for i in list(self._open))
+            return self._start() + closed + self._flush_deferred()
         return b""
 
     def _final(self, status: str) -> dict[str, Any]:
@@ -297,6 +309,8 @@ class OpenAIResponsesStreamEncoder:
         if self._closed:
             return b""
         out = [self._start(), *(self._close(i) for i in list(self._open))]
+        out.append(self._flush_deferred())
+        out += [self._close(i) for i in list(self._open)]
         self._closed = True
         status, incomplete = status_for(self._stop)
         body = self._final(status)
