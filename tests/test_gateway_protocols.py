@@ -248,7 +248,7 @@ async def test_gemini_cli_shaped_request(gw: RunningGateway, model: str) -> None
         for part in candidate.get("content", {}).get("parts", [])
         if not part.get("thought")
     )
-    assert text == "Echo: context here what now" or text == "Echo: context herewhat now" or "what now" in text
+    assert text == "Echo: context here\nwhat now"
     assert events[-1][1]["candidates"][0]["finishReason"] == "STOP"
 
 
