@@ -52,6 +52,7 @@ def gateway_config(mock_url: str, db: Path, **extra: Any) -> GatewayConfig:
             },
         ],
         "keys": [{"name": "one", "key": CLIENT_KEY}, {"name": "two", "key": OTHER_KEY}],
+        "breaker": {"failures": 1_000_000},
         **extra,
     }
     return msgspec.convert(raw, GatewayConfig)

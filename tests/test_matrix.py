@@ -105,6 +105,8 @@ async def matrix_gateway(
             "channels": channels,
             "keys": [{"name": "tester", "key": CLIENT_KEY}],
             "image_fetch": {"allow_private": True},
+            # These tests fault the upstream on purpose, many times: keep the breaker out of the way.
+            "breaker": {"failures": 1_000_000},
         },
         GatewayConfig,
     )

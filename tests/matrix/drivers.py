@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anthropic
+import httpx2
 import openai
 from google import genai
 from google.genai import types as gtypes
@@ -33,6 +34,7 @@ class Reply:
     reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     stop: str = ""  # end | tool_calls | length | content_filter | refusal
+    refusal: str = ""  # a refusal the protocol keeps apart from the text (OpenAI `refusal`)
     usage: dict[str, int | None] = field(default_factory=dict)  # IR convention
     raw: Any = None
 
@@ -63,6 +65,7 @@ class Options:
 
 class Driver(Protocol):
     name: str
+    partial: str  # the answer text streamed so far in the last send (what a client has shown)
 
     def start(self, system: str | None) -> Any: ...
 
@@ -85,11 +88,13 @@ class OpenAIChatDriver:
 
     def __init__(self, url: str, key: str) -> None:
         self.client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=30)
+        self.partial = ""
 
     def start(self, system: str | None) -> list[dict[str, Any]]:
         return [{"role": "system", "content": system}] if system else []
 
     async def send(self, convo: list[dict[str, Any]], model: str, turn: UserTurn, opts: Options, stream: bool) -> Reply:
+        self.partial = ""
         for call, output in turn.tool_results:
             convo.append({"role": "tool", "tool_call_id": call.id, "content": output})
         if turn.text or turn.image:
@@ -127,14 +132,18 @@ class OpenAIChatDriver:
         else:
             message, finish, usage = await self._stream(kwargs)
         convo.append(message)
+        stop = {"stop": "end", "tool_calls": "tool_calls"}.get(finish or "", finish or "")
+        if stop == "end" and message.get("refusal") is not None:  # OpenAI's way to say "refused"
+            stop = "refusal"
         return Reply(
-            text=message.get("content") or message.get("refusal") or "",
+            text=message.get("content") or "",
+            refusal=message.get("refusal") or "",
             reasoning=message.get("reasoning_content") or "",
             tool_calls=[
                 ToolCall(c["id"], c["function"]["name"], _args(c["function"]["arguments"]))
                 for c in message.get("tool_calls") or []
             ],
-            stop={"stop": "end", "tool_calls": "tool_calls"}.get(finish or "", finish or ""),
+            stop=stop,
             usage=_openai_usage(usage),
             raw=message,
         )
@@ -155,6 +164,9 @@ class OpenAIChatDriver:
             for choice in data.get("choices", []):
                 delta = choice.get("delta", {})
                 message["content"] += delta.get("content") or ""
+                self.partial += delta.get("content") or ""
+                if isinstance(delta.get("refusal"), str):
+                    message["refusal"] = message.get("refusal", "") + delta["refusal"]
                 if delta.get("reasoning_content"):
                     message["reasoning_content"] = message.get("reasoning_content", "") + delta["reasoning_content"]
                 for block in delta.get("thinking_blocks") or []:
@@ -202,12 +214,14 @@ class ResponsesDriver:
     def __init__(self, url: str, key: str) -> None:
         self.client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=30)
         self.system: str | None = None
+        self.partial = ""
 
     def start(self, system: str | None) -> list[Any]:
         self.system = system
         return []
 
     async def send(self, convo: list[Any], model: str, turn: UserTurn, opts: Options, stream: bool) -> Reply:
+        self.partial = ""
         for call, output in turn.tool_results:
             convo.append({"type": "function_call_output", "call_id": call.id, "output": output})
         if turn.text or turn.image:
@@ -238,9 +252,20 @@ class ResponsesDriver:
             kwargs["max_output_tokens"] = opts.max_tokens
         if stream:
             # The SDK's get_final_response() only knows response.completed; response.incomplete ends a stream too.
+            # The stream helper yields `error` / `response.failed` without raising: a client (Codex) reports them
+            # as the request's failure, so this one raises the SDK's error for them.
             async with self.client.responses.stream(**kwargs) as events:
                 async for event in events:
-                    if event.type in ("response.completed", "response.incomplete", "response.failed"):
+                    if event.type == "response.output_text.delta":
+                        self.partial += event.delta
+                    elif event.type == "error":
+                        raise openai.APIError(event.message, self._request(), body=event.model_dump())
+                    elif event.type == "response.failed":
+                        error = event.response.error
+                        message = error.message if error else "the response failed"
+                        body = error.model_dump() if error else None
+                        raise openai.APIError(message, self._request(), body=body)
+                    elif event.type in ("response.completed", "response.incomplete"):
                         response = event.response
         else:
             response = await self.client.responses.create(**kwargs)
@@ -250,14 +275,22 @@ class ResponsesDriver:
             ToolCall(i["call_id"], i["name"], _args(i["arguments"])) for i in items if i["type"] == "function_call"
         ]
         reasoning = "".join(s["text"] for i in items if i["type"] == "reasoning" for s in i.get("summary", []))
+        refusal = "".join(
+            part["refusal"]
+            for i in items
+            if i["type"] == "message"
+            for part in i.get("content", [])
+            if part["type"] == "refusal"
+        )
         if response.status == "incomplete":
             reason = response.incomplete_details.reason if response.incomplete_details else ""
             stop = {"max_output_tokens": "length"}.get(reason or "", reason or "")
         else:
-            stop = "tool_calls" if calls else "end"
+            stop = "tool_calls" if calls else "refusal" if refusal else "end"
         usage = response.usage
         return Reply(
             text=response.output_text,
+            refusal=refusal,
             reasoning=reasoning,
             tool_calls=calls,
             stop=stop,
@@ -272,6 +305,9 @@ class ResponsesDriver:
             raw=response,
         )
 
+    def _request(self) -> httpx2.Request:
+        return httpx2.Request("POST", f"{self.client.base_url}responses")
+
     async def close(self) -> None:
         await self.client.close()
 
@@ -285,12 +321,14 @@ class AnthropicDriver:
     def __init__(self, url: str, key: str) -> None:
         self.client = anthropic.AsyncAnthropic(base_url=url, api_key=key, max_retries=0, timeout=30)
         self.system: str | None = None
+        self.partial = ""
 
     def start(self, system: str | None) -> list[dict[str, Any]]:
         self.system = system
         return []
 
     async def send(self, convo: list[dict[str, Any]], model: str, turn: UserTurn, opts: Options, stream: bool) -> Reply:
+        self.partial = ""
         content: list[dict[str, Any]] = [
             {"type": "tool_result", "tool_use_id": call.id, "content": output} for call, output in turn.tool_results
         ]
@@ -332,6 +370,9 @@ class AnthropicDriver:
             kwargs["extra_body"] = {"output_config": {"format": {"type": "json_schema", "schema": opts.json_schema}}}
         if stream:
             async with self.client.messages.stream(**kwargs) as events:
+                async for event in events:
+                    if event.type == "text":
+                        self.partial += event.text
                 message = await events.get_final_message()
         else:
             message = await self.client.messages.create(**kwargs)
@@ -353,7 +394,7 @@ class AnthropicDriver:
                 "input": usage.input_tokens + cache_read + cache_write,
                 "output": usage.output_tokens,
                 "cached": cache_read,
-                "reasoning": None,
+                "reasoning": usage.output_tokens_details.thinking_tokens if usage.output_tokens_details else None,
             },
             raw=message,
         )
@@ -373,12 +414,14 @@ class GeminiDriver:
             api_key=key, http_options=gtypes.HttpOptions(base_url=url, api_version="v1beta", timeout=30_000)
         )
         self.system: str | None = None
+        self.partial = ""
 
     def start(self, system: str | None) -> list[gtypes.Content]:
         self.system = system
         return []
 
     async def send(self, convo: list[gtypes.Content], model: str, turn: UserTurn, opts: Options, stream: bool) -> Reply:
+        self.partial = ""
         parts: list[gtypes.Part] = [
             gtypes.Part(
                 function_response=gtypes.FunctionResponse(id=call.id or None, name=call.name, response={"result": out})
@@ -422,12 +465,14 @@ class GeminiDriver:
             config.response_mime_type = "application/json"
             config.response_json_schema = opts.json_schema
         if stream:
-            chunks = [
-                c
-                async for c in await self.client.aio.models.generate_content_stream(
-                    model=model, contents=convo, config=config
-                )
-            ]
+            chunks: list[gtypes.GenerateContentResponse] = []
+            async for c in await self.client.aio.models.generate_content_stream(
+                model=model, contents=convo, config=config
+            ):
+                chunks.append(c)
+                for candidate in c.candidates or []:
+                    shown = candidate.content.parts if candidate.content and candidate.content.parts else []
+                    self.partial += "".join(p.text or "" for p in shown if not p.thought)
         else:
             chunks = [await self.client.aio.models.generate_content(model=model, contents=convo, config=config)]
         model_parts: list[gtypes.Part] = []

@@ -21,7 +21,7 @@ from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.base import Codec
 from omnirouter.relay.chat import ChatCall
 from omnirouter.relay.context import RequestContext
-from omnirouter.routing import plan
+from omnirouter.routing import plan_with_fallbacks
 from omnirouter.routing.executor import run_attempts
 from omnirouter.storage import KeyRecord
 
@@ -88,8 +88,8 @@ async def handle_chat(
         ctx.stream = stream is True
         if inbound.passthrough is not None:
             inbound.passthrough.check(body)
-        channels = gateway.catalog.channels_for(model)
-        if not channels:
+        attempts = plan_with_fallbacks(model, gateway.catalog.channels_for, gateway.config.fallbacks)
+        if not attempts:
             raise GatewayError(
                 ErrorKind.NOT_FOUND,
                 f"The model '{model}' does not exist or you do not have access to it.",
@@ -97,8 +97,19 @@ async def handle_chat(
                 param="model",
             )
         headers: Headers = [(b"x-request-id", ctx.request_id.encode())]
-        call = ChatCall(gateway.client, gateway.images, ctx, inbound, body, send, receive, headers, stream_headers)
-        await run_attempts(plan(model, channels), ctx, call.run)
+        call = ChatCall(
+            gateway.client,
+            gateway.images,
+            ctx,
+            inbound,
+            body,
+            send,
+            receive,
+            headers,
+            stream_headers,
+            gateway.config.routing.keepalive_interval,
+        )
+        await run_attempts(attempts, ctx, call.run, gateway.config.routing)
     except GatewayError as error:
         await send_error(send, inbound, ctx, error)
     except ClientDisconnected:

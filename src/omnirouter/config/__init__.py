@@ -1,6 +1,25 @@
 """Configuration: the typed schema and the YAML loader."""
 
 from omnirouter.config.loader import ConfigError, load_config, parse_config
-from omnirouter.config.schema import ChannelConfig, GatewayConfig, KeyConfig, PriceConfig
+from omnirouter.config.schema import (
+    BreakerConfig,
+    ChannelConfig,
+    GatewayConfig,
+    ImageFetchConfig,
+    KeyConfig,
+    PriceConfig,
+    RoutingConfig,
+)
 
-__all__ = ["ChannelConfig", "ConfigError", "GatewayConfig", "KeyConfig", "PriceConfig", "load_config", "parse_config"]
+__all__ = [
+    "BreakerConfig",
+    "ChannelConfig",
+    "ConfigError",
+    "GatewayConfig",
+    "ImageFetchConfig",
+    "KeyConfig",
+    "PriceConfig",
+    "RoutingConfig",
+    "load_config",
+    "parse_config",
+]

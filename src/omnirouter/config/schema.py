@@ -7,6 +7,24 @@ import msgspec
 from omnirouter.providers.kinds import ProviderKind
 
 
+class BreakerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Circuit breaker: open after ``failures`` within ``window`` seconds, probe after ``cooldown``."""
+
+    failures: int = 5
+    window: float = 60.0
+    cooldown: float = 30.0
+
+
+class RoutingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How requests move between channels when one fails."""
+
+    max_attempts: int = 4
+    retry_after_max: float = 5.0
+    keepalive_interval: float = 15.0
+    invalid_key_cooldown: float = 600.0
+    no_credit_cooldown: float = 3600.0
+
+
 class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """An upstream: where it is, how to authenticate, which public models it serves."""
 
@@ -22,7 +40,10 @@ class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_output_tokens: int | None = None
     connect_timeout: float = 10.0
     first_byte_timeout: float = 300.0
-    total_timeout: float = 900.0
+    idle_timeout: float = 120.0
+    total_timeout: float = 1800.0
+    max_concurrency: int | None = None
+    breaker: BreakerConfig | None = None
     headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
@@ -67,4 +88,8 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     usage_batch_size: int = 500
     max_body_bytes: int = 32 * 1024 * 1024
     image_fetch: ImageFetchConfig = msgspec.field(default_factory=ImageFetchConfig)
+    routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
+    breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
+    fallbacks: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    admin_key: str | None = None
     log_level: str = "info"

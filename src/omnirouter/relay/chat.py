@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -10,12 +11,12 @@ import orjson
 from omnirouter.api.asgi import JSON_HEADERS, SSE_HEADERS, Headers, Receive, Send, send_response
 from omnirouter.ir import ChatRequest, ErrorKind, GatewayError
 from omnirouter.protocols.base import Codec, ProtocolName, StreamFilter
-from omnirouter.protocols.registry import codec_for
+from omnirouter.protocols.registry import KEEPALIVE_FRAMES, codec_for
 from omnirouter.providers import IMAGE_URL_PROTOCOLS
 from omnirouter.relay.adapt import fit_to_upstream
 from omnirouter.relay.context import RequestContext
 from omnirouter.relay.images import ImageFetcher, needs_inlining
-from omnirouter.relay.stream_pump import pump_stream
+from omnirouter.relay.stream_pump import KeepAlive, pump_stream
 from omnirouter.relay.translated import TranslatingStreamFilter
 from omnirouter.relay.upstream import AttemptFailure, open_upstream
 from omnirouter.routing import Attempt
@@ -36,6 +37,7 @@ class ChatCall:
         receive: Receive,
         headers: Headers,
         stream_headers: Headers = SSE_HEADERS,
+        keepalive_interval: float = 15.0,
     ) -> None:
         self._client = client
         self._images = images
@@ -46,6 +48,7 @@ class ChatCall:
         self._receive = receive
         self._headers = headers
         self._stream_headers = stream_headers
+        self._keepalive = KeepAlive(KEEPALIVE_FRAMES[inbound.name], keepalive_interval)
         self._request: ChatRequest | None = None
         self._inlined: ChatRequest | None = None
 
@@ -65,8 +68,8 @@ class ChatCall:
             self._inlined = await self._images.inline(self._client.session, request)
         return self._inlined
 
-    async def run(self, attempt: Attempt) -> None:
-        """Serve the request through ``attempt``; raises AttemptFailure before any client byte."""
+    async def run(self, attempt: Attempt, key: str) -> None:
+        """Serve the request through ``attempt`` with upstream ``key``; raises AttemptFailure before any client byte."""
         upstream_protocol = attempt.protocol
         upstream_codec = codec_for(upstream_protocol)
         passthrough = self._inbound.passthrough if upstream_protocol == self._inbound.name else None
@@ -78,7 +81,7 @@ class ChatCall:
         else:
             outbound = fit_to_upstream(await self._request_for(upstream_protocol), attempt)
             data = orjson.dumps(upstream_codec.encode_request(outbound))
-        response = await open_upstream(self._client.session, attempt, data, stream, upstream_codec)
+        response = await open_upstream(self._client.session, attempt, key, data, stream, upstream_codec)
         if stream:
             relay: StreamFilter
             if passthrough is not None:
@@ -92,15 +95,17 @@ class ChatCall:
                 response,
                 relay,
                 self._ctx,
-                attempt.channel.name,
+                attempt.channel,
                 self._send,
                 self._receive,
                 self._stream_headers + headers,
+                self._keepalive,
             )
             return
         try:
-            raw = await response.read()
-        except TRANSPORT_ERRORS as exc:
+            async with asyncio.timeout(attempt.channel.first_byte_timeout):
+                raw = await response.read()
+        except (*TRANSPORT_ERRORS, TimeoutError) as exc:
             raise AttemptFailure(classify_transport_error(exc, attempt.channel.name), retryable=True) from None
         finally:
             response.release()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
+
+import orjson
 
 from omnirouter.ir import Usage
 from omnirouter.usage import UsageRecord
@@ -18,6 +21,8 @@ class RequestContext:
     """What the gateway learns about one request while serving it."""
 
     __slots__ = (
+        "_attempt_started",
+        "attempt_log",
         "attempts",
         "channel",
         "error_kind",
@@ -49,8 +54,29 @@ class RequestContext:
         self.status = 200
         self.error_kind: str | None = None
         self.attempts = 0
+        self.attempt_log: list[dict[str, Any]] = []
+        self._attempt_started = 0.0
         self.ttfb: float | None = None
         self.usage: Usage | None = None
+
+    def begin_attempt(self, channel: str, provider: str, model: str, upstream_model: str) -> None:
+        """Note that an attempt starts on ``channel``."""
+        self.attempts += 1
+        self.channel, self.provider, self.upstream_model = channel, provider, upstream_model
+        self._attempt_started = time.perf_counter()
+        self.attempt_log.append({"channel": channel, "model": model, "upstream_model": upstream_model})
+
+    def end_attempt(self, status: int, error: str | None = None) -> None:
+        """Note how the current attempt ended."""
+        entry = self.attempt_log[-1]
+        entry["status"] = status
+        entry["ms"] = round((time.perf_counter() - self._attempt_started) * 1000.0, 1)
+        if error is not None:
+            entry["error"] = error
+
+    def note_skip(self, channel: str, reason: str) -> None:
+        """Note a channel passed over without a request (breaker open, busy, no usable key)."""
+        self.attempt_log.append({"channel": channel, "skipped": reason})
 
     def mark_first_byte(self) -> None:
         """Note the time the first response byte went to the client."""
@@ -81,6 +107,7 @@ class RequestContext:
             usage_estimated=usage.estimated,
             ttfb_ms=self.ttfb * 1000.0 if self.ttfb is not None else None,
             attempts=self.attempts,
+            attempt_log=orjson.dumps(self.attempt_log).decode() if self.attempt_log else None,
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from omnirouter.ir import GatewayError
@@ -15,12 +17,16 @@ RETRYABLE_STATUSES = frozenset({401, 403, 408, 409, 429, 500, 502, 503, 504, 529
 
 
 class AttemptFailure(Exception):
-    """One attempt failed before anything reached the client; ``retryable`` says whether to go on."""
+    """One attempt failed before anything reached the client; ``retryable`` says whether to go on.
 
-    def __init__(self, error: GatewayError, retryable: bool) -> None:
+    ``upstream_status`` is the upstream's HTTP status when it answered with an error.
+    """
+
+    def __init__(self, error: GatewayError, retryable: bool, upstream_status: int | None = None) -> None:
         super().__init__(error.message)
         self.error = error
         self.retryable = retryable
+        self.upstream_status = upstream_status
 
 
 def scrubbed(error: GatewayError, attempt: Attempt) -> GatewayError:
@@ -29,25 +35,41 @@ def scrubbed(error: GatewayError, attempt: Attempt) -> GatewayError:
     return error
 
 
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
 async def open_upstream(
-    session: aiohttp.ClientSession, attempt: Attempt, body: bytes, stream: bool, codec: Codec
+    session: aiohttp.ClientSession, attempt: Attempt, key: str, body: bytes, stream: bool, codec: Codec
 ) -> aiohttp.ClientResponse:
-    """POST ``body`` to the attempt's channel; a 2xx response is returned open, anything else raises."""
+    """POST ``body`` to the attempt's channel with ``key``; a 2xx response is returned open, else it raises.
+
+    The channel's time-to-first-byte limit covers the wait for the response headers.
+    """
     channel = attempt.channel
     url = endpoint_url(attempt.protocol, channel.base_url, attempt.upstream_model, stream)
     try:
-        response = await session.post(
-            url, data=body, headers=channel.headers(channel.next_key()), timeout=channel.timeout
-        )
-    except TRANSPORT_ERRORS as exc:
+        async with asyncio.timeout(channel.first_byte_timeout):
+            response = await session.post(url, data=body, headers=channel.headers(key), timeout=channel.timeout)
+    except (*TRANSPORT_ERRORS, TimeoutError) as exc:
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     if response.status < 400:
         return response
     try:
-        raw = await response.read()
-    except TRANSPORT_ERRORS:
+        async with asyncio.timeout(channel.idle_timeout):
+            raw = await response.read()
+    except (*TRANSPORT_ERRORS, TimeoutError):
         raw = b""
     finally:
         response.release()
     error = scrubbed(codec.decode_error(response.status, raw), attempt)
-    raise AttemptFailure(error, retryable=response.status in RETRYABLE_STATUSES or response.status >= 500)
+    if error.retry_after is None:
+        error.retry_after = _retry_after(response)
+    status = response.status
+    raise AttemptFailure(error, retryable=status in RETRYABLE_STATUSES or status >= 500, upstream_status=status)

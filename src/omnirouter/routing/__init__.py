@@ -2,6 +2,6 @@
 
 from omnirouter.routing.catalog import ModelCatalog
 from omnirouter.routing.channel import Channel
-from omnirouter.routing.planner import Attempt, order_channels, plan
+from omnirouter.routing.planner import Attempt, order_channels, plan, plan_with_fallbacks
 
-__all__ = ["Attempt", "Channel", "ModelCatalog", "order_channels", "plan"]
+__all__ = ["Attempt", "Channel", "ModelCatalog", "order_channels", "plan", "plan_with_fallbacks"]

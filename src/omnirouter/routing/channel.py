@@ -1,26 +1,35 @@
-"""A channel at run time: an upstream with its keys, models and limits, built once from config."""
+"""A channel at run time: an upstream with its keys, models, limits and health, built once from config."""
 
 from __future__ import annotations
 
 import fnmatch
-import itertools
 
 import aiohttp
 
-from omnirouter.config.schema import ChannelConfig
+from omnirouter.config.schema import BreakerConfig, ChannelConfig
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.providers import ProviderSpec, provider_spec
+from omnirouter.routing.breaker import CircuitBreaker
+from omnirouter.routing.keys import KeyPool
 
 
 class Channel:
-    """One configured upstream.  Keys rotate round robin; models may be glob patterns."""
+    """One configured upstream.  Keys rotate round robin; models may be glob patterns.
+
+    ``breaker`` and ``in_flight`` are this worker's view of the channel's health and load.
+    """
 
     __slots__ = (
-        "_key_cycle",
         "api_keys",
         "base_url",
+        "breaker",
         "exact_models",
         "extra_headers",
+        "first_byte_timeout",
+        "idle_timeout",
+        "in_flight",
+        "keys",
+        "max_concurrency",
         "max_output_tokens",
         "model_map",
         "model_patterns",
@@ -32,12 +41,12 @@ class Channel:
         "weight",
     )
 
-    def __init__(self, config: ChannelConfig) -> None:
+    def __init__(self, config: ChannelConfig, breaker: BreakerConfig | None = None) -> None:
         self.name = config.name
         self.spec: ProviderSpec = provider_spec(config.provider)
         self.base_url = config.base_url.rstrip("/")
         self.api_keys = tuple(config.api_keys)
-        self._key_cycle = itertools.cycle(self.api_keys)
+        self.keys = KeyPool(self.api_keys)
         self.exact_models = frozenset(m for m in config.models if not _is_pattern(m))
         self.model_patterns = tuple(m for m in config.models if _is_pattern(m))
         self.model_map = dict(config.model_map)
@@ -46,11 +55,15 @@ class Channel:
         self.priority = config.priority
         self.weight = config.weight
         self.extra_headers = {k.lower(): v for k, v in config.headers.items()}
+        # Connect and total are aiohttp's; time to first byte and idle gaps are enforced by the relay.
         self.timeout = aiohttp.ClientTimeout(
-            total=config.total_timeout,
-            connect=config.connect_timeout,
-            sock_read=config.first_byte_timeout,
+            total=config.total_timeout, connect=config.connect_timeout, sock_connect=config.connect_timeout
         )
+        self.first_byte_timeout = config.first_byte_timeout
+        self.idle_timeout = config.idle_timeout
+        self.max_concurrency = config.max_concurrency
+        self.in_flight = 0
+        self.breaker = CircuitBreaker(config.breaker or breaker or BreakerConfig())
 
     def serves(self, model: str) -> bool:
         """Whether this channel offers the public model ``model``."""
@@ -68,9 +81,9 @@ class Channel:
             return ProtocolName.OPENAI_RESPONSES
         return self.spec.protocol
 
-    def next_key(self) -> str:
-        """The next upstream key in rotation."""
-        return next(self._key_cycle)
+    def busy(self) -> bool:
+        """Whether the channel is at its concurrency limit."""
+        return self.max_concurrency is not None and self.in_flight >= self.max_concurrency
 
     def headers(self, api_key: str) -> dict[str, str]:
         """Request headers for one call with ``api_key``."""

@@ -1,32 +1,110 @@
-"""Walk the planned attempts until one answers; classify each failure as retryable or final."""
+"""Walk the planned attempts until one answers, keeping channel health and keys up to date.
+
+Skipped without a request: channels whose breaker is open, channels at their
+concurrency limit, channels with every key set aside.  A failed attempt moves
+on when its failure is retryable (connection, timeout, 429, 5xx, 529, a key the
+upstream refused) and happened before the client saw a byte; at most
+``max_attempts`` requests go upstream.  A short ``Retry-After`` on the last
+candidate is waited out once.  The client gets the last failure.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from omnirouter.config.schema import RoutingConfig
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.relay.context import RequestContext
 from omnirouter.relay.upstream import AttemptFailure
 from omnirouter.routing.planner import Attempt
 
+RunOne = Callable[[Attempt, str], Awaitable[None]]
+
+_KEY_REJECTED = frozenset({401, 403})
+_NO_CREDIT = frozenset({402})
+
+
+def _is_channel_fault(failure: AttemptFailure) -> bool:
+    """Whether a failure says something about the channel's health (not the request, not one key)."""
+    status = failure.upstream_status
+    if status is None:
+        return True  # unreachable, timeout, cut stream, garbage
+    return status == 429 or status >= 500
+
+
+def _key_cooldown(failure: AttemptFailure, config: RoutingConfig) -> float | None:
+    """How long to set the used key aside, if the upstream refused it."""
+    status = failure.upstream_status
+    if status in _KEY_REJECTED:
+        return config.invalid_key_cooldown
+    if status in _NO_CREDIT or failure.error.kind is ErrorKind.INSUFFICIENT_QUOTA:
+        return config.no_credit_cooldown
+    return None
+
 
 async def run_attempts(
-    attempts: Sequence[Attempt],
-    ctx: RequestContext,
-    run_one: Callable[[Attempt], Awaitable[None]],
+    attempts: Sequence[Attempt], ctx: RequestContext, run_one: RunOne, config: RoutingConfig
 ) -> None:
     """Try ``attempts`` in order; the first success ends it, the last failure is raised."""
     last: GatewayError | None = None
-    for attempt in attempts:
-        ctx.attempts += 1
-        ctx.channel = attempt.channel.name
-        ctx.provider = attempt.channel.spec.kind.value
-        ctx.upstream_model = attempt.upstream_model
+    waited = False
+    index = 0
+    while index < len(attempts) and ctx.attempts < config.max_attempts:
+        attempt = attempts[index]
+        channel = attempt.channel
+        index += 1
+        if channel.busy():
+            ctx.note_skip(channel.name, "busy")
+            continue
+        if not channel.breaker.allow():
+            ctx.note_skip(channel.name, "circuit_open")
+            continue
+        key = channel.keys.next_key()
+        if key is None:
+            channel.breaker.release_probe()
+            ctx.note_skip(channel.name, "no_usable_key")
+            continue
+        ctx.begin_attempt(channel.name, channel.spec.kind.value, attempt.public_model, attempt.upstream_model)
+        channel.in_flight += 1
         try:
-            await run_one(attempt)
-            return
+            await run_one(attempt, key)
         except AttemptFailure as failure:
+            ctx.end_attempt(failure.error.status, failure.error.kind.value)
             last = failure.error
+            cooldown = _key_cooldown(failure, config)
+            if cooldown is not None:
+                channel.keys.set_aside(key, cooldown)
+                channel.breaker.release_probe()
+            elif _is_channel_fault(failure):
+                channel.breaker.record_failure()
+            else:
+                channel.breaker.release_probe()
             if not failure.retryable:
                 break
-    raise last or GatewayError(ErrorKind.NOT_FOUND, f"no channel serves model {ctx.model!r}")
+            retry_after = failure.error.retry_after
+            if index == len(attempts) and not waited and retry_after is not None:
+                if retry_after <= config.retry_after_max:
+                    waited = True
+                    index -= 1  # the last candidate asked for a short pause: honour it once and retry
+                    await asyncio.sleep(retry_after)
+            continue
+        except BaseException:
+            channel.breaker.release_probe()
+            raise
+        else:
+            ctx.end_attempt(ctx.status, ctx.error_kind)
+            if ctx.error_kind is None or ctx.error_kind == "client_disconnected":
+                channel.breaker.record_success()
+            else:
+                channel.breaker.record_failure()  # the stream broke after it started
+            return
+        finally:
+            channel.in_flight -= 1
+    if last is not None:
+        raise last
+    raise GatewayError(
+        ErrorKind.OVERLOADED,
+        f"No channel can serve model '{ctx.model}' right now (all are cooling down, busy or out of keys).",
+        code="no_available_channel",
+    )

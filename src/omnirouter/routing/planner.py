@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -39,6 +39,19 @@ def order_channels(channels: Sequence[Channel], rng: random.Random | None = None
             pick = rand.choices(range(len(group)), weights=weights, k=1)[0]
             ordered.append(group.pop(pick))
     return ordered
+
+
+def plan_with_fallbacks(
+    model: str,
+    channels_for: Callable[[str], Sequence[Channel]],
+    fallbacks: dict[str, list[str]],
+    rng: random.Random | None = None,
+) -> list[Attempt]:
+    """The attempts for ``model`` followed by those of its configured fallback models, in order."""
+    attempts = plan(model, channels_for(model), rng)
+    for fallback in fallbacks.get(model, ()):
+        attempts += plan(fallback, channels_for(fallback), rng)
+    return attempts
 
 
 def plan(model: str, channels: Sequence[Channel], rng: random.Random | None = None) -> list[Attempt]:

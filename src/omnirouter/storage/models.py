@@ -147,6 +147,7 @@ class UsageRow(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     ttfb_ms: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    attempt_log: Mapped[str | None] = mapped_column(Text)
 
 
 class ResponseStateRow(Base):

@@ -15,6 +15,7 @@ __all__ = ["COLUMNS", "UsageRecord", "to_params"]
 
 _MAX_TEXT = 256
 _MAX_INT = 2**31 - 1
+_MAX_LOG = 16_000
 # The order ``to_params`` emits; equal to the table's column order without ``id`` (tested).
 COLUMNS: tuple[str, ...] = (
     "request_id",
@@ -38,6 +39,7 @@ COLUMNS: tuple[str, ...] = (
     "latency_ms",
     "ttfb_ms",
     "attempts",
+    "attempt_log",
 )
 
 
@@ -73,6 +75,7 @@ class UsageRecord(msgspec.Struct, kw_only=True):
     usage_estimated: bool = False
     ttfb_ms: float | None = None
     attempts: int = 1
+    attempt_log: str | None = None
 
     def with_usage(self, usage: Usage) -> UsageRecord:
         """A copy carrying the token counts (and estimated flag) of an IR ``Usage``."""
@@ -147,4 +150,5 @@ def to_params(rec: UsageRecord) -> list[Any]:
         rec.latency_ms if math.isfinite(rec.latency_ms) else 0.0,
         ttfb if ttfb is not None and math.isfinite(ttfb) else None,
         _count(rec.attempts),
+        rec.attempt_log[:_MAX_LOG] if rec.attempt_log is not None else None,
     ]

@@ -3,8 +3,9 @@
 * ``stop_reason`` end_turn / stop_sequence / max_tokens / tool_use / refusal /
   pause_turn ↔ END / STOP_SEQUENCE / LENGTH / TOOL_CALLS / REFUSAL / PAUSE;
   ``model_context_window_exceeded`` decodes as LENGTH and CONTENT_FILTER encodes as
-  ``refusal``.  An answer with tool calls is TOOL_CALLS / ``tool_use`` unless it
-  stopped for LENGTH or a refusal.
+  ``refusal``; a ``refusal`` before any text or call decodes as CONTENT_FILTER.  An
+  answer with tool calls is TOOL_CALLS / ``tool_use`` unless it stopped for LENGTH
+  or a refusal.
 * ``stop_sequence``, ``stop_details``, ``container`` … go to ``extra``; unmapped
   usage fields (``service_tier``, ``cache_creation`` …) and block fields
   (``citations`` …) to the side table: all come back for Anthropic-sourced answers only.
@@ -19,7 +20,16 @@ from typing import Any
 
 import orjson
 
-from omnirouter.ir import ChatResponse, Choice, GatewayError, StopReason, ToolCallPart, ToolResultPart, Usage
+from omnirouter.ir import (
+    ChatResponse,
+    Choice,
+    GatewayError,
+    StopReason,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    Usage,
+)
 from omnirouter.protocols.anthropic._shared import PROTOCOL, bad_upstream, message_id, new_id
 from omnirouter.protocols.anthropic.content import Block, ContentDecoder, ContentEncoder
 from omnirouter.protocols.anthropic.errors import decode_error
@@ -46,13 +56,20 @@ _STOP_FOR: dict[StopReason, str] = {
 }
 
 
-def stop_reason_from(value: Any, has_calls: bool) -> StopReason | None:
-    """An Anthropic ``stop_reason`` as a stop reason (tool calls turn a plain end into TOOL_CALLS)."""
+def stop_reason_from(value: Any, has_calls: bool, has_output: bool = True) -> StopReason | None:
+    """An Anthropic ``stop_reason`` as a stop reason (tool calls turn a plain end into TOOL_CALLS).
+
+    A ``refusal`` before any answer (no text, no call) is CONTENT_FILTER: it is how Anthropic
+    reports a blocked prompt (it has no content-filter stop), and other clients must see their
+    filter stop rather than an empty, normal-looking answer.
+    """
     if value is None:
         return None
     reason = _STOP_FROM.get(value, StopReason.END) if isinstance(value, str) else StopReason.END
     if has_calls and reason in (StopReason.END, StopReason.STOP_SEQUENCE):
         return StopReason.TOOL_CALLS
+    if reason is StopReason.REFUSAL and not (has_output or has_calls):
+        return StopReason.CONTENT_FILTER
     return reason
 
 
@@ -85,12 +102,13 @@ def decode_response(body: dict[str, Any]) -> ChatResponse:
     if isinstance(usage, dict):
         side.set("usage", {k: v for k, v in usage.items() if k not in _USAGE_FIELDS})
     has_calls = any(isinstance(p, ToolCallPart) for p in parts)
+    has_text = any(isinstance(p, TextPart) and p.text for p in parts)
     response_id, model = body.get("id"), body.get("model")
     response = ChatResponse(
         id=response_id if isinstance(response_id, str) and response_id else new_id("msg_"),
         model=model if isinstance(model, str) else "",
         created=int(time.time()),
-        choices=[Choice(index=0, content=parts, stop_reason=stop_reason_from(body.get("stop_reason"), has_calls))],
+        choices=[Choice(index=0, content=parts, stop_reason=stop_reason_from(body.get("stop_reason"), has_calls, has_text))],
         usage=usage_from_anthropic(usage) if isinstance(usage, dict) else None,
         extra={k: v for k, v in body.items() if k not in _TOP_LEVEL},
         source_protocol=PROTOCOL,

@@ -64,11 +64,12 @@ class _Block:
 class AnthropicStreamDecoder:
     """Stateful decoder for one upstream stream."""
 
-    __slots__ = ("_blocks", "_calls", "_ended", "_failed", "_started", "_usage")
+    __slots__ = ("_blocks", "_calls", "_ended", "_failed", "_started", "_text", "_usage")
 
     def __init__(self) -> None:
         self._blocks: dict[int, _Block] = {}
         self._calls = 0
+        self._text = False
         self._usage = UsageCounter()
         self._started = False
         self._ended = False
@@ -155,7 +156,10 @@ class AnthropicStreamDecoder:
         if kind == "text":
             self._blocks[index] = _Block("text")
             text = block.get("text")
-            return [TextDelta(text=text)] if isinstance(text, str) and text else []
+            if isinstance(text, str) and text:
+                self._text = True
+                return [TextDelta(text=text)]
+            return []
         if kind == "thinking":
             state = self._blocks[index] = _Block("thinking")
             state.input = block.get("signature")
@@ -184,7 +188,10 @@ class AnthropicStreamDecoder:
         kind = delta.get("type")
         if kind == "text_delta" and state.kind == "text":
             text = delta.get("text")
-            return [TextDelta(text=text)] if isinstance(text, str) and text else []
+            if isinstance(text, str) and text:
+                self._text = True
+                return [TextDelta(text=text)]
+            return []
         if kind == "thinking_delta" and state.kind == "thinking":
             text = delta.get("thinking")
             return [ReasoningDelta(text=text)] if isinstance(text, str) and text else []
@@ -216,7 +223,7 @@ class AnthropicStreamDecoder:
         delta = payload.get("delta")
         if isinstance(delta, dict) and delta.get("stop_reason") is not None:
             self._ended = True
-            reason = stop_reason_from(delta.get("stop_reason"), self._calls > 0)
+            reason = stop_reason_from(delta.get("stop_reason"), self._calls > 0, self._text)
             events.append(ChoiceEnd(stop_reason=reason or StopReason.END))
         usage = payload.get("usage")
         if isinstance(usage, dict):

@@ -7,7 +7,9 @@ cache_creation_input_tokens``, cached = ``cache_read_input_tokens``, cache write
 Anthropic does not report reasoning tokens separately, except in the newer
 ``output_tokens_details.thinking_tokens``, which is read when present (else 0).
 Encoding writes ``input_tokens = IR input - cached - cache write`` (never
-negative).  In streams, ``message_delta.usage`` holds cumulative totals: each
+negative) and, when there are any, reasoning tokens as
+``output_tokens_details.thinking_tokens`` (a field of the SDK's ``Usage`` and
+``MessageDeltaUsage``).  In streams, ``message_delta.usage`` holds cumulative totals: each
 field it carries replaces the running value (:class:`UsageCounter`).
 """
 
@@ -36,13 +38,16 @@ def usage_from_anthropic(obj: dict[str, Any]) -> Usage:
 
 
 def usage_to_anthropic(usage: Usage) -> dict[str, Any]:
-    """Write an Anthropic ``usage`` object."""
-    return {
+    """Write an Anthropic ``usage`` object (``output_tokens_details`` only with reasoning tokens)."""
+    out: dict[str, Any] = {
         "input_tokens": max(0, usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens),
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cached_tokens,
         "output_tokens": usage.output_tokens,
     }
+    if usage.reasoning_tokens:
+        out["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
+    return out
 
 
 class UsageCounter:
