@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -401,14 +402,100 @@ async def test_upstream_errors_keep_a_faithful_status(driver: Driver, upstream: 
     assert "upstream says no" in str(caught.value)
 
 
+# The error each client's SDK raises when a stream fails (the Responses driver raises openai.APIError for an
+# `error` / `response.failed` event, as a client must: the SDK's stream helper yields them without raising).
+SDK_ERRORS: dict[str, type[Exception]] = {
+    "openai_chat": openai.APIError,
+    "openai_responses": openai.APIError,
+    "anthropic": anthropic.APIError,
+    "gemini": genai_errors.APIError,
+}
+TEN_WORDS = "one two three four five six seven eight nine ten"
+
+
 @pairs
-async def test_midstream_failure_ends_the_client_stream(driver: Driver, upstream: str) -> None:
-    with pytest.raises(Exception) as caught:
-        await send(
-            driver,
-            driver.start(None),
-            upstream,
-            UserTurn(directive(text="one two three four five six", error_after=3, fail=529)),
-            True,
-        )
-    assert not isinstance(caught.value, TimeoutError)
+@pytest.mark.parametrize("when", ["after_text", "at_once"])
+async def test_midstream_failure_ends_the_client_stream(driver: Driver, upstream: str, when: str) -> None:
+    """The upstream reports an error after 6 stream events (at least two words on every wire).
+
+    ``after_text``: events are paced, so the words are relayed before the error arrives, and the
+    client's stream must end with its protocol's error after them. ``at_once``: the whole failed stream
+    arrives in one read, before any client byte (the gateway may answer with an HTTP error instead).
+    """
+    fields: dict[str, Any] = {"text": TEN_WORDS, "error_after": 6, "fail": 529}
+    if when == "after_text":
+        fields["chunk_delay"] = 0.05
+    started = time.monotonic()
+    with pytest.raises(SDK_ERRORS[driver.name]) as caught:
+        await send(driver, driver.start(None), upstream, UserTurn(directive(**fields)), True)
+    assert time.monotonic() - started < 5
+    if when == "after_text":
+        assert driver.partial.startswith("one two"), driver.partial
+        assert TEN_WORDS.startswith(driver.partial) and driver.partial != TEN_WORDS
+        assert "Overloaded" in str(caught.value)
+
+
+@pairs
+async def test_cut_stream_ends_the_client_stream_with_an_error(driver: Driver, upstream: str) -> None:
+    """The upstream connection drops after 3 events, without a terminator: the client gets an error, no hang."""
+    started = time.monotonic()
+    with pytest.raises(SDK_ERRORS[driver.name]):
+        await send(driver, driver.start(None), upstream, UserTurn(directive(text=TEN_WORDS, cut_after=3)), True)
+    assert time.monotonic() - started < 5
+    assert TEN_WORDS.startswith(driver.partial) and driver.partial != TEN_WORDS
+
+
+REFUSAL = "I can't help with that"
+
+
+def expected_refusal(client: str, upstream: str, stream: bool) -> tuple[str, str, str]:
+    """(stop, text, refusal) a client sees when the upstream refuses with ``REFUSAL``.
+
+    Chat, Responses and Anthropic upstreams refuse with the text (IR REFUSAL); a Gemini upstream refuses
+    with ``finishReason: SAFETY`` and no text (IR CONTENT_FILTER), which each client sees as its filter
+    stop (``docs/protocol-matrix.md``: blocked prompt row). For REFUSAL:
+
+    * OpenAI Chat: ``content: null, refusal: <text>``, finish ``stop`` (docs/protocols/openai_chat.md);
+    * Responses: a ``refusal`` content part, status ``completed`` (docs/protocols/openai_responses.md);
+    * Anthropic: the text and ``stop_reason: refusal``; Gemini: the text and ``finishReason: SAFETY``;
+    * translated OpenAI streams: the IR stream has no refusal event (the text streams before the stop
+      reason is known), so the text arrives as ordinary output and the stream ends normally
+      (documented for Responses: "Refusals in streams are sent as output_text"). Same-protocol streams
+      are passed through and keep the upstream's own refusal form.
+    """
+    if upstream == "gemini":
+        return FILTER_STOP[client], "", ""
+    if client in ("anthropic", "gemini"):
+        return ("refusal" if client == "anthropic" else "content_filter"), REFUSAL, ""
+    if stream and client != upstream:
+        return "end", REFUSAL, ""
+    return "refusal", "", REFUSAL
+
+
+# A blocked answer as each client protocol says it (Anthropic has no content-filter stop: `refusal`).
+FILTER_STOP = {
+    "openai_chat": "content_filter",
+    "openai_responses": "content_filter",
+    "anthropic": "refusal",
+    "gemini": "content_filter",
+}
+
+
+@pairs
+@cells
+async def test_refusal_reaches_the_client_in_its_own_form(driver: Driver, upstream: str, stream: bool) -> None:
+    reply = await send(driver, driver.start(None), upstream, UserTurn("tell me " + directive(refusal=REFUSAL)), stream)
+    assert (reply.stop, reply.text, reply.refusal) == expected_refusal(driver.name, upstream, stream)
+    assert reply.tool_calls == []
+
+
+@pairs
+@cells
+async def test_blocked_prompt_is_a_content_filter_outcome(driver: Driver, upstream: str, stream: bool) -> None:
+    """Gemini blocks with promptFeedback, OpenAI with content_filter, Responses incomplete, Anthropic refusal."""
+    started = time.monotonic()
+    reply = await send(driver, driver.start(None), upstream, UserTurn("bad " + directive(block="SAFETY")), stream)
+    assert time.monotonic() - started < 5
+    assert reply.stop == FILTER_STOP[driver.name]
+    assert (reply.text, reply.refusal, reply.tool_calls) == ("", "", [])
+    assert reply.usage["input"]

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 
+from omnirouter.cli_channels import add_channels_commands
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 
 _NO_SETUP_HINT = """\
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--host", default="127.0.0.1")
     mock.add_argument("--port", type=int, default=9001)
     mock.set_defaults(run=_mock_upstream)
+    add_channels_commands(commands)
     return parser
 
 

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 import orjson
 
 from omnirouter.api import models
+from omnirouter.api.admin import AdminAPI
 from omnirouter.api.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, header, send_response
 from omnirouter.api.chat import handle_chat
 from omnirouter.api.count_tokens import handle_count_tokens
@@ -61,6 +62,7 @@ class GatewayApp:
             ("HEAD", "/health"): self._health,
             ("GET", "/"): self._health,
             ("HEAD", "/"): self._health,
+            **AdminAPI(self.gateway).routes(),
         }
         self._known_paths = {path for _, path in self._routes}
 

@@ -52,6 +52,7 @@ Directive keys (all optional; unknown keys or malformed JSON give a 400):
   ``error_type``, ``code`` (OpenAI), ``retry_after`` (``Retry-After`` header; Gemini RetryInfo)
   and ``should_retry`` (``x-should-retry``).
 * ``delay``: seconds before response headers. ``chunk_delay``: seconds between stream events.
+  ``first_chunk_delay``: seconds between the stream's headers and its first event (a slow first token).
 * ``cut_after``: abort the connection after N stream events, without a terminator.
 * ``error_after``: after N stream events send the provider's in-stream error event (status
   from ``fail``, default 500) and end the stream.

@@ -215,6 +215,8 @@ class Exchange:
         elif d.cut_after is not None:
             frames = frames[: d.cut_after]
             cut = True
+        if d.first_chunk_delay > 0:
+            await asyncio.sleep(d.first_chunk_delay)  # headers sent, the model is still "thinking"
         if d.chunk_delay > 0:
             if prefix:
                 await resp.write(prefix)

@@ -50,6 +50,7 @@ class Directive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     should_retry: bool | None = None
     delay: float = 0.0
     chunk_delay: float = 0.0
+    first_chunk_delay: float = 0.0
     cut_after: int | None = None
     error_after: int | None = None
     garbage: bool = False

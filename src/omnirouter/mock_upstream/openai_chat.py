@@ -88,8 +88,13 @@ class OpenAIWire(Wire):
         return sse({"error": {"message": message, "type": etype, "param": None, "code": None}})
 
     def headers(self, serial: int) -> dict[str, str]:
-        """``x-request-id`` and ``openai-processing-ms``."""
-        return {"x-request-id": f"req_mock{serial:012d}", "openai-processing-ms": "1"}
+        """``x-request-id``, ``openai-processing-ms`` and rate-limit headers, as OpenAI sends them."""
+        return {
+            "x-request-id": f"req_mock{serial:012d}",
+            "openai-processing-ms": "1",
+            "x-ratelimit-limit-requests": "10000",
+            "x-ratelimit-remaining-requests": "9999",
+        }
 
 
 WIRE = OpenAIWire()

@@ -17,15 +17,26 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import orjson
 
 from omnirouter.api.asgi import Headers, Message, Receive, Send
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.base import StreamFilter
-from omnirouter.protocols.sse import SSEParser
+from omnirouter.protocols.sse import SSEEvent, SSEParser
 from omnirouter.relay.context import RequestContext
 from omnirouter.relay.upstream import AttemptFailure
 from omnirouter.routing import Channel
 from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
+
+
+def _check_json(events: list[SSEEvent]) -> None:
+    """Before committing to a channel, make sure it speaks JSON at all (pass-through relays do not parse)."""
+    for event in events:
+        if event.data != b"[DONE]":
+            try:
+                orjson.loads(event.data)
+            except orjson.JSONDecodeError:
+                raise GatewayError(ErrorKind.UPSTREAM, "upstream sent a malformed stream chunk") from None
 
 
 class KeepAlive:
@@ -86,7 +97,7 @@ async def pump_stream(
             except TimeoutError:
                 now = loop.time()
                 if now - last_data >= limit:
-                    what = "the next chunk" if got_data else "the first chunk"
+                    what = "next chunk" if got_data else "first chunk"
                     raise GatewayError(
                         ErrorKind.UPSTREAM_TIMEOUT, f"upstream channel {channel.name!r} sent no {what} in {limit:g}s"
                     ) from None
@@ -98,7 +109,10 @@ async def pump_stream(
                 break
             got_data = True
             last_data = loop.time()
-            out = b"".join([relay.process(event) for event in parser.feed(chunk)])
+            events = parser.feed(chunk)
+            if not started:
+                _check_json(events)
+            out = b"".join([relay.process(event) for event in events])
             if relay.failure is not None and not started:
                 raise GatewayError(ErrorKind.UPSTREAM, relay.failure)
             if out:

@@ -4,8 +4,10 @@ Skipped without a request: channels whose breaker is open, channels at their
 concurrency limit, channels with every key set aside.  A failed attempt moves
 on when its failure is retryable (connection, timeout, 429, 5xx, 529, a key the
 upstream refused) and happened before the client saw a byte; at most
-``max_attempts`` requests go upstream.  A short ``Retry-After`` on the last
-candidate is waited out once.  The client gets the last failure.
+``max_attempts`` requests go upstream.  A key the upstream refuses (401, 403,
+402, insufficient quota) is set aside and the same channel is tried again with
+its next key.  A short ``Retry-After`` on the last candidate is waited out once.
+The client gets the last failure.
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ async def run_attempts(
             if cooldown is not None:
                 channel.keys.set_aside(key, cooldown)
                 channel.breaker.release_probe()
+                if channel.keys.usable():
+                    index -= 1  # the key was the problem, not the channel: try it again with the next key
+                    continue
             elif _is_channel_fault(failure):
                 channel.breaker.record_failure()
             else:

@@ -108,7 +108,9 @@ def decode_response(body: dict[str, Any]) -> ChatResponse:
         id=response_id if isinstance(response_id, str) and response_id else new_id("msg_"),
         model=model if isinstance(model, str) else "",
         created=int(time.time()),
-        choices=[Choice(index=0, content=parts, stop_reason=stop_reason_from(body.get("stop_reason"), has_calls, has_text))],
+        choices=[
+            Choice(index=0, content=parts, stop_reason=stop_reason_from(body.get("stop_reason"), has_calls, has_text))
+        ],
         usage=usage_from_anthropic(usage) if isinstance(usage, dict) else None,
         extra={k: v for k, v in body.items() if k not in _TOP_LEVEL},
         source_protocol=PROTOCOL,
