@@ -322,14 +322,14 @@ async def test_upstream_headers_are_not_leaked(start: Any, mock_upstream: MockUp
     async with (
         start([openai_channel(mock_upstream, "a", "sk-a", ["m"])]) as gateway,
         aiohttp.ClientSession() as session,
-    ):
-        async with session.post(
+        session.post(
             f"{gateway.url}/v1/chat/completions",
             json={"model": "m", "messages": ASK},
             headers={"authorization": f"Bearer {CLIENT_KEY}"},
-        ) as response:
-            names = {name.lower() for name in response.headers}
-            request_id = response.headers["x-request-id"]
+        ) as response,
+    ):
+        names = {name.lower() for name in response.headers}
+        request_id = response.headers["x-request-id"]
     ours = {
         "content-type",
         "content-length",

@@ -88,11 +88,11 @@ async def run_attempts(
             if not failure.retryable:
                 break
             retry_after = failure.error.retry_after
-            if index == len(attempts) and not waited and retry_after is not None:
-                if retry_after <= config.retry_after_max:
-                    waited = True
-                    index -= 1  # the last candidate asked for a short pause: honour it once and retry
-                    await asyncio.sleep(retry_after)
+            last_candidate = index == len(attempts) and not waited
+            if last_candidate and retry_after is not None and retry_after <= config.retry_after_max:
+                waited = True
+                index -= 1  # the last candidate asked for a short pause: honour it once and retry
+                await asyncio.sleep(retry_after)
             continue
         except BaseException:
             channel.breaker.release_probe()
