@@ -104,6 +104,14 @@ async def test_probe_given_model_is_mapped(session: aiohttp.ClientSession, mock:
     assert mock.requests[-1].body["model"] == "up-a"
 
 
+async def test_probe_responses_model_uses_responses_minimum(session: aiohttp.ClientSession, mock: MockUpstream) -> None:
+    probe = channel("openai", f"{mock.url}/v1", models=["gpt-5"], responses_models=["gpt-5"])
+    result = await probe_channel(session, probe)
+    assert result.ok, result
+    sent = mock.requests[-1]
+    assert sent.path == "/v1/responses" and sent.body["max_output_tokens"] == 16
+
+
 async def test_probe_patterns_only_needs_a_model(session: aiohttp.ClientSession) -> None:
     result = await probe_channel(session, channel("openai", "http://127.0.0.1:1/v1", models=["gpt-*"]))
     assert not result.ok and "model" in (result.error or "")

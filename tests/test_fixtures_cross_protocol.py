@@ -403,7 +403,7 @@ async def _gemini_client(raw: bytes) -> ClientView:
         model=chunks[-1].model_version or "",
         text="".join(p.text or "" for p in parts if not p.thought),
         reasoning="".join(p.text or "" for p in parts if p.thought),
-        calls=[(c.name, c.args) for c in calls],
+        calls=[(c.name or "", c.args) for c in calls],
         stop=finish[0].value if finish[0] is not None else "",
         usage=(
             meta.prompt_token_count or 0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from omnirouter.accounts import check_access
 from omnirouter.api.asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
@@ -17,7 +18,9 @@ from omnirouter.api.asgi import (
 )
 from omnirouter.api.gateway import Gateway
 from omnirouter.api.json_body import parse_json_object
+from omnirouter.billing import Reservation
 from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.limits import Lease
 from omnirouter.protocols.base import Codec
 from omnirouter.relay.chat import ChatCall
 from omnirouter.relay.context import RequestContext
@@ -71,9 +74,12 @@ async def handle_chat(
     ``extension`` adds protocol-specific state handling (the Responses API's stored conversations).
     """
     ctx = RequestContext(inbound.name.value)
+    key: KeyRecord | None = None
+    lease: Lease | None = None
+    reservation: Reservation | None = None
     try:
         key = gateway.auth.authenticate(scope)
-        ctx.key_id, ctx.key_name = key.id, key.name
+        ctx.key_id, ctx.key_name, ctx.user_id = key.id, key.name, key.user_id
         body = parse_json_object(await read_body(receive, gateway.config.max_body_bytes))
         if extension is not None:
             body = await extension.prepare(body, key)
@@ -88,6 +94,7 @@ async def handle_chat(
         ctx.stream = stream is True
         if inbound.passthrough is not None:
             inbound.passthrough.check(body)
+        check_access(key, scope, model)
         attempts = plan_with_fallbacks(model, gateway.catalog.channels_for, gateway.config.fallbacks)
         if not attempts:
             raise GatewayError(
@@ -96,6 +103,8 @@ async def handle_chat(
                 code="model_not_found",
                 param="model",
             )
+        lease = await gateway.limiter.acquire(key)
+        reservation = await gateway.billing.reserve(ctx, key, body)
         headers: Headers = [(b"x-request-id", ctx.request_id.encode())]
         call = ChatCall(
             gateway.client,
@@ -115,5 +124,9 @@ async def handle_chat(
     except ClientDisconnected:
         ctx.status, ctx.error_kind = 499, "client_disconnected"
     finally:
-        if ctx.key_id is not None:
+        if key is not None:
+            gateway.billing.settle(ctx, key, reservation)
+            if lease is not None:
+                usage = ctx.usage
+                await gateway.limiter.release(lease, usage.input_tokens + usage.output_tokens if usage else 0)
             gateway.recorder.record(ctx.usage_record())

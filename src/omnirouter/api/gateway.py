@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from omnirouter.api.auth import Authenticator
+from omnirouter.billing import Billing
 from omnirouter.config import GatewayConfig
+from omnirouter.limits import RateLimiter, UnlimitedLimiter
 from omnirouter.relay.images import ImageFetcher
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
@@ -38,6 +40,8 @@ class Gateway:
         self.auth = Authenticator({})
         self.client = UpstreamClient()
         self.images = ImageFetcher(config.image_fetch)
+        self.limiter: RateLimiter = UnlimitedLimiter()
+        self.billing = Billing()
         self.recorder = UsageRecorder(
             self.db, flush_interval=config.usage_flush_interval, batch_size=config.usage_batch_size
         )
@@ -49,6 +53,7 @@ class Gateway:
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
+        await self.limiter.close()
         await self.recorder.close()
         await self.client.close()
         await self.db.close()

@@ -25,6 +25,7 @@ class RequestContext:
         "attempt_log",
         "attempts",
         "channel",
+        "cost_nano",
         "error_kind",
         "inbound_protocol",
         "key_id",
@@ -38,6 +39,7 @@ class RequestContext:
         "ttfb",
         "upstream_model",
         "usage",
+        "user_id",
     )
 
     def __init__(self, inbound_protocol: str) -> None:
@@ -46,6 +48,8 @@ class RequestContext:
         self.inbound_protocol = inbound_protocol
         self.key_id: int | None = None
         self.key_name: str | None = None
+        self.user_id: int | None = None
+        self.cost_nano = 0
         self.model = ""
         self.upstream_model: str | None = None
         self.channel: str | None = None
@@ -108,6 +112,8 @@ class RequestContext:
             ttfb_ms=self.ttfb * 1000.0 if self.ttfb is not None else None,
             attempts=self.attempts,
             attempt_log=orjson.dumps(self.attempt_log).decode() if self.attempt_log else None,
+            user_id=self.user_id,
+            cost_nano=self.cost_nano,
         )
 
 

@@ -17,11 +17,15 @@ import msgspec
 import orjson
 
 from omnirouter.ir import ChatRequest, GatewayError, Message, TextPart
+from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.registry import codec_for
 from omnirouter.providers import endpoint_url
 from omnirouter.relay.secrets import scrub
 from omnirouter.routing.channel import Channel
 from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
+
+# The fewest output tokens each protocol accepts (OpenAI's Responses API refuses fewer than 16).
+_MIN_OUTPUT_TOKENS = {ProtocolName.OPENAI_RESPONSES: 16}
 
 
 class ProbeResult(msgspec.Struct, kw_only=True):
@@ -66,9 +70,8 @@ async def _send_ping(session: aiohttp.ClientSession, channel: Channel, public: s
     protocol = channel.protocol_for(public)
     codec = codec_for(protocol)
     upstream = channel.upstream_model(public)
-    request = ChatRequest(
-        model=upstream, messages=[Message(role="user", content=[TextPart(text="ping")])], max_tokens=1
-    )
+    ping = [Message(role="user", content=[TextPart(text="ping")])]
+    request = ChatRequest(model=upstream, messages=ping, max_tokens=_MIN_OUTPUT_TOKENS.get(protocol, 1))
     body = orjson.dumps(codec.encode_request(request))
     url = endpoint_url(protocol, channel.base_url, upstream, False)
     # Connect (and total) limits are the channel's aiohttp timeout; the whole answer must come within first-byte.

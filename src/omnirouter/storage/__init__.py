@@ -4,6 +4,20 @@ SQLite (WAL) by default, PostgreSQL for many replicas.  Everything above this
 package sees only ``Database``, ``KeyStore`` and the migration entry point.
 """
 
+from omnirouter.storage.accounts_models import (
+    ChannelRow,
+    GroupRow,
+    PriceRow,
+    ReservationRow,
+    SettingRow,
+    UserRow,
+    channels_table,
+    groups_table,
+    prices_table,
+    reservations_table,
+    settings_table,
+    users_table,
+)
 from omnirouter.storage.database import Database
 from omnirouter.storage.keys import KeyRecord, KeyStore, generate_key, hash_key
 from omnirouter.storage.migrate import alembic_config, migrate
@@ -22,18 +36,30 @@ from omnirouter.storage.url import normalize_database_url
 __all__ = [
     "ApiKeyRow",
     "Base",
+    "ChannelRow",
     "Database",
+    "GroupRow",
     "KeyRecord",
     "KeyStatus",
     "KeyStore",
+    "PriceRow",
+    "ReservationRow",
     "ResponseStateStore",
+    "SettingRow",
     "UsageRow",
+    "UserRow",
     "alembic_config",
     "api_keys_table",
+    "channels_table",
     "generate_key",
+    "groups_table",
     "hash_key",
     "migrate",
     "normalize_database_url",
+    "prices_table",
+    "reservations_table",
     "response_states_table",
+    "settings_table",
     "usage_records_table",
+    "users_table",
 ]

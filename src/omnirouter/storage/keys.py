@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
+import orjson
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -14,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from omnirouter.storage.database import Database
 from omnirouter.storage.models import KeyStatus, api_keys_table, utcnow
 
-__all__ = ["KEY_PREFIX", "KeyRecord", "KeyStore", "display_prefix", "generate_key", "hash_key"]
+__all__ = ["KEY_PREFIX", "KeyRecord", "KeyStore", "display_prefix", "generate_key", "hash_key", "key_record"]
 
 KEY_PREFIX = "sk-or-"
 
@@ -40,11 +42,49 @@ def generate_key() -> str:
 
 
 class KeyRecord(msgspec.Struct, frozen=True):
-    """What the hot path needs about an active key."""
+    """What the hot path needs about an active key: identity, limits and money (nano-USD).
+
+    ``quota_nano`` None means unlimited; ``models`` / ``ip_allow`` None mean no restriction;
+    ``expires_at`` is a Unix time.
+    """
 
     id: int
     name: str
     key_hash: str
+    user_id: int | None = None
+    expires_at: float | None = None
+    quota_nano: int | None = None
+    models: tuple[str, ...] | None = None
+    ip_allow: tuple[str, ...] | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
+    group: str | None = None
+
+
+def _json_tuple(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    parsed = orjson.loads(value)
+    return tuple(str(item) for item in parsed) if isinstance(parsed, list) else None
+
+
+def key_record(row: Any) -> KeyRecord:
+    """A ``KeyRecord`` from an ``api_keys`` row."""
+    return KeyRecord(
+        row.id,
+        row.name,
+        row.key_hash,
+        user_id=row.user_id,
+        expires_at=row.expires_at.timestamp() if row.expires_at is not None else None,
+        quota_nano=row.quota_nano,
+        models=_json_tuple(row.models),
+        ip_allow=_json_tuple(row.ip_allow),
+        rpm=row.rpm,
+        tpm=row.tpm,
+        max_concurrent=row.max_concurrent,
+        group=row.group_name,
+    )
 
 
 class KeyStore:
@@ -86,10 +126,10 @@ class KeyStore:
     async def load_active(self) -> dict[str, KeyRecord]:
         """Every active key, by hash."""
         table = api_keys_table
-        stmt = select(table.c.id, table.c.name, table.c.key_hash).where(table.c.status == KeyStatus.ACTIVE.value)
+        stmt = select(table).where(table.c.status == KeyStatus.ACTIVE.value)
         async with self._db.engine.connect() as conn:
             result = await conn.execute(stmt)
-            return {row.key_hash: KeyRecord(row.id, row.name, row.key_hash) for row in result}
+            return {row.key_hash: key_record(row) for row in result}
 
     async def create(self, name: str) -> tuple[str, KeyRecord]:
         """Generate, store and return a new key; the raw key is returned once and never stored."""

@@ -56,6 +56,7 @@ NAMING_CONVENTION = {
 }
 
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+_BIG_INT = BigInteger()
 
 
 def utcnow() -> datetime:
@@ -117,6 +118,20 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
     )
+    # Accounts (migration 0004).  Money is in integer nano-USD so sums are exact.
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    quota_nano: Mapped[int | None] = mapped_column(_BIG_INT)  # NULL: unlimited
+    used_nano: Mapped[int] = mapped_column(_BIG_INT, default=0, server_default="0")
+    reserved_nano: Mapped[int] = mapped_column(_BIG_INT, default=0, server_default="0")
+    models: Mapped[str | None] = mapped_column(Text)  # JSON list of glob patterns; NULL: every model
+    ip_allow: Mapped[str | None] = mapped_column(Text)  # JSON list of CIDRs; NULL: any address
+    rpm: Mapped[int | None] = mapped_column(Integer)
+    tpm: Mapped[int | None] = mapped_column(Integer)
+    max_concurrent: Mapped[int | None] = mapped_column(Integer)
+    group_name: Mapped[str | None] = mapped_column(String(64))
+    key_metadata: Mapped[str | None] = mapped_column(Text)  # JSON object
+    source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
 
 
 class UsageRow(Base):
@@ -148,6 +163,9 @@ class UsageRow(Base):
     ttfb_ms: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     attempt_log: Mapped[str | None] = mapped_column(Text)
+    # The ledger (migration 0004): who pays, and how much, in integer nano-USD.
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    cost_nano: Mapped[int] = mapped_column(_BIG_INT, default=0, server_default="0")
 
 
 class ResponseStateRow(Base):

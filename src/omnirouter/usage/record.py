@@ -16,6 +16,7 @@ __all__ = ["COLUMNS", "UsageRecord", "to_params"]
 _MAX_TEXT = 256
 _MAX_INT = 2**31 - 1
 _MAX_LOG = 16_000
+_MAX_BIG = 2**63 - 1
 # The order ``to_params`` emits; equal to the table's column order without ``id`` (tested).
 COLUMNS: tuple[str, ...] = (
     "request_id",
@@ -40,6 +41,8 @@ COLUMNS: tuple[str, ...] = (
     "ttfb_ms",
     "attempts",
     "attempt_log",
+    "user_id",
+    "cost_nano",
 )
 
 
@@ -76,6 +79,8 @@ class UsageRecord(msgspec.Struct, kw_only=True):
     ttfb_ms: float | None = None
     attempts: int = 1
     attempt_log: str | None = None
+    user_id: int | None = None
+    cost_nano: int = 0
 
     def with_usage(self, usage: Usage) -> UsageRecord:
         """A copy carrying the token counts (and estimated flag) of an IR ``Usage``."""
@@ -151,4 +156,6 @@ def to_params(rec: UsageRecord) -> list[Any]:
         ttfb if ttfb is not None and math.isfinite(ttfb) else None,
         _count(rec.attempts),
         rec.attempt_log[:_MAX_LOG] if rec.attempt_log is not None else None,
+        rec.user_id,
+        max(0, min(rec.cost_nano, _MAX_BIG)),
     ]

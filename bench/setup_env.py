@@ -1,0 +1,138 @@
+"""Create the benchmark's side environments (idempotent; ``run.py`` calls it on first use).
+
+* ``bench/.venv-litellm``: LiteLLM's proxy, the peer gateway.  Its newest release pins
+  versions this package registry lacks (``certifi>=2026.10.19``, exact
+  ``litellm-proxy-extras`` / ``litellm-enterprise`` pins), so the wheel's own dependency
+  list (base + the ``proxy`` extra) is read from its METADATA, those pins are relaxed,
+  the list is installed, and then ``litellm`` itself with ``--no-deps``.
+* ``bench/.venv-tools``: matplotlib (plots), py-spy and pyinstrument (profiles).  Kept
+  out of the project's venv and out of the package's dependencies.
+
+Usage: ``python bench/setup_env.py [--litellm-version X] [--force]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LITELLM_VENV = os.path.join(HERE, ".venv-litellm")
+TOOLS_VENV = os.path.join(HERE, ".venv-tools")
+TOOLS = ["matplotlib", "py-spy", "pyinstrument"]
+# Requirements whose pins the registry here cannot satisfy: keep the name, drop the version.
+RELAX = {"certifi", "litellm-proxy-extras", "litellm-enterprise"}
+
+
+def _python() -> str:
+    """The interpreter to build side venvs with: the one running this script."""
+    return sys.executable
+
+
+def _venv(path: str) -> str:
+    py = os.path.join(path, "bin", "python")
+    if not os.path.exists(py):
+        print(f"bench: creating {os.path.relpath(path)}", flush=True)
+        subprocess.run([_python(), "-m", "venv", path], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+    return py
+
+
+def _marker_ok(marker: str, extra: str) -> bool:
+    from packaging.markers import Marker
+
+    env = {"extra": extra}
+    return Marker(marker).evaluate(env)
+
+
+def litellm_requirements(wheel: str) -> list[str]:
+    """The wheel's base + ``proxy`` requirements for this interpreter, with the impossible pins relaxed."""
+    from packaging.requirements import Requirement
+
+    with zipfile.ZipFile(wheel) as zf:
+        meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = zf.read(meta_name).decode()
+    out: dict[str, str] = {}
+    for line in meta.splitlines():
+        if not line.startswith("Requires-Dist:"):
+            continue
+        req = Requirement(line.split(":", 1)[1].strip())
+        if req.marker is not None and not (
+            _marker_ok(str(req.marker), "") or _marker_ok(str(req.marker), "proxy")
+        ):
+            continue
+        req.marker = None
+        name = req.name.lower().replace("_", "-")
+        if name in RELAX:
+            req.specifier = type(req.specifier)("")
+        text = str(req)
+        # keep the strictest line per name (the later, extra-specific one usually repeats the base)
+        out[name] = text if name not in out or len(text) > len(out[name]) else out[name]
+    return sorted(out.values())
+
+
+def setup_litellm(version: str | None, force: bool = False) -> str:
+    """Make ``bench/.venv-litellm`` with LiteLLM's proxy; return its ``litellm`` executable."""
+    exe = os.path.join(LITELLM_VENV, "bin", "litellm")
+    if os.path.exists(exe) and not force:
+        return exe
+    if force and os.path.exists(LITELLM_VENV):
+        shutil.rmtree(LITELLM_VENV)
+    py = _venv(LITELLM_VENV)
+    subprocess.run([py, "-m", "pip", "install", "-q", "packaging"], check=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = f"litellm=={version}" if version else "litellm"
+        print(f"bench: downloading {spec} (wheel only)", flush=True)
+        subprocess.run([py, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", tmp, spec], check=True)
+        wheel = glob.glob(os.path.join(tmp, "litellm-*.whl"))[0]
+        reqs = subprocess.run(
+            [py, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import setup_env; "
+             f"print('\\n'.join(setup_env.litellm_requirements({wheel!r})))"],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()
+        req_file = os.path.join(tmp, "requirements.txt")
+        with open(req_file, "w") as fh:
+            fh.write("\n".join(reqs) + "\n")
+        print(f"bench: installing {len(reqs)} LiteLLM proxy dependencies (pins relaxed: {', '.join(sorted(RELAX))})",
+              flush=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "-r", req_file], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", wheel], check=True)
+    version_out = subprocess.run([py, "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+                                 capture_output=True, text=True).stdout.strip()
+    print(f"bench: LiteLLM {version_out} ready in {os.path.relpath(LITELLM_VENV)}", flush=True)
+    return exe
+
+
+def setup_tools(force: bool = False) -> str:
+    """Make ``bench/.venv-tools`` (matplotlib, py-spy, pyinstrument); return its python."""
+    py = os.path.join(TOOLS_VENV, "bin", "python")
+    marker = os.path.join(TOOLS_VENV, ".installed")
+    if os.path.exists(marker) and not force:
+        return py
+    py = _venv(TOOLS_VENV)
+    print(f"bench: installing {', '.join(TOOLS)} into {os.path.relpath(TOOLS_VENV)}", flush=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", *TOOLS], check=True)
+    open(marker, "w").close()
+    return py
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--litellm-version", default=None, help="LiteLLM version (default: newest)")
+    parser.add_argument("--force", action="store_true", help="rebuild the environments")
+    parser.add_argument("--skip-litellm", action="store_true")
+    args = parser.parse_args()
+    setup_tools(args.force)
+    if not args.skip_litellm:
+        setup_litellm(args.litellm_version, args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Billing: prices, costs, and the reserve → settle / refund money flow."""
+
+from omnirouter.billing.ledger import Billing, Reservation
+
+__all__ = ["Billing", "Reservation"]

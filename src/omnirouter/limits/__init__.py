@@ -1,0 +1,5 @@
+"""Per-key rate limits: requests and tokens per minute, concurrent requests."""
+
+from omnirouter.limits.limiter import Lease, RateLimiter, UnlimitedLimiter
+
+__all__ = ["Lease", "RateLimiter", "UnlimitedLimiter"]

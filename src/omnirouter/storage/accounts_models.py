@@ -1,0 +1,100 @@
+"""Account tables: users, groups, prices, API-managed channels, open reservations, the change counter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import BigInteger, Float, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from omnirouter.storage.models import Base, UTCDateTime, utcnow
+
+
+class UserRow(Base):
+    """Someone who owns client keys."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    email: Mapped[str | None] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    user_metadata: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class GroupRow(Base):
+    """A price group: every cost of its keys is multiplied by ``multiplier`` (e.g. vip: 0.8)."""
+
+    __tablename__ = "groups"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    multiplier: Mapped[float] = mapped_column(Float, default=1.0)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+
+
+class PriceRow(Base):
+    """USD prices of a public model, per 1M tokens (and per image / second / call for media).
+
+    ``channel`` is empty for the model's price and names a channel for a per-channel override.
+    """
+
+    __tablename__ = "prices"
+
+    model: Mapped[str] = mapped_column(String(256), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(128), primary_key=True, default="", server_default="")
+    input: Mapped[float] = mapped_column(Float, default=0.0)
+    output: Mapped[float] = mapped_column(Float, default=0.0)
+    cached_input: Mapped[float | None] = mapped_column(Float)
+    cache_write: Mapped[float | None] = mapped_column(Float)
+    reasoning: Mapped[float | None] = mapped_column(Float)
+    per_image: Mapped[float | None] = mapped_column(Float)
+    per_second: Mapped[float | None] = mapped_column(Float)
+    per_call: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+
+
+class ChannelRow(Base):
+    """A channel created through the admin API (config-file channels live in the config).
+
+    ``settings`` is the channel's config as JSON (the same keys as in the YAML file).
+    """
+
+    __tablename__ = "channels"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    settings: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReservationRow(Base):
+    """Money set aside for a request in flight; settled (deleted) with its ledger row, or recovered at start."""
+
+    __tablename__ = "reservations"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer, index=True)
+    amount_nano: Mapped[int] = mapped_column(BigInteger)
+    input_nano: Mapped[int] = mapped_column(BigInteger, default=0)
+    model: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SettingRow(Base):
+    """Small shared values; ``config_version`` is bumped on every admin change so replicas reload."""
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+users_table = cast(Table, UserRow.__table__)
+groups_table = cast(Table, GroupRow.__table__)
+prices_table = cast(Table, PriceRow.__table__)
+channels_table = cast(Table, ChannelRow.__table__)
+reservations_table = cast(Table, ReservationRow.__table__)
+settings_table = cast(Table, SettingRow.__table__)
