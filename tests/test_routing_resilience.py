@@ -341,3 +341,15 @@ async def test_upstream_headers_are_not_leaked(start: Any, mock_upstream: MockUp
     }
     assert names <= ours  # no x-ratelimit-*, openai-processing-ms from the upstream
     assert request_id.startswith("req_") and not request_id.startswith("req_mock")
+
+
+async def test_in_stream_error_before_any_output_keeps_the_upstream_status(
+    start: Any, client_of: Any, mock_upstream: MockUpstream
+) -> None:
+    async with start([anthropic_channel(mock_upstream, "a", "sk-a", ["m"], model_map={"m": "claude-x"})]) as gateway:
+        failing = [{"role": "user", "content": '[[mock {"error_after": 0, "fail": 529}]]'}]
+        with pytest.raises(openai.APIStatusError) as caught:
+            stream = await client_of(gateway).chat.completions.create(model="m", messages=failing, stream=True)
+            async for _ in stream:
+                pass
+        assert caught.value.status_code == 503  # Anthropic's 529 overloaded, as OpenAI clients know it

@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 
 from omnirouter.api.asgi import Headers, Message, Receive, Send
-from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
 from omnirouter.protocols.base import StreamFilter
 from omnirouter.protocols.sse import SSEEvent, SSEParser
 from omnirouter.relay.context import RequestContext
@@ -37,6 +37,12 @@ def _check_json(events: list[SSEEvent]) -> None:
                 orjson.loads(event.data)
             except orjson.JSONDecodeError:
                 raise GatewayError(ErrorKind.UPSTREAM, "upstream sent a malformed stream chunk") from None
+
+
+def _failure_before_start(relay: StreamFilter) -> GatewayError:
+    """The upstream's in-stream error, with its status where the relay knows it (e.g. 529 overloaded)."""
+    status: int = getattr(relay, "failure_status", 502)
+    return GatewayError(kind_for_status(status), relay.failure or "upstream failed", status=status)
 
 
 class KeepAlive:
@@ -114,7 +120,7 @@ async def pump_stream(
                 _check_json(events)
             out = b"".join([relay.process(event) for event in events])
             if relay.failure is not None and not started:
-                raise GatewayError(ErrorKind.UPSTREAM, relay.failure)
+                raise _failure_before_start(relay)
             if out:
                 await start()
                 ctx.mark_first_byte()
@@ -122,7 +128,7 @@ async def pump_stream(
                 last_sent = last_data
         tail = b"".join([relay.process(event) for event in parser.finish()])
         if relay.failure is not None and not started:
-            raise GatewayError(ErrorKind.UPSTREAM, relay.failure)
+            raise _failure_before_start(relay)
         if not relay.completed:
             raise GatewayError(ErrorKind.UPSTREAM, f"upstream channel {channel.name!r} ended the stream early")
         if relay.failure is not None:

@@ -10,13 +10,14 @@ from omnirouter.protocols.sse import SSEEvent
 class TranslatingStreamFilter:
     """Upstream SSE → upstream codec's decoder → IR events → client codec's encoder → client bytes."""
 
-    __slots__ = ("_decoder", "_encoder", "completed", "failure", "usage")
+    __slots__ = ("_decoder", "_encoder", "completed", "failure", "failure_status", "usage")
 
     def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
         self._decoder = decoder
         self._encoder = encoder
         self.usage: Usage | None = None
         self.failure: str | None = None
+        self.failure_status = 502
         self.completed = False
 
     def _encode(self, events: list[StreamEvent]) -> bytes:
@@ -28,6 +29,7 @@ class TranslatingStreamFilter:
                 self.completed = True
             elif isinstance(event, StreamFailure):
                 self.failure = event.message
+                self.failure_status = event.status
                 self.completed = True
             out.append(self._encoder.encode(event))
         return b"".join(out)
