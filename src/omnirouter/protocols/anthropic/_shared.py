@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.protocols.common import new_id
 
 PROTOCOL = "anthropic"
 """The value of ``source_protocol`` and of reasoning origins for data this codec decoded."""
@@ -15,28 +15,10 @@ PROTOCOL = "anthropic"
 DEFAULT_MAX_TOKENS = 8192
 """``max_tokens`` sent upstream when the IR has none (Anthropic requires it)."""
 
-_MEDIA_BY_PREFIX = (
-    ("iVBORw0KGgo", "image/png"),
-    ("/9j/", "image/jpeg"),
-    ("R0lGOD", "image/gif"),
-    ("UklGR", "image/webp"),
-    ("JVBERi0", "application/pdf"),
-)
-
 
 def invalid(message: str, param: str | None) -> GatewayError:
     """A client error about one request field, worded like Anthropic's (``param: problem``)."""
     return GatewayError(ErrorKind.INVALID_REQUEST, f"{param}: {message}" if param else message, param=param)
-
-
-def bad_upstream(message: str) -> GatewayError:
-    """An upstream answer this codec cannot read."""
-    return GatewayError(ErrorKind.UPSTREAM, message)
-
-
-def new_id(prefix: str) -> str:
-    """A fresh id such as ``msg_…`` or ``toolu_…``."""
-    return prefix + uuid.uuid4().hex[:24]
 
 
 def message_id(ir_id: str) -> str:
@@ -109,42 +91,6 @@ def opt_dict(obj: dict[str, Any], key: str, param: str) -> dict[str, Any] | None
     if value is None or isinstance(value, dict):
         return value
     raise invalid("Input should be a valid dictionary", param)
-
-
-def guess_media_type(data: str, default: str = "application/octet-stream") -> str:
-    """The media type of base64 data from its first bytes."""
-    for prefix, media_type in _MEDIA_BY_PREFIX:
-        if data.startswith(prefix):
-            return media_type
-    return default
-
-
-def split_data_uri(uri: str) -> tuple[str, str] | None:
-    """``data:<type>;base64,<data>`` → ``(data, type)``; ``None`` for anything else."""
-    if not uri.startswith("data:"):
-        return None
-    header, sep, data = uri[5:].partition(",")
-    if not sep or not header.endswith(";base64"):
-        return None
-    return data, header[: -len(";base64")].split(";", 1)[0]
-
-
-def input_object(arguments: str) -> dict[str, Any]:
-    """Tool-call arguments (JSON text, maybe malformed) as the object ``tool_use.input`` needs ({} if not one)."""
-    try:
-        value = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def is_complete_json(text: str) -> bool:
-    """Whether ``text`` parses as JSON."""
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return False
-    return True
 
 
 def dumps(value: Any) -> str:

@@ -37,17 +37,10 @@ from omnirouter.ir import (
     UnknownPart,
 )
 from omnirouter.protocols.anthropic import signatures
-from omnirouter.protocols.anthropic._shared import (
-    PROTOCOL,
-    guess_media_type,
-    input_object,
-    invalid,
-    new_id,
-    opt_bool,
-    opt_str,
-    split_data_uri,
-)
+from omnirouter.protocols.anthropic._shared import PROTOCOL, invalid, opt_bool, opt_str
 from omnirouter.protocols.anthropic.side import SideReader, SideTable
+from omnirouter.protocols.common import guess_media_type, new_id, split_data_uri
+from omnirouter.protocols.common import json_object as input_object
 
 Block = dict[str, Any]
 

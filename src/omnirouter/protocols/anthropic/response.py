@@ -30,11 +30,12 @@ from omnirouter.ir import (
     ToolResultPart,
     Usage,
 )
-from omnirouter.protocols.anthropic._shared import PROTOCOL, bad_upstream, message_id, new_id
+from omnirouter.protocols.anthropic._shared import PROTOCOL, message_id
 from omnirouter.protocols.anthropic.content import Block, ContentDecoder, ContentEncoder
 from omnirouter.protocols.anthropic.errors import decode_error
 from omnirouter.protocols.anthropic.side import EMPTY, SIDE_KEY, SideReader, SideTable
 from omnirouter.protocols.anthropic.usage import usage_from_anthropic, usage_to_anthropic
+from omnirouter.protocols.common import bad_upstream, new_id
 
 _TOP_LEVEL = frozenset({"id", "type", "role", "model", "content", "stop_reason", "usage", SIDE_KEY})
 _USAGE_FIELDS = frozenset(usage_to_anthropic(Usage()))

@@ -34,10 +34,11 @@ from omnirouter.ir import (
     ToolCallStart,
     UsageUpdate,
 )
-from omnirouter.protocols.anthropic._shared import PROTOCOL, dumps, new_id
+from omnirouter.protocols.anthropic._shared import PROTOCOL, dumps
 from omnirouter.protocols.anthropic.errors import stream_failure
 from omnirouter.protocols.anthropic.response import stop_reason_from
 from omnirouter.protocols.anthropic.usage import UsageCounter
+from omnirouter.protocols.common import new_id
 from omnirouter.protocols.sse import SSEEvent
 
 

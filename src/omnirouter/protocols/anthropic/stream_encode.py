@@ -48,10 +48,11 @@ from omnirouter.ir import (
     UsageUpdate,
 )
 from omnirouter.protocols.anthropic import signatures
-from omnirouter.protocols.anthropic._shared import is_complete_json, message_id, new_id
+from omnirouter.protocols.anthropic._shared import message_id
 from omnirouter.protocols.anthropic.errors import encode_stream_error
 from omnirouter.protocols.anthropic.response import stop_reason_for
 from omnirouter.protocols.anthropic.usage import usage_to_anthropic
+from omnirouter.protocols.common import is_complete_json, new_id
 from omnirouter.protocols.sse import frame
 
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'

@@ -19,24 +19,12 @@ REDACTED = ":redacted"
 
 _URLSAFE = str.maketrans("-_", "+/")
 _CAMEL = re.compile(r"_([a-z0-9])")
-_MEDIA_BY_PREFIX = (
-    ("iVBORw0KGgo", "image/png"),
-    ("/9j/", "image/jpeg"),
-    ("R0lGOD", "image/gif"),
-    ("UklGR", "image/webp"),
-    ("JVBERi0", "application/pdf"),
-)
 _AUDIO_FORMATS = {"mpeg": "mp3", "x-wav": "wav", "wave": "wav", "x-flac": "flac", "x-aiff": "aiff"}
 
 
 def invalid(message: str, param: str | None) -> GatewayError:
     """A client error about one request field."""
     return GatewayError(ErrorKind.INVALID_REQUEST, message, param=param)
-
-
-def bad_upstream(message: str) -> GatewayError:
-    """An upstream answer this codec cannot read."""
-    return GatewayError(ErrorKind.UPSTREAM, message)
 
 
 def camel(key: str) -> str:
@@ -112,14 +100,6 @@ def standard_b64(data: str) -> str:
     return data.translate(_URLSAFE) if "-" in data or "_" in data else data
 
 
-def guess_media_type(data: str, default: str = "application/octet-stream") -> str:
-    """The media type of base64 data from its first bytes."""
-    for prefix, media_type in _MEDIA_BY_PREFIX:
-        if data.startswith(prefix):
-            return media_type
-    return default
-
-
 def media_type_of_url(url: str) -> str | None:
     """The media type a URL's file extension suggests."""
     return mimetypes.guess_type(url.split("?", 1)[0])[0]
@@ -129,16 +109,6 @@ def audio_format(mime_type: str) -> str:
     """``audio/mpeg`` → ``mp3``, ``audio/wav`` → ``wav``."""
     sub = mime_type.split("/", 1)[-1].split(";", 1)[0].lower()
     return _AUDIO_FORMATS.get(sub, sub)
-
-
-def split_data_uri(uri: str) -> tuple[str, str] | None:
-    """``data:<type>;base64,<data>`` → ``(data, type)``; ``None`` for anything else."""
-    if not uri.startswith("data:"):
-        return None
-    header, sep, data = uri[5:].partition(",")
-    if not sep or not header.endswith(";base64"):
-        return None
-    return data, header[: -len(";base64")].split(";", 1)[0]
 
 
 def as_int(value: Any) -> int:

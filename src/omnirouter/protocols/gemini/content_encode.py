@@ -30,15 +30,8 @@ from omnirouter.ir import (
     ToolResultPart,
     UnknownPart,
 )
-from omnirouter.protocols.gemini._shared import (
-    PROTOCOL,
-    guess_media_type,
-    is_own,
-    media_type_of_url,
-    redacted_out,
-    signature_out,
-    split_data_uri,
-)
+from omnirouter.protocols.common import guess_media_type, split_data_uri
+from omnirouter.protocols.gemini._shared import PROTOCOL, is_own, media_type_of_url, redacted_out, signature_out
 
 
 def parse_args(arguments: str) -> dict[str, Any]:

@@ -30,7 +30,8 @@ from typing import Any
 import orjson
 
 from omnirouter.ir import ChatResponse, Choice, GatewayError, Part, StopReason, ToolCallPart, Usage
-from omnirouter.protocols.gemini._shared import PROTOCOL, as_int, bad_upstream, get, random_call_id
+from omnirouter.protocols.common import bad_upstream
+from omnirouter.protocols.gemini._shared import PROTOCOL, as_int, get, random_call_id
 from omnirouter.protocols.gemini.content_decode import PartContext, decode_parts
 from omnirouter.protocols.gemini.content_encode import encode_parts
 from omnirouter.protocols.gemini.errors import read_error

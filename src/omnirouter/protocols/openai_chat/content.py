@@ -38,7 +38,8 @@ from omnirouter.ir import (
     UnknownPart,
 )
 from omnirouter.protocols.carry import unwrap, wrap
-from omnirouter.protocols.openai_chat._shared import PROTOCOL, data_uri, invalid, new_id, split_data_uri
+from omnirouter.protocols.common import data_uri, new_id, split_data_uri
+from omnirouter.protocols.openai_chat._shared import PROTOCOL, invalid
 
 
 def is_own(origin: str | None) -> bool:

@@ -34,7 +34,8 @@ from omnirouter.ir import (
     TextPart,
     ToolCallPart,
 )
-from omnirouter.protocols.openai_chat._shared import PROTOCOL, bad_upstream, new_id
+from omnirouter.protocols.common import bad_upstream, is_complete_json, new_id
+from omnirouter.protocols.openai_chat._shared import PROTOCOL
 from omnirouter.protocols.openai_chat.content import (
     arguments_text,
     decode_content,
@@ -53,15 +54,6 @@ _FINISH_BY_STOP: dict[StopReason, str] = {
     StopReason.CONTENT_FILTER: "content_filter",
     StopReason.TOOL_CALLS: "tool_calls",
 }
-
-
-def is_complete_json(text: str) -> bool:
-    """Whether tool-call arguments parse as JSON."""
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return False
-    return True
 
 
 def stop_reason_from(finish: Any, calls: list[str] | None, refused: bool) -> StopReason | None:

@@ -29,7 +29,8 @@ from omnirouter.ir import (
     ToolCallStart,
     UsageUpdate,
 )
-from omnirouter.protocols.openai_chat._shared import PROTOCOL, new_id
+from omnirouter.protocols.common import new_id
+from omnirouter.protocols.openai_chat._shared import PROTOCOL
 from omnirouter.protocols.openai_chat.content import arguments_text, decode_thinking_blocks, signature_of
 from omnirouter.protocols.openai_chat.errors import stream_failure
 from omnirouter.protocols.openai_chat.response import stop_reason_from

@@ -37,7 +37,7 @@ from omnirouter.ir import (
     Usage,
     UsageUpdate,
 )
-from omnirouter.protocols.openai_chat._shared import new_id
+from omnirouter.protocols.common import new_id
 from omnirouter.protocols.openai_chat.content import carried, signature_field, thinking_block
 from omnirouter.protocols.openai_chat.errors import encode_stream_error
 from omnirouter.protocols.openai_chat.response import finish_reason_for

@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 
 from omnirouter.ir import ChatRequest, ChatResponse, Choice, ErrorKind, GatewayError, StopReason
+from omnirouter.protocols.common import is_complete_json
 from omnirouter.protocols.openai_chat.errors import decode_error
-from omnirouter.protocols.openai_chat.response import is_complete_json
 from omnirouter.protocols.openai_responses._shared import PROTOCOL, bad_upstream, new_id
 from omnirouter.protocols.openai_responses.output import (
     client_namespaces,

@@ -48,7 +48,7 @@ from omnirouter.ir import (
     Usage,
     UsageUpdate,
 )
-from omnirouter.protocols.openai_chat.response import is_complete_json
+from omnirouter.protocols.common import is_complete_json
 from omnirouter.protocols.openai_responses._shared import new_id
 from omnirouter.protocols.openai_responses.errors import error_event, response_error
 from omnirouter.protocols.openai_responses.items import (
