@@ -470,3 +470,28 @@ async def test_random_interleavings_lose_no_arguments() -> None:
                 e.arguments for e in merged if isinstance(e, ToolCallDelta) and f"call_{e.index}" == use.id
             )
             assert use.input == (orjson.loads(joined) if joined else {})
+
+
+def test_a_lone_signature_after_the_answer_does_not_split_it() -> None:
+    """Gemini signs its last text part; an Anthropic client must still see one text block, last."""
+    from omnirouter.ir import ChatRequest, ChoiceEnd, ReasoningDelta, StopReason, StreamStart, TextDelta
+    from omnirouter.protocols.anthropic import ANTHROPIC
+    from omnirouter.protocols.sse import SSEParser
+
+    encoder = ANTHROPIC.new_stream_encoder(ChatRequest(model="m", messages=[]))
+    out = b"".join(
+        encoder.encode(event)
+        for event in [
+            StreamStart(id="x", model="m"),
+            TextDelta(text="Echo: say"),
+            ReasoningDelta(signature="R0VN", origin="gemini"),
+            TextDelta(text=" hello"),
+            ReasoningDelta(signature="R0VNMg", origin="gemini"),
+            ChoiceEnd(stop_reason=StopReason.END),
+        ]
+    )
+    out += encoder.finish()
+    starts = [
+        orjson.loads(e.data)["content_block"]["type"] for e in SSEParser().feed(out) if e.event == "content_block_start"
+    ]
+    assert starts == ["text"]

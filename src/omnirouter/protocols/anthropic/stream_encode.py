@@ -48,7 +48,7 @@ from omnirouter.ir import (
     UsageUpdate,
 )
 from omnirouter.protocols.anthropic import signatures
-from omnirouter.protocols.anthropic._shared import message_id
+from omnirouter.protocols.anthropic._shared import PROTOCOL, message_id
 from omnirouter.protocols.anthropic.errors import encode_stream_error
 from omnirouter.protocols.anthropic.response import stop_reason_for
 from omnirouter.protocols.anthropic.usage import usage_to_anthropic
@@ -93,6 +93,7 @@ class AnthropicStreamEncoder:
         "_closed",
         "_ended",
         "_has_calls",
+        "_text_sent",
         "_held",
         "_id",
         "_model",
@@ -118,6 +119,7 @@ class AnthropicStreamEncoder:
         self._calls: dict[int, _Call] = {}
         self._held: list[_Held] = []
         self._has_calls = False
+        self._text_sent = False
 
     def ping(self) -> bytes:
         """A ``ping`` event."""
@@ -231,6 +233,7 @@ class AnthropicStreamEncoder:
 
     def _text(self, text: str) -> bytes:
         out = b""
+        self._text_sent = True
         if self._open != "text":
             out = self._close() + self._open_block("text", {"type": "text", "text": ""})
         return out + self._delta({"type": "text_delta", "text": text})
@@ -240,6 +243,12 @@ class AnthropicStreamEncoder:
             data = signatures.redacted_data(event.redacted, event.origin)
             block = self._close() + self._open_block("redacted", {"type": "redacted_thinking", "data": data})
             return block + self._close()
+        lone = not event.text and event.redacted is None and self._open != "thinking"
+        if lone and self._text_sent and event.origin != PROTOCOL:
+            # A lone signature after the answer began (Gemini signs its last text part): a thinking block
+            # after the text would make clients such as Claude Code show only the text after it, or none.
+            # Gemini does not require text-part signatures back, so it is dropped.
+            return b""
         out = b""
         if (event.text or event.signature is not None) and self._open != "thinking":
             out = self._close() + self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
