@@ -27,7 +27,7 @@ from tests.matrix.drivers import DRIVERS, Driver, Image, Options, Reply, UserTur
 
 INBOUND = ["openai_chat", "openai_responses", "anthropic", "gemini"]
 UPSTREAMS = {
-    "openai_chat": ("openai", "/v1", "gpt-4o-mini", {}),
+    "openai_chat": ("openai", "/v1", "o4-mini", {}),
     "openai_responses": ("openai", "/v1", "gpt-5-mini", {"responses_models": ["m-openai_responses"]}),
     "anthropic": ("anthropic", "", "claude-sonnet-4-5", {}),
     "gemini": ("gemini", "", "gemini-3-pro-preview", {}),

@@ -1,4 +1,4 @@
-"""Largest output each well-known model family accepts, so a client's ``max_tokens`` can be clamped.
+"""What well-known model families accept: their largest output, and whether they take reasoning controls.
 
 Claude Code asks for ``max_tokens: 32000`` whatever model it is routed to; a model
 with a smaller cap would refuse the request.  A channel's ``max_output_tokens``
@@ -44,3 +44,27 @@ def output_limit(model: str) -> int | None:
         if fnmatch.fnmatchcase(lowered, pattern):
             return limit
     return None
+
+
+# Families that reject reasoning controls (``reasoning_effort``, ``thinking``, ``thinkingConfig``).
+NO_REASONING: tuple[str, ...] = (
+    "gpt-4o*",
+    "chatgpt-4o*",
+    "gpt-4.1*",
+    "gpt-4-*",
+    "gpt-3.5*",
+    "claude-3-5*",
+    "claude-3-haiku*",
+    "claude-3-opus*",
+    "claude-3-sonnet*",
+    "gemini-1.5*",
+    "gemini-2.0*",
+    "deepseek-chat*",
+)
+
+
+@lru_cache(maxsize=4096)
+def rejects_reasoning(model: str) -> bool:
+    """Whether ``model`` (an upstream name) is known to refuse reasoning controls (unknown models: no)."""
+    lowered = model.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in NO_REASONING)
