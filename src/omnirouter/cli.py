@@ -9,6 +9,7 @@ import os
 import sys
 
 from omnirouter.cli_channels import add_channels_commands
+from omnirouter.cli_keys import add_keys_commands, add_usage_command
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 
 _NO_SETUP_HINT = """\
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--port", type=int, default=9001)
     mock.set_defaults(run=_mock_upstream)
     add_channels_commands(commands)
+    add_keys_commands(commands)
+    add_usage_command(commands)
     return parser
 
 

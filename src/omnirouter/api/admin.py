@@ -6,6 +6,9 @@ all of them concurrently.  Both answer JSON arrays.  The admin key is ``config.a
 ``$OMNIROUTER_ADMIN_KEY``, read once when the worker starts, and is accepted only as
 ``Authorization: Bearer``.  Without an admin key the admin API answers 404 (disabled); a missing
 or wrong key is 401; client keys never grant access.  Errors are ``{"error": {message, type, param, code}}``.
+
+The other admin resources (users, keys, groups, prices, channel CRUD, usage, ledger, OpenAPI) are
+``admin_router.py`` and its ``admin_*.py`` modules; they reuse ``AdminAPI.check`` and ``send_admin_error``.
 """
 
 from __future__ import annotations
@@ -61,7 +64,8 @@ class AdminAPI:
         """The ``(method, path) -> handler`` entries for the app's router."""
         return {("GET", "/admin/channels"): self.list_channels, ("POST", "/admin/channels/test"): self.test_channels}
 
-    def _check(self, scope: Scope) -> None:
+    def check(self, scope: Scope) -> None:
+        """Raise ``AdminError`` unless the request carries the admin key (and the admin API is enabled)."""
         if self._key_digest is None:
             raise AdminError(
                 404, "admin API disabled: set admin_key or $OMNIROUTER_ADMIN_KEY", "not_found_error", "admin_disabled"
@@ -93,9 +97,9 @@ class AdminAPI:
     async def list_channels(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /admin/channels``: every channel with its health."""
         try:
-            self._check(scope)
+            self.check(scope)
         except AdminError as failure:
-            await _send_error(send, failure)
+            await send_admin_error(send, failure)
             return
         listing = [channel_health(channel) for channel in self.gateway.catalog.channels]
         await send_response(send, 200, orjson.dumps(listing), JSON_HEADERS)
@@ -103,10 +107,10 @@ class AdminAPI:
     async def test_channels(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /admin/channels/test``: probe the named channel, or all of them concurrently."""
         try:
-            self._check(scope)
+            self.check(scope)
             name, model = await self._read_selection(receive)
         except AdminError as failure:
-            await _send_error(send, failure)
+            await send_admin_error(send, failure)
             return
         except ClientDisconnected:
             return
@@ -114,7 +118,7 @@ class AdminAPI:
         if name is not None:
             channels = tuple(c for c in channels if c.name == name)
             if not channels:
-                await _send_error(
+                await send_admin_error(
                     send, AdminError(404, f"No channel named {name!r}.", "not_found_error", "channel_not_found", "name")
                 )
                 return
@@ -147,7 +151,8 @@ class AdminAPI:
         return name, model
 
 
-async def _send_error(send: Send, failure: AdminError) -> None:
+async def send_admin_error(send: Send, failure: AdminError) -> None:
+    """Answer with ``failure`` as ``{"error": {message, type, param, code}}``."""
     payload = {
         "error": {"message": failure.message, "type": failure.error_type, "param": failure.param, "code": failure.code}
     }

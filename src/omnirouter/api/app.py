@@ -11,10 +11,12 @@ import orjson
 
 from omnirouter.api import models
 from omnirouter.api.admin import AdminAPI
+from omnirouter.api.admin_router import AdminRouter
 from omnirouter.api.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, header, send_response
 from omnirouter.api.chat import handle_chat
 from omnirouter.api.count_tokens import handle_count_tokens
 from omnirouter.api.gateway import Gateway, prepare_database
+from omnirouter.api.key_self import KeySelfAPI
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.config import GatewayConfig
 from omnirouter.ir import ErrorKind, GatewayError
@@ -49,6 +51,7 @@ class GatewayApp:
     def __init__(self, config: GatewayConfig, *, prepare: bool = False) -> None:
         self.gateway = Gateway(config)
         self._prepare = prepare
+        self._admin = AdminRouter(self.gateway)
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/v1/chat/completions"): self._chat_completions,
             ("POST", "/chat/completions"): self._chat_completions,
@@ -63,6 +66,8 @@ class GatewayApp:
             ("GET", "/"): self._health,
             ("HEAD", "/"): self._health,
             **AdminAPI(self.gateway).routes(),
+            **self._admin.routes(),
+            **KeySelfAPI(self.gateway).routes(),
         }
         self._known_paths = {path for _, path in self._routes}
 
@@ -72,6 +77,8 @@ class GatewayApp:
             handler = self._routes.get((scope["method"], scope["path"]))
             if handler is None and scope["path"].startswith(_GEMINI_PREFIXES):
                 handler = self._model_path
+            elif handler is None and scope["path"].startswith("/admin/"):
+                handler = self._admin.dispatch
             try:
                 if handler is None:
                     await self._not_found(scope, send)

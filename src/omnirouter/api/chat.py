@@ -104,7 +104,7 @@ async def handle_chat(
                 param="model",
             )
         lease = await gateway.limiter.acquire(key)
-        reservation = await gateway.billing.reserve(ctx, key, body)
+        reservation = await gateway.billing.reserve(ctx, key, body, attempts)
         headers: Headers = [(b"x-request-id", ctx.request_id.encode())]
         call = ChatCall(
             gateway.client,
@@ -125,8 +125,9 @@ async def handle_chat(
         ctx.status, ctx.error_kind = 499, "client_disconnected"
     finally:
         if key is not None:
-            gateway.billing.settle(ctx, key, reservation)
+            # Settle and record first (synchronous, cannot be lost to a failing await), then free the lease.
+            reserved = gateway.billing.settle(ctx, key, reservation)
+            gateway.recorder.record(ctx.usage_record(), reserved=reserved)
             if lease is not None:
                 usage = ctx.usage
                 await gateway.limiter.release(lease, usage.input_tokens + usage.output_tokens if usage else 0)
-            gateway.recorder.record(ctx.usage_record())

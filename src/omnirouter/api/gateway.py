@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 from omnirouter.api.auth import Authenticator
-from omnirouter.billing import Billing
+from omnirouter.api.reloader import ConfigReloader
+from omnirouter.billing import Billing, recover_reservations, sync_config_prices
 from omnirouter.config import GatewayConfig
-from omnirouter.limits import RateLimiter, UnlimitedLimiter
+from omnirouter.limits import RateLimiter
 from omnirouter.relay.images import ImageFetcher
 from omnirouter.routing import Channel, ModelCatalog
+from omnirouter.shared.state import SharedState
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
 from omnirouter.transport import UpstreamClient
 from omnirouter.usage import UsageRecorder
@@ -18,12 +20,14 @@ log = logging.getLogger("omnirouter")
 
 
 async def prepare_database(config: GatewayConfig) -> None:
-    """Once per deployment start (before workers): run migrations and create configured keys."""
+    """Once per deployment start (before workers): run migrations, create configured keys and apply their settings."""
     url = normalize_database_url(config.database_url)
     await migrate(url)
     db = Database(url)
     try:
-        await KeyStore(db).ensure_keys([(k.name, k.key) for k in config.keys])
+        await KeyStore(db).ensure_keys(config.keys)
+        await sync_config_prices(db, config)  # billing: config prices and groups into the database
+        await recover_reservations(db)  # billing: reservations a stopped process never settled
     finally:
         await db.close()
 
@@ -40,20 +44,30 @@ class Gateway:
         self.auth = Authenticator({})
         self.client = UpstreamClient()
         self.images = ImageFetcher(config.image_fetch)
-        self.limiter: RateLimiter = UnlimitedLimiter()
-        self.billing = Billing()
+        # Rate limits, breaker mirroring and change notices: through Redis with redis_url, else in-process.
+        self.shared = SharedState(config, lambda: self.catalog.channels)
+        self.limiter: RateLimiter = self.shared.limiter
+        self.notifier = self.shared.notifier
+        self.billing = Billing.from_config(self.db, config)
         self.recorder = UsageRecorder(
             self.db, flush_interval=config.usage_flush_interval, batch_size=config.usage_batch_size
         )
+        self.reloader = ConfigReloader(self)  # admin changes (any replica, the CLI) without a restart
 
     async def start(self) -> None:
         await self.client.start()
         self.auth.replace(await self.keys.load_active())
+        await self.billing.start()
         await self.recorder.start()
+        await self.shared.start(self.catalog.channels)
+        await self.reloader.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
+        await self.reloader.stop()
         await self.limiter.close()
+        await self.shared.close()
         await self.recorder.close()
+        await self.billing.close()
         await self.client.close()
         await self.db.close()

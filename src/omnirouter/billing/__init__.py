@@ -1,5 +1,23 @@
-"""Billing: prices, costs, and the reserve → settle / refund money flow."""
+"""Billing: prices, costs, and the reserve → settle / refund → recover money flow (docs/accounts.md)."""
 
+from omnirouter.billing.balance import balance_of, key_balance
+from omnirouter.billing.cost import cost_nano, max_cost_nano, nano_to_usd, usd_to_nano
 from omnirouter.billing.ledger import Billing, Reservation
+from omnirouter.billing.prices import Price, PriceBook, sync_config_prices
+from omnirouter.billing.recovery import UNSETTLED_AFTER_RESTART, recover_reservations
 
-__all__ = ["Billing", "Reservation"]
+__all__ = [
+    "UNSETTLED_AFTER_RESTART",
+    "Billing",
+    "Price",
+    "PriceBook",
+    "Reservation",
+    "balance_of",
+    "cost_nano",
+    "key_balance",
+    "max_cost_nano",
+    "nano_to_usd",
+    "recover_reservations",
+    "sync_config_prices",
+    "usd_to_nano",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -81,6 +82,11 @@ def _validate_semantics(config: GatewayConfig, source: str) -> None:
         if len(key.key) < 8:
             raise ConfigError(source, f"keys[{i}].key", "client keys must be at least 8 characters")
         seen_keys.add(key.key)
+        for cidr in key.ip_allow or ():
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ConfigError(source, f"keys[{i}].ip_allow", f"not an IP network: {cidr!r}") from None
     if config.workers < 1:
         raise ConfigError(source, "workers", "must be at least 1")
 

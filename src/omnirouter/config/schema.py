@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Literal
+
 import msgspec
 
 from omnirouter.providers.kinds import ProviderKind
@@ -47,21 +50,42 @@ class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
 class KeyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A client key created at start if absent."""
+    """A client key: created at start if absent, its limits and access rules rewritten from here on every start.
+
+    ``rpm`` / ``tpm`` / ``max_concurrent``: requests and tokens per minute, requests in flight;
+    ``quota_usd``: the most it may spend; ``models``: allowed public models (glob patterns);
+    ``ip_allow``: allowed client networks (CIDRs); ``expires_at``: RFC 3339, UTC when no zone is given.
+    ``None`` (absent) means no limit / no restriction.
+    """
 
     name: str
     key: str
+    rpm: Positive | None = None
+    tpm: Positive | None = None
+    max_concurrent: Positive | None = None
+    quota_usd: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    models: list[str] | None = None
+    ip_allow: list[str] | None = None
+    group: str | None = None
+    expires_at: datetime | None = None
 
 
 class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """USD per 1M tokens."""
+    """USD per 1M tokens (``cached_input`` and ``cache_write`` default to ``input``, ``reasoning`` to
+    ``output``); ``per_image`` / ``per_second`` / ``per_call`` are stored for media models (not charged yet)."""
 
     input: float = 0.0
     output: float = 0.0
     cached_input: float | None = None
     cache_write: float | None = None
     reasoning: float | None = None
+    per_image: float | None = None
+    per_second: float | None = None
+    per_call: float | None = None
 
 
 class ImageFetchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -84,6 +108,12 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     channels: list[ChannelConfig] = msgspec.field(default_factory=list)
     keys: list[KeyConfig] = msgspec.field(default_factory=list)
     prices: dict[str, PriceConfig] = msgspec.field(default_factory=dict)
+    # Billing (docs/accounts.md): per-channel price overrides (channel -> public model -> price), price
+    # groups (name -> multiplier), what an unpriced model costs, the output reserved when nothing caps it.
+    channel_prices: dict[str, dict[str, PriceConfig]] = msgspec.field(default_factory=dict)
+    groups: dict[str, Annotated[float, msgspec.Meta(ge=0)]] = msgspec.field(default_factory=dict)
+    unknown_price: Literal["free", "refuse"] = "free"
+    default_max_output_tokens: int = 8192
     usage_flush_interval: float = 0.5
     usage_batch_size: int = 500
     max_body_bytes: int = 32 * 1024 * 1024
@@ -92,4 +122,8 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
     fallbacks: dict[str, list[str]] = msgspec.field(default_factory=dict)
     admin_key: str | None = None
+    reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"
+    # Shared state between replicas (rate limits, breakers, change notices); None: each process alone.
+    redis_url: str | None = None
+    redis_prefix: str = "omnirouter:"

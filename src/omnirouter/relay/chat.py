@@ -118,6 +118,7 @@ class ChatCall:
             raise AttemptFailure(error, retryable=True) from None
         self._ctx.mark_first_byte()
         await send_response(self._send, 200, out, JSON_HEADERS + headers)
+        self._ctx.note_relayed(out)
 
     def _translate_response(self, upstream_codec: Codec, raw: bytes, public_model: str) -> bytes:
         try:

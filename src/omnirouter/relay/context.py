@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Any
 
@@ -10,6 +11,14 @@ import orjson
 
 from omnirouter.ir import Usage
 from omnirouter.usage import UsageRecord
+
+# JSON string values of the fields that carry generated text in the four protocols' stream events
+# (OpenAI ``content`` / ``reasoning_content`` / ``refusal`` / ``arguments``, Anthropic ``text`` /
+# ``thinking`` / ``partial_json``, Responses ``delta``, Gemini ``text``): what was relayed, for the
+# output estimate when the upstream never reports usage.
+_TEXT_VALUES = re.compile(
+    rb'"(?:text|content|reasoning_content|refusal|arguments|thinking|partial_json|delta)":"([^"\\]*(?:\\.[^"\\]*)*)"'
+)
 
 
 def new_request_id() -> str:
@@ -32,6 +41,8 @@ class RequestContext:
         "key_name",
         "model",
         "provider",
+        "relayed_bytes",
+        "relayed_text",
         "request_id",
         "started",
         "status",
@@ -62,6 +73,8 @@ class RequestContext:
         self._attempt_started = 0.0
         self.ttfb: float | None = None
         self.usage: Usage | None = None
+        self.relayed_bytes = 0
+        self.relayed_text = 0
 
     def begin_attempt(self, channel: str, provider: str, model: str, upstream_model: str) -> None:
         """Note that an attempt starts on ``channel``."""
@@ -81,6 +94,11 @@ class RequestContext:
     def note_skip(self, channel: str, reason: str) -> None:
         """Note a channel passed over without a request (breaker open, busy, no usable key)."""
         self.attempt_log.append({"channel": channel, "skipped": reason})
+
+    def note_relayed(self, data: bytes) -> None:
+        """Count stream bytes sent to the client, and the generated text in them (for output estimates)."""
+        self.relayed_bytes += len(data)
+        self.relayed_text += sum(map(len, _TEXT_VALUES.findall(data)))
 
     def mark_first_byte(self) -> None:
         """Note the time the first response byte went to the client."""

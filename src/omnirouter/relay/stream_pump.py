@@ -125,6 +125,7 @@ async def pump_stream(
                 await start()
                 ctx.mark_first_byte()
                 await send({"type": "http.response.body", "body": out, "more_body": True})
+                ctx.note_relayed(out)
                 last_sent = last_data
         tail = b"".join([relay.process(event) for event in parser.finish()])
         if relay.failure is not None and not started:
@@ -138,6 +139,7 @@ async def pump_stream(
         await start()
         ctx.mark_first_byte()
         await send({"type": "http.response.body", "body": end, "more_body": False})
+        ctx.note_relayed(end)
     except asyncio.CancelledError:
         if not gone.is_set():
             raise

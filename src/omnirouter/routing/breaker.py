@@ -3,6 +3,10 @@
 closed ──N failures in `window` s──► open ──`cooldown` s──► half-open (one probe at a time)
    ▲                                                          │
    └────────────── probe succeeds ◄───────────────────────────┘ probe fails → open again
+
+``listener`` (optional) hears this worker's own transitions — ``("open", until)`` with ``until`` on the
+breaker's clock, ``("closed", None)`` — and ``force_open`` / ``force_close`` apply another worker's
+(they do not call the listener); ``omnirouter.shared.breakers`` wires both to Redis.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from collections.abc import Callable
 
 from omnirouter.config.schema import BreakerConfig
 
+BreakerListener = Callable[[str, float | None], None]
+
 
 class CircuitBreaker:
     """The health state of one channel in one worker.  ``clock`` is injectable for tests."""
 
-    __slots__ = ("_clock", "_config", "_failures", "_opened_at", "_probing")
+    __slots__ = ("_clock", "_config", "_failures", "_opened_at", "_probing", "listener")
 
     def __init__(self, config: BreakerConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self._config = config
@@ -25,6 +31,7 @@ class CircuitBreaker:
         self._failures: deque[float] = deque()
         self._opened_at: float | None = None
         self._probing = False
+        self.listener: BreakerListener | None = None
 
     @property
     def state(self) -> str:
@@ -48,8 +55,11 @@ class CircuitBreaker:
     def record_success(self) -> None:
         """A request through the channel worked: close the breaker."""
         self._failures.clear()
+        was_open = self._opened_at is not None
         self._opened_at = None
         self._probing = False
+        if was_open and self.listener is not None:
+            self.listener("closed", None)
 
     def record_failure(self) -> None:
         """A request failed because of the channel (not the client)."""
@@ -57,6 +67,7 @@ class CircuitBreaker:
         if self._opened_at is not None:  # the probe failed: stay open for another cooldown
             self._opened_at = now
             self._probing = False
+            self._opened()
             return
         failures = self._failures
         failures.append(now)
@@ -65,7 +76,37 @@ class CircuitBreaker:
         if len(failures) >= self._config.failures:
             self._opened_at = now
             failures.clear()
+            self._opened()
 
     def release_probe(self) -> None:
         """A probe ended without a verdict (e.g. the client left): let another probe through."""
         self._probing = False
+
+    def now(self) -> float:
+        """The current time on this breaker's clock."""
+        return self._clock()
+
+    @property
+    def open_until(self) -> float | None:
+        """When the breaker turns half-open (on its clock), or ``None`` while closed."""
+        return None if self._opened_at is None else self._opened_at + self._config.cooldown
+
+    def force_open(self, until: float) -> None:
+        """Another worker opened the channel: stay open until ``until`` (this breaker's clock), then probe.
+
+        A later local ``until`` is kept; a probe in flight still ends with its own verdict.
+        """
+        opened_at = until - self._config.cooldown
+        if self._opened_at is None or opened_at > self._opened_at:
+            self._opened_at = opened_at
+        self._failures.clear()
+
+    def force_close(self) -> None:
+        """Another worker saw the channel work again: close."""
+        self._failures.clear()
+        self._opened_at = None
+        self._probing = False
+
+    def _opened(self) -> None:
+        if self.listener is not None and self._opened_at is not None:
+            self.listener("open", self._opened_at + self._config.cooldown)

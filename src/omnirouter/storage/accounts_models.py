@@ -81,6 +81,9 @@ class ReservationRow(Base):
     input_nano: Mapped[int] = mapped_column(BigInteger, default=0)
     model: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The gateway process that holds it (migration 0005); on PostgreSQL that process holds an advisory
+    # lock on it while alive, so recovery at start leaves the reservations of live replicas alone.
+    owner: Mapped[int | None] = mapped_column(Integer)
 
 
 class SettingRow(Base):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from typing import Any
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import orjson
@@ -15,6 +16,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from omnirouter.storage.database import Database
 from omnirouter.storage.models import KeyStatus, api_keys_table, utcnow
+
+if TYPE_CHECKING:
+    from omnirouter.config.schema import KeyConfig
 
 __all__ = ["KEY_PREFIX", "KeyRecord", "KeyStore", "display_prefix", "generate_key", "hash_key", "key_record"]
 
@@ -87,41 +91,80 @@ def key_record(row: Any) -> KeyRecord:
     )
 
 
+_CONFIG_COLUMNS = (
+    "name",
+    "rpm",
+    "tpm",
+    "max_concurrent",
+    "quota_nano",
+    "models",
+    "ip_allow",
+    "group_name",
+    "expires_at",
+    "source",
+)
+
+
+def _json_list(values: list[str] | None) -> str | None:
+    return None if values is None else orjson.dumps(values).decode()
+
+
+def _config_settings(name: str, config: KeyConfig | None) -> dict[str, object]:
+    """The ``api_keys`` columns a config key's entry sets (``_CONFIG_COLUMNS``)."""
+    expires_at = config.expires_at if config is not None else None
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    quota_usd = config.quota_usd if config is not None else None
+    return {
+        "name": name,
+        "rpm": config.rpm if config is not None else None,
+        "tpm": config.tpm if config is not None else None,
+        "max_concurrent": config.max_concurrent if config is not None else None,
+        "quota_nano": None if quota_usd is None else round(quota_usd * 1_000_000_000),
+        "models": _json_list(config.models) if config is not None else None,
+        "ip_allow": _json_list(config.ip_allow) if config is not None else None,
+        "group_name": config.group if config is not None else None,
+        "expires_at": expires_at,
+        "source": "config",
+    }
+
+
 class KeyStore:
     """Reads and writes ``api_keys``; never stores or returns a stored raw key."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def ensure_keys(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Create each ``(name, key)`` whose hash is absent.
+    async def ensure_keys(self, keys: Iterable[KeyConfig | tuple[str, str]]) -> None:
+        """Make the configured keys exist with their configured settings (config is their source of truth).
 
-        Existing rows are left as they are: a revoked key stays revoked and a
-        renamed one keeps its first name.  Safe against replicas doing the same.
+        A key whose hash is absent is created, active.  An existing one is given the config's name,
+        limits (``rpm``, ``tpm``, ``max_concurrent``), quota, model and IP allow-lists, group and
+        expiry, and ``source="config"`` (also when it was created through the API); its status (a
+        revoked key stays revoked) and its spending are never touched.  A ``(name, key)`` pair is a
+        key without limits.  The first entry of a repeated key wins.  Safe against replicas doing the same.
         """
         rows: dict[str, dict[str, object]] = {}
-        for name, key in keys:
+        for item in keys:
+            name, key = item if isinstance(item, tuple) else (item.name, item.key)
             key_hash = hash_key(key)
-            rows.setdefault(
-                key_hash,
-                {
-                    "name": name,
+            if key_hash not in rows:
+                rows[key_hash] = {
                     "key_hash": key_hash,
                     "key_prefix": display_prefix(key),
                     "status": KeyStatus.ACTIVE.value,
                     "created_at": utcnow(),
-                },
-            )
+                    **_config_settings(name, None if isinstance(item, tuple) else item),
+                }
         if not rows:
             return
-        table = api_keys_table
         upsert = sqlite_insert if self._db.is_sqlite else pg_insert
+        stmt = upsert(api_keys_table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key_hash"], set_={column: stmt.excluded[column] for column in _CONFIG_COLUMNS}
+        )
         async with self._db.engine.begin() as conn:
-            existing = set((await conn.execute(select(table.c.key_hash).where(table.c.key_hash.in_(rows)))).scalars())
-            missing = [row for key_hash, row in rows.items() if key_hash not in existing]
-            if missing:
-                stmt = upsert(table).on_conflict_do_nothing(index_elements=["key_hash"])
-                await conn.execute(stmt, missing)
+            await conn.execute(stmt, list(rows.values()))
 
     async def load_active(self) -> dict[str, KeyRecord]:
         """Every active key, by hash."""

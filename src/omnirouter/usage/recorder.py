@@ -7,6 +7,7 @@ import logging
 from types import TracebackType
 
 from omnirouter.storage import Database
+from omnirouter.usage.charges import apply_charges
 from omnirouter.usage.record import UsageRecord
 from omnirouter.usage.writer import UsageWriter
 
@@ -37,6 +38,12 @@ class UsageRecorder:
     dropped, with a warning.  ``close()`` stops the task and writes what is left.
     Delivery is at-least-once: a batch whose commit acknowledgement is lost is
     written again.
+
+    Money rides on the records (``usage/charges.py``): the transaction that
+    inserts a batch also adds each record's ``cost_nano`` to its key's
+    ``used_nano`` and, for records queued with ``reserved=True``, deletes the
+    request's reservation and releases it from the key's ``reserved_nano``; a
+    failed write retries all of it together.
     """
 
     def __init__(
@@ -56,6 +63,7 @@ class UsageRecorder:
         self._batch_size = batch_size
         self._max_buffer = max_buffer
         self._buffer: list[UsageRecord] = []
+        self._reserved: set[str] = set()  # request ids of buffered records whose reservation to settle
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -72,14 +80,20 @@ class UsageRecorder:
         """Records waiting to be written."""
         return len(self._buffer)
 
-    def record(self, rec: UsageRecord) -> None:
-        """Queue one record: O(1), never blocks, never touches the database."""
+    def record(self, rec: UsageRecord, *, reserved: bool = False) -> None:
+        """Queue one record: O(1), never blocks, never touches the database.
+
+        ``reserved``: the request holds a reservation (its request id), settled with this record.
+        A record dropped because the buffer is full leaves its reservation to the next start's recovery.
+        """
         buffer = self._buffer
         if len(buffer) >= self._max_buffer:
             self._dropped_unreported += 1
             self.dropped += 1
             return
         buffer.append(rec)
+        if reserved:
+            self._reserved.add(rec.request_id)
         if len(buffer) >= self._batch_size:
             self._wake.set()
 
@@ -108,6 +122,9 @@ class UsageRecorder:
                     chunk = pending[start : start + self._batch_size]
                     async with self._db.engine.begin() as conn:
                         await writer.write(conn, chunk)
+                        await apply_charges(conn, chunk, self._reserved)
+                    if self._reserved:
+                        self._reserved.difference_update([rec.request_id for rec in chunk])
                     written += len(chunk)
                     self.written += len(chunk)
             except BaseException:
@@ -147,6 +164,8 @@ class UsageRecorder:
         self._buffer[:0] = records
         overflow = len(self._buffer) - self._max_buffer
         if overflow > 0:
+            if self._reserved:
+                self._reserved.difference_update([rec.request_id for rec in self._buffer[self._max_buffer :]])
             del self._buffer[self._max_buffer :]
             self._dropped_unreported += overflow
             self.dropped += overflow

@@ -93,7 +93,6 @@ class AnthropicStreamEncoder:
         "_closed",
         "_ended",
         "_has_calls",
-        "_text_sent",
         "_held",
         "_id",
         "_model",
@@ -102,6 +101,7 @@ class AnthropicStreamEncoder:
         "_open_call",
         "_started",
         "_stop",
+        "_text_sent",
         "_usage",
     )
 

@@ -1,0 +1,168 @@
+"""``/admin/groups``, ``/admin/prices`` and ``/admin/channels/{name}``: what is sold, at what price, from where.
+
+Objects of the config file are listed with ``source: "config"`` and answer 409 to changes; the API owns
+the rest (``docs/accounts.md``: "Config file and API objects").
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from omnirouter.api.admin_common import AdminContext, AdminRequest, AdminRoute, QueryParam, Reply, listing
+from omnirouter.config.schema import ChannelConfig
+from omnirouter.routing.probe import ProbeResult
+from omnirouter.storage import channels_repo, groups_repo, prices_repo
+from omnirouter.storage.channels_repo import ChannelPatch, ChannelView
+from omnirouter.storage.groups_repo import GroupCreate, GroupPatch, GroupView
+from omnirouter.storage.prices_repo import PriceCreate, PricePatch, PriceView
+
+__all__ = ["catalog_routes"]
+
+_CONFLICT = (400, 401, 404, 409)
+
+
+class ChannelHealth(msgspec.Struct, kw_only=True):
+    """``GET /admin/channels``: this worker's view of a routed channel (documentation shape)."""
+
+    name: str
+    provider: str
+    breaker: str
+    in_flight: int
+    max_concurrency: int | None
+    usable_keys: int
+    total_keys: int
+    models: list[str]
+    priority: int
+    weight: int
+
+
+class ProbeSelection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``POST /admin/channels/test``: optional; no body probes every channel."""
+
+    name: str | None = None
+    model: str | None = None
+
+
+def group_routes(ctx: AdminContext) -> list[AdminRoute]:
+    """The group routes."""
+
+    async def list_groups(req: AdminRequest) -> Reply:
+        return 200, listing(await ctx.read(lambda conn: groups_repo.list_groups(conn, ctx.owned)))
+
+    async def create_group(req: AdminRequest) -> Reply:
+        body = await req.body(GroupCreate)
+        return 201, await ctx.write("groups", lambda conn: groups_repo.create_group(conn, body, ctx.owned))
+
+    async def get_group(req: AdminRequest) -> Reply:
+        name = req.params["name"]
+        return 200, await ctx.read(lambda conn: groups_repo.get_group(conn, name, ctx.owned))
+
+    async def update_group(req: AdminRequest) -> Reply:
+        name = req.params["name"]
+        patch = await req.body(GroupPatch)
+        return 200, await ctx.write("groups", lambda conn: groups_repo.update_group(conn, name, patch, ctx.owned))
+
+    async def delete_group(req: AdminRequest) -> Reply:
+        name = req.params["name"]
+        return 200, await ctx.write("groups", lambda conn: groups_repo.delete_group(conn, name, ctx.owned))
+
+    return [
+        AdminRoute("GET", "/admin/groups", "List price groups", list_groups, None, GroupView, True),
+        AdminRoute("POST", "/admin/groups", "Create a price group", create_group, GroupCreate, GroupView, status=201,
+                   errors=_CONFLICT),
+        AdminRoute("GET", "/admin/groups/{name}", "One price group", get_group, None, GroupView),
+        AdminRoute("PATCH", "/admin/groups/{name}", "Change a group's multiplier or description", update_group,
+                   GroupPatch, GroupView, errors=_CONFLICT),
+        AdminRoute("DELETE", "/admin/groups/{name}", "Delete a group no key uses", delete_group, None, GroupView,
+                   errors=_CONFLICT),
+    ]  # fmt: skip
+
+
+def price_routes(ctx: AdminContext) -> list[AdminRoute]:
+    """The price routes; ``?channel=`` picks a per-channel override."""
+
+    async def list_prices(req: AdminRequest) -> Reply:
+        model = req.text("model")
+        return 200, listing(await ctx.read(lambda conn: prices_repo.list_prices(conn, ctx.owned, model=model)))
+
+    async def create_price(req: AdminRequest) -> Reply:
+        body = await req.body(PriceCreate)
+        return 201, await ctx.write("prices", lambda conn: prices_repo.create_price(conn, body, ctx.owned))
+
+    async def get_price(req: AdminRequest) -> Reply:
+        model, channel = req.params["model"], req.text("channel") or ""
+        return 200, await ctx.read(lambda conn: prices_repo.get_price(conn, model, channel, ctx.owned))
+
+    async def update_price(req: AdminRequest) -> Reply:
+        model, channel = req.params["model"], req.text("channel") or ""
+        patch = await req.body(PricePatch)
+        return 200, await ctx.write(
+            "prices", lambda conn: prices_repo.update_price(conn, model, channel, patch, ctx.owned)
+        )
+
+    async def delete_price(req: AdminRequest) -> Reply:
+        model, channel = req.params["model"], req.text("channel") or ""
+        return 200, await ctx.write("prices", lambda conn: prices_repo.delete_price(conn, model, channel, ctx.owned))
+
+    channel = (QueryParam("channel", "the channel of a per-channel override (absent: the model's own price)"),)
+    return [
+        AdminRoute("GET", "/admin/prices", "List prices", list_prices, None, PriceView, True,
+                   query=(QueryParam("model", "only this model's prices"),)),
+        AdminRoute("POST", "/admin/prices", "Add a price (USD per 1M tokens; per image / second / call)",
+                   create_price, PriceCreate, PriceView, status=201, errors=_CONFLICT),
+        AdminRoute("GET", "/admin/prices/{model:path}", "One model's price", get_price, None, PriceView,
+                   query=channel),
+        AdminRoute("PATCH", "/admin/prices/{model:path}", "Change a price", update_price, PricePatch, PriceView,
+                   query=channel, errors=_CONFLICT),
+        AdminRoute("DELETE", "/admin/prices/{model:path}", "Delete a price", delete_price, None, PriceView,
+                   query=channel, errors=_CONFLICT),
+    ]  # fmt: skip
+
+
+def channel_routes(ctx: AdminContext) -> list[AdminRoute]:
+    """Channel CRUD (the health listing and probes are ``api/admin.py``'s, documented here)."""
+    config_channels = ctx.gateway.config.channels
+
+    async def create_channel(req: AdminRequest) -> Reply:
+        body = await req.body(ChannelConfig)
+        return 201, await ctx.write("channels", lambda conn: channels_repo.create_channel(conn, body, config_channels))
+
+    async def get_channel(req: AdminRequest) -> Reply:
+        name = req.params["name"]
+        return 200, await ctx.read(lambda conn: channels_repo.get_channel(conn, name, config_channels))
+
+    async def update_channel(req: AdminRequest) -> Reply:
+        name = req.params["name"]
+        patch = await req.body(ChannelPatch)
+        return 200, await ctx.write(
+            "channels", lambda conn: channels_repo.update_channel(conn, name, patch, config_channels)
+        )
+
+    async def delete_channel(req: AdminRequest) -> Reply:
+        name = req.params["name"]
+        return 200, await ctx.write("channels", lambda conn: channels_repo.delete_channel(conn, name, config_channels))
+
+    async def list_settings(req: AdminRequest) -> Reply:
+        return 200, listing(await ctx.read(lambda conn: channels_repo.list_channels(conn, config_channels)))
+
+    return [
+        AdminRoute("GET", "/admin/channels", "Every routed channel with this worker's view of its health "
+                   "(a JSON array)", None, None, ChannelHealth, array=True, errors=(401, 404)),
+        AdminRoute("POST", "/admin/channels/test", "Probe all channels, or one ({\"name\", \"model\"}) (a JSON array)",
+                   None, ProbeSelection, ProbeResult, array=True),
+        AdminRoute("GET", "/admin/channel-settings", "Every channel's settings, upstream keys masked "
+                   "(config file and API)", list_settings, None, ChannelView, True),
+        AdminRoute("POST", "/admin/channels", "Create a channel (the config file's channel keys, as JSON)",
+                   create_channel, ChannelConfig, ChannelView, status=201, errors=_CONFLICT),
+        AdminRoute("GET", "/admin/channels/{name}", "One channel's settings, upstream keys masked", get_channel,
+                   None, ChannelView),
+        AdminRoute("PATCH", "/admin/channels/{name}", "Change an API channel (status disabled takes it out of "
+                   "routing)", update_channel, ChannelPatch, ChannelView, errors=_CONFLICT),
+        AdminRoute("DELETE", "/admin/channels/{name}", "Delete an API channel", delete_channel, None, ChannelView,
+                   errors=_CONFLICT),
+    ]  # fmt: skip
+
+
+def catalog_routes(ctx: AdminContext) -> list[AdminRoute]:
+    """Groups, prices and channels."""
+    return [*group_routes(ctx), *price_routes(ctx), *channel_routes(ctx)]

@@ -1,0 +1,100 @@
+"""``/admin/keys``: client keys (create → the secret once, change, rotate, revoke) and ``/admin/users``."""
+
+from __future__ import annotations
+
+from omnirouter.api.admin_common import AdminContext, AdminRequest, AdminRoute, QueryParam, Reply, listing
+from omnirouter.storage import keys_repo, users_repo
+from omnirouter.storage.keys_repo import KeyCreate, KeyPatch, KeyView, KeyWithSecret
+from omnirouter.storage.users_repo import UserCreate, UserPatch, UserView
+
+__all__ = ["key_routes", "user_routes"]
+
+_KEY_STATUSES = ("active", "disabled", "revoked")
+_USER_STATUSES = ("active", "disabled")
+
+
+def key_routes(ctx: AdminContext) -> list[AdminRoute]:
+    """The key routes."""
+
+    async def list_keys(req: AdminRequest) -> Reply:
+        user_id = req.integer("user_id", low=1)
+        status = req.choice("status", _KEY_STATUSES, "") if req.text("status") else None
+        found = await ctx.read(lambda conn: keys_repo.list_keys(conn, ctx.owned, user_id=user_id, status=status))
+        return 200, listing(found)
+
+    async def create_key(req: AdminRequest) -> Reply:
+        body = await req.body(KeyCreate)
+        return 201, await ctx.write("keys", lambda conn: keys_repo.create_key(conn, body, ctx.owned))
+
+    async def get_key(req: AdminRequest) -> Reply:
+        key_id = req.int_param("id", "key")
+        return 200, await ctx.read(lambda conn: keys_repo.get_key(conn, key_id, ctx.owned))
+
+    async def update_key(req: AdminRequest) -> Reply:
+        key_id = req.int_param("id", "key")
+        patch = await req.body(KeyPatch)
+        return 200, await ctx.write("keys", lambda conn: keys_repo.update_key(conn, key_id, patch, ctx.owned))
+
+    async def revoke_key(req: AdminRequest) -> Reply:
+        key_id = req.int_param("id", "key")
+        return 200, await ctx.write("keys", lambda conn: keys_repo.revoke_key(conn, key_id, ctx.owned))
+
+    async def rotate_key(req: AdminRequest) -> Reply:
+        key_id = req.int_param("id", "key")
+        return 200, await ctx.write("keys", lambda conn: keys_repo.rotate_key(conn, key_id, ctx.owned))
+
+    filters = (
+        QueryParam("user_id", "only this user's keys", "integer"),
+        QueryParam("status", "only keys in this status", enum=_KEY_STATUSES),
+    )
+    conflict = (400, 401, 404, 409)
+    return [
+        AdminRoute("GET", "/admin/keys", "List client keys (never their secrets)", list_keys, None, KeyView, True,
+                   query=filters),
+        AdminRoute("POST", "/admin/keys", "Create a client key; the answer shows its secret this once", create_key,
+                   KeyCreate, KeyWithSecret, status=201, errors=conflict),
+        AdminRoute("GET", "/admin/keys/{id}", "One client key", get_key, None, KeyView),
+        AdminRoute("PATCH", "/admin/keys/{id}", "Change a key's name, limits, quota, models, IPs, group, expiry, "
+                   "metadata or status (active / disabled)", update_key, KeyPatch, KeyView, errors=conflict),
+        AdminRoute("DELETE", "/admin/keys/{id}", "Revoke a key for good", revoke_key, None, KeyView, errors=conflict),
+        AdminRoute("POST", "/admin/keys/{id}/rotate", "Give a key a new secret (shown this once); the old one stops "
+                   "working", rotate_key, None, KeyWithSecret, errors=conflict),
+    ]  # fmt: skip
+
+
+def user_routes(ctx: AdminContext) -> list[AdminRoute]:
+    """The user routes."""
+
+    async def list_users(req: AdminRequest) -> Reply:
+        status = req.choice("status", _USER_STATUSES, "") if req.text("status") else None
+        return 200, listing(await ctx.read(lambda conn: users_repo.list_users(conn, status=status)))
+
+    async def create_user(req: AdminRequest) -> Reply:
+        body = await req.body(UserCreate)
+        return 201, await ctx.write("users", lambda conn: users_repo.create_user(conn, body))
+
+    async def get_user(req: AdminRequest) -> Reply:
+        user_id = req.int_param("id", "user")
+        return 200, await ctx.read(lambda conn: users_repo.get_user(conn, user_id))
+
+    async def update_user(req: AdminRequest) -> Reply:
+        user_id = req.int_param("id", "user")
+        patch = await req.body(UserPatch)
+        return 200, await ctx.write("users", lambda conn: users_repo.update_user(conn, user_id, patch))
+
+    async def disable_user(req: AdminRequest) -> Reply:
+        user_id = req.int_param("id", "user")
+        return 200, await ctx.write("users", lambda conn: users_repo.disable_user(conn, user_id))
+
+    conflict = (400, 401, 404, 409)
+    return [
+        AdminRoute("GET", "/admin/users", "List users", list_users, None, UserView, True,
+                   query=(QueryParam("status", "only users in this status", enum=_USER_STATUSES),)),
+        AdminRoute("POST", "/admin/users", "Create a user", create_user, UserCreate, UserView, status=201,
+                   errors=conflict),
+        AdminRoute("GET", "/admin/users/{id}", "One user", get_user, None, UserView),
+        AdminRoute("PATCH", "/admin/users/{id}", "Change a user (status disabled stops all their keys)", update_user,
+                   UserPatch, UserView, errors=conflict),
+        AdminRoute("DELETE", "/admin/users/{id}", "Disable a user (their keys stop working; history stays)",
+                   disable_user, None, UserView),
+    ]  # fmt: skip

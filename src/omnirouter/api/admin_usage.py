@@ -1,0 +1,56 @@
+"""``/admin/usage`` (aggregates with totals and cost) and ``/admin/ledger`` (records paged by time)."""
+
+from __future__ import annotations
+
+from omnirouter.api.admin_common import AdminContext, AdminRequest, AdminRoute, QueryParam, Reply
+from omnirouter.usage.report import GROUP_BY, MAX_PAGE, LedgerPage, UsageFilters, UsageReport, ledger_page, usage_report
+
+__all__ = ["usage_routes"]
+
+_FILTERS = (
+    QueryParam("from", "records at or after this time (ISO 8601; a date means its UTC midnight)", "date-time"),
+    QueryParam("to", "records before this time (ISO 8601)", "date-time"),
+    QueryParam("key_id", "only this key's records", "integer"),
+    QueryParam("user_id", "only this user's records", "integer"),
+    QueryParam("model", "only this public model"),
+    QueryParam("channel", "only this channel"),
+)
+
+
+def _filters(req: AdminRequest) -> UsageFilters:
+    return UsageFilters(
+        start=req.time("from"),
+        end=req.time("to"),
+        key_id=req.integer("key_id"),
+        user_id=req.integer("user_id"),
+        model=req.text("model"),
+        channel=req.text("channel"),
+    )
+
+
+def usage_routes(ctx: AdminContext) -> list[AdminRoute]:
+    """The usage and ledger routes."""
+
+    async def usage(req: AdminRequest) -> Reply:
+        by = req.choice("by", GROUP_BY, "model")
+        filters = _filters(req)
+        return 200, await ctx.read(lambda conn: usage_report(conn, by, filters))  # type: ignore[arg-type]
+
+    async def ledger(req: AdminRequest) -> Reply:
+        filters = _filters(req)
+        before = req.text("before")
+        limit = req.integer("limit", default=100, low=1, high=MAX_PAGE) or 100
+        return 200, await ctx.read(lambda conn: ledger_page(conn, before=before, limit=limit, filters=filters))
+
+    by = QueryParam("by", "what to group by (default model)", enum=GROUP_BY)
+    page = (
+        QueryParam("before", "a record id (the previous page's next_before) or an ISO 8601 time"),
+        QueryParam("limit", f"records per page, 1 to {MAX_PAGE} (default 100)", "integer"),
+    )
+    return [
+        AdminRoute("GET", "/admin/usage", "Usage grouped by key, user, model, channel or day: requests, errors, "
+                   "tokens by kind and cost in USD, with totals", usage, None, UsageReport, query=(by, *_FILTERS),
+                   errors=(400, 401)),
+        AdminRoute("GET", "/admin/ledger", "The ledger: one record per request, newest first, paged by time",
+                   ledger, None, LedgerPage, query=(*page, *_FILTERS), errors=(400, 401)),
+    ]  # fmt: skip

@@ -1,0 +1,88 @@
+"""What tokens cost, in integer nano-USD (1 USD = 10^9 nano), computed exactly with ``Decimal``.
+
+Prices are USD per 1M tokens, so one token costs ``price × 1000`` nano-USD.  A request's cost is
+summed exactly over its token kinds, multiplied by the key's group multiplier and rounded half-up to
+a whole nano-USD once, at the end; the most a request can cost is rounded up instead.  Pure functions.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
+
+from omnirouter.billing.prices import ONE, Price
+from omnirouter.ir import Usage
+
+__all__ = ["NANO_PER_USD", "cost_nano", "max_cost_nano", "nano_to_usd", "usd_to_nano"]
+
+NANO_PER_USD = 1_000_000_000
+_NANO_PER_TOKEN_AT_1_USD_PER_M = Decimal(1000)  # 10^9 nano / 10^6 tokens
+_CTX = Context(prec=60)  # exact for any realistic price × tokens product
+_UNIT = Decimal(1)
+
+
+def _clamp(value: int, high: int) -> int:
+    return 0 if value < 0 else min(value, high)
+
+
+def _nano(amount_per_m: Decimal, multiplier: Decimal, rounding: str) -> int:
+    """USD-per-1M-tokens × tokens → whole nano-USD, multiplied and rounded once."""
+    nano = _CTX.multiply(_CTX.multiply(amount_per_m, _NANO_PER_TOKEN_AT_1_USD_PER_M), multiplier)
+    return max(0, int(nano.quantize(_UNIT, rounding=rounding, context=_CTX)))
+
+
+def cost_nano(usage: Usage, price: Price, multiplier: Decimal = ONE) -> int:
+    """The cost of ``usage`` (``ir.Usage`` semantics: input includes cached reads and cache writes,
+    output includes reasoning).
+
+    Input: non-cached input × ``input`` + cached reads × ``cached_input`` + cache writes × ``cache_write``
+    (both default to ``input``).  Output: non-reasoning output × ``output`` + reasoning × ``reasoning``
+    (default ``output``).  Inconsistent counts are clamped (cached ≤ input, reasoning ≤ output).
+    """
+    total_in = max(usage.input_tokens, 0)
+    cached = _clamp(usage.cached_tokens, total_in)
+    writes = _clamp(usage.cache_write_tokens, total_in - cached)
+    total_out = max(usage.output_tokens, 0)
+    reasoning = _clamp(usage.reasoning_tokens, total_out)
+    add, mul = _CTX.add, _CTX.multiply
+    amount = mul(Decimal(total_in - cached - writes), price.input)
+    if cached:
+        amount = add(amount, mul(Decimal(cached), price.input if price.cached_input is None else price.cached_input))
+    if writes:
+        amount = add(amount, mul(Decimal(writes), price.input if price.cache_write is None else price.cache_write))
+    amount = add(amount, mul(Decimal(total_out - reasoning), price.output))
+    if reasoning:
+        amount = add(amount, mul(Decimal(reasoning), price.output if price.reasoning is None else price.reasoning))
+    return _nano(amount, multiplier, ROUND_HALF_UP)
+
+
+def _max_input_price(price: Price) -> Decimal:
+    return max(p for p in (price.input, price.cached_input, price.cache_write) if p is not None)
+
+
+def _max_output_price(price: Price) -> Decimal:
+    return max(p for p in (price.output, price.reasoning) if p is not None)
+
+
+def max_cost_nano(input_estimate: int, max_output: int, price: Price, multiplier: Decimal = ONE) -> int:
+    """The most a request of ``input_estimate`` prompt tokens and at most ``max_output`` output tokens
+    can cost: every input token at the dearest input price (plain, cached read, cache write), every
+    output token at the dearest output price (plain, reasoning); rounded up.
+
+    ``cost_nano`` of any usage within those counts is never more (so a reservation of this covers it).
+    """
+    amount = _CTX.add(
+        _CTX.multiply(Decimal(max(input_estimate, 0)), _max_input_price(price)),
+        _CTX.multiply(Decimal(max(max_output, 0)), _max_output_price(price)),
+    )
+    return _nano(amount, multiplier, ROUND_CEILING)
+
+
+def nano_to_usd(nano: int) -> Decimal:
+    """Nano-USD as an exact USD ``Decimal``."""
+    return _CTX.divide(Decimal(nano), Decimal(NANO_PER_USD))
+
+
+def usd_to_nano(usd: float | Decimal | str) -> int:
+    """USD (as written: ``0.15``, ``"12.5"``) as whole nano-USD, rounded half-up."""
+    value = Decimal(repr(float(usd))) if isinstance(usd, float) else Decimal(usd)
+    return int(_CTX.multiply(value, Decimal(NANO_PER_USD)).quantize(_UNIT, rounding=ROUND_HALF_UP, context=_CTX))

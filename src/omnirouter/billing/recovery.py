@@ -1,0 +1,107 @@
+"""Resolve reservations that were never settled because their process died (run at start, before workers).
+
+A reservation row outlives its request only when the process holding it stopped before the usage
+recorder wrote the request's ledger row (a crash, a kill, a database outage through shutdown).  What
+the request really cost is unknown then; the rule is: release the reservation, charge the request's
+input estimate (``reservations.input_nano``: the prompt estimated from its size at the model's input
+price and the key's multiplier, never more than the reservation), and write a ledger row for it with
+``status_code`` 0, ``error_kind`` ``unsettled_after_restart`` and ``usage_estimated`` true, so the
+ledger's sum still equals the key's ``used_nano``.  The output (if any was produced) is not charged.
+
+Only reservations whose owner process is gone are touched (``billing/owner.py``), so a replica that
+starts beside live ones leaves their requests in flight alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from omnirouter.billing.owner import dead_owners
+from omnirouter.storage import Database, api_keys_table, reservations_table
+from omnirouter.usage.charges import charge_keys
+from omnirouter.usage.record import UsageRecord
+from omnirouter.usage.writer import UsageWriter
+
+__all__ = ["UNSETTLED_AFTER_RESTART", "recover_reservations"]
+
+log = logging.getLogger("omnirouter.billing")
+
+UNSETTLED_AFTER_RESTART = "unsettled_after_restart"
+_CHUNK = 500
+
+
+async def recover_reservations(db: Database) -> int:
+    """Resolve the open reservations of dead processes; return how many were resolved."""
+    table = reservations_table
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(select(table.c.request_id, table.c.owner))).all()
+    if not rows:
+        return 0
+    dead = await dead_owners(db, {row.owner for row in rows if row.owner is not None})
+    try:
+        ids = [row.request_id for row in rows if row.owner is None or row.owner in dead.owners]
+        resolved = 0
+        for start in range(0, len(ids), _CHUNK):
+            resolved += await _resolve(db, ids[start : start + _CHUNK])
+    finally:
+        await dead.release()
+    if resolved:
+        log.warning(
+            "resolved %d reservation(s) left open by a stopped process: each charged its input estimate "
+            "and recorded as %s",
+            resolved,
+            UNSETTLED_AFTER_RESTART,
+        )
+    return resolved
+
+
+async def _resolve(db: Database, request_ids: list[str]) -> int:
+    table = reservations_table
+    async with db.engine.begin() as conn:
+        deleted = (
+            await conn.execute(delete(table).where(table.c.request_id.in_(request_ids)).returning(*table.c))
+        ).all()
+        if not deleted:
+            return 0
+        key_ids = {row.key_id for row in deleted}
+        keys: dict[int, Any] = {
+            row.id: row
+            for row in await conn.execute(
+                select(api_keys_table.c.id, api_keys_table.c.name, api_keys_table.c.user_id).where(
+                    api_keys_table.c.id.in_(key_ids)
+                )
+            )
+        }
+        released: dict[int, int] = {}
+        charged: dict[int, int] = {}
+        records: list[UsageRecord] = []
+        now = time.time()
+        for row in deleted:
+            charge = max(0, min(row.input_nano, row.amount_nano))
+            released[row.key_id] = released.get(row.key_id, 0) + row.amount_nano
+            charged[row.key_id] = charged.get(row.key_id, 0) + charge
+            key = keys.get(row.key_id)
+            records.append(
+                UsageRecord(
+                    request_id=row.request_id,
+                    model=row.model,
+                    inbound_protocol="unknown",
+                    status_code=0,
+                    latency_ms=max(0.0, (now - row.created_at.timestamp()) * 1000.0),
+                    created_at=now,
+                    key_id=row.key_id,
+                    key_name=key.name if key is not None else None,
+                    error_kind=UNSETTLED_AFTER_RESTART,
+                    usage_estimated=True,
+                    attempts=0,
+                    user_id=key.user_id if key is not None else None,
+                    cost_nano=charge,
+                )
+            )
+        await UsageWriter(conn.dialect).write(conn, records)
+        await charge_keys(conn, {k: v for k, v in charged.items() if v}, released)
+    return len(deleted)

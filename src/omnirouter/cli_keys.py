@@ -1,0 +1,241 @@
+"""``omnirouter keys create|list|revoke|rotate`` and ``omnirouter usage``: the common admin tasks from a shell.
+
+They work on the database of ``--config`` directly (no running gateway needed) and are safe while
+gateways run: each change bumps ``config_version`` in its transaction, so running gateways reload
+within their ``reload_interval``.  The config file's own keys are read-only here, as in the admin API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnirouter.cli_channels import format_table
+from omnirouter.config import ConfigError, GatewayConfig, load_config
+from omnirouter.storage import Database, migrate, normalize_database_url
+from omnirouter.storage.keys_repo import KeyCreate, KeyView, create_key, list_keys, revoke_key, rotate_key
+from omnirouter.storage.ownership import ConfigOwned, config_owned
+from omnirouter.storage.repo_common import RepoError
+from omnirouter.storage.settings_repo import bump_config_version
+from omnirouter.storage.users_repo import UserCreate, create_user, user_by_name
+from omnirouter.usage.report import GROUP_BY, UsageFilters, UsageReport, usage_report
+
+__all__ = ["add_keys_commands", "add_usage_command"]
+
+T = TypeVar("T")
+Work = Callable[[AsyncConnection, ConfigOwned], Awaitable[T]]
+
+
+class CliError(Exception):
+    """A refusal to print (exit code 1; 2 for usage and config errors)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``keys create|list|revoke|rotate``."""
+    keys = commands.add_parser("keys", help="create, list, revoke or rotate client keys")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a client key and print it (once)")
+    create.add_argument("name", help="a name for the key")
+    create.add_argument("--quota", metavar="USD", help="the most it may spend, in US dollars (default: unlimited)")
+    create.add_argument("--rpm", type=int, help="requests per minute")
+    create.add_argument("--tpm", type=int, help="tokens per minute")
+    create.add_argument("--max-concurrent", type=int, help="requests in flight")
+    create.add_argument("--models", nargs="+", metavar="PATTERN", help="allowed public models (glob patterns)")
+    create.add_argument("--ip", nargs="+", metavar="CIDR", help="allowed client networks")
+    create.add_argument("--user", metavar="NAME", help="the owner (a user of that name is created if absent)")
+    create.add_argument("--group", help="the price group")
+    create.add_argument("--expires", metavar="ISO", help="expiry time, e.g. 2026-12-31 or 2026-12-31T18:00:00Z")
+    listing = actions.add_parser("list", help="print the keys (never their secrets)")
+    listing.add_argument("--status", choices=("active", "disabled", "revoked"))
+    revoke = actions.add_parser("revoke", help="revoke a key for good")
+    revoke.add_argument("id", type=int)
+    rotate = actions.add_parser("rotate", help="give a key a new secret and print it (once)")
+    rotate.add_argument("id", type=int)
+    for parser in (create, listing, revoke, rotate):
+        parser.add_argument("--config", help="YAML config file (for database_url; default: embedded defaults)")
+    create.set_defaults(run=_create)
+    listing.set_defaults(run=_list)
+    revoke.set_defaults(run=_revoke)
+    rotate.set_defaults(run=_rotate)
+
+
+def add_usage_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``usage``."""
+    usage = commands.add_parser("usage", help="print usage and cost grouped by key, user, model, channel or day")
+    usage.add_argument("--by", choices=GROUP_BY, default="model", help="what to group by (default model)")
+    usage.add_argument("--since", metavar="ISO", help="from this time or date (UTC when no zone is given)")
+    usage.add_argument("--until", metavar="ISO", help="up to (not including) this time or date")
+    usage.add_argument("--config", help="YAML config file (for database_url; default: embedded defaults)")
+    usage.set_defaults(run=_usage)
+
+
+def _run(args: argparse.Namespace, work: Work[T], *, write: bool) -> T:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise CliError(f"config error: {exc}", 2) from None
+    return asyncio.run(_in_database(config, work, write))
+
+
+async def _in_database(config: GatewayConfig, work: Work[T], write: bool) -> T:
+    url = normalize_database_url(config.database_url)
+    await migrate(url)  # a no-op when up to date; locked against gateways starting at the same time
+    owned = config_owned(config)
+    async with Database(url) as db:
+        if not write:
+            async with db.engine.connect() as conn:
+                return await work(conn, owned)
+        async with db.engine.begin() as conn:
+            result = await work(conn, owned)
+            await bump_config_version(conn)
+            return result
+
+
+def _main(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except CliError as exc:
+            print(f"omnirouter: {exc}", file=sys.stderr)
+            return exc.code
+        except RepoError as exc:
+            print(f"omnirouter: {exc.message}", file=sys.stderr)
+            return 1
+
+    return wrapped
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{option}: not an ISO 8601 time or date: {value!r}", 2) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _money(value: float | None) -> str:
+    return "unlimited" if value is None else f"${value:,.4f}".rstrip("0").rstrip(".")
+
+
+def _print_secret(view: KeyView, secret: str, verb: str) -> None:
+    print(f"{verb} key {view.id} ({view.name!r}, prefix {view.prefix}):")
+    print(secret)
+    print("Store it now: it is not shown again.")
+
+
+@_main
+def _create(args: argparse.Namespace) -> int:
+    raw: dict[str, Any] = {
+        "name": args.name,
+        "quota_usd": args.quota,
+        "rpm": args.rpm,
+        "tpm": args.tpm,
+        "max_concurrent": args.max_concurrent,
+        "models": args.models,
+        "ip_allow": args.ip,
+        "group": args.group,
+        "expires_at": _time(args.expires, "--expires"),
+    }
+    try:
+        body = msgspec.convert({k: v for k, v in raw.items() if v is not None}, KeyCreate)
+    except msgspec.ValidationError as exc:
+        raise CliError(f"invalid key settings: {exc}", 2) from None
+
+    async def work(conn: AsyncConnection, owned: ConfigOwned) -> Any:
+        nonlocal body
+        if args.user is not None:
+            user = await user_by_name(conn, args.user) or await create_user(conn, UserCreate(name=args.user))
+            body = msgspec.structs.replace(body, user_id=user.id)
+        return await create_key(conn, body, owned)
+
+    created = _run(args, work, write=True)
+    _print_secret(created, created.key, "Created")
+    return 0
+
+
+@_main
+def _rotate(args: argparse.Namespace) -> int:
+    rotated = _run(args, lambda conn, owned: rotate_key(conn, args.id, owned), write=True)
+    _print_secret(rotated, rotated.key, "Rotated")
+    return 0
+
+
+@_main
+def _revoke(args: argparse.Namespace) -> int:
+    revoked = _run(args, lambda conn, owned: revoke_key(conn, args.id, owned), write=True)
+    print(f"Revoked key {revoked.id} ({revoked.name!r}); running gateways stop accepting it within seconds.")
+    return 0
+
+
+@_main
+def _list(args: argparse.Namespace) -> int:
+    keys: list[KeyView] = _run(args, lambda conn, owned: list_keys(conn, owned, status=args.status), write=False)
+    if not keys:
+        print("No keys.")
+        return 0
+
+    def limit(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    rows = [
+        [
+            str(k.id),
+            k.name,
+            k.prefix,
+            k.status,
+            k.source,
+            limit(k.user_id),
+            k.group or "-",
+            _money(k.quota_usd),
+            _money(k.used_usd),
+            limit(k.rpm),
+            limit(k.tpm),
+            limit(k.max_concurrent),
+            k.expires_at.strftime("%Y-%m-%d %H:%M") if k.expires_at is not None else "-",
+        ]
+        for k in keys
+    ]
+    headers = ["ID", "NAME", "PREFIX", "STATUS", "SOURCE", "USER", "GROUP", "QUOTA", "USED", "RPM", "TPM",
+               "CONCURRENT", "EXPIRES"]  # fmt: skip
+    print(format_table(headers, rows))
+    return 0
+
+
+@_main
+def _usage(args: argparse.Namespace) -> int:
+    filters = UsageFilters(start=_time(args.since, "--since"), end=_time(args.until, "--until"))
+    report: UsageReport = _run(args, lambda conn, owned: usage_report(conn, args.by, filters), write=False)
+    rows = []
+    for group in [*report.data, report.totals]:
+        name = getattr(group, "group", "TOTAL")
+        label = getattr(group, "label", None)
+        shown = "-" if name is None else f"{name} ({label})" if label else str(name)
+        rows.append(
+            [
+                shown,
+                str(group.requests),
+                str(group.errors),
+                str(group.input_tokens),
+                str(group.output_tokens),
+                str(group.cached_tokens),
+                str(group.reasoning_tokens),
+                str(group.total_tokens),
+                f"{group.cost_usd:.6f}",
+            ]
+        )
+    headers = [args.by.upper(), "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "CACHED", "REASONING", "TOTAL", "COST USD"]
+    print(format_table(headers, rows))
+    return 0

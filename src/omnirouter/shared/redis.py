@@ -1,0 +1,33 @@
+"""Redis clients tuned for the gateway: short timeouts, so an outage costs a request little."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+COMMAND_TIMEOUT = 1.0
+"""Seconds a Redis command (connect, or send and answer) may take before it counts as a failure."""
+
+
+def redis_client(url: str) -> Redis:
+    """A client for commands: 1 s connect and command timeouts, one immediate retry (a stale connection)."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=COMMAND_TIMEOUT,
+        socket_timeout=COMMAND_TIMEOUT,
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+def subscriber_client(url: str, name: str | None = None) -> Redis:
+    """A client for one long-lived subscription (``CLIENT SETNAME name``): no silent reconnects (the
+    caller resyncs after one), a PING every 15 s of silence to notice a dead connection."""
+    return Redis.from_url(
+        url,
+        client_name=name,
+        socket_connect_timeout=COMMAND_TIMEOUT,
+        socket_keepalive=True,
+        health_check_interval=15,
+        retry=Retry(NoBackoff(), 0),
+    )

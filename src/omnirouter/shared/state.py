@@ -1,0 +1,48 @@
+"""A worker's shared state, built from its config (see the package docs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from redis.asyncio import Redis
+
+from omnirouter.config import GatewayConfig
+from omnirouter.limits import MemoryLimiter, RateLimiter, RedisLimiter
+from omnirouter.routing import Channel
+from omnirouter.shared.breakers import BreakerSync
+from omnirouter.shared.bus import Bus
+from omnirouter.shared.notify import ChangeCallback, ChangeNotifier
+from omnirouter.shared.redis import redis_client
+
+__all__ = ["ChangeCallback", "SharedState"]
+
+
+class SharedState:
+    """A worker's Redis client (if configured), bus, rate limiter, breaker mirror and change notifier.
+
+    Built without I/O; ``start`` connects (a Redis that is down only logs warnings), ``close``
+    disconnects.  ``channels`` returns the worker's current channels (breaker messages name them).
+    """
+
+    def __init__(self, config: GatewayConfig, channels: Callable[[], Iterable[Channel]]) -> None:
+        url = config.redis_url
+        self.redis: Redis | None = redis_client(url) if url else None
+        self.bus = Bus(self.redis, url, config.redis_prefix)
+        self.limiter: RateLimiter = (
+            RedisLimiter(self.redis, prefix=config.redis_prefix) if self.redis is not None else MemoryLimiter()
+        )
+        self.notifier = ChangeNotifier(self.bus)
+        self.breakers = BreakerSync(self.bus, channels)
+
+    async def start(self, channels: Iterable[Channel]) -> None:
+        """Connect, and mirror the breakers of ``channels``."""
+        await self.limiter.start()
+        self.breakers.attach(channels)
+        await self.bus.start()
+
+    async def close(self) -> None:
+        """Stop listening and disconnect (the gateway closes the limiter)."""
+        await self.bus.close()
+        await self.breakers.close()
+        if self.redis is not None:
+            await self.redis.aclose()

@@ -1,0 +1,156 @@
+"""Prices of public models in USD (per 1M tokens; per image, second or call for media), with per-channel overrides.
+
+A price is keyed by ``(model, channel)``; ``channel`` is ``""`` for the model's own price.  Prices the
+config file names (``prices:``), and rows written from it (``source = 'config'``), are read-only here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnirouter.storage.accounts_models import prices_table
+from omnirouter.storage.ownership import CONFIG_SOURCE, ConfigOwned
+from omnirouter.storage.repo_common import Conflict, NotFound
+
+__all__ = [
+    "PriceCreate",
+    "PricePatch",
+    "PriceView",
+    "create_price",
+    "delete_price",
+    "get_price",
+    "list_prices",
+    "update_price",
+]
+
+Amount = Annotated[float, msgspec.Meta(ge=0)]
+_AMOUNTS = ("input", "output", "cached_input", "cache_write", "reasoning", "per_image", "per_second", "per_call")
+
+
+class PriceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``POST /admin/prices``: USD per 1M tokens (``input``, ``output``, ...) and per image / second / call."""
+
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    channel: Annotated[str, msgspec.Meta(max_length=128)] = ""
+    input: Amount = 0.0
+    output: Amount = 0.0
+    cached_input: Amount | None = None
+    cache_write: Amount | None = None
+    reasoning: Amount | None = None
+    per_image: Amount | None = None
+    per_second: Amount | None = None
+    per_call: Amount | None = None
+
+
+class PricePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``PATCH /admin/prices/{model}[?channel=]``: only the amounts sent change (``null`` clears an optional one)."""
+
+    input: Amount | msgspec.UnsetType = msgspec.UNSET
+    output: Amount | msgspec.UnsetType = msgspec.UNSET
+    cached_input: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    cache_write: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    reasoning: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    per_image: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    per_second: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    per_call: Amount | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class PriceView(msgspec.Struct, kw_only=True):
+    """A price row; ``channel`` is ``""`` for the model's own price."""
+
+    model: str
+    channel: str
+    input: float
+    output: float
+    cached_input: float | None
+    cache_write: float | None
+    reasoning: float | None
+    per_image: float | None
+    per_second: float | None
+    per_call: float | None
+    source: str
+
+
+def _is_config(model: str, channel: str, source: str | None, owned: ConfigOwned) -> bool:
+    return source == CONFIG_SOURCE or (model, channel) in owned.prices
+
+
+def _view(row: Any, owned: ConfigOwned) -> PriceView:
+    amounts = {name: getattr(row, name) for name in _AMOUNTS}
+    source = CONFIG_SOURCE if _is_config(row.model, row.channel, row.source, owned) else "api"
+    return PriceView(model=row.model, channel=row.channel, source=source, **amounts)
+
+
+def _where(model: str, channel: str) -> Any:
+    return (prices_table.c.model == model) & (prices_table.c.channel == channel)
+
+
+def _label(model: str, channel: str) -> str:
+    return f"{model!r} on channel {channel!r}" if channel else repr(model)
+
+
+async def list_prices(conn: AsyncConnection, owned: ConfigOwned, *, model: str | None = None) -> list[PriceView]:
+    """Every price row (optionally of one model), by model then channel."""
+    stmt = select(prices_table).order_by(prices_table.c.model, prices_table.c.channel)
+    if model is not None:
+        stmt = stmt.where(prices_table.c.model == model)
+    return [_view(row, owned) for row in await conn.execute(stmt)]
+
+
+async def get_price(conn: AsyncConnection, model: str, channel: str, owned: ConfigOwned) -> PriceView:
+    """One price, or ``NotFound``."""
+    row = (await conn.execute(select(prices_table).where(_where(model, channel)))).first()
+    if row is None:
+        raise NotFound(f"No price for {_label(model, channel)}.", code="price_not_found")
+    return _view(row, owned)
+
+
+def _refuse_config(view: PriceView) -> None:
+    if view.source == CONFIG_SOURCE:
+        raise Conflict(
+            f"The price of {_label(view.model, view.channel)} comes from the config file; change it there.",
+            code="config_managed",
+        )
+
+
+async def create_price(conn: AsyncConnection, body: PriceCreate, owned: ConfigOwned) -> PriceView:
+    """Add a price; one that exists (or that the config file names) is a ``Conflict``."""
+    if _is_config(body.model, body.channel, None, owned):
+        raise Conflict(
+            f"The price of {body.model!r} comes from the config file; change it there.",
+            code="config_managed",
+            param="model",
+        )
+    exists = (await conn.execute(select(prices_table.c.model).where(_where(body.model, body.channel)))).first()
+    if exists is not None:
+        raise Conflict(
+            f"A price for {_label(body.model, body.channel)} exists already; PATCH it instead.",
+            code="price_exists",
+            param="model",
+        )
+    values = {**msgspec.structs.asdict(body), "source": "api"}
+    await conn.execute(prices_table.insert().values(values))
+    return await get_price(conn, body.model, body.channel, owned)
+
+
+async def update_price(
+    conn: AsyncConnection, model: str, channel: str, patch: PricePatch, owned: ConfigOwned
+) -> PriceView:
+    """Change the amounts ``patch`` sets."""
+    _refuse_config(await get_price(conn, model, channel, owned))
+    values = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
+    if values:
+        await conn.execute(update(prices_table).where(_where(model, channel)).values(values))
+    return await get_price(conn, model, channel, owned)
+
+
+async def delete_price(conn: AsyncConnection, model: str, channel: str, owned: ConfigOwned) -> PriceView:
+    """Delete an API price."""
+    view = await get_price(conn, model, channel, owned)
+    _refuse_config(view)
+    await conn.execute(delete(prices_table).where(_where(model, channel)))
+    return view

@@ -1,0 +1,173 @@
+"""Admin API for groups, prices and channels over real HTTP, including channels that serve without a restart."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from omnirouter.mock_upstream import MockUpstream
+from tests.admin_client import ADMIN_KEY, Http
+from tests.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, make_config, running_gateway
+
+NEW_UPSTREAM_KEY = "sk-new-channel-secret-123456"
+
+
+@pytest.fixture
+async def served(mock_upstream: MockUpstream, tmp_path: Path) -> AsyncIterator[tuple[RunningGateway, Http]]:
+    config = make_config(
+        mock_upstream.url,
+        tmp_path / "gw.db",
+        admin_key=ADMIN_KEY,
+        reload_interval=0.2,
+        prices={"gpt-4o-mini": {"input": 0.15, "output": 0.6}},
+        groups={"gold": 0.5},
+    )
+    async with running_gateway(config) as gateway, aiohttp.ClientSession() as session:
+        yield gateway, Http(session, gateway.url)
+
+
+async def test_groups_crud(served: tuple[RunningGateway, Http]) -> None:
+    _, http = served
+    status, group = await http.admin("POST", "/admin/groups", {"name": "vip", "multiplier": 0.8, "description": "d"})
+    assert status == 201 and group["source"] == "api"
+    assert (await http.admin("POST", "/admin/groups", {"name": "vip"}))[0] == 409
+    status, error = await http.admin("POST", "/admin/groups", {"name": "cheap", "multiplier": -1})
+    assert status == 400 and error["error"]["param"] == "multiplier"
+    status, error = await http.admin("POST", "/admin/groups", {"name": "a b"})
+    assert status == 400 and error["error"]["param"] == "name"
+    status, patched = await http.admin("PATCH", "/admin/groups/vip", {"multiplier": 0.5})
+    assert status == 200 and patched["multiplier"] == 0.5 and patched["description"] == "d"
+    status, listed = await http.admin("GET", "/admin/groups")
+    assert [(g["name"], g["source"]) for g in listed["data"]] == [("gold", "config"), ("vip", "api")]
+    for method, body in (("PATCH", {"multiplier": 2}), ("DELETE", None)):
+        status, error = await http.admin(method, "/admin/groups/gold", body)
+        assert status == 409 and error["error"]["code"] == "config_managed"
+    status, error = await http.admin("POST", "/admin/groups", {"name": "gold"})
+    assert status == 409 and "config file" in error["error"]["message"]
+    status, gold_key = await http.admin("POST", "/admin/keys", {"name": "g", "group": "gold"})
+    assert status == 201 and gold_key["group"] == "gold"
+    _, key = await http.admin("POST", "/admin/keys", {"name": "k", "group": "vip"})
+    status, error = await http.admin("DELETE", "/admin/groups/vip")
+    assert status == 409 and error["error"]["code"] == "group_in_use"
+    await http.admin("PATCH", f"/admin/keys/{key['id']}", {"group": None})
+    assert (await http.admin("DELETE", "/admin/groups/vip"))[0] == 200
+    assert (await http.admin("GET", "/admin/groups/vip"))[0] == 404
+    assert (await http.admin("PATCH", "/admin/groups/vip", {"multiplier": 1}))[0] == 404
+
+
+async def test_prices_crud_with_channel_overrides_and_config_prices(served: tuple[RunningGateway, Http]) -> None:
+    _, http = served
+    body = {"model": "meta/llama-3", "input": 0.2, "output": 0.4, "cached_input": 0.05}
+    status, price = await http.admin("POST", "/admin/prices", body)
+    assert status == 201 and price["channel"] == "" and price["source"] == "api" and price["reasoning"] is None
+    assert (await http.admin("POST", "/admin/prices", body))[0] == 409
+    status, override = await http.admin("POST", "/admin/prices", {**body, "channel": "mock-openai", "input": 0.1})
+    assert status == 201 and override["channel"] == "mock-openai"
+    status, fetched = await http.admin("GET", "/admin/prices/meta/llama-3")
+    assert status == 200 and fetched == price
+    status, fetched = await http.admin("GET", "/admin/prices/meta/llama-3?channel=mock-openai")
+    assert fetched["input"] == 0.1
+    status, patched = await http.admin("PATCH", "/admin/prices/meta/llama-3?channel=mock-openai", {"output": 0.3})
+    assert status == 200 and patched["output"] == 0.3 and patched["input"] == 0.1
+    status, listed = await http.admin("GET", "/admin/prices?model=meta/llama-3")
+    assert [p["channel"] for p in listed["data"]] == ["", "mock-openai"]
+    status, error = await http.admin("PATCH", "/admin/prices/meta/llama-3", {"output": -2})
+    assert status == 400 and error["error"]["param"] == "output"
+    status, error = await http.admin("POST", "/admin/prices", {"input": 1})
+    assert status == 400 and error["error"]["param"] == "model"
+    assert (await http.admin("DELETE", "/admin/prices/meta/llama-3?channel=mock-openai"))[0] == 200
+    assert (await http.admin("GET", "/admin/prices/meta/llama-3?channel=mock-openai"))[0] == 404
+    # A price the config file names cannot be created or changed here.
+    status, error = await http.admin("POST", "/admin/prices", {"model": "gpt-4o-mini", "input": 9})
+    assert status == 409 and error["error"]["code"] == "config_managed" and "config file" in error["error"]["message"]
+
+
+def channel_body(mock_url: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "api-openai",
+        "provider": "openai",
+        "base_url": f"{mock_url}/v1",
+        "api_keys": [NEW_UPSTREAM_KEY],
+        "models": ["brand-new-model"],
+        "model_map": {"brand-new-model": "gpt-4o-mini-2024-07-18"},
+        "priority": 1,
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_channel_created_through_the_api_serves_without_restart(
+    served: tuple[RunningGateway, Http], mock_upstream: MockUpstream
+) -> None:
+    gateway, http = served
+    assert (await http.chat(CLIENT_KEY, "brand-new-model"))[0] == 404
+    status, created = await http.admin("POST", "/admin/channels", channel_body(mock_upstream.url))
+    assert status == 201, created
+    assert created["source"] == "api" and created["status"] == "active"
+    assert created["api_keys"] == ["sk-n…"] and NEW_UPSTREAM_KEY not in str(created)
+    mock_upstream.requests.clear()
+    status, answer = await http.chat(CLIENT_KEY, "brand-new-model", "fresh")
+    assert status == 200 and answer["choices"][0]["message"]["content"] == "Echo: fresh"
+    assert mock_upstream.requests[-1].headers["authorization"] == f"Bearer {NEW_UPSTREAM_KEY}"
+    status, health = await http.admin("GET", "/admin/channels")
+    assert status == 200 and [c["name"] for c in health] == ["mock-openai", "api-openai"]
+    status, settings = await http.admin("GET", "/admin/channel-settings")
+    assert [(c["name"], c["source"]) for c in settings["data"]] == [("mock-openai", "config"), ("api-openai", "api")]
+    assert UPSTREAM_KEY not in str(settings) and NEW_UPSTREAM_KEY not in str(settings)
+
+    # Unrelated changes keep the Channel objects (breaker and key state) of unchanged channels.
+    before = {c.name: c for c in gateway.app.gateway.catalog.channels}
+    await http.admin("POST", "/admin/users", {"name": "someone"})
+    after = {c.name: c for c in gateway.app.gateway.catalog.channels}
+    assert after["mock-openai"] is before["mock-openai"] and after["api-openai"] is before["api-openai"]
+
+    status, patched = await http.admin("PATCH", "/admin/channels/api-openai", {"models": ["another-model"]})
+    assert status == 200 and patched["models"] == ["another-model"] and patched["priority"] == 1
+    assert (await http.chat(CLIENT_KEY, "another-model"))[0] == 200
+    assert (await http.chat(CLIENT_KEY, "brand-new-model"))[0] == 404
+    status, paused = await http.admin("PATCH", "/admin/channels/api-openai", {"status": "disabled"})
+    assert status == 200 and paused["status"] == "disabled"
+    assert (await http.chat(CLIENT_KEY, "another-model"))[0] == 404
+    status, fetched = await http.admin("GET", "/admin/channels/api-openai")
+    assert status == 200 and fetched["status"] == "disabled"
+    assert (await http.admin("DELETE", "/admin/channels/api-openai"))[0] == 200
+    assert (await http.admin("GET", "/admin/channels/api-openai"))[0] == 404
+    assert (await http.admin("DELETE", "/admin/channels/api-openai"))[0] == 404
+
+
+async def test_channel_bad_input_and_config_channels(
+    served: tuple[RunningGateway, Http], mock_upstream: MockUpstream
+) -> None:
+    _, http = served
+    url = mock_upstream.url
+    for overrides, param in (
+        ({"provider": "foo"}, "provider"),
+        ({"base_url": "ftp://x"}, "base_url"),
+        ({"api_keys": []}, "api_keys"),
+        ({"models": []}, "models"),
+        ({"weight": -1}, "weight"),
+        ({"priority": "high"}, "priority"),
+        ({"name": "has/slash"}, "name"),
+        ({"colour": "red"}, "colour"),
+    ):
+        status, error = await http.admin("POST", "/admin/channels", channel_body(url, **overrides))
+        assert status == 400, overrides
+        assert error["error"]["param"] == param, (overrides, error)
+    status, error = await http.admin("POST", "/admin/channels", channel_body(url, name="mock-openai"))
+    assert status == 409 and error["error"]["code"] == "config_managed"
+    assert (await http.admin("POST", "/admin/channels", channel_body(url)))[0] == 201
+    assert (await http.admin("POST", "/admin/channels", channel_body(url)))[0] == 409
+    status, error = await http.admin("PATCH", "/admin/channels/api-openai", {"name": "renamed"})
+    assert status == 400 and error["error"]["param"] == "name"
+    status, error = await http.admin("PATCH", "/admin/channels/api-openai", {"base_url": "nope"})
+    assert status == 400 and error["error"]["param"] == "base_url"
+    for method, body in (("PATCH", {"weight": 3}), ("DELETE", None)):
+        status, error = await http.admin(method, "/admin/channels/mock-openai", body)
+        assert status == 409 and "config file" in error["error"]["message"]
+    status, config_channel = await http.admin("GET", "/admin/channels/mock-openai")
+    assert status == 200 and config_channel["source"] == "config" and UPSTREAM_KEY not in str(config_channel)
+    assert (await http.chat(CLIENT_KEY))[0] == 200
