@@ -122,14 +122,11 @@ class ConfigReloader:
             keys = {digest: key for digest, key in keys.items() if key.user_id not in disabled}
         gateway.auth.replace(keys)
         gateway.catalog = self._catalog(api_channels)
-        hook = getattr(gateway.billing, "reload", None)
-        if callable(hook):
-            try:
-                result = hook()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.warning("billing reload failed", exc_info=True)
+        gateway.shared.breakers.attach(gateway.catalog.channels)  # new channels' breakers are shared too
+        try:
+            await gateway.billing.reload()
+        except Exception:
+            log.warning("billing reload failed", exc_info=True)
 
     def _catalog(self, api_channels: list[ChannelConfig]) -> ModelCatalog:
         """Config channels (kept as they are) then API channels, reusing unchanged ``Channel`` objects."""
