@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from typing import Any
@@ -30,7 +31,7 @@ import orjson
 
 
 class StreamResult:
-    __slots__ = ("bytes", "end", "error", "first", "reads", "max_gap", "start", "status")
+    __slots__ = ("bytes", "end", "error", "first", "max_gap", "reads", "start", "status")
 
     def __init__(self) -> None:
         self.start = 0.0
@@ -123,8 +124,13 @@ def build_request(url: str, body: bytes, headers: list[str]) -> tuple[str, int, 
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    lines = [f"POST {path} HTTP/1.1", f"host: {host}:{port}", "content-type: application/json",
-             f"content-length: {len(body)}", "accept: text/event-stream"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"host: {host}:{port}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "accept: text/event-stream",
+    ]
     for h in headers:
         name, _, value = h.partition(":")
         lines.append(f"{name.strip()}: {value.strip()}")
@@ -146,10 +152,17 @@ def pct(values: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-async def run_ttfc(host: str, port: int, raw: bytes, n: int, warmup: int) -> dict[str, Any]:
+async def run_ttfc(host: str, port: int, raw: bytes, n: int, warmup: int, max_seconds: float) -> dict[str, Any]:
     proto = await connect(host, port)
     ttfc, total, errors = [], [], 0
+    deadline = time.perf_counter() + max_seconds
     for i in range(warmup + n):
+        if i == warmup:
+            deadline = time.perf_counter() + max_seconds  # the sampling budget starts after the warm-up
+        if i < warmup and time.perf_counter() > deadline:
+            continue  # a slow target: cut the warm-up short
+        if i >= warmup + 20 and time.perf_counter() > deadline:
+            break  # a slow target gets fewer samples (at least 20), not a much longer run
         if proto.transport is None:
             proto = await connect(host, port)
         res = await proto.request(raw)
@@ -164,13 +177,25 @@ async def run_ttfc(host: str, port: int, raw: bytes, n: int, warmup: int) -> dic
     return {
         "n": len(ttfc),
         "errors": errors,
-        "ttfc_ms": {"p50": pct(ttfc, 0.5), "p90": pct(ttfc, 0.9), "p99": pct(ttfc, 0.99), "mean": sum(ttfc) / max(1, len(ttfc))},
+        "ttfc_ms": {
+            "p50": pct(ttfc, 0.5),
+            "p90": pct(ttfc, 0.9),
+            "p99": pct(ttfc, 0.99),
+            "mean": sum(ttfc) / max(1, len(ttfc)),
+        },
         "stream_ms": {"p50": pct(total, 0.5), "p99": pct(total, 0.99)},
     }
 
 
-async def one_stream(host: str, port: int, raw: bytes, opened: list[int], all_open: asyncio.Event, total: int,
-                     timeout: float) -> StreamResult:
+async def one_stream(
+    host: str,
+    port: int,
+    raw: bytes,
+    opened: list[int],
+    all_open: asyncio.Event,
+    total: int,
+    timeout: float,  # noqa: ASYNC109
+) -> StreamResult:
     try:
         proto = await asyncio.wait_for(connect(host, port), timeout)
     except (OSError, TimeoutError) as exc:
@@ -182,10 +207,8 @@ async def one_stream(host: str, port: int, raw: bytes, opened: list[int], all_op
         return res
     done = proto.request(raw)
     assert proto.first_event is not None
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(proto.first_event), timeout)
-    except TimeoutError:
-        pass
     opened[0] += 1
     if opened[0] >= total:
         all_open.set()
@@ -199,12 +222,21 @@ async def one_stream(host: str, port: int, raw: bytes, opened: list[int], all_op
     return res
 
 
-async def run_many(host: str, port: int, raw: bytes, concurrency: int, timeout: float, announce: bool) -> dict[str, Any]:
+async def run_many(
+    host: str,
+    port: int,
+    raw: bytes,
+    concurrency: int,
+    timeout: float,  # noqa: ASYNC109
+    announce: bool,
+) -> dict[str, Any]:
     opened = [0]
     all_open = asyncio.Event()
     t0 = time.perf_counter()
-    tasks = [asyncio.create_task(one_stream(host, port, raw, opened, all_open, concurrency, timeout))
-             for _ in range(concurrency)]
+    tasks = [
+        asyncio.create_task(one_stream(host, port, raw, opened, all_open, concurrency, timeout))
+        for _ in range(concurrency)
+    ]
     await all_open.wait()
     open_s = time.perf_counter() - t0
     if announce:
@@ -226,17 +258,18 @@ async def run_many(host: str, port: int, raw: bytes, concurrency: int, timeout: 
         "wall_s": wall,
         "ttfc_ms": {"p50": pct(ttfc, 0.5), "p99": pct(ttfc, 0.99)},
         "reads": {"p50": pct([float(r.reads) for r in ok], 0.5), "min": min((r.reads for r in ok), default=0)},
-        "max_gap_ms": {"p50": pct([r.max_gap * 1e3 for r in ok], 0.5), "max": max((r.max_gap * 1e3 for r in ok), default=0.0)},
+        "max_gap_ms": {
+            "p50": pct([r.max_gap * 1e3 for r in ok], 0.5),
+            "max": max((r.max_gap * 1e3 for r in ok), default=0.0),
+        },
         "bytes_p50": pct([float(r.bytes) for r in ok], 0.5),
     }
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    with open(args.body, "rb") as fh:
-        body = fh.read()
+async def main_async(args: argparse.Namespace, body: bytes) -> dict[str, Any]:
     host, port, raw = build_request(args.url, body, args.header)
     if args.mode == "ttfc":
-        return await run_ttfc(host, port, raw, args.requests, args.warmup)
+        return await run_ttfc(host, port, raw, args.requests, args.warmup, args.max_seconds)
     return await run_many(host, port, raw, args.concurrency, args.timeout, announce=args.mode == "hold")
 
 
@@ -250,13 +283,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--max-seconds", type=float, default=1e9, help="ttfc: stop sampling after this long")
     args = parser.parse_args()
+    with open(args.body, "rb") as fh:
+        body = fh.read()
     try:
         import uvloop
     except ImportError:
-        result = asyncio.run(main_async(args))
+        result = asyncio.run(main_async(args, body))
     else:
-        result = uvloop.run(main_async(args))
+        result = uvloop.run(main_async(args, body))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
 
 

@@ -5,7 +5,7 @@
   ``litellm-proxy-extras`` / ``litellm-enterprise`` pins), so the wheel's own dependency
   list (base + the ``proxy`` extra) is read from its METADATA, those pins are relaxed,
   the list is installed, and then ``litellm`` itself with ``--no-deps``.
-* ``bench/.venv-tools``: matplotlib (plots), py-spy and pyinstrument (profiles).  Kept
+* ``bench/.venv-tools``: matplotlib (plots) and py-spy (profiles).  Kept
   out of the project's venv and out of the package's dependencies.
 
 Usage: ``python bench/setup_env.py [--litellm-version X] [--force]``.
@@ -25,9 +25,18 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 LITELLM_VENV = os.path.join(HERE, ".venv-litellm")
 TOOLS_VENV = os.path.join(HERE, ".venv-tools")
-TOOLS = ["matplotlib", "py-spy", "pyinstrument"]
+TOOLS = ["matplotlib", "py-spy"]
 # Requirements whose pins the registry here cannot satisfy: keep the name, drop the version.
 RELAX = {"certifi", "litellm-proxy-extras", "litellm-enterprise"}
+
+
+def _run(cmd: list[str]) -> None:
+    """Run a pip step quietly; show its output only when it fails."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        noise = "WARNING: Location"
+        text = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines() if not line.startswith(noise))
+        raise SystemExit(f"bench: {' '.join(cmd[:6])} ... failed:\n{text[-3000:]}")
 
 
 def _python() -> str:
@@ -39,8 +48,8 @@ def _venv(path: str) -> str:
     py = os.path.join(path, "bin", "python")
     if not os.path.exists(py):
         print(f"bench: creating {os.path.relpath(path)}", flush=True)
-        subprocess.run([_python(), "-m", "venv", path], check=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+        _run([_python(), "-m", "venv", path])
+        _run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"])
     return py
 
 
@@ -63,9 +72,7 @@ def litellm_requirements(wheel: str) -> list[str]:
         if not line.startswith("Requires-Dist:"):
             continue
         req = Requirement(line.split(":", 1)[1].strip())
-        if req.marker is not None and not (
-            _marker_ok(str(req.marker), "") or _marker_ok(str(req.marker), "proxy")
-        ):
+        if req.marker is not None and not (_marker_ok(str(req.marker), "") or _marker_ok(str(req.marker), "proxy")):
             continue
         req.marker = None
         name = req.name.lower().replace("_", "-")
@@ -85,39 +92,48 @@ def setup_litellm(version: str | None, force: bool = False) -> str:
     if force and os.path.exists(LITELLM_VENV):
         shutil.rmtree(LITELLM_VENV)
     py = _venv(LITELLM_VENV)
-    subprocess.run([py, "-m", "pip", "install", "-q", "packaging"], check=True)
+    _run([py, "-m", "pip", "install", "-q", "packaging"])
     with tempfile.TemporaryDirectory() as tmp:
         spec = f"litellm=={version}" if version else "litellm"
         print(f"bench: downloading {spec} (wheel only)", flush=True)
-        subprocess.run([py, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", tmp, spec], check=True)
+        _run([py, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", tmp, spec])
         wheel = glob.glob(os.path.join(tmp, "litellm-*.whl"))[0]
         reqs = subprocess.run(
-            [py, "-c", f"import sys; sys.path.insert(0, {HERE!r}); import setup_env; "
-             f"print('\\n'.join(setup_env.litellm_requirements({wheel!r})))"],
-            check=True, capture_output=True, text=True,
+            [
+                py,
+                "-c",
+                f"import sys; sys.path.insert(0, {HERE!r}); import setup_env; "
+                f"print('\\n'.join(setup_env.litellm_requirements({wheel!r})))",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.split()
         req_file = os.path.join(tmp, "requirements.txt")
         with open(req_file, "w") as fh:
             fh.write("\n".join(reqs) + "\n")
-        print(f"bench: installing {len(reqs)} LiteLLM proxy dependencies (pins relaxed: {', '.join(sorted(RELAX))})",
-              flush=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "-r", req_file], check=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", wheel], check=True)
-    version_out = subprocess.run([py, "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
-                                 capture_output=True, text=True).stdout.strip()
+        print(
+            f"bench: installing {len(reqs)} LiteLLM proxy dependencies (pins relaxed: {', '.join(sorted(RELAX))})",
+            flush=True,
+        )
+        _run([py, "-m", "pip", "install", "-q", "-r", req_file])
+        _run([py, "-m", "pip", "install", "-q", "--no-deps", wheel])
+    version_out = subprocess.run(
+        [py, "-c", "import importlib.metadata as m; print(m.version('litellm'))"], capture_output=True, text=True
+    ).stdout.strip()
     print(f"bench: LiteLLM {version_out} ready in {os.path.relpath(LITELLM_VENV)}", flush=True)
     return exe
 
 
 def setup_tools(force: bool = False) -> str:
-    """Make ``bench/.venv-tools`` (matplotlib, py-spy, pyinstrument); return its python."""
+    """Make ``bench/.venv-tools`` (matplotlib, py-spy); return its python."""
     py = os.path.join(TOOLS_VENV, "bin", "python")
     marker = os.path.join(TOOLS_VENV, ".installed")
     if os.path.exists(marker) and not force:
         return py
     py = _venv(TOOLS_VENV)
     print(f"bench: installing {', '.join(TOOLS)} into {os.path.relpath(TOOLS_VENV)}", flush=True)
-    subprocess.run([py, "-m", "pip", "install", "-q", *TOOLS], check=True)
+    _run([py, "-m", "pip", "install", "-q", *TOOLS])
     open(marker, "w").close()
     return py
 

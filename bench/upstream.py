@@ -7,8 +7,10 @@ does), then ``data: [DONE]``.  Each event is written on its own and the loop is 
 between events, so events leave as separate TCP segments.
 
 The per-chunk delay comes from the model name: ``*-paced`` waits ``--paced-delay`` (10 ms)
-between events, ``*-slow`` waits ``--slow-delay`` (100 ms); anything else streams at once.
-``GET /health`` answers 200.  Every response is keep-alive.  No auth check beyond presence.
+between events, ``*-slow`` waits ``--slow-delay`` (100 ms), ``*-ttfc`` sends the first event
+alone (5 ms before the rest, for time-to-first-chunk measurements); anything else streams at once.
+``GET /health`` answers 200; ``GET /stats`` the connections accepted and requests served.
+Every response is keep-alive.  No auth check beyond presence.
 
 Usage: ``python bench/upstream.py --port 9101``
 """
@@ -27,6 +29,7 @@ CHUNKS = 50
 CREATED = 1_700_000_000
 WORDS = [f"tok{i} " for i in range(CHUNKS - 2)]
 PROMPT_TOKENS, COMPLETION_TOKENS = 17, CHUNKS - 2
+FIRST_ALONE = 0.005  # ``-ttfc`` models: pause after the first event
 
 
 def _completion(model: str) -> bytes:
@@ -105,12 +108,15 @@ def _stream_events(model: str, include_usage: bool) -> list[bytes]:
     return events
 
 
-_PLAIN_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id: req_bench\r\ncontent-length: %d\r\n\r\n"
+_PLAIN_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id: req_bench\r\ncontent-length: %d\r\n\r\n"
+)
 _STREAM_HEAD = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
     b"x-request-id: req_bench\r\ntransfer-encoding: chunked\r\n\r\n"
 )
 _HEALTH = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{"status":"ok"}'
+STATS = {"connections": 0, "requests": 0}
 _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 9\r\n\r\nnot found"
 _BAD = b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 8\r\n\r\nbad json"
 
@@ -137,12 +143,15 @@ class Canned:
             out = self._streams[key] = _stream_events(model, include_usage)
         return out
 
-    def delay(self, model: str) -> float:
+    def delays(self, model: str, count: int) -> list[float]:
+        """Seconds to wait before each event."""
         if model.endswith("-slow"):
-            return self.slow
+            return [self.slow] * count
         if model.endswith("-paced"):
-            return self.paced
-        return 0.0
+            return [self.paced] * count
+        if model.endswith("-ttfc"):
+            return [0.0, FIRST_ALONE] + [0.0] * (count - 2)  # the first event leaves alone, the rest in a burst
+        return [0.0] * count
 
 
 class UpstreamProtocol(asyncio.Protocol):
@@ -156,6 +165,7 @@ class UpstreamProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        STATS["connections"] += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.busy is not None:
@@ -189,6 +199,11 @@ class UpstreamProtocol(asyncio.Protocol):
         if method == b"GET" and path in (b"/health", b"/"):
             transport.write(_HEALTH)
             return
+        if method == b"GET" and path == b"/stats":
+            body = orjson.dumps(STATS)
+            transport.write(_PLAIN_HEAD % len(body) + body)
+            return
+        STATS["requests"] += 1
         if method != b"POST" or not path.endswith(b"/chat/completions"):
             transport.write(_NOT_FOUND)
             return
@@ -203,17 +218,15 @@ class UpstreamProtocol(asyncio.Protocol):
             return
         options = req.get("stream_options") or {}
         events = self.canned.stream(model, bool(options.get("include_usage")))
-        self.busy = asyncio.get_running_loop().create_task(self._stream(transport, events, self.canned.delay(model)))
+        delays = self.canned.delays(model, len(events))
+        self.busy = asyncio.get_running_loop().create_task(self._stream(transport, events, delays))
 
-    async def _stream(self, transport: asyncio.Transport, events: list[bytes], delay: float) -> None:
+    async def _stream(self, transport: asyncio.Transport, events: list[bytes], delays: list[float]) -> None:
         transport.write(_STREAM_HEAD)
-        for event in events:
+        for event, delay in zip(events, delays, strict=False):
             if transport.is_closing():
                 return
-            if delay:
-                await asyncio.sleep(delay)
-            else:
-                await asyncio.sleep(0)  # let the event leave on its own
+            await asyncio.sleep(delay)  # 0: let the event leave on its own
             transport.write(event)
         self.busy = None
 

@@ -16,6 +16,7 @@ from omnirouter.usage import UsageRecord
 # (OpenAI ``content`` / ``reasoning_content`` / ``refusal`` / ``arguments``, Anthropic ``text`` /
 # ``thinking`` / ``partial_json``, Responses ``delta``, Gemini ``text``): what was relayed, for the
 # output estimate when the upstream never reports usage.
+_FOLD_BYTES = 65536
 _TEXT_VALUES = re.compile(
     rb'"(?:text|content|reasoning_content|refusal|arguments|thinking|partial_json|delta)":"([^"\\]*(?:\\.[^"\\]*)*)"'
 )
@@ -41,8 +42,10 @@ class RequestContext:
         "key_name",
         "model",
         "provider",
+        "_relayed",
+        "_relayed_pending",
+        "_relayed_text",
         "relayed_bytes",
-        "relayed_text",
         "request_id",
         "started",
         "status",
@@ -74,7 +77,9 @@ class RequestContext:
         self.ttfb: float | None = None
         self.usage: Usage | None = None
         self.relayed_bytes = 0
-        self.relayed_text = 0
+        self._relayed: list[bytes] = []
+        self._relayed_pending = 0
+        self._relayed_text = 0
 
     def begin_attempt(self, channel: str, provider: str, model: str, upstream_model: str) -> None:
         """Note that an attempt starts on ``channel``."""
@@ -96,9 +101,28 @@ class RequestContext:
         self.attempt_log.append({"channel": channel, "skipped": reason})
 
     def note_relayed(self, data: bytes) -> None:
-        """Count stream bytes sent to the client, and the generated text in them (for output estimates)."""
+        """Count bytes sent to the client and keep them for an output estimate.
+
+        The generated text in them is only measured when asked for (usage missing, which is rare)
+        or every 64 KB, so a normal stream pays a list append per chunk, not a regex scan.
+        """
         self.relayed_bytes += len(data)
-        self.relayed_text += sum(map(len, _TEXT_VALUES.findall(data)))
+        self._relayed.append(data)
+        self._relayed_pending += len(data)
+        if self._relayed_pending > _FOLD_BYTES:
+            self._fold_relayed()
+
+    def _fold_relayed(self) -> None:
+        self._relayed_text += sum(len(text) for chunk in self._relayed for text in _TEXT_VALUES.findall(chunk))
+        self._relayed.clear()
+        self._relayed_pending = 0
+
+    @property
+    def relayed_text(self) -> int:
+        """Bytes of generated text (answer, reasoning, tool arguments) among what was relayed."""
+        if self._relayed:
+            self._fold_relayed()
+        return self._relayed_text
 
     def mark_first_byte(self) -> None:
         """Note the time the first response byte went to the client."""

@@ -12,7 +12,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from omnirouter.storage import usage_records_table
 from omnirouter.usage.record import COLUMNS, UsageRecord, to_params
 
-__all__ = ["UsageWriter"]
+__all__ = ["SLICE", "UsageWriter"]
+
+SLICE = 64
 
 
 class UsageWriter:
@@ -48,5 +50,10 @@ class UsageWriter:
         return rows
 
     async def write(self, conn: AsyncConnection, records: Sequence[UsageRecord]) -> None:
-        """Insert ``records`` (non-empty) in one executemany on ``conn``."""
-        await conn.exec_driver_sql(self.sql, self.params(records))
+        """Insert ``records`` (non-empty) on ``conn`` in executemany slices of ``SLICE`` rows.
+
+        Building a slice's parameters runs on the event loop; slices keep each such stretch short
+        (a 500-row batch in one go stalled concurrent requests by ~4 ms at p99).
+        """
+        for start in range(0, len(records), SLICE):
+            await conn.exec_driver_sql(self.sql, self.params(records[start : start + SLICE]))

@@ -7,6 +7,7 @@ Chunks without usage are relayed with a byte-level model rename, never re-parsed
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -21,16 +22,20 @@ from omnirouter.protocols.sse import SSEEvent
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _DONE = b"[DONE]"
 _USAGE_KEY = b'"usage"'
-_NULL_USAGE = (b'"usage":null', b'"usage": null')
+_NULL_USAGE = b'"usage":null'
+_NULL_USAGE_SPACED = b'"usage": null'
+_MODEL_MEMBER = re.compile(rb'"model":"[^"\\]*"')
 
 
 class OpenAIChatStreamFilter:
     """Relays one Chat Completions stream, capturing usage and renaming the model."""
 
-    __slots__ = ("_model_json", "_wants_usage", "completed", "failure", "usage")
+    __slots__ = ("_model_field", "_model_json", "_upstream_field", "_wants_usage", "completed", "failure", "usage")
 
     def __init__(self, public_model: str, client_wants_usage: bool) -> None:
         self._model_json = orjson.dumps(public_model)
+        self._model_field = b'"model":' + self._model_json
+        self._upstream_field: bytes | None = None  # the upstream's ``"model":"…"`` member, once seen
         self._wants_usage = client_wants_usage
         self.usage: Usage | None = None
         self.failure: str | None = None
@@ -41,9 +46,21 @@ class OpenAIChatStreamFilter:
         if data == _DONE:
             self.completed = True
             return b"data: [DONE]\n\n"
-        if (_USAGE_KEY in data and not any(null in data for null in _NULL_USAGE)) or data.startswith(b'{"error"'):
+        if (_USAGE_KEY in data and _NULL_USAGE not in data and _NULL_USAGE_SPACED not in data) or data.startswith(
+            b'{"error"'
+        ):
             return self._process_parsed(data)
-        return b"data: " + replace_string_field(data, b"model", self._model_json) + b"\n\n"
+        return b"data: " + self._rename(data) + b"\n\n"
+
+    def _rename(self, data: bytes) -> bytes:
+        """Put the public model name in a chunk: a plain bytes replace once the upstream's member is known."""
+        known = self._upstream_field
+        if known is not None and known in data:
+            return data if known == self._model_field else data.replace(known, self._model_field, 1)
+        found = _MODEL_MEMBER.search(data)
+        if found is not None:
+            self._upstream_field = found.group(0)
+        return replace_string_field(data, b"model", self._model_json)
 
     def _process_parsed(self, data: bytes) -> bytes:
         try:
