@@ -32,6 +32,9 @@ class RequestContext:
 
     __slots__ = (
         "_attempt_started",
+        "_relayed",
+        "_relayed_pending",
+        "_relayed_text",
         "attempt_log",
         "attempts",
         "channel",
@@ -42,9 +45,6 @@ class RequestContext:
         "key_name",
         "model",
         "provider",
-        "_relayed",
-        "_relayed_pending",
-        "_relayed_text",
         "relayed_bytes",
         "request_id",
         "started",
