@@ -65,6 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_keep_alive=30,
         timeout_graceful_shutdown=30,
         backlog=4096,
+        proxy_headers=False,  # the client address is the peer; see accounts/access.py
     )
     return 0
 
