@@ -20,6 +20,7 @@ class Channel:
     """
 
     __slots__ = (
+        "_headers_by_key",
         "api_keys",
         "base_url",
         "breaker",
@@ -55,6 +56,7 @@ class Channel:
         self.priority = config.priority
         self.weight = config.weight
         self.extra_headers = {k.lower(): v for k, v in config.headers.items()}
+        self._headers_by_key: dict[str, dict[str, str]] = {}
         # Connect and total are aiohttp's; time to first byte and idle gaps are enforced by the relay.
         self.timeout = aiohttp.ClientTimeout(
             total=config.total_timeout, connect=config.connect_timeout, sock_connect=config.connect_timeout
@@ -86,9 +88,12 @@ class Channel:
         return self.max_concurrency is not None and self.in_flight >= self.max_concurrency
 
     def headers(self, api_key: str) -> dict[str, str]:
-        """Request headers for one call with ``api_key``."""
-        headers = {"content-type": "application/json", **self.spec.fixed_headers, **self.extra_headers}
-        headers.update(self.spec.auth_headers(api_key))
+        """Request headers for one call with ``api_key`` (built once per key; callers must not mutate them)."""
+        headers = self._headers_by_key.get(api_key)
+        if headers is None:
+            headers = {"content-type": "application/json", **self.spec.fixed_headers, **self.extra_headers}
+            headers.update(self.spec.auth_headers(api_key))
+            self._headers_by_key[api_key] = headers
         return headers
 
     def secrets(self) -> tuple[str, ...]:
