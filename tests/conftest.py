@@ -10,6 +10,7 @@ import pytest
 
 from omnirouter.mock_upstream import MockUpstream
 from tests.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
+from tests.test_storage import postgres_database
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +19,23 @@ async def mock_upstream() -> AsyncIterator[MockUpstream]:
         yield mock
 
 
-@pytest.fixture
-async def gateway(mock_upstream: MockUpstream, tmp_path: Path) -> AsyncIterator[RunningGateway]:
+@pytest.fixture(scope="session")
+async def gateway_postgres_url() -> AsyncIterator[str]:
+    """One throwaway PostgreSQL database for the session's gateways (dropped at the end)."""
+    async with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def gateway(
+    request: pytest.FixtureRequest, mock_upstream: MockUpstream, tmp_path: Path, gateway_postgres_url: str
+) -> AsyncIterator[RunningGateway]:
+    """A gateway on SQLite and, as a second run of every test using it, on PostgreSQL."""
     mock_upstream.requests.clear()
-    async with running_gateway(make_config(mock_upstream.url, tmp_path / "gw.db")) as running:
+    config = make_config(mock_upstream.url, tmp_path / "gw.db")
+    if request.param == "postgresql":
+        config.database_url = gateway_postgres_url
+    async with running_gateway(config) as running:
         yield running
 
 
