@@ -32,6 +32,7 @@ from omnirouter.ir import (
 from omnirouter.protocols import carry
 from omnirouter.protocols.anthropic import ANTHROPIC, ping
 from omnirouter.protocols.sse import SSEEvent, SSEParser
+from tests.fuzz import mutate
 from tests.reference import FIXTURES
 
 TEXT = FIXTURES / "anthropic_stream_text.sse"
@@ -376,21 +377,11 @@ def test_decoder_never_raises_on_garbage() -> None:
         decoder = ANTHROPIC.new_stream_decoder()
         for seed in seeds:
             text = orjson.dumps(seed)
-            mutated = _mutate(orjson.loads(text), rng, pieces)
+            mutated = mutate(orjson.loads(text), rng, pieces, 0.04)
             data = orjson.dumps(mutated) if rng.random() > 0.02 else text[: rng.randrange(len(text))]
             for event in decoder.feed(SSEEvent(data=data, event=rng.choice([None, "error", "message_start"]))):
                 assert isinstance(event, typing.get_args(StreamEvent))
         decoder.finish()
-
-
-def _mutate(value: Any, rng: random.Random, pieces: list[Any]) -> Any:
-    if rng.random() < 0.04:
-        return rng.choice(pieces)
-    if isinstance(value, dict):
-        return {k: _mutate(v, rng, pieces) for k, v in value.items() if rng.random() > 0.04}
-    if isinstance(value, list):
-        return [_mutate(v, rng, pieces) for v in value]
-    return value
 
 
 def test_random_ir_sequences_give_legal_streams() -> None:

@@ -12,6 +12,7 @@ import pytest
 from omnirouter.ir import ErrorKind, GatewayError, Usage, UsageUpdate
 from omnirouter.protocols.anthropic import ANTHROPIC, ANTHROPIC_PASSTHROUGH
 from omnirouter.protocols.sse import SSEEvent, SSEParser
+from tests.fuzz import mutate
 from tests.reference import FIXTURES
 from tests.test_anthropic_codec_request import CLAUDE_CODE_BODY
 
@@ -97,7 +98,7 @@ def test_random_bodies_only_raise_invalid_request() -> None:
     pieces: list[Any] = [None, 0, -5, 1.5, "x", "", [], {}, [1], {"type": "text"}, True, {"type": "tool"}]
     raised = 0
     for _ in range(1500):
-        body = _mutate(copy.deepcopy(CLAUDE_CODE_BODY), rng, pieces)
+        body = mutate(copy.deepcopy(CLAUDE_CODE_BODY), rng, pieces, 0.02)
         try:
             request = ANTHROPIC.decode_request(body)
         except GatewayError as error:
@@ -111,16 +112,6 @@ def test_random_bodies_only_raise_invalid_request() -> None:
         with pytest.raises(GatewayError) as info:
             ANTHROPIC.decode_request(odd)
         assert info.value.kind is ErrorKind.INVALID_REQUEST
-
-
-def _mutate(value: Any, rng: random.Random, pieces: list[Any]) -> Any:
-    if rng.random() < 0.02:
-        return rng.choice(pieces)
-    if isinstance(value, dict):
-        return {k: _mutate(v, rng, pieces) for k, v in value.items() if rng.random() > 0.02}
-    if isinstance(value, list):
-        return [_mutate(v, rng, pieces) for v in value]
-    return value
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ from omnirouter.ir import (
 )
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
 from omnirouter.protocols.sse import SSEEvent, SSEParser
+from tests.fuzz import mutate
 from tests.openapi_schema import validate_openai
 from tests.reference import FIXTURES
 
@@ -271,21 +272,11 @@ def test_decoder_never_raises_on_garbage() -> None:
         decoder = OPENAI_CHAT.new_stream_decoder()
         for seed in seeds:
             text = orjson.dumps(seed)
-            mutated = _mutate(orjson.loads(text), rng, pieces)
+            mutated = mutate(orjson.loads(text), rng, pieces, 0.03)
             data = orjson.dumps(mutated) if rng.random() > 0.02 else text[: rng.randrange(len(text))]
             for event in decoder.feed(SSEEvent(data=data)):
                 assert isinstance(event, typing.get_args(StreamEvent))
         decoder.finish()
-
-
-def _mutate(value: Any, rng: random.Random, pieces: list[Any]) -> Any:
-    if rng.random() < 0.03:
-        return rng.choice(pieces)
-    if isinstance(value, dict):
-        return {k: _mutate(v, rng, pieces) for k, v in value.items() if rng.random() > 0.03}
-    if isinstance(value, list):
-        return [_mutate(v, rng, pieces) for v in value]
-    return value
 
 
 def test_encoder_tool_calls_text_reasoning_and_choices() -> None:
