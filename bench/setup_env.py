@@ -2,9 +2,10 @@
 
 * ``bench/.venv-litellm``: LiteLLM's proxy, the peer gateway.  Its newest release pins
   versions this package registry lacks (``certifi>=2026.10.19``, exact
-  ``litellm-proxy-extras`` / ``litellm-enterprise`` pins), so the wheel's own dependency
-  list (base + the ``proxy`` extra) is read from its METADATA, those pins are relaxed,
-  the list is installed, and then ``litellm`` itself with ``--no-deps``.
+  ``litellm-proxy-extras`` / ``litellm-enterprise`` pins) and, from 1.110, a companion
+  ``litellm-proxy`` package it lacks altogether, so the wheel's own dependency list (base + the
+  ``proxy`` extra) is read from its METADATA, those pins are relaxed, ``litellm-proxy`` is
+  left out, the list is installed, and then ``litellm`` itself with ``--no-deps``.
 * ``bench/.venv-tools``: matplotlib (plots) and py-spy (profiles).  Kept
   out of the project's venv and out of the package's dependencies.
 
@@ -28,6 +29,10 @@ TOOLS_VENV = os.path.join(HERE, ".venv-tools")
 TOOLS = ["matplotlib", "py-spy"]
 # Requirements whose pins the registry here cannot satisfy: keep the name, drop the version.
 RELAX = {"certifi", "litellm-proxy-extras", "litellm-enterprise"}
+# Requirements the registry here lacks altogether: ``litellm-proxy`` (from 1.110) is a companion
+# package pinned to the same version; the proxy's code and its ``litellm`` command ship in the
+# ``litellm`` wheel itself, so it is left out.
+DROP = {"litellm-proxy"}
 
 
 def _run(cmd: list[str]) -> None:
@@ -76,6 +81,8 @@ def litellm_requirements(wheel: str) -> list[str]:
             continue
         req.marker = None
         name = req.name.lower().replace("_", "-")
+        if name in DROP:
+            continue
         if name in RELAX:
             req.specifier = type(req.specifier)("")
         text = str(req)

@@ -56,9 +56,9 @@ class RunningGateway:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(config: GatewayConfig) -> AsyncIterator[RunningGateway]:
+async def running_gateway(config: GatewayConfig, *, tune_gc: bool = False) -> AsyncIterator[RunningGateway]:
     """Serve ``config`` until the block ends (then shut down gracefully, flushing usage)."""
-    app = GatewayApp(config, prepare=True)
+    app = GatewayApp(config, prepare=True, tune_gc=tune_gc)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False)
     )

@@ -16,6 +16,7 @@ from omnirouter.api.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send,
 from omnirouter.api.chat import handle_chat
 from omnirouter.api.count_tokens import handle_count_tokens
 from omnirouter.api.gateway import Gateway, prepare_database
+from omnirouter.api.gc_tuning import tune_for_serving
 from omnirouter.api.key_self import KeySelfAPI
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.config import GatewayConfig
@@ -48,9 +49,10 @@ def client_protocol(scope: Scope) -> Codec:
 class GatewayApp:
     """ASGI entry point of one worker."""
 
-    def __init__(self, config: GatewayConfig, *, prepare: bool = False) -> None:
+    def __init__(self, config: GatewayConfig, *, prepare: bool = False, tune_gc: bool = False) -> None:
         self.gateway = Gateway(config)
         self._prepare = prepare
+        self._tune_gc = tune_gc  # serving processes only: a test process hosts many apps
         self._admin = AdminRouter(self.gateway)
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/v1/chat/completions"): self._chat_completions,
@@ -105,6 +107,8 @@ class GatewayApp:
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                if self._tune_gc:
+                    tune_for_serving()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.gateway.stop()

@@ -13,4 +13,4 @@ CONFIG_ENV = "OMNIROUTER_CONFIG"
 def create_app() -> GatewayApp:
     """Build a worker's app from the config file named in ``$OMNIROUTER_CONFIG`` (or the defaults)."""
     path = os.environ.get(CONFIG_ENV) or None
-    return GatewayApp(load_config(path))
+    return GatewayApp(load_config(path), tune_gc=True)
