@@ -146,7 +146,7 @@ class Bus:
                     self._first_try.set()
                 finally:
                     with contextlib.suppress(*_FAILURES):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8.2
                 reconnected = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
