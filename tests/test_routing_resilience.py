@@ -318,6 +318,24 @@ async def test_idle_upstream_mid_stream_ends_with_an_error_not_a_hang(
         assert "sent no next chunk in 0.3s" in str(caught.value)
 
 
+async def test_a_stream_that_never_ends_is_cut_at_the_total_timeout(
+    start: Any, client_of: Any, mock_upstream: MockUpstream
+) -> None:
+    channels = [openai_channel(mock_upstream, "a", "sk-a", ["m"], idle_timeout=5, total_timeout=0.6)]
+    async with start(channels) as gateway:
+        trickle = [{"role": "user", "content": '[[mock {"text": "a b c d e f g h i j k l", "chunk_delay": 0.1}]]'}]
+        stream = await client_of(gateway).chat.completions.create(model="m", messages=trickle, stream=True)
+        began = time.monotonic()
+        received = []
+        with pytest.raises(openai.APIError) as caught:
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    received.append(chunk.choices[0].delta.content)
+        assert time.monotonic() - began < 1.0
+        assert received  # what came before the limit was relayed
+        assert "took longer than 0.6s in all" in str(caught.value)
+
+
 async def test_upstream_headers_are_not_leaked(start: Any, mock_upstream: MockUpstream) -> None:
     async with (
         start([openai_channel(mock_upstream, "a", "sk-a", ["m"])]) as gateway,

@@ -23,8 +23,10 @@ def frame(data: bytes, event: str | None = None) -> bytes:
 class SSEParser:
     """Splits a byte stream into events as soon as each is complete.
 
-    Handles ``\\n``, ``\\r\\n`` and ``\\r`` line ends, comments (``:`` lines are
-    dropped), multi-line data, and events split across network reads.
+    Handles ``\\n``, ``\\r\\n`` and ``\\r`` line ends (also a ``\\r\\n`` split across two
+    reads), comments (``:`` lines are dropped), multi-line data, and events split across network
+    reads.  The common shapes, a lone ``data: …`` line and ``event: …`` + ``data: …``, are sliced
+    straight out of the buffer.
     """
 
     __slots__ = ("_buffer",)
@@ -36,28 +38,47 @@ class SSEParser:
         """Add bytes; return the events they complete."""
         buffer = self._buffer + chunk if self._buffer else chunk
         if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            buffer = _normalize_line_ends(buffer)
         events: list[SSEEvent] = []
         start = 0
+        find = buffer.find
         while True:
-            end = buffer.find(b"\n\n", start)
+            end = find(b"\n\n", start)
             if end < 0:
                 break
-            block = buffer[start:end]
+            newline = find(b"\n", start, end)
+            if newline < 0 and buffer.startswith(b"data: ", start):
+                events.append(SSEEvent(data=buffer[start + 6 : end], raw=buffer[start : end + 2]))
+            elif (
+                newline > 0
+                and buffer.startswith(b"event: ", start)
+                and buffer.startswith(b"data: ", newline + 1)
+                and find(b"\n", newline + 1, end) < 0
+            ):
+                name = buffer[start + 7 : newline].decode("utf-8", "replace")
+                events.append(SSEEvent(data=buffer[newline + 7 : end], event=name, raw=buffer[start : end + 2]))
+            else:
+                event = _parse_block(buffer[start:end])
+                if event is not None:
+                    events.append(event)
             start = end + 2
-            event = _parse_block(block)
-            if event is not None:
-                events.append(event)
         self._buffer = buffer[start:]
         return events
 
     def finish(self) -> list[SSEEvent]:
         """Flush a last event the stream ended without a blank line after."""
-        block, self._buffer = self._buffer.strip(b"\n"), b""
+        block, self._buffer = self._buffer.replace(b"\r", b"\n").strip(b"\n"), b""
         if not block:
             return []
         event = _parse_block(block)
         return [event] if event is not None else []
+
+
+def _normalize_line_ends(buffer: bytes) -> bytes:
+    """``\\r\\n`` and ``\\r`` to ``\\n``; a final ``\\r`` stays as it is (its ``\\n`` may be in the next read)."""
+    if buffer.endswith(b"\r"):
+        return buffer[:-1].replace(b"\r\n", b"\n").replace(b"\r", b"\n") + b"\r"
+    return buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import msgspec
 import orjson
 
@@ -81,8 +82,8 @@ class ChatCall:
         else:
             outbound = fit_to_upstream(await self._request_for(upstream_protocol), attempt)
             data = orjson.dumps(upstream_codec.encode_request(outbound))
-        response = await open_upstream(self._client.session, attempt, key, data, stream, upstream_codec)
         if stream:
+            response = await self._open_stream(attempt, key, data, upstream_codec)
             relay: StreamFilter
             if passthrough is not None:
                 relay = passthrough.new_stream_filter(attempt.public_model, wants_usage)
@@ -102,13 +103,7 @@ class ChatCall:
                 self._keepalive,
             )
             return
-        try:
-            async with asyncio.timeout(attempt.channel.first_byte_timeout):
-                raw = await response.read()
-        except (*TRANSPORT_ERRORS, TimeoutError) as exc:
-            raise AttemptFailure(classify_transport_error(exc, attempt.channel.name), retryable=True) from None
-        finally:
-            response.release()
+        raw = await self._fetch(attempt, key, data, upstream_codec)
         try:
             if passthrough is not None:
                 out, self._ctx.usage = passthrough.rewrite_response(raw, attempt.public_model)
@@ -119,6 +114,29 @@ class ChatCall:
         self._ctx.mark_first_byte()
         await send_response(self._send, 200, out, JSON_HEADERS + headers)
         self._ctx.note_relayed(out)
+
+    async def _open_stream(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> aiohttp.ClientResponse:
+        """Start a streamed call; its response headers must come within the channel's first-byte limit."""
+        channel = attempt.channel
+        try:
+            async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):
+                return await open_upstream(self._client.session, attempt, key, data, True, codec)
+        except TimeoutError as exc:
+            raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
+
+    async def _fetch(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> bytes:
+        """A non-streamed call: the whole answer must come within the channel's first-byte limit."""
+        channel = attempt.channel
+        response: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):
+                response = await open_upstream(self._client.session, attempt, key, data, False, codec)
+                return await response.read()
+        except (*TRANSPORT_ERRORS, TimeoutError) as exc:
+            raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
+        finally:
+            if response is not None:
+                response.release()
 
     def _translate_response(self, upstream_codec: Codec, raw: bytes, public_model: str) -> bytes:
         try:

@@ -30,13 +30,17 @@ from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
 
 
 def _check_json(events: list[SSEEvent]) -> None:
-    """Before committing to a channel, make sure it speaks JSON at all (pass-through relays do not parse)."""
+    """Before committing to a channel, make sure it speaks JSON at all (pass-through relays do not parse).
+
+    The first data event is enough to tell a JSON stream from an HTML error page or garbage.
+    """
     for event in events:
         if event.data != b"[DONE]":
             try:
                 orjson.loads(event.data)
             except orjson.JSONDecodeError:
                 raise GatewayError(ErrorKind.UPSTREAM, "upstream sent a malformed stream chunk") from None
+            return
 
 
 def _failure_before_start(relay: StreamFilter) -> GatewayError:
@@ -53,6 +57,110 @@ class KeepAlive:
     def __init__(self, frame: bytes, interval: float) -> None:
         self.frame = frame
         self.interval = interval
+
+
+class _Watchdog:
+    """One timer per stream for the upstream's deadlines and the client's keep-alives.
+
+    ``asyncio.timeout()`` around every upstream read costs a timer and a context per chunk; here
+    the loop only notes times, and the single timer, when it fires, re-arms itself for the next
+    due moment unless that moment has come.  Then it cancels the pump, but only while the pump
+    waits for the upstream (never in the middle of a send to the client), and says why in ``due``.
+    """
+
+    __slots__ = (
+        "_handle",
+        "_loop",
+        "_task",
+        "due",
+        "ends",
+        "first_limit",
+        "got_data",
+        "idle_limit",
+        "keepalive",
+        "last_data",
+        "last_sent",
+        "reading",
+        "total",
+    )
+
+    def __init__(self, channel: Channel, keepalive: float, task: asyncio.Task[object]) -> None:
+        self._loop = loop = asyncio.get_running_loop()
+        self._task = task
+        now = loop.time()
+        self.first_limit = channel.first_byte_timeout
+        self.idle_limit = channel.idle_timeout
+        self.keepalive = keepalive
+        self.total = channel.total_timeout
+        self.ends = now + self.total
+        self.last_data = self.last_sent = now
+        self.got_data = False
+        self.reading = False
+        self.due: str | None = None  # what fired: "timeout", "total" or "keepalive"
+        self._handle: asyncio.TimerHandle | None = None
+        self._arm()
+
+    @property
+    def limit(self) -> float:
+        """The longest wait for upstream data allowed now."""
+        return self.idle_limit if self.got_data else self.first_limit
+
+    def _next(self) -> tuple[float, str]:
+        """The next moment something is due, and what: "timeout", "total" or "keepalive"."""
+        when, why = self.last_data + self.limit, "timeout"
+        if self.ends < when:
+            when, why = self.ends, "total"
+        keepalive_due = self.last_sent + self.keepalive
+        return (when, why) if when <= keepalive_due else (keepalive_due, "keepalive")
+
+    def error(self, channel: str) -> GatewayError:
+        """The timeout that fired, as the client will see it."""
+        if self.due == "total":
+            return GatewayError(
+                ErrorKind.UPSTREAM_TIMEOUT, f"upstream channel {channel!r} took longer than {self.total:g}s in all"
+            )
+        what = "next chunk" if self.got_data else "first chunk"
+        return GatewayError(
+            ErrorKind.UPSTREAM_TIMEOUT, f"upstream channel {channel!r} sent no {what} in {self.limit:g}s"
+        )
+
+    def _arm(self) -> None:
+        when, _ = self._next()
+        self._handle = self._loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        when, why = self._next()
+        if self._loop.time() < when or not self.reading:
+            # not due yet, or the pump is sending (the upstream's silence is then ours to cause)
+            self._handle = self._loop.call_at(max(when, self._loop.time() + 0.001), self._fire)
+            return
+        self._handle = None
+        self.due = why
+        self._task.cancel()
+
+    def data_came(self) -> None:
+        """Note upstream data (the first switches the limit from first-byte to idle)."""
+        self.last_data = self._loop.time()
+        if not self.got_data:
+            self.got_data = True
+            self.rearm()
+
+    def sent_keepalive(self) -> None:
+        """Note a keep-alive sent just now."""
+        self.last_sent = self._loop.time()
+        self.rearm()
+
+    def rearm(self) -> None:
+        """Schedule afresh (the keep-alive or the limit changed)."""
+        self.due = None
+        if self._handle is not None:
+            self._handle.cancel()
+        self._arm()
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 async def pump_stream(
@@ -72,12 +180,12 @@ async def pump_stream(
     parser = SSEParser()
     started = False
     task = asyncio.current_task()
+    assert task is not None
     gone = asyncio.Event()
     finishing = asyncio.Event()
-    loop = asyncio.get_running_loop()
 
     def on_client_message(future: asyncio.Future[Message]) -> None:
-        if not future.cancelled() and not finishing.is_set() and task is not None:
+        if not future.cancelled() and not finishing.is_set():
             gone.set()
             task.cancel()
 
@@ -90,31 +198,27 @@ async def pump_stream(
     watcher = asyncio.ensure_future(receive())
     watcher.add_done_callback(on_client_message)
     content = response.content
+    watchdog = _Watchdog(channel, keepalive.interval, task)
     try:
-        last_data = last_sent = loop.time()
-        got_data = False
         while True:
-            limit = channel.idle_timeout if got_data else channel.first_byte_timeout
-            now = loop.time()
-            wait = min(last_data + limit, last_sent + keepalive.interval) - now
+            watchdog.reading = True
             try:
-                async with asyncio.timeout(max(wait, 0.0)):
-                    chunk = await content.readany()
-            except TimeoutError:
-                now = loop.time()
-                if now - last_data >= limit:
-                    what = "next chunk" if got_data else "first chunk"
-                    raise GatewayError(
-                        ErrorKind.UPSTREAM_TIMEOUT, f"upstream channel {channel.name!r} sent no {what} in {limit:g}s"
-                    ) from None
+                chunk = await content.readany()
+            except asyncio.CancelledError:
+                if watchdog.due is None or gone.is_set():
+                    raise
+                task.uncancel()
+                if watchdog.due != "keepalive":
+                    raise watchdog.error(channel.name) from None
+                watchdog.reading = False
                 await start()
                 await send({"type": "http.response.body", "body": keepalive.frame, "more_body": True})
-                last_sent = now
+                watchdog.sent_keepalive()
                 continue
+            watchdog.reading = False
             if not chunk:
                 break
-            got_data = True
-            last_data = loop.time()
+            watchdog.data_came()
             events = parser.feed(chunk)
             if not started:
                 _check_json(events)
@@ -126,7 +230,7 @@ async def pump_stream(
                 ctx.mark_first_byte()
                 await send({"type": "http.response.body", "body": out, "more_body": True})
                 ctx.note_relayed(out)
-                last_sent = last_data
+                watchdog.last_sent = watchdog.last_data
         tail = b"".join([relay.process(event) for event in parser.finish()])
         if relay.failure is not None and not started:
             raise _failure_before_start(relay)
@@ -143,8 +247,7 @@ async def pump_stream(
     except asyncio.CancelledError:
         if not gone.is_set():
             raise
-        if task is not None:
-            task.uncancel()
+        task.uncancel()
         ctx.status, ctx.error_kind = 499, "client_disconnected"
     except (GatewayError, *TRANSPORT_ERRORS) as exc:
         error = exc if isinstance(exc, GatewayError) else classify_transport_error(exc, channel.name)
@@ -154,6 +257,7 @@ async def pump_stream(
         finishing.set()
         await send({"type": "http.response.body", "body": relay.error(error), "more_body": False})
     finally:
+        watchdog.stop()
         ctx.usage = relay.usage
         watcher.remove_done_callback(on_client_message)
         watcher.cancel()

@@ -8,7 +8,6 @@ import aiohttp
 
 from omnirouter.ir import GatewayError
 from omnirouter.protocols.base import Codec
-from omnirouter.providers import endpoint_url
 from omnirouter.relay.secrets import scrub
 from omnirouter.routing import Attempt
 from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
@@ -50,14 +49,13 @@ async def open_upstream(
 ) -> aiohttp.ClientResponse:
     """POST ``body`` to the attempt's channel with ``key``; a 2xx response is returned open, else it raises.
 
-    The channel's time-to-first-byte limit covers the wait for the response headers.
+    The caller bounds the wait (the channel's first-byte limit); only connecting is timed here, by aiohttp.
     """
     channel = attempt.channel
-    url = endpoint_url(attempt.protocol, channel.base_url, attempt.upstream_model, stream)
+    url = channel.url(attempt.protocol, attempt.upstream_model, stream)
     try:
-        async with asyncio.timeout(channel.first_byte_timeout):
-            response = await session.post(url, data=body, headers=channel.headers(key), timeout=channel.timeout)
-    except (*TRANSPORT_ERRORS, TimeoutError) as exc:
+        response = await session.post(url, data=body, headers=channel.headers(key), timeout=channel.timeout)
+    except TRANSPORT_ERRORS as exc:
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     if response.status < 400:
         return response

@@ -5,10 +5,12 @@ from __future__ import annotations
 import fnmatch
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from omnirouter.config.schema import BreakerConfig, ChannelConfig
 from omnirouter.protocols.base import ProtocolName
-from omnirouter.providers import ProviderSpec, provider_spec
+from omnirouter.providers import ProviderSpec, endpoint_url, provider_spec
 from omnirouter.routing.breaker import CircuitBreaker
 from omnirouter.routing.keys import KeyPool
 
@@ -21,6 +23,7 @@ class Channel:
 
     __slots__ = (
         "_headers_by_key",
+        "_urls",
         "api_keys",
         "base_url",
         "breaker",
@@ -39,6 +42,7 @@ class Channel:
         "responses_models",
         "spec",
         "timeout",
+        "total_timeout",
         "weight",
     )
 
@@ -56,13 +60,14 @@ class Channel:
         self.priority = config.priority
         self.weight = config.weight
         self.extra_headers = {k.lower(): v for k, v in config.headers.items()}
-        self._headers_by_key: dict[str, dict[str, str]] = {}
-        # Connect and total are aiohttp's; time to first byte and idle gaps are enforced by the relay.
-        self.timeout = aiohttp.ClientTimeout(
-            total=config.total_timeout, connect=config.connect_timeout, sock_connect=config.connect_timeout
-        )
+        self._headers_by_key: dict[str, CIMultiDictProxy[str]] = {}
+        self._urls: dict[tuple[ProtocolName, str, bool], URL] = {}
+        # Connecting is aiohttp's to time; time to first byte, idle gaps and the total are the relay's
+        # (one timer per call: aiohttp's own total and connect timers cost a timer each per request).
+        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=config.connect_timeout)
         self.first_byte_timeout = config.first_byte_timeout
         self.idle_timeout = config.idle_timeout
+        self.total_timeout = config.total_timeout
         self.max_concurrency = config.max_concurrency
         self.in_flight = 0
         self.breaker = CircuitBreaker(config.breaker or breaker or BreakerConfig())
@@ -87,18 +92,31 @@ class Channel:
         """Whether the channel is at its concurrency limit."""
         return self.max_concurrency is not None and self.in_flight >= self.max_concurrency
 
-    def headers(self, api_key: str) -> dict[str, str]:
-        """Request headers for one call with ``api_key`` (built once per key; callers must not mutate them)."""
+    def headers(self, api_key: str) -> CIMultiDictProxy[str]:
+        """Request headers for one call with ``api_key`` (built once per key, read-only)."""
         headers = self._headers_by_key.get(api_key)
         if headers is None:
-            headers = {"content-type": "application/json", **self.spec.fixed_headers, **self.extra_headers}
-            headers.update(self.spec.auth_headers(api_key))
-            self._headers_by_key[api_key] = headers
+            built = {"content-type": "application/json", **self.spec.fixed_headers, **self.extra_headers}
+            built.update(self.spec.auth_headers(api_key))
+            headers = self._headers_by_key[api_key] = CIMultiDictProxy(CIMultiDict(built))
         return headers
+
+    def url(self, protocol: ProtocolName, upstream_model: str, stream: bool) -> URL:
+        """The generation endpoint for ``upstream_model`` (parsed once per model, protocol and streaming)."""
+        cache_key = (protocol, upstream_model, stream)
+        url = self._urls.get(cache_key)
+        if url is None:
+            if len(self._urls) >= _MAX_CACHED_URLS:  # glob channels may see unbounded model names
+                self._urls.clear()
+            url = self._urls[cache_key] = URL(endpoint_url(protocol, self.base_url, upstream_model, stream))
+        return url
 
     def secrets(self) -> tuple[str, ...]:
         """Strings that must never reach a client or a log."""
         return self.api_keys
+
+
+_MAX_CACHED_URLS = 1024
 
 
 def _is_pattern(model: str) -> bool:

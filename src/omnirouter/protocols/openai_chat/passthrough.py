@@ -50,7 +50,10 @@ class OpenAIChatStreamFilter:
             b'{"error"'
         ):
             return self._process_parsed(data)
-        return b"data: " + self._rename(data) + b"\n\n"
+        renamed = self._rename(data)
+        if renamed is data and len(event.raw) == len(data) + 8:  # the raw frame is exactly ``data: …\n\n``
+            return event.raw
+        return b"data: " + renamed + b"\n\n"
 
     def _rename(self, data: bytes) -> bytes:
         """Put the public model name in a chunk: a plain bytes replace once the upstream's member is known."""
