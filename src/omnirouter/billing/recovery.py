@@ -102,6 +102,6 @@ async def _resolve(db: Database, request_ids: list[str]) -> int:
                     cost_nano=charge,
                 )
             )
-        await UsageWriter(conn.dialect).write(conn, records)
-        await charge_keys(conn, {k: v for k, v in charged.items() if v}, released)
+        await conn.run_sync(UsageWriter(conn.dialect).write, records)
+        await conn.run_sync(charge_keys, {k: v for k, v in charged.items() if v}, released)
     return len(deleted)

@@ -22,9 +22,21 @@ _TEXT_VALUES = re.compile(
 )
 
 
+_PROCESS_TAG = os.urandom(4).hex()  # tells this process's ids from other workers' and replicas'
+_last_id = [0]  # (milliseconds << 16) | sequence of the last id made here
+
+
 def new_request_id() -> str:
-    """A unique, opaque request id (also sent to the client as ``x-request-id``)."""
-    return "req_" + os.urandom(12).hex()
+    """A unique request id (also sent to the client as ``x-request-id``), growing with time.
+
+    ``req_`` + 48 bits of Unix milliseconds + a 16-bit sequence within the millisecond + a 32-bit
+    random tag per process, in hex.  Ids that grow with time keep the database's request-id
+    indexes appending at one end: about half the SQLite insert cost of random ids on a large
+    usage table, and no random page touches on PostgreSQL either.
+    """
+    stamp = max(time.time_ns() // 1_000_000 << 16, _last_id[0] + 1)
+    _last_id[0] = stamp
+    return f"req_{stamp:016x}{_PROCESS_TAG}"
 
 
 class RequestContext:

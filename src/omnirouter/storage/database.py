@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from omnirouter.storage.background_writes import BackgroundWrites
 from omnirouter.storage.url import normalize_database_url
 
 __all__ = ["Database", "sqlite_path"]
@@ -43,7 +44,8 @@ class Database:
     SQLite: a small queue pool of aiosqlite connections, each set to WAL,
     ``synchronous=NORMAL`` and a busy timeout; the file's folder is created.
     PostgreSQL: a pool of asyncpg connections, pre-pinged so a database restart
-    costs one failed checkout, not a failed request.
+    costs one failed checkout, not a failed request.  ``background`` runs the background
+    writers' transactions (usage batches), on SQLite files in a thread of their own.
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -56,6 +58,7 @@ class Database:
                 path.parent.mkdir(parents=True, exist_ok=True)
             self.engine: AsyncEngine = create_async_engine(sa_url, echo=echo)
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+            self.background = BackgroundWrites(self.engine, path is not None, _sqlite_on_connect)
         else:
             self.engine = create_async_engine(
                 sa_url,
@@ -67,6 +70,7 @@ class Database:
                 pool_pre_ping=True,
                 connect_args={"timeout": 10, "command_timeout": 60},
             )
+            self.background = BackgroundWrites(self.engine, False, _sqlite_on_connect)
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,7 +78,8 @@ class Database:
         return self.backend == "sqlite"
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (the background writer's too)."""
+        await self.background.close()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Database:

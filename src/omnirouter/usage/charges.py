@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import bindparam, delete, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, bindparam, delete, update
 
 from omnirouter.storage import api_keys_table, reservations_table
 from omnirouter.usage.record import UsageRecord
@@ -31,7 +30,7 @@ _CHARGE = (
 )
 
 
-async def charge_keys(conn: AsyncConnection, costs: dict[int, int], released: dict[int, int]) -> None:
+def charge_keys(conn: Connection, costs: dict[int, int], released: dict[int, int]) -> None:
     """Add ``costs`` to ``used_nano`` and take ``released`` off ``reserved_nano``, per key id.
 
     Keys are updated in id order, so concurrent flushes of several processes cannot deadlock.
@@ -39,10 +38,10 @@ async def charge_keys(conn: AsyncConnection, costs: dict[int, int], released: di
     ids = sorted(costs.keys() | released.keys())
     if ids:
         params = [{"b_id": i, "b_cost": costs.get(i, 0), "b_released": released.get(i, 0)} for i in ids]
-        await conn.execute(_CHARGE, params)
+        conn.execute(_CHARGE, params)
 
 
-async def apply_charges(conn: AsyncConnection, records: Sequence[UsageRecord], reserved: Collection[str]) -> None:
+def apply_charges(conn: Connection, records: Sequence[UsageRecord], reserved: Collection[str]) -> None:
     """Charge ``records`` to their keys and release the reservations of those in ``reserved`` (request ids)."""
     costs: dict[int, int] = {}
     request_ids: list[str] = []
@@ -57,9 +56,9 @@ async def apply_charges(conn: AsyncConnection, records: Sequence[UsageRecord], r
     released: dict[int, int] = {}
     if request_ids:
         table = reservations_table
-        result = await conn.execute(
+        result = conn.execute(
             delete(table).where(table.c.request_id.in_(request_ids)).returning(table.c.key_id, table.c.amount_nano)
         )
         for key_id, amount in result:
             released[key_id] = released.get(key_id, 0) + amount
-    await charge_keys(conn, costs, released)
+    charge_keys(conn, costs, released)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection
 
 from omnirouter.storage import Database
 from omnirouter.usage.charges import apply_charges
@@ -27,13 +30,23 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
         pass
 
 
+def _write_batch(
+    conn: Connection, writer: UsageWriter, records: list[UsageRecord], rows: list[tuple[Any, ...]], settled: list[str]
+) -> None:
+    """One batch in one transaction: its rows, its keys' charges and its reservations' release."""
+    writer.write_rows(conn, rows)
+    apply_charges(conn, records, settled)
+
+
 class UsageRecorder:
     """Collects ``UsageRecord``s and bulk-inserts them from a background task.
 
-    ``record()`` only appends to a list: no await, no I/O.  The task writes every
-    ``flush_interval`` seconds, or as soon as ``batch_size`` records wait, in
-    INSERTs of at most ``batch_size`` rows (one executemany each, see
-    ``UsageWriter``).  A failed write keeps the records and retries with backoff
+    ``record()`` turns the record into its driver row and appends both to lists: no await, no
+    I/O (rows built as requests end spread that work evenly, instead of one stretch of
+    event-loop time per flush that requests arriving meanwhile would wait behind).  The task
+    writes every ``flush_interval`` seconds, or as soon as ``batch_size`` records wait, in
+    transactions of at most ``batch_size`` rows, each one hop to ``Database.background``
+    (on SQLite, a writer thread of its own).  A failed write keeps the records and retries with backoff
     (up to 5 s); only when ``max_buffer`` records are waiting are new ones
     dropped, with a warning.  ``close()`` stops the task and writes what is left.
     Delivery is at-least-once: a batch whose commit acknowledgement is lost is
@@ -63,12 +76,13 @@ class UsageRecorder:
         self._batch_size = batch_size
         self._max_buffer = max_buffer
         self._buffer: list[UsageRecord] = []
+        self._rows: list[tuple[Any, ...]] = []  # the driver rows of ``_buffer``, index for index
         self._reserved: set[str] = set()  # request ids of buffered records whose reservation to settle
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._writer: UsageWriter | None = None
+        self._writer = UsageWriter(db.engine.dialect)
         self._dropped_unreported = 0
         self.dropped = 0
         """Records dropped because the buffer was full, since creation."""
@@ -92,6 +106,7 @@ class UsageRecorder:
             self.dropped += 1
             return
         buffer.append(rec)
+        self._rows.append(self._writer.row(rec))
         if reserved:
             self._reserved.add(rec.request_id)
         if len(buffer) >= self._batch_size:
@@ -113,22 +128,22 @@ class UsageRecorder:
         async with self._lock:
             self._report_drops()
             writer = self._writer
-            if writer is None:
-                writer = self._writer = UsageWriter(self._db.engine.dialect)
             pending, self._buffer = self._buffer, []
+            rows, self._rows = self._rows, []
             written = 0
             try:
                 for start in range(0, len(pending), self._batch_size):
                     chunk = pending[start : start + self._batch_size]
-                    async with self._db.engine.begin() as conn:
-                        await writer.write(conn, chunk)
-                        await apply_charges(conn, chunk, self._reserved)
-                    if self._reserved:
-                        self._reserved.difference_update([rec.request_id for rec in chunk])
+                    settled = [rec.request_id for rec in chunk if rec.request_id in self._reserved]
+                    await self._db.background.run(
+                        _write_batch, writer, chunk, rows[start : start + self._batch_size], settled
+                    )
+                    if settled:
+                        self._reserved.difference_update(settled)
                     written += len(chunk)
                     self.written += len(chunk)
             except BaseException:
-                self._requeue(pending[written:])
+                self._requeue(pending[written:], rows[written:])
                 raise
             return written
 
@@ -157,16 +172,18 @@ class UsageRecorder:
     ) -> None:
         await self.close()
 
-    def _requeue(self, records: list[UsageRecord]) -> None:
+    def _requeue(self, records: list[UsageRecord], rows: list[tuple[Any, ...]]) -> None:
         """Put unwritten records back, oldest first; beyond the cap the newest go."""
         if not records:
             return
         self._buffer[:0] = records
+        self._rows[:0] = rows
         overflow = len(self._buffer) - self._max_buffer
         if overflow > 0:
             if self._reserved:
                 self._reserved.difference_update([rec.request_id for rec in self._buffer[self._max_buffer :]])
             del self._buffer[self._max_buffer :]
+            del self._rows[self._max_buffer :]
             self._dropped_unreported += overflow
             self.dropped += overflow
 
