@@ -97,6 +97,28 @@ def test_cost_token_kinds_and_defaults() -> None:
     assert cost_nano(odd, price(input=1.0, output=1.0, cached_input=0.0, reasoning=3.0)) == 0 + 5 * 3000
 
 
+def test_whole_nano_prices_cost_the_same_as_the_exact_decimal_sum() -> None:
+    rng = random.Random(7)
+    per_m = [0.0, 0.1, 0.15, 0.6, 2.5, 3.0, 15.0, 0.075, 0.0005, 0.0375, 1.23456, None]
+    whole = 0
+    for _ in range(2000):
+        fields = {name: rng.choice(per_m) for name in ("cached_input", "cache_write", "reasoning")}
+        fast = price(input=rng.choice(per_m[:-1]), output=rng.choice(per_m[:-1]), **fields)
+        exact = msgspec.structs.replace(fast, whole_nano=None)  # the Decimal path
+        whole += fast.whole_nano is not None
+        total_in, total_out = rng.randrange(0, 10**7), rng.randrange(0, 10**6)
+        usage = Usage(
+            input_tokens=total_in,
+            output_tokens=total_out,
+            cached_tokens=rng.randrange(0, total_in + 2),
+            cache_write_tokens=rng.randrange(0, total_in + 2),
+            reasoning_tokens=rng.randrange(0, total_out + 2),
+        )
+        for multiplier in (Decimal(1), Decimal("0.8")):
+            assert cost_nano(usage, fast, multiplier) == cost_nano(usage, exact, multiplier)
+    assert 300 < whole < 1900  # both paths were taken
+
+
 def test_max_cost_bounds_every_usage_within_the_estimates() -> None:
     rng = random.Random(7)
     for _ in range(500):

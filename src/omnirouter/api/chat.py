@@ -30,7 +30,10 @@ from omnirouter.storage import KeyRecord
 
 
 class ChatExtension(Protocol):
-    """Protocol-specific work around a chat request: rewrite the body first, watch the answer go out."""
+    """Protocol-specific work around a chat request: rewrite the body first, watch the answer go out.
+
+    ``prepare`` returns the body itself when it keeps it, or a new dict (never edits it in place).
+    """
 
     async def prepare(self, body: dict[str, Any], key: KeyRecord) -> dict[str, Any]: ...
 
@@ -80,9 +83,13 @@ async def handle_chat(
     try:
         key = gateway.auth.authenticate(scope)
         ctx.key_id, ctx.key_name, ctx.user_id = key.id, key.name, key.user_id
-        body = parse_json_object(await read_body(receive, gateway.config.max_body_bytes))
+        text = await read_body(receive, gateway.config.max_body_bytes)
+        body = parse_json_object(text)
+        raw: bytes | None = text  # the client's JSON text of ``body``, while the body is the client's own
         if extension is not None:
-            body = await extension.prepare(body, key)
+            prepared = await extension.prepare(body, key)
+            raw = text if prepared is body else None
+            body = prepared
             send = extension.wrap_send(send, key)
         model = body.get("model") if path_model is None else path_model
         if not isinstance(model, str) or not model:
@@ -112,6 +119,7 @@ async def handle_chat(
             ctx,
             inbound,
             body,
+            raw,
             send,
             receive,
             headers,

@@ -43,6 +43,16 @@ def cost_nano(usage: Usage, price: Price, multiplier: Decimal = ONE) -> int:
     writes = _clamp(usage.cache_write_tokens, total_in - cached)
     total_out = max(usage.output_tokens, 0)
     reasoning = _clamp(usage.reasoning_tokens, total_out)
+    whole = price.whole_nano
+    if whole is not None and multiplier == ONE:  # every term a whole number of nano-USD: exact as it is
+        plain_in, cached_in, write_in, plain_out, reasoning_out = whole
+        return (
+            (total_in - cached - writes) * plain_in
+            + cached * cached_in
+            + writes * write_in
+            + (total_out - reasoning) * plain_out
+            + reasoning * reasoning_out
+        )
     add, mul = _CTX.add, _CTX.multiply
     amount = mul(Decimal(total_in - cached - writes), price.input)
     if cached:

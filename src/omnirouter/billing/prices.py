@@ -49,6 +49,9 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
 
     ``None`` means "as the base price": cached reads and cache writes cost ``input``, reasoning costs
     ``output``.  ``per_image`` / ``per_second`` / ``per_call`` are kept for media models (not charged yet).
+    ``whole_nano`` (set by ``of``) holds the per-token prices of input, cached input, cache write, output
+    and reasoning in nano-USD when each is a whole number (any price per 1M tokens with at most three
+    decimals), so that costs are plain integer arithmetic; ``None`` otherwise.
     """
 
     input: Decimal = Decimal(0)
@@ -59,11 +62,12 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     per_image: Decimal | None = None
     per_second: Decimal | None = None
     per_call: Decimal | None = None
+    whole_nano: tuple[int, int, int, int, int] | None = None
 
     @classmethod
     def of(cls, source: Any) -> Price:
         """From anything with the price fields as floats (a ``PriceConfig``, a ``prices`` row)."""
-        return cls(
+        price = cls(
             input=to_decimal(source.input or 0.0),
             output=to_decimal(source.output or 0.0),
             cached_input=_opt_decimal(source.cached_input),
@@ -73,6 +77,24 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
             per_second=_opt_decimal(getattr(source, "per_second", None)),
             per_call=_opt_decimal(getattr(source, "per_call", None)),
         )
+        return msgspec.structs.replace(price, whole_nano=_whole_nano_per_token(price))
+
+
+def _whole_nano_per_token(price: Price) -> tuple[int, int, int, int, int] | None:
+    """The five token prices in nano-USD per token, if every one is a whole number."""
+    rates = []
+    for per_m in (
+        price.input,
+        price.input if price.cached_input is None else price.cached_input,
+        price.input if price.cache_write is None else price.cache_write,
+        price.output,
+        price.output if price.reasoning is None else price.reasoning,
+    ):
+        nano = per_m * 1000  # USD per 1M tokens -> nano-USD per token
+        if nano != nano.to_integral_value() or nano < 0:
+            return None
+        rates.append(int(nano))
+    return rates[0], rates[1], rates[2], rates[3], rates[4]
 
 
 def _is_pattern(model: str) -> bool:

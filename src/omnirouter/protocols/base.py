@@ -92,11 +92,15 @@ class PassthroughAdapter(Protocol):
 
     ``check`` is the cheap structural validation the gateway does itself, so that a
     malformed request is answered 400 once instead of being sent to every channel.
+    ``prepare`` may reuse ``raw``, the client's JSON text of ``body`` (``None`` when the gateway
+    changed the body), editing bytes instead of re-serialising; ``rewrite_response`` the same.
     """
 
     def check(self, body: dict[str, Any]) -> None: ...
 
-    def prepare(self, body: dict[str, Any], upstream_model: str, stream: bool) -> PreparedBody: ...
+    def prepare(
+        self, body: dict[str, Any], upstream_model: str, stream: bool, raw: bytes | None = None
+    ) -> PreparedBody: ...
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]: ...
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 
 def _skip_spaces(data: bytes, index: int) -> int:
     length = len(data)
@@ -44,3 +48,35 @@ def replace_string_field(data: bytes, key: bytes, value: bytes) -> bytes:
                 return data[:open_quote] + value + data[index + 1 :]
             index += 1
         return data
+
+
+def with_top_level_string(raw: bytes | None, parsed: dict[str, Any], key: str, value: str) -> bytes | None:
+    """``raw`` (the JSON text ``parsed`` was read from) with the top-level string member ``key`` set to
+    ``value``, when a plain bytes edit is certainly right; ``None`` when the caller must re-serialise.
+
+    Certain means: ``raw`` holds the token ``"key"`` exactly once (so it is the top-level member's
+    key: quotes inside strings are escaped, and a second occurrence anywhere makes us give up) and
+    that member is written ``"key":<value>`` exactly as orjson writes it.  Bodies of 100 KB cost
+    tens of microseconds to re-serialise; this costs two scans.
+    """
+    if raw is None:
+        return None
+    current = parsed.get(key)
+    if current == value:
+        return raw
+    if not isinstance(current, str):
+        return None
+    token = b'"' + key.encode() + b'"'
+    member = token + b":" + orjson.dumps(current)
+    if raw.count(token) != 1 or member not in raw:
+        return None
+    return raw.replace(member, token + b":" + orjson.dumps(value), 1)
+
+
+def with_first_member(raw: bytes, member: bytes) -> bytes | None:
+    """``raw``, a JSON object without ``member``'s key, with ``member`` put first (``None``: not an object)."""
+    body = raw.lstrip()
+    if not body.startswith(b"{"):
+        return None
+    rest = body[1:].lstrip()
+    return b"{" + member + (b"}" if rest.startswith(b"}") else b"," + rest)

@@ -34,6 +34,7 @@ class ChatCall:
         ctx: RequestContext,
         inbound: Codec,
         body: dict[str, Any],
+        raw: bytes | None,
         send: Send,
         receive: Receive,
         headers: Headers,
@@ -45,6 +46,7 @@ class ChatCall:
         self._ctx = ctx
         self._inbound = inbound
         self._body = body
+        self._raw = raw  # the client's JSON text of ``body``; None when the gateway rewrote the body
         self._send = send
         self._receive = receive
         self._headers = headers
@@ -77,7 +79,7 @@ class ChatCall:
         stream = self._ctx.stream
         headers = [*self._headers, (b"x-omnirouter-attempts", str(self._ctx.attempts).encode())]
         if passthrough is not None:
-            prepared = passthrough.prepare(self._body, attempt.upstream_model, stream)
+            prepared = passthrough.prepare(self._body, attempt.upstream_model, stream, self._raw)
             data, wants_usage = prepared.data, prepared.client_wants_usage
         else:
             outbound = fit_to_upstream(await self._request_for(upstream_protocol), attempt)

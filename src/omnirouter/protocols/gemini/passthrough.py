@@ -19,7 +19,7 @@ from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
 from omnirouter.protocols.gemini.errors import encode_stream_error, read_error
 from omnirouter.protocols.gemini.response import usage_from_gemini
-from omnirouter.protocols.json_patch import replace_string_field
+from omnirouter.protocols.json_patch import replace_string_field, with_top_level_string
 from omnirouter.protocols.sse import SSEEvent
 
 _USAGE_KEY = b'"usageMetadata"'
@@ -141,10 +141,13 @@ class GeminiPassthrough:
                     param=f"contents[{index}]",
                 )
 
-    def prepare(self, body: dict[str, Any], upstream_model: str, stream: bool) -> PreparedBody:
+    def prepare(
+        self, body: dict[str, Any], upstream_model: str, stream: bool, raw: bytes | None = None
+    ) -> PreparedBody:
+        """The body without a ``model`` member (Gemini names the model in the URL)."""
         if "model" in body:
-            body = {k: v for k, v in body.items() if k != "model"}
-        return PreparedBody(orjson.dumps(body), True)
+            return PreparedBody(orjson.dumps({k: v for k, v in body.items() if k != "model"}), True)
+        return PreparedBody(raw if raw is not None else orjson.dumps(body), True)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
         try:
@@ -153,8 +156,11 @@ class GeminiPassthrough:
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
         if not isinstance(parsed, dict) or ("candidates" not in parsed and "promptFeedback" not in parsed):
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
-        parsed["modelVersion"] = public_model
-        return orjson.dumps(parsed), _usage_of(parsed)
+        out = with_top_level_string(body, parsed, "modelVersion", public_model)
+        if out is None:
+            parsed["modelVersion"] = public_model
+            out = orjson.dumps(parsed)
+        return out, _usage_of(parsed)
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> GeminiStreamFilter:
         return GeminiStreamFilter(public_model, json_array=self.json_array)

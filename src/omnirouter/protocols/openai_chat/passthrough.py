@@ -14,7 +14,7 @@ import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
-from omnirouter.protocols.json_patch import replace_string_field
+from omnirouter.protocols.json_patch import replace_string_field, with_first_member, with_top_level_string
 from omnirouter.protocols.openai_chat.errors import encode_stream_error
 from omnirouter.protocols.openai_chat.usage import usage_from_openai
 from omnirouter.protocols.sse import SSEEvent
@@ -25,6 +25,8 @@ _USAGE_KEY = b'"usage"'
 _NULL_USAGE = b'"usage":null'
 _NULL_USAGE_SPACED = b'"usage": null'
 _MODEL_MEMBER = re.compile(rb'"model":"[^"\\]*"')
+_ASK_USAGE = b'"stream_options":{"include_usage":true}'
+_USAGE_ON = {"include_usage": True}
 
 
 class OpenAIChatStreamFilter:
@@ -111,16 +113,19 @@ class OpenAIChatPassthrough:
                     param=f"messages[{index}]",
                 )
 
-    def prepare(self, body: dict[str, Any], upstream_model: str, stream: bool) -> PreparedBody:
+    def prepare(
+        self, body: dict[str, Any], upstream_model: str, stream: bool, raw: bytes | None = None
+    ) -> PreparedBody:
+        options = body.get("stream_options")
+        wants_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
+        data = with_top_level_string(raw, body, "model", upstream_model)
+        if data is not None and stream and not wants_usage:
+            data = with_first_member(data, _ASK_USAGE) if "stream_options" not in body else None
+        if data is not None:
+            return PreparedBody(data, wants_usage)
         body = {**body, "model": upstream_model}
-        wants_usage = False
         if stream:
-            options = body.get("stream_options")
-            if isinstance(options, dict):
-                wants_usage = options.get("include_usage") is True
-                body["stream_options"] = {**options, "include_usage": True}
-            else:
-                body["stream_options"] = {"include_usage": True}
+            body["stream_options"] = {**options, "include_usage": True} if isinstance(options, dict) else _USAGE_ON
         return PreparedBody(orjson.dumps(body), wants_usage)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
@@ -130,9 +135,12 @@ class OpenAIChatPassthrough:
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
         if not isinstance(parsed, dict) or "choices" not in parsed:
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
-        parsed["model"] = public_model
         usage = parsed.get("usage")
-        return orjson.dumps(parsed), usage_from_openai(usage) if isinstance(usage, dict) else None
+        out = with_top_level_string(body, parsed, "model", public_model)
+        if out is None:
+            parsed["model"] = public_model
+            out = orjson.dumps(parsed)
+        return out, usage_from_openai(usage) if isinstance(usage, dict) else None
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> OpenAIChatStreamFilter:
         return OpenAIChatStreamFilter(public_model, client_wants_usage)

@@ -20,7 +20,7 @@ import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
-from omnirouter.protocols.json_patch import replace_string_field
+from omnirouter.protocols.json_patch import replace_string_field, with_top_level_string
 from omnirouter.protocols.openai_responses.errors import error_event, response_error
 from omnirouter.protocols.openai_responses.usage import usage_from_responses
 from omnirouter.protocols.sse import SSEEvent, frame
@@ -131,9 +131,10 @@ class OpenAIResponsesPassthrough:
                     ErrorKind.INVALID_REQUEST, f"input[{index}] must be an object.", param=f"input[{index}]"
                 )
 
-    def prepare(self, body: dict[str, Any], upstream_model: str, stream: bool) -> PreparedBody:
+    def prepare(
+        self, body: dict[str, Any], upstream_model: str, stream: bool, raw: bytes | None = None
+    ) -> PreparedBody:
         """The body with the upstream model; reasoning requests also ask for ``reasoning.encrypted_content``."""
-        body = {**body, "model": upstream_model}
         reasoning = body.get("reasoning")
         include = body.get("include")
         wants = (
@@ -142,8 +143,10 @@ class OpenAIResponsesPassthrough:
             and reasoning.keys() & {"effort", "summary"}
         )
         if wants and (include is None or isinstance(include, list)) and _ENCRYPTED not in (include or ()):
-            body["include"] = [*(include or ()), _ENCRYPTED]
-        return PreparedBody(orjson.dumps(body), True)
+            body = {**body, "model": upstream_model, "include": [*(include or ()), _ENCRYPTED]}
+            return PreparedBody(orjson.dumps(body), True)
+        data = with_top_level_string(raw, body, "model", upstream_model)
+        return PreparedBody(data if data is not None else orjson.dumps({**body, "model": upstream_model}), True)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
         try:
@@ -152,9 +155,12 @@ class OpenAIResponsesPassthrough:
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("output"), list):
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
-        parsed["model"] = public_model
         usage = parsed.get("usage")
-        return orjson.dumps(parsed), usage_from_responses(usage) if isinstance(usage, dict) else None
+        out = with_top_level_string(body, parsed, "model", public_model)
+        if out is None:
+            parsed["model"] = public_model
+            out = orjson.dumps(parsed)
+        return out, usage_from_responses(usage) if isinstance(usage, dict) else None
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> OpenAIResponsesStreamFilter:
         return OpenAIResponsesStreamFilter(public_model)
