@@ -117,3 +117,17 @@ def test_key_pool_rotates_and_sets_keys_aside() -> None:
     assert pool.next_key() is None and pool.usable() == 0
     clock.now += 61
     assert pool.usable() == 3 and pool.next_key() is not None
+
+
+def test_attempts_are_made_once_per_channel_and_model() -> None:
+    mapped = Channel(
+        ChannelConfig(
+            name="a", provider="openai", base_url="http://x/v1", api_keys=["k"], models=["m*"], model_map={"m1": "up-1"}
+        )
+    )
+    other = Channel(ChannelConfig(name="b", provider="openai", base_url="http://x/v1", api_keys=["k"], models=["m*"]))
+    first = plan("m1", [mapped])[0]
+    assert plan("m1", [mapped])[0] is first
+    assert (first.upstream_model, first.public_model) == ("up-1", "m1")
+    assert plan("m1", [other])[0].channel is other
+    assert plan("m1", [other])[0].upstream_model == "m1"

@@ -66,6 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=30,
         backlog=4096,
         proxy_headers=False,  # the client address is the peer; see accounts/access.py
+        server_header=False,  # no "server: uvicorn" on every answer
     )
     return 0
 

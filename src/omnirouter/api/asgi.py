@@ -58,6 +58,7 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 
 
 async def send_response(send: Send, status: int, body: bytes, headers: Headers) -> None:
-    """Send a complete response in two ASGI messages."""
+    """Send a complete response in two ASGI messages, with its length (no chunked framing)."""
+    headers = [*headers, (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -127,18 +127,14 @@ class ChatCall:
             raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
 
     async def _fetch(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> bytes:
-        """A non-streamed call: the whole answer must come within the channel's first-byte limit."""
-        channel = attempt.channel
-        response: aiohttp.ClientResponse | None = None
+        """A plain call: the upstream may not fall silent for longer than the channel's first-byte limit."""
+        response = await open_upstream(self._client.session, attempt, key, data, False, codec)
         try:
-            async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):
-                response = await open_upstream(self._client.session, attempt, key, data, False, codec)
-                return await response.read()
-        except (*TRANSPORT_ERRORS, TimeoutError) as exc:
-            raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
+            return await response.read()
+        except TRANSPORT_ERRORS as exc:
+            raise AttemptFailure(classify_transport_error(exc, attempt.channel.name), retryable=True) from None
         finally:
-            if response is not None:
-                response.release()
+            response.release()
 
     def _translate_response(self, upstream_codec: Codec, raw: bytes, public_model: str) -> bytes:
         try:

@@ -49,12 +49,14 @@ async def open_upstream(
 ) -> aiohttp.ClientResponse:
     """POST ``body`` to the attempt's channel with ``key``; a 2xx response is returned open, else it raises.
 
-    The caller bounds the wait (the channel's first-byte limit); only connecting is timed here, by aiohttp.
+    Plain calls are timed by aiohttp (connecting, and every silence of the upstream up to the
+    channel's first-byte limit); for streams, only connecting: the caller bounds the wait.
     """
     channel = attempt.channel
     url = channel.url(attempt.protocol, attempt.upstream_model, stream)
+    timeout = channel.timeout if stream else channel.plain_timeout
     try:
-        response = await session.post(url, data=body, headers=channel.headers(key), timeout=channel.timeout)
+        response = await session.post(url, data=body, headers=channel.headers(key), timeout=timeout)
     except TRANSPORT_ERRORS as exc:
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     if response.status < 400:
