@@ -59,13 +59,14 @@ class KeepAlive:
         self.interval = interval
 
 
-class _Watchdog:
-    """One timer per stream for the upstream's deadlines and the client's keep-alives.
+class _StreamGuard:
+    """The stream's timer (upstream deadlines, the client's keep-alives) and its watch on the client.
 
     ``asyncio.timeout()`` around every upstream read costs a timer and a context per chunk; here
-    the loop only notes times, and the single timer, when it fires, re-arms itself for the next
+    the pump only notes times, and the single timer, when it fires, re-arms itself for the next
     due moment unless that moment has come.  Then it cancels the pump, but only while the pump
     waits for the upstream (never in the middle of a send to the client), and says why in ``due``.
+    A client that goes away cancels the pump too (``gone``), unless the pump is already finishing.
     """
 
     __slots__ = (
@@ -74,7 +75,9 @@ class _Watchdog:
         "_task",
         "due",
         "ends",
+        "finishing",
         "first_limit",
+        "gone",
         "got_data",
         "idle_limit",
         "keepalive",
@@ -96,6 +99,8 @@ class _Watchdog:
         self.last_data = self.last_sent = now
         self.got_data = False
         self.reading = False
+        self.gone = False  # the client went away
+        self.finishing = False  # the last bytes are on their way: a client leaving now changes nothing
         self.due: str | None = None  # what fired: "timeout", "total" or "keepalive"
         self._handle: asyncio.TimerHandle | None = None
         self._arm()
@@ -138,6 +143,12 @@ class _Watchdog:
         self.due = why
         self._task.cancel()
 
+    def client_message(self, future: asyncio.Future[Message]) -> None:
+        """The client's next ASGI message came: it can only be a disconnect."""
+        if not future.cancelled() and not self.finishing:
+            self.gone = True
+            self._task.cancel()
+
     def data_came(self) -> None:
         """Note upstream data (the first switches the limit from first-byte to idle)."""
         self.last_data = self._loop.time()
@@ -178,60 +189,52 @@ async def pump_stream(
     ``headers`` are the complete response headers (content type included).
     """
     parser = SSEParser()
-    started = False
     task = asyncio.current_task()
     assert task is not None
-    gone = asyncio.Event()
-    finishing = asyncio.Event()
-
-    def on_client_message(future: asyncio.Future[Message]) -> None:
-        if not future.cancelled() and not finishing.is_set():
-            gone.set()
-            task.cancel()
-
-    async def start() -> None:
-        nonlocal started
-        if not started:
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            started = True
-
+    guard = _StreamGuard(channel, keepalive.interval, task)
     watcher = asyncio.ensure_future(receive())
-    watcher.add_done_callback(on_client_message)
+    watcher.add_done_callback(guard.client_message)
     content = response.content
-    watchdog = _Watchdog(channel, keepalive.interval, task)
+    process = relay.process
+    started = False
     try:
         while True:
-            watchdog.reading = True
+            guard.reading = True
             try:
                 chunk = await content.readany()
             except asyncio.CancelledError:
-                if watchdog.due is None or gone.is_set():
+                if guard.due is None or guard.gone:
                     raise
                 task.uncancel()
-                if watchdog.due != "keepalive":
-                    raise watchdog.error(channel.name) from None
-                watchdog.reading = False
-                await start()
+                if guard.due != "keepalive":
+                    raise guard.error(channel.name) from None
+                guard.reading = False
+                if not started:
+                    await send({"type": "http.response.start", "status": 200, "headers": headers})
+                    started = True
                 await send({"type": "http.response.body", "body": keepalive.frame, "more_body": True})
-                watchdog.sent_keepalive()
+                guard.sent_keepalive()
                 continue
-            watchdog.reading = False
+            guard.reading = False
             if not chunk:
                 break
-            watchdog.data_came()
+            guard.data_came()
             events = parser.feed(chunk)
             if not started:
                 _check_json(events)
-            out = b"".join([relay.process(event) for event in events])
-            if relay.failure is not None and not started:
+            out = process(events[0]) if len(events) == 1 else b"".join([process(event) for event in events])
+            if not started and relay.failure is not None:
                 raise _failure_before_start(relay)
-            if out:
-                await start()
+            if not out:
+                continue
+            if not started:
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                started = True
                 ctx.mark_first_byte()
-                await send({"type": "http.response.body", "body": out, "more_body": True})
-                ctx.note_relayed(out)
-                watchdog.last_sent = watchdog.last_data
-        tail = b"".join([relay.process(event) for event in parser.finish()])
+            await send({"type": "http.response.body", "body": out, "more_body": True})
+            ctx.note_relayed(out)
+            guard.last_sent = guard.last_data
+        tail = b"".join([process(event) for event in parser.finish()])
         if relay.failure is not None and not started:
             raise _failure_before_start(relay)
         if not relay.completed:
@@ -239,13 +242,15 @@ async def pump_stream(
         if relay.failure is not None:
             ctx.status, ctx.error_kind = 502, ErrorKind.UPSTREAM.value
         end = tail + relay.finish()
-        finishing.set()
-        await start()
+        guard.finishing = True
+        if not started:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            started = True
         ctx.mark_first_byte()
         await send({"type": "http.response.body", "body": end, "more_body": False})
         ctx.note_relayed(end)
     except asyncio.CancelledError:
-        if not gone.is_set():
+        if not guard.gone:
             raise
         task.uncancel()
         ctx.status, ctx.error_kind = 499, "client_disconnected"
@@ -254,11 +259,11 @@ async def pump_stream(
         if not started:
             raise AttemptFailure(error, retryable=True) from None
         ctx.status, ctx.error_kind = error.status, error.kind.value
-        finishing.set()
+        guard.finishing = True
         await send({"type": "http.response.body", "body": relay.error(error), "more_body": False})
     finally:
-        watchdog.stop()
+        guard.stop()
         ctx.usage = relay.usage
-        watcher.remove_done_callback(on_client_message)
+        watcher.remove_done_callback(guard.client_message)
         watcher.cancel()
         response.close()
