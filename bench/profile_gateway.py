@@ -27,7 +27,10 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import run as bench  # noqa: E402
+import common  # noqa: E402
+import measure  # noqa: E402
+import setup_env  # noqa: E402
+import targets  # noqa: E402
 
 RATE = 250
 CASES = [
@@ -134,15 +137,15 @@ def analyze(raw_path: str, seconds: float) -> dict[str, Any]:
 def _profile_case(
     pyspy: str, pid: int, url: str, script: str, raw: str, seconds: float, load_cpu: str | None
 ) -> dict[str, Any]:
-    bench.run_wrk(url, script, 64, 1, load_cpu)  # warm
+    measure.run_wrk(url, script, 64, 1, load_cpu)  # warm
     wrk = subprocess.Popen(
-        [*bench.pin(load_cpu), "wrk", "-t1", "-c64", f"-d{int(seconds + 2)}s", "-s", script, url],
+        [*common.pin(load_cpu), "wrk", "-t1", "-c64", f"-d{int(seconds + 2)}s", "-s", script, url],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     time.sleep(1.0)
-    c0, w0 = bench.cpu_seconds([pid]), time.monotonic()
+    c0, w0 = common.cpu_seconds([pid]), time.monotonic()
     spy = subprocess.run(
         [
             pyspy,
@@ -164,7 +167,7 @@ def _profile_case(
         capture_output=True,
         text=True,
     )
-    c1, w1 = bench.cpu_seconds([pid]), time.monotonic()
+    c1, w1 = common.cpu_seconds([pid]), time.monotonic()
     wrk_out, _ = wrk.communicate(timeout=seconds + 60)
     m = re.search(r"Requests/sec:\s+([\d.]+)", wrk_out)
     rps = float(m.group(1)) if m else float("nan")
@@ -186,26 +189,26 @@ def run(out: str, seconds: float, tools_py: str, load_cpu: str | None) -> dict[s
     pyspy = os.path.join(os.path.dirname(tools_py), "py-spy")
     work = os.path.join(out, "work")
     os.makedirs(work, exist_ok=True)
-    up_port, gw_port, relay_port = bench.free_port(), bench.free_port(), bench.free_port()
-    gw_cpu = "1" if bench.cpus() >= 2 else None
-    upstream = bench.Proc(
+    up_port, gw_port, relay_port = common.free_port(), common.free_port(), common.free_port()
+    gw_cpu = "1" if common.cpus() >= 2 else None
+    upstream = common.Proc(
         "upstream-profile",
-        [*bench.pin(load_cpu), bench.PY, os.path.join(HERE, "upstream.py"), "--port", str(up_port)],
+        [*common.pin(load_cpu), common.PY, os.path.join(HERE, "upstream.py"), "--port", str(up_port)],
         os.path.join(out, "upstream-profile.log"),
     )
     cfg = os.path.join(out, "omnirouter-profile.yaml")
-    bench.write_omnirouter_config(cfg, up_port, os.path.join(out, "omnirouter-profile.db"))
-    exe = os.path.join(os.path.dirname(bench.PY), "omnirouter")
-    gw = bench.Proc(
+    targets.write_omnirouter_config(cfg, up_port, os.path.join(out, "omnirouter-profile.db"))
+    exe = os.path.join(os.path.dirname(common.PY), "omnirouter")
+    gw = common.Proc(
         "omnirouter-profile",
-        [*bench.pin(gw_cpu), exe, "serve", "--config", cfg, "--port", str(gw_port)],
+        [*common.pin(gw_cpu), exe, "serve", "--config", cfg, "--port", str(gw_port)],
         os.path.join(out, "omnirouter-profile.log"),
     )
-    relay = bench.Proc(
+    relay = common.Proc(
         "relay-profile",
         [
-            *bench.pin(gw_cpu),
-            bench.PY,
+            *common.pin(gw_cpu),
+            common.PY,
             "-m",
             "uvicorn",
             "relay:app",
@@ -225,24 +228,24 @@ def run(out: str, seconds: float, tools_py: str, load_cpu: str | None) -> dict[s
         env={"RELAY_UPSTREAM": f"http://127.0.0.1:{up_port}", "PYTHONPATH": HERE},
         cwd=HERE,
     )
-    t = bench.Target(
-        "omnirouter", "omnirouter (1 worker)", gw_port, bench.CLIENT_KEY, gw_cpu, anthropic_model="claude-haiku-4-5"
+    t = targets.Target(
+        "omnirouter", "omnirouter (1 worker)", gw_port, common.CLIENT_KEY, gw_cpu, anthropic_model="claude-haiku-4-5"
     )
     t.proc = gw
-    r = bench.Target("relay", "minimal relay", relay_port, "unused", gw_cpu, health="/health")
+    r = targets.Target("relay", "minimal relay", relay_port, "unused", gw_cpu, health="/health")
     r.proc = relay
     summary: dict[str, Any] = {"rate_hz": RATE, "seconds": seconds, "cases": {}}
     try:
-        bench.wait_ready(f"http://127.0.0.1:{up_port}/health", upstream, 10)
-        bench.wait_ready(t.base + "/health", gw, 30)
-        bench.wait_ready(r.base + "/health", relay, 30)
-        bench.check_target(t)
-        bench.check_target(r)
+        common.wait_ready(f"http://127.0.0.1:{up_port}/health", upstream, 10)
+        common.wait_ready(t.base + "/health", gw, 30)
+        common.wait_ready(r.base + "/health", relay, 30)
+        targets.check_target(t)
+        targets.check_target(r)
         plan = [(t, case, protocol, stream) for case, protocol, stream in CASES]
         plan += [(r, "relay_" + case, protocol, stream) for case, protocol, stream in CASES if protocol == "openai"]
         for target, case, protocol, stream in plan:
             assert target.proc is not None
-            script = bench.lua_script(
+            script = measure.lua_script(
                 os.path.join(work, f"profile-{case}.lua"), target, target.body(protocol, stream), protocol
             )
             result = _profile_case(
@@ -276,11 +279,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    tools_py = bench.setup_env.setup_tools()
+    tools_py = setup_env.setup_tools()
     out = os.path.abspath(args.out or os.path.join(HERE, "results", "profile-" + time.strftime("%Y%m%d-%H%M%S")))
     os.makedirs(out, exist_ok=True)
-    bench.ensure_wrk()
-    load_cpu = "0" if bench.cpus() >= 2 else None
+    common.ensure_wrk()
+    load_cpu = "0" if common.cpus() >= 2 else None
     summary = run(out, args.seconds, tools_py, load_cpu)
     with open(os.path.join(out, "profile.json"), "w") as fh:
         json.dump(summary, fh, indent=1)
