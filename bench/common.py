@@ -61,6 +61,7 @@ class Settings:
     rounds: int
     lat_s: float
     rps_s: float
+    rps_windows: int
     connections: int
     ttfc_requests: int
     ttfc_warmup: int
@@ -82,7 +83,8 @@ class Settings:
         return cls(
             rounds=args.rounds or (1 if quick else 3),
             lat_s=1.0 if quick else 3.0,
-            rps_s=1.5 if quick else 4.0,
+            rps_s=2.0 if quick else 4.0,  # per case and target, in 1-s windows interleaved across targets
+            rps_windows=2 if quick else 4,
             connections=64,
             ttfc_requests=100 if quick else 300,
             ttfc_warmup=20 if quick else 30,

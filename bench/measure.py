@@ -207,24 +207,31 @@ def hold_streams(t: Target, url: str, body_file: str, s: Settings, load_cpu: str
 # ----------------------------------------------------------------------------- one round
 
 
-def measure(t: Target, s: Settings, work: str, load_cpu: str | None, round_index: int) -> dict[str, Any]:
-    """All measurements of one target, once.
-
-    The concurrency-1 phases (latency, time to first chunk, paced chunks) run the whole chain on the
-    load CPU: on this kind of VM a wake-up across vCPUs costs milliseconds at p90-p99 (see
-    ``lat_xcpu``, the relay measured across CPUs), which would swamp what a gateway adds.  The
-    throughput phases run the gateway on its own CPU.
-    """
-    m: dict[str, Any] = {}
-    protocols = [("openai", "")] + ([("anthropic", "t_")] if t.translated else [])
-    pids = t.pids()
-    files: dict[tuple[str, str], str] = {}
-    scripts: dict[tuple[str, str], str] = {}
-    for protocol, _ in protocols:
+def _scripts(t: Target, work: str) -> dict[tuple[str, str], str]:
+    """The wrk scripts of a target: (protocol, "plain" | "stream") -> path."""
+    scripts = {}
+    for protocol in ["openai", "anthropic"] if t.translated else ["openai"]:
         for kind, stream in (("plain", False), ("stream", True)):
             scripts[protocol, kind] = lua_script(
                 os.path.join(work, f"{t.name}-{protocol}-{kind}.lua"), t, t.body(protocol, stream), protocol
             )
+    return scripts
+
+
+def measure(t: Target, s: Settings, work: str, load_cpu: str | None, round_index: int) -> dict[str, Any]:
+    """The measurements of one target alone: concurrency 1, held streams, memory.
+
+    The concurrency-1 phases (latency, time to first chunk, paced chunks) run the whole chain on the
+    load CPU: on this kind of VM a wake-up across vCPUs costs milliseconds at p90-p99 (see
+    ``lat_xcpu``, the relay measured across CPUs), which would swamp what a gateway adds.  The
+    throughput phases (``throughput``) run the gateways on their own CPU.
+    """
+    m: dict[str, Any] = {}
+    protocols = [("openai", "")] + ([("anthropic", "t_")] if t.translated else [])
+    pids = t.pids()
+    scripts = _scripts(t, work)
+    files: dict[tuple[str, str], str] = {}
+    for protocol, _ in protocols:
         for speed in ("", "paced", "slow", "ttfc"):
             f = os.path.join(work, f"{t.name}-{protocol}-{speed or 'fast'}.json")
             with open(f, "w") as fh:
@@ -248,16 +255,66 @@ def measure(t: Target, s: Settings, work: str, load_cpu: str | None, round_index
     if t.name == "relay" and one_core:
         # the same latency with the relay on its own CPU: what crossing vCPUs costs on this machine
         m["lat_xcpu"] = latency_windows(t.base + t.path("openai"), scripts["openai", "plain"], s, load_cpu, pids)
-    for protocol, prefix in protocols:
-        url = t.base + t.path(protocol)
-        m[prefix + "rps"] = run_wrk(url, scripts[protocol, "plain"], s.connections, s.rps_s, load_cpu, pids)
-        m[prefix + "srps"] = run_wrk(url, scripts[protocol, "stream"], s.connections, s.rps_s, load_cpu, pids)
     if round_index == 0 or t.name != "litellm":
         # LiteLLM needs ~50 s of CPU to serve 500 slow streams: measured in the first round only
         m["hold"] = hold_streams(t, t.base + t.path("openai"), files["openai", "slow"], s, load_cpu)
     if t.proc is not None:
         m["rss_mb"] = rss_mb(t.pids())
     return m
+
+
+def throughput(targets: list[Target], s: Settings, work: str, load_cpu: str | None) -> dict[str, dict[str, Any]]:
+    """Requests/s and streams/s at ``s.connections`` of every target, in 1-s windows interleaved across targets.
+
+    Window by window the targets take turns (relay, omnirouter, LiteLLM, relay, ...), so that two
+    targets' numbers are never minutes apart: on a shared VM whose speed drifts by tens of percent
+    within minutes, the ratios between targets then hold still.  Each case is the sum of its windows.
+    """
+    cases = {
+        t.name: [(p, k) for p in (["openai", "anthropic"] if t.translated else ["openai"]) for k in ("plain", "stream")]
+        for t in targets
+    }
+    scripts = {t.name: _scripts(t, work) for t in targets}
+    windows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    seconds = s.rps_s / s.rps_windows
+    for w in range(s.rps_windows):
+        order = targets[w % len(targets) :] + targets[: w % len(targets)]
+        for t in order:
+            for protocol, kind in cases[t.name]:
+                result = run_wrk(
+                    t.base + t.path(protocol),
+                    scripts[t.name][protocol, kind],
+                    s.connections,
+                    seconds,
+                    load_cpu,
+                    t.pids(),
+                )
+                windows.setdefault((t.name, protocol, kind), []).append(result)
+    out: dict[str, dict[str, Any]] = {t.name: {} for t in targets}
+    for (name, protocol, kind), results in windows.items():
+        prefix = "t_" if protocol == "anthropic" else ""
+        out[name][prefix + ("rps" if kind == "plain" else "srps")] = combine_windows(results, seconds)
+    return out
+
+
+def combine_windows(results: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """One wrk result from several windows: totals for rate, errors and CPU; medians for percentiles."""
+    requests = sum(r.get("requests", 0) for r in results)
+    combined: dict[str, Any] = {
+        "rps": requests / (seconds * len(results)) if results else float("nan"),
+        "requests": requests,
+        "errors": sum(r.get("errors", 0) for r in results),
+        "windows": [round(r.get("rps", float("nan")), 1) for r in results],
+    }
+    for q in ("p50_ms", "p90_ms", "p99_ms"):
+        combined[q] = _median([r.get(q, float("nan")) for r in results])
+    cpu = [r["cpu_us_per_req"] * r["requests"] for r in results if "cpu_us_per_req" in r and r.get("requests")]
+    if cpu and requests:
+        combined["cpu_us_per_req"] = sum(cpu) / requests
+    failed = [r["failed"] for r in results if "failed" in r]
+    if failed:
+        combined["failed"] = failed[-1]
+    return combined
 
 
 def summarize(m: dict[str, Any]) -> str:

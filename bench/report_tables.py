@@ -110,7 +110,8 @@ def machine_section(res: Results) -> str:
         + ")",
         f"- {s['rounds']} interleaved round(s) (target order rotated each round); "
         f"wrk {s.get('lat_windows', 1)} × 1 s windows at 1 connection, "
-        f"{s['rps_s']:g} s at {s['connections']} connections; TTFC over up to {s['ttfc_requests']} streams "
+        f"{s['rps_s']:g} s per case at {s['connections']} connections in "
+        f"{s.get('rps_windows', 1)} windows interleaved across targets; TTFC over up to {s['ttfc_requests']} streams "
         f"(≤ {s.get('ttfc_max_s', 0):g} s); {s['hold_streams']} held streams "
         f"of 50 chunks × {s['slow_delay'] * 1000:g} ms",
         "- pinning: the upstream, wrk and the stream client on CPU 0; each 1-worker gateway on CPU 1 for the "

@@ -42,7 +42,7 @@ sys.path.insert(0, HERE)
 
 import setup_env  # noqa: E402
 from common import PY, ROOT, Proc, Settings, cpus, ensure_wrk, free_port, hwm_mb, pin, rss_mb, wait_ready  # noqa: E402
-from measure import measure, summarize  # noqa: E402
+from measure import measure, summarize, throughput  # noqa: E402
 from targets import Target, start_targets  # noqa: E402
 
 # ----------------------------------------------------------------------------- machine
@@ -203,9 +203,12 @@ def main() -> int:
             round_results: dict[str, Any] = {}
             for t in order:
                 t0 = time.monotonic()
-                m = measure(t, s, work, load_cpu, r)
-                m["seconds"] = time.monotonic() - t0
-                round_results[t.name] = m
+                round_results[t.name] = measure(t, s, work, load_cpu, r)
+                round_results[t.name]["seconds"] = time.monotonic() - t0
+            for name, rates in throughput(order, s, work, load_cpu).items():
+                round_results[name].update(rates)
+            for t in order:
+                m = round_results[t.name]
                 print(f"bench: round {r + 1}/{s.rounds} {t.name:16s} {summarize(m)} ({m['seconds']:.0f}s)", flush=True)
             results["rounds"].append(round_results)
         for t in targets:
