@@ -16,7 +16,8 @@ open (memory and CPU of the gateway while it holds them), memory idle and peak; 
 Anthropic-client -> OpenAI-upstream translation path next to the pass-through path.
 
 Then (full mode) a py-spy profile of one omnirouter worker under plain and streamed load
-(``bench/profile.py``).  Results: ``bench/results/<stamp>/results.json`` (and ``latest``);
+(``bench/profile_gateway.py``).  The pieces: ``targets.py`` (the gateways), ``measure.py`` (the
+measurements), ``common.py`` (settings, processes), ``report.py`` (the docs).  Results: ``bench/results/<stamp>/results.json`` (and ``latest``);
 ``bench/report.py`` turns them into the generated part of ``docs/benchmarks.md`` and the
 PNG plots in ``docs/benchmarks/``.  Side environments are made on first use by
 ``bench/setup_env.py``.
