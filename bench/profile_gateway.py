@@ -204,30 +204,7 @@ def run(out: str, seconds: float, tools_py: str, load_cpu: str | None) -> dict[s
         [*common.pin(gw_cpu), exe, "serve", "--config", cfg, "--port", str(gw_port)],
         os.path.join(out, "omnirouter-profile.log"),
     )
-    relay = common.Proc(
-        "relay-profile",
-        [
-            *common.pin(gw_cpu),
-            common.PY,
-            "-m",
-            "uvicorn",
-            "relay:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(relay_port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        os.path.join(out, "relay-profile.log"),
-        env={"RELAY_UPSTREAM": f"http://127.0.0.1:{up_port}", "PYTHONPATH": HERE},
-        cwd=HERE,
-    )
+    relay = targets.start_relay("relay-profile", relay_port, up_port, gw_cpu, os.path.join(out, "relay-profile.log"))
     t = targets.Target(
         "omnirouter", "omnirouter (1 worker)", gw_port, common.CLIENT_KEY, gw_cpu, anthropic_model="claude-haiku-4-5"
     )

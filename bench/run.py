@@ -17,7 +17,8 @@ Anthropic-client -> OpenAI-upstream translation path next to the pass-through pa
 
 Then (full mode) a py-spy profile of one omnirouter worker under plain and streamed load
 (``bench/profile_gateway.py``).  The pieces: ``targets.py`` (the gateways), ``measure.py`` (the
-measurements), ``common.py`` (settings, processes), ``report.py`` (the docs).  Results: ``bench/results/<stamp>/results.json`` (and ``latest``);
+measurements), ``common.py`` (settings, processes), ``report.py`` (the docs).
+Results: ``bench/results/<stamp>/results.json`` (and ``latest``);
 ``bench/report.py`` turns them into the generated part of ``docs/benchmarks.md`` and the
 PNG plots in ``docs/benchmarks/``.  Side environments are made on first use by
 ``bench/setup_env.py``.

@@ -121,6 +121,14 @@ LITELLM_ENV = {
 }
 
 
+def start_relay(name: str, port: int, upstream_port: int, cpu: str | None, log: str) -> Proc:
+    """The minimal relay (``bench/relay.py``) on uvicorn with uvloop and httptools, 1 worker."""
+    cmd = [*pin(cpu), PY, "-m", "uvicorn", "relay:app", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    env = {"RELAY_UPSTREAM": f"http://127.0.0.1:{upstream_port}", "PYTHONPATH": HERE}
+    return Proc(name, cmd, log, env=env, cwd=HERE)
+
+
 def start_targets(
     names: list[str], s: Settings, out: str, upstream_port: int, litellm_exe: str | None, targets: list[Target]
 ) -> None:
@@ -133,31 +141,7 @@ def start_targets(
             t = Target("direct", "direct (client -> upstream)", upstream_port, UPSTREAM_KEY, None)
         elif name == "relay":
             t = Target("relay", "minimal relay (1 worker)", port, "unused", gw_cpu, health="/health")
-            cmd = [
-                *pin(gw_cpu),
-                PY,
-                "-m",
-                "uvicorn",
-                "relay:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ]
-            t.proc = Proc(
-                name,
-                cmd,
-                os.path.join(out, "relay.log"),
-                env={"RELAY_UPSTREAM": f"http://127.0.0.1:{upstream_port}", "PYTHONPATH": HERE},
-                cwd=HERE,
-            )
+            t.proc = start_relay(name, port, upstream_port, gw_cpu, os.path.join(out, "relay.log"))
         elif name.startswith("omnirouter"):
             workers = s.workers if name.startswith("omnirouter-w") else 1
             cfg = os.path.join(out, f"{name}.yaml")

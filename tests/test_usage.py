@@ -1,4 +1,4 @@
-"""The usage recorder against real databases: batching, shutdown, failures, sanitising."""
+"""The usage recorder against real databases: batching, shutdown, failures, sanitising; background transactions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import logging
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -13,12 +14,13 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from omnirouter.ir.chat import Usage
 from omnirouter.storage import Database, migrate, usage_records_table
 from omnirouter.usage import UsageRecord, UsageRecorder, recent_usage
 from omnirouter.usage.record import COLUMNS
+from omnirouter.usage.writer import SQLITE_SLICE, UsageWriter
 from tests.test_storage import postgres_database, reset_postgres
 
 
@@ -249,3 +251,38 @@ def test_constructor_validates() -> None:
         UsageRecorder(db, batch_size=0)
     with pytest.raises(ValueError):
         UsageRecorder(db, batch_size=10, max_buffer=5)
+
+
+# ------------------------------------------- background transactions (Database.background, UsageWriter)
+
+
+def insert_rows(conn: Connection, count: int, fail: bool = False) -> str:
+    UsageWriter(conn.dialect).write(conn, [make_record(i) for i in range(count)])
+    if fail:
+        raise RuntimeError("after the insert")
+    return threading.current_thread().name
+
+
+async def test_a_batch_commits_whole_or_not_at_all(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="after the insert"):
+        await db.background.run(insert_rows, 3, True)
+    assert await count_rows(db) == 0
+    thread = await db.background.run(insert_rows, SQLITE_SLICE * 2 + 3)
+    assert await count_rows(db) == SQLITE_SLICE * 2 + 3
+    if db.is_sqlite:  # a SQLite file: the writer's own thread, off the event loop
+        assert thread.startswith("omnirouter-db-writer")
+    else:  # asyncpg: on the event loop, through run_sync
+        assert thread == threading.current_thread().name
+
+
+async def test_the_async_sqlite_driver_takes_the_same_multi_row_inserts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/adapter.db"
+    await migrate(url)
+    async with Database(url) as db:
+        records = [make_record(i) for i in range(SQLITE_SLICE * 3 + 1)]
+        async with db.engine.begin() as conn:
+            await conn.run_sync(UsageWriter(conn.dialect).write, records)
+        assert await count_rows(db) == len(records)
+        async with db.engine.connect() as conn:
+            ids = (await conn.execute(text("SELECT request_id FROM usage_records ORDER BY id"))).scalars().all()
+        assert ids == [r.request_id for r in records]
