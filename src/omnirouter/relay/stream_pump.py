@@ -59,6 +59,9 @@ class KeepAlive:
         self.interval = interval
 
 
+_RECHECK = 0.05  # seconds between looks while a due timer waits for a send to the client to finish
+
+
 class _StreamGuard:
     """The stream's timer (upstream deadlines, the client's keep-alives) and its watch on the client.
 
@@ -135,9 +138,12 @@ class _StreamGuard:
 
     def _fire(self) -> None:
         when, why = self._next()
-        if self._loop.time() < when or not self.reading:
-            # not due yet, or the pump is sending (the upstream's silence is then ours to cause)
-            self._handle = self._loop.call_at(max(when, self._loop.time() + 0.001), self._fire)
+        now = self._loop.time()
+        if now < when:  # data came or a keep-alive went out since the timer was set
+            self._handle = self._loop.call_at(when, self._fire)
+            return
+        if not self.reading:  # the pump is sending to a slow client: the upstream's silence is ours; look again
+            self._handle = self._loop.call_at(now + _RECHECK, self._fire)
             return
         self._handle = None
         self.due = why

@@ -6,9 +6,8 @@ the benchmark machine): a 500-row usage batch took ~170 ms and the writer fell b
 requests.  For a SQLite file, a batch instead runs as plain synchronous SQLAlchemy in one
 dedicated thread with its own connection, so the loop awaits one future per batch; long writes
 call ``let_others_run`` between statements, so that a request on the same core does not wait
-behind a whole batch.  Other
-databases (PostgreSQL via asyncpg, in-memory SQLite) run the same synchronous function on the
-async engine through ``run_sync``.
+behind a whole batch.  Other databases (PostgreSQL via asyncpg, in-memory SQLite) run the same
+synchronous function on the async engine through ``run_sync``.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
 
 
 def _write_batch(
-    conn: Connection, writer: UsageWriter, records: list[UsageRecord], rows: list[tuple[Any, ...]], settled: list[str]
+    conn: Connection, writer: UsageWriter, records: list[UsageRecord], rows: list[tuple[Any, ...]], settled: set[str]
 ) -> None:
     """One batch in one transaction: its rows, its keys' charges and its reservations' release."""
     writer.write_rows(conn, rows)
@@ -134,7 +134,7 @@ class UsageRecorder:
             try:
                 for start in range(0, len(pending), self._batch_size):
                     chunk = pending[start : start + self._batch_size]
-                    settled = [rec.request_id for rec in chunk if rec.request_id in self._reserved]
+                    settled = {rec.request_id for rec in chunk if rec.request_id in self._reserved}
                     await self._db.background.run(
                         _write_batch, writer, chunk, rows[start : start + self._batch_size], settled
                     )
