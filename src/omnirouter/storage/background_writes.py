@@ -51,18 +51,20 @@ class BackgroundWrites:
 
     def __init__(self, engine: AsyncEngine, sqlite_file: bool, on_connect: Callable[[Any, Any], None]) -> None:
         self._engine = engine
-        self._sync: Engine | None = None
+        self._sqlite_file = sqlite_file
+        self._on_connect = on_connect
+        self._sync: Engine | None = None  # the writer thread's own engine and thread, made on first use
         self._executor: ThreadPoolExecutor | None = None
-        if sqlite_file:
-            self._sync = create_engine(engine.url.set(drivername="sqlite"), pool_size=1, max_overflow=0)
-            event.listen(self._sync, "connect", on_connect)
-            self._executor = ThreadPoolExecutor(1, "omnirouter-db-writer", initializer=_mark_writer_thread)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(connection, *args)`` inside ``BEGIN … COMMIT`` (rolled back if it raises)."""
-        if self._sync is None or self._executor is None:
+        if not self._sqlite_file:
             async with self._engine.begin() as conn:
                 return await conn.run_sync(fn, *args)
+        if self._executor is None:
+            self._sync = create_engine(self._engine.url.set(drivername="sqlite"), pool_size=1, max_overflow=0)
+            event.listen(self._sync, "connect", self._on_connect)
+            self._executor = ThreadPoolExecutor(1, "omnirouter-db-writer", initializer=_mark_writer_thread)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._in_thread, fn, args)
 
     def _in_thread(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +55,26 @@ def _sqlite_transactional_ddl(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_in_process: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def migrate(database_url: str) -> None:
     """Upgrade the database to the newest revision; a no-op when it is already there.
 
     Runs in one transaction holding a lock (a PostgreSQL advisory lock, the SQLite
     write lock), so replicas that start together do not race.  A SQLite file is
-    created if absent.
+    created if absent.  Within one process, migrations also take turns: Alembic keeps
+    its running context in module globals, which two at once would share.
     """
+    loop = asyncio.get_running_loop()
+    lock = _in_process.get(loop)
+    if lock is None:
+        lock = _in_process[loop] = asyncio.Lock()
+    async with lock:
+        await _migrate(database_url)
+
+
+async def _migrate(database_url: str) -> None:
     db = Database(database_url)
     if db.is_sqlite:
         _sqlite_transactional_ddl(db.engine)
