@@ -11,7 +11,7 @@ import pytest
 
 from omnirouter.protocols.anthropic.passthrough import ANTHROPIC_PASSTHROUGH
 from omnirouter.protocols.gemini.passthrough import GEMINI_PASSTHROUGH
-from omnirouter.protocols.json_patch import with_first_member, with_top_level_string
+from omnirouter.protocols.json_patch import set_top_level_string, with_first_member, with_top_level_string
 from omnirouter.protocols.openai_chat.passthrough import OPENAI_CHAT_PASSTHROUGH
 from omnirouter.protocols.openai_responses.passthrough import OPENAI_RESPONSES_PASSTHROUGH
 
@@ -41,6 +41,15 @@ def test_a_compact_member_is_renamed_in_place() -> None:
 )
 def test_anything_uncertain_is_left_to_re_serialising(raw: bytes) -> None:
     assert with_top_level_string(raw, orjson.loads(raw), "model", "upstream") is None
+
+
+def test_set_edits_when_certain_and_re_serialises_otherwise() -> None:
+    spaced = b'{"model": "public", "n": 1}'
+    parsed = orjson.loads(spaced)
+    assert orjson.loads(set_top_level_string(spaced, parsed, "model", "up")) == {"model": "up", "n": 1}
+    assert parsed == {"model": "public", "n": 1}  # the caller's dict is left as it was
+    compact = b'{"model":"public","n":1}'
+    assert set_top_level_string(compact, orjson.loads(compact), "model", "up") == b'{"model":"up","n":1}'
 
 
 def test_without_the_clients_text_nothing_is_patched() -> None:

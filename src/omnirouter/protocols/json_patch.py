@@ -73,6 +73,13 @@ def with_top_level_string(raw: bytes | None, parsed: dict[str, Any], key: str, v
     return raw.replace(member, token + b":" + orjson.dumps(value), 1)
 
 
+def set_top_level_string(raw: bytes | None, parsed: dict[str, Any], key: str, value: str) -> bytes:
+    """The JSON text of ``parsed`` with ``key`` set to ``value``: ``raw`` edited in place when that is
+    certainly right (``with_top_level_string``), else ``parsed`` re-serialised (``parsed`` is not changed)."""
+    edited = with_top_level_string(raw, parsed, key, value)
+    return edited if edited is not None else orjson.dumps({**parsed, key: value})
+
+
 def with_first_member(raw: bytes, member: bytes) -> bytes | None:
     """``raw``, a JSON object without ``member``'s key, with ``member`` put first (``None``: not an object)."""
     body = raw.lstrip()

@@ -17,7 +17,7 @@ from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.anthropic.errors import encode_stream_error
 from omnirouter.protocols.anthropic.usage import UsageCounter, usage_from_anthropic
 from omnirouter.protocols.base import PreparedBody
-from omnirouter.protocols.json_patch import replace_string_field, with_top_level_string
+from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
 from omnirouter.protocols.sse import SSEEvent
 
 _ROLES = frozenset({"user", "assistant", "system"})
@@ -113,8 +113,7 @@ class AnthropicPassthrough:
         self, body: dict[str, Any], upstream_model: str, stream: bool, raw: bytes | None = None
     ) -> PreparedBody:
         """The body with the upstream model (Anthropic streams always carry usage)."""
-        data = with_top_level_string(raw, body, "model", upstream_model)
-        return PreparedBody(data if data is not None else orjson.dumps({**body, "model": upstream_model}), True)
+        return PreparedBody(set_top_level_string(raw, body, "model", upstream_model), True)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
         """The message with the public model name, and its usage."""
@@ -125,11 +124,8 @@ class AnthropicPassthrough:
         if not isinstance(parsed, dict) or not isinstance(parsed.get("content"), list):
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
         usage = parsed.get("usage")
-        out = with_top_level_string(body, parsed, "model", public_model)
-        if out is None:
-            parsed["model"] = public_model
-            out = orjson.dumps(parsed)
-        return out, usage_from_anthropic(usage) if isinstance(usage, dict) else None
+        renamed = set_top_level_string(body, parsed, "model", public_model)
+        return renamed, usage_from_anthropic(usage) if isinstance(usage, dict) else None
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> AnthropicStreamFilter:
         """A filter for one stream (usage is always part of Anthropic streams)."""

@@ -19,7 +19,7 @@ from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
 from omnirouter.protocols.gemini.errors import encode_stream_error, read_error
 from omnirouter.protocols.gemini.response import usage_from_gemini
-from omnirouter.protocols.json_patch import replace_string_field, with_top_level_string
+from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
 from omnirouter.protocols.sse import SSEEvent
 
 _USAGE_KEY = b'"usageMetadata"'
@@ -156,11 +156,7 @@ class GeminiPassthrough:
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
         if not isinstance(parsed, dict) or ("candidates" not in parsed and "promptFeedback" not in parsed):
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
-        out = with_top_level_string(body, parsed, "modelVersion", public_model)
-        if out is None:
-            parsed["modelVersion"] = public_model
-            out = orjson.dumps(parsed)
-        return out, _usage_of(parsed)
+        return set_top_level_string(body, parsed, "modelVersion", public_model), _usage_of(parsed)
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> GeminiStreamFilter:
         return GeminiStreamFilter(public_model, json_array=self.json_array)

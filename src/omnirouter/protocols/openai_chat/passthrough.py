@@ -14,7 +14,12 @@ import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
-from omnirouter.protocols.json_patch import replace_string_field, with_first_member, with_top_level_string
+from omnirouter.protocols.json_patch import (
+    replace_string_field,
+    set_top_level_string,
+    with_first_member,
+    with_top_level_string,
+)
 from omnirouter.protocols.openai_chat.errors import encode_stream_error
 from omnirouter.protocols.openai_chat.usage import usage_from_openai
 from omnirouter.protocols.sse import SSEEvent
@@ -118,15 +123,15 @@ class OpenAIChatPassthrough:
     ) -> PreparedBody:
         options = body.get("stream_options")
         wants_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
-        data = with_top_level_string(raw, body, "model", upstream_model)
-        if data is not None and stream and not wants_usage:
-            data = with_first_member(data, _ASK_USAGE) if "stream_options" not in body else None
-        if data is not None:
-            return PreparedBody(data, wants_usage)
-        body = {**body, "model": upstream_model}
-        if stream:
-            body["stream_options"] = {**options, "include_usage": True} if isinstance(options, dict) else _USAGE_ON
-        return PreparedBody(orjson.dumps(body), wants_usage)
+        if not stream or wants_usage:
+            return PreparedBody(set_top_level_string(raw, body, "model", upstream_model), wants_usage)
+        renamed = with_top_level_string(raw, body, "model", upstream_model)
+        if renamed is not None and "stream_options" not in body:
+            asked = with_first_member(renamed, _ASK_USAGE)
+            if asked is not None:
+                return PreparedBody(asked, False)
+        usage_on = {**options, "include_usage": True} if isinstance(options, dict) else _USAGE_ON
+        return PreparedBody(orjson.dumps({**body, "model": upstream_model, "stream_options": usage_on}), False)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
         try:
@@ -136,11 +141,8 @@ class OpenAIChatPassthrough:
         if not isinstance(parsed, dict) or "choices" not in parsed:
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
         usage = parsed.get("usage")
-        out = with_top_level_string(body, parsed, "model", public_model)
-        if out is None:
-            parsed["model"] = public_model
-            out = orjson.dumps(parsed)
-        return out, usage_from_openai(usage) if isinstance(usage, dict) else None
+        renamed = set_top_level_string(body, parsed, "model", public_model)
+        return renamed, usage_from_openai(usage) if isinstance(usage, dict) else None
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> OpenAIChatStreamFilter:
         return OpenAIChatStreamFilter(public_model, client_wants_usage)

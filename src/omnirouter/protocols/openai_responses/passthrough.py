@@ -20,7 +20,7 @@ import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
-from omnirouter.protocols.json_patch import replace_string_field, with_top_level_string
+from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
 from omnirouter.protocols.openai_responses.errors import error_event, response_error
 from omnirouter.protocols.openai_responses.usage import usage_from_responses
 from omnirouter.protocols.sse import SSEEvent, frame
@@ -145,8 +145,7 @@ class OpenAIResponsesPassthrough:
         if wants and (include is None or isinstance(include, list)) and _ENCRYPTED not in (include or ()):
             body = {**body, "model": upstream_model, "include": [*(include or ()), _ENCRYPTED]}
             return PreparedBody(orjson.dumps(body), True)
-        data = with_top_level_string(raw, body, "model", upstream_model)
-        return PreparedBody(data if data is not None else orjson.dumps({**body, "model": upstream_model}), True)
+        return PreparedBody(set_top_level_string(raw, body, "model", upstream_model), True)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
         try:
@@ -156,11 +155,8 @@ class OpenAIResponsesPassthrough:
         if not isinstance(parsed, dict) or not isinstance(parsed.get("output"), list):
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
         usage = parsed.get("usage")
-        out = with_top_level_string(body, parsed, "model", public_model)
-        if out is None:
-            parsed["model"] = public_model
-            out = orjson.dumps(parsed)
-        return out, usage_from_responses(usage) if isinstance(usage, dict) else None
+        renamed = set_top_level_string(body, parsed, "model", public_model)
+        return renamed, usage_from_responses(usage) if isinstance(usage, dict) else None
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> OpenAIResponsesStreamFilter:
         return OpenAIResponsesStreamFilter(public_model)
