@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 
 import aiohttp
+import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -22,6 +23,7 @@ class Channel:
     """
 
     __slots__ = (
+        "_attempts",
         "_headers_by_key",
         "_urls",
         "api_keys",
@@ -63,6 +65,7 @@ class Channel:
         self.extra_headers = {k.lower(): v for k, v in config.headers.items()}
         self._headers_by_key: dict[str, CIMultiDictProxy[str]] = {}
         self._urls: dict[tuple[ProtocolName, str, bool], URL] = {}
+        self._attempts: dict[str, Attempt] = {}
         # aiohttp times connecting, and for plain calls the upstream's silences (sock_read: to the
         # headers, then between reads); a stream's first-byte, idle and total limits are the relay's,
         # on one timer per stream.  Per call, an asyncio.timeout() scope costs ~9 µs, aiohttp's
@@ -112,17 +115,40 @@ class Channel:
         cache_key = (protocol, upstream_model, stream)
         url = self._urls.get(cache_key)
         if url is None:
-            if len(self._urls) >= _MAX_CACHED_URLS:  # glob channels may see unbounded model names
+            if len(self._urls) >= _MAX_CACHED:  # glob channels may see unbounded model names
                 self._urls.clear()
             url = self._urls[cache_key] = URL(endpoint_url(protocol, self.base_url, upstream_model, stream))
         return url
+
+    def attempt(self, model: str) -> Attempt:
+        """The attempt of public ``model`` on this channel (immutable: made once per model)."""
+        attempt = self._attempts.get(model)
+        if attempt is None:
+            if len(self._attempts) >= _MAX_CACHED:
+                self._attempts.clear()
+            attempt = self._attempts[model] = Attempt(
+                channel=self,
+                public_model=model,
+                upstream_model=self.upstream_model(model),
+                protocol=self.protocol_for(model),
+            )
+        return attempt
 
     def secrets(self) -> tuple[str, ...]:
         """Strings that must never reach a client or a log."""
         return self.api_keys
 
 
-_MAX_CACHED_URLS = 1024
+_MAX_CACHED = 1024  # per channel, of URLs and of attempts
+
+
+class Attempt(msgspec.Struct, frozen=True, kw_only=True):
+    """One try: a channel, the model name and protocol the upstream knows (the key is picked when it runs)."""
+
+    channel: Channel
+    public_model: str
+    upstream_model: str
+    protocol: ProtocolName
 
 
 def _is_pattern(model: str) -> bool:

@@ -5,19 +5,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-import msgspec
+from omnirouter.routing.channel import Attempt, Channel
 
-from omnirouter.protocols.base import ProtocolName
-from omnirouter.routing.channel import Channel
-
-
-class Attempt(msgspec.Struct, frozen=True, kw_only=True):
-    """One try: a channel, the model name and protocol the upstream knows (the key is picked when it runs)."""
-
-    channel: Channel
-    public_model: str
-    upstream_model: str
-    protocol: ProtocolName
+__all__ = ["Attempt", "order_channels", "plan", "plan_with_fallbacks"]
 
 
 def order_channels(channels: Sequence[Channel], rng: random.Random | None = None) -> list[Channel]:
@@ -57,25 +47,5 @@ def plan_with_fallbacks(
 def plan(model: str, channels: Sequence[Channel], rng: random.Random | None = None) -> list[Attempt]:
     """The attempts for a request to ``model`` over the channels that serve it."""
     if len(channels) == 1:
-        return [attempt_on(channels[0], model)]
-    return [attempt_on(channel, model) for channel in order_channels(channels, rng)]
-
-
-_ATTEMPTS: dict[tuple[int, str], Attempt] = {}
-_MAX_ATTEMPTS_CACHED = 4096
-
-
-def attempt_on(channel: Channel, model: str) -> Attempt:
-    """The attempt of ``model`` on ``channel`` (immutable, so made once per channel and model)."""
-    cache_key = (id(channel), model)
-    attempt = _ATTEMPTS.get(cache_key)
-    if attempt is None or attempt.channel is not channel:  # a reloaded channel may reuse an id
-        if len(_ATTEMPTS) >= _MAX_ATTEMPTS_CACHED:
-            _ATTEMPTS.clear()
-        attempt = _ATTEMPTS[cache_key] = Attempt(
-            channel=channel,
-            public_model=model,
-            upstream_model=channel.upstream_model(model),
-            protocol=channel.protocol_for(model),
-        )
-    return attempt
+        return [channels[0].attempt(model)]
+    return [channel.attempt(model) for channel in order_channels(channels, rng)]
