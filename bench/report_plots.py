@@ -36,6 +36,12 @@ def plots(res: Results, img_dir: str) -> list[str]:
     os.makedirs(img_dir, exist_ok=True)
     made = []
 
+    def save(fig: Any, name: str) -> None:
+        path = os.path.join(img_dir, name)
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        made.append(path)
+
     def bars(
         ax: Any,
         names: list[str],
@@ -79,10 +85,7 @@ def plots(res: Results, img_dir: str) -> list[str]:
     bars(axes[1][1], translated, ("t_srps", "rps"), "Streams per second @64, translated", "streams/s")
     fig.suptitle("Throughput (bars: median; dots: each round; log scale)")
     fig.tight_layout()
-    path = os.path.join(img_dir, "throughput.png")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    made.append(path)
+    save(fig, "throughput.png")
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     gws = [n for n in res.names if n != "direct"]
@@ -122,10 +125,7 @@ def plots(res: Results, img_dir: str) -> list[str]:
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    path = os.path.join(img_dir, "latency.png")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    made.append(path)
+    save(fig, "latency.png")
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     bars(
@@ -145,10 +145,7 @@ def plots(res: Results, img_dir: str) -> list[str]:
         fmt_digits=2,
     )
     fig.tight_layout()
-    path = os.path.join(img_dir, "ttfc.png")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    made.append(path)
+    save(fig, "ttfc.png")
 
     gws = [n for n in res.names if res.targets[n].get("idle_mb")]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -189,10 +186,7 @@ def plots(res: Results, img_dir: str) -> list[str]:
         log=False,
     )
     fig.tight_layout()
-    path = os.path.join(img_dir, "memory.png")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    made.append(path)
+    save(fig, "memory.png")
 
     prof = res.data.get("profile")
     if prof:
@@ -228,10 +222,7 @@ def plots(res: Results, img_dir: str) -> list[str]:
             "Where a worker's CPU time goes (py-spy self time by layer × CPU per request, 64 connections)", fontsize=10
         )
         fig.tight_layout(rect=(0, 0, 0.8, 1))
-        path = os.path.join(img_dir, "profile.png")
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        made.append(path)
+        save(fig, "profile.png")
     return made
 
 

@@ -85,11 +85,11 @@ async def handle_chat(
         ctx.key_id, ctx.key_name, ctx.user_id = key.id, key.name, key.user_id
         text = await read_body(receive, gateway.config.max_body_bytes)
         body = parse_json_object(text)
-        raw: bytes | None = text  # the client's JSON text of ``body``, while the body is the client's own
+        raw: bytes | None = text  # the client's JSON text of ``body``, reused by pass-through adapters
         if extension is not None:
             prepared = await extension.prepare(body, key)
-            raw = text if prepared is body else None
-            body = prepared
+            if prepared is not body:  # rewritten: the client's text no longer says the same
+                body, raw = prepared, None
             send = extension.wrap_send(send, key)
         model = body.get("model") if path_model is None else path_model
         if not isinstance(model, str) or not model:
