@@ -128,22 +128,8 @@ def plots(res: Results, img_dir: str) -> list[str]:
     save(fig, "latency.png")
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    bars(
-        axes[0],
-        res.names,
-        ("ttfc", "ttfc_ms", "p50"),
-        "Time to first chunk p50, concurrency 1 (ms)",
-        "ms",
-        fmt_digits=2,
-    )
-    bars(
-        axes[1],
-        res.names,
-        ("ttfc", "ttfc_ms", "p99"),
-        "Time to first chunk p99, concurrency 1 (ms)",
-        "ms",
-        fmt_digits=2,
-    )
+    for ax, q in zip(axes, ("p50", "p99"), strict=True):
+        bars(ax, res.names, ("ttfc", "ttfc_ms", q), f"Time to first chunk {q}, concurrency 1 (ms)", "ms", fmt_digits=2)
     fig.tight_layout()
     save(fig, "ttfc.png")
 
