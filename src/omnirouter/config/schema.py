@@ -116,7 +116,10 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     default_max_output_tokens: int = 8192
     usage_flush_interval: float = 0.5
     usage_batch_size: int = 500
-    max_body_bytes: int = 32 * 1024 * 1024
+    max_body_bytes: int = 32 * 1024 * 1024  # after decompression (gzip/deflate bodies are inflated up to this)
+    # Seconds a client has to send a request's headers (from connecting, or from the first byte of a later
+    # request on a kept-alive connection); connections still short of a full header by then are closed.
+    header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 20.0
     image_fetch: ImageFetchConfig = msgspec.field(default_factory=ImageFetchConfig)
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
