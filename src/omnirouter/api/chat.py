@@ -112,6 +112,8 @@ async def handle_chat(
             )
         lease = await gateway.limiter.acquire(key)
         reservation = await gateway.billing.reserve(ctx, key, body, attempts)
+        if not reservation.stored:  # no reservation row marks it in flight: the usage journal does
+            gateway.recorder.started(ctx.request_id, model, ctx.inbound_protocol, key.id, key.name, key.user_id)
         headers: Headers = [(b"x-request-id", ctx.request_id.encode())]
         call = ChatCall(
             gateway.client,

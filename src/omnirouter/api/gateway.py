@@ -14,7 +14,7 @@ from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.shared.state import SharedState
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
 from omnirouter.transport import UpstreamClient
-from omnirouter.usage import UsageRecorder
+from omnirouter.usage import DEAD_LETTER_FILE, UsageJournal, UsageRecorder, journal_dir, replay_journals
 
 log = logging.getLogger("omnirouter")
 
@@ -27,6 +27,7 @@ async def prepare_database(config: GatewayConfig) -> None:
     try:
         await KeyStore(db).ensure_keys(config.keys)
         await sync_config_prices(db, config)  # billing: config prices and groups into the database
+        await replay_journals(db, journal_dir(config))  # usage: what stopped processes had not written yet
         await recover_reservations(db)  # billing: reservations a stopped process never settled
     finally:
         await db.close()
@@ -49,8 +50,14 @@ class Gateway:
         self.limiter: RateLimiter = self.shared.limiter
         self.notifier = self.shared.notifier
         self.billing = Billing.from_config(self.db, config)
+        self.journal_dir = journal_dir(config)
+        journal = UsageJournal(self.journal_dir, self.db.url, config.usage_journal_fsync) if self.journal_dir else None
         self.recorder = UsageRecorder(
-            self.db, flush_interval=config.usage_flush_interval, batch_size=config.usage_batch_size
+            self.db,
+            flush_interval=config.usage_flush_interval,
+            batch_size=config.usage_batch_size,
+            journal=journal,
+            dead_letter_file=self.journal_dir / DEAD_LETTER_FILE if self.journal_dir else None,
         )
         self.reloader = ConfigReloader(self)  # admin changes (any replica, the CLI) without a restart
 
@@ -58,6 +65,7 @@ class Gateway:
         await self.client.start()
         self.auth.replace(await self.keys.load_active())
         await self.billing.start()
+        await replay_journals(self.db, self.journal_dir)  # a worker that died before this one started
         await self.recorder.start()
         await self.shared.start(self.catalog.channels)
         await self.reloader.start()

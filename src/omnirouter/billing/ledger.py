@@ -34,6 +34,7 @@ from omnirouter.billing.estimate import (
 from omnirouter.billing.owner import OwnerLock, new_owner
 from omnirouter.billing.prices import Price, PriceBook
 from omnirouter.config import GatewayConfig
+from omnirouter.config.bounds import MAX_REQUEST_COST_NANO
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import Attempt
@@ -233,6 +234,8 @@ class Billing:
         (``UsageRecorder.record(..., reserved=True)``).
         """
         cost = 0
+        if ctx.usage is not None:
+            ctx.usage = ctx.usage.clamped()  # an upstream's word, bounded before it is priced or stored
         served = _served(ctx)
         if served is not None:
             model, channel = str(served.get("model", ctx.model)), str(served.get("channel", ""))
@@ -242,6 +245,14 @@ class Billing:
                 self.prices.warn_unknown(model)
             else:
                 cost = cost_nano(usage, price, self.prices.multiplier(key.group))
+                if cost > MAX_REQUEST_COST_NANO:
+                    log.warning(
+                        "request %s cost %d nano-USD: charged the maximum %d",
+                        ctx.request_id,
+                        cost,
+                        MAX_REQUEST_COST_NANO,
+                    )
+                    cost = MAX_REQUEST_COST_NANO
         stored = reservation is not None and reservation.stored
         if key.quota_nano is not None:
             cap = reservation.amount_nano if reservation is not None and stored else 0

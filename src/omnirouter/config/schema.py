@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from omnirouter.config.bounds import Multiplier, PriceAmount
 from omnirouter.providers.kinds import ProviderKind
 
 
@@ -78,14 +79,14 @@ class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """USD per 1M tokens (``cached_input`` and ``cache_write`` default to ``input``, ``reasoning`` to
     ``output``); ``per_image`` / ``per_second`` / ``per_call`` are stored for media models (not charged yet)."""
 
-    input: float = 0.0
-    output: float = 0.0
-    cached_input: float | None = None
-    cache_write: float | None = None
-    reasoning: float | None = None
-    per_image: float | None = None
-    per_second: float | None = None
-    per_call: float | None = None
+    input: PriceAmount = 0.0
+    output: PriceAmount = 0.0
+    cached_input: PriceAmount | None = None
+    cache_write: PriceAmount | None = None
+    reasoning: PriceAmount | None = None
+    per_image: PriceAmount | None = None
+    per_second: PriceAmount | None = None
+    per_call: PriceAmount | None = None
 
 
 class ImageFetchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -111,10 +112,17 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Billing (docs/accounts.md): per-channel price overrides (channel -> public model -> price), price
     # groups (name -> multiplier), what an unpriced model costs, the output reserved when nothing caps it.
     channel_prices: dict[str, dict[str, PriceConfig]] = msgspec.field(default_factory=dict)
-    groups: dict[str, Annotated[float, msgspec.Meta(ge=0)]] = msgspec.field(default_factory=dict)
+    groups: dict[str, Multiplier] = msgspec.field(default_factory=dict)
     unknown_price: Literal["free", "refuse"] = "free"
     default_max_output_tokens: int = 8192
     usage_flush_interval: float = 0.5
+    # The usage journal (docs/operations.md): each worker appends every finished request to a local file until
+    # its ledger row is committed, so a crash of the process loses none; fsync every ``usage_journal_fsync``
+    # seconds (0: never) bounds what a crash of the machine may lose.  Folder: beside a SQLite file, else
+    # ``omnirouter-journal`` in the working directory.
+    usage_journal: bool = True
+    usage_journal_dir: str | None = None
+    usage_journal_fsync: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     usage_batch_size: int = 500
     max_body_bytes: int = 32 * 1024 * 1024  # after decompression (gzip/deflate bodies are inflated up to this)
     # Seconds a client has to send a request's headers (from connecting, or from the first byte of a later

@@ -1,6 +1,7 @@
 """Typed, protocol-neutral representation of requests, answers, stream events and errors."""
 
 from omnirouter.ir.chat import (
+    MAX_TOKENS,
     AudioPart,
     ChatRequest,
     ChatResponse,
@@ -20,6 +21,7 @@ from omnirouter.ir.chat import (
     ToolResultPart,
     UnknownPart,
     Usage,
+    token_count,
 )
 from omnirouter.ir.errors import ErrorKind, GatewayError, kind_for_status
 from omnirouter.ir.stream import (
@@ -35,6 +37,7 @@ from omnirouter.ir.stream import (
 )
 
 __all__ = [
+    "MAX_TOKENS",
     "AudioPart",
     "ChatRequest",
     "ChatResponse",
@@ -66,4 +69,5 @@ __all__ = [
     "Usage",
     "UsageUpdate",
     "kind_for_status",
+    "token_count",
 ]

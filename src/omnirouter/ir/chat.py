@@ -204,6 +204,44 @@ class Usage(msgspec.Struct, kw_only=True):
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def clamped(self) -> Usage:
+        """This usage with every count in ``[0, MAX_TOKENS]`` (itself when it already is)."""
+        counts = (self.input_tokens, self.output_tokens, self.cached_tokens, self.cache_write_tokens)
+        if all(0 <= n <= MAX_TOKENS for n in counts) and 0 <= self.reasoning_tokens <= MAX_TOKENS:
+            return self
+        return Usage(
+            input_tokens=token_count(self.input_tokens),
+            output_tokens=token_count(self.output_tokens),
+            cached_tokens=token_count(self.cached_tokens),
+            cache_write_tokens=token_count(self.cache_write_tokens),
+            reasoning_tokens=token_count(self.reasoning_tokens),
+            estimated=self.estimated,
+        )
+
+
+MAX_TOKENS = 2**31 - 1
+"""The most tokens of one kind one request may report (the usage columns' range); more is clamped."""
+
+
+def token_count(value: Any) -> int:
+    """A token count from an upstream's JSON, clamped into ``[0, MAX_TOKENS]``.
+
+    Integers, finite floats and decimal strings (Gemini's int64 fields) are read; anything else
+    (null, NaN, a list, a bool) is 0.  Upstream usage is untrusted input: ``1e19`` or ``-5`` must
+    neither crash an encoder nor reach the ledger.
+    """
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value if 0 <= value <= MAX_TOKENS else (0 if value < 0 else MAX_TOKENS)
+    if isinstance(value, float):
+        if not value > 0:  # also NaN
+            return 0
+        return MAX_TOKENS if value >= MAX_TOKENS else int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return MAX_TOKENS if len(value) > 10 else min(int(value), MAX_TOKENS)
+    return 0
+
 
 class Choice(msgspec.Struct, kw_only=True):
     """One candidate answer."""

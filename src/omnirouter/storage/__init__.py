@@ -24,9 +24,11 @@ from omnirouter.storage.migrate import alembic_config, migrate
 from omnirouter.storage.models import (
     ApiKeyRow,
     Base,
+    DeadLetterRow,
     KeyStatus,
     UsageRow,
     api_keys_table,
+    dead_letters_table,
     response_states_table,
     usage_records_table,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "Base",
     "ChannelRow",
     "Database",
+    "DeadLetterRow",
     "GroupRow",
     "KeyRecord",
     "KeyStatus",
@@ -51,6 +54,7 @@ __all__ = [
     "alembic_config",
     "api_keys_table",
     "channels_table",
+    "dead_letters_table",
     "generate_key",
     "groups_table",
     "hash_key",

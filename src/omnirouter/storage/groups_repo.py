@@ -8,6 +8,7 @@ import msgspec
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from omnirouter.config.bounds import Multiplier
 from omnirouter.storage.accounts_models import groups_table
 from omnirouter.storage.models import api_keys_table
 from omnirouter.storage.ownership import CONFIG_SOURCE, ConfigOwned
@@ -26,7 +27,6 @@ __all__ = [
 ]
 
 GroupName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^/\s]+$")]
-Multiplier = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class GroupCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

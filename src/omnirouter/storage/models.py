@@ -37,11 +37,13 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "ApiKeyRow",
     "Base",
+    "DeadLetterRow",
     "KeyStatus",
     "ResponseStateRow",
     "UTCDateTime",
     "UsageRow",
     "api_keys_table",
+    "dead_letters_table",
     "response_states_table",
     "usage_records_table",
     "utcnow",
@@ -168,6 +170,25 @@ class UsageRow(Base):
     cost_nano: Mapped[int] = mapped_column(_BIG_INT, default=0, server_default="0")
 
 
+class DeadLetterRow(Base):
+    """A usage record the database refused even on its own (migration 0006), set aside so the rest land.
+
+    ``record`` is the whole record as ASCII JSON; its ``cost_nano`` was NOT charged to the key and its
+    reservation (if any) was released, so the ledger still sums to the keys' balances.  See
+    docs/operations.md for reading and replaying them.
+    """
+
+    __tablename__ = "usage_dead_letters"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(256), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    cost_nano: Mapped[int] = mapped_column(_BIG_INT, default=0)
+    error: Mapped[str] = mapped_column(Text)
+    record: Mapped[str] = mapped_column(Text)
+
+
 class ResponseStateRow(Base):
     """The conversation behind a Responses API answer, so ``previous_response_id`` works on any upstream.
 
@@ -185,3 +206,4 @@ class ResponseStateRow(Base):
 api_keys_table = cast(Table, ApiKeyRow.__table__)
 usage_records_table = cast(Table, UsageRow.__table__)
 response_states_table = cast(Table, ResponseStateRow.__table__)
+dead_letters_table = cast(Table, DeadLetterRow.__table__)

@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from omnirouter.config.bounds import PriceAmount
 from omnirouter.storage.accounts_models import prices_table
 from omnirouter.storage.ownership import CONFIG_SOURCE, ConfigOwned
 from omnirouter.storage.repo_common import Conflict, NotFound
@@ -27,7 +28,7 @@ __all__ = [
     "update_price",
 ]
 
-Amount = Annotated[float, msgspec.Meta(ge=0)]
+Amount = PriceAmount
 _AMOUNTS = ("input", "output", "cached_input", "cache_write", "reasoning", "per_image", "per_second", "per_call")
 
 

@@ -1,7 +1,20 @@
-"""Usage: records built on the request path, written in batches off it."""
+"""Usage: records built on the request path, journaled, written in batches off it."""
 
+from omnirouter.usage.journal import UsageJournal, journal_dir
 from omnirouter.usage.query import recent_usage
 from omnirouter.usage.record import UsageRecord
 from omnirouter.usage.recorder import UsageRecorder
+from omnirouter.usage.replay import replay_journals
 
-__all__ = ["UsageRecord", "UsageRecorder", "recent_usage"]
+DEAD_LETTER_FILE = "dead-letters.jsonl"
+"""Where, in the journal folder, dead letters go when the database will not take them either."""
+
+__all__ = [
+    "DEAD_LETTER_FILE",
+    "UsageJournal",
+    "UsageRecord",
+    "UsageRecorder",
+    "journal_dir",
+    "recent_usage",
+    "replay_journals",
+]

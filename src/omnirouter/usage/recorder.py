@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from omnirouter.storage import Database
 from omnirouter.usage.charges import apply_charges
+from omnirouter.usage.dead_letters import set_aside_in_database, set_aside_in_file
+from omnirouter.usage.journal import Started, UsageJournal
 from omnirouter.usage.record import UsageRecord
 from omnirouter.usage.writer import UsageWriter
 
@@ -38,6 +44,33 @@ def _write_batch(
     apply_charges(conn, records, settled)
 
 
+class _CanaryWritten(Exception):
+    """Raised to roll back the test insert of ``_insert_canary`` once it has worked."""
+
+
+_CANARY = UsageRecord(
+    request_id="canary",
+    model="canary",
+    inbound_protocol="canary",
+    status_code=0,
+    latency_ms=0.0,
+    key_id=-1,
+    cost_nano=1,
+)
+
+
+def _insert_canary(conn: Connection, writer: UsageWriter) -> None:
+    """Write a plain record the way a batch does (row, charge, release; no key or reservation has its ids),
+    then roll it back: does the database take usage records at all?"""
+    _write_batch(conn, writer, [_CANARY], [writer.row(_CANARY)], {_CANARY.request_id})
+    raise _CanaryWritten
+
+
+def _database_gone(exc: BaseException) -> bool:
+    """The error says the connection itself failed (no use trying row by row)."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 class UsageRecorder:
     """Collects ``UsageRecord``s and bulk-inserts them from a background task.
 
@@ -51,6 +84,12 @@ class UsageRecorder:
     dropped, with a warning.  ``close()`` stops the task and writes what is left.
     Delivery is at-least-once: a batch whose commit acknowledgement is lost is
     written again.
+
+    One record the database refuses cannot hold the others back: when a batch fails, its records
+    are written one by one, and one that fails twice while the database takes a plain record is
+    set aside as a dead letter (``usage/dead_letters.py``; counted in ``set_aside``).  With a
+    ``journal`` (``usage/journal.py``) every record is also appended to a local file as it is
+    queued, so a crash of the process loses none of them: the next start replays it.
 
     Money rides on the records (``usage/charges.py``): the transaction that
     inserts a batch also adds each record's ``cost_nano`` to its key's
@@ -66,6 +105,8 @@ class UsageRecorder:
         batch_size: int = 500,
         *,
         max_buffer: int = 100_000,
+        journal: UsageJournal | None = None,
+        dead_letter_file: Path | None = None,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be positive")
@@ -84,10 +125,15 @@ class UsageRecorder:
         self._task: asyncio.Task[None] | None = None
         self._writer = UsageWriter(db.engine.dialect)
         self._dropped_unreported = 0
+        self._journal = journal
+        self._journaling = False
+        self._dead_letter_file = dead_letter_file
         self.dropped = 0
-        """Records dropped because the buffer was full, since creation."""
+        """Records dropped from memory because the buffer was full, since creation (kept in the journal)."""
         self.written = 0
         """Records written, since creation."""
+        self.set_aside = 0
+        """Records the database refused on their own, set aside as dead letters, since creation."""
 
     @property
     def pending(self) -> int:
@@ -101,9 +147,13 @@ class UsageRecorder:
         A record dropped because the buffer is full leaves its reservation to the next start's recovery.
         """
         buffer = self._buffer
+        if self._journal is not None:
+            self._journal.finished(rec, reserved)
         if len(buffer) >= self._max_buffer:
             self._dropped_unreported += 1
             self.dropped += 1
+            if self._journal is not None:
+                self._journal.retain()
             return
         buffer.append(rec)
         self._rows.append(self._writer.row(rec))
@@ -112,10 +162,21 @@ class UsageRecorder:
         if len(buffer) >= self._batch_size:
             self._wake.set()
 
+    def started(
+        self, request_id: str, model: str, inbound_protocol: str, key_id: int, key_name: str, user_id: int | None
+    ) -> None:
+        """Note in the journal that a request without a reservation began (its ``record`` ends it)."""
+        if self._journal is not None:
+            entry = Started(request_id, time.time(), model, inbound_protocol, key_id, key_name, user_id)
+            self._journal.started(entry)
+
     async def start(self) -> None:
-        """Start the background writer (idempotent)."""
+        """Start the background writer (idempotent); open the journal on first start."""
         if self._task is not None and not self._task.done():
             return
+        if self._journal is not None and not self._journaling:
+            self._journal.open()
+            self._journaling = True
         self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="omnirouter-usage-recorder")
 
@@ -127,25 +188,70 @@ class UsageRecorder:
         """
         async with self._lock:
             self._report_drops()
-            writer = self._writer
             pending, self._buffer = self._buffer, []
             rows, self._rows = self._rows, []
-            written = 0
+            if self._journaling and pending:
+                assert self._journal is not None
+                self._journal.seal()
+            done = written = 0  # records handled (written or set aside), and of those written
             try:
                 for start in range(0, len(pending), self._batch_size):
                     chunk = pending[start : start + self._batch_size]
+                    chunk_rows = rows[start : start + self._batch_size]
                     settled = {rec.request_id for rec in chunk if rec.request_id in self._reserved}
-                    await self._db.background.run(
-                        _write_batch, writer, chunk, rows[start : start + self._batch_size], settled
-                    )
-                    if settled:
-                        self._reserved.difference_update(settled)
+                    try:
+                        await self._db.background.run(_write_batch, self._writer, chunk, chunk_rows, settled)
+                    except Exception as exc:
+                        if _database_gone(exc):
+                            raise
+                        for rec, row in zip(chunk, chunk_rows, strict=True):
+                            written += await self._write_alone(rec, row)
+                            done += 1
+                        continue
+                    self._reserved.difference_update(settled)
+                    done += len(chunk)
                     written += len(chunk)
                     self.written += len(chunk)
             except BaseException:
-                self._requeue(pending[written:], rows[written:])
+                self._requeue(pending[done:], rows[done:])
                 raise
+            if self._journaling and self._journal is not None:
+                self._journal.release_sealed()
             return written
+
+    async def _write_alone(self, rec: UsageRecord, row: tuple[Any, ...]) -> int:
+        """Write one record of a failed batch in a transaction of its own; 1 if written, 0 if set aside.
+
+        A record that fails twice while the database answers is set aside; if the database does not
+        answer, the error propagates and the record stays queued.
+        """
+        settled = {rec.request_id} if rec.request_id in self._reserved else set()
+        error: Exception | None = None
+        for _ in range(2):
+            try:
+                await self._db.background.run(_write_batch, self._writer, [rec], [row], settled)
+            except Exception as exc:
+                if _database_gone(exc):
+                    raise
+                error = exc
+                continue
+            self._reserved.difference_update(settled)
+            self.written += 1
+            return 1
+        # Is it the record or the database?  A plain record must go in (then it is rolled back); any other
+        # error propagates: the database is the problem, and the record stays queued.
+        with contextlib.suppress(_CanaryWritten):
+            await self._db.background.run(_insert_canary, self._writer)
+        reason = f"{type(error).__name__}: {error}"
+        logger.error("usage record %s refused by the database, set aside as a dead letter: %s", rec.request_id, reason)
+        try:
+            await self._db.background.run(set_aside_in_database, rec, bool(settled), reason)
+        except Exception as exc:
+            logger.error("cannot store dead letter %s in the database: %s", rec.request_id, exc)
+            set_aside_in_file(self._dead_letter_file, rec, reason)
+        self._reserved.difference_update(settled)
+        self.set_aside += 1
+        return 0
 
     async def close(self) -> None:
         """Stop the background writer and write what is left (logged if that fails)."""
@@ -157,11 +263,16 @@ class UsageRecorder:
                 await task
             except Exception:
                 logger.exception("usage recorder task failed")
+        committed = False
         try:
             await self.flush()
+            committed = True
         except Exception:
             logger.exception("usage recorder closing with %d unwritten records", len(self._buffer))
         self._report_drops()
+        if self._journaling and self._journal is not None:
+            self._journaling = False
+            self._journal.close(committed=committed)
 
     async def __aenter__(self) -> UsageRecorder:
         await self.start()
@@ -198,6 +309,7 @@ class UsageRecorder:
 
     async def _run(self) -> None:
         failures = 0
+        synced = time.monotonic()
         while not self._stop.is_set():
             if failures:
                 await _wait(self._stop, min(self._interval * 2 ** (failures - 1), MAX_RETRY_DELAY))
@@ -206,6 +318,12 @@ class UsageRecorder:
             if self._stop.is_set():
                 return
             self._wake.clear()
+            journal = self._journal
+            if self._journaling and journal is not None and journal.fsync_interval > 0:
+                now = time.monotonic()
+                if now - synced >= journal.fsync_interval:
+                    synced = now
+                    await asyncio.to_thread(journal.sync)
             if not self._buffer:
                 self._report_drops()
                 continue

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from omnirouter.ir import Usage
-from omnirouter.protocols.anthropic._shared import count
+from omnirouter.ir import token_count as count
 
 _FIELDS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
 

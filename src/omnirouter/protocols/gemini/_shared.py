@@ -110,15 +110,3 @@ def audio_format(mime_type: str) -> str:
     sub = mime_type.split("/", 1)[-1].split(";", 1)[0].lower()
     return _AUDIO_FORMATS.get(sub, sub)
 
-
-def as_int(value: Any) -> int:
-    """A token count from JSON (int64 may come as a string); 0 when absent or odd."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return 0

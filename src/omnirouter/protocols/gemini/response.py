@@ -29,9 +29,9 @@ from typing import Any
 
 import orjson
 
-from omnirouter.ir import ChatResponse, Choice, GatewayError, Part, StopReason, ToolCallPart, Usage
+from omnirouter.ir import ChatResponse, Choice, GatewayError, Part, StopReason, ToolCallPart, Usage, token_count
 from omnirouter.protocols.common import bad_upstream
-from omnirouter.protocols.gemini._shared import PROTOCOL, as_int, get, random_call_id
+from omnirouter.protocols.gemini._shared import PROTOCOL, get, random_call_id
 from omnirouter.protocols.gemini.content_decode import PartContext, decode_parts
 from omnirouter.protocols.gemini.content_encode import encode_parts
 from omnirouter.protocols.gemini.errors import read_error
@@ -87,11 +87,11 @@ def finish_for(stop: StopReason | None) -> str:
 
 def usage_from_gemini(meta: dict[str, Any]) -> Usage:
     """Read ``usageMetadata``; tolerant of missing keys and odd types."""
-    thoughts = as_int(get(meta, "thoughtsTokenCount"))
+    thoughts = token_count(get(meta, "thoughtsTokenCount"))
     return Usage(
-        input_tokens=as_int(get(meta, "promptTokenCount")) + as_int(get(meta, "toolUsePromptTokenCount")),
-        output_tokens=as_int(get(meta, "candidatesTokenCount")) + thoughts,
-        cached_tokens=as_int(get(meta, "cachedContentTokenCount")),
+        input_tokens=token_count(get(meta, "promptTokenCount")) + token_count(get(meta, "toolUsePromptTokenCount")),
+        output_tokens=token_count(get(meta, "candidatesTokenCount")) + thoughts,
+        cached_tokens=token_count(get(meta, "cachedContentTokenCount")),
         reasoning_tokens=thoughts,
     )
 

@@ -13,14 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from omnirouter.ir import Usage
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    return 0
+from omnirouter.ir import token_count as _int
 
 
 def usage_from_openai(obj: dict[str, Any]) -> Usage:

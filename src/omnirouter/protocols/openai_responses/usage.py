@@ -13,15 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from omnirouter.ir import Usage
+from omnirouter.ir import token_count as _int
 from omnirouter.protocols.openai_chat.usage import usage_from_openai
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    return 0
 
 
 def usage_from_responses(obj: dict[str, Any]) -> Usage:

@@ -1,0 +1,232 @@
+"""No usage record is lost: refused records are set aside, a killed process's journal is replayed.
+
+Against real SQLite and PostgreSQL; the crashes are real ``SIGKILL``s of a child process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from omnirouter.storage import Database, KeyStore, api_keys_table, dead_letters_table, migrate, reservations_table
+from omnirouter.usage import UsageJournal, UsageRecord, UsageRecorder, replay_journals
+from omnirouter.usage.replay import INTERRUPTED
+from tests.test_storage import postgres_database, reset_postgres
+
+
+@pytest.fixture(scope="module")
+async def postgres_url() -> AsyncIterator[str]:
+    async with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> str:
+    url = f"sqlite:///{tmp_path}/usage.db" if request.param == "sqlite" else await reset_postgres(postgres_url)
+    await migrate(url)
+    return url
+
+
+def record(request_id: str, key_id: int | None = None, cost: int = 0, model: str = "gpt-4o-mini") -> UsageRecord:
+    return UsageRecord(
+        request_id=request_id,
+        model=model,
+        inbound_protocol="openai_chat",
+        status_code=200,
+        latency_ms=1.0,
+        key_id=key_id,
+        cost_nano=cost,
+    )
+
+
+async def rows(db: Database, table: sa.Table = sa.table("usage_records")) -> list[sa.Row[tuple[object, ...]]]:
+    async with db.engine.connect() as conn:
+        return list(await conn.execute(sa.select(sa.text("*")).select_from(table)))
+
+
+async def key_balance(db: Database, key_id: int) -> tuple[int, int]:
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(sa.select(api_keys_table).where(api_keys_table.c.id == key_id))).one()
+    return row.used_nano, row.reserved_nano
+
+
+async def reserve(db: Database, key_id: int, request_id: str, amount: int) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            reservations_table.insert().values(
+                request_id=request_id, key_id=key_id, amount_nano=amount, input_nano=0, model="m", owner=1
+            )
+        )
+        await conn.execute(
+            api_keys_table.update().where(api_keys_table.c.id == key_id).values(reserved_nano=amount)
+        )
+
+
+async def refuse_model(db: Database, model: str) -> None:
+    """Make the database refuse usage rows of ``model`` (a trigger), as it would a row it cannot store."""
+    async with db.engine.begin() as conn:
+        if db.is_sqlite:
+            await conn.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON usage_records "
+                    f"WHEN NEW.model = '{model}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                )
+            )
+        else:
+            await conn.execute(
+                sa.text(
+                    "CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.model = '{model}' THEN RAISE EXCEPTION 'refused by the test'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON usage_records "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+                )
+            )
+
+
+async def test_a_refused_record_is_set_aside_and_every_other_one_lands(db_url: str) -> None:
+    async with Database(db_url) as db:
+        _, key = await KeyStore(db).create("k")
+        await reserve(db, key.id, "req-poison", 9_000)
+        await refuse_model(db, "poison")
+        recorder = UsageRecorder(db, flush_interval=60, batch_size=500)
+        for i in range(4):
+            recorder.record(record(f"req-{i}", key.id, 1_000 + i))
+        recorder.record(record("req-poison", key.id, 5_000, model="poison"), reserved=True)
+        for i in range(4, 8):
+            recorder.record(record(f"req-{i}", key.id, 1_000 + i))
+        assert await recorder.flush() == 8
+        assert recorder.pending == 0 and recorder.set_aside == 1
+        landed = await rows(db)
+        assert sorted(row.request_id for row in landed) == [f"req-{i}" for i in range(8)]
+        letters = await rows(db, dead_letters_table)
+        assert [(row.request_id, row.key_id, row.cost_nano) for row in letters] == [("req-poison", key.id, 5_000)]
+        assert "refused by the test" in letters[0].error
+        assert json.loads(letters[0].record)["model"] == "poison"
+        # The set-aside charge is not applied, its reservation is released: the ledger sums to the balance.
+        assert await key_balance(db, key.id) == (sum(row.cost_nano for row in landed), 0)
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(sa.select(reservations_table))).all() == []
+        await recorder.close()
+
+
+async def test_an_outage_is_not_mistaken_for_a_refused_record(db_url: str) -> None:
+    async with Database(db_url) as db:
+        recorder = UsageRecorder(db, flush_interval=60, batch_size=2)
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text("ALTER TABLE usage_dead_letters RENAME TO dead_off"))
+            await conn.execute(sa.text("ALTER TABLE usage_records RENAME TO usage_off"))
+        for i in range(3):
+            recorder.record(record(f"req-{i}"))
+        with pytest.raises(Exception, match="usage_records"):
+            await recorder.flush()
+        assert recorder.pending == 3 and recorder.set_aside == 0
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.text("ALTER TABLE usage_off RENAME TO usage_records"))
+            await conn.execute(sa.text("ALTER TABLE dead_off RENAME TO usage_dead_letters"))
+        assert await recorder.flush() == 3
+        await recorder.close()
+
+
+async def test_journal_files_come_and_go_with_the_batches(tmp_path: Path, db_url: str) -> None:
+    folder = tmp_path / "journal"
+    async with Database(db_url) as db:
+        recorder = UsageRecorder(db, flush_interval=60, journal=UsageJournal(folder, db.url, fsync_interval=0))
+        await recorder.start()
+        recorder.started("req-open", "gpt-4o-mini", "openai_chat", 1, "k", None)
+        recorder.record(record("req-1"))
+        segments = sorted(folder.glob("*.jnl"))
+        assert len(segments) == 1 and segments[0].read_bytes().count(b"\n") == 2
+        await recorder.flush()
+        segments = sorted(folder.glob("*.jnl"))  # the sealed one is gone; the open request is carried over
+        assert len(segments) == 1 and b"req-open" in segments[0].read_bytes()
+        assert b"req-1" not in segments[0].read_bytes()
+        recorder.record(record("req-open"))
+        await recorder.close()
+        assert list(folder.iterdir()) == []  # everything written: nothing left to replay
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from omnirouter.storage import Database
+    from omnirouter.usage import UsageJournal, UsageRecord, UsageRecorder
+
+    async def main(url: str, folder: str, flushed: int, pending: int) -> None:
+        db = Database(url)
+        recorder = UsageRecorder(db, flush_interval=3600, journal=UsageJournal(Path(folder), db.url, 0))
+        await recorder.start()
+        def record(i: int) -> UsageRecord:
+            return UsageRecord(request_id=f"req-{i}", model="m", inbound_protocol="openai_chat", status_code=200,
+                               latency_ms=1.0, key_id=int(sys.argv[5]), cost_nano=100 + i)
+        for i in range(flushed):
+            recorder.record(record(i))
+        await recorder.flush()
+        for i in range(flushed, flushed + pending):
+            recorder.record(record(i))
+        recorder.started("req-in-flight", "m", "openai_chat", int(sys.argv[5]), "k", None)
+        print("ready", flush=True)
+        await asyncio.sleep(3600)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    """
+)
+
+
+async def test_a_killed_process_loses_no_record(tmp_path: Path, db_url: str) -> None:
+    folder = tmp_path / "journal"
+    async with Database(db_url) as db:
+        _, key = await KeyStore(db).create("k")
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, db.url, str(folder), "5", "7", str(key.id)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.communicate()
+        assert len(await rows(db)) == 5  # the 7 queued ones were only in memory and in the journal
+        assert await replay_journals(db, folder) == 8
+        landed = {row.request_id: row for row in await rows(db)}
+        assert set(landed) == {f"req-{i}" for i in range(12)} | {"req-in-flight"}
+        assert landed["req-in-flight"].error_kind == INTERRUPTED and landed["req-in-flight"].status_code == 0
+        used, _ = await key_balance(db, key.id)
+        assert used == sum(row.cost_nano for row in landed.values()) == sum(100 + i for i in range(12))
+        assert list(folder.iterdir()) == []
+        assert await replay_journals(db, folder) == 0  # nothing twice
+        assert len(await rows(db)) == 13
+
+
+async def test_a_live_process_journal_and_another_databases_are_left_alone(tmp_path: Path, db_url: str) -> None:
+    folder = tmp_path / "journal"
+    async with Database(db_url) as db:
+        live = UsageRecorder(db, flush_interval=3600, journal=UsageJournal(folder, db.url, 0))
+        await live.start()
+        live.record(record("req-live"))
+        other = UsageJournal(folder, "sqlite:///elsewhere.db", 0)
+        other.open()
+        other.finished(record("req-other"), False)
+        other.close(committed=False)  # a dead journal, but of another database
+        assert await replay_journals(db, folder) == 0
+        assert await rows(db) == []
+        await live.close()
+        assert [row.request_id for row in await rows(db)] == ["req-live"]
+        assert len(list(folder.glob("*.jnl"))) == 1  # the other database's journal is still there
