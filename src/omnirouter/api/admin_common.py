@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import msgspec
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.api.admin import AdminError
@@ -29,6 +30,7 @@ from omnirouter.storage.repo_common import Conflict, Invalid, NotFound, RepoErro
 from omnirouter.storage.settings_repo import bump_config_version
 
 __all__ = [
+    "MAX_ID",
     "AdminContext",
     "AdminRequest",
     "AdminRoute",
@@ -36,6 +38,7 @@ __all__ = [
     "QueryParam",
     "Reply",
     "listing",
+    "parse_id",
     "repo_failure",
     "validation_failure",
 ]
@@ -45,6 +48,26 @@ T = TypeVar("T")
 Reply = tuple[int, Any]
 Handler = Callable[["AdminRequest"], Awaitable[Reply]]
 MAX_BODY = 256 * 1024
+MAX_ID = 2**63 - 1
+"""The largest id a database row can have (a signed 64-bit integer)."""
+
+
+def parse_id(value: str) -> int | None:
+    """``value`` as a row id: ASCII digits up to :data:`MAX_ID`; ``None`` when it is not one."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 19:
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
+
+
+def _storable(value: object) -> AdminError | None:
+    """Why a decoded body cannot be stored as JSON (an integer beyond 64 bits, too deep), if it cannot."""
+    try:
+        orjson.dumps(msgspec.to_builtins(value))
+    except TypeError as exc:
+        problem = "an integer beyond 64 bits" if "Integer" in str(exc) else "values nested too deeply"
+        return AdminError(400, f"Invalid body: it holds {problem}.", "invalid_request_error", "invalid_value")
+    return None
 
 
 @dataclass(frozen=True)
@@ -134,16 +157,21 @@ class AdminRequest:
         if not raw.strip():
             raise AdminError(400, "A JSON object body is required.", "invalid_request_error", "missing_body")
         try:
-            return msgspec.json.decode(raw, type=kind)
+            decoded = msgspec.json.decode(raw, type=kind)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise validation_failure(exc) from None
+        failure = _storable(decoded)
+        if failure is not None:
+            raise failure
+        return decoded
 
     def int_param(self, name: str, what: str) -> int:
         """A path parameter that must be an integer id (else 404: no such object)."""
         value = self.params[name]
-        if not value.isdigit():
+        number = parse_id(value)
+        if number is None:
             raise AdminError(404, f"No {what} with id {value!r}.", "not_found_error", f"{what}_not_found")
-        return int(value)
+        return number
 
     def text(self, name: str) -> str | None:
         """A query parameter (``None`` when absent or empty)."""

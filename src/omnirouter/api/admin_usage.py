@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from omnirouter.api.admin_common import AdminContext, AdminRequest, AdminRoute, QueryParam, Reply
+from omnirouter.api.admin import AdminError
+from omnirouter.api.admin_common import MAX_ID, AdminContext, AdminRequest, AdminRoute, QueryParam, Reply, parse_id
 from omnirouter.usage.report import GROUP_BY, MAX_PAGE, LedgerPage, UsageFilters, UsageReport, ledger_page, usage_report
 
 __all__ = ["usage_routes"]
@@ -39,6 +40,9 @@ def usage_routes(ctx: AdminContext) -> list[AdminRoute]:
     async def ledger(req: AdminRequest) -> Reply:
         filters = _filters(req)
         before = req.text("before")
+        if before is not None and before.isdigit() and parse_id(before) is None:
+            message = f"'before' must be a record id from 0 to {MAX_ID} or an ISO 8601 time."
+            raise AdminError(400, message, "invalid_request_error", "invalid_cursor", "before")
         limit = req.integer("limit", default=100, low=1, high=MAX_PAGE) or 100
         return 200, await ctx.read(lambda conn: ledger_page(conn, before=before, limit=limit, filters=filters))
 

@@ -30,6 +30,8 @@ async def handle_count_tokens(gateway: Gateway, codec: Codec, scope: Scope, rece
             body = _gemini_body(body)
         elif "max_tokens" not in body:
             body = {**body, "max_tokens": 1}  # count_tokens bodies carry no max_tokens
+        if codec.passthrough is not None:
+            codec.passthrough.check(body)  # the input limits (nesting, numbers) of the chat routes
         request = codec.decode_request(body)
         tokens = estimate_input_tokens(msgspec.structs.replace(request, model=request.model or "count"))
     except GatewayError as error:

@@ -12,6 +12,7 @@ import orjson
 from omnirouter.api.asgi import JSON_HEADERS, SSE_HEADERS, Headers, Receive, Send, send_response
 from omnirouter.ir import ChatRequest, ErrorKind, GatewayError
 from omnirouter.protocols.base import Codec, ProtocolName, StreamFilter
+from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.registry import KEEPALIVE_FRAMES, codec_for
 from omnirouter.providers import IMAGE_URL_PROTOCOLS
 from omnirouter.relay.adapt import fit_to_upstream
@@ -83,7 +84,7 @@ class ChatCall:
             data, wants_usage = prepared.data, prepared.client_wants_usage
         else:
             outbound = fit_to_upstream(await self._request_for(upstream_protocol), attempt)
-            data = orjson.dumps(upstream_codec.encode_request(outbound))
+            data = client_json(upstream_codec.encode_request(outbound))
         if stream:
             response = await self._open_stream(attempt, key, data, upstream_codec)
             relay: StreamFilter

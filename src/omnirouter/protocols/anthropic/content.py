@@ -24,8 +24,6 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from omnirouter.ir import (
     FilePart,
     ImagePart,
@@ -41,6 +39,7 @@ from omnirouter.protocols.anthropic._shared import PROTOCOL, invalid, opt_bool, 
 from omnirouter.protocols.anthropic.side import SideReader, SideTable
 from omnirouter.protocols.common import guess_media_type, new_id, split_data_uri
 from omnirouter.protocols.common import json_object as input_object
+from omnirouter.protocols.limits import json_text
 
 Block = dict[str, Any]
 
@@ -167,7 +166,7 @@ class ContentDecoder:
         if not isinstance(arguments, dict):
             raise invalid("Input should be a valid dictionary", f"{param}.input")
         self.names[call_id] = name
-        return ToolCallPart(id=call_id, name=name, arguments=orjson.dumps(arguments).decode())
+        return ToolCallPart(id=call_id, name=name, arguments=json_text(arguments, f"{param}.input"))
 
     def _tool_result(self, block: Block, param: str) -> ToolResultPart:
         call_id = opt_str(block, "tool_use_id", f"{param}.tool_use_id", required=True) or ""

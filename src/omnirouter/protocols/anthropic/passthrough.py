@@ -14,14 +14,25 @@ from typing import Any
 import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
+from omnirouter.protocols.anthropic._shared import invalid
 from omnirouter.protocols.anthropic.errors import encode_stream_error
 from omnirouter.protocols.anthropic.usage import UsageCounter, usage_from_anthropic
 from omnirouter.protocols.base import PreparedBody
 from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
+from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_K, TOP_P, Bounds, check_nesting, check_numbers
 from omnirouter.protocols.sse import SSEEvent
 
 _ROLES = frozenset({"user", "assistant", "system"})
 _PARSED = frozenset({"message_start", "message_delta", "error"})
+NUMBERS = (("max_tokens", TOKENS), ("temperature", TEMPERATURE), ("top_p", TOP_P), ("top_k", TOP_K))
+"""The numeric request fields and their ranges (checked on every path, see :mod:`..limits`)."""
+NESTED = ("tools", "output_config")
+"""The fields whose nesting is limited (translation recurses into their JSON schemas)."""
+
+
+def out_of_bounds(param: str, bounds: Bounds) -> GatewayError:
+    """A numeric field outside its range, worded like Anthropic's errors."""
+    return invalid(f"Input should be {bounds.describe()}", param)
 
 
 def _frame(event: str | None, data: bytes) -> bytes:
@@ -105,9 +116,13 @@ class AnthropicPassthrough:
                     f"messages.{index}: Input should be an object with role 'user' or 'assistant'",
                     param=f"messages.{index}.role",
                 )
-        max_tokens = body.get("max_tokens")
-        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+        if body.get("max_tokens") is None:
             raise GatewayError(ErrorKind.INVALID_REQUEST, "max_tokens: Field required", param="max_tokens")
+        check_numbers(body, NUMBERS, error=out_of_bounds)
+        thinking = body.get("thinking")
+        if isinstance(thinking, dict):
+            check_numbers(thinking, (("budget_tokens", TOKENS),), "thinking.", out_of_bounds)
+        check_nesting(body, NESTED)
 
     def prepare(
         self, body: dict[str, Any], upstream_model: str, stream: bool, raw: bytes | None = None

@@ -29,12 +29,11 @@ from omnirouter.protocols.anthropic._shared import (
     invalid,
     opt_bool,
     opt_dict,
-    opt_float,
-    opt_int,
     opt_str,
 )
 from omnirouter.protocols.anthropic.content import ContentDecoder
 from omnirouter.protocols.anthropic.side import SIDE_KEY, SideTable
+from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_K, TOP_P, Bounds, bounded
 
 MAPPED_FIELDS = frozenset(
     {
@@ -60,6 +59,17 @@ MAPPED_FIELDS = frozenset(
 ROLES = frozenset({"user", "assistant", "system"})
 
 _TOOL_FIELDS = frozenset({"name", "description", "input_schema", "strict"})
+
+
+def _number(obj: dict[str, Any], key: str, bounds: Bounds, param: str) -> Any:
+    """``obj[key]`` within ``bounds`` (an ``int`` for integer fields), ``None`` when absent or null."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    found = bounded(value, bounds)
+    if found is None:
+        raise invalid(f"Input should be {bounds.describe()}", param)
+    return found
 
 
 def _system(value: Any, decoder: ContentDecoder) -> list[Part]:
@@ -188,7 +198,7 @@ def _reasoning(
         raise invalid("Field required: a string 'type'", "thinking.type")
     side.set("thinking_display", thinking.get("display"))
     if kind == "enabled":
-        budget = opt_int(thinking, "budget_tokens", "thinking.budget_tokens")
+        budget = _number(thinking, "budget_tokens", TOKENS, "thinking.budget_tokens")
         if budget is None:
             raise invalid("Field required", "thinking.budget_tokens")
         return ReasoningConfig(budget_tokens=budget, effort=effort)
@@ -217,11 +227,9 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid("Field required: a non-empty string", "model")
-    max_tokens = opt_int(body, "max_tokens", "max_tokens")
+    max_tokens = _number(body, "max_tokens", TOKENS, "max_tokens")
     if max_tokens is None:
         raise invalid("Field required", "max_tokens")
-    if max_tokens < 0:
-        raise invalid("Input should be greater than or equal to 0", "max_tokens")
     side = SideTable()
     extra = {k: v for k, v in body.items() if k not in MAPPED_FIELDS}
     messages = decode_messages(body, side)
@@ -235,9 +243,9 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         messages=messages,
         stream=bool(opt_bool(body, "stream", "stream")),
         max_tokens=max_tokens,
-        temperature=opt_float(body, "temperature", "temperature"),
-        top_p=opt_float(body, "top_p", "top_p"),
-        top_k=opt_int(body, "top_k", "top_k"),
+        temperature=_number(body, "temperature", TEMPERATURE, "temperature"),
+        top_p=_number(body, "top_p", TOP_P, "top_p"),
+        top_k=_number(body, "top_k", TOP_K, "top_k"),
         stop=_stop(body.get("stop_sequences")),
         tools=decode_tools(body.get("tools"), side),
         tool_choice=tool_choice,

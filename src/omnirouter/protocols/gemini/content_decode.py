@@ -46,6 +46,7 @@ from omnirouter.protocols.gemini._shared import (
     signature_in,
     standard_b64,
 )
+from omnirouter.protocols.limits import nests_deeper, too_deep_error
 
 _SIGNATURE_ONLY = frozenset({"thoughtSignature", "thought_signature", "thought"})
 _Signature = tuple[str, str, bool]
@@ -56,7 +57,11 @@ def json_text(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
     except TypeError:
+        pass
+    try:
         return json.dumps(value, separators=(",", ":"), default=str)
+    except RecursionError:
+        raise too_deep_error("functionResponse.response") from None
 
 
 class PartContext:
@@ -149,6 +154,8 @@ def _decode_call(raw: Any, param: str, signature: _Signature | None, ctx: PartCo
     args = call.get("args")
     if args is not None and not isinstance(args, dict):
         raise invalid(f"'{param}.args' must be an object", f"{param}.args")
+    if args is not None and nests_deeper(args):
+        raise too_deep_error(f"{param}.args")
     call_id = _opt_str(call, "id", param) or ctx.new_id(param)
     ctx.record_call(call_id, name)
     return ToolCallPart(

@@ -17,12 +17,39 @@ import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
+from omnirouter.protocols.gemini._shared import camel_keys
 from omnirouter.protocols.gemini.errors import encode_stream_error, read_error
 from omnirouter.protocols.gemini.response import usage_from_gemini
 from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
+from omnirouter.protocols.limits import (
+    CHOICES,
+    GEMINI_THINKING_BUDGET,
+    GEMINI_TOP_K,
+    PENALTY,
+    SEED,
+    TEMPERATURE,
+    TOKENS,
+    TOP_P,
+    check_nesting,
+    check_numbers,
+    client_json,
+)
 from omnirouter.protocols.sse import SSEEvent
 
 _USAGE_KEY = b'"usageMetadata"'
+NUMBERS = (
+    ("maxOutputTokens", TOKENS),
+    ("temperature", TEMPERATURE),
+    ("topP", TOP_P),
+    ("topK", GEMINI_TOP_K),
+    ("seed", SEED),
+    ("candidateCount", CHOICES),
+    ("presencePenalty", PENALTY),
+    ("frequencyPenalty", PENALTY),
+)
+"""The numeric ``generationConfig`` fields and their ranges (checked on every path, see :mod:`..limits`)."""
+NESTED = ("tools", "generationConfig")
+"""The fields whose nesting is limited (translation recurses into their JSON schemas)."""
 _ENDING_KEYS = (b'"finishReason"', b'"blockReason"', b'"finish_reason"', b'"block_reason"')
 
 
@@ -129,6 +156,16 @@ class GeminiPassthrough:
         self.json_array = json_array
 
     def check(self, body: dict[str, Any]) -> None:
+        body = camel_keys(body)
+        check_nesting(body, NESTED)
+        config = body.get("generationConfig")
+        if isinstance(config, dict):
+            config = camel_keys(config)
+            check_numbers(config, NUMBERS, "generationConfig.")
+            thinking = config.get("thinkingConfig")
+            if isinstance(thinking, dict):
+                prefix = "generationConfig.thinkingConfig."
+                check_numbers(camel_keys(thinking), (("thinkingBudget", GEMINI_THINKING_BUDGET),), prefix)
         contents = body.get("contents")
         if not isinstance(contents, list) or not contents:
             raise GatewayError(ErrorKind.INVALID_REQUEST, "'contents' must be a non-empty array.", param="contents")
@@ -146,8 +183,8 @@ class GeminiPassthrough:
     ) -> PreparedBody:
         """The body without a ``model`` member (Gemini names the model in the URL)."""
         if "model" in body:
-            return PreparedBody(orjson.dumps({k: v for k, v in body.items() if k != "model"}), True)
-        return PreparedBody(raw if raw is not None else orjson.dumps(body), True)
+            return PreparedBody(client_json({k: v for k, v in body.items() if k != "model"}), True)
+        return PreparedBody(raw if raw is not None else client_json(body), True)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
         try:

@@ -26,6 +26,18 @@ from omnirouter.ir.chat import Part, ToolResultPart
 from omnirouter.protocols.gemini._shared import PROTOCOL, camel_keys, invalid
 from omnirouter.protocols.gemini.content_decode import PartContext, decode_parts
 from omnirouter.protocols.gemini.schema import schema_to_json
+from omnirouter.protocols.limits import (
+    CHOICES,
+    GEMINI_THINKING_BUDGET,
+    GEMINI_TOP_K,
+    PENALTY,
+    SEED,
+    TEMPERATURE,
+    TOKENS,
+    TOP_P,
+    Bounds,
+    bounded,
+)
 
 _MAPPED = frozenset({"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "model"})
 _GENERATION_MAPPED = frozenset(
@@ -70,22 +82,15 @@ def _opt_bool(obj: dict[str, Any], key: str, param: str) -> bool | None:
     raise invalid(f"'{param}.{key}' must be a boolean", f"{param}.{key}")
 
 
-def _opt_number(obj: dict[str, Any], key: str, param: str) -> float | None:
+def _number(obj: dict[str, Any], key: str, param: str, bounds: Bounds) -> Any:
+    """``obj[key]`` within ``bounds`` (an ``int`` for integer fields), ``None`` when absent or null."""
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    raise invalid(f"'{param}.{key}' must be a number", f"{param}.{key}")
-
-
-def _opt_int(obj: dict[str, Any], key: str, param: str) -> int | None:
-    value = _opt_number(obj, key, param)
-    if value is None:
-        return None
-    if not value.is_integer():
-        raise invalid(f"'{param}.{key}' must be an integer", f"{param}.{key}")
-    return int(value)
+    found = bounded(value, bounds)
+    if found is None:
+        raise invalid(f"'{param}.{key}' must be {bounds.describe()}", f"{param}.{key}")
+    return found
 
 
 def decode_contents(value: Any) -> list[Message]:
@@ -204,7 +209,7 @@ def decode_thinking(value: Any) -> tuple[ReasoningConfig | None, bool]:
     config = _opt_dict(value, param)
     if config is None:
         return None, False
-    budget = _opt_int(config, "thinkingBudget", param)
+    budget = _number(config, "thinkingBudget", param, GEMINI_THINKING_BUDGET)
     level = _opt_str(config, "thinkingLevel", param)
     effort = level.lower() if level and level.upper() != "THINKING_LEVEL_UNSPECIFIED" else None
     budget_tokens = budget if budget is not None and budget >= 0 else None
@@ -267,21 +272,21 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         extra["toolConfig"] = raw_tool_config
     if leftovers:
         extra["generationConfig"] = leftovers
-    top_k = _opt_number(config, "topK", "generationConfig")
     param = "generationConfig"
+    top_k = _number(config, "topK", param, GEMINI_TOP_K)
     return ChatRequest(
         model="",
         messages=messages,
         stream=False,
-        max_tokens=_opt_int(config, "maxOutputTokens", param),
-        temperature=_opt_number(config, "temperature", param),
-        top_p=_opt_number(config, "topP", param),
+        max_tokens=_number(config, "maxOutputTokens", param, TOKENS),
+        temperature=_number(config, "temperature", param, TEMPERATURE),
+        top_p=_number(config, "topP", param, TOP_P),
         top_k=round(top_k) if top_k is not None else None,
         stop=_stop(config),
-        seed=_opt_int(config, "seed", param),
-        n=_opt_int(config, "candidateCount", param),
-        presence_penalty=_opt_number(config, "presencePenalty", param),
-        frequency_penalty=_opt_number(config, "frequencyPenalty", param),
+        seed=_number(config, "seed", param, SEED),
+        n=_number(config, "candidateCount", param, CHOICES),
+        presence_penalty=_number(config, "presencePenalty", param, PENALTY),
+        frequency_penalty=_number(config, "frequencyPenalty", param, PENALTY),
         tools=tools,
         tool_choice=tool_choice,
         reasoning=reasoning,

@@ -4,7 +4,7 @@ Only the decoding direction exists: encoders always send the neutral JSON
 schema as ``parametersJsonSchema`` / ``responseJsonSchema``.  The conversion
 lower-cases ``type`` (``"OBJECT"`` → ``"object"``, ``TYPE_UNSPECIFIED`` dropped),
 turns ``nullable: true`` into a ``"null"`` type alternative, reads int64
-bounds given as strings, and drops the Gemini-only ``propertyOrdering``.
+bounds given as strings (up to 18 digits; longer ones stay strings), and drops the Gemini-only ``propertyOrdering``.
 Unknown keywords are kept.
 """
 
@@ -54,7 +54,7 @@ def schema_to_json(schema: Any) -> Any:
             out[key] = {name: schema_to_json(sub) for name, sub in value.items()}
         elif key in ("items", "anyOf"):
             out[key] = schema_to_json(value)
-        elif key in _INT64_KEYS and isinstance(value, str) and value.isdigit():
+        elif key in _INT64_KEYS and isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
             out[key] = int(value)
         else:
             out[key] = value

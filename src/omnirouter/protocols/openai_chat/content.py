@@ -25,8 +25,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from omnirouter.ir import (
     AudioPart,
     FilePart,
@@ -39,6 +37,7 @@ from omnirouter.ir import (
 )
 from omnirouter.protocols.carry import unwrap, wrap
 from omnirouter.protocols.common import data_uri, new_id, split_data_uri
+from omnirouter.protocols.limits import json_text
 from omnirouter.protocols.openai_chat._shared import PROTOCOL, invalid
 
 
@@ -177,7 +176,7 @@ def arguments_text(value: Any) -> str:
         return value
     if value is None:
         return "{}"
-    return orjson.dumps(value).decode()
+    return json_text(value, "tool_calls.function.arguments")
 
 
 def decode_tool_calls(value: Any, param: str, *, generate_ids: bool = False) -> list[ToolCallPart]:

@@ -20,6 +20,18 @@ from omnirouter.protocols.json_patch import (
     with_first_member,
     with_top_level_string,
 )
+from omnirouter.protocols.limits import (
+    CHOICES,
+    PENALTY,
+    SEED,
+    TEMPERATURE,
+    TOKENS,
+    TOP_K,
+    TOP_P,
+    check_nesting,
+    check_numbers,
+    client_json,
+)
 from omnirouter.protocols.openai_chat.errors import encode_stream_error
 from omnirouter.protocols.openai_chat.usage import usage_from_openai
 from omnirouter.protocols.sse import SSEEvent
@@ -32,6 +44,20 @@ _NULL_USAGE_SPACED = b'"usage": null'
 _MODEL_MEMBER = re.compile(rb'"model":"[^"\\]*"')
 _ASK_USAGE = b'"stream_options":{"include_usage":true}'
 _USAGE_ON = {"include_usage": True}
+NUMBERS = (
+    ("max_tokens", TOKENS),
+    ("max_completion_tokens", TOKENS),
+    ("temperature", TEMPERATURE),
+    ("top_p", TOP_P),
+    ("top_k", TOP_K),
+    ("seed", SEED),
+    ("n", CHOICES),
+    ("presence_penalty", PENALTY),
+    ("frequency_penalty", PENALTY),
+)
+"""The numeric request fields and their ranges (checked on every path, see :mod:`..limits`)."""
+NESTED = ("tools", "response_format")
+"""The fields whose nesting is limited (translation recurses into their JSON schemas)."""
 
 
 class OpenAIChatStreamFilter:
@@ -111,12 +137,15 @@ class OpenAIChatPassthrough:
         if not isinstance(messages, list) or not messages:
             raise GatewayError(ErrorKind.INVALID_REQUEST, "'messages' must be a non-empty array.", param="messages")
         for index, message in enumerate(messages):
-            if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            role = message.get("role") if isinstance(message, dict) else None
+            if not isinstance(role, str) or role not in _ROLES:
                 raise GatewayError(
                     ErrorKind.INVALID_REQUEST,
                     f"messages[{index}] must be an object with a role of {', '.join(sorted(_ROLES))}.",
                     param=f"messages[{index}]",
                 )
+        check_numbers(body, NUMBERS)
+        check_nesting(body, NESTED)
 
     def prepare(
         self, body: dict[str, Any], upstream_model: str, stream: bool, raw: bytes | None = None
@@ -131,7 +160,7 @@ class OpenAIChatPassthrough:
             if asked is not None:
                 return PreparedBody(asked, False)
         usage_on = {**options, "include_usage": True} if isinstance(options, dict) else _USAGE_ON
-        return PreparedBody(orjson.dumps({**body, "model": upstream_model, "stream_options": usage_on}), False)
+        return PreparedBody(client_json({**body, "model": upstream_model, "stream_options": usage_on}), False)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
         try:

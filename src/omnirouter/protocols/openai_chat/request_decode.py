@@ -26,13 +26,12 @@ from omnirouter.ir import (
     ToolResultPart,
 )
 from omnirouter.ir.chat import ImagePart, Role
+from omnirouter.protocols.limits import CHOICES, PENALTY, SEED, TEMPERATURE, TOKENS, TOP_K, TOP_P, Bounds, bounded
 from omnirouter.protocols.openai_chat._shared import (
     PROTOCOL,
     invalid,
     opt_bool,
     opt_dict,
-    opt_float,
-    opt_int,
     opt_str,
 )
 from omnirouter.protocols.openai_chat.content import decode_content, decode_reasoning, decode_tool_calls
@@ -197,6 +196,18 @@ def decode_response_format(value: Any) -> ResponseFormat | None:
     raise invalid("'response_format.type' must be 'text', 'json_object' or 'json_schema'", "response_format")
 
 
+def number(body: dict[str, Any], key: str, bounds: Bounds, param: str | None = None) -> Any:
+    """``body[key]`` within ``bounds`` (an ``int`` for integer fields), ``None`` when absent or null."""
+    value = body.get(key)
+    if value is None:
+        return None
+    found = bounded(value, bounds)
+    if found is None:
+        param = param or key
+        raise invalid(f"'{param}' must be {bounds.describe()}", param)
+    return found
+
+
 def _decode_stop(value: Any) -> list[str] | None:
     if value is None:
         return None
@@ -218,9 +229,9 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
     stream_options = opt_dict(body, "stream_options", "stream_options") or {}
     include_usage = opt_bool(stream_options, "include_usage", "stream_options.include_usage")
     effort = opt_str(body, "reasoning_effort", "reasoning_effort")
-    max_tokens = opt_int(body, "max_completion_tokens", "max_completion_tokens")
+    max_tokens = number(body, "max_completion_tokens", TOKENS)
     if max_tokens is None:
-        max_tokens = opt_int(body, "max_tokens", "max_tokens")
+        max_tokens = number(body, "max_tokens", TOKENS)
     extra = {k: v for k, v in body.items() if k not in MAPPED_FIELDS}
     other_options = {k: v for k, v in stream_options.items() if k != "include_usage"}
     if other_options:
@@ -230,14 +241,14 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         messages=messages,
         stream=bool(opt_bool(body, "stream", "stream")),
         max_tokens=max_tokens,
-        temperature=opt_float(body, "temperature", "temperature"),
-        top_p=opt_float(body, "top_p", "top_p"),
-        top_k=opt_int(body, "top_k", "top_k"),
+        temperature=number(body, "temperature", TEMPERATURE),
+        top_p=number(body, "top_p", TOP_P),
+        top_k=number(body, "top_k", TOP_K),
         stop=_decode_stop(body.get("stop")),
-        seed=opt_int(body, "seed", "seed"),
-        n=opt_int(body, "n", "n"),
-        presence_penalty=opt_float(body, "presence_penalty", "presence_penalty"),
-        frequency_penalty=opt_float(body, "frequency_penalty", "frequency_penalty"),
+        seed=number(body, "seed", SEED),
+        n=number(body, "n", CHOICES),
+        presence_penalty=number(body, "presence_penalty", PENALTY),
+        frequency_penalty=number(body, "frequency_penalty", PENALTY),
         tools=decode_tools(body.get("tools")),
         tool_choice=decode_tool_choice(body.get("tool_choice")),
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", "parallel_tool_calls"),

@@ -9,8 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import orjson
-
+from omnirouter.protocols.limits import json_text
 from omnirouter.protocols.openai_chat._shared import (
     bad_upstream,
     data_uri,
@@ -70,7 +69,7 @@ def arguments_text(value: Any) -> str:
         return value
     if value is None:
         return ""
-    return orjson.dumps(value).decode()
+    return json_text(value, "arguments")
 
 
 def text_of(value: Any) -> str:

@@ -21,6 +21,7 @@ import orjson
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
 from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
+from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_P, check_nesting, check_numbers, client_json
 from omnirouter.protocols.openai_responses.errors import error_event, response_error
 from omnirouter.protocols.openai_responses.usage import usage_from_responses
 from omnirouter.protocols.sse import SSEEvent, frame
@@ -37,6 +38,10 @@ _LIFECYCLE = frozenset(
 )
 _TERMINAL = frozenset({"response.completed", "response.incomplete"})
 _ENCRYPTED = "reasoning.encrypted_content"
+NUMBERS = (("max_output_tokens", TOKENS), ("temperature", TEMPERATURE), ("top_p", TOP_P))
+"""The numeric request fields and their ranges (checked on every path, see :mod:`..limits`)."""
+NESTED = ("tools", "text")
+"""The fields whose nesting is limited (translation recurses into their JSON schemas)."""
 _PARSED = frozenset({"response.created", "response.failed", "error"}) | _TERMINAL
 
 
@@ -114,6 +119,8 @@ class OpenAIResponsesPassthrough:
     """The pass-through adapter for the OpenAI Responses API."""
 
     def check(self, body: dict[str, Any]) -> None:
+        check_numbers(body, NUMBERS)
+        check_nesting(body, NESTED)
         value = body.get("input")
         if value is None:
             if any(body.get(k) for k in ("previous_response_id", "conversation", "prompt")):
@@ -144,7 +151,7 @@ class OpenAIResponsesPassthrough:
         )
         if wants and (include is None or isinstance(include, list)) and _ENCRYPTED not in (include or ()):
             body = {**body, "model": upstream_model, "include": [*(include or ()), _ENCRYPTED]}
-            return PreparedBody(orjson.dumps(body), True)
+            return PreparedBody(client_json(body), True)
         return PreparedBody(set_top_level_string(raw, body, "model", upstream_model), True)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:

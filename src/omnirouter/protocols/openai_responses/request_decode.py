@@ -32,13 +32,13 @@ from omnirouter.ir import (
     UnknownPart,
 )
 from omnirouter.ir.chat import Role
+from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_P
+from omnirouter.protocols.openai_chat.request_decode import number
 from omnirouter.protocols.openai_responses._shared import (
     PROTOCOL,
     invalid,
     opt_bool,
     opt_dict,
-    opt_float,
-    opt_int,
     opt_str,
 )
 from omnirouter.protocols.openai_responses.items import (
@@ -218,9 +218,9 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         model=model,
         messages=messages,
         stream=stream,
-        max_tokens=opt_int(body, "max_output_tokens", "max_output_tokens"),
-        temperature=opt_float(body, "temperature", "temperature"),
-        top_p=opt_float(body, "top_p", "top_p"),
+        max_tokens=number(body, "max_output_tokens", TOKENS),
+        temperature=number(body, "temperature", TEMPERATURE),
+        top_p=number(body, "top_p", TOP_P),
         tools=tools,
         tool_choice=tool_choice,
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", "parallel_tool_calls"),
