@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
+from collections.abc import Callable
 
 import pytest
 
-from omnirouter.protocols.sse import SSEEvent, SSEParser
+from omnirouter.protocols.sse import EventTooLarge, SSEEvent, SSEParser
 
 
 def reference_events(raw: bytes) -> list[tuple[str | None, bytes]]:
@@ -92,3 +94,46 @@ def test_common_shapes_keep_their_exact_frames() -> None:
     assert (first.event, first.data, first.raw) == (None, b'{"a":1}', b'data: {"a":1}\n\n')
     assert second.event == "message_stop"
     assert second.raw == b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+
+
+def allocated_while(action: Callable[[], object]) -> int:
+    """Bytes allocated at the peak of ``action`` beyond what was allocated before it."""
+    before, _ = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    action()
+    return tracemalloc.get_traced_memory()[1] - before
+
+
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"])
+def test_a_long_event_costs_each_read_only_its_own_size(line_end: bytes) -> None:
+    """No read re-copies (or re-normalises) what is already buffered: the work per read stays that read's size.
+
+    A parser that re-concatenates or rescans its buffer on every read copies O(buffered) per read, O(n²)
+    for an event of n bytes; here every read of 64 KiB may allocate a few times its own size at most.
+    """
+    piece = 64 * 1024
+    parser = SSEParser()
+    chunk = (b"data: " + b"x" * (piece - 8) + line_end)[:piece]
+    tracemalloc.start()
+    try:
+        worst = max(allocated_while(lambda: parser.feed(chunk)) for _ in range(64))  # a 4 MiB event so far
+    finally:
+        tracemalloc.stop()
+    assert worst < 4 * piece
+    (event,) = parser.feed(line_end)
+    assert len(event.data) > 63 * piece and event.data.count(b"\n") == 63
+
+
+def test_an_event_over_the_limit_raises_as_soon_as_that_much_is_buffered() -> None:
+    parser = SSEParser(max_event_bytes=100)
+    assert [e.data for e in parser.feed(b"data: " + b"a" * 90 + b"\n\ndata: ")] == [b"a" * 90]
+    assert parser.feed(b"b" * 50) == []  # 56 bytes of the next event
+    with pytest.raises(EventTooLarge, match="larger than 100 bytes"):
+        parser.feed(b"b" * 50)
+    with pytest.raises(EventTooLarge):
+        SSEParser(max_event_bytes=100).feed(b"data: " + b"c" * 200 + b"\n\n")  # complete, but too long
+    assert [e.data for e in SSEParser(max_event_bytes=100).feed(b"data: " + b"d" * 94 + b"\n\n")] == [b"d" * 94]
+    parser = SSEParser(max_event_bytes=100)
+    assert [e.data for e in parser.feed(b"data: e\n\ndata: " + b"f" * 200)] == [b"e"]  # what came before it first
+    with pytest.raises(EventTooLarge):
+        parser.finish()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import msgspec
 
 
@@ -20,32 +22,74 @@ def frame(data: bytes, event: str | None = None) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
 
 
+class EventTooLarge(ValueError):
+    """One event grew past the parser's ``max_event_bytes`` (nothing more should be read)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"stream event larger than {limit} bytes")
+        self.limit = limit
+
+
 class SSEParser:
     """Splits a byte stream into events as soon as each is complete.
 
     Handles ``\\n``, ``\\r\\n`` and ``\\r`` line ends (also a ``\\r\\n`` split across two
     reads), comments (``:`` lines are dropped), multi-line data, and events split across network
     reads.  The common shapes, a lone ``data: …`` line and ``event: …`` + ``data: …``, are sliced
-    straight out of the buffer.
+    straight out of the read.  Work is linear in the bytes fed: line ends are normalised per read
+    (a read ending in ``\\r`` holds it back for the next), and an incomplete event is kept as a list
+    of pieces, scanned only where it grows and joined once, when it completes.  An event longer than
+    ``max_event_bytes`` raises :class:`EventTooLarge` as soon as that much of it is buffered.
     """
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_cr", "_limit", "_parts", "_size")
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    def __init__(self, max_event_bytes: int | None = None) -> None:
+        self._parts: list[bytes] = []  # the incomplete event at the end of what was fed (never a blank line)
+        self._size = 0  # bytes in _parts
+        self._cr = False  # the last read ended with a "\r", held back (a "\n" may come next)
+        self._limit = max_event_bytes if max_event_bytes is not None else sys.maxsize
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add bytes; return the events they complete."""
-        buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in buffer:
-            buffer = _normalize_line_ends(buffer)
+        if self._cr:
+            chunk = b"\r" + chunk
+            self._cr = False
+        if b"\r" in chunk:
+            if chunk.endswith(b"\r"):
+                chunk = chunk[:-1]
+                self._cr = True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        limit = self._limit
+        if self._parts:  # an event is pending: look for its end only in what is new
+            if self._size > limit:
+                raise EventTooLarge(limit)
+            parts = self._parts
+            if chunk.startswith(b"\n") and parts[-1].endswith(b"\n"):
+                end = self._size - 1
+            else:
+                found = chunk.find(b"\n\n")
+                if found < 0:
+                    if chunk:
+                        self._size += len(chunk)
+                        if self._size > limit:
+                            raise EventTooLarge(limit)
+                        parts.append(chunk)
+                    return []
+                end = self._size + found
+            parts.append(chunk)
+            buffer = b"".join(parts)
+            self._parts = []
+            self._size = 0
+        else:
+            buffer = chunk
+            end = buffer.find(b"\n\n")
         events: list[SSEEvent] = []
         start = 0
         find = buffer.find
-        while True:
-            end = find(b"\n\n", start)
-            if end < 0:
-                break
+        while end >= 0:
+            if end - start > limit:
+                raise EventTooLarge(limit)
             newline = find(b"\n", start, end)
             if newline < 0 and buffer.startswith(b"data: ", start):
                 events.append(SSEEvent(data=buffer[start + 6 : end], raw=buffer[start : end + 2]))
@@ -62,23 +106,25 @@ class SSEParser:
                 if event is not None:
                     events.append(event)
             start = end + 2
-        self._buffer = buffer[start:]
+            end = find(b"\n\n", start)
+        if start < len(buffer):
+            rest = buffer[start:] if start else buffer
+            if len(rest) > limit and not events:  # else the events first: the next feed or finish() raises
+                raise EventTooLarge(limit)
+            self._parts.append(rest)
+            self._size = len(rest)
         return events
 
     def finish(self) -> list[SSEEvent]:
         """Flush a last event the stream ended without a blank line after."""
-        block, self._buffer = self._buffer.replace(b"\r", b"\n").strip(b"\n"), b""
+        if self._size > self._limit:
+            raise EventTooLarge(self._limit)
+        block = b"".join(self._parts).strip(b"\n")
+        self._parts, self._size, self._cr = [], 0, False
         if not block:
             return []
         event = _parse_block(block)
         return [event] if event is not None else []
-
-
-def _normalize_line_ends(buffer: bytes) -> bytes:
-    """``\\r\\n`` and ``\\r`` to ``\\n``; a final ``\\r`` stays as it is (its ``\\n`` may be in the next read)."""
-    if buffer.endswith(b"\r"):
-        return buffer[:-1].replace(b"\r\n", b"\n").replace(b"\r", b"\n") + b"\r"
-    return buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:
