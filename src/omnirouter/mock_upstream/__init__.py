@@ -62,6 +62,12 @@ Directive keys (all optional; unknown keys or malformed JSON give a 400):
   output includes reasoning (Gemini ``candidatesTokenCount`` = output - reasoning).
 * ``chunks``: split the text into this many stream chunks (default: word by word).
 * ``no_usage``: OpenAI only, omit usage even when ``include_usage`` is asked (like llama.cpp).
+* ``trickle``: send a plain answer or error body at this many bytes per second (Content-Length
+  declared up front), like an upstream that stalls mid-answer.
+* ``body_bytes``: pad to about this size with one long word: the reply text (plain answers; streams
+  then carry it as one big event) or, with ``fail``, the error message.
+* ``unterminated_event_bytes``: streams (SSE) send their first event, then one event of this many
+  bytes (``data: xxx…``) with no blank line after it, and end.
 
 Default token counts: input = sum of ``len(s) // 4 + 1`` over the text strings of the
 conversation (system, messages, tool calls and results); output = words of the reply text +

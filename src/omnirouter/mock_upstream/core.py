@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from omnirouter.mock_upstream.directives import EMPTY, Directive, DirectiveError, ScriptQueue, extract
+from omnirouter.mock_upstream.plan import pad
 
 
 class LoggedRequest(dict[str, Any]):
@@ -77,6 +78,7 @@ class State:
 
 
 STATE_KEY = web.AppKey("omnirouter_mock_state", State)
+DIRECTIVE_KEY = web.RequestKey("omnirouter_mock_directive", Directive)
 
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -126,6 +128,8 @@ class Wire:
         if d.should_retry is not None:
             headers["x-should-retry"] = "true" if d.should_retry else "false"
         message = d.message or _DEFAULT_MESSAGES.get(status, f"Mock failure with status {status}")
+        if d.body_bytes:
+            message = pad(message, d.body_bytes)
         return self.error(status, message, d.error_type, code=d.code, headers=headers, retry_after=d.retry_after)
 
 
@@ -170,7 +174,9 @@ class Exchange:
             if queued is None:
                 return self.wire.error(400, str(exc))
             found, clean = None, turn_text
-        return (queued or found or EMPTY), clean.strip()
+        directive = queued or found or EMPTY
+        self.request[DIRECTIVE_KEY] = directive  # for the trickle middleware
+        return directive, clean.strip()
 
     async def preamble(self, d: Directive, stream: bool) -> web.StreamResponse | None:
         """Apply ``delay``, then answer ``fail`` or ``garbage`` directives."""
@@ -215,6 +221,9 @@ class Exchange:
         elif d.cut_after is not None:
             frames = frames[: d.cut_after]
             cut = True
+        if d.unterminated_event_bytes is not None:  # one event the stream ends inside of, no blank line after it
+            frames = [*frames[:1], pad("data:", d.unterminated_event_bytes).encode()]
+            suffix = b""
         if d.first_chunk_delay > 0:
             await asyncio.sleep(d.first_chunk_delay)  # headers sent, the model is still "thinking"
         if d.chunk_delay > 0:
@@ -236,6 +245,30 @@ class Exchange:
             return resp
         await resp.write_eof()
         return resp
+
+
+@web.middleware
+async def trickle_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Send a plain answer or error body at the directive's ``trickle`` bytes per second."""
+    response: web.StreamResponse = await handler(request)
+    directive = request.get(DIRECTIVE_KEY)
+    if directive is None or not directive.trickle or not isinstance(response, web.Response) or response.prepared:
+        return response
+    body = response.body
+    assert isinstance(body, bytes)
+    slow = web.StreamResponse(status=response.status, headers=response.headers)
+    slow.content_length = len(body)
+    step = max(1, int(directive.trickle / 10))  # about ten writes a second
+    pause = step / directive.trickle
+    try:
+        await slow.prepare(request)
+        for start in range(0, len(body), step):
+            await slow.write(body[start : start + step])
+            await asyncio.sleep(pause)
+        await slow.write_eof()
+    except ConnectionError:
+        pass  # the client gave up waiting
+    return slow
 
 
 async def _abort(request: web.Request) -> None:

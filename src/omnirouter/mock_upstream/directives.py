@@ -57,6 +57,9 @@ class Directive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     usage: UsageSpec | None = None
     chunks: int | None = None
     no_usage: bool = False
+    trickle: float | None = None
+    body_bytes: int | None = None
+    unterminated_event_bytes: int | None = None
 
 
 EMPTY = Directive()
@@ -74,6 +77,12 @@ def parse_directive(obj: object) -> Directive:
         raise DirectiveError("bad mock directive: `fail` must be an HTTP status between 400 and 599")
     if directive.chunks is not None and directive.chunks < 1:
         raise DirectiveError("bad mock directive: `chunks` must be at least 1")
+    if directive.trickle is not None and directive.trickle <= 0:
+        raise DirectiveError("bad mock directive: `trickle` must be more than 0 bytes per second")
+    for name in ("body_bytes", "unterminated_event_bytes"):
+        value = getattr(directive, name)
+        if value is not None and value < 0:
+            raise DirectiveError(f"bad mock directive: `{name}` must not be negative")
     return directive
 
 

@@ -98,6 +98,8 @@ def build_plan(
             args_json = orjson.dumps(spec.arguments).decode()
             calls.append(ToolCall(index=i, name=spec.name, arguments=spec.arguments, arguments_json=args_json))
 
+    if d.body_bytes and blocked is None and refusal is None:
+        text = pad(text, d.body_bytes)
     reasoning = d.reasoning if d.reasoning is not None else (DEFAULT_REASONING if thinking else None)
     if blocked is not None:
         reasoning = None
@@ -146,3 +148,9 @@ def build_plan(
         finish=finish,
         usage=usage,
     )
+
+
+def pad(text: str, size: int) -> str:
+    """``text`` and one long word after it, ``size`` characters in all (``text`` as is when already that long)."""
+    missing = size - len(text) - 1
+    return f"{text} {'x' * missing}" if missing > 0 else text

@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 
 from omnirouter.mock_upstream import anthropic_messages, gemini, models, openai_chat, openai_responses
-from omnirouter.mock_upstream.core import STATE_KEY, State, json_response
+from omnirouter.mock_upstream.core import STATE_KEY, State, json_response, trickle_middleware
 from omnirouter.mock_upstream.directives import DirectiveError, parse_directive
 
 
@@ -64,7 +64,7 @@ async def _clear_script(request: web.Request) -> web.Response:
 
 def create_app(*, max_log: int = 10_000) -> web.Application:
     """Build the mock upstream application (state is per application)."""
-    app = web.Application(client_max_size=256 * 1024 * 1024)
+    app = web.Application(client_max_size=256 * 1024 * 1024, middlewares=[trickle_middleware])
     app[STATE_KEY] = State(max_log=max_log)
     r = app.router
     r.add_get("/", _root)
