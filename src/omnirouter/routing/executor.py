@@ -107,7 +107,12 @@ async def run_attempts(
         finally:
             channel.in_flight -= 1
     if last is not None:
-        raise last
+        try:
+            raise last
+        finally:
+            # The error's traceback holds this frame: without this, frame and error would be a cycle
+            # (keeping the request, its body and the call alive) that only the garbage collector frees.
+            last = None
     raise GatewayError(
         ErrorKind.OVERLOADED,
         f"No channel can serve model '{ctx.model}' right now (all are cooling down, busy or out of keys).",
