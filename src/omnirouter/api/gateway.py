@@ -38,7 +38,7 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.catalog = ModelCatalog(Channel(c, config.breaker) for c in config.channels)
+        self.catalog = ModelCatalog(Channel(c, config.breaker, config) for c in config.channels)
         self.db = Database(normalize_database_url(config.database_url))
         self.keys = KeyStore(self.db)
         self.response_states = ResponseStateStore(self.db)

@@ -136,7 +136,9 @@ class ConfigReloader:
         channels: list[Channel] = []
         for config in gateway.config.channels:
             existing = current.get(config.name)
-            channels.append(existing if existing is not None else Channel(config, gateway.config.breaker))
+            channels.append(
+                existing if existing is not None else Channel(config, gateway.config.breaker, gateway.config)
+            )
         kept: dict[str, tuple[ChannelConfig, Channel]] = {}
         for config in api_channels:
             if config.name in config_names:
@@ -146,7 +148,7 @@ class ConfigReloader:
             channel = previous[1] if previous is not None and previous[0] == config else None
             if channel is None:
                 try:
-                    channel = Channel(config, gateway.config.breaker)
+                    channel = Channel(config, gateway.config.breaker, gateway.config)
                 except Exception:
                     log.warning("API channel %r cannot be built; skipped", config.name, exc_info=True)
                     continue

@@ -49,6 +49,10 @@ class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_concurrency: int | None = None
     breaker: BreakerConfig | None = None
     headers: dict[str, str] = msgspec.field(default_factory=dict)
+    # Size caps on what the gateway buffers from this upstream; None: the gateway-wide value.
+    max_upstream_body_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_upstream_error_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_event_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
@@ -128,6 +132,12 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Seconds a client has to send a request's headers (from connecting, or from the first byte of a later
     # request on a kept-alive connection); connections still short of a full header by then are closed.
     header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    # What the gateway buffers from an upstream (channels may override each): a plain answer (larger:
+    # the attempt fails), an error body (cut there, still relayed as an error), one stream event (larger:
+    # the attempt fails, or a started stream ends with the protocol's error event).
+    max_upstream_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 64 * 1024 * 1024
+    max_upstream_error_bytes: Annotated[int, msgspec.Meta(ge=1)] = 64 * 1024
+    max_event_bytes: Annotated[int, msgspec.Meta(ge=1)] = 32 * 1024 * 1024
     image_fetch: ImageFetchConfig = msgspec.field(default_factory=ImageFetchConfig)
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)

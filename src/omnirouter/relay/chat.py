@@ -20,9 +20,24 @@ from omnirouter.relay.context import RequestContext
 from omnirouter.relay.images import ImageFetcher, needs_inlining
 from omnirouter.relay.stream_pump import KeepAlive, pump_stream
 from omnirouter.relay.translated import TranslatingStreamFilter
-from omnirouter.relay.upstream import AttemptFailure, open_upstream
+from omnirouter.relay.upstream import AttemptFailure, open_upstream, read_answer
 from omnirouter.routing import Attempt
-from omnirouter.transport import TRANSPORT_ERRORS, UpstreamClient, classify_transport_error
+from omnirouter.transport import UpstreamClient, classify_transport_error
+
+
+class _Deadline:
+    """A plain call's total limit: when it fires, the call's task is cancelled (and knows why)."""
+
+    __slots__ = ("fired", "task")
+
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        assert task is not None
+        self.task = task
+        self.fired = False
+
+    def fire(self) -> None:
+        self.fired = True
+        self.task.cancel()
 
 
 class ChatCall:
@@ -128,14 +143,28 @@ class ChatCall:
             raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
 
     async def _fetch(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> bytes:
-        """A plain call: the upstream may not fall silent for longer than the channel's first-byte limit."""
-        response = await open_upstream(self._client.session, attempt, key, data, False, codec)
+        """A plain call: all of it (an error body too) within the channel's total limit, on one timer.
+
+        The upstream may not fall silent for longer than the channel's first-byte limit (aiohttp's
+        read timeout), nor answer with more than its ``max_body_bytes``.
+        """
+        channel = attempt.channel
+        loop = asyncio.get_running_loop()
+        deadline = _Deadline(asyncio.current_task())
+        handle = loop.call_at(loop.time() + channel.total_timeout, deadline.fire)
         try:
-            return await response.read()
-        except TRANSPORT_ERRORS as exc:
-            raise AttemptFailure(classify_transport_error(exc, attempt.channel.name), retryable=True) from None
+            response = await open_upstream(self._client.session, attempt, key, data, False, codec)
+            return await read_answer(response, channel)
+        except asyncio.CancelledError:
+            if not deadline.fired or deadline.task.uncancel():
+                raise  # not (only) ours: the request itself is being cancelled
+            error = GatewayError(
+                ErrorKind.UPSTREAM_TIMEOUT,
+                f"upstream channel {channel.name!r} took longer than {channel.total_timeout:g}s in all",
+            )
+            raise AttemptFailure(error, retryable=True) from None
         finally:
-            response.release()
+            handle.cancel()
 
     def _translate_response(self, upstream_codec: Codec, raw: bytes, public_model: str) -> bytes:
         try:

@@ -9,7 +9,8 @@ request is committed to this channel) so idle-timeout proxies keep the
 connection.  The upstream must send its first data within the channel's
 first-byte timeout and then never pause longer than its idle timeout.  When the
 client goes away, the upstream read is cancelled at once and what was seen so
-far (usage included) is kept.
+far (usage included) is kept.  An event longer than the channel's ``max_event_bytes`` fails the
+attempt (or ends a started stream) without reading more.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import orjson
 from omnirouter.api.asgi import Headers, Message, Receive, Send
 from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
 from omnirouter.protocols.base import StreamFilter
-from omnirouter.protocols.sse import SSEEvent, SSEParser
+from omnirouter.protocols.sse import EventTooLarge, SSEEvent, SSEParser
 from omnirouter.relay.context import RequestContext
 from omnirouter.relay.upstream import AttemptFailure
 from omnirouter.routing import Channel
@@ -47,6 +48,15 @@ def _failure_before_start(relay: StreamFilter) -> GatewayError:
     """The upstream's in-stream error, with its status where the relay knows it (e.g. 529 overloaded)."""
     status: int = getattr(relay, "failure_status", 502)
     return GatewayError(kind_for_status(status), relay.failure or "upstream failed", status=status)
+
+
+def _gateway_error(exc: Exception, channel: str) -> GatewayError:
+    """What ended the stream, as the client will see it."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, EventTooLarge):  # nothing more is read: the upstream connection is closed below
+        return GatewayError(ErrorKind.UPSTREAM, f"upstream channel {channel!r} sent a {exc}")
+    return classify_transport_error(exc, channel)
 
 
 class KeepAlive:
@@ -194,7 +204,7 @@ async def pump_stream(
 
     ``headers`` are the complete response headers (content type included).
     """
-    parser = SSEParser()
+    parser = SSEParser(channel.max_event_bytes)
     task = asyncio.current_task()
     assert task is not None
     guard = _StreamGuard(channel, keepalive.interval, task)
@@ -260,8 +270,8 @@ async def pump_stream(
             raise
         task.uncancel()
         ctx.status, ctx.error_kind = 499, "client_disconnected"
-    except (GatewayError, *TRANSPORT_ERRORS) as exc:
-        error = exc if isinstance(exc, GatewayError) else classify_transport_error(exc, channel.name)
+    except (GatewayError, EventTooLarge, *TRANSPORT_ERRORS) as exc:
+        error = _gateway_error(exc, channel.name)
         if not started:
             raise AttemptFailure(error, retryable=True) from None
         ctx.status, ctx.error_kind = error.status, error.kind.value

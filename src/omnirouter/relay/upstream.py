@@ -6,10 +6,10 @@ import asyncio
 
 import aiohttp
 
-from omnirouter.ir import GatewayError
+from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.base import Codec
 from omnirouter.relay.secrets import scrub
-from omnirouter.routing import Attempt
+from omnirouter.routing import Attempt, Channel
 from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
 
 RETRYABLE_STATUSES = frozenset({401, 403, 408, 409, 429, 500, 502, 503, 504, 529})
@@ -44,13 +44,56 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
         return None
 
 
+def too_large(channel: Channel, what: str, limit: int) -> AttemptFailure:
+    """The failure of an attempt whose upstream sent more than the gateway buffers."""
+    error = GatewayError(ErrorKind.UPSTREAM, f"upstream channel {channel.name!r} sent {what} larger than {limit} bytes")
+    return AttemptFailure(error, retryable=True)
+
+
+async def read_at_most(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """What ``content`` has up to its end, cut at ``limit`` bytes; and whether there was more (then read no more)."""
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        parts.append(chunk)
+        if size > limit:
+            return b"".join(parts)[:limit], True
+    return parts[0] if len(parts) == 1 else b"".join(parts), False
+
+
+async def read_answer(response: aiohttp.ClientResponse, channel: Channel) -> bytes:
+    """A 2xx plain answer whole, at most the channel's ``max_body_bytes`` (else the attempt fails).
+
+    The response is released when read to its end, else closed (nothing more is read).
+    """
+    limit = channel.max_body_bytes
+    try:
+        length = response.content_length  # declared up front: refuse before reading (compressed bodies only grow)
+        if length is not None and length > limit:
+            raise too_large(channel, "an answer", limit)
+        body, cut = await read_at_most(response.content, limit)
+        if cut:
+            raise too_large(channel, "an answer", limit)
+    except TRANSPORT_ERRORS as exc:
+        response.close()
+        raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
+    except BaseException:
+        response.close()
+        raise
+    response.release()
+    return body
+
+
 async def open_upstream(
     session: aiohttp.ClientSession, attempt: Attempt, key: str, body: bytes, stream: bool, codec: Codec
 ) -> aiohttp.ClientResponse:
     """POST ``body`` to the attempt's channel with ``key``; a 2xx response is returned open, else it raises.
 
     Plain calls are timed by aiohttp (connecting, and every silence of the upstream up to the
-    channel's first-byte limit); for streams, only connecting: the caller bounds the wait.
+    channel's first-byte limit); for streams, only connecting: the caller bounds the wait (for
+    both, the whole call, error body included).  Of an error body, at most the channel's
+    ``max_error_bytes`` are read.
     """
     channel = attempt.channel
     url = channel.url(attempt.protocol, attempt.upstream_model, stream)
@@ -61,13 +104,17 @@ async def open_upstream(
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     if response.status < 400:
         return response
-    try:
+    cut = True
+    try:  # at most max_error_bytes of it: enough for any real error message, and decoded as such
         async with asyncio.timeout(channel.idle_timeout):
-            raw = await response.read()
+            raw, cut = await read_at_most(response.content, channel.max_error_bytes)
     except (*TRANSPORT_ERRORS, TimeoutError):
         raw = b""
     finally:
-        response.release()
+        if cut:
+            response.close()  # read no more of it
+        else:
+            response.release()
     error = scrubbed(codec.decode_error(response.status, raw), attempt)
     if error.retry_after is None:
         error.retry_after = _retry_after(response)

@@ -9,7 +9,7 @@ import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from omnirouter.config.schema import BreakerConfig, ChannelConfig
+from omnirouter.config.schema import BreakerConfig, ChannelConfig, GatewayConfig
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.providers import ProviderSpec, endpoint_url, provider_spec
 from omnirouter.routing.breaker import CircuitBreaker
@@ -35,7 +35,10 @@ class Channel:
         "idle_timeout",
         "in_flight",
         "keys",
+        "max_body_bytes",
         "max_concurrency",
+        "max_error_bytes",
+        "max_event_bytes",
         "max_output_tokens",
         "model_map",
         "model_patterns",
@@ -49,7 +52,9 @@ class Channel:
         "weight",
     )
 
-    def __init__(self, config: ChannelConfig, breaker: BreakerConfig | None = None) -> None:
+    def __init__(
+        self, config: ChannelConfig, breaker: BreakerConfig | None = None, defaults: GatewayConfig | None = None
+    ) -> None:
         self.name = config.name
         self.spec: ProviderSpec = provider_spec(config.provider)
         self.base_url = config.base_url.rstrip("/")
@@ -77,6 +82,11 @@ class Channel:
         self.first_byte_timeout = config.first_byte_timeout
         self.idle_timeout = config.idle_timeout
         self.total_timeout = config.total_timeout
+        # What may be buffered from the upstream: a plain answer, an error body, one stream event.
+        limits = defaults or _DEFAULTS
+        self.max_body_bytes = config.max_upstream_body_bytes or limits.max_upstream_body_bytes
+        self.max_error_bytes = config.max_upstream_error_bytes or limits.max_upstream_error_bytes
+        self.max_event_bytes = config.max_event_bytes or limits.max_event_bytes
         self.max_concurrency = config.max_concurrency
         self.in_flight = 0
         self.breaker = CircuitBreaker(config.breaker or breaker or BreakerConfig())
@@ -140,6 +150,7 @@ class Channel:
 
 
 _MAX_CACHED = 1024  # per channel, of URLs and of attempts
+_DEFAULTS = GatewayConfig()
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
