@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from omnirouter.storage import Database, KeyStore, api_keys_table, dead_letters_table, migrate, reservations_table
+from omnirouter.storage import (
+    Database,
+    KeyStore,
+    api_keys_table,
+    dead_letters_table,
+    migrate,
+    reservations_table,
+    usage_records_table,
+)
 from omnirouter.usage import UsageJournal, UsageRecord, UsageRecorder, replay_journals
 from omnirouter.usage.replay import INTERRUPTED
 from tests.test_storage import postgres_database, reset_postgres
@@ -49,9 +57,9 @@ def record(request_id: str, key_id: int | None = None, cost: int = 0, model: str
     )
 
 
-async def rows(db: Database, table: sa.Table = sa.table("usage_records")) -> list[sa.Row[tuple[object, ...]]]:
+async def rows(db: Database, table: sa.Table = usage_records_table) -> list[sa.Row[tuple[object, ...]]]:
     async with db.engine.connect() as conn:
-        return list(await conn.execute(sa.select(sa.text("*")).select_from(table)))
+        return list(await conn.execute(sa.select(table)))
 
 
 async def key_balance(db: Database, key_id: int) -> tuple[int, int]:
@@ -67,9 +75,7 @@ async def reserve(db: Database, key_id: int, request_id: str, amount: int) -> No
                 request_id=request_id, key_id=key_id, amount_nano=amount, input_nano=0, model="m", owner=1
             )
         )
-        await conn.execute(
-            api_keys_table.update().where(api_keys_table.c.id == key_id).values(reserved_nano=amount)
-        )
+        await conn.execute(api_keys_table.update().where(api_keys_table.c.id == key_id).values(reserved_nano=amount))
 
 
 async def refuse_model(db: Database, model: str) -> None:

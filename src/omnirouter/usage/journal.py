@@ -67,8 +67,9 @@ _DECODER = msgspec.json.Decoder(Started | Finished)
 def journal_dir(config: GatewayConfig) -> Path | None:
     """Where ``config``'s workers keep their journals (``None``: journaling off).
 
-    ``usage_journal_dir`` when set; else beside a SQLite file (``<file>-journal``), else
-    ``omnirouter-journal`` in the working directory.
+    ``usage_journal_dir`` when set; else beside a SQLite file (``<file>.usage-journal``: not
+    ``<file>-journal``, which is SQLite's own rollback journal), else ``omnirouter-journal`` in the
+    working directory.
     """
     if not config.usage_journal:
         return None
@@ -76,7 +77,7 @@ def journal_dir(config: GatewayConfig) -> Path | None:
         return Path(config.usage_journal_dir)
     path = sqlite_path(make_url(normalize_database_url(config.database_url)))
     if path is not None:
-        return path.with_name(path.name + "-journal")
+        return path.with_name(path.name + ".usage-journal")
     return Path("omnirouter-journal")
 
 
