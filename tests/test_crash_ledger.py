@@ -19,6 +19,7 @@ import yaml
 from omnirouter.billing import UNSETTLED_AFTER_RESTART
 from omnirouter.ir import MAX_TOKENS
 from omnirouter.mock_upstream import MockUpstream
+from omnirouter.storage import Database, normalize_database_url
 from omnirouter.usage.replay import INTERRUPTED
 from tests.admin_client import ADMIN_KEY
 from tests.gateway_harness import UPSTREAM_KEY, running_gateway
@@ -37,6 +38,7 @@ from tests.test_billing import (
 )
 from tests.test_cli import free_port, stop, wait_healthy
 from tests.test_storage import postgres_database
+from tests.test_usage_journal import refuse_model
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +172,26 @@ async def test_absurd_usage_and_prices_cannot_stall_the_ledger(mock: MockUpstrea
     rich_huge = next(row for row in huge if row.key_name == "rich")
     assert rich_huge.cost_nano == MAX_TOKENS * 1000 + 7 * 2000  # clamped tokens at PRICE, exactly
     assert await query(any_url, sa.text("SELECT * FROM usage_dead_letters")) == []
+
+
+async def test_a_record_the_database_refuses_is_set_aside_and_listed(mock: MockUpstream, any_url: str) -> None:
+    config = billing_config(mock, any_url, admin_key=ADMIN_KEY)
+    async with running_gateway(config):
+        pass  # migrated
+    async with Database(normalize_database_url(any_url)) as db:
+        await refuse_model(db, "gpt-test-refused")
+    async with running_gateway(config) as gw, aiohttp.ClientSession() as s:
+        for i, model in enumerate(["gpt-4o-mini"] * 4 + ["gpt-test-refused"] + ["gpt-4o-mini"] * 4):
+            status, _ = await post(s, gw.url, RICH if i % 2 else POOR, {**chat_body(f"n{i}"), "model": model})
+            assert status == 200
+        await gw.app.gateway.recorder.flush()
+        async with s.get(f"{gw.url}/admin/dead-letters", headers={"authorization": f"Bearer {ADMIN_KEY}"}) as r:
+            assert r.status == 200
+            letters = (await r.json())["data"]
+    assert [(letter["record"]["model"], letter["key_id"] is not None) for letter in letters] == [
+        ("gpt-test-refused", True)
+    ]
+    assert "refused by the test" in letters[0]["error"]
+    for name in ("rich", "poor"):
+        await assert_books_balance(any_url, name)
+    assert len(await ledger(any_url)) == 8

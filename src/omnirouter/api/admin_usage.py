@@ -1,9 +1,20 @@
-"""``/admin/usage`` (aggregates with totals and cost) and ``/admin/ledger`` (records paged by time)."""
+"""``/admin/usage`` (aggregates with totals and cost), ``/admin/ledger`` (records paged by time) and
+``/admin/dead-letters`` (records the database refused, set aside uncharged)."""
 
 from __future__ import annotations
 
 from omnirouter.api.admin import AdminError
-from omnirouter.api.admin_common import MAX_ID, AdminContext, AdminRequest, AdminRoute, QueryParam, Reply, parse_id
+from omnirouter.api.admin_common import (
+    MAX_ID,
+    AdminContext,
+    AdminRequest,
+    AdminRoute,
+    QueryParam,
+    Reply,
+    listing,
+    parse_id,
+)
+from omnirouter.usage.dead_letters import DeadLetterView, list_dead_letters
 from omnirouter.usage.report import GROUP_BY, MAX_PAGE, LedgerPage, UsageFilters, UsageReport, ledger_page, usage_report
 
 __all__ = ["usage_routes"]
@@ -46,6 +57,10 @@ def usage_routes(ctx: AdminContext) -> list[AdminRoute]:
         limit = req.integer("limit", default=100, low=1, high=MAX_PAGE) or 100
         return 200, await ctx.read(lambda conn: ledger_page(conn, before=before, limit=limit, filters=filters))
 
+    async def dead_letters(req: AdminRequest) -> Reply:
+        limit = req.integer("limit", default=100, low=1, high=MAX_PAGE) or 100
+        return 200, listing(await ctx.read(lambda conn: list_dead_letters(conn, limit)))
+
     by = QueryParam("by", "what to group by (default model)", enum=GROUP_BY)
     page = (
         QueryParam("before", "a record id (the previous page's next_before) or an ISO 8601 time"),
@@ -57,4 +72,8 @@ def usage_routes(ctx: AdminContext) -> list[AdminRoute]:
                    errors=(400, 401)),
         AdminRoute("GET", "/admin/ledger", "The ledger: one record per request, newest first, paged by time",
                    ledger, None, LedgerPage, query=(*page, *_FILTERS), errors=(400, 401)),
+        AdminRoute("GET", "/admin/dead-letters", "Usage records the database refused, set aside uncharged "
+                   "(newest first; see docs/operations.md)", dead_letters, None, DeadLetterView, True,
+                   query=(QueryParam("limit", f"records, 1 to {MAX_PAGE} (default 100)", "integer"),),
+                   errors=(400, 401)),
     ]  # fmt: skip

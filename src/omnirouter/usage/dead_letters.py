@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.storage import dead_letters_table
 from omnirouter.storage.models import utcnow
 from omnirouter.usage.charges import apply_charges
 from omnirouter.usage.record import UsageRecord
 
-__all__ = ["record_json", "set_aside_in_database", "set_aside_in_file"]
+__all__ = ["DeadLetterView", "list_dead_letters", "record_json", "set_aside_in_database", "set_aside_in_file"]
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +67,33 @@ def set_aside_in_file(path: Path | None, record: UsageRecord, error: str) -> Non
             file.write(line + "\n")
     except OSError as exc:
         log.error("usage record set aside but not stored anywhere (%s): %s", exc, line)
+
+
+class DeadLetterView(msgspec.Struct, kw_only=True):
+    """A set-aside record as the admin API shows it; ``cost_nano`` was not charged."""
+
+    id: int
+    request_id: str
+    created_at: datetime
+    key_id: int | None
+    cost_nano: int
+    error: str
+    record: dict[str, Any]
+
+
+async def list_dead_letters(conn: AsyncConnection, limit: int = 100) -> list[DeadLetterView]:
+    """The newest ``limit`` dead letters."""
+    table = dead_letters_table
+    rows = await conn.execute(select(table).order_by(table.c.id.desc()).limit(limit))
+    return [
+        DeadLetterView(
+            id=row.id,
+            request_id=row.request_id,
+            created_at=row.created_at,
+            key_id=row.key_id,
+            cost_nano=row.cost_nano,
+            error=row.error,
+            record=json.loads(row.record),
+        )
+        for row in rows
+    ]
