@@ -37,15 +37,6 @@ def as_int(value: Any) -> int | None:
     return None
 
 
-def count(value: Any) -> int:
-    """A token count from lax data: integers and floats, anything else is 0."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return max(value, 0)
-    if isinstance(value, float) and value >= 0:
-        return int(value)
-    return 0
-
-
 def opt_str(obj: dict[str, Any], key: str, param: str, *, required: bool = False) -> str | None:
     """``obj[key]`` as a string; ``None`` when absent (an error when ``required``)."""
     value = obj.get(key)
