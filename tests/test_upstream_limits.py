@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -58,9 +59,9 @@ def start(mock_upstream: MockUpstream, tmp_path: Path) -> Any:
     mock_upstream.clear_script()
 
 
-async def post_chat(url: str, directive: str) -> tuple[int, bytes, float]:
-    """POST one plain chat request with ``directive`` as its prompt: status, body and seconds taken."""
-    body = {"model": "m", "messages": [{"role": "user", "content": directive}]}
+async def post_chat(url: str, directive: str, stream: bool = False) -> tuple[int, bytes, float]:
+    """POST one chat request with ``directive`` as its prompt: status, body and seconds taken."""
+    body = {"model": "m", "stream": stream, "messages": [{"role": "user", "content": directive}]}
     began = time.monotonic()
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=8)) as session,
@@ -240,29 +241,36 @@ async def test_mock_pads_and_trickles_in_the_wire_format(mock_upstream: MockUpst
 # --- memory of failed requests ----------------------------------------------------------------------------
 
 
-async def test_a_failed_request_is_freed_without_the_garbage_collector(start: Any, mock_upstream: MockUpstream) -> None:
+@pytest.mark.parametrize(
+    ("directive", "stream", "status"),
+    [({"fail": 400}, False, 400), ({"garbage": True}, True, 502), ({"cut_after": 2}, True, 200)],
+    ids=["plain-error", "stream-failed-before-start", "stream-cut-after-start"],
+)
+async def test_a_failed_request_is_freed_without_the_garbage_collector(
+    start: Any, mock_upstream: MockUpstream, directive: dict[str, Any], stream: bool, status: int
+) -> None:
     """The failed request's call (holding its body), context and frames go by reference counting alone.
 
     A reference cycle (e.g. an exception whose traceback holds a frame that holds the exception) would
     keep them, and the request's megabytes, until a collection: rare in a serving worker (gc_tuning).
     """
-    prompt = '[[mock {"fail": 400}]] ' + "x" * 1_000_000
+    prompt = f"[[mock {json.dumps(directive)}]] " + "x" * 1_000_000
+    frames = ("handle_chat", "run_attempts", "pump_stream", "run")
     async with start([channel(mock_upstream.url, "a")]) as gateway:
-        await post_chat(gateway.url, prompt)
+        await post_chat(gateway.url, prompt, stream)
         gc.collect()
         gc.disable()
         try:
-            status, _, _ = await post_chat(gateway.url, prompt)
+            got, _, _ = await post_chat(gateway.url, prompt, stream)
             await asyncio.sleep(0.2)  # the request's task is done
             left = [
                 o
                 for o in gc.get_objects()
-                if isinstance(o, ChatCall | RequestContext)
-                or (isinstance(o, FrameType) and o.f_code.co_name in ("handle_chat", "run_attempts"))
+                if isinstance(o, ChatCall | RequestContext) or (isinstance(o, FrameType) and o.f_code.co_name in frames)
             ]
             kinds = sorted({type(o).__name__ for o in left})
             del left
         finally:
             gc.enable()
-    assert status == 400
+    assert got == status
     assert kinds == []

@@ -271,6 +271,9 @@ async def pump_stream(
         task.uncancel()
         ctx.status, ctx.error_kind = 499, "client_disconnected"
     except (GatewayError, EventTooLarge, *TRANSPORT_ERRORS) as exc:
+        # Its traceback (and its context's) holds this frame, this frame the error, aiohttp's reader the
+        # exception it raised: cycles that would keep the stream's buffers until a rare garbage collection.
+        exc.__traceback__ = exc.__context__ = None
         error = _gateway_error(exc, channel.name)
         if not started:
             raise AttemptFailure(error, retryable=True) from None

@@ -23,6 +23,9 @@ class AttemptFailure(Exception):
 
     def __init__(self, error: GatewayError, retryable: bool, upstream_status: int | None = None) -> None:
         super().__init__(error.message)
+        # The error outlives the attempt (the client may get it): not the frames it was raised through,
+        # which hold the attempt's data (and may hold the error: a cycle only the garbage collector frees).
+        error.__traceback__ = error.__context__ = None
         self.error = error
         self.retryable = retryable
         self.upstream_status = upstream_status
@@ -77,6 +80,7 @@ async def read_answer(response: aiohttp.ClientResponse, channel: Channel) -> byt
             raise too_large(channel, "an answer", limit)
     except TRANSPORT_ERRORS as exc:
         response.close()
+        exc.__traceback__ = None  # aiohttp's reader keeps exc: with its traceback (this frame), a cycle
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     except BaseException:
         response.close()
@@ -108,7 +112,8 @@ async def open_upstream(
     try:  # at most max_error_bytes of it: enough for any real error message, and decoded as such
         async with asyncio.timeout(channel.idle_timeout):
             raw, cut = await read_at_most(response.content, channel.max_error_bytes)
-    except (*TRANSPORT_ERRORS, TimeoutError):
+    except (*TRANSPORT_ERRORS, TimeoutError) as exc:
+        exc.__traceback__ = None  # aiohttp's reader may keep exc: with its traceback (this frame), a cycle
         raw = b""
     finally:
         if cut:
