@@ -12,6 +12,7 @@ import msgspec
 import uvicorn
 
 from omnirouter.api import GatewayApp
+from omnirouter.api.http_protocol import HeaderTimeoutProtocol
 from omnirouter.config import GatewayConfig
 
 CLIENT_KEY = "sk-test-client-0001"
@@ -60,7 +61,15 @@ async def running_gateway(config: GatewayConfig, *, tune_gc: bool = False) -> As
     """Serve ``config`` until the block ends (then shut down gracefully, flushing usage)."""
     app = GatewayApp(config, prepare=True, tune_gc=tune_gc)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            http=HeaderTimeoutProtocol,  # as in production (cli.py), so the tests cover it
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+        )
     )
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve())
@@ -74,3 +83,13 @@ async def running_gateway(config: GatewayConfig, *, tune_gc: bool = False) -> As
         yield gateway
     finally:
         await gateway.stop()
+
+
+@contextlib.asynccontextmanager
+async def raw_connection(port: int) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A plain TCP connection to the gateway, closed at the end even when the test fails."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()

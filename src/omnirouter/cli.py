@@ -34,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from omnirouter.api import prepare_database
     from omnirouter.api.factory import CONFIG_ENV
+    from omnirouter.api.http_protocol import HeaderTimeoutProtocol
 
     try:
         config = load_config(args.config)
@@ -58,7 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=HeaderTimeoutProtocol,  # httptools with a deadline for request headers (config header_timeout)
         lifespan="on",
         access_log=False,
         log_level=config.log_level,

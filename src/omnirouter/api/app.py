@@ -17,6 +17,7 @@ from omnirouter.api.chat import handle_chat
 from omnirouter.api.count_tokens import handle_count_tokens
 from omnirouter.api.gateway import Gateway, prepare_database
 from omnirouter.api.gc_tuning import tune_for_serving
+from omnirouter.api.http_protocol import HEADER_TIMEOUT_STATE
 from omnirouter.api.key_self import KeySelfAPI
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.config import GatewayConfig
@@ -92,10 +93,15 @@ class GatewayApp:
                 status, payload = client_protocol(scope).encode_error(error)
                 with contextlib.suppress(RuntimeError):  # the response may have started already
                     await send_response(send, status, payload, JSON_HEADERS)
+        elif kind == "websocket":
+            await self._refuse_websocket(scope, receive, send)
         elif kind == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(scope, receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.get("state")
+        if state is not None:  # read by each connection's protocol (api/http_protocol.py)
+            state[HEADER_TIMEOUT_STATE] = self.gateway.config.header_timeout
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -114,6 +120,24 @@ class GatewayApp:
                 await self.gateway.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _refuse_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """No WebSocket route exists: refuse the handshake with a 404 in the client's protocol.
+
+        Servers without the ASGI denial-response extension get a plain close, which they answer with 403.
+        """
+        if (await receive())["type"] != "websocket.connect":
+            return
+        if "websocket.http.response" not in (scope.get("extensions") or {}):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        error = GatewayError(
+            ErrorKind.NOT_FOUND, f"WebSocket connections are not supported on {scope['path']}; use HTTP requests."
+        )
+        status, payload = client_protocol(scope).encode_error(error)
+        headers = [*JSON_HEADERS, (b"content-length", b"%d" % len(payload))]
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": payload})
 
     async def _chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
         await handle_chat(self.gateway, OPENAI_CHAT, scope, receive, send)
