@@ -83,7 +83,7 @@ async def handle_chat(
     try:
         key = gateway.auth.authenticate(scope)
         ctx.key_id, ctx.key_name, ctx.user_id = key.id, key.name, key.user_id
-        text = await read_body(receive, gateway.config.max_body_bytes)
+        text = await read_body(receive, gateway.config.max_body_bytes, scope)
         body = parse_json_object(text)
         raw: bytes | None = text  # the client's JSON text of ``body``, reused by pass-through adapters
         if extension is not None:

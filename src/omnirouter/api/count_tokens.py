@@ -25,7 +25,7 @@ async def handle_count_tokens(gateway: Gateway, codec: Codec, scope: Scope, rece
     """Answer with the estimated input tokens of the request body, in ``codec``'s shape."""
     try:
         gateway.auth.authenticate(scope)
-        body = parse_json_object(await read_body(receive, gateway.config.max_body_bytes))
+        body = parse_json_object(await read_body(receive, gateway.config.max_body_bytes, scope))
         if codec.name is ProtocolName.GEMINI:
             body = _gemini_body(body)
         elif "max_tokens" not in body:
