@@ -22,6 +22,7 @@ from omnirouter.billing import Reservation
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.limits import Lease
 from omnirouter.protocols.base import Codec
+from omnirouter.protocols.image_urls import check_image_urls
 from omnirouter.relay.chat import ChatCall
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import plan_with_fallbacks
@@ -101,6 +102,7 @@ async def handle_chat(
         ctx.stream = stream is True
         if inbound.passthrough is not None:
             inbound.passthrough.check(body)
+        check_image_urls(inbound.name, body)  # relayed bodies are never decoded: refuse file:// etc. here
         check_access(key, scope, model)
         attempts = plan_with_fallbacks(model, gateway.catalog.channels_for, gateway.config.fallbacks)
         if not attempts:

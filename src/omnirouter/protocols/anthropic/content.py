@@ -39,6 +39,7 @@ from omnirouter.protocols.anthropic._shared import PROTOCOL, invalid, opt_bool, 
 from omnirouter.protocols.anthropic.side import SideReader, SideTable
 from omnirouter.protocols.common import guess_media_type, new_id, split_data_uri
 from omnirouter.protocols.common import json_object as input_object
+from omnirouter.protocols.image_urls import image_from_url
 from omnirouter.protocols.limits import json_text
 
 Block = dict[str, Any]
@@ -73,7 +74,7 @@ def _image(block: Block, param: str) -> ImagePart | None:
         data = opt_str(source, "data", f"{sub}.data", required=True)
         return ImagePart(data=data, media_type=opt_str(source, "media_type", f"{sub}.media_type", required=True))
     if source["type"] == "url":
-        return ImagePart(url=opt_str(source, "url", f"{sub}.url", required=True))
+        return image_from_url(opt_str(source, "url", f"{sub}.url", required=True) or "", f"{sub}.url")
     return None
 
 

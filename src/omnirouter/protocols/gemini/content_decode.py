@@ -46,6 +46,7 @@ from omnirouter.protocols.gemini._shared import (
     signature_in,
     standard_b64,
 )
+from omnirouter.protocols.image_urls import gemini_file_uri
 from omnirouter.protocols.limits import nests_deeper, too_deep_error
 
 _SIGNATURE_ONLY = frozenset({"thoughtSignature", "thought_signature", "thought"})
@@ -130,7 +131,7 @@ def decode_inline(blob: Any, param: str) -> ImagePart | AudioPart | FilePart:
 def decode_file(ref: Any, param: str) -> ImagePart | FilePart:
     """``fileData {mimeType?, fileUri}``: an image when the type (or the URL) says so."""
     ref = _object(ref, param)
-    uri = _req_str(ref, "fileUri", param)
+    uri = gemini_file_uri(_req_str(ref, "fileUri", param), f"{param}.fileUri")
     mime = _opt_str(ref, "mimeType", param)
     if (mime or media_type_of_url(uri) or "").startswith("image/"):
         return ImagePart(url=uri, media_type=mime)

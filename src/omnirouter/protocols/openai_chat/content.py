@@ -37,6 +37,7 @@ from omnirouter.ir import (
 )
 from omnirouter.protocols.carry import unwrap, wrap
 from omnirouter.protocols.common import data_uri, new_id, split_data_uri
+from omnirouter.protocols.image_urls import image_from_url
 from omnirouter.protocols.limits import json_text
 from omnirouter.protocols.openai_chat._shared import PROTOCOL, invalid
 
@@ -88,10 +89,7 @@ def decode_part(part: Any, param: str) -> Part:
             raise invalid(f"'{param}.image_url' must be an object with a 'url'", f"{param}.image_url")
         url = _str_field(image, "url", f"{param}.image_url", required=True) or ""
         detail = _str_field(image, "detail", f"{param}.image_url")
-        split = split_data_uri(url)
-        if split is not None:
-            return ImagePart(data=split[0], media_type=split[1], detail=detail)
-        return ImagePart(url=url, detail=detail)
+        return image_from_url(url, f"{param}.image_url.url", detail)
     if kind == "input_audio":
         audio = part.get("input_audio")
         if not isinstance(audio, dict):

@@ -24,6 +24,7 @@ import orjson
 
 from omnirouter.ir import AudioPart, FilePart, ImagePart, Part, ReasoningPart, TextPart, ToolCallPart, UnknownPart
 from omnirouter.protocols.carry import unwrap, wrap
+from omnirouter.protocols.image_urls import image_from_url
 from omnirouter.protocols.openai_responses._shared import (
     GENERATED_REASONING_PREFIX,
     PROTOCOL,
@@ -192,10 +193,7 @@ def decode_part(part: Any, param: str) -> Part:
         if url is None:
             return UnknownPart(protocol=PROTOCOL, data=part)
         detail = None if detail == "auto" else detail
-        split = split_data_uri(url)
-        if split is not None:
-            return ImagePart(data=split[0], media_type=split[1], detail=detail)
-        return ImagePart(url=url, detail=detail)
+        return image_from_url(url, f"{param}.image_url", detail)
     if kind == "input_file":
         data, media_type = _str(part, "file_data", param), None
         split = split_data_uri(data) if data is not None else None
