@@ -58,48 +58,58 @@ def _check(url: Any, param: str) -> None:
 
 
 def _openai_chat(body: dict[str, Any]) -> None:
-    for i, message in enumerate(_list(body.get("messages"))):
-        for j, part in enumerate(_list(message.get("content") if isinstance(message, dict) else None)):
-            if isinstance(part, dict) and part.get("type") == "image_url":
-                image = part.get("image_url")
-                _check(image.get("url") if isinstance(image, dict) else image, f"messages[{i}].content[{j}].image_url")
+    messages = body.get("messages")
+    for i, message in enumerate(messages if isinstance(messages, list) else ()):
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):  # most messages hold a string: one check each
+            for j, part in enumerate(content):
+                if isinstance(part, dict) and part.get("type") == "image_url":
+                    image = part.get("image_url")
+                    url = image.get("url") if isinstance(image, dict) else image
+                    _check(url, f"messages[{i}].content[{j}].image_url")
 
 
-def _anthropic_blocks(blocks: Any, param: str) -> None:
-    for j, block in enumerate(_list(blocks)):
+def _anthropic_blocks(blocks: list[Any], param: str) -> None:
+    for j, block in enumerate(blocks):
         if not isinstance(block, dict):
             continue
-        if block.get("type") == "image":
+        kind = block.get("type")
+        if kind == "image":
             source = block.get("source")
             if isinstance(source, dict) and source.get("type") == "url":
                 _check(source.get("url"), f"{param}.{j}.source.url")
-        elif block.get("type") == "tool_result":
-            _anthropic_blocks(block.get("content"), f"{param}.{j}.content")
+        elif kind == "tool_result" and isinstance(block.get("content"), list):
+            _anthropic_blocks(block["content"], f"{param}.{j}.content")
 
 
 def _anthropic(body: dict[str, Any]) -> None:
-    for i, message in enumerate(_list(body.get("messages"))):
-        if isinstance(message, dict):
-            _anthropic_blocks(message.get("content"), f"messages.{i}.content")
+    messages = body.get("messages")
+    for i, message in enumerate(messages if isinstance(messages, list) else ()):
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            _anthropic_blocks(content, f"messages.{i}.content")
 
 
 def _openai_responses(body: dict[str, Any]) -> None:
-    for i, item in enumerate(_list(body.get("input"))):
+    items = body.get("input")
+    for i, item in enumerate(items if isinstance(items, list) else ()):
         if not isinstance(item, dict):
             continue
         for key in ("content", "output"):  # message content; a function_call_output's list output
-            for j, part in enumerate(_list(item.get(key))):
-                if isinstance(part, dict) and part.get("type") == "input_image":
-                    _check(part.get("image_url"), f"input[{i}].{key}[{j}].image_url")
+            parts = item.get(key)
+            if isinstance(parts, list):
+                for j, part in enumerate(parts):
+                    if isinstance(part, dict) and part.get("type") == "input_image":
+                        _check(part.get("image_url"), f"input[{i}].{key}[{j}].image_url")
 
 
 def _gemini(body: dict[str, Any]) -> None:
-    for i, content in enumerate(_list(body.get("contents"))):
-        for j, part in enumerate(_list(content.get("parts") if isinstance(content, dict) else None)):
-            if not isinstance(part, dict):
-                continue
-            ref = part.get("fileData") or part.get("file_data")
-            uri = ref.get("fileUri") or ref.get("file_uri") if isinstance(ref, dict) else None
+    contents = body.get("contents")
+    for i, content in enumerate(contents if isinstance(contents, list) else ()):
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for j, part in enumerate(parts if isinstance(parts, list) else ()):
+            ref = (part.get("fileData") or part.get("file_data")) if isinstance(part, dict) else None
+            uri = (ref.get("fileUri") or ref.get("file_uri")) if isinstance(ref, dict) else None
             if isinstance(uri, str):
                 gemini_file_uri(uri, f"contents[{i}].parts[{j}].fileData.fileUri")
 
@@ -107,10 +117,6 @@ def _gemini(body: dict[str, Any]) -> None:
 def gemini_file_uri(uri: str, param: str) -> str:
     """A Gemini ``fileData.fileUri`` (image or not) with its scheme lower-cased: http(s), gs or data only."""
     return uri if uri[:5].lower() == "data:" else web_url(uri, param, GEMINI_FILE_SCHEMES)
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 _SCANNERS: dict[ProtocolName, Callable[[dict[str, Any]], None]] = {
@@ -124,7 +130,7 @@ _SCANNERS: dict[ProtocolName, Callable[[dict[str, Any]], None]] = {
 def check_image_urls(protocol: ProtocolName, body: dict[str, Any]) -> None:
     """400 for an image URL in ``body`` (a ``protocol`` request) with a scheme other than http(s) or data.
 
-    A shallow walk of the message parts only (string contents cost one type check per message).
+    A shallow walk of the message parts only: a message whose content is a string costs one type check.
     """
     scanner = _SCANNERS.get(protocol)
     if scanner is not None:
