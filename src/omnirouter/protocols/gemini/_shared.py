@@ -109,4 +109,3 @@ def audio_format(mime_type: str) -> str:
     """``audio/mpeg`` → ``mp3``, ``audio/wav`` → ``wav``."""
     sub = mime_type.split("/", 1)[-1].split(";", 1)[0].lower()
     return _AUDIO_FORMATS.get(sub, sub)
-
