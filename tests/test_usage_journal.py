@@ -15,9 +15,11 @@ import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 
+from omnirouter.config import GatewayConfig
 from omnirouter.storage import (
     Database,
     KeyStore,
@@ -27,7 +29,7 @@ from omnirouter.storage import (
     reservations_table,
     usage_records_table,
 )
-from omnirouter.usage import UsageJournal, UsageRecord, UsageRecorder, replay_journals
+from omnirouter.usage import UsageJournal, UsageRecord, UsageRecorder, journal_dir, replay_journals
 from omnirouter.usage.replay import INTERRUPTED
 from tests.test_storage import postgres_database, reset_postgres
 
@@ -236,3 +238,13 @@ async def test_a_live_process_journal_and_another_databases_are_left_alone(tmp_p
         await live.close()
         assert [row.request_id for row in await rows(db)] == ["req-live"]
         assert len(list(folder.glob("*.jnl"))) == 1  # the other database's journal is still there
+
+
+def test_journal_folder_follows_the_database() -> None:
+    def folder(**fields: object) -> Path | None:
+        return journal_dir(msgspec.convert(fields, GatewayConfig))
+
+    assert folder(database_url="sqlite:////srv/gw/omnirouter.db") == Path("/srv/gw/omnirouter.db.usage-journal")
+    assert folder(database_url="postgresql://db.internal/omnirouter") == Path("omnirouter-journal")
+    assert folder(database_url="sqlite:///x.db", usage_journal_dir="/var/lib/j") == Path("/var/lib/j")
+    assert folder(usage_journal=False) is None

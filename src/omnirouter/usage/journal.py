@@ -75,7 +75,8 @@ def journal_dir(config: GatewayConfig) -> Path | None:
         return None
     if config.usage_journal_dir:
         return Path(config.usage_journal_dir)
-    path = sqlite_path(make_url(normalize_database_url(config.database_url)))
+    url = make_url(normalize_database_url(config.database_url))
+    path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
     if path is not None:
         return path.with_name(path.name + ".usage-journal")
     return Path("omnirouter-journal")
