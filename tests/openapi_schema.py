@@ -1,4 +1,4 @@
-"""Validate JSON against a schema of OpenAI's OpenAPI description (reference/openai-openapi.json).
+"""Validate JSON against a schema of OpenAI's OpenAPI description (tests/reference_data/openai-openapi.json).
 
 The spec is OpenAPI 3.1 but still uses the 3.0 ``nullable: true`` keyword in
 places (e.g. a stream chunk's ``finish_reason``); it is rewritten to

@@ -1,10 +1,12 @@
-"""Where the shared reference data lives: ``../shared/reference`` beside the repository."""
+"""Where the vendored reference data lives: ``tests/reference_data`` (see its PROVENANCE.md).
+
+Nothing the suite reads comes from outside the repository.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-REFERENCE = Path(os.environ.get("OMNIROUTER_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference"))
-FIXTURES = REFERENCE / "fixtures"
+REFERENCE = Path(__file__).resolve().parent / "reference_data"
+FIXTURES = REFERENCE / "streams"
 OPENAPI_SPEC = REFERENCE / "openai-openapi.json"

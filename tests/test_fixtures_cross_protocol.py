@@ -1,6 +1,6 @@
 """The recorded real streams, re-encoded for every client protocol: what matters survives.
 
-Each recorded upstream stream (``../shared/reference/fixtures``) goes through ``SSEParser`` and its own
+Each recorded upstream stream (``tests/reference_data/streams``) goes through ``SSEParser`` and its own
 protocol's stream decoder into IR events, then through the stream encoder of every protocol (its own
 included), as the gateway does for a client of that protocol. The client's bytes are then
 
