@@ -1,6 +1,19 @@
-"""Upstream provider kinds and their registry."""
+"""Upstream providers as data: kinds, capabilities, auth styles and the registry."""
 
+from omnirouter.providers.auth import AuthStyle
+from omnirouter.providers.capabilities import CAPABILITY_PROTOCOLS, Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
-from omnirouter.providers.registry import IMAGE_URL_PROTOCOLS, PROVIDERS, ProviderSpec, endpoint_url, provider_spec
+from omnirouter.providers.registry import IMAGE_URL_PROTOCOLS, PROVIDERS, Endpoint, ProviderSpec, provider_spec
 
-__all__ = ["IMAGE_URL_PROTOCOLS", "PROVIDERS", "ProviderKind", "ProviderSpec", "endpoint_url", "provider_spec"]
+__all__ = [
+    "CAPABILITY_PROTOCOLS",
+    "IMAGE_URL_PROTOCOLS",
+    "PROVIDERS",
+    "AuthStyle",
+    "Capability",
+    "Endpoint",
+    "ProviderKind",
+    "ProviderSpec",
+    "capability_of",
+    "provider_spec",
+]

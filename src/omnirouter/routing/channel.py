@@ -11,7 +11,7 @@ from yarl import URL
 
 from omnirouter.config.schema import BreakerConfig, ChannelConfig, GatewayConfig
 from omnirouter.protocols.base import ProtocolName
-from omnirouter.providers import ProviderSpec, endpoint_url, provider_spec
+from omnirouter.providers import ProviderSpec, provider_spec
 from omnirouter.routing.breaker import CircuitBreaker
 from omnirouter.routing.keys import KeyPool
 
@@ -127,7 +127,7 @@ class Channel:
         if url is None:
             if len(self._urls) >= _MAX_CACHED:  # glob channels may see unbounded model names
                 self._urls.clear()
-            url = self._urls[cache_key] = URL(endpoint_url(protocol, self.base_url, upstream_model, stream))
+            url = self._urls[cache_key] = URL(self.spec.endpoint_url(protocol, self.base_url, upstream_model, stream))
         return url
 
     def attempt(self, model: str) -> Attempt:

@@ -19,7 +19,6 @@ import orjson
 from omnirouter.ir import ChatRequest, GatewayError, Message, TextPart
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.registry import codec_for
-from omnirouter.providers import endpoint_url
 from omnirouter.relay.secrets import scrub
 from omnirouter.routing.channel import Channel
 from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
@@ -73,7 +72,7 @@ async def _send_ping(session: aiohttp.ClientSession, channel: Channel, public: s
     ping = [Message(role="user", content=[TextPart(text="ping")])]
     request = ChatRequest(model=upstream, messages=ping, max_tokens=_MIN_OUTPUT_TOKENS.get(protocol, 1))
     body = orjson.dumps(codec.encode_request(request))
-    url = endpoint_url(protocol, channel.base_url, upstream, False)
+    url = channel.spec.endpoint_url(protocol, channel.base_url, upstream, False)
     # Connect (and total) limits are the channel's aiohttp timeout; the whole answer must come within first-byte.
     async with asyncio.timeout(channel.first_byte_timeout):
         async with session.post(url, data=body, headers=channel.headers(key), timeout=channel.timeout) as response:

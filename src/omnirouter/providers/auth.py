@@ -1,0 +1,33 @@
+"""How a provider wants its key: the closed set of auth styles, each a pure function of the key.
+
+Signed schemes (Kling's JWT from an access key and a secret key, Volcengine's request signatures)
+join as members whose function also sees the request; none is registered yet.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Final
+
+__all__ = ["AUTH_HEADERS", "AuthStyle", "auth_headers"]
+
+
+class AuthStyle(enum.StrEnum):
+    """Where the upstream key goes."""
+
+    BEARER = "bearer"  # Authorization: Bearer <key> (OpenAI and every OpenAI-compatible vendor)
+    X_API_KEY = "x-api-key"  # Anthropic
+    X_GOOG_API_KEY = "x-goog-api-key"  # Gemini
+
+
+AUTH_HEADERS: Final[dict[AuthStyle, Callable[[str], dict[str, str]]]] = {
+    AuthStyle.BEARER: lambda key: {"authorization": f"Bearer {key}"},
+    AuthStyle.X_API_KEY: lambda key: {"x-api-key": key},
+    AuthStyle.X_GOOG_API_KEY: lambda key: {"x-goog-api-key": key},
+}
+
+
+def auth_headers(style: AuthStyle, key: str) -> dict[str, str]:
+    """The headers that carry ``key`` in ``style``."""
+    return AUTH_HEADERS[style](key)
