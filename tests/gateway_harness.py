@@ -12,8 +12,8 @@ import msgspec
 import uvicorn
 
 from omnirouter.api import GatewayApp
-from omnirouter.api.http_protocol import HeaderTimeoutProtocol
 from omnirouter.config import GatewayConfig
+from omnirouter.http.header_deadline import HeaderTimeoutProtocol
 
 CLIENT_KEY = "sk-test-client-0001"
 UPSTREAM_KEY = "sk-upstream-secret-42"

@@ -34,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from omnirouter.api import prepare_database
     from omnirouter.api.factory import CONFIG_ENV
-    from omnirouter.api.http_protocol import HeaderTimeoutProtocol
+    from omnirouter.http.header_deadline import HeaderTimeoutProtocol
 
     try:
         config = load_config(args.config)

@@ -7,7 +7,7 @@ import ipaddress
 import time
 from functools import lru_cache
 
-from omnirouter.api.asgi import Scope
+from omnirouter.http.asgi import Scope
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.storage import KeyRecord
 

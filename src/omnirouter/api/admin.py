@@ -21,9 +21,18 @@ from collections.abc import Awaitable, Callable
 import msgspec
 import orjson
 
-from omnirouter.api.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, header, read_body, send_response
 from omnirouter.api.gateway import Gateway
-from omnirouter.api.json_body import parse_json_object
+from omnirouter.http.asgi import (
+    JSON_HEADERS,
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_response,
+)
+from omnirouter.http.json_body import parse_json_object
 from omnirouter.ir import GatewayError
 from omnirouter.routing.probe import channel_health, probe_channels
 

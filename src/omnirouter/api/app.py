@@ -12,15 +12,15 @@ import orjson
 from omnirouter.api import models
 from omnirouter.api.admin import AdminAPI
 from omnirouter.api.admin_router import AdminRouter
-from omnirouter.api.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, header, send_response
 from omnirouter.api.chat import handle_chat
 from omnirouter.api.count_tokens import handle_count_tokens
 from omnirouter.api.gateway import Gateway, prepare_database
 from omnirouter.api.gc_tuning import tune_for_serving
-from omnirouter.api.http_protocol import HEADER_TIMEOUT_STATE
 from omnirouter.api.key_self import KeySelfAPI
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.config import GatewayConfig
+from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, header, send_response
+from omnirouter.http.header_deadline import HEADER_TIMEOUT_STATE
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.anthropic import ANTHROPIC
 from omnirouter.protocols.base import Codec
@@ -100,7 +100,7 @@ class GatewayApp:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state")
-        if state is not None:  # read by each connection's protocol (api/http_protocol.py)
+        if state is not None:  # read by each connection's protocol (http/header_deadline.py)
             state[HEADER_TIMEOUT_STATE] = self.gateway.config.header_timeout
         while True:
             message = await receive()

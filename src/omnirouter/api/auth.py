@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from omnirouter.api.asgi import Scope
+from omnirouter.http.asgi import Scope
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.storage import KeyRecord, hash_key
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from omnirouter.accounts import check_access
-from omnirouter.api.asgi import (
+from omnirouter.api.gateway import Gateway
+from omnirouter.billing import Reservation
+from omnirouter.http.asgi import (
     JSON_HEADERS,
     SSE_HEADERS,
     ClientDisconnected,
@@ -16,9 +18,7 @@ from omnirouter.api.asgi import (
     read_body,
     send_response,
 )
-from omnirouter.api.gateway import Gateway
-from omnirouter.api.json_body import parse_json_object
-from omnirouter.billing import Reservation
+from omnirouter.http.json_body import parse_json_object
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.limits import Lease
 from omnirouter.protocols.base import Codec

@@ -7,9 +7,9 @@ from typing import Any
 import msgspec
 import orjson
 
-from omnirouter.api.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_response
 from omnirouter.api.gateway import Gateway
-from omnirouter.api.json_body import parse_json_object
+from omnirouter.http.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_response
+from omnirouter.http.json_body import parse_json_object
 from omnirouter.ir import GatewayError
 from omnirouter.protocols.base import Codec, ProtocolName
 from omnirouter.usage.estimate import estimate_input_tokens

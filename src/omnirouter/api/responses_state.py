@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from omnirouter.api.asgi import Message, Send
+from omnirouter.http.asgi import Message, Send
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.sse import SSEParser
 from omnirouter.storage import KeyRecord, ResponseStateStore

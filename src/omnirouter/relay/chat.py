@@ -9,7 +9,7 @@ import aiohttp
 import msgspec
 import orjson
 
-from omnirouter.api.asgi import JSON_HEADERS, SSE_HEADERS, Headers, Receive, Send, send_response
+from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Headers, Receive, Send, send_response
 from omnirouter.ir import ChatRequest, ErrorKind, GatewayError
 from omnirouter.protocols.base import Codec, ProtocolName, StreamFilter
 from omnirouter.protocols.limits import client_json

@@ -20,7 +20,7 @@ import asyncio
 import aiohttp
 import orjson
 
-from omnirouter.api.asgi import Headers, Message, Receive, Send
+from omnirouter.http.asgi import Headers, Message, Receive, Send
 from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
 from omnirouter.protocols.base import StreamFilter
 from omnirouter.protocols.sse import EventTooLarge, SSEEvent, SSEParser

@@ -1,11 +1,11 @@
-"""Minimal ASGI plumbing for the hot routes: typed aliases, body reading, response sending."""
+"""Minimal ASGI plumbing for every route: typed aliases, body reading, response sending."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from omnirouter.api.body_encoding import WBITS, Inflater, too_large, unsupported
+from omnirouter.http.body_encoding import WBITS, Inflater, too_large, unsupported
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -1,0 +1,36 @@
+"""HTTP plumbing, generic to every route: ASGI types, body reading (size-capped, gzip/deflate), responses.
+
+A leaf: it imports only ``ir`` (for its errors).  ``header_deadline`` (uvicorn's protocol with a
+deadline for request headers) is imported by whoever starts a server, not from here, so that reading
+a body never loads uvicorn.
+"""
+
+from omnirouter.http.asgi import (
+    JSON_HEADERS,
+    SSE_HEADERS,
+    ClientDisconnected,
+    Headers,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_response,
+)
+from omnirouter.http.json_body import parse_json_object
+
+__all__ = [
+    "JSON_HEADERS",
+    "SSE_HEADERS",
+    "ClientDisconnected",
+    "Headers",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "header",
+    "parse_json_object",
+    "read_body",
+    "send_response",
+]
