@@ -17,9 +17,10 @@ import sqlalchemy as sa
 import yaml
 
 from omnirouter.billing import UNSETTLED_AFTER_RESTART
+from omnirouter.billing.recovery import TASK_HOLDER
 from omnirouter.ir import MAX_TOKENS
 from omnirouter.mock_upstream import MockUpstream
-from omnirouter.storage import Database, normalize_database_url
+from omnirouter.storage import Database, normalize_database_url, reservations_table
 from omnirouter.usage.replay import INTERRUPTED
 from tests.admin_client import ADMIN_KEY
 from tests.gateway_harness import UPSTREAM_KEY, running_gateway
@@ -28,11 +29,15 @@ from tests.test_billing import (
     POOR,
     PRICE,
     RICH,
+    _insert_reservation,
     assert_books_balance,
     billing_config,
     chat_body,
+    execute,
     fresh_pg,
+    key_row,
     ledger,
+    open_reservations,
     post,
     query,
 )
@@ -195,3 +200,23 @@ async def test_a_record_the_database_refuses_is_set_aside_and_listed(mock: MockU
     for name in ("rich", "poor"):
         await assert_books_balance(any_url, name)
     assert len(await ledger(any_url)) == 8
+
+
+async def test_recovery_at_start_leaves_task_held_reservations_alone(mock: MockUpstream, any_url: str) -> None:
+    config = billing_config(mock, any_url)
+    async with running_gateway(config):
+        pass
+    poor = await key_row(any_url, "poor")
+    await _insert_reservation(any_url, poor.id, "req_dead_request", 50_000, 7_000, owner=123)
+    await _insert_reservation(any_url, poor.id, "task_video_1", 900_000, 0, owner=123)
+    await execute(
+        any_url,
+        reservations_table.update().where(reservations_table.c.request_id == "task_video_1").values(holder=TASK_HOLDER),
+    )
+    async with running_gateway(config):
+        pass  # start-up recovery ran
+    assert [row.request_id for row in await open_reservations(any_url)] == ["task_video_1"]
+    key = await key_row(any_url, "poor")
+    assert (key.reserved_nano, key.used_nano) == (900_000, 7_000)
+    rows = await ledger(any_url, key.id)
+    assert [(row.request_id, row.error_kind) for row in rows] == [("req_dead_request", UNSETTLED_AFTER_RESTART)]

@@ -8,8 +8,9 @@ price and the key's multiplier, never more than the reservation), and write a le
 ``status_code`` 0, ``error_kind`` ``unsettled_after_restart`` and ``usage_estimated`` true, so the
 ledger's sum still equals the key's ``used_nano``.  The output (if any was produced) is not charged.
 
-Only reservations whose owner process is gone are touched (``billing/owner.py``), so a replica that
-starts beside live ones leaves their requests in flight alone.
+Only reservations held by requests whose owner process is gone are touched (``billing/owner.py``), so a
+replica that starts beside live ones leaves their requests in flight alone; reservations held by tasks
+(``holder = 'task'``) outlive restarts and are the task engine's to settle.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ from omnirouter.usage.charges import charge_keys
 from omnirouter.usage.record import UsageRecord
 from omnirouter.usage.writer import UsageWriter
 
-__all__ = ["UNSETTLED_AFTER_RESTART", "recover_reservations"]
+__all__ = ["REQUEST_HOLDER", "TASK_HOLDER", "UNSETTLED_AFTER_RESTART", "recover_reservations"]
 
 log = logging.getLogger("omnirouter.billing")
 
 UNSETTLED_AFTER_RESTART = "unsettled_after_restart"
+REQUEST_HOLDER = "request"
+"""``reservations.holder`` of a request's reservation."""
+TASK_HOLDER = "task"
+"""``reservations.holder`` of an asynchronous task's reservation (never recovered at start)."""
 _CHUNK = 500
 
 
@@ -38,7 +43,8 @@ async def recover_reservations(db: Database) -> int:
     """Resolve the open reservations of dead processes; return how many were resolved."""
     table = reservations_table
     async with db.engine.connect() as conn:
-        rows = (await conn.execute(select(table.c.request_id, table.c.owner))).all()
+        held_by_requests = table.c.holder == REQUEST_HOLDER  # tasks keep theirs across restarts
+        rows = (await conn.execute(select(table.c.request_id, table.c.owner).where(held_by_requests))).all()
     if not rows:
         return 0
     dead = await dead_owners(db, {row.owner for row in rows if row.owner is not None})

@@ -71,7 +71,7 @@ class ChannelRow(Base):
 
 
 class ReservationRow(Base):
-    """Money set aside for a request in flight; settled (deleted) with its ledger row, or recovered at start."""
+    """Money set aside for a request (or task) in flight; settled (deleted) with its ledger row, or recovered."""
 
     __tablename__ = "reservations"
 
@@ -84,6 +84,9 @@ class ReservationRow(Base):
     # The gateway process that holds it (migration 0005); on PostgreSQL that process holds an advisory
     # lock on it while alive, so recovery at start leaves the reservations of live replicas alone.
     owner: Mapped[int | None] = mapped_column(Integer)
+    # What holds it (migration 0007): "request" (resolved at start once its owner process is gone) or
+    # "task" (an asynchronous job holds its money across restarts; only the task engine releases it).
+    holder: Mapped[str] = mapped_column(String(16), default="request", server_default="request")
 
 
 class SettingRow(Base):
