@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from omnirouter.config import ConfigError, GatewayConfig, load_config
-from omnirouter.relay.secrets import scrub
+from omnirouter.config.secrets import scrub
 from omnirouter.routing.channel import Channel
 from omnirouter.routing.probe import ProbeResult, probe_channels
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
+
+import orjson
 
 from omnirouter.accounts import check_access
 from omnirouter.api.gateway import Gateway
@@ -19,7 +22,7 @@ from omnirouter.http.asgi import (
     send_response,
 )
 from omnirouter.http.json_body import parse_json_object
-from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.limits import Lease
 from omnirouter.protocols.base import Codec
 from omnirouter.protocols.image_urls import check_image_urls
@@ -28,6 +31,7 @@ from omnirouter.relay.context import RequestContext
 from omnirouter.routing import plan_with_fallbacks
 from omnirouter.routing.executor import run_attempts
 from omnirouter.storage import KeyRecord
+from omnirouter.usage import UsageRecord
 
 
 class ChatExtension(Protocol):
@@ -139,7 +143,40 @@ async def handle_chat(
         if key is not None:
             # Settle and record first (synchronous, cannot be lost to a failing await), then free the lease.
             reserved = gateway.billing.settle(ctx, key, reservation)
-            gateway.recorder.record(ctx.usage_record(), reserved=reserved)
+            gateway.recorder.record(usage_record(ctx), reserved=reserved)
             if lease is not None:
                 usage = ctx.usage
                 await gateway.limiter.release(lease, usage.input_tokens + usage.output_tokens if usage else 0)
+
+
+def usage_record(ctx: RequestContext) -> UsageRecord:
+    """The usage row of ``ctx``'s request as it stands now (usage sits above relay: it is built here)."""
+    usage = ctx.usage or _NO_USAGE
+    return UsageRecord(
+        request_id=ctx.request_id,
+        model=ctx.model,
+        inbound_protocol=ctx.inbound_protocol,
+        status_code=ctx.status,
+        latency_ms=(time.perf_counter() - ctx.started) * 1000.0,
+        key_id=ctx.key_id,
+        key_name=ctx.key_name,
+        upstream_model=ctx.upstream_model,
+        channel=ctx.channel,
+        provider=ctx.provider,
+        stream=ctx.stream,
+        error_kind=ctx.error_kind,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cached_tokens=usage.cached_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        usage_estimated=usage.estimated,
+        ttfb_ms=ctx.ttfb * 1000.0 if ctx.ttfb is not None else None,
+        attempts=ctx.attempts,
+        attempt_log=orjson.dumps(ctx.attempt_log).decode() if ctx.attempt_log else None,
+        user_id=ctx.user_id,
+        cost_nano=ctx.cost_nano,
+    )
+
+
+_NO_USAGE = Usage()

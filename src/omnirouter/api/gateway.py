@@ -9,11 +9,10 @@ from omnirouter.api.reloader import ConfigReloader
 from omnirouter.billing import Billing, recover_reservations, sync_config_prices
 from omnirouter.config import GatewayConfig
 from omnirouter.limits import RateLimiter
-from omnirouter.relay.images import ImageFetcher
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.shared.state import SharedState
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
-from omnirouter.transport import UpstreamClient
+from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import DEAD_LETTER_FILE, UsageJournal, UsageRecorder, journal_dir, replay_journals
 
 log = logging.getLogger("omnirouter")

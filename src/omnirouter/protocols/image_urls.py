@@ -3,7 +3,7 @@
 Any other scheme (``file:``, ``ftp:``, ``gopher:`` …) is refused with 400 when the request is decoded,
 before an upstream sees it; Gemini's own ``fileData`` (images or other files) may also name ``gs://``
 objects.  Schemes are
-lower-cased (``HTTP://`` → ``http://``) so the image-fetch policy (relay/images.py) recognises, and
+lower-cased (``HTTP://`` → ``http://``) so the image-fetch policy (transport/fetch.py) recognises, and
 guards, every URL it may fetch.  :func:`check_image_urls` applies the same rule to a body relayed
 as it is (same protocol on both sides), which is never decoded.
 """

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import msgspec
 import orjson
 
@@ -17,12 +16,19 @@ from omnirouter.protocols.registry import KEEPALIVE_FRAMES, codec_for
 from omnirouter.providers import IMAGE_URL_PROTOCOLS
 from omnirouter.relay.adapt import fit_to_upstream
 from omnirouter.relay.context import RequestContext
-from omnirouter.relay.images import ImageFetcher, needs_inlining
+from omnirouter.relay.images import inline_images, needs_inlining
 from omnirouter.relay.stream_pump import KeepAlive, pump_stream
 from omnirouter.relay.translated import TranslatingStreamFilter
-from omnirouter.relay.upstream import AttemptFailure, open_upstream, read_answer
 from omnirouter.routing import Attempt
-from omnirouter.transport import UpstreamClient, classify_transport_error
+from omnirouter.transport import (
+    AttemptFailure,
+    ImageFetcher,
+    UpstreamClient,
+    UpstreamResponse,
+    classify_transport_error,
+    open_upstream,
+    read_answer,
+)
 
 
 class _Deadline:
@@ -84,7 +90,7 @@ class ChatCall:
         if protocol in IMAGE_URL_PROTOCOLS or not needs_inlining(request):
             return request
         if self._inlined is None:
-            self._inlined = await self._images.inline(self._client.session, request)
+            self._inlined = await inline_images(self._images, self._client.session, request)
         return self._inlined
 
     async def run(self, attempt: Attempt, key: str) -> None:
@@ -133,7 +139,7 @@ class ChatCall:
         await send_response(self._send, 200, out, JSON_HEADERS + headers)
         self._ctx.note_relayed(out)
 
-    async def _open_stream(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> aiohttp.ClientResponse:
+    async def _open_stream(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> UpstreamResponse:
         """Start a streamed call; its response headers must come within the channel's first-byte limit."""
         channel = attempt.channel
         try:

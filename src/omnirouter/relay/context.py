@@ -1,4 +1,4 @@
-"""Per-request state that ends up in the usage row."""
+"""Per-request state that ends up in the usage row (``api.chat.usage_record`` builds the row from it)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import re
 import time
 from typing import Any
 
-import orjson
-
 from omnirouter.ir import Usage
-from omnirouter.usage import UsageRecord
 
 # JSON string values of the fields that carry generated text in the four protocols' stream events
 # (OpenAI ``content`` / ``reasoning_content`` / ``refusal`` / ``arguments``, Anthropic ``text`` /
@@ -140,35 +137,3 @@ class RequestContext:
         """Note the time the first response byte went to the client."""
         if self.ttfb is None:
             self.ttfb = time.perf_counter() - self.started
-
-    def usage_record(self) -> UsageRecord:
-        """The usage row of this request as it stands now."""
-        usage = self.usage or _NO_USAGE
-        return UsageRecord(
-            request_id=self.request_id,
-            model=self.model,
-            inbound_protocol=self.inbound_protocol,
-            status_code=self.status,
-            latency_ms=(time.perf_counter() - self.started) * 1000.0,
-            key_id=self.key_id,
-            key_name=self.key_name,
-            upstream_model=self.upstream_model,
-            channel=self.channel,
-            provider=self.provider,
-            stream=self.stream,
-            error_kind=self.error_kind,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            usage_estimated=usage.estimated,
-            ttfb_ms=self.ttfb * 1000.0 if self.ttfb is not None else None,
-            attempts=self.attempts,
-            attempt_log=orjson.dumps(self.attempt_log).decode() if self.attempt_log else None,
-            user_id=self.user_id,
-            cost_nano=self.cost_nano,
-        )
-
-
-_NO_USAGE = Usage()

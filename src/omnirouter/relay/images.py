@@ -1,37 +1,16 @@
 """Inline image URLs as base64 for upstreams that only take inline images (Gemini).
 
-Fetching a URL a client names is a server-side request on the client's behalf,
-so it is guarded: hosts that resolve to private, loopback, link-local or other
-non-public addresses are refused unless allowed by config, bodies over the size
-cap are cut off, and every fetch has a timeout.  (The address check happens at
-resolution; a host that changes its DNS answer between check and fetch could
-slip through — deny such hosts by name if that matters.)
+The fetching itself (SSRF guard, size cap, timeout) is the transport's ``ImageFetcher``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import ipaddress
-import socket
-from urllib.parse import urlsplit
 
-import aiohttp
 import msgspec
 
-from omnirouter.config.schema import ImageFetchConfig
-from omnirouter.ir import ChatRequest, ErrorKind, GatewayError, ImagePart, Part, ToolResultPart
-
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-    (b"RIFF", "image/webp"),
-)
-
-
-def _refuse(url: str, reason: str) -> GatewayError:
-    return GatewayError(ErrorKind.INVALID_REQUEST, f"Cannot fetch image {url}: {reason}.", param="messages")
+from omnirouter.ir import ChatRequest, ImagePart, Part, ToolResultPart
+from omnirouter.transport import ImageFetcher, Session
 
 
 def _is_remote(part: Part) -> bool:
@@ -49,69 +28,25 @@ def needs_inlining(request: ChatRequest) -> bool:
     return False
 
 
-class ImageFetcher:
-    """Fetches image URLs under the configured policy with the worker's shared session."""
+async def inline_images(fetcher: ImageFetcher, session: Session, request: ChatRequest) -> ChatRequest:
+    """``request`` with every image URL replaced by its data."""
+    urls = {
+        part.url
+        for message in request.messages
+        for part in message.content
+        for part in (part.content if isinstance(part, ToolResultPart) else [part])
+        if isinstance(part, ImagePart) and _is_remote(part) and part.url
+    }
+    fetched = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(session, u) for u in urls)), strict=True))
 
-    def __init__(self, config: ImageFetchConfig) -> None:
-        self._config = config
+    def swap(part: Part) -> Part:
+        if isinstance(part, ImagePart) and part.url in fetched and part.data is None:
+            data, media_type = fetched[part.url]
+            return msgspec.structs.replace(part, url=None, data=data, media_type=media_type)
+        if isinstance(part, ToolResultPart):
+            content = [swap(p) for p in part.content]
+            return msgspec.structs.replace(part, content=content)
+        return part
 
-    async def _check_host(self, url: str) -> None:
-        host = urlsplit(url).hostname
-        if not host:
-            raise _refuse(url, "the URL has no host")
-        if host in self._config.deny_hosts:
-            raise _refuse(url, "the host is denied")
-        if host in self._config.allow_hosts or self._config.allow_private:
-            return
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except OSError:
-            raise _refuse(url, "the host does not resolve") from None
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                raise _refuse(url, "the host resolves to a private or reserved address")
-
-    async def fetch(self, session: aiohttp.ClientSession, url: str) -> tuple[str, str]:
-        """``(base64 data, media type)`` of the image at ``url``."""
-        await self._check_host(url)
-        limit = self._config.max_bytes
-        try:
-            timeout = aiohttp.ClientTimeout(total=self._config.timeout)
-            async with session.get(url, timeout=timeout, allow_redirects=False) as response:
-                if response.status != 200:
-                    raise _refuse(url, f"it answered HTTP {response.status}")
-                data = await response.content.read(limit + 1)
-                media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        except (aiohttp.ClientError, TimeoutError):
-            raise _refuse(url, "it could not be downloaded in time") from None
-        if len(data) > limit:
-            raise _refuse(url, f"it is larger than {limit} bytes")
-        if not media_type.startswith("image/"):
-            media_type = next((kind for magic, kind in _MAGIC if data.startswith(magic)), "")
-            if not media_type:
-                raise _refuse(url, "it is not an image")
-        return base64.b64encode(data).decode(), media_type
-
-    async def inline(self, session: aiohttp.ClientSession, request: ChatRequest) -> ChatRequest:
-        """``request`` with every image URL replaced by its data."""
-        urls = {
-            part.url
-            for message in request.messages
-            for part in message.content
-            for part in (part.content if isinstance(part, ToolResultPart) else [part])
-            if isinstance(part, ImagePart) and _is_remote(part) and part.url
-        }
-        fetched = dict(zip(urls, await asyncio.gather(*(self.fetch(session, u) for u in urls)), strict=True))
-
-        def swap(part: Part) -> Part:
-            if isinstance(part, ImagePart) and part.url in fetched and part.data is None:
-                data, media_type = fetched[part.url]
-                return msgspec.structs.replace(part, url=None, data=data, media_type=media_type)
-            if isinstance(part, ToolResultPart):
-                content = [swap(p) for p in part.content]
-                return msgspec.structs.replace(part, content=content)
-            return part
-
-        messages = [msgspec.structs.replace(m, content=[swap(p) for p in m.content]) for m in request.messages]
-        return msgspec.structs.replace(request, messages=messages)
+    messages = [msgspec.structs.replace(m, content=[swap(p) for p in m.content]) for m in request.messages]
+    return msgspec.structs.replace(request, messages=messages)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import orjson
 
 from omnirouter.http.asgi import Headers, Message, Receive, Send
@@ -25,9 +24,8 @@ from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
 from omnirouter.protocols.base import StreamFilter
 from omnirouter.protocols.sse import EventTooLarge, SSEEvent, SSEParser
 from omnirouter.relay.context import RequestContext
-from omnirouter.relay.upstream import AttemptFailure
 from omnirouter.routing import Channel
-from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
+from omnirouter.transport import TRANSPORT_ERRORS, AttemptFailure, UpstreamResponse, classify_transport_error
 
 
 def _check_json(events: list[SSEEvent]) -> None:
@@ -191,7 +189,7 @@ class _StreamGuard:
 
 
 async def pump_stream(
-    response: aiohttp.ClientResponse,
+    response: UpstreamResponse,
     relay: StreamFilter,
     ctx: RequestContext,
     channel: Channel,

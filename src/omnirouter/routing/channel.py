@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 
-import aiohttp
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -14,6 +13,7 @@ from omnirouter.protocols.base import ProtocolName
 from omnirouter.providers import ProviderSpec, provider_spec
 from omnirouter.routing.breaker import CircuitBreaker
 from omnirouter.routing.keys import KeyPool
+from omnirouter.transport.client import call_timeouts
 
 
 class Channel:
@@ -71,14 +71,8 @@ class Channel:
         self._headers_by_key: dict[str, CIMultiDictProxy[str]] = {}
         self._urls: dict[tuple[ProtocolName, str, bool], URL] = {}
         self._attempts: dict[str, Attempt] = {}
-        # aiohttp times connecting, and for plain calls the upstream's silences (sock_read: to the
-        # headers, then between reads); a stream's first-byte, idle and total limits are the relay's,
-        # on one timer per stream.  Per call, an asyncio.timeout() scope costs ~9 µs, aiohttp's
-        # sock_read ~3 µs and its total timer ~6 µs (benchmark machine).
-        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=config.connect_timeout)
-        self.plain_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=config.connect_timeout, sock_read=config.first_byte_timeout
-        )
+        # The transport's timers for connecting (and a plain call's silences), built once here.
+        self.timeout, self.plain_timeout = call_timeouts(config.connect_timeout, config.first_byte_timeout)
         self.first_byte_timeout = config.first_byte_timeout
         self.idle_timeout = config.idle_timeout
         self.total_timeout = config.total_timeout

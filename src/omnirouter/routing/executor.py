@@ -14,14 +14,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from omnirouter.config.schema import RoutingConfig
 from omnirouter.ir import ErrorKind, GatewayError
-from omnirouter.relay.context import RequestContext
-from omnirouter.relay.upstream import AttemptFailure
 from omnirouter.routing.planner import Attempt
+from omnirouter.transport import AttemptFailure
 
 RunOne = Callable[[Attempt, str], Awaitable[None]]
+
+
+class AttemptLog(Protocol):
+    """What the executor reads and notes on the request it serves (``relay.RequestContext`` is one).
+
+    A structural type, so routing stays below relay and the calls are the context's own methods.
+    """
+
+    model: str
+    attempts: int
+    status: int
+    error_kind: str | None
+
+    def begin_attempt(self, channel: str, provider: str, model: str, upstream_model: str) -> None: ...
+
+    def end_attempt(self, status: int, error: str | None = None) -> None: ...
+
+    def note_skip(self, channel: str, reason: str) -> None: ...
+
 
 _KEY_REJECTED = frozenset({401, 403})
 _NO_CREDIT = frozenset({402})
@@ -45,9 +64,7 @@ def _key_cooldown(failure: AttemptFailure, config: RoutingConfig) -> float | Non
     return None
 
 
-async def run_attempts(
-    attempts: Sequence[Attempt], ctx: RequestContext, run_one: RunOne, config: RoutingConfig
-) -> None:
+async def run_attempts(attempts: Sequence[Attempt], ctx: AttemptLog, run_one: RunOne, config: RoutingConfig) -> None:
     """Try ``attempts`` in order; the first success ends it, the last failure is raised."""
     last: GatewayError | None = None
     waited = False

@@ -12,16 +12,15 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import aiohttp
 import msgspec
 import orjson
 
+from omnirouter.config.secrets import scrub
 from omnirouter.ir import ChatRequest, GatewayError, Message, TextPart
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.registry import codec_for
-from omnirouter.relay.secrets import scrub
 from omnirouter.routing.channel import Channel
-from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
+from omnirouter.transport import TRANSPORT_ERRORS, Session, classify_transport_error, post_whole
 
 # The fewest output tokens each protocol accepts (OpenAI's Responses API refuses fewer than 16).
 _MIN_OUTPUT_TOKENS = {ProtocolName.OPENAI_RESPONSES: 16}
@@ -43,7 +42,7 @@ def probe_model(channel: Channel) -> str | None:
     return min(channel.exact_models) if channel.exact_models else None
 
 
-async def probe_channel(session: aiohttp.ClientSession, channel: Channel, model: str | None = None) -> ProbeResult:
+async def probe_channel(session: Session, channel: Channel, model: str | None = None) -> ProbeResult:
     """Send one ``ping`` (max 1 output token, not streamed) through ``channel`` and report how it went."""
     public = model or probe_model(channel)
     if public is None:
@@ -64,7 +63,7 @@ async def probe_channel(session: aiohttp.ClientSession, channel: Channel, model:
     return ProbeResult(channel=channel.name, model=public, ok=True, status=status, latency_ms=latency, error=None)
 
 
-async def _send_ping(session: aiohttp.ClientSession, channel: Channel, public: str, key: str) -> tuple[int, str | None]:
+async def _send_ping(session: Session, channel: Channel, public: str, key: str) -> tuple[int, str | None]:
     """POST the ping; the upstream's status and an error message (``None`` when the answer is good)."""
     protocol = channel.protocol_for(public)
     codec = codec_for(protocol)
@@ -73,11 +72,10 @@ async def _send_ping(session: aiohttp.ClientSession, channel: Channel, public: s
     request = ChatRequest(model=upstream, messages=ping, max_tokens=_MIN_OUTPUT_TOKENS.get(protocol, 1))
     body = orjson.dumps(codec.encode_request(request))
     url = channel.spec.endpoint_url(protocol, channel.base_url, upstream, False)
-    # Connect (and total) limits are the channel's aiohttp timeout; the whole answer must come within first-byte.
-    async with asyncio.timeout(channel.first_byte_timeout):
-        async with session.post(url, data=body, headers=channel.headers(key), timeout=channel.timeout) as response:
-            status = response.status
-            raw = await response.read()
+    # Connect (and total) limits are the channel's transport timeout; the whole answer must come within first-byte.
+    status, raw = await post_whole(
+        session, url, body, channel.headers(key), channel.timeout, channel.first_byte_timeout
+    )
     if status >= 400:
         return status, codec.decode_error(status, raw).message or f"upstream answered HTTP {status}"
     try:
@@ -106,9 +104,7 @@ def _failed(channel: Channel, model: str, status: int | None, latency_ms: float,
     )
 
 
-async def probe_channels(
-    session: aiohttp.ClientSession, channels: Iterable[Channel], model: str | None = None
-) -> list[ProbeResult]:
+async def probe_channels(session: Session, channels: Iterable[Channel], model: str | None = None) -> list[ProbeResult]:
     """Probe ``channels`` concurrently; results in the channels' order."""
     return list(await asyncio.gather(*(probe_channel(session, channel, model) for channel in channels)))
 

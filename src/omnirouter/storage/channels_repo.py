@@ -17,8 +17,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.config.schema import BreakerConfig, ChannelConfig
+from omnirouter.config.secrets import scrub
 from omnirouter.providers import ProviderKind
-from omnirouter.relay.secrets import scrub
 from omnirouter.storage.accounts_models import channels_table
 from omnirouter.storage.models import utcnow
 from omnirouter.storage.ownership import CONFIG_SOURCE

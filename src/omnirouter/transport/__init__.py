@@ -1,5 +1,50 @@
-"""Transport: the shared upstream HTTP client."""
+"""Transport: every call to an upstream, and the only importer of aiohttp in the gateway.
 
-from omnirouter.transport.client import TRANSPORT_ERRORS, UpstreamClient, classify_transport_error
+The worker's shared session (``UpstreamClient``), one upstream call with its failures classified
+(``open_upstream``, ``read_answer``, ``AttemptFailure``, ``RETRYABLE_STATUSES``), secrets scrubbed
+from upstream error text, a whole-answer POST for probes (``post_whole``) and the SSRF-guarded
+image fetch (``ImageFetcher``).  Channels and attempts come in through ``UpstreamChannel`` and
+``UpstreamAttempt``, structural types that ``routing`` satisfies: routing sits above transport.
+"""
 
-__all__ = ["TRANSPORT_ERRORS", "UpstreamClient", "classify_transport_error"]
+from omnirouter.transport.client import (
+    TRANSPORT_ERRORS,
+    Session,
+    UpstreamClient,
+    UpstreamResponse,
+    call_timeouts,
+    classify_transport_error,
+)
+from omnirouter.transport.fetch import ImageFetcher
+from omnirouter.transport.upstream import (
+    RETRYABLE_STATUSES,
+    AttemptFailure,
+    UpstreamAttempt,
+    UpstreamChannel,
+    open_upstream,
+    post_whole,
+    read_answer,
+    read_at_most,
+    scrubbed,
+    too_large,
+)
+
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "TRANSPORT_ERRORS",
+    "AttemptFailure",
+    "ImageFetcher",
+    "Session",
+    "UpstreamAttempt",
+    "UpstreamChannel",
+    "UpstreamClient",
+    "UpstreamResponse",
+    "call_timeouts",
+    "classify_transport_error",
+    "open_upstream",
+    "post_whole",
+    "read_answer",
+    "read_at_most",
+    "scrubbed",
+    "too_large",
+]

@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TypeAlias
 
 import aiohttp
 
 from omnirouter.ir import ErrorKind, GatewayError
+
+Session: TypeAlias = aiohttp.ClientSession
+"""The worker's upstream HTTP session, as layers above transport name it (they never import aiohttp)."""
+
+UpstreamResponse: TypeAlias = aiohttp.ClientResponse
+"""An open upstream answer, as layers above transport name it."""
+
+
+def call_timeouts(connect: float, first_byte: float) -> tuple[aiohttp.ClientTimeout, aiohttp.ClientTimeout]:
+    """A channel's aiohttp timeouts, built once per channel: ``(streamed, plain)``.
+
+    aiohttp times connecting, and for plain calls the upstream's silences (sock_read: to the
+    headers, then between reads); a stream's first-byte, idle and total limits are the relay's,
+    on one timer per stream.  Per call, an asyncio.timeout() scope costs ~9 µs, aiohttp's
+    sock_read ~3 µs and its total timer ~6 µs (benchmark machine).
+    """
+    streamed = aiohttp.ClientTimeout(total=None, sock_connect=connect)
+    plain = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=first_byte)
+    return streamed, plain
 
 
 class UpstreamClient:

@@ -1,16 +1,54 @@
-"""Open one upstream call and turn its failures into classified attempt failures."""
+"""Open one upstream call and turn its failures into classified attempt failures.
+
+Transport sits below routing: it reads a channel and an attempt through the two small structural
+types below (``routing.Channel`` and ``routing.Attempt`` satisfy them), so it never imports routing
+and the hot path calls the very same attributes and methods as before.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
 
+from omnirouter.config.secrets import scrub
 from omnirouter.ir import ErrorKind, GatewayError
-from omnirouter.protocols.base import Codec
-from omnirouter.relay.secrets import scrub
-from omnirouter.routing import Attempt, Channel
-from omnirouter.transport import TRANSPORT_ERRORS, classify_transport_error
+from omnirouter.protocols.base import Codec, ProtocolName
+from omnirouter.transport.client import TRANSPORT_ERRORS, classify_transport_error
+
+
+class UpstreamChannel(Protocol):
+    """What a call reads of its channel: endpoint, headers, timeouts, size limits, secrets."""
+
+    name: str
+    timeout: aiohttp.ClientTimeout
+    plain_timeout: aiohttp.ClientTimeout
+    idle_timeout: float
+    max_body_bytes: int
+    max_error_bytes: int
+
+    def url(self, protocol: ProtocolName, upstream_model: str, stream: bool) -> URL: ...
+
+    def headers(self, api_key: str) -> CIMultiDictProxy[str]: ...
+
+    def secrets(self) -> tuple[str, ...]: ...
+
+
+class UpstreamAttempt(Protocol):
+    """What a call reads of its attempt: the channel, and the protocol and model the upstream knows."""
+
+    @property
+    def channel(self) -> UpstreamChannel: ...
+
+    @property
+    def protocol(self) -> ProtocolName: ...
+
+    @property
+    def upstream_model(self) -> str: ...
+
 
 RETRYABLE_STATUSES = frozenset({401, 403, 408, 409, 429, 500, 502, 503, 504, 529})
 
@@ -31,7 +69,7 @@ class AttemptFailure(Exception):
         self.upstream_status = upstream_status
 
 
-def scrubbed(error: GatewayError, attempt: Attempt) -> GatewayError:
+def scrubbed(error: GatewayError, attempt: UpstreamAttempt) -> GatewayError:
     """``error`` with the channel's secrets masked from its message."""
     error.message = scrub(error.message, attempt.channel.secrets())
     return error
@@ -47,7 +85,7 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
         return None
 
 
-def too_large(channel: Channel, what: str, limit: int) -> AttemptFailure:
+def too_large(channel: UpstreamChannel, what: str, limit: int) -> AttemptFailure:
     """The failure of an attempt whose upstream sent more than the gateway buffers."""
     error = GatewayError(ErrorKind.UPSTREAM, f"upstream channel {channel.name!r} sent {what} larger than {limit} bytes")
     return AttemptFailure(error, retryable=True)
@@ -65,7 +103,7 @@ async def read_at_most(content: aiohttp.StreamReader, limit: int) -> tuple[bytes
     return parts[0] if len(parts) == 1 else b"".join(parts), False
 
 
-async def read_answer(response: aiohttp.ClientResponse, channel: Channel) -> bytes:
+async def read_answer(response: aiohttp.ClientResponse, channel: UpstreamChannel) -> bytes:
     """A 2xx plain answer whole, at most the channel's ``max_body_bytes`` (else the attempt fails).
 
     The response is released when read to its end, else closed (nothing more is read).
@@ -90,7 +128,7 @@ async def read_answer(response: aiohttp.ClientResponse, channel: Channel) -> byt
 
 
 async def open_upstream(
-    session: aiohttp.ClientSession, attempt: Attempt, key: str, body: bytes, stream: bool, codec: Codec
+    session: aiohttp.ClientSession, attempt: UpstreamAttempt, key: str, body: bytes, stream: bool, codec: Codec
 ) -> aiohttp.ClientResponse:
     """POST ``body`` to the attempt's channel with ``key``; a 2xx response is returned open, else it raises.
 
@@ -125,3 +163,20 @@ async def open_upstream(
         error.retry_after = _retry_after(response)
     status = response.status
     raise AttemptFailure(error, retryable=status in RETRYABLE_STATUSES or status >= 500, upstream_status=status)
+
+
+async def post_whole(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: CIMultiDictProxy[str],
+    limits: aiohttp.ClientTimeout,
+    deadline: float,
+) -> tuple[int, bytes]:
+    """POST ``body`` and read the whole answer, whatever its status, within ``deadline`` seconds.
+
+    For operator probes (never the request path): connect (and total) limits are ``limits``.
+    """
+    async with asyncio.timeout(deadline):
+        async with session.post(url, data=body, headers=headers, timeout=limits) as response:
+            return response.status, await response.read()

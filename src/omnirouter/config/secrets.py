@@ -1,4 +1,4 @@
-"""Scrub upstream secrets from text that may reach a client or a log."""
+"""Scrub upstream secrets from text that may reach a client or a log (pure; storage and transport use it)."""
 
 from __future__ import annotations
 
