@@ -18,12 +18,12 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from omnirouter.api.gateway import prepare_database
+from omnirouter.cluster import Bus, ChangeNotifier
 from omnirouter.config import BreakerConfig, ConfigError, GatewayConfig, parse_config
+from omnirouter.gateway import prepare_database
 from omnirouter.limits import MemoryLimiter, RedisLimiter
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.routing.breaker import CircuitBreaker
-from omnirouter.shared import Bus, ChangeNotifier
 from omnirouter.storage import Database, KeyStore, api_keys_table, hash_key, normalize_database_url
 from tests.gateway_harness import CLIENT_KEY, make_config, running_gateway
 from tests.redis_helpers import REDIS_URL, redis_prefix

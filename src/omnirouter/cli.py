@@ -32,8 +32,8 @@ and start it with:  omnirouter serve --config omnirouter.yaml
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from omnirouter.api import prepare_database
     from omnirouter.api.factory import CONFIG_ENV
+    from omnirouter.gateway import prepare_database
     from omnirouter.http.header_deadline import HeaderTimeoutProtocol
 
     try:

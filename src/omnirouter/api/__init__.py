@@ -1,6 +1,9 @@
-"""The HTTP face of the gateway: the ASGI app and its routes."""
+"""The HTTP face of the gateway: the ASGI app (``GatewayApp``) and its routes.
+
+Route modules are handed the worker's ``omnirouter.gateway.Gateway``; the app builds it.
+``api.factory.create_app`` is what uvicorn's workers import.
+"""
 
 from omnirouter.api.app import GatewayApp
-from omnirouter.api.gateway import Gateway, prepare_database
 
-__all__ = ["Gateway", "GatewayApp", "prepare_database"]
+__all__ = ["GatewayApp"]

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 import orjson
 
-from omnirouter.api.gateway import Gateway
+from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import (
     JSON_HEADERS,
     ClientDisconnected,

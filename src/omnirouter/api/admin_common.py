@@ -21,8 +21,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.api.admin import AdminError
-from omnirouter.api.gateway import Gateway
-from omnirouter.api.reloader import notify_change
+from omnirouter.gateway import Gateway, notify_change
 from omnirouter.http.asgi import Receive, Scope, read_body
 from omnirouter.ir import GatewayError
 from omnirouter.storage.ownership import ConfigOwned, config_owned

@@ -22,7 +22,7 @@ from omnirouter.api.admin_common import AdminContext, AdminRequest, AdminRoute, 
 from omnirouter.api.admin_keys import key_routes, user_routes
 from omnirouter.api.admin_openapi import openapi_document
 from omnirouter.api.admin_usage import usage_routes
-from omnirouter.api.gateway import Gateway
+from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_response
 from omnirouter.storage.repo_common import RepoError
 

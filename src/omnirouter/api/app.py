@@ -14,11 +14,11 @@ from omnirouter.api.admin import AdminAPI
 from omnirouter.api.admin_router import AdminRouter
 from omnirouter.api.chat import handle_chat
 from omnirouter.api.count_tokens import handle_count_tokens
-from omnirouter.api.gateway import Gateway, prepare_database
 from omnirouter.api.gc_tuning import tune_for_serving
 from omnirouter.api.key_self import KeySelfAPI
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.config import GatewayConfig
+from omnirouter.gateway import Gateway, prepare_database
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, header, send_response
 from omnirouter.http.header_deadline import HEADER_TIMEOUT_STATE
 from omnirouter.ir import ErrorKind, GatewayError

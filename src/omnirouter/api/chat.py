@@ -8,8 +8,8 @@ from typing import Any, Protocol
 import orjson
 
 from omnirouter.accounts import check_access
-from omnirouter.api.gateway import Gateway
 from omnirouter.billing import Reservation
+from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import (
     JSON_HEADERS,
     SSE_HEADERS,

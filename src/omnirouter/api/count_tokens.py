@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from omnirouter.api.gateway import Gateway
+from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_response
 from omnirouter.http.json_body import parse_json_object
 from omnirouter.ir import GatewayError

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from omnirouter.accounts import check_access
-from omnirouter.api.gateway import Gateway
+from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, Receive, Scope, Send, send_response
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.openai_chat import OPENAI_CHAT

@@ -34,8 +34,8 @@ from redis.exceptions import RedisError
 
 from omnirouter.limits.limiter import Lease, rate_limited
 from omnirouter.limits.memory import MemoryLimiter
-from omnirouter.shared.redis import redis_client
 from omnirouter.storage import KeyRecord
+from omnirouter.storage.redis import redis_client
 
 log = logging.getLogger("omnirouter.limits")
 

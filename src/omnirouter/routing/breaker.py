@@ -6,7 +6,7 @@ closed ──N failures in `window` s──► open ──`cooldown` s──► 
 
 ``listener`` (optional) hears this worker's own transitions — ``("open", until)`` with ``until`` on the
 breaker's clock, ``("closed", None)`` — and ``force_open`` / ``force_close`` apply another worker's
-(they do not call the listener); ``omnirouter.shared.breakers`` wires both to Redis.
+(they do not call the listener); ``omnirouter.cluster.breakers`` wires both to Redis.
 """
 
 from __future__ import annotations

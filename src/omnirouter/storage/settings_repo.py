@@ -1,6 +1,6 @@
 """The shared change counter: ``settings.config_version``, bumped by every admin write.
 
-Each worker polls it (``api/reloader.py``) and reloads keys, channels and prices when it moved, so a
+Each worker polls it (``gateway.py``, ``ConfigReloader``) and reloads keys, channels and prices when it moved, so a
 change made through any replica's admin API, or the CLI, reaches every replica without a restart.
 """
 

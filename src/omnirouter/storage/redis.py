@@ -1,4 +1,8 @@
-"""Redis clients tuned for the gateway: short timeouts, so an outage costs a request little."""
+"""Redis clients tuned for the gateway: short timeouts, so an outage costs a request little.
+
+At the bottom with the database, so that both ``limits`` (the Redis limiter) and ``cluster`` (bus,
+breaker mirror, change notices) build their clients here.
+"""
 
 from __future__ import annotations
 

@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterable
 
 from redis.asyncio import Redis
 
+from omnirouter.cluster.breakers import BreakerSync
+from omnirouter.cluster.bus import Bus
+from omnirouter.cluster.notify import ChangeCallback, ChangeNotifier
 from omnirouter.config import GatewayConfig
 from omnirouter.limits import MemoryLimiter, RateLimiter, RedisLimiter
 from omnirouter.routing import Channel
-from omnirouter.shared.breakers import BreakerSync
-from omnirouter.shared.bus import Bus
-from omnirouter.shared.notify import ChangeCallback, ChangeNotifier
-from omnirouter.shared.redis import redis_client
+from omnirouter.storage.redis import redis_client
 
 __all__ = ["ChangeCallback", "SharedState"]
 

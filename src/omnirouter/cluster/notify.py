@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from omnirouter.shared.bus import Bus
+from omnirouter.cluster.bus import Bus
 
 log = logging.getLogger("omnirouter.shared")
 

@@ -1,8 +1,13 @@
-"""Changes made through the admin API or the CLI reach every worker of every replica without a restart.
+"""The composition root: one worker's services (config, routing catalog, keys, upstream client, billing,
+limits, usage recorder, cluster state) built from config, without HTTP: serving workers (``api``), the
+CLI and, later, the task poller and realtime sessions build a ``Gateway`` and share it.
 
-Every admin write bumps ``settings.config_version`` in its own transaction.  Each worker polls that
-counter every ``reload_interval`` seconds (and at once when ``poke()`` is called, e.g. by a change
-notification, or after this worker's own admin write) and, when it moved, reloads:
+Also here: ``prepare_database`` (once per deployment start) and ``ConfigReloader``, which keeps a
+worker's composed catalog, keys and prices current.  Changes made through the admin API or the CLI
+reach every worker of every replica without a restart: every admin write bumps
+``settings.config_version`` in its own transaction.  Each worker polls that counter every
+``reload_interval`` seconds (and at once when ``poke()`` is called, e.g. by a change notification, or
+after this worker's own admin write) and, when it moved, reloads:
 
 * client keys (active keys of users who are not disabled) into the authenticator;
 * the channel catalog: the config file's channels plus the active API channels; a channel whose
@@ -19,20 +24,89 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from omnirouter.config.schema import ChannelConfig
+from omnirouter.accounts import Authenticator
+from omnirouter.billing import Billing, recover_reservations, sync_config_prices
+from omnirouter.cluster import SharedState
+from omnirouter.config import ChannelConfig, GatewayConfig
+from omnirouter.limits import RateLimiter
 from omnirouter.routing import Channel, ModelCatalog
+from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
 from omnirouter.storage.channels_repo import load_channel_configs
 from omnirouter.storage.settings_repo import read_config_version
 from omnirouter.storage.users_repo import disabled_user_ids
+from omnirouter.transport import ImageFetcher, UpstreamClient
+from omnirouter.usage import DEAD_LETTER_FILE, UsageJournal, UsageRecorder, journal_dir, replay_journals
 
-if TYPE_CHECKING:
-    from omnirouter.api.gateway import Gateway
+log = logging.getLogger("omnirouter")
 
-log = logging.getLogger("omnirouter.reload")
+__all__ = ["ConfigReloader", "Gateway", "notify_change", "prepare_database"]
 
-__all__ = ["ConfigReloader", "notify_change"]
+
+async def prepare_database(config: GatewayConfig) -> None:
+    """Once per deployment start (before workers): run migrations, create configured keys and apply their settings."""
+    url = normalize_database_url(config.database_url)
+    await migrate(url)
+    db = Database(url)
+    try:
+        await KeyStore(db).ensure_keys(config.keys)
+        await sync_config_prices(db, config)  # billing: config prices and groups into the database
+        await replay_journals(db, journal_dir(config))  # usage: what stopped processes had not written yet
+        await recover_reservations(db)  # billing: reservations a stopped process never settled
+    finally:
+        await db.close()
+
+
+class Gateway:
+    """Everything one worker needs to serve requests; ``start``/``stop`` bracket its life."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.catalog = ModelCatalog(Channel(c, config.breaker, config) for c in config.channels)
+        self.db = Database(normalize_database_url(config.database_url))
+        self.keys = KeyStore(self.db)
+        self.response_states = ResponseStateStore(self.db)
+        self.auth = Authenticator({})
+        self.client = UpstreamClient()
+        self.images = ImageFetcher(config.image_fetch)
+        # Rate limits, breaker mirroring and change notices: through Redis with redis_url, else in-process.
+        self.shared = SharedState(config, lambda: self.catalog.channels)
+        self.limiter: RateLimiter = self.shared.limiter
+        self.notifier = self.shared.notifier
+        self.billing = Billing.from_config(self.db, config)
+        self.journal_dir = journal_dir(config)
+        journal = UsageJournal(self.journal_dir, self.db.url, config.usage_journal_fsync) if self.journal_dir else None
+        self.recorder = UsageRecorder(
+            self.db,
+            flush_interval=config.usage_flush_interval,
+            batch_size=config.usage_batch_size,
+            journal=journal,
+            dead_letter_file=self.journal_dir / DEAD_LETTER_FILE if self.journal_dir else None,
+        )
+        self.reloader = ConfigReloader(self)  # admin changes (any replica, the CLI) without a restart
+
+    async def start(self) -> None:
+        await self.client.start()
+        self.auth.replace(await self.keys.load_active())
+        await self.billing.start()
+        await replay_journals(self.db, self.journal_dir)  # a worker that died before this one started
+        await self.recorder.start()
+        await self.shared.start(self.catalog.channels)
+        await self.reloader.start()
+        log.debug("worker ready: %d channels", len(self.catalog.channels))
+
+    async def stop(self) -> None:
+        await self.reloader.stop()
+        await self.limiter.close()
+        await self.shared.close()
+        await self.recorder.close()
+        await self.billing.close()
+        await self.client.close()
+        await self.db.close()
+
+
+reload_log = logging.getLogger("omnirouter.reload")
 
 
 async def notify_change(gateway: Gateway, kind: str) -> None:
@@ -48,7 +122,7 @@ async def notify_change(gateway: Gateway, kind: str) -> None:
         if inspect.isawaitable(result):
             await result
     except Exception:
-        log.warning("change notice failed (other workers pick the change up by polling)", exc_info=True)
+        reload_log.warning("change notice failed (other workers pick the change up by polling)", exc_info=True)
 
 
 class ConfigReloader:
@@ -72,7 +146,7 @@ class ConfigReloader:
         try:
             await self.refresh(force=True)
         except Exception:
-            log.exception("initial reload failed; serving the config file's channels and keys")
+            reload_log.exception("initial reload failed; serving the config file's channels and keys")
         self._task = asyncio.create_task(self._run(), name="omnirouter-config-reload")
 
     async def stop(self) -> None:
@@ -99,7 +173,7 @@ class ConfigReloader:
             try:
                 await self.refresh()
             except Exception:
-                log.warning("reload failed; retrying in %.1f s", self.interval, exc_info=True)
+                reload_log.warning("reload failed; retrying in %.1f s", self.interval, exc_info=True)
 
     async def refresh(self, *, force: bool = False) -> bool:
         """Reload if ``config_version`` moved since the last reload (or when ``force``); True if it did."""
@@ -126,7 +200,7 @@ class ConfigReloader:
         try:
             await gateway.billing.reload()
         except Exception:
-            log.warning("billing reload failed", exc_info=True)
+            reload_log.warning("billing reload failed", exc_info=True)
 
     def _catalog(self, api_channels: list[ChannelConfig]) -> ModelCatalog:
         """Config channels (kept as they are) then API channels, reusing unchanged ``Channel`` objects."""
@@ -142,7 +216,7 @@ class ConfigReloader:
         kept: dict[str, tuple[ChannelConfig, Channel]] = {}
         for config in api_channels:
             if config.name in config_names:
-                log.warning("API channel %r is shadowed by the config file's channel of that name", config.name)
+                reload_log.warning("API channel %r is shadowed by the config file's channel of that name", config.name)
                 continue
             previous = self._channels.get(config.name)
             channel = previous[1] if previous is not None and previous[0] == config else None
@@ -150,7 +224,7 @@ class ConfigReloader:
                 try:
                     channel = Channel(config, gateway.config.breaker, gateway.config)
                 except Exception:
-                    log.warning("API channel %r cannot be built; skipped", config.name, exc_info=True)
+                    reload_log.warning("API channel %r cannot be built; skipped", config.name, exc_info=True)
                     continue
             kept[config.name] = (config, channel)
             channels.append(channel)

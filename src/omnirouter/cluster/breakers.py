@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from omnirouter.cluster.bus import Bus
 from omnirouter.routing.channel import Channel
-from omnirouter.shared.bus import Bus
 
 log = logging.getLogger("omnirouter.shared")
 

@@ -22,7 +22,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from omnirouter.shared.redis import subscriber_client
+from omnirouter.storage.redis import subscriber_client
 
 log = logging.getLogger("omnirouter.shared")
 
