@@ -36,7 +36,9 @@ def cost_nano(usage: Usage, price: Price, multiplier: Decimal = ONE) -> int:
 
     Input: non-cached input × ``input`` + cached reads × ``cached_input`` + cache writes × ``cache_write``
     (both default to ``input``).  Output: non-reasoning output × ``output`` + reasoning × ``reasoning``
-    (default ``output``).  Inconsistent counts are clamped (cached ≤ input, reasoning ≤ output).
+    (default ``output``).  Inconsistent counts are clamped (cached ≤ input, reasoning ≤ output).  Metered
+    units: images × ``per_image`` + seconds × ``per_second`` + characters / 1000 × ``per_1k_characters``
+    + calls × ``per_call`` (USD each).
     """
     total_in = max(usage.input_tokens, 0)
     cached = _clamp(usage.cached_tokens, total_in)
@@ -44,7 +46,8 @@ def cost_nano(usage: Usage, price: Price, multiplier: Decimal = ONE) -> int:
     total_out = max(usage.output_tokens, 0)
     reasoning = _clamp(usage.reasoning_tokens, total_out)
     whole = price.whole_nano
-    if whole is not None and multiplier == ONE:  # every term a whole number of nano-USD: exact as it is
+    metered = usage.images or usage.seconds or usage.characters or usage.calls
+    if whole is not None and multiplier == ONE and not metered:  # whole nano-USD per token: exact as it is
         plain_in, cached_in, write_in, plain_out, reasoning_out = whole
         return (
             (total_in - cached - writes) * plain_in
@@ -62,7 +65,33 @@ def cost_nano(usage: Usage, price: Price, multiplier: Decimal = ONE) -> int:
     amount = add(amount, mul(Decimal(total_out - reasoning), price.output))
     if reasoning:
         amount = add(amount, mul(Decimal(reasoning), price.output if price.reasoning is None else price.reasoning))
+    if metered:
+        amount = add(amount, _metered_per_m(usage, price))
     return _nano(amount, multiplier, ROUND_HALF_UP)
+
+
+_PER_M = Decimal(1_000_000)
+_PER_1K = Decimal(1000)
+
+
+def _metered_per_m(usage: Usage, price: Price) -> Decimal:
+    """The metered units' cost in the unit ``_nano`` takes (USD × 10^6, like a per-1M-token price × tokens).
+
+    A unit without a price costs nothing; negative or non-finite counts count as zero.
+    """
+    add, mul = _CTX.add, _CTX.multiply
+    total = Decimal(0)
+    for count, unit_price, per in (
+        (usage.images, price.per_image, ONE),
+        (usage.seconds, price.per_second, ONE),
+        (usage.characters, price.per_1k_characters, _PER_1K),
+        (usage.calls, price.per_call, ONE),
+    ):
+        if unit_price is None or not count or not count > 0 or count == float("inf"):
+            continue
+        amount = Decimal(repr(count)) if isinstance(count, float) else Decimal(count)
+        total = add(total, _CTX.divide(mul(mul(amount, unit_price), _PER_M), per))
+    return total
 
 
 def _max_input_price(price: Price) -> Decimal:

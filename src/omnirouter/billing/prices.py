@@ -48,7 +48,8 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     """USD per 1M tokens of one model (on one channel).
 
     ``None`` means "as the base price": cached reads and cache writes cost ``input``, reasoning costs
-    ``output``.  ``per_image`` / ``per_second`` / ``per_call`` are kept for media models (not charged yet).
+    ``output``.  ``per_image`` / ``per_second`` / ``per_1k_characters`` / ``per_call`` are USD per metered
+    unit (media and tasks), charged for the units an answer reports.
     ``whole_nano`` (set by ``of``) holds the per-token prices of input, cached input, cache write, output
     and reasoning in nano-USD when each is a whole number (any price per 1M tokens with at most three
     decimals), so that costs are plain integer arithmetic; ``None`` otherwise.
@@ -61,6 +62,7 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     reasoning: Decimal | None = None
     per_image: Decimal | None = None
     per_second: Decimal | None = None
+    per_1k_characters: Decimal | None = None
     per_call: Decimal | None = None
     whole_nano: tuple[int, int, int, int, int] | None = None
 
@@ -75,6 +77,7 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
             reasoning=_opt_decimal(source.reasoning),
             per_image=_opt_decimal(getattr(source, "per_image", None)),
             per_second=_opt_decimal(getattr(source, "per_second", None)),
+            per_1k_characters=_opt_decimal(getattr(source, "per_1k_characters", None)),
             per_call=_opt_decimal(getattr(source, "per_call", None)),
         )
         return msgspec.structs.replace(price, whole_nano=_whole_nano_per_token(price))
@@ -218,6 +221,7 @@ def _price_values(model: str, channel: str, price: PriceConfig) -> dict[str, Any
         "reasoning": price.reasoning,
         "per_image": price.per_image,
         "per_second": price.per_second,
+        "per_1k_characters": price.per_1k_characters,
         "per_call": price.per_call,
         "source": CONFIG_SOURCE,
     }

@@ -81,7 +81,8 @@ class KeyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """USD per 1M tokens (``cached_input`` and ``cache_write`` default to ``input``, ``reasoning`` to
-    ``output``); ``per_image`` / ``per_second`` / ``per_call`` are stored for media models (not charged yet)."""
+    ``output``); USD ``per_image`` / ``per_second`` / ``per_1k_characters`` / ``per_call``, charged for
+    the units an answer reports (media and tasks)."""
 
     input: PriceAmount = 0.0
     output: PriceAmount = 0.0
@@ -90,6 +91,7 @@ class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reasoning: PriceAmount | None = None
     per_image: PriceAmount | None = None
     per_second: PriceAmount | None = None
+    per_1k_characters: PriceAmount | None = None
     per_call: PriceAmount | None = None
 
 

@@ -187,7 +187,7 @@ class StopReason(enum.StrEnum):
 
 
 class Usage(msgspec.Struct, kw_only=True):
-    """Token counts in one convention for every protocol.
+    """Token counts (and metered units) in one convention for every protocol.
 
     ``input_tokens`` includes cached reads and cache writes; ``output_tokens``
     includes reasoning.  ``estimated`` marks counts the gateway computed itself.
@@ -199,6 +199,13 @@ class Usage(msgspec.Struct, kw_only=True):
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     estimated: bool = False
+    # Metered units beside tokens, for media and tasks: images made, seconds of audio or video,
+    # characters spoken, calls made (searches, ...); priced by ``per_image`` / ``per_second`` /
+    # ``per_1k_characters`` / ``per_call``.
+    images: int = 0
+    seconds: float = 0.0
+    characters: int = 0
+    calls: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -209,13 +216,13 @@ class Usage(msgspec.Struct, kw_only=True):
         counts = (self.input_tokens, self.output_tokens, self.cached_tokens, self.cache_write_tokens)
         if all(0 <= n <= MAX_TOKENS for n in counts) and 0 <= self.reasoning_tokens <= MAX_TOKENS:
             return self
-        return Usage(
+        return msgspec.structs.replace(
+            self,
             input_tokens=token_count(self.input_tokens),
             output_tokens=token_count(self.output_tokens),
             cached_tokens=token_count(self.cached_tokens),
             cache_write_tokens=token_count(self.cache_write_tokens),
             reasoning_tokens=token_count(self.reasoning_tokens),
-            estimated=self.estimated,
         )
 
 

@@ -52,6 +52,7 @@ class PriceRow(Base):
     reasoning: Mapped[float | None] = mapped_column(Float)
     per_image: Mapped[float | None] = mapped_column(Float)
     per_second: Mapped[float | None] = mapped_column(Float)
+    per_1k_characters: Mapped[float | None] = mapped_column(Float)  # migration 0008
     per_call: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
 

@@ -29,7 +29,17 @@ __all__ = [
 ]
 
 Amount = PriceAmount
-_AMOUNTS = ("input", "output", "cached_input", "cache_write", "reasoning", "per_image", "per_second", "per_call")
+_AMOUNTS = (
+    "input",
+    "output",
+    "cached_input",
+    "cache_write",
+    "reasoning",
+    "per_image",
+    "per_second",
+    "per_1k_characters",
+    "per_call",
+)
 
 
 class PriceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -44,6 +54,7 @@ class PriceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reasoning: Amount | None = None
     per_image: Amount | None = None
     per_second: Amount | None = None
+    per_1k_characters: Amount | None = None
     per_call: Amount | None = None
 
 
@@ -57,6 +68,7 @@ class PricePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reasoning: Amount | msgspec.UnsetType | None = msgspec.UNSET
     per_image: Amount | msgspec.UnsetType | None = msgspec.UNSET
     per_second: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    per_1k_characters: Amount | msgspec.UnsetType | None = msgspec.UNSET
     per_call: Amount | msgspec.UnsetType | None = msgspec.UNSET
 
 
@@ -72,6 +84,7 @@ class PriceView(msgspec.Struct, kw_only=True):
     reasoning: float | None
     per_image: float | None
     per_second: float | None
+    per_1k_characters: float | None
     per_call: float | None
     source: str
 
