@@ -7,12 +7,11 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-import aiohttp
-
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 from omnirouter.config.secrets import scrub
 from omnirouter.routing.channel import Channel
 from omnirouter.routing.probe import ProbeResult, probe_channels
+from omnirouter.transport import Session
 
 
 def add_channels_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,7 +79,7 @@ def _test(args: argparse.Namespace) -> int:
 
 
 async def _probe(channels: Sequence[Channel]) -> list[ProbeResult]:
-    async with aiohttp.ClientSession() as session:
+    async with Session() as session:
         return await probe_channels(session, channels)
 
 

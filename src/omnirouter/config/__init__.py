@@ -1,4 +1,4 @@
-"""Configuration: the typed schema and the YAML loader."""
+"""Configuration: the typed schema, the YAML loader, and the masking of upstream secrets in text."""
 
 from omnirouter.config.loader import ConfigError, load_config, parse_config
 from omnirouter.config.schema import (
@@ -10,6 +10,7 @@ from omnirouter.config.schema import (
     PriceConfig,
     RoutingConfig,
 )
+from omnirouter.config.secrets import scrub
 
 __all__ = [
     "BreakerConfig",
@@ -22,4 +23,5 @@ __all__ = [
     "RoutingConfig",
     "load_config",
     "parse_config",
+    "scrub",
 ]

@@ -1,4 +1,4 @@
-"""Storage: async SQLAlchemy engine, tables, Alembic migrations and the key store.
+"""Storage: async SQLAlchemy engine, tables, Alembic migrations, the key store and repos; Redis clients (``redis``).
 
 SQLite (WAL) by default, PostgreSQL for many replicas.  Everything above this
 package sees only ``Database``, ``KeyStore`` and the migration entry point.
