@@ -136,24 +136,46 @@ async def test_schema_within_the_limit_is_served(
     assert status == 200, payload
 
 
-@pytest.mark.parametrize("model", MODELS)
-async def test_deep_tool_call_arguments_are_400_when_translated(
-    gw: RunningGateway, mock_upstream: MockUpstream, session: aiohttp.ClientSession, model: str
-) -> None:
+def deep_list(levels: int = 300) -> Any:
     deep: Any = "x"
-    for _ in range(300):
+    for _ in range(levels):
         deep = [deep]
+    return deep
+
+
+@pytest.mark.parametrize("where", ["input", "content"])
+@pytest.mark.parametrize("model", MODELS)
+async def test_deep_tool_calls_and_results_are_400_on_every_path(
+    gw: RunningGateway, mock_upstream: MockUpstream, session: aiohttp.ClientSession, model: str, where: str
+) -> None:
+    call: dict[str, Any] = {"type": "tool_use", "id": "t1", "name": "f", "input": {}}
+    result: dict[str, Any] = {"type": "tool_result", "tool_use_id": "t1", "content": "ok"}
+    if where == "input":
+        call["input"] = {"a": deep_list()}
+    else:
+        result["content"] = [{"type": "text", "text": "ok", "extra": deep_list()}]
     body = minimal_body("anthropic", model, False)
     body["messages"] = [
         {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {"a": deep}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [result]},
     ]
-    if model == MODELS[1]:  # pass-through: forwarded as it came, the upstream judges it
-        status, _ = await post(session, gw.url + "/v1/messages", body, HEADERS["anthropic"])
-        assert status < 500
-        return
     message = await refused(gw, mock_upstream, session, "anthropic", "/v1/messages", body)
+    assert "nest" in message
+
+
+@pytest.mark.parametrize("part", ["functionCall", "functionResponse"])
+@pytest.mark.parametrize("model", MODELS)
+async def test_deep_gemini_function_parts_are_400_on_every_path(
+    gw: RunningGateway, mock_upstream: MockUpstream, session: aiohttp.ClientSession, model: str, part: str
+) -> None:
+    key = "args" if part == "functionCall" else "response"
+    body = minimal_body("gemini", model, False)
+    body["contents"] = [
+        {"role": "user", "parts": [{"text": "hi"}]},
+        {"role": "model", "parts": [{part: {"name": "f", key: {"a": deep_list(170)}}}]},
+    ]
+    message = await refused(gw, mock_upstream, session, "gemini", route("gemini", model, False), body)
     assert "nest" in message
 
 

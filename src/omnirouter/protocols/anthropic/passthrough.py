@@ -40,6 +40,9 @@ def _frame(event: str | None, data: bytes) -> bytes:
     return head + b"".join(b"data: " + line + b"\n" for line in data.split(b"\n")) + b"\n"
 
 
+_TOOL_BLOCKS = frozenset({"tool_use", "tool_result", "server_tool_use"})
+
+
 class AnthropicStreamFilter:
     """Relays one Messages stream, capturing usage and renaming the model."""
 
@@ -116,6 +119,12 @@ class AnthropicPassthrough:
                     f"messages.{index}: Input should be an object with role 'user' or 'assistant'",
                     param=f"messages.{index}.role",
                 )
+            content = message.get("content")
+            if isinstance(content, list):  # tool calls and results carry free JSON: the one nesting limit
+                for number, block in enumerate(content):
+                    kind = block.get("type") if isinstance(block, dict) else None
+                    if isinstance(kind, str) and kind in _TOOL_BLOCKS:
+                        check_nesting(block, ("input", "content"), f"messages.{index}.content.{number}.")
         if body.get("max_tokens") is None:
             raise GatewayError(ErrorKind.INVALID_REQUEST, "max_tokens: Field required", param="max_tokens")
         check_numbers(body, NUMBERS, error=out_of_bounds)

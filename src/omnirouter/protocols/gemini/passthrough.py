@@ -67,6 +67,9 @@ def _ends(chunk: dict[str, Any]) -> bool:
     return isinstance(feedback, dict) and bool(feedback.get("blockReason"))
 
 
+_FUNCTION_PARTS = ("functionCall", "function_call", "functionResponse", "function_response")
+
+
 class GeminiStreamFilter:
     """Relays one Gemini stream as SSE or as a JSON array, capturing usage and renaming the model."""
 
@@ -177,6 +180,9 @@ class GeminiPassthrough:
                     f"contents[{index}] must be an object with a non-empty 'parts' array.",
                     param=f"contents[{index}]",
                 )
+            for number, part in enumerate(parts):
+                if isinstance(part, dict):  # function calls and results carry free JSON: the one nesting limit
+                    check_nesting(part, _FUNCTION_PARTS, f"contents[{index}].parts[{number}].")
 
     def prepare(
         self, body: dict[str, Any], upstream_model: str, stream: bool, raw: bytes | None = None
