@@ -12,7 +12,7 @@ import pytest
 from omnirouter.ir import ChatRequest, Message, TextPart
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.protocols.base import ProtocolName
-from omnirouter.protocols.registry import CODECS, KEEPALIVE_FRAMES, codec_for
+from omnirouter.protocols.registry import CODECS, codec_for
 from omnirouter.providers import CAPABILITY_PROTOCOLS, PROVIDERS, Capability, ProviderKind, capability_of
 
 # Capabilities no provider serves yet: each leaves this set with its codec, provider entries and mock routes.
@@ -41,10 +41,11 @@ def test_every_kind_is_registered_once_with_its_own_spec() -> None:
 
 
 def test_every_protocol_has_a_codec_a_keepalive_and_a_capability() -> None:
-    assert set(CODECS) == set(ProtocolName) == set(KEEPALIVE_FRAMES)
+    assert set(CODECS) == set(ProtocolName)
     assert set(CAPABILITY_PROTOCOLS.values()) == set(ProtocolName)
     for protocol in ProtocolName:
         assert codec_for(protocol).name is protocol
+        assert codec_for(protocol).keepalive.endswith(b"\n")
         assert CAPABILITY_PROTOCOLS[capability_of(protocol)] is protocol
 
 

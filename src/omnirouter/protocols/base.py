@@ -42,6 +42,8 @@ class Codec(Protocol):
 
     name: ProtocolName
     passthrough: PassthroughAdapter | None
+    keepalive: bytes
+    """What a client of this protocol is sent while its stream is quiet (a comment, a ping event, ...)."""
 
     def decode_request(self, body: dict[str, Any]) -> ChatRequest: ...
 

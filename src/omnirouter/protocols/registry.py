@@ -25,12 +25,3 @@ def codec_for(protocol: ProtocolName) -> Codec:
     if codec is None:
         raise GatewayError(ErrorKind.INTERNAL, f"protocol {protocol.value!r} is not supported yet")
     return codec
-
-
-KEEPALIVE_FRAMES: Final[dict[ProtocolName, bytes]] = {
-    ProtocolName.OPENAI_CHAT: b": keep-alive\n\n",
-    ProtocolName.OPENAI_RESPONSES: b": keep-alive\n\n",
-    ProtocolName.ANTHROPIC: b'event: ping\ndata: {"type": "ping"}\n\n',
-    # google-genai's stream reader skips blank lines but not SSE comments; whitespace also keeps a JSON array valid.
-    ProtocolName.GEMINI: b"\n",
-}

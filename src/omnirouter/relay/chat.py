@@ -12,7 +12,7 @@ from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Headers, Receive, Se
 from omnirouter.ir import ChatRequest, ErrorKind, GatewayError
 from omnirouter.protocols.base import Codec, ProtocolName, StreamFilter
 from omnirouter.protocols.limits import client_json
-from omnirouter.protocols.registry import KEEPALIVE_FRAMES, codec_for
+from omnirouter.protocols.registry import codec_for
 from omnirouter.providers import IMAGE_URL_PROTOCOLS
 from omnirouter.relay.adapt import fit_to_upstream
 from omnirouter.relay.context import RequestContext
@@ -73,7 +73,7 @@ class ChatCall:
         self._receive = receive
         self._headers = headers
         self._stream_headers = stream_headers
-        self._keepalive = KeepAlive(KEEPALIVE_FRAMES[inbound.name], keepalive_interval)
+        self._keepalive = KeepAlive(inbound.keepalive, keepalive_interval)
         self._request: ChatRequest | None = None
         self._inlined: ChatRequest | None = None
 

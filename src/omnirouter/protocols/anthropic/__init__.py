@@ -43,6 +43,7 @@ class AnthropicCodec:
     """Messages ↔ IR; stateless apart from the stream encoders and decoders it makes."""
 
     name: ProtocolName = ProtocolName.ANTHROPIC
+    keepalive: bytes = b'event: ping\ndata: {"type": "ping"}\n\n'
     passthrough: PassthroughAdapter | None = ANTHROPIC_PASSTHROUGH
 
     def decode_request(self, body: dict[str, Any]) -> ChatRequest:

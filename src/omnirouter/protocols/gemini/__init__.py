@@ -50,6 +50,8 @@ class GeminiCodec:
     """Gemini ↔ IR; ``json_array`` selects the non-SSE client stream form."""
 
     name: ProtocolName = ProtocolName.GEMINI
+    # google-genai's stream reader skips blank lines but not SSE comments; whitespace also keeps a JSON array valid.
+    keepalive: bytes = b"\n"
 
     def __init__(self, *, json_array: bool = False) -> None:
         self.json_array = json_array

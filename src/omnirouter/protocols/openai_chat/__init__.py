@@ -37,6 +37,7 @@ class OpenAIChatCodec:
     """Chat Completions ↔ IR; stateless apart from the stream encoders and decoders it makes."""
 
     name: ProtocolName = ProtocolName.OPENAI_CHAT
+    keepalive: bytes = b": keep-alive\n\n"
     passthrough: PassthroughAdapter | None = OPENAI_CHAT_PASSTHROUGH
 
     def decode_request(self, body: dict[str, Any]) -> ChatRequest:

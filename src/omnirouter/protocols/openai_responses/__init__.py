@@ -49,6 +49,7 @@ class OpenAIResponsesCodec:
     """Responses ↔ IR; stateless apart from the stream encoders and decoders it makes."""
 
     name: ProtocolName = ProtocolName.OPENAI_RESPONSES
+    keepalive: bytes = b": keep-alive\n\n"
     passthrough: PassthroughAdapter | None = OPENAI_RESPONSES_PASSTHROUGH
 
     def decode_request(self, body: dict[str, Any]) -> ChatRequest:
