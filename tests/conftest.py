@@ -1,16 +1,19 @@
-"""Shared fixtures: the mock upstream and a running gateway in front of it."""
+"""Shared fixtures: the mock upstream, databases, and gateways in front of the mock."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import openai
 import pytest
 
+from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from tests.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
-from tests.test_storage import postgres_database
+from tests.test_storage import postgres_database, reset_postgres
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +49,46 @@ async def client(gateway: RunningGateway) -> AsyncIterator[openai.AsyncOpenAI]:
         base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20
     ) as sdk_client:
         yield sdk_client
+
+
+@pytest.fixture(scope="module")
+async def postgres_url() -> AsyncIterator[str]:
+    """One throwaway PostgreSQL database per test module."""
+    async with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> str:
+    """A URL to an empty database: a new SQLite file, or the module's PostgreSQL database emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/omnirouter.db"
+    return await reset_postgres(postgres_url)
+
+
+@pytest.fixture
+def mock(mock_upstream: MockUpstream) -> MockUpstream:
+    """The session's mock upstream with no scripted replies and no logged requests."""
+    mock_upstream.clear_script()
+    mock_upstream.clear_requests()
+    return mock_upstream
+
+
+@pytest.fixture
+def start(mock_upstream: MockUpstream, tmp_path: Path) -> Iterator[Any]:
+    """Start a gateway with the given channels (and other config)."""
+    mock_upstream.clear_script()
+    mock_upstream.clear_requests()
+
+    def make(channels: list[dict[str, Any]], **extra: Any) -> Any:
+        raw = {
+            "database_url": f"sqlite:///{tmp_path / 'gw.db'}",
+            "usage_flush_interval": 0.05,
+            "channels": channels,
+            "keys": [{"name": "tester", "key": CLIENT_KEY}],
+            **extra,
+        }
+        return running_gateway(msgspec.convert(raw, GatewayConfig))
+
+    yield make
+    mock_upstream.clear_script()

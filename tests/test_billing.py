@@ -278,13 +278,6 @@ def expected_cost(row: Any) -> int:
     )
 
 
-@pytest.fixture
-def mock(mock_upstream: MockUpstream) -> MockUpstream:
-    mock_upstream.clear_script()
-    mock_upstream.requests.clear()
-    return mock_upstream
-
-
 @pytest.fixture(scope="module")
 async def pg_url() -> AsyncIterator[str]:
     async with postgres_database() as url:

@@ -57,13 +57,6 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield http
 
 
-@pytest.fixture
-def mock(mock_upstream: MockUpstream) -> MockUpstream:
-    mock_upstream.clear_script()
-    mock_upstream.clear_requests()
-    return mock_upstream
-
-
 # --- probe_channel -----------------------------------------------------------------------------------------
 
 

@@ -8,11 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -34,7 +32,6 @@ from tests.test_billing import (
     billing_config,
     chat_body,
     execute,
-    fresh_pg,
     key_row,
     ledger,
     open_reservations,
@@ -42,27 +39,7 @@ from tests.test_billing import (
     query,
 )
 from tests.test_cli import free_port, stop, wait_healthy
-from tests.test_storage import postgres_database
 from tests.test_usage_journal import refuse_model
-
-
-@pytest.fixture(scope="module")
-async def pg_url() -> AsyncIterator[str]:
-    async with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def any_url(request: pytest.FixtureRequest, tmp_path: Path, pg_url: str) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/crash.db"
-    return await fresh_pg(pg_url)
-
-
-@pytest.fixture
-def mock(mock_upstream: MockUpstream) -> MockUpstream:
-    mock_upstream.clear_script()
-    return mock_upstream
 
 
 def serve(config: Path, port: int, cwd: Path) -> subprocess.Popen[str]:
@@ -88,12 +65,14 @@ async def chat(session: aiohttp.ClientSession, base: str, key: str, text: str) -
         return 0, None  # the gateway died under this request
 
 
-async def test_sigkill_mid_load_loses_no_completed_request(mock: MockUpstream, tmp_path: Path, any_url: str) -> None:
+async def test_sigkill_mid_load_loses_no_completed_request(
+    mock: MockUpstream, tmp_path: Path, database_url: str
+) -> None:
     config = tmp_path / "omnirouter.yaml"
     config.write_text(
         yaml.safe_dump(
             {
-                "database_url": any_url,
+                "database_url": database_url,
                 "usage_flush_interval": 30,  # finished requests wait in memory (and in the journal) when killed
                 "usage_journal_dir": str(tmp_path / "journal"),
                 "log_level": "warning",
@@ -141,7 +120,7 @@ async def test_sigkill_mid_load_loses_no_completed_request(mock: MockUpstream, t
     finally:
         out = await asyncio.to_thread(stop, process)
     assert "Traceback" not in out, out
-    rows = {row.request_id: row for row in await ledger(any_url)}
+    rows = {row.request_id: row for row in await ledger(database_url)}
     assert completed <= set(rows), f"{len(completed - set(rows))} completed requests have no ledger row"
     assert all(rows[request_id].status_code == 200 for request_id in completed)
     in_flight = [row for request_id, row in rows.items() if request_id not in completed]
@@ -149,12 +128,15 @@ async def test_sigkill_mid_load_loses_no_completed_request(mock: MockUpstream, t
         [("rich", INTERRUPTED)] * 5 + [("poor", UNSETTLED_AFTER_RESTART)] * 5
     )
     for name in ("rich", "poor"):
-        await assert_books_balance(any_url, name)
+        await assert_books_balance(database_url, name)
     assert list((tmp_path / "journal").glob("*.jnl")) == []
 
 
-async def test_absurd_usage_and_prices_cannot_stall_the_ledger(mock: MockUpstream, any_url: str) -> None:
-    async with running_gateway(billing_config(mock, any_url, admin_key=ADMIN_KEY)) as gw, aiohttp.ClientSession() as s:
+async def test_absurd_usage_and_prices_cannot_stall_the_ledger(mock: MockUpstream, database_url: str) -> None:
+    async with (
+        running_gateway(billing_config(mock, database_url, admin_key=ADMIN_KEY)) as gw,
+        aiohttp.ClientSession() as s,
+    ):
         admin = {"authorization": f"Bearer {ADMIN_KEY}"}
         absurd = {"model": "pricey", "input": 1e300, "output": 1e300}
         async with s.post(f"{gw.url}/admin/prices", json=absurd, headers=admin) as response:
@@ -170,20 +152,20 @@ async def test_absurd_usage_and_prices_cannot_stall_the_ledger(mock: MockUpstrea
                 statuses.append(status)
         assert statuses == [200] * 16
     for name in ("rich", "poor"):
-        key, rows = await assert_books_balance(any_url, name)
+        key, rows = await assert_books_balance(database_url, name)
         assert len(rows) == 8 and all(row.status_code == 200 for row in rows)
-    huge = [row for row in await ledger(any_url) if row.input_tokens == MAX_TOKENS]
+    huge = [row for row in await ledger(database_url) if row.input_tokens == MAX_TOKENS]
     assert len(huge) == 2
     rich_huge = next(row for row in huge if row.key_name == "rich")
     assert rich_huge.cost_nano == MAX_TOKENS * 1000 + 7 * 2000  # clamped tokens at PRICE, exactly
-    assert await query(any_url, sa.text("SELECT * FROM usage_dead_letters")) == []
+    assert await query(database_url, sa.text("SELECT * FROM usage_dead_letters")) == []
 
 
-async def test_a_record_the_database_refuses_is_set_aside_and_listed(mock: MockUpstream, any_url: str) -> None:
-    config = billing_config(mock, any_url, admin_key=ADMIN_KEY)
+async def test_a_record_the_database_refuses_is_set_aside_and_listed(mock: MockUpstream, database_url: str) -> None:
+    config = billing_config(mock, database_url, admin_key=ADMIN_KEY)
     async with running_gateway(config):
         pass  # migrated
-    async with Database(normalize_database_url(any_url)) as db:
+    async with Database(normalize_database_url(database_url)) as db:
         await refuse_model(db, "gpt-test-refused")
     async with running_gateway(config) as gw, aiohttp.ClientSession() as s:
         for i, model in enumerate(["gpt-4o-mini"] * 4 + ["gpt-test-refused"] + ["gpt-4o-mini"] * 4):
@@ -198,25 +180,25 @@ async def test_a_record_the_database_refuses_is_set_aside_and_listed(mock: MockU
     ]
     assert "refused by the test" in letters[0]["error"]
     for name in ("rich", "poor"):
-        await assert_books_balance(any_url, name)
-    assert len(await ledger(any_url)) == 8
+        await assert_books_balance(database_url, name)
+    assert len(await ledger(database_url)) == 8
 
 
-async def test_recovery_at_start_leaves_task_held_reservations_alone(mock: MockUpstream, any_url: str) -> None:
-    config = billing_config(mock, any_url)
+async def test_recovery_at_start_leaves_task_held_reservations_alone(mock: MockUpstream, database_url: str) -> None:
+    config = billing_config(mock, database_url)
     async with running_gateway(config):
         pass
-    poor = await key_row(any_url, "poor")
-    await _insert_reservation(any_url, poor.id, "req_dead_request", 50_000, 7_000, owner=123)
-    await _insert_reservation(any_url, poor.id, "task_video_1", 900_000, 0, owner=123)
+    poor = await key_row(database_url, "poor")
+    await _insert_reservation(database_url, poor.id, "req_dead_request", 50_000, 7_000, owner=123)
+    await _insert_reservation(database_url, poor.id, "task_video_1", 900_000, 0, owner=123)
     await execute(
-        any_url,
+        database_url,
         reservations_table.update().where(reservations_table.c.request_id == "task_video_1").values(holder=TASK_HOLDER),
     )
     async with running_gateway(config):
         pass  # start-up recovery ran
-    assert [row.request_id for row in await open_reservations(any_url)] == ["task_video_1"]
-    key = await key_row(any_url, "poor")
+    assert [row.request_id for row in await open_reservations(database_url)] == ["task_video_1"]
+    key = await key_row(database_url, "poor")
     assert (key.reserved_nano, key.used_nano) == (900_000, 7_000)
-    rows = await ledger(any_url, key.id)
+    rows = await ledger(database_url, key.id)
     assert [(row.request_id, row.error_kind) for row in rows] == [("req_dead_request", UNSETTLED_AFTER_RESTART)]

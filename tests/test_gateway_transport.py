@@ -126,30 +126,29 @@ async def test_slowloris_is_closed_by_the_whole_header_deadline(gateway: Running
         assert not answer.startswith(b"HTTP/1.1 200"), answer
 
 
+async def _health_round_trip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """``GET /health`` on an open connection, and its whole answer read."""
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), 10)
+    assert status.startswith(b"HTTP/1.1 200"), status
+    while (await reader.readline()) != b"\r\n":
+        pass
+    await reader.readexactly(len(b'{"status":"ok"}'))
+
+
 async def test_keep_alive_connection_serves_requests_slower_than_the_header_timeout(gateway: RunningGateway) -> None:
     """The deadline covers one request's header, not the connection's life nor the idle time between requests."""
     async with raw_connection(gateway.port) as (reader, writer):
         for _ in range(3):
-            writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            await writer.drain()
-            status = await asyncio.wait_for(reader.readline(), 10)
-            assert status.startswith(b"HTTP/1.1 200"), status
-            while (await reader.readline()) != b"\r\n":
-                pass
-            await reader.readexactly(len(b'{"status":"ok"}'))
+            await _health_round_trip(reader, writer)
             await asyncio.sleep(HEADER_TIMEOUT * 2)
 
 
 async def test_partial_header_on_a_kept_alive_connection_is_closed(gateway: RunningGateway) -> None:
     """After a first answer, a second request that never finishes its header is cut off too."""
     async with raw_connection(gateway.port) as (reader, writer):
-        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        await writer.drain()
-        status = await asyncio.wait_for(reader.readline(), 10)
-        assert status.startswith(b"HTTP/1.1 200"), status
-        while (await reader.readline()) != b"\r\n":
-            pass
-        await reader.readexactly(len(b'{"status":"ok"}'))
+        await _health_round_trip(reader, writer)
         writer.write(b"GET /health HTTP/1.1\r\nHo")  # after the answer: uvicorn's keep-alive timer is off now
         await writer.drain()
         answer = await _closed_within(reader, 10 * HEADER_TIMEOUT + 5)

@@ -12,13 +12,11 @@ from typing import Any
 
 import aiohttp
 import anthropic
-import msgspec
 import openai
 import pytest
 
-from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
+from tests.gateway_harness import CLIENT_KEY, RunningGateway
 from tests.test_gateway_usage import usage_rows
 
 ASK = [{"role": "user", "content": "hello"}]
@@ -44,26 +42,6 @@ def openai_channel(mock: MockUpstream, name: str, key: str, models: list[str], *
 
 def anthropic_channel(mock: MockUpstream, name: str, key: str, models: list[str], **extra: Any) -> dict[str, Any]:
     return {"name": name, "provider": "anthropic", "base_url": mock.url, "api_keys": [key], "models": models, **extra}
-
-
-@pytest.fixture
-def start(mock_upstream: MockUpstream, tmp_path: Path) -> Any:
-    """Start a gateway with the given channels (and other config); yields (gateway, db path)."""
-    mock_upstream.clear_script()
-    mock_upstream.requests.clear()
-
-    def make(channels: list[dict[str, Any]], **extra: Any) -> Any:
-        raw = {
-            "database_url": f"sqlite:///{tmp_path / 'gw.db'}",
-            "usage_flush_interval": 0.05,
-            "channels": channels,
-            "keys": [{"name": "tester", "key": CLIENT_KEY}],
-            **extra,
-        }
-        return running_gateway(msgspec.convert(raw, GatewayConfig))
-
-    yield make
-    mock_upstream.clear_script()
 
 
 def upstream_keys(mock: MockUpstream) -> list[str]:

@@ -64,21 +64,6 @@ async def reset_postgres(url: str) -> str:
     return url
 
 
-@pytest.fixture(scope="module")
-async def postgres_url() -> AsyncIterator[str]:
-    """One throwaway PostgreSQL database per test module."""
-    async with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> str:
-    """A URL to an empty database: a new SQLite file, or the module's PostgreSQL database emptied."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/omnirouter.db"
-    return await reset_postgres(postgres_url)
-
-
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     """A migrated database."""

@@ -7,21 +7,18 @@ import gc
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import aiohttp
-import msgspec
 import openai
 import pytest
 from aiohttp import web
 
-from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.relay.chat import ChatCall
 from omnirouter.relay.context import RequestContext
-from tests.gateway_harness import CLIENT_KEY, running_gateway
+from tests.gateway_harness import CLIENT_KEY
 
 ASK = [{"role": "user", "content": "hello"}]
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
@@ -37,26 +34,6 @@ def channel(url: str, name: str, provider: str = "openai", **extra: Any) -> dict
         "models": ["m"],
         **extra,
     }
-
-
-@pytest.fixture
-def start(mock_upstream: MockUpstream, tmp_path: Path) -> Any:
-    """Start a gateway with the given channels (and other config)."""
-    mock_upstream.clear_script()
-    mock_upstream.requests.clear()
-
-    def make(channels: list[dict[str, Any]], **extra: Any) -> Any:
-        raw = {
-            "database_url": f"sqlite:///{tmp_path / 'gw.db'}",
-            "usage_flush_interval": 0.05,
-            "channels": channels,
-            "keys": [{"name": "tester", "key": CLIENT_KEY}],
-            **extra,
-        }
-        return running_gateway(msgspec.convert(raw, GatewayConfig))
-
-    yield make
-    mock_upstream.clear_script()
 
 
 async def post_chat(url: str, directive: str, stream: bool = False) -> tuple[int, bytes, float]:

@@ -21,14 +21,7 @@ from omnirouter.storage import Database, migrate, usage_records_table
 from omnirouter.usage import UsageRecord, UsageRecorder, recent_usage
 from omnirouter.usage.record import COLUMNS
 from omnirouter.usage.writer import SQLITE_SLICE, UsageWriter
-from tests.test_storage import postgres_database, reset_postgres
-
-
-@pytest.fixture(scope="module")
-async def postgres_url() -> AsyncIterator[str]:
-    """One throwaway PostgreSQL database per test module."""
-    async with postgres_database() as url:
-        yield url
+from tests.test_storage import reset_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -31,20 +30,13 @@ from omnirouter.storage import (
 )
 from omnirouter.usage import UsageJournal, UsageRecord, UsageRecorder, journal_dir, replay_journals
 from omnirouter.usage.replay import INTERRUPTED
-from tests.test_storage import postgres_database, reset_postgres
 
 
-@pytest.fixture(scope="module")
-async def postgres_url() -> AsyncIterator[str]:
-    async with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> str:
-    url = f"sqlite:///{tmp_path}/usage.db" if request.param == "sqlite" else await reset_postgres(postgres_url)
-    await migrate(url)
-    return url
+@pytest.fixture
+async def db_url(database_url: str) -> str:
+    """A migrated database (SQLite and PostgreSQL)."""
+    await migrate(database_url)
+    return database_url
 
 
 def record(request_id: str, key_id: int | None = None, cost: int = 0, model: str = "gpt-4o-mini") -> UsageRecord:
