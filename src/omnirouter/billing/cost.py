@@ -7,6 +7,7 @@ a whole nano-USD once, at the end; the most a request can cost is rounded up ins
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
 
 from omnirouter.billing.prices import ONE, Price
@@ -87,7 +88,7 @@ def _metered_per_m(usage: Usage, price: Price) -> Decimal:
         (usage.characters, price.per_1k_characters, _PER_1K),
         (usage.calls, price.per_call, ONE),
     ):
-        if unit_price is None or not count or not count > 0 or count == float("inf"):
+        if unit_price is None or not 0 < count < math.inf:  # also skips NaN
             continue
         amount = Decimal(repr(count)) if isinstance(count, float) else Decimal(count)
         total = add(total, _CTX.divide(mul(mul(amount, unit_price), _PER_M), per))

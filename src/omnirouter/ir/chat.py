@@ -213,9 +213,14 @@ class Usage(msgspec.Struct, kw_only=True):
 
     def clamped(self) -> Usage:
         """This usage with every count in ``[0, MAX_TOKENS]`` (itself when it already is)."""
-        counts = (self.input_tokens, self.output_tokens, self.cached_tokens, self.cache_write_tokens)
-        if all(0 <= n <= MAX_TOKENS for n in counts) and 0 <= self.reasoning_tokens <= MAX_TOKENS:
-            return self
+        if (
+            0 <= self.input_tokens <= MAX_TOKENS
+            and 0 <= self.output_tokens <= MAX_TOKENS
+            and 0 <= self.cached_tokens <= MAX_TOKENS
+            and 0 <= self.cache_write_tokens <= MAX_TOKENS
+            and 0 <= self.reasoning_tokens <= MAX_TOKENS
+        ):
+            return self  # the common case: no allocation
         return msgspec.structs.replace(
             self,
             input_tokens=token_count(self.input_tokens),

@@ -84,6 +84,24 @@ def field_error(param: str, bounds: Bounds) -> GatewayError:
     return GatewayError(ErrorKind.INVALID_REQUEST, f"'{param}' must be {bounds.describe()}.", param=param)
 
 
+def number_field(
+    obj: dict[str, Any],
+    key: str,
+    bounds: Bounds,
+    param: str,
+    error: Callable[[str, Bounds], GatewayError] = field_error,
+) -> Any:
+    """``obj[key]`` within ``bounds`` (an ``int`` for integer fields), ``None`` when absent or null; else
+    ``error(param, bounds)`` is raised (each protocol words it its own way)."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    found = bounded(value, bounds)
+    if found is None:
+        raise error(param, bounds)
+    return found
+
+
 def check_numbers(
     obj: dict[str, Any],
     fields: Iterable[tuple[str, Bounds]],

@@ -34,7 +34,7 @@ _INSERT = insert(dead_letters_table)
 
 def record_json(record: UsageRecord) -> str:
     """The record as ASCII JSON (storable in any text column: no NUL byte, no lone surrogate)."""
-    return json.dumps(msgspec.to_builtins(record), ensure_ascii=True, default=str)
+    return json.dumps(msgspec.to_builtins(record))  # ensure_ascii: NUL and lone surrogates become escapes
 
 
 def _clean(text: str, limit: int) -> str:
@@ -58,7 +58,7 @@ def set_aside_in_database(conn: Connection, record: UsageRecord, reserved: bool,
 
 def set_aside_in_file(path: Path | None, record: UsageRecord, error: str) -> None:
     """Append the dead letter to ``path`` (JSON lines); log it in full if that fails too."""
-    line = json.dumps({"error": _clean(error, _MAX_ERROR), "record": json.loads(record_json(record))})
+    line = json.dumps({"error": _clean(error, _MAX_ERROR), "record": msgspec.to_builtins(record)})
     try:
         if path is None:
             raise OSError("no dead-letter file configured")

@@ -116,6 +116,11 @@ class UsageJournal:
         self.failures = 0
         """Lines that could not be written (disk full, ...): those requests live in memory only."""
 
+    @property
+    def is_open(self) -> bool:
+        """Between ``open`` and ``close``."""
+        return self._lock_fd is not None
+
     def open(self) -> None:
         """Create the folder, take this process's lock and open the first segment."""
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -126,7 +126,6 @@ class UsageRecorder:
         self._writer = UsageWriter(db.engine.dialect)
         self._dropped_unreported = 0
         self._journal = journal
-        self._journaling = False
         self._dead_letter_file = dead_letter_file
         self.dropped = 0
         """Records dropped from memory because the buffer was full, since creation (kept in the journal)."""
@@ -174,9 +173,8 @@ class UsageRecorder:
         """Start the background writer (idempotent); open the journal on first start."""
         if self._task is not None and not self._task.done():
             return
-        if self._journal is not None and not self._journaling:
+        if self._journal is not None and not self._journal.is_open:
             self._journal.open()
-            self._journaling = True
         self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="omnirouter-usage-recorder")
 
@@ -190,9 +188,9 @@ class UsageRecorder:
             self._report_drops()
             pending, self._buffer = self._buffer, []
             rows, self._rows = self._rows, []
-            if self._journaling and pending:
-                assert self._journal is not None
-                self._journal.seal()
+            journal = self._journal
+            if journal is not None and journal.is_open and pending:
+                journal.seal()
             done = written = 0  # records handled (written or set aside), and of those written
             try:
                 for start in range(0, len(pending), self._batch_size):
@@ -215,8 +213,8 @@ class UsageRecorder:
             except BaseException:
                 self._requeue(pending[done:], rows[done:])
                 raise
-            if self._journaling and self._journal is not None:
-                self._journal.release_sealed()
+            if journal is not None and journal.is_open:
+                journal.release_sealed()
             return written
 
     async def _write_alone(self, rec: UsageRecord, row: tuple[Any, ...]) -> int:
@@ -270,8 +268,7 @@ class UsageRecorder:
         except Exception:
             logger.exception("usage recorder closing with %d unwritten records", len(self._buffer))
         self._report_drops()
-        if self._journaling and self._journal is not None:
-            self._journaling = False
+        if self._journal is not None and self._journal.is_open:
             self._journal.close(committed=committed)
 
     async def __aenter__(self) -> UsageRecorder:
@@ -319,7 +316,7 @@ class UsageRecorder:
                 return
             self._wake.clear()
             journal = self._journal
-            if self._journaling and journal is not None and journal.fsync_interval > 0:
+            if journal is not None and journal.is_open and journal.fsync_interval > 0:
                 now = time.monotonic()
                 if now - synced >= journal.fsync_interval:
                     synced = now

@@ -68,28 +68,27 @@ async def replay_journals(db: Database, directory: Path | None) -> int:
         try:
             finished, started = journal.read()
             now = time.time()
-            candidates = [(entry.record, entry.reserved) for entry in finished]
-            candidates += [(interrupted(entry, now), False) for entry in started]
-            done = await _in_ledger(db, (record.request_id for record, _ in candidates))
+            records = [(entry.record, entry.reserved) for entry in finished]
+            records += [(interrupted(entry, now), False) for entry in started]
+            in_ledger = await _in_ledger(db, (record.request_id for record, _ in records))
             recorder = UsageRecorder(db)
-            fresh = {INTERRUPTED: 0, None: 0}
-            for record, reserved in candidates:
-                if record.request_id not in done:
-                    done.add(record.request_id)
+            for record, reserved in records:
+                if record.request_id not in in_ledger:
                     recorder.record(record, reserved=reserved)
-                    fresh[INTERRUPTED if record.error_kind == INTERRUPTED and not record.attempts else None] += 1
-            added += await recorder.flush()
+            written = await recorder.flush()
         except Exception:
             log.exception("cannot replay the usage journal %s; it is kept for the next start", journal.lock_path)
             journal.release()
             continue
         journal.remove()
-        if fresh[None] or fresh[INTERRUPTED]:
+        added += written
+        if written:
             log.warning(
-                "replayed the usage journal of a stopped process (%s): %d finished and %d interrupted request(s) "
-                "were not in the ledger yet",
+                "replayed the usage journal of a stopped process (%s): %d row(s) were not in the ledger yet "
+                "(of %d finished and %d interrupted request(s))",
                 journal.lock_path.name,
-                fresh[None],
-                fresh[INTERRUPTED],
+                written,
+                len(finished),
+                len(started),
             )
     return added

@@ -8,6 +8,7 @@ import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.common import new_id
+from omnirouter.protocols.limits import Bounds
 
 PROTOCOL = "anthropic"
 """The value of ``source_protocol`` and of reasoning origins for data this codec decoded."""
@@ -19,6 +20,11 @@ DEFAULT_MAX_TOKENS = 8192
 def invalid(message: str, param: str | None) -> GatewayError:
     """A client error about one request field, worded like Anthropic's (``param: problem``)."""
     return GatewayError(ErrorKind.INVALID_REQUEST, f"{param}: {message}" if param else message, param=param)
+
+
+def out_of_bounds(param: str, bounds: Bounds) -> GatewayError:
+    """A numeric field outside its range, worded like Anthropic's errors."""
+    return invalid(f"Input should be {bounds.describe()}", param)
 
 
 def message_id(ir_id: str) -> str:

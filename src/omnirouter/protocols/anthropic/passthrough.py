@@ -14,12 +14,12 @@ from typing import Any
 import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
-from omnirouter.protocols.anthropic._shared import invalid
+from omnirouter.protocols.anthropic._shared import out_of_bounds
 from omnirouter.protocols.anthropic.errors import encode_stream_error
 from omnirouter.protocols.anthropic.usage import UsageCounter, usage_from_anthropic
 from omnirouter.protocols.base import PreparedBody
 from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
-from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_K, TOP_P, Bounds, check_nesting, check_numbers
+from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_K, TOP_P, check_nesting, check_numbers
 from omnirouter.protocols.sse import SSEEvent
 
 _ROLES = frozenset({"user", "assistant", "system"})
@@ -28,11 +28,6 @@ NUMBERS = (("max_tokens", TOKENS), ("temperature", TEMPERATURE), ("top_p", TOP_P
 """The numeric request fields and their ranges (checked on every path, see :mod:`..limits`)."""
 NESTED = ("tools", "output_config")
 """The fields whose nesting is limited (translation recurses into their JSON schemas)."""
-
-
-def out_of_bounds(param: str, bounds: Bounds) -> GatewayError:
-    """A numeric field outside its range, worded like Anthropic's errors."""
-    return invalid(f"Input should be {bounds.describe()}", param)
 
 
 def _frame(event: str | None, data: bytes) -> bytes:

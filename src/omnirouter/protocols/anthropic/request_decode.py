@@ -30,10 +30,11 @@ from omnirouter.protocols.anthropic._shared import (
     opt_bool,
     opt_dict,
     opt_str,
+    out_of_bounds,
 )
 from omnirouter.protocols.anthropic.content import ContentDecoder
 from omnirouter.protocols.anthropic.side import SIDE_KEY, SideTable
-from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_K, TOP_P, Bounds, bounded
+from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_K, TOP_P, number_field
 
 MAPPED_FIELDS = frozenset(
     {
@@ -59,17 +60,6 @@ MAPPED_FIELDS = frozenset(
 ROLES = frozenset({"user", "assistant", "system"})
 
 _TOOL_FIELDS = frozenset({"name", "description", "input_schema", "strict"})
-
-
-def _number(obj: dict[str, Any], key: str, bounds: Bounds, param: str) -> Any:
-    """``obj[key]`` within ``bounds`` (an ``int`` for integer fields), ``None`` when absent or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    found = bounded(value, bounds)
-    if found is None:
-        raise invalid(f"Input should be {bounds.describe()}", param)
-    return found
 
 
 def _system(value: Any, decoder: ContentDecoder) -> list[Part]:
@@ -198,7 +188,7 @@ def _reasoning(
         raise invalid("Field required: a string 'type'", "thinking.type")
     side.set("thinking_display", thinking.get("display"))
     if kind == "enabled":
-        budget = _number(thinking, "budget_tokens", TOKENS, "thinking.budget_tokens")
+        budget = number_field(thinking, "budget_tokens", TOKENS, "thinking.budget_tokens", out_of_bounds)
         if budget is None:
             raise invalid("Field required", "thinking.budget_tokens")
         return ReasoningConfig(budget_tokens=budget, effort=effort)
@@ -227,7 +217,7 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid("Field required: a non-empty string", "model")
-    max_tokens = _number(body, "max_tokens", TOKENS, "max_tokens")
+    max_tokens = number_field(body, "max_tokens", TOKENS, "max_tokens", out_of_bounds)
     if max_tokens is None:
         raise invalid("Field required", "max_tokens")
     side = SideTable()
@@ -243,9 +233,9 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         messages=messages,
         stream=bool(opt_bool(body, "stream", "stream")),
         max_tokens=max_tokens,
-        temperature=_number(body, "temperature", TEMPERATURE, "temperature"),
-        top_p=_number(body, "top_p", TOP_P, "top_p"),
-        top_k=_number(body, "top_k", TOP_K, "top_k"),
+        temperature=number_field(body, "temperature", TEMPERATURE, "temperature", out_of_bounds),
+        top_p=number_field(body, "top_p", TOP_P, "top_p", out_of_bounds),
+        top_k=number_field(body, "top_k", TOP_K, "top_k", out_of_bounds),
         stop=_stop(body.get("stop_sequences")),
         tools=decode_tools(body.get("tools"), side),
         tool_choice=tool_choice,

@@ -36,7 +36,7 @@ from omnirouter.protocols.limits import (
     TOKENS,
     TOP_P,
     Bounds,
-    bounded,
+    number_field,
 )
 
 _MAPPED = frozenset({"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "model"})
@@ -83,14 +83,8 @@ def _opt_bool(obj: dict[str, Any], key: str, param: str) -> bool | None:
 
 
 def _number(obj: dict[str, Any], key: str, param: str, bounds: Bounds) -> Any:
-    """``obj[key]`` within ``bounds`` (an ``int`` for integer fields), ``None`` when absent or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    found = bounded(value, bounds)
-    if found is None:
-        raise invalid(f"'{param}.{key}' must be {bounds.describe()}", f"{param}.{key}")
-    return found
+    """``obj[key]`` within ``bounds``, ``None`` when absent or null (the error names ``param.key``)."""
+    return number_field(obj, key, bounds, f"{param}.{key}")
 
 
 def decode_contents(value: Any) -> list[Message]:

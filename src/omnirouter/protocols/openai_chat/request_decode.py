@@ -26,7 +26,7 @@ from omnirouter.ir import (
     ToolResultPart,
 )
 from omnirouter.ir.chat import ImagePart, Role
-from omnirouter.protocols.limits import CHOICES, PENALTY, SEED, TEMPERATURE, TOKENS, TOP_K, TOP_P, Bounds, bounded
+from omnirouter.protocols.limits import CHOICES, PENALTY, SEED, TEMPERATURE, TOKENS, TOP_K, TOP_P, Bounds, number_field
 from omnirouter.protocols.openai_chat._shared import (
     PROTOCOL,
     invalid,
@@ -198,14 +198,7 @@ def decode_response_format(value: Any) -> ResponseFormat | None:
 
 def number(body: dict[str, Any], key: str, bounds: Bounds, param: str | None = None) -> Any:
     """``body[key]`` within ``bounds`` (an ``int`` for integer fields), ``None`` when absent or null."""
-    value = body.get(key)
-    if value is None:
-        return None
-    found = bounded(value, bounds)
-    if found is None:
-        param = param or key
-        raise invalid(f"'{param}' must be {bounds.describe()}", param)
-    return found
+    return number_field(body, key, bounds, param or key)
 
 
 def _decode_stop(value: Any) -> list[str] | None:
