@@ -8,6 +8,7 @@ import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.common import new_id
+from omnirouter.protocols.fields import Expected, Fields
 from omnirouter.protocols.limits import Bounds
 
 PROTOCOL = "anthropic"
@@ -34,60 +35,25 @@ def message_id(ir_id: str) -> str:
     return "msg_" + ir_id if ir_id else new_id("msg_")
 
 
-def as_int(value: Any) -> int | None:
-    """An integer (``2.0`` accepted) or ``None``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+_WORDS: dict[Expected, str] = {
+    "string": "Input should be a valid string",
+    "boolean": "Input should be a valid boolean",
+    "object": "Input should be a valid dictionary",
+    "required": "Field required",
+}
 
 
-def opt_str(obj: dict[str, Any], key: str, param: str, *, required: bool = False) -> str | None:
-    """``obj[key]`` as a string; ``None`` when absent (an error when ``required``)."""
-    value = obj.get(key)
-    if value is None and not required:
-        return None
-    if isinstance(value, str):
-        return value
-    raise invalid("Field required" if value is None else "Input should be a valid string", param)
+def _wrong(expected: Expected, param: str) -> GatewayError:
+    return invalid(_WORDS[expected], param)
 
 
-def opt_bool(obj: dict[str, Any], key: str, param: str) -> bool | None:
-    """``obj[key]`` as a boolean, ``None`` when absent or null."""
-    value = obj.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise invalid("Input should be a valid boolean", param)
+FIELDS = Fields(_wrong)
+"""The field readers (:mod:`..fields`) with Anthropic's wording: ``tools.0.name: Field required``."""
 
-
-def opt_int(obj: dict[str, Any], key: str, param: str) -> int | None:
-    """``obj[key]`` as an integer, ``None`` when absent or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    number = as_int(value)
-    if number is None:
-        raise invalid("Input should be a valid integer", param)
-    return number
-
-
-def opt_float(obj: dict[str, Any], key: str, param: str) -> float | None:
-    """``obj[key]`` as a number, ``None`` when absent or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    raise invalid("Input should be a valid number", param)
-
-
-def opt_dict(obj: dict[str, Any], key: str, param: str) -> dict[str, Any] | None:
-    """``obj[key]`` as an object, ``None`` when absent or null."""
-    value = obj.get(key)
-    if value is None or isinstance(value, dict):
-        return value
-    raise invalid("Input should be a valid dictionary", param)
+opt_str = FIELDS.opt_str
+req_str = FIELDS.req_str
+opt_bool = FIELDS.opt_bool
+opt_dict = FIELDS.opt_dict
 
 
 def dumps(value: Any) -> str:

@@ -35,7 +35,7 @@ from omnirouter.ir import (
     UnknownPart,
 )
 from omnirouter.protocols.anthropic import signatures
-from omnirouter.protocols.anthropic._shared import PROTOCOL, invalid, opt_bool, opt_str
+from omnirouter.protocols.anthropic._shared import PROTOCOL, invalid, opt_bool, opt_str, req_str
 from omnirouter.protocols.anthropic.side import SideReader, SideTable
 from omnirouter.protocols.common import guess_media_type, new_id, split_data_uri
 from omnirouter.protocols.common import json_object as input_object
@@ -71,10 +71,10 @@ def _image(block: Block, param: str) -> ImagePart | None:
     source = _source(block, param)
     sub = f"{param}.source"
     if source["type"] == "base64":
-        data = opt_str(source, "data", f"{sub}.data", required=True)
-        return ImagePart(data=data, media_type=opt_str(source, "media_type", f"{sub}.media_type", required=True))
+        data = req_str(source, "data", f"{sub}.data")
+        return ImagePart(data=data, media_type=req_str(source, "media_type", f"{sub}.media_type"))
     if source["type"] == "url":
-        return image_from_url(opt_str(source, "url", f"{sub}.url", required=True) or "", f"{sub}.url")
+        return image_from_url(req_str(source, "url", f"{sub}.url"), f"{sub}.url")
     return None
 
 
@@ -84,17 +84,17 @@ def _document(block: Block, param: str) -> FilePart | None:
     title = opt_str(block, "title", f"{param}.title")
     kind = source["type"]
     if kind == "base64":
-        data = opt_str(source, "data", f"{sub}.data", required=True)
-        media_type = opt_str(source, "media_type", f"{sub}.media_type", required=True)
+        data = req_str(source, "data", f"{sub}.data")
+        media_type = req_str(source, "media_type", f"{sub}.media_type")
         return FilePart(data=data, media_type=media_type, filename=title)
     if kind == "text":
-        text = opt_str(source, "data", f"{sub}.data", required=True) or ""
+        text = req_str(source, "data", f"{sub}.data")
         media_type = opt_str(source, "media_type", f"{sub}.media_type") or "text/plain"
         return FilePart(data=base64.b64encode(text.encode()).decode(), media_type=media_type, filename=title)
     if kind == "url":
-        return FilePart(url=opt_str(source, "url", f"{sub}.url", required=True), filename=title)
+        return FilePart(url=req_str(source, "url", f"{sub}.url"), filename=title)
     if kind == "file":
-        return FilePart(file_id=opt_str(source, "file_id", f"{sub}.file_id", required=True), filename=title)
+        return FilePart(file_id=req_str(source, "file_id", f"{sub}.file_id"), filename=title)
     return None
 
 
@@ -140,7 +140,7 @@ class ContentDecoder:
     def _block(self, block: Block, param: str) -> Part | signatures.Carried | None:
         kind = block["type"]
         if kind == "text":
-            return TextPart(text=opt_str(block, "text", f"{param}.text", required=True) or "")
+            return TextPart(text=req_str(block, "text", f"{param}.text"))
         if kind == "image":
             return _image(block, param) or UnknownPart(protocol=PROTOCOL, data=block)
         if kind == "document":
@@ -150,19 +150,19 @@ class ContentDecoder:
         if kind == "tool_result":
             return self._tool_result(block, param)
         if kind == "thinking":
-            text = opt_str(block, "thinking", f"{param}.thinking", required=True) or ""
+            text = req_str(block, "thinking", f"{param}.thinking")
             carried = signatures.read_signature(opt_str(block, "signature", f"{param}.signature") or "")
             if carried.call_signature:
                 return carried if carried.signature else None
             return ReasoningPart(text=text, signature=carried.signature, origin=carried.origin, id=carried.item_id)
         if kind == "redacted_thinking":
-            origin, data = signatures.read_redacted(opt_str(block, "data", f"{param}.data", required=True) or "")
+            origin, data = signatures.read_redacted(req_str(block, "data", f"{param}.data"))
             return ReasoningPart(redacted=data, origin=origin)
         return UnknownPart(protocol=PROTOCOL, data=block)
 
     def _tool_use(self, block: Block, param: str) -> ToolCallPart:
-        call_id = opt_str(block, "id", f"{param}.id", required=True) or ""
-        name = opt_str(block, "name", f"{param}.name", required=True) or ""
+        call_id = req_str(block, "id", f"{param}.id")
+        name = req_str(block, "name", f"{param}.name")
         arguments = block.get("input", {})
         if not isinstance(arguments, dict):
             raise invalid("Input should be a valid dictionary", f"{param}.input")
@@ -170,7 +170,7 @@ class ContentDecoder:
         return ToolCallPart(id=call_id, name=name, arguments=json_text(arguments, f"{param}.input"))
 
     def _tool_result(self, block: Block, param: str) -> ToolResultPart:
-        call_id = opt_str(block, "tool_use_id", f"{param}.tool_use_id", required=True) or ""
+        call_id = req_str(block, "tool_use_id", f"{param}.tool_use_id")
         content = block.get("content")
         parts: list[TextPart | ImagePart] = []
         if isinstance(content, str):
@@ -181,7 +181,7 @@ class ContentDecoder:
                 if not isinstance(item, dict) or not isinstance(item.get("type"), str):
                     raise invalid("Input should be an object with a string 'type'", sub)
                 if item["type"] == "text":
-                    parts.append(TextPart(text=opt_str(item, "text", f"{sub}.text", required=True) or ""))
+                    parts.append(TextPart(text=req_str(item, "text", f"{sub}.text")))
                 elif item["type"] == "image":
                     image = _image(item, sub)
                     if image is not None:

@@ -31,6 +31,7 @@ from omnirouter.protocols.anthropic._shared import (
     opt_dict,
     opt_str,
     out_of_bounds,
+    req_str,
 )
 from omnirouter.protocols.anthropic.content import ContentDecoder
 from omnirouter.protocols.anthropic.side import SIDE_KEY, SideTable
@@ -120,7 +121,7 @@ def decode_tools(value: Any, side: SideTable) -> list[ToolDef] | None:
         if kind not in (None, "custom"):
             side.server_tool(i, tool)
             continue
-        name = opt_str(tool, "name", f"{param}.name", required=True)
+        name = req_str(tool, "name", f"{param}.name")
         if not name:
             raise invalid("String should have at least 1 character", f"{param}.name")
         schema = opt_dict(tool, "input_schema", f"{param}.input_schema")
@@ -154,7 +155,7 @@ def decode_tool_choice(value: Any) -> tuple[ToolChoice | None, bool | None]:
     if kind == "none":
         return ToolChoice(mode="none"), parallel
     if kind == "tool":
-        name = opt_str(value, "name", "tool_choice.name", required=True)
+        name = req_str(value, "name", "tool_choice.name")
         return ToolChoice(mode="tool", name=name), parallel
     raise invalid("Input tag should be one of 'auto', 'any', 'tool', 'none'", "tool_choice.type")
 

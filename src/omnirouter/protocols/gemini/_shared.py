@@ -10,6 +10,7 @@ from typing import Any
 
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.carry import unwrap_b64, wrap_b64
+from omnirouter.protocols.fields import FIELDS
 
 PROTOCOL = "gemini"
 """The value of ``source_protocol`` and of signature origins for this codec."""
@@ -19,6 +20,8 @@ REDACTED = ":redacted"
 
 _URLSAFE = str.maketrans("-_", "+/")
 _CAMEL = re.compile(r"_([a-z0-9])")
+_UPPER = re.compile(r"([A-Z])")
+_SNAKE: dict[str, str] = {}  # snake_case spellings of the (literal) keys asked for
 _AUDIO_FORMATS = {"mpeg": "mp3", "x-wav": "wav", "wave": "wav", "x-flac": "flac", "x-aiff": "aiff"}
 
 
@@ -46,9 +49,27 @@ def get(obj: dict[str, Any], key: str) -> Any:
     """``obj[key]`` given in camelCase, falling back to its snake_case spelling."""
     value = obj.get(key)
     if value is None:
-        snake = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key)
+        snake = _SNAKE.get(key)
+        if snake is None:
+            snake = _SNAKE[key] = _UPPER.sub(lambda m: "_" + m.group(1).lower(), key)
         value = obj.get(snake)
     return value
+
+
+def child_str(obj: dict[str, Any], key: str, parent: str) -> str | None:
+    """``obj[key]`` (camelCase or snake_case) as a string, ``None`` when absent; a 400 names ``parent.key``."""
+    return FIELDS.string(get(obj, key), f"{parent}.{key}")
+
+
+def child_bool(obj: dict[str, Any], key: str, parent: str) -> bool | None:
+    """``obj[key]`` (camelCase or snake_case) as a boolean, ``None`` when absent; a 400 names ``parent.key``."""
+    return FIELDS.boolean(get(obj, key), f"{parent}.{key}")
+
+
+def config_object(value: Any, param: str) -> dict[str, Any] | None:
+    """``value`` as an object with camelCase keys (:func:`camel_keys`), ``None`` when null."""
+    found = FIELDS.object(value, param)
+    return None if found is None else camel_keys(found)
 
 
 def random_call_id() -> str:

@@ -38,6 +38,7 @@ from omnirouter.ir import (
 from omnirouter.protocols.gemini._shared import (
     PROTOCOL,
     audio_format,
+    child_str,
     get,
     invalid,
     media_type_of_url,
@@ -96,15 +97,8 @@ class PartContext:
         return given or self.new_id(param)
 
 
-def _opt_str(obj: dict[str, Any], key: str, param: str) -> str | None:
-    value = get(obj, key)
-    if value is None or isinstance(value, str):
-        return value
-    raise invalid(f"'{param}.{key}' must be a string", f"{param}.{key}")
-
-
 def _req_str(obj: dict[str, Any], key: str, param: str) -> str:
-    value = _opt_str(obj, key, param)
+    value = child_str(obj, key, param)
     if not value:
         raise invalid(f"'{param}.{key}' must be a non-empty string", f"{param}.{key}")
     return value
@@ -120,7 +114,7 @@ def decode_inline(blob: Any, param: str) -> ImagePart | AudioPart | FilePart:
     """``inlineData {mimeType, data}`` by MIME type."""
     blob = _object(blob, param)
     mime = _req_str(blob, "mimeType", param)
-    data = standard_b64(_opt_str(blob, "data", param) or "")
+    data = standard_b64(child_str(blob, "data", param) or "")
     if mime.startswith("image/"):
         return ImagePart(data=data, media_type=mime)
     if mime.startswith("audio/"):
@@ -132,7 +126,7 @@ def decode_file(ref: Any, param: str) -> ImagePart | FilePart:
     """``fileData {mimeType?, fileUri}``: an image when the type (or the URL) says so."""
     ref = _object(ref, param)
     uri = gemini_file_uri(_req_str(ref, "fileUri", param), f"{param}.fileUri")
-    mime = _opt_str(ref, "mimeType", param)
+    mime = child_str(ref, "mimeType", param)
     if (mime or media_type_of_url(uri) or "").startswith("image/"):
         return ImagePart(url=uri, media_type=mime)
     return FilePart(url=uri, media_type=mime)
@@ -157,7 +151,7 @@ def _decode_call(raw: Any, param: str, signature: _Signature | None, ctx: PartCo
         raise invalid(f"'{param}.args' must be an object", f"{param}.args")
     if args is not None and nests_deeper(args):
         raise too_deep_error(f"{param}.args")
-    call_id = _opt_str(call, "id", param) or ctx.new_id(param)
+    call_id = child_str(call, "id", param) or ctx.new_id(param)
     ctx.record_call(call_id, name)
     return ToolCallPart(
         id=call_id,
@@ -170,13 +164,13 @@ def _decode_call(raw: Any, param: str, signature: _Signature | None, ctx: PartCo
 
 def _decode_result(raw: Any, param: str, ctx: PartContext) -> ToolResultPart:
     result = _object(raw, param)
-    name = _opt_str(result, "name", param)
+    name = child_str(result, "name", param)
     response = result.get("response")
     if response is None:
         response = {}
     if not isinstance(response, dict):
         raise invalid(f"'{param}.response' must be an object", f"{param}.response")
-    call_id = ctx.answer_id(_opt_str(result, "id", param) or None, name, param)
+    call_id = ctx.answer_id(child_str(result, "id", param) or None, name, param)
     texts, is_error = result_content(response)
     content: list[TextPart | ImagePart] = list(texts)
     extra_parts = result.get("parts")

@@ -23,7 +23,7 @@ from typing import Any
 
 from omnirouter.ir import ChatRequest, Message, ReasoningConfig, ResponseFormat, TextPart, ToolChoice, ToolDef
 from omnirouter.ir.chat import Part, ToolResultPart
-from omnirouter.protocols.gemini._shared import PROTOCOL, camel_keys, invalid
+from omnirouter.protocols.gemini._shared import PROTOCOL, camel_keys, child_bool, child_str, config_object, invalid
 from omnirouter.protocols.gemini.content_decode import PartContext, decode_parts
 from omnirouter.protocols.gemini.schema import schema_to_json
 from omnirouter.protocols.limits import (
@@ -58,28 +58,6 @@ _GENERATION_MAPPED = frozenset(
     }
 )
 _FORMAT_KEYS = ("responseMimeType", "responseSchema", "responseJsonSchema")
-
-
-def _opt_dict(value: Any, param: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return camel_keys(value)
-    raise invalid(f"'{param}' must be an object", param)
-
-
-def _opt_str(obj: dict[str, Any], key: str, param: str) -> str | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise invalid(f"'{param}.{key}' must be a string", f"{param}.{key}")
-
-
-def _opt_bool(obj: dict[str, Any], key: str, param: str) -> bool | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise invalid(f"'{param}.{key}' must be a boolean", f"{param}.{key}")
 
 
 def _number(obj: dict[str, Any], key: str, param: str, bounds: Bounds) -> Any:
@@ -130,7 +108,7 @@ def decode_system(value: Any) -> list[Message]:
         return []
     if isinstance(value, str):
         return [Message(role="system", content=[TextPart(text=value)])] if value else []
-    content = _opt_dict(value, "systemInstruction") or {}
+    content = config_object(value, "systemInstruction") or {}
     parts = content.get("parts")
     if not isinstance(parts, list):
         raise invalid("'systemInstruction.parts' must be an array", "systemInstruction.parts")
@@ -148,7 +126,7 @@ def decode_tools(value: Any) -> tuple[list[ToolDef] | None, list[dict[str, Any]]
     tools: list[ToolDef] = []
     others: list[dict[str, Any]] = []
     for i, raw in enumerate(value):
-        tool = _opt_dict(raw, f"tools[{i}]") or {}
+        tool = config_object(raw, f"tools[{i}]") or {}
         rest = {k: v for k, v in tool.items() if k != "functionDeclarations"}
         if rest:
             others.append(rest)
@@ -159,8 +137,8 @@ def decode_tools(value: Any) -> tuple[list[ToolDef] | None, list[dict[str, Any]]
             raise invalid(f"'tools[{i}].functionDeclarations' must be an array", f"tools[{i}].functionDeclarations")
         for j, raw_decl in enumerate(declarations):
             param = f"tools[{i}].functionDeclarations[{j}]"
-            decl = _opt_dict(raw_decl, param) or {}
-            name = _opt_str(decl, "name", param)
+            decl = config_object(raw_decl, param) or {}
+            name = child_str(decl, "name", param)
             if not name:
                 raise invalid(f"'{param}.name' must be a non-empty string", f"{param}.name")
             parameters = decl.get("parametersJsonSchema")
@@ -168,18 +146,18 @@ def decode_tools(value: Any) -> tuple[list[ToolDef] | None, list[dict[str, Any]]
                 parameters = schema_to_json(decl["parameters"])
             if parameters is not None and not isinstance(parameters, dict):
                 raise invalid(f"'{param}.parameters' must be an object", f"{param}.parameters")
-            tools.append(ToolDef(name=name, description=_opt_str(decl, "description", param), parameters=parameters))
+            tools.append(ToolDef(name=name, description=child_str(decl, "description", param), parameters=parameters))
     return tools or None, others
 
 
 def decode_tool_config(value: Any) -> tuple[ToolChoice | None, dict[str, Any] | None]:
     """``toolConfig.functionCallingConfig`` as a tool choice, and the raw config when that is lossy."""
-    config = _opt_dict(value, "toolConfig")
+    config = config_object(value, "toolConfig")
     if config is None:
         return None, None
     param = "toolConfig.functionCallingConfig"
-    calling = _opt_dict(config.get("functionCallingConfig"), param) or {}
-    mode = _opt_str(calling, "mode", param)
+    calling = config_object(config.get("functionCallingConfig"), param) or {}
+    mode = child_str(calling, "mode", param)
     names = calling.get("allowedFunctionNames")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise invalid(f"'{param}.allowedFunctionNames' must be an array of strings", f"{param}.allowedFunctionNames")
@@ -200,16 +178,16 @@ def decode_tool_config(value: Any) -> tuple[ToolChoice | None, dict[str, Any] | 
 def decode_thinking(value: Any) -> tuple[ReasoningConfig | None, bool]:
     """``thinkingConfig`` as a reasoning config, and whether it lost something (a dynamic budget)."""
     param = "generationConfig.thinkingConfig"
-    config = _opt_dict(value, param)
+    config = config_object(value, param)
     if config is None:
         return None, False
     budget = _number(config, "thinkingBudget", param, GEMINI_THINKING_BUDGET)
-    level = _opt_str(config, "thinkingLevel", param)
+    level = child_str(config, "thinkingLevel", param)
     effort = level.lower() if level and level.upper() != "THINKING_LEVEL_UNSPECIFIED" else None
     budget_tokens = budget if budget is not None and budget >= 0 else None
     if budget_tokens == 0 and effort is None:
         effort = "none"
-    include = _opt_bool(config, "includeThoughts", param)
+    include = child_bool(config, "includeThoughts", param)
     lossy = budget is not None and budget < 0
     if effort is None and budget_tokens is None and include is None:
         return None, lossy
@@ -219,7 +197,7 @@ def decode_thinking(value: Any) -> tuple[ReasoningConfig | None, bool]:
 def decode_response_format(config: dict[str, Any]) -> ResponseFormat | None:
     """``responseMimeType`` with ``responseJsonSchema`` / ``responseSchema``; ``None`` if not JSON or text."""
     param = "generationConfig"
-    mime = _opt_str(config, "responseMimeType", param)
+    mime = child_str(config, "responseMimeType", param)
     schema = config.get("responseJsonSchema")
     if schema is None and config.get("responseSchema") is not None:
         schema = schema_to_json(config["responseSchema"])
@@ -251,7 +229,7 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
     messages = decode_system(body.get("systemInstruction")) + decode_contents(body.get("contents"))
     tools, other_tools = decode_tools(body.get("tools"))
     tool_choice, raw_tool_config = decode_tool_config(body.get("toolConfig"))
-    config = _opt_dict(body.get("generationConfig"), "generationConfig") or {}
+    config = config_object(body.get("generationConfig"), "generationConfig") or {}
     reasoning, thinking_lossy = decode_thinking(config.get("thinkingConfig"))
     response_format = decode_response_format(config)
     leftovers = {k: v for k, v in config.items() if k not in _GENERATION_MAPPED}

@@ -26,14 +26,9 @@ from omnirouter.ir import (
     ToolResultPart,
 )
 from omnirouter.ir.chat import ImagePart, Role
+from omnirouter.protocols.fields import opt_bool, opt_dict, opt_str
 from omnirouter.protocols.limits import CHOICES, PENALTY, SEED, TEMPERATURE, TOKENS, TOP_K, TOP_P, Bounds, number_field
-from omnirouter.protocols.openai_chat._shared import (
-    PROTOCOL,
-    invalid,
-    opt_bool,
-    opt_dict,
-    opt_str,
-)
+from omnirouter.protocols.openai_chat._shared import PROTOCOL, invalid
 from omnirouter.protocols.openai_chat.content import decode_content, decode_reasoning, decode_tool_calls
 
 MAPPED_FIELDS = frozenset(

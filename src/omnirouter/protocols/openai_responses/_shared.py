@@ -1,7 +1,7 @@
 """Small helpers shared by the Responses request, response and stream modules.
 
-The generic field readers (``opt_str``, ``invalid``, ...) are the OpenAI Chat
-codec's; only what is particular to the Responses API lives here.
+The generic helpers (``invalid``, ...) are the OpenAI Chat codec's and the field readers
+are in :mod:`..fields`; only what is particular to the Responses API lives here.
 """
 
 from __future__ import annotations
@@ -14,11 +14,6 @@ from omnirouter.protocols.openai_chat._shared import (
     bad_upstream,
     data_uri,
     invalid,
-    opt_bool,
-    opt_dict,
-    opt_float,
-    opt_int,
-    opt_str,
     split_data_uri,
 )
 
@@ -31,11 +26,6 @@ __all__ = [
     "flat_tool_name",
     "invalid",
     "new_id",
-    "opt_bool",
-    "opt_dict",
-    "opt_float",
-    "opt_int",
-    "opt_str",
     "split_data_uri",
     "text_of",
 ]

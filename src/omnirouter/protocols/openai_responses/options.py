@@ -23,7 +23,8 @@ from typing import Any
 
 from omnirouter.ir import ReasoningConfig, ResponseFormat, ToolChoice, ToolDef
 from omnirouter.ir.reasoning import budget_to_effort
-from omnirouter.protocols.openai_responses._shared import flat_tool_name, invalid, opt_bool, opt_dict, opt_str
+from omnirouter.protocols.fields import opt_bool, opt_dict, opt_str
+from omnirouter.protocols.openai_responses._shared import flat_tool_name, invalid
 
 
 def _function_tool(tool: dict[str, Any], param: str, namespace: str | None = None) -> ToolDef:

@@ -32,15 +32,10 @@ from omnirouter.ir import (
     UnknownPart,
 )
 from omnirouter.ir.chat import Role
+from omnirouter.protocols.fields import opt_bool, opt_dict, opt_str
 from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_P
 from omnirouter.protocols.openai_chat.request_decode import number
-from omnirouter.protocols.openai_responses._shared import (
-    PROTOCOL,
-    invalid,
-    opt_bool,
-    opt_dict,
-    opt_str,
-)
+from omnirouter.protocols.openai_responses._shared import PROTOCOL, invalid
 from omnirouter.protocols.openai_responses.items import (
     CallSignature,
     decode_content,
