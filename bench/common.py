@@ -72,6 +72,7 @@ class Settings:
     slow_delay: float
     paced_delay: float
     workers: int
+    baseline: str | None
     profile: bool
     profile_s: float
     quick: bool
@@ -95,6 +96,7 @@ class Settings:
             slow_delay=0.05 if quick else 0.1,
             paced_delay=0.01,
             workers=args.workers,
+            baseline=os.path.abspath(args.baseline) if args.baseline else None,
             profile=not args.no_profile and not quick,
             profile_s=6.0,
             quick=quick,

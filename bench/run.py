@@ -124,6 +124,12 @@ def main() -> int:
         help="comma-separated subset of direct,relay,omnirouter,omnirouter-wN,litellm "
         "(and omnirouter-noflush, a diagnostic: usage written only at shutdown)",
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a checkout of an earlier omnirouter (e.g. a git worktree): adds the target omnirouter-base, "
+        "that code's gateway (1 worker), interleaved with the others for a before/after comparison",
+    )
     parser.add_argument("--hold", type=int, default=0, help="concurrent slow streams to hold (default 500)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/benchmarks.md and plots")
@@ -143,6 +149,8 @@ def main() -> int:
 
     ensure_wrk()
     names = [n.strip() for n in args.targets.split(",") if n.strip()]
+    if s.baseline and "omnirouter-base" not in names:
+        names.append("omnirouter-base")
     litellm_exe = setup_env.setup_litellm(None) if "litellm" in names else None
     tools_py = setup_env.setup_tools()
 

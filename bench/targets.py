@@ -156,9 +156,14 @@ def start_targets(
                 name, label, port, CLIENT_KEY, gw_cpu if workers == 1 else None, anthropic_model="claude-haiku-4-5"
             )
             t.metrics["workers"] = workers
-            exe = os.path.join(os.path.dirname(PY), "omnirouter")
-            cmd = [*pin(t.cpus), exe, "serve", "--config", cfg, "--port", str(port), "--workers", str(workers)]
-            t.proc = Proc(name, cmd, os.path.join(out, f"{name}.log"))
+            env = None
+            if name == "omnirouter-base":  # the same interpreter and packages, the baseline's own code
+                if not s.baseline:
+                    raise SystemExit("omnirouter-base needs --baseline DIR")
+                env = {"PYTHONPATH": os.path.join(s.baseline, "src")}
+                t.label = f"omnirouter baseline {os.path.basename(s.baseline)} (1 worker)"
+            cmd = [*pin(t.cpus), PY, "-m", "omnirouter", "serve", "--config", cfg, "--port", str(port)]
+            t.proc = Proc(name, [*cmd, "--workers", str(workers)], os.path.join(out, f"{name}.log"), env=env)
         elif name == "litellm":
             if litellm_exe is None:
                 continue

@@ -20,21 +20,13 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from omnirouter.billing import (
-    UNSETTLED_AFTER_RESTART,
-    Price,
-    PriceBook,
-    cost_nano,
-    key_balance,
-    max_cost_nano,
-    recover_reservations,
-    sync_config_prices,
-)
-from omnirouter.billing.estimate import choice_count, output_bound, requested_max_output
+from omnirouter.billing import Price, PriceBook, cost_nano, key_balance, max_cost_nano, sync_config_prices
+from omnirouter.billing.estimate import output_bound
 from omnirouter.billing.owner import OwnerLock
 from omnirouter.config import ChannelConfig, GatewayConfig, PriceConfig
 from omnirouter.ir import Usage
 from omnirouter.mock_upstream import MockUpstream
+from omnirouter.protocols.budget import choice_count, requested_max_output
 from omnirouter.routing import Attempt, Channel
 from omnirouter.storage import (
     Database,
@@ -48,7 +40,7 @@ from omnirouter.storage import (
     usage_records_table,
 )
 from omnirouter.storage.models import utcnow
-from omnirouter.usage import UsageRecord, UsageRecorder
+from omnirouter.usage import UNSETTLED_AFTER_RESTART, UsageRecord, UsageRecorder, recover_reservations
 from tests.gateway_harness import UPSTREAM_KEY, make_config, running_gateway
 from tests.test_cli import free_port, stop, wait_healthy
 from tests.test_storage import postgres_database

@@ -14,11 +14,11 @@ import aiohttp
 import sqlalchemy as sa
 import yaml
 
-from omnirouter.billing import UNSETTLED_AFTER_RESTART
-from omnirouter.billing.recovery import TASK_HOLDER
+from omnirouter.billing.money import TASK_HOLDER
 from omnirouter.ir import MAX_TOKENS
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.storage import Database, normalize_database_url, reservations_table
+from omnirouter.usage import UNSETTLED_AFTER_RESTART
 from omnirouter.usage.replay import INTERRUPTED
 from tests.admin_client import ADMIN_KEY
 from tests.gateway_harness import UPSTREAM_KEY, running_gateway

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from omnirouter.mock_upstream import MockUpstream
-from omnirouter.relay.chat import ChatCall
+from omnirouter.relay.chat import ChatOperation
 from omnirouter.relay.context import RequestContext
 from tests.gateway_harness import CLIENT_KEY
 
@@ -232,7 +232,7 @@ async def test_a_failed_request_is_freed_without_the_garbage_collector(
     keep them, and the request's megabytes, until a collection: rare in a serving worker (gc_tuning).
     """
     prompt = f"[[mock {json.dumps(directive)}]] " + "x" * 1_000_000
-    frames = ("handle_chat", "run_attempts", "pump_stream", "run")
+    frames = ("serve", "handle_chat", "run_attempts", "pump_stream", "run")
     async with start([channel(mock_upstream.url, "a")]) as gateway:
         await post_chat(gateway.url, prompt, stream)
         gc.collect()
@@ -243,7 +243,8 @@ async def test_a_failed_request_is_freed_without_the_garbage_collector(
             left = [
                 o
                 for o in gc.get_objects()
-                if isinstance(o, ChatCall | RequestContext) or (isinstance(o, FrameType) and o.f_code.co_name in frames)
+                if isinstance(o, ChatOperation | RequestContext)
+                or (isinstance(o, FrameType) and o.f_code.co_name in frames)
             ]
             kinds = sorted({type(o).__name__ for o in left})
             del left

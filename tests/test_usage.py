@@ -16,7 +16,7 @@ import msgspec
 import pytest
 from sqlalchemy import Connection, text
 
-from omnirouter.ir.chat import Usage
+from omnirouter.ir.usage import Usage
 from omnirouter.storage import Database, migrate, usage_records_table
 from omnirouter.usage import UsageRecord, UsageRecorder, recent_usage
 from omnirouter.usage.record import COLUMNS

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from omnirouter.accounts import Authenticator
-from omnirouter.billing import Billing, recover_reservations, sync_config_prices
+from omnirouter.billing import Billing, sync_config_prices
 from omnirouter.cluster import SharedState
 from omnirouter.config import ChannelConfig, GatewayConfig
 from omnirouter.limits import RateLimiter
@@ -37,7 +37,14 @@ from omnirouter.storage.channels_repo import load_channel_configs
 from omnirouter.storage.settings_repo import read_config_version
 from omnirouter.storage.users_repo import disabled_user_ids
 from omnirouter.transport import ImageFetcher, UpstreamClient
-from omnirouter.usage import DEAD_LETTER_FILE, UsageJournal, UsageRecorder, journal_dir, replay_journals
+from omnirouter.usage import (
+    DEAD_LETTER_FILE,
+    UsageJournal,
+    UsageRecorder,
+    journal_dir,
+    recover_reservations,
+    replay_journals,
+)
 
 log = logging.getLogger("omnirouter")
 
@@ -53,7 +60,7 @@ async def prepare_database(config: GatewayConfig) -> None:
         await KeyStore(db).ensure_keys(config.keys)
         await sync_config_prices(db, config)  # billing: config prices and groups into the database
         await replay_journals(db, journal_dir(config))  # usage: what stopped processes had not written yet
-        await recover_reservations(db)  # billing: reservations a stopped process never settled
+        await recover_reservations(db)  # usage: ledger rows for reservations a stopped process never settled
     finally:
         await db.close()
 

@@ -2,22 +2,21 @@
 
 from omnirouter.billing.balance import balance_of, key_balance
 from omnirouter.billing.cost import cost_nano, max_cost_nano, nano_to_usd, usd_to_nano
-from omnirouter.billing.ledger import Billing, Reservation
+from omnirouter.billing.ledger import Billing, Outcome, Reservation, Settlement
 from omnirouter.billing.prices import Price, PriceBook, sync_config_prices
-from omnirouter.billing.recovery import UNSETTLED_AFTER_RESTART, recover_reservations
 
 __all__ = [
-    "UNSETTLED_AFTER_RESTART",
     "Billing",
+    "Outcome",
     "Price",
     "PriceBook",
     "Reservation",
+    "Settlement",
     "balance_of",
     "cost_nano",
     "key_balance",
     "max_cost_nano",
     "nano_to_usd",
-    "recover_reservations",
     "sync_config_prices",
     "usd_to_nano",
 ]

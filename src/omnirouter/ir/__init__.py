@@ -1,7 +1,6 @@
 """Typed, protocol-neutral representation of requests, answers, stream events and errors."""
 
 from omnirouter.ir.chat import (
-    MAX_TOKENS,
     AudioPart,
     ChatRequest,
     ChatResponse,
@@ -20,8 +19,6 @@ from omnirouter.ir.chat import (
     ToolDef,
     ToolResultPart,
     UnknownPart,
-    Usage,
-    token_count,
 )
 from omnirouter.ir.errors import ErrorKind, GatewayError, kind_for_status
 from omnirouter.ir.stream import (
@@ -35,10 +32,12 @@ from omnirouter.ir.stream import (
     ToolCallStart,
     UsageUpdate,
 )
+from omnirouter.ir.usage import MAX_TOKENS, Budget, Usage, token_count
 
 __all__ = [
     "MAX_TOKENS",
     "AudioPart",
+    "Budget",
     "ChatRequest",
     "ChatResponse",
     "Choice",

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import msgspec
 
-from omnirouter.ir.chat import StopReason, Usage
+from omnirouter.ir.chat import StopReason
 from omnirouter.ir.errors import ErrorKind
+from omnirouter.ir.usage import Usage
 
 
 class StreamStart(msgspec.Struct, tag="start", kw_only=True):

@@ -1,25 +1,30 @@
-"""Run one chat attempt: pass-through when both sides speak the same protocol, else translate."""
+"""A chat request as an operation of the lifecycle: read and checked once, then run against attempts
+(pass-through when both sides speak the same protocol, else translated through the IR)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import orjson
 
-from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Headers, Receive, Send, send_response
-from omnirouter.ir import ChatRequest, ErrorKind, GatewayError
+from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Headers, Send, send_response
+from omnirouter.http.json_body import parse_json_object
+from omnirouter.ir import Budget, ChatRequest, ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import Codec, ProtocolName, StreamFilter
+from omnirouter.protocols.budget import chat_budget
+from omnirouter.protocols.image_urls import check_image_urls
 from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.registry import codec_for
 from omnirouter.providers import IMAGE_URL_PROTOCOLS
 from omnirouter.relay.adapt import fit_to_upstream
-from omnirouter.relay.context import RequestContext
 from omnirouter.relay.images import inline_images, needs_inlining
+from omnirouter.relay.operation import Exchange, Inbound
 from omnirouter.relay.stream_pump import KeepAlive, pump_stream
 from omnirouter.relay.translated import TranslatingStreamFilter
 from omnirouter.routing import Attempt
+from omnirouter.storage import KeyRecord
 from omnirouter.transport import (
     AttemptFailure,
     ImageFetcher,
@@ -46,42 +51,114 @@ class _Deadline:
         self.task.cancel()
 
 
-class ChatCall:
-    """One client chat request, ready to be run against attempts in turn."""
+class ChatExtension(Protocol):
+    """Protocol-specific work around a chat request: rewrite the body first, watch the answer go out.
+
+    ``prepare`` returns the body itself when it keeps it, or a new dict (never edits it in place).
+    """
+
+    async def prepare(self, body: dict[str, Any], key: KeyRecord) -> dict[str, Any]: ...
+
+    def wrap_send(self, send: Send, key: KeyRecord) -> Send: ...
+
+
+class ChatOperation:
+    """One client chat request in one protocol (an ``Operation``): read, checked, run against attempts."""
+
+    __slots__ = (
+        "_body",
+        "_client",
+        "_extension",
+        "_images",
+        "_inbound",
+        "_inlined",
+        "_keepalive",
+        "_key",
+        "_path_model",
+        "_path_stream",
+        "_raw",
+        "_request",
+        "_send",
+        "_stream_headers",
+        "model",
+        "stream",
+    )
 
     def __init__(
         self,
+        inbound: Codec,
         client: UpstreamClient,
         images: ImageFetcher,
-        ctx: RequestContext,
-        inbound: Codec,
-        body: dict[str, Any],
-        raw: bytes | None,
-        send: Send,
-        receive: Receive,
-        headers: Headers,
-        stream_headers: Headers = SSE_HEADERS,
+        *,
         keepalive_interval: float = 15.0,
+        path_model: str | None = None,
+        path_stream: bool | None = None,
+        extension: ChatExtension | None = None,
+        stream_headers: Headers = SSE_HEADERS,
     ) -> None:
+        """``path_model`` / ``path_stream`` come from the URL where the protocol puts them there (Gemini);
+        ``extension`` adds protocol-specific state (the Responses API's stored conversations)."""
+        self._inbound = inbound
         self._client = client
         self._images = images
-        self._ctx = ctx
-        self._inbound = inbound
-        self._body = body
-        self._raw = raw  # the client's JSON text of ``body``; None when the gateway rewrote the body
-        self._send = send
-        self._receive = receive
-        self._headers = headers
-        self._stream_headers = stream_headers
         self._keepalive = KeepAlive(inbound.keepalive, keepalive_interval)
+        self._path_model = path_model
+        self._path_stream = path_stream
+        self._extension = extension
+        self._stream_headers = stream_headers
+        self._body: dict[str, Any] = {}
+        self._raw: bytes | None = None  # the client's JSON text of ``body``; None when the gateway rewrote it
+        self._key: KeyRecord | None = None
+        self._send: Send | None = None
         self._request: ChatRequest | None = None
         self._inlined: ChatRequest | None = None
+        self.model = ""
+        self.stream = False
+
+    @property
+    def protocol(self) -> str:
+        return self._inbound.name.value
+
+    def encode_error(self, error: GatewayError) -> tuple[int, bytes]:
+        return self._inbound.encode_error(error)
+
+    async def read(self, body: bytes, key: KeyRecord) -> Inbound:
+        """The body as JSON, the model and streaming, and the checks pass-through relies on."""
+        inbound = self._inbound
+        parsed = parse_json_object(body)
+        self._raw, self._key = body, key
+        if self._extension is not None:
+            prepared = await self._extension.prepare(parsed, key)
+            if prepared is not parsed:  # rewritten: the client's text no longer says the same
+                parsed, self._raw = prepared, None
+        self._body = parsed
+        model = parsed.get("model") if self._path_model is None else self._path_model
+        if not isinstance(model, str) or not model:
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "'model' is required and must be a string.", param="model")
+        stream = parsed.get("stream") if self._path_stream is None else self._path_stream
+        if stream is not None and not isinstance(stream, bool):
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "'stream' must be a boolean.", param="stream")
+        self.model, self.stream = model, stream is True
+        if inbound.passthrough is not None:
+            inbound.passthrough.check(parsed)
+        check_image_urls(inbound.name, parsed)  # relayed bodies are never decoded: refuse file:// etc. here
+        return Inbound(model, self.stream)
+
+    def ready(self, attempts: list[Attempt]) -> None:
+        """Decode the request now if any attempt will translate it: a malformed one is a 400 before any
+        reservation or attempt.  A plan of pass-through attempts only relays the body as it is."""
+        inbound = self._inbound
+        if inbound.passthrough is None or any(attempt.protocol != inbound.name for attempt in attempts):
+            self._ir_request()
+
+    def bound(self) -> Budget:
+        return chat_budget(self._body, len(orjson.dumps(self._body)))  # the size as JSON, whatever the spacing
 
     def _ir_request(self) -> ChatRequest:
         if self._request is None:
             decoded = self._inbound.decode_request(self._body)
             # The route knows the model and streaming (for Gemini they are in the URL, not the body).
-            self._request = msgspec.structs.replace(decoded, model=self._ctx.model, stream=self._ctx.stream)
+            self._request = msgspec.structs.replace(decoded, model=self.model, stream=self.stream)
         return self._request
 
     async def _request_for(self, protocol: ProtocolName) -> ChatRequest:
@@ -93,13 +170,24 @@ class ChatCall:
             self._inlined = await inline_images(self._images, self._client.session, request)
         return self._inlined
 
-    async def run(self, attempt: Attempt, key: str) -> None:
-        """Serve the request through ``attempt`` with upstream ``key``; raises AttemptFailure before any client byte."""
+    def _client_send(self, exchange: Exchange) -> Send:
+        """Where answers go: the client, through the extension's watch when there is one."""
+        if self._send is None:
+            send = exchange.send
+            if self._extension is not None and self._key is not None:
+                send = self._extension.wrap_send(send, self._key)
+            self._send = send
+        return self._send
+
+    async def run(self, exchange: Exchange, attempt: Attempt, upstream_key: str) -> None:
+        """Serve the request through ``attempt``; raises AttemptFailure before any client byte."""
+        ctx = exchange.ctx
+        send = self._client_send(exchange)
         upstream_protocol = attempt.protocol
         upstream_codec = codec_for(upstream_protocol)
         passthrough = self._inbound.passthrough if upstream_protocol == self._inbound.name else None
-        stream = self._ctx.stream
-        headers = [*self._headers, (b"x-omnirouter-attempts", str(self._ctx.attempts).encode())]
+        stream = self.stream
+        headers = [*exchange.headers, (b"x-omnirouter-attempts", str(ctx.attempts).encode())]
         if passthrough is not None:
             prepared = passthrough.prepare(self._body, attempt.upstream_model, stream, self._raw)
             data, wants_usage = prepared.data, prepared.client_wants_usage
@@ -107,7 +195,7 @@ class ChatCall:
             outbound = fit_to_upstream(await self._request_for(upstream_protocol), attempt)
             data = client_json(upstream_codec.encode_request(outbound))
         if stream:
-            response = await self._open_stream(attempt, key, data, upstream_codec)
+            response = await self._open_stream(attempt, upstream_key, data, upstream_codec)
             relay: StreamFilter
             if passthrough is not None:
                 relay = passthrough.new_stream_filter(attempt.public_model, wants_usage)
@@ -119,25 +207,25 @@ class ChatCall:
             await pump_stream(
                 response,
                 relay,
-                self._ctx,
+                ctx,
                 attempt.channel,
-                self._send,
-                self._receive,
+                send,
+                exchange.receive,
                 self._stream_headers + headers,
                 self._keepalive,
             )
             return
-        raw = await self._fetch(attempt, key, data, upstream_codec)
+        raw = await self._fetch(attempt, upstream_key, data, upstream_codec)
         try:
             if passthrough is not None:
-                out, self._ctx.usage = passthrough.rewrite_response(raw, attempt.public_model)
+                out, ctx.usage = passthrough.rewrite_response(raw, attempt.public_model)
             else:
-                out = self._translate_response(upstream_codec, raw, attempt.public_model)
+                out, ctx.usage = self._translate_response(upstream_codec, raw, attempt.public_model)
         except GatewayError as error:
             raise AttemptFailure(error, retryable=True) from None
-        self._ctx.mark_first_byte()
-        await send_response(self._send, 200, out, JSON_HEADERS + headers)
-        self._ctx.note_relayed(out)
+        ctx.mark_first_byte()
+        await send_response(send, 200, out, JSON_HEADERS + headers)
+        ctx.note_relayed(out)
 
     async def _open_stream(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> UpstreamResponse:
         """Start a streamed call; its response headers must come within the channel's first-byte limit."""
@@ -172,7 +260,7 @@ class ChatCall:
         finally:
             handle.cancel()
 
-    def _translate_response(self, upstream_codec: Codec, raw: bytes, public_model: str) -> bytes:
+    def _translate_response(self, upstream_codec: Codec, raw: bytes, public_model: str) -> tuple[bytes, Usage | None]:
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -181,5 +269,4 @@ class ChatCall:
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
         response = upstream_codec.decode_response(parsed)
         response.model = public_model
-        self._ctx.usage = response.usage
-        return orjson.dumps(self._inbound.encode_response(response))
+        return orjson.dumps(self._inbound.encode_response(response)), response.usage

@@ -1,4 +1,4 @@
-"""Per-request state that ends up in the usage row (``api.chat.usage_record`` builds the row from it)."""
+"""Per-request state that ends up in the usage row (``api.lifecycle.usage_record`` builds the row from it)."""
 
 from __future__ import annotations
 
@@ -126,12 +126,20 @@ class RequestContext:
         self._relayed.clear()
         self._relayed_pending = 0
 
-    @property
     def relayed_text(self) -> int:
         """Bytes of generated text (answer, reasoning, tool arguments) among what was relayed."""
         if self._relayed:
             self._fold_relayed()
         return self._relayed_text
+
+    def served(self) -> tuple[str, str] | None:
+        """``(public model, channel)`` of the attempt whose answer reached the client, if one did."""
+        if self.ttfb is None:
+            return None  # not a byte of an answer went out: the request failed
+        for entry in reversed(self.attempt_log):
+            if "skipped" not in entry:
+                return str(entry.get("model", self.model)), str(entry.get("channel", ""))
+        return None
 
     def mark_first_byte(self) -> None:
         """Note the time the first response byte went to the client."""

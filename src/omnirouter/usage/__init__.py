@@ -4,6 +4,7 @@ from omnirouter.usage.journal import UsageJournal, journal_dir
 from omnirouter.usage.query import recent_usage
 from omnirouter.usage.record import UsageRecord
 from omnirouter.usage.recorder import UsageRecorder
+from omnirouter.usage.recovery import UNSETTLED_AFTER_RESTART, recover_reservations
 from omnirouter.usage.replay import replay_journals
 
 DEAD_LETTER_FILE = "dead-letters.jsonl"
@@ -11,10 +12,12 @@ DEAD_LETTER_FILE = "dead-letters.jsonl"
 
 __all__ = [
     "DEAD_LETTER_FILE",
+    "UNSETTLED_AFTER_RESTART",
     "UsageJournal",
     "UsageRecord",
     "UsageRecorder",
     "journal_dir",
     "recent_usage",
+    "recover_reservations",
     "replay_journals",
 ]

@@ -19,9 +19,9 @@ import msgspec
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from omnirouter.billing.money import apply_charges
 from omnirouter.storage import dead_letters_table
 from omnirouter.storage.models import utcnow
-from omnirouter.usage.charges import apply_charges
 from omnirouter.usage.record import UsageRecord
 
 __all__ = ["DeadLetterView", "list_dead_letters", "record_json", "set_aside_in_database", "set_aside_in_file"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from omnirouter.ir.chat import Usage
+from omnirouter.ir.usage import Usage
 
 __all__ = ["COLUMNS", "UsageRecord", "to_params"]
 

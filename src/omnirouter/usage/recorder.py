@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+from omnirouter.billing.money import apply_charges
 from omnirouter.storage import Database
-from omnirouter.usage.charges import apply_charges
 from omnirouter.usage.dead_letters import set_aside_in_database, set_aside_in_file
 from omnirouter.usage.journal import Started, UsageJournal
 from omnirouter.usage.record import UsageRecord
@@ -91,7 +91,7 @@ class UsageRecorder:
     ``journal`` (``usage/journal.py``) every record is also appended to a local file as it is
     queued, so a crash of the process loses none of them: the next start replays it.
 
-    Money rides on the records (``usage/charges.py``): the transaction that
+    Money rides on the records (``billing/money.py``): the transaction that
     inserts a batch also adds each record's ``cost_nano`` to its key's
     ``used_nano`` and, for records queued with ``reserved=True``, deletes the
     request's reservation and releases it from the key's ``reserved_nano``; a

@@ -6,7 +6,7 @@ have; every request that started but never finished (keys without a quota) gets 
 ``status_code`` 0 and ``error_kind`` ``interrupted`` and no charge.  Rows already in the ledger
 (their batch committed before the crash) are skipped by request id, so a replay can run any number
 of times.  Reservations of requests that finished are released here; those of requests still in
-flight are left to ``billing/recovery.py``, which runs after.
+flight are left to ``usage/recovery.py``, which runs after.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ price and the key's multiplier, never more than the reservation), and write a le
 ``status_code`` 0, ``error_kind`` ``unsettled_after_restart`` and ``usage_estimated`` true, so the
 ledger's sum still equals the key's ``used_nano``.  The output (if any was produced) is not charged.
 
-Only reservations held by requests whose owner process is gone are touched (``billing/owner.py``), so a
+The money moves in ``billing/money.py``; this module writes the ledger rows beside it.  Only
+reservations held by requests whose owner process is gone are touched (``billing/owner.py``), so a
 replica that starts beside live ones leaves their requests in flight alone; reservations held by tasks
 (``holder = 'task'``) outlive restarts and are the task engine's to settle.
 """
@@ -19,23 +20,19 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
+from omnirouter.billing.money import REQUEST_HOLDER, resolve_abandoned
 from omnirouter.billing.owner import dead_owners
 from omnirouter.storage import Database, api_keys_table, reservations_table
-from omnirouter.usage.charges import charge_keys
 from omnirouter.usage.record import UsageRecord
 from omnirouter.usage.writer import UsageWriter
 
-__all__ = ["REQUEST_HOLDER", "TASK_HOLDER", "UNSETTLED_AFTER_RESTART", "recover_reservations"]
+__all__ = ["UNSETTLED_AFTER_RESTART", "recover_reservations"]
 
 log = logging.getLogger("omnirouter.billing")
 
 UNSETTLED_AFTER_RESTART = "unsettled_after_restart"
-REQUEST_HOLDER = "request"
-"""``reservations.holder`` of a request's reservation."""
-TASK_HOLDER = "task"
-"""``reservations.holder`` of an asynchronous task's reservation (never recovered at start)."""
 _CHUNK = 500
 
 
@@ -66,14 +63,11 @@ async def recover_reservations(db: Database) -> int:
 
 
 async def _resolve(db: Database, request_ids: list[str]) -> int:
-    table = reservations_table
     async with db.engine.begin() as conn:
-        deleted = (
-            await conn.execute(delete(table).where(table.c.request_id.in_(request_ids)).returning(*table.c))
-        ).all()
-        if not deleted:
+        resolved = await conn.run_sync(resolve_abandoned, request_ids)
+        if not resolved:
             return 0
-        key_ids = {row.key_id for row in deleted}
+        key_ids = {row.key_id for row in resolved}
         keys: dict[int, Any] = {
             row.id: row
             for row in await conn.execute(
@@ -82,32 +76,24 @@ async def _resolve(db: Database, request_ids: list[str]) -> int:
                 )
             )
         }
-        released: dict[int, int] = {}
-        charged: dict[int, int] = {}
-        records: list[UsageRecord] = []
         now = time.time()
-        for row in deleted:
-            charge = max(0, min(row.input_nano, row.amount_nano))
-            released[row.key_id] = released.get(row.key_id, 0) + row.amount_nano
-            charged[row.key_id] = charged.get(row.key_id, 0) + charge
-            key = keys.get(row.key_id)
-            records.append(
-                UsageRecord(
-                    request_id=row.request_id,
-                    model=row.model,
-                    inbound_protocol="unknown",
-                    status_code=0,
-                    latency_ms=max(0.0, (now - row.created_at.timestamp()) * 1000.0),
-                    created_at=now,
-                    key_id=row.key_id,
-                    key_name=key.name if key is not None else None,
-                    error_kind=UNSETTLED_AFTER_RESTART,
-                    usage_estimated=True,
-                    attempts=0,
-                    user_id=key.user_id if key is not None else None,
-                    cost_nano=charge,
-                )
+        records = [
+            UsageRecord(
+                request_id=row.request_id,
+                model=row.model,
+                inbound_protocol="unknown",
+                status_code=0,
+                latency_ms=max(0.0, (now - row.created_at.timestamp()) * 1000.0),
+                created_at=now,
+                key_id=row.key_id,
+                key_name=keys[row.key_id].name if row.key_id in keys else None,
+                error_kind=UNSETTLED_AFTER_RESTART,
+                usage_estimated=True,
+                attempts=0,
+                user_id=keys[row.key_id].user_id if row.key_id in keys else None,
+                cost_nano=row.charged_nano,
             )
+            for row in resolved
+        ]
         await conn.run_sync(UsageWriter(conn.dialect).write, records)
-        await conn.run_sync(charge_keys, {k: v for k, v in charged.items() if v}, released)
-    return len(deleted)
+    return len(resolved)

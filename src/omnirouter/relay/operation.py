@@ -1,0 +1,70 @@
+"""What the one request lifecycle (``api/lifecycle.py``) asks of each kind of call it serves.
+
+The lifecycle authenticates, reads the body, plans, limits, reserves, runs the attempts and settles,
+records and releases in one money-critical ``finally``; an ``Operation`` supplies only what differs:
+how its request is read and checked, what it may cost at most, and how one attempt runs.  Chat in
+the four protocols is one today (``relay/chat.py``); media endpoints and task creation are next.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+from omnirouter.http.asgi import Headers, Receive, Send
+from omnirouter.ir import Budget, GatewayError
+from omnirouter.relay.context import RequestContext
+from omnirouter.routing import Attempt
+from omnirouter.storage import KeyRecord
+
+
+class Inbound(NamedTuple):
+    """What the lifecycle needs from a request it has read: the model to plan for, and streaming."""
+
+    model: str
+    stream: bool
+
+
+class Exchange:
+    """One client request in flight: its connection and its record, as an attempt needs them."""
+
+    __slots__ = ("ctx", "headers", "receive", "send")
+
+    def __init__(self, ctx: RequestContext, send: Send, receive: Receive, headers: Headers) -> None:
+        self.ctx = ctx
+        self.send = send
+        self.receive = receive
+        self.headers = headers
+        """Headers every answer carries (the request id)."""
+
+
+class Operation(Protocol):
+    """One client call of one kind (one object per request), as the lifecycle serves it.
+
+    Order of calls: ``read`` → ``ready`` → ``bound`` (only when money must be reserved or estimated)
+    → ``run`` once per attempt until one answers.  ``encode_error`` may be called at any point.
+    """
+
+    @property
+    def protocol(self) -> str:
+        """The client's protocol, as the usage row names it."""
+        ...
+
+    def encode_error(self, error: GatewayError) -> tuple[int, bytes]:
+        """``error`` as the client's protocol writes it: ``(status, body)``."""
+        ...
+
+    async def read(self, body: bytes, key: KeyRecord) -> Inbound:
+        """Parse and check the request: a bad one is a 4xx here, before anything is planned or reserved."""
+        ...
+
+    def ready(self, attempts: list[Attempt]) -> None:
+        """Check what the planned attempts need of the request (a decoded form, say) before any reservation."""
+        ...
+
+    def bound(self) -> Budget:
+        """The most the request may use (tokens and metered units)."""
+        ...
+
+    async def run(self, exchange: Exchange, attempt: Attempt, upstream_key: str) -> None:
+        """Serve the request through ``attempt``; raise ``transport.AttemptFailure`` before any client byte."""
+        ...
