@@ -110,12 +110,13 @@ async def _call(table: RouteTable, method: str, path: str, **headers: str) -> tu
 
 def test_exact_paths_are_one_dict_entry_each_and_templates_are_not() -> None:
     table = _table()
-    assert set(table._exact) == {
+    assert set(table.exact) == {
         ("POST", "/v1/chat/completions"),
         ("GET", "/admin/keys"),
         ("GET", "/boom"),
         ("GET", "/slow"),
     }
+    assert set(table.direct) == {("POST", "/v1/chat/completions"), ("GET", "/boom"), ("GET", "/slow")}
     found = table.resolve("POST", "/v1/chat/completions")
     assert isinstance(found, Match) and found.route.summary == "chat" and found.params == {}
     assert found.guard is None  # auth_in_handler: the handler checks the key; the table does not twice
@@ -165,6 +166,9 @@ def test_a_path_registered_twice_or_an_unguarded_auth_kind_is_refused() -> None:
         RouteTable([templated, templated], default=DEFAULT)
     with pytest.raises(ValueError, match="no guard"):
         RouteTable([Route("GET", "/v1/y", _handler("y"), ERRORS, "y", Auth.KEY_HOLDER)], default=DEFAULT)
+    socket = Route("GET", "/v1/s", _handler("s"), ERRORS, "s", Auth.ADMIN_KEY, kind=RouteKind.WEBSOCKET)
+    with pytest.raises(ValueError, match="handshake"):
+        RouteTable([socket], default=DEFAULT, guards={Auth.ADMIN_KEY: _admin_guard})
     with pytest.raises(ValueError, match="converter"):
         RouteTable([Route("GET", "/v1/z/{id:int}", _handler("z"), ERRORS, "z")], default=DEFAULT)
 

@@ -6,11 +6,9 @@ the rest (``docs/accounts.md``: "Config file and API objects").
 
 from __future__ import annotations
 
-import msgspec
-
-from omnirouter.api.admin_common import AdminContext, AdminRequest, AdminRoute, QueryParam, Reply, listing
+from omnirouter.api.admin_common import AdminContext, AdminRequest, QueryParam, Reply, admin_route, listing
 from omnirouter.config.schema import ChannelConfig
-from omnirouter.routing.probe import ProbeResult
+from omnirouter.http.routes import Route
 from omnirouter.storage import channels_repo, groups_repo, prices_repo
 from omnirouter.storage.channels_repo import ChannelPatch, ChannelView
 from omnirouter.storage.groups_repo import GroupCreate, GroupPatch, GroupView
@@ -21,29 +19,7 @@ __all__ = ["catalog_routes"]
 _CONFLICT = (400, 401, 404, 409)
 
 
-class ChannelHealth(msgspec.Struct, kw_only=True):
-    """``GET /admin/channels``: this worker's view of a routed channel (documentation shape)."""
-
-    name: str
-    provider: str
-    breaker: str
-    in_flight: int
-    max_concurrency: int | None
-    usable_keys: int
-    total_keys: int
-    models: list[str]
-    priority: int
-    weight: int
-
-
-class ProbeSelection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """``POST /admin/channels/test``: optional; no body probes every channel."""
-
-    name: str | None = None
-    model: str | None = None
-
-
-def group_routes(ctx: AdminContext) -> list[AdminRoute]:
+def group_routes(ctx: AdminContext) -> list[Route]:
     """The group routes."""
 
     async def list_groups(req: AdminRequest) -> Reply:
@@ -67,18 +43,18 @@ def group_routes(ctx: AdminContext) -> list[AdminRoute]:
         return 200, await ctx.write("groups", lambda conn: groups_repo.delete_group(conn, name, ctx.owned))
 
     return [
-        AdminRoute("GET", "/admin/groups", "List price groups", list_groups, None, GroupView, True),
-        AdminRoute("POST", "/admin/groups", "Create a price group", create_group, GroupCreate, GroupView, status=201,
-                   errors=_CONFLICT),
-        AdminRoute("GET", "/admin/groups/{name}", "One price group", get_group, None, GroupView),
-        AdminRoute("PATCH", "/admin/groups/{name}", "Change a group's multiplier or description", update_group,
-                   GroupPatch, GroupView, errors=_CONFLICT),
-        AdminRoute("DELETE", "/admin/groups/{name}", "Delete a group no key uses", delete_group, None, GroupView,
-                   errors=_CONFLICT),
+        admin_route("GET", "/admin/groups", "List price groups", list_groups, None, GroupView, True),
+        admin_route("POST", "/admin/groups", "Create a price group", create_group, GroupCreate, GroupView, status=201,
+                    errors=_CONFLICT),
+        admin_route("GET", "/admin/groups/{name}", "One price group", get_group, None, GroupView),
+        admin_route("PATCH", "/admin/groups/{name}", "Change a group's multiplier or description", update_group,
+                    GroupPatch, GroupView, errors=_CONFLICT),
+        admin_route("DELETE", "/admin/groups/{name}", "Delete a group no key uses", delete_group, None, GroupView,
+                    errors=_CONFLICT),
     ]  # fmt: skip
 
 
-def price_routes(ctx: AdminContext) -> list[AdminRoute]:
+def price_routes(ctx: AdminContext) -> list[Route]:
     """The price routes; ``?channel=`` picks a per-channel override."""
 
     async def list_prices(req: AdminRequest) -> Reply:
@@ -106,21 +82,21 @@ def price_routes(ctx: AdminContext) -> list[AdminRoute]:
 
     channel = (QueryParam("channel", "the channel of a per-channel override (absent: the model's own price)"),)
     return [
-        AdminRoute("GET", "/admin/prices", "List prices", list_prices, None, PriceView, True,
-                   query=(QueryParam("model", "only this model's prices"),)),
-        AdminRoute("POST", "/admin/prices", "Add a price (USD per 1M tokens; per image / second / call)",
-                   create_price, PriceCreate, PriceView, status=201, errors=_CONFLICT),
-        AdminRoute("GET", "/admin/prices/{model:path}", "One model's price", get_price, None, PriceView,
-                   query=channel),
-        AdminRoute("PATCH", "/admin/prices/{model:path}", "Change a price", update_price, PricePatch, PriceView,
-                   query=channel, errors=_CONFLICT),
-        AdminRoute("DELETE", "/admin/prices/{model:path}", "Delete a price", delete_price, None, PriceView,
-                   query=channel, errors=_CONFLICT),
+        admin_route("GET", "/admin/prices", "List prices", list_prices, None, PriceView, True,
+                    query=(QueryParam("model", "only this model's prices"),)),
+        admin_route("POST", "/admin/prices", "Add a price (USD per 1M tokens; per image / second / call)",
+                    create_price, PriceCreate, PriceView, status=201, errors=_CONFLICT),
+        admin_route("GET", "/admin/prices/{model:path}", "One model's price", get_price, None, PriceView,
+                    query=channel),
+        admin_route("PATCH", "/admin/prices/{model:path}", "Change a price", update_price, PricePatch, PriceView,
+                    query=channel, errors=_CONFLICT),
+        admin_route("DELETE", "/admin/prices/{model:path}", "Delete a price", delete_price, None, PriceView,
+                    query=channel, errors=_CONFLICT),
     ]  # fmt: skip
 
 
-def channel_routes(ctx: AdminContext) -> list[AdminRoute]:
-    """Channel CRUD (the health listing and probes are ``api/admin.py``'s, documented here)."""
+def channel_routes(ctx: AdminContext) -> list[Route]:
+    """Channel CRUD (the health listing and probes are ``api/admin.py``'s)."""
     config_channels = ctx.gateway.config.channels
 
     async def create_channel(req: AdminRequest) -> Reply:
@@ -146,23 +122,19 @@ def channel_routes(ctx: AdminContext) -> list[AdminRoute]:
         return 200, listing(await ctx.read(lambda conn: channels_repo.list_channels(conn, config_channels)))
 
     return [
-        AdminRoute("GET", "/admin/channels", "Every routed channel with this worker's view of its health "
-                   "(a JSON array)", None, None, ChannelHealth, array=True, errors=(401, 404)),
-        AdminRoute("POST", "/admin/channels/test", "Probe all channels, or one ({\"name\", \"model\"}) (a JSON array)",
-                   None, ProbeSelection, ProbeResult, array=True),
-        AdminRoute("GET", "/admin/channel-settings", "Every channel's settings, upstream keys masked "
-                   "(config file and API)", list_settings, None, ChannelView, True),
-        AdminRoute("POST", "/admin/channels", "Create a channel (the config file's channel keys, as JSON)",
-                   create_channel, ChannelConfig, ChannelView, status=201, errors=_CONFLICT),
-        AdminRoute("GET", "/admin/channels/{name}", "One channel's settings, upstream keys masked", get_channel,
-                   None, ChannelView),
-        AdminRoute("PATCH", "/admin/channels/{name}", "Change an API channel (status disabled takes it out of "
-                   "routing)", update_channel, ChannelPatch, ChannelView, errors=_CONFLICT),
-        AdminRoute("DELETE", "/admin/channels/{name}", "Delete an API channel", delete_channel, None, ChannelView,
-                   errors=_CONFLICT),
+        admin_route("GET", "/admin/channel-settings", "Every channel's settings, upstream keys masked "
+                    "(config file and API)", list_settings, None, ChannelView, True),
+        admin_route("POST", "/admin/channels", "Create a channel (the config file's channel keys, as JSON)",
+                    create_channel, ChannelConfig, ChannelView, status=201, errors=_CONFLICT),
+        admin_route("GET", "/admin/channels/{name}", "One channel's settings, upstream keys masked", get_channel,
+                    None, ChannelView),
+        admin_route("PATCH", "/admin/channels/{name}", "Change an API channel (status disabled takes it out of "
+                    "routing)", update_channel, ChannelPatch, ChannelView, errors=_CONFLICT),
+        admin_route("DELETE", "/admin/channels/{name}", "Delete an API channel", delete_channel, None, ChannelView,
+                    errors=_CONFLICT),
     ]  # fmt: skip
 
 
-def catalog_routes(ctx: AdminContext) -> list[AdminRoute]:
+def catalog_routes(ctx: AdminContext) -> list[Route]:
     """Groups, prices and channels."""
     return [*group_routes(ctx), *price_routes(ctx), *channel_routes(ctx)]

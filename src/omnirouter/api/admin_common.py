@@ -1,9 +1,10 @@
-"""What every admin resource module shares: the request, the route description, bodies, writes.
+"""What every admin resource module shares: the request, the route builder, the error shape, bodies, writes.
 
-A handler takes an ``AdminRequest`` and returns ``(status, payload)``; the router (``admin_router``)
-checks the admin key, matches the path, encodes the payload with msgspec and turns ``AdminError``
-and the repositories' errors into ``{"error": {message, type, param, code}}`` answers.  The same
-route descriptions give the OpenAPI document (``admin_openapi``).
+A handler takes an ``AdminRequest`` and returns ``(status, payload)``; :func:`admin_route` makes it a
+``Route`` of the one route table (``http/routes.py``), which checks the admin key, matches the path and
+encodes a raised ``GatewayError`` with :data:`ADMIN_ERRORS` as ``{"error": {message, type, param, code}}``.
+The repositories' refusals become 404 / 409 / 400 here.  The same routes give the OpenAPI document
+(``api/openapi.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -20,24 +20,26 @@ import msgspec
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from omnirouter.api.admin import AdminError
 from omnirouter.gateway import Gateway, notify_change
-from omnirouter.http.asgi import Receive, Scope, read_body
-from omnirouter.ir import GatewayError
+from omnirouter.http.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_response
+from omnirouter.http.routes import PATH_PARAMS, Auth, ErrorEncoder, QueryParam, Route, RouteDoc
+from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
 from omnirouter.storage.ownership import ConfigOwned, config_owned
-from omnirouter.storage.repo_common import Conflict, Invalid, NotFound, RepoError
+from omnirouter.storage.repo_common import Conflict, NotFound, RepoError
 from omnirouter.storage.settings_repo import bump_config_version
 
 __all__ = [
+    "ADMIN_ERRORS",
     "MAX_ID",
     "AdminContext",
     "AdminRequest",
-    "AdminRoute",
     "Handler",
     "QueryParam",
     "Reply",
+    "admin_route",
     "listing",
     "parse_id",
+    "refusal",
     "repo_failure",
     "validation_failure",
 ]
@@ -50,6 +52,31 @@ MAX_BODY = 256 * 1024
 MAX_ID = 2**63 - 1
 """The largest id a database row can have (a signed 64-bit integer)."""
 
+_ADMIN_TYPES: dict[ErrorKind, str] = {
+    ErrorKind.INVALID_REQUEST: "invalid_request_error",
+    ErrorKind.REQUEST_TOO_LARGE: "invalid_request_error",
+    ErrorKind.AUTHENTICATION: "authentication_error",
+    ErrorKind.PERMISSION: "permission_error",
+    ErrorKind.NOT_FOUND: "not_found_error",
+    ErrorKind.RATE_LIMIT: "rate_limit_error",
+}
+
+
+def _encode_admin_error(scope: Scope, error: GatewayError) -> tuple[int, bytes]:
+    """``{"error": {message, type, param, code}}``: OpenAI's shape, with ``conflict_error`` for a 409."""
+    kind = "conflict_error" if error.status == 409 else _ADMIN_TYPES.get(error.kind, "server_error")
+    payload = {"error": {"message": error.message, "type": kind, "param": error.param, "code": error.code}}
+    return error.status, orjson.dumps(payload)
+
+
+ADMIN_ERRORS = ErrorEncoder("Admin", _encode_admin_error)
+"""The admin API's error shape (its own type names, so a codec's change cannot move it)."""
+
+
+def refusal(status: int, message: str, code: str, param: str | None = None) -> GatewayError:
+    """An admin refusal: its kind follows ``status`` (a 409 is a conflict, a 405 an invalid request)."""
+    return GatewayError(kind_for_status(status), message, status=status, code=code, param=param)
+
 
 def parse_id(value: str) -> int | None:
     """``value`` as a row id: ASCII digits up to :data:`MAX_ID`; ``None`` when it is not one."""
@@ -59,46 +86,57 @@ def parse_id(value: str) -> int | None:
     return number if number <= MAX_ID else None
 
 
-def _storable(value: object) -> AdminError | None:
+def _storable(value: object) -> GatewayError | None:
     """Why a decoded body cannot be stored as JSON (an integer beyond 64 bits, too deep), if it cannot."""
     try:
         orjson.dumps(msgspec.to_builtins(value))
     except TypeError as exc:
         problem = "an integer beyond 64 bits" if "Integer" in str(exc) else "values nested too deeply"
-        return AdminError(400, f"Invalid body: it holds {problem}.", "invalid_request_error", "invalid_value")
+        return refusal(400, f"Invalid body: it holds {problem}.", "invalid_value")
     return None
 
 
-@dataclass(frozen=True)
-class QueryParam:
-    """A query parameter a route reads (for the OpenAPI document)."""
+def admin_route(
+    method: str,
+    path: str,
+    summary: str,
+    handler: Handler,
+    body: Any = None,
+    response: Any = None,
+    many: bool = False,
+    *,
+    array: bool = False,
+    status: int = 200,
+    query: tuple[QueryParam, ...] = (),
+    errors: tuple[int, ...] = (400, 401, 404),
+    body_required: bool = True,
+) -> Route:
+    """An admin operation as a ``Route``: admin key, admin error shape; the reply is encoded with msgspec.
 
-    name: str
-    description: str
-    kind: str = "string"  # string | integer | date-time | date
-    enum: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class AdminRoute:
-    """One admin operation: ``path`` may hold ``{name}`` segments (``{name:path}`` takes the rest).
-
-    ``handler`` ``None`` marks a route served elsewhere (``api/admin.py``) and only documented here.
-    ``response`` is the payload type; ``many`` wraps it as ``{"object": "list", "data": [...]}``,
-    ``array`` makes it a bare JSON array.
+    ``response`` is the payload type (for the document); ``many`` wraps it as ``{"object": "list",
+    "data": [...]}``, ``array`` makes it a bare JSON array.  A payload that is ``bytes`` goes out as is.
     """
 
-    method: str
-    path: str
-    summary: str
-    handler: Handler | None
-    body: Any = None
-    response: Any = None
-    many: bool = False
-    array: bool = False
-    status: int = 200
-    query: tuple[QueryParam, ...] = ()
-    errors: tuple[int, ...] = field(default=(400, 401, 404))
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            code, payload = await handler(AdminRequest(scope, receive, scope.get(PATH_PARAMS) or {}))
+        except RepoError as error:
+            raise repo_failure(error) from None
+        answer = payload if isinstance(payload, bytes) else msgspec.json.encode(payload)
+        await send_response(send, code, answer, JSON_HEADERS)
+
+    doc = RouteDoc(
+        body=body,
+        body_required=body_required,
+        response=response,
+        many=many,
+        array=array,
+        status=status,
+        query=query,
+        errors=errors,
+        tag=path.split("/")[2].split(".")[0],
+    )
+    return Route(method, path, serve, ADMIN_ERRORS, summary, Auth.ADMIN_KEY, doc=doc)
 
 
 def listing(items: list[Any]) -> dict[str, Any]:
@@ -106,10 +144,10 @@ def listing(items: list[Any]) -> dict[str, Any]:
     return {"object": "list", "data": items}
 
 
-def validation_failure(exc: msgspec.ValidationError | msgspec.DecodeError) -> AdminError:
+def validation_failure(exc: msgspec.ValidationError | msgspec.DecodeError) -> GatewayError:
     """A 400 that names the field msgspec complained about."""
     if not isinstance(exc, msgspec.ValidationError):
-        return AdminError(400, f"The body is not valid JSON: {exc}.", "invalid_request_error", "invalid_json")
+        return refusal(400, f"The body is not valid JSON: {exc}.", "invalid_json")
     reason, _, at = str(exc).partition(" - at `$")
     path = at.rstrip("`").lstrip(".")
     for prefix, wording, code in (
@@ -119,20 +157,19 @@ def validation_failure(exc: msgspec.ValidationError | msgspec.DecodeError) -> Ad
         if reason.startswith(prefix):
             name = reason.split("`")[1] if "`" in reason else ""
             param = f"{path}.{name}" if path else name
-            return AdminError(400, wording.format(param), "invalid_request_error", code, param)
+            return refusal(400, wording.format(param), code, param)
     if path:
-        return AdminError(400, f"Invalid value for '{path}': {reason}.", "invalid_request_error", "invalid_value", path)
-    return AdminError(400, f"Invalid body: {reason}.", "invalid_request_error", "invalid_body")
+        return refusal(400, f"Invalid value for '{path}': {reason}.", "invalid_value", path)
+    return refusal(400, f"Invalid body: {reason}.", "invalid_body")
 
 
-def repo_failure(error: RepoError) -> AdminError:
+def repo_failure(error: RepoError) -> GatewayError:
     """The admin answer to a repository's refusal: 404, 409 or 400."""
     if isinstance(error, NotFound):
-        return AdminError(404, error.message, "not_found_error", error.code, error.param)
+        return refusal(404, error.message, error.code, error.param)
     if isinstance(error, Conflict):
-        return AdminError(409, error.message, "conflict_error", error.code, error.param)
-    kind = "invalid_request_error" if isinstance(error, Invalid) else "api_error"
-    return AdminError(400, error.message, kind, error.code, error.param)
+        return refusal(409, error.message, error.code, error.param)
+    return refusal(400, error.message, error.code, error.param)  # Invalid (a bare RepoError is never raised)
 
 
 class AdminRequest:
@@ -152,9 +189,9 @@ class AdminRequest:
         try:
             raw = await read_body(self.receive, MAX_BODY)
         except GatewayError as error:
-            raise AdminError(error.status, error.message, "invalid_request_error", "body_too_large") from None
+            raise refusal(error.status, error.message, "body_too_large") from None
         if not raw.strip():
-            raise AdminError(400, "A JSON object body is required.", "invalid_request_error", "missing_body")
+            raise refusal(400, "A JSON object body is required.", "missing_body")
         try:
             decoded = msgspec.json.decode(raw, type=kind)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -169,7 +206,7 @@ class AdminRequest:
         value = self.params[name]
         number = parse_id(value)
         if number is None:
-            raise AdminError(404, f"No {what} with id {value!r}.", "not_found_error", f"{what}_not_found")
+            raise refusal(404, f"No {what} with id {value!r}.", f"{what}_not_found")
         return number
 
     def text(self, name: str) -> str | None:
@@ -187,7 +224,7 @@ class AdminRequest:
             number = low - 1
         if not low <= number <= high:
             message = f"'{name}' must be an integer from {low} to {high}."
-            raise AdminError(400, message, "invalid_request_error", "invalid_value", name)
+            raise refusal(400, message, "invalid_value", name)
         return number
 
     def time(self, name: str) -> datetime | None:
@@ -201,10 +238,9 @@ class AdminRequest:
                 parsed = datetime.fromisoformat(candidate.replace("Z", "+00:00"))
                 break
         if parsed is None:
-            raise AdminError(
+            raise refusal(
                 400,
                 f"'{name}' must be an ISO 8601 time or date, e.g. 2026-01-31 or 2026-01-31T12:00:00Z; got {value!r}.",
-                "invalid_request_error",
                 "invalid_value",
                 name,
             )
@@ -214,10 +250,9 @@ class AdminRequest:
         """A query parameter restricted to ``options``."""
         value = self.text(name) or default
         if value not in options:
-            raise AdminError(
+            raise refusal(
                 400,
                 f"'{name}' must be one of {', '.join(options)}; got {value!r}.",
-                "invalid_request_error",
                 "invalid_value",
                 name,
             )

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from omnirouter.api.admin_common import AdminContext, AdminRequest, AdminRoute, QueryParam, Reply, listing
+from omnirouter.api.admin_common import (
+    MAX_ID,
+    AdminContext,
+    AdminRequest,
+    QueryParam,
+    Reply,
+    admin_route,
+    listing,
+    refusal,
+)
+from omnirouter.http.routes import Route
 from omnirouter.storage import keys_repo, users_repo
 from omnirouter.storage.keys_repo import KeyCreate, KeyPatch, KeyView, KeyWithSecret
 from omnirouter.storage.users_repo import UserCreate, UserPatch, UserView
@@ -13,7 +23,13 @@ _KEY_STATUSES = ("active", "disabled", "revoked")
 _USER_STATUSES = ("active", "disabled")
 
 
-def key_routes(ctx: AdminContext) -> list[AdminRoute]:
+def _storable_user(user_id: object) -> None:
+    """An id no row can have names no user (and would overflow the database's integer): the same 400."""
+    if isinstance(user_id, int) and not 0 <= user_id <= MAX_ID:
+        raise refusal(400, f"'user_id': no user with id {user_id}.", "unknown_user", "user_id")
+
+
+def key_routes(ctx: AdminContext) -> list[Route]:
     """The key routes."""
 
     async def list_keys(req: AdminRequest) -> Reply:
@@ -24,6 +40,7 @@ def key_routes(ctx: AdminContext) -> list[AdminRoute]:
 
     async def create_key(req: AdminRequest) -> Reply:
         body = await req.body(KeyCreate)
+        _storable_user(body.user_id)
         return 201, await ctx.write("keys", lambda conn: keys_repo.create_key(conn, body, ctx.owned))
 
     async def get_key(req: AdminRequest) -> Reply:
@@ -33,6 +50,7 @@ def key_routes(ctx: AdminContext) -> list[AdminRoute]:
     async def update_key(req: AdminRequest) -> Reply:
         key_id = req.int_param("id", "key")
         patch = await req.body(KeyPatch)
+        _storable_user(patch.user_id)
         return 200, await ctx.write("keys", lambda conn: keys_repo.update_key(conn, key_id, patch, ctx.owned))
 
     async def revoke_key(req: AdminRequest) -> Reply:
@@ -49,20 +67,20 @@ def key_routes(ctx: AdminContext) -> list[AdminRoute]:
     )
     conflict = (400, 401, 404, 409)
     return [
-        AdminRoute("GET", "/admin/keys", "List client keys (never their secrets)", list_keys, None, KeyView, True,
-                   query=filters),
-        AdminRoute("POST", "/admin/keys", "Create a client key; the answer shows its secret this once", create_key,
-                   KeyCreate, KeyWithSecret, status=201, errors=conflict),
-        AdminRoute("GET", "/admin/keys/{id}", "One client key", get_key, None, KeyView),
-        AdminRoute("PATCH", "/admin/keys/{id}", "Change a key's name, limits, quota, models, IPs, group, expiry, "
-                   "metadata or status (active / disabled)", update_key, KeyPatch, KeyView, errors=conflict),
-        AdminRoute("DELETE", "/admin/keys/{id}", "Revoke a key for good", revoke_key, None, KeyView, errors=conflict),
-        AdminRoute("POST", "/admin/keys/{id}/rotate", "Give a key a new secret (shown this once); the old one stops "
-                   "working", rotate_key, None, KeyWithSecret, errors=conflict),
+        admin_route("GET", "/admin/keys", "List client keys (never their secrets)", list_keys, None, KeyView, True,
+                    query=filters),
+        admin_route("POST", "/admin/keys", "Create a client key; the answer shows its secret this once", create_key,
+                    KeyCreate, KeyWithSecret, status=201, errors=conflict),
+        admin_route("GET", "/admin/keys/{id}", "One client key", get_key, None, KeyView),
+        admin_route("PATCH", "/admin/keys/{id}", "Change a key's name, limits, quota, models, IPs, group, expiry, "
+                    "metadata or status (active / disabled)", update_key, KeyPatch, KeyView, errors=conflict),
+        admin_route("DELETE", "/admin/keys/{id}", "Revoke a key for good", revoke_key, None, KeyView, errors=conflict),
+        admin_route("POST", "/admin/keys/{id}/rotate", "Give a key a new secret (shown this once); the old one stops "
+                    "working", rotate_key, None, KeyWithSecret, errors=conflict),
     ]  # fmt: skip
 
 
-def user_routes(ctx: AdminContext) -> list[AdminRoute]:
+def user_routes(ctx: AdminContext) -> list[Route]:
     """The user routes."""
 
     async def list_users(req: AdminRequest) -> Reply:
@@ -88,13 +106,13 @@ def user_routes(ctx: AdminContext) -> list[AdminRoute]:
 
     conflict = (400, 401, 404, 409)
     return [
-        AdminRoute("GET", "/admin/users", "List users", list_users, None, UserView, True,
-                   query=(QueryParam("status", "only users in this status", enum=_USER_STATUSES),)),
-        AdminRoute("POST", "/admin/users", "Create a user", create_user, UserCreate, UserView, status=201,
-                   errors=conflict),
-        AdminRoute("GET", "/admin/users/{id}", "One user", get_user, None, UserView),
-        AdminRoute("PATCH", "/admin/users/{id}", "Change a user (status disabled stops all their keys)", update_user,
-                   UserPatch, UserView, errors=conflict),
-        AdminRoute("DELETE", "/admin/users/{id}", "Disable a user (their keys stop working; history stays)",
-                   disable_user, None, UserView),
+        admin_route("GET", "/admin/users", "List users", list_users, None, UserView, True,
+                    query=(QueryParam("status", "only users in this status", enum=_USER_STATUSES),)),
+        admin_route("POST", "/admin/users", "Create a user", create_user, UserCreate, UserView, status=201,
+                    errors=conflict),
+        admin_route("GET", "/admin/users/{id}", "One user", get_user, None, UserView),
+        admin_route("PATCH", "/admin/users/{id}", "Change a user (status disabled stops all their keys)", update_user,
+                    UserPatch, UserView, errors=conflict),
+        admin_route("DELETE", "/admin/users/{id}", "Disable a user (their keys stop working; history stays)",
+                    disable_user, None, UserView),
     ]  # fmt: skip

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
-from omnirouter.api.admin import AdminError
 from omnirouter.api.admin_common import (
     MAX_ID,
     AdminContext,
     AdminRequest,
-    AdminRoute,
     QueryParam,
     Reply,
+    admin_route,
     listing,
     parse_id,
+    refusal,
 )
+from omnirouter.http.routes import Route
 from omnirouter.usage.dead_letters import DeadLetterView, list_dead_letters
 from omnirouter.usage.report import GROUP_BY, MAX_PAGE, LedgerPage, UsageFilters, UsageReport, ledger_page, usage_report
 
@@ -40,7 +41,7 @@ def _filters(req: AdminRequest) -> UsageFilters:
     )
 
 
-def usage_routes(ctx: AdminContext) -> list[AdminRoute]:
+def usage_routes(ctx: AdminContext) -> list[Route]:
     """The usage and ledger routes."""
 
     async def usage(req: AdminRequest) -> Reply:
@@ -53,7 +54,7 @@ def usage_routes(ctx: AdminContext) -> list[AdminRoute]:
         before = req.text("before")
         if before is not None and before.isdigit() and parse_id(before) is None:
             message = f"'before' must be a record id from 0 to {MAX_ID} or an ISO 8601 time."
-            raise AdminError(400, message, "invalid_request_error", "invalid_cursor", "before")
+            raise refusal(400, message, "invalid_cursor", "before")
         limit = req.integer("limit", default=100, low=1, high=MAX_PAGE) or 100
         return 200, await ctx.read(lambda conn: ledger_page(conn, before=before, limit=limit, filters=filters))
 
@@ -67,13 +68,13 @@ def usage_routes(ctx: AdminContext) -> list[AdminRoute]:
         QueryParam("limit", f"records per page, 1 to {MAX_PAGE} (default 100)", "integer"),
     )
     return [
-        AdminRoute("GET", "/admin/usage", "Usage grouped by key, user, model, channel or day: requests, errors, "
-                   "tokens by kind and cost in USD, with totals", usage, None, UsageReport, query=(by, *_FILTERS),
-                   errors=(400, 401)),
-        AdminRoute("GET", "/admin/ledger", "The ledger: one record per request, newest first, paged by time",
-                   ledger, None, LedgerPage, query=(*page, *_FILTERS), errors=(400, 401)),
-        AdminRoute("GET", "/admin/dead-letters", "Usage records the database refused, set aside uncharged "
-                   "(newest first; see docs/operations.md)", dead_letters, None, DeadLetterView, True,
-                   query=(QueryParam("limit", f"records, 1 to {MAX_PAGE} (default 100)", "integer"),),
-                   errors=(400, 401)),
+        admin_route("GET", "/admin/usage", "Usage grouped by key, user, model, channel or day: requests, errors, "
+                    "tokens by kind and cost in USD, with totals", usage, None, UsageReport, query=(by, *_FILTERS),
+                    errors=(400, 401)),
+        admin_route("GET", "/admin/ledger", "The ledger: one record per request, newest first, paged by time",
+                    ledger, None, LedgerPage, query=(*page, *_FILTERS), errors=(400, 401)),
+        admin_route("GET", "/admin/dead-letters", "Usage records the database refused, set aside uncharged "
+                    "(newest first; see docs/operations.md)", dead_letters, None, DeadLetterView, True,
+                    query=(QueryParam("limit", f"records, 1 to {MAX_PAGE} (default 100)", "integer"),),
+                    errors=(400, 401)),
     ]  # fmt: skip

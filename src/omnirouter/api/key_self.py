@@ -6,12 +6,12 @@
   shape, ``{"object": "list", "total_usage": <cents>, "daily_costs": [...]}`` (``end_date`` exclusive);
 * ``GET /v1/dashboard/billing/subscription``: OpenAI's legacy quota shape (``hard_limit_usd``).
 
-Errors are in OpenAI's format.  The key's IP allow-list and expiry apply as on every request.
+Errors are in OpenAI's format.  The key's IP allow-list and expiry apply as on every request: the route
+table checks them (``Auth.KEY_HOLDER``, :meth:`KeySelfAPI.guard`) before a handler runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,10 +19,11 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from omnirouter.accounts import check_access
+from omnirouter.api.errors import OPENAI_ERRORS
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, Receive, Scope, Send, send_response
+from omnirouter.http.routes import AUTH, Auth, Handler, QueryParam, Route, RouteDoc
 from omnirouter.ir import ErrorKind, GatewayError
-from omnirouter.protocols.openai_chat import OPENAI_CHAT
 from omnirouter.storage import KeyRecord
 from omnirouter.storage.keys_repo import KeyView, get_key
 from omnirouter.storage.ownership import config_owned
@@ -31,42 +32,46 @@ from omnirouter.usage.report import daily_model_costs
 
 __all__ = ["KeySelfAPI"]
 
-ASGIHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_DAYS = 100
 
 
 class KeySelfAPI:
-    """The key holders' routes."""
+    """The key holders' routes; the route table checks the key with :meth:`guard` before each."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self._owned = config_owned(gateway.config)
 
-    def routes(self) -> dict[tuple[str, str], ASGIHandler]:
-        """The ``(method, path) -> handler`` entries for the app's router."""
-        return {
-            ("GET", "/v1/key"): self.key,
-            ("GET", "/v1/dashboard/billing/usage"): self.usage,
-            ("GET", "/dashboard/billing/usage"): self.usage,
-            ("GET", "/v1/dashboard/billing/subscription"): self.subscription,
-            ("GET", "/dashboard/billing/subscription"): self.subscription,
-        }
+    def routes(self) -> list[Route]:
+        """The key holders' routes (each legacy billing path also without its ``/v1`` prefix)."""
+        usage = "Daily costs per model in cents (OpenAI's legacy billing shape; end_date exclusive)"
+        dates = (
+            QueryParam("start_date", "the first day (YYYY-MM-DD; default 30 days before end_date)", "date"),
+            QueryParam("end_date", "the day after the last (YYYY-MM-DD; default tomorrow)", "date"),
+        )
+        subscription = "The key's quota in OpenAI's legacy subscription shape (hard_limit_usd)"
+        doc = RouteDoc(errors=(400, 401, 403), tag="key")
 
-    async def _answer(self, send: Send, work: Callable[[], Awaitable[Any]]) -> None:
-        try:
-            payload = await work()
-        except GatewayError as error:
-            status, body = OPENAI_CHAT.encode_error(error)
-            await send_response(send, status, body, JSON_HEADERS)
-            return
-        await send_response(send, 200, msgspec.json.encode(payload), JSON_HEADERS)
+        def route(path: str, summary: str, handler: Handler, route_doc: RouteDoc = doc) -> Route:
+            return Route("GET", path, handler, OPENAI_ERRORS, summary, Auth.KEY_HOLDER, doc=route_doc)
 
-    def _caller(self, scope: Scope) -> KeyRecord:
+        return [
+            route("/v1/key", "The calling key: quota, used, reserved and remaining USD, limits, models, expiry",
+                  self.key, RouteDoc(errors=(401, 403), tag="key")),
+            *(route(f"{prefix}/dashboard/billing/usage", usage, self.usage,
+                    RouteDoc(query=dates, errors=(400, 401, 403), tag="key")) for prefix in ("/v1", "")),
+            *(route(f"{prefix}/dashboard/billing/subscription", subscription, self.subscription)
+              for prefix in ("/v1", "")),
+        ]  # fmt: skip
+
+    def guard(self, scope: Scope) -> KeyRecord:
+        """The calling key, if it is valid, unexpired and used from an allowed address (else a 401 / 403)."""
         key = self.gateway.auth.authenticate(scope)
         check_access(msgspec.structs.replace(key, models=None), scope, "")  # expiry and IP allow-list
         return key
 
-    async def _view(self, key: KeyRecord) -> KeyView:
+    async def _view(self, scope: Scope) -> KeyView:
+        key: KeyRecord = scope[AUTH]
         async with self.gateway.db.engine.connect() as conn:
             try:
                 return await get_key(conn, key.id, self._owned)
@@ -75,53 +80,47 @@ class KeySelfAPI:
 
     async def key(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/key``."""
-
-        async def work() -> dict[str, Any]:
-            view = await self._view(self._caller(scope))
-            record = msgspec.to_builtins(view)
-            del record["source"]
-            return {"object": "key", **record}
-
-        await self._answer(send, work)
+        record = msgspec.to_builtins(await self._view(scope))
+        del record["source"]
+        await _send_json(send, {"object": "key", **record})
 
     async def subscription(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/dashboard/billing/subscription``: the quota as OpenAI's legacy endpoint shows it."""
-
-        async def work() -> dict[str, Any]:
-            view = await self._view(self._caller(scope))
-            limit = view.quota_usd if view.quota_usd is not None else 0.0
-            access_until = int(view.expires_at.timestamp()) if view.expires_at is not None else 0
-            return {
+        view = await self._view(scope)
+        limit = view.quota_usd if view.quota_usd is not None else 0.0
+        access_until = int(view.expires_at.timestamp()) if view.expires_at is not None else 0
+        await _send_json(
+            send,
+            {
                 "object": "billing_subscription",
                 "has_payment_method": view.quota_usd is None,
                 "soft_limit_usd": limit,
                 "hard_limit_usd": limit,
                 "system_hard_limit_usd": limit,
                 "access_until": access_until,
-            }
-
-        await self._answer(send, work)
+            },
+        )
 
     async def usage(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/dashboard/billing/usage``: daily costs per model, in cents."""
+        key: KeyRecord = scope[AUTH]
+        start, end = _date_range(scope)
+        async with self.gateway.db.engine.connect() as conn:
+            rows = await daily_model_costs(conn, key.id, _midnight(start), _midnight(end))
+        days: dict[str, list[dict[str, Any]]] = {}
+        total_nano = 0
+        for day, model, cost_nano in rows:
+            days.setdefault(day, []).append({"name": model, "cost": cost_nano / 10_000_000})
+            total_nano += cost_nano
+        daily = [
+            {"timestamp": _midnight(date.fromisoformat(day)).timestamp(), "line_items": items}
+            for day, items in sorted(days.items())
+        ]
+        await _send_json(send, {"object": "list", "daily_costs": daily, "total_usage": total_nano / 10_000_000})
 
-        async def work() -> dict[str, Any]:
-            key = self._caller(scope)
-            start, end = _date_range(scope)
-            async with self.gateway.db.engine.connect() as conn:
-                rows = await daily_model_costs(conn, key.id, _midnight(start), _midnight(end))
-            days: dict[str, list[dict[str, Any]]] = {}
-            total_nano = 0
-            for day, model, cost_nano in rows:
-                days.setdefault(day, []).append({"name": model, "cost": cost_nano / 10_000_000})
-                total_nano += cost_nano
-            daily = [
-                {"timestamp": _midnight(date.fromisoformat(day)).timestamp(), "line_items": items}
-                for day, items in sorted(days.items())
-            ]
-            return {"object": "list", "daily_costs": daily, "total_usage": total_nano / 10_000_000}
 
-        await self._answer(send, work)
+async def _send_json(send: Send, payload: Any) -> None:
+    await send_response(send, 200, msgspec.json.encode(payload), JSON_HEADERS)
 
 
 def _midnight(day: date) -> datetime:

@@ -9,7 +9,8 @@ matched against the ASGI ``path`` (already percent-decoded) and handed to the ha
 
 The dispatcher (``RouteTable.__call__``):
 
-* exact paths are one dict lookup on ``(method, path)`` — the chat routes' hot path;
+* exact paths are one dict lookup on ``(method, path)`` — the chat routes' hot path (``direct`` maps the
+  exact paths with nothing to check to their handlers, so an app can call one right after that lookup);
 * templates are tried after that, in registration order (a literal prefix check before each regex);
 * a path no route knows is a 404, a known path with another method a 405 — worded and encoded by the
   :class:`Area` the path falls in (``/admin/`` answers misses in its own shape, after the admin key);
@@ -20,7 +21,8 @@ The dispatcher (``RouteTable.__call__``):
   exception is logged and answered as a 500 in the same shape.
 
 WebSocket routes (``kind=RouteKind.WEBSOCKET``) are held apart from HTTP ones; the app serves a
-handshake only when :meth:`RouteTable.websocket` finds a route for it.
+handshake only when :meth:`RouteTable.websocket` finds a route for it, whose handler answers the
+handshake itself, auth included (so it is ``Auth.NONE`` or ``auth_in_handler``).
 
 A leaf module: it imports only ``omnirouter.ir`` and ``omnirouter.http``.
 """
@@ -43,6 +45,7 @@ __all__ = [
     "PATH_PARAMS",
     "Area",
     "Auth",
+    "Entry",
     "ErrorEncoder",
     "Guard",
     "Handler",
@@ -62,6 +65,8 @@ log = logging.getLogger("omnirouter")
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 Guard = Callable[[Scope], object]
 """Checks a request's credentials for one :class:`Auth` kind: raises ``GatewayError`` or returns the caller."""
+Entry = tuple["Route", Guard | None]
+"""An exact path's route and the guard to run first (``None``: nothing to check here)."""
 
 PATH_PARAMS = "path_params"
 AUTH = "auth"
@@ -209,7 +214,7 @@ class _Lookup:
     """The routes of one kind: exact paths in a dict, templates in a list, each path's methods."""
 
     def __init__(self) -> None:
-        self.exact: dict[tuple[str, str], tuple[Route, Guard | None]] = {}
+        self.exact: dict[tuple[str, str], Entry] = {}
         self.templates: list[_Template] = []
         self.methods: dict[str, list[str]] = {}
 
@@ -263,9 +268,20 @@ class RouteTable:
         self._http = _Lookup()
         self._websocket = _Lookup()
         for route in self.routes:
-            lookup = self._http if route.kind is RouteKind.HTTP else self._websocket
-            lookup.add(route, None if route.auth_in_handler else self._guard(route.auth))
-        self._exact = self._http.exact  # the hot path reads it directly
+            guard = None if route.auth_in_handler else self._guard(route.auth)
+            if route.kind is RouteKind.HTTP:
+                self._http.add(route, guard)
+            elif guard is None:
+                self._websocket.add(route, None)
+            else:
+                raise ValueError(f"{route.path}: a WebSocket route answers its own handshake (auth_in_handler)")
+        self.exact = self._http.exact
+        """``(method, path) -> (route, guard)`` of the exact HTTP paths."""
+        self.direct: dict[tuple[str, str], Handler] = {
+            key: route.handler for key, (route, guard) in self.exact.items() if guard is None
+        }
+        """``(method, path) -> handler`` of the exact HTTP paths with nothing for the table to check: an app's
+        hot path may call the handler straight after this one lookup, and hand an exception to :meth:`failed`."""
         self._areas = sorted(areas, key=lambda area: len(area.prefix), reverse=True)
         self._default = default
         for area in (*self._areas, default):
@@ -299,7 +315,10 @@ class RouteTable:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one HTTP request."""
-        entry = self._exact.get((scope["method"], scope["path"]))
+        await self.serve(self.exact.get((scope["method"], scope["path"])), scope, receive, send)
+
+    async def serve(self, entry: Entry | None, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a request whose exact-path lookup gave ``entry`` (``None``: a template, or a miss)."""
         if entry is None:
             await self._serve_slow(scope, receive, send)
             return
@@ -308,10 +327,8 @@ class RouteTable:
             if guard is not None:
                 scope[AUTH] = guard(scope)
             await route.handler(scope, receive, send)
-        except ClientDisconnected:
-            return
         except Exception as exc:
-            await _fail(route.errors, scope, send, exc)
+            await self.failed(route.errors, scope, send, exc)
 
     async def _serve_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A templated path, or a miss."""
@@ -328,10 +345,21 @@ class RouteTable:
                 scope[AUTH] = found.guard(scope)
             scope[PATH_PARAMS] = found.params
             await found.route.handler(scope, receive, send)
-        except ClientDisconnected:
-            return
         except Exception as exc:
-            await _fail(errors, scope, send, exc)
+            await self.failed(errors, scope, send, exc)
+
+    @staticmethod
+    async def failed(errors: ErrorEncoder, scope: Scope, send: Send, exc: Exception) -> None:
+        """Answer what a guard or handler raised: a ``GatewayError`` as itself, a bug (logged) as a 500.
+
+        A client that left before its body was read gets nothing.
+        """
+        if isinstance(exc, ClientDisconnected):
+            return
+        if not isinstance(exc, GatewayError):
+            log.error("unhandled error serving %s %s", scope["method"], scope["path"], exc_info=exc)
+            exc = GatewayError(ErrorKind.INTERNAL, "The gateway hit an internal error.")
+        await _send_error(errors, scope, send, exc)
 
 
 def _miss_error(miss: Miss, scope: Scope) -> GatewayError:
@@ -339,13 +367,6 @@ def _miss_error(miss: Miss, scope: Scope) -> GatewayError:
     if miss.allowed:
         return miss.area.not_allowed(method, path, miss.allowed)
     return miss.area.not_found(method, path)
-
-
-async def _fail(errors: ErrorEncoder, scope: Scope, send: Send, exc: Exception) -> None:
-    if not isinstance(exc, GatewayError):
-        log.error("unhandled error serving %s %s", scope["method"], scope["path"], exc_info=exc)
-        exc = GatewayError(ErrorKind.INTERNAL, "The gateway hit an internal error.")
-    await _send_error(errors, scope, send, exc)
 
 
 async def _send_error(errors: ErrorEncoder, scope: Scope, send: Send, error: GatewayError) -> None:

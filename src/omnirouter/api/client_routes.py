@@ -1,0 +1,171 @@
+"""The client routes: chat in each protocol, token counting, model listings and health.
+
+The chat and count-tokens routes authenticate inside their handlers (``auth_in_handler``): the request
+lifecycle needs the key record for access, limits and billing, and checking it twice would cost the hot
+path.  The model listings are checked by the route table (``Auth.CLIENT_KEY``).  Gemini's
+``/v1beta/models/{model}:generateContent`` and friends are ordinary templates (also under ``/v1/``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+import msgspec
+import orjson
+
+from omnirouter.api import models
+from omnirouter.api.chat import handle_chat
+from omnirouter.api.count_tokens import handle_count_tokens
+from omnirouter.api.errors import (
+    ANTHROPIC_ERRORS,
+    CLIENT_ERRORS,
+    GEMINI_ERRORS,
+    OPENAI_ERRORS,
+    RESPONSES_ERRORS,
+    client_protocol,
+)
+from omnirouter.api.responses_state import ResponsesConversation
+from omnirouter.gateway import Gateway
+from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
+from omnirouter.http.routes import PATH_PARAMS, Auth, ErrorEncoder, Handler, Route, RouteDoc
+from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.protocols.anthropic import ANTHROPIC
+from omnirouter.protocols.base import Codec
+from omnirouter.protocols.gemini import GEMINI, GEMINI_JSON_ARRAY
+from omnirouter.protocols.openai_chat import OPENAI_CHAT
+from omnirouter.protocols.openai_responses import OPENAI_RESPONSES
+
+__all__ = ["ClientRoutes"]
+
+_JSON_BODY = dict[str, Any]
+_CHAT_ERRORS = (400, 401, 403, 404, 413, 429, 502, 503, 504)
+
+
+class Health(msgspec.Struct):
+    """``GET /health``."""
+
+    status: str
+
+
+class ClientRoutes:
+    """The client routes of one worker."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def routes(self) -> list[Route]:
+        """Every client route (the key holders' own are ``key_self.py``'s)."""
+        chat = RouteDoc(body=_JSON_BODY, streams=True, errors=_CHAT_ERRORS, tag="chat")
+        count = RouteDoc(body=_JSON_BODY, errors=(400, 401, 413), tag="chat")
+        listing = RouteDoc(errors=(401,), tag="models")
+        one = RouteDoc(errors=(401, 404), tag="models")
+        health = RouteDoc(response=Health, errors=(), tag="health")
+
+        def lifecycle(
+            method: str, path: str, handler: Handler, errors: ErrorEncoder, summary: str, doc: RouteDoc = chat
+        ) -> Route:
+            return Route(method, path, handler, errors, summary, Auth.CLIENT_KEY, auth_in_handler=True, doc=doc)
+
+        def keyed(path: str, handler: Handler, errors: ErrorEncoder, summary: str, doc: RouteDoc) -> Route:
+            return Route("GET", path, handler, errors, summary, Auth.CLIENT_KEY, doc=doc)
+
+        routes = [
+            lifecycle("POST", "/v1/chat/completions", self.chat_completions, OPENAI_ERRORS, "OpenAI Chat Completions"),
+            lifecycle("POST", "/chat/completions", self.chat_completions, OPENAI_ERRORS,
+                      "OpenAI Chat Completions (without /v1)"),
+            lifecycle("POST", "/v1/messages", self.messages, ANTHROPIC_ERRORS, "Anthropic Messages"),
+            lifecycle("POST", "/v1/messages/count_tokens", self.messages_count_tokens, ANTHROPIC_ERRORS,
+                      "Anthropic token counting (estimated locally)", count),
+            lifecycle("POST", "/v1/responses", self.responses, RESPONSES_ERRORS, "OpenAI Responses"),
+            lifecycle("POST", "/responses", self.responses, RESPONSES_ERRORS, "OpenAI Responses (without /v1)"),
+            keyed("/v1/models", self.list_models, CLIENT_ERRORS, "Public models, in the shape of the protocol the "
+                  "headers name (anthropic-version: Anthropic; x-goog-api-key: Gemini; else OpenAI)", listing),
+            keyed("/v1/models/{model:path}", self.one_model, CLIENT_ERRORS, "One public model, in the shape of "
+                  "the protocol the headers name", one),
+            keyed("/v1beta/models", self.gemini_models, GEMINI_ERRORS, "Public models (Gemini)", listing),
+            keyed("/v1beta/models/{model:path}", self.one_model, GEMINI_ERRORS, "One public model (Gemini)", one),
+            *(Route(method, path, self.health, CLIENT_ERRORS, "Liveness: 200 while the worker serves", doc=health)
+              for path in ("/health", "/") for method in ("GET", "HEAD")),
+        ]  # fmt: skip
+        for version in ("v1beta", "v1"):
+            base = f"/{version}/models/{{model:path}}"
+            routes += [
+                lifecycle("POST", f"{base}:generateContent", self.generate_content, GEMINI_ERRORS,
+                          f"Gemini generateContent ({version})"),
+                lifecycle("POST", f"{base}:streamGenerateContent", self.stream_generate_content, GEMINI_ERRORS,
+                          f"Gemini streamGenerateContent ({version}; ?alt=sse for SSE, else a JSON array)"),
+                lifecycle("POST", f"{base}:countTokens", self.gemini_count_tokens, GEMINI_ERRORS,
+                          f"Gemini countTokens ({version}; estimated locally)", count),
+            ]  # fmt: skip
+        return routes
+
+    async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await handle_chat(self.gateway, OPENAI_CHAT, scope, receive, send)
+
+    async def messages(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await handle_chat(self.gateway, ANTHROPIC, scope, receive, send)
+
+    async def messages_count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await handle_count_tokens(self.gateway, ANTHROPIC, scope, receive, send)
+
+    async def responses(self, scope: Scope, receive: Receive, send: Send) -> None:
+        conversation = ResponsesConversation(self.gateway.response_states)
+        await handle_chat(self.gateway, OPENAI_RESPONSES, scope, receive, send, extension=conversation)
+
+    async def generate_content(self, scope: Scope, receive: Receive, send: Send) -> None:
+        model = unquote(scope[PATH_PARAMS]["model"])
+        await handle_chat(self.gateway, GEMINI, scope, receive, send, path_model=model, path_stream=False)
+
+    async def stream_generate_content(self, scope: Scope, receive: Receive, send: Send) -> None:
+        model = unquote(scope[PATH_PARAMS]["model"])
+        query: bytes = scope.get("query_string", b"")
+        sse = b"alt=sse" in query
+        await handle_chat(
+            self.gateway,
+            GEMINI if sse else GEMINI_JSON_ARRAY,
+            scope,
+            receive,
+            send,
+            path_model=model,
+            path_stream=True,
+            stream_headers=SSE_HEADERS if sse else JSON_HEADERS,
+        )
+
+    async def gemini_count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await handle_count_tokens(self.gateway, GEMINI, scope, receive, send)
+
+    async def list_models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/models`` in the shape of the protocol the headers name."""
+        codec = client_protocol(scope)
+        names = self.gateway.catalog.public_models()
+        if codec is ANTHROPIC:
+            listing = models.anthropic_models(names)
+        elif codec is GEMINI:
+            listing = models.gemini_models(names)
+        else:
+            listing = models.openai_models(names)
+        await send_response(send, 200, orjson.dumps(listing), JSON_HEADERS)
+
+    async def gemini_models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1beta/models``."""
+        listing = models.gemini_models(self.gateway.catalog.public_models())
+        await send_response(send, 200, orjson.dumps(listing), JSON_HEADERS)
+
+    async def one_model(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1beta/models/{model}`` (Gemini) and ``GET /v1/models/{model}`` (the headers' protocol)."""
+        codec: Codec = GEMINI if scope["path"].startswith("/v1beta/") else client_protocol(scope)
+        model = unquote(scope[PATH_PARAMS]["model"]).removeprefix("models/")
+        if not self.gateway.catalog.channels_for(model):
+            raise GatewayError(ErrorKind.NOT_FOUND, f"The model '{model}' does not exist.", code="model_not_found")
+        if codec is ANTHROPIC:
+            found = models.anthropic_model(model)
+        elif codec is GEMINI:
+            found = models.gemini_model(model)
+        else:
+            found = models.openai_model(model)
+        await send_response(send, 200, orjson.dumps(found), JSON_HEADERS)
+
+    async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b"" if scope["method"] == "HEAD" else b'{"status":"ok"}'
+        await send_response(send, 200, body, JSON_HEADERS)
