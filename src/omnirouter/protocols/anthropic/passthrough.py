@@ -18,8 +18,9 @@ from omnirouter.protocols.anthropic._shared import out_of_bounds
 from omnirouter.protocols.anthropic.errors import encode_stream_error
 from omnirouter.protocols.anthropic.usage import UsageCounter, usage_from_anthropic
 from omnirouter.protocols.base import PreparedBody
-from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
+from omnirouter.protocols.json_patch import set_top_level_string
 from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_K, TOP_P, check_nesting, check_numbers
+from omnirouter.protocols.passthrough_rewrite import AnswerFacts
 from omnirouter.protocols.sse import SSEEvent
 
 _ROLES = frozenset({"user", "assistant", "system"})
@@ -28,6 +29,13 @@ NUMBERS = (("max_tokens", TOKENS), ("temperature", TEMPERATURE), ("top_p", TOP_P
 """The numeric request fields and their ranges (checked on every path, see :mod:`..limits`)."""
 NESTED = ("tools", "output_config")
 """The fields whose nesting is limited (translation recurses into their JSON schemas)."""
+ANSWER = AnswerFacts(
+    model_key="model",
+    usage_key="usage",
+    read_usage=usage_from_anthropic,
+    is_answer=lambda body: isinstance(body.get("content"), list),
+)
+"""Where a message names the model and carries usage."""
 
 
 def _frame(event: str | None, data: bytes) -> bytes:
@@ -41,10 +49,10 @@ _TOOL_BLOCKS = frozenset({"tool_use", "tool_result", "server_tool_use"})
 class AnthropicStreamFilter:
     """Relays one Messages stream, capturing usage and renaming the model."""
 
-    __slots__ = ("_counter", "_model_json", "completed", "failure", "usage")
+    __slots__ = ("_counter", "_model", "completed", "failure", "usage")
 
     def __init__(self, public_model: str) -> None:
-        self._model_json = orjson.dumps(public_model)
+        self._model = ANSWER.renamer(public_model)
         self._counter = UsageCounter()
         self.usage: Usage | None = None
         self.failure: str | None = None
@@ -72,7 +80,7 @@ class AnthropicStreamFilter:
             if isinstance(usage, dict):
                 self._counter.update(usage)
                 self.usage = self._counter.usage()
-            data = replace_string_field(event.data, b"model", self._model_json)
+            data = self._model.rename(event.data)
             return _frame(event.event or "message_start", data)
         if kind == "message_delta":
             usage = payload.get("usage")
@@ -136,15 +144,7 @@ class AnthropicPassthrough:
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
         """The message with the public model name, and its usage."""
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("content"), list):
-            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
-        usage = parsed.get("usage")
-        renamed = set_top_level_string(body, parsed, "model", public_model)
-        return renamed, usage_from_anthropic(usage) if isinstance(usage, dict) else None
+        return ANSWER.rewrite(body, public_model)
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> AnthropicStreamFilter:
         """A filter for one stream (usage is always part of Anthropic streams)."""

@@ -20,7 +20,6 @@ from omnirouter.protocols.base import PreparedBody
 from omnirouter.protocols.gemini._shared import camel_keys
 from omnirouter.protocols.gemini.errors import encode_stream_error, read_error
 from omnirouter.protocols.gemini.response import usage_from_gemini
-from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
 from omnirouter.protocols.limits import (
     CHOICES,
     GEMINI_THINKING_BUDGET,
@@ -34,6 +33,7 @@ from omnirouter.protocols.limits import (
     check_numbers,
     client_json,
 )
+from omnirouter.protocols.passthrough_rewrite import AnswerFacts
 from omnirouter.protocols.sse import SSEEvent
 
 _USAGE_KEY = b'"usageMetadata"'
@@ -53,9 +53,13 @@ NESTED = ("tools", "generationConfig")
 _ENDING_KEYS = (b'"finishReason"', b'"blockReason"', b'"finish_reason"', b'"block_reason"')
 
 
-def _usage_of(chunk: dict[str, Any]) -> Usage | None:
-    meta = chunk.get("usageMetadata")
-    return usage_from_gemini(meta) if isinstance(meta, dict) else None
+ANSWER = AnswerFacts(
+    model_key="modelVersion",
+    usage_key="usageMetadata",
+    read_usage=usage_from_gemini,
+    is_answer=lambda body: "candidates" in body or "promptFeedback" in body,
+)
+"""Where a ``GenerateContentResponse`` (or chunk) names the model and carries usage."""
 
 
 def _ends(chunk: dict[str, Any]) -> bool:
@@ -73,11 +77,10 @@ _FUNCTION_PARTS = ("functionCall", "function_call", "functionResponse", "functio
 class GeminiStreamFilter:
     """Relays one Gemini stream as SSE or as a JSON array, capturing usage and renaming the model."""
 
-    __slots__ = ("_array", "_frames", "_model", "_model_json", "_usage", "_usage_data", "completed", "failure")
+    __slots__ = ("_array", "_frames", "_model", "_usage", "_usage_data", "completed", "failure")
 
     def __init__(self, public_model: str, *, json_array: bool) -> None:
-        self._model = public_model
-        self._model_json = orjson.dumps(public_model)
+        self._model = ANSWER.renamer(public_model)
         self._array = json_array
         self._frames = 0
         self._usage_data: bytes | None = None
@@ -94,7 +97,7 @@ class GeminiStreamFilter:
                 parsed = orjson.loads(data)
             except orjson.JSONDecodeError:
                 parsed = None
-            usage = _usage_of(parsed) if isinstance(parsed, dict) else None
+            usage = ANSWER.usage_of(parsed) if isinstance(parsed, dict) else None
             self._usage = usage if usage is not None else self._usage
         return self._usage
 
@@ -118,7 +121,7 @@ class GeminiStreamFilter:
             return self._process_parsed(data)
         if _USAGE_KEY in data:
             self._usage_data = data
-        return self._frame(replace_string_field(data, b"modelVersion", self._model_json))
+        return self._frame(self._model.rename(data))
 
     def _process_parsed(self, data: bytes) -> bytes:
         try:
@@ -134,8 +137,8 @@ class GeminiStreamFilter:
             self.completed = True
             return self._frame(data if b"\n" not in data else orjson.dumps(chunk))
         if "modelVersion" in chunk:
-            chunk["modelVersion"] = self._model
-        usage = _usage_of(chunk)
+            chunk["modelVersion"] = self._model.name
+        usage = ANSWER.usage_of(chunk)
         if usage is not None:
             self._usage_data, self._usage = None, usage
         if _ends(chunk):
@@ -193,13 +196,7 @@ class GeminiPassthrough:
         return PreparedBody(raw if raw is not None else client_json(body), True)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
-        if not isinstance(parsed, dict) or ("candidates" not in parsed and "promptFeedback" not in parsed):
-            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
-        return set_top_level_string(body, parsed, "modelVersion", public_model), _usage_of(parsed)
+        return ANSWER.rewrite(body, public_model)
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> GeminiStreamFilter:
         return GeminiStreamFilter(public_model, json_array=self.json_array)

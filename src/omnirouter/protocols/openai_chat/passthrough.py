@@ -7,19 +7,13 @@ Chunks without usage are relayed with a byte-level model rename, never re-parsed
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
-from omnirouter.protocols.json_patch import (
-    replace_string_field,
-    set_top_level_string,
-    with_first_member,
-    with_top_level_string,
-)
+from omnirouter.protocols.json_patch import set_top_level_string, with_first_member, with_top_level_string
 from omnirouter.protocols.limits import (
     CHOICES,
     PENALTY,
@@ -34,6 +28,7 @@ from omnirouter.protocols.limits import (
 )
 from omnirouter.protocols.openai_chat.errors import encode_stream_error
 from omnirouter.protocols.openai_chat.usage import usage_from_openai
+from omnirouter.protocols.passthrough_rewrite import AnswerFacts
 from omnirouter.protocols.sse import SSEEvent
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -41,7 +36,6 @@ _DONE = b"[DONE]"
 _USAGE_KEY = b'"usage"'
 _NULL_USAGE = b'"usage":null'
 _NULL_USAGE_SPACED = b'"usage": null'
-_MODEL_MEMBER = re.compile(rb'"model":"[^"\\]*"')
 _ASK_USAGE = b'"stream_options":{"include_usage":true}'
 _USAGE_ON = {"include_usage": True}
 NUMBERS = (
@@ -58,17 +52,19 @@ NUMBERS = (
 """The numeric request fields and their ranges (checked on every path, see :mod:`..limits`)."""
 NESTED = ("tools", "response_format")
 """The fields whose nesting is limited (translation recurses into their JSON schemas)."""
+ANSWER = AnswerFacts(
+    model_key="model", usage_key="usage", read_usage=usage_from_openai, is_answer=lambda body: "choices" in body
+)
+"""Where a completion (or chunk) names the model and carries usage."""
 
 
 class OpenAIChatStreamFilter:
     """Relays one Chat Completions stream, capturing usage and renaming the model."""
 
-    __slots__ = ("_model_field", "_model_json", "_upstream_field", "_wants_usage", "completed", "failure", "usage")
+    __slots__ = ("_model", "_wants_usage", "completed", "failure", "usage")
 
     def __init__(self, public_model: str, client_wants_usage: bool) -> None:
-        self._model_json = orjson.dumps(public_model)
-        self._model_field = b'"model":' + self._model_json
-        self._upstream_field: bytes | None = None  # the upstream's ``"model":"…"`` member, once seen
+        self._model = ANSWER.renamer(public_model)
         self._wants_usage = client_wants_usage
         self.usage: Usage | None = None
         self.failure: str | None = None
@@ -83,20 +79,10 @@ class OpenAIChatStreamFilter:
             b'{"error"'
         ):
             return self._process_parsed(data)
-        renamed = self._rename(data)
+        renamed = self._model.rename(data)
         if renamed is data and len(event.raw) == len(data) + 8:  # the raw frame is exactly ``data: …\n\n``
             return event.raw
         return b"data: " + renamed + b"\n\n"
-
-    def _rename(self, data: bytes) -> bytes:
-        """Put the public model name in a chunk: a plain bytes replace once the upstream's member is known."""
-        known = self._upstream_field
-        if known is not None and known in data:
-            return data if known == self._model_field else data.replace(known, self._model_field, 1)
-        found = _MODEL_MEMBER.search(data)
-        if found is not None:
-            self._upstream_field = found.group(0)
-        return replace_string_field(data, b"model", self._model_json)
 
     def _process_parsed(self, data: bytes) -> bytes:
         try:
@@ -111,15 +97,15 @@ class OpenAIChatStreamFilter:
             message = error.get("message") if isinstance(error, dict) else None
             self.failure = str(message or error)
             return b"data: " + data + b"\n\n"
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            self.usage = usage_from_openai(usage)
+        usage = ANSWER.usage_of(chunk)
+        if usage is not None:
+            self.usage = usage
             if not self._wants_usage:
                 if not chunk.get("choices"):
                     return b""
                 del chunk["usage"]
         if "model" in chunk:
-            chunk["model"] = orjson.loads(self._model_json)
+            chunk["model"] = self._model.name
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
     def finish(self) -> bytes:
@@ -163,15 +149,7 @@ class OpenAIChatPassthrough:
         return PreparedBody(client_json({**body, "model": upstream_model, "stream_options": usage_on}), False)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
-        if not isinstance(parsed, dict) or "choices" not in parsed:
-            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
-        usage = parsed.get("usage")
-        renamed = set_top_level_string(body, parsed, "model", public_model)
-        return renamed, usage_from_openai(usage) if isinstance(usage, dict) else None
+        return ANSWER.rewrite(body, public_model)
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> OpenAIChatStreamFilter:
         return OpenAIChatStreamFilter(public_model, client_wants_usage)

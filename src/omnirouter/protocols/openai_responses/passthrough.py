@@ -20,10 +20,11 @@ import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PreparedBody
-from omnirouter.protocols.json_patch import replace_string_field, set_top_level_string
+from omnirouter.protocols.json_patch import set_top_level_string
 from omnirouter.protocols.limits import TEMPERATURE, TOKENS, TOP_P, check_nesting, check_numbers, client_json
 from omnirouter.protocols.openai_responses.errors import error_event, response_error
 from omnirouter.protocols.openai_responses.usage import usage_from_responses
+from omnirouter.protocols.passthrough_rewrite import AnswerFacts
 from omnirouter.protocols.sse import SSEEvent, frame
 
 _LIFECYCLE = frozenset(
@@ -43,6 +44,13 @@ NUMBERS = (("max_output_tokens", TOKENS), ("temperature", TEMPERATURE), ("top_p"
 NESTED = ("tools", "text")
 """The fields whose nesting is limited (translation recurses into their JSON schemas)."""
 _PARSED = frozenset({"response.created", "response.failed", "error"}) | _TERMINAL
+ANSWER = AnswerFacts(
+    model_key="model",
+    usage_key="usage",
+    read_usage=usage_from_responses,
+    is_answer=lambda body: isinstance(body.get("output"), list),
+)
+"""Where a Response object names the model and carries usage."""
 
 
 def _message(obj: Any) -> str | None:
@@ -58,11 +66,10 @@ def _message(obj: Any) -> str | None:
 class OpenAIResponsesStreamFilter:
     """Relays one Responses stream, capturing usage and renaming the model."""
 
-    __slots__ = ("_count", "_model", "_model_json", "_response", "completed", "failure", "usage")
+    __slots__ = ("_count", "_model", "_response", "completed", "failure", "usage")
 
     def __init__(self, public_model: str) -> None:
-        self._model = public_model
-        self._model_json = orjson.dumps(public_model)
+        self._model = ANSWER.renamer(public_model)
         self._count = 0
         self._response: dict[str, Any] | None = None
         self.usage: Usage | None = None
@@ -82,7 +89,7 @@ class OpenAIResponsesStreamFilter:
                 kind = parsed["type"]
         self._count += 1
         if kind in _LIFECYCLE:
-            data = replace_string_field(data, b"model", self._model_json)
+            data = self._model.rename(data)
         if isinstance(parsed, dict):
             self._inspect(kind, parsed)
         return frame(data, kind)
@@ -92,9 +99,9 @@ class OpenAIResponsesStreamFilter:
         if kind == "response.created" and isinstance(response, dict):
             self._response = response
         elif kind in _TERMINAL and isinstance(response, dict):
-            usage = response.get("usage")
-            if isinstance(usage, dict):
-                self.usage = usage_from_responses(usage)
+            usage = ANSWER.usage_of(response)
+            if usage is not None:
+                self.usage = usage
             self.completed = True
         elif kind == "response.failed":
             self.failure = _message(response) or "upstream response failed"
@@ -108,7 +115,7 @@ class OpenAIResponsesStreamFilter:
         out = frame(orjson.dumps({**error_event(error), "sequence_number": self._count}), "error")
         self._count += 1
         if self._response is not None:
-            response = {**self._response, "status": "failed", "model": self._model, "error": response_error(error)}
+            response = {**self._response, "status": "failed", "model": self._model.name, "error": response_error(error)}
             failed = {"type": "response.failed", "response": response, "sequence_number": self._count}
             self._count += 1
             out += frame(orjson.dumps(failed), "response.failed")
@@ -155,15 +162,7 @@ class OpenAIResponsesPassthrough:
         return PreparedBody(set_top_level_string(raw, body, "model", upstream_model), True)
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage | None]:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("output"), list):
-            raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
-        usage = parsed.get("usage")
-        renamed = set_top_level_string(body, parsed, "model", public_model)
-        return renamed, usage_from_responses(usage) if isinstance(usage, dict) else None
+        return ANSWER.rewrite(body, public_model)
 
     def new_stream_filter(self, public_model: str, client_wants_usage: bool) -> OpenAIResponsesStreamFilter:
         return OpenAIResponsesStreamFilter(public_model)
