@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 import time
 from functools import lru_cache
 
 from omnirouter.http.asgi import Scope
 from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.ir.model_patterns import ModelPatterns
 from omnirouter.storage import KeyRecord
 
 
 @lru_cache(maxsize=1024)
 def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+@lru_cache(maxsize=1024)
+def _allowed_models(models: tuple[str, ...]) -> ModelPatterns:
+    return ModelPatterns(models)
 
 
 def client_address(scope: Scope) -> str | None:
@@ -25,7 +30,7 @@ def client_address(scope: Scope) -> str | None:
 
 def model_allowed(key: KeyRecord, model: str) -> bool:
     """Whether ``key`` may use ``model`` (its allow-list holds glob patterns)."""
-    return key.models is None or any(fnmatch.fnmatchcase(model, pattern) for pattern in key.models)
+    return key.models is None or model in _allowed_models(key.models)
 
 
 def check_access(key: KeyRecord, scope: Scope, model: str) -> None:

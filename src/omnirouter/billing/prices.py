@@ -12,7 +12,6 @@ the models it matches that have no exact price (first pattern in sorted order wi
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Iterable
 from decimal import Decimal
@@ -24,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from omnirouter.config import GatewayConfig, PriceConfig
+from omnirouter.ir.model_patterns import ModelTable, is_pattern
 from omnirouter.storage import Database, groups_table, prices_table
 
 __all__ = ["CONFIG_SOURCE", "ONE", "Price", "PriceBook", "sync_config_prices"]
@@ -100,10 +100,6 @@ def _whole_nano_per_token(price: Price) -> tuple[int, int, int, int, int] | None
     return rates[0], rates[1], rates[2], rates[3], rates[4]
 
 
-def _is_pattern(model: str) -> bool:
-    return any(char in model for char in "*?[")
-
-
 class PriceBook:
     """Prices and group multipliers in memory: O(1) lookups on the request path.
 
@@ -115,7 +111,7 @@ class PriceBook:
         self._db = db
         self.unknown = unknown
         self._exact: dict[tuple[str, str], Price] = {}
-        self._patterns: list[tuple[str, str, Price]] = []
+        self._patterns: dict[str, ModelTable[Price]] = {}  # by channel ('' for the models' own prices)
         self._memo: dict[tuple[str, str], Price | None] = {}
         self._groups: dict[str, Decimal] = {}
         self._warned_models: set[str] = set()
@@ -139,14 +135,16 @@ class PriceBook:
     def replace(self, prices: Iterable[tuple[str, str, Price]], groups: dict[str, Decimal]) -> None:
         """Swap in new contents (``(model, channel, price)`` triples, channel ``''`` for the model's own)."""
         exact: dict[tuple[str, str], Price] = {}
-        patterns: list[tuple[str, str, Price]] = []
+        patterns: dict[str, list[tuple[str, Price]]] = {}
         for model, channel, price in prices:
-            if _is_pattern(model):
-                patterns.append((model, channel, price))
+            if is_pattern(model):
+                patterns.setdefault(channel, []).append((model, price))
             else:
                 exact[(model, channel)] = price
-        patterns.sort(key=lambda item: (item[0], item[1]))
-        self._exact, self._patterns, self._groups = exact, patterns, dict(groups)
+        self._exact, self._groups = exact, dict(groups)
+        self._patterns = {
+            channel: ModelTable(sorted(entries, key=lambda entry: entry[0])) for channel, entries in patterns.items()
+        }
         self._memo = {}
 
     async def reload(self) -> None:
@@ -180,10 +178,8 @@ class PriceBook:
             return self._memo[memo_key]
         found: Price | None = None
         for wanted in (channel, "") if channel else ("",):
-            for pattern, on, price in self._patterns:
-                if on == wanted and fnmatch.fnmatchcase(model, pattern):
-                    found = price
-                    break
+            table = self._patterns.get(wanted)
+            found = table.get(model) if table is not None else None
             if found is not None:
                 break
         if len(self._memo) >= _MAX_MEMO:

@@ -7,8 +7,9 @@ overrides this table.  First match wins.
 
 from __future__ import annotations
 
-import fnmatch
 from functools import lru_cache
+
+from omnirouter.ir.model_patterns import ModelPatterns, ModelTable
 
 OUTPUT_LIMITS: tuple[tuple[str, int], ...] = (
     ("gpt-4o*", 16384),
@@ -35,15 +36,13 @@ OUTPUT_LIMITS: tuple[tuple[str, int], ...] = (
     ("qwen*", 8192),
 )
 
+_OUTPUT_LIMITS = ModelTable(OUTPUT_LIMITS)
+
 
 @lru_cache(maxsize=4096)
 def output_limit(model: str) -> int | None:
     """The output token cap of ``model`` (an upstream name), if its family is known."""
-    lowered = model.lower()
-    for pattern, limit in OUTPUT_LIMITS:
-        if fnmatch.fnmatchcase(lowered, pattern):
-            return limit
-    return None
+    return _OUTPUT_LIMITS.get(model.lower())
 
 
 # Families that reject reasoning controls (``reasoning_effort``, ``thinking``, ``thinkingConfig``).
@@ -62,9 +61,10 @@ NO_REASONING: tuple[str, ...] = (
     "deepseek-chat*",
 )
 
+_NO_REASONING = ModelPatterns(NO_REASONING)
+
 
 @lru_cache(maxsize=4096)
 def rejects_reasoning(model: str) -> bool:
     """Whether ``model`` (an upstream name) is known to refuse reasoning controls (unknown models: no)."""
-    lowered = model.lower()
-    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in NO_REASONING)
+    return model.lower() in _NO_REASONING

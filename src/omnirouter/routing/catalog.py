@@ -27,5 +27,5 @@ class ModelCatalog:
         """Every exact public model name, sorted (patterns cannot be listed)."""
         names: set[str] = set()
         for channel in self.channels:
-            names.update(channel.exact_models)
+            names.update(channel.models.exact)
         return sorted(names)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import fnmatch
-
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from omnirouter.config.schema import BreakerConfig, ChannelConfig, GatewayConfig
+from omnirouter.ir.model_patterns import ModelPatterns
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.providers import ProviderSpec, provider_spec
 from omnirouter.routing.breaker import CircuitBreaker
@@ -29,7 +28,6 @@ class Channel:
         "api_keys",
         "base_url",
         "breaker",
-        "exact_models",
         "extra_headers",
         "first_byte_timeout",
         "idle_timeout",
@@ -41,7 +39,7 @@ class Channel:
         "max_event_bytes",
         "max_output_tokens",
         "model_map",
-        "model_patterns",
+        "models",
         "name",
         "plain_timeout",
         "priority",
@@ -60,10 +58,9 @@ class Channel:
         self.base_url = config.base_url.rstrip("/")
         self.api_keys = tuple(config.api_keys)
         self.keys = KeyPool(self.api_keys)
-        self.exact_models = frozenset(m for m in config.models if not _is_pattern(m))
-        self.model_patterns = tuple(m for m in config.models if _is_pattern(m))
+        self.models = ModelPatterns(config.models)
         self.model_map = dict(config.model_map)
-        self.responses_models = tuple(config.responses_models)
+        self.responses_models = ModelPatterns(config.responses_models)
         self.max_output_tokens = config.max_output_tokens
         self.priority = config.priority
         self.weight = config.weight
@@ -87,9 +84,7 @@ class Channel:
 
     def serves(self, model: str) -> bool:
         """Whether this channel offers the public model ``model``."""
-        if model in self.exact_models:
-            return True
-        return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.model_patterns)
+        return model in self.models
 
     def upstream_model(self, model: str) -> str:
         """The name the upstream knows ``model`` by."""
@@ -97,7 +92,7 @@ class Channel:
 
     def protocol_for(self, model: str) -> ProtocolName:
         """The protocol this channel speaks for ``model`` (OpenAI channels may mark models as Responses-only)."""
-        if self.responses_models and any(fnmatch.fnmatchcase(model, p) for p in self.responses_models):
+        if model in self.responses_models:
             return ProtocolName.OPENAI_RESPONSES
         return self.spec.protocol
 
@@ -154,7 +149,3 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     public_model: str
     upstream_model: str
     protocol: ProtocolName
-
-
-def _is_pattern(model: str) -> bool:
-    return any(c in model for c in "*?[")

@@ -39,7 +39,7 @@ class ProbeResult(msgspec.Struct, kw_only=True):
 
 def probe_model(channel: Channel) -> str | None:
     """The public model a probe uses by default: the channel's first exact model (sorted), if any."""
-    return min(channel.exact_models) if channel.exact_models else None
+    return min(channel.models.exact) if channel.models.exact else None
 
 
 async def probe_channel(session: Session, channel: Channel, model: str | None = None) -> ProbeResult:
@@ -127,4 +127,4 @@ def channel_health(channel: Channel) -> dict[str, Any]:
 
 def channel_models(channel: Channel) -> list[str]:
     """The channel's public models: exact names sorted, then its patterns."""
-    return [*sorted(channel.exact_models), *channel.model_patterns]
+    return [*sorted(channel.models.exact), *channel.models.globs]
