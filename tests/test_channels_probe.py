@@ -152,7 +152,7 @@ async def test_probe_error_is_scrubbed_of_the_key(session: aiohttp.ClientSession
 
 async def test_probe_without_usable_key(session: aiohttp.ClientSession, mock: MockUpstream) -> None:
     probe = channel("openai", f"{mock.url}/v1")
-    probe.keys.set_aside(SECRET, 60)
+    probe.upstream_keys.set_aside(SECRET, 60)
     result = await probe_channel(session, probe)
     assert not result.ok and result.error == "no usable key"
     assert not mock.requests
@@ -168,7 +168,7 @@ async def test_probe_channels_concurrently_in_order(session: aiohttp.ClientSessi
 
 def test_channel_health() -> None:
     probe = channel("anthropic", "http://127.0.0.1:1", api_keys=[SECRET, "sk-second-key-000000"], models=["b", "a*"])
-    probe.keys.set_aside(SECRET, 60)
+    probe.upstream_keys.set_aside(SECRET, 60)
     health = channel_health(probe)
     assert health["name"] == "probe-anthropic" and health["provider"] == "anthropic"
     assert health["breaker"] == "closed" and health["in_flight"] == 0

@@ -10,7 +10,7 @@ import msgspec
 from omnirouter.config import BreakerConfig, ChannelConfig
 from omnirouter.routing import Channel, plan, plan_with_fallbacks
 from omnirouter.routing.breaker import CircuitBreaker
-from omnirouter.routing.keys import KeyPool
+from omnirouter.routing.upstream_keys import UpstreamKeyPool
 
 
 def channel(name: str, models: list[str], priority: int = 0, weight: int = 1, **extra: object) -> Channel:
@@ -107,7 +107,7 @@ def test_breaker_probe_released_without_verdict() -> None:
 
 def test_key_pool_rotates_and_sets_keys_aside() -> None:
     clock = Clock()
-    pool = KeyPool(("a", "b", "c"), clock)
+    pool = UpstreamKeyPool(("a", "b", "c"), clock)
     assert [pool.next_key() for _ in range(4)] == ["a", "b", "c", "a"]
     pool.set_aside("b", 60)
     assert [pool.next_key() for _ in range(4)] == ["c", "a", "c", "a"]

@@ -1,4 +1,4 @@
-"""How a provider wants its key: the closed set of auth styles, each a pure function of the key.
+"""How a provider wants its upstream key: the closed set of auth styles, each a pure function of the key.
 
 Signed schemes (Kling's JWT from an access key and a secret key, Volcengine's request signatures)
 join as members whose function also sees the request; none is registered yet.

@@ -1,4 +1,4 @@
-"""What each provider kind is beyond its protocol: where it lives, how it takes its key, which
+"""What each provider kind is beyond its protocol: where it lives, how it takes its upstream key, which
 capabilities it serves at which paths.  Providers are data: an OpenAI-compatible vendor is one
 entry of a few lines, not new code.
 

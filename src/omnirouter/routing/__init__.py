@@ -1,6 +1,6 @@
 """Routing: plain data and logic, no aiohttp: channels, the model catalog, the attempt planner and executor.
 
-Breakers (``breaker``), key pools (``keys``) and operator probes (``probe``, whose calls go through
+Breakers (``breaker``), upstream key pools (``upstream_keys``) and operator probes (``probe``, whose calls go through
 ``transport``) are imported from their modules.
 """
 

@@ -1,4 +1,4 @@
-"""A channel at run time: an upstream with its keys, models, limits and health, built once from config."""
+"""A channel at run time: an upstream with its upstream keys, models, limits and health, built once from config."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from omnirouter.ir.model_patterns import ModelPatterns
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.providers import ProviderSpec, provider_spec
 from omnirouter.routing.breaker import CircuitBreaker
-from omnirouter.routing.keys import KeyPool
+from omnirouter.routing.upstream_keys import UpstreamKeyPool
 from omnirouter.transport.client import call_timeouts
 
 
 class Channel:
-    """One configured upstream.  Keys rotate round robin; models may be glob patterns.
+    """One configured upstream.  Its upstream keys (``api_keys`` in the config) rotate round robin in
+    ``upstream_keys``; models may be glob patterns.
 
     ``breaker`` and ``in_flight`` are this worker's view of the channel's health and load.
     """
@@ -32,7 +33,6 @@ class Channel:
         "first_byte_timeout",
         "idle_timeout",
         "in_flight",
-        "keys",
         "max_body_bytes",
         "max_concurrency",
         "max_error_bytes",
@@ -47,6 +47,7 @@ class Channel:
         "spec",
         "timeout",
         "total_timeout",
+        "upstream_keys",
         "weight",
     )
 
@@ -57,7 +58,7 @@ class Channel:
         self.spec: ProviderSpec = provider_spec(config.provider)
         self.base_url = config.base_url.rstrip("/")
         self.api_keys = tuple(config.api_keys)
-        self.keys = KeyPool(self.api_keys)
+        self.upstream_keys = UpstreamKeyPool(self.api_keys)
         self.models = ModelPatterns(config.models)
         self.model_map = dict(config.model_map)
         self.responses_models = ModelPatterns(config.responses_models)
@@ -100,13 +101,18 @@ class Channel:
         """Whether the channel is at its concurrency limit."""
         return self.max_concurrency is not None and self.in_flight >= self.max_concurrency
 
-    def headers(self, api_key: str) -> CIMultiDictProxy[str]:
-        """Request headers for one call with ``api_key`` (built once per key, read-only)."""
-        headers = self._headers_by_key.get(api_key)
+    @property
+    def keys(self) -> UpstreamKeyPool:
+        """The old name of :attr:`upstream_keys`, kept while ``routing/executor.py`` still uses it."""
+        return self.upstream_keys
+
+    def headers(self, upstream_key: str) -> CIMultiDictProxy[str]:
+        """Request headers for one call with ``upstream_key`` (built once per key, read-only)."""
+        headers = self._headers_by_key.get(upstream_key)
         if headers is None:
             built = {"content-type": "application/json", **self.spec.fixed_headers, **self.extra_headers}
-            built.update(self.spec.auth_headers(api_key))
-            headers = self._headers_by_key[api_key] = CIMultiDictProxy(CIMultiDict(built))
+            built.update(self.spec.auth_headers(upstream_key))
+            headers = self._headers_by_key[upstream_key] = CIMultiDictProxy(CIMultiDict(built))
         return headers
 
     def url(self, protocol: ProtocolName, upstream_model: str, stream: bool) -> URL:
@@ -143,7 +149,7 @@ _DEFAULTS = GatewayConfig()
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
-    """One try: a channel, the model name and protocol the upstream knows (the key is picked when it runs)."""
+    """One try: a channel, the model name and protocol the upstream knows (the upstream key is picked when it runs)."""
 
     channel: Channel
     public_model: str

@@ -47,7 +47,7 @@ async def probe_channel(session: Session, channel: Channel, model: str | None = 
     public = model or probe_model(channel)
     if public is None:
         return _failed(channel, "", None, 0.0, "the channel has only model patterns; name a model to probe")
-    key = channel.keys.next_key()
+    key = channel.upstream_keys.next_key()
     if key is None:
         return _failed(channel, public, None, 0.0, "no usable key")
     started = time.perf_counter()
@@ -110,14 +110,14 @@ async def probe_channels(session: Session, channels: Iterable[Channel], model: s
 
 
 def channel_health(channel: Channel) -> dict[str, Any]:
-    """This worker's view of a channel: breaker state, load, usable keys and models (never the keys)."""
+    """This worker's view of a channel: breaker state, load, usable upstream keys and models (never a key)."""
     return {
         "name": channel.name,
         "provider": channel.spec.kind.value,
         "breaker": channel.breaker.state,
         "in_flight": channel.in_flight,
         "max_concurrency": channel.max_concurrency,
-        "usable_keys": channel.keys.usable(),
+        "usable_keys": channel.upstream_keys.usable(),
         "total_keys": len(channel.api_keys),
         "models": channel_models(channel),
         "priority": channel.priority,

@@ -1,4 +1,5 @@
-"""A channel's upstream keys: round robin, with keys the upstream rejects set aside for a while."""
+"""A channel's upstream keys (its credentials with the vendor; never the gateway's client keys):
+round robin, with keys the upstream rejects set aside for a while."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import time
 from collections.abc import Callable
 
 
-class KeyPool:
-    """Rotates keys; a key set aside (invalid, out of credit) is skipped until its time is up."""
+class UpstreamKeyPool:
+    """Rotates upstream keys; a key set aside (invalid, out of credit) is skipped until its time is up."""
 
     __slots__ = ("_aside_until", "_clock", "_keys", "_next")
 
