@@ -3,9 +3,12 @@ planned, reserved or sent, and billing reserves from the operation's budget, met
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import openai
 import pytest
 
 from omnirouter.billing import Billing, PriceBook, sync_config_prices
@@ -16,7 +19,7 @@ from omnirouter.ir import Budget, Usage
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.routing import Channel, plan
 from omnirouter.storage import Database, KeyRecord, api_keys_table, migrate, normalize_database_url
-from tests.gateway_harness import UPSTREAM_KEY, running_gateway
+from tests.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, running_gateway
 from tests.test_billing import (
     MODEL,
     POOR,
@@ -98,3 +101,30 @@ async def test_a_budget_with_metered_units_reserves_their_price_too(tmp_path: Pa
     assert reservation.stored
     assert reservation.amount_nano == tokens + images * 40_000_000  # $0.04 an image on top of the tokens
     assert cost_nano(Usage(input_tokens=100, output_tokens=100, images=images), the_price) <= reservation.amount_nano
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_responses_conversations_are_stored_from_relayed_answers_too(
+    start: Any, mock: MockUpstream, stream: bool
+) -> None:
+    """A Responses client on a Responses upstream (pass-through): the stored conversation comes from the
+    answer as relayed (``ChatExtension.answered``), and is there before the client has the answer."""
+    channel = {
+        "name": "oa",
+        "provider": "openai",
+        "base_url": f"{mock.url}/v1",
+        "api_keys": [UPSTREAM_KEY],
+        "models": ["gpt-5"],
+        "responses_models": ["gpt-5"],
+    }
+    async with start([channel]) as gw, openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key=CLIENT_KEY) as client:
+        if stream:
+            async with client.responses.stream(model="gpt-5", input="my name is Ada") as events:
+                first = await events.get_final_response()
+        else:
+            first = await client.responses.create(model="gpt-5", input="my name is Ada")
+        second = await client.responses.create(model="gpt-5", input="what is my name", previous_response_id=first.id)
+    assert [r.path for r in mock.requests] == ["/v1/responses"] * 2
+    sent = json.dumps(mock.requests[-1].body)
+    assert "my name is Ada" in sent and "Echo: my name is Ada" in sent
+    assert second.output_text == "Echo: what is my name" and first.model == "gpt-5"

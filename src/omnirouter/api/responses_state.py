@@ -3,9 +3,10 @@
 Before routing, a request naming ``previous_response_id`` gets the stored
 conversation prepended to its ``input`` (and the id removed), so any upstream,
 whatever its protocol, sees the whole conversation.  As the answer goes out, the
-terminal response object is caught and the conversation (input + output items)
-stored under the response id the client sees, per client key, before the
-client receives that last event.  ``store: false`` (Codex) skips storing.
+terminal response object (``ChatExtension.answered``: the whole answer, or the
+one the stream's last event carries) is stored with the input as the
+conversation under the response id the client sees, per client key, before the
+client receives it.  ``store: false`` (Codex) skips storing.
 """
 
 from __future__ import annotations
@@ -13,16 +14,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
-
-from omnirouter.http.asgi import Message, Send
 from omnirouter.ir import ErrorKind, GatewayError
-from omnirouter.protocols.sse import SSEParser
 from omnirouter.storage import KeyRecord, ResponseStateStore
 
 log = logging.getLogger("omnirouter")
-
-_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete"})
 
 
 def _as_items(value: Any) -> list[Any]:
@@ -66,36 +61,13 @@ class ResponsesConversation:
         self._items = items
         return body
 
-    def wrap_send(self, send: Send, key: KeyRecord) -> Send:
-        if not self._enabled:
-            return send
-        parser = SSEParser()
-        plain: list[bytes] = []
-        state = {"ok": False, "stream": False}
+    async def answered(self, answer: dict[str, Any], key: KeyRecord) -> None:
+        """Store the conversation under the id of the response the client is about to get."""
+        if self._enabled:
+            await self._save(answer, key)
 
-        async def watching_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                state["ok"] = message["status"] == 200
-                state["stream"] = any(
-                    name == b"content-type" and value.startswith(b"text/event-stream")
-                    for name, value in message.get("headers", [])
-                )
-            elif state["ok"] and message["type"] == "http.response.body":
-                body: bytes = message.get("body", b"")
-                if state["stream"]:
-                    for event in parser.feed(body):
-                        if event.event in _TERMINAL_EVENTS:
-                            await self._save(orjson.loads(event.data).get("response"), key)
-                else:
-                    plain.append(body)
-                    if not message.get("more_body", False):
-                        await self._save(orjson.loads(b"".join(plain)), key)
-            await send(message)
-
-        return watching_send
-
-    async def _save(self, response: Any, key: KeyRecord) -> None:
-        if not isinstance(response, dict) or not isinstance(response.get("id"), str):
+    async def _save(self, response: dict[str, Any], key: KeyRecord) -> None:
+        if not isinstance(response.get("id"), str):
             return
         output = response.get("output")
         items = [*self._items, *(output if isinstance(output, list) else [])]

@@ -28,7 +28,13 @@ class StreamDecoder(Protocol):
 
 
 class StreamEncoder(Protocol):
-    """Turns neutral stream events into the client's SSE bytes (stateful, one per stream)."""
+    """Turns neutral stream events into the client's SSE bytes (stateful, one per stream).
+
+    ``answer``: the whole answer object the stream ended with, where the protocol sends one (the
+    Responses API's ``response.completed``); ``None`` until then, and always for the others.
+    """
+
+    answer: dict[str, Any] | None
 
     def encode(self, event: StreamEvent) -> bytes: ...
 
@@ -74,13 +80,19 @@ class StreamFilter(Protocol):
 
     ``process`` returns the bytes to forward (possibly empty) and records the
     usage it sees; ``failure`` is set when the upstream reported an error
-    in-stream; ``completed`` once the stream ended properly.  ``finish`` gives
+    in-stream; ``completed`` once the stream ended properly; ``answer`` as the stream's last event
+    carries it, before that event is sent.  ``finish`` gives
     the closing bytes, ``error`` the bytes that end the stream with an error.
     """
 
     usage: Usage | None
     failure: str | None
     completed: bool
+
+    @property
+    def answer(self) -> dict[str, Any] | None:
+        """The whole answer object the stream ended with, as the client gets it (see ``StreamEncoder``)."""
+        ...
 
     def process(self, event: SSEEvent) -> bytes: ...
 

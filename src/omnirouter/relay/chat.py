@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import msgspec
 import orjson
 
-from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Headers, Send, send_response
+from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Headers, send_response
 from omnirouter.http.json_body import parse_json_object
 from omnirouter.ir import Budget, ChatRequest, ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import Codec, ProtocolName, StreamFilter
@@ -52,14 +52,16 @@ class _Deadline:
 
 
 class ChatExtension(Protocol):
-    """Protocol-specific work around a chat request: rewrite the body first, watch the answer go out.
+    """Protocol-specific work around a chat request: rewrite the body first, see the answer last.
 
     ``prepare`` returns the body itself when it keeps it, or a new dict (never edits it in place).
+    ``answered`` gets the answer object the client is sent (a whole response, or the one a stream ends
+    with, see ``StreamFilter.answer``) before the client has it; it must not raise.
     """
 
     async def prepare(self, body: dict[str, Any], key: KeyRecord) -> dict[str, Any]: ...
 
-    def wrap_send(self, send: Send, key: KeyRecord) -> Send: ...
+    async def answered(self, answer: dict[str, Any], key: KeyRecord) -> None: ...
 
 
 class ChatOperation:
@@ -78,7 +80,6 @@ class ChatOperation:
         "_path_stream",
         "_raw",
         "_request",
-        "_send",
         "_stream_headers",
         "model",
         "stream",
@@ -109,7 +110,6 @@ class ChatOperation:
         self._body: dict[str, Any] = {}
         self._raw: bytes | None = None  # the client's JSON text of ``body``; None when the gateway rewrote it
         self._key: KeyRecord | None = None
-        self._send: Send | None = None
         self._request: ChatRequest | None = None
         self._inlined: ChatRequest | None = None
         self.model = ""
@@ -170,19 +170,15 @@ class ChatOperation:
             self._inlined = await inline_images(self._images, self._client.session, request)
         return self._inlined
 
-    def _client_send(self, exchange: Exchange) -> Send:
-        """Where answers go: the client, through the extension's watch when there is one."""
-        if self._send is None:
-            send = exchange.send
-            if self._extension is not None and self._key is not None:
-                send = self._extension.wrap_send(send, self._key)
-            self._send = send
-        return self._send
+    async def _answered(self, answer: dict[str, Any]) -> None:
+        if self._extension is not None and self._key is not None:
+            await self._extension.answered(answer, self._key)
 
     async def run(self, exchange: Exchange, attempt: Attempt, upstream_key: str) -> None:
         """Serve the request through ``attempt``; raises AttemptFailure before any client byte."""
         ctx = exchange.ctx
-        send = self._client_send(exchange)
+        send = exchange.send
+        answered = self._answered if self._extension is not None else None
         upstream_protocol = attempt.protocol
         upstream_codec = codec_for(upstream_protocol)
         passthrough = self._inbound.passthrough if upstream_protocol == self._inbound.name else None
@@ -213,6 +209,7 @@ class ChatOperation:
                 exchange.receive,
                 self._stream_headers + headers,
                 self._keepalive,
+                answered,
             )
             return
         raw = await self._fetch(attempt, upstream_key, data, upstream_codec)
@@ -223,6 +220,8 @@ class ChatOperation:
                 out, ctx.usage = self._translate_response(upstream_codec, raw, attempt.public_model)
         except GatewayError as error:
             raise AttemptFailure(error, retryable=True) from None
+        if answered is not None:
+            await answered(orjson.loads(out))
         ctx.mark_first_byte()
         await send_response(send, 200, out, JSON_HEADERS + headers)
         ctx.note_relayed(out)

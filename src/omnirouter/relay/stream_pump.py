@@ -16,6 +16,8 @@ attempt (or ends a started stream) without reading more.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 
@@ -26,6 +28,9 @@ from omnirouter.protocols.sse import EventTooLarge, SSEEvent, SSEParser
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import Channel
 from omnirouter.transport import TRANSPORT_ERRORS, AttemptFailure, UpstreamResponse, classify_transport_error
+
+Answered = Callable[[dict[str, Any]], Awaitable[None]]
+"""A hook given the answer object a stream ends with (the Responses API's stored conversations)."""
 
 
 def _check_json(events: list[SSEEvent]) -> None:
@@ -197,10 +202,13 @@ async def pump_stream(
     receive: Receive,
     headers: Headers,
     keepalive: KeepAlive,
+    answered: Answered | None = None,
 ) -> None:
     """Relay ``response`` to the client; raises AttemptFailure only before the first client byte.
 
-    ``headers`` are the complete response headers (content type included).
+    ``headers`` are the complete response headers (content type included).  ``answered`` is awaited
+    with the answer object the stream ends with (``StreamFilter.answer``) before the event carrying it
+    is sent, so that what it stores exists when the client has the answer.
     """
     parser = SSEParser(channel.max_event_bytes)
     task = asyncio.current_task()
@@ -241,6 +249,9 @@ async def pump_stream(
                 raise _failure_before_start(relay)
             if not out:
                 continue
+            if answered is not None and relay.answer is not None:
+                await answered(relay.answer)
+                answered = None
             if not started:
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 started = True
@@ -256,6 +267,8 @@ async def pump_stream(
         if relay.failure is not None:
             ctx.status, ctx.error_kind = 502, ErrorKind.UPSTREAM.value
         end = tail + relay.finish()
+        if answered is not None and relay.answer is not None:
+            await answered(relay.answer)
         guard.finishing = True
         if not started:
             await send({"type": "http.response.start", "status": 200, "headers": headers})

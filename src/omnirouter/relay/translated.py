@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from omnirouter.ir import ChoiceEnd, GatewayError, StreamEvent, StreamFailure, Usage, UsageUpdate
 from omnirouter.protocols.base import StreamDecoder, StreamEncoder
 from omnirouter.protocols.sse import SSEEvent
@@ -33,6 +35,10 @@ class TranslatingStreamFilter:
                 self.completed = True
             out.append(self._encoder.encode(event))
         return b"".join(out)
+
+    @property
+    def answer(self) -> dict[str, Any] | None:
+        return self._encoder.answer
 
     def process(self, event: SSEEvent) -> bytes:
         return self._encode(self._decoder.feed(event))

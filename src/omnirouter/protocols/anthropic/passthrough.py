@@ -50,6 +50,7 @@ class AnthropicStreamFilter:
     """Relays one Messages stream, capturing usage and renaming the model."""
 
     __slots__ = ("_counter", "_model", "completed", "failure", "usage")
+    answer: dict[str, Any] | None = None  # the protocol ends its streams with no answer object
 
     def __init__(self, public_model: str) -> None:
         self._model = ANSWER.renamer(public_model)

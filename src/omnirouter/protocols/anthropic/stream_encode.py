@@ -104,6 +104,7 @@ class AnthropicStreamEncoder:
         "_text_sent",
         "_usage",
     )
+    answer: dict[str, Any] | None = None  # the protocol ends its streams with no answer object
 
     def __init__(self, request: ChatRequest) -> None:
         self._model = request.model

@@ -78,6 +78,7 @@ class GeminiStreamFilter:
     """Relays one Gemini stream as SSE or as a JSON array, capturing usage and renaming the model."""
 
     __slots__ = ("_array", "_frames", "_model", "_usage", "_usage_data", "completed", "failure")
+    answer: dict[str, Any] | None = None  # the protocol ends its streams with no answer object
 
     def __init__(self, public_model: str, *, json_array: bool) -> None:
         self._model = ANSWER.renamer(public_model)

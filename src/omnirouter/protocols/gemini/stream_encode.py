@@ -93,6 +93,7 @@ class GeminiStreamEncoder:
     """Stateful encoder for one client stream."""
 
     __slots__ = ("_array", "_choices", "_closed", "_frames", "_id", "_model", "_usage")
+    answer: dict[str, Any] | None = None  # the protocol ends its streams with no answer object
 
     def __init__(self, request: ChatRequest, *, json_array: bool = False) -> None:
         self._model = request.model

@@ -62,6 +62,7 @@ class OpenAIChatStreamFilter:
     """Relays one Chat Completions stream, capturing usage and renaming the model."""
 
     __slots__ = ("_model", "_wants_usage", "completed", "failure", "usage")
+    answer: dict[str, Any] | None = None  # the protocol ends its streams with no answer object
 
     def __init__(self, public_model: str, client_wants_usage: bool) -> None:
         self._model = ANSWER.renamer(public_model)

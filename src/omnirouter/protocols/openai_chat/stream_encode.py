@@ -75,6 +75,7 @@ class OpenAIChatStreamEncoder:
     """Stateful encoder for one client stream."""
 
     __slots__ = ("_choices", "_closed", "_head", "_include_usage", "_model", "_usage")
+    answer: dict[str, Any] | None = None  # the protocol ends its streams with no answer object
 
     def __init__(self, request: ChatRequest) -> None:
         self._model = request.model

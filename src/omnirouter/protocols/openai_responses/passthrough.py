@@ -66,7 +66,7 @@ def _message(obj: Any) -> str | None:
 class OpenAIResponsesStreamFilter:
     """Relays one Responses stream, capturing usage and renaming the model."""
 
-    __slots__ = ("_count", "_model", "_response", "completed", "failure", "usage")
+    __slots__ = ("_count", "_model", "_response", "answer", "completed", "failure", "usage")
 
     def __init__(self, public_model: str) -> None:
         self._model = ANSWER.renamer(public_model)
@@ -75,6 +75,7 @@ class OpenAIResponsesStreamFilter:
         self.usage: Usage | None = None
         self.failure: str | None = None
         self.completed = False
+        self.answer: dict[str, Any] | None = None
 
     def process(self, event: SSEEvent) -> bytes:
         data, kind = event.data, event.event
@@ -102,6 +103,7 @@ class OpenAIResponsesStreamFilter:
             usage = ANSWER.usage_of(response)
             if usage is not None:
                 self.usage = usage
+            self.answer = {**response, "model": self._model}  # as relayed: the model renamed
             self.completed = True
         elif kind == "response.failed":
             self.failure = _message(response) or "upstream response failed"

@@ -116,6 +116,7 @@ class OpenAIResponsesStreamEncoder:
         self._ended = False
         self._usage: Usage | None = None
         self._closed = False
+        self.answer: dict[str, Any] | None = None
         # Signature-only reasoning that arrives inside an answer (Gemini signs text parts) waits until the
         # message item closes, so that one answer is not split into two message items.
         self._deferred: list[ReasoningDelta] = []
@@ -317,6 +318,7 @@ class OpenAIResponsesStreamEncoder:
         body["incomplete_details"] = incomplete
         if status == "completed":
             body["completed_at"] = int(time.time())
+        self.answer = body
         out.append(self._event(f"response.{status}", response=body))
         return b"".join(out)
 
