@@ -101,11 +101,6 @@ class Channel:
         """Whether the channel is at its concurrency limit."""
         return self.max_concurrency is not None and self.in_flight >= self.max_concurrency
 
-    @property
-    def keys(self) -> UpstreamKeyPool:
-        """The old name of :attr:`upstream_keys`, kept while ``routing/executor.py`` still uses it."""
-        return self.upstream_keys
-
     def headers(self, upstream_key: str) -> CIMultiDictProxy[str]:
         """Request headers for one call with ``upstream_key`` (built once per key, read-only)."""
         headers = self._headers_by_key.get(upstream_key)

@@ -1,12 +1,12 @@
-"""Walk the planned attempts until one answers, keeping channel health and keys up to date.
+"""Walk the planned attempts until one answers, keeping channel health and upstream keys up to date.
 
 Skipped without a request: channels whose breaker is open, channels at their
-concurrency limit, channels with every key set aside.  A failed attempt moves
-on when its failure is retryable (connection, timeout, 429, 5xx, 529, a key the
-upstream refused) and happened before the client saw a byte; at most
-``max_attempts`` requests go upstream.  A key the upstream refuses (401, 403,
-402, insufficient quota) is set aside and the same channel is tried again with
-its next key.  A short ``Retry-After`` on the last candidate is waited out once.
+concurrency limit, channels with every upstream key set aside.  A failed attempt
+moves on when its failure is retryable (connection, timeout, 429, 5xx, 529, an
+upstream key refused) and happened before the client saw a byte; at most
+``max_attempts`` requests go upstream.  An upstream key the upstream refuses (401,
+403, 402, insufficient quota) is set aside and the same channel is tried again
+with its next upstream key.  A short ``Retry-After`` on the last candidate is waited out once.
 The client gets the last failure.
 """
 
@@ -47,7 +47,7 @@ _NO_CREDIT = frozenset({402})
 
 
 def _is_channel_fault(failure: AttemptFailure) -> bool:
-    """Whether a failure says something about the channel's health (not the request, not one key)."""
+    """Whether a failure says something about the channel's health (not the request, not one upstream key)."""
     status = failure.upstream_status
     if status is None:
         return True  # unreachable, timeout, cut stream, garbage
@@ -55,7 +55,7 @@ def _is_channel_fault(failure: AttemptFailure) -> bool:
 
 
 def _key_cooldown(failure: AttemptFailure, config: RoutingConfig) -> float | None:
-    """How long to set the used key aside, if the upstream refused it."""
+    """How long to set the used upstream key aside, if the upstream refused it."""
     status = failure.upstream_status
     if status in _KEY_REJECTED:
         return config.invalid_key_cooldown
@@ -79,7 +79,7 @@ async def run_attempts(attempts: Sequence[Attempt], ctx: AttemptLog, run_one: Ru
         if not channel.breaker.allow():
             ctx.note_skip(channel.name, "circuit_open")
             continue
-        key = channel.keys.next_key()
+        key = channel.upstream_keys.next_key()
         if key is None:
             channel.breaker.release_probe()
             ctx.note_skip(channel.name, "no_usable_key")
@@ -93,9 +93,9 @@ async def run_attempts(attempts: Sequence[Attempt], ctx: AttemptLog, run_one: Ru
             last = failure.error
             cooldown = _key_cooldown(failure, config)
             if cooldown is not None:
-                channel.keys.set_aside(key, cooldown)
+                channel.upstream_keys.set_aside(key, cooldown)
                 channel.breaker.release_probe()
-                if channel.keys.usable():
+                if channel.upstream_keys.usable():
                     index -= 1  # the key was the problem, not the channel: try it again with the next key
                     continue
             elif _is_channel_fault(failure):
