@@ -12,8 +12,8 @@ import pytest
 
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
-from tests.test_storage import postgres_database, reset_postgres
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
+from tests.helpers.postgres import postgres_database, reset_postgres
 
 
 @pytest.fixture(scope="session")

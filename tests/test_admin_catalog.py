@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.admin_client import ADMIN_KEY, Http
-from tests.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, make_config, running_gateway
+from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, make_config, running_gateway
 
 NEW_UPSTREAM_KEY = "sk-new-channel-secret-123456"
 

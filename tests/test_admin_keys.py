@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.admin_client import ADMIN_KEY, Http
-from tests.gateway_harness import CLIENT_KEY, make_config, running_gateway
-from tests.test_storage import postgres_database
+from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.gateway_harness import CLIENT_KEY, make_config, running_gateway
+from tests.helpers.postgres import postgres_database
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.admin_client import ADMIN_KEY, Http
-from tests.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
+from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
 
 COST_NANO = 2_500_000  # 0.0025 USD a request, written into the ledger by the test
 

@@ -32,6 +32,7 @@ from omnirouter.protocols.anthropic import ANTHROPIC, AnthropicCodec
 from omnirouter.protocols.anthropic.request_encode import JSON_MODE_INSTRUCTION
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
+from tests.helpers.anthropic_messages import CLAUDE_CODE_BODY
 
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 WEATHER_SCHEMA: dict[str, Any] = {
@@ -146,79 +147,6 @@ def test_rich_request_round_trip() -> None:
         ],
         "is_error": True,
     }
-
-
-CLAUDE_CODE_BODY: dict[str, Any] = {
-    "model": "claude-sonnet-4-5",
-    "max_tokens": 32000,
-    "stream": True,
-    "temperature": 1,
-    "system": [
-        {"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}},
-        {"type": "text", "text": "Env: linux", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
-    ],
-    "messages": [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "<system-reminder>ctx</system-reminder>"},
-                {"type": "text", "text": "read a", "cache_control": {"type": "ephemeral"}},
-            ],
-        },
-        {
-            "role": "assistant",
-            "content": [
-                {"type": "thinking", "thinking": "Read it.", "signature": "EqQBCkYIBxgC"},
-                {"type": "redacted_thinking", "data": "RED"},
-                {"type": "text", "text": "Reading.", "citations": None},
-                {
-                    "type": "tool_use",
-                    "id": "toolu_01",
-                    "name": "Read",
-                    "input": {"file_path": "/a"},
-                    "caller": {"type": "direct"},
-                },
-            ],
-        },
-        {
-            "role": "user",
-            "content": [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": "toolu_01",
-                    "content": [
-                        {"type": "text", "text": "file body"},
-                        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "doc"}},
-                    ],
-                    "cache_control": {"type": "ephemeral"},
-                },
-                {"type": "image", "source": {"type": "file", "file_id": "file_9"}},
-            ],
-        },
-    ],
-    "tools": [
-        {
-            "name": "Read",
-            "description": "Read a file",
-            "input_schema": {
-                "$schema": "http://json-schema.org/draft-07/schema#",
-                "type": "object",
-                "properties": {"file_path": {"type": "string"}, "limit": {"type": "number", "exclusiveMinimum": 0}},
-                "required": ["file_path"],
-                "additionalProperties": False,
-            },
-            "cache_control": {"type": "ephemeral"},
-        },
-        {"type": "web_search_20250305", "name": "web_search", "max_uses": 5},
-        {"name": "Bash", "input_schema": {"type": "object"}, "defer_loading": True, "type": "custom"},
-    ],
-    "tool_choice": {"type": "auto"},
-    "thinking": {"type": "enabled", "budget_tokens": 31999},
-    "metadata": {"user_id": "user_abc_account__session_123"},
-    "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
-    "service_tier": "auto",
-    "cache_control": {"type": "ephemeral"},
-}
 
 
 def test_claude_code_request_is_lossless_same_protocol() -> None:

@@ -7,7 +7,6 @@ import typing
 from typing import Any
 
 import anthropic
-import httpx2
 import orjson
 import pytest
 
@@ -32,8 +31,9 @@ from omnirouter.ir import (
 from omnirouter.protocols import carry
 from omnirouter.protocols.anthropic import ANTHROPIC, ping
 from omnirouter.protocols.sse import SSEEvent, SSEParser
-from tests.fuzz import mutate
-from tests.reference import FIXTURES
+from tests.helpers.anthropic_messages import final_message, frames, raw_events
+from tests.helpers.fuzz import mutate
+from tests.helpers.reference import FIXTURES
 
 TEXT = FIXTURES / "anthropic_stream_text.sse"
 TOOL = FIXTURES / "anthropic_stream_tool_use.sse"
@@ -60,53 +60,6 @@ def request(model: str = "public-model") -> ChatRequest:
 def encode_events(events: list[StreamEvent]) -> bytes:
     encoder = ANTHROPIC.new_stream_encoder(request())
     return b"".join(encoder.encode(e) for e in events) + encoder.finish()
-
-
-def frames(raw: bytes) -> list[dict[str, Any]]:
-    """The events of an encoded stream, checking the framing and block rules on the way."""
-    out: list[dict[str, Any]] = []
-    open_index: int | None = None
-    next_index = 0
-    for sse in SSEParser().feed(raw):
-        data = orjson.loads(sse.data)
-        assert sse.event == data["type"]
-        kind = data["type"]
-        if kind == "content_block_start":
-            assert open_index is None and data["index"] == next_index
-            open_index, next_index = data["index"], next_index + 1
-        elif kind == "content_block_stop":
-            assert data["index"] == open_index
-            open_index = None
-        elif kind == "content_block_delta":
-            assert data["index"] == open_index
-        elif kind in ("message_delta", "message_stop"):
-            assert open_index is None
-        out.append(data)
-    return out
-
-
-def _client(raw: bytes) -> anthropic.AsyncAnthropic:
-    def handler(_: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=raw)
-
-    http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
-    return anthropic.AsyncAnthropic(api_key="k", base_url="http://gw", http_client=http, max_retries=0)
-
-
-PARAMS: dict[str, Any] = {"model": "public-model", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
-
-
-async def final_message(raw: bytes) -> anthropic.types.Message:
-    """The SDK's accumulated message for a stream."""
-    async with _client(raw) as client, client.messages.stream(**PARAMS) as stream:
-        return await stream.get_final_message()
-
-
-async def raw_events(raw: bytes) -> list[Any]:
-    """The SDK's raw stream events (``create(stream=True)``)."""
-    async with _client(raw) as client:
-        stream = await client.messages.create(**PARAMS, stream=True)
-        return [event async for event in stream]
 
 
 @pytest.mark.parametrize("split", [0, 1, 7])

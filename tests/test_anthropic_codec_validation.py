@@ -12,9 +12,9 @@ import pytest
 from omnirouter.ir import ErrorKind, GatewayError, Usage, UsageUpdate
 from omnirouter.protocols.anthropic import ANTHROPIC, ANTHROPIC_PASSTHROUGH
 from omnirouter.protocols.sse import SSEEvent, SSEParser
-from tests.fuzz import mutate
-from tests.reference import FIXTURES
-from tests.test_anthropic_codec_request import CLAUDE_CODE_BODY
+from tests.helpers.anthropic_messages import CLAUDE_CODE_BODY
+from tests.helpers.fuzz import mutate
+from tests.helpers.reference import FIXTURES
 
 
 def _body(**fields: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ databases, and quota under hundreds of concurrent requests from one or two gatew
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import subprocess
@@ -20,10 +19,10 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from omnirouter.billing import Price, PriceBook, cost_nano, key_balance, max_cost_nano, sync_config_prices
+from omnirouter.billing import PriceBook, cost_nano, key_balance, max_cost_nano, sync_config_prices
 from omnirouter.billing.estimate import output_bound
 from omnirouter.billing.owner import OwnerLock
-from omnirouter.config import ChannelConfig, GatewayConfig, PriceConfig
+from omnirouter.config import ChannelConfig, GatewayConfig
 from omnirouter.ir import Usage
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.protocols.budget import choice_count, requested_max_output
@@ -36,25 +35,30 @@ from omnirouter.storage import (
     migrate,
     normalize_database_url,
     prices_table,
-    reservations_table,
-    usage_records_table,
 )
-from omnirouter.storage.models import utcnow
 from omnirouter.usage import UNSETTLED_AFTER_RESTART, UsageRecord, UsageRecorder, recover_reservations
-from tests.gateway_harness import UPSTREAM_KEY, make_config, running_gateway
-from tests.test_cli import free_port, stop, wait_healthy
-from tests.test_storage import postgres_database
-
-RICH = "sk-billing-unlimited-01"
-POOR = "sk-billing-quota-02"
-MODEL = "gpt-4o-mini"
-PRICE = {"input": 1.0, "output": 2.0}  # USD per 1M tokens: 1000 nano-USD an input token, 2000 an output token
+from tests.helpers.billing import (
+    MODEL,
+    POOR,
+    PRICE,
+    RICH,
+    assert_books_balance,
+    billing_config,
+    chat_body,
+    execute,
+    insert_reservation,
+    key_row,
+    ledger,
+    open_reservations,
+    post,
+    price,
+    query,
+)
+from tests.helpers.gateway_harness import UPSTREAM_KEY, running_gateway
+from tests.helpers.postgres import postgres_database
+from tests.helpers.processes import free_port, stop, wait_healthy
 
 # ---------------------------------------------------------------------------------------------- pure
-
-
-def price(**fields: float | None) -> Price:
-    return Price.of(msgspec.convert({"input": 0.0, "output": 0.0, **fields}, type=PriceConfig))
 
 
 def test_cost_is_exact_decimal_and_rounds_half_up_once() -> None:
@@ -187,80 +191,6 @@ def test_output_bounds_per_protocol_field_and_caps() -> None:
 
 
 # ----------------------------------------------------------------------------------- database helpers
-
-
-async def query(url: str, stmt: Any) -> list[Any]:
-    db = Database(normalize_database_url(url))
-    try:
-        async with db.engine.connect() as conn:
-            return list((await conn.execute(stmt)).all())
-    finally:
-        await db.close()
-
-
-async def execute(url: str, *statements: Any) -> None:
-    db = Database(normalize_database_url(url))
-    try:
-        async with db.engine.begin() as conn:
-            for stmt in statements:
-                await conn.execute(stmt)
-    finally:
-        await db.close()
-
-
-async def key_row(url: str, name: str) -> Any:
-    rows = await query(url, sa.select(api_keys_table).where(api_keys_table.c.name == name))
-    return rows[0]
-
-
-async def ledger(url: str, key_id: int | None = None) -> list[Any]:
-    stmt = sa.select(usage_records_table).order_by(usage_records_table.c.id)
-    if key_id is not None:
-        stmt = stmt.where(usage_records_table.c.key_id == key_id)
-    return await query(url, stmt)
-
-
-async def open_reservations(url: str) -> list[Any]:
-    return await query(url, sa.select(reservations_table))
-
-
-async def assert_books_balance(url: str, name: str) -> tuple[Any, list[Any]]:
-    """The key's used_nano equals its ledger's sum, stays within its quota, and nothing is left reserved."""
-    key = await key_row(url, name)
-    rows = await ledger(url, key.id)
-    assert sum(row.cost_nano for row in rows) == key.used_nano
-    if key.quota_nano is not None:
-        assert key.used_nano <= key.quota_nano
-    assert key.reserved_nano == 0
-    assert await open_reservations(url) == []
-    return key, rows
-
-
-def billing_config(mock: MockUpstream, url: str, quota_usd: float = 1.0, **extra: Any) -> GatewayConfig:
-    raw: dict[str, Any] = {
-        "database_url": url,
-        "keys": [{"name": "rich", "key": RICH}, {"name": "poor", "key": POOR, "quota_usd": quota_usd}],
-        "prices": {MODEL: PRICE},
-        **extra,
-    }
-    return make_config(mock.url, Path("unused.db"), **raw)
-
-
-def chat_body(text: str, **extra: Any) -> dict[str, Any]:
-    return {"model": MODEL, "messages": [{"role": "user", "content": text}], **extra}
-
-
-async def post(
-    session: aiohttp.ClientSession, base: str, key: str, body: dict[str, Any], path: str = "/v1/chat/completions"
-) -> tuple[int, dict[str, Any]]:
-    headers = {"authorization": f"Bearer {key}", "x-api-key": key, "anthropic-version": "2023-06-01"}
-    if path.startswith("/v1beta/"):
-        headers = {"x-goog-api-key": key}
-    async with session.post(f"{base}{path}", json=body, headers=headers) as response:
-        raw = await response.read()
-        if response.content_type == "text/event-stream":
-            return response.status, {"stream": raw.decode()}
-        return response.status, json.loads(raw)
 
 
 def expected_cost(row: Any) -> int:
@@ -482,7 +412,7 @@ async def test_ledger_rows_and_charges_are_written_together_and_retried_together
     db = Database(url)
     try:
         _, key = await KeyStore(db).create("k")
-        await _insert_reservation(url, key.id, "req-reserved", 5_000, 100, owner=1)
+        await insert_reservation(url, key.id, "req-reserved", 5_000, 100, owner=1)
         recorder = UsageRecorder(db, flush_interval=60)
 
         def record(request_id: str, key_id: int | None, cost: int) -> UsageRecord:
@@ -519,34 +449,14 @@ async def test_ledger_rows_and_charges_are_written_together_and_retried_together
 # ------------------------------------------------------------------------------------- recovery
 
 
-async def _insert_reservation(
-    url: str, key_id: int, request_id: str, amount: int, input_nano: int, owner: int | None
-) -> None:
-    await execute(
-        url,
-        reservations_table.insert().values(
-            request_id=request_id,
-            key_id=key_id,
-            amount_nano=amount,
-            input_nano=input_nano,
-            model=MODEL,
-            created_at=utcnow(),
-            owner=owner,
-        ),
-        api_keys_table.update()
-        .where(api_keys_table.c.id == key_id)
-        .values(reserved_nano=api_keys_table.c.reserved_nano + amount),
-    )
-
-
 async def test_crash_recovery_resolves_unsettled_reservations_at_start(mock: MockUpstream, any_url: str) -> None:
     config = billing_config(mock, any_url)
     async with running_gateway(config):
         pass
     poor = await key_row(any_url, "poor")
     # What a process killed mid-request leaves behind: its reservations and their reserved_nano.
-    await _insert_reservation(any_url, poor.id, "req_crashed_1", 50_000, 7_000, owner=123)
-    await _insert_reservation(any_url, poor.id, "req_crashed_2", 9_000, 20_000, owner=None)
+    await insert_reservation(any_url, poor.id, "req_crashed_1", 50_000, 7_000, owner=123)
+    await insert_reservation(any_url, poor.id, "req_crashed_2", 9_000, 20_000, owner=None)
     async with running_gateway(config) as gw, aiohttp.ClientSession() as session:
         assert await open_reservations(any_url) == []
         status, _ = await post(session, gw.url, POOR, chat_body("after the crash"))
@@ -566,8 +476,8 @@ async def test_recovery_leaves_live_processes_reservations_alone(mock: MockUpstr
     db = Database(url)
     try:
         live = await OwnerLock.acquire(db, 4242)  # a replica that is still serving
-        await _insert_reservation(url, poor.id, "req_live", 30_000, 1_000, owner=live.owner)
-        await _insert_reservation(url, poor.id, "req_dead", 40_000, 2_000, owner=777)
+        await insert_reservation(url, poor.id, "req_live", 30_000, 1_000, owner=live.owner)
+        await insert_reservation(url, poor.id, "req_dead", 40_000, 2_000, owner=777)
         assert await recover_reservations(db) == 1
         assert [row.request_id for row in await open_reservations(url)] == ["req_live"]
         assert (await key_row(url, "poor")).reserved_nano == 30_000

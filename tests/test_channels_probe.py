@@ -18,7 +18,7 @@ from omnirouter.config import ChannelConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.routing import Channel
 from omnirouter.routing.probe import ProbeResult, channel_health, probe_channel, probe_channels
-from tests.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, make_config, running_gateway
+from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, make_config, running_gateway
 
 OMNIROUTER = [sys.executable, "-m", "omnirouter.cli"]
 SECRET = "sk-probe-distinctive-SECRET-9f3e7a"

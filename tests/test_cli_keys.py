@@ -13,8 +13,8 @@ import pytest
 from omnirouter.cli import main
 from omnirouter.config import load_config
 from omnirouter.mock_upstream import MockUpstream
-from tests.admin_client import Http
-from tests.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, running_gateway
+from tests.helpers.admin_client import Http
+from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, running_gateway
 
 OMNIROUTER = [sys.executable, "-m", "omnirouter.cli"]
 

@@ -20,26 +20,26 @@ from omnirouter.mock_upstream import MockUpstream
 from omnirouter.storage import Database, normalize_database_url, reservations_table
 from omnirouter.usage import UNSETTLED_AFTER_RESTART
 from omnirouter.usage.replay import INTERRUPTED
-from tests.admin_client import ADMIN_KEY
-from tests.gateway_harness import UPSTREAM_KEY, running_gateway
-from tests.test_billing import (
+from tests.helpers.admin_client import ADMIN_KEY
+from tests.helpers.billing import (
     MODEL,
     POOR,
     PRICE,
     RICH,
-    _insert_reservation,
     assert_books_balance,
     billing_config,
     chat_body,
     execute,
+    insert_reservation,
     key_row,
     ledger,
     open_reservations,
     post,
     query,
 )
-from tests.test_cli import free_port, stop, wait_healthy
-from tests.test_usage_journal import refuse_model
+from tests.helpers.gateway_harness import UPSTREAM_KEY, running_gateway
+from tests.helpers.processes import free_port, stop, wait_healthy
+from tests.helpers.usage_rows import refuse_model
 
 
 def serve(config: Path, port: int, cwd: Path) -> subprocess.Popen[str]:
@@ -189,8 +189,8 @@ async def test_recovery_at_start_leaves_task_held_reservations_alone(mock: MockU
     async with running_gateway(config):
         pass
     poor = await key_row(database_url, "poor")
-    await _insert_reservation(database_url, poor.id, "req_dead_request", 50_000, 7_000, owner=123)
-    await _insert_reservation(database_url, poor.id, "task_video_1", 900_000, 0, owner=123)
+    await insert_reservation(database_url, poor.id, "req_dead_request", 50_000, 7_000, owner=123)
+    await insert_reservation(database_url, poor.id, "task_video_1", 900_000, 0, owner=123)
     await execute(
         database_url,
         reservations_table.update().where(reservations_table.c.request_id == "task_video_1").values(holder=TASK_HOLDER),

@@ -47,11 +47,11 @@ from omnirouter.ir import (
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.registry import CODECS
 from omnirouter.protocols.sse import SSEParser
-from tests.openapi_schema import validate_openai
-from tests.reference import FIXTURES
-from tests.test_anthropic_codec_stream import final_message, frames
-from tests.test_gemini_codec_sdk import Served, sdk_client
-from tests.test_openai_responses_codec_stream import check_stream, sdk_final
+from tests.helpers.anthropic_messages import final_message, frames
+from tests.helpers.gemini_sdk import Served, sdk_client
+from tests.helpers.openai_responses import check_stream, sdk_final
+from tests.helpers.openapi_schema import validate_openai
+from tests.helpers.reference import FIXTURES
 
 PUBLIC_MODEL = "public-model"
 TARGETS = [p.value for p in ProtocolName]

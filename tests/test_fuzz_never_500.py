@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import RunningGateway, running_gateway
-from tests.hostile import ADMIN_HEADERS, HEADERS, MODELS, error_message, hostile_config, route
+from tests.helpers.gateway_harness import RunningGateway, running_gateway
+from tests.helpers.hostile import ADMIN_HEADERS, HEADERS, MODELS, error_message, hostile_config, route
 
 FUZZ = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]

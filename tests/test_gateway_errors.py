@@ -13,8 +13,8 @@ import openai
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, make_config, running_gateway
-from tests.openapi_schema import validate_openai
+from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, make_config, running_gateway
+from tests.helpers.openapi_schema import validate_openai
 
 
 def directive(**fields: Any) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
 
 GEMINI_MODEL = "gem-img"
 OPENAI_MODEL = "gpt-img"

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway
+from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway
 
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",

@@ -19,8 +19,8 @@ from google.genai import types as gtypes
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.protocols.sse import SSEParser
-from tests.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
-from tests.openapi_schema import validate_openai
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
+from tests.helpers.openapi_schema import validate_openai
 
 OTHER_KEY = "sk-test-client-0002"
 

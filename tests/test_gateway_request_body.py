@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, RunningGateway, make_config, raw_connection, running_gateway
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, raw_connection, running_gateway
 
 MAX_BODY = 64 * 1024
 AUTH = {"Authorization": f"Bearer {CLIENT_KEY}"}

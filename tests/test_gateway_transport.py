@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, RunningGateway, make_config, raw_connection, running_gateway
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, raw_connection, running_gateway
 
 HEADER_TIMEOUT = 0.5
 AUTH = {"Authorization": f"Bearer {CLIENT_KEY}"}

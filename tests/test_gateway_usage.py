@@ -6,26 +6,14 @@ import asyncio
 import contextlib
 import json
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import openai
 import pytest
-import sqlalchemy as sa
 
 from omnirouter.mock_upstream import MockUpstream
-from omnirouter.storage import Database, normalize_database_url, usage_records_table
-from tests.gateway_harness import CLIENT_KEY, make_config, running_gateway
-
-
-async def usage_rows(db_path: Path) -> list[dict[str, Any]]:
-    db = Database(normalize_database_url(f"sqlite:///{db_path}"))
-    try:
-        async with db.engine.connect() as conn:
-            result = await conn.execute(sa.select(usage_records_table).order_by(usage_records_table.c.id))
-            return [dict(row._mapping) for row in result]
-    finally:
-        await db.close()
+from tests.helpers.gateway_harness import CLIENT_KEY, make_config, running_gateway
+from tests.helpers.usage_rows import usage_rows
 
 
 async def test_usage_rows_for_plain_stream_and_errors(tmp_path: Path, mock_upstream: MockUpstream) -> None:

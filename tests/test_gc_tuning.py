@@ -12,7 +12,7 @@ import pytest
 from omnirouter.api.factory import CONFIG_ENV, create_app
 from omnirouter.api.gc_tuning import YOUNG_THRESHOLD
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, make_config, running_gateway
+from tests.helpers.gateway_harness import CLIENT_KEY, make_config, running_gateway
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.protocols.base import PassthroughAdapter, StreamFilter
 from omnirouter.protocols.gemini import GEMINI, GEMINI_JSON_ARRAY, GEMINI_PASSTHROUGH, GeminiCodec
 from omnirouter.protocols.sse import SSEParser
-from tests.reference import FIXTURES
-from tests.test_gemini_codec_sdk import stream_through_sdk
+from tests.helpers.gemini_sdk import stream_through_sdk
+from tests.helpers.reference import FIXTURES
 
 FIXTURE = FIXTURES / "gemini_stream_sse_functioncall_thoughtsignature.sse"
 

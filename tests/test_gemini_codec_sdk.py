@@ -7,9 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import httpx2 as httpx
 import pytest
-from google import genai
 from google.genai import errors, types
 
 from omnirouter.ir import (
@@ -37,8 +35,8 @@ from omnirouter.ir import (
 )
 from omnirouter.protocols.carry import wrap_b64
 from omnirouter.protocols.gemini import GEMINI
+from tests.helpers.gemini_sdk import MODEL, Served, sdk_client, stream_through_sdk
 
-MODEL = "public-gemini"
 GEMINI_SIG = base64.b64encode(b"gemini-signature-bytes\xff\xfe").decode()
 
 
@@ -50,42 +48,6 @@ def encode(events: list[StreamEvent], *, close: Callable[[Any], bytes] | None = 
     encoder = GEMINI.new_stream_encoder(request())
     body = b"".join(encoder.encode(e) for e in events)
     return body + (close(encoder) if close is not None else encoder.finish())
-
-
-class Served:
-    """Answers each SDK request with the next prepared body and records the request bodies."""
-
-    def __init__(self, *bodies: bytes, status: int = 200, content_type: str = "text/event-stream") -> None:
-        self.bodies = list(bodies)
-        self.status = status
-        self.content_type = content_type
-        self.requests: list[dict[str, Any]] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(
-            {"path": request.url.path, "query": request.url.query, "body": json.loads(request.content)}
-        )
-        return httpx.Response(self.status, content=self.bodies.pop(0), headers={"content-type": self.content_type})
-
-
-def sdk_client(served: Served) -> genai.Client:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(served))
-    options = types.HttpOptions(
-        base_url="http://gateway.test",
-        api_version="v1beta",
-        httpx_async_client=http,
-        retry_options=types.HttpRetryOptions(attempts=1),
-    )
-    return genai.Client(api_key="AIza-test", http_options=options)
-
-
-async def stream_through_sdk(body: bytes) -> list[types.GenerateContentResponse]:
-    served = Served(body)
-    client = sdk_client(served)
-    chunks = [c async for c in await client.aio.models.generate_content_stream(model=MODEL, contents="hi")]
-    assert served.requests[0]["path"] == f"/v1beta/models/{MODEL}:streamGenerateContent"
-    assert "alt=sse" in served.requests[0]["query"].decode()
-    return chunks
 
 
 def parts_of(chunks: list[types.GenerateContentResponse]) -> list[types.Part]:

@@ -31,7 +31,7 @@ from omnirouter.ir import (
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.protocols.gemini import GEMINI, GEMINI_JSON_ARRAY
 from omnirouter.protocols.sse import SSEParser
-from tests.reference import FIXTURES
+from tests.helpers.reference import FIXTURES
 
 FIXTURE = FIXTURES / "gemini_stream_sse_functioncall_thoughtsignature.sse"
 

@@ -10,8 +10,8 @@ import pytest
 
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.protocols.limits import MAX_JSON_DEPTH
-from tests.gateway_harness import RunningGateway, running_gateway
-from tests.hostile import (
+from tests.helpers.gateway_harness import RunningGateway, running_gateway
+from tests.helpers.hostile import (
     ADMIN_HEADERS,
     HEADERS,
     MODELS,

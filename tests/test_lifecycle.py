@@ -19,8 +19,7 @@ from omnirouter.ir import Budget, Usage
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.routing import Channel, plan
 from omnirouter.storage import Database, KeyRecord, api_keys_table, migrate, normalize_database_url
-from tests.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, running_gateway
-from tests.test_billing import (
+from tests.helpers.billing import (
     MODEL,
     POOR,
     RICH,
@@ -31,6 +30,7 @@ from tests.test_billing import (
     post,
     price,
 )
+from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, running_gateway
 
 # Passes the Anthropic pass-through checks, but cannot be decoded: a forced tool needs its name.
 UNTRANSLATABLE = {

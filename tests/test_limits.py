@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.limits import Lease, MemoryLimiter, RateLimiter, RedisLimiter
 from omnirouter.storage import KeyRecord
-from tests.redis_helpers import REDIS_URL, redis_prefix
+from tests.helpers.redis_helpers import REDIS_URL, redis_prefix
 
 WINDOW = 1.0
 

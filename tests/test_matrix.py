@@ -22,7 +22,7 @@ from google.genai import errors as genai_errors
 
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
 from tests.matrix.drivers import DRIVERS, Driver, Image, Options, Reply, UserTurn
 
 INBOUND = ["openai_chat", "openai_responses", "anthropic", "gemini"]

@@ -12,7 +12,7 @@ import httpx2
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.reference import FIXTURES
+from tests.helpers.reference import FIXTURES
 
 
 @pytest.fixture

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import jsonschema
 import openai
 import pytest
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.reference import OPENAPI_SPEC
+from tests.helpers.openapi_schema import validate_openai_any_of
+from tests.helpers.reference import OPENAPI_SPEC
 
 SPEC = OPENAPI_SPEC
 pytestmark = pytest.mark.skipif(not SPEC.exists(), reason="OpenAPI reference not available")
@@ -33,31 +30,6 @@ WEATHER_TOOL: Any = {
         "strict": True,
     },
 }
-
-
-def _to_2020(node: Any) -> Any:
-    """OpenAPI 3.0 leftovers to JSON Schema: ``nullable`` becomes a null branch; ``oneOf`` (used
-    with discriminators, whose branches may overlap) becomes ``anyOf``."""
-    if isinstance(node, list):
-        return [_to_2020(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {("anyOf" if k == "oneOf" else k): _to_2020(v) for k, v in node.items() if k != "nullable"}
-    if node.get("nullable") is True:
-        return {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-@functools.cache
-def _registry() -> Registry[Any]:
-    spec = _to_2020(json.loads(SPEC.read_text()))
-    return Registry().with_resource("urn:openai", Resource.from_contents(spec, default_specification=DRAFT202012))
-
-
-def validate(instance: Any, schema_name: str) -> None:
-    """Validate against ``#/components/schemas/<schema_name>`` of the OpenAPI file."""
-    schema = {"$ref": f"urn:openai#/components/schemas/{schema_name}"}
-    jsonschema.Draft202012Validator(schema, registry=_registry()).validate(instance)
 
 
 def parse_sse(raw: bytes) -> list[tuple[str | None, str]]:
@@ -114,7 +86,7 @@ async def test_chat_plain_echo_and_usage(client: openai.AsyncOpenAI, mock: MockU
     assert r.usage.completion_tokens_details.reasoning_tokens == 0
     status, _, raw = await post_raw(mock, "/v1/chat/completions", {"model": "m", "messages": user("x")})
     assert status == 200
-    validate(json.loads(raw), "CreateChatCompletionResponse")
+    validate_openai_any_of(json.loads(raw), "CreateChatCompletionResponse")
 
 
 async def test_chat_usage_is_deterministic_and_overridable(client: openai.AsyncOpenAI) -> None:
@@ -153,7 +125,7 @@ async def test_chat_stream_text_with_usage(client: openai.AsyncOpenAI, mock: Moc
     assert events[-1] == (None, "[DONE]") and all(name is None for name, _ in events)
     payloads = [json.loads(d) for _, d in events[:-1]]
     for payload in payloads:
-        validate(payload, "CreateChatCompletionStreamResponse")
+        validate_openai_any_of(payload, "CreateChatCompletionStreamResponse")
     assert all("usage" in p and p["usage"] is None for p in payloads[:-1])
 
 
@@ -190,7 +162,7 @@ async def test_chat_stream_tool_calls_with_sdk_helper(client: openai.AsyncOpenAI
     _, _, raw = await post_raw(mock, "/v1/chat/completions", body)
     payloads = [json.loads(d) for _, d in parse_sse(raw)[:-1]]
     for payload in payloads:
-        validate(payload, "CreateChatCompletionStreamResponse")
+        validate_openai_any_of(payload, "CreateChatCompletionStreamResponse")
     fragments = [tc for p in payloads for tc in p["choices"][0]["delta"].get("tool_calls", [])]
     for index in (0, 1):
         mine = [f for f in fragments if f["index"] == index]
@@ -313,7 +285,7 @@ async def test_responses_plain(client: openai.AsyncOpenAI, mock: MockUpstream) -
     assert r.usage.total_tokens == r.usage.input_tokens + 2
     status, _, raw = await post_raw(mock, "/v1/responses", {"model": "m", "input": "hi"})
     assert status == 200
-    validate(json.loads(raw), "Response")
+    validate_openai_any_of(json.loads(raw), "Response")
 
 
 async def test_responses_stream_helper_with_function_calls(client: openai.AsyncOpenAI, mock: MockUpstream) -> None:
@@ -348,7 +320,7 @@ async def test_responses_stream_helper_with_function_calls(client: openai.AsyncO
     assert [p["sequence_number"] for p in payloads] == list(range(len(payloads)))
     assert all(name == p["type"] for (name, _), p in zip(events, payloads, strict=True))
     for payload in payloads:
-        validate(payload, "ResponseStreamEvent")
+        validate_openai_any_of(payload, "ResponseStreamEvent")
     text_events = [p["type"] for p in payloads if p.get("output_index") == 1]
     assert text_events == [
         "response.output_item.added",
@@ -361,7 +333,7 @@ async def test_responses_stream_helper_with_function_calls(client: openai.AsyncO
     call_events = [p["type"] for p in payloads if p.get("output_index") == 2]
     assert call_events[0] == "response.output_item.added" and call_events[-1] == "response.output_item.done"
     assert call_events.count("response.function_call_arguments.delta") >= 2
-    validate(payloads[-1]["response"], "Response")
+    validate_openai_any_of(payloads[-1]["response"], "Response")
 
 
 async def test_responses_incomplete_and_errors(client: openai.AsyncOpenAI) -> None:

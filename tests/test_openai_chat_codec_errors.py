@@ -7,7 +7,7 @@ import pytest
 
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
-from tests.openapi_schema import validate_openai
+from tests.helpers.openapi_schema import validate_openai
 
 
 @pytest.mark.parametrize(

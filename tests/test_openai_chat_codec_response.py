@@ -21,7 +21,7 @@ from omnirouter.ir import (
     Usage,
 )
 from omnirouter.protocols.openai_chat import OPENAI_CHAT, usage_from_openai, usage_to_openai
-from tests.openapi_schema import validate_openai
+from tests.helpers.openapi_schema import validate_openai
 
 
 def rich_response(**overrides: Any) -> ChatResponse:

@@ -33,9 +33,9 @@ from omnirouter.ir import (
 )
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
 from omnirouter.protocols.sse import SSEEvent, SSEParser
-from tests.fuzz import mutate
-from tests.openapi_schema import validate_openai
-from tests.reference import FIXTURES
+from tests.helpers.fuzz import mutate
+from tests.helpers.openapi_schema import validate_openai
+from tests.helpers.reference import FIXTURES
 
 FIXTURE = FIXTURES / "openai_chat_stream_tool_call_include_usage.sse"
 

@@ -11,7 +11,7 @@ import pytest
 
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
-from tests.test_openai_chat_codec_request import rich_request
+from tests.helpers.openai_chat import rich_request
 
 
 def _user(content: Any) -> dict[str, Any]:

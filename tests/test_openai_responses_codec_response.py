@@ -24,7 +24,7 @@ from omnirouter.ir import (
 )
 from omnirouter.protocols.openai_responses import OPENAI_RESPONSES, OPENAI_RESPONSES_PASSTHROUGH
 from omnirouter.protocols.openai_responses.usage import usage_from_responses, usage_to_responses
-from tests.openapi_schema import validate_openai
+from tests.helpers.openapi_schema import validate_openai
 
 R = "openai_responses"
 USAGE = Usage(input_tokens=120, output_tokens=40, cached_tokens=100, cache_write_tokens=5, reasoning_tokens=12)

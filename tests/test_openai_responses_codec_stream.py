@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
-import openai
 import orjson
-import pydantic
 import pytest
-from openai.types.responses import Response, ResponseStreamEvent
 
 from omnirouter.ir import (
     ChatRequest,
@@ -33,23 +30,9 @@ from omnirouter.ir import (
 )
 from omnirouter.protocols.openai_responses import OPENAI_RESPONSES
 from omnirouter.protocols.sse import SSEEvent, SSEParser
-from tests.openapi_schema import validate_openai
+from tests.helpers.openai_responses import check_stream, codex_body, rich_request, sdk_final, sdk_stream
 
 R = "openai_responses"
-EVENT_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ResponseStreamEvent)
-SPECIAL_SCHEMAS = {
-    "error": "ResponseErrorEvent",
-    "response.output_text.delta": "ResponseTextDeltaEvent",
-    "response.output_text.done": "ResponseTextDoneEvent",
-}
-
-
-def schema_for(kind: str) -> str:
-    """The spec schema of one event type (``response.output_item.added`` → ``ResponseOutputItemAddedEvent``)."""
-    if kind in SPECIAL_SCHEMAS:
-        return SPECIAL_SCHEMAS[kind]
-    words = kind.removeprefix("response.").replace(".", "_").split("_")
-    return "Response" + "".join(w.capitalize() for w in words) + "Event"
 
 
 def request(**overrides: Any) -> ChatRequest:
@@ -67,58 +50,6 @@ def encode(events: list[StreamEvent], req: ChatRequest | None = None, *, error: 
     encoder = OPENAI_RESPONSES.new_stream_encoder(req or request())
     raw = b"".join(encoder.encode(e) for e in events)
     return raw + (encoder.error(error) if error is not None else encoder.finish())
-
-
-def check_stream(raw: bytes) -> list[dict[str, Any]]:
-    """Every event valid (spec + SDK), numbered from 0, named by its type; items added → done → final, same ids."""
-    parser = SSEParser()
-    events = parser.feed(raw) + parser.finish()
-    payloads = [orjson.loads(e.data) for e in events]
-    assert [p["sequence_number"] for p in payloads] == list(range(len(payloads)))
-    assert [e.event for e in events] == [p["type"] for p in payloads]
-    for payload in payloads:
-        validate_openai(schema_for(payload["type"]), payload)
-        EVENT_ADAPTER.validate_python(payload)
-    kinds = [p["type"] for p in payloads]
-    assert kinds[:2] == ["response.created", "response.in_progress"]
-    assert kinds[-1] in ("response.completed", "response.incomplete", "response.failed")
-    ids = {p["response"]["id"] for p in payloads if "response" in p}
-    assert len(ids) == 1
-    added = {p["output_index"]: p["item"] for p in payloads if p["type"] == "response.output_item.added"}
-    done = {p["output_index"]: p["item"] for p in payloads if p["type"] == "response.output_item.done"}
-    for p in payloads:
-        if "item_id" in p:
-            assert added[p["output_index"]]["id"] == p["item_id"]
-    final = payloads[-1]["response"]
-    validate_openai("Response", final)
-    Response.model_validate(final)
-    if kinds[-1] != "response.failed":
-        assert sorted(added) == sorted(done) == list(range(len(added)))
-        assert all(added[i]["id"] == done[i]["id"] for i in added)
-        assert final["output"] == [done[i] for i in sorted(done)]
-    return payloads
-
-
-async def sdk_stream(raw: bytes, kinds: list[str]) -> Response:
-    """Run the bytes through ``client.responses.stream(...)``: collect the event types, return the final response."""
-
-    def handler(_: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=raw)
-
-    async with (
-        httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http,
-        openai.AsyncOpenAI(api_key="k", base_url="http://gw/v1", http_client=http, max_retries=0) as client,
-        client.responses.stream(model="public-model", input="hi") as stream,
-    ):
-        async for event in stream:
-            kinds.append(event.type)
-        return await stream.get_final_response()
-
-
-async def sdk_final(raw: bytes) -> tuple[list[str], Response]:
-    kinds: list[str] = []
-    final = await sdk_stream(raw, kinds)
-    return kinds, final
 
 
 def decode_raw(raw: bytes, split: int = 0) -> list[StreamEvent]:
@@ -505,8 +436,6 @@ async def test_mock_upstream_stream_decodes(mock: Any) -> None:
 
 
 async def test_mock_upstream_accepts_encoded_requests_and_answers_decode(mock: Any) -> None:
-    from tests.test_openai_responses_codec_request import codex_body, rich_request
-
     for ir in (rich_request(stream=False), OPENAI_RESPONSES.decode_request({**codex_body(), "stream": False})):
         status, raw = await post(mock, OPENAI_RESPONSES.encode_request(ir))
         assert status == 200, raw

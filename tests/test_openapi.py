@@ -19,8 +19,8 @@ from omnirouter.api import GatewayApp
 from omnirouter.api.admin_router import admin_document
 from omnirouter.api.openapi import SECURITY, operation_id
 from omnirouter.http.routes import Auth, RouteKind, openapi_path, path_parameters
-from tests.admin_client import ADMIN_KEY
-from tests.gateway_harness import make_config, running_gateway
+from tests.helpers.admin_client import ADMIN_KEY
+from tests.helpers.gateway_harness import make_config, running_gateway
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import openai
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway_harness import CLIENT_KEY, RunningGateway
-from tests.test_gateway_usage import usage_rows
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
+from tests.helpers.usage_rows import usage_rows
 
 ASK = [{"role": "user", "content": "hello"}]
 

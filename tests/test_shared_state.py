@@ -25,9 +25,9 @@ from omnirouter.limits import MemoryLimiter, RedisLimiter
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.routing.breaker import CircuitBreaker
 from omnirouter.storage import Database, KeyStore, api_keys_table, hash_key, normalize_database_url
-from tests.gateway_harness import CLIENT_KEY, make_config, running_gateway
-from tests.redis_helpers import REDIS_URL, redis_prefix
-from tests.test_storage import postgres_database
+from tests.helpers.gateway_harness import CLIENT_KEY, make_config, running_gateway
+from tests.helpers.postgres import postgres_database
+from tests.helpers.redis_helpers import REDIS_URL, redis_prefix
 
 LIMITED_KEY = "sk-limited-rpm3-0001"
 ANTHROPIC_KEY = "sk-limited-anthropic-0001"

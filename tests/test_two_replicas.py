@@ -9,10 +9,10 @@ from pathlib import Path
 import aiohttp
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.redis_helpers import REDIS_URL, redis_prefix
-from tests.test_cli import free_port, stop, wait_healthy
-from tests.test_cli import start as start_cli
-from tests.test_storage import postgres_database
+from tests.helpers.postgres import postgres_database
+from tests.helpers.processes import free_port, stop, wait_healthy
+from tests.helpers.processes import start as start_cli
+from tests.helpers.redis_helpers import REDIS_URL, redis_prefix
 
 RPM_KEY = "sk-replicas-rpm-0001"
 CONCURRENT_KEY = "sk-replicas-concurrent-0001"

@@ -18,7 +18,7 @@ from aiohttp import web
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.relay.chat import ChatOperation
 from omnirouter.relay.context import RequestContext
-from tests.gateway_harness import CLIENT_KEY
+from tests.helpers.gateway_harness import CLIENT_KEY
 
 ASK = [{"role": "user", "content": "hello"}]
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}

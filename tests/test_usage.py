@@ -21,7 +21,7 @@ from omnirouter.storage import Database, migrate, usage_records_table
 from omnirouter.usage import UsageRecord, UsageRecorder, recent_usage
 from omnirouter.usage.record import COLUMNS
 from omnirouter.usage.writer import SQLITE_SLICE, UsageWriter
-from tests.test_storage import reset_postgres
+from tests.helpers.postgres import reset_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

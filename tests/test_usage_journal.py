@@ -30,6 +30,7 @@ from omnirouter.storage import (
 )
 from omnirouter.usage import UsageJournal, UsageRecord, UsageRecorder, journal_dir, replay_journals
 from omnirouter.usage.replay import INTERRUPTED
+from tests.helpers.usage_rows import refuse_model
 
 
 @pytest.fixture
@@ -70,32 +71,6 @@ async def reserve(db: Database, key_id: int, request_id: str, amount: int) -> No
             )
         )
         await conn.execute(api_keys_table.update().where(api_keys_table.c.id == key_id).values(reserved_nano=amount))
-
-
-async def refuse_model(db: Database, model: str) -> None:
-    """Make the database refuse usage rows of ``model`` (a trigger), as it would a row it cannot store."""
-    async with db.engine.begin() as conn:
-        if db.is_sqlite:
-            await conn.execute(
-                sa.text(
-                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON usage_records "
-                    f"WHEN NEW.model = '{model}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-                )
-            )
-        else:
-            await conn.execute(
-                sa.text(
-                    "CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
-                    f"IF NEW.model = '{model}' THEN RAISE EXCEPTION 'refused by the test'; END IF; "
-                    "RETURN NEW; END $$ LANGUAGE plpgsql"
-                )
-            )
-            await conn.execute(
-                sa.text(
-                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON usage_records "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
-                )
-            )
 
 
 async def test_a_refused_record_is_set_aside_and_every_other_one_lands(db_url: str) -> None:

@@ -9,8 +9,8 @@ import aiohttp
 import msgspec
 
 from omnirouter.config import GatewayConfig
-from tests.admin_client import ADMIN_KEY
-from tests.gateway_harness import CLIENT_KEY
+from tests.helpers.admin_client import ADMIN_KEY
+from tests.helpers.gateway_harness import CLIENT_KEY
 
 MODELS = ("gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash")
 """One model per upstream protocol: every inbound protocol reaches one of them by pass-through."""

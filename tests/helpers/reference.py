@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REFERENCE = Path(__file__).resolve().parent / "reference_data"
+REFERENCE = Path(__file__).resolve().parent.parent / "reference_data"
 FIXTURES = REFERENCE / "streams"
 OPENAPI_SPEC = REFERENCE / "openai-openapi.json"

@@ -1,0 +1,1 @@
+"""Shared test code (no tests here): gateways, databases, processes, SDK checks, sample requests."""

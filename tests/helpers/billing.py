@@ -1,0 +1,128 @@
+"""Money helpers shared by the billing, lifecycle and crash-ledger tests: keys, prices, a billing
+config, a raw HTTP post, and reads of the key, ledger and reservation rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+import sqlalchemy as sa
+
+from omnirouter.billing import Price
+from omnirouter.config import GatewayConfig, PriceConfig
+from omnirouter.mock_upstream import MockUpstream
+from omnirouter.storage import (
+    Database,
+    api_keys_table,
+    normalize_database_url,
+    reservations_table,
+    usage_records_table,
+)
+from omnirouter.storage.models import utcnow
+from tests.helpers.gateway_harness import make_config
+
+RICH = "sk-billing-unlimited-01"
+POOR = "sk-billing-quota-02"
+MODEL = "gpt-4o-mini"
+PRICE = {"input": 1.0, "output": 2.0}  # USD per 1M tokens: 1000 nano-USD an input token, 2000 an output token
+
+
+def price(**fields: float | None) -> Price:
+    return Price.of(msgspec.convert({"input": 0.0, "output": 0.0, **fields}, type=PriceConfig))
+
+
+async def query(url: str, stmt: Any) -> list[Any]:
+    db = Database(normalize_database_url(url))
+    try:
+        async with db.engine.connect() as conn:
+            return list((await conn.execute(stmt)).all())
+    finally:
+        await db.close()
+
+
+async def execute(url: str, *statements: Any) -> None:
+    db = Database(normalize_database_url(url))
+    try:
+        async with db.engine.begin() as conn:
+            for stmt in statements:
+                await conn.execute(stmt)
+    finally:
+        await db.close()
+
+
+async def key_row(url: str, name: str) -> Any:
+    rows = await query(url, sa.select(api_keys_table).where(api_keys_table.c.name == name))
+    return rows[0]
+
+
+async def ledger(url: str, key_id: int | None = None) -> list[Any]:
+    stmt = sa.select(usage_records_table).order_by(usage_records_table.c.id)
+    if key_id is not None:
+        stmt = stmt.where(usage_records_table.c.key_id == key_id)
+    return await query(url, stmt)
+
+
+async def open_reservations(url: str) -> list[Any]:
+    return await query(url, sa.select(reservations_table))
+
+
+async def assert_books_balance(url: str, name: str) -> tuple[Any, list[Any]]:
+    """The key's used_nano equals its ledger's sum, stays within its quota, and nothing is left reserved."""
+    key = await key_row(url, name)
+    rows = await ledger(url, key.id)
+    assert sum(row.cost_nano for row in rows) == key.used_nano
+    if key.quota_nano is not None:
+        assert key.used_nano <= key.quota_nano
+    assert key.reserved_nano == 0
+    assert await open_reservations(url) == []
+    return key, rows
+
+
+def billing_config(mock: MockUpstream, url: str, quota_usd: float = 1.0, **extra: Any) -> GatewayConfig:
+    raw: dict[str, Any] = {
+        "database_url": url,
+        "keys": [{"name": "rich", "key": RICH}, {"name": "poor", "key": POOR, "quota_usd": quota_usd}],
+        "prices": {MODEL: PRICE},
+        **extra,
+    }
+    return make_config(mock.url, Path("unused.db"), **raw)
+
+
+def chat_body(text: str, **extra: Any) -> dict[str, Any]:
+    return {"model": MODEL, "messages": [{"role": "user", "content": text}], **extra}
+
+
+async def post(
+    session: aiohttp.ClientSession, base: str, key: str, body: dict[str, Any], path: str = "/v1/chat/completions"
+) -> tuple[int, dict[str, Any]]:
+    headers = {"authorization": f"Bearer {key}", "x-api-key": key, "anthropic-version": "2023-06-01"}
+    if path.startswith("/v1beta/"):
+        headers = {"x-goog-api-key": key}
+    async with session.post(f"{base}{path}", json=body, headers=headers) as response:
+        raw = await response.read()
+        if response.content_type == "text/event-stream":
+            return response.status, {"stream": raw.decode()}
+        return response.status, json.loads(raw)
+
+
+async def insert_reservation(
+    url: str, key_id: int, request_id: str, amount: int, input_nano: int, owner: int | None
+) -> None:
+    await execute(
+        url,
+        reservations_table.insert().values(
+            request_id=request_id,
+            key_id=key_id,
+            amount_nano=amount,
+            input_nano=input_nano,
+            model=MODEL,
+            created_at=utcnow(),
+            owner=owner,
+        ),
+        api_keys_table.update()
+        .where(api_keys_table.c.id == key_id)
+        .values(reserved_nano=api_keys_table.c.reserved_nano + amount),
+    )
