@@ -30,12 +30,40 @@ async def gateway_postgres_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def gateway(
+async def fresh_gateway(
     request: pytest.FixtureRequest, mock_upstream: MockUpstream, tmp_path: Path, gateway_postgres_url: str
 ) -> AsyncIterator[RunningGateway]:
-    """A gateway on SQLite and, as a second run of every test using it, on PostgreSQL."""
+    """A gateway of this test's own on SQLite and, as a second run of every test using it, on PostgreSQL."""
     mock_upstream.requests.clear()
     config = make_config(mock_upstream.url, tmp_path / "gw.db")
+    if request.param == "postgresql":
+        config.database_url = gateway_postgres_url
+    async with running_gateway(config) as running:
+        yield running
+
+
+@pytest.fixture
+def gateway(fresh_gateway: RunningGateway) -> RunningGateway:
+    """The gateway a test gets by default: its own (``fresh_gateway``). A module whose tests leave no
+    state for each other overrides this with ``shared_gateway``."""
+    return fresh_gateway
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def shared_gateway(
+    request: pytest.FixtureRequest,
+    mock_upstream: MockUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway_postgres_url: str,
+) -> AsyncIterator[RunningGateway]:
+    """The ``gateway`` fixture's gateway, started once per module and backend.
+
+    For a module whose tests neither change the config nor read what another test leaves behind
+    (usage rows, breaker states, keys set aside): it overrides ``gateway`` with a function-scoped
+    fixture that clears the mock's request log and returns this one; a test there that would leave
+    state behind asks for ``fresh_gateway`` (or ``fresh_client``) instead.
+    """
+    config = make_config(mock_upstream.url, tmp_path_factory.mktemp("gw") / "gw.db")
     if request.param == "postgresql":
         config.database_url = gateway_postgres_url
     async with running_gateway(config) as running:
@@ -47,6 +75,15 @@ async def client(gateway: RunningGateway) -> AsyncIterator[openai.AsyncOpenAI]:
     """The official OpenAI SDK pointed at the gateway with a valid client key."""
     async with openai.AsyncOpenAI(
         base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20
+    ) as sdk_client:
+        yield sdk_client
+
+
+@pytest.fixture
+async def fresh_client(fresh_gateway: RunningGateway) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official OpenAI SDK pointed at a gateway of this test's own."""
+    async with openai.AsyncOpenAI(
+        base_url=f"{fresh_gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20
     ) as sdk_client:
         yield sdk_client
 

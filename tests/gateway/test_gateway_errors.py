@@ -21,6 +21,14 @@ def directive(**fields: Any) -> str:
     return f"[[mock {json.dumps(fields)}]]"
 
 
+@pytest.fixture
+def gateway(shared_gateway: RunningGateway, mock_upstream: MockUpstream) -> RunningGateway:
+    """One gateway per backend for the tests here that leave nothing behind: refused before any upstream
+    call, or answered. The tests that make the upstream fail (which a breaker counts) take ``fresh_client``."""
+    mock_upstream.requests.clear()
+    return shared_gateway
+
+
 async def raw_post(
     gateway: RunningGateway, body: bytes, headers: dict[str, str] | None = None, path: str = "/v1/chat/completions"
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -102,9 +110,9 @@ async def test_upstream_4xx_passes_through_with_status_and_scrubbed_message(clie
     assert UPSTREAM_KEY not in json.dumps(caught.value.body)
 
 
-async def test_upstream_429_stays_429(client: openai.AsyncOpenAI) -> None:
+async def test_upstream_429_stays_429(fresh_client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.RateLimitError) as caught:
-        await client.chat.completions.create(
+        await fresh_client.chat.completions.create(
             model="gpt-4o-mini",
             messages=[{"role": "user", "content": directive(fail=429, message="slow down")}],
             stream=True,
@@ -147,16 +155,16 @@ async def test_slow_upstream_is_504(tmp_path: Path, mock_upstream: MockUpstream)
             assert caught.value.status_code == 504
 
 
-async def test_garbage_from_upstream_is_502(client: openai.AsyncOpenAI) -> None:
+async def test_garbage_from_upstream_is_502(fresh_client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.APIStatusError) as caught:
-        await client.chat.completions.create(
+        await fresh_client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": directive(garbage=True)}]
         )
     assert caught.value.status_code == 502
 
 
-async def test_stream_cut_midway_ends_with_error_not_hang(client: openai.AsyncOpenAI) -> None:
-    stream = await client.chat.completions.create(
+async def test_stream_cut_midway_ends_with_error_not_hang(fresh_client: openai.AsyncOpenAI) -> None:
+    stream = await fresh_client.chat.completions.create(
         model="gpt-4o-mini",
         messages=[{"role": "user", "content": directive(text="one two three four five six", cut_after=3)}],
         stream=True,

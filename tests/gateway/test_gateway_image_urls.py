@@ -7,7 +7,6 @@ any other scheme must be refused (400, in the client's protocol) before the upst
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -32,12 +31,17 @@ BAD_URLS = [
 PROTOCOLS = ["openai_chat", "openai_responses", "anthropic", "gemini"]
 
 
-@pytest.fixture
-async def gateway(mock_upstream: MockUpstream, tmp_path: Path) -> AsyncIterator[RunningGateway]:
-    """One Gemini and one OpenAI channel on the mock; the image fetch policy at its defaults."""
+@pytest.fixture(scope="module")
+async def served(
+    mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningGateway]:
+    """One Gemini and one OpenAI channel on the mock; the image fetch policy at its defaults.
+
+    One gateway for the module: no test here changes the config or reads usage rows, and the refused
+    requests never reach an upstream (nothing for a breaker to count)."""
     config = msgspec.convert(
         {
-            "database_url": f"sqlite:///{tmp_path / 'gw.db'}",
+            "database_url": f"sqlite:///{tmp_path_factory.mktemp('img') / 'gw.db'}",
             "channels": [
                 {
                     "name": "ge",
@@ -59,8 +63,14 @@ async def gateway(mock_upstream: MockUpstream, tmp_path: Path) -> AsyncIterator[
         GatewayConfig,
     )
     async with running_gateway(config) as running:
-        mock_upstream.requests.clear()
         yield running
+
+
+@pytest.fixture
+def gateway(served: RunningGateway, mock_upstream: MockUpstream) -> RunningGateway:
+    """The module's gateway, with the mock's request log emptied for this test."""
+    mock_upstream.requests.clear()
+    return served
 
 
 def request_for(protocol: str, model: str, url: str) -> tuple[str, dict[str, str], dict[str, Any]]:

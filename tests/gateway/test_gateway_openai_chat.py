@@ -22,6 +22,14 @@ WEATHER_TOOL: dict[str, Any] = {
 }
 
 
+@pytest.fixture
+def gateway(shared_gateway: RunningGateway, mock_upstream: MockUpstream) -> RunningGateway:
+    """One gateway per backend for the whole module: every test here is answered by the upstream and
+    reads only its own answer and its own upstream request (no usage rows, no failures for the breaker)."""
+    mock_upstream.requests.clear()
+    return shared_gateway
+
+
 def directive(**fields: Any) -> str:
     return f"[[mock {json.dumps(fields)}]]"
 

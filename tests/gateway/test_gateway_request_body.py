@@ -24,12 +24,22 @@ AUTH = {"Authorization": f"Bearer {CLIENT_KEY}"}
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 
 
-@pytest.fixture
-async def gateway(mock_upstream: MockUpstream, tmp_path: Path) -> AsyncIterator[RunningGateway]:
-    """A gateway with a small body limit."""
-    mock_upstream.requests.clear()
-    async with running_gateway(make_config(mock_upstream.url, tmp_path / "gw.db", max_body_bytes=MAX_BODY)) as running:
+@pytest.fixture(scope="module")
+async def served(
+    mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningGateway]:
+    """A gateway with a small body limit, one for the module (no test here changes its config or reads
+    usage rows; the zip bomb test starts its own)."""
+    config = make_config(mock_upstream.url, tmp_path_factory.mktemp("body") / "gw.db", max_body_bytes=MAX_BODY)
+    async with running_gateway(config) as running:
         yield running
+
+
+@pytest.fixture
+def gateway(served: RunningGateway, mock_upstream: MockUpstream) -> RunningGateway:
+    """The module's gateway, with the mock's request log emptied for this test."""
+    mock_upstream.requests.clear()
+    return served
 
 
 # --- body size and Content-Length -----------------------------------------------------------------

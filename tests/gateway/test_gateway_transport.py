@@ -8,7 +8,6 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -22,13 +21,24 @@ HEADER_TIMEOUT = 0.5
 AUTH = {"Authorization": f"Bearer {CLIENT_KEY}"}
 
 
-@pytest.fixture
-async def gateway(mock_upstream: MockUpstream, tmp_path: Path) -> AsyncIterator[RunningGateway]:
-    """A gateway with a short header timeout."""
-    mock_upstream.requests.clear()
-    config = make_config(mock_upstream.url, tmp_path / "gw.db", header_timeout=HEADER_TIMEOUT)
+@pytest.fixture(scope="module")
+async def served(
+    mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningGateway]:
+    """A gateway with a short header timeout, one for the module: each test opens its own connections
+    and reads only what comes back on them."""
+    config = make_config(
+        mock_upstream.url, tmp_path_factory.mktemp("transport") / "gw.db", header_timeout=HEADER_TIMEOUT
+    )
     async with running_gateway(config) as running:
         yield running
+
+
+@pytest.fixture
+def gateway(served: RunningGateway, mock_upstream: MockUpstream) -> RunningGateway:
+    """The module's gateway, with the mock's request log emptied for this test."""
+    mock_upstream.requests.clear()
+    return served
 
 
 @pytest.fixture
