@@ -232,7 +232,7 @@ async def test_a_failed_request_is_freed_without_the_garbage_collector(
     keep them, and the request's megabytes, until a collection: rare in a serving worker (gc_tuning).
     """
     prompt = f"[[mock {json.dumps(directive)}]] " + "x" * 1_000_000
-    frames = ("serve", "handle_chat", "run_attempts", "pump_stream", "run")
+    frames = ("serve", "run_attempts", "pump_stream", "run")
     async with start([channel(mock_upstream.url, "a")]) as gateway:
         await post_chat(gateway.url, prompt, stream)
         gc.collect()

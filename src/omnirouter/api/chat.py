@@ -1,30 +1,27 @@
-"""The chat routes: a chat operation in the client's protocol, served by the one lifecycle."""
+"""The chat routes' operation: a chat request in the client's protocol, for the one lifecycle."""
 
 from __future__ import annotations
 
-from omnirouter.api.lifecycle import serve
 from omnirouter.gateway import Gateway
-from omnirouter.http.asgi import SSE_HEADERS, Headers, Receive, Scope, Send
+from omnirouter.http.asgi import SSE_HEADERS, Headers
 from omnirouter.protocols.base import Codec
 from omnirouter.relay.chat import ChatExtension, ChatOperation
 
-__all__ = ["handle_chat"]
+__all__ = ["chat_operation"]
 
 
-async def handle_chat(
+def chat_operation(
     gateway: Gateway,
     inbound: Codec,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
     *,
     path_model: str | None = None,
     path_stream: bool | None = None,
     extension: ChatExtension | None = None,
     stream_headers: Headers = SSE_HEADERS,
-) -> None:
-    """Serve one chat request from a client speaking ``inbound`` (see ``ChatOperation`` for the options)."""
-    operation = ChatOperation(
+) -> ChatOperation:
+    """One chat request from a client speaking ``inbound`` (see ``ChatOperation`` for the options);
+    the route hands it to ``api.lifecycle.serve``."""
+    return ChatOperation(
         inbound,
         gateway.client,
         gateway.images,
@@ -34,4 +31,3 @@ async def handle_chat(
         extension=extension,
         stream_headers=stream_headers,
     )
-    await serve(gateway, operation, scope, receive, send)

@@ -15,7 +15,7 @@ import msgspec
 import orjson
 
 from omnirouter.api import models
-from omnirouter.api.chat import handle_chat
+from omnirouter.api.chat import chat_operation
 from omnirouter.api.count_tokens import handle_count_tokens
 from omnirouter.api.errors import (
     ANTHROPIC_ERRORS,
@@ -25,6 +25,7 @@ from omnirouter.api.errors import (
     RESPONSES_ERRORS,
     client_protocol,
 )
+from omnirouter.api.lifecycle import serve
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
@@ -101,36 +102,36 @@ class ClientRoutes:
         return routes
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await handle_chat(self.gateway, OPENAI_CHAT, scope, receive, send)
+        await serve(self.gateway, chat_operation(self.gateway, OPENAI_CHAT), scope, receive, send)
 
     async def messages(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await handle_chat(self.gateway, ANTHROPIC, scope, receive, send)
+        await serve(self.gateway, chat_operation(self.gateway, ANTHROPIC), scope, receive, send)
 
     async def messages_count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         await handle_count_tokens(self.gateway, ANTHROPIC, scope, receive, send)
 
     async def responses(self, scope: Scope, receive: Receive, send: Send) -> None:
         conversation = ResponsesConversation(self.gateway.response_states)
-        await handle_chat(self.gateway, OPENAI_RESPONSES, scope, receive, send, extension=conversation)
+        operation = chat_operation(self.gateway, OPENAI_RESPONSES, extension=conversation)
+        await serve(self.gateway, operation, scope, receive, send)
 
     async def generate_content(self, scope: Scope, receive: Receive, send: Send) -> None:
         model = unquote(scope[PATH_PARAMS]["model"])
-        await handle_chat(self.gateway, GEMINI, scope, receive, send, path_model=model, path_stream=False)
+        operation = chat_operation(self.gateway, GEMINI, path_model=model, path_stream=False)
+        await serve(self.gateway, operation, scope, receive, send)
 
     async def stream_generate_content(self, scope: Scope, receive: Receive, send: Send) -> None:
         model = unquote(scope[PATH_PARAMS]["model"])
         query: bytes = scope.get("query_string", b"")
         sse = b"alt=sse" in query
-        await handle_chat(
+        operation = chat_operation(
             self.gateway,
             GEMINI if sse else GEMINI_JSON_ARRAY,
-            scope,
-            receive,
-            send,
             path_model=model,
             path_stream=True,
             stream_headers=SSE_HEADERS if sse else JSON_HEADERS,
         )
+        await serve(self.gateway, operation, scope, receive, send)
 
     async def gemini_count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         await handle_count_tokens(self.gateway, GEMINI, scope, receive, send)

@@ -87,24 +87,15 @@ async def serve(gateway: Gateway, operation: Operation, scope: Scope, receive: R
     finally:
         if key is not None:
             # Settle and record first (synchronous, cannot be lost to a failing await), then free the lease.
-            settled = gateway.billing.settle(outcome(ctx), key, reservation)
+            outcome = Outcome(
+                ctx.request_id, ctx.usage, ctx.served, ctx.error_kind is not None, ctx.relayed_bytes, ctx.relayed_text
+            )
+            settled = gateway.billing.settle(outcome, key, reservation)
             ctx.cost_nano, ctx.usage = settled.cost_nano, settled.usage
             gateway.recorder.record(usage_record(ctx), reserved=settled.reserved)
             if lease is not None:
                 usage = ctx.usage
                 await gateway.limiter.release(lease, usage.input_tokens + usage.output_tokens if usage else 0)
-
-
-def outcome(ctx: RequestContext) -> Outcome:
-    """What ``ctx``'s request did, for billing."""
-    return Outcome(
-        ctx.request_id,
-        ctx.usage,
-        ctx.served(),
-        ctx.error_kind is not None,
-        ctx.relayed_bytes,
-        ctx.relayed_text,
-    )
 
 
 def usage_record(ctx: RequestContext) -> UsageRecord:

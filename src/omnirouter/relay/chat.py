@@ -82,6 +82,7 @@ class ChatOperation:
         "_request",
         "_stream_headers",
         "model",
+        "protocol",
         "stream",
     )
 
@@ -100,6 +101,8 @@ class ChatOperation:
         """``path_model`` / ``path_stream`` come from the URL where the protocol puts them there (Gemini);
         ``extension`` adds protocol-specific state (the Responses API's stored conversations)."""
         self._inbound = inbound
+        self.protocol = inbound.name.value
+        """The client's protocol, as the usage row names it."""
         self._client = client
         self._images = images
         self._keepalive = KeepAlive(inbound.keepalive, keepalive_interval)
@@ -114,10 +117,6 @@ class ChatOperation:
         self._inlined: ChatRequest | None = None
         self.model = ""
         self.stream = False
-
-    @property
-    def protocol(self) -> str:
-        return self._inbound.name.value
 
     def encode_error(self, error: GatewayError) -> tuple[int, bytes]:
         return self._inbound.encode_error(error)
@@ -148,8 +147,14 @@ class ChatOperation:
         """Decode the request now if any attempt will translate it: a malformed one is a 400 before any
         reservation or attempt.  A plan of pass-through attempts only relays the body as it is."""
         inbound = self._inbound
-        if inbound.passthrough is None or any(attempt.protocol != inbound.name for attempt in attempts):
-            self._ir_request()
+        if inbound.passthrough is not None:
+            name = inbound.name
+            for attempt in attempts:
+                if attempt.protocol != name:
+                    break
+            else:
+                return
+        self._ir_request()
 
     def bound(self) -> Budget:
         return chat_budget(self._body, len(orjson.dumps(self._body)))  # the size as JSON, whatever the spacing

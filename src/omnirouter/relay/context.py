@@ -41,6 +41,7 @@ class RequestContext:
 
     __slots__ = (
         "_attempt_started",
+        "_current",
         "_relayed",
         "_relayed_pending",
         "_relayed_text",
@@ -56,6 +57,7 @@ class RequestContext:
         "provider",
         "relayed_bytes",
         "request_id",
+        "served",
         "started",
         "status",
         "stream",
@@ -83,6 +85,9 @@ class RequestContext:
         self.attempts = 0
         self.attempt_log: list[dict[str, Any]] = []
         self._attempt_started = 0.0
+        self._current: tuple[str, str] | None = None
+        self.served: tuple[str, str] | None = None
+        """``(public model, channel)`` of the attempt whose answer reached the client, once one did."""
         self.ttfb: float | None = None
         self.usage: Usage | None = None
         self.relayed_bytes = 0
@@ -95,6 +100,7 @@ class RequestContext:
         self.attempts += 1
         self.channel, self.provider, self.upstream_model = channel, provider, upstream_model
         self._attempt_started = time.perf_counter()
+        self._current = (model, channel)
         self.attempt_log.append({"channel": channel, "model": model, "upstream_model": upstream_model})
 
     def end_attempt(self, status: int, error: str | None = None) -> None:
@@ -132,16 +138,8 @@ class RequestContext:
             self._fold_relayed()
         return self._relayed_text
 
-    def served(self) -> tuple[str, str] | None:
-        """``(public model, channel)`` of the attempt whose answer reached the client, if one did."""
-        if self.ttfb is None:
-            return None  # not a byte of an answer went out: the request failed
-        for entry in reversed(self.attempt_log):
-            if "skipped" not in entry:
-                return str(entry.get("model", self.model)), str(entry.get("channel", ""))
-        return None
-
     def mark_first_byte(self) -> None:
         """Note the time the first response byte went to the client."""
         if self.ttfb is None:
             self.ttfb = time.perf_counter() - self.started
+            self.served = self._current
