@@ -1,4 +1,4 @@
-"""Protocol-specific routes and what the coding-agent CLIs send (../shared/PROTOCOLS.md §6)."""
+"""Protocol-specific routes and what the coding-agent CLIs send."""
 
 from __future__ import annotations
 
