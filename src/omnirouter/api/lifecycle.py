@@ -16,12 +16,11 @@ from omnirouter.accounts import check_access
 from omnirouter.billing import Outcome, Reservation
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import (
-    JSON_HEADERS,
     ClientDisconnected,
-    Headers,
     Receive,
     Scope,
     Send,
+    error_headers,
     read_body,
     send_response,
 )
@@ -35,18 +34,6 @@ from omnirouter.storage import KeyRecord
 from omnirouter.usage import UsageRecord
 
 __all__ = ["serve", "usage_record"]
-
-
-def error_headers(ctx: RequestContext, error: GatewayError) -> Headers:
-    """Headers of an error response: JSON, our request id, attempts, and Retry-After when known."""
-    headers = [
-        *JSON_HEADERS,
-        (b"x-request-id", ctx.request_id.encode()),
-        (b"x-omnirouter-attempts", str(ctx.attempts).encode()),
-    ]
-    if error.retry_after is not None:
-        headers.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
-    return headers
 
 
 async def serve(gateway: Gateway, operation: Operation, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,7 +68,9 @@ async def serve(gateway: Gateway, operation: Operation, scope: Scope, receive: R
     except GatewayError as error:
         ctx.status, ctx.error_kind = error.status, error.kind.value
         status, payload = operation.encode_error(error)
-        await send_response(send, status, payload, error_headers(ctx, error))
+        request_id = (b"x-request-id", ctx.request_id.encode())
+        headers = error_headers(error.retry_after, request_id, (b"x-omnirouter-attempts", str(ctx.attempts).encode()))
+        await send_response(send, status, payload, headers)
     except ClientDisconnected:
         ctx.status, ctx.error_kind = 499, "client_disconnected"
     finally:

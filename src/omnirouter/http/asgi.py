@@ -95,6 +95,14 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+def error_headers(retry_after: float | None, *extra: tuple[bytes, bytes]) -> Headers:
+    """The headers of a JSON error answer: ``extra``, and ``Retry-After`` (whole seconds, at least 1) when known."""
+    headers = [*JSON_HEADERS, *extra]
+    if retry_after is not None:
+        headers.append((b"retry-after", b"%d" % max(1, round(retry_after))))
+    return headers
+
+
 async def send_response(send: Send, status: int, body: bytes, headers: Headers) -> None:
     """Send a complete response in two ASGI messages, with its length (no chunked framing)."""
     headers = [*headers, (b"content-length", b"%d" % len(body))]

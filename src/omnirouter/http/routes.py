@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from omnirouter.http.asgi import JSON_HEADERS, ClientDisconnected, Receive, Scope, Send, send_response
+from omnirouter.http.asgi import ClientDisconnected, Receive, Scope, Send, error_headers, send_response
 from omnirouter.ir import ErrorKind, GatewayError
 
 __all__ = [
@@ -371,8 +371,5 @@ def _miss_error(miss: Miss, scope: Scope) -> GatewayError:
 
 async def _send_error(errors: ErrorEncoder, scope: Scope, send: Send, error: GatewayError) -> None:
     status, payload = errors.encode(scope, error)
-    headers = JSON_HEADERS
-    if error.retry_after is not None:
-        headers = [*JSON_HEADERS, (b"retry-after", b"%d" % max(1, round(error.retry_after)))]
     with contextlib.suppress(RuntimeError):  # the response may have started already
-        await send_response(send, status, payload, headers)
+        await send_response(send, status, payload, error_headers(error.retry_after))

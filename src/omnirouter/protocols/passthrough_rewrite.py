@@ -84,9 +84,7 @@ class AnswerFacts:
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned a response that is not JSON") from None
         if not isinstance(parsed, dict) or not self._is_answer(parsed):
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
-        usage = parsed.get(self.usage_key)
-        renamed = set_top_level_string(body, parsed, self.model_key, public_model)
-        return renamed, self._read_usage(usage) if isinstance(usage, dict) else None
+        return set_top_level_string(body, parsed, self.model_key, public_model), self.usage_of(parsed)
 
     def renamer(self, public_model: str) -> ChunkModel:
         """A byte-level renamer of this protocol's model member for one stream."""

@@ -74,7 +74,7 @@ class ChatOperation:
         "_images",
         "_inbound",
         "_inlined",
-        "_keepalive",
+        "_keepalive_interval",
         "_key",
         "_path_model",
         "_path_stream",
@@ -105,7 +105,7 @@ class ChatOperation:
         """The client's protocol, as the usage row names it."""
         self._client = client
         self._images = images
-        self._keepalive = KeepAlive(inbound.keepalive, keepalive_interval)
+        self._keepalive_interval = keepalive_interval
         self._path_model = path_model
         self._path_stream = path_stream
         self._extension = extension
@@ -213,7 +213,7 @@ class ChatOperation:
                 send,
                 exchange.receive,
                 self._stream_headers + headers,
-                self._keepalive,
+                KeepAlive(self._inbound.keepalive, self._keepalive_interval),
                 answered,
             )
             return

@@ -77,23 +77,25 @@ async def _resolve(db: Database, request_ids: list[str]) -> int:
             )
         }
         now = time.time()
-        records = [
-            UsageRecord(
-                request_id=row.request_id,
-                model=row.model,
-                inbound_protocol="unknown",
-                status_code=0,
-                latency_ms=max(0.0, (now - row.created_at.timestamp()) * 1000.0),
-                created_at=now,
-                key_id=row.key_id,
-                key_name=keys[row.key_id].name if row.key_id in keys else None,
-                error_kind=UNSETTLED_AFTER_RESTART,
-                usage_estimated=True,
-                attempts=0,
-                user_id=keys[row.key_id].user_id if row.key_id in keys else None,
-                cost_nano=row.charged_nano,
+        records = []
+        for row in resolved:
+            key = keys.get(row.key_id)
+            records.append(
+                UsageRecord(
+                    request_id=row.request_id,
+                    model=row.model,
+                    inbound_protocol="unknown",
+                    status_code=0,
+                    latency_ms=max(0.0, (now - row.created_at.timestamp()) * 1000.0),
+                    created_at=now,
+                    key_id=row.key_id,
+                    key_name=key.name if key is not None else None,
+                    error_kind=UNSETTLED_AFTER_RESTART,
+                    usage_estimated=True,
+                    attempts=0,
+                    user_id=key.user_id if key is not None else None,
+                    cost_nano=row.charged_nano,
+                )
             )
-            for row in resolved
-        ]
         await conn.run_sync(UsageWriter(conn.dialect).write, records)
     return len(resolved)
