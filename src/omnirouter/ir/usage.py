@@ -28,6 +28,15 @@ class Usage(msgspec.Struct, kw_only=True):
     seconds: float = 0.0
     characters: int = 0
     calls: int = 0
+    # Tokens by modality, each a part of ``input_tokens`` / ``output_tokens`` (the rest is text):
+    # priced by ``image_input`` / ``image_output`` / ``audio_input`` / ``audio_output`` when set.
+    image_input_tokens: int = 0
+    image_output_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
+    # What a per-image price tier is chosen by (``per_image_tiers``): the size and quality made, "" unknown.
+    image_size: str = ""
+    image_quality: str = ""
 
     @property
     def total_tokens(self) -> int:
