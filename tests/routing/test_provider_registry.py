@@ -17,7 +17,6 @@ from omnirouter.providers import CAPABILITY_PROTOCOLS, PROVIDERS, Capability, Pr
 
 # Capabilities no provider serves yet: each leaves this set with its codec, provider entries and mock routes.
 NOT_YET_SERVED = {
-    Capability.EMBEDDINGS,
     Capability.RERANK,
     Capability.MODERATION,
     Capability.SPEECH,
@@ -37,7 +36,10 @@ def test_every_kind_is_registered_once_with_its_own_spec() -> None:
     assert set(PROVIDERS) == set(ProviderKind)
     for kind, spec in PROVIDERS.items():
         assert spec.kind is kind
-        assert capability_of(spec.protocol) in spec.capabilities, kind
+        if spec.chats:
+            assert capability_of(spec.protocol) in spec.capabilities, kind
+        assert spec.endpoints.keys() <= CAPABILITY_PROTOCOLS.keys(), kind  # endpoints are chat; media have codecs
+        assert spec.media.keys().isdisjoint(CAPABILITY_PROTOCOLS), kind
 
 
 def test_every_protocol_has_a_codec_a_keepalive_and_a_capability() -> None:
@@ -55,7 +57,7 @@ def test_every_capability_is_served_or_known_to_be_pending() -> None:
     assert served | NOT_YET_SERVED == set(Capability)
 
 
-ENDPOINTS = [(kind, capability) for kind, spec in PROVIDERS.items() for capability in sorted(spec.capabilities)]
+ENDPOINTS = [(kind, capability) for kind, spec in PROVIDERS.items() for capability in sorted(spec.endpoints)]
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -26,6 +26,7 @@ from omnirouter.api.errors import (
     client_protocol,
 )
 from omnirouter.api.lifecycle import serve
+from omnirouter.api.media import embedding_routes
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
@@ -99,6 +100,7 @@ class ClientRoutes:
                 lifecycle("POST", f"{base}:countTokens", self.gemini_count_tokens, GEMINI_ERRORS,
                           f"Gemini countTokens ({version}; estimated locally)", count),
             ]  # fmt: skip
+        routes += embedding_routes(self.gateway)
         return routes
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -45,7 +45,7 @@ async def serve(gateway: Gateway, operation: Operation, scope: Scope, receive: R
     try:
         key = gateway.auth.authenticate(scope)
         ctx.key_id, ctx.key_name, ctx.user_id = key.id, key.name, key.user_id
-        text = await read_body(receive, gateway.config.max_body_bytes, scope)
+        text = await read_body(receive, operation.body_limit or gateway.config.max_body_bytes, scope)
         inbound = await operation.read(text, key)
         model = ctx.model = inbound.model
         ctx.stream = inbound.stream
@@ -58,7 +58,7 @@ async def serve(gateway: Gateway, operation: Operation, scope: Scope, receive: R
                 code="model_not_found",
                 param="model",
             )
-        operation.ready(attempts)
+        attempts = operation.ready(attempts)
         lease = await gateway.limiter.acquire(key)
         reservation = await gateway.billing.reserve(ctx.request_id, model, key, attempts, operation.bound)
         if not reservation.stored:  # no reservation row marks it in flight: the usage journal does

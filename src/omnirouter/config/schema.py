@@ -49,6 +49,9 @@ class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_concurrency: int | None = None
     breaker: BreakerConfig | None = None
     headers: dict[str, str] = msgspec.field(default_factory=dict)
+    # Vendor settings beyond the key (docs/media.md, per provider): Volcengine ``app_id``, ``cluster``,
+    # ``resource_id``; MiniMax ``group_id``; ...
+    options: dict[str, str] = msgspec.field(default_factory=dict)
     # Size caps on what the gateway buffers from this upstream; None: the gateway-wide value.
     max_upstream_body_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None
     max_upstream_error_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None
@@ -131,6 +134,8 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     usage_journal_fsync: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     usage_batch_size: int = 500
     max_body_bytes: int = 32 * 1024 * 1024  # after decompression (gzip/deflate bodies are inflated up to this)
+    # The most a media upload (multipart audio or images) may be: 413 as soon as it is known to be more.
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1)] = 25 * 1024 * 1024
     # Seconds a client has to send a request's headers (from connecting, or from the first byte of a later
     # request on a kept-alive connection); connections still short of a full header by then are closed.
     header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 20.0

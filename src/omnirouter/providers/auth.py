@@ -19,12 +19,16 @@ class AuthStyle(enum.StrEnum):
     BEARER = "bearer"  # Authorization: Bearer <key> (OpenAI and every OpenAI-compatible vendor)
     X_API_KEY = "x-api-key"  # Anthropic
     X_GOOG_API_KEY = "x-goog-api-key"  # Gemini
+    XI_API_KEY = "xi-api-key"  # ElevenLabs
+    X_KEY = "x-key"  # Black Forest Labs (FLUX)
 
 
 AUTH_HEADERS: Final[dict[AuthStyle, Callable[[str], dict[str, str]]]] = {
     AuthStyle.BEARER: lambda key: {"authorization": f"Bearer {key}"},
     AuthStyle.X_API_KEY: lambda key: {"x-api-key": key},
     AuthStyle.X_GOOG_API_KEY: lambda key: {"x-goog-api-key": key},
+    AuthStyle.XI_API_KEY: lambda key: {"xi-api-key": key},
+    AuthStyle.X_KEY: lambda key: {"x-key": key},
 }
 
 

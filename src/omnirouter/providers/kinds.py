@@ -6,8 +6,18 @@ import enum
 
 
 class ProviderKind(enum.StrEnum):
-    """Which wire protocol family a channel's upstream speaks."""
+    """Which vendor (wire format family) a channel's upstream is: its ``provider:`` name in the config."""
 
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
     GEMINI = "gemini"
+    # Media vendors (docs/media.md): rerank, speech, images.
+    COHERE = "cohere"
+    JINA = "jina"
+    VOYAGE = "voyage"
+    DASHSCOPE = "dashscope"
+    MINIMAX = "minimax"
+    VOLCENGINE = "volcengine"
+    ELEVENLABS = "elevenlabs"
+    ARK = "ark"
+    BFL = "bfl"

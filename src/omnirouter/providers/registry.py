@@ -10,12 +10,15 @@ upstream model name, URL-quoted.  ``stream_path``, when set, is the streamed for
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote
 
 import msgspec
 
 from omnirouter.protocols.base import ProtocolName
+from omnirouter.protocols.media.base import MediaUpstream
+from omnirouter.protocols.media.gemini_embeddings import GEMINI_EMBEDDINGS_UP
+from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_UP
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -41,7 +44,9 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     """How to reach one kind of upstream.
 
     ``protocol`` is the chat protocol its channels speak unless a model says otherwise (an OpenAI
-    channel's ``responses_models``); ``default_base_url`` is the provider's public API.
+    channel's ``responses_models``); ``default_base_url`` is the provider's public API.  ``endpoints``
+    are its chat endpoints (none for a vendor of media only); ``media`` its codec for each media
+    capability (``protocols/media/``: the codec knows its paths).
     """
 
     kind: ProviderKind
@@ -49,12 +54,18 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     default_base_url: str
     auth: AuthStyle
     endpoints: Mapping[Capability, Endpoint]
+    media: Mapping[Capability, MediaUpstream[Any, Any]] = msgspec.field(default_factory=dict)
     fixed_headers: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def capabilities(self) -> frozenset[Capability]:
         """What this provider serves."""
-        return frozenset(self.endpoints)
+        return frozenset(self.endpoints) | frozenset(self.media)
+
+    @property
+    def chats(self) -> bool:
+        """Whether its channels serve chat at all (a rerank or speech vendor does not)."""
+        return bool(self.endpoints)
 
     def auth_headers(self, key: str) -> dict[str, str]:
         """The headers that carry an upstream key."""
@@ -75,6 +86,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.CHAT: Endpoint("/chat/completions"),
             Capability.RESPONSES: Endpoint("/responses"),
         },
+        media={Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP},
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
         kind=ProviderKind.ANTHROPIC,
@@ -94,6 +106,79 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
                 "/v1beta/models/{model}:generateContent", "/v1beta/models/{model}:streamGenerateContent?alt=sse"
             )
         },
+        media={Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP},
+    ),
+    ProviderKind.COHERE: ProviderSpec(  # rerank
+        kind=ProviderKind.COHERE,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://api.cohere.com",
+        auth=AuthStyle.BEARER,
+        endpoints={},
+        media={},
+    ),
+    ProviderKind.JINA: ProviderSpec(  # rerank
+        kind=ProviderKind.JINA,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://api.jina.ai",
+        auth=AuthStyle.BEARER,
+        endpoints={},
+        media={},
+    ),
+    ProviderKind.VOYAGE: ProviderSpec(  # rerank
+        kind=ProviderKind.VOYAGE,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://api.voyageai.com",
+        auth=AuthStyle.BEARER,
+        endpoints={},
+        media={},
+    ),
+    ProviderKind.DASHSCOPE: ProviderSpec(  # rerank, qwen-tts, wanx images
+        kind=ProviderKind.DASHSCOPE,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://dashscope.aliyuncs.com",
+        auth=AuthStyle.BEARER,
+        endpoints={},
+        media={},
+    ),
+    ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech
+        kind=ProviderKind.MINIMAX,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://api.minimax.io",
+        auth=AuthStyle.BEARER,
+        endpoints={},
+        media={},
+    ),
+    ProviderKind.VOLCENGINE: ProviderSpec(  # Seed-TTS speech
+        kind=ProviderKind.VOLCENGINE,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://openspeech.bytedance.com",
+        auth=AuthStyle.BEARER,
+        endpoints={},
+        media={},
+    ),
+    ProviderKind.ELEVENLABS: ProviderSpec(  # speech
+        kind=ProviderKind.ELEVENLABS,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://api.elevenlabs.io",
+        auth=AuthStyle.XI_API_KEY,
+        endpoints={},
+        media={},
+    ),
+    ProviderKind.ARK: ProviderSpec(  # Seedream images
+        kind=ProviderKind.ARK,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://ark.cn-beijing.volces.com",
+        auth=AuthStyle.BEARER,
+        endpoints={},
+        media={},
+    ),
+    ProviderKind.BFL: ProviderSpec(  # FLUX images
+        kind=ProviderKind.BFL,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://api.bfl.ai",
+        auth=AuthStyle.X_KEY,
+        endpoints={},
+        media={},
     ),
 }
 

@@ -81,6 +81,7 @@ class ChatOperation:
         "_raw",
         "_request",
         "_stream_headers",
+        "body_limit",
         "model",
         "protocol",
         "stream",
@@ -117,6 +118,7 @@ class ChatOperation:
         self._inlined: ChatRequest | None = None
         self.model = ""
         self.stream = False
+        self.body_limit: int | None = None
 
     def encode_error(self, error: GatewayError) -> tuple[int, bytes]:
         return self._inbound.encode_error(error)
@@ -143,9 +145,21 @@ class ChatOperation:
         check_image_urls(inbound.name, parsed)  # relayed bodies are never decoded: refuse file:// etc. here
         return Inbound(model, self.stream)
 
-    def ready(self, attempts: list[Attempt]) -> None:
-        """Decode the request now if any attempt will translate it: a malformed one is a 400 before any
-        reservation or attempt.  A plan of pass-through attempts only relays the body as it is."""
+    def ready(self, attempts: list[Attempt]) -> list[Attempt]:
+        """The attempts on channels that chat (not a rerank or speech vendor's); the request decoded now if
+        any of them will translate it: a malformed one is a 400 before any reservation or attempt.  A
+        plan of pass-through attempts only relays the body as it is."""
+        for attempt in attempts:
+            if not attempt.channel.spec.chats:
+                attempts = [attempt for attempt in attempts if attempt.channel.spec.chats]
+                if not attempts:
+                    raise GatewayError(
+                        ErrorKind.INVALID_REQUEST,
+                        f"The model '{self.model}' is not a chat model on this gateway.",
+                        code="model_not_supported",
+                        param="model",
+                    )
+                break
         inbound = self._inbound
         if inbound.passthrough is not None:
             name = inbound.name
@@ -153,8 +167,9 @@ class ChatOperation:
                 if attempt.protocol != name:
                     break
             else:
-                return
+                return attempts
         self._ir_request()
+        return attempts
 
     def bound(self) -> Budget:
         return chat_budget(self._body, len(orjson.dumps(self._body)))  # the size as JSON, whatever the spacing

@@ -49,6 +49,11 @@ class Operation(Protocol):
         """The client's protocol, as the usage row names it."""
         ...
 
+    @property
+    def body_limit(self) -> int | None:
+        """The most bytes its request body may have (uploads), ``None``: the gateway's ``max_body_bytes``."""
+        ...
+
     def encode_error(self, error: GatewayError) -> tuple[int, bytes]:
         """``error`` as the client's protocol writes it: ``(status, body)``."""
         ...
@@ -57,8 +62,9 @@ class Operation(Protocol):
         """Parse and check the request: a bad one is a 4xx here, before anything is planned or reserved."""
         ...
 
-    def ready(self, attempts: list[Attempt]) -> None:
-        """Check what the planned attempts need of the request (a decoded form, say) before any reservation."""
+    def ready(self, attempts: list[Attempt]) -> list[Attempt]:
+        """The planned attempts that can serve this kind of call (a 4xx when none can), having checked what
+        they need of the request (a decoded form, say), before any reservation."""
         ...
 
     def bound(self) -> Budget:

@@ -41,6 +41,7 @@ class Channel:
         "model_map",
         "models",
         "name",
+        "options",
         "plain_timeout",
         "priority",
         "responses_models",
@@ -66,6 +67,7 @@ class Channel:
         self.priority = config.priority
         self.weight = config.weight
         self.extra_headers = {k.lower(): v for k, v in config.headers.items()}
+        self.options = dict(config.options)
         self._headers_by_key: dict[str, CIMultiDictProxy[str]] = {}
         self._urls: dict[tuple[ProtocolName, str, bool], URL] = {}
         self._attempts: dict[str, Attempt] = {}

@@ -60,6 +60,7 @@ class ChannelPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_concurrency: int | msgspec.UnsetType | None = msgspec.UNSET
     breaker: BreakerConfig | msgspec.UnsetType | None = msgspec.UNSET
     headers: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    options: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     status: ChannelStatus | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -85,6 +86,7 @@ class ChannelView(msgspec.Struct, kw_only=True):
     max_concurrency: int | None
     breaker: BreakerConfig | None
     headers: dict[str, str]
+    options: dict[str, str]
     updated_at: datetime | None
 
 
@@ -114,6 +116,7 @@ def channel_view(config: ChannelConfig, source: str, status: str, updated_at: da
         max_concurrency=config.max_concurrency,
         breaker=config.breaker,
         headers={name: "…" for name in config.headers},
+        options={name: "…" for name in config.options},
         updated_at=updated_at,
     )
 

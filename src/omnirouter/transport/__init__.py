@@ -16,6 +16,7 @@ from omnirouter.transport.client import (
     classify_transport_error,
 )
 from omnirouter.transport.fetch import ImageFetcher
+from omnirouter.transport.media_call import MediaChannel, open_call
 from omnirouter.transport.upstream import (
     RETRYABLE_STATUSES,
     AttemptFailure,
@@ -34,6 +35,7 @@ __all__ = [
     "TRANSPORT_ERRORS",
     "AttemptFailure",
     "ImageFetcher",
+    "MediaChannel",
     "Session",
     "UpstreamAttempt",
     "UpstreamChannel",
@@ -41,6 +43,7 @@ __all__ = [
     "UpstreamResponse",
     "call_timeouts",
     "classify_transport_error",
+    "open_call",
     "open_upstream",
     "post_whole",
     "read_answer",

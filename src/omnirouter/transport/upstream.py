@@ -8,6 +8,7 @@ and the hot path calls the very same attributes and methods as before.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol
 
 import aiohttp
@@ -146,6 +147,17 @@ async def open_upstream(
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     if response.status < 400:
         return response
+    raise await refused(response, channel, codec.decode_error)
+
+
+async def refused(
+    response: aiohttp.ClientResponse, channel: UpstreamChannel, decode_error: Callable[[int, bytes], GatewayError]
+) -> AttemptFailure:
+    """The failure of a call the upstream answered with an error status (the response is released).
+
+    Of the error body, at most the channel's ``max_error_bytes`` are read, within its idle limit; the
+    message is scrubbed of the channel's secrets; ``Retry-After`` is kept.
+    """
     cut = True
     try:  # at most max_error_bytes of it: enough for any real error message, and decoded as such
         async with asyncio.timeout(channel.idle_timeout):
@@ -158,11 +170,12 @@ async def open_upstream(
             response.close()  # read no more of it
         else:
             response.release()
-    error = scrubbed(codec.decode_error(response.status, raw), attempt)
+    error = decode_error(response.status, raw)
+    error.message = scrub(error.message, channel.secrets())
     if error.retry_after is None:
         error.retry_after = _retry_after(response)
     status = response.status
-    raise AttemptFailure(error, retryable=status in RETRYABLE_STATUSES or status >= 500, upstream_status=status)
+    return AttemptFailure(error, retryable=status in RETRYABLE_STATUSES or status >= 500, upstream_status=status)
 
 
 async def post_whole(

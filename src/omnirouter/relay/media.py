@@ -1,0 +1,136 @@
+"""A media request (embeddings, rerank, moderation, speech, transcription, images) as an operation of
+the one lifecycle: decoded by the client's codec, run against each planned attempt with the codec of
+the attempt's vendor, encoded back in the client's wire format under the public model name.
+
+An attempt may take several calls (batches, an asynchronous vendor's submit → poll → download); all
+of them fit in the channel's total time limit.  An error a vendor reports inside a 2xx body fails
+the attempt like an HTTP error (the next channel is tried; nothing is charged for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Generic, TypeVar
+
+from omnirouter.http.asgi import send_response
+from omnirouter.ir import Budget, ErrorKind, GatewayError
+from omnirouter.protocols.media.base import Answer, Followup, MediaInbound, MediaUpstream, Target, UpstreamCall
+from omnirouter.providers import Capability
+from omnirouter.relay.operation import Exchange, Inbound
+from omnirouter.routing import Attempt
+from omnirouter.storage import KeyRecord
+from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
+
+__all__ = ["MediaOperation"]
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+
+
+class MediaOperation(Generic[Req, Res]):
+    """One client media request of one ``capability`` (an ``Operation`` of the lifecycle)."""
+
+    __slots__ = ("_body_size", "_client", "_content_type", "_inbound", "_path_model", "_request", "body_limit",
+                 "capability", "protocol")  # fmt: skip
+
+    def __init__(
+        self,
+        capability: Capability,
+        inbound: MediaInbound[Req, Res],
+        client: UpstreamClient,
+        *,
+        content_type: str = "",
+        path_model: str | None = None,
+        body_limit: int | None = None,
+    ) -> None:
+        """``content_type`` is the request's (multipart bodies need its boundary); ``path_model`` the model
+        the URL names (Gemini); ``body_limit`` the most a body may be (uploads), else the gateway's."""
+        self.capability = capability
+        self._inbound = inbound
+        self.protocol = inbound.protocol
+        self._client = client
+        self._content_type = content_type
+        self._path_model = path_model
+        self.body_limit = body_limit
+        self._request: Req | None = None
+        self._body_size = 0
+
+    def encode_error(self, error: GatewayError) -> tuple[int, bytes]:
+        return self._inbound.encode_error(error)
+
+    async def read(self, body: bytes, key: KeyRecord) -> Inbound:
+        request = self._request = self._inbound.decode(body, self._content_type, self._path_model)
+        self._body_size = len(body)
+        model: str = getattr(request, "model")  # noqa: B009  # every media request names its model
+        return Inbound(model, False)
+
+    def ready(self, attempts: list[Attempt]) -> list[Attempt]:
+        """The attempts whose vendor serves this capability; none is a 400 naming the model."""
+        capability = self.capability
+        usable = [attempt for attempt in attempts if capability in attempt.channel.spec.media]
+        if not usable:
+            raise GatewayError(
+                ErrorKind.INVALID_REQUEST,
+                f"The model '{attempts[0].public_model}' is not served for {capability.value.replace('_', ' ')} "
+                "on this gateway.",
+                code="model_not_supported",
+                param="model",
+            )
+        return usable
+
+    def bound(self) -> Budget:
+        assert self._request is not None
+        return self._inbound.budget(self._request, self._body_size)
+
+    async def run(self, exchange: Exchange, attempt: Attempt, upstream_key: str) -> None:
+        """All the calls of one attempt, then the answer; raises ``AttemptFailure`` before any client byte."""
+        request = self._request
+        assert request is not None
+        channel = attempt.channel
+        upstream: MediaUpstream[Req, Res] = channel.spec.media[self.capability]
+        target = Target(attempt.upstream_model, channel.options, upstream_key)
+        try:
+            async with asyncio.timeout(channel.total_timeout):
+                result = await self._calls(upstream, request, target, upstream_key, attempt)
+        except TimeoutError:
+            error = GatewayError(
+                ErrorKind.UPSTREAM_TIMEOUT,
+                f"upstream channel {channel.name!r} took longer than {channel.total_timeout:g}s in all",
+            )
+            raise AttemptFailure(error, retryable=True) from None
+        ctx = exchange.ctx
+        ctx.usage = getattr(result, "usage")  # noqa: B009  # every media result carries its usage
+        body, content_type = self._inbound.encode(result, request, attempt.public_model)
+        headers = [(b"content-type", content_type), *exchange.headers,
+                   (b"x-omnirouter-attempts", str(ctx.attempts).encode())]  # fmt: skip
+        ctx.mark_first_byte()
+        await send_response(exchange.send, 200, body, headers)
+
+    async def _calls(
+        self, upstream: MediaUpstream[Req, Res], request: Req, target: Target, key: str, attempt: Attempt
+    ) -> Res:
+        try:
+            call = upstream.build(request, target)
+        except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
+            raise AttemptFailure(error, retryable=False) from None
+        step: Followup | None = None
+        while True:
+            answer = await self._answer(call, key, attempt, upstream)
+            try:
+                outcome: Res | Followup = upstream.parse(answer, request, target, step)
+            except GatewayError as error:  # a vendor error inside a 2xx answer
+                raise AttemptFailure(error, retryable=True) from None
+            if not isinstance(outcome, Followup):
+                return outcome
+            if outcome.delay > 0:
+                await asyncio.sleep(outcome.delay)
+            step, call = outcome, outcome.call
+
+    async def _answer(
+        self, call: UpstreamCall, key: str, attempt: Attempt, upstream: MediaUpstream[Any, Any]
+    ) -> Answer:
+        channel = attempt.channel
+        response = await open_call(self._client.session, channel, call, key, upstream.decode_error)
+        body = await read_answer(response, channel)
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return Answer(response.status, headers, body)
