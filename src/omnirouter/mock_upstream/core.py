@@ -64,6 +64,7 @@ class State:
         self.requests: list[LoggedRequest] = []
         self.queue = ScriptQueue()
         self.max_log = max_log
+        self.tasks: dict[str, Any] = {}  # asynchronous media tasks (BFL, DashScope) by id
         self._serial = itertools.count(1)
 
     def next_serial(self) -> int:
@@ -283,6 +284,23 @@ async def _abort(request: web.Request) -> None:
     transport.abort()
 
 
+def log_request(request: web.Request, provider: str, body: Any) -> None:
+    """Append one request to the app's request log."""
+    request.app[STATE_KEY].log(
+        LoggedRequest(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+                "body": body,
+                "provider": provider,
+                "time": time.time(),
+            }
+        )
+    )
+
+
 async def begin(request: web.Request, wire: Wire) -> Exchange | web.Response:
     """Log the request, check its key and parse its JSON body."""
     state = request.app[STATE_KEY]
@@ -296,19 +314,7 @@ async def begin(request: web.Request, wire: Wire) -> Exchange | web.Response:
             bad_json = True
     elif request.method == "POST":
         bad_json = True
-    state.log(
-        LoggedRequest(
-            {
-                "method": request.method,
-                "path": request.path,
-                "query": dict(request.query),
-                "headers": {k.lower(): v for k, v in request.headers.items()},
-                "body": raw.decode("utf-8", "replace") if bad_json and raw else body,
-                "provider": wire.name,
-                "time": time.time(),
-            }
-        )
-    )
+    log_request(request, wire.name, raw.decode("utf-8", "replace") if bad_json and raw else body)
     denied = wire.check_auth(request)
     if denied is not None:
         return denied

@@ -60,6 +60,10 @@ class Directive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     trickle: float | None = None
     body_bytes: int | None = None
     unterminated_event_bytes: int | None = None
+    body_error: bool | int | str | None = None
+    media_bytes: int | None = None
+    media_seconds: float | None = None
+    pending_polls: int | None = None
 
 
 EMPTY = Directive()
@@ -79,10 +83,12 @@ def parse_directive(obj: object) -> Directive:
         raise DirectiveError("bad mock directive: `chunks` must be at least 1")
     if directive.trickle is not None and directive.trickle <= 0:
         raise DirectiveError("bad mock directive: `trickle` must be more than 0 bytes per second")
-    for name in ("body_bytes", "unterminated_event_bytes"):
+    for name in ("body_bytes", "unterminated_event_bytes", "media_bytes", "pending_polls"):
         value = getattr(directive, name)
         if value is not None and value < 0:
             raise DirectiveError(f"bad mock directive: `{name}` must not be negative")
+    if directive.media_seconds is not None and not 0 < directive.media_seconds <= 3600:
+        raise DirectiveError("bad mock directive: `media_seconds` must be more than 0 and at most 3600")
     return directive
 
 

@@ -7,7 +7,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from omnirouter.mock_upstream import anthropic_messages, gemini, models, openai_chat, openai_responses
+from omnirouter.mock_upstream import (
+    anthropic_messages,
+    gemini,
+    media_common,
+    media_openai,
+    media_openai_audio,
+    models,
+    openai_chat,
+    openai_responses,
+)
 from omnirouter.mock_upstream.core import STATE_KEY, State, json_response, trickle_middleware
 from omnirouter.mock_upstream.directives import DirectiveError, parse_directive
 
@@ -77,6 +86,15 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     # OpenAI
     r.add_post("/v1/chat/completions", openai_chat.chat_completions)
     r.add_post("/v1/responses", openai_responses.responses)
+    r.add_post("/v1/embeddings", media_openai.embeddings)
+    r.add_post("/v1/moderations", media_openai.moderations)
+    r.add_post("/v1/images/generations", media_openai.images_generations)
+    r.add_post("/v1/images/edits", media_openai.images_edits)
+    r.add_post("/v1/audio/speech", media_openai_audio.speech)
+    r.add_post("/v1/audio/transcriptions", media_openai_audio.transcriptions)
+    r.add_post("/v1/audio/translations", media_openai_audio.translations)
+    # Generated files behind the URLs media answers carry
+    r.add_get("/media/{name}", media_common.serve_media)
     # Anthropic
     r.add_post("/v1/messages", anthropic_messages.messages)
     r.add_post("/v1/messages/count_tokens", anthropic_messages.count_tokens)
