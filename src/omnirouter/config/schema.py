@@ -131,6 +131,9 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     usage_journal_fsync: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     usage_batch_size: int = 500
     max_body_bytes: int = 32 * 1024 * 1024  # after decompression (gzip/deflate bodies are inflated up to this)
+    # A multipart upload (audio to transcribe or translate, images to edit), the whole body: a declared
+    # Content-Length over it is refused with 413 before any byte is read, a chunked body as it crosses it.
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1)] = 25 * 1024 * 1024
     # Seconds a client has to send a request's headers (from connecting, or from the first byte of a later
     # request on a kept-alive connection); connections still short of a full header by then are closed.
     header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 20.0
