@@ -134,7 +134,8 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     usage_journal_fsync: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     usage_batch_size: int = 500
     max_body_bytes: int = 32 * 1024 * 1024  # after decompression (gzip/deflate bodies are inflated up to this)
-    # The most a media upload (multipart audio or images) may be: 413 as soon as it is known to be more.
+    # A multipart upload (audio to transcribe or translate, images to edit), the whole body: a declared
+    # Content-Length over it is refused with 413 before any byte is read, a chunked body as it crosses it.
     max_upload_bytes: Annotated[int, msgspec.Meta(ge=1)] = 25 * 1024 * 1024
     # Seconds a client has to send a request's headers (from connecting, or from the first byte of a later
     # request on a kept-alive connection); connections still short of a full header by then are closed.

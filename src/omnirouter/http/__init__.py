@@ -2,7 +2,8 @@
 
 A leaf: it imports only ``ir`` (for its errors).  ``header_deadline`` (uvicorn's protocol with a
 deadline for request headers) is imported by whoever starts a server, not from here, so that reading
-a body never loads uvicorn.
+a body never loads uvicorn.  Likewise ``multipart`` (the form bodies of the media endpoints, parsed by
+python-multipart) is imported by the routes that take uploads.
 """
 
 from omnirouter.http.asgi import (
