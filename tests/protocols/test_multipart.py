@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import logging
 from typing import Any
 
 import httpx
@@ -223,6 +224,13 @@ def test_another_boundary_than_the_body_uses_is_malformed() -> None:
 def test_truncated_bodies_are_refused(cut: int) -> None:
     message = invalid(GOOD_BODY[:cut], GOOD_TYPE)
     assert "truncated" in message or "malformed" in message
+
+
+def test_malformed_bodies_do_not_fill_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        invalid(GOOD_BODY, "multipart/form-data; boundary=other")
+        invalid(GOOD_BODY.replace(b"--\r\n", b"-x\r\n"), GOOD_TYPE)
+    assert caplog.records == []
 
 
 def test_a_part_without_a_name_is_refused() -> None:

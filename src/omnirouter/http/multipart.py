@@ -16,6 +16,7 @@ which only ``transport`` may import; httpx; urllib3), not something the ``http``
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,10 @@ from omnirouter.ir import ErrorKind, GatewayError
 MAX_PARTS = 1000
 MAX_FIELD_BYTES = 1024 * 1024  # one text field; files are bounded by the body limit only
 _DEFAULT_FILE_TYPE = "application/octet-stream"
+# python-multipart logs a warning for every malformed body; the client is told with a 400 instead, and a
+# client sending garbage must not fill the gateway's log.  Its parsers log here, where only errors pass.
+_PARSER_LOG = logging.getLogger(__name__ + ".parser")
+_PARSER_LOG.setLevel(logging.ERROR)
 # RFC 2046 §5.1.1 characters, not ending in a space; up to python-multipart's 256 rather than the RFC's 70,
 # as some clients write longer ones.
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,255}[0-9A-Za-z'()+_,\-./:=?]")
@@ -221,6 +226,7 @@ def parse_form(
                 "on_part_end": collector.on_part_end,
             },
         )
+        parser.logger = _PARSER_LOG
         parser.write(body)
         parser.finalize()
     except FormParserError as exc:
