@@ -1,4 +1,4 @@
-"""A deterministic stand-in for OpenAI, Anthropic and Gemini that speaks each real wire format.
+"""A deterministic stand-in for OpenAI, Anthropic, Gemini and media vendors that speaks each real wire format.
 
 Endpoints (each provider's real paths, JSON shapes, SSE framing, error bodies and statuses):
 
@@ -9,6 +9,41 @@ Endpoints (each provider's real paths, JSON shapes, SSE framing, error bodies an
   ``anthropic-version`` header and ``max_tokens`` are required).
 * Gemini: ``POST /{v1beta,v1}/models/{model}:generateContent | :streamGenerateContent
   [?alt=sse] | :countTokens``, ``GET /v1beta/models[/{model}]`` (key: ``x-goog-api-key`` or ``?key=``).
+
+Media endpoints (modules ``media_*``; real media bytes from ``media_bytes``: PNG/JPEG/WebP that
+Pillow opens, WAV/MP3/FLAC/Ogg-Opus that soundfile decodes, raw 16-bit PCM; audio lasts about one
+second per 15 characters of input):
+
+* OpenAI (Bearer): ``POST /v1/embeddings`` (float or base64 little-endian float32, deterministic
+  unit vectors, ``dimensions``), ``/v1/moderations`` (13 categories; words such as "kill" flag),
+  ``/v1/audio/speech`` (chunked mp3/wav/flac/opus/pcm; ``aac`` is a 400; ``stream_format: sse``),
+  ``/v1/audio/transcriptions`` and ``/v1/audio/translations`` (multipart ``file``; duration measured
+  from the file; transcript ``"Mock transcript of <filename> (<s> seconds)."`` or the directive's
+  ``text``; SSE with ``stream=true`` for non-whisper models), ``/v1/images/generations`` and
+  ``/v1/images/edits`` (multipart ``image``/``image[]``/``mask`` file parts, or JSON ``images``).
+* Gemini: ``models/{m}:embedContent``, ``:batchEmbedContents``, ``:predict`` (imagen-*), and
+  ``:generateContent``/``:streamGenerateContent`` with ``responseModalities`` IMAGE or AUDIO.
+* Rerank. Cohere, Jina and Voyage all live at ``/v1/rerank`` on their own hosts, so a channel's
+  base URL carries the vendor as a path prefix: ``http://mock/cohere`` -> ``/cohere/v1/rerank`` and
+  ``/cohere/v2/rerank`` (unprefixed ``/v1/rerank``, ``/v2/rerank`` are Cohere too),
+  ``http://mock/jina`` -> ``/jina/v1/rerank``, ``http://mock/voyage`` -> ``/voyage/v1/rerank``.
+  DashScope: ``/api/v1/services/rerank/text-rerank/text-rerank``. Scores = query-word overlap.
+* Speech: MiniMax ``POST /v1/t2a_v2``; Volcengine ``POST /api/v1/tts`` (``Authorization:
+  Bearer;<token>``) and ``POST /api/v3/tts/unidirectional`` (``X-Api-App-Id``, ``X-Api-Access-Key``,
+  ``X-Api-Resource-Id``); DashScope qwen-tts ``POST /api/v1/services/aigc/multimodal-generation/
+  generation`` (``X-DashScope-SSE: enable`` streams); ElevenLabs ``POST /v1/text-to-speech/{voice}
+  [/stream]?output_format=`` (``xi-api-key``).
+* Images: Ark Seedream ``POST /api/v3/images/generations``; BFL ``POST /v1/flux-*`` (``x-key``) then
+  ``GET /v1/get_result?id=``; DashScope wanx ``POST /api/v1/services/aigc/text2image/image-synthesis``
+  (``X-DashScope-Async: enable``) then ``GET /api/v1/tasks/{id}``. Tasks stay pending
+  ``pending_polls`` polls (default 2); polls take no directive from the queue.
+* ``GET /media/{name}``: the files behind the URLs these answers carry (no auth; logged with
+  provider ``media``).
+
+Multipart requests are logged as ``{"multipart": true, "fields": {name: value or [values]},
+"files": [{"field", "filename", "content_type", "size", "sha256"}]}``. Media requests rarely carry a
+prompt: queue directives with ``POST /_mock/script`` (an in-prompt ``[[mock ...]]`` in the input,
+prompt or query text works too).
 
 A missing key is 401 (Gemini: 403 PERMISSION_DENIED); a key starting with ``bad`` or ``invalid``
 is 401 in the provider's format (Gemini: 400 INVALID_ARGUMENT, reason API_KEY_INVALID). Bad JSON
@@ -68,6 +103,17 @@ Directive keys (all optional; unknown keys or malformed JSON give a 400):
   then carry it as one big event) or, with ``fail``, the error message.
 * ``unterminated_event_bytes``: streams (SSE) send their first event, then one event of this many
   bytes (``data: xxx…``) with no blank line after it, and end.
+* ``body_error`` (true, or a vendor code): an error inside an HTTP 200 body, with the vendor's real
+  fields: MiniMax ``base_resp.status_code`` (default 1004), Volcengine v1 ``code`` (3001), v3 a
+  ``code`` line other than 0/20000000 after the first chunk (45000001), DashScope ``{code, message,
+  request_id}`` (InvalidParameter; async tasks end FAILED with it), Ark a failed item in ``data``,
+  BFL a final status (``Content Moderated``).
+* ``media_bytes``: grow the media payload to about this many bytes, still decodable (PNG private
+  chunk, JPEG comments, WAV/PCM silence, MP3 ID3 padding, FLAC PADDING; others trailing bytes).
+* ``media_seconds``: length of generated audio (transcriptions: the reported duration).
+* ``pending_polls``: polls an asynchronous image task answers pending before it finishes.
+
+On binary audio bodies ``error_after`` cuts the connection like ``cut_after`` (no error event fits).
 
 Default token counts: input = sum of ``len(s) // 4 + 1`` over the text strings of the
 conversation (system, messages, tool calls and results); output = words of the reply text +
