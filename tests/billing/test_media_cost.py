@@ -243,3 +243,14 @@ async def test_config_prices_with_modalities_and_tiers_reach_the_price_book(tmp_
     assert own == PriceBook.from_config(config).price_for("gpt-image-1")
     assert own.image_output == Decimal(40) and own.modal and own.per_image_tiers["1024x1536/high"] == Decimal("0.25")
     assert cheap.audio_input == Decimal(7) and cheap.image_output is None and cheap.per_image_tiers == {}
+
+
+def test_the_examples_of_docs_accounts_md() -> None:
+    audio = price(input=2.5, output=10, audio_input=40, audio_output=80)
+    usage = Usage(input_tokens=1000, audio_input_tokens=400, cached_tokens=200, output_tokens=300,
+                  audio_output_tokens=200)  # fmt: skip
+    assert cost_nano(usage, audio) == 34_500_000
+    image = price(input=5, image_input=10, image_output=40, per_image=0.04, per_image_tiers=TIERS)
+    usage = Usage(input_tokens=50, output_tokens=4160, image_output_tokens=4160, images=1, image_size="1024x1536",
+                  image_quality="high")  # fmt: skip
+    assert cost_nano(usage, image) == 416_650_000
