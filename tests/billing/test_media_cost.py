@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnirouter.billing import PriceBook, cost_nano, max_cost_nano, max_units_nano, sync_config_prices
+from omnirouter.billing import Billing, PriceBook, cost_nano, max_cost_nano, max_units_nano, sync_config_prices
+from omnirouter.billing.estimate import input_bound
 from omnirouter.billing.prices import Price
-from omnirouter.config import GatewayConfig, PriceConfig
+from omnirouter.config import ChannelConfig, GatewayConfig, PriceConfig
 from omnirouter.ir import Budget, Usage
-from omnirouter.storage import Database, migrate
+from omnirouter.routing import Channel, plan
+from omnirouter.storage import Database, KeyRecord, api_keys_table, migrate
 from omnirouter.storage.prices_repo import PriceCreate
 from omnirouter.storage.url import normalize_database_url
 
@@ -254,3 +256,35 @@ def test_the_examples_of_docs_accounts_md() -> None:
     usage = Usage(input_tokens=50, output_tokens=4160, image_output_tokens=4160, images=1, image_size="1024x1536",
                   image_quality="high")  # fmt: skip
     assert cost_nano(usage, image) == 416_650_000
+
+
+@pytest.mark.parametrize(
+    ("size", "quality", "each_nano"),
+    [("", "", 250_000_000), ("1024x1536", "high", 250_000_000), ("1024x1024", "low", 40_000_000)],
+)
+async def test_reserve_sets_aside_images_at_the_dearest_tier_the_budget_allows(
+    tmp_path: Path, size: str, quality: str, each_nano: int
+) -> None:
+    config = GatewayConfig(prices={"img": PriceConfig(input=5, image_output=40, per_image=0.04, per_image_tiers=TIERS)})
+    url = normalize_database_url(f"sqlite:///{tmp_path}/reserve.db")
+    await migrate(url)
+    async with Database(url) as db:
+        await sync_config_prices(db, config)
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                api_keys_table.insert().values(id=1, name="k", key_hash="h" * 64, key_prefix="p", quota_nano=10**12)
+            )
+        billing = Billing(db, PriceBook(db))
+        await billing.start()
+        channel = Channel(
+            ChannelConfig(name="c", provider="openai", base_url="http://x/v1", api_keys=["k"], models=["*"])  # type: ignore[arg-type]
+        )
+        budget = Budget(input_bytes=300, max_output=5000, images=2, image_size=size, image_quality=quality)
+        key = KeyRecord(id=1, name="k", key_hash="h" * 64, quota_nano=10**12)
+        reservation = await billing.reserve("req", "img", key, plan("img", [channel]), lambda: budget)
+        await billing.close()
+    the_price = Price.of(config.prices["img"])
+    assert reservation.amount_nano == max_cost_nano(input_bound(300), 5000, the_price) + 2 * each_nano
+    answer = Usage(input_tokens=100, output_tokens=5000, image_output_tokens=5000, images=2,
+                   image_size=size or "1024x1536", image_quality=quality or "high")  # fmt: skip
+    assert cost_nano(answer, the_price) <= reservation.amount_nano
