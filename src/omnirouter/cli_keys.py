@@ -233,9 +233,14 @@ def _usage(args: argparse.Namespace) -> int:
                 str(group.cached_tokens),
                 str(group.reasoning_tokens),
                 str(group.total_tokens),
+                str(group.images),
+                f"{group.seconds:g}",
+                str(group.characters),
+                str(group.calls),
                 f"{group.cost_usd:.6f}",
             ]
         )
-    headers = [args.by.upper(), "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "CACHED", "REASONING", "TOTAL", "COST USD"]
+    headers = [args.by.upper(), "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "CACHED", "REASONING", "TOTAL", "IMAGES",
+               "SECONDS", "CHARACTERS", "CALLS", "COST USD"]  # fmt: skip
     print(format_table(headers, rows))
     return 0

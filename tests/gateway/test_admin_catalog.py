@@ -171,3 +171,25 @@ async def test_channel_bad_input_and_config_channels(
     status, config_channel = await http.admin("GET", "/admin/channels/mock-openai")
     assert status == 200 and config_channel["source"] == "config" and UPSTREAM_KEY not in str(config_channel)
     assert (await http.chat(CLIENT_KEY))[0] == 200
+
+
+async def test_prices_carry_modality_prices_and_image_tiers(served: tuple[RunningGateway, Http]) -> None:
+    _, http = served
+    tiers = {"1024x1024": 0.04, "high": 0.17, "1024x1536/high": 0.25}
+    body = {"model": "gpt-image-1", "input": 5, "image_input": 10, "image_output": 40, "per_image_tiers": tiers}
+    status, price = await http.admin("POST", "/admin/prices", body)
+    assert status == 201, price
+    assert price["image_input"] == 10 and price["image_output"] == 40 and price["audio_input"] is None
+    assert price["per_image_tiers"] == tiers and price["per_image"] is None
+    assert (await http.admin("GET", "/admin/prices/gpt-image-1"))[1] == price
+    status, patched = await http.admin(
+        "PATCH", "/admin/prices/gpt-image-1", {"per_image_tiers": {"low": 0.011}, "audio_output": 80}
+    )
+    assert status == 200 and patched["per_image_tiers"] == {"low": 0.011} and patched["audio_output"] == 80
+    status, cleared = await http.admin("PATCH", "/admin/prices/gpt-image-1", {"per_image_tiers": None})
+    assert status == 200 and cleared["per_image_tiers"] == {} and cleared["image_output"] == 40
+    for bad in ({"per_image_tiers": {"hd": -1}}, {"per_image_tiers": {"": 1}}, {"image_input": -1}):
+        status, error = await http.admin("PATCH", "/admin/prices/gpt-image-1", bad)
+        assert status == 400 and next(iter(bad)) in error["error"]["message"], error
+    status, plain = await http.admin("GET", "/admin/prices/gpt-4o-mini")  # a config price: the new fields empty
+    assert status == 200 and plain["per_image_tiers"] == {} and plain["audio_output"] is None

@@ -42,6 +42,10 @@ async def served(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathF
             with sqlite3.connect(db_path) as conn:
                 if conn.execute("select count(*) from usage_records").fetchone()[0] == 6:
                     conn.execute("update usage_records set cost_nano = ? where status_code = 200", (COST_NANO,))
+                    conn.execute(  # as an image model's row would be
+                        "update usage_records set images = 2, seconds = 1.5, image_output_tokens = 3, "
+                        "image_size = '1024x1024' where model = 'gpt-test-9'"
+                    )
                     conn.execute("update api_keys set used_nano = 500000000 where id = ?", (key["id"],))
                     break
             await asyncio.sleep(0.05)
@@ -65,6 +69,9 @@ async def test_usage_grouped_by_each_dimension_with_totals(served: Served) -> No
     assert by_key["erin-key"]["requests"] == 3 and by_key["erin-key"]["group"] == key["id"]
     assert by_key["tester"]["requests"] == 3 and by_key["tester"]["errors"] == 1
     assert by_key["erin-key"]["cost_usd"] == pytest.approx(0.0075)
+    assert (totals["images"], totals["seconds"], totals["image_output_tokens"]) == (2, 1.5, 3)
+    assert (totals["characters"], totals["calls"], totals["audio_input_tokens"]) == (0, 0, 0)
+    assert by_key["erin-key"]["images"] == 2 and by_key["tester"]["images"] == 0
 
     _, by_model = await http.admin("GET", "/admin/usage?by=model")
     assert {row["group"]: row["requests"] for row in by_model["data"]} == {
@@ -110,6 +117,8 @@ async def test_ledger_pages_newest_first(served: Served) -> None:
     assert stamps == sorted(stamps, reverse=True)
     assert seen[0]["model"] == "no-such-model" and seen[0]["status_code"] == 404
     assert seen[-1]["cost_usd"] == pytest.approx(0.0025) and seen[-1]["key_name"] == "erin-key"
+    [image_row] = [row for row in seen if row["model"] == "gpt-test-9"]
+    assert (image_row["images"], image_row["seconds"], image_row["image_size"]) == (2, 1.5, "1024x1024")
     _, only = await http.admin("GET", f"/admin/ledger?key_id={served.key['id']}")  # type: ignore[attr-defined]
     assert len(only["data"]) == 3
     _, old = await http.admin("GET", "/admin/ledger?before=2000-01-01T00:00:00Z")

@@ -104,6 +104,16 @@ async def test_flush_writes_all_fields(db: Database) -> None:
             cache_write_tokens=10,
             reasoning_tokens=5,
             estimated=True,
+            images=2,
+            seconds=12.345,
+            characters=1234,
+            calls=3,
+            image_input_tokens=30,
+            image_output_tokens=40,
+            audio_input_tokens=25,
+            audio_output_tokens=6,
+            image_size="1024x1536",
+            image_quality="high",
         )
     )
     for i in range(1, 1234):

@@ -114,6 +114,16 @@ def usage_record(ctx: RequestContext) -> UsageRecord:
         attempt_log=orjson.dumps(ctx.attempt_log).decode() if ctx.attempt_log else None,
         user_id=ctx.user_id,
         cost_nano=ctx.cost_nano,
+        images=usage.images,
+        seconds=usage.seconds,
+        characters=usage.characters,
+        calls=usage.calls,
+        image_input_tokens=usage.image_input_tokens,
+        image_output_tokens=usage.image_output_tokens,
+        audio_input_tokens=usage.audio_input_tokens,
+        audio_output_tokens=usage.audio_output_tokens,
+        image_size=usage.image_size,
+        image_quality=usage.image_quality,
     )
 
 

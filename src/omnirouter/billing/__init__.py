@@ -1,7 +1,7 @@
 """Billing: prices, costs, and the reserve → settle / refund → recover money flow (docs/accounts.md)."""
 
 from omnirouter.billing.balance import balance_of, key_balance
-from omnirouter.billing.cost import cost_nano, max_cost_nano, nano_to_usd, usd_to_nano
+from omnirouter.billing.cost import cost_nano, max_cost_nano, max_units_nano, nano_to_usd, usd_to_nano
 from omnirouter.billing.ledger import Billing, Outcome, Reservation, Settlement
 from omnirouter.billing.prices import Price, PriceBook, sync_config_prices
 
@@ -16,6 +16,7 @@ __all__ = [
     "cost_nano",
     "key_balance",
     "max_cost_nano",
+    "max_units_nano",
     "nano_to_usd",
     "sync_config_prices",
     "usd_to_nano",

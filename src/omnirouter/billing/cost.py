@@ -11,9 +11,9 @@ import math
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
 
 from omnirouter.billing.prices import ONE, Price
-from omnirouter.ir import Usage
+from omnirouter.ir import Budget, Usage
 
-__all__ = ["NANO_PER_USD", "cost_nano", "max_cost_nano", "nano_to_usd", "usd_to_nano"]
+__all__ = ["NANO_PER_USD", "cost_nano", "max_cost_nano", "max_units_nano", "nano_to_usd", "usd_to_nano"]
 
 NANO_PER_USD = 1_000_000_000
 _NANO_PER_TOKEN_AT_1_USD_PER_M = Decimal(1000)  # 10^9 nano / 10^6 tokens
@@ -32,23 +32,32 @@ def _nano(amount_per_m: Decimal, multiplier: Decimal, rounding: str) -> int:
 
 
 def cost_nano(usage: Usage, price: Price, multiplier: Decimal = ONE) -> int:
-    """The cost of ``usage`` (``ir.Usage`` semantics: input includes cached reads and cache writes,
-    output includes reasoning).
+    """The cost of ``usage`` (``ir.Usage`` semantics: input includes cached reads, cache writes and image
+    and audio input tokens; output includes reasoning and image and audio output tokens).
 
-    Input: non-cached input × ``input`` + cached reads × ``cached_input`` + cache writes × ``cache_write``
-    (both default to ``input``).  Output: non-reasoning output × ``output`` + reasoning × ``reasoning``
-    (default ``output``).  Inconsistent counts are clamped (cached ≤ input, reasoning ≤ output).  Metered
-    units: images × ``per_image`` + seconds × ``per_second`` + characters / 1000 × ``per_1k_characters``
-    + calls × ``per_call`` (USD each).
+    Tokens of a modality with a price of its own (``image_input``, ``image_output``, ``audio_input``,
+    ``audio_output``) cost that price; they are clamped to the total they are part of (image first, then
+    audio).  The rest is text, priced as always: non-cached input × ``input`` + cached reads ×
+    ``cached_input`` + cache writes × ``cache_write`` (both default to ``input``); non-reasoning output ×
+    ``output`` + reasoning × ``reasoning`` (default ``output``), with cached reads, cache writes and
+    reasoning clamped to the text they are taken from.  A modality without a price of its own is text.
+    Metered units: images × their ``Price.image_price`` (tier by ``image_size`` / ``image_quality``, else
+    ``per_image``) + seconds × ``per_second`` + characters / 1000 × ``per_1k_characters`` + calls ×
+    ``per_call`` (USD each).  The charge is the sum of all of it, multiplied and rounded half-up once.
     """
     total_in = max(usage.input_tokens, 0)
+    total_out = max(usage.output_tokens, 0)
+    modal = price.modal and (
+        usage.image_input_tokens or usage.audio_input_tokens or usage.image_output_tokens or usage.audio_output_tokens
+    )
+    if modal:
+        modal_amount, total_in, total_out = _modal_per_m(usage, price, total_in, total_out)
     cached = _clamp(usage.cached_tokens, total_in)
     writes = _clamp(usage.cache_write_tokens, total_in - cached)
-    total_out = max(usage.output_tokens, 0)
     reasoning = _clamp(usage.reasoning_tokens, total_out)
     whole = price.whole_nano
     metered = usage.images or usage.seconds or usage.characters or usage.calls
-    if whole is not None and multiplier == ONE and not metered:  # whole nano-USD per token: exact as it is
+    if whole is not None and multiplier == ONE and not metered and not modal:  # whole nano-USD per token: exact
         plain_in, cached_in, write_in, plain_out, reasoning_out = whole
         return (
             (total_in - cached - writes) * plain_in
@@ -66,24 +75,45 @@ def cost_nano(usage: Usage, price: Price, multiplier: Decimal = ONE) -> int:
     amount = add(amount, mul(Decimal(total_out - reasoning), price.output))
     if reasoning:
         amount = add(amount, mul(Decimal(reasoning), price.output if price.reasoning is None else price.reasoning))
+    if modal:
+        amount = add(amount, modal_amount)
     if metered:
         amount = add(amount, _metered_per_m(usage, price))
     return _nano(amount, multiplier, ROUND_HALF_UP)
+
+
+def _modal_per_m(usage: Usage, price: Price, total_in: int, total_out: int) -> tuple[Decimal, int, int]:
+    """The image and audio tokens' cost (USD × 10^6) at their own prices, and the input and output tokens
+    left for text.  A modality without a price of its own takes nothing: its tokens stay text."""
+    amount = Decimal(0)
+    for tokens_in, tokens_out, price_in, price_out in (
+        (usage.image_input_tokens, usage.image_output_tokens, price.image_input, price.image_output),
+        (usage.audio_input_tokens, usage.audio_output_tokens, price.audio_input, price.audio_output),
+    ):
+        if price_in is not None and tokens_in:
+            tokens = _clamp(tokens_in, total_in)
+            total_in -= tokens
+            amount = _CTX.add(amount, _CTX.multiply(Decimal(tokens), price_in))
+        if price_out is not None and tokens_out:
+            tokens = _clamp(tokens_out, total_out)
+            total_out -= tokens
+            amount = _CTX.add(amount, _CTX.multiply(Decimal(tokens), price_out))
+    return amount, total_in, total_out
 
 
 _PER_M = Decimal(1_000_000)
 _PER_1K = Decimal(1000)
 
 
-def _metered_per_m(usage: Usage, price: Price) -> Decimal:
-    """The metered units' cost in the unit ``_nano`` takes (USD × 10^6, like a per-1M-token price × tokens).
+def _units_per_m(images: float, image_price: Decimal | None, usage: Usage | Budget, price: Price) -> Decimal:
+    """Metered units' cost in the unit ``_nano`` takes (USD × 10^6, like a per-1M-token price × tokens).
 
     A unit without a price costs nothing; negative or non-finite counts count as zero.
     """
     add, mul = _CTX.add, _CTX.multiply
     total = Decimal(0)
     for count, unit_price, per in (
-        (usage.images, price.per_image, ONE),
+        (images, image_price, ONE),
         (usage.seconds, price.per_second, ONE),
         (usage.characters, price.per_1k_characters, _PER_1K),
         (usage.calls, price.per_call, ONE),
@@ -95,26 +125,47 @@ def _metered_per_m(usage: Usage, price: Price) -> Decimal:
     return total
 
 
+def _metered_per_m(usage: Usage, price: Price) -> Decimal:
+    """What ``usage``'s metered units cost (USD × 10^6); images at the tier of their size and quality."""
+    return _units_per_m(usage.images, price.image_price(usage.image_size, usage.image_quality), usage, price)
+
+
 def _max_input_price(price: Price) -> Decimal:
-    return max(p for p in (price.input, price.cached_input, price.cache_write) if p is not None)
+    candidates = (price.input, price.cached_input, price.cache_write, price.image_input, price.audio_input)
+    return max(p for p in candidates if p is not None)
 
 
 def _max_output_price(price: Price) -> Decimal:
-    return max(p for p in (price.output, price.reasoning) if p is not None)
+    return max(p for p in (price.output, price.reasoning, price.image_output, price.audio_output) if p is not None)
 
 
 def max_cost_nano(input_estimate: int, max_output: int, price: Price, multiplier: Decimal = ONE) -> int:
     """The most a request of ``input_estimate`` prompt tokens and at most ``max_output`` output tokens
-    can cost: every input token at the dearest input price (plain, cached read, cache write), every
-    output token at the dearest output price (plain, reasoning); rounded up.
+    can cost: every input token at the dearest input price (plain, cached read, cache write, image, audio),
+    every output token at the dearest output price (plain, reasoning, image, audio); rounded up.
 
-    ``cost_nano`` of any usage within those counts is never more (so a reservation of this covers it).
+    ``cost_nano`` of any token usage within those counts is never more (so a reservation of this covers it).
     """
     amount = _CTX.add(
         _CTX.multiply(Decimal(max(input_estimate, 0)), _max_input_price(price)),
         _CTX.multiply(Decimal(max(max_output, 0)), _max_output_price(price)),
     )
     return _nano(amount, multiplier, ROUND_CEILING)
+
+
+def max_units_nano(budget: Budget, price: Price, multiplier: Decimal = ONE) -> int:
+    """The most ``budget``'s metered units can cost, rounded up: its images at the dearest per-image price
+    that their size and quality (``Budget.image_size`` / ``image_quality``, "" for any) can select, and its
+    seconds, characters and calls at their prices.
+
+    ``max_cost_nano(...) + max_units_nano(...)`` is never below ``cost_nano`` of a usage within the
+    budget (same or fewer units, an image size and quality the budget allows): two sums rounded up are
+    never below their total rounded half-up.
+    """
+    if not (budget.images or budget.seconds or budget.characters or budget.calls):
+        return 0
+    most_per_image = price.most_per_image(budget.image_size, budget.image_quality) if budget.images else None
+    return _nano(_units_per_m(budget.images, most_per_image, budget, price), multiplier, ROUND_CEILING)
 
 
 def nano_to_usd(nano: int) -> Decimal:

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import msgspec
 from sqlalchemy.exc import SQLAlchemyError
 
-from omnirouter.billing.cost import cost_nano, max_cost_nano, nano_to_usd
+from omnirouter.billing.cost import cost_nano, max_cost_nano, max_units_nano, nano_to_usd
 from omnirouter.billing.estimate import input_bound, input_estimate, output_bound, output_estimate
 from omnirouter.billing.money import hold
 from omnirouter.billing.owner import OwnerLock, new_owner
@@ -161,18 +161,12 @@ class Billing:
         most = reservation.budget
         tokens_in = input_bound(most.input_bytes)
         tokens_in_estimate = input_estimate(most.input_bytes)
-        metered = (
-            Usage(images=most.images, seconds=most.seconds, characters=most.characters, calls=most.calls)
-            if most.images or most.seconds or most.characters or most.calls
-            else None
-        )
         multiplier = prices.multiplier(key.group)
         amount = input_nano = 0
         for attempt, price in priced:
             most_out = output_bound(attempt, most.max_output, self.default_max_output) * most.choices
-            most_cost = max_cost_nano(tokens_in, most_out, price, multiplier)
-            if metered is not None:  # rounded up plus rounded half-up: never below the rounded total
-                most_cost += cost_nano(metered, price, multiplier)
+            # Tokens and metered units, each rounded up: never below their total rounded half-up.
+            most_cost = max_cost_nano(tokens_in, most_out, price, multiplier) + max_units_nano(most, price, multiplier)
             amount = max(amount, most_cost)
             input_nano = max(input_nano, cost_nano(Usage(input_tokens=tokens_in_estimate), price, multiplier))
         if amount <= 0:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from omnirouter.config import GatewayConfig, PriceConfig
 from omnirouter.ir.model_patterns import ModelTable, is_pattern
 from omnirouter.storage import Database, groups_table, prices_table
+from omnirouter.storage.prices_repo import tiers_of, tiers_text
 
 __all__ = ["CONFIG_SOURCE", "ONE", "Price", "PriceBook", "sync_config_prices"]
 
@@ -48,8 +49,11 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     """USD per 1M tokens of one model (on one channel).
 
     ``None`` means "as the base price": cached reads and cache writes cost ``input``, reasoning costs
-    ``output``.  ``per_image`` / ``per_second`` / ``per_1k_characters`` / ``per_call`` are USD per metered
-    unit (media and tasks), charged for the units an answer reports.
+    ``output``; image and audio tokens without a price of their own are text (``input`` / ``output``).
+    ``per_image`` / ``per_second`` / ``per_1k_characters`` / ``per_call`` are USD per metered
+    unit (media and tasks), charged for the units an answer reports; ``per_image_tiers`` (keys
+    lower-cased) prices an image by its size and quality (``image_price``).  ``modal`` (set by ``of``):
+    some token modality has a price of its own.
     ``whole_nano`` (set by ``of``) holds the per-token prices of input, cached input, cache write, output
     and reasoning in nano-USD when each is a whole number (any price per 1M tokens with at most three
     decimals), so that costs are plain integer arithmetic; ``None`` otherwise.
@@ -64,6 +68,12 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     per_second: Decimal | None = None
     per_1k_characters: Decimal | None = None
     per_call: Decimal | None = None
+    image_input: Decimal | None = None
+    image_output: Decimal | None = None
+    audio_input: Decimal | None = None
+    audio_output: Decimal | None = None
+    per_image_tiers: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    modal: bool = False
     whole_nano: tuple[int, int, int, int, int] | None = None
 
     @classmethod
@@ -79,8 +89,44 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
             per_second=_opt_decimal(getattr(source, "per_second", None)),
             per_1k_characters=_opt_decimal(getattr(source, "per_1k_characters", None)),
             per_call=_opt_decimal(getattr(source, "per_call", None)),
+            image_input=_opt_decimal(getattr(source, "image_input", None)),
+            image_output=_opt_decimal(getattr(source, "image_output", None)),
+            audio_input=_opt_decimal(getattr(source, "audio_input", None)),
+            audio_output=_opt_decimal(getattr(source, "audio_output", None)),
+            per_image_tiers={
+                key.strip().lower(): to_decimal(amount)
+                for key, amount in tiers_of(getattr(source, "per_image_tiers", None)).items()
+            },
         )
-        return msgspec.structs.replace(price, whole_nano=_whole_nano_per_token(price))
+        modalities = (price.image_input, price.image_output, price.audio_input, price.audio_output)
+        modal = any(p is not None for p in modalities)
+        return msgspec.structs.replace(price, modal=modal, whole_nano=_whole_nano_per_token(price))
+
+    def image_price(self, size: str, quality: str) -> Decimal | None:
+        """USD per image of ``size`` and ``quality`` ("" unknown): the tier ``size/quality``, else ``size``,
+        else ``quality``, else ``per_image`` (None: images are free)."""
+        tiers = self.per_image_tiers
+        if tiers and (size or quality):
+            size, quality = size.strip().lower(), quality.strip().lower()
+            for key in (f"{size}/{quality}" if size and quality else "", size, quality):
+                if key and key in tiers:
+                    return tiers[key]
+        return self.per_image
+
+    def most_per_image(self, size: str = "", quality: str = "") -> Decimal | None:
+        """The dearest ``image_price`` an image can have when its size and quality are ``size`` and
+        ``quality``, each "" for any: the dearest of every tier that could match, and ``per_image``."""
+        size, quality = size.strip().lower(), quality.strip().lower()
+        found = [] if self.per_image is None else [self.per_image]
+        for key, amount in self.per_image_tiers.items():
+            tier_size, slash, tier_quality = key.partition("/")
+            if slash:
+                fits = (not size or tier_size == size) and (not quality or tier_quality == quality)
+            else:  # a size or a quality
+                fits = not size or not quality or key in (size, quality)
+            if fits:
+                found.append(amount)
+        return max(found) if found else None
 
 
 def _whole_nano_per_token(price: Price) -> tuple[int, int, int, int, int] | None:
@@ -219,6 +265,11 @@ def _price_values(model: str, channel: str, price: PriceConfig) -> dict[str, Any
         "per_second": price.per_second,
         "per_1k_characters": price.per_1k_characters,
         "per_call": price.per_call,
+        "image_input": price.image_input,
+        "image_output": price.image_output,
+        "audio_input": price.audio_input,
+        "audio_output": price.audio_output,
+        "per_image_tiers": tiers_text(price.per_image_tiers),
         "source": CONFIG_SOURCE,
     }
 

@@ -12,7 +12,15 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["MAX_MULTIPLIER", "MAX_PRICE_USD", "MAX_REQUEST_COST_NANO", "Multiplier", "PriceAmount"]
+__all__ = [
+    "MAX_MULTIPLIER",
+    "MAX_PRICE_USD",
+    "MAX_REQUEST_COST_NANO",
+    "Multiplier",
+    "PriceAmount",
+    "PriceTiers",
+    "TierKey",
+]
 
 MAX_PRICE_USD = 1_000_000.0
 """The most any price may be: USD per 1M tokens, per image, per second or per call."""
@@ -25,3 +33,6 @@ MAX_REQUEST_COST_NANO = 10**15
 
 PriceAmount = Annotated[float, msgspec.Meta(ge=0, le=MAX_PRICE_USD)]
 Multiplier = Annotated[float, msgspec.Meta(ge=0, le=MAX_MULTIPLIER)]
+TierKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^/\s]+(/[^/\s]+)?$")]
+"""A per-image tier: a size (``1024x1024``), a quality (``high``) or both (``1024x1536/high``)."""
+PriceTiers = dict[TierKey, PriceAmount]

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from omnirouter.config.bounds import Multiplier, PriceAmount
+from omnirouter.config.bounds import Multiplier, PriceAmount, PriceTiers
 from omnirouter.providers.kinds import ProviderKind
 
 
@@ -84,8 +84,12 @@ class KeyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """USD per 1M tokens (``cached_input`` and ``cache_write`` default to ``input``, ``reasoning`` to
+    ``output``; ``image_input`` / ``audio_input`` to ``input`` and ``image_output`` / ``audio_output`` to
     ``output``); USD ``per_image`` / ``per_second`` / ``per_1k_characters`` / ``per_call``, charged for
-    the units an answer reports (media and tasks)."""
+    the units an answer reports (media and tasks), and ``per_image_tiers``: USD per image by size
+    (``1024x1024``), quality (``high``) or both (``1024x1536/high``), the most specific match first,
+    ``per_image`` when none matches.  A price may combine token and unit fields: the charge is the sum
+    (docs/accounts.md)."""
 
     input: PriceAmount = 0.0
     output: PriceAmount = 0.0
@@ -96,6 +100,11 @@ class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     per_second: PriceAmount | None = None
     per_1k_characters: PriceAmount | None = None
     per_call: PriceAmount | None = None
+    image_input: PriceAmount | None = None
+    image_output: PriceAmount | None = None
+    audio_input: PriceAmount | None = None
+    audio_output: PriceAmount | None = None
+    per_image_tiers: PriceTiers = msgspec.field(default_factory=dict)
 
 
 class ImageFetchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

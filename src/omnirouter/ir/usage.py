@@ -92,6 +92,8 @@ class Budget(NamedTuple):
     Billing turns it into a reservation: prompt tokens are bounded by ``input_bytes`` (the request's
     size; see ``billing/estimate.py``), output tokens by ``max_output`` (the limit the request sets
     itself, else the served model's cap) per choice, and metered units by their counts here.
+    ``image_size`` / ``image_quality`` name the size and quality the images will have ("" any): the images
+    are reserved at the dearest per-image tier those allow (``Price.most_per_image``).
     """
 
     input_bytes: int
@@ -101,3 +103,5 @@ class Budget(NamedTuple):
     seconds: float = 0.0
     characters: int = 0
     calls: int = 0
+    image_size: str = ""
+    image_quality: str = ""

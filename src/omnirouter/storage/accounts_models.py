@@ -55,6 +55,13 @@ class PriceRow(Base):
     per_1k_characters: Mapped[float | None] = mapped_column(Float)  # migration 0008
     per_call: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    # Migration 0009: token prices by modality (NULL: the plain input / output price) and per-image tiers
+    # (JSON object of tier key -> USD per image; NULL: none).
+    image_input: Mapped[float | None] = mapped_column(Float)
+    image_output: Mapped[float | None] = mapped_column(Float)
+    audio_input: Mapped[float | None] = mapped_column(Float)
+    audio_output: Mapped[float | None] = mapped_column(Float)
+    per_image_tiers: Mapped[str | None] = mapped_column(Text)
 
 
 class ChannelRow(Base):

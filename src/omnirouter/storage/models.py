@@ -168,6 +168,18 @@ class UsageRow(Base):
     # The ledger (migration 0004): who pays, and how much, in integer nano-USD.
     user_id: Mapped[int | None] = mapped_column(Integer)
     cost_nano: Mapped[int] = mapped_column(_BIG_INT, default=0, server_default="0")
+    # Media (migration 0010): metered units, tokens by modality (parts of input/output_tokens) and the
+    # size and quality a per-image price tier was chosen by.
+    images: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    characters: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    image_input_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    image_output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    audio_input_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    audio_output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    image_size: Mapped[str] = mapped_column(String, default="", server_default="")
+    image_quality: Mapped[str] = mapped_column(String, default="", server_default="")
 
 
 class DeadLetterRow(Base):

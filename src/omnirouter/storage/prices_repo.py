@@ -2,17 +2,19 @@
 
 A price is keyed by ``(model, channel)``; ``channel`` is ``""`` for the model's own price.  Prices the
 config file names (``prices:``), and rows written from it (``source = 'config'``), are read-only here.
+``per_image_tiers`` is a JSON object in the API and JSON text in the table (NULL when empty).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from omnirouter.config.bounds import PriceAmount
+from omnirouter.config.bounds import PriceAmount, PriceTiers
 from omnirouter.storage.accounts_models import prices_table
 from omnirouter.storage.ownership import CONFIG_SOURCE, ConfigOwned
 from omnirouter.storage.repo_common import Conflict, NotFound
@@ -25,6 +27,8 @@ __all__ = [
     "delete_price",
     "get_price",
     "list_prices",
+    "tiers_of",
+    "tiers_text",
     "update_price",
 ]
 
@@ -39,6 +43,10 @@ _AMOUNTS = (
     "per_second",
     "per_1k_characters",
     "per_call",
+    "image_input",
+    "image_output",
+    "audio_input",
+    "audio_output",
 )
 
 
@@ -56,6 +64,11 @@ class PriceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     per_second: Amount | None = None
     per_1k_characters: Amount | None = None
     per_call: Amount | None = None
+    image_input: Amount | None = None
+    image_output: Amount | None = None
+    audio_input: Amount | None = None
+    audio_output: Amount | None = None
+    per_image_tiers: PriceTiers = msgspec.field(default_factory=dict)
 
 
 class PricePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -70,6 +83,11 @@ class PricePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     per_second: Amount | msgspec.UnsetType | None = msgspec.UNSET
     per_1k_characters: Amount | msgspec.UnsetType | None = msgspec.UNSET
     per_call: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    image_input: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    image_output: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    audio_input: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    audio_output: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    per_image_tiers: PriceTiers | msgspec.UnsetType | None = msgspec.UNSET  # replaces the whole set
 
 
 class PriceView(msgspec.Struct, kw_only=True):
@@ -86,7 +104,26 @@ class PriceView(msgspec.Struct, kw_only=True):
     per_second: float | None
     per_1k_characters: float | None
     per_call: float | None
+    image_input: float | None
+    image_output: float | None
+    audio_input: float | None
+    audio_output: float | None
+    per_image_tiers: dict[str, float]
     source: str
+
+
+def tiers_of(value: Mapping[str, float] | str | None) -> dict[str, float]:
+    """Per-image tiers as a config gives them (a mapping) or a ``prices`` row stores them (JSON text, NULL)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        return dict(msgspec.json.decode(value, type=dict[str, float]))
+    return dict(value)
+
+
+def tiers_text(tiers: Mapping[str, float] | None) -> str | None:
+    """Per-image tiers as the ``prices.per_image_tiers`` column stores them: JSON text, NULL when none."""
+    return msgspec.json.encode(dict(sorted(tiers.items()))).decode() if tiers else None
 
 
 def _is_config(model: str, channel: str, source: str | None, owned: ConfigOwned) -> bool:
@@ -96,7 +133,8 @@ def _is_config(model: str, channel: str, source: str | None, owned: ConfigOwned)
 def _view(row: Any, owned: ConfigOwned) -> PriceView:
     amounts = {name: getattr(row, name) for name in _AMOUNTS}
     source = CONFIG_SOURCE if _is_config(row.model, row.channel, row.source, owned) else "api"
-    return PriceView(model=row.model, channel=row.channel, source=source, **amounts)
+    tiers = tiers_of(row.per_image_tiers)
+    return PriceView(model=row.model, channel=row.channel, source=source, per_image_tiers=tiers, **amounts)
 
 
 def _where(model: str, channel: str) -> Any:
@@ -147,6 +185,7 @@ async def create_price(conn: AsyncConnection, body: PriceCreate, owned: ConfigOw
             param="model",
         )
     values = {**msgspec.structs.asdict(body), "source": "api"}
+    values["per_image_tiers"] = tiers_text(body.per_image_tiers)
     await conn.execute(prices_table.insert().values(values))
     return await get_price(conn, body.model, body.channel, owned)
 
@@ -157,6 +196,8 @@ async def update_price(
     """Change the amounts ``patch`` sets."""
     _refuse_config(await get_price(conn, model, channel, owned))
     values = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
+    if "per_image_tiers" in values:
+        values["per_image_tiers"] = tiers_text(values["per_image_tiers"])
     if values:
         await conn.execute(update(prices_table).where(_where(model, channel)).values(values))
     return await get_price(conn, model, channel, owned)

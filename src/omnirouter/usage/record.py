@@ -43,6 +43,16 @@ COLUMNS: tuple[str, ...] = (
     "attempt_log",
     "user_id",
     "cost_nano",
+    "images",
+    "seconds",
+    "characters",
+    "calls",
+    "image_input_tokens",
+    "image_output_tokens",
+    "audio_input_tokens",
+    "audio_output_tokens",
+    "image_size",
+    "image_quality",
 )
 
 
@@ -52,7 +62,9 @@ class UsageRecord(msgspec.Struct, kw_only=True):
     ``created_at`` is a float Unix epoch (``time.time()``, the cheapest clock read
     on the hot path); the recorder turns it into an aware UTC datetime when it
     writes.  Token counts follow ``ir.Usage``: input includes cached reads and
-    cache writes, output includes reasoning.  ``key_id``/``key_name`` are absent
+    cache writes, output includes reasoning; the image and audio token counts are parts of them.
+    Metered units (``images``, ``seconds``, ``characters``, ``calls``) and the image ``image_size`` /
+    ``image_quality`` ("" unknown) are as in ``ir.Usage``.  ``key_id``/``key_name`` are absent
     for requests rejected before authentication; ``upstream_model``, ``channel``
     and ``provider`` for requests that never reached an upstream.
     """
@@ -81,9 +93,19 @@ class UsageRecord(msgspec.Struct, kw_only=True):
     attempt_log: str | None = None
     user_id: int | None = None
     cost_nano: int = 0
+    images: int = 0
+    seconds: float = 0.0
+    characters: int = 0
+    calls: int = 0
+    image_input_tokens: int = 0
+    image_output_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
+    image_size: str = ""
+    image_quality: str = ""
 
     def with_usage(self, usage: Usage) -> UsageRecord:
-        """A copy carrying the token counts (and estimated flag) of an IR ``Usage``."""
+        """A copy carrying the token counts, metered units (and estimated flag) of an IR ``Usage``."""
         return msgspec.structs.replace(
             self,
             input_tokens=usage.input_tokens,
@@ -92,6 +114,16 @@ class UsageRecord(msgspec.Struct, kw_only=True):
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
             usage_estimated=usage.estimated,
+            images=usage.images,
+            seconds=usage.seconds,
+            characters=usage.characters,
+            calls=usage.calls,
+            image_input_tokens=usage.image_input_tokens,
+            image_output_tokens=usage.image_output_tokens,
+            audio_input_tokens=usage.audio_input_tokens,
+            audio_output_tokens=usage.audio_output_tokens,
+            image_size=usage.image_size,
+            image_quality=usage.image_quality,
         )
 
 
@@ -114,6 +146,11 @@ def _count(value: int) -> int:
     if 0 <= value <= _MAX_INT:
         return value
     return 0 if value < 0 else _MAX_INT
+
+
+def _seconds(value: float) -> float:
+    """A duration as stored: finite and non-negative, else 0."""
+    return value if 0.0 <= value < math.inf else 0.0
 
 
 def _timestamp(epoch: float) -> datetime:
@@ -158,4 +195,14 @@ def to_params(rec: UsageRecord) -> list[Any]:
         rec.attempt_log[:_MAX_LOG] if rec.attempt_log is not None else None,
         rec.user_id,
         max(0, min(rec.cost_nano, _MAX_BIG)),
+        _count(rec.images),
+        _seconds(rec.seconds),
+        _count(rec.characters),
+        _count(rec.calls),
+        _count(rec.image_input_tokens),
+        _count(rec.image_output_tokens),
+        _count(rec.audio_input_tokens),
+        _count(rec.audio_output_tokens),
+        _text(rec.image_size),
+        _text(rec.image_quality),
     ]

@@ -34,6 +34,17 @@ GroupBy = Literal["key", "user", "model", "channel", "day"]
 GROUP_BY: tuple[str, ...] = ("key", "user", "model", "channel", "day")
 MAX_PAGE = 1000
 _TOKENS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
+# Summed as integers beside the tokens: tokens by modality (parts of input/output) and metered units.
+_COUNTS = (
+    *_TOKENS,
+    "image_input_tokens",
+    "image_output_tokens",
+    "audio_input_tokens",
+    "audio_output_tokens",
+    "images",
+    "characters",
+    "calls",
+)
 
 
 class UsageFilters(msgspec.Struct, kw_only=True):
@@ -48,7 +59,11 @@ class UsageFilters(msgspec.Struct, kw_only=True):
 
 
 class UsageTotals(msgspec.Struct, kw_only=True):
-    """Sums over a set of records; ``errors`` counts answers with status 400 or more."""
+    """Sums over a set of records; ``errors`` counts answers with status 400 or more.
+
+    Image and audio tokens are parts of ``input_tokens`` / ``output_tokens`` (``total_tokens`` is their
+    sum); ``images``, ``seconds`` (of audio or video), ``characters`` and ``calls`` are metered units.
+    """
 
     requests: int
     errors: int
@@ -58,6 +73,14 @@ class UsageTotals(msgspec.Struct, kw_only=True):
     cache_write_tokens: int
     reasoning_tokens: int
     total_tokens: int
+    image_input_tokens: int
+    image_output_tokens: int
+    audio_input_tokens: int
+    audio_output_tokens: int
+    images: int
+    seconds: float
+    characters: int
+    calls: int
     cost_usd: float
 
 
@@ -100,6 +123,16 @@ class LedgerEntry(msgspec.Struct, kw_only=True):
     cached_tokens: int
     cache_write_tokens: int
     reasoning_tokens: int
+    image_input_tokens: int
+    image_output_tokens: int
+    audio_input_tokens: int
+    audio_output_tokens: int
+    images: int
+    seconds: float
+    characters: int
+    calls: int
+    image_size: str
+    image_quality: str
     usage_estimated: bool
     latency_ms: float
     ttfb_ms: float | None
@@ -142,18 +175,20 @@ def _sums() -> list[Any]:
     return [
         func.count().label("requests"),
         func.coalesce(func.sum(case((table.c.status_code >= 400, 1), else_=0)), 0).label("errors"),
-        *(func.coalesce(func.sum(getattr(table.c, name)), 0).label(name) for name in _TOKENS),
+        *(func.coalesce(func.sum(getattr(table.c, name)), 0).label(name) for name in _COUNTS),
+        func.coalesce(func.sum(table.c.seconds), 0).label("seconds"),
         func.coalesce(func.sum(table.c.cost_nano), 0).label("cost_nano"),
     ]
 
 
 def _totals(row: Any) -> dict[str, Any]:
-    tokens = {name: int(getattr(row, name)) for name in _TOKENS}
+    counts = {name: int(getattr(row, name)) for name in _COUNTS}
     return {
         "requests": int(row.requests),
         "errors": int(row.errors),
-        **tokens,
-        "total_tokens": tokens["input_tokens"] + tokens["output_tokens"],
+        **counts,
+        "total_tokens": counts["input_tokens"] + counts["output_tokens"],
+        "seconds": float(row.seconds),
         "cost_usd": nano_to_usd(int(row.cost_nano)) or 0.0,
     }
 
