@@ -93,7 +93,8 @@ class RerankRequest(msgspec.Struct, kw_only=True):
 
 
 class RerankHit(msgspec.Struct, kw_only=True):
-    """One ranked document: its index in the client's list, its score, and the document when asked."""
+    """One ranked document: its index in the client's list, its score, and (when the upstream returned
+    the document) the client's own document at that index."""
 
     index: int
     score: float

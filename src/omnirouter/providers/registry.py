@@ -19,6 +19,13 @@ from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.media.base import MediaUpstream
 from omnirouter.protocols.media.gemini_embeddings import GEMINI_EMBEDDINGS_UP
 from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_UP
+from omnirouter.protocols.media.openai_moderations import OPENAI_MODERATIONS_UP
+from omnirouter.protocols.media.rerank_vendors import (
+    COHERE_RERANK_UP,
+    DASHSCOPE_RERANK_UP,
+    JINA_RERANK_UP,
+    VOYAGE_RERANK_UP,
+)
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -86,7 +93,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.CHAT: Endpoint("/chat/completions"),
             Capability.RESPONSES: Endpoint("/responses"),
         },
-        media={Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP},
+        media={Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP, Capability.MODERATION: OPENAI_MODERATIONS_UP},
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
         kind=ProviderKind.ANTHROPIC,
@@ -114,7 +121,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://api.cohere.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.RERANK: COHERE_RERANK_UP},
     ),
     ProviderKind.JINA: ProviderSpec(  # rerank
         kind=ProviderKind.JINA,
@@ -122,7 +129,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://api.jina.ai",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.RERANK: JINA_RERANK_UP},
     ),
     ProviderKind.VOYAGE: ProviderSpec(  # rerank
         kind=ProviderKind.VOYAGE,
@@ -130,7 +137,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://api.voyageai.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.RERANK: VOYAGE_RERANK_UP},
     ),
     ProviderKind.DASHSCOPE: ProviderSpec(  # rerank, qwen-tts, wanx images
         kind=ProviderKind.DASHSCOPE,
@@ -138,7 +145,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://dashscope.aliyuncs.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.RERANK: DASHSCOPE_RERANK_UP},
     ),
     ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech
         kind=ProviderKind.MINIMAX,
