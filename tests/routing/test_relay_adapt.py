@@ -47,6 +47,7 @@ def test_image_models_are_asked_for_text_and_images_unless_the_client_named_moda
     plain = ChatRequest(model="m", messages=[])
     assert fit_to_upstream(plain, attempt_for("gemini-2.5-flash-image")).modalities == ["text", "image"]
     assert fit_to_upstream(plain, attempt_for("gemini-3-pro-image-preview")).modalities == ["text", "image"]
+    assert fit_to_upstream(plain, attempt_for("google/gemini-2.5-flash-image")).modalities == ["text", "image"]
     assert fit_to_upstream(plain, attempt_for("gemini-2.5-flash")).modalities is None
     assert fit_to_upstream(plain, attempt_for("gpt-4o")).modalities is None
     flagged = attempt_for("my-banana", options={"image_models": "other, my-ban*"})

@@ -75,6 +75,7 @@ def rejects_reasoning(model: str) -> bool:
 # its own with ``options: {image_models: "<glob>,<glob>"}``.
 IMAGE_OUTPUT: tuple[str, ...] = (
     "gemini-*-image*",
+    "*/gemini-*-image*",  # aggregators' vendor-prefixed names (OpenRouter ``google/gemini-2.5-flash-image``)
     "gemini-2.0-flash-exp",
     "gemini-2.0-flash-exp-image-generation",
 )
