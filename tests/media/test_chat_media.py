@@ -250,3 +250,13 @@ async def test_google_genai_image_and_audio_pass_through(
     row = await _row(db_dir, "model", TTS_MODEL)  # the module's only TTS call
     assert row["inbound_protocol"] == "gemini" and row["output_tokens"] == audio_tokens
     # TODO(media-billing): assert row["audio_output_tokens"] == audio_tokens once the column exists.
+
+
+async def test_a_large_streamed_image_arrives_whole(client: openai.AsyncOpenAI, mock_upstream: MockUpstream) -> None:
+    mock_upstream.script({"media_bytes": 6_000_000}, times=1)  # a 4K image's size: one 8 MB SSE event
+    stream = await client.chat.completions.create(model=IMAGE_MODEL, messages=MESSAGES, stream=True)
+    images = [img async for chunk in stream for ch in chunk.choices for img in ch.delta.to_dict().get("images", [])]
+    assert len(images) == 1
+    url = images[0]["image_url"]["url"]
+    assert len(base64.b64decode(url.partition(",")[2])) >= 6_000_000
+    assert _png(url).size == (1024, 1024)
