@@ -12,6 +12,7 @@ from omnirouter.ir import (
     AudioPart,
     ChatRequest,
     FilePart,
+    ImageOutput,
     ImagePart,
     Message,
     ReasoningConfig,
@@ -104,13 +105,15 @@ def rich_request() -> ChatRequest:
         tool_choice=ToolChoice(mode="tool", name="get_weather"),
         reasoning=ReasoningConfig(budget_tokens=1024, include_thoughts=True),
         response_format=ResponseFormat(type="json_schema", schema={"type": "object"}),
+        modalities=["text", "image"],
+        image_output=ImageOutput(aspect_ratio="16:9", image_size="2K"),
         include_usage=True,
         source_protocol="gemini",
         extra={
             "safetySettings": [{"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_NONE"}],
             "cachedContent": "cachedContents/abc",
             "tools": [{"googleSearch": {}}],
-            "generationConfig": {"responseModalities": ["TEXT"]},
+            "generationConfig": {"responseLogprobs": True},
         },
     )
 
@@ -142,6 +145,9 @@ def test_encoded_shape() -> None:
     config = body["generationConfig"]
     assert config["thinkingConfig"] == {"includeThoughts": True, "thinkingBudget": 1024}
     assert config["responseMimeType"] == "application/json" and config["responseJsonSchema"] == {"type": "object"}
+    assert config["responseModalities"] == ["TEXT", "IMAGE"]
+    assert config["imageConfig"] == {"aspectRatio": "16:9", "imageSize": "2K"}
+    assert config["responseLogprobs"] is True
 
 
 def test_decodes_snake_case_and_openapi_schema() -> None:

@@ -41,3 +41,16 @@ def test_reasoning_dropped_only_for_models_known_to_refuse_it() -> None:
     assert fit_to_upstream(REQUEST, attempt_for("gemini-2.0-flash")).reasoning is None
     assert fit_to_upstream(REQUEST, attempt_for("o3-mini")).reasoning == ReasoningConfig(effort="high")
     assert fit_to_upstream(REQUEST, attempt_for("my-llama")).reasoning == ReasoningConfig(effort="high")
+
+
+def test_image_models_are_asked_for_text_and_images_unless_the_client_named_modalities() -> None:
+    plain = ChatRequest(model="m", messages=[])
+    assert fit_to_upstream(plain, attempt_for("gemini-2.5-flash-image")).modalities == ["text", "image"]
+    assert fit_to_upstream(plain, attempt_for("gemini-3-pro-image-preview")).modalities == ["text", "image"]
+    assert fit_to_upstream(plain, attempt_for("google/gemini-2.5-flash-image")).modalities == ["text", "image"]
+    assert fit_to_upstream(plain, attempt_for("gemini-2.5-flash")).modalities is None
+    assert fit_to_upstream(plain, attempt_for("gpt-4o")).modalities is None
+    flagged = attempt_for("my-banana", options={"image_models": "other, my-ban*"})
+    assert fit_to_upstream(plain, flagged).modalities == ["text", "image"]
+    only_image = ChatRequest(model="m", messages=[], modalities=["image"])
+    assert fit_to_upstream(only_image, attempt_for("gemini-2.5-flash-image")).modalities == ["image"]

@@ -50,7 +50,8 @@ class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     breaker: BreakerConfig | None = None
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     # Vendor settings beyond the key (docs/media.md, per provider): Volcengine ``app_id``, ``cluster``,
-    # ``resource_id``; MiniMax ``group_id``; ...
+    # ``resource_id``; MiniMax ``group_id``; chat image output: ``image_output: markdown`` (images in the
+    # answer text), ``image_models: "<glob>,..."`` (more models asked for text and images); ...
     options: dict[str, str] = msgspec.field(default_factory=dict)
     # Size caps on what the gateway buffers from this upstream; None: the gateway-wide value.
     max_upstream_body_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None

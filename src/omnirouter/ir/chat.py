@@ -144,11 +144,24 @@ class ResponseFormat(msgspec.Struct, kw_only=True):
     description: str | None = None
 
 
+class ImageOutput(msgspec.Struct, kw_only=True):
+    """How generated images should look: an aspect ratio (``16:9``) and a size class (``1K``, ``2K``, ``4K``)."""
+
+    aspect_ratio: str | None = None
+    image_size: str | None = None
+
+
+Modality = Literal["text", "image", "audio"]
+
+
 class ChatRequest(msgspec.Struct, kw_only=True):
     """A chat request in neutral form.
 
     ``extra`` holds top-level fields of the source protocol that have no neutral
     meaning; an encoder of the same protocol passes them on, others drop them.
+    ``modalities`` are the kinds of output asked for (OpenAI ``modalities``, Gemini
+    ``responseModalities``), ``image_output`` the look of generated images; images in an
+    answer are :class:`ImagePart` (audio :class:`AudioPart`) in the choice's content.
     """
 
     model: str
@@ -168,6 +181,8 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     parallel_tool_calls: bool | None = None
     reasoning: ReasoningConfig | None = None
     response_format: ResponseFormat | None = None
+    modalities: list[Modality] | None = None
+    image_output: ImageOutput | None = None
     include_usage: bool = False
     user: str | None = None
     metadata: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ being broken gracefully):
 - A tool call is one ``ToolCallStart`` and then ``ToolCallDelta`` argument
   fragments by ``index``; several calls may interleave.
 - ``UsageUpdate`` may come at any point and replaces the previous one.
+- A generated image comes whole, as one ``ImageDelta``.
 - ``ChoiceEnd`` once per choice; usage may still follow it (OpenAI's usage chunk).
 - ``StreamFailure`` ends the stream.
 """
@@ -66,6 +67,15 @@ class ToolCallDelta(msgspec.Struct, tag="tool_call_delta", kw_only=True):
     choice: int = 0
 
 
+class ImageDelta(msgspec.Struct, tag="image", kw_only=True):
+    """A whole generated image: base64 ``data`` with its ``media_type``, or a ``url``."""
+
+    data: str | None = None
+    media_type: str | None = None
+    url: str | None = None
+    choice: int = 0
+
+
 class ChoiceEnd(msgspec.Struct, tag="choice_end", kw_only=True):
     """A choice finished, with its stop reason."""
 
@@ -88,5 +98,13 @@ class StreamFailure(msgspec.Struct, tag="error", kw_only=True):
 
 
 StreamEvent = (
-    StreamStart | TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ChoiceEnd | UsageUpdate | StreamFailure
+    StreamStart
+    | TextDelta
+    | ReasoningDelta
+    | ToolCallStart
+    | ToolCallDelta
+    | ImageDelta
+    | ChoiceEnd
+    | UsageUpdate
+    | StreamFailure
 )

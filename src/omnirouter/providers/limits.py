@@ -68,3 +68,25 @@ _NO_REASONING = ModelPatterns(NO_REASONING)
 def rejects_reasoning(model: str) -> bool:
     """Whether ``model`` (an upstream name) is known to refuse reasoning controls (unknown models: no)."""
     return model.lower() in _NO_REASONING
+
+
+# Chat models that answer with images (Nano-Banana and its kin): asked for text and images when the
+# client names no modalities (new-api's ``SupportedImagineModels``, docs/media.md).  A channel adds
+# its own with ``options: {image_models: "<glob>,<glob>"}``.
+IMAGE_OUTPUT: tuple[str, ...] = (
+    "gemini-*-image*",
+    "*/gemini-*-image*",  # aggregators' vendor-prefixed names (OpenRouter ``google/gemini-2.5-flash-image``)
+    "gemini-2.0-flash-exp",
+    "gemini-2.0-flash-exp-image-generation",
+)
+
+_IMAGE_OUTPUT = ModelPatterns(IMAGE_OUTPUT)
+
+
+@lru_cache(maxsize=4096)
+def makes_images(model: str, extra: str = "") -> bool:
+    """Whether ``model`` (an upstream name) generates images, by the table or the channel's ``extra`` globs."""
+    if model.lower() in _IMAGE_OUTPUT:
+        return True
+    globs = [g.strip() for g in extra.split(",") if g.strip()]
+    return bool(globs) and model in ModelPatterns(globs)

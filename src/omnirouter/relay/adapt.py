@@ -5,17 +5,23 @@ from __future__ import annotations
 import msgspec
 
 from omnirouter.ir import ChatRequest
-from omnirouter.providers.limits import output_limit, rejects_reasoning
+from omnirouter.providers.limits import makes_images, output_limit, rejects_reasoning
 from omnirouter.routing import Attempt
 
 
 def fit_to_upstream(request: ChatRequest, attempt: Attempt) -> ChatRequest:
     """The request with the upstream's model name, ``max_tokens`` clamped to its output cap, and
     reasoning controls dropped for models known to refuse them (Claude Code asks every model for
-    ``output_config.effort``; ``gpt-4o-mini`` would answer 400 to ``reasoning_effort``)."""
+    ``output_config.effort``; ``gpt-4o-mini`` would answer 400 to ``reasoning_effort``), and text and
+    images asked of image models when the client named no modalities (``providers/limits.py``)."""
     cap = attempt.channel.max_output_tokens or output_limit(attempt.upstream_model)
     max_tokens = request.max_tokens
     if cap is not None and max_tokens is not None and max_tokens > cap:
         max_tokens = cap
     reasoning = None if rejects_reasoning(attempt.upstream_model) else request.reasoning
-    return msgspec.structs.replace(request, model=attempt.upstream_model, max_tokens=max_tokens, reasoning=reasoning)
+    modalities = request.modalities
+    if modalities is None and makes_images(attempt.upstream_model, attempt.channel.options.get("image_models", "")):
+        modalities = ["text", "image"]
+    return msgspec.structs.replace(
+        request, model=attempt.upstream_model, max_tokens=max_tokens, reasoning=reasoning, modalities=modalities
+    )

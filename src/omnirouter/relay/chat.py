@@ -12,13 +12,14 @@ import orjson
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Headers, send_response
 from omnirouter.http.json_body import parse_json_object
 from omnirouter.ir import Budget, ChatRequest, ErrorKind, GatewayError, Usage
-from omnirouter.protocols.base import Codec, ProtocolName, StreamFilter
+from omnirouter.protocols.base import Codec, ProtocolName, StreamDecoder, StreamFilter
 from omnirouter.protocols.budget import chat_budget
 from omnirouter.protocols.image_urls import check_image_urls
 from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.registry import codec_for
 from omnirouter.providers import IMAGE_URL_PROTOCOLS
 from omnirouter.relay.adapt import fit_to_upstream
+from omnirouter.relay.image_output import MarkdownImages, response_as_markdown, wants_markdown
 from omnirouter.relay.images import inline_images, needs_inlining
 from omnirouter.relay.operation import Exchange, Inbound
 from omnirouter.relay.stream_pump import KeepAlive, pump_stream
@@ -217,9 +218,10 @@ class ChatOperation:
                 relay = passthrough.new_stream_filter(attempt.public_model, wants_usage)
             else:
                 client_request = msgspec.structs.replace(self._ir_request(), model=attempt.public_model)
-                relay = TranslatingStreamFilter(
-                    upstream_codec.new_stream_decoder(), self._inbound.new_stream_encoder(client_request)
-                )
+                decoder: StreamDecoder = upstream_codec.new_stream_decoder()
+                if wants_markdown(attempt):
+                    decoder = MarkdownImages(decoder)
+                relay = TranslatingStreamFilter(decoder, self._inbound.new_stream_encoder(client_request))
             await pump_stream(
                 response,
                 relay,
@@ -237,7 +239,7 @@ class ChatOperation:
             if passthrough is not None:
                 out, ctx.usage = passthrough.rewrite_response(raw, attempt.public_model)
             else:
-                out, ctx.usage = self._translate_response(upstream_codec, raw, attempt.public_model)
+                out, ctx.usage = self._translate_response(upstream_codec, raw, attempt)
         except GatewayError as error:
             raise AttemptFailure(error, retryable=True) from None
         if answered is not None:
@@ -279,7 +281,7 @@ class ChatOperation:
         finally:
             handle.cancel()
 
-    def _translate_response(self, upstream_codec: Codec, raw: bytes, public_model: str) -> tuple[bytes, Usage | None]:
+    def _translate_response(self, upstream_codec: Codec, raw: bytes, attempt: Attempt) -> tuple[bytes, Usage | None]:
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -287,5 +289,7 @@ class ChatOperation:
         if not isinstance(parsed, dict):
             raise GatewayError(ErrorKind.UPSTREAM, "upstream returned an unexpected response shape")
         response = upstream_codec.decode_response(parsed)
-        response.model = public_model
+        response.model = attempt.public_model
+        if wants_markdown(attempt):
+            response = response_as_markdown(response)
         return orjson.dumps(self._inbound.encode_response(response)), response.usage

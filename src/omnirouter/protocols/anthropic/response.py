@@ -10,7 +10,7 @@
   usage fields (``service_tier``, ``cache_creation`` …) and block fields
   (``citations`` …) to the side table: all come back for Anthropic-sourced answers only.
 * Encoding uses only the first choice (Anthropic has one); ids that are not
-  ``msg_…`` get the prefix; tool results and audio in an answer are dropped.
+  ``msg_…`` get the prefix; tool results, images and audio in an answer are dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from omnirouter.ir import (
     ChatResponse,
     Choice,
     GatewayError,
+    ImagePart,
     StopReason,
     TextPart,
     ToolCallPart,
@@ -129,7 +130,7 @@ def encode_response(response: ChatResponse) -> dict[str, Any]:
     choice = response.choices[0] if response.choices else Choice()
     content: list[Block] = []
     for index, part in enumerate(choice.content):
-        if not isinstance(part, ToolResultPart):
+        if not isinstance(part, ToolResultPart | ImagePart):  # an answer has no image blocks
             content.extend(encoder.part(part, 0, index))
     has_calls = any(b["type"] == "tool_use" for b in content)
     usage = usage_to_anthropic(response.usage or Usage())

@@ -23,7 +23,8 @@ IR switches between reasoning, text and tool calls:
 ``tool_use`` when there were calls, unless the turn hit max tokens or a refusal;
 cumulative usage with input and cache fields) and ``message_stop`` are sent by
 :meth:`finish`, since usage may follow the end of the choice.  Only choice 0 is
-encoded (Anthropic has one).
+encoded (Anthropic has one).  Generated images (:class:`ImageDelta`) have no block in an
+answer and are dropped (a channel with ``image_output: markdown`` sends them as text instead).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from omnirouter.ir import (
     ChatRequest,
     ChoiceEnd,
     GatewayError,
+    ImageDelta,
     ReasoningDelta,
     StopReason,
     StreamEvent,
@@ -148,7 +150,7 @@ class AnthropicStreamEncoder:
             return out + self._close_all()
         if isinstance(event, ToolCallDelta):
             return out + self._call_delta(event)
-        if isinstance(event, TextDelta) and not event.text:
+        if (isinstance(event, TextDelta) and not event.text) or isinstance(event, ImageDelta):
             return out
         item: _Held
         if isinstance(event, ToolCallStart):

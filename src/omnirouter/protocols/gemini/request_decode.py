@@ -15,6 +15,7 @@ Kept in ``extra`` for a Gemini upstream: ``safetySettings``, ``cachedContent``,
 cannot say it (``VALIDATED``, several allowed names, retrieval config); the
 ``generationConfig`` fields with no neutral meaning, including a response format
 other than JSON / plain text and a ``thinkingConfig`` with a dynamic (-1) budget.
+``responseModalities`` and ``imageConfig`` are read by :mod:`.media`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from omnirouter.ir import ChatRequest, Message, ReasoningConfig, ResponseFormat,
 from omnirouter.ir.chat import Part, ToolResultPart
 from omnirouter.protocols.gemini._shared import PROTOCOL, camel_keys, child_bool, child_str, config_object, invalid
 from omnirouter.protocols.gemini.content_decode import PartContext, decode_parts
+from omnirouter.protocols.gemini.media import decode_image_config, decode_modalities
 from omnirouter.protocols.gemini.schema import schema_to_json
 from omnirouter.protocols.limits import (
     CHOICES,
@@ -55,6 +57,8 @@ _GENERATION_MAPPED = frozenset(
         "responseSchema",
         "responseJsonSchema",
         "thinkingConfig",
+        "responseModalities",
+        "imageConfig",
     }
 )
 _FORMAT_KEYS = ("responseMimeType", "responseSchema", "responseJsonSchema")
@@ -232,7 +236,13 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
     config = config_object(body.get("generationConfig"), "generationConfig") or {}
     reasoning, thinking_lossy = decode_thinking(config.get("thinkingConfig"))
     response_format = decode_response_format(config)
+    modalities, modalities_lossy = decode_modalities(config)
+    image_output, image_lossy = decode_image_config(config)
     leftovers = {k: v for k, v in config.items() if k not in _GENERATION_MAPPED}
+    if modalities_lossy:
+        leftovers["responseModalities"] = config["responseModalities"]
+    if image_lossy:
+        leftovers["imageConfig"] = config["imageConfig"]
     if response_format is None:
         leftovers.update((k, config[k]) for k in _FORMAT_KEYS if k in config)
     if thinking_lossy:
@@ -263,6 +273,8 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         tool_choice=tool_choice,
         reasoning=reasoning,
         response_format=response_format,
+        modalities=modalities,
+        image_output=image_output,
         include_usage=True,
         source_protocol=PROTOCOL,
         extra=extra,

@@ -20,6 +20,7 @@ into the body.  Rules for what Gemini cannot say directly:
   otherwise a budget is sent as ``thinkingBudget`` (an effort via
   ``ir/reasoning.py``, ``none`` → 0); ``summary`` turns ``includeThoughts`` on;
 * at most 5 stop sequences (Gemini's limit) are sent;
+* ``modalities`` → ``responseModalities`` (upper case), ``image_output`` → ``imageConfig``;
 * ``extra`` (Gemini-sourced requests only) is written back, its ``tools`` added
   to the function declarations and its ``generationConfig`` merged last.
 """
@@ -42,6 +43,7 @@ from omnirouter.ir import (
 from omnirouter.ir.reasoning import effort_to_budget
 from omnirouter.protocols.gemini._shared import PROTOCOL
 from omnirouter.protocols.gemini.content_encode import encode_parts
+from omnirouter.protocols.gemini.media import encode_media_config
 
 _MAX_STOP = 5
 _LOW_EFFORTS = frozenset({"none", "minimal", "low"})
@@ -143,6 +145,7 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
         thinking = encode_thinking(request.reasoning, request.model)
         if thinking:
             config["thinkingConfig"] = thinking
+    config.update(encode_media_config(request.modalities, request.image_output))
     return config
 
 

@@ -85,28 +85,62 @@ def finish_for(stop: StopReason | None) -> str:
     return _FINISH_BY_STOP.get(stop, "STOP") if stop is not None else "STOP"
 
 
+def modality_tokens(details: Any) -> dict[str, int]:
+    """A ``*TokensDetails`` list (``[{modality, tokenCount}]``) as tokens by upper-case modality."""
+    counts: dict[str, int] = {}
+    for item in details if isinstance(details, list) else []:
+        if isinstance(item, dict):
+            modality = item.get("modality")
+            if isinstance(modality, str):
+                key = modality.upper()
+                counts[key] = counts.get(key, 0) + token_count(get(item, "tokenCount"))
+    return counts
+
+
 def usage_from_gemini(meta: dict[str, Any]) -> Usage:
-    """Read ``usageMetadata``; tolerant of missing keys and odd types."""
+    """Read ``usageMetadata``; tolerant of missing keys and odd types.  IMAGE / AUDIO tokens of
+    ``promptTokensDetails`` / ``candidatesTokensDetails`` are the modality counts."""
     thoughts = token_count(get(meta, "thoughtsTokenCount"))
+    prompt = modality_tokens(get(meta, "promptTokensDetails"))
+    answer = modality_tokens(get(meta, "candidatesTokensDetails"))
     return Usage(
         input_tokens=token_count(get(meta, "promptTokenCount")) + token_count(get(meta, "toolUsePromptTokenCount")),
         output_tokens=token_count(get(meta, "candidatesTokenCount")) + thoughts,
         cached_tokens=token_count(get(meta, "cachedContentTokenCount")),
         reasoning_tokens=thoughts,
+        image_input_tokens=prompt.get("IMAGE", 0),
+        audio_input_tokens=prompt.get("AUDIO", 0),
+        image_output_tokens=answer.get("IMAGE", 0),
+        audio_output_tokens=answer.get("AUDIO", 0),
     )
 
 
+def _details(text: int, image: int, audio: int) -> list[dict[str, Any]]:
+    counts = (("TEXT", text), ("IMAGE", image), ("AUDIO", audio))
+    return [{"modality": name, "tokenCount": count} for name, count in counts if count > 0]
+
+
 def usage_to_gemini(usage: Usage) -> dict[str, Any]:
-    """Write ``usageMetadata`` (zero cached and thought counts are left out, as Gemini does)."""
+    """Write ``usageMetadata`` (zero cached and thought counts are left out, as Gemini does); the
+    modality details only when image or audio tokens are known (the rest counted as TEXT)."""
+    candidates = max(0, usage.output_tokens - usage.reasoning_tokens)
     meta: dict[str, Any] = {
         "promptTokenCount": usage.input_tokens,
-        "candidatesTokenCount": max(0, usage.output_tokens - usage.reasoning_tokens),
+        "candidatesTokenCount": candidates,
         "totalTokenCount": usage.input_tokens + usage.output_tokens,
     }
     if usage.cached_tokens:
         meta["cachedContentTokenCount"] = usage.cached_tokens
     if usage.reasoning_tokens:
         meta["thoughtsTokenCount"] = usage.reasoning_tokens
+    image_in, audio_in = usage.image_input_tokens, usage.audio_input_tokens
+    if image_in or audio_in:
+        text = max(0, usage.input_tokens - image_in - audio_in)
+        meta["promptTokensDetails"] = _details(text, image_in, audio_in)
+    image_out, audio_out = usage.image_output_tokens, usage.audio_output_tokens
+    if image_out or audio_out:
+        text = max(0, candidates - image_out - audio_out)
+        meta["candidatesTokensDetails"] = _details(text, image_out, audio_out)
     return meta
 
 

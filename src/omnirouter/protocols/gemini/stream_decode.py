@@ -9,8 +9,9 @@ whole: one ``ToolCallStart`` (calls numbered 0, 1… per candidate, ids made up
 when Gemini gives none) and one ``ToolCallDelta`` with the JSON arguments.
 ``usageMetadata`` is cumulative, each one becomes a :class:`UsageUpdate`.
 ``finishReason`` ends a candidate (TOOL_CALLS when it made calls, though Gemini
-says STOP); a blocked prompt ends choice 0 with CONTENT_FILTER.  Parts with no
-stream event (inline images, code execution) are dropped.  A stream that stops
+says STOP); a blocked prompt ends choice 0 with CONTENT_FILTER.  An image
+(``inlineData`` image/*, or ``fileData`` of an image) is one :class:`ImageDelta`.
+Parts with no stream event (audio, code execution) are dropped.  A stream that stops
 before every candidate finished is a failure.
 """
 
@@ -24,6 +25,9 @@ import orjson
 from omnirouter.ir import (
     ChoiceEnd,
     ErrorKind,
+    GatewayError,
+    ImageDelta,
+    ImagePart,
     ReasoningDelta,
     StopReason,
     StreamEvent,
@@ -36,7 +40,7 @@ from omnirouter.ir import (
     UsageUpdate,
 )
 from omnirouter.protocols.gemini._shared import PROTOCOL, get, random_call_id
-from omnirouter.protocols.gemini.content_decode import json_text
+from omnirouter.protocols.gemini.content_decode import decode_file, decode_inline, json_text
 from omnirouter.protocols.gemini.errors import stream_failure
 from omnirouter.protocols.gemini.response import is_blocked, stop_from_finish, usage_from_gemini
 from omnirouter.protocols.sse import SSEEvent
@@ -44,6 +48,20 @@ from omnirouter.protocols.sse import SSEEvent
 
 def _failure(message: str) -> StreamFailure:
     return StreamFailure(kind=ErrorKind.UPSTREAM, message=message, status=502)
+
+
+def _image(part: dict[str, Any]) -> ImagePart | None:
+    """The image an ``inlineData`` / ``fileData`` part holds, ``None`` for anything else or malformed."""
+    try:
+        if get(part, "inlineData") is not None:
+            media = decode_inline(get(part, "inlineData"), "inlineData")
+        elif get(part, "fileData") is not None:
+            media = decode_file(get(part, "fileData"), "fileData")
+        else:
+            return None
+    except GatewayError:
+        return None
+    return media if isinstance(media, ImagePart) else None
 
 
 class _Candidate:
@@ -186,3 +204,6 @@ class GeminiStreamDecoder:
             events.append(ReasoningDelta(signature=signature, origin=PROTOCOL, choice=c))
         if isinstance(text, str) and text:
             events.append(TextDelta(text=text, choice=c))
+        image = _image(part)
+        if image is not None:
+            events.append(ImageDelta(data=image.data, media_type=image.media_type, url=image.url, choice=c))

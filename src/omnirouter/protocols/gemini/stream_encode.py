@@ -4,7 +4,8 @@ Every chunk is a ``GenerateContentResponse`` with one candidate per choice it
 concerns, ``modelVersion`` (the request's public model name), ``responseId``
 and, once known, the latest cumulative ``usageMetadata``.
 
-* Text deltas are ``text`` parts, reasoning text ``thought: true`` parts.
+* Text deltas are ``text`` parts, reasoning text ``thought: true`` parts, images
+  ``inlineData`` parts (``fileData`` for an image known by URL).
   Signatures go into ``thoughtSignature`` (another provider's wrapped with
   ``carry.wrap_b64``); a text-less Gemini-origin signature waits for the next
   text or call part, as Gemini sends it.
@@ -30,6 +31,7 @@ from omnirouter.ir import (
     ChatRequest,
     ChoiceEnd,
     GatewayError,
+    ImageDelta,
     ReasoningDelta,
     StopReason,
     StreamEvent,
@@ -41,10 +43,20 @@ from omnirouter.ir import (
     Usage,
     UsageUpdate,
 )
+from omnirouter.protocols.common import guess_media_type
 from omnirouter.protocols.gemini._shared import is_own, random_call_id, redacted_out, signature_out
 from omnirouter.protocols.gemini.content_encode import parse_args
 from omnirouter.protocols.gemini.errors import encode_stream_error
 from omnirouter.protocols.gemini.response import finish_for, usage_to_gemini
+
+
+def image_part(event: ImageDelta) -> dict[str, Any] | None:
+    """An image event as an ``inlineData`` (or ``fileData``) part."""
+    if event.data is not None:
+        return {"inlineData": {"mimeType": event.media_type or guess_media_type(event.data), "data": event.data}}
+    if event.url is not None:
+        return {"fileData": {"mimeType": event.media_type or "image/png", "fileUri": event.url}}
+    return None
 
 
 class _Call:
@@ -154,6 +166,11 @@ class GeminiStreamEncoder:
             return self._flush(event.choice, state) + self._parts(event.choice, state, [part])
         if isinstance(event, ReasoningDelta):
             return self._flush(event.choice, state) + self._parts(event.choice, state, self._reasoning(event, state))
+        if isinstance(event, ImageDelta):
+            image = image_part(event)
+            if image is None:
+                return b""
+            return self._flush(event.choice, state) + self._parts(event.choice, state, [*state.take_pending(), image])
         if isinstance(event, ToolCallStart):
             out = self._flush(event.choice, state, complete_only=True)
             if event.index in state.calls:

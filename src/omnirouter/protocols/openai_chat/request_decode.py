@@ -2,7 +2,8 @@
 
 Every mapped field is type-checked; a wrong type raises
 ``GatewayError(INVALID_REQUEST, param=<field>)``, never another exception.
-Top-level fields without a neutral meaning go to ``ChatRequest.extra``.
+Top-level fields without a neutral meaning go to ``ChatRequest.extra``;
+``modalities`` and image settings are read by :mod:`.media`.
 Assistant ``refusal`` (field or content part) becomes a :class:`TextPart`;
 tool results get the ``name`` of the call they answer when it can be found.
 Rejected as unsupported: tools other than functions, ``tool_choice`` shapes
@@ -30,6 +31,7 @@ from omnirouter.protocols.fields import opt_bool, opt_dict, opt_str
 from omnirouter.protocols.limits import CHOICES, PENALTY, SEED, TEMPERATURE, TOKENS, TOP_K, TOP_P, Bounds, number_field
 from omnirouter.protocols.openai_chat._shared import PROTOCOL, invalid
 from omnirouter.protocols.openai_chat.content import decode_content, decode_reasoning, decode_tool_calls
+from omnirouter.protocols.openai_chat.media import decode_image_output, decode_modalities
 
 MAPPED_FIELDS = frozenset(
     {
@@ -54,6 +56,7 @@ MAPPED_FIELDS = frozenset(
         "response_format",
         "user",
         "metadata",
+        "modalities",
     }
 )
 """Top-level fields with a place in the IR; all others go to ``extra``."""
@@ -224,6 +227,7 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
     other_options = {k: v for k, v in stream_options.items() if k != "include_usage"}
     if other_options:
         extra["stream_options"] = other_options
+    image_output = decode_image_output(body, extra)
     return ChatRequest(
         model=model,
         messages=messages,
@@ -242,6 +246,8 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", "parallel_tool_calls"),
         reasoning=ReasoningConfig(effort=effort) if effort is not None else None,
         response_format=decode_response_format(body.get("response_format")),
+        modalities=decode_modalities(body.get("modalities")),
+        image_output=image_output,
         include_usage=bool(include_usage),
         user=opt_str(body, "user", "user"),
         metadata=opt_dict(body, "metadata", "metadata"),

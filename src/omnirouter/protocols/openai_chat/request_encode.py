@@ -20,6 +20,7 @@ Rules for what OpenAI cannot say directly:
 * Reasoning goes to ``reasoning_content`` (and ``thinking_blocks`` when signed,
   see :mod:`.content`), signatures to ``extra_content``: upstreams that reject
   unknown message fields need a provider quirk that strips them.
+* ``modalities`` and ``image_config`` (OpenRouter's image settings) only when asked for.
 * Parts OpenAI has no place for (a file given only by URL, parts of other
   protocols' ``UnknownPart``) are dropped.
 """
@@ -51,6 +52,7 @@ from omnirouter.protocols.openai_chat.content import (
     encode_reasoning,
     encode_tool_call,
 )
+from omnirouter.protocols.openai_chat.media import encode_image_output
 
 
 def _tool_result_content(part: ToolResultPart) -> str | list[dict[str, Any]]:
@@ -199,5 +201,9 @@ def encode_request(request: ChatRequest) -> dict[str, Any]:
         optional["reasoning_effort"] = effort_for(request.reasoning)
     if request.response_format is not None:
         optional["response_format"] = encode_response_format(request.response_format)
+    if request.modalities:
+        optional["modalities"] = list(request.modalities)
+    if request.image_output is not None:
+        optional["image_config"] = encode_image_output(request.image_output) or None
     body.update((k, v) for k, v in optional.items() if v is not None)
     return body

@@ -10,9 +10,9 @@ Decisions on what does not map one to one:
   (llama.cpp).  A choice with tool calls always encodes as "tool_calls" unless
   it stopped for LENGTH or CONTENT_FILTER.  STOP_SEQUENCE, PAUSE, ERROR and a
   missing reason encode as "stop".
-* Several text parts are joined (``content`` is one string); images, audio and
-  files in answers have no place and are dropped; so are ``logprobs``
-  (encoded as null) and ``annotations``.
+* Several text parts are joined (``content`` is one string); images go to
+  ``message.images`` (see :mod:`.media`); audio and files in answers have no
+  place and are dropped; so are ``logprobs`` (encoded as null) and ``annotations``.
 * Other top-level fields (``system_fingerprint``, ``service_tier``, llama.cpp's
   ``timings``) go to ``extra`` and come back only for OpenAI-sourced answers.
 """
@@ -28,6 +28,7 @@ from omnirouter.ir import (
     ChatResponse,
     Choice,
     GatewayError,
+    ImagePart,
     Part,
     ReasoningPart,
     StopReason,
@@ -45,6 +46,7 @@ from omnirouter.protocols.openai_chat.content import (
     encode_tool_call,
 )
 from omnirouter.protocols.openai_chat.errors import decode_error
+from omnirouter.protocols.openai_chat.media import decode_images, encode_images
 from omnirouter.protocols.openai_chat.usage import usage_from_openai, usage_to_openai
 
 _TOP_LEVEL = frozenset({"id", "object", "created", "model", "choices", "usage"})
@@ -90,6 +92,7 @@ def _decode_choice(raw: Any, position: int) -> Choice:
     parts: list[Part] = []
     parts.extend(decode_reasoning(message))
     parts.extend(decode_content(message.get("content"), f"choices[{position}].message.content"))
+    parts.extend(decode_images(message.get("images")))
     refusal = message.get("refusal")
     refused = isinstance(refusal, str)
     if refused and refusal:
@@ -148,6 +151,9 @@ def _encode_choice(choice: Choice) -> dict[str, Any]:
     encode_reasoning([p for p in choice.content if isinstance(p, ReasoningPart)], message, for_client=True)
     if calls:
         message["tool_calls"] = calls
+    images = encode_images([p for p in choice.content if isinstance(p, ImagePart)])
+    if images:
+        message["images"] = images
     return {
         "index": choice.index,
         "message": message,

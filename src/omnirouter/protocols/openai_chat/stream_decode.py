@@ -33,6 +33,7 @@ from omnirouter.protocols.common import new_id
 from omnirouter.protocols.openai_chat._shared import PROTOCOL
 from omnirouter.protocols.openai_chat.content import arguments_text, decode_thinking_blocks, signature_of
 from omnirouter.protocols.openai_chat.errors import stream_failure
+from omnirouter.protocols.openai_chat.media import image_deltas
 from omnirouter.protocols.openai_chat.response import stop_reason_from
 from omnirouter.protocols.openai_chat.usage import usage_from_openai
 from omnirouter.protocols.sse import SSEEvent
@@ -176,6 +177,8 @@ class OpenAIChatStreamDecoder:
             state.refused = True
             if refusal:
                 events.append(TextDelta(text=refusal, choice=c))
+        if delta.get("images") is not None:
+            events.extend(image_deltas(delta["images"], c))
         calls = delta.get("tool_calls")
         if isinstance(calls, list):
             for fragment in calls:

@@ -8,7 +8,8 @@ per choice on its last chunk, and events for a finished choice are dropped.
 Usage is kept (the last update wins) and sent in one ``choices: []`` chunk by
 :meth:`finish`, only when the client asked with ``include_usage``.  Reasoning
 goes to ``delta.reasoning_content``; tool-call signatures to ``extra_content``
-(see :mod:`.content`).  A reasoning signature (or redacted block) closes a
+(see :mod:`.content`); images to ``delta.images``, one whole image per chunk
+(see :mod:`.media`).  A reasoning signature (or redacted block) closes a
 thinking block: one ``delta.thinking_blocks`` entry with an ``index`` (so the
 openai SDK's stream accumulator merges it), the block's full text and its
 signature, so that the accumulated message replays losslessly.
@@ -25,6 +26,7 @@ from omnirouter.ir import (
     ChatRequest,
     ChoiceEnd,
     GatewayError,
+    ImageDelta,
     ReasoningDelta,
     ReasoningPart,
     StopReason,
@@ -40,6 +42,7 @@ from omnirouter.ir import (
 from omnirouter.protocols.common import new_id
 from omnirouter.protocols.openai_chat.content import carried, signature_field, thinking_block
 from omnirouter.protocols.openai_chat.errors import encode_stream_error
+from omnirouter.protocols.openai_chat.media import image_entry
 from omnirouter.protocols.openai_chat.response import finish_reason_for
 from omnirouter.protocols.openai_chat.usage import usage_to_openai
 
@@ -47,11 +50,12 @@ _DONE = b"data: [DONE]\n\n"
 
 
 class _ChoiceState:
-    __slots__ = ("block_text", "blocks", "calls", "ended", "wire_index")
+    __slots__ = ("block_text", "blocks", "calls", "ended", "images", "wire_index")
 
     def __init__(self) -> None:
         self.wire_index: dict[int, int] = {}
         self.calls = 0
+        self.images = 0
         self.ended = False
         self.block_text: list[str] = []
         self.blocks = 0
@@ -154,6 +158,12 @@ class OpenAIChatStreamEncoder:
             wire = state.new_call(event.index) if known is None else known
             fragment = {"index": wire, "function": {"arguments": event.arguments}}
             return self._chunk(event.choice, {"tool_calls": [fragment]})
+        if isinstance(event, ImageDelta):
+            entry = image_entry(event.url, event.data, event.media_type, state.images)
+            if entry is None:
+                return b""
+            state.images += 1
+            return self._chunk(event.choice, {"images": [entry]})
         if isinstance(event, ChoiceEnd):
             return self._end(event.choice, state, event.stop_reason)
         return b""

@@ -5,7 +5,10 @@ OpenAI's ``prompt_tokens`` already includes cached reads (and cache writes),
 so the numbers map one to one.  Cache writes go to
 ``prompt_tokens_details.cache_write_tokens`` (a field of the current OpenAPI
 description); DeepSeek's ``prompt_cache_hit_tokens`` is read as cached tokens.
-``Usage.estimated`` has no OpenAI field and is not written.
+``Usage.estimated`` has no OpenAI field and is not written.  Modality tokens are
+``prompt_tokens_details.{image,audio}_tokens`` and ``completion_tokens_details.{image,audio}_tokens``
+(``audio_tokens`` is OpenAI's; ``image_tokens`` the field OpenRouter and new-api use), written
+only when non-zero.
 """
 
 from __future__ import annotations
@@ -20,20 +23,23 @@ def usage_from_openai(obj: dict[str, Any]) -> Usage:
     """Read a Chat Completions ``usage`` object; tolerant of nulls, missing keys and odd types."""
     prompt = obj.get("prompt_tokens_details")
     completion = obj.get("completion_tokens_details")
-    cached = cache_write = reasoning = 0
-    if isinstance(prompt, dict):
-        cached = _int(prompt.get("cached_tokens"))
-        cache_write = _int(prompt.get("cache_write_tokens"))
+    prompt = prompt if isinstance(prompt, dict) else {}
+    completion = completion if isinstance(completion, dict) else {}
+    cached = _int(prompt.get("cached_tokens"))
+    cache_write = _int(prompt.get("cache_write_tokens"))
     if not cached:
         cached = _int(obj.get("prompt_cache_hit_tokens"))
-    if isinstance(completion, dict):
-        reasoning = _int(completion.get("reasoning_tokens"))
+    reasoning = _int(completion.get("reasoning_tokens"))
     return Usage(
         input_tokens=_int(obj.get("prompt_tokens")),
         output_tokens=_int(obj.get("completion_tokens")),
         cached_tokens=cached,
         cache_write_tokens=cache_write,
         reasoning_tokens=reasoning,
+        image_input_tokens=_int(prompt.get("image_tokens")),
+        audio_input_tokens=_int(prompt.get("audio_tokens")),
+        image_output_tokens=_int(completion.get("image_tokens")),
+        audio_output_tokens=_int(completion.get("audio_tokens")),
     )
 
 
@@ -42,10 +48,19 @@ def usage_to_openai(usage: Usage) -> dict[str, Any]:
     prompt_details: dict[str, int] = {"cached_tokens": usage.cached_tokens}
     if usage.cache_write_tokens:
         prompt_details["cache_write_tokens"] = usage.cache_write_tokens
+    completion_details: dict[str, int] = {"reasoning_tokens": usage.reasoning_tokens}
+    for details, image, audio in (
+        (prompt_details, usage.image_input_tokens, usage.audio_input_tokens),
+        (completion_details, usage.image_output_tokens, usage.audio_output_tokens),
+    ):
+        if image:
+            details["image_tokens"] = image
+        if audio:
+            details["audio_tokens"] = audio
     return {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.input_tokens + usage.output_tokens,
         "prompt_tokens_details": prompt_details,
-        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+        "completion_tokens_details": completion_details,
     }

@@ -11,8 +11,9 @@ Decisions:
   but not ``instructions`` (null) nor ``tools`` (``[]``), which can be large.
 * Stop reasons: LENGTH → ``incomplete`` (``max_output_tokens``),
   CONTENT_FILTER → ``incomplete`` (``content_filter``), anything else →
-  ``completed``.  A REFUSAL choice's text goes into ``refusal`` parts.  Images,
-  audio and files in answers have no output item and are dropped.
+  ``completed``.  A REFUSAL choice's text goes into ``refusal`` parts.  A
+  generated image (base64) is an ``image_generation_call`` item (``result``);
+  images known only by URL, audio and files have no output item and are dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from omnirouter.ir import (
     ChatRequest,
     Choice,
+    ImagePart,
     Part,
     ReasoningPart,
     StopReason,
@@ -112,6 +114,12 @@ def message_item(item_id: str, parts: list[dict[str, Any]], status: str) -> dict
     return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": parts}
 
 
+def image_item(item_id: str, data: str | None) -> dict[str, Any]:
+    """An ``image_generation_call`` output item holding a generated image's base64 (``None`` while in progress)."""
+    status = "in_progress" if data is None else "completed"
+    return {"id": item_id, "type": "image_generation_call", "status": status, "result": data}
+
+
 def output_items(choice: Choice, namespaces: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
     """A choice's parts as output items, in order (consecutive texts share one message)."""
     items: list[dict[str, Any]] = []
@@ -140,6 +148,9 @@ def output_items(choice: Choice, namespaces: dict[str, tuple[str, str]]) -> list
             if part.signature is not None:
                 items.append(call_signature_item(part.id, part.signature, part.signature_origin))
             items.append(function_call_item(part, namespaces, new_id("fc_")))
+        elif isinstance(part, ImagePart) and part.data is not None:
+            flush()
+            items.append(image_item(new_id("ig_"), part.data))
         elif isinstance(part, UnknownPart) and part.protocol == PROTOCOL and isinstance(part.data, dict):
             flush()
             items.append(part.data)

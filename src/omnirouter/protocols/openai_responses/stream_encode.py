@@ -37,6 +37,7 @@ from omnirouter.ir import (
     ChatRequest,
     ChoiceEnd,
     GatewayError,
+    ImageDelta,
     ReasoningDelta,
     StopReason,
     StreamEvent,
@@ -61,6 +62,7 @@ from omnirouter.protocols.openai_responses.items import (
 from omnirouter.protocols.openai_responses.output import (
     client_namespaces,
     envelope,
+    image_item,
     message_item,
     response_id_for,
     status_for,
@@ -174,6 +176,8 @@ class OpenAIResponsesStreamEncoder:
             item = {"id": state.id, "type": "reasoning", "summary": summary_of(text)}
             if state.encrypted is not None:
                 item["encrypted_content"] = state.encrypted
+        elif state.kind == "image_generation_call":
+            item = image_item(state.id, text)
         else:
             if not text:
                 text = "{}"
@@ -238,6 +242,14 @@ class OpenAIResponsesStreamEncoder:
             out.append(self._close(state))
         return b"".join(out)
 
+    def _image(self, event: ImageDelta) -> bytes:
+        """A generated image: one ``image_generation_call`` item, added and done at once (base64 only)."""
+        if event.data is None:
+            return b""
+        state, opened = self._open_item("image_generation_call", image_item(new_id("ig_"), None))
+        state.text.append(event.data)
+        return opened + self._close(state)
+
     def _call_start(self, event: ToolCallStart) -> bytes:
         out: list[bytes] = []
         if event.signature is not None:
@@ -292,6 +304,8 @@ class OpenAIResponsesStreamEncoder:
             return self._call_start(event)
         if isinstance(event, ToolCallDelta):
             return self._call_delta(event)
+        if isinstance(event, ImageDelta):
+            return self._image(event)
         if isinstance(event, ChoiceEnd):
             self._ended, self._stop = True, event.stop_reason
             closed = b"".join(self._close(i) for i in list(self._open))
