@@ -19,7 +19,6 @@ from omnirouter.providers import CAPABILITY_PROTOCOLS, PROVIDERS, Capability, Pr
 NOT_YET_SERVED = {
     Capability.RERANK,
     Capability.MODERATION,
-    Capability.SPEECH,
     Capability.TRANSCRIPTION,
     Capability.IMAGE_GENERATION,
     Capability.IMAGE_EDIT,

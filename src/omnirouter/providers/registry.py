@@ -17,8 +17,14 @@ import msgspec
 
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.media.base import MediaUpstream
+from omnirouter.protocols.media.dashscope_speech import DASHSCOPE_SPEECH_UP
+from omnirouter.protocols.media.elevenlabs_speech import ELEVENLABS_SPEECH_UP
 from omnirouter.protocols.media.gemini_embeddings import GEMINI_EMBEDDINGS_UP
+from omnirouter.protocols.media.gemini_speech import GEMINI_SPEECH_UP
+from omnirouter.protocols.media.minimax_speech import MINIMAX_SPEECH_UP
 from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_UP
+from omnirouter.protocols.media.openai_speech import OPENAI_SPEECH_UP
+from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -86,7 +92,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.CHAT: Endpoint("/chat/completions"),
             Capability.RESPONSES: Endpoint("/responses"),
         },
-        media={Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP},
+        media={Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP, Capability.SPEECH: OPENAI_SPEECH_UP},
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
         kind=ProviderKind.ANTHROPIC,
@@ -106,7 +112,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
                 "/v1beta/models/{model}:generateContent", "/v1beta/models/{model}:streamGenerateContent?alt=sse"
             )
         },
-        media={Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP},
+        media={Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP, Capability.SPEECH: GEMINI_SPEECH_UP},
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank
         kind=ProviderKind.COHERE,
@@ -138,7 +144,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://dashscope.aliyuncs.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.SPEECH: DASHSCOPE_SPEECH_UP},
     ),
     ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech
         kind=ProviderKind.MINIMAX,
@@ -146,7 +152,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://api.minimax.io",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.SPEECH: MINIMAX_SPEECH_UP},
     ),
     ProviderKind.VOLCENGINE: ProviderSpec(  # Seed-TTS speech
         kind=ProviderKind.VOLCENGINE,
@@ -154,7 +160,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://openspeech.bytedance.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.SPEECH: VOLCENGINE_SPEECH_UP},
     ),
     ProviderKind.ELEVENLABS: ProviderSpec(  # speech
         kind=ProviderKind.ELEVENLABS,
@@ -162,7 +168,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://api.elevenlabs.io",
         auth=AuthStyle.XI_API_KEY,
         endpoints={},
-        media={},
+        media={Capability.SPEECH: ELEVENLABS_SPEECH_UP},
     ),
     ProviderKind.ARK: ProviderSpec(  # Seedream images
         kind=ProviderKind.ARK,
