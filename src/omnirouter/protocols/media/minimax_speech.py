@@ -81,7 +81,7 @@ def _wire_format(fmt: str) -> str:
 class _MiniMaxStream:
     """MiniMax's SSE answer as audio; a JSON body instead of SSE is its error (HTTP 200)."""
 
-    __slots__ = ("_emitted", "_final", "_json", "_parser", "_prefix", "_request", "usage")
+    __slots__ = ("_emitted", "_final", "_json", "_parser", "_prefix", "_request", "_sniffed", "usage")
 
     def __init__(self, request: SpeechRequest, wav: bool) -> None:
         self._parser = SSEParser(MAX_FRAME_BYTES)
@@ -90,6 +90,7 @@ class _MiniMaxStream:
         self._json: bytearray | None = None
         self._emitted = False
         self._final = False
+        self._sniffed = False  # the first bytes were looked at: SSE, or a JSON (error) body
         self.usage = Usage(characters=characters(request.text), estimated=True)
 
     def begin(self, headers: Mapping[str, str]) -> None:
@@ -97,8 +98,10 @@ class _MiniMaxStream:
             self._json = bytearray()
 
     def feed(self, chunk: bytes) -> bytes:
-        if self._json is None and not self._emitted and chunk.lstrip()[:1] == b"{":
-            self._json = bytearray()
+        if not self._sniffed and chunk.strip():
+            self._sniffed = True
+            if chunk.lstrip()[:1] == b"{":
+                self._json = bytearray()
         if self._json is not None:
             self._json += chunk
             if len(self._json) > MAX_FRAME_BYTES:
