@@ -28,6 +28,7 @@ from omnirouter.api.errors import (
 from omnirouter.api.lifecycle import serve
 from omnirouter.api.media import embedding_routes
 from omnirouter.api.media_rerank import rerank_routes
+from omnirouter.api.media_speech import speech_routes
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
@@ -103,6 +104,7 @@ class ClientRoutes:
             ]  # fmt: skip
         routes += embedding_routes(self.gateway)
         routes += rerank_routes(self.gateway)
+        routes += speech_routes(self.gateway)
         return routes
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:

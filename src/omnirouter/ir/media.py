@@ -28,6 +28,7 @@ __all__ = [
     "RerankRequest",
     "RerankResult",
     "SpeechRequest",
+    "SpeechResult",
     "TranscriptionRequest",
     "TranscriptionResult",
     "Vector",
@@ -132,8 +133,9 @@ class ModerationResult(msgspec.Struct, kw_only=True):
 
 
 class SpeechRequest(msgspec.Struct, kw_only=True):
-    """Text to speak.  ``voice`` is a name or a custom voice id; ``format`` the audio the client wants
-    (``mp3`` when it did not say, as OpenAI); ``sse``: answer as ``speech.audio.delta`` events."""
+    """Text to speak.  ``voice`` is a name or a custom voice id (``custom_voice``: it came as OpenAI's
+    ``{"id": ...}`` object); ``format`` the audio the client wants (``mp3`` when it did not say, as
+    OpenAI); ``sse``: answer as ``speech.audio.delta`` events."""
 
     model: str
     text: str
@@ -143,7 +145,26 @@ class SpeechRequest(msgspec.Struct, kw_only=True):
     instructions: str | None = None
     sse: bool = False
     language: str | None = None
+    custom_voice: bool = False
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class SpeechResult(msgspec.Struct, kw_only=True):
+    """Spoken audio in ``format`` (the format actually produced, never just the one asked for).
+
+    ``pcm_rate`` set: ``audio`` is still raw 16-bit mono PCM at that rate, which the client codec encodes
+    as ``format`` (CPU work: ``heavy`` tells the relay to encode off the event loop).
+    """
+
+    audio: bytes
+    format: str
+    usage: Usage
+    pcm_rate: int | None = None
+
+    @property
+    def heavy(self) -> bool:
+        """Encoding this result for the client is CPU work (transcoding)."""
+        return self.pcm_rate is not None and self.format != "pcm"
 
 
 # ---------------------------------------------------------------- transcription

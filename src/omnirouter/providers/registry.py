@@ -17,15 +17,21 @@ import msgspec
 
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.media.base import MediaUpstream
+from omnirouter.protocols.media.dashscope_speech import DASHSCOPE_SPEECH_UP
+from omnirouter.protocols.media.elevenlabs_speech import ELEVENLABS_SPEECH_UP
 from omnirouter.protocols.media.gemini_embeddings import GEMINI_EMBEDDINGS_UP
+from omnirouter.protocols.media.gemini_speech import GEMINI_SPEECH_UP
+from omnirouter.protocols.media.minimax_speech import MINIMAX_SPEECH_UP
 from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_UP
 from omnirouter.protocols.media.openai_moderations import OPENAI_MODERATIONS_UP
+from omnirouter.protocols.media.openai_speech import OPENAI_SPEECH_UP
 from omnirouter.protocols.media.rerank_vendors import (
     COHERE_RERANK_UP,
     DASHSCOPE_RERANK_UP,
     JINA_RERANK_UP,
     VOYAGE_RERANK_UP,
 )
+from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -93,7 +99,11 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.CHAT: Endpoint("/chat/completions"),
             Capability.RESPONSES: Endpoint("/responses"),
         },
-        media={Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP, Capability.MODERATION: OPENAI_MODERATIONS_UP},
+        media={
+            Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP,
+            Capability.MODERATION: OPENAI_MODERATIONS_UP,
+            Capability.SPEECH: OPENAI_SPEECH_UP,
+        },
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
         kind=ProviderKind.ANTHROPIC,
@@ -113,7 +123,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
                 "/v1beta/models/{model}:generateContent", "/v1beta/models/{model}:streamGenerateContent?alt=sse"
             )
         },
-        media={Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP},
+        media={Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP, Capability.SPEECH: GEMINI_SPEECH_UP},
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank
         kind=ProviderKind.COHERE,
@@ -145,7 +155,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://dashscope.aliyuncs.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={Capability.RERANK: DASHSCOPE_RERANK_UP},
+        media={Capability.RERANK: DASHSCOPE_RERANK_UP, Capability.SPEECH: DASHSCOPE_SPEECH_UP},
     ),
     ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech
         kind=ProviderKind.MINIMAX,
@@ -153,7 +163,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://api.minimax.io",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.SPEECH: MINIMAX_SPEECH_UP},
     ),
     ProviderKind.VOLCENGINE: ProviderSpec(  # Seed-TTS speech
         kind=ProviderKind.VOLCENGINE,
@@ -161,7 +171,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://openspeech.bytedance.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.SPEECH: VOLCENGINE_SPEECH_UP},
     ),
     ProviderKind.ELEVENLABS: ProviderSpec(  # speech
         kind=ProviderKind.ELEVENLABS,
@@ -169,7 +179,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://api.elevenlabs.io",
         auth=AuthStyle.XI_API_KEY,
         endpoints={},
-        media={},
+        media={Capability.SPEECH: ELEVENLABS_SPEECH_UP},
     ),
     ProviderKind.ARK: ProviderSpec(  # Seedream images
         kind=ProviderKind.ARK,

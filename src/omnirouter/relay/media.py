@@ -5,6 +5,10 @@ the attempt's vendor, encoded back in the client's wire format under the public 
 An attempt may take several calls (batches, an asynchronous vendor's submit → poll → download); all
 of them fit in the channel's total time limit.  An error a vendor reports inside a 2xx body fails
 the attempt like an HTTP error (the next channel is tried; nothing is charged for it).
+
+Speech streams: when the upstream codec offers ``audio_stream`` for the request and the client codec
+``audio_frames``, the answer is relayed as it arrives (``relay/byte_pump.py``) instead of read whole.
+A result whose encoding is CPU work (``heavy``: transcoding audio) is encoded in a thread.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from omnirouter.http.asgi import send_response
 from omnirouter.ir import Budget, ErrorKind, GatewayError
 from omnirouter.protocols.media.base import Answer, Followup, MediaInbound, MediaUpstream, Target, UpstreamCall
 from omnirouter.providers import Capability
+from omnirouter.relay.byte_pump import pump_audio
 from omnirouter.relay.operation import Exchange, Inbound
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord
@@ -89,6 +94,8 @@ class MediaOperation(Generic[Req, Res]):
         channel = attempt.channel
         upstream: MediaUpstream[Req, Res] = channel.spec.media[self.capability]
         target = Target(attempt.upstream_model, channel.options, upstream_key)
+        if await self._streamed(exchange, attempt, upstream, request, target, upstream_key):
+            return
         try:
             async with asyncio.timeout(channel.total_timeout):
                 result = await self._calls(upstream, request, target, upstream_key, attempt)
@@ -100,11 +107,49 @@ class MediaOperation(Generic[Req, Res]):
             raise AttemptFailure(error, retryable=True) from None
         ctx = exchange.ctx
         ctx.usage = getattr(result, "usage")  # noqa: B009  # every media result carries its usage
-        body, content_type = self._inbound.encode(result, request, attempt.public_model)
+        if getattr(result, "heavy", False):
+            body, content_type = await asyncio.to_thread(self._inbound.encode, result, request, attempt.public_model)
+        else:
+            body, content_type = self._inbound.encode(result, request, attempt.public_model)
         headers = [(b"content-type", content_type), *exchange.headers,
                    (b"x-omnirouter-attempts", str(ctx.attempts).encode())]  # fmt: skip
         ctx.mark_first_byte()
         await send_response(exchange.send, 200, body, headers)
+
+    async def _streamed(
+        self,
+        exchange: Exchange,
+        attempt: Attempt,
+        upstream: MediaUpstream[Req, Res],
+        request: Req,
+        target: Target,
+        key: str,
+    ) -> bool:
+        """Serve the attempt as a stream when both codecs can (True), else leave it to the whole-answer path."""
+        streamer = getattr(upstream, "audio_stream", None)
+        framer = getattr(self._inbound, "audio_frames", None)
+        if streamer is None or framer is None:
+            return False
+        try:
+            plan = streamer(request, target)
+        except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
+            raise AttemptFailure(error, retryable=False) from None
+        if plan is None:
+            return False
+        call, decoder = plan
+        frames = framer(request)
+        channel = attempt.channel
+        try:
+            async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):
+                response = await open_call(self._client.session, channel, call, key, upstream.decode_error)
+        except TimeoutError:
+            late = GatewayError(ErrorKind.UPSTREAM_TIMEOUT, f"upstream channel {channel.name!r} did not answer in time")
+            raise AttemptFailure(late, retryable=True) from None
+        ctx = exchange.ctx
+        headers = [(b"content-type", frames.content_type), *exchange.headers,
+                   (b"x-omnirouter-attempts", str(ctx.attempts).encode())]  # fmt: skip
+        await pump_audio(response, decoder, frames, ctx, channel, exchange.send, exchange.receive, headers)
+        return True
 
     async def _calls(
         self, upstream: MediaUpstream[Req, Res], request: Req, target: Target, key: str, attempt: Attempt
