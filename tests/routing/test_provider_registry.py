@@ -21,8 +21,6 @@ NOT_YET_SERVED = {
     Capability.MODERATION,
     Capability.SPEECH,
     Capability.TRANSCRIPTION,
-    Capability.IMAGE_GENERATION,
-    Capability.IMAGE_EDIT,
     Capability.VIDEO_TASK,
     Capability.IMAGE_TASK,
     Capability.MUSIC_TASK,
