@@ -18,8 +18,10 @@ import msgspec
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.media.base import MediaUpstream
 from omnirouter.protocols.media.gemini_embeddings import GEMINI_EMBEDDINGS_UP
+from omnirouter.protocols.media.gemini_images import GEMINI_IMAGES_UP
 from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_UP
 from omnirouter.protocols.media.openai_images import OPENAI_IMAGES_UP
+from omnirouter.protocols.media.vendor_images import ARK_IMAGES_UP, BFL_IMAGES_UP, DASHSCOPE_IMAGES_UP
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -111,7 +113,11 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
                 "/v1beta/models/{model}:generateContent", "/v1beta/models/{model}:streamGenerateContent?alt=sse"
             )
         },
-        media={Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP},
+        media={
+            Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP,
+            Capability.IMAGE_GENERATION: GEMINI_IMAGES_UP,
+            Capability.IMAGE_EDIT: GEMINI_IMAGES_UP,
+        },
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank
         kind=ProviderKind.COHERE,
@@ -143,7 +149,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://dashscope.aliyuncs.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.IMAGE_GENERATION: DASHSCOPE_IMAGES_UP},
     ),
     ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech
         kind=ProviderKind.MINIMAX,
@@ -175,7 +181,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://ark.cn-beijing.volces.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.IMAGE_GENERATION: ARK_IMAGES_UP, Capability.IMAGE_EDIT: ARK_IMAGES_UP},
     ),
     ProviderKind.BFL: ProviderSpec(  # FLUX images
         kind=ProviderKind.BFL,
@@ -183,7 +189,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://api.bfl.ai",
         auth=AuthStyle.X_KEY,
         endpoints={},
-        media={},
+        media={Capability.IMAGE_GENERATION: BFL_IMAGES_UP, Capability.IMAGE_EDIT: BFL_IMAGES_UP},
     ),
 }
 

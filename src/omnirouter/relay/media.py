@@ -88,7 +88,7 @@ class MediaOperation(Generic[Req, Res]):
         assert request is not None
         channel = attempt.channel
         upstream: MediaUpstream[Req, Res] = channel.spec.media[self.capability]
-        target = Target(attempt.upstream_model, channel.options, upstream_key)
+        target = Target(attempt.upstream_model, channel.options, upstream_key, channel.base_url)
         try:
             async with asyncio.timeout(channel.total_timeout):
                 result = await self._calls(upstream, request, target, upstream_key, attempt)
