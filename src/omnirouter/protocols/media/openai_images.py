@@ -26,7 +26,6 @@ from omnirouter.protocols.media.images import (
     finish,
     invalid,
     label_usage,
-    pixels_for,
     ratio_of,
     resume_download,
 )
@@ -55,10 +54,12 @@ def openai_size(request: ImageRequest, model: str) -> str | None:
     if ratio is None and side is None:
         return None
     ratio = ratio or (1, 1)
-    if model.lower().startswith("gpt-image-2"):
-        width, height = pixels_for(ratio, side or 1024)
-        scale = min(1.0, 3840 / max(width, height), 2160 / min(width, height))
-        return f"{int(width * scale) // 16 * 16}x{int(height * scale) // 16 * 16}"
+    if model.lower().startswith("gpt-image-2"):  # the longer side at the resolution, within 3840x2160
+        long_side = min(side or 1024, 3840)
+        wide, tall = max(ratio), min(ratio)
+        scale = min(long_side / wide, 2160 / tall)
+        long_px, short_px = int(wide * scale) // 16 * 16, int(tall * scale) // 16 * 16
+        return f"{long_px}x{short_px}" if ratio[0] >= ratio[1] else f"{short_px}x{long_px}"
     return _GPT_SIZES[closest_ratio(ratio, tuple(_GPT_SIZES))]
 
 
