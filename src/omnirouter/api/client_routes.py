@@ -27,6 +27,7 @@ from omnirouter.api.errors import (
 )
 from omnirouter.api.lifecycle import serve
 from omnirouter.api.media import embedding_routes
+from omnirouter.api.media_images import image_routes
 from omnirouter.api.media_rerank import rerank_routes
 from omnirouter.api.media_speech import speech_routes
 from omnirouter.api.responses_state import ResponsesConversation
@@ -105,6 +106,7 @@ class ClientRoutes:
         routes += embedding_routes(self.gateway)
         routes += rerank_routes(self.gateway)
         routes += speech_routes(self.gateway)
+        routes += image_routes(self.gateway)
         return routes
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -203,10 +203,11 @@ class TranscriptionResult(msgspec.Struct, kw_only=True):
 
 
 class ImageInput(msgspec.Struct, frozen=True, kw_only=True):
-    """A reference image: uploaded bytes, or a URL (https or data:) the client gave."""
+    """A reference image: uploaded bytes, a URL (https or data:) the client gave, or an OpenAI file id."""
 
     file: MediaFile | None = None
     url: str | None = None
+    file_id: str | None = None
 
 
 class ImageRequest(msgspec.Struct, kw_only=True):
@@ -214,6 +215,9 @@ class ImageRequest(msgspec.Struct, kw_only=True):
 
     Fields the client did not send stay ``None``: no size, count or quality is invented.  ``aspect_ratio``
     and ``resolution`` come from bodies that speak in ratios (Omni-Image, Gemini ``imageConfig``).
+    ``input_region`` (Omni-Image: where the reference URLs are hosted, ``Mainland`` / ``Oversea`` /
+    ``OverseaUSWest``) is a routing hint kept with the request and not sent to vendors.  ``extra``
+    holds the client's other JSON fields, passed on only to OpenAI-compatible upstreams.
     """
 
     model: str
@@ -223,12 +227,16 @@ class ImageRequest(msgspec.Struct, kw_only=True):
     quality: str | None = None
     response_format: str | None = None
     output_format: str | None = None
+    output_compression: int | None = None
     background: str | None = None
+    moderation: str | None = None
+    input_fidelity: str | None = None
     style: str | None = None
     aspect_ratio: str | None = None
     resolution: str | None = None
     images: list[ImageInput] = msgspec.field(default_factory=list)
     mask: ImageInput | None = None
+    input_region: str | None = None
     edit: bool = False
     user: str | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -244,8 +252,13 @@ class GeneratedImage(msgspec.Struct, kw_only=True):
 
 
 class ImageResult(msgspec.Struct, kw_only=True):
-    """The images made, in order, and what they used."""
+    """The images made, in order, and what they used; what the vendor said it made (``size``, ``quality``,
+    ``output_format``, ``background``) when it says."""
 
     images: list[GeneratedImage]
     usage: Usage
     created: int | None = None
+    size: str | None = None
+    quality: str | None = None
+    output_format: str | None = None
+    background: str | None = None

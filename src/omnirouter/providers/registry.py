@@ -20,9 +20,11 @@ from omnirouter.protocols.media.base import MediaUpstream
 from omnirouter.protocols.media.dashscope_speech import DASHSCOPE_SPEECH_UP
 from omnirouter.protocols.media.elevenlabs_speech import ELEVENLABS_SPEECH_UP
 from omnirouter.protocols.media.gemini_embeddings import GEMINI_EMBEDDINGS_UP
+from omnirouter.protocols.media.gemini_images import GEMINI_IMAGES_UP
 from omnirouter.protocols.media.gemini_speech import GEMINI_SPEECH_UP
 from omnirouter.protocols.media.minimax_speech import MINIMAX_SPEECH_UP
 from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_UP
+from omnirouter.protocols.media.openai_images import OPENAI_IMAGES_UP
 from omnirouter.protocols.media.openai_moderations import OPENAI_MODERATIONS_UP
 from omnirouter.protocols.media.openai_speech import OPENAI_SPEECH_UP
 from omnirouter.protocols.media.rerank_vendors import (
@@ -31,6 +33,7 @@ from omnirouter.protocols.media.rerank_vendors import (
     JINA_RERANK_UP,
     VOYAGE_RERANK_UP,
 )
+from omnirouter.protocols.media.vendor_images import ARK_IMAGES_UP, BFL_IMAGES_UP, DASHSCOPE_IMAGES_UP
 from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
@@ -103,6 +106,8 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP,
             Capability.MODERATION: OPENAI_MODERATIONS_UP,
             Capability.SPEECH: OPENAI_SPEECH_UP,
+            Capability.IMAGE_GENERATION: OPENAI_IMAGES_UP,
+            Capability.IMAGE_EDIT: OPENAI_IMAGES_UP,
         },
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
@@ -123,7 +128,12 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
                 "/v1beta/models/{model}:generateContent", "/v1beta/models/{model}:streamGenerateContent?alt=sse"
             )
         },
-        media={Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP, Capability.SPEECH: GEMINI_SPEECH_UP},
+        media={
+            Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP,
+            Capability.SPEECH: GEMINI_SPEECH_UP,
+            Capability.IMAGE_GENERATION: GEMINI_IMAGES_UP,
+            Capability.IMAGE_EDIT: GEMINI_IMAGES_UP,
+        },
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank
         kind=ProviderKind.COHERE,
@@ -155,7 +165,11 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://dashscope.aliyuncs.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={Capability.RERANK: DASHSCOPE_RERANK_UP, Capability.SPEECH: DASHSCOPE_SPEECH_UP},
+        media={
+            Capability.RERANK: DASHSCOPE_RERANK_UP,
+            Capability.SPEECH: DASHSCOPE_SPEECH_UP,
+            Capability.IMAGE_GENERATION: DASHSCOPE_IMAGES_UP,
+        },
     ),
     ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech
         kind=ProviderKind.MINIMAX,
@@ -187,7 +201,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://ark.cn-beijing.volces.com",
         auth=AuthStyle.BEARER,
         endpoints={},
-        media={},
+        media={Capability.IMAGE_GENERATION: ARK_IMAGES_UP, Capability.IMAGE_EDIT: ARK_IMAGES_UP},
     ),
     ProviderKind.BFL: ProviderSpec(  # FLUX images
         kind=ProviderKind.BFL,
@@ -195,7 +209,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://api.bfl.ai",
         auth=AuthStyle.X_KEY,
         endpoints={},
-        media={},
+        media={Capability.IMAGE_GENERATION: BFL_IMAGES_UP, Capability.IMAGE_EDIT: BFL_IMAGES_UP},
     ),
 }
 

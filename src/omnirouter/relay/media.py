@@ -93,7 +93,7 @@ class MediaOperation(Generic[Req, Res]):
         assert request is not None
         channel = attempt.channel
         upstream: MediaUpstream[Req, Res] = channel.spec.media[self.capability]
-        target = Target(attempt.upstream_model, channel.options, upstream_key)
+        target = Target(attempt.upstream_model, channel.options, upstream_key, channel.base_url)
         if await self._streamed(exchange, attempt, upstream, request, target, upstream_key):
             return
         try:

@@ -55,12 +55,14 @@ class UpstreamCall(NamedTuple):
 
 class Target(NamedTuple):
     """What an upstream codec may know of the attempt: the model the upstream knows, the channel's
-    ``options`` (vendor settings such as Volcengine's ``app_id``) and the upstream key (for vendors
-    that want it in the body, never logged)."""
+    ``options`` (vendor settings such as Volcengine's ``app_id``), the upstream key (for vendors
+    that want it in the body, never logged) and the channel's base URL (to tell whether a URL the
+    vendor hands out is on the vendor's own host, where the key may go)."""
 
     upstream_model: str
     options: Mapping[str, str]
     upstream_key: str
+    base_url: str = ""
 
 
 class Answer(NamedTuple):
