@@ -173,6 +173,6 @@ async def test_serve_cli_prints_address() -> None:
 
 
 async def test_unknown_paths_are_logged_and_404(mock: MockUpstream, session: aiohttp.ClientSession) -> None:
-    async with session.post(mock.url + "/v1/embeddings", json={"input": "x"}, headers=OPENAI) as r:
+    async with session.post(mock.url + "/v1/batches", json={"input": "x"}, headers=OPENAI) as r:
         assert r.status == 404 and "Invalid URL" in (await r.json())["error"]["message"]
-    assert mock.requests[-1].path == "/v1/embeddings" and mock.requests[-1].body == {"input": "x"}
+    assert mock.requests[-1].path == "/v1/batches" and mock.requests[-1].body == {"input": "x"}

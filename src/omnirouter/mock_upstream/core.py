@@ -205,9 +205,10 @@ class Exchange:
         content_type: str | None = None,
         prefix: bytes = b"",
         suffix: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         """Write ``frames`` as a streamed body, honouring chunk_delay, cut_after and error_after."""
-        headers = self.wire.headers(serial)
+        headers = {**self.wire.headers(serial), **(headers or {})}
         headers["Content-Type"] = content_type or self.wire.sse_content_type
         headers["Cache-Control"] = "no-cache"
         resp = web.StreamResponse(status=200, headers=headers)

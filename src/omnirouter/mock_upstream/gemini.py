@@ -1,4 +1,5 @@
-"""Gemini: ``models/{model}:generateContent``, ``:streamGenerateContent``, ``:countTokens``."""
+"""Gemini: ``models/{model}:generateContent``, ``:streamGenerateContent``, ``:countTokens``
+(media methods and IMAGE/AUDIO modalities are answered by ``media_gemini``)."""
 
 from __future__ import annotations
 
@@ -377,6 +378,11 @@ async def model_action(request: web.Request) -> web.StreamResponse:
     ex = await begin(request, WIRE)
     if not isinstance(ex, Exchange):
         return ex
+    from omnirouter.mock_upstream import media_gemini  # imports this module: load it late
+
+    media = await media_gemini.dispatch(ex, model, method, request.query.get("alt") == "sse")
+    if media is not None:
+        return media
     if method == "generateContent":
         return await _generate(ex, model, False, False)
     if method == "streamGenerateContent":

@@ -11,8 +11,11 @@ from omnirouter.mock_upstream import (
     anthropic_messages,
     gemini,
     media_common,
+    media_images,
     media_openai,
     media_openai_audio,
+    media_rerank,
+    media_speech,
     models,
     openai_chat,
     openai_responses,
@@ -93,6 +96,26 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/v1/audio/speech", media_openai_audio.speech)
     r.add_post("/v1/audio/transcriptions", media_openai_audio.transcriptions)
     r.add_post("/v1/audio/translations", media_openai_audio.translations)
+    # Rerank: Cohere (also unprefixed), Jina and Voyage told apart by a path prefix; DashScope
+    for prefix in ("", "/cohere"):
+        r.add_post(prefix + "/v1/rerank", media_rerank.cohere_v1)
+        r.add_post(prefix + "/v2/rerank", media_rerank.cohere_v2)
+    r.add_post("/jina/v1/rerank", media_rerank.jina)
+    r.add_post("/voyage/v1/rerank", media_rerank.voyage)
+    r.add_post("/api/v1/services/rerank/text-rerank/text-rerank", media_rerank.dashscope)
+    # Vendor speech
+    r.add_post("/v1/t2a_v2", media_speech.minimax)
+    r.add_post("/api/v1/tts", media_speech.volcengine_v1)
+    r.add_post("/api/v3/tts/unidirectional", media_speech.volcengine_v3)
+    r.add_post("/api/v1/services/aigc/multimodal-generation/generation", media_speech.dashscope_tts)
+    r.add_post("/v1/text-to-speech/{voice_id}", media_speech.elevenlabs)
+    r.add_post("/v1/text-to-speech/{voice_id}/stream", media_speech.elevenlabs)
+    # Vendor images
+    r.add_post("/api/v3/images/generations", media_images.ark)
+    r.add_post(r"/v1/{model:flux[\w.-]*}", media_images.bfl_submit)
+    r.add_get("/v1/get_result", media_images.bfl_result)
+    r.add_post("/api/v1/services/aigc/text2image/image-synthesis", media_images.wanx_submit)
+    r.add_get("/api/v1/tasks/{task_id}", media_images.dashscope_task)
     # Generated files behind the URLs media answers carry
     r.add_get("/media/{name}", media_common.serve_media)
     # Anthropic
