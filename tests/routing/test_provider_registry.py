@@ -20,7 +20,6 @@ NOT_YET_SERVED = {
     Capability.RERANK,
     Capability.MODERATION,
     Capability.SPEECH,
-    Capability.TRANSCRIPTION,
     Capability.IMAGE_GENERATION,
     Capability.IMAGE_EDIT,
     Capability.VIDEO_TASK,

@@ -27,6 +27,7 @@ from omnirouter.api.errors import (
 )
 from omnirouter.api.lifecycle import serve
 from omnirouter.api.media import embedding_routes
+from omnirouter.api.media_stt import transcription_routes
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
@@ -101,6 +102,7 @@ class ClientRoutes:
                           f"Gemini countTokens ({version}; estimated locally)", count),
             ]  # fmt: skip
         routes += embedding_routes(self.gateway)
+        routes += transcription_routes(self.gateway)
         return routes
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -19,6 +19,7 @@ from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.media.base import MediaUpstream
 from omnirouter.protocols.media.gemini_embeddings import GEMINI_EMBEDDINGS_UP
 from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_UP
+from omnirouter.protocols.media.openai_transcription import OPENAI_TRANSCRIPTION_UP
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -86,7 +87,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.CHAT: Endpoint("/chat/completions"),
             Capability.RESPONSES: Endpoint("/responses"),
         },
-        media={Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP},
+        media={Capability.EMBEDDINGS: OPENAI_EMBEDDINGS_UP, Capability.TRANSCRIPTION: OPENAI_TRANSCRIPTION_UP},
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
         kind=ProviderKind.ANTHROPIC,
