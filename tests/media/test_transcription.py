@@ -240,6 +240,44 @@ async def test_streamed_transcription(client: openai.AsyncOpenAI, mock_upstream:
     assert_file_sent(body, WAV, "speech.wav", "audio/wav")
 
 
+async def test_stream_broken_midway_ends_with_an_error_event(
+    client: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    """Events already relayed stay with the client; the upstream's in-stream error (or a cut) then ends the
+    stream with an error event the SDK raises on."""
+    for directive in ({"error_after": 2, "chunk_delay": 0.05}, {"cut_after": 2, "chunk_delay": 0.05}):
+        mock_upstream.script(directive)
+        stream = await client.audio.transcriptions.create(
+            model="gpt-4o-mini-transcribe", file=("s.wav", WAV, "audio/wav"), stream=True
+        )
+        seen: list[str] = []
+        with pytest.raises(openai.APIError):
+            async for event in stream:
+                seen.append(event.type)
+        assert seen == ["transcript.text.delta", "transcript.text.delta"]
+
+
+async def test_stream_failing_before_any_event_is_an_error_answer(
+    client: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    mock_upstream.script({"fail": 503})
+    with pytest.raises(openai.APIStatusError) as caught:
+        await client.audio.transcriptions.create(
+            model="gpt-4o-mini-transcribe", file=("s.wav", WAV, "audio/wav"), stream=True
+        )
+    assert caught.value.status_code >= 500
+    assert len(mock_upstream.requests) == 1
+
+
+async def test_whisper_ignores_stream_and_answers_json(gateway: RunningGateway, mock_upstream: MockUpstream) -> None:
+    """OpenAI ignores ``stream`` for whisper-1: its JSON answer is relayed as JSON."""
+    body = multipart([("model", b"whisper-1", None, None), ("stream", b"true", None, None),
+                      ("file", WAV, "a.wav", "audio/wav")])  # fmt: skip
+    status, answer = await post_raw(gateway.url, body, "multipart/form-data; boundary=b0undary")
+    assert status == 200 and answer["text"] == mock_text("a.wav", WAV_SECONDS)
+    assert upstream_form(mock_upstream)["fields"]["stream"] == "true"
+
+
 async def test_upstream_refusal_is_relayed(client: openai.AsyncOpenAI, mock_upstream: MockUpstream) -> None:
     """gpt-4o-mini-transcribe has no srt: the upstream's 400 reaches the client in OpenAI's shape."""
     with pytest.raises(openai.BadRequestError) as caught:

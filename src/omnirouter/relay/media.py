@@ -120,9 +120,7 @@ class MediaOperation(Generic[Req, Res]):
         step: Followup | None = None
         while True:
             if call.stream:  # may be answered as SSE: then relayed as it comes (relay/media_sse.py)
-                opened = await open_media_stream(
-                    self._client.session, attempt.channel, call, key, upstream, request, target
-                )
+                opened = await open_media_stream(self._client, attempt.channel, call, key, upstream, request, target)
                 if isinstance(opened, OpenStream):
                     return opened
                 answer = opened

@@ -12,14 +12,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-import aiohttp
-
 from omnirouter.protocols.base import StreamFilter
 from omnirouter.protocols.media.base import Answer, MediaUpstream, Target, UpstreamCall
 from omnirouter.relay.operation import Exchange
 from omnirouter.relay.stream_pump import KeepAlive, pump_stream
 from omnirouter.routing import Channel
-from omnirouter.transport import AttemptFailure, classify_transport_error, open_call, read_answer
+from omnirouter.transport import (
+    AttemptFailure,
+    UpstreamClient,
+    UpstreamResponse,
+    classify_transport_error,
+    open_call,
+    read_answer,
+)
 
 __all__ = ["KEEPALIVE_INTERVAL", "OpenStream", "StreamingUpstream", "open_media_stream", "relay_media_stream"]
 
@@ -39,12 +44,12 @@ class StreamingUpstream(Protocol):
 class OpenStream(NamedTuple):
     """An upstream SSE answer, open, and the filter that relays it."""
 
-    response: aiohttp.ClientResponse
+    response: UpstreamResponse
     relay: StreamFilter
 
 
 async def open_media_stream(
-    session: aiohttp.ClientSession,
+    client: UpstreamClient,
     channel: Channel,
     call: UpstreamCall,
     key: str,
@@ -56,7 +61,7 @@ async def open_media_stream(
     returned open with its filter, any other is read whole (at most ``max_body_bytes``)."""
     try:
         async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):
-            response = await open_call(session, channel, call, key, upstream.decode_error)
+            response = await open_call(client.session, channel, call, key, upstream.decode_error)
     except TimeoutError as exc:
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     headers = {name.lower(): value for name, value in response.headers.items()}
