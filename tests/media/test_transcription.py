@@ -5,6 +5,7 @@ as sent; text formats come back as plain strings; usage rows carry seconds (whis
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from collections.abc import AsyncIterator
@@ -16,7 +17,12 @@ import numpy as np
 import openai
 import pytest
 import soundfile as sf
-from openai.types.audio import TranscriptionTextDeltaEvent, TranscriptionTextDoneEvent
+from openai.types.audio import (
+    Transcription,
+    TranscriptionTextDeltaEvent,
+    TranscriptionTextDoneEvent,
+    TranscriptionVerbose,
+)
 
 from omnirouter.mock_upstream import MockUpstream
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
@@ -419,3 +425,67 @@ async def test_usage_rows_bill_seconds_and_tokens(mock_upstream: MockUpstream, t
     assert rows[4]["stream"] is True
     assert (rows[4]["input_tokens"], rows[4]["output_tokens"]) == (done.usage.input_tokens, done.usage.output_tokens)
     assert all(r["model"] in ("whisper-1", "gpt-4o-mini-transcribe") for r in rows)
+
+
+# ---------------------------------------------------------------- Gemini as the upstream
+
+
+@pytest.fixture(scope="module")
+async def gemini_served(
+    mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningGateway]:
+    channels = [channel(mock_upstream.url, "ge", "gemini", ["gem-stt"], model_map={"gem-stt": "gemini-2.5-flash"})]
+    async with media_gateway(tmp_path_factory.mktemp("stt-ge"), channels) as running:
+        yield running
+
+
+@pytest.fixture
+async def gemini_client(
+    gemini_served: RunningGateway, mock_upstream: MockUpstream
+) -> AsyncIterator[openai.AsyncOpenAI]:
+    mock_upstream.clear_script()
+    mock_upstream.clear_requests()
+    async with openai.AsyncOpenAI(base_url=f"{gemini_served.url}/v1", api_key=CLIENT_KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "verbose_json"])
+async def test_gemini_transcribes_inline_audio(
+    gemini_client: openai.AsyncOpenAI, mock_upstream: MockUpstream, fmt: str
+) -> None:
+    mock_upstream.script({"text": "hello from gemini"})
+    result = await gemini_client.audio.transcriptions.create(
+        model="gem-stt", file=("speech.mp3", MP3, "audio/mpeg"), response_format=fmt, language="fr"
+    )
+    (sent,) = mock_upstream.requests
+    assert sent.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    text_part, audio_part = sent.body["contents"][0]["parts"]
+    assert "Transcribe" in text_part["text"] and "'fr'" in text_part["text"]
+    assert audio_part["inlineData"]["mimeType"] == "audio/mp3"
+    assert base64.b64decode(audio_part["inlineData"]["data"]) == MP3
+    if fmt == "text":
+        assert result == "hello from gemini\n"
+    elif fmt == "json":
+        assert isinstance(result, Transcription) and result.text == "hello from gemini"
+    else:
+        assert isinstance(result, TranscriptionVerbose)
+        assert result.text == "hello from gemini" and result.duration == pytest.approx(MP3_SECONDS)
+        assert result.language == "fr"
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"response_format": "srt"}, "response_format"),
+        ({"response_format": "vtt"}, "response_format"),
+        ({"response_format": "verbose_json", "timestamp_granularities": ["word"]}, "timestamp_granularities[]"),
+        ({"stream": True}, "stream"),
+    ],
+)
+async def test_gemini_refuses_what_needs_timings(
+    gemini_client: openai.AsyncOpenAI, mock_upstream: MockUpstream, extra: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await gemini_client.audio.transcriptions.create(model="gem-stt", file=("s.wav", WAV, "audio/wav"), **extra)
+    assert caught.value.param == param
+    assert mock_upstream.requests == []

@@ -18,6 +18,7 @@ import msgspec
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.media.base import MediaUpstream
 from omnirouter.protocols.media.gemini_embeddings import GEMINI_EMBEDDINGS_UP
+from omnirouter.protocols.media.gemini_transcription import GEMINI_TRANSCRIPTION_UP
 from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_UP
 from omnirouter.protocols.media.openai_transcription import OPENAI_TRANSCRIPTION_UP
 from omnirouter.providers.auth import AuthStyle, auth_headers
@@ -107,7 +108,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
                 "/v1beta/models/{model}:generateContent", "/v1beta/models/{model}:streamGenerateContent?alt=sse"
             )
         },
-        media={Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP},
+        media={Capability.EMBEDDINGS: GEMINI_EMBEDDINGS_UP, Capability.TRANSCRIPTION: GEMINI_TRANSCRIPTION_UP},
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank
         kind=ProviderKind.COHERE,
