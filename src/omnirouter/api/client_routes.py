@@ -30,6 +30,7 @@ from omnirouter.api.media import embedding_routes
 from omnirouter.api.media_images import image_routes
 from omnirouter.api.media_rerank import rerank_routes
 from omnirouter.api.media_speech import speech_routes
+from omnirouter.api.media_stt import transcription_routes
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
@@ -107,6 +108,7 @@ class ClientRoutes:
         routes += rerank_routes(self.gateway)
         routes += speech_routes(self.gateway)
         routes += image_routes(self.gateway)
+        routes += transcription_routes(self.gateway)
         return routes
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -171,9 +171,14 @@ class SpeechResult(msgspec.Struct, kw_only=True):
 
 
 class TranscriptionRequest(msgspec.Struct, kw_only=True):
-    """Audio to transcribe (or translate to English, ``translate``).  ``fields`` keeps every other form
-    field as sent (``timestamp_granularities[]``, ``chunking_strategy[type]``, ...) for upstreams that
-    speak the same form."""
+    """Audio to transcribe (or translate to English, ``translate``).
+
+    ``fields`` keeps every text field but ``model`` as sent, in order (``response_format``,
+    ``timestamp_granularities[]``, ``chunking_strategy[type]``, fields the gateway does not know...), and
+    ``other_files`` every file part beside ``file`` with its field name, for upstreams that speak the
+    same form.  ``response_format`` is ``json`` when the client did not say (OpenAI's default; it is then
+    not sent on).  ``seconds``: the duration measured from the upload, ``None`` when it cannot be read.
+    """
 
     model: str
     file: MediaFile
@@ -184,6 +189,8 @@ class TranscriptionRequest(msgspec.Struct, kw_only=True):
     stream: bool = False
     translate: bool = False
     fields: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    other_files: list[tuple[str, MediaFile]] = msgspec.field(default_factory=list)
+    seconds: float | None = None
 
 
 class TranscriptionResult(msgspec.Struct, kw_only=True):
@@ -197,6 +204,8 @@ class TranscriptionResult(msgspec.Struct, kw_only=True):
     words: list[dict[str, Any]] | None = None
     body: dict[str, Any] | None = None
     """The upstream's JSON answer as it was, when it spoke OpenAI's format (kept for OpenAI clients)."""
+    plain: str | None = None
+    """The upstream's plain-text answer as it was (``text``, ``srt``, ``vtt`` formats)."""
 
 
 # ---------------------------------------------------------------- images

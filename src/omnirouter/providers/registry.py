@@ -22,11 +22,13 @@ from omnirouter.protocols.media.elevenlabs_speech import ELEVENLABS_SPEECH_UP
 from omnirouter.protocols.media.gemini_embeddings import GEMINI_EMBEDDINGS_UP
 from omnirouter.protocols.media.gemini_images import GEMINI_IMAGES_UP
 from omnirouter.protocols.media.gemini_speech import GEMINI_SPEECH_UP
+from omnirouter.protocols.media.gemini_transcription import GEMINI_TRANSCRIPTION_UP
 from omnirouter.protocols.media.minimax_speech import MINIMAX_SPEECH_UP
 from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_UP
 from omnirouter.protocols.media.openai_images import OPENAI_IMAGES_UP
 from omnirouter.protocols.media.openai_moderations import OPENAI_MODERATIONS_UP
 from omnirouter.protocols.media.openai_speech import OPENAI_SPEECH_UP
+from omnirouter.protocols.media.openai_transcription import OPENAI_TRANSCRIPTION_UP
 from omnirouter.protocols.media.rerank_vendors import (
     COHERE_RERANK_UP,
     DASHSCOPE_RERANK_UP,
@@ -108,6 +110,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.SPEECH: OPENAI_SPEECH_UP,
             Capability.IMAGE_GENERATION: OPENAI_IMAGES_UP,
             Capability.IMAGE_EDIT: OPENAI_IMAGES_UP,
+            Capability.TRANSCRIPTION: OPENAI_TRANSCRIPTION_UP,
         },
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
@@ -133,6 +136,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.SPEECH: GEMINI_SPEECH_UP,
             Capability.IMAGE_GENERATION: GEMINI_IMAGES_UP,
             Capability.IMAGE_EDIT: GEMINI_IMAGES_UP,
+            Capability.TRANSCRIPTION: GEMINI_TRANSCRIPTION_UP,
         },
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank

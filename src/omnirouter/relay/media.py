@@ -21,6 +21,7 @@ from omnirouter.ir import Budget, ErrorKind, GatewayError
 from omnirouter.protocols.media.base import Answer, Followup, MediaInbound, MediaUpstream, Target, UpstreamCall
 from omnirouter.providers import Capability
 from omnirouter.relay.byte_pump import pump_audio
+from omnirouter.relay.media_sse import OpenStream, open_media_stream, relay_media_stream
 from omnirouter.relay.operation import Exchange, Inbound
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord
@@ -67,7 +68,7 @@ class MediaOperation(Generic[Req, Res]):
         request = self._request = self._inbound.decode(body, self._content_type, self._path_model)
         self._body_size = len(body)
         model: str = getattr(request, "model")  # noqa: B009  # every media request names its model
-        return Inbound(model, False)
+        return Inbound(model, bool(getattr(request, "stream", False)))
 
     def ready(self, attempts: list[Attempt]) -> list[Attempt]:
         """The attempts whose vendor serves this capability; none is a 400 naming the model."""
@@ -105,6 +106,9 @@ class MediaOperation(Generic[Req, Res]):
                 f"upstream channel {channel.name!r} took longer than {channel.total_timeout:g}s in all",
             )
             raise AttemptFailure(error, retryable=True) from None
+        if isinstance(result, OpenStream):  # answered as SSE: relayed as it comes (relay/media_sse.py)
+            await relay_media_stream(result, exchange, channel)
+            return
         ctx = exchange.ctx
         ctx.usage = getattr(result, "usage")  # noqa: B009  # every media result carries its usage
         if getattr(result, "heavy", False):
@@ -153,14 +157,20 @@ class MediaOperation(Generic[Req, Res]):
 
     async def _calls(
         self, upstream: MediaUpstream[Req, Res], request: Req, target: Target, key: str, attempt: Attempt
-    ) -> Res:
+    ) -> Res | OpenStream:
         try:
             call = upstream.build(request, target)
         except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
             raise AttemptFailure(error, retryable=False) from None
         step: Followup | None = None
         while True:
-            answer = await self._answer(call, key, attempt, upstream)
+            if call.stream:  # may be answered as SSE: then relayed as it comes (relay/media_sse.py)
+                opened = await open_media_stream(self._client, attempt.channel, call, key, upstream, request, target)
+                if isinstance(opened, OpenStream):
+                    return opened
+                answer = opened
+            else:
+                answer = await self._answer(call, key, attempt, upstream)
             try:
                 outcome: Res | Followup = upstream.parse(answer, request, target, step)
             except GatewayError as error:  # a vendor error inside a 2xx answer
