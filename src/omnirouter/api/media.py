@@ -30,6 +30,7 @@ def media_handler(
     long; a ``{model}`` in the path is the model."""
     client = gateway.client
     limit = gateway.config.max_upload_bytes if upload else None
+    keepalive = gateway.config.routing.keepalive_interval
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
         params = scope.get(PATH_PARAMS)
@@ -42,6 +43,7 @@ def media_handler(
             content_type=content_type.decode("latin-1") if content_type else "",
             path_model=model,
             body_limit=limit,
+            keepalive_interval=keepalive,
         )
         await serve(gateway, operation, scope, receive, send)
 

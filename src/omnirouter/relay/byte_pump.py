@@ -19,7 +19,7 @@ from omnirouter.http.asgi import Headers, Receive, Send
 from omnirouter.ir import GatewayError
 from omnirouter.protocols.media.speech import AudioDecoder, AudioFrames
 from omnirouter.relay.context import RequestContext
-from omnirouter.relay.stream_pump import _StreamGuard
+from omnirouter.relay.stream_pump import StreamGuard
 from omnirouter.routing import Channel
 from omnirouter.transport import TRANSPORT_ERRORS, AttemptFailure, UpstreamResponse, classify_transport_error
 
@@ -44,7 +44,7 @@ async def pump_audio(
     """
     task = asyncio.current_task()
     assert task is not None
-    guard = _StreamGuard(channel, _NO_KEEPALIVE, task)
+    guard = StreamGuard(channel, _NO_KEEPALIVE, task)
     watcher = asyncio.ensure_future(receive())
     watcher.add_done_callback(guard.client_message)
     content = response.content

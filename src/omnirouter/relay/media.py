@@ -14,11 +14,13 @@ A result whose encoding is CPU work (``heavy``: transcoding audio) is encoded in
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from omnirouter.http.asgi import send_response
 from omnirouter.ir import Budget, ErrorKind, GatewayError
+from omnirouter.ir.media import SpeechRequest
 from omnirouter.protocols.media.base import Answer, Followup, MediaInbound, MediaUpstream, Target, UpstreamCall
+from omnirouter.protocols.media.speech import AudioFraming, AudioStreamer
 from omnirouter.providers import Capability
 from omnirouter.relay.byte_pump import pump_audio
 from omnirouter.relay.media_sse import OpenStream, open_media_stream, relay_media_stream
@@ -36,8 +38,8 @@ Res = TypeVar("Res")
 class MediaOperation(Generic[Req, Res]):
     """One client media request of one ``capability`` (an ``Operation`` of the lifecycle)."""
 
-    __slots__ = ("_body_size", "_client", "_content_type", "_inbound", "_path_model", "_request", "body_limit",
-                 "capability", "protocol")  # fmt: skip
+    __slots__ = ("_body_size", "_client", "_content_type", "_inbound", "_keepalive_interval", "_path_model",
+                 "_request", "body_limit", "capability", "protocol")  # fmt: skip
 
     def __init__(
         self,
@@ -48,9 +50,11 @@ class MediaOperation(Generic[Req, Res]):
         content_type: str = "",
         path_model: str | None = None,
         body_limit: int | None = None,
+        keepalive_interval: float = 15.0,
     ) -> None:
         """``content_type`` is the request's (multipart bodies need its boundary); ``path_model`` the model
-        the URL names (Gemini); ``body_limit`` the most a body may be (uploads), else the gateway's."""
+        the URL names (Gemini); ``body_limit`` the most a body may be (uploads), else the gateway's;
+        ``keepalive_interval`` the silence after which a streamed SSE answer gets a comment."""
         self.capability = capability
         self._inbound = inbound
         self.protocol = inbound.protocol
@@ -58,6 +62,7 @@ class MediaOperation(Generic[Req, Res]):
         self._content_type = content_type
         self._path_model = path_model
         self.body_limit = body_limit
+        self._keepalive_interval = keepalive_interval
         self._request: Req | None = None
         self._body_size = 0
 
@@ -107,7 +112,7 @@ class MediaOperation(Generic[Req, Res]):
             )
             raise AttemptFailure(error, retryable=True) from None
         if isinstance(result, OpenStream):  # answered as SSE: relayed as it comes (relay/media_sse.py)
-            await relay_media_stream(result, exchange, channel)
+            await relay_media_stream(result, exchange, channel, self._keepalive_interval)
             return
         ctx = exchange.ctx
         ctx.usage = getattr(result, "usage")  # noqa: B009  # every media result carries its usage
@@ -130,18 +135,18 @@ class MediaOperation(Generic[Req, Res]):
         key: str,
     ) -> bool:
         """Serve the attempt as a stream when both codecs can (True), else leave it to the whole-answer path."""
-        streamer = getattr(upstream, "audio_stream", None)
-        framer = getattr(self._inbound, "audio_frames", None)
-        if streamer is None or framer is None:
+        inbound = self._inbound
+        if not isinstance(upstream, AudioStreamer) or not isinstance(inbound, AudioFraming):
             return False
+        speech = cast(SpeechRequest, request)  # only speech codecs stream audio
         try:
-            plan = streamer(request, target)
+            plan = upstream.audio_stream(speech, target)
         except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
             raise AttemptFailure(error, retryable=False) from None
         if plan is None:
             return False
         call, decoder = plan
-        frames = framer(request)
+        frames = inbound.audio_frames(speech)
         channel = attempt.channel
         try:
             async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):

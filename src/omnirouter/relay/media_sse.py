@@ -26,10 +26,8 @@ from omnirouter.transport import (
     read_answer,
 )
 
-__all__ = ["KEEPALIVE_INTERVAL", "OpenStream", "StreamingUpstream", "open_media_stream", "relay_media_stream"]
+__all__ = ["OpenStream", "StreamingUpstream", "open_media_stream", "relay_media_stream"]
 
-KEEPALIVE_INTERVAL = 15.0
-"""Seconds of silence after which an SSE comment goes to the client (the chat default)."""
 _KEEPALIVE = b": keep-alive\n\n"
 _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 
@@ -71,8 +69,9 @@ async def open_media_stream(
     return Answer(response.status, headers, body)
 
 
-async def relay_media_stream(opened: OpenStream, exchange: Exchange, channel: Channel) -> None:
-    """Relay an open SSE answer to the client; ``AttemptFailure`` only before the first client byte."""
+async def relay_media_stream(opened: OpenStream, exchange: Exchange, channel: Channel, keepalive: float) -> None:
+    """Relay an open SSE answer to the client (an SSE comment after ``keepalive`` seconds of silence);
+    ``AttemptFailure`` only before the first client byte."""
     ctx = exchange.ctx
     headers = [*_SSE_HEADERS, *exchange.headers, (b"x-omnirouter-attempts", str(ctx.attempts).encode())]
     await pump_stream(
@@ -83,5 +82,5 @@ async def relay_media_stream(opened: OpenStream, exchange: Exchange, channel: Ch
         exchange.send,
         exchange.receive,
         headers,
-        KeepAlive(_KEEPALIVE, KEEPALIVE_INTERVAL),
+        KeepAlive(_KEEPALIVE, keepalive),
     )

@@ -75,7 +75,7 @@ class KeepAlive:
 _RECHECK = 0.05  # seconds between looks while a due timer waits for a send to the client to finish
 
 
-class _StreamGuard:
+class StreamGuard:
     """The stream's timer (upstream deadlines, the client's keep-alives) and its watch on the client.
 
     ``asyncio.timeout()`` around every upstream read costs a timer and a context per chunk; here
@@ -213,7 +213,7 @@ async def pump_stream(
     parser = SSEParser(channel.max_event_bytes)
     task = asyncio.current_task()
     assert task is not None
-    guard = _StreamGuard(channel, keepalive.interval, task)
+    guard = StreamGuard(channel, keepalive.interval, task)
     watcher = asyncio.ensure_future(receive())
     watcher.add_done_callback(guard.client_message)
     content = response.content

@@ -16,7 +16,7 @@ import binascii
 import io
 import wave
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -29,6 +29,7 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "AudioDecoder",
     "AudioFrames",
+    "AudioFraming",
     "AudioStreamer",
     "LineBuffer",
     "RawAudio",
@@ -60,10 +61,18 @@ class AudioDecoder(Protocol):
     def finish(self) -> bytes: ...
 
 
+@runtime_checkable
 class AudioStreamer(Protocol):
     """The optional streaming side of a speech upstream codec."""
 
     def audio_stream(self, request: SpeechRequest, target: Target) -> tuple[UpstreamCall, AudioDecoder] | None: ...
+
+
+@runtime_checkable
+class AudioFraming(Protocol):
+    """The optional streaming side of a speech client codec."""
+
+    def audio_frames(self, request: SpeechRequest) -> AudioFrames: ...
 
 
 class AudioFrames(Protocol):
