@@ -24,7 +24,9 @@ __all__ = [
     "Target",
     "UpstreamCall",
     "estimated_tokens",
+    "invalid",
     "json_object",
+    "required_model",
 ]
 
 Req = TypeVar("Req")
@@ -125,6 +127,19 @@ class MediaUpstream(Protocol[Req_contra, Res_co]):
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         """A non-2xx answer as an error."""
         ...
+
+
+def invalid(message: str, param: str | None) -> GatewayError:
+    """A 400 naming ``param`` (the field the client got wrong)."""
+    return GatewayError(ErrorKind.INVALID_REQUEST, message, param=param)
+
+
+def required_model(body: dict[str, Any]) -> str:
+    """A JSON body's ``model``: a non-empty string, else a 400 naming it."""
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        raise invalid("'model' is required and must be a string.", "model")
+    return name
 
 
 def json_object(body: bytes, vendor: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from omnirouter.protocols.media.base import (
     Target,
     UpstreamCall,
     estimated_tokens,
+    invalid,
     json_object,
 )
 from omnirouter.protocols.media.openai_embeddings import DIMENSIONS
@@ -34,22 +35,18 @@ MAX_BATCH = 100
 _VENDOR = "Gemini"
 
 
-def _invalid(message: str, param: str) -> GatewayError:
-    return GatewayError(ErrorKind.INVALID_REQUEST, message, param=param)
-
-
 def _text_of(content: Any, param: str) -> str:
     """The text parts of one ``content``, joined (only text is embedded)."""
     if not isinstance(content, dict):
-        raise _invalid(f"'{param}' must be an object with 'parts'.", param)
+        raise invalid(f"'{param}' must be an object with 'parts'.", param)
     parts = content.get("parts")
     if not isinstance(parts, list) or not parts:
-        raise _invalid(f"'{param}.parts' must be a non-empty array.", f"{param}.parts")
+        raise invalid(f"'{param}.parts' must be a non-empty array.", f"{param}.parts")
     texts = []
     for index, part in enumerate(parts):
         text = part.get("text") if isinstance(part, dict) else None
         if not isinstance(text, str):
-            raise _invalid(f"'{param}.parts[{index}].text' must be a string.", f"{param}.parts[{index}].text")
+            raise invalid(f"'{param}.parts[{index}].text' must be a string.", f"{param}.parts[{index}].text")
         texts.append(text)
     return "\n".join(texts) if len(texts) > 1 else texts[0]
 
@@ -70,24 +67,24 @@ class GeminiEmbeddingsInbound:
         parsed = parse_json_object(body)
         name = _model_name(model or "")
         if not name:
-            raise _invalid("the model is required in the URL.", "model")
+            raise invalid("the model is required in the URL.", "model")
         if not self.batch:
             items, prefix = [parsed], ""
         else:
             requests = parsed.get("requests")
             if not isinstance(requests, list) or not requests:
-                raise _invalid("'requests' must be a non-empty array.", "requests")
+                raise invalid("'requests' must be a non-empty array.", "requests")
             if len(requests) > MAX_BATCH:
-                raise _invalid(f"at most {MAX_BATCH} requests can be in one batch.", "requests")
+                raise invalid(f"at most {MAX_BATCH} requests can be in one batch.", "requests")
             items, prefix = requests, "requests"
         texts: list[str] = []
         for index, item in enumerate(items):
             where = f"{prefix}[{index}]" if prefix else ""
             if not isinstance(item, dict):
-                raise _invalid(f"'{where}' must be an object.", where)
+                raise invalid(f"'{where}' must be an object.", where)
             item_model = item.get("model")
             if item_model is not None and (not isinstance(item_model, str) or _model_name(item_model) != name):
-                raise _invalid(f"'{where}.model' must be the model in the URL (models/{name}).", f"{where}.model")
+                raise invalid(f"'{where}.model' must be the model in the URL (models/{name}).", f"{where}.model")
             texts.append(_text_of(item.get("content"), f"{where}.content" if where else "content"))
         first = items[0]
         return EmbeddingRequest(
@@ -135,7 +132,7 @@ class GeminiEmbeddingsUpstream:
 
     def build(self, request: EmbeddingRequest, target: Target) -> UpstreamCall:
         if request.tokens is not None:
-            raise _invalid("'input' as token arrays is not supported by this model's upstream (text only).", "input")
+            raise invalid("'input' as token arrays is not supported by this model's upstream (text only).", "input")
         return _batch_call(request, target, 0)
 
     def parse(

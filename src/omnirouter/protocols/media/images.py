@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.ir.media import GeneratedImage, ImageInput, ImageRequest, ImageResult
-from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
+from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid
 from omnirouter.protocols.media.sniff import sniff_image_mime
 
 __all__ = [
@@ -39,11 +39,6 @@ DOWNLOAD = "download"
 RESOLUTIONS = {"1K": 1024, "2K": 2048, "3K": 3072, "4K": 4096}
 _SIZE = re.compile(r"(\d{1,5})\s*[xX*]\s*(\d{1,5})")
 _RATIO = re.compile(r"(\d{1,3})\s*:\s*(\d{1,3})")
-
-
-def invalid(message: str, param: str) -> GatewayError:
-    """A 400 naming ``param``."""
-    return GatewayError(ErrorKind.INVALID_REQUEST, message, param=param)
 
 
 def data_url(mime: str, b64: str) -> str:

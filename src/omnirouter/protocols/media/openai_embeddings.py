@@ -23,7 +23,9 @@ from omnirouter.protocols.media.base import (
     Target,
     UpstreamCall,
     estimated_tokens,
+    invalid,
     json_object,
+    required_model,
 )
 from omnirouter.protocols.media.vectors import vector_base64, vector_floats, vector_from_wire
 from omnirouter.protocols.openai_chat.errors import decode_error, encode_error
@@ -35,10 +37,6 @@ DIMENSIONS = Bounds(1, INT32_MAX, True)
 _TOKEN = Bounds(0, INT32_MAX, True)
 
 
-def _invalid(message: str, param: str) -> GatewayError:
-    return GatewayError(ErrorKind.INVALID_REQUEST, message, param=param)
-
-
 def _is_token_array(value: Any) -> bool:
     return isinstance(value, list) and all(type(t) is int and 0 <= t <= INT32_MAX for t in value)
 
@@ -47,25 +45,25 @@ def _read_input(value: Any) -> tuple[list[str] | None, list[list[int]] | None, b
     """``input`` as texts or token arrays, and whether it was a single input."""
     if isinstance(value, str):
         if not value:
-            raise _invalid("'input' cannot be an empty string.", "input")
+            raise invalid("'input' cannot be an empty string.", "input")
         return [value], None, True
     if not isinstance(value, list) or not value:
-        raise _invalid("'input' must be a non-empty string, array of strings, or array of token arrays.", "input")
+        raise invalid("'input' must be a non-empty string, array of strings, or array of token arrays.", "input")
     if len(value) > MAX_INPUTS:
-        raise _invalid(f"'input' may hold at most {MAX_INPUTS} items.", "input")
+        raise invalid(f"'input' may hold at most {MAX_INPUTS} items.", "input")
     first = value[0]
     if isinstance(first, str):
         for index, item in enumerate(value):
             if not isinstance(item, str) or not item:
-                raise _invalid(f"'input[{index}]' must be a non-empty string.", f"input[{index}]")
+                raise invalid(f"'input[{index}]' must be a non-empty string.", f"input[{index}]")
         return value, None, False
     if type(first) is int:
         if not _is_token_array(value):
-            raise _invalid("'input' must be an array of token ids (integers from 0).", "input")
+            raise invalid("'input' must be an array of token ids (integers from 0).", "input")
         return None, [value], True
     for index, item in enumerate(value):
         if not _is_token_array(item) or not item:
-            raise _invalid(f"'input[{index}]' must be a non-empty array of token ids.", f"input[{index}]")
+            raise invalid(f"'input[{index}]' must be a non-empty array of token ids.", f"input[{index}]")
     return None, value, False
 
 
@@ -76,15 +74,13 @@ class OpenAIEmbeddingsInbound:
 
     def decode(self, body: bytes, content_type: str, model: str | None) -> EmbeddingRequest:
         parsed = parse_json_object(body)
-        name = parsed.get("model")
-        if not isinstance(name, str) or not name:
-            raise _invalid("'model' is required and must be a string.", "model")
+        name = required_model(parsed)
         if "input" not in parsed:
-            raise _invalid("'input' is required.", "input")
+            raise invalid("'input' is required.", "input")
         texts, tokens, single = _read_input(parsed["input"])
         encoding = parsed.get("encoding_format")
         if encoding is not None and encoding != "float" and encoding != "base64":
-            raise _invalid("'encoding_format' must be 'float' or 'base64'.", "encoding_format")
+            raise invalid("'encoding_format' must be 'float' or 'base64'.", "encoding_format")
         return EmbeddingRequest(
             model=name,
             texts=texts,

@@ -18,7 +18,15 @@ from omnirouter.http.json_body import parse_json_object
 from omnirouter.ir import Budget, ErrorKind, GatewayError, Usage
 from omnirouter.ir.media import ModerationRequest, ModerationResult
 from omnirouter.protocols.limits import client_json
-from omnirouter.protocols.media.base import Answer, Followup, Target, UpstreamCall, estimated_tokens, json_object
+from omnirouter.protocols.media.base import (
+    Answer,
+    Followup,
+    Target,
+    UpstreamCall,
+    estimated_tokens,
+    invalid,
+    json_object,
+)
 from omnirouter.protocols.openai_chat.errors import decode_error, encode_error
 
 __all__ = ["DEFAULT_MODERATION_MODEL", "OPENAI_MODERATIONS_IN", "OPENAI_MODERATIONS_UP"]
@@ -27,39 +35,35 @@ DEFAULT_MODERATION_MODEL = "omni-moderation-latest"
 MAX_INPUTS = 2048
 
 
-def _invalid(message: str, param: str) -> GatewayError:
-    return GatewayError(ErrorKind.INVALID_REQUEST, message, param=param)
-
-
 def _check_part(part: Any, index: int) -> None:
     param = f"input[{index}]"
     if not isinstance(part, dict):
-        raise _invalid(f"'{param}' must be a string or a {{type, ...}} part.", param)
+        raise invalid(f"'{param}' must be a string or a {{type, ...}} part.", param)
     kind = part.get("type")
     if kind == "text":
         if not isinstance(part.get("text"), str):
-            raise _invalid(f"'{param}.text' must be a string.", f"{param}.text")
+            raise invalid(f"'{param}.text' must be a string.", f"{param}.text")
     elif kind == "image_url":
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://", "data:")):
-            raise _invalid(f"'{param}.image_url.url' must be an http(s) or data: URL.", f"{param}.image_url.url")
+            raise invalid(f"'{param}.image_url.url' must be an http(s) or data: URL.", f"{param}.image_url.url")
     else:
-        raise _invalid(f"'{param}.type' must be 'text' or 'image_url'.", f"{param}.type")
+        raise invalid(f"'{param}.type' must be 'text' or 'image_url'.", f"{param}.type")
 
 
 def _check_input(value: Any) -> None:
     if isinstance(value, str):
         return
     if not isinstance(value, list) or not value:
-        raise _invalid("'input' must be a string, an array of strings, or an array of parts.", "input")
+        raise invalid("'input' must be a string, an array of strings, or an array of parts.", "input")
     if len(value) > MAX_INPUTS:
-        raise _invalid(f"'input' may hold at most {MAX_INPUTS} items.", "input")
+        raise invalid(f"'input' may hold at most {MAX_INPUTS} items.", "input")
     strings = isinstance(value[0], str)
     for index, item in enumerate(value):
         if strings:
             if not isinstance(item, str):
-                raise _invalid(f"'input[{index}]' must be a string like the items before it.", f"input[{index}]")
+                raise invalid(f"'input[{index}]' must be a string like the items before it.", f"input[{index}]")
         else:
             _check_part(item, index)
 
@@ -86,9 +90,9 @@ class OpenAIModerationsInbound:
         parsed = parse_json_object(body)
         name = parsed.get("model", DEFAULT_MODERATION_MODEL)
         if not isinstance(name, str) or not name:
-            raise _invalid("'model' must be a string.", "model")
+            raise invalid("'model' must be a string.", "model")
         if "input" not in parsed:
-            raise _invalid("'input' is required.", "input")
+            raise invalid("'input' is required.", "input")
         _check_input(parsed["input"])
         return ModerationRequest(model=name, input=parsed["input"])
 

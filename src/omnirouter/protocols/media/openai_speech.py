@@ -27,7 +27,15 @@ from omnirouter.ir import Budget, ErrorKind, GatewayError, Usage, token_count
 from omnirouter.ir.media import SpeechRequest, SpeechResult
 from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.media.audio import AUDIO_CONTENT_TYPES, AudioFormatError, transcode_pcm
-from omnirouter.protocols.media.base import Answer, Followup, Target, UpstreamCall, estimated_tokens
+from omnirouter.protocols.media.base import (
+    Answer,
+    Followup,
+    Target,
+    UpstreamCall,
+    estimated_tokens,
+    invalid,
+    required_model,
+)
 from omnirouter.protocols.media.speech import MAX_FRAME_BYTES, AudioDecoder, RawAudio, b64_audio, characters
 from omnirouter.protocols.media.voices import OPENAI_VOICES, check_voice_name
 from omnirouter.protocols.openai_chat.errors import decode_error, encode_error
@@ -41,10 +49,6 @@ SSE_CHUNK = 32 * 1024  # audio bytes per speech.audio.delta event of a whole ans
 _VENDOR = "the upstream"
 
 
-def _invalid(message: str, param: str) -> GatewayError:
-    return GatewayError(ErrorKind.INVALID_REQUEST, message, param=param)
-
-
 def _voice(value: Any) -> tuple[str, bool]:
     """``voice`` as (name or id, whether it is a custom voice object)."""
     if isinstance(value, str):
@@ -53,7 +57,7 @@ def _voice(value: Any) -> tuple[str, bool]:
     if isinstance(value, dict) and isinstance(value.get("id"), str) and value["id"]:
         check_voice_name(value["id"])
         return value["id"], True
-    raise _invalid("'voice' is required: a voice name or an object {\"id\": ...} of a custom voice.", "voice")
+    raise invalid("'voice' is required: a voice name or an object {\"id\": ...} of a custom voice.", "voice")
 
 
 def _event(obj: dict[str, Any]) -> bytes:
@@ -103,27 +107,25 @@ class OpenAISpeechInbound:
 
     def decode(self, body: bytes, content_type: str, model: str | None) -> SpeechRequest:
         parsed = parse_json_object(body)
-        name = parsed.get("model")
-        if not isinstance(name, str) or not name:
-            raise _invalid("'model' is required and must be a string.", "model")
+        name = required_model(parsed)
         text = parsed.get("input")
         if not isinstance(text, str) or not text:
-            raise _invalid("'input' is required and must be a non-empty string.", "input")
+            raise invalid("'input' is required and must be a non-empty string.", "input")
         if len(text) > MAX_INPUT:
-            raise _invalid(f"'input' is {len(text)} characters long; at most {MAX_INPUT} are allowed.", "input")
+            raise invalid(f"'input' is {len(text)} characters long; at most {MAX_INPUT} are allowed.", "input")
         voice, custom = _voice(parsed.get("voice"))
         instructions = parsed.get("instructions")
         if instructions is not None and (not isinstance(instructions, str) or len(instructions) > MAX_INPUT):
-            raise _invalid(f"'instructions' must be a string of at most {MAX_INPUT} characters.", "instructions")
+            raise invalid(f"'instructions' must be a string of at most {MAX_INPUT} characters.", "instructions")
         fmt = parsed.get("response_format", "mp3")
         if fmt not in FORMATS:
-            raise _invalid(f"'response_format' must be one of {', '.join(FORMATS)}.", "response_format")
+            raise invalid(f"'response_format' must be one of {', '.join(FORMATS)}.", "response_format")
         speed = parsed.get("speed")
         if speed is not None and (type(speed) not in (int, float) or not 0.25 <= speed <= 4.0):
-            raise _invalid("'speed' must be a number from 0.25 to 4.0.", "speed")
+            raise invalid("'speed' must be a number from 0.25 to 4.0.", "speed")
         stream_format = parsed.get("stream_format", "audio")
         if stream_format not in ("audio", "sse"):
-            raise _invalid("'stream_format' must be 'audio' or 'sse'.", "stream_format")
+            raise invalid("'stream_format' must be 'audio' or 'sse'.", "stream_format")
         return SpeechRequest(
             model=name,
             text=text,
@@ -152,7 +154,7 @@ class OpenAISpeechInbound:
             try:
                 audio = transcode_pcm(audio, result.pcm_rate, result.format)
             except AudioFormatError as exc:
-                raise _invalid(str(exc), "response_format") from None
+                raise invalid(str(exc), "response_format") from None
         if not request.sse:
             return audio, AUDIO_CONTENT_TYPES[result.format].encode()
         frames = _SSEFrames(request.text)
@@ -236,7 +238,7 @@ class OpenAISpeechUpstream:
         elif request.voice.lower() in OPENAI_VOICES:
             voice = request.voice.lower()
         elif target.options.get("voices") != "any":
-            raise _invalid(
+            raise invalid(
                 f"The voice '{request.voice}' is not available for this model: use one of {', '.join(OPENAI_VOICES)}.",
                 "voice",
             )

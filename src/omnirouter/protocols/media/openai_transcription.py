@@ -24,7 +24,15 @@ from omnirouter.http.multipart import FilePart, Form, build_form, parse_form
 from omnirouter.ir import Budget, ErrorKind, GatewayError, Usage, token_count
 from omnirouter.ir.media import MediaFile, TranscriptionRequest, TranscriptionResult
 from omnirouter.protocols.media.audio import audio_duration
-from omnirouter.protocols.media.base import Answer, Followup, Target, UpstreamCall, estimated_tokens, json_object
+from omnirouter.protocols.media.base import (
+    Answer,
+    Followup,
+    Target,
+    UpstreamCall,
+    estimated_tokens,
+    invalid,
+    json_object,
+)
 from omnirouter.protocols.openai_chat.errors import decode_error, encode_error
 from omnirouter.protocols.sse import SSEEvent, frame
 
@@ -59,18 +67,14 @@ words, 6 tokens, a second), plus ``OUTPUT_SLACK`` for short clips."""
 OUTPUT_SLACK = 256
 
 
-def _invalid(message: str, param: str | None) -> GatewayError:
-    return GatewayError(ErrorKind.INVALID_REQUEST, message, param=param)
-
-
 def _audio_file(form: Form) -> FilePart:
     part = form.file("file")
     if part is None:
         if form.has("file"):
-            raise _invalid("Invalid type for 'file': expected a file, but got a string instead.", "file")
-        raise _invalid("Missing required parameter: 'file'.", "file")
+            raise invalid("Invalid type for 'file': expected a file, but got a string instead.", "file")
+        raise invalid("Missing required parameter: 'file'.", "file")
     if not part.data:
-        raise _invalid("The uploaded 'file' is empty.", "file")
+        raise invalid("The uploaded 'file' is empty.", "file")
     return part
 
 
@@ -83,7 +87,7 @@ def _temperature(form: Form) -> float | None:
     except ValueError:
         value = math.nan
     if not 0.0 <= value <= 1.0:
-        raise _invalid(f"Invalid 'temperature': expected a number from 0 to 1, got '{raw}'.", "temperature")
+        raise invalid(f"Invalid 'temperature': expected a number from 0 to 1, got '{raw}'.", "temperature")
     return value
 
 
@@ -93,7 +97,7 @@ def _stream(form: Form) -> bool:
         return False
     lowered = raw.lower()
     if lowered not in ("true", "false"):
-        raise _invalid(f"Invalid 'stream': expected true or false, got '{raw}'.", "stream")
+        raise invalid(f"Invalid 'stream': expected true or false, got '{raw}'.", "stream")
     return lowered == "true"
 
 
@@ -108,17 +112,17 @@ def decode_form(body: bytes, content_type: str, translate: bool) -> Transcriptio
     part = _audio_file(form)
     model = form.text("model")
     if not model:
-        raise _invalid("you must provide a model parameter", "model")
+        raise invalid("you must provide a model parameter", "model")
     fmt = form.text("response_format")
     allowed = _TRANSLATION_FORMATS if translate else JSON_FORMATS + TEXT_FORMATS
     if fmt is not None and fmt not in allowed:
-        raise _invalid(
+        raise invalid(
             f"Invalid value for 'response_format': '{fmt}'. Supported values are: {', '.join(allowed)}.",
             "response_format",
         )
     for value in form.texts("timestamp_granularities"):
         if value not in _GRANULARITIES:
-            raise _invalid(
+            raise invalid(
                 f"Invalid value for 'timestamp_granularities[]': '{value}'. Supported values are: word, segment.",
                 "timestamp_granularities[]",
             )

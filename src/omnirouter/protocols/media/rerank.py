@@ -21,9 +21,10 @@ from typing import Any
 import orjson
 
 from omnirouter.http.json_body import parse_json_object
-from omnirouter.ir import Budget, ErrorKind, GatewayError
+from omnirouter.ir import Budget, GatewayError
 from omnirouter.ir.media import RerankRequest, RerankResult
 from omnirouter.protocols.limits import INT32_MAX, Bounds, number_field
+from omnirouter.protocols.media.base import invalid, required_model
 from omnirouter.protocols.openai_chat.errors import encode_error
 
 __all__ = [
@@ -37,10 +38,6 @@ __all__ = [
 
 MAX_DOCUMENTS = 10_000
 POSITIVE = Bounds(1, INT32_MAX, True)
-
-
-def _invalid(message: str, param: str) -> GatewayError:
-    return GatewayError(ErrorKind.INVALID_REQUEST, message, param=param)
 
 
 def search_units(documents: int) -> int:
@@ -71,14 +68,14 @@ def document_text(document: str | dict[str, Any], rank_fields: list[str] | None 
 
 def _documents(value: Any, objects: bool) -> list[str | dict[str, Any]]:
     if not isinstance(value, list) or not value:
-        raise _invalid("'documents' must be a non-empty array.", "documents")
+        raise invalid("'documents' must be a non-empty array.", "documents")
     if len(value) > MAX_DOCUMENTS:
-        raise _invalid(f"'documents' may hold at most {MAX_DOCUMENTS} items.", "documents")
+        raise invalid(f"'documents' may hold at most {MAX_DOCUMENTS} items.", "documents")
     for index, item in enumerate(value):
         if isinstance(item, str) or (objects and isinstance(item, dict)):
             continue
         kind = "a string or an object" if objects else "a string (v2 takes strings only)"
-        raise _invalid(f"'documents[{index}]' must be {kind}.", f"documents[{index}]")
+        raise invalid(f"'documents[{index}]' must be {kind}.", f"documents[{index}]")
     return value
 
 
@@ -87,7 +84,7 @@ def _rank_fields(parsed: dict[str, Any]) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not value or not all(isinstance(f, str) and f for f in value):
-        raise _invalid("'rank_fields' must be a non-empty array of field names.", "rank_fields")
+        raise invalid("'rank_fields' must be a non-empty array of field names.", "rank_fields")
     return value
 
 
@@ -109,18 +106,16 @@ class RerankInbound:
 
     def decode(self, body: bytes, content_type: str, model: str | None) -> RerankRequest:
         parsed = parse_json_object(body)
-        name = parsed.get("model")
-        if not isinstance(name, str) or not name:
-            raise _invalid("'model' is required and must be a string.", "model")
+        name = required_model(parsed)
         query = parsed.get("query")
         if not isinstance(query, str) or not query:
-            raise _invalid("'query' is required and must be a non-empty string.", "query")
+            raise invalid("'query' is required and must be a non-empty string.", "query")
         if "documents" not in parsed:
-            raise _invalid("'documents' is required.", "documents")
+            raise invalid("'documents' is required.", "documents")
         documents = _documents(parsed["documents"], objects=not self.v2)
         returned = None if self.v2 else parsed.get("return_documents")
         if returned is not None and not isinstance(returned, bool):
-            raise _invalid("'return_documents' must be a boolean.", "return_documents")
+            raise invalid("'return_documents' must be a boolean.", "return_documents")
         return RerankRequest(
             model=name,
             query=query,
