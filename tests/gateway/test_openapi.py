@@ -95,3 +95,33 @@ async def test_documents_are_served(tmp_path: Path) -> None:
             admin = await response.json()
         assert "/admin/keys/{id}" in admin["paths"] and "/v1/chat/completions" not in admin["paths"]
         validate(admin, cls=OpenAPIV31SpecValidator)
+
+
+def test_media_routes_describe_their_content_types(app: GatewayApp) -> None:
+    paths = app.public_document()["paths"]
+    for path in ("/v1/audio/transcriptions", "/v1/audio/translations", "/audio/transcriptions"):
+        operation = paths[path]["post"]
+        body = operation["requestBody"]["content"]
+        assert list(body) == ["multipart/form-data"], path
+        form = body["multipart/form-data"]["schema"]
+        assert form["required"] == ["file", "model"]
+        assert form["properties"]["file"]["contentMediaType"] == "application/octet-stream"
+        answers = operation["responses"]["200"]["content"]
+        assert answers["text/plain"]["schema"] == {"type": "string"}
+        assert "application/json" in answers
+    assert "text/event-stream" in paths["/v1/audio/transcriptions"]["post"]["responses"]["200"]["content"]
+    edits = paths["/v1/images/edits"]["post"]["requestBody"]["content"]
+    assert set(edits) == {"multipart/form-data", "application/json"}
+    image = edits["multipart/form-data"]["schema"]["properties"]["image"]
+    assert image["type"] == "array" and image["items"]["contentMediaType"] == "application/octet-stream"
+    assert "multipart/form-data" not in paths["/v1/images/generations"]["post"]["requestBody"]["content"]
+    speech = paths["/v1/audio/speech"]["post"]
+    assert list(speech["requestBody"]["content"]) == ["application/json"]
+    answers = speech["responses"]["200"]["content"]
+    assert {"audio/mpeg", "audio/wav", "audio/pcm", "text/event-stream"} <= set(answers)
+    assert "application/json" not in answers
+    assert answers["audio/mpeg"]["schema"] == {"type": "string", "contentMediaType": "audio/mpeg"}
+    for path in ("/v1/embeddings", "/v1/rerank", "/v2/rerank", "/v1/moderations", "/v1/images/generations"):
+        operation = paths[path]["post"]
+        assert list(operation["requestBody"]["content"]) == ["application/json"], path
+        assert list(operation["responses"]["200"]["content"]) == ["application/json"], path

@@ -11,7 +11,7 @@ from omnirouter.api.errors import GEMINI_ERRORS, OPENAI_ERRORS
 from omnirouter.api.lifecycle import serve
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import Receive, Scope, Send, header
-from omnirouter.http.routes import PATH_PARAMS, Auth, ErrorEncoder, Handler, Route, RouteDoc
+from omnirouter.http.routes import PATH_PARAMS, Auth, ErrorEncoder, FormField, Handler, Route, RouteDoc
 from omnirouter.protocols.media.base import MediaInbound
 from omnirouter.protocols.media.gemini_embeddings import GEMINI_BATCH_EMBED_IN, GEMINI_EMBED_IN
 from omnirouter.protocols.media.openai_embeddings import OPENAI_EMBEDDINGS_IN
@@ -51,10 +51,22 @@ def media_handler(
 
 
 def media_route(
-    path: str, handler: Handler, errors: ErrorEncoder, summary: str, *, tag: str, body: Any = dict[str, Any]
+    path: str,
+    handler: Handler,
+    errors: ErrorEncoder,
+    summary: str,
+    *,
+    tag: str,
+    body: Any = dict[str, Any],
+    body_types: tuple[str, ...] = ("application/json",),
+    form: tuple[FormField, ...] = (),
+    answers: tuple[str, ...] = ("application/json",),
+    streams: bool = False,
 ) -> Route:
-    """A ``POST`` media route on the lifecycle (which checks the client key itself)."""
-    doc = RouteDoc(body=body, errors=MEDIA_ERRORS, tag=tag)
+    """A ``POST`` media route on the lifecycle (which checks the client key itself); ``body_types``,
+    ``form``, ``answers`` and ``streams`` describe its bodies in the OpenAPI document (``RouteDoc``)."""
+    doc = RouteDoc(body=body, body_types=body_types, form=form, answers=answers, streams=streams, errors=MEDIA_ERRORS,
+                   tag=tag)  # fmt: skip
     return Route("POST", path, handler, errors, summary, Auth.CLIENT_KEY, auth_in_handler=True, doc=doc)
 
 

@@ -12,7 +12,7 @@ from omnirouter.api.errors import OPENAI_ERRORS
 from omnirouter.api.media import media_handler, media_route
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import Receive, Scope, Send
-from omnirouter.http.routes import Handler, Route
+from omnirouter.http.routes import FormField, Handler, Route
 from omnirouter.ir.media import ImageRequest
 from omnirouter.protocols.media.images import invalid
 from omnirouter.protocols.media.openai_images_in import (
@@ -23,6 +23,18 @@ from omnirouter.protocols.media.openai_images_in import (
 from omnirouter.providers import Capability
 
 __all__ = ["image_routes"]
+
+_EDIT_TYPES = ("multipart/form-data", "application/json")
+_EDIT_FORM = (
+    FormField("image", "the image(s) to edit: one 'image', or repeated 'image[]' / 'image[0]'… (PNG, JPEG, WebP, GIF)",
+              "files", required=True),
+    FormField("mask", "one mask file", "file"),
+    FormField("model", "the public model", required=True),
+    FormField("prompt", "what to change", required=True),
+    *(FormField(name, "as in the JSON body") for name in ("n", "size", "quality", "response_format", "output_format",
+                                                          "output_compression", "background", "moderation",
+                                                          "input_fidelity", "user")),
+)  # fmt: skip
 
 
 class _AsyncRefused(OpenAIImagesInbound):
@@ -58,6 +70,7 @@ def image_routes(gateway: Gateway) -> list[Route]:
             media_route(f"{prefix}/images/generations", generations, OPENAI_ERRORS,
                         "OpenAI image generation (also the Omni-Image body)", tag="images"),
             media_route(f"{prefix}/images/edits", edits, OPENAI_ERRORS,
-                        "OpenAI image edits (multipart or JSON)", tag="images"),
+                        "OpenAI image edits (multipart or JSON)", tag="images", body_types=_EDIT_TYPES,
+                        form=_EDIT_FORM),
         ]  # fmt: skip
     return routes

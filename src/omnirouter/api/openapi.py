@@ -18,7 +18,15 @@ from typing import Any
 import msgspec
 import orjson
 
-from omnirouter.http.routes import Auth, ErrorEncoder, Route, RouteKind, openapi_path, path_parameters
+from omnirouter.http.routes import (
+    Auth,
+    ErrorEncoder,
+    FormField,
+    Route,
+    RouteKind,
+    openapi_path,
+    path_parameters,
+)
 from omnirouter.ir import ErrorKind, GatewayError
 
 __all__ = ["SECURITY", "openapi_document", "operation_id"]
@@ -120,6 +128,36 @@ def _response_schema(route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
     return dict(item)
 
 
+def _form_field(field: FormField) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "description": field.description}
+    if field.kind in ("file", "files"):
+        schema["contentMediaType"] = "application/octet-stream"
+    if field.kind == "files":
+        return {"type": "array", "items": schema, "description": field.description}
+    return schema
+
+
+def _body_schema(kind: str, route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
+    """The request body's schema in one content type: a form's fields, else the JSON body's type."""
+    if kind == "multipart/form-data":
+        form = route.doc.form
+        return {
+            "type": "object",
+            "properties": {field.name: _form_field(field) for field in form},
+            "required": [field.name for field in form if field.required],
+        }
+    return dict(refs[route.doc.body]) if route.doc.body is not None else dict(_OBJECT)
+
+
+def _answer_schema(kind: str, route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
+    """The success answer's schema in one content type: JSON by ``response``, text as a string, else bytes."""
+    if kind == "application/json":
+        return _response_schema(route, refs)
+    if kind.startswith("text/"):
+        return {"type": "string"}
+    return {"type": "string", "contentMediaType": kind}
+
+
 def _parameters(route: Route) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for name in path_parameters(route.path):
@@ -142,10 +180,10 @@ def _operation(route: Route, refs: dict[Any, Any], components: dict[str, Any]) -
     parameters = _parameters(route)
     if parameters:
         operation["parameters"] = parameters
-    if doc.body is not None:
-        body = {"application/json": {"schema": refs[doc.body]}}
+    if doc.body is not None or doc.form:
+        body = {kind: {"schema": _body_schema(kind, route, refs)} for kind in doc.body_types}
         operation["requestBody"] = {"required": doc.body_required, "content": body}
-    content: dict[str, Any] = {"application/json": {"schema": _response_schema(route, refs)}}
+    content = {kind: {"schema": _answer_schema(kind, route, refs)} for kind in doc.answers}
     if doc.streams:
         content["text/event-stream"] = {"schema": {"type": "string"}}
     if route.kind is RouteKind.WEBSOCKET:

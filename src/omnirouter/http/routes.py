@@ -47,6 +47,7 @@ __all__ = [
     "Auth",
     "Entry",
     "ErrorEncoder",
+    "FormField",
     "Guard",
     "Handler",
     "Match",
@@ -115,15 +116,32 @@ class QueryParam:
 
 
 @dataclass(frozen=True, slots=True)
+class FormField:
+    """A field of a ``multipart/form-data`` request body (for the OpenAPI document): ``kind`` is
+    ``string``, ``file`` (one upload) or ``files`` (the field may be repeated, ``image[]``)."""
+
+    name: str
+    description: str
+    kind: str = "string"  # string | file | files
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RouteDoc:
     """What the OpenAPI document says of a route beyond its method, path, summary and auth.
 
     ``body`` and ``response`` are msgspec types (``None``: any JSON object); ``many`` wraps the response
     as ``{"object": "list", "data": [...]}``, ``array`` makes it a bare JSON array; ``streams``: the
     answer may be a ``text/event-stream``; ``errors``: the error statuses worth listing.
+    ``body_types``: the request body's content types (``multipart/form-data`` is described by ``form``,
+    JSON by ``body``); ``answers``: the success answer's content types (``application/json`` is
+    described by ``response``, any other as a string, binary unless it is ``text/…``).
     """
 
     body: Any = None
+    body_types: tuple[str, ...] = ("application/json",)
+    form: tuple[FormField, ...] = ()
+    answers: tuple[str, ...] = ("application/json",)
     body_required: bool = True
     response: Any = None
     many: bool = False
