@@ -47,6 +47,8 @@ def _model_path(model: str) -> str:
 def _image_size(request: ImageRequest) -> str | None:
     """``1K``/``2K``/``4K`` from the client's resolution, quality or pixel size; None when it said none."""
     resolution = (request.resolution or "").upper()
+    if resolution not in RESOLUTIONS and (request.size or "").upper() in RESOLUTIONS:
+        resolution = (request.size or "").upper()  # a size given as a preset (``2K``) says the same
     if resolution in RESOLUTIONS:
         return "4K" if resolution in ("3K", "4K") else resolution
     if request.quality in ("hd", "high"):
