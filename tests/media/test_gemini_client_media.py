@@ -40,6 +40,8 @@ async def served(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathF
         channel(url, "ge", "gemini", ["imagen-4.0-generate-001", "gemini-2.5-flash-preview-tts"]),
         channel(url, "ark", "ark", ["seedream"], model_map={"seedream": "doubao-seedream-4-0-250828"}),
         channel(url, "mm", "minimax", ["speech-02-hd"]),
+        channel(url, "mix-oa", "openai", ["mix-image"], model_map={"mix-image": "gpt-image-1"}, priority=10),
+        channel(url, "mix-ge", "gemini", ["mix-image"], model_map={"mix-image": "gemini-2.5-flash-image"}),
     ]
     async with media_gateway(db_dir, channels) as running:
         yield running, db_dir / "gw.db"
@@ -350,3 +352,18 @@ async def test_text_chat_on_an_openai_channel_stays_chat(client: genai.Client, m
     [sent] = upstream_calls(mock_upstream)
     assert sent.path == "/v1/chat/completions" and sent.body["model"] == "gpt-4o-mini"
     assert response.text
+
+
+async def test_a_plan_mixing_media_and_pass_through_fails_over(
+    client: genai.Client, mock_upstream: MockUpstream
+) -> None:
+    mock_upstream.script({"fail": 503}, times=1)
+    response = await client.aio.models.generate_content(
+        model="mix-image", contents=PROMPT, config=image_config(aspect_ratio="16:9")
+    )
+    first, second = upstream_calls(mock_upstream)
+    assert first.path == "/v1/images/generations" and first.body["size"] == "1536x1024"
+    assert second.path == "/v1beta/models/gemini-2.5-flash-image:generateContent"
+    assert second.body["generationConfig"]["imageConfig"] == {"aspectRatio": "16:9"}  # relayed as sent
+    [blob] = inline_parts(response)
+    assert image_of(blob).format == "PNG"
