@@ -3,7 +3,8 @@
 The chat and count-tokens routes authenticate inside their handlers (``auth_in_handler``): the request
 lifecycle needs the key record for access, limits and billing, and checking it twice would cost the hot
 path.  The model listings are checked by the route table (``Auth.CLIENT_KEY``).  Gemini's
-``/v1beta/models/{model}:generateContent`` and friends are ordinary templates (also under ``/v1/``).
+``/v1beta/models/{model}:generateContent`` and friends are ordinary templates (also under ``/v1/``); a
+generateContent asking for images or speech may be served as media (``relay/gemini_generate.py``).
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.anthropic import ANTHROPIC
 from omnirouter.protocols.base import Codec
 from omnirouter.protocols.gemini import GEMINI, GEMINI_JSON_ARRAY
+from omnirouter.protocols.media.gemini_generate_in import GeminiFraming
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
 from omnirouter.protocols.openai_responses import OPENAI_RESPONSES
+from omnirouter.relay.gemini_generate import GeminiGenerateOperation
 
 __all__ = ["ClientRoutes"]
 
@@ -127,20 +130,23 @@ class ClientRoutes:
 
     async def generate_content(self, scope: Scope, receive: Receive, send: Send) -> None:
         model = unquote(scope[PATH_PARAMS]["model"])
-        operation = chat_operation(self.gateway, GEMINI, path_model=model, path_stream=False)
+        chat = chat_operation(self.gateway, GEMINI, path_model=model, path_stream=False)
+        operation = GeminiGenerateOperation(chat, self.gateway.client, GeminiFraming.PLAIN)
         await serve(self.gateway, operation, scope, receive, send)
 
     async def stream_generate_content(self, scope: Scope, receive: Receive, send: Send) -> None:
         model = unquote(scope[PATH_PARAMS]["model"])
         query: bytes = scope.get("query_string", b"")
         sse = b"alt=sse" in query
-        operation = chat_operation(
+        chat = chat_operation(
             self.gateway,
             GEMINI if sse else GEMINI_JSON_ARRAY,
             path_model=model,
             path_stream=True,
             stream_headers=SSE_HEADERS if sse else JSON_HEADERS,
         )
+        framing = GeminiFraming.SSE if sse else GeminiFraming.ARRAY
+        operation = GeminiGenerateOperation(chat, self.gateway.client, framing)
         await serve(self.gateway, operation, scope, receive, send)
 
     async def gemini_count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:

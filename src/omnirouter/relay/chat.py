@@ -121,6 +121,11 @@ class ChatOperation:
         self.stream = False
         self.body_limit: int | None = None
 
+    @property
+    def body(self) -> dict[str, Any]:
+        """The request's JSON object, once ``read`` (never to be edited)."""
+        return self._body
+
     def encode_error(self, error: GatewayError) -> tuple[int, bytes]:
         return self._inbound.encode_error(error)
 

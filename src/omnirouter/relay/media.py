@@ -75,6 +75,11 @@ class MediaOperation(Generic[Req, Res]):
         model: str = getattr(request, "model")  # noqa: B009  # every media request names its model
         return Inbound(model, bool(getattr(request, "stream", False)))
 
+    def adopt(self, request: Req, body_size: int) -> None:
+        """Take a request decoded elsewhere instead of ``read``ing it (a Gemini generateContent asking for
+        media, handed over by ``relay/gemini_generate.py``)."""
+        self._request, self._body_size = request, body_size
+
     def ready(self, attempts: list[Attempt]) -> list[Attempt]:
         """The attempts whose vendor serves this capability; none is a 400 naming the model."""
         capability = self.capability
