@@ -77,6 +77,7 @@ class Settings:
     profile_s: float
     quick: bool
     nice: int
+    suites: tuple[str, ...] = ("chat", "media")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -101,6 +102,7 @@ class Settings:
             profile_s=6.0,
             quick=quick,
             nice=args.nice,
+            suites=tuple(x.strip() for x in getattr(args, "suite", "chat,media").split(",") if x.strip()),
         )
 
 

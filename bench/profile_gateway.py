@@ -9,7 +9,10 @@ summarized: CPU per request (from /proc), the main thread's busy share, self tim
 functions with the most self and inclusive time.  Raw stacks stay in the results directory
 (``profile-<case>.txt``, loadable in speedscope or flamegraph.pl).
 
-Standalone: ``.venv/bin/python bench/profile_gateway.py [--seconds 8]``.
+With ``--media``, the media cases instead (``bench/media_scenarios.py``): embeddings base64 and float,
+streamed speech, through omnirouter and the relay.
+
+Standalone: ``.venv/bin/python bench/profile_gateway.py [--seconds 8] [--media]``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ sys.path.insert(0, HERE)
 
 import common  # noqa: E402
 import measure  # noqa: E402
+import media_scenarios  # noqa: E402
 import setup_env  # noqa: E402
 import targets  # noqa: E402
 
@@ -184,7 +188,7 @@ def _profile_case(
     return result
 
 
-def run(out: str, seconds: float, tools_py: str, load_cpu: str | None) -> dict[str, Any]:
+def run(out: str, seconds: float, tools_py: str, load_cpu: str | None, media: bool = False) -> dict[str, Any]:
     """Start an upstream, a 1-worker omnirouter and the minimal relay; profile each case; return the summaries."""
     pyspy = os.path.join(os.path.dirname(tools_py), "py-spy")
     work = os.path.join(out, "work")
@@ -218,17 +222,25 @@ def run(out: str, seconds: float, tools_py: str, load_cpu: str | None) -> dict[s
         common.wait_ready(r.base + "/health", relay, 30)
         targets.check_target(t)
         targets.check_target(r)
-        plan = [(t, case, protocol, stream) for case, protocol, stream in CASES]
-        plan += [(r, "relay_" + case, protocol, stream) for case, protocol, stream in CASES if protocol == "openai"]
-        for target, case, protocol, stream in plan:
+        plan: list[tuple[targets.Target, str, str, dict[str, Any]]] = []
+        if media:
+            for target, prefix in ((t, ""), (r, "relay_")):
+                media_scenarios.check_media(target)
+                for case, path in media_scenarios.PATHS.items():
+                    plan.append((target, prefix + case, path, media_scenarios.body(case)))
+        else:
+            for case, protocol, stream in CASES:
+                plan.append((t, case, t.path(protocol), t.body(protocol, stream)))
+                if protocol == "openai":
+                    plan.append((r, "relay_" + case, r.path(protocol), r.body(protocol, stream)))
+        for target, case, path, body in plan:
             assert target.proc is not None
-            script = measure.lua_script(
-                os.path.join(work, f"profile-{case}.lua"), target, target.body(protocol, stream), protocol
-            )
+            protocol = "anthropic" if case.startswith("t_") else "openai"
+            script = measure.lua_script(os.path.join(work, f"profile-{case}.lua"), target, body, protocol)
             result = _profile_case(
                 pyspy,
                 target.proc.popen.pid,
-                target.base + target.path(protocol),
+                target.base + path,
                 script,
                 os.path.join(out, f"profile-{case}.txt"),
                 seconds,
@@ -255,13 +267,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--media", action="store_true", help="profile the media cases (embeddings, speech)")
     args = parser.parse_args()
     tools_py = setup_env.setup_tools()
     out = os.path.abspath(args.out or os.path.join(HERE, "results", "profile-" + time.strftime("%Y%m%d-%H%M%S")))
     os.makedirs(out, exist_ok=True)
     common.ensure_wrk()
     load_cpu = "0" if common.cpus() >= 2 else None
-    summary = run(out, args.seconds, tools_py, load_cpu)
+    summary = run(out, args.seconds, tools_py, load_cpu, args.media)
     with open(os.path.join(out, "profile.json"), "w") as fh:
         json.dump(summary, fh, indent=1)
     print(json.dumps(summary, indent=1))

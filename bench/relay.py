@@ -1,5 +1,6 @@
 """The minimal relay: raw ASGI on uvicorn + one aiohttp session, no auth, no accounting.
-The practical floor for any Python gateway.  ``RELAY_UPSTREAM=http://127.0.0.1:9101
+The practical floor for any Python gateway.  A JSON answer is read whole; anything else (SSE,
+audio) is relayed chunk by chunk as it arrives.  ``RELAY_UPSTREAM=http://127.0.0.1:9101
 uvicorn bench.relay:app --loop uvloop --http httptools --no-access-log``"""
 
 import os
@@ -29,7 +30,7 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
     async with session.post(UPSTREAM + scope["path"], data=body, headers=HEADERS) as resp:
         ctype = resp.headers.get("content-type", "application/json").encode()
         await send({"type": "http.response.start", "status": resp.status, "headers": [(b"content-type", ctype)]})
-        if not ctype.startswith(b"text/event-stream"):
+        if ctype.startswith(b"application/json"):
             return await send({"type": "http.response.body", "body": await resp.read()})
         async for chunk in resp.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -15,6 +15,11 @@ concurrency 1 and chunk pacing with ``bench/loadgen.py``), 500 concurrent slow s
 open (memory and CPU of the gateway while it holds them), memory idle and peak; the
 Anthropic-client -> OpenAI-upstream translation path next to the pass-through path.
 
+The media scenarios (``bench/media_scenarios.py``; ``direct``, ``relay`` and omnirouter only): OpenAI
+embeddings (8 inputs x 1536 dimensions, base64 and float; latency at concurrency 1, requests/s at
+8 and 64 connections) and streamed speech (200 KB of mp3 in 8 KB chunks; time to first audio byte
+at concurrency 1, answers/s at 16 connections).  ``--suite media`` runs them alone.
+
 Then (full mode) a py-spy profile of one omnirouter worker under plain and streamed load
 (``bench/profile_gateway.py``).  The pieces: ``targets.py`` (the gateways), ``measure.py`` (the
 measurements), ``common.py`` (settings, processes), ``report.py`` (the docs).
@@ -45,6 +50,7 @@ sys.path.insert(0, HERE)
 import setup_env  # noqa: E402
 from common import PY, ROOT, Proc, Settings, cpus, ensure_wrk, free_port, hwm_mb, pin, rss_mb, wait_ready  # noqa: E402
 from measure import measure, summarize, throughput  # noqa: E402
+from media_scenarios import check_media, media_round, runs_media, summarize_media  # noqa: E402
 from targets import Target, start_targets  # noqa: E402
 
 # ----------------------------------------------------------------------------- machine
@@ -130,6 +136,12 @@ def main() -> int:
         help="a checkout of an earlier omnirouter (e.g. a git worktree): adds the target omnirouter-base, "
         "that code's gateway (1 worker), interleaved with the others for a before/after comparison",
     )
+    parser.add_argument(
+        "--suite",
+        default="chat,media",
+        help="what to measure: chat (chat completions: latency, req/s, streams, held streams), "
+        "media (embeddings and streamed speech), or both (default)",
+    )
     parser.add_argument("--hold", type=int, default=0, help="concurrent slow streams to hold (default 500)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--no-docs", action="store_true", help="do not regenerate docs/benchmarks.md and plots")
@@ -197,6 +209,10 @@ def main() -> int:
         wait_ready(f"http://127.0.0.1:{upstream_port}/health", upstream, 10)
         names = [f"omnirouter-w{s.workers}" if x == "omnirouter-wN" else x for x in names]
         start_targets(names, s, out, upstream_port, litellm_exe, targets)
+        if "media" in s.suites:
+            for t in targets:
+                if runs_media(t):
+                    check_media(t)
         for t in targets:
             results["targets"][t.name] = {
                 "label": t.label,
@@ -210,16 +226,22 @@ def main() -> int:
             }
         for r in range(s.rounds):
             order = targets[r % len(targets) :] + targets[: r % len(targets)]  # rotate: no fixed position bias
-            round_results: dict[str, Any] = {}
-            for t in order:
-                t0 = time.monotonic()
-                round_results[t.name] = measure(t, s, work, load_cpu, r)
-                round_results[t.name]["seconds"] = time.monotonic() - t0
-            for name, rates in throughput(order, s, work, load_cpu).items():
-                round_results[name].update(rates)
-            for t in order:
-                m = round_results[t.name]
-                print(f"bench: round {r + 1}/{s.rounds} {t.name:16s} {summarize(m)} ({m['seconds']:.0f}s)", flush=True)
+            round_results: dict[str, Any] = {t.name: {} for t in order}
+            if "chat" in s.suites:
+                for t in order:
+                    t0 = time.monotonic()
+                    round_results[t.name] = measure(t, s, work, load_cpu, r)
+                    round_results[t.name]["seconds"] = time.monotonic() - t0
+                for name, rates in throughput(order, s, work, load_cpu).items():
+                    round_results[name].update(rates)
+                for t in order:
+                    m = round_results[t.name]
+                    line = f"bench: round {r + 1}/{s.rounds} {t.name:16s} {summarize(m)} ({m['seconds']:.0f}s)"
+                    print(line, flush=True)
+            if "media" in s.suites:
+                for name, media in media_round(order, s, work, load_cpu).items():
+                    round_results[name].update(media)
+                    print(f"bench: round {r + 1}/{s.rounds} {name:16s} media: {summarize_media(media)}", flush=True)
             results["rounds"].append(round_results)
         for t in targets:
             if t.proc is not None:
@@ -247,7 +269,7 @@ def main() -> int:
             json.dump(results, fh, indent=1, default=str)
 
     save()
-    if s.profile:
+    if s.profile and "chat" in s.suites:
         import profile_gateway
 
         try:

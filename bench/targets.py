@@ -70,6 +70,9 @@ class Target:
         return self.proc.pids() if self.proc is not None else []
 
 
+EMBEDDING_MODEL, SPEECH_MODEL = "text-embedding-3-small", "tts-1"  # the media scenarios (bench/media_scenarios.py)
+
+
 def write_omnirouter_config(path: str, upstream_port: int, db: str, extra: str = "") -> None:
     models = [f"gpt-4o-mini{s}" for s in SPEEDS]
     claude = {f"claude-haiku-4-5{s}": f"gpt-4o-mini{s}" for s in SPEEDS}
@@ -82,7 +85,7 @@ def write_omnirouter_config(path: str, upstream_port: int, db: str, extra: str =
         "    provider: openai",
         f"    base_url: http://127.0.0.1:{upstream_port}/v1",
         f"    api_keys: [{UPSTREAM_KEY}]",
-        f"    models: [{', '.join(models + list(claude))}]",
+        f"    models: [{', '.join(models + list(claude) + [EMBEDDING_MODEL, SPEECH_MODEL])}]",
         "    model_map: {" + ", ".join(f"{k}: {v}" for k, v in claude.items()) + "}",
         "keys:",
         "  - name: bench",
@@ -91,6 +94,8 @@ def write_omnirouter_config(path: str, upstream_port: int, db: str, extra: str =
     ]
     for m in models + list(claude):
         lines.append(f"  {m}: {{input: 0.15, output: 0.60}}")
+    lines.append(f"  {EMBEDDING_MODEL}: {{input: 0.02}}")
+    lines.append(f"  {SPEECH_MODEL}: {{per_1k_characters: 0.015}}")
     if extra:
         lines.append(extra)
     with open(path, "w") as fh:

@@ -1,4 +1,4 @@
-"""A tiny, fast OpenAI Chat Completions upstream for the benchmark (raw asyncio + uvloop + httptools).
+"""A tiny, fast OpenAI upstream (chat, embeddings, speech) for the benchmark (raw asyncio + uvloop + httptools).
 
 ``POST /v1/chat/completions`` answers a canned completion, or with ``"stream": true`` a
 50-chunk SSE stream (role chunk, 48 content chunks, finish chunk), then the usage chunk when
@@ -9,6 +9,12 @@ between events, so events leave as separate TCP segments.
 The per-chunk delay comes from the model name: ``*-paced`` waits ``--paced-delay`` (10 ms)
 between events, ``*-slow`` waits ``--slow-delay`` (100 ms), ``*-ttfc`` sends the first event
 alone (5 ms before the rest, for time-to-first-chunk measurements); anything else streams at once.
+``POST /v1/embeddings`` answers like OpenAI: one unit vector per input (1536 dimensions, or the
+``dimensions`` asked; seeded by the text, as the mock upstream does), ``encoding_format`` ``float``
+(the API's default) as JSON numbers or ``base64`` as little-endian float32; answers are cached per
+request, so the upstream stays cheap.  ``POST /v1/audio/speech`` answers ``--speech-bytes`` (200 KB)
+of ``audio/mpeg`` in ``--speech-chunk`` (8 KB) HTTP chunks: the first at once, the others each after
+``--speech-gap`` (1 ms).
 ``GET /health`` answers 200; ``GET /stats`` the connections accepted and requests served.
 Every response is keep-alive.  No auth check beyond presence.
 
@@ -19,7 +25,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import random
 import signal
+import sys
+from array import array
 from typing import Any
 
 import httptools
@@ -118,14 +129,69 @@ _STREAM_HEAD = (
 _HEALTH = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{"status":"ok"}'
 STATS = {"connections": 0, "requests": 0}
 _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 9\r\n\r\nnot found"
+_AUDIO_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: audio/mpeg\r\nx-request-id: req_bench\r\ntransfer-encoding: chunked\r\n\r\n"
+)
 _BAD = b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 8\r\n\r\nbad json"
+
+
+def _vector(text: str, dims: int) -> array[float]:
+    """A unit-length float32 vector seeded by ``text`` (stdlib only; the mock upstream uses numpy)."""
+    rng = random.Random(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little"))
+    values = [rng.gauss(0.0, 1.0) for _ in range(dims)]
+    norm = sum(v * v for v in values) ** 0.5 or 1.0
+    return array("f", [v / norm for v in values])
+
+
+def _le_bytes(vec: array[float]) -> bytes:
+    """The vector as little-endian float32 bytes, OpenAI's base64 payload."""
+    if sys.byteorder == "little":
+        return vec.tobytes()
+    swapped = array("f", vec)
+    swapped.byteswap()
+    return swapped.tobytes()
+
+
+def _embeddings(req: dict[str, Any]) -> bytes | None:
+    """OpenAI's embeddings answer to ``req``, or None for input it does not take."""
+    texts = req.get("input")
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+        return None
+    dims = req.get("dimensions") or 1536
+    as_b64 = req.get("encoding_format") == "base64"
+    data = []
+    for i, text in enumerate(texts):
+        vec = _vector(text, int(dims))
+        value: Any = base64.b64encode(_le_bytes(vec)).decode() if as_b64 else vec.tolist()
+        data.append({"object": "embedding", "index": i, "embedding": value})
+    tokens = sum(len(t.split()) for t in texts)
+    return orjson.dumps(
+        {
+            "object": "list",
+            "data": data,
+            "model": str(req.get("model") or "text-embedding-3-small"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
+
+
+def _audio_chunks(size: int, chunk: int) -> list[bytes]:
+    """``size`` bytes of MPEG-looking audio (an ID3 tag, then frames) as HTTP/1.1 chunks, and the last chunk."""
+    blob = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes((i * 7 + 3) & 0xFF for i in range(size - 10))
+    parts = [blob[i : i + chunk] for i in range(0, size, chunk)]
+    return [b"%x\r\n%s\r\n" % (len(p), p) for p in parts] + [b"0\r\n\r\n"]
 
 
 class Canned:
     """Pre-rendered responses per (model, include_usage)."""
 
-    def __init__(self, paced: float, slow: float) -> None:
+    def __init__(self, paced: float, slow: float, speech: tuple[int, int, float] = (200_000, 8192, 0.001)) -> None:
         self.paced, self.slow = paced, slow
+        self.audio = _audio_chunks(speech[0], speech[1])
+        self.audio_gap = speech[2]
+        self._embeddings: dict[bytes, bytes] = {}
         self._plain: dict[str, bytes] = {}
         self._streams: dict[tuple[str, bool], list[bytes]] = {}
 
@@ -141,6 +207,16 @@ class Canned:
         out = self._streams.get(key)
         if out is None:
             out = self._streams[key] = _stream_events(model, include_usage)
+        return out
+
+    def embeddings(self, raw: bytes, req: dict[str, Any]) -> bytes | None:
+        """The whole HTTP answer to an embeddings request (cached by request body)."""
+        out = self._embeddings.get(raw)
+        if out is None:
+            body = _embeddings(req)
+            if body is None:
+                return None
+            out = self._embeddings[raw] = (_PLAIN_HEAD % len(body)) + body
         return out
 
     def delays(self, model: str, count: int) -> list[float]:
@@ -204,13 +280,22 @@ class UpstreamProtocol(asyncio.Protocol):
             transport.write(_PLAIN_HEAD % len(body) + body)
             return
         STATS["requests"] += 1
-        if method != b"POST" or not path.endswith(b"/chat/completions"):
+        if method != b"POST" or not path.endswith((b"/chat/completions", b"/embeddings", b"/audio/speech")):
             transport.write(_NOT_FOUND)
             return
+        raw = b"".join(self.body)
         try:
-            req = orjson.loads(b"".join(self.body))
+            req = orjson.loads(raw)
         except orjson.JSONDecodeError:
             transport.write(_BAD)
+            return
+        if path.endswith(b"/embeddings"):
+            transport.write(self.canned.embeddings(raw, req) or _BAD)
+            return
+        if path.endswith(b"/audio/speech"):
+            audio = self.canned.audio
+            gaps = [0.0] + [self.canned.audio_gap] * (len(audio) - 2) + [0.0]
+            self.busy = asyncio.get_running_loop().create_task(self._stream(transport, audio, gaps, _AUDIO_HEAD))
             return
         model = str(req.get("model") or "gpt-4o-mini")
         if not req.get("stream"):
@@ -221,8 +306,10 @@ class UpstreamProtocol(asyncio.Protocol):
         delays = self.canned.delays(model, len(events))
         self.busy = asyncio.get_running_loop().create_task(self._stream(transport, events, delays))
 
-    async def _stream(self, transport: asyncio.Transport, events: list[bytes], delays: list[float]) -> None:
-        transport.write(_STREAM_HEAD)
+    async def _stream(
+        self, transport: asyncio.Transport, events: list[bytes], delays: list[float], head: bytes = _STREAM_HEAD
+    ) -> None:
+        transport.write(head)
         for event, delay in zip(events, delays, strict=False):
             if transport.is_closing():
                 return
@@ -231,8 +318,8 @@ class UpstreamProtocol(asyncio.Protocol):
         self.busy = None
 
 
-async def serve(host: str, port: int, paced: float, slow: float) -> None:
-    canned = Canned(paced, slow)
+async def serve(host: str, port: int, paced: float, slow: float, speech: tuple[int, int, float]) -> None:
+    canned = Canned(paced, slow, speech)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: UpstreamProtocol(canned), host, port, backlog=4096, reuse_address=True)
     stop = asyncio.Event()
@@ -249,8 +336,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9101)
     parser.add_argument("--paced-delay", type=float, default=0.010)
     parser.add_argument("--slow-delay", type=float, default=0.100)
+    parser.add_argument("--speech-bytes", type=int, default=200_000)
+    parser.add_argument("--speech-chunk", type=int, default=8192)
+    parser.add_argument("--speech-gap", type=float, default=0.001)
     args = parser.parse_args()
-    coro = serve(args.host, args.port, args.paced_delay, args.slow_delay)
+    speech = (args.speech_bytes, args.speech_chunk, args.speech_gap)
+    coro = serve(args.host, args.port, args.paced_delay, args.slow_delay, speech)
     try:
         import uvloop
     except ImportError:

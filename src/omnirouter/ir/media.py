@@ -45,9 +45,10 @@ class MediaFile(msgspec.Struct, frozen=True):
 
 # ---------------------------------------------------------------- embeddings
 
-Vector = list[float] | bytes
-"""One embedding: floats, or the little-endian float32 bytes OpenAI's base64 form carries (kept as bytes
-so a base64 answer is relayed without turning it into floats and back)."""
+Vector = list[float] | bytes | str
+"""One embedding: floats, the little-endian float32 bytes OpenAI's base64 form carries, or an upstream's
+checked base64 string of them as it came (kept so a base64 answer is relayed without turning it into
+floats and back, or even decoded)."""
 
 
 class EmbeddingRequest(msgspec.Struct, kw_only=True):
