@@ -2,8 +2,8 @@
 
 OpenAI Chat clients asking a Gemini image model get ``message.images`` (``delta.images`` streamed), or
 Markdown in ``content`` on a channel with ``image_output: markdown``; google-genai clients asking IMAGE or
-AUDIO are relayed untouched.  Usage rows have no modality columns on this branch yet (media-billing
-adds them): the rows are checked on ``output_tokens``, which includes the image / audio tokens.
+AUDIO are relayed untouched.  Usage rows keep the image / audio output tokens in their own columns
+(parts of ``output_tokens``).
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ async def test_openai_chat_gets_message_images(
     assert details["image_tokens"] == 1290  # the mock's tokens for a 1024px image
     row = await _row(db_dir, "request_id", raw.headers["x-request-id"])
     assert row["output_tokens"] == completion.usage.completion_tokens and row["output_tokens"] > 1290
-    # TODO(media-billing): assert row["image_output_tokens"] == 1290 once the column exists.
+    assert row["image_output_tokens"] == details["image_tokens"] == 1290
+    assert row["audio_output_tokens"] == 0 and row["images"] == 0  # tokens, not a per-image count
 
 
 async def test_openai_chat_streams_delta_images(client: openai.AsyncOpenAI) -> None:
@@ -249,7 +250,7 @@ async def test_google_genai_image_and_audio_pass_through(
         await gclient.aio.aclose()
     row = await _row(db_dir, "model", TTS_MODEL)  # the module's only TTS call
     assert row["inbound_protocol"] == "gemini" and row["output_tokens"] == audio_tokens
-    # TODO(media-billing): assert row["audio_output_tokens"] == audio_tokens once the column exists.
+    assert row["audio_output_tokens"] == audio_tokens and row["image_output_tokens"] == 0
 
 
 async def test_a_large_streamed_image_arrives_whole(client: openai.AsyncOpenAI, mock_upstream: MockUpstream) -> None:

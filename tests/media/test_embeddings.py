@@ -299,7 +299,7 @@ async def test_a_failing_channel_falls_over_and_the_row_keeps_the_attempts(
     rows = [row for row in await usage_rows(db_dir / "gw.db") if row["model"] == BOTH]
     assert rows[-1]["attempts"] == 2 and rows[-1]["channel"] == "ge"
     assert rows[-1]["usage_estimated"]  # Gemini reports no usage: counted by the gateway, and marked so
-    assert rows[-1]["input_tokens"] > 0
+    assert rows[-1]["input_tokens"] > 0 and rows[-1]["output_tokens"] == 0 and rows[-1]["calls"] == 0
 
 
 async def test_chat_to_a_model_no_chat_channel_serves_is_400(

@@ -85,9 +85,10 @@ def generation_requests(mock: MockUpstream) -> list[Any]:
 
 
 async def test_gpt_image_b64_png_at_the_size_asked_and_nothing_invented(
-    client: openai.AsyncOpenAI, mock_upstream: MockUpstream
+    client: openai.AsyncOpenAI, mock_upstream: MockUpstream, served: tuple[RunningGateway, Path]
 ) -> None:
-    answer = await client.images.generate(model="gpt-image-1", prompt="a red fox", size="1024x1536")
+    raw = await client.images.with_raw_response.generate(model="gpt-image-1", prompt="a red fox", size="1024x1536")
+    answer = raw.parse()
     assert opened(answer.data[0].b64_json).size == (1024, 1536)
     assert mock_upstream.requests[-1].path == "/v1/images/generations"
     assert mock_upstream.requests[-1].body == {"model": "gpt-image-1", "prompt": "a red fox", "size": "1024x1536"}
@@ -95,6 +96,11 @@ async def test_gpt_image_b64_png_at_the_size_asked_and_nothing_invented(
     assert answer.usage.output_tokens_details is not None
     assert answer.usage.output_tokens_details.image_tokens == answer.usage.output_tokens
     assert answer.size == "1024x1536" and answer.output_format == "png"
+    row = await usage_row(served[1], raw.headers["x-request-id"])
+    assert (row["input_tokens"], row["output_tokens"]) == (answer.usage.input_tokens, answer.usage.output_tokens)
+    assert row["image_output_tokens"] == answer.usage.output_tokens_details.image_tokens
+    assert row["image_input_tokens"] == answer.usage.input_tokens_details.image_tokens == 0  # a prompt only
+    assert (row["images"], row["image_size"], row["image_quality"]) == (1, answer.size, answer.quality)
 
 
 async def test_url_from_a_base64_only_model_is_a_data_url(
@@ -119,15 +125,16 @@ async def test_dalle_url_is_relayed_and_b64_is_asked_of_the_upstream(
 
 
 async def test_edit_one_image_with_a_mask_sends_real_file_parts(
-    client: openai.AsyncOpenAI, mock_upstream: MockUpstream
+    client: openai.AsyncOpenAI, mock_upstream: MockUpstream, served: tuple[RunningGateway, Path]
 ) -> None:
     image, mask = png(64, 64), png(64, 64, (0, 0, 0))
-    answer = await client.images.edit(
+    raw = await client.images.with_raw_response.edit(
         model="gpt-image-1",
         prompt="add a hat",
         image=("cat.png", image, "image/png"),
         mask=("m.png", mask, "image/png"),
     )
+    answer = raw.parse()
     assert opened(answer.data[0].b64_json).format == "PNG"
     sent = mock_upstream.requests[-1]
     assert sent.path == "/v1/images/edits" and sent.body["multipart"] is True
@@ -137,6 +144,10 @@ async def test_edit_one_image_with_a_mask_sends_real_file_parts(
         ("mask", "m.png", "image/png", len(mask), hashlib.sha256(mask).hexdigest()),
     ]
     assert answer.usage is not None and answer.usage.input_tokens_details.image_tokens > 0
+    row = await usage_row(served[1], raw.headers["x-request-id"])
+    assert row["image_input_tokens"] == answer.usage.input_tokens_details.image_tokens
+    assert row["input_tokens"] == answer.usage.input_tokens > row["image_input_tokens"]  # the prompt's text too
+    assert row["image_output_tokens"] == row["output_tokens"] == answer.usage.output_tokens and row["images"] == 1
 
 
 async def test_edit_several_images(client: openai.AsyncOpenAI, mock_upstream: MockUpstream) -> None:
@@ -261,7 +272,8 @@ async def test_imagen_per_image(
         "parameters": {"sampleCount": 2, "aspectRatio": "9:16", "sampleImageSize": "2K"},
     }
     row = await usage_row(served[1], raw.headers["x-request-id"])
-    assert row["cost_nano"] == round(2 * PER_IMAGE * 1e9)
+    assert (row["images"], row["image_size"], row["image_quality"]) == (2, "1024x1792", "")  # size as asked
+    assert row["cost_nano"] == round(row["images"] * PER_IMAGE * 1e9)
 
 
 # ---------------------------------------------------------------- Ark, BFL, DashScope
@@ -284,7 +296,8 @@ async def test_seedream_set_of_images_billed_per_image(
         "response_format": "b64_json",
     }
     row = await usage_row(served[1], raw.headers["x-request-id"])
-    assert row["cost_nano"] == round(3 * PER_IMAGE * 1e9) and row["channel"] == "ark"
+    assert (row["images"], row["image_size"]) == (3, "1024x1024")
+    assert row["cost_nano"] == round(row["images"] * PER_IMAGE * 1e9) and row["channel"] == "ark"
 
 
 async def test_seedream_edit_takes_uploads_as_data_urls(
@@ -309,7 +322,7 @@ async def test_flux_polls_then_downloads_without_the_key(
     assert all(c.headers.get("x-key") == UPSTREAM_KEY for c in calls[:5])
     assert calls[-1].path.startswith("/media/") and "x-key" not in calls[-1].headers
     row = await usage_row(served[1], raw.headers["x-request-id"])
-    assert row["cost_nano"] == round(PER_IMAGE * 1e9)
+    assert row["images"] == 1 and row["cost_nano"] == round(row["images"] * PER_IMAGE * 1e9)
 
 
 async def test_flux_moderated_task_is_an_error(client: openai.AsyncOpenAI, mock_upstream: MockUpstream) -> None:

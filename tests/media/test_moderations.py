@@ -123,4 +123,5 @@ async def test_moderation_bills_one_call_and_estimated_tokens(tmp_path: Path, mo
     (row,) = await usage_rows(tmp_path / "gw.db")
     assert row["model"] == "my-mod" and row["upstream_model"] == "omni-moderation-2024-09-26"
     assert row["usage_estimated"] and row["input_tokens"] == (15 + 3) // 4 + (6 + 3) // 4
-    assert row["cost_nano"] == row["input_tokens"] * 1000 + 500_000
+    assert row["calls"] == 1 and row["images"] == row["seconds"] == row["characters"] == 0
+    assert row["cost_nano"] == row["input_tokens"] * 1000 + row["calls"] * 500_000

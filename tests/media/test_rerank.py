@@ -255,9 +255,10 @@ async def test_usage_rows_bill_search_units_and_tokens(
     co, ji = rows
     assert (co["model"], co["channel"], co["status_code"], co["inbound_protocol"]) == ("rr-cohere", "co", 200,
                                                                                         "cohere_v2")  # fmt: skip
-    assert co["cost_nano"] == 2 * 2_000_000 and co["input_tokens"] == 0 and not co["usage_estimated"]
-    assert ji["input_tokens"] > 0 and not ji["usage_estimated"]
-    assert ji["cost_nano"] == ji["input_tokens"] * 1000 + 1_000_000
+    assert co["calls"] == cohere_answer.meta.billed_units.search_units  # the search units, in their column
+    assert co["cost_nano"] == co["calls"] * 2_000_000 and co["input_tokens"] == 0 and not co["usage_estimated"]
+    assert ji["input_tokens"] > 0 and not ji["usage_estimated"] and ji["calls"] == 1
+    assert ji["cost_nano"] == ji["input_tokens"] * 1000 + ji["calls"] * 1_000_000
 
 
 async def test_dashscope_error_inside_a_200_fails_over(tmp_path: Path, mock_upstream: MockUpstream) -> None:

@@ -243,13 +243,28 @@ async def test_usage_rows_record_the_serving_channel_and_tokens(
     done = orjson.loads(answer.text.strip().split("\n")[-1][6:])
     await client.audio.speech.create(model="speech-02-hd", input=TEXT, voice="ash", response_format="mp3")
     await client.audio.speech.create(model="seed-tts-v1", input=TEXT, voice="ash", response_format="mp3")
-    by_model = {r["model"]: r for r in await rows_after(served[1], before, 3)}
+    cjk = "你好，世界！这是语音测试。"
+    await client.audio.speech.create(model="tts-1", input=cjk, voice="ash", response_format="mp3")
+    gemini_pcm = await client.audio.speech.create(
+        model="gemini-2.5-flash-preview-tts", input=TEXT, voice="ash", response_format="pcm"
+    )
+    by_model = {r["model"]: r for r in await rows_after(served[1], before, 5)}
     tokens = by_model["gpt-4o-mini-tts"]
     assert (tokens["input_tokens"], tokens["output_tokens"]) == (
         done["usage"]["input_tokens"],
         done["usage"]["output_tokens"],
     )
     assert tokens["output_tokens"] > 0 and not tokens["usage_estimated"] and tokens["stream"]
+    assert tokens["audio_output_tokens"] == tokens["output_tokens"]  # all of gpt-4o-mini-tts's output is audio
+    assert tokens["characters"] == 0  # billed by tokens
+    # tts-1 is billed by characters: Unicode code points of the input, not its UTF-8 bytes
+    assert by_model["tts-1"]["characters"] == len(cjk) == 13 and len(cjk.encode()) == 39
+    assert by_model["tts-1"]["input_tokens"] == by_model["tts-1"]["output_tokens"] == 0
+    # Gemini: AUDIO output tokens, 25 a second of the 24 kHz 16-bit PCM returned
+    gemini = by_model["gemini-2.5-flash-preview-tts"]
+    audio_seconds = len(gemini_pcm.content) / 2 / 24000
+    assert gemini["audio_output_tokens"] == gemini["output_tokens"] == round(audio_seconds * 25) > 0
+    assert gemini["input_tokens"] > 0 and not gemini["usage_estimated"] and gemini["characters"] == 0
     assert by_model["speech-02-hd"]["channel"] == "ch-speech-02-hd" and by_model["speech-02-hd"]["status_code"] == 200
     assert by_model["seed-tts-v1"]["usage_estimated"]  # Volcengine reports no usage: characters estimated
 

@@ -412,18 +412,25 @@ async def test_usage_rows_bill_seconds_and_tokens(mock_upstream: MockUpstream, t
     per_second_nano = PER_SECOND * 1e9
     # whisper-1 json: the upstream's usage {type: duration, seconds}
     whisper_seconds = whisper.model_dump()["usage"]["seconds"]
-    assert rows[0]["cost_nano"] == round(whisper_seconds * per_second_nano) and not rows[0]["usage_estimated"]
+    assert rows[0]["seconds"] == whisper_seconds and rows[0]["input_tokens"] == rows[0]["output_tokens"] == 0
+    assert rows[0]["cost_nano"] == round(rows[0]["seconds"] * per_second_nano) and not rows[0]["usage_estimated"]
     # verbose_json of a translation-less whisper: its usage seconds again; the duration is the file's
     assert verbose.duration == pytest.approx(MP3_SECONDS, abs=0.001)
-    assert rows[1]["cost_nano"] == round(verbose.model_dump()["usage"]["seconds"] * per_second_nano)
+    assert rows[1]["seconds"] == verbose.model_dump()["usage"]["seconds"] >= verbose.duration
+    assert rows[1]["cost_nano"] == round(rows[1]["seconds"] * per_second_nano)
     # text format: no usage in the answer: the measured duration, not rounded, marked estimated
+    assert rows[2]["seconds"] == pytest.approx(WAV_SECONDS, abs=1e-6)
     assert rows[2]["cost_nano"] == round(WAV_SECONDS * per_second_nano) and rows[2]["usage_estimated"]
     # token models: the upstream's tokens
     usage = tokens.model_dump()["usage"]
     assert (rows[3]["input_tokens"], rows[3]["output_tokens"]) == (usage["input_tokens"], usage["output_tokens"])
+    assert rows[3]["audio_input_tokens"] == usage["input_token_details"]["audio_tokens"] > 0
+    assert rows[3]["seconds"] == 0 and not rows[3]["usage_estimated"]
     assert rows[3]["cost_nano"] == usage["input_tokens"] * 1000 + usage["output_tokens"] * 2000
     assert rows[4]["stream"] is True
     assert (rows[4]["input_tokens"], rows[4]["output_tokens"]) == (done.usage.input_tokens, done.usage.output_tokens)
+    assert done.usage.input_token_details is not None
+    assert rows[4]["audio_input_tokens"] == done.usage.input_token_details.audio_tokens > 0
     assert all(r["model"] in ("whisper-1", "gpt-4o-mini-transcribe") for r in rows)
 
 

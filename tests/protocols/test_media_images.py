@@ -17,7 +17,13 @@ from omnirouter.ir.media import GeneratedImage, ImageRequest, ImageResult
 from omnirouter.protocols.media.base import Answer, Followup, Target, UpstreamCall
 from omnirouter.protocols.media.gemini_images import GEMINI_IMAGES_UP, gemini_image_config
 from omnirouter.protocols.media.openai_images import OPENAI_IMAGES_UP, openai_size
-from omnirouter.protocols.media.openai_images_in import OPENAI_IMAGE_EDITS_IN, OPENAI_IMAGE_GENERATIONS_IN
+from omnirouter.protocols.media.openai_images_in import (
+    INPUT_TOKENS_PER_IMAGE,
+    OPENAI_IMAGE_EDITS_IN,
+    OPENAI_IMAGE_GENERATIONS_IN,
+    OUTPUT_TOKENS_PER_IMAGE,
+    UNASKED_IMAGES,
+)
 from omnirouter.protocols.media.vendor_images import (
     ARK_IMAGES_UP,
     BFL_IMAGES_UP,
@@ -144,7 +150,34 @@ def test_omni_body_keeps_its_fields_and_the_answer_names_only_openai_keys() -> N
     decoded = OPENAI_IMAGE_GENERATIONS_IN.decode(orjson.dumps(omni), "application/json", None)
     assert (decoded.resolution, decoded.aspect_ratio, decoded.input_region, decoded.n) == ("4K", "16:9", "Mainland", 3)
     assert [i.url for i in decoded.images] == ["https://example.com/1.png"] and decoded.extra == {}
-    assert OPENAI_IMAGE_GENERATIONS_IN.budget(decoded, 100).images == 3
+    budget = OPENAI_IMAGE_GENERATIONS_IN.budget(decoded, 100)
+    assert (budget.images, budget.choices, budget.max_output) == (3, 3, OUTPUT_TOKENS_PER_IMAGE)
+    assert budget.input_tokens == INPUT_TOKENS_PER_IMAGE  # one reference image
     result = ImageResult(images=[GeneratedImage(b64="AAAA")], usage=Usage(images=1))
     body, _ = OPENAI_IMAGE_GENERATIONS_IN.encode(result, decoded, "Nano")
     assert set(orjson.loads(body)) == {"created", "data"} and orjson.loads(body)["data"] == [{"b64_json": "AAAA"}]
+
+
+def test_budget_without_n_covers_what_imagen_makes_unasked() -> None:
+    """Imagen makes four images when ``sampleCount`` is not sent; the reservation must cover them."""
+    decoded = OPENAI_IMAGE_GENERATIONS_IN.decode(orjson.dumps({"model": "m", "prompt": "p"}), "application/json", None)
+    answer = {"predictions": [{"bytesBase64Encoded": "AAAA", "mimeType": "image/png"}] * 4}
+    target = Target("imagen-4.0-generate-001", {}, "k", "http://x")
+    result = GEMINI_IMAGES_UP.parse(Answer(200, {}, orjson.dumps(answer)), decoded, target, None)
+    assert isinstance(result, ImageResult) and result.usage.images == 4
+    budget = OPENAI_IMAGE_GENERATIONS_IN.budget(decoded, 50)
+    assert budget.images == UNASKED_IMAGES >= result.usage.images
+    assert budget.input_tokens == 0 and budget.max_output == OUTPUT_TOKENS_PER_IMAGE
+
+
+def test_budget_covers_gpt_image_tokens() -> None:
+    """GPT image's largest image (high quality, 1536x1024) is 6,240 output tokens: within the bound."""
+    body = {"model": "m", "prompt": "p", "n": 2, "quality": "high", "size": "1536x1024"}
+    decoded = OPENAI_IMAGE_GENERATIONS_IN.decode(orjson.dumps(body), "application/json", None)
+    usage = {"input_tokens": 5, "output_tokens": 12480, "output_tokens_details": {"image_tokens": 12480}}
+    answer = {"data": [{"b64_json": "AAAA"}] * 2, "usage": usage, "size": "1536x1024", "quality": "high"}
+    target = Target("gpt-image-1", {}, "k", "http://x")
+    result = OPENAI_IMAGES_UP.parse(Answer(200, {}, orjson.dumps(answer)), decoded, target, None)
+    assert isinstance(result, ImageResult) and result.usage.image_output_tokens == 12480
+    budget = OPENAI_IMAGE_GENERATIONS_IN.budget(decoded, 80)
+    assert budget.max_output is not None and budget.max_output * budget.choices >= result.usage.output_tokens

@@ -3,6 +3,7 @@ are read, and what the client gets back."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -151,6 +152,16 @@ def test_budget_bounds_search_units() -> None:
     req = request(documents=["d"] * 250)
     assert RERANK_IN.budget(req, 1000).calls == 3
     assert RERANK_IN.budget(req, 1000).max_output == 0
+
+
+def test_budget_counts_the_chunks_cohere_bills_for_long_documents() -> None:
+    """A document longer than 500 tokens with the query is billed as one document per chunk: 100 documents
+    of 2,000 ASCII words (at least 4 chunks each by bytes) reserve more than one search unit."""
+    long = " ".join(["word"] * 2000)  # 9,999 bytes, far above 500 tokens
+    req = request(documents=[long] * 100)
+    room = 500 - len(req.query.encode())
+    assert RERANK_IN.budget(req, 10**6).calls == math.ceil(100 * math.ceil(len(long) / room) / 100) > 1
+    assert RERANK_IN.budget(request(documents=["short"] * 100), 1000).calls == 1
 
 
 def test_moderation_results_must_match_the_inputs() -> None:

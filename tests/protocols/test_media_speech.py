@@ -18,7 +18,12 @@ from omnirouter.protocols.media.dashscope_speech import DASHSCOPE_SPEECH_UP
 from omnirouter.protocols.media.elevenlabs_speech import ELEVENLABS_SPEECH_UP
 from omnirouter.protocols.media.gemini_speech import GEMINI_SPEECH_UP
 from omnirouter.protocols.media.minimax_speech import MINIMAX_SPEECH_UP
-from omnirouter.protocols.media.openai_speech import OPENAI_SPEECH_IN, OPENAI_SPEECH_UP
+from omnirouter.protocols.media.openai_speech import (
+    AUDIO_SLACK,
+    AUDIO_TOKENS_PER_CHARACTER,
+    OPENAI_SPEECH_IN,
+    OPENAI_SPEECH_UP,
+)
 from omnirouter.protocols.media.voices import OPENAI_VOICES, VOICE_TABLE, vendor_voice
 from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
 
@@ -53,7 +58,18 @@ def test_budget_counts_code_points_not_bytes() -> None:
     decoded = OPENAI_SPEECH_IN.decode(body, "application/json", None)
     assert decoded.format == "mp3" and decoded.speed is None and not decoded.sse
     budget = OPENAI_SPEECH_IN.budget(decoded, len(body))
-    assert budget.characters == 4 and budget.max_output == 0 and budget.input_bytes == len(body)
+    assert budget.characters == 4 and budget.input_bytes == len(body)
+    assert budget.max_output == 4 * AUDIO_TOKENS_PER_CHARACTER + AUDIO_SLACK  # audio tokens of token-billed TTS
+
+
+def test_budget_reserves_more_audio_tokens_for_slower_speech() -> None:
+    body = orjson.dumps({"model": "m", "input": "x" * 100, "voice": "alloy", "speed": 0.25})
+    decoded = OPENAI_SPEECH_IN.decode(body, "application/json", None)
+    budget = OPENAI_SPEECH_IN.budget(decoded, len(body))
+    assert budget.max_output == 100 * AUDIO_TOKENS_PER_CHARACTER * 4 + AUDIO_SLACK
+    fast = OPENAI_SPEECH_IN.decode(orjson.dumps({"model": "m", "input": "x" * 100, "voice": "alloy", "speed": 4}),
+                                   "application/json", None)  # fmt: skip
+    assert OPENAI_SPEECH_IN.budget(fast, 10).max_output == 100 * AUDIO_TOKENS_PER_CHARACTER + AUDIO_SLACK
 
 
 def test_custom_voice_object_goes_to_openai_as_an_object() -> None:

@@ -17,9 +17,13 @@ from omnirouter.ir.media import TranscriptionRequest
 from omnirouter.protocols.media.base import Answer, Target
 from omnirouter.protocols.media.openai_transcription import (
     AUDIO_TOKENS_PER_SECOND,
+    BYTES_PER_SECOND,
+    MIN_BYTES_PER_SECOND,
     OPENAI_TRANSCRIPTION_UP,
     OPENAI_TRANSCRIPTIONS_IN,
     OPENAI_TRANSLATIONS_IN,
+    OUTPUT_SLACK,
+    OUTPUT_TOKENS_PER_SECOND,
     TranscriptStream,
     usage_from_wire,
 )
@@ -60,8 +64,21 @@ def test_decode_keeps_every_field_but_model_in_order_and_measures_the_upload() -
     assert request.response_format == "json" and not request.stream
     assert request.seconds == pytest.approx(2.5)
     budget = OPENAI_TRANSCRIPTIONS_IN.budget(request, len(body))
-    assert budget.seconds == pytest.approx(2.5) and budget.input_bytes == len(body)
+    assert budget.seconds == 4.0 and budget.input_bytes == len(body)  # 2.5 s rounded up, plus one
     assert budget.max_output is not None and budget.max_output >= 2.5 * 6
+
+
+def test_budget_of_an_unreadable_upload_reserves_seconds_from_its_size() -> None:
+    """Without a duration the seconds are still reserved (a whisper model priced per second would
+    otherwise reserve nothing and be charged nothing for a quota key)."""
+    blob = bytes(range(256)) * 20  # 5,120 bytes of nothing the audio readers know
+    body, content_type = build_form([("model", "whisper-1")], [FilePart("file", "a.webm", "audio/webm", blob)])
+    request = OPENAI_TRANSCRIPTIONS_IN.decode(body, content_type, None)
+    assert request.seconds is None
+    budget = OPENAI_TRANSCRIPTIONS_IN.budget(request, len(body))
+    assert budget.seconds == math.ceil(len(blob) / MIN_BYTES_PER_SECOND) + 1
+    assert budget.seconds >= len(blob) / BYTES_PER_SECOND  # above what is charged when the vendor says nothing
+    assert budget.max_output == budget.seconds * OUTPUT_TOKENS_PER_SECOND + OUTPUT_SLACK
 
 
 def test_build_rebuilds_a_real_form_with_the_upstream_model_and_nothing_invented() -> None:

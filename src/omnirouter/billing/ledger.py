@@ -159,7 +159,7 @@ class Billing:
         if not priced:
             return reservation
         most = reservation.budget
-        tokens_in = input_bound(most.input_bytes)
+        tokens_in = input_bound(most.input_bytes) + max(most.input_tokens, 0)
         tokens_in_estimate = input_estimate(most.input_bytes)
         multiplier = prices.multiplier(key.group)
         amount = input_nano = 0

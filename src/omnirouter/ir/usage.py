@@ -92,6 +92,8 @@ class Budget(NamedTuple):
     Billing turns it into a reservation: prompt tokens are bounded by ``input_bytes`` (the request's
     size; see ``billing/estimate.py``), output tokens by ``max_output`` (the limit the request sets
     itself, else the served model's cap) per choice, and metered units by their counts here.
+    ``input_tokens`` are prompt tokens the body's size does not bound (uploaded images, counted by tiles
+    rather than bytes), added to the size's bound.
     ``image_size`` / ``image_quality`` name the size and quality the images will have ("" any): the images
     are reserved at the dearest per-image tier those allow (``Price.most_per_image``).
     """
@@ -105,3 +107,4 @@ class Budget(NamedTuple):
     calls: int = 0
     image_size: str = ""
     image_quality: str = ""
+    input_tokens: int = 0

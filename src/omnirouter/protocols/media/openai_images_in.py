@@ -33,6 +33,15 @@ __all__ = ["OPENAI_IMAGE_EDITS_IN", "OPENAI_IMAGE_GENERATIONS_IN", "OpenAIImages
 COUNT = Bounds(1, 10, True)
 COMPRESSION = Bounds(0, 100, True)
 MAX_IMAGES = 16
+UNASKED_IMAGES = 4
+"""The most images reserved for a request without ``n``: some vendors make several unasked (Imagen's
+default ``sampleCount`` is 4)."""
+OUTPUT_TOKENS_PER_IMAGE = 8192
+"""The most output tokens reserved per image: GPT image's largest is 6,240 (high quality, 1536x1024),
+Gemini's 1,120-2,000 plus thoughts."""
+INPUT_TOKENS_PER_IMAGE = 8192
+"""The most prompt tokens reserved per reference image (and mask): tiles, not bytes, count (GPT image's
+high input fidelity adds thousands)."""
 _SIZE = re.compile(r"auto|\d{2,5}x\d{2,5}|\d{1,3}:\d{1,3}|[1-4][kK]")
 _CHOICES = {
     "response_format": ("url", "b64_json"),
@@ -232,7 +241,17 @@ class OpenAIImagesInbound:
         return _json_request(parse_json_object(body), self.edit)
 
     def budget(self, request: ImageRequest, body_size: int) -> Budget:
-        return Budget(input_bytes=body_size, max_output=0, images=request.n or 1)
+        """``n`` images (``UNASKED_IMAGES`` without it), each with ``OUTPUT_TOKENS_PER_IMAGE`` output tokens
+        (GPT image and Gemini bill images as tokens), and ``INPUT_TOKENS_PER_IMAGE`` per reference image."""
+        images = request.n or UNASKED_IMAGES
+        references = len(request.images) + (request.mask is not None)
+        return Budget(
+            input_bytes=body_size,
+            input_tokens=references * INPUT_TOKENS_PER_IMAGE,
+            max_output=OUTPUT_TOKENS_PER_IMAGE,
+            choices=images,
+            images=images,
+        )
 
     def encode(self, result: ImageResult, request: ImageRequest, public_model: str) -> tuple[bytes, bytes]:
         data: list[dict[str, Any]] = []

@@ -17,6 +17,7 @@ lets voices beyond OpenAI's names through (for compatible servers with voices of
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,11 @@ __all__ = ["OPENAI_SPEECH_IN", "OPENAI_SPEECH_UP", "OpenAISpeechInbound", "OpenA
 MAX_INPUT = 4096
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 SSE_CHUNK = 32 * 1024  # audio bytes per speech.audio.delta event of a whole answer
+AUDIO_TOKENS_PER_CHARACTER = 8
+"""The most audio output tokens reserved per input character at speed 1 (Gemini makes 25 tokens a second
+of audio, OpenAI about 20; slow speech is about 3 characters a second), divided by a slower ``speed``;
+plus ``AUDIO_SLACK``."""
+AUDIO_SLACK = 256
 _VENDOR = "the upstream"
 
 
@@ -138,9 +144,12 @@ class OpenAISpeechInbound:
         )
 
     def budget(self, request: SpeechRequest, body_size: int) -> Budget:
-        """The input's size and characters; no output tokens are reserved (audio tokens of token-billed
-        models are settled from the usage the upstream reports)."""
-        return Budget(input_bytes=body_size, max_output=0, characters=characters(request.text))
+        """The input's size and characters, and the audio output tokens token-billed models (gpt-4o-mini-tts,
+        Gemini TTS) can make of them (``AUDIO_TOKENS_PER_CHARACTER``)."""
+        count = characters(request.text)
+        speed = request.speed if request.speed is not None and 0 < request.speed < 1 else 1.0
+        most_out = math.ceil(count * AUDIO_TOKENS_PER_CHARACTER / speed) + AUDIO_SLACK
+        return Budget(input_bytes=body_size, max_output=most_out, characters=count)
 
     def audio_frames(self, request: SpeechRequest) -> _RawFrames | _SSEFrames:
         """How streamed audio goes to this client."""

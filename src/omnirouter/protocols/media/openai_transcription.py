@@ -65,6 +65,9 @@ OUTPUT_TOKENS_PER_SECOND = 16
 """The most transcript tokens a second of audio is bounded by when reserving (fast speech is about 4
 words, 6 tokens, a second), plus ``OUTPUT_SLACK`` for short clips."""
 OUTPUT_SLACK = 256
+MIN_BYTES_PER_SECOND = 500
+"""The fewest bytes a second of audio takes (4 kbit/s; Opus speech goes down to 6): an upload whose
+duration cannot be read is reserved for its size / this many seconds."""
 
 
 def _audio_file(form: Form) -> FilePart:
@@ -232,13 +235,15 @@ class OpenAITranscriptionInbound:
         return decode_form(body, content_type, self.translate)
 
     def budget(self, request: TranscriptionRequest, body_size: int) -> Budget:
-        """Input bounded by the body's size, the upload's measured seconds reserved, and the transcript by
-        ``OUTPUT_TOKENS_PER_SECOND`` of audio (the model's cap when the duration cannot be read)."""
+        """Input bounded by the body's size; the upload's seconds rounded up plus one (vendors bill whole
+        seconds and measure a container a little differently; ``MIN_BYTES_PER_SECOND`` of the file when its
+        duration cannot be read), and the transcript by ``OUTPUT_TOKENS_PER_SECOND`` of them."""
         seconds = request.seconds
         if seconds is None:
-            return Budget(input_bytes=body_size)
-        most_out = math.ceil(seconds * OUTPUT_TOKENS_PER_SECOND) + OUTPUT_SLACK
-        return Budget(input_bytes=body_size, max_output=most_out, seconds=seconds)
+            seconds = len(request.file.data) / MIN_BYTES_PER_SECOND
+        most_seconds = math.ceil(seconds) + 1
+        most_out = most_seconds * OUTPUT_TOKENS_PER_SECOND + OUTPUT_SLACK
+        return Budget(input_bytes=body_size, max_output=most_out, seconds=float(most_seconds))
 
     def encode(
         self, result: TranscriptionResult, request: TranscriptionRequest, public_model: str

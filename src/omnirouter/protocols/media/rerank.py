@@ -31,18 +31,30 @@ __all__ = [
     "COHERE_V2_RERANK_IN",
     "RERANK_IN",
     "RerankInbound",
+    "chunk_bound",
     "document_text",
     "encode_rerank_error",
     "search_units",
 ]
 
 MAX_DOCUMENTS = 10_000
+CHUNK_TOKENS = 500
+"""Cohere splits a document longer than this many tokens (with the query) into chunks, each billed as a
+document."""
 POSITIVE = Bounds(1, INT32_MAX, True)
 
 
 def search_units(documents: int) -> int:
     """Cohere's search units for one query: one per started 100 documents."""
     return max(1, math.ceil(documents / 100))
+
+
+def chunk_bound(request: RerankRequest) -> int:
+    """The most documents Cohere can count: each document's chunks of ``CHUNK_TOKENS`` less the query's
+    tokens, with a token taken as at least one UTF-8 byte (so never fewer chunks than Cohere makes)."""
+    room = max(CHUNK_TOKENS - len(request.query.encode()), 1)
+    texts = (document_text(document, request.rank_fields) for document in request.documents)
+    return sum(max(1, math.ceil(len(text.encode()) / room)) for text in texts)
 
 
 def _yaml_value(value: Any) -> str:
@@ -130,7 +142,7 @@ class RerankInbound:
 
     def budget(self, request: RerankRequest, body_size: int) -> Budget:
         """The body's tokens, no output, and the search units the documents may cost (Cohere's count)."""
-        return Budget(input_bytes=body_size, max_output=0, calls=search_units(len(request.documents)))
+        return Budget(input_bytes=body_size, max_output=0, calls=search_units(chunk_bound(request)))
 
     def encode(self, result: RerankResult, request: RerankRequest, public_model: str) -> tuple[bytes, bytes]:
         results: list[dict[str, Any]] = []
