@@ -1,0 +1,154 @@
+"""What a task codec provides.  A vendor's task API is a wire format that clients also speak (Kling's,
+Veo's, OpenAI's videos), so each is pure and split in two sides, like the chat codecs:
+
+* ``TaskVendor``: the upstream side — the submit call and its answer, the poll call and its answer
+  (mapped onto ``ir.TaskState``), where the vendor can, the look-up of a task by our deterministic
+  external id (so a submit retried after a timeout is found, not duplicated) and cancelling;
+* ``TaskDialect``: the client side — a create body decoded into ``ir.TaskRequest``, a task rendered
+  as the dialect's own object (``TaskView`` → bytes), errors in the dialect's shape.
+
+The engine (``tasks/``) does every I/O: it calls ``UpstreamCall``s (``protocols.media.base``), follows
+``Followup``s (a second request a poll needs, as MiniMax's file retrieval), stores results and moves money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol
+
+import msgspec
+
+from omnirouter.ir import Budget, GatewayError
+from omnirouter.ir.task import TaskKind, TaskRequest, TaskState, TaskStatus
+from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
+
+__all__ = [
+    "Submitted",
+    "TaskDialect",
+    "TaskTarget",
+    "TaskTiming",
+    "TaskVendor",
+    "TaskView",
+    "ViewOutput",
+]
+
+
+class TaskTarget(NamedTuple):
+    """What a vendor codec may know of the channel and task it works for.
+
+    ``upstream_key`` is the channel's key for this call (a pair ``ACCESS|SECRET`` for vendors that sign:
+    Kling's JWT, Volcengine's signature; never logged, never stored in a task row); ``external_id`` is
+    our deterministic id for the task, forwarded to vendors that take one; ``now`` is the clock (unix
+    seconds) for signatures and expiries, injected so codecs stay pure.
+    """
+
+    upstream_model: str
+    options: Mapping[str, str]
+    upstream_key: str
+    base_url: str
+    external_id: str
+    now: float
+
+
+class TaskTiming(NamedTuple):
+    """A vendor's defaults for the poll schedule (seconds): the first poll, the longest gap between polls,
+    and the deadline after which a task still unfinished fails (and is refunded)."""
+
+    first_poll: float
+    max_poll: float
+    deadline: float
+
+
+class Submitted(NamedTuple):
+    """The vendor took the task: its id there, and the state its answer already tells, if any."""
+
+    upstream_id: str
+    state: TaskState | None = None
+
+
+class TaskVendor(Protocol):
+    """One vendor's task API as an upstream.
+
+    ``submit`` raises a 4xx ``GatewayError`` naming the field for what this vendor cannot do (a size it
+    does not make, too many images); a duration it cannot make is mapped to the nearest it can.
+    ``parse_*`` raise ``GatewayError`` for an error the vendor reports inside a 2xx body (transient for the
+    engine, never a refund by itself); ``parse_poll`` returns ``FAILED`` only for a vendor-documented
+    terminal failure, and maps an unknown raw status to ``RUNNING``.
+    """
+
+    kind: TaskKind
+    timing: TaskTiming
+
+    def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall: ...
+
+    def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted: ...
+
+    def poll(self, upstream_id: str, target: TaskTarget) -> UpstreamCall: ...
+
+    def parse_poll(self, answer: Answer, target: TaskTarget, step: Followup | None) -> TaskState | Followup: ...
+
+    def find(self, target: TaskTarget) -> UpstreamCall | None:
+        """The call that finds our task at the vendor by ``target.external_id``; None if it cannot."""
+        ...
+
+    def parse_find(self, answer: Answer, target: TaskTarget) -> str | None:
+        """The vendor's id of the task ``find`` looked for; None when the vendor has no such task."""
+        ...
+
+    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
+        """The call that cancels the task at the vendor; None if it cannot."""
+        ...
+
+    def decode_error(self, status: int, body: bytes) -> GatewayError: ...
+
+
+class ViewOutput(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored result, as a client may fetch it: a gateway URL (signed, expiring), never the vendor's."""
+
+    kind: str
+    url: str
+    mime: str | None = None
+
+
+class TaskView(msgspec.Struct, kw_only=True):
+    """A task as clients see it, before a dialect renders it: only what is theirs (no channel, upstream
+    id, key or vendor body).  Times are unix seconds; ``seconds``/``size`` what was made (and billed)."""
+
+    id: str
+    kind: TaskKind
+    model: str
+    status: TaskStatus
+    created_at: int
+    progress: int | None = None
+    completed_at: int | None = None
+    expires_at: int | None = None
+    seconds: float | None = None
+    size: str | None = None
+    resolution: str | None = None
+    aspect_ratio: str | None = None
+    prompt: str | None = None
+    outputs: list[ViewOutput] = msgspec.field(default_factory=list)
+    error_code: str | None = None
+    error_message: str | None = None
+    remix_of: str | None = None
+
+
+class TaskDialect(Protocol):
+    """The client side of one task API (OpenAI videos, new-api's unified video, Kling's, Veo's)."""
+
+    protocol: str
+    """The client's protocol as the usage row names it."""
+
+    def decode_create(self, body: bytes, content_type: str, model: str | None) -> TaskRequest:
+        """The create request (``model`` when the route carries it); a 4xx names the bad field."""
+        ...
+
+    def budget(self, request: TaskRequest) -> Budget:
+        """The most the task may cost, in units (seconds, images, calls) and tokens."""
+        ...
+
+    def encode_task(self, view: TaskView) -> tuple[int, bytes, bytes]:
+        """The task in this dialect: ``(status, body, content type)`` (a create answers it too)."""
+        ...
+
+    def encode_error(self, error: GatewayError) -> tuple[int, bytes]: ...
