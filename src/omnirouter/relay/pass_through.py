@@ -37,12 +37,14 @@ class Relayed(NamedTuple):
 
 
 class Passing:
-    """A scan in the shape ``pump_audio`` pumps (decoder and frames at once): bytes out as they came in."""
+    """A scan in the shape ``pump_audio`` pumps (decoder and frames at once): bytes out as they came in.
+    The first chunk fed is the head ``read_head`` has scanned already."""
 
-    __slots__ = ("_scan", "content_type", "usage")
+    __slots__ = ("_head", "_scan", "content_type", "usage")
 
     def __init__(self, scan: AnswerScan, content_type: bytes) -> None:
         self._scan = scan
+        self._head = True
         self.content_type = content_type
         self.usage = Usage()
 
@@ -50,7 +52,10 @@ class Passing:
         return None
 
     def feed(self, chunk: bytes) -> bytes:
-        self._scan.feed(chunk)
+        if self._head:
+            self._head = False
+        else:
+            self._scan.feed(chunk)
         return chunk
 
     def finish(self) -> bytes:

@@ -103,15 +103,6 @@ class JsonSkeleton:
             if len(self._stack) == 1:
                 self.top_keys.append(text.decode(errors="replace"))
             return
-        stack, keys = self._stack, self._keys
-        if (
-            len(stack) == 3
-            and keys[2] in self.watched
-            and keys[0] == self.array
-            and stack[1] == 0x5B
-            and len(self.kinds) < self._items
-        ):
-            self.kinds.append(keys[2].decode())
 
     def _structure(self, chunk: bytes, position: int) -> int:
         quote = chunk.find(b'"', position)
@@ -142,4 +133,8 @@ class JsonSkeleton:
         self._in_string = True
         self._is_key = self._expect_key
         self._length = 0
+        if not self._is_key and len(stack) == 3 and stack[1] == 0x5B and keys[0] == self.array:
+            key = keys[2]  # a string value starts in an item of the array: its kind is known already
+            if key in self.watched and len(self.kinds) < self._items:
+                self.kinds.append(key.decode())
         return quote + 1
