@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import aiohttp
 import openai
 import orjson
 import pytest
+from PIL import Image
 
 from omnirouter.mock_upstream import MockUpstream
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY
@@ -192,3 +194,19 @@ async def test_an_answer_broken_before_its_first_byte_fails_over(
     assert len(mock_upstream.requests) == 2
     [row] = await rows_after(worker.db_path, before, 1)
     assert row["status_code"] == 200 and row["channel"] == "fo-second" and row["attempts"] == 2 and row["images"] == 1
+
+
+async def test_a_large_edit_passes_through(client: openai.AsyncOpenAI, mock_upstream: MockUpstream) -> None:
+    """Edits take the same path: the answer comes chunked (no Content-Length: nothing was read whole)."""
+    upload = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 120, 200)).save(upload, "PNG")
+    mock_upstream.script({"media_bytes": 2 * MB}, times=1)
+    raw = await client.images.with_raw_response.edit(
+        model="gpt-image-1", image=("photo.png", upload.getvalue(), "image/png"), prompt=PROMPT
+    )
+    answer = raw.parse()
+    assert "content-length" not in raw.headers and raw.headers["x-omnirouter-attempts"] == "1"
+    assert answer.data is not None and answer.data[0].b64_json is not None
+    image = base64.b64decode(answer.data[0].b64_json)
+    assert len(image) >= 2 * MB and Image.open(io.BytesIO(image)).format == "PNG"
+    assert answer.usage is not None and answer.usage.input_tokens_details.image_tokens > 0
