@@ -88,7 +88,8 @@ Directive keys (all optional; unknown keys or malformed JSON give a 400):
   and ``should_retry`` (``x-should-retry``).
 * ``delay``: seconds before response headers. ``chunk_delay``: seconds between stream events.
   ``first_chunk_delay``: seconds between the stream's headers and its first event (a slow first token).
-* ``cut_after``: abort the connection after N stream events, without a terminator.
+* ``cut_after``: abort the connection after N stream events, without a terminator (a plain OpenAI
+  ImagesResponse: after N 64 KiB pieces of its JSON body).
 * ``error_after``: after N stream events send the provider's in-stream error event (status
   from ``fail``, default 500) and end the stream.
 * ``garbage``: 200 with a body that is not valid JSON (streams: SSE with non-JSON data).

@@ -8,6 +8,7 @@ import io
 import time
 from typing import Any
 
+import orjson
 from aiohttp import web
 from PIL import Image
 
@@ -179,6 +180,9 @@ async def moderations(request: web.Request) -> web.StreamResponse:
     return json_response({"id": f"modr-mock{serial:012d}", "model": model, "results": results})
 
 
+_PIECE = 64 * 1024
+
+
 def _gpt_image(model: str) -> bool:
     return model.startswith(("gpt-image", "chatgpt-image"))
 
@@ -272,6 +276,10 @@ async def _answer_images(
         input_images=input_images,
     )
     serial = ex.state.next_serial()
+    if not stream and d.cut_after is not None:  # the JSON body in 64 KiB writes, the connection cut after N
+        body = orjson.dumps(answer)
+        pieces = [body[i : i + _PIECE] for i in range(0, len(body), _PIECE)]
+        return await ex.stream(pieces, d, serial=serial, content_type="application/json")
     if not stream:
         return json_response(answer, headers=WIRE.headers(serial))
     if not _gpt_image(model):

@@ -1,4 +1,5 @@
-"""Pump an upstream's streamed audio to the client chunk by chunk, as it arrives (speech).
+"""Pump an upstream's streamed audio to the client chunk by chunk, as it arrives (speech); also an answer
+passed through byte for byte (images, ``relay/media.py``).
 
 The vendor's wire (raw bytes, SSE, NDJSON) is turned into audio bytes by the upstream codec's
 ``AudioDecoder``, and into the client's wire (raw chunks or SSE events) by the client codec's
@@ -37,10 +38,12 @@ async def pump_audio(
     send: Send,
     receive: Receive,
     headers: Headers,
+    first: bytes = b"",
 ) -> None:
     """Relay ``response`` to the client; raises AttemptFailure only before the first client byte.
 
-    ``headers`` are the complete response headers (content type included).
+    ``headers`` are the complete response headers (content type included); ``first`` the body's bytes
+    already read (a head read before deciding to pump).
     """
     task = asyncio.current_task()
     assert task is not None
@@ -49,19 +52,21 @@ async def pump_audio(
     watcher.add_done_callback(guard.client_message)
     content = response.content
     started = False
-    ctx.stream = True
     try:
         decoder.begin({name.lower(): value for name, value in response.headers.items()})
         while True:
-            guard.reading = True
-            try:
-                chunk = await content.readany()
-            except asyncio.CancelledError:
-                if guard.due is None or guard.gone:
-                    raise
-                task.uncancel()
-                raise guard.error(channel.name) from None
-            guard.reading = False
+            if first:
+                chunk, first = first, b""
+            else:
+                guard.reading = True
+                try:
+                    chunk = await content.readany()
+                except asyncio.CancelledError:
+                    if guard.due is None or guard.gone:
+                        raise
+                    task.uncancel()
+                    raise guard.error(channel.name) from None
+                guard.reading = False
             if not chunk:
                 break
             guard.data_came()

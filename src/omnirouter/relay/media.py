@@ -8,6 +8,9 @@ the attempt like an HTTP error (the next channel is tried; nothing is charged fo
 
 Speech streams: when the upstream codec offers ``audio_stream`` for the request and the client codec
 ``audio_frames``, the answer is relayed as it arrives (``relay/byte_pump.py``) instead of read whole.
+An answer in the client's own wire (an OpenAI ImagesResponse to an OpenAI client) passes through byte
+for byte as it arrives (``relay/pass_through.py``) when its head shows it is what the client asked.
+Everything else is read whole, at most the channel's ``max_upstream_body_bytes``, to be translated.
 A result whose encoding is CPU work (``heavy``: transcoding audio) is encoded in a thread.
 """
 
@@ -20,12 +23,14 @@ from omnirouter.http.asgi import send_response
 from omnirouter.ir import Budget, ErrorKind, GatewayError
 from omnirouter.ir.media import SpeechRequest
 from omnirouter.protocols.media.base import Answer, Followup, MediaInbound, MediaUpstream, Target, UpstreamCall
+from omnirouter.protocols.media.pass_through import PassThroughInbound, PassThroughUpstream
 from omnirouter.protocols.media.speech import AudioFraming, AudioStreamer
 from omnirouter.providers import Capability
 from omnirouter.relay.byte_pump import pump_audio
 from omnirouter.relay.media_sse import OpenStream, open_media_stream, relay_media_stream
 from omnirouter.relay.operation import Exchange, Inbound
-from omnirouter.routing import Attempt
+from omnirouter.relay.pass_through import Passing, Relayed, read_head
+from omnirouter.routing import Attempt, Channel
 from omnirouter.storage import KeyRecord
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
 
@@ -109,13 +114,18 @@ class MediaOperation(Generic[Req, Res]):
             return
         try:
             async with asyncio.timeout(channel.total_timeout):
-                result = await self._calls(upstream, request, target, upstream_key, attempt)
+                passed = await self._passed(attempt, upstream, request, target, upstream_key)
+                if not isinstance(passed, Relayed):
+                    result = await self._calls(upstream, request, target, upstream_key, attempt, passed)
         except TimeoutError:
             error = GatewayError(
                 ErrorKind.UPSTREAM_TIMEOUT,
                 f"upstream channel {channel.name!r} took longer than {channel.total_timeout:g}s in all",
             )
             raise AttemptFailure(error, retryable=True) from None
+        if isinstance(passed, Relayed):  # timed by the pump from here on
+            await self._pass(exchange, channel, passed)
+            return
         if isinstance(result, OpenStream):  # answered as SSE: relayed as it comes (relay/media_sse.py)
             await relay_media_stream(result, exchange, channel, self._keepalive_interval)
             return
@@ -160,21 +170,75 @@ class MediaOperation(Generic[Req, Res]):
             late = GatewayError(ErrorKind.UPSTREAM_TIMEOUT, f"upstream channel {channel.name!r} did not answer in time")
             raise AttemptFailure(late, retryable=True) from None
         ctx = exchange.ctx
+        ctx.stream = True
         headers = [(b"content-type", frames.content_type), *exchange.headers,
                    (b"x-omnirouter-attempts", str(ctx.attempts).encode())]  # fmt: skip
         await pump_audio(response, decoder, frames, ctx, channel, exchange.send, exchange.receive, headers)
         return True
 
-    async def _calls(
-        self, upstream: MediaUpstream[Req, Res], request: Req, target: Target, key: str, attempt: Attempt
-    ) -> Res | OpenStream:
+    async def _passed(
+        self,
+        attempt: Attempt,
+        upstream: MediaUpstream[Req, Res],
+        request: Req,
+        target: Target,
+        key: str,
+    ) -> Relayed | tuple[UpstreamCall, Answer] | None:
+        """The open answer and its head to pass through when both sides speak its wire and the head says
+        so; else the first call and its whole answer, or None when this attempt cannot pass through."""
+        inbound = self._inbound
+        if not isinstance(upstream, PassThroughUpstream) or not isinstance(inbound, PassThroughInbound):
+            return None
+        if upstream.answer_wire != inbound.answer_wire:
+            return None
+        scan = upstream.pass_through(request, target)
+        if scan is None:
+            return None
         try:
             call = upstream.build(request, target)
         except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
             raise AttemptFailure(error, retryable=False) from None
+        channel = attempt.channel
+        response = await open_call(self._client.session, channel, call, key, upstream.decode_error)
+        head = await read_head(response, channel, scan)
+        if isinstance(head, Answer):
+            return call, head
+        return Relayed(response, head, scan)
+
+    @staticmethod
+    async def _pass(exchange: Exchange, channel: Channel, relayed: Relayed) -> None:
+        ctx = exchange.ctx
+        response = relayed.response
+        content_type = response.headers.get("content-type", "application/json").encode("latin-1")
+        headers = [(b"content-type", content_type), *exchange.headers,
+                   (b"x-omnirouter-attempts", str(ctx.attempts).encode())]  # fmt: skip
+        passing = Passing(relayed.scan, content_type)
+        send, receive = exchange.send, exchange.receive
+        await pump_audio(response, passing, passing, ctx, channel, send, receive, headers, relayed.head)
+
+    async def _calls(
+        self,
+        upstream: MediaUpstream[Req, Res],
+        request: Req,
+        target: Target,
+        key: str,
+        attempt: Attempt,
+        first: tuple[UpstreamCall, Answer] | None = None,
+    ) -> Res | OpenStream:
+        """The calls of a whole-answer attempt; ``first``: the first call, already answered."""
+        answered: Answer | None = None
+        if first is not None:
+            call, answered = first
+        else:
+            try:
+                call = upstream.build(request, target)
+            except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
+                raise AttemptFailure(error, retryable=False) from None
         step: Followup | None = None
         while True:
-            if call.stream:  # may be answered as SSE: then relayed as it comes (relay/media_sse.py)
+            if answered is not None:
+                answer, answered = answered, None
+            elif call.stream:  # may be answered as SSE: then relayed as it comes (relay/media_sse.py)
                 opened = await open_media_stream(self._client, attempt.channel, call, key, upstream, request, target)
                 if isinstance(opened, OpenStream):
                     return opened

@@ -6,6 +6,8 @@ OpenAI fields).  With images it is an edit: uploaded files are sent as real mult
 ``image``, or repeated ``image[]``, and ``mask``) with their bytes, filenames and types; URLs go in the
 JSON form (``images: [{image_url}]``).  GPT image models refuse ``response_format`` (they answer base64
 only): it is sent to the other models only.  Usage tokens are kept with their image parts.
+
+An answer in the form the client asked passes through to an OpenAI client as it arrives (``ImagesScan``).
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from omnirouter.protocols.media.images import (
     ratio_of,
     resume_download,
 )
+from omnirouter.protocols.media.json_skeleton import JsonSkeleton
 from omnirouter.protocols.media.sniff import sniff_image_mime
 from omnirouter.protocols.openai_chat.errors import decode_error
 
-__all__ = ["OPENAI_IMAGES_UP", "OpenAIImagesUpstream", "openai_size"]
+__all__ = ["OPENAI_IMAGES_UP", "ImagesScan", "OpenAIImagesUpstream", "openai_size"]
 
 _VENDOR = "the upstream"
 _GPT_SIZES = {"1:1": "1024x1024", "3:2": "1536x1024", "2:3": "1024x1536"}
@@ -157,6 +160,8 @@ def _text(value: Any) -> str | None:
 class OpenAIImagesUpstream:
     """OpenAI's image endpoints as an upstream (generations and edits alike)."""
 
+    answer_wire = "openai-images"
+
     def build(self, request: ImageRequest, target: Target) -> UpstreamCall:
         model = target.upstream_model
         options = _options(request, model)
@@ -172,38 +177,80 @@ class OpenAIImagesUpstream:
     ) -> ImageResult | Followup:
         if step is not None and step.step == DOWNLOAD:
             return resume_download(answer, step)
-        parsed = json_object(answer.body, _VENDOR)
-        error = parsed.get("error")
-        if error:
-            message = error.get("message") if isinstance(error, dict) else error
-            raise GatewayError(ErrorKind.UPSTREAM, f"the upstream reported an error: {message}")
-        data = parsed.get("data")
-        if not isinstance(data, list) or not data:
-            raise GatewayError(ErrorKind.UPSTREAM, "the upstream returned no images")
-        declared = _text(parsed.get("output_format")) or request.output_format
-        images: list[GeneratedImage] = []
-        for item in data:
-            b64 = _text(item.get("b64_json")) if isinstance(item, dict) else None
-            url = _text(item.get("url")) if isinstance(item, dict) else None
-            if b64 is None and url is None:
-                raise GatewayError(ErrorKind.UPSTREAM, "the upstream returned an image without b64_json or url")
-            mime = _mime(b64, declared) if b64 is not None else f"image/{declared or 'png'}"
-            images.append(GeneratedImage(b64=b64, url=url, mime=mime, revised_prompt=_text(item.get("revised_prompt"))))
-        size, quality = _text(parsed.get("size")), _text(parsed.get("quality"))
-        created = parsed.get("created")
-        result = ImageResult(
-            images=images,
-            usage=label_usage(_usage(parsed, len(images)), request, size, quality),
-            created=created if isinstance(created, int) else None,
-            size=size,
-            quality=quality,
-            output_format=_text(parsed.get("output_format")),
-            background=_text(parsed.get("background")),
-        )
+        result = _result(json_object(answer.body, _VENDOR), request)
         return finish(result, download=request.response_format == "b64_json")
+
+    def pass_through(self, request: ImageRequest, target: Target) -> ImagesScan:
+        """Every answer may pass through: the scan's verdict tells whether it is what the client asked."""
+        return ImagesScan(request)
 
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         return decode_error(status, body)
+
+
+def _result(parsed: dict[str, Any], request: ImageRequest) -> ImageResult:
+    """An ImagesResponse as a result (images kept as sent: URLs not yet downloaded)."""
+    error = parsed.get("error")
+    if error:
+        message = error.get("message") if isinstance(error, dict) else error
+        raise GatewayError(ErrorKind.UPSTREAM, f"the upstream reported an error: {message}")
+    data = parsed.get("data")
+    if not isinstance(data, list) or not data:
+        raise GatewayError(ErrorKind.UPSTREAM, "the upstream returned no images")
+    declared = _text(parsed.get("output_format")) or request.output_format
+    images: list[GeneratedImage] = []
+    for item in data:
+        b64 = _text(item.get("b64_json")) if isinstance(item, dict) else None
+        url = _text(item.get("url")) if isinstance(item, dict) else None
+        if b64 is None and url is None:
+            raise GatewayError(ErrorKind.UPSTREAM, "the upstream returned an image without b64_json or url")
+        mime = _mime(b64, declared) if b64 is not None else f"image/{declared or 'png'}"
+        images.append(GeneratedImage(b64=b64, url=url, mime=mime, revised_prompt=_text(item.get("revised_prompt"))))
+    size, quality = _text(parsed.get("size")), _text(parsed.get("quality"))
+    created = parsed.get("created")
+    result = ImageResult(
+        images=images,
+        usage=label_usage(_usage(parsed, len(images)), request, size, quality),
+        created=created if isinstance(created, int) else None,
+        size=size,
+        quality=quality,
+        output_format=_text(parsed.get("output_format")),
+        background=_text(parsed.get("background")),
+    )
+    return result
+
+
+class ImagesScan:
+    """An ImagesResponse passing through to an OpenAI client (``pass_through.py``): relayed as is when its
+    first image is in the form the client asked (``b64_json`` or ``url``; either without
+    ``response_format``) and it names no model; billed from its skeleton (``json_skeleton.py``)."""
+
+    __slots__ = ("_accepted", "_request", "_skeleton")
+
+    def __init__(self, request: ImageRequest) -> None:
+        self._request = request
+        fmt = request.response_format
+        self._accepted = ("b64_json", "url") if fmt is None else (fmt,)
+        self._skeleton = JsonSkeleton("data", ("b64_json", "url"))
+
+    def feed(self, chunk: bytes) -> None:
+        self._skeleton.feed(chunk)
+
+    def verdict(self) -> bool | None:
+        skeleton = self._skeleton
+        if skeleton.complete or "model" in skeleton.top_keys or "error" in skeleton.top_keys:
+            return False  # whole already (small, or an error), or a model name to rewrite
+        if not skeleton.kinds:
+            return None
+        return skeleton.kinds[0] in self._accepted
+
+    def finish(self) -> Usage:
+        skeleton = self._skeleton
+        if not skeleton.complete:
+            raise GatewayError(ErrorKind.UPSTREAM, "the upstream's answer ended before its end")
+        if any(kind not in self._accepted for kind in skeleton.kinds):
+            raise GatewayError(ErrorKind.UPSTREAM, "the upstream answered images in another form than asked")
+        return _result(json_object(skeleton.skeleton, _VENDOR), self._request).usage
 
 
 OPENAI_IMAGES_UP = OpenAIImagesUpstream()

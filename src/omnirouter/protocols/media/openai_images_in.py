@@ -231,6 +231,8 @@ class OpenAIImagesInbound:
     """A client of ``/v1/images/generations`` (``edit=False``) or ``/v1/images/edits``."""
 
     protocol = "openai"
+    answer_wire = "openai-images"
+    """An upstream answer in this wire passes through as it arrives (``pass_through.py``)."""
 
     def __init__(self, edit: bool) -> None:
         self.edit = edit
