@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import tracemalloc
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
@@ -259,3 +260,16 @@ async def test_send_blob_of_a_missing_blob_sends_nothing(store: BlobStore) -> No
 )
 def test_byte_range(header: str | None, size: int, expected: object) -> None:
     assert byte_range(header, size) == expected
+
+
+async def test_local_sweep_removes_leftovers_of_crashed_puts(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "results")
+    await store.put("kept/video.mp4", stream([b"v"]), "video/mp4")
+    leftovers = [tmp_path / "results" / "kept" / ".tmp-abc", tmp_path / "results" / "crashed" / "before-meta.mp4"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+        os.utime(path, (1_000_000_000, 1_000_000_000))  # 2001
+    assert await store.delete_older_than(datetime(2020, 1, 1, tzinfo=UTC)) == 0  # no visible blob was removed
+    assert not any(path.exists() for path in leftovers)
+    assert await read_all((await store.open("kept/video.mp4")).chunks) == b"v"
