@@ -14,6 +14,7 @@ import asyncio
 import base64
 import ipaddress
 import socket
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -33,6 +34,27 @@ def _refuse(url: str, reason: str) -> GatewayError:
     return GatewayError(ErrorKind.INVALID_REQUEST, f"Cannot fetch image {url}: {reason}.", param="messages")
 
 
+async def refusal(url: str, allow_private: bool, allow_hosts: Collection[str], deny_hosts: Collection[str]) -> str:
+    """Why a server-side fetch of ``url`` is refused ("" when it may go): no host, a denied host, or a host
+    resolving to a non-public address (unless allowed by name or ``allow_private``)."""
+    host = urlsplit(url).hostname
+    if not host:
+        return "the URL has no host"
+    if host in deny_hosts:
+        return "the host is denied"
+    if host in allow_hosts or allow_private:
+        return ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return "the host does not resolve"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            return "the host resolves to a private or reserved address"
+    return ""
+
+
 class ImageFetcher:
     """Fetches image URLs under the configured policy with the worker's shared session."""
 
@@ -40,21 +62,10 @@ class ImageFetcher:
         self._config = config
 
     async def _check_host(self, url: str) -> None:
-        host = urlsplit(url).hostname
-        if not host:
-            raise _refuse(url, "the URL has no host")
-        if host in self._config.deny_hosts:
-            raise _refuse(url, "the host is denied")
-        if host in self._config.allow_hosts or self._config.allow_private:
-            return
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except OSError:
-            raise _refuse(url, "the host does not resolve") from None
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                raise _refuse(url, "the host resolves to a private or reserved address")
+        config = self._config
+        reason = await refusal(url, config.allow_private, config.allow_hosts, config.deny_hosts)
+        if reason:
+            raise _refuse(url, reason)
 
     async def fetch(self, session: aiohttp.ClientSession, url: str) -> tuple[str, str]:
         """``(base64 data, media type)`` of the image at ``url``."""
