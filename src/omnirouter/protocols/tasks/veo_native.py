@@ -154,7 +154,7 @@ class VeoDialect:
     def decode_create(self, body: bytes, content_type: str, model: str | None) -> TaskRequest:
         """The body of ``POST /v1beta/models/{model}:predictLongRunning`` (``model`` from the path)."""
         if not model:
-            raise invalid("The model is required in the path: models/{model}:predictLongRunning.", "model")
+            raise invalid("'model' is required in the path: models/{model}:predictLongRunning.", "model")
         parsed = parse_json_object(body)
         instance = _instance(parsed)
         if instance.get("video") is not None:
