@@ -86,7 +86,8 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     default then applies and the answer says what was made).  ``images`` are reference images in
     order (first frame, last frame, references: ``image_roles`` names each when the dialect says);
     ``extra`` holds vendor-native fields passed through (new-api's ``metadata``); ``remix_of`` is the
-    public id of the task a remix / follow-up continues.
+    public id of the task a remix / follow-up continues; ``client_ref`` the client's own id for the task
+    (Kling's ``external_task_id``), echoed back in answers and never sent upstream as is.
     """
 
     kind: TaskKind = TaskKind.VIDEO
@@ -105,6 +106,7 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     mode: str | None = None
     remix_of: str | None = None
     callback_url: str | None = None
+    client_ref: str | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
 

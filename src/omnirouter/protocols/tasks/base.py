@@ -112,7 +112,9 @@ class ViewOutput(msgspec.Struct, frozen=True, kw_only=True):
 
 class TaskView(msgspec.Struct, kw_only=True):
     """A task as clients see it, before a dialect renders it: only what is theirs (no channel, upstream
-    id, key or vendor body).  Times are unix seconds; ``seconds``/``size`` what was made (and billed)."""
+    id, key or vendor body).  Times are unix seconds (``started_at``: when the vendor started running it,
+    ``updated_at``: its last change); ``seconds``/``size`` what was made (and billed); ``client_ref`` the
+    client's own id for the task (``TaskRequest.client_ref``)."""
 
     id: str
     kind: TaskKind
@@ -131,6 +133,9 @@ class TaskView(msgspec.Struct, kw_only=True):
     error_code: str | None = None
     error_message: str | None = None
     remix_of: str | None = None
+    started_at: int | None = None
+    updated_at: int | None = None
+    client_ref: str | None = None
 
 
 class TaskDialect(Protocol):
@@ -148,7 +153,12 @@ class TaskDialect(Protocol):
         ...
 
     def encode_task(self, view: TaskView) -> tuple[int, bytes, bytes]:
-        """The task in this dialect: ``(status, body, content type)`` (a create answers it too)."""
+        """The task in this dialect, as its fetch route answers it: ``(status, body, content type)``."""
+        ...
+
+    def encode_created(self, view: TaskView) -> tuple[int, bytes, bytes]:
+        """The answer to the create (``encode_task`` in every dialect but new-api's unified video, whose
+        create answers an OpenAI-style video object and whose fetch answers its ``{code, data}`` envelope)."""
         ...
 
     def encode_error(self, error: GatewayError) -> tuple[int, bytes]: ...
