@@ -129,7 +129,8 @@ class TaskState(msgspec.Struct, kw_only=True):
     ``status`` is mapped from the vendor's raw value (``vendor_status``, kept for logs): an unknown raw
     value maps to ``running``, never to a failure.  ``failure`` is the vendor's own reason when it
     reports a terminal failure; ``seconds`` what was generated (the billing signal where the vendor
-    gives one); ``usage`` tokens or credits the vendor reports.
+    gives one); ``usage`` tokens the vendor reports; ``credits`` the vendor's own billing units as it
+    reports them (Kling's ``final_unit_deduction``, Vidu's ``credits``): recorded, not priced.
     """
 
     status: TaskStatus
@@ -138,5 +139,6 @@ class TaskState(msgspec.Struct, kw_only=True):
     outputs: list[TaskOutput] = msgspec.field(default_factory=list)
     seconds: float | None = None
     usage: Usage | None = None
+    credits: float | None = None
     failure: str | None = None
     failure_code: str | None = None

@@ -37,6 +37,15 @@ second per 15 characters of input):
   ``GET /v1/get_result?id=``; DashScope wanx ``POST /api/v1/services/aigc/text2image/image-synthesis``
   (``X-DashScope-Async: enable``) then ``GET /api/v1/tasks/{id}``. Tasks stay pending
   ``pending_polls`` polls (default 2); polls take no directive from the queue.
+* Video tasks (``tasks_video_a``; auth in ``tasks_wires_a``): Kling ``POST /v1/videos/{text2video,
+  image2video}``, ``GET /v1/videos/{action}/{task_id or external_task_id}`` (HS256 JWT; the secret of
+  access key AK is ``mock_secret(AK)``); Vidu ``POST /ent/v2/{text2video,img2video,start-end2video,
+  reference2video}``, ``GET /ent/v2/tasks/{id}/creations`` (``Token``); MiniMax ``POST
+  /v1/video_generation``, ``GET /v1/query/video_generation?task_id=``, ``GET /v1/files/retrieve?file_id=``;
+  Ark ``POST /api/v3/contents/generations/tasks``, ``GET|DELETE …/tasks/{id}``; Jimeng ``POST
+  /?Action=CVSync2AsyncSubmitTask|CVSync2AsyncGetResult&Version=2022-08-31`` (Volcengine V4 checked).
+  Results: ``GET /media/tasks/{token}/{video.mp4,cover.jpeg,last_frame.jpeg}`` (a real H.264 MP4 of
+  the duration made, from ``media_video``).
 * ``GET /media/{name}``: the files behind the URLs these answers carry (no auth; logged with
   provider ``media``).
 
@@ -112,7 +121,13 @@ Directive keys (all optional; unknown keys or malformed JSON give a 400):
 * ``media_bytes``: grow the media payload to about this many bytes, still decodable (PNG private
   chunk, JPEG comments, WAV/PCM silence, MP3 ID3 padding, FLAC PADDING; others trailing bytes).
 * ``media_seconds``: length of generated audio (transcriptions: the reported duration).
-* ``pending_polls``: polls an asynchronous image task answers pending before it finishes.
+* ``pending_polls``: polls an asynchronous image or video task answers pending before it finishes.
+* ``poll_faults``: video tasks answer these first, one per poll: ``"not_found"`` (the vendor's
+  no-such-task answer), ``"unknown"`` (status ``mock_unknown_state``), ``500`` (an HTML page), ``429``
+  (``Retry-After: 1``) or another HTTP status (the vendor's error JSON).
+* ``media_fetches`` / ``media_ttl``: a video task's result files answer 404 after that many fetches
+  / that many seconds after the task finished. ``delay`` on a video submit makes the task before
+  waiting (a client that timed out left a task); ``body_error`` (+ ``message``) ends it failed.
 
 On binary audio bodies ``error_after`` cuts the connection like ``cut_after`` (no error event fits).
 

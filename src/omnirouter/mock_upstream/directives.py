@@ -64,6 +64,9 @@ class Directive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     media_bytes: int | None = None
     media_seconds: float | None = None
     pending_polls: int | None = None
+    poll_faults: list[str | int] = []
+    media_fetches: int | None = None
+    media_ttl: float | None = None
 
 
 EMPTY = Directive()
@@ -83,12 +86,19 @@ def parse_directive(obj: object) -> Directive:
         raise DirectiveError("bad mock directive: `chunks` must be at least 1")
     if directive.trickle is not None and directive.trickle <= 0:
         raise DirectiveError("bad mock directive: `trickle` must be more than 0 bytes per second")
-    for name in ("body_bytes", "unterminated_event_bytes", "media_bytes", "pending_polls"):
+    for name in ("body_bytes", "unterminated_event_bytes", "media_bytes", "pending_polls", "media_fetches"):
         value = getattr(directive, name)
         if value is not None and value < 0:
             raise DirectiveError(f"bad mock directive: `{name}` must not be negative")
     if directive.media_seconds is not None and not 0 < directive.media_seconds <= 3600:
         raise DirectiveError("bad mock directive: `media_seconds` must be more than 0 and at most 3600")
+    for fault in directive.poll_faults:
+        if isinstance(fault, int) and not 400 <= fault <= 599:
+            raise DirectiveError("bad mock directive: a `poll_faults` status must be between 400 and 599")
+        if isinstance(fault, str) and fault not in ("not_found", "unknown"):
+            raise DirectiveError("bad mock directive: `poll_faults` items are not_found, unknown or an HTTP status")
+    if directive.media_ttl is not None and directive.media_ttl < 0:
+        raise DirectiveError("bad mock directive: `media_ttl` must not be negative")
     return directive
 
 

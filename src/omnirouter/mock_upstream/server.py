@@ -19,6 +19,7 @@ from omnirouter.mock_upstream import (
     models,
     openai_chat,
     openai_responses,
+    tasks_video_a,
 )
 from omnirouter.mock_upstream.core import STATE_KEY, State, json_response, trickle_middleware
 from omnirouter.mock_upstream.directives import DirectiveError, parse_directive
@@ -116,6 +117,21 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_get("/v1/get_result", media_images.bfl_result)
     r.add_post("/api/v1/services/aigc/text2image/image-synthesis", media_images.wanx_submit)
     r.add_get("/api/v1/tasks/{task_id}", media_images.dashscope_task)
+    # Video tasks, part A (tasks_video_a): Kling, Vidu, MiniMax Hailuo, Ark Seedance, Jimeng
+    for action in ("text2video", "image2video"):
+        r.add_post(f"/v1/videos/{action}", tasks_video_a.kling_submit)
+        r.add_get(f"/v1/videos/{action}/{{id}}", tasks_video_a.kling_query)
+    for mode in ("text2video", "img2video", "start-end2video", "reference2video"):
+        r.add_post(f"/ent/v2/{mode}", tasks_video_a.vidu_submit)
+    r.add_get("/ent/v2/tasks/{id}/creations", tasks_video_a.vidu_creations)
+    r.add_post("/v1/video_generation", tasks_video_a.minimax_submit)
+    r.add_get("/v1/query/video_generation", tasks_video_a.minimax_query)
+    r.add_get("/v1/files/retrieve", tasks_video_a.minimax_file)
+    r.add_post("/api/v3/contents/generations/tasks", tasks_video_a.ark_submit)
+    r.add_get("/api/v3/contents/generations/tasks/{id}", tasks_video_a.ark_task)
+    r.add_delete("/api/v3/contents/generations/tasks/{id}", tasks_video_a.ark_task)
+    r.add_post("/", tasks_video_a.jimeng)
+    r.add_get("/media/tasks/{token}/{file}", tasks_video_a.task_media)
     # Generated files behind the URLs media answers carry
     r.add_get("/media/{name}", media_common.serve_media)
     # Anthropic

@@ -1,7 +1,8 @@
 """How a provider wants its upstream key: the closed set of auth styles, each a pure function of the key.
 
-Signed schemes (Kling's JWT from an access key and a secret key, Volcengine's request signatures)
-join as members whose function also sees the request; none is registered yet.
+Signed schemes (Kling's JWT from an access key and a secret key, Volcengine's request signatures) are
+``SIGNED``: no channel header; the vendor's codec signs each call itself (``protocols/tasks/signing.py``)
+from the channel's ``ACCESS|SECRET`` pair and sends it with ``auth=False``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class AuthStyle(enum.StrEnum):
     X_GOOG_API_KEY = "x-goog-api-key"  # Gemini
     XI_API_KEY = "xi-api-key"  # ElevenLabs
     X_KEY = "x-key"  # Black Forest Labs (FLUX)
+    TOKEN = "token"  # Authorization: Token <key> (Vidu)
+    SIGNED = "signed"  # signed per request by the codec (Kling JWT, Volcengine V4): no channel header
 
 
 AUTH_HEADERS: Final[dict[AuthStyle, Callable[[str], dict[str, str]]]] = {
@@ -29,6 +32,8 @@ AUTH_HEADERS: Final[dict[AuthStyle, Callable[[str], dict[str, str]]]] = {
     AuthStyle.X_GOOG_API_KEY: lambda key: {"x-goog-api-key": key},
     AuthStyle.XI_API_KEY: lambda key: {"xi-api-key": key},
     AuthStyle.X_KEY: lambda key: {"x-key": key},
+    AuthStyle.TOKEN: lambda key: {"authorization": f"Token {key}"},
+    AuthStyle.SIGNED: lambda key: {},
 }
 
 

@@ -21,3 +21,7 @@ class ProviderKind(enum.StrEnum):
     ELEVENLABS = "elevenlabs"
     ARK = "ark"
     BFL = "bfl"
+    # Video task vendors (docs/tasks.md); ``minimax`` (Hailuo) and ``ark`` (Seedance) serve video too.
+    KLING = "kling"
+    VIDU = "vidu"
+    JIMENG = "jimeng"

@@ -37,6 +37,12 @@ from omnirouter.protocols.media.rerank_vendors import (
 )
 from omnirouter.protocols.media.vendor_images import ARK_IMAGES_UP, BFL_IMAGES_UP, DASHSCOPE_IMAGES_UP
 from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
+from omnirouter.protocols.tasks.base import TaskVendor
+from omnirouter.protocols.tasks.hailuo import HAILUO_VIDEO
+from omnirouter.protocols.tasks.jimeng import JIMENG_VIDEO
+from omnirouter.protocols.tasks.kling import KLING_VIDEO
+from omnirouter.protocols.tasks.seedance import SEEDANCE_VIDEO
+from omnirouter.protocols.tasks.vidu import VIDU_VIDEO
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -64,7 +70,8 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     ``protocol`` is the chat protocol its channels speak unless a model says otherwise (an OpenAI
     channel's ``responses_models``); ``default_base_url`` is the provider's public API.  ``endpoints``
     are its chat endpoints (none for a vendor of media only); ``media`` its codec for each media
-    capability (``protocols/media/``: the codec knows its paths).
+    capability (``protocols/media/``: the codec knows its paths); ``tasks`` its asynchronous task codec
+    for each task capability (``protocols/tasks/``: video now).
     """
 
     kind: ProviderKind
@@ -73,12 +80,13 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthStyle
     endpoints: Mapping[Capability, Endpoint]
     media: Mapping[Capability, MediaUpstream[Any, Any]] = msgspec.field(default_factory=dict)
+    tasks: Mapping[Capability, TaskVendor] = msgspec.field(default_factory=dict)
     fixed_headers: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def capabilities(self) -> frozenset[Capability]:
         """What this provider serves."""
-        return frozenset(self.endpoints) | frozenset(self.media)
+        return frozenset(self.endpoints) | frozenset(self.media) | frozenset(self.tasks)
 
     @property
     def chats(self) -> bool:
@@ -175,13 +183,14 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.IMAGE_GENERATION: DASHSCOPE_IMAGES_UP,
         },
     ),
-    ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech
+    ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech, Hailuo video
         kind=ProviderKind.MINIMAX,
         protocol=ProtocolName.OPENAI_CHAT,
         default_base_url="https://api.minimax.io",
         auth=AuthStyle.BEARER,
         endpoints={},
         media={Capability.SPEECH: MINIMAX_SPEECH_UP},
+        tasks={Capability.VIDEO_TASK: HAILUO_VIDEO},
     ),
     ProviderKind.VOLCENGINE: ProviderSpec(  # Seed-TTS speech
         kind=ProviderKind.VOLCENGINE,
@@ -199,13 +208,14 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         endpoints={},
         media={Capability.SPEECH: ELEVENLABS_SPEECH_UP},
     ),
-    ProviderKind.ARK: ProviderSpec(  # Seedream images
+    ProviderKind.ARK: ProviderSpec(  # Seedream images, Seedance video
         kind=ProviderKind.ARK,
         protocol=ProtocolName.OPENAI_CHAT,
         default_base_url="https://ark.cn-beijing.volces.com",
         auth=AuthStyle.BEARER,
         endpoints={},
         media={Capability.IMAGE_GENERATION: ARK_IMAGES_UP, Capability.IMAGE_EDIT: ARK_IMAGES_UP},
+        tasks={Capability.VIDEO_TASK: SEEDANCE_VIDEO},
     ),
     ProviderKind.BFL: ProviderSpec(  # FLUX images
         kind=ProviderKind.BFL,
@@ -214,6 +224,30 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         auth=AuthStyle.X_KEY,
         endpoints={},
         media={Capability.IMAGE_GENERATION: BFL_IMAGES_UP, Capability.IMAGE_EDIT: BFL_IMAGES_UP},
+    ),
+    ProviderKind.KLING: ProviderSpec(  # video: channel keys are ACCESS_KEY|SECRET_KEY pairs (JWT per call)
+        kind=ProviderKind.KLING,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://api.klingai.com",
+        auth=AuthStyle.SIGNED,
+        endpoints={},
+        tasks={Capability.VIDEO_TASK: KLING_VIDEO},
+    ),
+    ProviderKind.VIDU: ProviderSpec(  # video
+        kind=ProviderKind.VIDU,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://api.vidu.com",
+        auth=AuthStyle.TOKEN,
+        endpoints={},
+        tasks={Capability.VIDEO_TASK: VIDU_VIDEO},
+    ),
+    ProviderKind.JIMENG: ProviderSpec(  # video: channel keys are ACCESS_KEY|SECRET_KEY pairs (Volcengine V4)
+        kind=ProviderKind.JIMENG,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://visual.volcengineapi.com",
+        auth=AuthStyle.SIGNED,
+        endpoints={},
+        tasks={Capability.VIDEO_TASK: JIMENG_VIDEO},
     ),
 }
 

@@ -87,12 +87,15 @@ class TaskVendor(Protocol):
 
     def parse_poll(self, answer: Answer, target: TaskTarget, step: Followup | None) -> TaskState | Followup: ...
 
-    def find(self, target: TaskTarget) -> UpstreamCall | None:
-        """The call that finds our task at the vendor by ``target.external_id``; None if it cannot."""
+    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
+        """The call that finds our task at the vendor by ``target.external_id``; None if it cannot.
+        ``request`` (the task's, when the caller has it) tells vendors whose look-up path depends on the
+        kind of task (Kling's ``text2video`` / ``image2video``) where to look."""
         ...
 
-    def parse_find(self, answer: Answer, target: TaskTarget) -> str | None:
-        """The vendor's id of the task ``find`` looked for; None when the vendor has no such task."""
+    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
+        """The vendor's id of the task ``find`` looked for (given the same ``request``); None when the
+        vendor has no such task."""
         ...
 
     def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:

@@ -1,0 +1,221 @@
+"""Kling (Kuaishou) video tasks, upstream side.
+
+Wire (docs: app.klingai.com dev document, via ../shared/TASKS.md §2.1): ``POST /v1/videos/text2video`` or
+``/v1/videos/image2video`` (with images) → ``{code: 0, data: {task_id, task_status}}``; poll
+``GET /v1/videos/{text2video|image2video}/{task_id}``.  Auth: a fresh HS256 JWT from the channel's
+``ACCESS|SECRET`` pair on every call (``signing.kling_jwt``).  Our upstream id is ``{action}/{task_id}``
+(the poll path needs the action).  ``external_task_id`` = our external id, so ``find`` can look the
+task up after a submit whose answer was lost (``GET /v1/videos/{action}/{external_task_id}``: Kling's
+query takes the task id or the external id in the path — check).
+
+Request mapping: ``model_name`` = upstream model; ``prompt``, ``negative_prompt``; images: first frame →
+``image``, last frame → ``image_tail`` (URLs as given, uploads as bare base64 without ``data:``, as Kling
+wants), at most 2, no other roles; ``audio`` → ``sound: on|off``; ``mode`` std|pro as given, else from
+``resolution`` (720p → std, 1080p → pro: Kling's modes); ``aspect_ratio`` 16:9, 9:16, 1:1 (text to
+video only: with images the ratio follows the image, and a ``size``'s ratio is not sent).  ``seed`` is
+not sent (Kling has none).  ``extra`` fields are merged (``cfg_scale``, ``camera_control``, ...;
+never ``model``/``model_name``/``external_task_id``).
+
+Durations (``duration`` is a string): every model makes "5" or "10"; a request is mapped to the
+nearest (≤ 7.5 s → 5, else 10; no ``seconds`` → Kling's default, 5).
+
+Statuses: ``submitted`` → queued, ``processing`` → running, ``succeed`` → succeeded, ``failed`` →
+failed (reason ``task_status_msg``); anything else → running.  Outputs: ``task_result.videos[0].url``
+(no cover); seconds from ``videos[0].duration`` ("5.042"); credits from ``final_unit_deduction``.
+Errors: a ``code`` ≠ 0 in a 2xx body (1000s auth, 1100s account, 1200s parameters, 1301 content,
+1302–1304 rate limits, 5000s server).  Cancel: none.  Timing: first poll 10 s, polls at most 30 s
+apart, deadline 1 h (generations take tens of seconds to minutes; pro mode at busy hours longer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
+from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid
+from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
+from omnirouter.protocols.tasks.signing import kling_jwt, split_pair
+from omnirouter.protocols.tasks.video_common import (
+    dump,
+    image_ref,
+    image_roles,
+    merge_extra,
+    nearest,
+    parse_json,
+    ratio_and_resolution,
+    single_video,
+    text,
+    vendor_error,
+)
+
+__all__ = ["KLING_DURATIONS", "KLING_VIDEO", "KlingVideo"]
+
+_VENDOR = "Kling"
+KLING_DURATIONS = (5, 10)
+_RATIOS = ("16:9", "9:16", "1:1")
+_MODES = {"720p": "std", "1080p": "pro"}
+_STATUS = {
+    "submitted": TaskStatus.QUEUED,
+    "processing": TaskStatus.RUNNING,
+    "succeed": TaskStatus.SUCCEEDED,
+    "failed": TaskStatus.FAILED,
+}
+
+
+def _kind(code: int) -> ErrorKind:
+    if 1000 <= code < 1100:
+        return ErrorKind.AUTHENTICATION
+    if 1100 <= code < 1200:
+        return ErrorKind.INSUFFICIENT_QUOTA
+    if code in (1302, 1303, 1304):
+        return ErrorKind.RATE_LIMIT
+    if 1200 <= code < 1400:
+        return ErrorKind.INVALID_REQUEST
+    return ErrorKind.UPSTREAM
+
+
+def _data(raw: bytes) -> dict[str, Any]:
+    """The ``data`` of a 2xx answer; a ``code`` ≠ 0 raises the error it names."""
+    parsed = parse_json(raw, _VENDOR)
+    code = parsed.get("code", 0)
+    if code not in (0, None):
+        number = code if isinstance(code, int) else -1
+        message = text(parsed.get("message")) or "failed"
+        raise GatewayError(_kind(number), f"Kling error {code}: {message}", code=str(code))
+    data = parsed.get("data")
+    if not isinstance(data, dict):
+        raise GatewayError(ErrorKind.UPSTREAM, "Kling returned no task data")
+    return data
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _action(request: TaskRequest) -> str:
+    return "image2video" if request.images else "text2video"
+
+
+class KlingVideo:
+    """Kling's ``/v1/videos`` task API."""
+
+    kind = TaskKind.VIDEO
+    timing = TaskTiming(first_poll=10.0, max_poll=30.0, deadline=3600.0)
+
+    def _headers(self, target: TaskTarget) -> dict[str, str]:
+        access, secret = split_pair(target.upstream_key, _VENDOR)
+        return {"Authorization": f"Bearer {kling_jwt(access, secret, target.now)}"}
+
+    def _get(self, path: str, target: TaskTarget) -> UpstreamCall:
+        return UpstreamCall(path, method="GET", headers=self._headers(target), auth=False)
+
+    def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
+        """``POST /v1/videos/{text2video|image2video}`` (a 400 names what Kling cannot do)."""
+        single_video(request, _VENDOR)
+        roles = image_roles(request, ("first_frame", "last_frame"), 2, _VENDOR)
+        ratio, resolution = ratio_and_resolution(request, _RATIOS, _MODES)
+        body: dict[str, Any] = {"model_name": target.upstream_model}
+        if request.prompt is not None:
+            body["prompt"] = request.prompt
+        if request.negative_prompt is not None:
+            body["negative_prompt"] = request.negative_prompt
+        for index, (image, role) in enumerate(zip(request.images, roles, strict=True)):
+            body["image" if role == "first_frame" else "image_tail"] = image_ref(
+                image, f"images[{index}]", data_prefix=False
+            )
+        if request.images and "image" not in body:
+            raise invalid("Kling needs a first frame to animate; 'image_roles' names only a last frame.", "image_roles")
+        mode = request.mode
+        if mode is not None and mode not in ("std", "pro"):
+            raise invalid(f"Kling's mode is std or pro; got {mode!r}.", "mode")
+        if resolution is not None:
+            if mode is not None and _MODES[resolution] != mode:
+                raise invalid(
+                    f"resolution {resolution} contradicts mode {mode} (std is 720p, pro 1080p).", "resolution"
+                )
+            mode = _MODES[resolution]
+        if mode is not None:
+            body["mode"] = mode
+        if ratio is not None and not request.images:
+            body["aspect_ratio"] = ratio
+        if request.seconds is not None:
+            body["duration"] = str(nearest(request.seconds, KLING_DURATIONS))
+        if request.audio is not None:
+            body["sound"] = "on" if request.audio else "off"
+        merge_extra(body, request.extra, ("model_name", "external_task_id"))
+        body["external_task_id"] = target.external_id
+        path = f"/v1/videos/{_action(request)}"
+        return UpstreamCall(path, dump(body), headers=self._headers(target), auth=False)
+
+    def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
+        """The task id (``{action}/{task_id}``) and its first status."""
+        data = _data(answer.body)
+        task_id = text(data.get("task_id"))
+        if task_id is None:
+            raise GatewayError(ErrorKind.UPSTREAM, "Kling returned no task_id")
+        return Submitted(f"{_action(request)}/{task_id}", self._state(data))
+
+    def poll(self, upstream_id: str, target: TaskTarget) -> UpstreamCall:
+        """``GET /v1/videos/{action}/{task_id}``."""
+        return self._get(f"/v1/videos/{upstream_id}", target)
+
+    def parse_poll(self, answer: Answer, target: TaskTarget, step: Followup | None) -> TaskState | Followup:
+        """The task object as a state."""
+        return self._state(_data(answer.body))
+
+    def _state(self, data: dict[str, Any]) -> TaskState:
+        raw = text(data.get("task_status")) or ""
+        status = _STATUS.get(raw, TaskStatus.RUNNING)
+        state = TaskState(status=status, vendor_status=raw, credits=_number(data.get("final_unit_deduction")))
+        if status is TaskStatus.FAILED:
+            state.failure = text(data.get("task_status_msg")) or "Kling reported the task failed"
+        result = data.get("task_result")
+        videos = result.get("videos") if isinstance(result, dict) else None
+        if status is TaskStatus.SUCCEEDED:
+            first = videos[0] if isinstance(videos, list) and videos and isinstance(videos[0], dict) else {}
+            url = text(first.get("url"))
+            if url is None:
+                raise GatewayError(ErrorKind.UPSTREAM, "Kling reported success without a video URL")
+            state.outputs = [TaskOutput(kind="video", url=url, mime="video/mp4")]
+            state.seconds = _number(first.get("duration"))
+        return state
+
+    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
+        """``GET /v1/videos/{action}/{external_task_id}`` (text to video when the request is unknown)."""
+        action = _action(request) if request is not None else "text2video"
+        return self._get(f"/v1/videos/{action}/{target.external_id}", target)
+
+    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
+        """Kling's id for our task, None when it has none (404, or a task of another external id)."""
+        if answer.status == 404:
+            return None
+        if answer.status >= 300:
+            raise self.decode_error(answer.status, answer.body)
+        data = _data(answer.body)
+        info = data.get("task_info")
+        external = text(info.get("external_task_id")) if isinstance(info, dict) else None
+        task_id = text(data.get("task_id"))
+        if task_id is None or (external is not None and external != target.external_id):
+            return None
+        return f"{_action(request) if request is not None else 'text2video'}/{task_id}"
+
+    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
+        """Kling cannot cancel a task."""
+        return None
+
+    def decode_error(self, status: int, body: bytes) -> GatewayError:
+        """A non-2xx answer (``{code, message}``)."""
+        return vendor_error(status, body, _VENDOR)
+
+
+KLING_VIDEO = KlingVideo()

@@ -1,0 +1,178 @@
+"""Pieces every video vendor codec shares: durations mapped to the nearest a vendor makes, sizes read as
+ratio and resolution, reference images as URLs or inline data, vendor-native fields merged, JSON answers."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
+from omnirouter.ir.media import ImageInput
+from omnirouter.ir.task import TaskRequest
+from omnirouter.protocols.media.base import invalid, json_object
+from omnirouter.protocols.media.images import data_url, image_bytes
+
+__all__ = [
+    "dump",
+    "image_ref",
+    "image_roles",
+    "merge_extra",
+    "nearest",
+    "parse_json",
+    "ratio_and_resolution",
+    "single_video",
+    "text",
+    "upstream",
+    "vendor_error",
+]
+
+_SIZE = re.compile(r"\s*(\d+)\s*[x*×:]\s*(\d+)\s*")
+
+
+def nearest(seconds: float, allowed: Sequence[int]) -> int:
+    """The duration in ``allowed`` nearest to ``seconds`` (a tie goes to the shorter, cheaper one)."""
+    return min(allowed, key=lambda choice: (abs(choice - seconds), choice))
+
+
+def _ratio(width: int, height: int) -> str:
+    divisor = math.gcd(width, height)
+    return f"{width // divisor}:{height // divisor}"
+
+
+def ratio_and_resolution(
+    request: TaskRequest, ratios: Iterable[str], resolutions: Iterable[str]
+) -> tuple[str | None, str | None]:
+    """The ``(aspect ratio, resolution)`` the request asks in the vendor's spelling (None: not asked).
+
+    ``size`` ``WxH`` means its reduced ratio and ``{short side}p``; each must be one the vendor makes,
+    else a 400 naming the field the client sent (``size``, ``aspect_ratio`` or ``resolution``).
+    """
+    ratio_choices = list(ratios)
+    by_lower = {r.lower(): r for r in resolutions}
+    ratio = resolution = None
+    if request.size is not None:
+        match = _SIZE.fullmatch(request.size)
+        if match is None or not int(match.group(1)) or not int(match.group(2)):
+            raise invalid(f"'size' must be WIDTHxHEIGHT, got {request.size!r}.", "size")
+        width, height = int(match.group(1)), int(match.group(2))
+        ratio, resolution = _ratio(width, height), f"{min(width, height)}p"
+        if ratio not in ratio_choices or resolution not in by_lower:
+            made = ", ".join(f"{r} at {', '.join(by_lower.values())}" for r in ratio_choices) or "none"
+            raise invalid(f"size {request.size} is not one this model makes (aspect ratios {made}).", "size")
+        resolution = by_lower[resolution]
+    if request.aspect_ratio is not None:
+        if request.aspect_ratio not in ratio_choices:
+            allowed = ", ".join(ratio_choices) or "none (set by the input image)"
+            raise invalid(
+                f"aspect_ratio {request.aspect_ratio!r} is not one this model makes: {allowed}.", "aspect_ratio"
+            )
+        if ratio is not None and ratio != request.aspect_ratio:
+            raise invalid("'aspect_ratio' contradicts 'size'.", "aspect_ratio")
+        ratio = request.aspect_ratio
+    if request.resolution is not None:
+        chosen = by_lower.get(request.resolution.lower())
+        if chosen is None:
+            allowed = ", ".join(by_lower.values()) or "none (set by the model)"
+            raise invalid(f"resolution {request.resolution!r} is not one this model makes: {allowed}.", "resolution")
+        if resolution is not None and resolution != chosen:
+            raise invalid("'resolution' contradicts 'size'.", "resolution")
+        resolution = chosen
+    return ratio, resolution
+
+
+def image_ref(image: ImageInput, param: str, *, data_prefix: bool = True) -> str:
+    """An http(s) URL as given, else the image inline: a ``data:`` URL, or bare base64 (``data_prefix``
+    False, as Kling wants)."""
+    if image.url is not None and image.url[:4].lower() == "http":
+        return image.url
+    if image.file_id is not None and image.file is None and image.url is None:
+        raise invalid(f"'{param}' must be an image URL or upload: file ids are not taken for video.", param)
+    mime, data = image_bytes(image, param)
+    encoded = base64.b64encode(data).decode("ascii")
+    return data_url(mime.lower(), encoded) if data_prefix else encoded
+
+
+def image_roles(request: TaskRequest, allowed: Sequence[str], most: int, vendor: str) -> list[str]:
+    """Each image's role: the request's ``image_roles``, else first frame then last frame; a 400 naming
+    ``images`` for more than ``most`` images, ``image_roles`` for a role ``allowed`` lacks."""
+    count = len(request.images)
+    if count > most:
+        raise invalid(f"{vendor} takes at most {most} images for this task; got {count}.", "images")
+    if request.image_roles is None:
+        return ["first_frame", "last_frame"][:count] if count <= 2 else ["reference"] * count
+    roles = list(request.image_roles)
+    if len(roles) != count:
+        raise invalid("'image_roles' must name one role per image.", "image_roles")
+    for role in roles:
+        if role not in allowed:
+            raise invalid(f"{vendor} takes image roles {', '.join(allowed)}; got {role!r}.", "image_roles")
+    return roles
+
+
+def merge_extra(body: dict[str, Any], extra: Mapping[str, Any], reserved: Iterable[str] = ()) -> dict[str, Any]:
+    """``body`` with the client's vendor-native fields added (they win), except ``model`` and ``reserved``."""
+    skip = {"model", *reserved}
+    body.update({k: v for k, v in extra.items() if k not in skip})
+    return body
+
+
+def dump(body: dict[str, Any]) -> bytes:
+    """A JSON request body."""
+    return orjson.dumps(body)
+
+
+def parse_json(raw: bytes, vendor: str) -> dict[str, Any]:
+    """A 2xx answer's JSON object (an upstream error when it is not one)."""
+    return json_object(raw, vendor)
+
+
+def text(value: Any) -> str | None:
+    """A string field, or None."""
+    return value if isinstance(value, str) and value else None
+
+
+def single_video(request: TaskRequest, vendor: str) -> None:
+    """A 400 naming ``n`` when more than one video is asked of a vendor that makes one a task."""
+    if request.n is not None and request.n != 1:
+        raise invalid(f"{vendor} makes one video per task; 'n' must be 1.", "n")
+
+
+def upstream(message: str, code: str | None = None, kind: ErrorKind = ErrorKind.UPSTREAM) -> GatewayError:
+    """An error the vendor reported."""
+    return GatewayError(kind, message, code=code)
+
+
+def _field(obj: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(name)
+    return obj
+
+
+def vendor_error(status: int, body: bytes, vendor: str) -> GatewayError:
+    """A non-2xx answer as an error with the vendor's status, message and code where its body has them
+    (``message``; ``error.message``; MiniMax ``base_resp``; Volcengine ``ResponseMetadata.Error``)."""
+    try:
+        parsed: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    message = code = None
+    paths: list[tuple[str, ...]] = [("error", "message"), ("base_resp", "status_msg")]
+    for path in [*paths, ("ResponseMetadata", "Error", "Message")]:
+        message = message or text(_field(parsed, *path))
+    message = message or text(_field(parsed, "message"))
+    for path in [("error", "code"), ("base_resp", "status_code"), ("ResponseMetadata", "Error", "Code"), ("code",)]:
+        found = _field(parsed, *path)
+        if found not in (None, "", 0):
+            code = str(found)
+            break
+    if message is None:
+        snippet = body[:200].decode("utf-8", "replace").strip() if parsed is None else ""
+        message = f"{vendor} returned HTTP {status}" + (f": {snippet}" if snippet else "")
+    return GatewayError(kind_for_status(status), f"{vendor}: {message}", status=status, code=code)
