@@ -21,6 +21,8 @@ class AuthStyle(enum.StrEnum):
     X_GOOG_API_KEY = "x-goog-api-key"  # Gemini
     XI_API_KEY = "xi-api-key"  # ElevenLabs
     X_KEY = "x-key"  # Black Forest Labs (FLUX)
+    API_KEY = "api-key"  # PixVerse (API-KEY)
+    SIGNED = "signed"  # the codec signs each call itself (Tencent Cloud TC3-HMAC-SHA256): no header here
 
 
 AUTH_HEADERS: Final[dict[AuthStyle, Callable[[str], dict[str, str]]]] = {
@@ -29,6 +31,8 @@ AUTH_HEADERS: Final[dict[AuthStyle, Callable[[str], dict[str, str]]]] = {
     AuthStyle.X_GOOG_API_KEY: lambda key: {"x-goog-api-key": key},
     AuthStyle.XI_API_KEY: lambda key: {"xi-api-key": key},
     AuthStyle.X_KEY: lambda key: {"x-key": key},
+    AuthStyle.API_KEY: lambda key: {"api-key": key},
+    AuthStyle.SIGNED: lambda key: {},
 }
 
 

@@ -21,3 +21,6 @@ class ProviderKind(enum.StrEnum):
     ELEVENLABS = "elevenlabs"
     ARK = "ark"
     BFL = "bfl"
+    # Task vendors (docs/tasks.md): video.
+    TENCENT = "tencent"
+    PIXVERSE = "pixverse"

@@ -37,6 +37,12 @@ from omnirouter.protocols.media.rerank_vendors import (
 )
 from omnirouter.protocols.media.vendor_images import ARK_IMAGES_UP, BFL_IMAGES_UP, DASHSCOPE_IMAGES_UP
 from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
+from omnirouter.protocols.tasks.base import TaskVendor
+from omnirouter.protocols.tasks.hunyuan import HUNYUAN_TASKS
+from omnirouter.protocols.tasks.pixverse import PIXVERSE_TASKS
+from omnirouter.protocols.tasks.sora import SORA_TASKS
+from omnirouter.protocols.tasks.veo import VEO_TASKS
+from omnirouter.protocols.tasks.wan import WAN_TASKS
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -64,7 +70,8 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     ``protocol`` is the chat protocol its channels speak unless a model says otherwise (an OpenAI
     channel's ``responses_models``); ``default_base_url`` is the provider's public API.  ``endpoints``
     are its chat endpoints (none for a vendor of media only); ``media`` its codec for each media
-    capability (``protocols/media/``: the codec knows its paths).
+    capability (``protocols/media/``: the codec knows its paths); ``tasks`` its codec for each asynchronous
+    task capability (``protocols/tasks/``).
     """
 
     kind: ProviderKind
@@ -73,12 +80,13 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthStyle
     endpoints: Mapping[Capability, Endpoint]
     media: Mapping[Capability, MediaUpstream[Any, Any]] = msgspec.field(default_factory=dict)
+    tasks: Mapping[Capability, TaskVendor] = msgspec.field(default_factory=dict)
     fixed_headers: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def capabilities(self) -> frozenset[Capability]:
         """What this provider serves."""
-        return frozenset(self.endpoints) | frozenset(self.media)
+        return frozenset(self.endpoints) | frozenset(self.media) | frozenset(self.tasks)
 
     @property
     def chats(self) -> bool:
@@ -112,6 +120,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.IMAGE_EDIT: OPENAI_IMAGES_UP,
             Capability.TRANSCRIPTION: OPENAI_TRANSCRIPTION_UP,
         },
+        tasks={Capability.VIDEO_TASK: SORA_TASKS},
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
         kind=ProviderKind.ANTHROPIC,
@@ -138,6 +147,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.IMAGE_EDIT: GEMINI_IMAGES_UP,
             Capability.TRANSCRIPTION: GEMINI_TRANSCRIPTION_UP,
         },
+        tasks={Capability.VIDEO_TASK: VEO_TASKS},
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank
         kind=ProviderKind.COHERE,
@@ -174,6 +184,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.SPEECH: DASHSCOPE_SPEECH_UP,
             Capability.IMAGE_GENERATION: DASHSCOPE_IMAGES_UP,
         },
+        tasks={Capability.VIDEO_TASK: WAN_TASKS},
     ),
     ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech
         kind=ProviderKind.MINIMAX,
@@ -214,6 +225,22 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         auth=AuthStyle.X_KEY,
         endpoints={},
         media={Capability.IMAGE_GENERATION: BFL_IMAGES_UP, Capability.IMAGE_EDIT: BFL_IMAGES_UP},
+    ),
+    ProviderKind.TENCENT: ProviderSpec(  # Hunyuan video (Tencent Cloud VCLM; the codec signs with SecretId|SecretKey)
+        kind=ProviderKind.TENCENT,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://vclm.tencentcloudapi.com",
+        auth=AuthStyle.SIGNED,
+        endpoints={},
+        tasks={Capability.VIDEO_TASK: HUNYUAN_TASKS},
+    ),
+    ProviderKind.PIXVERSE: ProviderSpec(  # video
+        kind=ProviderKind.PIXVERSE,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://app-api.pixverse.ai",
+        auth=AuthStyle.API_KEY,
+        endpoints={},
+        tasks={Capability.VIDEO_TASK: PIXVERSE_TASKS},
     ),
 }
 
