@@ -4,13 +4,19 @@ The official SDKs pointed straight at the mock's Sora and Veo routes prove the m
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import subprocess
+import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import av
+import orjson
 import pytest
 from PIL import Image
 
@@ -229,3 +235,37 @@ async def _sdk_video(client: Any) -> tuple[Any, bytes, bytes]:
         content = await client.videos.download_content(video.id, variant="video")
         thumbnail = await client.videos.download_content(video.id, variant="thumbnail")
     return video, content.read(), thumbnail.read()
+
+
+GENAI2 = Path(os.environ.get("OMNIROUTER_GENAI2_DIR") or Path.home() / ".cache/omnirouter-tests/google-genai-2")
+
+
+def _genai2() -> Path:
+    """google-genai 2.x in a directory of its own (the venv has 3.x, which no longer sends ``generate_videos``
+    to the Gemini API), installed once with pip from the package index."""
+    if not (GENAI2 / "google" / "genai" / "__init__.py").exists():
+        command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(GENAI2)]
+        subprocess.run([*command, "google-genai>=2,<3"], check=True)
+    return GENAI2
+
+
+async def test_google_genai_2_generate_videos_and_operations_get(mock_upstream: MockUpstream, tmp_path: Path) -> None:
+    out = tmp_path / "veo.mp4"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("veo_genai2_client.py")),
+        mock_upstream.url,
+        str(out),
+        env={**os.environ, "PYTHONPATH": str(_genai2())},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    result = orjson.loads(stdout)
+    assert result["done"] is True and result["version"].startswith("2.")
+    frames, duration = _decode_mp4(out.read_bytes())
+    assert frames > 0 and duration == pytest.approx(6.0, abs=0.2)
+    paths = [r.path for r in mock_upstream.requests if r.headers.get("x-goog-api-key") == "gm-sdk"]
+    assert paths[0] == "/v1beta/models/veo-3.0-generate-001:predictLongRunning"
+    assert any(p.endswith(":download") for p in paths)

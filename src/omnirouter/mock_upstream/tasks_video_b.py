@@ -369,7 +369,7 @@ async def veo_operation(request: web.Request) -> web.StreamResponse:
     else:
         origin = request.url.origin()
         samples = [
-            {"video": {"uri": f"{origin}/v1beta/files/{task.id}-{i}:download?alt=media"}}
+            {"video": {"uri": f"{origin}/v1beta/files/{task.id}s{i}:download?alt=media"}}
             for i in range(task.info.get("samples", 1))
         ]
         result["generateVideoResponse"] = {"generatedSamples": samples}
@@ -381,7 +381,7 @@ async def veo_file(request: web.Request) -> web.StreamResponse:
     ex = await begin(request, GEMINI_WIRE)
     if not isinstance(ex, Exchange):
         return ex
-    stem = request.match_info["name"].removesuffix(":download").rpartition("-")[0]
+    stem = request.match_info["name"].removesuffix(":download").rpartition("s")[0]  # file ids: [a-z0-9]+
     task = video_task(request, stem, "veo")
     if task is None or peek(task) != "succeeded":
         return GEMINI_WIRE.error(404, "File not found.", "NOT_FOUND")
