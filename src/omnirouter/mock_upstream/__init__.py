@@ -46,6 +46,23 @@ second per 15 characters of input):
   /?Action=CVSync2AsyncSubmitTask|CVSync2AsyncGetResult&Version=2022-08-31`` (Volcengine V4 checked).
   Results: ``GET /media/tasks/{token}/{video.mp4,cover.jpeg,last_frame.jpeg}`` (a real H.264 MP4 of
   the duration made, from ``media_video``).
+* Video tasks (``tasks_video_b*``; real H.264 MP4s from ``media_video`` that PyAV decodes, JPEG/WebP
+  covers): OpenAI Sora (Bearer) ``POST /v1/videos`` (JSON or multipart ``input_reference``), ``GET
+  /v1/videos[/{id}]``, ``DELETE /v1/videos/{id}``, ``GET /v1/videos/{id}/content?variant=video|thumbnail|
+  spritesheet`` (with the key), ``POST /v1/videos/{id}/remix``; Gemini Veo ``POST /v1beta/models/{m}:
+  predictLongRunning``, ``GET /v1beta/models/{m}/operations/{id}``, ``GET /v1beta/files/{id}:download``
+  (key as header or ``?key=``); DashScope Wan ``POST /api/v1/services/aigc/video-generation/video-synthesis``
+  (``X-DashScope-Async: enable``), ``GET /api/v1/tasks/{id}``, ``POST /api/v1/tasks/{id}/cancel`` (PENDING
+  only); Tencent VCLM ``POST /`` with ``X-TC-Action`` ``SubmitHunyuanToVideoJob`` /
+  ``DescribeHunyuanToVideoJob`` (TC3-HMAC-SHA256 checked; the SecretKey of SecretId ``X`` is ``X-secret``;
+  errors in an HTTP 200 ``Response.Error``); PixVerse (``API-KEY``, ``Ai-trace-id``: a repeated one
+  answers the earlier video) ``POST /openapi/v2/video/{text,img}/generate``, ``GET
+  /openapi/v2/video/result/{id}``; ``GET /media/video/{task}.mp4`` (signed-URL style, no key).
+  Timeline per task, scripted by the submit's directive (polls take none): ``task_not_found_polls``
+  not-found answers, then one per ``task_poll_errors`` entry (``500html``, ``500``/``502``/``503``,
+  ``429`` with ``Retry-After``), ``task_unknown_status`` polls with an undocumented status, queued then
+  running with progress for ``task_polls`` polls (default 2), then success or the vendor's failure with
+  the ``task_fail`` reason; ``task_result_expires``: each result file 404s after its first fetch.
 * ``GET /media/{name}``: the files behind the URLs these answers carry (no auth; logged with
   provider ``media``).
 

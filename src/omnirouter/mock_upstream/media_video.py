@@ -1,8 +1,9 @@
-"""A real, small MP4 (H.264 in MP4, yuv420p) that decoders open, for the video task vendors; cached.
+"""Real small video files for the mock's task vendors: an H.264 MP4 that decoders open, and its stills.
 
-Made with PyAV (``av``: maintained bindings that bundle ffmpeg's encoders, so no system ffmpeg is
-needed; a dev dependency, imported when a video is first asked for).  Deterministic: the same size and
-length give the same bytes.  Frames are a moving gradient at ``FPS`` frames a second.
+Encoded with PyAV (``av``: FFmpeg's maintained Python binding, wheels with libx264), not hand-written:
+a container a real decoder accepts is the point.  PyAV is imported when a video is first asked for (the
+rest of the mock does not pay for it).  Frames are small (the shape of the asked size scaled down to at
+most 160 pixels on the long side), ``FPS`` a second, for the asked length; deterministic and cached.
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ from functools import lru_cache
 
 import numpy as np
 
+from omnirouter.mock_upstream import media_bytes
+
+__all__ = ["FPS", "frame_size", "mp4", "ratio_size", "still"]
+
 FPS = 8
-VIDEO_TYPE = "video/mp4"
+_MAX_SIDE = 160
 
 
-def frame_size(ratio: str, short: int = 144) -> tuple[int, int]:
-    """A small ``(width, height)`` of ``ratio`` (``"16:9"``), even sides, the short side ``short``."""
+def ratio_size(ratio: str, short: int = 720) -> tuple[int, int]:
+    """``(width, height)`` of aspect ratio ``ratio`` (``"16:9"``) with the short side ``short``, both even
+    (16:9 when ``ratio`` is not one)."""
     left, _, right = ratio.partition(":")
     try:
         w, h = float(left), float(right)
@@ -31,27 +37,44 @@ def frame_size(ratio: str, short: int = 144) -> tuple[int, int]:
     return short, 2 * round(short * h / w / 2)
 
 
+def frame_size(width: int, height: int) -> tuple[int, int]:
+    """``width`` x ``height`` scaled to at most 160 pixels on the long side, both even (H.264 wants that)."""
+    scale = _MAX_SIDE / max(width, height, 1)
+    w, h = max(2, round(width * scale)), max(2, round(height * scale))
+    return w - w % 2, h - h % 2
+
+
 @lru_cache(maxsize=32)
-def mp4(width: int, height: int, seconds: float) -> bytes:
-    """An MP4 of ``seconds`` (at least one frame) at ``width`` x ``height``."""
+def mp4(seconds: float, width: int = 1280, height: int = 720, seed: int = 0) -> bytes:
+    """An MP4 (H.264, yuv420p) lasting ``seconds`` (at least one frame) in the shape of ``width`` x ``height``."""
     import av
 
-    frames = max(1, round(seconds * FPS))
-    out = io.BytesIO()
-    with av.open(out, mode="w", format="mp4") as container:
+    w, h = frame_size(width, height)
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.time_base = Fraction(1, FPS)
         stream.options = {"preset": "ultrafast", "crf": "35"}
-        x = np.linspace(0, 255, width, dtype=np.float32)[None, :]
-        y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
-        for index in range(frames):
-            shift = 255 * index / frames
-            rgb = np.stack([(x + shift) % 256 + 0 * y, (y + shift) % 256 + 0 * x, np.full((height, width), 96.0)], -1)
-            frame = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
+        yy, xx = np.mgrid[0:h, 0:w]
+        count = max(1, round(seconds * FPS))
+        for index in range(count):
+            shift = index * 256 // count
+            r = (xx * 255 // max(1, w - 1) + shift + seed * 37) % 256
+            g = (yy * 255 // max(1, h - 1) + seed * 59) % 256
+            b = np.full((h, w), (seed * 97 + shift) % 256)
+            pixels = np.stack([r, g, b], axis=-1).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             frame.pts = index
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    return out.getvalue()
+    return buf.getvalue()
+
+
+@lru_cache(maxsize=32)
+def still(fmt: str, width: int = 1280, height: int = 720, seed: int = 0) -> bytes:
+    """A cover / last frame / thumbnail / spritesheet image (``jpeg`` or ``webp``) in the video's shape."""
+    w, h = frame_size(width, height)
+    return media_bytes.image(fmt, w, h, seed)

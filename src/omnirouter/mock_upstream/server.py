@@ -20,6 +20,8 @@ from omnirouter.mock_upstream import (
     openai_chat,
     openai_responses,
     tasks_video_a,
+    tasks_video_b,
+    tasks_video_b_vendors,
 )
 from omnirouter.mock_upstream.core import STATE_KEY, State, json_response, trickle_middleware
 from omnirouter.mock_upstream.directives import DirectiveError, parse_directive
@@ -75,6 +77,19 @@ async def _clear_script(request: web.Request) -> web.Response:
     return json_response({"cleared": True})
 
 
+async def _dashscope_task(request: web.Request) -> web.StreamResponse:
+    """``GET /api/v1/tasks/{id}``: a video task (``tasks_video_b_vendors``) or an image task."""
+    answer = await tasks_video_b_vendors.dashscope_video_task(request)
+    return answer if answer is not None else await media_images.dashscope_task(request)
+
+
+async def _root_post(request: web.Request) -> web.StreamResponse:
+    """``POST /``: Volcengine's Jimeng (``?Action=…``) or Tencent Cloud (``X-TC-Action``), as the call says."""
+    if "Action" in request.query:
+        return await tasks_video_a.jimeng(request)
+    return await tasks_video_b_vendors.tencent(request)
+
+
 def create_app(*, max_log: int = 10_000) -> web.Application:
     """Build the mock upstream application (state is per application)."""
     app = web.Application(client_max_size=256 * 1024 * 1024, middlewares=[trickle_middleware])
@@ -116,7 +131,6 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post(r"/v1/{model:flux[\w.-]*}", media_images.bfl_submit)
     r.add_get("/v1/get_result", media_images.bfl_result)
     r.add_post("/api/v1/services/aigc/text2image/image-synthesis", media_images.wanx_submit)
-    r.add_get("/api/v1/tasks/{task_id}", media_images.dashscope_task)
     # Video tasks, part A (tasks_video_a): Kling, Vidu, MiniMax Hailuo, Ark Seedance, Jimeng
     for action in ("text2video", "image2video"):
         r.add_post(f"/v1/videos/{action}", tasks_video_a.kling_submit)
@@ -130,8 +144,24 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/api/v3/contents/generations/tasks", tasks_video_a.ark_submit)
     r.add_get("/api/v3/contents/generations/tasks/{id}", tasks_video_a.ark_task)
     r.add_delete("/api/v3/contents/generations/tasks/{id}", tasks_video_a.ark_task)
-    r.add_post("/", tasks_video_a.jimeng)
     r.add_get("/media/tasks/{token}/{file}", tasks_video_a.task_media)
+    r.add_get("/api/v1/tasks/{task_id}", _dashscope_task)
+    r.add_post("/api/v1/tasks/{task_id}/cancel", tasks_video_b_vendors.dashscope_cancel)
+    # Video tasks: Sora, Veo, DashScope Wan, Tencent Hunyuan, PixVerse
+    r.add_post("/v1/videos", tasks_video_b.sora_create)
+    r.add_get("/v1/videos", tasks_video_b.sora_list)
+    r.add_get("/v1/videos/{video_id}", tasks_video_b.sora_retrieve)
+    r.add_delete("/v1/videos/{video_id}", tasks_video_b.sora_delete)
+    r.add_get("/v1/videos/{video_id}/content", tasks_video_b.sora_content)
+    r.add_post("/v1/videos/{video_id}/remix", tasks_video_b.sora_remix)
+    r.add_post(r"/v1beta/models/{name:[^/]+:predictLongRunning}", tasks_video_b.veo_submit)
+    r.add_get("/v1beta/models/{model}/operations/{op}", tasks_video_b.veo_operation)
+    r.add_get("/v1beta/files/{name}", tasks_video_b.veo_file)
+    r.add_post("/api/v1/services/aigc/video-generation/video-synthesis", tasks_video_b_vendors.wan_submit)
+    r.add_post("/", _root_post)
+    r.add_post(r"/openapi/v2/video/{kind:text|img}/generate", tasks_video_b_vendors.pixverse_generate)
+    r.add_get("/openapi/v2/video/result/{video_id}", tasks_video_b_vendors.pixverse_result)
+    r.add_get("/media/video/{name}", tasks_video_b.serve_video)
     # Generated files behind the URLs media answers carry
     r.add_get("/media/{name}", media_common.serve_media)
     # Anthropic

@@ -25,7 +25,7 @@ import msgspec
 import orjson
 from aiohttp import web
 
-from omnirouter.mock_upstream import media_bytes, media_video
+from omnirouter.mock_upstream import media_video
 from omnirouter.mock_upstream.core import STATE_KEY, Exchange, Wire, begin, json_response, log_request
 from omnirouter.mock_upstream.media_wires import ARK, MINIMAX
 from omnirouter.mock_upstream.tasks_wires_a import JIMENG, KLING, RAW_BODY, VIDU
@@ -96,7 +96,7 @@ async def _submit(
     ex.state.tasks[f"{vendor}:{task.task_id}"] = task
     if info.get("external"):  # Kling's external_task_id, a key to the task from now on
         ex.state.tasks[f"{vendor}-ext:{info['external']}"] = task.task_id
-    width, height = media_video.frame_size(ratio)
+    width, height = media_video.ratio_size(ratio)
     ex.state.tasks[f"media:{token}"] = Media(width, height, seconds, d.media_fetches, d.media_ttl)
     if d.delay > 0:
         await asyncio.sleep(d.delay)
@@ -278,7 +278,7 @@ async def minimax_query(request: web.Request) -> web.StreamResponse:
     raw = {"queued": "Queueing", "running": "Processing", "done": "Success", "failed": "Fail"}.get(status, UNKNOWN)
     answer: dict[str, Any] = {"task_id": task.task_id, "status": raw, "file_id": "", "base_resp": _MINIMAX_OK}
     if status == "done":
-        width, height = media_video.frame_size(task.ratio)
+        width, height = media_video.ratio_size(task.ratio)
         answer |= {"file_id": f"file-{task.task_id}", "video_width": width, "video_height": height}
         ex.state.tasks[f"minimax-file:file-{task.task_id}"] = task
     if status == "failed" and task.failure is not None:
@@ -309,7 +309,7 @@ def _video_bytes(ex: Exchange, token: str) -> bytes:
     media = ex.state.tasks.get(f"media:{token}")
     if not isinstance(media, Media):
         return b""
-    return media_video.mp4(media.width, media.height, media.seconds)
+    return media_video.mp4(media.seconds, media.width, media.height)
 
 
 # ---------------------------------------------------------------- Ark Seedance
@@ -447,5 +447,5 @@ async def task_media(request: web.Request) -> web.StreamResponse:
             return web.json_response({"error": "the link has expired"}, status=404)
         media.fetches_left -= 1
     if name == "video.mp4":
-        return web.Response(body=media_video.mp4(media.width, media.height, media.seconds), content_type="video/mp4")
-    return web.Response(body=media_bytes.image("jpeg", media.width, media.height, 3), content_type="image/jpeg")
+        return web.Response(body=media_video.mp4(media.seconds, media.width, media.height), content_type="video/mp4")
+    return web.Response(body=media_video.still("jpeg", media.width, media.height, 3), content_type="image/jpeg")

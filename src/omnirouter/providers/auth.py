@@ -23,7 +23,8 @@ class AuthStyle(enum.StrEnum):
     XI_API_KEY = "xi-api-key"  # ElevenLabs
     X_KEY = "x-key"  # Black Forest Labs (FLUX)
     TOKEN = "token"  # Authorization: Token <key> (Vidu)
-    SIGNED = "signed"  # signed per request by the codec (Kling JWT, Volcengine V4): no channel header
+    API_KEY = "api-key"  # PixVerse (API-KEY)
+    SIGNED = "signed"  # the codec signs each call itself (Kling JWT, Volcengine V4, Tencent TC3): no header
 
 
 AUTH_HEADERS: Final[dict[AuthStyle, Callable[[str], dict[str, str]]]] = {
@@ -33,6 +34,7 @@ AUTH_HEADERS: Final[dict[AuthStyle, Callable[[str], dict[str, str]]]] = {
     AuthStyle.XI_API_KEY: lambda key: {"xi-api-key": key},
     AuthStyle.X_KEY: lambda key: {"x-key": key},
     AuthStyle.TOKEN: lambda key: {"authorization": f"Token {key}"},
+    AuthStyle.API_KEY: lambda key: {"api-key": key},
     AuthStyle.SIGNED: lambda key: {},
 }
 

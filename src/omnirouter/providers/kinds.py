@@ -21,7 +21,10 @@ class ProviderKind(enum.StrEnum):
     ELEVENLABS = "elevenlabs"
     ARK = "ark"
     BFL = "bfl"
-    # Video task vendors (docs/tasks.md); ``minimax`` (Hailuo) and ``ark`` (Seedance) serve video too.
+    # Video task vendors (docs/tasks.md); ``minimax`` (Hailuo), ``ark`` (Seedance), ``gemini`` (Veo),
+    # ``openai`` (Sora) and ``dashscope`` (Wan) serve video too.
     KLING = "kling"
     VIDU = "vidu"
     JIMENG = "jimeng"
+    TENCENT = "tencent"
+    PIXVERSE = "pixverse"

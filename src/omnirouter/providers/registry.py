@@ -39,10 +39,15 @@ from omnirouter.protocols.media.vendor_images import ARK_IMAGES_UP, BFL_IMAGES_U
 from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
 from omnirouter.protocols.tasks.base import TaskVendor
 from omnirouter.protocols.tasks.hailuo import HAILUO_VIDEO
+from omnirouter.protocols.tasks.hunyuan import HUNYUAN_TASKS
 from omnirouter.protocols.tasks.jimeng import JIMENG_VIDEO
 from omnirouter.protocols.tasks.kling import KLING_VIDEO
+from omnirouter.protocols.tasks.pixverse import PIXVERSE_TASKS
 from omnirouter.protocols.tasks.seedance import SEEDANCE_VIDEO
+from omnirouter.protocols.tasks.sora import SORA_TASKS
+from omnirouter.protocols.tasks.veo import VEO_TASKS
 from omnirouter.protocols.tasks.vidu import VIDU_VIDEO
+from omnirouter.protocols.tasks.wan import WAN_TASKS
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -120,6 +125,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.IMAGE_EDIT: OPENAI_IMAGES_UP,
             Capability.TRANSCRIPTION: OPENAI_TRANSCRIPTION_UP,
         },
+        tasks={Capability.VIDEO_TASK: SORA_TASKS},
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
         kind=ProviderKind.ANTHROPIC,
@@ -146,6 +152,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.IMAGE_EDIT: GEMINI_IMAGES_UP,
             Capability.TRANSCRIPTION: GEMINI_TRANSCRIPTION_UP,
         },
+        tasks={Capability.VIDEO_TASK: VEO_TASKS},
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank
         kind=ProviderKind.COHERE,
@@ -182,6 +189,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.SPEECH: DASHSCOPE_SPEECH_UP,
             Capability.IMAGE_GENERATION: DASHSCOPE_IMAGES_UP,
         },
+        tasks={Capability.VIDEO_TASK: WAN_TASKS},
     ),
     ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech, Hailuo video
         kind=ProviderKind.MINIMAX,
@@ -248,6 +256,22 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         auth=AuthStyle.SIGNED,
         endpoints={},
         tasks={Capability.VIDEO_TASK: JIMENG_VIDEO},
+    ),
+    ProviderKind.TENCENT: ProviderSpec(  # Hunyuan video (Tencent Cloud VCLM; the codec signs with SecretId|SecretKey)
+        kind=ProviderKind.TENCENT,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://vclm.tencentcloudapi.com",
+        auth=AuthStyle.SIGNED,
+        endpoints={},
+        tasks={Capability.VIDEO_TASK: HUNYUAN_TASKS},
+    ),
+    ProviderKind.PIXVERSE: ProviderSpec(  # video
+        kind=ProviderKind.PIXVERSE,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://app-api.pixverse.ai",
+        auth=AuthStyle.API_KEY,
+        endpoints={},
+        tasks={Capability.VIDEO_TASK: PIXVERSE_TASKS},
     ),
 }
 

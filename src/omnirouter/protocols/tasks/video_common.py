@@ -1,5 +1,7 @@
-"""Pieces every video vendor codec shares: durations mapped to the nearest a vendor makes, sizes read as
-ratio and resolution, reference images as URLs or inline data, vendor-native fields merged, JSON answers."""
+"""What the video vendor codecs share: durations mapped to the nearest one a model makes, sizes read as
+``WxH`` and ratio/resolution, reference images as URLs or inline bytes, vendor-native fields merged, the
+refusal of fields a vendor cannot honour (a 400 naming the field, nothing sent), and JSON answers and
+errors."""
 
 from __future__ import annotations
 
@@ -18,16 +20,24 @@ from omnirouter.protocols.media.base import invalid, json_object
 from omnirouter.protocols.media.images import data_url, image_bytes
 
 __all__ = [
+    "check_count",
     "dump",
+    "image_param",
     "image_ref",
     "image_roles",
+    "inline_image",
     "merge_extra",
     "nearest",
     "parse_json",
+    "parse_size",
     "ratio_and_resolution",
+    "reference_url",
+    "refuse",
+    "roles_of",
     "single_video",
     "text",
     "upstream",
+    "upstream_error",
     "vendor_error",
 ]
 
@@ -114,10 +124,23 @@ def image_roles(request: TaskRequest, allowed: Sequence[str], most: int, vendor:
     return roles
 
 
-def merge_extra(body: dict[str, Any], extra: Mapping[str, Any], reserved: Iterable[str] = ()) -> dict[str, Any]:
-    """``body`` with the client's vendor-native fields added (they win), except ``model`` and ``reserved``."""
+def merge_extra(
+    body: dict[str, Any],
+    extra: Mapping[str, Any],
+    reserved: Iterable[str] = (),
+    *,
+    nested: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``body`` with the client's vendor-native fields added (they win), except ``model`` and ``reserved``;
+    a key naming one of the ``nested`` objects (DashScope's ``input``/``parameters``) merges into it."""
     skip = {"model", *reserved}
-    body.update({k: v for k, v in extra.items() if k not in skip})
+    for key, value in extra.items():
+        if key in skip:
+            continue
+        if nested is not None and key in nested and isinstance(value, dict):
+            nested[key].update({k: v for k, v in value.items() if k != "model"})
+        else:
+            body[key] = value
     return body
 
 
@@ -176,3 +199,61 @@ def vendor_error(status: int, body: bytes, vendor: str) -> GatewayError:
         snippet = body[:200].decode("utf-8", "replace").strip() if parsed is None else ""
         message = f"{vendor} returned HTTP {status}" + (f": {snippet}" if snippet else "")
     return GatewayError(kind_for_status(status), f"{vendor}: {message}", status=status, code=code)
+
+
+def parse_size(size: str, param: str = "size") -> tuple[int, int]:
+    """``"1280x720"`` (or ``1280*720``) as ``(width, height)``, else a 400 naming ``param``."""
+    width, sep, height = size.lower().replace("*", "x").partition("x")
+    if not sep or not width.strip().isdigit() or not height.strip().isdigit():
+        raise invalid(f"'{param}' must be WIDTHxHEIGHT (e.g. 1280x720), not {size!r}.", param)
+    return int(width), int(height)
+
+
+def refuse(request: TaskRequest, vendor: str, fields: Iterable[str]) -> None:
+    """A 400 naming the first of ``fields`` the client set: ``vendor`` cannot honour it."""
+    for name in fields:
+        value = getattr(request, name)
+        if value is not None and value != [] and not (name == "n" and value == 1):
+            raise invalid(f"'{name}' is not supported by this model's upstream ({vendor}).", name)
+
+
+def check_count(request: TaskRequest, most: int, vendor: str) -> None:
+    """A 400 naming ``images`` when the client sent more reference images than ``vendor`` takes."""
+    if len(request.images) > most:
+        what = "no reference image" if most == 0 else f"at most {most} reference image{'s' * (most > 1)}"
+        raise invalid(f"this model's upstream ({vendor}) takes {what}.", "images")
+
+
+def image_param(index: int) -> str:
+    """The field an image came in, for errors."""
+    return f"images[{index}]"
+
+
+def roles_of(request: TaskRequest) -> list[str]:
+    """Each image's role: the client's ``image_roles`` where given, else the first is the first frame
+    and a second the last frame (more are references)."""
+    given = request.image_roles or []
+    defaults = ["first_frame", "last_frame"]
+    return [
+        given[i] if i < len(given) and given[i] else (defaults[i] if i < len(defaults) else "reference")
+        for i in range(len(request.images))
+    ]
+
+
+def reference_url(image: ImageInput, param: str) -> str:
+    """An http(s) URL as given, else a ``data:`` URL of the image's bytes (a file id is a 400)."""
+    if image.url is not None and image.url[:4].lower() == "http":
+        return image.url
+    mime, data = image_bytes(image, param)
+    return data_url(mime.lower(), base64.b64encode(data).decode("ascii"))
+
+
+def inline_image(image: ImageInput, param: str) -> tuple[str, str]:
+    """``(mime type, base64)`` of an uploaded file or a ``data:`` URL (an http URL is a 400 naming ``param``)."""
+    mime, data = image_bytes(image, param)
+    return mime.lower(), base64.b64encode(data).decode("ascii")
+
+
+def upstream_error(vendor: str, message: str, code: str | None = None) -> GatewayError:
+    """An error a vendor reported inside a 2xx answer (transient for the engine, never a refund)."""
+    return GatewayError(ErrorKind.UPSTREAM, f"{vendor}: {message}", code=code)

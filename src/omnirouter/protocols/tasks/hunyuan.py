@@ -1,0 +1,214 @@
+"""Tencent Hunyuan video (Tencent Cloud VCLM, API 3.0) as a task upstream.
+
+Tencent Cloud fronts Hunyuan video with ``vclm.tencentcloudapi.com`` (Version ``2024-05-23``): every call is
+``POST /`` with the action in ``X-TC-Action`` and a TC3-HMAC-SHA256 signature made from the channel's key
+pair ``SecretId|SecretKey`` (so the provider adds no auth header; the codec signs, with the injected clock):
+
+* submit: ``SubmitHunyuanToVideoJob {Prompt (≤200 characters), Image{Url|Base64}, Resolution "720p",
+  LogoAdd}`` → ``{Response{JobId, RequestId}}``;
+* poll: ``DescribeHunyuanToVideoJob {JobId}`` → ``{Response{Status WAIT|RUN|FAIL|DONE, ErrorCode,
+  ErrorMessage, ResultVideoUrl (24 h)}}``;
+* errors come as HTTP 200 ``{Response{Error{Code, Message}}}``: ``AuthFailure.*`` is an auth error,
+  ``RequestLimitExceeded*`` / ``LimitExceeded*`` a rate limit, ``InvalidParameter*`` / ``MissingParameter``
+  a 400, the rest an upstream error (all transient for a poll);
+* ``find``/``cancel``: None (neither exists).
+
+The job API takes no duration (the model's own clip length is made: the request's ``seconds`` are not
+sent and billing falls back to them) and no size or aspect ratio (the output follows the image, or the
+model's default): ``size``, ``aspect_ratio``, ``n``, ``seed``, ``negative_prompt`` are 400s, a
+``resolution`` other than 720p too.  One image at most.  Channel options: ``region`` (``X-TC-Region``,
+default ``ap-guangzhou``, the region the VCLM API is served in), ``service`` (signature scope, default
+``vclm``), ``logo_add`` (``0``/``1``).  The client's vendor-native fields merge into the body.
+Timing: first poll after 15 s, at most 30 s apart, deadline 1 h.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
+from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
+from omnirouter.protocols.limits import client_json
+from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
+from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
+from omnirouter.protocols.tasks.video_common import check_count, image_param, inline_image, refuse, text
+
+__all__ = ["HUNYUAN_TASKS", "HunyuanTasks", "tc3_authorization"]
+
+_VENDOR = "Tencent Hunyuan"
+VERSION = "2024-05-23"
+DEFAULT_REGION = "ap-guangzhou"
+MAX_PROMPT = 200
+_CONTENT_TYPE = "application/json; charset=utf-8"
+_STATUS = {
+    "WAIT": TaskStatus.QUEUED,
+    "RUN": TaskStatus.RUNNING,
+    "DONE": TaskStatus.SUCCEEDED,
+    "FAIL": TaskStatus.FAILED,
+}
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+def tc3_authorization(
+    secret_id: str, secret_key: str, *, service: str, host: str, path: str, action: str, payload: bytes, now: int
+) -> str:
+    """The ``Authorization`` header of Tencent Cloud API 3.0 (TC3-HMAC-SHA256) for one JSON ``POST``."""
+    date = time.strftime("%Y-%m-%d", time.gmtime(now))
+    signed_headers = "content-type;host;x-tc-action"
+    canonical = "\n".join(
+        (
+            "POST",
+            path,
+            "",
+            f"content-type:{_CONTENT_TYPE}\nhost:{host}\nx-tc-action:{action.lower()}\n",
+            signed_headers,
+            hashlib.sha256(payload).hexdigest(),
+        )
+    )
+    scope = f"{date}/{service}/tc3_request"
+    to_sign = f"TC3-HMAC-SHA256\n{now}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    signing = _hmac(_hmac(_hmac(("TC3" + secret_key).encode(), date), service), "tc3_request")
+    signature = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
+
+
+def _call(action: str, body: Mapping[str, Any], target: TaskTarget) -> UpstreamCall:
+    secret_id, sep, secret_key = target.upstream_key.partition("|")
+    if not sep or not secret_id or not secret_key:
+        raise GatewayError(
+            ErrorKind.AUTHENTICATION, "a Tencent Cloud channel's key must be SecretId|SecretKey", status=401
+        )
+    payload = client_json(body)
+    parts = urlsplit(target.base_url)
+    path = (parts.path.rstrip("/") or "") + "/"
+    now = int(target.now)
+    authorization = tc3_authorization(
+        secret_id,
+        secret_key,
+        service=target.options.get("service", "vclm"),
+        host=parts.netloc,
+        path=path,
+        action=action,
+        payload=payload,
+        now=now,
+    )
+    headers = {
+        "Authorization": authorization,
+        "X-TC-Action": action,
+        "X-TC-Version": VERSION,
+        "X-TC-Region": target.options.get("region", DEFAULT_REGION),
+        "X-TC-Timestamp": str(now),
+    }
+    return UpstreamCall("/", payload, content_type=_CONTENT_TYPE, headers=headers)
+
+
+def _error_kind(code: str) -> ErrorKind:
+    if code.startswith("AuthFailure"):
+        return ErrorKind.AUTHENTICATION
+    if code.startswith(("RequestLimitExceeded", "LimitExceeded")):
+        return ErrorKind.RATE_LIMIT
+    if code.startswith(("InvalidParameter", "MissingParameter", "UnknownParameter")):
+        return ErrorKind.INVALID_REQUEST
+    return ErrorKind.UPSTREAM
+
+
+def _response(answer: Answer) -> dict[str, Any]:
+    """``Response`` of an answer; its ``Error`` raises."""
+    parsed = json_object(answer.body, _VENDOR)
+    response = parsed.get("Response")
+    if not isinstance(response, dict):
+        raise GatewayError(ErrorKind.UPSTREAM, f"{_VENDOR} returned an unexpected answer shape")
+    error = response.get("Error")
+    if isinstance(error, dict):
+        code = text(error.get("Code")) or "InternalError"
+        kind = _error_kind(code)
+        raise GatewayError(kind, f"{_VENDOR}: {text(error.get('Message')) or code}", code=code)
+    return response
+
+
+class HunyuanTasks:
+    """Tencent Cloud VCLM Hunyuan video jobs as a task vendor."""
+
+    kind = TaskKind.VIDEO
+    timing = TaskTiming(first_poll=15.0, max_poll=30.0, deadline=3600.0)
+
+    def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
+        refuse(request, _VENDOR, ("n", "seed", "negative_prompt", "size", "aspect_ratio", "remix_of"))
+        check_count(request, 1, _VENDOR)
+        if not request.prompt:
+            raise invalid("'prompt' is required for this model.", "prompt")
+        if len(request.prompt.strip()) > MAX_PROMPT:
+            raise invalid(f"'prompt' must be at most {MAX_PROMPT} characters for this model.", "prompt")
+        if request.resolution is not None and request.resolution.lower() != "720p":
+            raise invalid("'resolution' must be 720p for this model.", "resolution")
+        body: dict[str, Any] = {"Prompt": request.prompt}
+        if request.images:
+            image = request.images[0]
+            if image.url is not None and image.url[:4].lower() == "http":
+                body["Image"] = {"Url": image.url}
+            else:
+                body["Image"] = {"Base64": inline_image(image, image_param(0))[1]}
+        if request.resolution is not None:
+            body["Resolution"] = "720p"
+        logo = target.options.get("logo_add")
+        if logo is not None:
+            body["LogoAdd"] = 0 if logo in ("0", "false") else 1
+        body.update({key: value for key, value in request.extra.items() if key != "model"})
+        return _call("SubmitHunyuanToVideoJob", body, target)
+
+    def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
+        job_id = text(_response(answer).get("JobId"))
+        if job_id is None:
+            raise GatewayError(ErrorKind.UPSTREAM, f"{_VENDOR} returned no JobId")
+        return Submitted(job_id)
+
+    def poll(self, upstream_id: str, target: TaskTarget) -> UpstreamCall:
+        return _call("DescribeHunyuanToVideoJob", {"JobId": upstream_id}, target)
+
+    def parse_poll(self, answer: Answer, target: TaskTarget, step: Followup | None) -> TaskState:
+        response = _response(answer)
+        raw = text(response.get("Status")) or ""
+        state = TaskState(status=_STATUS.get(raw.upper(), TaskStatus.RUNNING), vendor_status=raw)
+        if state.status is TaskStatus.FAILED:
+            state.failure = text(response.get("ErrorMessage")) or "the job failed"
+            state.failure_code = text(response.get("ErrorCode"))
+        elif state.status is TaskStatus.SUCCEEDED:
+            url = text(response.get("ResultVideoUrl"))
+            if url is None:
+                raise GatewayError(ErrorKind.UPSTREAM, f"{_VENDOR} reported DONE without a ResultVideoUrl")
+            state.outputs = [TaskOutput(kind="video", url=url, mime="video/mp4", auth=False)]
+        return state
+
+    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
+        return None
+
+    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
+        return None
+
+    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
+        return None
+
+    def decode_error(self, status: int, body: bytes) -> GatewayError:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        response = parsed.get("Response") if isinstance(parsed, dict) else None
+        error = response.get("Error") if isinstance(response, dict) else None
+        if isinstance(error, dict):
+            code = text(error.get("Code")) or "InternalError"
+            return GatewayError(_error_kind(code), f"{_VENDOR}: {text(error.get('Message')) or code}", code=code)
+        return GatewayError(kind_for_status(status), f"{_VENDOR} returned HTTP {status}", status=status)
+
+
+HUNYUAN_TASKS = HunyuanTasks()

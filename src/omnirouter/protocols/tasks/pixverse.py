@@ -1,0 +1,177 @@
+"""PixVerse (platform API v2) as a task upstream: ``https://app-api.pixverse.ai`` with headers ``API-KEY``
+and ``Ai-trace-id`` (a UUID; PixVerse answers a repeated trace id with the earlier result instead of
+generating again).
+
+* submit: ``POST /openapi/v2/video/text/generate`` ``{model, prompt, negative_prompt, duration, quality,
+  aspect_ratio, seed, …}`` (``/openapi/v2/video/img/generate`` with the client's ``img_id``) →
+  ``{ErrCode: 0, ErrMsg, Resp{video_id}}``.  The submit's trace id is derived from our external id, so a
+  submit retried after a timeout gets the same video back, not a second one (hence no ``find``);
+* poll: ``GET /openapi/v2/video/result/{video_id}`` → ``Resp{id, status, url, outputWidth, outputHeight}``
+  with ``status`` 1 done, 5 generating, 7 moderation failure, 8 generation failure (other values: running);
+* errors: ``{ErrCode ≠ 0, ErrMsg}`` (also inside HTTP 200); ``cancel``: None (no such call).
+
+PixVerse requires ``duration``, ``quality`` and ``aspect_ratio`` and has no defaults; when the client gives
+none the codec sends the channel's ``options`` (``duration``, ``quality``, ``aspect_ratio``) or else 5 s,
+540p, 16:9 (its documented examples).  Durations: the nearest of 5 and 8 (a tie to 5; 1080p makes 5 only).
+``quality`` from ``resolution`` or a ``size``'s short side (360p, 540p, 720p, 1080p); ``aspect_ratio``
+16:9, 4:3, 1:1, 3:4, 9:16 (or a ``size`` of that shape).  Images need PixVerse's own upload API first
+(``img_id``), which this codec does not make: reference images are a 400 unless the client passes an
+``img_id`` among its vendor-native fields.  Billing: no signal (the request's seconds).
+Timing: first poll after 10 s (PixVerse suggests polling every 3–5 s), at most 15 s apart, deadline 30 min.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
+from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
+from omnirouter.protocols.limits import client_json
+from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
+from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
+from omnirouter.protocols.tasks.video_common import nearest, parse_size, refuse, text
+
+__all__ = ["PIXVERSE_TASKS", "PixVerseTasks", "trace_id"]
+
+_VENDOR = "PixVerse"
+_QUALITIES = ("360p", "540p", "720p", "1080p")
+_RATIOS = {(16, 9): "16:9", (4, 3): "4:3", (1, 1): "1:1", (3, 4): "3:4", (9, 16): "9:16"}
+_SHORT_SIDES = {360: "360p", 540: "540p", 720: "720p", 1080: "1080p"}
+_FAILED = {7: "content moderation failed", 8: "generation failed"}
+_NAMESPACE = uuid.UUID("6f0b5c8e-52a1-4a55-9a0e-5d8f2f3b7c11")
+
+
+def trace_id(*parts: str) -> str:
+    """A UUID derived from ``parts``: the same submit gets the same trace id, every other call its own."""
+    return str(uuid.uuid5(_NAMESPACE, "\x00".join(parts)))
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return max(a, 1)
+
+
+def _shape(request: TaskRequest, options: Any) -> tuple[str, str]:
+    quality = request.resolution.lower() if request.resolution else None
+    ratio = request.aspect_ratio
+    if request.size is not None:
+        width, height = parse_size(request.size)
+        divisor = _gcd(width, height)
+        ratio = _RATIOS.get((width // divisor, height // divisor))
+        quality = _SHORT_SIDES.get(min(width, height))
+        if ratio is None or quality is None:
+            raise invalid("'size' must be 16:9, 4:3, 1:1, 3:4 or 9:16 at 360, 540, 720 or 1080 lines.", "size")
+    quality = quality or options.get("quality") or "540p"
+    ratio = ratio or options.get("aspect_ratio") or "16:9"
+    if quality not in _QUALITIES:
+        raise invalid(f"'resolution' must be one of {', '.join(_QUALITIES)} for this model.", "resolution")
+    if ratio not in _RATIOS.values():
+        raise invalid(f"'aspect_ratio' must be one of {', '.join(_RATIOS.values())}.", "aspect_ratio")
+    return quality, ratio
+
+
+def _body(answer: Answer) -> dict[str, Any]:
+    """``Resp`` of an answer; ``ErrCode`` ≠ 0 raises."""
+    parsed = json_object(answer.body, _VENDOR)
+    code = parsed.get("ErrCode")
+    if code not in (0, None):
+        message = text(parsed.get("ErrMsg")) or "an error"
+        raise GatewayError(ErrorKind.UPSTREAM, f"{_VENDOR}: {message}", code=str(code))
+    resp = parsed.get("Resp")
+    if not isinstance(resp, dict):
+        raise GatewayError(ErrorKind.UPSTREAM, f"{_VENDOR} returned an unexpected answer shape")
+    return resp
+
+
+class PixVerseTasks:
+    """PixVerse video generation as a task vendor."""
+
+    kind = TaskKind.VIDEO
+    timing = TaskTiming(first_poll=10.0, max_poll=15.0, deadline=1800.0)
+
+    def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
+        refuse(request, _VENDOR, ("n", "remix_of"))
+        if request.images:
+            raise invalid(
+                "this model's upstream (PixVerse) takes images only through its upload API: pass its 'img_id' "
+                "among the vendor-native fields instead.",
+                "images",
+            )
+        if not request.prompt:
+            raise invalid("'prompt' is required for this model.", "prompt")
+        quality, ratio = _shape(request, target.options)
+        choices = (5,) if quality == "1080p" else (5, 8)
+        default = target.options.get("duration")
+        asked = request.seconds if request.seconds is not None else float(default) if default else 5.0
+        seconds = nearest(asked, choices)
+        body: dict[str, Any] = {
+            "model": target.upstream_model,
+            "prompt": request.prompt,
+            "duration": seconds,
+            "quality": quality,
+            "aspect_ratio": ratio,
+        }
+        if request.negative_prompt:
+            body["negative_prompt"] = request.negative_prompt
+        if request.seed is not None:
+            body["seed"] = request.seed
+        body.update({key: value for key, value in request.extra.items() if key != "model"})
+        path = "/openapi/v2/video/img/generate" if "img_id" in body else "/openapi/v2/video/text/generate"
+        headers = {"Ai-trace-id": trace_id(target.external_id, "submit")}
+        return UpstreamCall(path, client_json(body), headers=headers)
+
+    def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
+        video_id = _body(answer).get("video_id")
+        if not isinstance(video_id, int | str) or isinstance(video_id, bool) or video_id in (0, ""):
+            raise GatewayError(ErrorKind.UPSTREAM, f"{_VENDOR} returned no video_id")
+        return Submitted(str(video_id))
+
+    def poll(self, upstream_id: str, target: TaskTarget) -> UpstreamCall:
+        headers = {"Ai-trace-id": trace_id(target.external_id, "poll", repr(target.now))}
+        return UpstreamCall(f"/openapi/v2/video/result/{quote(upstream_id, safe='')}", method="GET", headers=headers)
+
+    def parse_poll(self, answer: Answer, target: TaskTarget, step: Followup | None) -> TaskState:
+        resp = _body(answer)
+        raw = resp.get("status")
+        code = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        state = TaskState(status=TaskStatus.RUNNING, vendor_status=str(raw))
+        if code == 1:
+            url = text(resp.get("url"))
+            if url is None:
+                raise GatewayError(ErrorKind.UPSTREAM, f"{_VENDOR} reported success without a url")
+            state.status = TaskStatus.SUCCEEDED
+            state.outputs = [TaskOutput(kind="video", url=url, mime="video/mp4", auth=False)]
+        elif code in _FAILED:
+            state.status = TaskStatus.FAILED
+            state.failure = _FAILED[code]
+            state.failure_code = str(code)
+        return state
+
+    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
+        return None
+
+    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
+        return None
+
+    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
+        return None
+
+    def decode_error(self, status: int, body: bytes) -> GatewayError:
+        try:
+            parsed = json_object(body, _VENDOR)
+        except GatewayError:
+            parsed = {}
+        message = text(parsed.get("ErrMsg"))
+        code = parsed.get("ErrCode")
+        return GatewayError(
+            kind_for_status(status),
+            f"{_VENDOR}: {message}" if message else f"{_VENDOR} returned HTTP {status}",
+            status=status,
+            code=str(code) if code is not None else None,
+        )
+
+
+PIXVERSE_TASKS = PixVerseTasks()
