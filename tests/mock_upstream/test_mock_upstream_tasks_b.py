@@ -138,7 +138,7 @@ async def test_keyed_outputs_refuse_a_fetch_without_the_key(mock_upstream: MockU
 
 @pytest.mark.parametrize("kind", list(KEYS))
 async def test_terminal_failure_carries_the_vendors_reason(mock_upstream: MockUpstream, kind: ProviderKind) -> None:
-    mock_upstream.script({"task_fail": "moderation: blocked by policy", "task_polls": 1})
+    mock_upstream.script({"body_error": True, "message": "moderation: blocked by policy", "pending_polls": 1})
     state, downloads, _ = await _run(mock_upstream, kind, TaskRequest(model="m", prompt="bad idea"))
     assert state.status is TaskStatus.FAILED and downloads == []
     assert state.failure is not None
@@ -150,9 +150,7 @@ async def test_terminal_failure_carries_the_vendors_reason(mock_upstream: MockUp
 
 @pytest.mark.parametrize("kind", list(KEYS))
 async def test_transient_poll_faults_then_success(mock_upstream: MockUpstream, kind: ProviderKind) -> None:
-    mock_upstream.script(
-        {"task_not_found_polls": 1, "task_poll_errors": ["500html", "429"], "task_unknown_status": 1, "task_polls": 1}
-    )
+    mock_upstream.script({"poll_faults": ["not_found", 500, 429, "unknown"], "pending_polls": 1})
     state, downloads, transient = await _run(mock_upstream, kind, TaskRequest(model="m", prompt="flaky"))
     assert state.status is TaskStatus.SUCCEEDED
     assert downloads[0].status == 200
@@ -160,10 +158,20 @@ async def test_transient_poll_faults_then_success(mock_upstream: MockUpstream, k
 
 
 async def test_results_that_expire_answer_404_on_a_second_fetch(mock_upstream: MockUpstream) -> None:
-    mock_upstream.script({"task_result_expires": True})
+    mock_upstream.script({"media_fetches": 1})
     state, downloads, _ = await _run(mock_upstream, ProviderKind.DASHSCOPE, TaskRequest(model="m", prompt="once"))
     assert downloads[0].status == 200
     async with aiohttp.ClientSession() as session, session.get(state.outputs[0].url) as response:
+        assert response.status == 404
+
+
+@pytest.mark.parametrize("kind", [ProviderKind.OPENAI, ProviderKind.GEMINI])
+async def test_keyed_results_expire_on_the_same_directive(mock_upstream: MockUpstream, kind: ProviderKind) -> None:
+    mock_upstream.script({"media_fetches": 1, "pending_polls": 0})
+    state, downloads, _ = await _run(mock_upstream, kind, TaskRequest(model="m", prompt="once"))
+    assert downloads[0].status == 200 and _decode_mp4(downloads[0].body)[0] > 0
+    headers = PROVIDERS[kind].auth_headers(KEYS[kind])
+    async with aiohttp.ClientSession() as session, session.get(state.outputs[0].url, headers=headers) as response:
         assert response.status == 404
 
 

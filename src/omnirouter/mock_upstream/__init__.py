@@ -37,17 +37,16 @@ second per 15 characters of input):
   ``GET /v1/get_result?id=``; DashScope wanx ``POST /api/v1/services/aigc/text2image/image-synthesis``
   (``X-DashScope-Async: enable``) then ``GET /api/v1/tasks/{id}``. Tasks stay pending
   ``pending_polls`` polls (default 2); polls take no directive from the queue.
-* Video tasks (``tasks_video_a``; auth in ``tasks_wires_a``): Kling ``POST /v1/videos/{text2video,
-  image2video}``, ``GET /v1/videos/{action}/{task_id or external_task_id}`` (HS256 JWT; the secret of
-  access key AK is ``mock_secret(AK)``); Vidu ``POST /ent/v2/{text2video,img2video,start-end2video,
-  reference2video}``, ``GET /ent/v2/tasks/{id}/creations`` (``Token``); MiniMax ``POST
-  /v1/video_generation``, ``GET /v1/query/video_generation?task_id=``, ``GET /v1/files/retrieve?file_id=``;
-  Ark ``POST /api/v3/contents/generations/tasks``, ``GET|DELETE …/tasks/{id}``; Jimeng ``POST
-  /?Action=CVSync2AsyncSubmitTask|CVSync2AsyncGetResult&Version=2022-08-31`` (Volcengine V4 checked).
-  Results: ``GET /media/tasks/{token}/{video.mp4,cover.jpeg,last_frame.jpeg}`` (a real H.264 MP4 of
-  the duration made, from ``media_video``).
-* Video tasks (``tasks_video_b*``; real H.264 MP4s from ``media_video`` that PyAV decodes, JPEG/WebP
-  covers): OpenAI Sora (Bearer) ``POST /v1/videos`` (JSON or multipart ``input_reference``), ``GET
+* Video tasks (``tasks_video_a`` and ``tasks_video_b*``; the shared timeline and result files in
+  ``tasks_video``; real H.264 MP4s from ``media_video`` that PyAV decodes, JPEG/WebP stills). Kling
+  ``POST /v1/videos/{text2video,image2video}``, ``GET /v1/videos/{action}/{task_id or
+  external_task_id}`` (HS256 JWT; the secret of access key AK is ``mock_secret(AK)``, ``tasks_wires_a``);
+  Vidu ``POST /ent/v2/{text2video,img2video,start-end2video,reference2video}``, ``GET
+  /ent/v2/tasks/{id}/creations`` (``Token``); MiniMax ``POST /v1/video_generation``, ``GET
+  /v1/query/video_generation?task_id=``, ``GET /v1/files/retrieve?file_id=``; Ark ``POST
+  /api/v3/contents/generations/tasks``, ``GET|DELETE …/tasks/{id}``; Jimeng ``POST
+  /?Action=CVSync2AsyncSubmitTask|CVSync2AsyncGetResult&Version=2022-08-31`` (Volcengine V4 checked);
+  OpenAI Sora (Bearer) ``POST /v1/videos`` (JSON or multipart ``input_reference``), ``GET
   /v1/videos[/{id}]``, ``DELETE /v1/videos/{id}``, ``GET /v1/videos/{id}/content?variant=video|thumbnail|
   spritesheet`` (with the key), ``POST /v1/videos/{id}/remix``; Gemini Veo ``POST /v1beta/models/{m}:
   predictLongRunning``, ``GET /v1beta/models/{m}/operations/{id}``, ``GET /v1beta/files/{id}:download``
@@ -57,12 +56,10 @@ second per 15 characters of input):
   ``DescribeHunyuanToVideoJob`` (TC3-HMAC-SHA256 checked; the SecretKey of SecretId ``X`` is ``X-secret``;
   errors in an HTTP 200 ``Response.Error``); PixVerse (``API-KEY``, ``Ai-trace-id``: a repeated one
   answers the earlier video) ``POST /openapi/v2/video/{text,img}/generate``, ``GET
-  /openapi/v2/video/result/{id}``; ``GET /media/video/{task}.mp4`` (signed-URL style, no key).
-  Timeline per task, scripted by the submit's directive (polls take none): ``task_not_found_polls``
-  not-found answers, then one per ``task_poll_errors`` entry (``500html``, ``500``/``502``/``503``,
-  ``429`` with ``Retry-After``), ``task_unknown_status`` polls with an undocumented status, queued then
-  running with progress for ``task_polls`` polls (default 2), then success or the vendor's failure with
-  the ``task_fail`` reason; ``task_result_expires``: each result file 404s after its first fetch.
+  /openapi/v2/video/result/{id}``. Keyless results: ``GET /media/tasks/{token}/{video.mp4,cover.jpeg,
+  last_frame.jpeg}``. Every vendor's timeline is scripted by the submit's directive with the same keys
+  (``pending_polls``, ``poll_faults``, ``body_error`` + ``message``, ``delay``, ``media_fetches``,
+  ``media_ttl``: below); polls take none.
 * ``GET /media/{name}``: the files behind the URLs these answers carry (no auth; logged with
   provider ``media``).
 
@@ -140,11 +137,13 @@ Directive keys (all optional; unknown keys or malformed JSON give a 400):
 * ``media_seconds``: length of generated audio (transcriptions: the reported duration).
 * ``pending_polls``: polls an asynchronous image or video task answers pending before it finishes.
 * ``poll_faults``: video tasks answer these first, one per poll: ``"not_found"`` (the vendor's
-  no-such-task answer), ``"unknown"`` (status ``mock_unknown_state``), ``500`` (an HTML page), ``429``
-  (``Retry-After: 1``) or another HTTP status (the vendor's error JSON).
+  no-such-task answer), ``"unknown"`` (a status the vendor does not document: ``mock_unknown_state``
+  where its status is a string), ``500`` (an HTML page), ``429`` (the vendor's rate-limit error,
+  ``Retry-After: 1``) or another HTTP status (the vendor's error JSON).
 * ``media_fetches`` / ``media_ttl``: a video task's result files answer 404 after that many fetches
   / that many seconds after the task finished. ``delay`` on a video submit makes the task before
-  waiting (a client that timed out left a task); ``body_error`` (+ ``message``) ends it failed.
+  waiting (a client that timed out left a task); ``body_error`` (true, or the vendor's failure code;
+  ``message`` the reason) ends it in the vendor's failure.
 
 On binary audio bodies ``error_after`` cuts the connection like ``cut_after`` (no error event fits).
 

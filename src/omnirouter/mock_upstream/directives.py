@@ -67,13 +67,6 @@ class Directive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     poll_faults: list[str | int] = []
     media_fetches: int | None = None
     media_ttl: float | None = None
-    # Asynchronous video tasks (tasks_video_*): the timeline of the task a submit creates.
-    task_polls: int | None = None
-    task_fail: bool | str | None = None
-    task_unknown_status: bool | int | None = None
-    task_not_found_polls: int | None = None
-    task_poll_errors: list[Literal["500html", "500", "502", "503", "429"]] = []
-    task_result_expires: bool = False
 
 
 EMPTY = Directive()
@@ -93,8 +86,7 @@ def parse_directive(obj: object) -> Directive:
         raise DirectiveError("bad mock directive: `chunks` must be at least 1")
     if directive.trickle is not None and directive.trickle <= 0:
         raise DirectiveError("bad mock directive: `trickle` must be more than 0 bytes per second")
-    for name in ("body_bytes", "unterminated_event_bytes", "media_bytes", "pending_polls", "media_fetches",
-                 "task_polls", "task_not_found_polls"):  # fmt: skip
+    for name in ("body_bytes", "unterminated_event_bytes", "media_bytes", "pending_polls", "media_fetches"):
         value = getattr(directive, name)
         if value is not None and value < 0:
             raise DirectiveError(f"bad mock directive: `{name}` must not be negative")

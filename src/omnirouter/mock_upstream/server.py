@@ -19,6 +19,7 @@ from omnirouter.mock_upstream import (
     models,
     openai_chat,
     openai_responses,
+    tasks_video,
     tasks_video_a,
     tasks_video_b,
     tasks_video_b_vendors,
@@ -144,10 +145,9 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/api/v3/contents/generations/tasks", tasks_video_a.ark_submit)
     r.add_get("/api/v3/contents/generations/tasks/{id}", tasks_video_a.ark_task)
     r.add_delete("/api/v3/contents/generations/tasks/{id}", tasks_video_a.ark_task)
-    r.add_get("/media/tasks/{token}/{file}", tasks_video_a.task_media)
     r.add_get("/api/v1/tasks/{task_id}", _dashscope_task)
     r.add_post("/api/v1/tasks/{task_id}/cancel", tasks_video_b_vendors.dashscope_cancel)
-    # Video tasks: Sora, Veo, DashScope Wan, Tencent Hunyuan, PixVerse
+    # Video tasks, part B (tasks_video_b*): Sora, Veo, DashScope Wan, Tencent Hunyuan, PixVerse
     r.add_post("/v1/videos", tasks_video_b.sora_create)
     r.add_get("/v1/videos", tasks_video_b.sora_list)
     r.add_get("/v1/videos/{video_id}", tasks_video_b.sora_retrieve)
@@ -161,7 +161,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/", _root_post)
     r.add_post(r"/openapi/v2/video/{kind:text|img}/generate", tasks_video_b_vendors.pixverse_generate)
     r.add_get("/openapi/v2/video/result/{video_id}", tasks_video_b_vendors.pixverse_result)
-    r.add_get("/media/video/{name}", tasks_video_b.serve_video)
+    r.add_get("/media/tasks/{token}/{file}", tasks_video.task_media)
     # Generated files behind the URLs media answers carry
     r.add_get("/media/{name}", media_common.serve_media)
     # Anthropic

@@ -1,156 +1,36 @@
-"""Asynchronous video tasks of OpenAI Sora and Google Veo (and the timeline every mock video vendor shares).
-
-A submit makes a ``VideoTask`` whose timeline the submit's directive scripts; polls take no directive.
-Each poll answers, in order: ``task_not_found_polls`` not-found answers, one answer per entry of
-``task_poll_errors`` (``500html``: an HTML 500 page; ``429``: the vendor's rate-limit error with
-``Retry-After: 1``; ``500``/``502``/``503``: its JSON error), ``task_unknown_status`` answers with a status
-the vendor does not document (true = one), then queued on the first poll and running with progress until
-``task_polls`` polls (default 2) have passed, then success — or the vendor's terminal failure with the
-``task_fail`` reason.  With ``task_result_expires`` each result file answers 404 after its first fetch.
+"""Video tasks of OpenAI Sora and Google Veo (Gemini API) in their wire formats, on the timeline and
+result files of ``tasks_video``.  Their results are fetched with the key: Sora's ``GET
+/v1/videos/{id}/content?variant=``, Veo's ``GET /v1beta/files/{id}:download``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from omnirouter.mock_upstream import gemini, media_video, openai_chat
-from omnirouter.mock_upstream.core import STATE_KEY, Exchange, Wire, as_int, begin, json_response
-from omnirouter.mock_upstream.directives import Directive
-from omnirouter.mock_upstream.media_common import begin_media, directive
+from omnirouter.mock_upstream import gemini, openai_chat
+from omnirouter.mock_upstream.core import Exchange, as_int, begin, json_response
+from omnirouter.mock_upstream.media_common import begin_media
+from omnirouter.mock_upstream.tasks_video import (
+    UNKNOWN,
+    VideoTask,
+    advance,
+    find,
+    forget,
+    new_task,
+    progress,
+    script,
+    serve,
+    status_of,
+    tasks_of,
+)
 
-DEFAULT_POLLS = 2
 SORA_SECONDS = ("4", "8", "12")
 SORA_SIZES = {"sora-2": ("720x1280", "1280x720")}
 SORA_PRO_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
-_HTML_500 = (
-    b"<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1></body></html>"
-)
-
-
-@dataclass(slots=True)
-class VideoTask:
-    """One mock video task and its scripted timeline."""
-
-    vendor: str
-    id: str
-    model: str
-    prompt: str
-    seconds: float
-    width: int
-    height: int
-    created: float
-    polls_left: int
-    not_found: int = 0
-    errors: list[str] = field(default_factory=list)
-    unknown: int = 0
-    fail: str | None = None
-    expires: bool = False
-    polls_done: int = 0
-    finished: float | None = None
-    fetched: set[str] = field(default_factory=set)
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def new_task(
-    ex: Exchange, d: Directive, vendor: str, prefix: str, model: str, prompt: str, seconds: float, size: tuple[int, int]
-) -> VideoTask:
-    """Register a task for ``vendor`` scripted by ``d``."""
-    serial = ex.state.next_serial()
-    fail = d.task_fail if isinstance(d.task_fail, str) else ("mock task failure" if d.task_fail else None)
-    unknown = d.task_unknown_status
-    task = VideoTask(
-        vendor=vendor,
-        id=f"{prefix}{serial:08d}",
-        model=model,
-        prompt=prompt,
-        seconds=seconds,
-        width=size[0],
-        height=size[1],
-        created=time.time(),
-        polls_left=d.task_polls if d.task_polls is not None else DEFAULT_POLLS,
-        not_found=d.task_not_found_polls or 0,
-        errors=list(d.task_poll_errors),
-        unknown=(1 if unknown is True else int(unknown or 0)),
-        fail=fail,
-        expires=d.task_result_expires,
-    )
-    ex.state.tasks[task.id] = task
-    return task
-
-
-def advance(task: VideoTask) -> str:
-    """What this poll answers: ``not_found``, an error token, ``unknown``, ``queued``, ``running``,
-    ``failed`` or ``succeeded`` (a terminal task stays so)."""
-    if task.not_found > 0:
-        task.not_found -= 1
-        return "not_found"
-    if task.errors:
-        return task.errors.pop(0)
-    if task.unknown > 0:
-        task.unknown -= 1
-        return "unknown"
-    return peek(task, step=True)
-
-
-def peek(task: VideoTask, step: bool = False) -> str:
-    """The task's status now (``step``: one poll passes)."""
-    if task.polls_left > 0:
-        if step:
-            task.polls_left -= 1
-            task.polls_done += 1
-        return "queued" if task.polls_done <= 1 else "running"
-    if task.finished is None:
-        task.finished = time.time()
-    return "failed" if task.fail is not None else "succeeded"
-
-
-def progress(task: VideoTask) -> int:
-    """A percentage that grows with the polls."""
-    total = task.polls_done + task.polls_left
-    return min(99, task.polls_done * 100 // max(1, total + 1))
-
-
-def error_answer(token: str, wire: Wire) -> web.Response:
-    """The answer to a scripted poll error (``task_poll_errors``)."""
-    if token == "500html":
-        return web.Response(status=500, body=_HTML_500, content_type="text/html")
-    if token == "429":
-        return wire.error(429, "Rate limit reached for requests", retry_after=1)
-    return wire.error(int(token), "The server had an error while processing your request.")
-
-
-def video_task(request: web.Request, task_id: str, vendor: str) -> VideoTask | None:
-    """The task ``task_id`` of ``vendor``, if any."""
-    task = request.app[STATE_KEY].tasks.get(task_id)
-    return task if isinstance(task, VideoTask) and task.vendor == vendor else None
-
-
-def media_answer(task: VideoTask, variant: str) -> web.Response:
-    """A result file of ``task`` (404 once fetched when its results expire)."""
-    if task.expires and variant in task.fetched:
-        return web.Response(status=404, text="NoSuchKey: the object has expired")
-    task.fetched.add(variant)
-    seed = int(task.id[-4:]) % 16 if task.id[-4:].isdigit() else 0
-    if variant.startswith("video"):
-        body = media_video.mp4(task.seconds, task.width, task.height, seed)
-        return web.Response(body=body, content_type="video/mp4")
-    fmt = "webp" if variant == "thumbnail" and task.vendor == "sora" else "jpeg"
-    body = media_video.still(fmt, task.width, task.height, seed)
-    return web.Response(body=body, content_type=f"image/{fmt}")
-
-
-async def serve_video(request: web.Request) -> web.StreamResponse:
-    """``GET /media/video/{task}.{mp4|jpg}``: a signed-URL style result (no key), as DashScope, Tencent and
-    PixVerse hand out."""
-    stem, _, ext = request.match_info["name"].rpartition(".")
-    task = request.app[STATE_KEY].tasks.get(stem)
-    if not isinstance(task, VideoTask) or peek(task) != "succeeded" or ext not in ("mp4", "jpg"):
-        return web.Response(status=404, text="NoSuchKey")
-    return media_answer(task, "video" if ext == "mp4" else "cover")
+_SORA_FILES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpeg"}
 
 
 # ---------------------------------------------------------------- OpenAI Sora
@@ -163,7 +43,7 @@ def _sora_object(task: VideoTask, status: str) -> dict[str, Any]:
         "object": "video",
         "model": task.model,
         "status": status,
-        "progress": 100 if done else progress(task),
+        "progress": progress(task),
         "created_at": int(task.created),
         "completed_at": int(task.finished or time.time()) if done else None,
         "expires_at": int(task.created) + 86400 if status == "completed" else None,
@@ -174,11 +54,12 @@ def _sora_object(task: VideoTask, status: str) -> dict[str, Any]:
         "error": None,
     }
     if status == "failed":
-        obj["error"] = {"code": "moderation_blocked", "message": task.fail}
+        obj["error"] = {"code": task.failure_code("moderation_blocked"), "message": task.reason("mock task failure")}
     return obj
 
 
 _SORA_STATUS = {"queued": "queued", "running": "in_progress", "succeeded": "completed", "failed": "failed"}
+_SORA_STATUS |= {"unknown": UNKNOWN, "cancelled": "failed"}
 SORA_WIRE = openai_chat.WIRE
 
 
@@ -202,12 +83,14 @@ async def sora_create(request: web.Request) -> web.StreamResponse:
     size = str(body.get("size") or "720x1280")
     if size not in sizes:
         return _sora_invalid(f"Invalid value: '{size}'. Supported values are: {', '.join(sizes)}.")
-    got = await directive(ex, prompt)
+    got = await script(ex, prompt)
     if not isinstance(got, tuple):
         return got
     d, clean = got
     width, height = (int(v) for v in size.split("x"))
-    task = new_task(ex, d, "sora", "video_", str(model), clean, float(seconds), (width, height))
+    task = await new_task(
+        ex, d, "sora", model=str(model), prompt=clean, seconds=float(seconds), size=(width, height), prefix="video_"
+    )
     return json_response(_sora_object(task, "queued"))
 
 
@@ -220,15 +103,13 @@ async def sora_retrieve(request: web.Request) -> web.StreamResponse:
     ex = await begin(request, SORA_WIRE)
     if not isinstance(ex, Exchange):
         return ex
-    task = video_task(request, request.match_info["video_id"], "sora")
-    if task is None:
+    task = find(request, "sora", request.match_info["video_id"])
+    state = advance(task, SORA_WIRE)
+    if isinstance(state, web.Response):
+        return state
+    if task is None or state == "not_found":
         return _sora_missing(request.match_info["video_id"])
-    state = advance(task)
-    if state == "not_found":
-        return _sora_missing(task.id)
-    if state not in _SORA_STATUS and state != "unknown":
-        return error_answer(state, SORA_WIRE)
-    return json_response(_sora_object(task, _SORA_STATUS.get(state, "processing")))
+    return json_response(_sora_object(task, _SORA_STATUS[state]))
 
 
 async def sora_content(request: web.Request) -> web.StreamResponse:
@@ -236,15 +117,15 @@ async def sora_content(request: web.Request) -> web.StreamResponse:
     ex = await begin(request, SORA_WIRE)
     if not isinstance(ex, Exchange):
         return ex
-    task = video_task(request, request.match_info["video_id"], "sora")
+    task = find(request, "sora", request.match_info["video_id"])
     if task is None:
         return _sora_missing(request.match_info["video_id"])
     variant = request.query.get("variant", "video")
-    if variant not in ("video", "thumbnail", "spritesheet"):
+    if variant not in _SORA_FILES:
         return _sora_invalid(f"Invalid value: '{variant}'.")
-    if peek(task) != "succeeded":
+    if status_of(task) != "succeeded":
         return SORA_WIRE.error(400, "Video is not ready yet, use GET /v1/videos/{id} to check status.")
-    return media_answer(task, variant)
+    return serve(task, _SORA_FILES[variant])
 
 
 async def sora_delete(request: web.Request) -> web.StreamResponse:
@@ -252,10 +133,10 @@ async def sora_delete(request: web.Request) -> web.StreamResponse:
     ex = await begin(request, SORA_WIRE)
     if not isinstance(ex, Exchange):
         return ex
-    task = video_task(request, request.match_info["video_id"], "sora")
+    task = find(request, "sora", request.match_info["video_id"])
     if task is None:
         return _sora_missing(request.match_info["video_id"])
-    del ex.state.tasks[task.id]
+    forget(request, task)
     return json_response({"id": task.id, "object": "video.deleted", "deleted": True})
 
 
@@ -264,8 +145,7 @@ async def sora_list(request: web.Request) -> web.StreamResponse:
     ex = await begin(request, SORA_WIRE)
     if not isinstance(ex, Exchange):
         return ex
-    tasks = [t for t in ex.state.tasks.values() if isinstance(t, VideoTask) and t.vendor == "sora"]
-    data = [_sora_object(t, _SORA_STATUS.get(peek(t), "in_progress")) for t in reversed(tasks)]
+    data = [_sora_object(t, _SORA_STATUS[status_of(t)]) for t in reversed(tasks_of(request, "sora"))]
     limit = as_int(request.query.get("limit")) or 20
     data = data[:limit]
     first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
@@ -277,20 +157,23 @@ async def sora_remix(request: web.Request) -> web.StreamResponse:
     ex = await begin_media(request, SORA_WIRE)
     if not isinstance(ex, Exchange):
         return ex
-    source = video_task(request, request.match_info["video_id"], "sora")
+    source = find(request, "sora", request.match_info["video_id"])
     if source is None:
         return _sora_missing(request.match_info["video_id"])
     prompt = ex.body.get("prompt") if isinstance(ex.body, dict) else None
     if not isinstance(prompt, str) or not prompt:
         return SORA_WIRE.error(400, "Missing required parameter: 'prompt'.", "invalid_request_error")
-    if peek(source) != "succeeded":
+    if status_of(source) != "succeeded":
         return SORA_WIRE.error(400, "Only completed videos can be remixed.", "invalid_request_error")
-    got = await directive(ex, prompt)
+    got = await script(ex, prompt)
     if not isinstance(got, tuple):
         return got
     d, clean = got
-    task = new_task(ex, d, "sora", "video_", source.model, clean, source.seconds, (source.width, source.height))
-    task.info["remixed_from"] = source.id
+    size = (source.width, source.height)
+    task = await new_task(
+        ex, d, "sora", model=source.model, prompt=clean, seconds=source.seconds, size=size, prefix="video_",
+        remixed_from=source.id,
+    )  # fmt: skip
     return json_response(_sora_object(task, "queued"))
 
 
@@ -336,14 +219,16 @@ async def veo_submit(request: web.Request) -> web.StreamResponse:
     for key in ("seed", "generateAudio"):
         if key in params:
             return _veo_bad(f"{key} parameter is not supported in Gemini API.")
-    got = await directive(ex, prompt if isinstance(prompt, str) else "")
+    got = await script(ex, prompt if isinstance(prompt, str) else "")
     if not isinstance(got, tuple):
         return got
     d, clean = got
     lines = _VEO_LINES[resolution]
     size = (lines * 16 // 9, lines) if ratio == "16:9" else (lines, lines * 16 // 9)
-    task = new_task(ex, d, "veo", "op", model, clean, float(seconds), size)
-    task.info["samples"] = as_int(params.get("sampleCount")) or 1
+    samples = as_int(params.get("sampleCount")) or 1
+    task = await new_task(
+        ex, d, "veo", model=model, prompt=clean, seconds=float(seconds), size=size, prefix="op", samples=samples
+    )
     return json_response({"name": f"models/{model}/operations/{task.id}"})
 
 
@@ -353,19 +238,20 @@ async def veo_operation(request: web.Request) -> web.StreamResponse:
     if not isinstance(ex, Exchange):
         return ex
     name = f"models/{request.match_info['model']}/operations/{request.match_info['op']}"
-    task = video_task(request, request.match_info["op"], "veo")
-    state = advance(task) if task is not None else "not_found"
+    task = find(request, "veo", request.match_info["op"])
+    state = advance(task, GEMINI_WIRE)
+    if isinstance(state, web.Response):
+        return state
     if task is None or state == "not_found":
         return GEMINI_WIRE.error(404, f"Operation {name} not found.", "NOT_FOUND")
-    if state not in ("queued", "running", "succeeded", "failed", "unknown"):
-        return error_answer(state, GEMINI_WIRE)
     if state in ("queued", "running", "unknown"):
         return json_response({"name": name})
     result: dict[str, Any] = {
         "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
     }
-    if state == "failed":
-        result["generateVideoResponse"] = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [task.fail]}
+    if state in ("failed", "cancelled"):
+        reasons = [task.reason("mock task failure")]
+        result["generateVideoResponse"] = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": reasons}
     else:
         origin = request.url.origin()
         samples = [
@@ -382,7 +268,7 @@ async def veo_file(request: web.Request) -> web.StreamResponse:
     if not isinstance(ex, Exchange):
         return ex
     stem = request.match_info["name"].removesuffix(":download").rpartition("s")[0]  # file ids: [a-z0-9]+
-    task = video_task(request, stem, "veo")
-    if task is None or peek(task) != "succeeded":
+    task = find(request, "veo", stem)
+    if task is None or status_of(task) != "succeeded":
         return GEMINI_WIRE.error(404, "File not found.", "NOT_FOUND")
-    return media_answer(task, "video:" + request.match_info["name"])
+    return serve(task, request.match_info["name"].removesuffix(":download") + ".mp4")

@@ -1,5 +1,6 @@
-"""Asynchronous video tasks of DashScope Wan, Tencent Cloud Hunyuan (VCLM) and PixVerse, on the shared
-timeline of ``tasks_video_b``.  Their results are signed-URL style links (``/media/video/…``, no key).
+"""Video tasks of DashScope Wan, Tencent Cloud Hunyuan (VCLM) and PixVerse in their wire formats, on the
+timeline and result files of ``tasks_video``.  Their results are signed-URL style links (``/media/tasks/…``
+with a signature-like query, no key).
 
 Tencent checks the TC3-HMAC-SHA256 signature: the mock's SecretKey for a SecretId ``X`` is ``X-secret``
 (a SecretId starting with ``bad``/``invalid`` is unknown); errors come in HTTP 200 ``Response.Error``.
@@ -17,9 +18,17 @@ import orjson
 from aiohttp import web
 
 from omnirouter.mock_upstream.core import STATE_KEY, Exchange, Wire, begin, json_response, log_request
-from omnirouter.mock_upstream.media_common import directive
 from omnirouter.mock_upstream.media_wires import DASHSCOPE, VendorWire
-from omnirouter.mock_upstream.tasks_video_b import advance, error_answer, new_task, peek, progress, video_task
+from omnirouter.mock_upstream.tasks_video import (
+    UNKNOWN,
+    advance,
+    find,
+    media_url,
+    new_task,
+    progress,
+    script,
+    status_of,
+)
 
 # ---------------------------------------------------------------- DashScope Wan
 
@@ -29,6 +38,7 @@ _WAN_SIZES = {
 }  # fmt: skip
 _WAN_TIERS = {"480P": (832, 480), "720P": (1280, 720), "1080P": (1920, 1080)}
 _WAN_STATUS = {"queued": "PENDING", "running": "RUNNING", "succeeded": "SUCCEEDED", "failed": "FAILED"}
+_WAN_STATUS |= {"cancelled": "CANCELED", "unknown": UNKNOWN}
 
 
 def _wan_durations(model: str) -> tuple[int, ...]:
@@ -64,39 +74,40 @@ async def wan_submit(request: web.Request) -> web.StreamResponse:
     resolution = params.get("resolution")
     if resolution is not None and (not image_model or resolution not in _WAN_TIERS):
         return DASHSCOPE.error(400, f"The resolution {resolution} is not supported.", code="InvalidParameter")
-    got = await directive(ex, prompt if isinstance(prompt, str) else "")
+    got = await script(ex, prompt if isinstance(prompt, str) else "")
     if not isinstance(got, tuple):
         return got
     d, clean = got
     width, height = tuple(int(v) for v in size.split("*")) if size else _WAN_TIERS.get(resolution or "", (1920, 1080))
-    task = new_task(ex, d, "dashscope", "wan-task-", model, clean, float(seconds), (width, height))
+    task = await new_task(
+        ex, d, "dashscope", model=model, prompt=clean, seconds=float(seconds), size=(width, height), prefix="wan-task-"
+    )
     return json_response({"output": {"task_status": "PENDING", "task_id": task.id}, "request_id": f"req-{task.id}"})
 
 
 async def dashscope_video_task(request: web.Request) -> web.StreamResponse | None:
     """``GET /api/v1/tasks/{id}`` for a video task (None: not one of ours, the image tasks answer)."""
-    task = video_task(request, request.match_info["task_id"], "dashscope")
+    task = find(request, "dashscope", request.match_info["task_id"])
     if task is None:
         return None
     ex = await begin(request, DASHSCOPE)
     if not isinstance(ex, Exchange):
         return ex
-    state = advance(task)
+    state = advance(task, DASHSCOPE)
+    if isinstance(state, web.Response):
+        return state
     stamp = time.strftime("%Y-%m-%d %H:%M:%S.000", time.localtime(task.created))
     output: dict[str, Any] = {"task_id": task.id, "submit_time": stamp}
-    if state == "not_found":
+    if state == "not_found":  # DashScope's answer for a task it does not know
         return json_response({"request_id": "mock", "output": {"task_id": task.id, "task_status": "UNKNOWN"}})
-    if state not in _WAN_STATUS and state != "unknown" and state != "cancelled":
-        return error_answer(state, DASHSCOPE)
-    if task.info.get("cancelled"):
-        return json_response({"request_id": "mock", "output": {**output, "task_status": "CANCELED"}})
-    output["task_status"] = _WAN_STATUS.get(state, "SUSPENDED")
+    output["task_status"] = _WAN_STATUS[state]
     answer: dict[str, Any] = {"request_id": f"mock-{task.id}", "output": output}
     if state == "failed":
-        output.update(code="DataInspectionFailed", message=task.fail, end_time=stamp)
+        message = task.reason("mock task failure")
+        output.update(code=task.failure_code("DataInspectionFailed"), message=message, end_time=stamp)
     elif state == "succeeded":
         output.update(scheduled_time=stamp, end_time=stamp, orig_prompt=task.prompt)
-        output["video_url"] = f"{request.url.origin()}/media/video/{task.id}.mp4?Expires=86400&Signature=mock"
+        output["video_url"] = media_url(request, task, "video.mp4") + "?Expires=86400&Signature=mock"
         answer["usage"] = {"video_duration": task.seconds, "video_count": 1, "SR": task.height}
     return json_response(answer)
 
@@ -107,11 +118,11 @@ async def dashscope_cancel(request: web.Request) -> web.StreamResponse:
     denied = DASHSCOPE.check_auth(request)
     if denied is not None:
         return denied
-    task = video_task(request, request.match_info["task_id"], "dashscope")
-    if task is None or task.polls_done > 1 or task.info.get("cancelled") or peek(task) != "queued":
+    task = find(request, "dashscope", request.match_info["task_id"])
+    if task is None or status_of(task) != "queued":
         message = "Failed to cancel the task, please confirm if the task is in PENDING status."
         return DASHSCOPE.error(400, message, code="UnsupportedOperation")
-    task.info["cancelled"] = True
+    task.cancelled = True
     return json_response({"request_id": f"mock-cancel-{task.id}"})
 
 
@@ -120,7 +131,7 @@ async def dashscope_cancel(request: web.Request) -> web.StreamResponse:
 _TC3 = re.compile(
     r"TC3-HMAC-SHA256 Credential=([^/]+)/([^/]+)/([^/]+)/tc3_request, SignedHeaders=([^,]+), Signature=(\w+)"
 )
-_TC_STATUS = {"queued": "WAIT", "running": "RUN", "succeeded": "DONE", "failed": "FAIL", "unknown": "SUSPEND"}
+_TC_STATUS = {"queued": "WAIT", "running": "RUN", "succeeded": "DONE", "failed": "FAIL", "unknown": UNKNOWN}
 
 
 def _tc_answer(response: dict[str, Any], request_id: str = "mock-request") -> web.Response:
@@ -203,26 +214,29 @@ async def tencent(request: web.Request) -> web.StreamResponse:
             return _tc_error("MissingParameter", "The request is missing a required parameter `Prompt`.")
         if body.get("Resolution", "720p") != "720p":
             return _tc_error("InvalidParameterValue", "Resolution only supports 720p.")
-        got = await directive(ex, prompt)
+        got = await script(ex, prompt)
         if not isinstance(got, tuple):
             return got
         d, clean = got
         if len(clean.strip()) > 200:
             return _tc_error("InvalidParameterValue", "Prompt exceeds 200 characters.")
-        task = new_task(ex, d, "tencent", "13873", "hunyuan", clean, 5.0, (1280, 720))
+        task = await new_task(
+            ex, d, "tencent", model="hunyuan", prompt=clean, seconds=5.0, size=(1280, 720), prefix="13873"
+        )
         return _tc_answer({"JobId": task.id})
     if action == "DescribeHunyuanToVideoJob":
-        job = video_task(request, str(body.get("JobId", "")), "tencent")
-        state = advance(job) if job is not None else "not_found"
+        job = find(request, "tencent", str(body.get("JobId", "")))
+        state = advance(job, TENCENT)
+        if isinstance(state, web.Response):
+            return state
         if job is None or state == "not_found":
             return _tc_error("ResourceNotFound", "The job does not exist.")
-        if state not in _TC_STATUS:
-            return error_answer(state, TENCENT)
         answer = {"Status": _TC_STATUS[state], "ErrorCode": "", "ErrorMessage": "", "ResultVideoUrl": ""}
         if state == "failed":
-            answer.update(ErrorCode="FailedOperation.ModerationFailed", ErrorMessage=job.fail or "")
+            code = job.failure_code("FailedOperation.ModerationFailed")
+            answer.update(ErrorCode=code, ErrorMessage=job.reason("mock task failure"))
         elif state == "succeeded":
-            answer["ResultVideoUrl"] = f"{request.url.origin()}/media/video/{job.id}.mp4?sign=mock"
+            answer["ResultVideoUrl"] = media_url(request, job, "video.mp4") + "?sign=mock"
         return _tc_answer(answer)
     return _tc_error("InvalidAction", f"The action `{action}` is not supported.")
 
@@ -277,14 +291,15 @@ async def pixverse_generate(request: web.Request) -> web.StreamResponse:
         return _pv_error(400017, "Invalid parameter: 1080p does not support 8 seconds")
     if request.path.endswith("/img/generate") and not isinstance(body.get("img_id"), int):
         return _pv_error(400017, "Invalid parameter: img_id")
-    got = await directive(ex, prompt)
+    got = await script(ex, prompt)
     if not isinstance(got, tuple):
         return got
     d, clean = got
     rw, rh = _PV_RATIOS[str(ratio)]
     lines = _PV_QUALITIES[str(quality)]
     size = (lines * rw // rh, lines) if rw >= rh else (lines, lines * rh // rw)
-    task = new_task(ex, d, "pixverse", "3", str(body["model"]), clean, float(seconds), size)
+    model = str(body["model"])
+    task = await new_task(ex, d, "pixverse", model=model, prompt=clean, seconds=float(seconds), size=size, prefix="3")
     seen[trace] = task.id
     return json_response({"ErrCode": 0, "ErrMsg": "success", "Resp": {"video_id": int(task.id)}})
 
@@ -294,14 +309,18 @@ async def pixverse_result(request: web.Request) -> web.StreamResponse:
     ex = await begin(request, PIXVERSE)
     if not isinstance(ex, Exchange):
         return ex
-    task = video_task(request, request.match_info["video_id"], "pixverse")
-    state = advance(task) if task is not None else "not_found"
+    task = find(request, "pixverse", request.match_info["video_id"])
+    state = advance(task, PIXVERSE)
+    if isinstance(state, web.Response):
+        return state
     if task is None or state == "not_found":
         return _pv_error(400018, "video not found")
-    if state not in _PV_STATUS and state != "failed":
-        return error_answer(state, PIXVERSE)
-    status = (7 if "moderation" in (task.fail or "") else 8) if state == "failed" else _PV_STATUS[state]
-    url = f"{request.url.origin()}/media/video/{task.id}.mp4" if status == 1 else ""
+    if state in ("failed", "cancelled"):  # 7: moderation (the default), 8: generation failed
+        code = task.failure_code("7")
+        status = int(code) if code in ("7", "8") else 7
+    else:
+        status = _PV_STATUS[state]
+    url = media_url(request, task, "video.mp4") if status == 1 else ""
     resp = {
         "id": int(task.id),
         "status": status,
