@@ -39,15 +39,15 @@ from omnirouter.protocols.media.vendor_images import ARK_IMAGES_UP, BFL_IMAGES_U
 from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
 from omnirouter.protocols.tasks.base import TaskVendor
 from omnirouter.protocols.tasks.hailuo import HAILUO_VIDEO
-from omnirouter.protocols.tasks.hunyuan import HUNYUAN_TASKS
+from omnirouter.protocols.tasks.hunyuan import HUNYUAN_VIDEO
 from omnirouter.protocols.tasks.jimeng import JIMENG_VIDEO
 from omnirouter.protocols.tasks.kling import KLING_VIDEO
-from omnirouter.protocols.tasks.pixverse import PIXVERSE_TASKS
+from omnirouter.protocols.tasks.pixverse import PIXVERSE_VIDEO
 from omnirouter.protocols.tasks.seedance import SEEDANCE_VIDEO
-from omnirouter.protocols.tasks.sora import SORA_TASKS
-from omnirouter.protocols.tasks.veo import VEO_TASKS
+from omnirouter.protocols.tasks.sora import SORA_VIDEO
+from omnirouter.protocols.tasks.veo import VEO_VIDEO
 from omnirouter.protocols.tasks.vidu import VIDU_VIDEO
-from omnirouter.protocols.tasks.wan import WAN_TASKS
+from omnirouter.protocols.tasks.wan import WAN_VIDEO
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -125,7 +125,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.IMAGE_EDIT: OPENAI_IMAGES_UP,
             Capability.TRANSCRIPTION: OPENAI_TRANSCRIPTION_UP,
         },
-        tasks={Capability.VIDEO_TASK: SORA_TASKS},
+        tasks={Capability.VIDEO_TASK: SORA_VIDEO},
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
         kind=ProviderKind.ANTHROPIC,
@@ -152,7 +152,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.IMAGE_EDIT: GEMINI_IMAGES_UP,
             Capability.TRANSCRIPTION: GEMINI_TRANSCRIPTION_UP,
         },
-        tasks={Capability.VIDEO_TASK: VEO_TASKS},
+        tasks={Capability.VIDEO_TASK: VEO_VIDEO},
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank
         kind=ProviderKind.COHERE,
@@ -189,7 +189,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.SPEECH: DASHSCOPE_SPEECH_UP,
             Capability.IMAGE_GENERATION: DASHSCOPE_IMAGES_UP,
         },
-        tasks={Capability.VIDEO_TASK: WAN_TASKS},
+        tasks={Capability.VIDEO_TASK: WAN_VIDEO},
     ),
     ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech, Hailuo video
         kind=ProviderKind.MINIMAX,
@@ -263,7 +263,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://vclm.tencentcloudapi.com",
         auth=AuthStyle.SIGNED,
         endpoints={},
-        tasks={Capability.VIDEO_TASK: HUNYUAN_TASKS},
+        tasks={Capability.VIDEO_TASK: HUNYUAN_VIDEO},
     ),
     ProviderKind.PIXVERSE: ProviderSpec(  # video
         kind=ProviderKind.PIXVERSE,
@@ -271,7 +271,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         default_base_url="https://app-api.pixverse.ai",
         auth=AuthStyle.API_KEY,
         endpoints={},
-        tasks={Capability.VIDEO_TASK: PIXVERSE_TASKS},
+        tasks={Capability.VIDEO_TASK: PIXVERSE_VIDEO},
     ),
 }
 

@@ -40,14 +40,17 @@ from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, Tas
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.video_common import (
+    NoCancel,
+    NoFind,
     dump,
+    image_param,
     image_ref,
     image_roles,
     merge_extra,
     nearest,
     parse_json,
     ratio_and_resolution,
-    single_video,
+    refuse,
     text,
     vendor_error,
 )
@@ -91,7 +94,7 @@ def _check(obj: dict[str, Any]) -> None:
         raise GatewayError(kind, f"MiniMax error {code}: {message or 'failed'}", code=str(code))
 
 
-class HailuoVideo:
+class HailuoVideo(NoFind, NoCancel):
     """MiniMax's ``/v1/video_generation`` task API."""
 
     kind = TaskKind.VIDEO
@@ -99,7 +102,7 @@ class HailuoVideo:
 
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``POST /v1/video_generation`` (a 400 names what MiniMax cannot do)."""
-        single_video(request, _VENDOR)
+        refuse(request, _VENDOR, ("n",))
         roles = image_roles(request, ("first_frame", "last_frame", "reference"), 2, _VENDOR)
         if "reference" in roles and len(roles) > 1:
             raise invalid("MiniMax takes one subject reference image, and no frames with it.", "images")
@@ -111,7 +114,7 @@ class HailuoVideo:
         if request.prompt is not None:
             body["prompt"] = request.prompt
         for index, (image, role) in enumerate(zip(request.images, roles, strict=True)):
-            ref = image_ref(image, f"images[{index}]")
+            ref = image_ref(image, image_param(index))
             if role == "reference":
                 body["subject_reference"] = [{"type": "character", "image": [ref]}]
             else:
@@ -168,18 +171,6 @@ class HailuoVideo:
             call = UpstreamCall(f"/v1/files/retrieve?file_id={quote(str(file_id), safe='')}", method="GET")
             return Followup(call, _FILE, carry=TaskState(status=status, vendor_status=raw))
         return TaskState(status=status, vendor_status=raw)
-
-    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
-        """MiniMax has no look-up by our id."""
-        return None
-
-    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
-        """Never called (``find`` is None)."""
-        return None
-
-    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
-        """MiniMax cannot cancel a task."""
-        return None
 
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         """A non-2xx answer."""

@@ -38,9 +38,17 @@ from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, Tas
 from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
-from omnirouter.protocols.tasks.video_common import check_count, image_param, inline_image, refuse, text
+from omnirouter.protocols.tasks.video_common import (
+    NoCancel,
+    NoFind,
+    check_count,
+    image_param,
+    inline_image,
+    refuse,
+    text,
+)
 
-__all__ = ["HUNYUAN_TASKS", "HunyuanTasks", "tc3_authorization"]
+__all__ = ["HUNYUAN_VIDEO", "HunyuanVideo", "tc3_authorization"]
 
 _VENDOR = "Tencent Hunyuan"
 VERSION = "2024-05-23"
@@ -136,7 +144,7 @@ def _response(answer: Answer) -> dict[str, Any]:
     return response
 
 
-class HunyuanTasks:
+class HunyuanVideo(NoFind, NoCancel):
     """Tencent Cloud VCLM Hunyuan video jobs as a task vendor."""
 
     kind = TaskKind.VIDEO
@@ -189,15 +197,6 @@ class HunyuanTasks:
             state.outputs = [TaskOutput(kind="video", url=url, mime="video/mp4", auth=False)]
         return state
 
-    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
-        return None
-
-    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
-        return None
-
-    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
-        return None
-
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         try:
             parsed = orjson.loads(body)
@@ -211,4 +210,4 @@ class HunyuanTasks:
         return GatewayError(kind_for_status(status), f"{_VENDOR} returned HTTP {status}", status=status)
 
 
-HUNYUAN_TASKS = HunyuanTasks()
+HUNYUAN_VIDEO = HunyuanVideo()

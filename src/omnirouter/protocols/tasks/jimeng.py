@@ -35,14 +35,17 @@ from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, inva
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.signing import split_pair, volcengine_headers
 from omnirouter.protocols.tasks.video_common import (
+    NoCancel,
+    NoFind,
     dump,
+    image_param,
     image_ref,
     image_roles,
     merge_extra,
     nearest,
     parse_json,
     ratio_and_resolution,
-    single_video,
+    refuse,
     text,
     vendor_error,
 )
@@ -73,7 +76,7 @@ def _error(parsed: dict[str, Any]) -> GatewayError:
     return GatewayError(kind, f"Jimeng error {code}: {message}", code=str(code))
 
 
-class JimengVideo:
+class JimengVideo(NoFind, NoCancel):
     """Jimeng's CVSync2Async task API on ``visual.volcengineapi.com``."""
 
     kind = TaskKind.VIDEO
@@ -99,7 +102,7 @@ class JimengVideo:
 
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``CVSync2AsyncSubmitTask`` (a 400 names what Jimeng cannot do)."""
-        single_video(request, _VENDOR)
+        refuse(request, _VENDOR, ("n",))
         roles = image_roles(request, ("first_frame", "last_frame"), 2, _VENDOR)
         if request.images and roles[0] != "first_frame":
             raise invalid("Jimeng needs the first frame first.", "image_roles")
@@ -108,7 +111,7 @@ class JimengVideo:
         body: dict[str, Any] = {"req_key": target.upstream_model}
         if request.prompt is not None:
             body["prompt"] = request.prompt
-        refs = [image_ref(image, f"images[{i}]", data_prefix=False) for i, image in enumerate(request.images)]
+        refs = [image_ref(image, image_param(i), data_prefix=False) for i, image in enumerate(request.images)]
         urls = [ref for ref in refs if ref[:4].lower() == "http"]
         if urls and len(urls) != len(refs):
             raise invalid("Jimeng takes images all as URLs or all as uploads in one task.", "images")
@@ -160,18 +163,6 @@ class JimengVideo:
                 raise GatewayError(ErrorKind.UPSTREAM, "Jimeng reported done without a video_url")
             state.outputs = [TaskOutput(kind="video", url=url, mime="video/mp4")]
         return state
-
-    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
-        """Jimeng has no look-up by our id."""
-        return None
-
-    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
-        """Never called (``find`` is None)."""
-        return None
-
-    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
-        """Jimeng cannot cancel a task."""
-        return None
 
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         """A non-2xx answer (``{code, message}`` or ``ResponseMetadata.Error``)."""

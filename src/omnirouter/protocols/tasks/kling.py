@@ -37,14 +37,16 @@ from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, inva
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.signing import kling_jwt, split_pair
 from omnirouter.protocols.tasks.video_common import (
+    NoCancel,
     dump,
+    image_param,
     image_ref,
     image_roles,
     merge_extra,
     nearest,
     parse_json,
     ratio_and_resolution,
-    single_video,
+    refuse,
     text,
     vendor_error,
 )
@@ -106,7 +108,7 @@ def _action(request: TaskRequest) -> str:
     return "image2video" if request.images else "text2video"
 
 
-class KlingVideo:
+class KlingVideo(NoCancel):
     """Kling's ``/v1/videos`` task API."""
 
     kind = TaskKind.VIDEO
@@ -121,7 +123,7 @@ class KlingVideo:
 
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``POST /v1/videos/{text2video|image2video}`` (a 400 names what Kling cannot do)."""
-        single_video(request, _VENDOR)
+        refuse(request, _VENDOR, ("n",))
         roles = image_roles(request, ("first_frame", "last_frame"), 2, _VENDOR)
         ratio, resolution = ratio_and_resolution(request, _RATIOS, _MODES)
         body: dict[str, Any] = {"model_name": target.upstream_model}
@@ -131,7 +133,7 @@ class KlingVideo:
             body["negative_prompt"] = request.negative_prompt
         for index, (image, role) in enumerate(zip(request.images, roles, strict=True)):
             body["image" if role == "first_frame" else "image_tail"] = image_ref(
-                image, f"images[{index}]", data_prefix=False
+                image, image_param(index), data_prefix=False
             )
         if request.images and "image" not in body:
             raise invalid("Kling needs a first frame to animate; 'image_roles' names only a last frame.", "image_roles")
@@ -208,10 +210,6 @@ class KlingVideo:
         if task_id is None or (external is not None and external != target.external_id):
             return None
         return f"{_action(request) if request is not None else 'text2video'}/{task_id}"
-
-    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
-        """Kling cannot cancel a task."""
-        return None
 
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         """A non-2xx answer (``{code, message}``)."""

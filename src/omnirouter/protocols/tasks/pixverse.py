@@ -31,9 +31,9 @@ from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, Tas
 from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
-from omnirouter.protocols.tasks.video_common import nearest, parse_size, refuse, text
+from omnirouter.protocols.tasks.video_common import NoCancel, NoFind, nearest, parse_size, refuse, text
 
-__all__ = ["PIXVERSE_TASKS", "PixVerseTasks", "trace_id"]
+__all__ = ["PIXVERSE_VIDEO", "PixVerseVideo", "trace_id"]
 
 _VENDOR = "PixVerse"
 _QUALITIES = ("360p", "540p", "720p", "1080p")
@@ -86,7 +86,7 @@ def _body(answer: Answer) -> dict[str, Any]:
     return resp
 
 
-class PixVerseTasks:
+class PixVerseVideo(NoFind, NoCancel):
     """PixVerse video generation as a task vendor."""
 
     kind = TaskKind.VIDEO
@@ -150,15 +150,6 @@ class PixVerseTasks:
             state.failure_code = str(code)
         return state
 
-    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
-        return None
-
-    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
-        return None
-
-    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
-        return None
-
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         try:
             parsed = json_object(body, _VENDOR)
@@ -174,4 +165,4 @@ class PixVerseTasks:
         )
 
 
-PIXVERSE_TASKS = PixVerseTasks()
+PIXVERSE_VIDEO = PixVerseVideo()

@@ -44,14 +44,16 @@ from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, Tas
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.video_common import (
+    NoFind,
     dump,
+    image_param,
     image_ref,
     image_roles,
     merge_extra,
     nearest,
     parse_json,
     ratio_and_resolution,
-    single_video,
+    refuse,
     text,
     vendor_error,
 )
@@ -88,7 +90,7 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-class SeedanceVideo:
+class SeedanceVideo(NoFind):
     """Ark's ``/api/v3/contents/generations/tasks`` API."""
 
     kind = TaskKind.VIDEO
@@ -96,7 +98,7 @@ class SeedanceVideo:
 
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``POST /api/v3/contents/generations/tasks`` (a 400 names what Seedance cannot do)."""
-        single_video(request, _VENDOR)
+        refuse(request, _VENDOR, ("n",))
         roles = image_roles(request, tuple(_ROLES), 4, _VENDOR)
         if "reference" in roles and any(role != "reference" for role in roles):
             raise invalid("Seedance takes either frames or reference images in one task, not both.", "image_roles")
@@ -107,7 +109,7 @@ class SeedanceVideo:
         if request.prompt is not None:
             content.append({"type": "text", "text": request.prompt})
         for index, (image, role) in enumerate(zip(request.images, roles, strict=True)):
-            url = image_ref(image, f"images[{index}]")
+            url = image_ref(image, image_param(index))
             content.append({"type": "image_url", "image_url": {"url": url}, "role": _ROLES[role]})
         body: dict[str, Any] = {"model": target.upstream_model, "content": content}
         if resolution is not None:
@@ -168,14 +170,6 @@ class SeedanceVideo:
                 if tokens is not None:
                     state.usage = Usage(output_tokens=tokens)
         return state
-
-    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
-        """Ark has no look-up by our id."""
-        return None
-
-    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
-        """Never called (``find`` is None)."""
-        return None
 
     def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
         """``DELETE …/tasks/{id}`` (cancels a queued task; Ark refuses to cancel a running one)."""

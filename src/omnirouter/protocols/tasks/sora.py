@@ -31,9 +31,18 @@ from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
 from omnirouter.protocols.openai_chat.errors import decode_error
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
-from omnirouter.protocols.tasks.video_common import check_count, nearest, parse_size, refuse, text, upstream_error
+from omnirouter.protocols.tasks.video_common import (
+    NoCancel,
+    NoFind,
+    check_count,
+    nearest,
+    parse_size,
+    refuse,
+    text,
+    upstream_error,
+)
 
-__all__ = ["SORA_SECONDS", "SORA_TASKS", "SoraTasks", "sora_sizes"]
+__all__ = ["SORA_SECONDS", "SORA_VIDEO", "SoraVideo", "sora_sizes"]
 
 SORA_SECONDS = (4, 8, 12)
 _BASE_SIZES = ("720x1280", "1280x720")
@@ -80,7 +89,7 @@ def _size(request: TaskRequest, model: str) -> str | None:
     return "1280x720" if landscape else "720x1280"
 
 
-class SoraTasks:
+class SoraVideo(NoFind, NoCancel):
     """OpenAI's Videos API (Sora 2) as a task vendor."""
 
     kind = TaskKind.VIDEO
@@ -150,17 +159,8 @@ class SoraTasks:
             state.outputs = [TaskOutput(kind=kind, url=base + kind, mime=mime, auth=True) for kind, mime in _VARIANTS]
         return state
 
-    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
-        return None
-
-    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
-        return None
-
-    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
-        return None
-
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         return decode_error(status, body)
 
 
-SORA_TASKS = SoraTasks()
+SORA_VIDEO = SoraVideo()

@@ -32,17 +32,19 @@ from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.video_common import (
+    NoCancel,
+    NoFind,
     image_param,
+    image_roles,
     inline_image,
     nearest,
     parse_size,
     refuse,
-    roles_of,
     text,
     upstream_error,
 )
 
-__all__ = ["VEO_TASKS", "VeoTasks", "veo_durations", "veo_resolutions"]
+__all__ = ["VEO_VIDEO", "VeoVideo", "veo_durations", "veo_resolutions"]
 
 _VENDOR = "Gemini Veo"
 _RATIOS = {(16, 9): "16:9", (9, 16): "9:16"}
@@ -95,7 +97,10 @@ def _image(request: TaskRequest, index: int) -> dict[str, str]:
     return {"bytesBase64Encoded": b64, "mimeType": mime}
 
 
-class VeoTasks:
+_ROLES = ("first_frame", "last_frame", "reference", "asset", "style")
+
+
+class VeoVideo(NoFind, NoCancel):
     """Veo (Gemini API long-running operations) as a task vendor."""
 
     kind = TaskKind.VIDEO
@@ -110,7 +115,7 @@ class VeoTasks:
         if request.prompt:
             instance["prompt"] = request.prompt
         references: list[dict[str, Any]] = []
-        for index, role in enumerate(roles_of(request)):
+        for index, role in enumerate(image_roles(request, _ROLES, 2 + MAX_REFERENCES, _VENDOR)):
             if role == "first_frame" and "image" not in instance:
                 instance["image"] = _image(request, index)
             elif role == "last_frame" and "lastFrame" not in instance:
@@ -194,17 +199,8 @@ class VeoTasks:
             failure_code="rai_media_filtered" if filtered or reason else None,
         )
 
-    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
-        return None
-
-    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
-        return None
-
-    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
-        return None
-
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         return decode_error(status, body)
 
 
-VEO_TASKS = VeoTasks()
+VEO_VIDEO = VeoVideo()

@@ -16,10 +16,13 @@ import orjson
 from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
 from omnirouter.ir.media import ImageInput
 from omnirouter.ir.task import TaskRequest
-from omnirouter.protocols.media.base import invalid, json_object
+from omnirouter.protocols.media.base import Answer, UpstreamCall, invalid, json_object
 from omnirouter.protocols.media.images import data_url, image_bytes
+from omnirouter.protocols.tasks.base import TaskTarget
 
 __all__ = [
+    "NoCancel",
+    "NoFind",
     "check_count",
     "dump",
     "image_param",
@@ -31,17 +34,11 @@ __all__ = [
     "parse_json",
     "parse_size",
     "ratio_and_resolution",
-    "reference_url",
     "refuse",
-    "roles_of",
-    "single_video",
     "text",
-    "upstream",
     "upstream_error",
     "vendor_error",
 ]
-
-_SIZE = re.compile(r"\s*(\d+)\s*[x*×:]\s*(\d+)\s*")
 
 
 def nearest(seconds: float, allowed: Sequence[int]) -> int:
@@ -66,10 +63,7 @@ def ratio_and_resolution(
     by_lower = {r.lower(): r for r in resolutions}
     ratio = resolution = None
     if request.size is not None:
-        match = _SIZE.fullmatch(request.size)
-        if match is None or not int(match.group(1)) or not int(match.group(2)):
-            raise invalid(f"'size' must be WIDTHxHEIGHT, got {request.size!r}.", "size")
-        width, height = int(match.group(1)), int(match.group(2))
+        width, height = parse_size(request.size)
         ratio, resolution = _ratio(width, height), f"{min(width, height)}p"
         if ratio not in ratio_choices or resolution not in by_lower:
             made = ", ".join(f"{r} at {', '.join(by_lower.values())}" for r in ratio_choices) or "none"
@@ -97,7 +91,7 @@ def ratio_and_resolution(
 
 def image_ref(image: ImageInput, param: str, *, data_prefix: bool = True) -> str:
     """An http(s) URL as given, else the image inline: a ``data:`` URL, or bare base64 (``data_prefix``
-    False, as Kling wants)."""
+    False, as Kling wants); a file id is a 400 naming ``param``."""
     if image.url is not None and image.url[:4].lower() == "http":
         return image.url
     if image.file_id is not None and image.file is None and image.url is None:
@@ -110,9 +104,8 @@ def image_ref(image: ImageInput, param: str, *, data_prefix: bool = True) -> str
 def image_roles(request: TaskRequest, allowed: Sequence[str], most: int, vendor: str) -> list[str]:
     """Each image's role: the request's ``image_roles``, else first frame then last frame; a 400 naming
     ``images`` for more than ``most`` images, ``image_roles`` for a role ``allowed`` lacks."""
+    check_count(request, most, vendor)
     count = len(request.images)
-    if count > most:
-        raise invalid(f"{vendor} takes at most {most} images for this task; got {count}.", "images")
     if request.image_roles is None:
         return ["first_frame", "last_frame"][:count] if count <= 2 else ["reference"] * count
     roles = list(request.image_roles)
@@ -159,17 +152,6 @@ def text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def single_video(request: TaskRequest, vendor: str) -> None:
-    """A 400 naming ``n`` when more than one video is asked of a vendor that makes one a task."""
-    if request.n is not None and request.n != 1:
-        raise invalid(f"{vendor} makes one video per task; 'n' must be 1.", "n")
-
-
-def upstream(message: str, code: str | None = None, kind: ErrorKind = ErrorKind.UPSTREAM) -> GatewayError:
-    """An error the vendor reported."""
-    return GatewayError(kind, message, code=code)
-
-
 def _field(obj: Any, *path: str) -> Any:
     for name in path:
         if not isinstance(obj, dict):
@@ -201,19 +183,24 @@ def vendor_error(status: int, body: bytes, vendor: str) -> GatewayError:
     return GatewayError(kind_for_status(status), f"{vendor}: {message}", status=status, code=code)
 
 
+_SIZE = re.compile(r"\s*(\d+)\s*[x*×:]\s*(\d+)\s*")
+
+
 def parse_size(size: str, param: str = "size") -> tuple[int, int]:
-    """``"1280x720"`` (or ``1280*720``) as ``(width, height)``, else a 400 naming ``param``."""
-    width, sep, height = size.lower().replace("*", "x").partition("x")
-    if not sep or not width.strip().isdigit() or not height.strip().isdigit():
+    """``"1280x720"`` (or ``1280*720``, ``1280×720``) as ``(width, height)``, else a 400 naming ``param``."""
+    match = _SIZE.fullmatch(size.lower())
+    if match is None or not int(match.group(1)) or not int(match.group(2)):
         raise invalid(f"'{param}' must be WIDTHxHEIGHT (e.g. 1280x720), not {size!r}.", param)
-    return int(width), int(height)
+    return int(match.group(1)), int(match.group(2))
 
 
 def refuse(request: TaskRequest, vendor: str, fields: Iterable[str]) -> None:
     """A 400 naming the first of ``fields`` the client set: ``vendor`` cannot honour it."""
     for name in fields:
         value = getattr(request, name)
-        if value is not None and value != [] and not (name == "n" and value == 1):
+        if name == "n" and value not in (None, 1):
+            raise invalid(f"{vendor} makes one video per task; 'n' must be 1.", "n")
+        if name != "n" and value is not None and value != []:
             raise invalid(f"'{name}' is not supported by this model's upstream ({vendor}).", name)
 
 
@@ -229,25 +216,6 @@ def image_param(index: int) -> str:
     return f"images[{index}]"
 
 
-def roles_of(request: TaskRequest) -> list[str]:
-    """Each image's role: the client's ``image_roles`` where given, else the first is the first frame
-    and a second the last frame (more are references)."""
-    given = request.image_roles or []
-    defaults = ["first_frame", "last_frame"]
-    return [
-        given[i] if i < len(given) and given[i] else (defaults[i] if i < len(defaults) else "reference")
-        for i in range(len(request.images))
-    ]
-
-
-def reference_url(image: ImageInput, param: str) -> str:
-    """An http(s) URL as given, else a ``data:`` URL of the image's bytes (a file id is a 400)."""
-    if image.url is not None and image.url[:4].lower() == "http":
-        return image.url
-    mime, data = image_bytes(image, param)
-    return data_url(mime.lower(), base64.b64encode(data).decode("ascii"))
-
-
 def inline_image(image: ImageInput, param: str) -> tuple[str, str]:
     """``(mime type, base64)`` of an uploaded file or a ``data:`` URL (an http URL is a 400 naming ``param``)."""
     mime, data = image_bytes(image, param)
@@ -257,3 +225,24 @@ def inline_image(image: ImageInput, param: str) -> tuple[str, str]:
 def upstream_error(vendor: str, message: str, code: str | None = None) -> GatewayError:
     """An error a vendor reported inside a 2xx answer (transient for the engine, never a refund)."""
     return GatewayError(ErrorKind.UPSTREAM, f"{vendor}: {message}", code=code)
+
+
+class NoFind:
+    """For a vendor with no look-up by our id: ``find`` / ``parse_find`` say so (a task whose submit got no
+    answer is refunded by the reconciler)."""
+
+    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
+        """None: the vendor cannot find a task by our id."""
+        return None
+
+    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
+        """Never called (``find`` is None)."""
+        return None
+
+
+class NoCancel:
+    """For a vendor that cannot cancel a task."""
+
+    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
+        """None: the vendor has no cancel."""
+        return None

@@ -40,14 +40,17 @@ from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, Tas
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.video_common import (
+    NoCancel,
+    NoFind,
     dump,
+    image_param,
     image_ref,
     image_roles,
     merge_extra,
     nearest,
     parse_json,
     ratio_and_resolution,
-    single_video,
+    refuse,
     text,
     vendor_error,
 )
@@ -93,7 +96,7 @@ def _mode(roles: list[str]) -> str:
     raise invalid("Vidu takes a first frame, or a first then a last frame.", "image_roles")
 
 
-class ViduVideo:
+class ViduVideo(NoFind, NoCancel):
     """Vidu's ``/ent/v2`` task API."""
 
     kind = TaskKind.VIDEO
@@ -101,7 +104,7 @@ class ViduVideo:
 
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``POST /ent/v2/{mode}`` (a 400 names what Vidu cannot do)."""
-        single_video(request, _VENDOR)
+        refuse(request, _VENDOR, ("n",))
         roles = image_roles(request, ("first_frame", "last_frame", "reference"), 7, _VENDOR)
         mode = _mode(roles)
         if mode in ("img2video", "start-end2video") and len(roles) > 2:
@@ -111,7 +114,7 @@ class ViduVideo:
         if request.prompt is not None:
             body["prompt"] = request.prompt
         if request.images:
-            body["images"] = [image_ref(image, f"images[{i}]") for i, image in enumerate(request.images)]
+            body["images"] = [image_ref(image, image_param(i)) for i, image in enumerate(request.images)]
         if request.seconds is not None:
             allowed = vidu_durations(target.upstream_model)
             body["duration"] = nearest(request.seconds, allowed) if allowed else max(1, round(request.seconds))
@@ -163,18 +166,6 @@ class ViduVideo:
             if cover := text(first.get("cover_url")):
                 state.outputs.append(TaskOutput(kind="thumbnail", url=cover))
         return state
-
-    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
-        """Vidu has no look-up by our id."""
-        return None
-
-    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
-        """Never called (``find`` is None)."""
-        return None
-
-    def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
-        """Vidu cannot cancel a task."""
-        return None
 
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         """A non-2xx answer (``{code, reason, message}``)."""

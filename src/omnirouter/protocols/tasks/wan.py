@@ -34,17 +34,18 @@ from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, inva
 from omnirouter.protocols.media.speech import vendor_error
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.video_common import (
+    NoFind,
     check_count,
     image_param,
+    image_ref,
     merge_extra,
     nearest,
     parse_size,
-    reference_url,
     text,
     upstream_error,
 )
 
-__all__ = ["WAN_SIZES", "WAN_TASKS", "WanTasks", "wan_durations"]
+__all__ = ["WAN_SIZES", "WAN_VIDEO", "WanVideo", "wan_durations"]
 
 _VENDOR = "DashScope"
 WAN_SIZES: dict[str, dict[str, str]] = {
@@ -106,7 +107,7 @@ def _i2v_resolution(request: TaskRequest) -> str | None:
     return tier
 
 
-class WanTasks:
+class WanVideo(NoFind):
     """DashScope's video synthesis (Wan) as a task vendor."""
 
     kind = TaskKind.VIDEO
@@ -127,14 +128,14 @@ class WanTasks:
         if "kf2v" in model:
             check_count(request, 2, _VENDOR)
             for index, field in enumerate(("first_frame_url", "last_frame_url")[: len(request.images)]):
-                inputs[field] = reference_url(request.images[index], image_param(index))
+                inputs[field] = image_ref(request.images[index], image_param(index))
             if not request.images:
                 raise invalid("this model needs a first-frame image.", "images")
         elif "i2v" in model:
             check_count(request, 1, _VENDOR)
             if not request.images:
                 raise invalid("this model needs an image (the first frame).", "images")
-            inputs["img_url"] = reference_url(request.images[0], image_param(0))
+            inputs["img_url"] = image_ref(request.images[0], image_param(0))
         else:
             check_count(request, 0, _VENDOR)
         if inputs.get("prompt") is None and not request.images:
@@ -193,12 +194,6 @@ class WanTasks:
             state.outputs = [TaskOutput(kind="video", url=url, mime="video/mp4", auth=False)]
         return state
 
-    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
-        return None
-
-    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
-        return None
-
     def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
         return UpstreamCall(f"/api/v1/tasks/{quote(upstream_id, safe='')}/cancel", b"")
 
@@ -226,4 +221,4 @@ def _checked(answer: Answer) -> dict[str, Any]:
     return parsed
 
 
-WAN_TASKS = WanTasks()
+WAN_VIDEO = WanVideo()
