@@ -16,6 +16,7 @@ from omnirouter.mock_upstream import (
     media_openai_audio,
     media_rerank,
     media_speech,
+    media_tasks,
     models,
     openai_chat,
     openai_responses,
@@ -118,6 +119,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_get("/api/v1/tasks/{task_id}", media_images.dashscope_task)
     # Generated files behind the URLs media answers carry
     r.add_get("/media/{name}", media_common.serve_media)
+    media_tasks.add_routes(r)
     # Anthropic
     r.add_post("/v1/messages", anthropic_messages.messages)
     r.add_post("/v1/messages/count_tokens", anthropic_messages.count_tokens)

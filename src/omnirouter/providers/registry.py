@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from omnirouter.ir.task import TaskKind
 from omnirouter.protocols.base import ProtocolName
 from omnirouter.protocols.media.base import MediaUpstream
 from omnirouter.protocols.media.dashscope_speech import DASHSCOPE_SPEECH_UP
@@ -37,6 +38,7 @@ from omnirouter.protocols.media.rerank_vendors import (
 )
 from omnirouter.protocols.media.vendor_images import ARK_IMAGES_UP, BFL_IMAGES_UP, DASHSCOPE_IMAGES_UP
 from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
+from omnirouter.protocols.tasks.base import TaskVendor
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
@@ -64,7 +66,8 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     ``protocol`` is the chat protocol its channels speak unless a model says otherwise (an OpenAI
     channel's ``responses_models``); ``default_base_url`` is the provider's public API.  ``endpoints``
     are its chat endpoints (none for a vendor of media only); ``media`` its codec for each media
-    capability (``protocols/media/``: the codec knows its paths).
+    capability (``protocols/media/``: the codec knows its paths); ``tasks`` its asynchronous task codec
+    for each kind of task (``protocols/tasks/``).
     """
 
     kind: ProviderKind
@@ -73,6 +76,7 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthStyle
     endpoints: Mapping[Capability, Endpoint]
     media: Mapping[Capability, MediaUpstream[Any, Any]] = msgspec.field(default_factory=dict)
+    tasks: Mapping[TaskKind, TaskVendor] = msgspec.field(default_factory=dict)
     fixed_headers: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     @property
