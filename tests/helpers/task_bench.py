@@ -130,7 +130,7 @@ def mock_vendor(channel: Channel, kind: TaskKind) -> TaskVendor | None:
     return MOCK_VIDEO if kind is TaskKind.VIDEO else None
 
 
-def channel(mock: MockUpstream, name: str = "mv", **options: str) -> Channel:
+def channel(mock: MockUpstream, name: str = "mv", *, priority: int = 0, **options: str) -> Channel:
     """A channel of ``vid-1`` at the mock, with the bench's schedule unless ``options`` say otherwise."""
     settings = {"task_poll_first": str(FIRST), "task_poll_max": str(MOST), "task_deadline": str(DEADLINE), **options}
     config = ChannelConfig(
@@ -141,6 +141,7 @@ def channel(mock: MockUpstream, name: str = "mv", **options: str) -> Channel:
         models=[MODEL],
         options=settings,
         total_timeout=5.0,
+        priority=priority,
     )
     return Channel(config)
 

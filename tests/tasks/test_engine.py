@@ -15,9 +15,11 @@ from omnirouter.ir.task import TaskState, TaskStatus
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.media_tasks import VideoTask, file_bytes
 from omnirouter.protocols.tasks.mock_video import MOCK_VIDEO
+from omnirouter.routing import ModelCatalog, plan
 from omnirouter.storage.accounts_models import reservations_table
 from omnirouter.storage.tasks_repo import claim_due
 from omnirouter.tasks import TaskSummary, external_id
+from omnirouter.usage import recover_reservations
 from tests.helpers.task_bench import (
     DEADLINE,
     FIRST,
@@ -26,6 +28,7 @@ from tests.helpers.task_bench import (
     PER_CALL_NANO,
     PER_SECOND_NANO,
     budget,
+    channel,
     request,
     task_bench,
 )
@@ -261,3 +264,46 @@ async def test_cancel_refunds_and_a_task_of_another_key_is_not_found(
         money = await bench.money()
         assert (money["used"], money["reserved"], money["reservations"]) == (0, 0, 0)
         assert [t.id for t in await bench.engine.list(key_id=KEY.id)] == [record.id]
+
+
+async def test_a_submit_refused_retryably_moves_to_the_next_channel_with_the_same_external_id(
+    database_url: str, mock: MockUpstream, tmp_path: Path
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench:
+        catalog = ModelCatalog([channel(mock, "first", priority=1), channel(mock, "second")])
+        bench.engine.catalog = lambda: catalog
+        mock.script({"fail": 503}, times=1)
+        record = await bench.engine.create(
+            KEY, "test", request("x"), budget(), attempts=plan("vid-1", catalog.channels)
+        )
+        assert record.status is TaskStatus.QUEUED and record.channel == "second"
+        submits = [r.body for r in mock.requests if r.path == "/mockvideo/tasks"]
+        assert [s["external_id"] for s in submits] == [external_id(record.id)] * 2
+
+
+async def test_a_submit_that_fails_for_good_is_refunded_and_raised(
+    database_url: str, mock: MockUpstream, tmp_path: Path
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench:
+        with pytest.raises(GatewayError) as caught:
+            await bench.create("")  # the codec refuses it: nothing is sent
+        assert (caught.value.status, caught.value.param) == (400, "prompt")
+        mock.script({"fail": 500}, times=10)
+        with pytest.raises(GatewayError) as upstream:
+            await bench.create("the vendor is down")
+        assert upstream.value.status >= 500
+        assert not [r for r in mock.requests if r.path == "/mockvideo/tasks" and r.body.get("prompt") == ""]
+        tasks = await bench.engine.list(key_id=KEY.id)
+        assert [t.status for t in tasks] == [TaskStatus.FAILED, TaskStatus.FAILED]
+        money = await bench.money()
+        assert (money["used"], money["reserved"], money["reservations"], len(money["rows"])) == (0, 0, 0, 2)
+
+
+async def test_recovery_at_start_leaves_task_reservations_alone(
+    database_url: str, mock: MockUpstream, tmp_path: Path
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench:
+        record = await bench.engine.begin(KEY, "test", request("a"), budget())
+        assert await recover_reservations(bench.db) == 0
+        money = await bench.money()
+        assert (money["reservations"], money["reserved"], money["used"]) == (1, record.reserved_nano, 0)

@@ -4,7 +4,8 @@ test that needs a task vendor whose every poll answer is chosen).
 Wire (OpenAI-style bearer auth and errors):
 
 * ``POST /mockvideo/tasks`` ``{model, prompt, seconds?, external_id?, timeline?, file_failures?}`` →
-  ``{id, status: "queued"}``; an ``external_id`` already seen answers the same task (the vendor dedupes).
+  ``{id, status: "queued"}``; an ``external_id`` already seen answers the same task (the vendor dedupes);
+  a scripted directive (``fail``, ``delay``, …) applies to the submit.
 * ``GET /mockvideo/tasks/{id}`` → ``{id, status, progress, seconds?, video_url?, thumbnail_url?, failure?}``:
   each poll takes the next step of ``timeline`` (the last one repeats).  Steps: ``queued``,
   ``running:<percent>``, ``succeeded``, ``failed``, ``unknown`` (a status nobody documented),
@@ -24,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from omnirouter.mock_upstream.core import STATE_KEY, Exchange, as_int, begin, json_response
+from omnirouter.mock_upstream.media_common import directive
 from omnirouter.mock_upstream.openai_chat import WIRE
 
 DEFAULT_TIMELINE = ("queued", "running:50", "succeeded")
@@ -63,6 +65,9 @@ async def submit(request: web.Request) -> web.StreamResponse:
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt:
         return WIRE.error(400, "'prompt' is required.", "invalid_request_error", code="missing_prompt")
+    got = await directive(ex, prompt)  # a queued or inline directive: fail, delay, ...
+    if not isinstance(got, tuple):
+        return got
     external = body.get("external_id")
     tasks = _tasks(request)
     if isinstance(external, str):

@@ -212,10 +212,9 @@ class TaskEngine:
         Raises the submit's error (the task then failed and its money was released), 429
         ``insufficient_quota``, 404/400 for the model, 409 for an idempotency key reused with another body.
         """
-        record = await self.begin(key, protocol, request, budget, idempotency_key=idempotency_key,
-                                  digest=digest, attempts=attempts)  # fmt: skip
-        if record.lease_owner != self.owner or record.status is not TaskStatus.PENDING:
-            return record  # an idempotent replay: someone else's create
+        record, fresh = await self._begin(key, protocol, request, budget, idempotency_key, digest, attempts)
+        if not fresh:
+            return record  # an idempotent replay: the task an earlier create made
         return await self.submit(record, attempts or self.plan(request.model, request.kind))
 
     async def begin(
@@ -231,11 +230,25 @@ class TaskEngine:
     ) -> TaskRecord:
         """Step one of ``create``: the reservation and the ``pending`` row in one transaction (or, for a
         repeated idempotency key, the task it made).  Nothing is sent anywhere."""
+        record, _ = await self._begin(key, protocol, request, budget, idempotency_key, digest, attempts)
+        return record
+
+    async def _begin(
+        self,
+        key: KeyRecord,
+        protocol: str,
+        request: TaskRequest,
+        budget: Budget,
+        idempotency_key: str | None,
+        digest: str | None,
+        attempts: Sequence[Attempt] | None,
+    ) -> tuple[TaskRecord, bool]:
+        """``begin``, and whether the task is new (False: an idempotent replay)."""
         if idempotency_key is not None:
             async with self.db.engine.connect() as conn:
                 earlier = await find_by_idempotency(conn, key.id, idempotency_key)
             if earlier is not None:
-                return await self._replay(TaskRecord.of(earlier), earlier.body_digest, digest)
+                return await self._replay(TaskRecord.of(earlier), earlier.body_digest, digest), False
         planned = list(attempts) if attempts is not None else self.plan(request.model, request.kind)
         amount = reserve_amount(self.prices, key, planned, budget)
         first = planned[0]
@@ -282,8 +295,8 @@ class TaskEngine:
                 existing = await find_by_idempotency(conn, key.id, idempotency_key)
             if existing is None:
                 raise
-            return await self._replay(TaskRecord.of(existing), existing.body_digest, digest)
-        return TaskRecord.of(SimpleNamespace(**row))
+            return await self._replay(TaskRecord.of(existing), existing.body_digest, digest), False
+        return TaskRecord.of(SimpleNamespace(**row)), True
 
     async def _replay(self, record: TaskRecord, stored: str | None, digest: str | None) -> TaskRecord:
         """The task an idempotency key made, once its create has settled (waited for within a bound)."""
