@@ -36,6 +36,7 @@ from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, 
 from omnirouter.storage.channels_repo import load_channel_configs
 from omnirouter.storage.settings_repo import read_config_version
 from omnirouter.storage.users_repo import disabled_user_ids
+from omnirouter.tasks import TaskEngine, TaskPoller, sink_from_config
 from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import (
     DEAD_LETTER_FILE,
@@ -92,6 +93,18 @@ class Gateway:
             dead_letter_file=self.journal_dir / DEAD_LETTER_FILE if self.journal_dir else None,
         )
         self.reloader = ConfigReloader(self)  # admin changes (any replica, the CLI) without a restart
+        # Asynchronous tasks (docs/tasks.md): the engine the task routes call, and this worker's poller.
+        self.tasks = TaskEngine(
+            self.db,
+            self.billing.prices,
+            lambda: self.catalog,
+            self.client,
+            sink_from_config(config.tasks, self.db.url),
+            config.tasks,
+            routing=config.routing,
+            fallbacks=config.fallbacks,
+        )
+        self.task_poller = TaskPoller(self.tasks)
 
     async def start(self) -> None:
         await self.client.start()
@@ -101,9 +114,11 @@ class Gateway:
         await self.recorder.start()
         await self.shared.start(self.catalog.channels)
         await self.reloader.start()
+        await self.task_poller.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
+        await self.task_poller.stop()
         await self.reloader.stop()
         await self.limiter.close()
         await self.shared.close()

@@ -5,7 +5,8 @@ explain it (a usage row and its charge, a recovered reservation and its ledger r
 
 * ``hold``: set aside an amount against a key's remaining quota and record the reservation (atomic);
 * ``apply_charges``: add charged rows' costs to ``used_nano`` and release their reservations;
-* ``resolve_abandoned``: release reservations whose holder died, charging each its input estimate.
+* ``resolve_abandoned``: release reservations whose holder died, charging each its input estimate;
+* ``settle_task``: charge a finished task (zero when it failed) and release its reservation.
 
 Released amounts are those the deleted reservation rows held (``DELETE ... RETURNING``), so a
 reservation already resolved elsewhere is never released twice.  Keys are updated in id order, so
@@ -32,6 +33,7 @@ __all__ = [
     "charge_keys",
     "hold",
     "resolve_abandoned",
+    "settle_task",
 ]
 
 REQUEST_HOLDER = "request"
@@ -160,3 +162,19 @@ def resolve_abandoned(conn: Connection, request_ids: Sequence[str]) -> list[Aban
         resolved.append(Abandoned(row.request_id, row.key_id, row.model, row.created_at, charge))
     charge_keys(conn, {k: v for k, v in charged.items() if v}, released)
     return resolved
+
+
+def settle_task(conn: Connection, task_id: str, key_id: int, cost_nano: int) -> int:
+    """Charge ``cost_nano`` to the key of a finished task and release the task's reservation (``TASK_HOLDER``,
+    named by the task id); the amount released (0 when it held none).
+
+    Call it in the transaction whose compare-and-set made the task terminal, beside its ledger row:
+    the status move happens once, so this does too.
+    """
+    table = reservations_table
+    query = delete(table).where(table.c.request_id == task_id, table.c.holder == TASK_HOLDER).returning(*table.c)
+    released = 0
+    for row in conn.execute(query):
+        released += row.amount_nano
+    charge_keys(conn, {key_id: cost_nano} if cost_nano > 0 else {}, {key_id: released} if released else {})
+    return released

@@ -118,6 +118,27 @@ class ImageFetchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     timeout: float = 15.0
 
 
+class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Asynchronous tasks (docs/tasks.md): the poll schedule, deadline and result store.
+
+    ``poll_first`` / ``poll_max`` (seconds): the first poll after submit and the longest gap between polls;
+    ``poll_backoff``: the factor each gap grows by; ``deadline`` (seconds): a task still unfinished then
+    fails and is refunded.  Unset (None): the vendor's own defaults (its codec's ``timing``).  A channel
+    may override each in its ``options:`` as ``task_poll_first``, ``task_poll_max``, ``task_poll_backoff``,
+    ``task_deadline`` (and cap its concurrent polls with ``task_poll_concurrency``).
+    ``result_store``: ``local:DIR`` (None: a ``task-results`` folder beside the database) or
+    ``s3://bucket/prefix`` (``s3_endpoint_url`` for S3-compatible stores; credentials from the environment).
+    """
+
+    poll_first: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    poll_max: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    poll_backoff: Annotated[float, msgspec.Meta(ge=1)] = 1.5
+    deadline: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    result_store: str | None = None
+    s3_endpoint_url: str | None = None
+    result_retention_days: Annotated[float, msgspec.Meta(gt=0)] | None = None
+
+
 class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration; every field has an embedded default."""
 
@@ -160,6 +181,7 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
     fallbacks: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    tasks: TasksConfig = msgspec.field(default_factory=TasksConfig)
     admin_key: str | None = None
     reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"

@@ -16,6 +16,7 @@ from omnirouter.mock_upstream import (
     media_openai_audio,
     media_rerank,
     media_speech,
+    media_tasks,
     models,
     openai_chat,
     openai_responses,
@@ -164,6 +165,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_get("/media/tasks/{token}/{file}", tasks_video.task_media)
     # Generated files behind the URLs media answers carry
     r.add_get("/media/{name}", media_common.serve_media)
+    media_tasks.add_routes(r)
     # Anthropic
     r.add_post("/v1/messages", anthropic_messages.messages)
     r.add_post("/v1/messages/count_tokens", anthropic_messages.count_tokens)

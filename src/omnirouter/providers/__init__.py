@@ -1,7 +1,7 @@
 """Upstream providers as data: kinds, capabilities, auth styles and the registry."""
 
 from omnirouter.providers.auth import AuthStyle
-from omnirouter.providers.capabilities import CAPABILITY_PROTOCOLS, Capability, capability_of
+from omnirouter.providers.capabilities import CAPABILITY_PROTOCOLS, TASK_CAPABILITIES, Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.registry import IMAGE_URL_PROTOCOLS, PROVIDERS, Endpoint, ProviderSpec, provider_spec
 
@@ -9,6 +9,7 @@ __all__ = [
     "CAPABILITY_PROTOCOLS",
     "IMAGE_URL_PROTOCOLS",
     "PROVIDERS",
+    "TASK_CAPABILITIES",
     "AuthStyle",
     "Capability",
     "Endpoint",

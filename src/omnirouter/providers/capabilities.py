@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from typing import Final
 
+from omnirouter.ir.task import TaskKind
 from omnirouter.protocols.base import ProtocolName
 
-__all__ = ["CAPABILITY_PROTOCOLS", "Capability", "capability_of"]
+__all__ = ["CAPABILITY_PROTOCOLS", "TASK_CAPABILITIES", "Capability", "capability_of"]
 
 
 class Capability(enum.StrEnum):
@@ -46,3 +47,12 @@ _BY_PROTOCOL: Final = {protocol: capability for capability, protocol in CAPABILI
 def capability_of(protocol: ProtocolName) -> Capability:
     """The chat capability spoken in ``protocol``."""
     return _BY_PROTOCOL[protocol]
+
+
+TASK_CAPABILITIES: Final[dict[TaskKind, Capability]] = {
+    TaskKind.VIDEO: Capability.VIDEO_TASK,
+    TaskKind.IMAGE: Capability.IMAGE_TASK,
+    TaskKind.MUSIC: Capability.MUSIC_TASK,
+    TaskKind.MIDJOURNEY: Capability.MIDJOURNEY,
+}
+"""The capability under which a provider registers its codec for each kind of task (``ProviderSpec.tasks``)."""

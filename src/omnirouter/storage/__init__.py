@@ -33,6 +33,7 @@ from omnirouter.storage.models import (
     usage_records_table,
 )
 from omnirouter.storage.response_states import ResponseStateStore
+from omnirouter.storage.tasks_repo import TaskRow, tasks_table
 from omnirouter.storage.url import normalize_database_url
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "ReservationRow",
     "ResponseStateStore",
     "SettingRow",
+    "TaskRow",
     "UsageRow",
     "UserRow",
     "alembic_config",
@@ -64,6 +66,7 @@ __all__ = [
     "reservations_table",
     "response_states_table",
     "settings_table",
+    "tasks_table",
     "usage_records_table",
     "users_table",
 ]

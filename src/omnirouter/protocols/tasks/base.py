@@ -52,11 +52,13 @@ class TaskTarget(NamedTuple):
 
 class TaskTiming(NamedTuple):
     """A vendor's defaults for the poll schedule (seconds): the first poll, the longest gap between polls,
-    and the deadline after which a task still unfinished fails (and is refunded)."""
+    and the deadline after which a task still unfinished fails (and is refunded); ``default_seconds``:
+    what the vendor makes when no duration is asked (billed when it reports none), None if it has none."""
 
     first_poll: float
     max_poll: float
     deadline: float
+    default_seconds: float | None = None
 
 
 class Submitted(NamedTuple):

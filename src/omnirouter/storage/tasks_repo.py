@@ -1,0 +1,200 @@
+"""The ``tasks`` table (migration 0011) and the statements the task engine runs on it.
+
+Times in this table are unix seconds (``Float``), taken from the engine's injected clock, so leases,
+backoff and deadlines run in milliseconds under test.  Every state move is a compare-and-set:
+``UPDATE … WHERE id = ? AND status IN (…) [AND lease_owner = ?]``; its row count says whether it
+happened.  Claiming is one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``:
+on PostgreSQL concurrent pollers skip each other's rows, on SQLite the single writer serialises it.
+No upstream key is ever stored here (a poll resolves the channel's key by channel name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Index,
+    Integer,
+    Row,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from omnirouter.storage.models import Base
+
+__all__ = [
+    "LIVE",
+    "TaskRow",
+    "claim_due",
+    "find_by_idempotency",
+    "get_task",
+    "insert_task",
+    "list_tasks",
+    "move_task",
+    "tasks_table",
+]
+
+LIVE = ("pending", "queued", "running")
+"""The statuses of unfinished tasks (``ir.TaskStatus`` values)."""
+
+
+class TaskRow(Base):
+    """One asynchronous task: who asked, where it runs, its schedule, lease and money."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("key_id", "idempotency_key"),
+        Index("ix_tasks_status_next_poll_at", "status", "next_poll_at"),
+        Index("ix_tasks_key_id_created_at", "key_id", "created_at"),
+        Index("ix_tasks_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    protocol: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(256))
+    channel: Mapped[str] = mapped_column(String(128))
+    upstream_model: Mapped[str] = mapped_column(String(256))
+    upstream_id: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[int | None] = mapped_column(Integer)
+    request: Mapped[str] = mapped_column(Text)
+    state: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(256))
+    body_digest: Mapped[str | None] = mapped_column(String(128))
+    reserved_nano: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cost_nano: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    next_poll_at: Mapped[float | None] = mapped_column(Float)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[float | None] = mapped_column(Float)
+    poll_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    poll_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deadline_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+
+
+tasks_table = cast(Table, TaskRow.__table__)
+_T = tasks_table
+
+
+async def insert_task(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    """Insert one task in the caller's transaction (an ``IntegrityError`` on a repeated idempotency key)."""
+    await conn.execute(_T.insert(), row)
+
+
+async def get_task(
+    conn: AsyncConnection, task_id: str, *, key_id: int | None = None, user_id: int | None = None
+) -> Row[Any] | None:
+    """The task ``task_id``, only if it belongs to ``key_id`` / ``user_id`` when given (None: not found)."""
+    query = select(_T).where(_T.c.id == task_id)
+    if key_id is not None:
+        query = query.where(_T.c.key_id == key_id)
+    if user_id is not None:
+        query = query.where(_T.c.user_id == user_id)
+    return (await conn.execute(query)).first()
+
+
+async def find_by_idempotency(conn: AsyncConnection, key_id: int, idempotency_key: str) -> Row[Any] | None:
+    """The task this key created with ``idempotency_key``, if any."""
+    query = select(_T).where(_T.c.key_id == key_id, _T.c.idempotency_key == idempotency_key)
+    return (await conn.execute(query)).first()
+
+
+async def list_tasks(
+    conn: AsyncConnection,
+    *,
+    key_id: int | None = None,
+    user_id: int | None = None,
+    status: Sequence[str] = (),
+    model: str | None = None,
+    channel: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    after: str | None = None,
+    limit: int = 20,
+    newest_first: bool = True,
+) -> list[Row[Any]]:
+    """Tasks matching the filters, ordered by (created_at, id), ``limit`` at most; ``after`` is the id
+    of the last task of the previous page (a cursor: stable while new tasks arrive)."""
+    query = select(_T)
+    for column, value in ((_T.c.key_id, key_id), (_T.c.user_id, user_id), (_T.c.model, model), (_T.c.channel, channel)):
+        if value is not None:
+            query = query.where(column == value)
+    if status:
+        query = query.where(_T.c.status.in_(list(status)))
+    if since is not None:
+        query = query.where(_T.c.created_at >= since)
+    if until is not None:
+        query = query.where(_T.c.created_at < until)
+    if after is not None:
+        mark = (await conn.execute(select(_T.c.created_at).where(_T.c.id == after))).scalar_one_or_none()
+        if mark is not None:
+            if newest_first:
+                query = query.where(or_(_T.c.created_at < mark, and_(_T.c.created_at == mark, _T.c.id < after)))
+            else:
+                query = query.where(or_(_T.c.created_at > mark, and_(_T.c.created_at == mark, _T.c.id > after)))
+    if newest_first:
+        query = query.order_by(_T.c.created_at.desc(), _T.c.id.desc())
+    else:
+        query = query.order_by(_T.c.created_at, _T.c.id)
+    return list((await conn.execute(query.limit(max(1, min(limit, 1000))))).all())
+
+
+async def claim_due(conn: AsyncConnection, owner: str, now: float, lease_until: float, limit: int) -> list[Row[Any]]:
+    """Lease up to ``limit`` unfinished tasks that are due (``next_poll_at <= now``) and not leased by a
+    live lease, to ``owner`` until ``lease_until``; the claimed rows (one statement: atomic)."""
+    due = (
+        select(_T.c.id)
+        .where(
+            _T.c.status.in_(LIVE),
+            _T.c.next_poll_at <= now,
+            or_(_T.c.lease_until.is_(None), _T.c.lease_until < now),
+        )
+        .order_by(_T.c.next_poll_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claim = (
+        update(_T)
+        .where(_T.c.id.in_(due.scalar_subquery()), or_(_T.c.lease_until.is_(None), _T.c.lease_until < now))
+        .values(lease_owner=owner, lease_until=lease_until)
+        .returning(*_T.c)
+    )
+    return list((await conn.execute(claim)).all())
+
+
+async def move_task(
+    conn: AsyncConnection,
+    task_id: str,
+    values: dict[str, Any],
+    *,
+    statuses: Sequence[str] = LIVE,
+    owner: str | None = None,
+    no_upstream_id: bool = False,
+) -> bool:
+    """Compare-and-set: apply ``values`` to the task only while its status is one of ``statuses`` (and
+    it is leased to ``owner`` when given; it has no upstream id yet when ``no_upstream_id``); whether it did."""
+    query = update(_T).where(_T.c.id == task_id, _T.c.status.in_(list(statuses)))
+    if owner is not None:
+        query = query.where(_T.c.lease_owner == owner)
+    if no_upstream_id:
+        query = query.where(_T.c.upstream_id.is_(None))
+    result = await conn.execute(query.values(**values))
+    return result.rowcount == 1

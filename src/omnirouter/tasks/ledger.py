@@ -1,0 +1,156 @@
+"""A task's money: the reservation at create, the price at the end, and the one transaction that ends it.
+
+``reserve_amount``: the most the task can cost on any planned attempt (``billing/cost.py``: the budget's
+units and tokens, rounded up, the key's group multiplier applied), as a request's reservation is.
+``finish``: the compare-and-set that makes a task terminal, its ledger row and ``billing.money.settle_task``
+(charge, release) in ONE transaction: whichever replica, sweep or late poll gets there second finds the
+status already terminal and changes nothing.  Cost on success: ``per_second`` × the seconds made (the
+vendor's report, else the requested, else the vendor's default) + ``per_call`` + reported tokens, capped
+at the reservation for keys with a quota; on failure, deadline, cancel or a deleted channel: zero.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnirouter.billing.cost import cost_nano, max_cost_nano, max_units_nano
+from omnirouter.billing.estimate import input_bound
+from omnirouter.billing.money import settle_task
+from omnirouter.billing.prices import PriceBook
+from omnirouter.config.bounds import MAX_REQUEST_COST_NANO
+from omnirouter.ir import Budget, ErrorKind, GatewayError, Usage
+from omnirouter.ir.task import TaskStatus
+from omnirouter.routing import Attempt
+from omnirouter.storage import KeyRecord, api_keys_table
+from omnirouter.storage.tasks_repo import LIVE, move_task
+from omnirouter.tasks.records import TaskRecord, TaskSummary
+from omnirouter.usage.record import UsageRecord
+from omnirouter.usage.writer import UsageWriter
+
+__all__ = ["finish", "reserve_amount", "task_usage"]
+
+log = logging.getLogger("omnirouter.tasks")
+
+
+def reserve_amount(prices: PriceBook, key: KeyRecord, attempts: Sequence[Attempt], budget: Budget) -> int:
+    """The most the task may cost on any of ``attempts`` (0 for a key without a quota: nothing is held).
+
+    Raises 403 ``model_not_priced`` when an attempt's model has no price and unknown prices are refused.
+    """
+    amount = 0
+    multiplier = prices.multiplier(key.group)
+    tokens_in = input_bound(budget.input_bytes) + max(budget.input_tokens, 0)
+    for attempt in attempts:
+        price = prices.price_for(attempt.public_model, attempt.channel.name)
+        if price is None:
+            if prices.unknown == "refuse":
+                raise GatewayError(
+                    ErrorKind.PERMISSION,
+                    f"The model '{attempt.public_model}' has no price on this gateway, so it cannot be used.",
+                    code="model_not_priced",
+                    param="model",
+                )
+            prices.warn_unknown(attempt.public_model)
+            continue
+        most = max_cost_nano(tokens_in, max(budget.max_output or 0, 0), price, multiplier)
+        amount = max(amount, most + max_units_nano(budget, price, multiplier))
+    return amount if key.quota_nano is not None else 0
+
+
+def task_usage(record: TaskRecord, reported: Usage | None, default_seconds: float | None) -> Usage:
+    """What a succeeded task is billed for: its seconds (reported, else requested, else the vendor's
+    default), one call, and the tokens the vendor reported."""
+    seconds = record.summary.seconds
+    if seconds is None:
+        seconds = record.request.seconds if record.request.seconds is not None else default_seconds
+    usage = reported.clamped() if reported is not None else Usage()
+    return msgspec.structs.replace(usage, seconds=float(seconds or 0.0), calls=1)
+
+
+_STATUS_CODES = {TaskStatus.SUCCEEDED: 200, TaskStatus.FAILED: 502, TaskStatus.CANCELLED: 499}
+
+
+async def finish(
+    conn: AsyncConnection,
+    record: TaskRecord,
+    status: TaskStatus,
+    *,
+    prices: PriceBook,
+    now: float,
+    usage: Usage | None,
+    summary: TaskSummary,
+    provider: str | None,
+    error_kind: str | None = None,
+    owner: str | None = None,
+) -> int | None:
+    """Make the task terminal (``status``) in the caller's transaction, with its ledger row, charge and
+    release; the cost charged, or None when the task was no longer live (or not leased to ``owner``)."""
+    key = (
+        await conn.execute(
+            select(api_keys_table.c.name, api_keys_table.c.group_name, api_keys_table.c.quota_nano).where(
+                api_keys_table.c.id == record.key_id
+            )
+        )
+    ).first()
+    cost = 0
+    if status is TaskStatus.SUCCEEDED and usage is not None:
+        price = prices.price_for(record.model, record.channel)
+        if price is not None:
+            cost = min(
+                cost_nano(usage, price, prices.multiplier(key.group_name if key else None)), MAX_REQUEST_COST_NANO
+            )
+        if key is not None and key.quota_nano is not None and cost > record.reserved_nano:
+            log.warning("task %s cost %d nano-USD, more than its reservation: charged %d", record.id, cost,
+                        record.reserved_nano)  # fmt: skip
+            cost = record.reserved_nano
+    values: dict[str, Any] = {
+        "status": status.value,
+        "cost_nano": cost,
+        "state": msgspec.json.encode(summary).decode(),
+        "finished_at": now,
+        "updated_at": now,
+        "next_poll_at": None,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if status is TaskStatus.SUCCEEDED:
+        values["progress"] = 100
+    if not await move_task(conn, record.id, values, statuses=LIVE, owner=owner):
+        return None
+    billed = usage or Usage()
+    row = UsageRecord(
+        request_id=record.id,
+        model=record.model,
+        inbound_protocol=record.protocol,
+        status_code=_STATUS_CODES[status],
+        latency_ms=max(0.0, (now - record.created_at) * 1000.0),
+        created_at=now,
+        key_id=record.key_id,
+        key_name=key.name if key is not None else None,
+        upstream_model=record.upstream_model,
+        channel=record.channel,
+        provider=provider,
+        error_kind=error_kind,
+        input_tokens=billed.input_tokens,
+        output_tokens=billed.output_tokens,
+        cached_tokens=billed.cached_tokens,
+        reasoning_tokens=billed.reasoning_tokens,
+        attempts=1,
+        user_id=record.user_id,
+        cost_nano=cost,
+        seconds=billed.seconds if status is TaskStatus.SUCCEEDED else 0.0,
+        calls=billed.calls if status is TaskStatus.SUCCEEDED else 0,
+    )
+
+    def write(sync_conn: Any) -> None:
+        UsageWriter(sync_conn.dialect).write(sync_conn, [row])
+        settle_task(sync_conn, record.id, record.key_id, cost)
+
+    await conn.run_sync(write)
+    return cost
