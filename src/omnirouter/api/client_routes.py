@@ -33,6 +33,7 @@ from omnirouter.api.media_rerank import rerank_routes
 from omnirouter.api.media_speech import speech_routes
 from omnirouter.api.media_stt import transcription_routes
 from omnirouter.api.responses_state import ResponsesConversation
+from omnirouter.api.tasks_native import native_task_routes
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
 from omnirouter.http.routes import PATH_PARAMS, Auth, ErrorEncoder, Handler, Route, RouteDoc
@@ -80,6 +81,7 @@ class ClientRoutes:
             return Route("GET", path, handler, errors, summary, Auth.CLIENT_KEY, doc=doc)
 
         routes = [
+            *native_task_routes(self.gateway),  # before /v1beta/models/{model:path}, which they refine
             lifecycle("POST", "/v1/chat/completions", self.chat_completions, OPENAI_ERRORS, "OpenAI Chat Completions"),
             lifecycle("POST", "/chat/completions", self.chat_completions, OPENAI_ERRORS,
                       "OpenAI Chat Completions (without /v1)"),
