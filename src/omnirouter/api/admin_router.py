@@ -1,10 +1,11 @@
 """Every admin route, for the app's one route table, and how the ``/admin/`` area answers a miss.
 
 The resources live in ``admin_keys`` (users, keys), ``admin_catalog`` (groups, prices, channels),
-``admin_usage`` (usage, ledger, dead letters) and ``admin`` (channel health and probes); each builds its
-routes with ``admin_common.admin_route``.  Every one needs the admin key (``AdminAPI.check``, the table's
-guard for ``Auth.ADMIN_KEY``), and so does a miss under ``/admin/``: an unknown admin path is a 404 and
-a known one with another method a 405, both in the admin error shape and only after the key is checked.
+``admin_usage`` (usage, ledger, dead letters), ``admin_tasks`` (asynchronous tasks) and ``admin`` (channel
+health and probes); each builds its routes with ``admin_common.admin_route``.  Every one needs the admin
+key (``AdminAPI.check``, the table's guard for ``Auth.ADMIN_KEY``), and so does a miss under ``/admin/``:
+an unknown admin path is a 404 and a known one with another method a 405, both in the admin error shape
+and only after the key is checked.
 ``GET /admin/openapi.json`` describes them all (OpenAPI 3.1, ``api/openapi.py``).
 """
 
@@ -19,6 +20,7 @@ from omnirouter.api.admin import AdminAPI
 from omnirouter.api.admin_catalog import catalog_routes
 from omnirouter.api.admin_common import ADMIN_ERRORS, AdminContext, AdminRequest, Reply, admin_route, refusal
 from omnirouter.api.admin_keys import key_routes, user_routes
+from omnirouter.api.admin_tasks import task_routes
 from omnirouter.api.admin_usage import usage_routes
 from omnirouter.api.openapi import openapi_document
 from omnirouter.gateway import Gateway
@@ -63,7 +65,14 @@ class AdminRoutes:
         """Every admin route, the OpenAPI document's included."""
         api = AdminAPI(gateway)
         ctx = AdminContext(gateway)
-        routes = [*user_routes(ctx), *key_routes(ctx), *catalog_routes(ctx), *usage_routes(ctx), *api.routes()]
+        routes = [
+            *user_routes(ctx),
+            *key_routes(ctx),
+            *catalog_routes(ctx),
+            *usage_routes(ctx),
+            *task_routes(ctx),
+            *api.routes(),
+        ]
         document: list[bytes] = []
 
         async def openapi(req: AdminRequest) -> Reply:

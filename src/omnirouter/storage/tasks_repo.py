@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    func,
     or_,
     select,
     update,
@@ -37,6 +38,7 @@ __all__ = [
     "LIVE",
     "TaskRow",
     "claim_due",
+    "count_tasks",
     "find_by_idempotency",
     "get_task",
     "insert_task",
@@ -198,3 +200,25 @@ async def move_task(
         query = query.where(_T.c.upstream_id.is_(None))
     result = await conn.execute(query.values(**values))
     return result.rowcount == 1
+
+
+async def count_tasks(
+    conn: AsyncConnection,
+    *,
+    key_id: int | None = None,
+    user_id: int | None = None,
+    model: str | None = None,
+    channel: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> dict[str, int]:
+    """How many tasks there are in each status (only the statuses that have some), filtered as ``list_tasks``."""
+    query = select(_T.c.status, func.count()).group_by(_T.c.status)
+    for column, value in ((_T.c.key_id, key_id), (_T.c.user_id, user_id), (_T.c.model, model), (_T.c.channel, channel)):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(_T.c.created_at >= since)
+    if until is not None:
+        query = query.where(_T.c.created_at < until)
+    return {status: int(count) for status, count in (await conn.execute(query)).all()}

@@ -1,0 +1,216 @@
+"""``/admin/tasks``: every key's asynchronous tasks for operators — list (filtered, paged), one task, counts
+by state (``/admin/tasks/summary``), force a poll now, cancel and refund.
+
+The admin sees what clients never do: the channel, the vendor's task id, the schedule, poll errors and
+the money (USD).  Vendor URLs of results are not shown (they are kept only until stored); stored outputs
+are listed by kind and blob name.  Times are unix seconds, as the engine keeps them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from omnirouter.api.admin_common import AdminContext, AdminRequest, QueryParam, Reply, admin_route, refusal
+from omnirouter.http.routes import Route
+from omnirouter.ir.task import TaskStatus
+from omnirouter.storage.tasks_repo import LIVE, count_tasks, move_task
+from omnirouter.tasks import TaskRecord
+
+__all__ = ["TaskAdminView", "TaskCounts", "TaskPage", "admin_task_view", "task_routes"]
+
+_NANO = 1_000_000_000
+_STATUSES = tuple(status.value for status in TaskStatus)
+MAX_TASK_PAGE = 500
+
+
+class StoredOutputView(msgspec.Struct, kw_only=True):
+    """One stored result file."""
+
+    kind: str
+    name: str
+    mime: str | None = None
+
+
+class TaskAdminView(msgspec.Struct, kw_only=True):
+    """One task as the admin sees it."""
+
+    id: str
+    kind: str
+    status: str
+    progress: int | None
+    model: str
+    protocol: str
+    key_id: int
+    user_id: int | None
+    channel: str
+    upstream_model: str
+    upstream_id: str | None
+    prompt: str | None
+    seconds: float | None
+    reserved_usd: float
+    cost_usd: float
+    poll_attempts: int
+    poll_errors: int
+    last_error: str | None
+    failure: str | None
+    failure_code: str | None
+    vendor_status: str
+    outputs: list[StoredOutputView]
+    next_poll_at: float | None
+    lease_owner: str | None
+    lease_until: float | None
+    deadline_at: float
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+
+
+class TaskPage(msgspec.Struct, kw_only=True):
+    """A page of tasks, newest first; ``next_after``: pass it as ``after`` for the next page (None: the last)."""
+
+    object: Literal["list"]
+    data: list[TaskAdminView]
+    next_after: str | None
+
+
+class TaskCounts(msgspec.Struct, kw_only=True):
+    """How many tasks are in each state (every state listed, zeros included), and in all."""
+
+    counts: dict[str, int]
+    live: int
+    total: int
+
+
+def admin_task_view(record: TaskRecord) -> TaskAdminView:
+    """``record`` for the admin API and the CLI."""
+    summary = record.summary
+    return TaskAdminView(
+        id=record.id,
+        kind=record.kind.value,
+        status=record.status.value,
+        progress=record.progress,
+        model=record.model,
+        protocol=record.protocol,
+        key_id=record.key_id,
+        user_id=record.user_id,
+        channel=record.channel,
+        upstream_model=record.upstream_model,
+        upstream_id=record.upstream_id,
+        prompt=record.request.prompt,
+        seconds=summary.seconds if summary.seconds is not None else record.request.seconds,
+        reserved_usd=record.reserved_nano / _NANO,
+        cost_usd=record.cost_nano / _NANO,
+        poll_attempts=record.poll_attempts,
+        poll_errors=record.poll_errors,
+        last_error=record.last_error,
+        failure=summary.failure,
+        failure_code=summary.failure_code,
+        vendor_status=summary.vendor_status,
+        outputs=[StoredOutputView(kind=o.kind, name=o.name, mime=o.mime) for o in summary.stored],
+        next_poll_at=record.next_poll_at,
+        lease_owner=record.lease_owner,
+        lease_until=record.lease_until,
+        deadline_at=record.deadline_at,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        finished_at=record.finished_at,
+    )
+
+
+def _filters(req: AdminRequest) -> dict[str, Any]:
+    start, end = req.time("from"), req.time("to")
+    return {
+        "key_id": req.integer("key_id", low=1),
+        "user_id": req.integer("user_id", low=1),
+        "model": req.text("model"),
+        "channel": req.text("channel"),
+        "since": start.timestamp() if start is not None else None,
+        "until": end.timestamp() if end is not None else None,
+    }
+
+
+def _statuses(req: AdminRequest) -> tuple[str, ...]:
+    raw = req.text("status")
+    if raw is None:
+        return ()
+    wanted = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for status in wanted:
+        if status not in _STATUSES:
+            raise refusal(400, f"'status' must be one or more of {', '.join(_STATUSES)} (comma-separated); got "
+                          f"{status!r}.", "invalid_value", "status")  # fmt: skip
+    return wanted
+
+
+def task_routes(ctx: AdminContext) -> list[Route]:
+    """The task routes."""
+    engine = ctx.gateway.tasks
+
+    async def found(req: AdminRequest) -> TaskRecord:
+        task_id = req.params["id"]
+        record = await engine.get(task_id)
+        if record is None:
+            raise refusal(404, f"No task with id {task_id!r}.", "task_not_found")
+        return record
+
+    async def list_all(req: AdminRequest) -> Reply:
+        limit = req.integer("limit", default=50, low=1, high=MAX_TASK_PAGE) or 50
+        records = await engine.list(status=_statuses(req), after=req.text("after"), limit=limit + 1, **_filters(req))
+        page = [admin_task_view(record) for record in records[:limit]]
+        return 200, TaskPage(object="list", data=page, next_after=page[-1].id if len(records) > limit else None)
+
+    async def summary(req: AdminRequest) -> Reply:
+        filters = _filters(req)
+        counted = await ctx.read(lambda conn: count_tasks(conn, **filters))
+        counts = {status: counted.get(status, 0) for status in _STATUSES}
+        return 200, TaskCounts(counts=counts, live=sum(counts[s] for s in LIVE), total=sum(counts.values()))
+
+    async def one(req: AdminRequest) -> Reply:
+        return 200, admin_task_view(await found(req))
+
+    async def poll_now(req: AdminRequest) -> Reply:
+        record = await found(req)
+        if record.status.terminal:
+            raise refusal(409, f"Task {record.id!r} is {record.status.value}: there is nothing to poll.",
+                          "task_finished")  # fmt: skip
+        async with ctx.gateway.db.engine.begin() as conn:
+            await move_task(conn, record.id, {"next_poll_at": engine.clock()}, statuses=LIVE)
+        ctx.gateway.task_poller.poke()
+        return 202, admin_task_view(await engine.load(record.id) or record)
+
+    async def cancel(req: AdminRequest) -> Reply:
+        record = await found(req)
+        if record.status.terminal:
+            raise refusal(409, f"Task {record.id!r} is already {record.status.value}.", "task_finished")
+        cancelled = await engine.cancel(record.id)
+        return 200, admin_task_view(cancelled or record)
+
+    filters = (
+        QueryParam("status", "only tasks in these states (comma-separated)", enum=_STATUSES),
+        QueryParam("model", "only this public model"),
+        QueryParam("channel", "only this channel"),
+        QueryParam("key_id", "only this key's tasks", "integer"),
+        QueryParam("user_id", "only this user's tasks", "integer"),
+        QueryParam("from", "tasks created at or after this time (ISO 8601)", "date-time"),
+        QueryParam("to", "tasks created before this time (ISO 8601)", "date-time"),
+    )
+    page = (
+        QueryParam("after", "the previous page's next_after"),
+        QueryParam("limit", f"tasks per page, 1 to {MAX_TASK_PAGE} (default 50)", "integer"),
+    )
+    finished = (400, 401, 404, 409)
+    return [
+        admin_route("GET", "/admin/tasks", "Asynchronous tasks of every key, newest first, paged", list_all, None,
+                    TaskPage, query=(*filters, *page), errors=(400, 401)),
+        admin_route("GET", "/admin/tasks/summary", "How many tasks are in each state", summary, None, TaskCounts,
+                    query=filters[1:], errors=(400, 401)),
+        admin_route("GET", "/admin/tasks/{id}", "One task, with its channel, vendor id, schedule and money", one,
+                    None, TaskAdminView),
+        admin_route("POST", "/admin/tasks/{id}/poll", "Poll an unfinished task now (its poll is moved to now and "
+                    "this replica's poller woken)", poll_now, None, TaskAdminView, status=202, errors=finished,
+                    body_required=False),
+        admin_route("POST", "/admin/tasks/{id}/cancel", "Cancel an unfinished task and refund its reservation (the "
+                    "vendor is asked to stop where it can)", cancel, None, TaskAdminView, errors=finished,
+                    body_required=False),
+    ]  # fmt: skip
