@@ -10,6 +10,7 @@ import sys
 
 from omnirouter.cli_channels import add_channels_commands
 from omnirouter.cli_keys import add_keys_commands, add_usage_command
+from omnirouter.cli_tasks import add_tasks_commands
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 
 _NO_SETUP_HINT = """\
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_channels_commands(commands)
     add_keys_commands(commands)
     add_usage_command(commands)
+    add_tasks_commands(commands)
     return parser
 
 
