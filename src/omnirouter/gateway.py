@@ -33,10 +33,12 @@ from omnirouter.config import ChannelConfig, GatewayConfig
 from omnirouter.limits import RateLimiter
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
+from omnirouter.storage.blobs import BlobStore, make_blob_store
 from omnirouter.storage.channels_repo import load_channel_configs
 from omnirouter.storage.settings_repo import read_config_version
+from omnirouter.storage.signing_secret import url_signing_secret
 from omnirouter.storage.users_repo import disabled_user_ids
-from omnirouter.tasks import TaskEngine, TaskPoller, sink_from_config
+from omnirouter.tasks import StoreSink, TaskEngine, TaskPoller, default_result_dir
 from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import (
     DEAD_LETTER_FILE,
@@ -94,12 +96,18 @@ class Gateway:
         )
         self.reloader = ConfigReloader(self)  # admin changes (any replica, the CLI) without a restart
         # Asynchronous tasks (docs/tasks.md): the engine the task routes call, and this worker's poller.
+        # Results go to the result store (``tasks.result_store``; default: a folder beside the database);
+        # their gateway URLs are signed with ``url_secret`` (read once at start: every replica's is the same).
+        self.results: BlobStore = make_blob_store(
+            config.tasks.result_store, config.tasks.s3_endpoint_url, default_result_dir(self.db.url).parent
+        )
+        self.url_secret = b""
         self.tasks = TaskEngine(
             self.db,
             self.billing.prices,
             lambda: self.catalog,
             self.client,
-            sink_from_config(config.tasks, self.db.url),
+            StoreSink(self.results),
             config.tasks,
             routing=config.routing,
             fallbacks=config.fallbacks,
@@ -114,6 +122,7 @@ class Gateway:
         await self.recorder.start()
         await self.shared.start(self.catalog.channels)
         await self.reloader.start()
+        self.url_secret = await url_signing_secret(self.db)
         await self.task_poller.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
@@ -125,6 +134,7 @@ class Gateway:
         await self.recorder.close()
         await self.billing.close()
         await self.client.close()
+        await self.results.close()
         await self.db.close()
 
 

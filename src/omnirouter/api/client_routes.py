@@ -33,6 +33,7 @@ from omnirouter.api.media_rerank import rerank_routes
 from omnirouter.api.media_speech import speech_routes
 from omnirouter.api.media_stt import transcription_routes
 from omnirouter.api.responses_state import ResponsesConversation
+from omnirouter.api.tasks import task_routes
 from omnirouter.api.tasks_native import native_task_routes
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
@@ -114,6 +115,7 @@ class ClientRoutes:
         routes += speech_routes(self.gateway)
         routes += image_routes(self.gateway)
         routes += transcription_routes(self.gateway)
+        routes += task_routes(self.gateway)
         return routes
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -5,7 +5,7 @@ leases instead of a master, exactly-once money, results kept.  See docs/tasks.md
 settles, reconciles), ``BlobSink`` (where results go), ``TaskRecord`` (a task as the engine hands it out).
 """
 
-from omnirouter.tasks.blobs import BlobSink, LocalBlobSink, default_result_dir, sink_from_config
+from omnirouter.tasks.blobs import BlobSink, LocalBlobSink, StoreSink, default_result_dir, sink_from_config
 from omnirouter.tasks.engine import TaskEngine, VendorFor, external_id, registry_vendor
 from omnirouter.tasks.poller import TaskPoller
 from omnirouter.tasks.records import Schedule, StoredOutput, TaskRecord, TaskSummary
@@ -14,6 +14,7 @@ __all__ = [
     "BlobSink",
     "LocalBlobSink",
     "Schedule",
+    "StoreSink",
     "StoredOutput",
     "TaskEngine",
     "TaskPoller",

@@ -1,7 +1,6 @@
-"""Where a task's results go: ``BlobSink`` (the engine's need: put a named file) and a local-directory sink.
-
-The full result store (local and S3 backends, signed URLs, retention) is ``storage/blobs.py``; anything with
-``async put(name, data)`` serves the engine.  Names are ``<task id>/<output kind>``.
+"""Where a task's results go: ``BlobSink`` (the engine's need: put a named file), a local-directory sink
+(the engine's tests) and ``StoreSink``, the gateway's: any ``storage.blobs.BlobStore`` (local or S3),
+streamed chunk by chunk and cut off past a size cap.  Names are ``<task id>/<output kind>``.
 """
 
 from __future__ import annotations
@@ -13,14 +12,48 @@ from pathlib import Path
 from typing import Protocol
 
 from omnirouter.config.schema import TasksConfig
+from omnirouter.storage.blobs import BlobStore
 
-__all__ = ["BlobSink", "LocalBlobSink", "sink_from_config"]
+__all__ = ["MAX_RESULT_BYTES", "BlobSink", "LocalBlobSink", "ResultTooLarge", "StoreSink", "sink_from_config"]
+
+MAX_RESULT_BYTES = 2 * 1024**3
+"""The largest result file kept (a video of minutes at high bit rates stays well below)."""
+DEFAULT_MIME = "application/octet-stream"
 
 
 class BlobSink(Protocol):
     """Keeps named result files; ``put`` returns once the file is durably stored (or raises)."""
 
-    async def put(self, name: str, data: AsyncIterator[bytes] | bytes) -> None: ...
+    async def put(self, name: str, data: AsyncIterator[bytes] | bytes, content_type: str = DEFAULT_MIME) -> None: ...
+
+
+class ResultTooLarge(OSError):
+    """A result stream went past the sink's size cap (nothing was stored)."""
+
+
+class StoreSink:
+    """A ``BlobSink`` over the result store: the stream goes straight into ``store`` (never whole in memory),
+    refused past ``max_bytes``."""
+
+    def __init__(self, store: BlobStore, max_bytes: int = MAX_RESULT_BYTES) -> None:
+        self.store = store
+        self.max_bytes = max_bytes
+
+    async def put(self, name: str, data: AsyncIterator[bytes] | bytes, content_type: str = DEFAULT_MIME) -> None:
+        await self.store.put(name, self._bounded(data), content_type or DEFAULT_MIME)
+
+    async def _bounded(self, data: AsyncIterator[bytes] | bytes) -> AsyncIterator[bytes]:
+        if isinstance(data, bytes):
+            if len(data) > self.max_bytes:
+                raise ResultTooLarge(f"result larger than {self.max_bytes} bytes")
+            yield data
+            return
+        total = 0
+        async for chunk in data:
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise ResultTooLarge(f"result larger than {self.max_bytes} bytes")
+            yield chunk
 
 
 class LocalBlobSink:
@@ -35,7 +68,7 @@ class LocalBlobSink:
             raise ValueError(f"bad blob name {name!r}")
         return self.root / name
 
-    async def put(self, name: str, data: AsyncIterator[bytes] | bytes) -> None:
+    async def put(self, name: str, data: AsyncIterator[bytes] | bytes, content_type: str = DEFAULT_MIME) -> None:
         path = self.path(name)
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".part")

@@ -213,10 +213,40 @@ class TaskEngine:
         Raises the submit's error (the task then failed and its money was released), 429
         ``insufficient_quota``, 404/400 for the model, 409 for an idempotency key reused with another body.
         """
+        if attempts is None and request.remix_of is not None:
+            attempts = await self.remix_attempts(key, request)
         record, fresh = await self._begin(key, protocol, request, budget, idempotency_key, digest, attempts)
         if not fresh:
             return record  # an idempotent replay: the task an earlier create made
         return await self.submit(record, attempts or self.plan(request.model, request.kind))
+
+    async def remix_attempts(self, key: KeyRecord, request: TaskRequest) -> list[Attempt]:
+        """A remix goes where its source ran (the vendor knows the source by its own id there): the
+        planned attempts on the source task's channel; 404 when the source is not this key's."""
+        source = await self.get(request.remix_of or "", key_id=key.id)
+        if source is None:
+            raise GatewayError(ErrorKind.NOT_FOUND, f"Video '{request.remix_of}' was not found.",
+                               code="video_not_found", param="video_id")  # fmt: skip
+        if source.status is not TaskStatus.SUCCEEDED or source.upstream_id is None:
+            raise GatewayError(ErrorKind.INVALID_REQUEST, f"Video '{source.id}' is not completed, so it cannot be "
+                               "remixed.", code="invalid_video_state", param="video_id")  # fmt: skip
+        usable = [a for a in self.plan(request.model, request.kind) if a.channel.name == source.channel]
+        if not usable:
+            raise GatewayError(ErrorKind.INVALID_REQUEST, f"Video '{source.id}' can no longer be remixed: its "
+                               "channel is gone.", code="invalid_video_state", param="video_id")  # fmt: skip
+        return usable[:1]
+
+    async def _vendor_request(self, request: TaskRequest) -> TaskRequest:
+        """The request as the vendor gets it: ``remix_of`` names the source by the vendor's own id (ours
+        stays in the task row and the client's view)."""
+        if request.remix_of is None:
+            return request
+        source = await self.load(request.remix_of)
+        upstream = source.upstream_id if source is not None else None
+        if upstream is None:
+            raise GatewayError(ErrorKind.INVALID_REQUEST, f"Video '{request.remix_of}' cannot be remixed.",
+                               code="invalid_video_state", param="video_id")  # fmt: skip
+        return msgspec.structs.replace(request, remix_of=upstream)
 
     async def begin(
         self,
@@ -231,6 +261,8 @@ class TaskEngine:
     ) -> TaskRecord:
         """Step one of ``create``: the reservation and the ``pending`` row in one transaction (or, for a
         repeated idempotency key, the task it made).  Nothing is sent anywhere."""
+        if attempts is None and request.remix_of is not None:
+            attempts = await self.remix_attempts(key, request)
         record, _ = await self._begin(key, protocol, request, budget, idempotency_key, digest, attempts)
         return record
 
@@ -323,6 +355,12 @@ class TaskEngine:
     async def submit(self, record: TaskRecord, attempts: Sequence[Attempt]) -> TaskRecord:
         """Step two of ``create``: send the task to the first attempt that takes it; record its id."""
         request = record.request
+        try:
+            sent = await self._vendor_request(request)
+        except GatewayError as error:
+            summary = TaskSummary(failure=error.message, failure_code=error.code or error.kind.value)
+            await self.end(record, TaskStatus.FAILED, summary, error_kind=error.kind.value, owner=self.owner)
+            raise
         accepted: list[tuple[Attempt, Submitted]] = []
         tried: list[str] = []
 
@@ -341,7 +379,7 @@ class TaskEngine:
             assert vendor is not None
             target = self.target(channel, attempt.upstream_model, upstream_key, record.id)
             try:
-                call = vendor.submit(request, target)
+                call = vendor.submit(sent, target)
             except GatewayError as error:  # this vendor cannot do what was asked: the client's fault
                 raise AttemptFailure(error, retryable=False) from None
             try:
@@ -354,7 +392,7 @@ class TaskEngine:
                     raise _OutcomeUnknown from None
                 raise
             try:
-                accepted.append((attempt, vendor.parse_submit(answer, request, target)))
+                accepted.append((attempt, vendor.parse_submit(answer, sent, target)))
             except GatewayError as error:  # an error inside a 2xx answer: the vendor did not take it
                 raise AttemptFailure(error, retryable=True) from None
 

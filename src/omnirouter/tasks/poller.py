@@ -243,8 +243,8 @@ class TaskPoller:
                 async with asyncio.timeout(self.lease / 2):
                     response = await open_call(engine.client.session, channel, call, key, vendor.decode_error)
                     try:
-                        await engine.sink.put(name, response.content.iter_chunked(_CHUNK))
                         mime = output.mime or response.content_type
+                        await engine.sink.put(name, response.content.iter_chunked(_CHUNK), mime)
                     finally:
                         response.release()
             except AttemptFailure as failure:

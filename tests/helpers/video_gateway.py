@@ -1,0 +1,65 @@
+"""A gateway serving video tasks from several vendors on the session's mock upstream, with a fast poll
+schedule and two client keys (one with a quota), and readers of what the mock made."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from omnirouter.mock_upstream import MockUpstream, media_video
+from omnirouter.mock_upstream.tasks_video import VideoTask
+from omnirouter.mock_upstream.tasks_wires_a import mock_secret
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
+from tests.helpers.media_gateway import channel, media_gateway
+
+__all__ = ["OTHER_KEY", "PER_CALL", "PER_SECOND", "VENDORS", "made", "mock_task", "video_gateway"]
+
+OTHER_KEY = "sk-test-client-other-02"
+PER_SECOND, PER_CALL = 0.1, 0.05  # USD: every video model's price
+PER_SECOND_NANO, PER_CALL_NANO = 100_000_000, 50_000_000
+VENDORS: dict[str, tuple[str, str]] = {
+    # public model → (provider, upstream model)
+    "sora-2": ("openai", "sora-2"),
+    "kling-v2": ("kling", "kling-v2-master"),
+    "seedance-pro": ("ark", "doubao-seedance-1-0-pro-250528"),
+    "veo-3": ("gemini", "veo-3.0-generate-001"),
+    "wan-2.6": ("dashscope", "wan2.6-t2v"),
+    "hailuo-02": ("minimax", "MiniMax-Hailuo-02"),
+}
+_KEYS = {"kling": f"ak-test-access-0001|{mock_secret('ak-test-access-0001')}"}
+
+
+def _channels(mock_url: str) -> list[dict[str, Any]]:
+    channels = []
+    for model, (provider, upstream) in VENDORS.items():
+        extra: dict[str, Any] = {"model_map": {model: upstream}}
+        if provider in _KEYS:
+            extra["api_keys"] = [_KEYS[provider]]
+        channels.append(channel(mock_url, f"video-{provider}", provider, [model], **extra))
+    return channels
+
+
+@contextlib.asynccontextmanager
+async def video_gateway(mock: MockUpstream, db_dir: Path, **extra: Any) -> AsyncIterator[RunningGateway]:
+    """The gateway, its database at ``db_dir / 'gw.db'``, results under ``db_dir``."""
+    prices = {model: {"per_second": PER_SECOND, "per_call": PER_CALL} for model in VENDORS}
+    keys = [{"name": "tester", "key": CLIENT_KEY, "quota_usd": 100.0}, {"name": "other", "key": OTHER_KEY}]
+    tasks = {"poll_first": 0.05, "poll_max": 0.1}
+    async with media_gateway(db_dir, _channels(mock.url), prices=prices, tasks=tasks, keys=keys, **extra) as running:
+        yield running
+
+
+def mock_task(mock: MockUpstream, prompt: str) -> VideoTask:
+    """The mock vendor's task made for ``prompt`` (prompts are unique per test)."""
+    found = list(
+        {id(t): t for t in mock.state.tasks.values() if isinstance(t, VideoTask) and t.prompt == prompt}.values()
+    )
+    assert len(found) == 1, f"{len(found)} mock tasks for {prompt!r}"
+    return found[0]
+
+
+def made(task: VideoTask) -> bytes:
+    """The MP4 the mock serves for ``task``."""
+    return media_video.mp4(task.seconds, task.width, task.height, task.seed)
