@@ -11,72 +11,38 @@ work without the key until they expire; with the key, the content route serves t
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-import orjson
-
-from omnirouter.accounts import check_access
 from omnirouter.accounts.auth import extract_client_key
 from omnirouter.api.errors import GEMINI_ERRORS, OPENAI_ERRORS
+from omnirouter.api.task_common import client_view, create_task, variant_of
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import Receive, Scope, Send, header, read_body, send_response
 from omnirouter.http.blob_response import send_blob
-from omnirouter.http.multipart import parse_form
 from omnirouter.http.routes import PATH_PARAMS, Auth, ErrorEncoder, FormField, Handler, QueryParam, Route, RouteDoc
-from omnirouter.http.signed_urls import SIGNATURE, signed_url, verify
+from omnirouter.http.signed_urls import SIGNATURE, verify
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.tasks.base import TaskDialect, TaskView
 from omnirouter.protocols.tasks.fields import invalid
-from omnirouter.protocols.tasks.openai_videos import OPENAI_VIDEOS, decode_list_query, is_multipart
+from omnirouter.protocols.tasks.openai_videos import OPENAI_VIDEOS, decode_list_query
 from omnirouter.protocols.tasks.unified_video import UNIFIED_VIDEO
 from omnirouter.protocols.tasks.veo_native import parse_file_name
 from omnirouter.storage import KeyRecord
 from omnirouter.storage.blobs import BlobNotFound
 from omnirouter.tasks import StoredOutput, TaskRecord
 
-__all__ = ["URL_LIFETIME", "TaskRoutes", "body_digest", "task_routes"]
+__all__ = ["TaskRoutes", "task_routes"]
 
-URL_LIFETIME = 24 * 3600
-"""How long a signed output URL in a task answer works (seconds)."""
 VARIANTS = ("video", "thumbnail", "spritesheet")
 _ERRORS = (400, 401, 403, 404, 409, 413, 429, 502, 503, 504)
 _CACHE = (b"cache-control", b"private, max-age=3600")
 
 
-def body_digest(body: bytes, content_type: str) -> str:
-    """The SHA-256 of a create body as parsed: JSON with sorted keys (so key order and spacing do not
-    matter), or a form's text fields and each file's field, name, type and bytes, in the order sent."""
-    if is_multipart(content_type):
-        form = parse_form(body, content_type)
-        files = [[p.field, p.filename, p.content_type, hashlib.sha256(p.data).hexdigest()] for p in form.files]
-        canonical = orjson.dumps({"fields": [list(pair) for pair in form.pairs], "files": files})
-    else:
-        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
-
-
 def _not_found(what: str, name: str, param: str) -> GatewayError:
     return GatewayError(ErrorKind.NOT_FOUND, f"{what} '{name}' was not found.", code="not_found", param=param)
-
-
-def origin(scope: Scope) -> str:
-    """The gateway's origin as this request reached it: its scheme and ``Host`` header."""
-    host = header(scope, b"host")
-    if host is None:
-        server = scope.get("server") or ("localhost", None)
-        name = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
-    else:
-        name = host.decode("latin-1")
-    return f"{scope.get('scheme', 'http')}://{name}"
-
-
-def variant_of(stored: StoredOutput) -> str:
-    """The ``variant`` that names a stored output: its kind, ``-N`` for the N-th of a kind."""
-    return stored.name.rsplit("/", 1)[-1]
 
 
 def _query(scope: Scope) -> dict[str, str]:
@@ -104,17 +70,7 @@ class TaskRoutes:
 
     def view(self, scope: Scope, record: TaskRecord) -> TaskView:
         """The client's view of ``record`` with signed gateway URLs for its outputs."""
-        base = origin(scope)
-        expires = int(self.clock()) + URL_LIFETIME
-        secret = self.gateway.url_secret
-
-        def url(task: TaskRecord, stored: StoredOutput) -> str:
-            path = f"/v1/videos/{task.id}/content"
-            return base + signed_url(path, expires, secret, {"variant": variant_of(stored)})
-
-        view = record.view(url)
-        view.updated_at = int(record.updated_at)
-        return view
+        return client_view(self.gateway, scope, record, self.clock)
 
     async def owned(self, key: KeyRecord, task_id: str) -> TaskRecord:
         """The key's task ``task_id`` (404 for a task that is not there or not this key's)."""
@@ -134,12 +90,7 @@ class TaskRoutes:
     async def submit(
         self, dialect: Any, scope: Scope, send: Send, key: KeyRecord, request: Any, body: bytes, content_type: str
     ) -> None:
-        check_access(key, scope, request.model)
-        idempotency = header(scope, b"idempotency-key")
-        idempotency_key = idempotency.decode("latin-1").strip() or None if idempotency is not None else None
-        digest = body_digest(body, content_type) if idempotency_key is not None else None
-        record = await self.engine.create(key, dialect.protocol, request, dialect.budget(request),
-                                          idempotency_key=idempotency_key, digest=digest)  # fmt: skip
+        record = await create_task(self.gateway, scope, key, dialect, request, body, content_type)
         await self.answer(send, dialect.encode_created(self.view(scope, record)))
 
     @staticmethod
