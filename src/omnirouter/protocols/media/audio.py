@@ -14,9 +14,8 @@ import io
 import struct
 import wave
 
-import mutagen
-import numpy as np
-import soundfile as sf
+# numpy, soundfile (libsndfile) and mutagen are imported in the functions that use them: loaded at start
+# they would cost every worker ~25 MB of memory that a gateway serving no audio never needs.
 
 SPEECH_RATE = 24000  # OpenAI ``pcm`` and Gemini TTS: 24 kHz, 16-bit signed little-endian, mono
 
@@ -116,6 +115,9 @@ def transcode_pcm(pcm: bytes, rate: int, fmt: str, channels: int = 1) -> bytes:
     if fmt == "opus" and rate not in _OPUS_RATES:
         raise AudioFormatError(f"Opus cannot encode {rate} Hz audio; it takes {', '.join(map(str, _OPUS_RATES))} Hz.")
     container, subtype = _ENCODINGS[fmt]
+    import numpy as np  # deferred: see the imports above
+    import soundfile as sf
+
     samples = np.frombuffer(pcm, dtype="<i2").reshape(-1, channels)
     buffer = io.BytesIO()
     try:
@@ -140,6 +142,8 @@ def audio_duration(data: bytes, filename: str | None = None, content_type: str |
 
 
 def _soundfile_duration(data: bytes) -> float | None:
+    import soundfile as sf  # deferred: see the imports above
+
     try:
         info = sf.info(io.BytesIO(data))
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError):
@@ -157,6 +161,8 @@ def _hint_name(filename: str | None, content_type: str | None) -> str:
 
 
 def _mutagen_duration(data: bytes, name: str) -> float | None:
+    import mutagen  # deferred: see the imports above
+
     buffer = io.BytesIO(data)
     buffer.name = name  # mutagen weighs formats by the file's name too
     try:
