@@ -1,7 +1,7 @@
 """Anthropic error bodies ↔ :class:`GatewayError`.
 
 Encoded bodies are ``{"type": "error", "error": {"type", "message"}}`` with the
-types of ``PROTOCOLS.md`` §3; an overloaded error is always status 529 (what
+types of docs/protocols/anthropic.md; an overloaded error is always status 529 (what
 Anthropic clients retry as "overloaded").  Insufficient quota is
 ``billing_error``, an upstream timeout ``timeout_error``, every other server-side
 kind ``api_error``.  Decoding accepts the Anthropic shape, the OpenAI-style

@@ -19,7 +19,7 @@ import wave
 
 SPEECH_RATE = 24000  # OpenAI ``pcm`` and Gemini TTS: 24 kHz, 16-bit signed little-endian, mono
 
-# OpenAI speech ``response_format`` → the Content-Type of the answer (MEDIA.md §4.2).
+# OpenAI speech ``response_format`` → the Content-Type of the answer (docs/media.md).
 AUDIO_CONTENT_TYPES: dict[str, str] = {
     "mp3": "audio/mpeg",
     "opus": "audio/opus",

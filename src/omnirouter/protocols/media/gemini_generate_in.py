@@ -1,6 +1,6 @@
 """What the Gemini-side media clients share: a google-genai ``generateContent`` (or
 ``streamGenerateContent``) body asking for IMAGE or AUDIO output, served by an image or speech upstream
-that does not speak Gemini (``gemini_images_in.py``, ``gemini_speech_in.py``; MEDIA.md §4.3, §6.4).
+that does not speak Gemini (``gemini_images_in.py``, ``gemini_speech_in.py``; docs/media.md).
 
 ``media_output`` tells from the body whether it asks for media only: ``["AUDIO"]`` is speech,
 ``["IMAGE"]`` or ``["TEXT", "IMAGE"]`` images.  The answer is one ``GenerateContentResponse``; a streamed

@@ -1,6 +1,6 @@
 """A google-genai client asking ``generateContent`` for images (``responseModalities: ["IMAGE"]`` or
 ``["TEXT", "IMAGE"]``) of a model served by an image upstream: OpenAI (gpt-image, dall-e), Imagen,
-Ark Seedream, BFL FLUX, DashScope wanx (MEDIA.md §6.4, "Gemini-speaking client → OpenAI images").
+Ark Seedream, BFL FLUX, DashScope wanx (docs/media.md, "Gemini-speaking client → OpenAI images").
 
 Text parts of the user turns are the prompt (joined by newlines); ``inlineData`` image parts are the
 images to edit (sent on as uploaded files: an OpenAI upstream gets real multipart file parts);

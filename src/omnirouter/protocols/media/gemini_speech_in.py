@@ -1,6 +1,6 @@
 """A google-genai client asking ``generateContent`` for speech (``responseModalities: ["AUDIO"]``) of a TTS
 model served by a speech upstream that does not speak Gemini: OpenAI (tts-1, gpt-4o-mini-tts), MiniMax,
-Volcengine, DashScope, ElevenLabs (MEDIA.md §4.3, "Gemini-speaking client → OpenAI TTS upstream").
+Volcengine, DashScope, ElevenLabs (docs/media.md, "Gemini-speaking client → OpenAI TTS upstream").
 
 The text parts of the user turns are the text (joined by newlines); ``systemInstruction`` text is the
 style ``instructions``; ``speechConfig.languageCode`` the language.  The voice

@@ -3,7 +3,7 @@
 A client names an OpenAI voice (``alloy`` … ``cedar``) or a vendor's own voice.  An OpenAI name is
 mapped by ``VOICE_TABLE`` below (picked by similar timbre: gender, age, tone; the MiniMax, Volcengine
 and DashScope entries for alloy/echo/fable/onyx/nova/shimmer are those LiteLLM and new-api chose,
-MEDIA.md §4.7).  Any other name must look like the vendor's own voice id (Gemini: one of its 30 named
+docs/media.md).  Any other name must look like the vendor's own voice id (Gemini: one of its 30 named
 voices, case-insensitive); else it is a 400 naming ``voice`` before the upstream is called.
 
 | OpenAI | Gemini | MiniMax | Volcengine | DashScope | ElevenLabs |

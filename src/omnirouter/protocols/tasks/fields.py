@@ -4,7 +4,7 @@ strings, the budget of a task, and the time stamps of a task view.
 Durations: a number or a numeric string (``5``, ``"5"``, ``"5.0"``) of seconds, from ``MIN_SECONDS`` to
 ``MAX_SECONDS``; a duration a vendor cannot make is mapped to the nearest one it can by the vendor codec,
 not here.  Without one, each vendor's own default applies, and the reservation covers
-``UNASKED_SECONDS``: the longest default of every vendor in ../shared/TASKS.md §2 (Sora 4, Kling 5,
+``UNASKED_SECONDS``: the longest default of every vendor in docs/tasks.md (Sora 4, Kling 5,
 Vidu 5, Seedance 5, Wan 5, MiniMax 6, Veo 8).
 """
 

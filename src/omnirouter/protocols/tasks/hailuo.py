@@ -1,6 +1,6 @@
 """MiniMax Hailuo video tasks, upstream side.
 
-Wire (platform.minimax.io docs, via ../shared/TASKS.md §2.3): ``POST /v1/video_generation`` →
+Wire (platform.minimax.io docs): ``POST /v1/video_generation`` →
 ``{task_id, base_resp}``; poll ``GET /v1/query/video_generation?task_id=`` → ``{status, file_id,
 video_width, video_height, base_resp}``; on ``Success`` a second call, ``GET /v1/files/retrieve?file_id=``
 → ``{file: {download_url}}`` (a ``Followup`` with step ``file``).  Auth: Bearer (the channel's).  Errors

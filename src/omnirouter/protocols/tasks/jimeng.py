@@ -1,6 +1,6 @@
 """Jimeng (Volcengine visual "CV sync2async") video tasks, upstream side.
 
-Wire (new-api's jimeng adaptor and volcengine.com/docs/85621, via ../shared/TASKS.md §2.5): ``POST
+Wire (new-api's jimeng adaptor and volcengine.com/docs/85621): ``POST
 /?Action=CVSync2AsyncSubmitTask&Version=2022-08-31`` ``{req_key, prompt, image_urls | binary_data_base64,
 seed, aspect_ratio, frames}`` → ``{code: 10000, data: {task_id}}``; poll ``POST
 /?Action=CVSync2AsyncGetResult&Version=2022-08-31`` ``{req_key, task_id}`` → ``{code, data: {status,

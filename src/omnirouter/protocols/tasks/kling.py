@@ -1,6 +1,6 @@
 """Kling (Kuaishou) video tasks, upstream side.
 
-Wire (docs: app.klingai.com dev document, via ../shared/TASKS.md §2.1): ``POST /v1/videos/text2video`` or
+Wire (docs: app.klingai.com dev document): ``POST /v1/videos/text2video`` or
 ``/v1/videos/image2video`` (with images) → ``{code: 0, data: {task_id, task_status}}``; poll
 ``GET /v1/videos/{text2video|image2video}/{task_id}``.  Auth: a fresh HS256 JWT from the channel's
 ``ACCESS|SECRET`` pair on every call (``signing.kling_jwt``).  Our upstream id is ``{action}/{task_id}``

@@ -2,7 +2,7 @@
 ``GET /kling/v1/videos/{text2video,image2video}/{task_id}``, answered in Kling's envelope (new-api answers
 these routes with its own TaskDto; Kling's SDKs and scripts expect Kling's).
 
-Create body (../shared/TASKS.md §2.1): ``model_name`` (Kling's legacy ``model`` too; one is required: the
+Create body (docs/tasks.md, Kling): ``model_name`` (Kling's legacy ``model`` too; one is required: the
 gateway does not pick Kling's default ``kling-v1`` for the client), ``prompt`` (required for text2video,
 at most 2,500 characters), ``negative_prompt``, ``image`` and ``image_tail`` (image2video: at least one;
 a URL or bare base64; roles ``first_frame`` / ``last_frame``), ``cfg_scale`` (0-1), ``mode``, ``duration``

@@ -1,6 +1,6 @@
 """Volcengine Ark / BytePlus ModelArk Seedance video tasks, upstream side.
 
-Wire (Ark SDK ``content_generation.tasks`` and docs, via ../shared/TASKS.md §2.4): ``POST
+Wire (Ark SDK ``content_generation.tasks`` and docs): ``POST
 /api/v3/contents/generations/tasks`` ``{model, content: [{type: text, text}, {type: image_url,
 image_url: {url}, role}], resolution, ratio, duration, seed, generate_audio, return_last_frame}`` →
 ``{id}``; poll ``GET /api/v3/contents/generations/tasks/{id}`` → ``{status, content: {video_url,

@@ -1,5 +1,5 @@
 """Clients of new-api's unified video API: ``POST /v1/video/generations`` and
-``GET /v1/video/generations/{task_id}`` (../shared/TASKS.md §1.2-1.3), with OmniRouters' Omni-Create
+``GET /v1/video/generations/{task_id}`` (new-api's shapes; docs/tasks.md), with OmniRouters' Omni-Create
 (Omni-Video) bodies on the same route.
 
 Create, JSON or multipart: ``model`` and ``prompt`` required; ``image`` (one) or ``images`` (URLs,

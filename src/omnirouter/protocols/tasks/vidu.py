@@ -1,6 +1,6 @@
 """Vidu (Shengshu) video tasks, upstream side.
 
-Wire (platform.vidu.com docs, via ../shared/TASKS.md §2.2): ``POST /ent/v2/text2video`` (no image),
+Wire (platform.vidu.com docs): ``POST /ent/v2/text2video`` (no image),
 ``/ent/v2/img2video`` (a first frame), ``/ent/v2/start-end2video`` (first and last frames),
 ``/ent/v2/reference2video`` (reference images, 1–7) → ``{task_id, state, ...}``; poll
 ``GET /ent/v2/tasks/{id}/creations`` → ``{id, state, err_code, credits, creations: [{url, cover_url}]}``.
