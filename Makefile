@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# google-genai 2.x beside the venv's 3.x (which no longer sends generate_videos to the Gemini API), for
+# the test that drives the mock's Veo with it in a subprocess (tests/mock_upstream/test_mock_upstream_tasks_b.py).
+GENAI2 := $(VENV)/google-genai-2
 
 .PHONY: run test lint install
 
@@ -11,12 +14,16 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+$(GENAI2)/.installed: $(BIN)/.installed
+	$(BIN)/pip install -q --no-deps --upgrade --target $(GENAI2) 'google-genai>=2,<3'
+	touch $@
+
 install: $(BIN)/.installed
 
 run: install
 	$(BIN)/omnirouter serve $(if $(CONFIG),--config $(CONFIG))
 
-test: install
+test: install $(GENAI2)/.installed
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
