@@ -31,7 +31,7 @@ from omnirouter.relay.operation import Exchange, Operation
 from omnirouter.routing import plan_with_fallbacks
 from omnirouter.routing.executor import run_attempts
 from omnirouter.storage import KeyRecord
-from omnirouter.usage import UsageRecord
+from omnirouter.usage import UsageRecord, usage_columns
 
 __all__ = ["serve", "usage_record"]
 
@@ -89,7 +89,6 @@ async def serve(gateway: Gateway, operation: Operation, scope: Scope, receive: R
 
 def usage_record(ctx: RequestContext) -> UsageRecord:
     """The usage row of ``ctx``'s request as it stands now (usage sits above relay: it is built here)."""
-    usage = ctx.usage or _NO_USAGE
     return UsageRecord(
         request_id=ctx.request_id,
         model=ctx.model,
@@ -103,27 +102,12 @@ def usage_record(ctx: RequestContext) -> UsageRecord:
         provider=ctx.provider,
         stream=ctx.stream,
         error_kind=ctx.error_kind,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cached_tokens=usage.cached_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-        usage_estimated=usage.estimated,
         ttfb_ms=ctx.ttfb * 1000.0 if ctx.ttfb is not None else None,
         attempts=ctx.attempts,
         attempt_log=orjson.dumps(ctx.attempt_log).decode() if ctx.attempt_log else None,
         user_id=ctx.user_id,
         cost_nano=ctx.cost_nano,
-        images=usage.images,
-        seconds=usage.seconds,
-        characters=usage.characters,
-        calls=usage.calls,
-        image_input_tokens=usage.image_input_tokens,
-        image_output_tokens=usage.image_output_tokens,
-        audio_input_tokens=usage.audio_input_tokens,
-        audio_output_tokens=usage.audio_output_tokens,
-        image_size=usage.image_size,
-        image_quality=usage.image_quality,
+        **usage_columns(ctx.usage or _NO_USAGE),
     )
 
 

@@ -30,7 +30,7 @@ from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord, api_keys_table
 from omnirouter.storage.tasks_repo import LIVE, move_task
 from omnirouter.tasks.records import TaskRecord, TaskSummary
-from omnirouter.usage.record import UsageRecord
+from omnirouter.usage.record import UsageRecord, usage_columns
 from omnirouter.usage.writer import UsageWriter
 
 __all__ = ["finish", "reserve_amount", "task_usage"]
@@ -124,6 +124,8 @@ async def finish(
     if not await move_task(conn, record.id, values, statuses=LIVE, owner=owner):
         return None
     billed = usage or Usage()
+    if status is not TaskStatus.SUCCEEDED:  # nothing was made: no units are counted (reported tokens are)
+        billed = msgspec.structs.replace(billed, seconds=0.0, calls=0, images=0, characters=0)
     row = UsageRecord(
         request_id=record.id,
         model=record.model,
@@ -137,15 +139,10 @@ async def finish(
         channel=record.channel,
         provider=provider,
         error_kind=error_kind,
-        input_tokens=billed.input_tokens,
-        output_tokens=billed.output_tokens,
-        cached_tokens=billed.cached_tokens,
-        reasoning_tokens=billed.reasoning_tokens,
         attempts=1,
         user_id=record.user_id,
         cost_nano=cost,
-        seconds=billed.seconds if status is TaskStatus.SUCCEEDED else 0.0,
-        calls=billed.calls if status is TaskStatus.SUCCEEDED else 0,
+        **usage_columns(billed),
     )
 
     def write(sync_conn: Any) -> None:

@@ -2,7 +2,7 @@
 
 from omnirouter.usage.journal import UsageJournal, journal_dir
 from omnirouter.usage.query import recent_usage
-from omnirouter.usage.record import UsageRecord
+from omnirouter.usage.record import UsageRecord, usage_columns
 from omnirouter.usage.recorder import UsageRecorder
 from omnirouter.usage.recovery import UNSETTLED_AFTER_RESTART, recover_reservations
 from omnirouter.usage.replay import replay_journals
@@ -20,4 +20,5 @@ __all__ = [
     "recent_usage",
     "recover_reservations",
     "replay_journals",
+    "usage_columns",
 ]

@@ -11,7 +11,7 @@ import msgspec
 
 from omnirouter.ir.usage import Usage
 
-__all__ = ["COLUMNS", "UsageRecord", "to_params"]
+__all__ = ["COLUMNS", "UsageRecord", "to_params", "usage_columns"]
 
 _MAX_TEXT = 256
 _MAX_INT = 2**31 - 1
@@ -106,25 +106,29 @@ class UsageRecord(msgspec.Struct, kw_only=True):
 
     def with_usage(self, usage: Usage) -> UsageRecord:
         """A copy carrying the token counts, metered units (and estimated flag) of an IR ``Usage``."""
-        return msgspec.structs.replace(
-            self,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            usage_estimated=usage.estimated,
-            images=usage.images,
-            seconds=usage.seconds,
-            characters=usage.characters,
-            calls=usage.calls,
-            image_input_tokens=usage.image_input_tokens,
-            image_output_tokens=usage.image_output_tokens,
-            audio_input_tokens=usage.audio_input_tokens,
-            audio_output_tokens=usage.audio_output_tokens,
-            image_size=usage.image_size,
-            image_quality=usage.image_quality,
-        )
+        return msgspec.structs.replace(self, **usage_columns(usage))
+
+
+def usage_columns(usage: Usage) -> dict[str, Any]:
+    """The columns of a usage row that an IR ``Usage`` fills: tokens, metered units, the estimated flag."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "usage_estimated": usage.estimated,
+        "images": usage.images,
+        "seconds": usage.seconds,
+        "characters": usage.characters,
+        "calls": usage.calls,
+        "image_input_tokens": usage.image_input_tokens,
+        "image_output_tokens": usage.image_output_tokens,
+        "audio_input_tokens": usage.audio_input_tokens,
+        "audio_output_tokens": usage.audio_output_tokens,
+        "image_size": usage.image_size,
+        "image_quality": usage.image_quality,
+    }
 
 
 def _text(value: str) -> str:
