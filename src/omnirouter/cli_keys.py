@@ -243,4 +243,6 @@ def _usage(args: argparse.Namespace) -> int:
     headers = [args.by.upper(), "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "CACHED", "REASONING", "TOTAL", "IMAGES",
                "SECONDS", "CHARACTERS", "CALLS", "COST USD"]  # fmt: skip
     print(format_table(headers, rows))
+    if report.tasks:
+        print("\nTasks: " + ", ".join(f"{status} {count}" for status, count in sorted(report.tasks.items())))
     return 0

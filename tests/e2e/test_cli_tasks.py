@@ -64,5 +64,8 @@ async def test_tasks_list_show_cancel(tmp_path: Path, mock: MockUpstream) -> Non
 
         _, seen = await call(session, "GET", f"{gateway.url}/kling/v1/videos/text2video/{task_id}")
         assert seen["data"]["task_status"] == "failed"
+        usage = await run_cli("usage", "--config", config)
+        assert usage.returncode == 0, usage.stderr
+        assert usage.stdout.strip().splitlines()[-1] == "Tasks: cancelled 1"
     key, rows = await assert_books_balance(db_url, "tester")
     assert key.used_nano == 0 and [row.cost_nano for row in rows] == [0]

@@ -86,6 +86,10 @@ async def test_list_filters_pages_and_counts(mock: MockUpstream, tmp_path: Path)
         assert summary["counts"]["queued"] + summary["counts"]["running"] == 2
         _, mine = await _admin(session, "GET", f"{base}/summary?key_id={other}")
         assert mine["total"] == 1
+        status, usage = await _admin(session, "GET", f"{running.url}/admin/usage?by=model")
+        assert status == 200 and sum(usage["tasks"].values()) == 3 and usage["tasks"]["succeeded"] == 1
+        _, mine = await _admin(session, "GET", f"{running.url}/admin/usage?by=key&key_id={other}")
+        assert sum(mine["tasks"].values()) == 1
 
         status, error = await _admin(session, "GET", f"{base}?status=bogus")
         assert status == 400 and error["error"]["param"] == "status"

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.storage import usage_records_table, users_table
 from omnirouter.storage.repo_common import Invalid, as_utc, nano_to_usd
+from omnirouter.storage.tasks_repo import count_tasks
 
 __all__ = [
     "GROUP_BY",
@@ -99,6 +100,8 @@ class UsageReport(msgspec.Struct, kw_only=True):
     end: datetime | None
     data: list[UsageGroup]
     totals: UsageTotals
+    tasks: dict[str, int] = msgspec.field(default_factory=dict)
+    """Asynchronous tasks created in the window (same filters), counted by their status now."""
 
 
 class LedgerEntry(msgspec.Struct, kw_only=True):
@@ -227,8 +230,17 @@ async def usage_report(conn: AsyncConnection, by: GroupBy, filters: UsageFilters
     else:
         groups.sort(key=lambda g: (-g.cost_usd, -g.requests, str(g.group)))
     total_row = (await conn.execute(select(*_sums()).where(*where))).one()
+    tasks = await count_tasks(
+        conn,
+        key_id=filters.key_id,
+        user_id=filters.user_id,
+        model=filters.model,
+        channel=filters.channel,
+        since=filters.start.timestamp() if filters.start is not None else None,
+        until=filters.end.timestamp() if filters.end is not None else None,
+    )
     return UsageReport(
-        by=by, start=filters.start, end=filters.end, data=groups, totals=UsageTotals(**_totals(total_row))
+        by=by, start=filters.start, end=filters.end, data=groups, totals=UsageTotals(**_totals(total_row)), tasks=tasks
     )
 
 
