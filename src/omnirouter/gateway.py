@@ -39,6 +39,7 @@ from omnirouter.storage.settings_repo import read_config_version
 from omnirouter.storage.signing_secret import url_signing_secret
 from omnirouter.storage.users_repo import disabled_user_ids
 from omnirouter.tasks import StoreSink, TaskEngine, TaskPoller, default_result_dir
+from omnirouter.tasks.callbacks import CallbackLinks, PollHints
 from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import (
     DEAD_LETTER_FILE,
@@ -102,6 +103,8 @@ class Gateway:
             config.tasks.result_store, config.tasks.s3_endpoint_url, default_result_dir(self.db.url).parent
         )
         self.url_secret = b""
+        # Vendor callbacks (tasks/callbacks.py): a per-task URL under ``public_url``, a hint to poll now.
+        self.callback_links = CallbackLinks(config.public_url, lambda: self.url_secret)
         self.tasks = TaskEngine(
             self.db,
             self.billing.prices,
@@ -111,8 +114,10 @@ class Gateway:
             config.tasks,
             routing=config.routing,
             fallbacks=config.fallbacks,
+            callback_url=self.callback_links.url,
         )
         self.task_poller = TaskPoller(self.tasks)
+        self.task_hints = PollHints(self.tasks, self.task_poller.poke)
 
     async def start(self) -> None:
         await self.client.start()
@@ -127,6 +132,7 @@ class Gateway:
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
+        await self.task_hints.close()
         await self.task_poller.stop()
         await self.reloader.stop()
         await self.limiter.close()

@@ -89,6 +89,8 @@ def _validate_semantics(config: GatewayConfig, source: str) -> None:
                 raise ConfigError(source, f"keys[{i}].ip_allow", f"not an IP network: {cidr!r}") from None
     if config.workers < 1:
         raise ConfigError(source, "workers", "must be at least 1")
+    if config.public_url is not None and not config.public_url.startswith(("http://", "https://")):
+        raise ConfigError(source, "public_url", "must start with http:// or https://")
 
 
 def parse_config(text: str, source: str = "<config>") -> GatewayConfig:

@@ -182,6 +182,10 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
     fallbacks: dict[str, list[str]] = msgspec.field(default_factory=dict)
     tasks: TasksConfig = msgspec.field(default_factory=TasksConfig)
+    # The gateway's public base URL as vendors reach it (``https://gw.example.com``): with it, vendors that
+    # take a callback URL (Kling, Vidu, MiniMax, Ark) are asked to call back there, a hint that polls the
+    # task at once (docs/tasks.md, "Vendor callbacks"); None: no callbacks are asked for, polling alone.
+    public_url: str | None = None
     admin_key: str | None = None
     reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"

@@ -41,6 +41,7 @@ __all__ = [
     "count_tasks",
     "find_by_idempotency",
     "get_task",
+    "hint_poll",
     "insert_task",
     "list_tasks",
     "move_task",
@@ -222,3 +223,15 @@ async def count_tasks(
     if until is not None:
         query = query.where(_T.c.created_at < until)
     return {status: int(count) for status, count in (await conn.execute(query)).all()}
+
+
+async def hint_poll(conn: AsyncConnection, task_id: str, now: float) -> bool:
+    """A vendor callback's hint: make an unfinished task due now, only while no live lease holds it (a
+    replica polling or submitting it writes its own schedule when done); whether it did."""
+    query = (
+        update(_T)
+        .where(_T.c.id == task_id, _T.c.status.in_(LIVE), or_(_T.c.lease_until.is_(None), _T.c.lease_until < now))
+        .values(next_poll_at=now)
+    )
+    result = await conn.execute(query)
+    return result.rowcount == 1

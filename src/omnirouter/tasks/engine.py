@@ -96,6 +96,8 @@ class TaskEngine:
     ``clock`` (unix seconds) and ``rng`` are injected: tests run leases, backoff and deadlines in
     milliseconds.  ``owner`` names this replica in leases.  ``submit_grace``: how long a ``pending`` task
     stays this replica's before the reconciler may take it; ``http_timeout`` bounds each poll call.
+    ``callback_url(task_id)``: the URL vendors that take one are asked to call back (``tasks/callbacks.py``;
+    None: no callbacks, polling alone).
     """
 
     def __init__(
@@ -116,6 +118,7 @@ class TaskEngine:
         submit_grace: float = 900.0,
         http_timeout: float = 30.0,
         idempotency_wait: float = 30.0,
+        callback_url: Callable[[str], str | None] | None = None,
     ) -> None:
         self.db = db
         self.prices = prices
@@ -132,6 +135,7 @@ class TaskEngine:
         self.submit_grace = submit_grace
         self.http_timeout = http_timeout
         self.idempotency_wait = idempotency_wait
+        self.callback_url = callback_url
 
     # ------------------------------------------------------------------ helpers shared with the poller
 
@@ -150,8 +154,9 @@ class TaskEngine:
 
     def target(self, channel: Channel, upstream_model: str, upstream_key: str, task_id: str) -> TaskTarget:
         """What the vendor codec may know for one call about this task."""
+        callback = self.callback_url(task_id) if self.callback_url is not None else None
         return TaskTarget(upstream_model, channel.options, upstream_key, channel.base_url, external_id(task_id),
-                          self.clock())  # fmt: skip
+                          self.clock(), callback)  # fmt: skip
 
     async def answer(self, channel: Channel, call: UpstreamCall, key: str, vendor: TaskVendor) -> Answer:
         """Make one call; a non-2xx raises ``AttemptFailure`` (its status in ``upstream_status``)."""

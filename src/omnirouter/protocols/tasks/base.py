@@ -39,7 +39,9 @@ class TaskTarget(NamedTuple):
     ``upstream_key`` is the channel's key for this call (a pair ``ACCESS|SECRET`` for vendors that sign:
     Kling's JWT, Volcengine's signature; never logged, never stored in a task row); ``external_id`` is
     our deterministic id for the task, forwarded to vendors that take one; ``now`` is the clock (unix
-    seconds) for signatures and expiries, injected so codecs stay pure.
+    seconds) for signatures and expiries, injected so codecs stay pure; ``callback_url``: the gateway's
+    callback URL for the task (``tasks/callbacks.py``), sent in the submit by vendors that take one; None
+    when the gateway has no ``public_url`` (then polling alone follows the task).
     """
 
     upstream_model: str
@@ -48,6 +50,7 @@ class TaskTarget(NamedTuple):
     base_url: str
     external_id: str
     now: float
+    callback_url: str | None = None
 
 
 class TaskTiming(NamedTuple):

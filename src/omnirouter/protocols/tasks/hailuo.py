@@ -12,8 +12,10 @@ last frame → ``last_frame_image``, a reference → ``subject_reference: [{type
 (URLs as given, uploads as ``data:`` URLs; at most 2 frames or 1 reference); ``resolution`` 512P, 720P,
 768P, 1080P (``size`` must be 16:9 at one of them; which a model makes is MiniMax's to check);
 ``aspect_ratio`` only 16:9 without images (MiniMax makes 16:9 from text; with a first frame the image's
-ratio); ``extra`` merged (``prompt_optimizer``, ``fast_pretreatment``, ``aigc_watermark``; never ``model``).
-No external id (``find`` is None); ``seed`` is not sent (MiniMax has none).
+ratio); ``extra`` merged (``prompt_optimizer``, ``fast_pretreatment``, ``aigc_watermark``; never ``model``
+or ``callback_url``).  No external id (``find`` is None); ``seed`` is not sent (MiniMax has none).
+``callback_url``: the gateway's own callback URL for the task when it has one (MiniMax first POSTs a
+``challenge`` the gateway echoes, then status pushes).
 
 Durations (``duration``), nearest of (MiniMax model pages):
 
@@ -126,6 +128,8 @@ class HailuoVideo(NoFind, NoCancel):
         if request.seconds is not None:
             body["duration"] = nearest(request.seconds, hailuo_durations(target.upstream_model, resolution))
         merge_extra(body, request.extra)
+        if target.callback_url is not None:
+            body["callback_url"] = target.callback_url
         return UpstreamCall("/v1/video_generation", dump(body))
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:

@@ -14,7 +14,9 @@ wants), at most 2, no other roles; ``audio`` → ``sound: on|off``; ``mode`` std
 ``resolution`` (720p → std, 1080p → pro: Kling's modes); ``aspect_ratio`` 16:9, 9:16, 1:1 (text to
 video only: with images the ratio follows the image, and a ``size``'s ratio is not sent).  ``seed`` is
 not sent (Kling has none).  ``extra`` fields are merged (``cfg_scale``, ``camera_control``, ...;
-never ``model``/``model_name``/``external_task_id``).
+never ``model``/``model_name``/``external_task_id``/``callback_url``).  ``callback_url``: the gateway's
+own callback URL for the task when it has one (``TaskTarget.callback_url``; Kling POSTs the task object
+there on each status change), never the client's.
 
 Durations (``duration`` is a string): every model makes "5" or "10"; a request is mapped to the
 nearest (≤ 7.5 s → 5, else 10; no ``seconds`` → Kling's default, 5).
@@ -156,6 +158,8 @@ class KlingVideo(NoCancel):
             body["sound"] = "on" if request.audio else "off"
         merge_extra(body, request.extra, ("model_name", "external_task_id"))
         body["external_task_id"] = target.external_id
+        if target.callback_url is not None:
+            body["callback_url"] = target.callback_url
         path = f"/v1/videos/{_action(request)}"
         return UpstreamCall(path, dump(body), headers=self._headers(target), auth=False)
 

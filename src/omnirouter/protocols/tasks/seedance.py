@@ -13,8 +13,9 @@ roles ``first_frame``, ``last_frame``, ``reference_image`` (the request's ``refe
 uploads as ``data:`` URLs; up to 4 references, or 2 frames); ``resolution`` 480p, 720p, 1080p; ``ratio``
 16:9, 9:16, 1:1, 4:3, 3:4, 21:9, adaptive (from ``aspect_ratio`` or a ``size``'s shape); ``seed``;
 ``audio`` → ``generate_audio``; ``return_last_frame: true`` (so the last frame is kept as an output);
-``extra`` merged (``camera_fixed``, ``watermark``, ``service_tier``, ``draft``, ...; never ``model``).  No
-external id (Ark has none: ``find`` is None).
+``extra`` merged (``camera_fixed``, ``watermark``, ``service_tier``, ``draft``, ...; never ``model`` or
+``callback_url``).  No external id (Ark has none: ``find`` is None).  ``callback_url``: the gateway's own
+callback URL for the task when it has one.
 
 Durations (``duration``, whole seconds), nearest of (Ark model pages — check per release):
 
@@ -125,6 +126,8 @@ class SeedanceVideo(NoFind):
             body["generate_audio"] = request.audio
         body["return_last_frame"] = True
         merge_extra(body, request.extra)
+        if target.callback_url is not None:
+            body["callback_url"] = target.callback_url
         return UpstreamCall(_PATH, dump(body))
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:

@@ -124,9 +124,11 @@ def merge_extra(
     *,
     nested: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``body`` with the client's vendor-native fields added (they win), except ``model`` and ``reserved``;
-    a key naming one of the ``nested`` objects (DashScope's ``input``/``parameters``) merges into it."""
-    skip = {"model", *reserved}
+    """``body`` with the client's vendor-native fields added (they win), except ``model``, ``callback_url``
+    (the client's webhook is the gateway's to call, never the vendor's: the vendor only ever gets the
+    gateway's own callback URL) and ``reserved``; a key naming one of the ``nested`` objects (DashScope's
+    ``input``/``parameters``) merges into it."""
+    skip = {"model", "callback_url", *reserved}
     for key, value in extra.items():
         if key in skip:
             continue

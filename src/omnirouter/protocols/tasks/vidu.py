@@ -10,8 +10,9 @@ Request mapping: ``model`` = upstream model; ``prompt``; ``images`` (URLs as giv
 ``data:`` URLs); ``seed``; ``audio`` → ``audio``; ``aspect_ratio`` 16:9, 9:16, 1:1, 3:4, 4:3 (text and
 reference modes only: with frames the ratio follows the image, a ``size``'s ratio is not sent);
 ``resolution`` 360p, 540p, 720p, 1080p (which a model makes is Vidu's to check); ``extra`` merged
-(``movement_amplitude``, ``bgm``, ``payload``, ``off_peak``, ...; never ``model``).  The external id is not
-forwarded (Vidu has no look-up by one: ``find`` is None).
+(``movement_amplitude``, ``bgm``, ``payload``, ``off_peak``, ...; never ``model`` or ``callback_url``).  The
+external id is not forwarded (Vidu has no look-up by one: ``find`` is None).  ``callback_url``: the
+gateway's own callback URL for the task when it has one (Vidu POSTs the GET body there on each state).
 
 Durations (``duration``, whole seconds), nearest of the model's (Vidu's model pages; q3 check):
 
@@ -127,6 +128,8 @@ class ViduVideo(NoFind, NoCancel):
         if request.audio is not None:
             body["audio"] = request.audio
         merge_extra(body, request.extra)
+        if target.callback_url is not None:
+            body["callback_url"] = target.callback_url
         return UpstreamCall(f"/ent/v2/{mode}", dump(body))
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
