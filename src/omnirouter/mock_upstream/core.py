@@ -65,6 +65,7 @@ class State:
         self.queue = ScriptQueue()
         self.max_log = max_log
         self.tasks: dict[str, Any] = {}  # asynchronous media tasks (BFL, DashScope) by id
+        self.background: set[asyncio.Task[None]] = set()  # vendor callbacks being pushed (tasks_callbacks)
         self._serial = itertools.count(1)
 
     def next_serial(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -92,10 +93,19 @@ async def _root_post(request: web.Request) -> web.StreamResponse:
     return await tasks_video_b_vendors.tencent(request)
 
 
+async def _stop_callbacks(app: web.Application) -> None:
+    """Stop pushing vendor callbacks (``tasks_callbacks``)."""
+    jobs = list(app[STATE_KEY].background)
+    for job in jobs:
+        job.cancel()
+    await asyncio.gather(*jobs, return_exceptions=True)
+
+
 def create_app(*, max_log: int = 10_000) -> web.Application:
     """Build the mock upstream application (state is per application)."""
     app = web.Application(client_max_size=256 * 1024 * 1024, middlewares=[trickle_middleware])
     app[STATE_KEY] = State(max_log=max_log)
+    app.on_cleanup.append(_stop_callbacks)
     r = app.router
     r.add_get("/", _root)
     r.add_get("/_mock/health", _health)

@@ -11,7 +11,8 @@ when ``body_error`` is set (true, or the vendor's failure code; ``message`` is i
 makes the task first, then waits (a client that timed out still left a task, as at the vendor); ``fail``
 / ``garbage`` refuse the submit as usual.  Result files (``/media/tasks/{token}/{file}`` without a key,
 or a vendor's keyed download route) answer 404 after ``media_fetches`` fetches each, or ``media_ttl``
-seconds after the task finished.
+seconds after the task finished.  A task submitted with a callback URL moves by the clock instead and
+is pushed to it (``tasks_callbacks``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class VideoTask:
     finished: float | None = None
     cancelled: bool = False
     served: dict[str, int] = field(default_factory=dict)
+    callback: str | None = None  # where the vendor pushes states (``tasks_callbacks``): the clock moves it
+    pushes: list[tuple[str, int]] = field(default_factory=list)  # (state, the callback answer's status)
 
     def failure_code(self, default: str) -> str:
         """The vendor's failure code the directive named, else ``default``."""
@@ -151,7 +154,7 @@ def advance(task: VideoTask | None, wire: Wire) -> str | web.Response:
         if isinstance(fault, int):
             return wire.error(fault, "The server had an error while processing your request.")
         return fault
-    return status_of(task, step=True)
+    return status_of(task, step=task.callback is None)  # a task with a callback moves by the clock
 
 
 def status_of(task: VideoTask, *, step: bool = False) -> str:

@@ -2,7 +2,8 @@
 format with its auth (``tasks_wires_a``; MiniMax and Ark as in ``media_wires``), on the timeline and
 result files of ``tasks_video`` (scripted by ``pending_polls``, ``poll_faults``, ``body_error`` +
 ``message``, ``delay``, ``media_fetches``, ``media_ttl``).  The ``"unknown"`` fault answers the status
-``mock_unknown_state``.
+``mock_unknown_state``.  A submit with a ``callback_url`` (Kling, Vidu, MiniMax after its challenge, Ark)
+has its states pushed there (``tasks_callbacks``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aiohttp import web
 from omnirouter.mock_upstream import media_video
 from omnirouter.mock_upstream.core import STATE_KEY, Exchange, begin, json_response, log_request
 from omnirouter.mock_upstream.media_wires import ARK, MINIMAX
+from omnirouter.mock_upstream.tasks_callbacks import BodyOf, challenge_echoed, push_timeline
 from omnirouter.mock_upstream.tasks_video import (
     UNKNOWN,
     VideoTask,
@@ -41,6 +43,13 @@ async def _submit(
     return await new_task(
         ex, d, vendor, model=model, prompt=clean, seconds=seconds, size=size, digits=18, ratio=ratio, **info
     )
+
+
+def _callbacks(request: web.Request, task: VideoTask, body: dict[str, Any], body_of: BodyOf) -> None:
+    """Push ``task``'s states to the submit's ``callback_url``, if it named one (``tasks_callbacks``)."""
+    url = body.get("callback_url")
+    if isinstance(url, str) and url:
+        push_timeline(request, task, url, body_of)
 
 
 # ---------------------------------------------------------------- Kling
@@ -83,6 +92,7 @@ async def kling_submit(request: web.Request) -> web.StreamResponse:
     got = await _submit(ex, "kling", prompt, float(duration), ratio, alias=external, external=external)
     if not isinstance(got, VideoTask):
         return got
+    _callbacks(request, got, body, lambda status: _kling_object(request, got, status)["data"])
     return json_response(_kling_object(request, got, "queued"))
 
 
@@ -135,6 +145,7 @@ async def vidu_submit(request: web.Request) -> web.StreamResponse:
     got = await _submit(ex, "vidu", str(body.get("prompt") or ""), float(duration), ratio)
     if not isinstance(got, VideoTask):
         return got
+    _callbacks(request, got, body, lambda status: _vidu_object(request, got, status))
     answer = {"task_id": got.id, "state": "created", "model": body["model"], "prompt": body.get("prompt", "")}
     answer |= {"duration": duration, "seed": body.get("seed", 0), "created_at": "2025-01-01T00:00:00Z"}
     return json_response(answer)
@@ -173,7 +184,21 @@ async def minimax_submit(request: web.Request) -> web.StreamResponse:
     got = await _submit(ex, "minimax", str(body.get("prompt") or ""), float(duration), "16:9")
     if not isinstance(got, VideoTask):
         return got
+    url = body.get("callback_url")
+    if isinstance(url, str) and url:
+        got.info["challenge"] = "echoed" if await challenge_echoed(url) else "failed"
+        if got.info["challenge"] == "echoed":
+            push_timeline(request, got, url, lambda status: _minimax_push(got, status))
     return json_response({"task_id": got.id, "base_resp": _MINIMAX_OK})
+
+
+def _minimax_push(task: VideoTask, status: str) -> dict[str, Any]:
+    """A MiniMax status push: shaped like the query answer, with the callbacks' lower-case statuses."""
+    raw = {"queued": "processing", "running": "processing", "succeeded": "success"}.get(status, "failed")
+    push: dict[str, Any] = {"task_id": task.id, "status": raw, "file_id": "", "base_resp": _MINIMAX_OK}
+    if status == "succeeded":
+        push["file_id"] = f"file-{task.id}"
+    return push
 
 
 async def minimax_query(request: web.Request) -> web.StreamResponse:
@@ -261,6 +286,7 @@ async def ark_submit(request: web.Request) -> web.StreamResponse:
     got = await _submit(ex, "ark", prompt, float(body.get("duration", 5)), ratio, **info)
     if not isinstance(got, VideoTask):
         return got
+    _callbacks(request, got, body, lambda status: _ark_object(request, got, status))
     return json_response({"id": got.id})
 
 
