@@ -57,14 +57,17 @@ class RunningGateway:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(config: GatewayConfig, *, tune_gc: bool = False) -> AsyncIterator[RunningGateway]:
-    """Serve ``config`` until the block ends (then shut down gracefully, flushing usage)."""
+async def running_gateway(
+    config: GatewayConfig, *, tune_gc: bool = False, port: int = 0
+) -> AsyncIterator[RunningGateway]:
+    """Serve ``config`` until the block ends (then shut down gracefully, flushing usage); on ``port``
+    (0: a free one), for a test whose config must name the gateway's own URL (``public_url``)."""
     app = GatewayApp(config, prepare=True, tune_gc=tune_gc)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
             host="127.0.0.1",
-            port=0,
+            port=port,
             http=HeaderTimeoutProtocol,  # as in production (cli.py), so the tests cover it
             lifespan="on",
             log_level="warning",
