@@ -3,8 +3,8 @@
 No client key: the token (``tasks/callbacks.py``) is the secret.  A valid callback is only a hint that the
 task moved (``PollHints``): the body is never used for state or money.  Answers:
 
-* a wrong token (or an id that is not a task's) → 404, the same for both (no oracle), with no effect;
-  a vendor retries on a non-2xx answer, but only a URL the gateway did not make gets one;
+* a token that is not the id's → 404 with no effect, whether such a task exists or not (no oracle); a
+  vendor retries on a non-2xx answer, but only a URL the gateway did not make gets one;
 * MiniMax's handshake ``{"challenge": "<value>"}`` with a valid token → 200 ``{"challenge": "<value>"}``
   at once (MiniMax wants the echo within 3 s, before it pushes anything);
 * any other body with a valid token, malformed or not, for a live, finished or forgotten task → 200
