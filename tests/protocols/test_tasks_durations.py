@@ -45,7 +45,7 @@ def _kling(body: dict[str, Any]) -> float | None:
 
 
 def _top(body: dict[str, Any]) -> float | None:
-    return body.get("duration")
+    return float(body["duration"]) if "duration" in body else None
 
 
 def _frames(body: dict[str, Any]) -> float | None:
@@ -53,7 +53,8 @@ def _frames(body: dict[str, Any]) -> float | None:
 
 
 def _veo(body: dict[str, Any]) -> float | None:
-    return body["parameters"].get("durationSeconds")
+    parameters = body["parameters"]
+    return float(parameters["durationSeconds"]) if "durationSeconds" in parameters else None
 
 
 def _sora(body: dict[str, Any]) -> float | None:
@@ -61,11 +62,11 @@ def _sora(body: dict[str, Any]) -> float | None:
 
 
 def _wan(body: dict[str, Any]) -> float | None:
-    return body["parameters"].get("duration")
+    return float(body["parameters"]["duration"]) if "duration" in body["parameters"] else None
 
 
 def _mock(body: dict[str, Any]) -> float | None:
-    return body.get("seconds")
+    return float(body["seconds"]) if "seconds" in body else None
 
 
 # (codec, upstream model, channel options, the durations the model makes, its default, the sent duration)
@@ -123,7 +124,8 @@ def test_without_a_duration_the_vendors_default_is_made(
 
 
 def test_the_made_duration_follows_the_resolution_where_the_vendor_limits_it() -> None:
-    for codec, model in [(HAILUO_VIDEO, "MiniMax-Hailuo-02"), (PIXVERSE_VIDEO, "v4.5")]:
+    pairs: list[tuple[TaskVendor, str]] = [(HAILUO_VIDEO, "MiniMax-Hailuo-02"), (PIXVERSE_VIDEO, "v4.5")]
+    for codec, model in pairs:
         for seconds in (8.0, 10.0):
             request = TaskRequest(model="public", prompt="p", seconds=seconds, resolution="1080p")
             if codec is HAILUO_VIDEO:
@@ -134,7 +136,8 @@ def test_the_made_duration_follows_the_resolution_where_the_vendor_limits_it() -
 
 
 def test_unknown_models_get_the_request_rounded_where_the_vendor_takes_any_length() -> None:
-    for codec, model in [(VIDU_VIDEO, "vidu-next"), (SEEDANCE_VIDEO, "seedance-x")]:
+    pairs: list[tuple[TaskVendor, str]] = [(VIDU_VIDEO, "vidu-next"), (SEEDANCE_VIDEO, "seedance-x")]
+    for codec, model in pairs:
         for seconds, made in ((6.4, 6), (6.6, 7), (1.2, 1)):
             request = TaskRequest(model="public", prompt="p", seconds=seconds)
             assert codec.seconds_for(request, model, {}) == made == _top(_submit(codec, request, model, {}))

@@ -20,6 +20,7 @@ from omnirouter.protocols.tasks.kling import KLING_VIDEO
 from omnirouter.protocols.tasks.veo import VEO_VIDEO
 from omnirouter.routing import Channel
 from omnirouter.tasks import TaskRecord, TaskSummary
+from omnirouter.tasks.engine import VendorFor
 from omnirouter.tasks.ledger import task_usage
 from tests.helpers.task_bench import KEY, MODEL, PER_CALL_NANO, PER_SECOND_NANO, budget, task_bench
 
@@ -28,7 +29,7 @@ def cost(seconds: float) -> int:
     return int(seconds * PER_SECOND_NANO) + PER_CALL_NANO
 
 
-def only(vendor: TaskVendor) -> object:
+def only(vendor: TaskVendor) -> VendorFor:
     def vendor_for(channel: Channel, kind: TaskKind) -> TaskVendor | None:
         return vendor
 
@@ -65,7 +66,7 @@ async def test_begin_reserves_and_records_what_the_planned_vendor_makes(
     tmp_path: Path,
 ) -> None:
     async with task_bench(database_url, mock, tmp_path) as bench:
-        bench.engine.vendor_for = only(vendor)  # type: ignore[assignment]
+        bench.engine.vendor_for = only(vendor)
         record = await bench.engine.begin(KEY, "test", request_, budget(10))
         assert record.reserved_nano == reserved and record.summary.made_seconds == made
         stored = await bench.engine.load(record.id)

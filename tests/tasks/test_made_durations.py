@@ -67,7 +67,7 @@ async def test_the_first_answer_shows_reserves_and_bills_what_the_vendor_makes(
     prompt = f"a harbour at noon on {model}, asked {asked}"
     extra: dict[str, Any] = {} if asked is None else {"seconds": str(asked)}
     async with video_gateway(mock, tmp_path) as gw, sdk(gw.url) as client:
-        created = await client.videos.create(model=model, prompt=prompt, size="1280x720", **extra)  # type: ignore[arg-type]
+        created = await client.videos.create(model=model, prompt=prompt, size="1280x720", **extra)
         assert created.seconds == str(made)  # before any poll: what the vendor will make
         done = await client.videos.poll(created.id, poll_interval_ms=50)
         assert done.status == "completed" and done.seconds == str(made)

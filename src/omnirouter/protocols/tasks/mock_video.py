@@ -93,10 +93,10 @@ class MockVideoVendor:
             state.failure_code = str(error.get("code")) if isinstance(error, dict) and error.get("code") else None
         return state
 
-    def find(self, target: TaskTarget) -> UpstreamCall | None:
+    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
         return UpstreamCall(f"/mockvideo/tasks?external_id={quote(target.external_id, safe='')}", method="GET")
 
-    def parse_find(self, answer: Answer, target: TaskTarget) -> str | None:
+    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
         data = _body(answer).get("data")
         if isinstance(data, list) and data and isinstance(data[0], dict) and isinstance(data[0].get("id"), str):
             return str(data[0]["id"])
