@@ -99,7 +99,7 @@ def admin_task_view(record: TaskRecord) -> TaskAdminView:
         upstream_model=record.upstream_model,
         upstream_id=record.upstream_id,
         prompt=record.request.prompt,
-        seconds=summary.seconds if summary.seconds is not None else record.request.seconds,
+        seconds=record.shown_seconds(),
         reserved_usd=record.reserved_nano / _NANO,
         cost_usd=record.cost_nano / _NANO,
         poll_attempts=record.poll_attempts,

@@ -1,12 +1,14 @@
 """The task engine's service API: create (write before you call), read, list, cancel.
 
 ``create``: one transaction reserves the key's quota (``billing.money.hold``, holder ``TASK_HOLDER``, the
-reservation named by the task id) and inserts the task ``pending`` (leased to this replica for the
-submit); then the vendor is called through the planned attempts (``routing.run_attempts``: a submit that
-fails retryably moves on to the next channel, with the same external id ``omni-<task id>``); then the
-upstream id is recorded.  A crash anywhere in between leaves a ``pending`` row whose lease lapses: the
-poller's reconciler finds it at the vendor by external id, or refunds it.  A submit whose answer never
-came (a timeout) is left to the reconciler too, not retried elsewhere (it may run at the vendor).
+reservation named by the task id: the most expensive planned attempt, each priced on the seconds its vendor
+makes for the request, ``TaskVendor.seconds_for``, times the clips) and inserts the task ``pending`` (leased
+to this replica for the submit); then the vendor is called through the planned attempts
+(``routing.run_attempts``: a submit that fails retryably moves on to the next channel, with the same external
+id ``omni-<task id>``); then the upstream id is recorded.  A crash anywhere in between leaves a ``pending``
+row whose lease lapses: the poller's reconciler finds it at the vendor by external id, or refunds it.  A
+submit whose answer never came (a timeout) is left to the reconciler too, not retried elsewhere (it may run at
+the vendor).
 
 Idempotency: the same ``Idempotency-Key`` with the same body digest gives the same task (also while the
 first create is in flight: it is waited for, within a bound); another digest is a 409.
@@ -40,7 +42,7 @@ from omnirouter.storage import Database, KeyRecord
 from omnirouter.storage.models import utcnow
 from omnirouter.storage.tasks_repo import find_by_idempotency, get_task, insert_task, list_tasks, move_task
 from omnirouter.tasks.blobs import BlobSink
-from omnirouter.tasks.ledger import finish, reserve_amount
+from omnirouter.tasks.ledger import clips, finish, reserve_amount
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
 
@@ -190,6 +192,27 @@ class TaskEngine:
 
     # ------------------------------------------------------------------ create
 
+    def made_seconds(self, request: TaskRequest, attempt: Attempt) -> float | None:
+        """The seconds of each clip ``attempt``'s vendor makes for ``request`` (None: unknown, or a request
+        that vendor refuses: its submit says why)."""
+        vendor = self.vendor_for(attempt.channel, request.kind)
+        if vendor is None:
+            return None
+        try:
+            return vendor.seconds_for(request, attempt.upstream_model, attempt.channel.options)
+        except GatewayError:
+            return None
+
+    def attempt_budget(self, request: TaskRequest, budget: Budget, attempt: Attempt) -> Budget:
+        """``budget`` with the seconds ``attempt``'s vendor makes, times the clips (unchanged when unknown)."""
+        made = self.made_seconds(request, attempt)
+        return budget if made is None else budget._replace(seconds=made * clips(request))
+
+    def _summary_for(self, record: TaskRecord, attempt: Attempt) -> str:
+        """The task's ``state`` column with the seconds ``attempt``'s vendor makes."""
+        summary = msgspec.structs.replace(record.summary, made_seconds=self.made_seconds(record.request, attempt))
+        return msgspec.json.encode(summary).decode()
+
     def plan(self, model: str, kind: TaskKind) -> list[Attempt]:
         """The attempts for ``model`` whose vendor makes tasks of ``kind`` (404/400 naming the model)."""
         attempts = plan_with_fallbacks(model, self.catalog().channels_for, self.fallbacks, self.rng)
@@ -288,7 +311,8 @@ class TaskEngine:
             if earlier is not None:
                 return await self._replay(TaskRecord.of(earlier), earlier.body_digest, digest), False
         planned = list(attempts) if attempts is not None else self.plan(request.model, request.kind)
-        amount = reserve_amount(self.prices, key, planned, budget)
+        amount = reserve_amount(self.prices, key, planned, budget,
+                                per_attempt=lambda attempt: self.attempt_budget(request, budget, attempt))  # fmt: skip
         first = planned[0]
         vendor = self.vendor_for(first.channel, request.kind)
         assert vendor is not None  # plan() kept only attempts with a vendor
@@ -298,7 +322,9 @@ class TaskEngine:
             "id": task_id, "kind": request.kind.value, "key_id": key.id, "user_id": key.user_id,
             "protocol": protocol, "model": request.model, "channel": first.channel.name,
             "upstream_model": first.upstream_model, "upstream_id": None, "status": TaskStatus.PENDING.value,
-            "progress": None, "request": msgspec.json.encode(request).decode(), "state": None, "last_error": None,
+            "progress": None, "request": msgspec.json.encode(request).decode(),
+            "state": msgspec.json.encode(TaskSummary(made_seconds=self.made_seconds(request, first))).decode(),
+            "last_error": None,
             "idempotency_key": idempotency_key, "body_digest": digest, "reserved_nano": amount, "cost_nano": 0,
             "next_poll_at": now + self.submit_grace, "lease_owner": self.owner,
             "lease_until": now + self.submit_grace, "poll_attempts": 0, "poll_errors": 0,
@@ -376,7 +402,8 @@ class TaskEngine:
             channel = attempt.channel
             if len(tried) > 1:  # the reconciler must look where the last submit went
                 async with self.db.engine.begin() as conn:
-                    where = {"channel": channel.name, "upstream_model": attempt.upstream_model}
+                    where = {"channel": channel.name, "upstream_model": attempt.upstream_model,
+                             "state": self._summary_for(record, attempt)}  # fmt: skip
                     await move_task(
                         conn, record.id, where, statuses=("pending",), owner=self.owner, no_upstream_id=True
                     )
@@ -430,6 +457,7 @@ class TaskEngine:
         values = {
             "upstream_id": submitted.upstream_id, "channel": attempt.channel.name,
             "upstream_model": attempt.upstream_model, "status": status.value,
+            "state": self._summary_for(record, attempt),
             "progress": state.progress if state is not None else None, "next_poll_at": next_poll,
             "lease_owner": None, "lease_until": None, "updated_at": now,
         }  # fmt: skip

@@ -1,18 +1,20 @@
 """A task's money: the reservation at create, the price at the end, and the one transaction that ends it.
 
 ``reserve_amount``: the most the task can cost on any planned attempt (``billing/cost.py``: the budget's
-units and tokens, rounded up, the key's group multiplier applied), as a request's reservation is.
+units and tokens, rounded up, the key's group multiplier applied), as a request's reservation is; each
+attempt's budget may differ (``per_attempt``: the seconds that attempt's vendor makes, times the clips).
 ``finish``: the compare-and-set that makes a task terminal, its ledger row and ``billing.money.settle_task``
 (charge, release) in ONE transaction: whichever replica, sweep or late poll gets there second finds the
 status already terminal and changes nothing.  Cost on success: ``per_second`` × the seconds made (the
-vendor's report, else the requested, else the vendor's default) + ``per_call`` + reported tokens, capped
-at the reservation for keys with a quota; on failure, deadline, cancel or a deleted channel: zero.
+vendor's report, else what the vendor makes for the request, ``TaskSummary.made_seconds``, else the
+requested) × the clips (``n``) + ``per_call`` + reported tokens, capped at the reservation for keys with a
+quota; on failure, deadline, cancel or a deleted channel: zero.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -25,7 +27,7 @@ from omnirouter.billing.money import settle_task
 from omnirouter.billing.prices import PriceBook
 from omnirouter.config.bounds import MAX_REQUEST_COST_NANO
 from omnirouter.ir import Budget, ErrorKind, GatewayError, Usage
-from omnirouter.ir.task import TaskStatus
+from omnirouter.ir.task import TaskRequest, TaskStatus
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord, api_keys_table
 from omnirouter.storage.tasks_repo import LIVE, move_task
@@ -33,20 +35,29 @@ from omnirouter.tasks.records import TaskRecord, TaskSummary
 from omnirouter.usage.record import UsageRecord, usage_columns
 from omnirouter.usage.writer import UsageWriter
 
-__all__ = ["finish", "reserve_amount", "task_usage"]
+__all__ = ["clips", "finish", "reserve_amount", "task_usage"]
 
 log = logging.getLogger("omnirouter.tasks")
 
 
-def reserve_amount(prices: PriceBook, key: KeyRecord, attempts: Sequence[Attempt], budget: Budget) -> int:
-    """The most the task may cost on any of ``attempts`` (0 for a key without a quota: nothing is held).
+def reserve_amount(
+    prices: PriceBook,
+    key: KeyRecord,
+    attempts: Sequence[Attempt],
+    budget: Budget,
+    *,
+    per_attempt: Callable[[Attempt], Budget] | None = None,
+) -> int:
+    """The most the task may cost on any of ``attempts`` (0 for a key without a quota: nothing is held), each
+    attempt priced on ``per_attempt(attempt)`` when given, else on ``budget``.
 
     Raises 403 ``model_not_priced`` when an attempt's model has no price and unknown prices are refused.
     """
     amount = 0
     multiplier = prices.multiplier(key.group)
-    tokens_in = input_bound(budget.input_bytes) + max(budget.input_tokens, 0)
     for attempt in attempts:
+        budget_here = per_attempt(attempt) if per_attempt is not None else budget
+        tokens_in = input_bound(budget_here.input_bytes) + max(budget_here.input_tokens, 0)
         price = prices.price_for(attempt.public_model, attempt.channel.name)
         if price is None:
             if prices.unknown == "refuse":
@@ -58,19 +69,23 @@ def reserve_amount(prices: PriceBook, key: KeyRecord, attempts: Sequence[Attempt
                 )
             prices.warn_unknown(attempt.public_model)
             continue
-        most = max_cost_nano(tokens_in, max(budget.max_output or 0, 0), price, multiplier)
-        amount = max(amount, most + max_units_nano(budget, price, multiplier))
+        most = max_cost_nano(tokens_in, max(budget_here.max_output or 0, 0), price, multiplier)
+        amount = max(amount, most + max_units_nano(budget_here, price, multiplier))
     return amount if key.quota_nano is not None else 0
 
 
-def task_usage(record: TaskRecord, reported: Usage | None, default_seconds: float | None) -> Usage:
-    """What a succeeded task is billed for: its seconds (reported, else requested, else the vendor's
-    default), one call, and the tokens the vendor reported."""
-    seconds = record.summary.seconds
-    if seconds is None:
-        seconds = record.request.seconds if record.request.seconds is not None else default_seconds
+def task_usage(record: TaskRecord, reported: Usage | None) -> Usage:
+    """What a succeeded task is billed for: the length of each clip (``TaskRecord.shown_seconds``: the
+    vendor's report, else what it makes for the request, else the requested) times the clips asked
+    (``n``, Veo's ``sampleCount``), one call, and the tokens the vendor reported."""
+    clip = record.shown_seconds() or 0.0
     usage = reported.clamped() if reported is not None else Usage()
-    return msgspec.structs.replace(usage, seconds=float(seconds or 0.0), calls=1)
+    return msgspec.structs.replace(usage, seconds=float(clip) * clips(record.request), calls=1)
+
+
+def clips(request: TaskRequest) -> int:
+    """How many videos a task makes (its ``n``; one when not asked)."""
+    return request.n if request.n is not None and request.n > 0 else 1
 
 
 _STATUS_CODES = {TaskStatus.SUCCEEDED: 200, TaskStatus.FAILED: 502, TaskStatus.CANCELLED: 499}

@@ -257,12 +257,13 @@ class TaskPoller:
     async def _succeed(
         self, record: TaskRecord, state: TaskState, stored: list[StoredOutput], vendor: TaskVendor
     ) -> None:
+        """Settle: each clip billed at the vendor's reported seconds, else at those it makes for the request."""
         engine = self.engine
         summary = TaskSummary(vendor_status=state.vendor_status, seconds=state.seconds, outputs=state.outputs,
-                              stored=stored)  # fmt: skip
+                              stored=stored, made_seconds=record.summary.made_seconds)  # fmt: skip
         billed = msgspec.structs.replace(record, summary=summary)
-        usage = task_usage(billed, state.usage, vendor.timing.default_seconds)
-        summary.seconds = usage.seconds
+        usage = task_usage(billed, state.usage)
+        summary.seconds = billed.shown_seconds()
         await engine.end(billed, TaskStatus.SUCCEEDED, summary, usage=usage, owner=engine.owner)
 
     async def _reconcile(self, record: TaskRecord, vendor: TaskVendor, channel: Channel, target: TaskTarget) -> None:

@@ -24,10 +24,15 @@ class StoredOutput(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TaskSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """What the task's polls learned (the ``state`` column): never a raw vendor body, never a key."""
+    """What the task's polls learned (the ``state`` column): never a raw vendor body, never a key.
+
+    ``made_seconds``: the length of each clip the task's vendor makes for its request
+    (``TaskVendor.seconds_for``), known from create on; ``seconds``: the length made, once it succeeded
+    (the vendor's report where it gives one, else ``made_seconds``)."""
 
     vendor_status: str = ""
     seconds: float | None = None
+    made_seconds: float | None = None
     outputs: list[TaskOutput] = msgspec.field(default_factory=list)
     stored: list[StoredOutput] = msgspec.field(default_factory=list)
     failure: str | None = None
@@ -100,6 +105,14 @@ class TaskRecord(msgspec.Struct, kw_only=True):
             callback_url=row.callback_url,
         )
 
+    def shown_seconds(self) -> float | None:
+        """The clip length clients are shown (and billed for each clip): what was made once it is known,
+        else what the vendor will make, else what was asked."""
+        summary = self.summary
+        if summary.seconds is not None:
+            return summary.seconds
+        return summary.made_seconds if summary.made_seconds is not None else self.request.seconds
+
     def view(self, output_url: Callable[[TaskRecord, StoredOutput], str]) -> TaskView:
         """The client's view; ``output_url`` makes the gateway URL of a stored output (signed by the routes)."""
         request = self.request
@@ -112,7 +125,7 @@ class TaskRecord(msgspec.Struct, kw_only=True):
             created_at=int(self.created_at),
             progress=100 if self.status is TaskStatus.SUCCEEDED else self.progress,
             completed_at=int(self.finished_at) if self.finished_at is not None else None,
-            seconds=self.summary.seconds if self.summary.seconds is not None else request.seconds,
+            seconds=self.shown_seconds(),
             size=request.size,
             resolution=request.resolution,
             aspect_ratio=request.aspect_ratio,

@@ -55,13 +55,11 @@ class TaskTarget(NamedTuple):
 
 class TaskTiming(NamedTuple):
     """A vendor's defaults for the poll schedule (seconds): the first poll, the longest gap between polls,
-    and the deadline after which a task still unfinished fails (and is refunded); ``default_seconds``:
-    what the vendor makes when no duration is asked (billed when it reports none), None if it has none."""
+    and the deadline after which a task still unfinished fails (and is refunded)."""
 
     first_poll: float
     max_poll: float
     deadline: float
-    default_seconds: float | None = None
 
 
 class Submitted(NamedTuple):
@@ -75,7 +73,8 @@ class TaskVendor(Protocol):
     """One vendor's task API as an upstream.
 
     ``submit`` raises a 4xx ``GatewayError`` naming the field for what this vendor cannot do (a size it
-    does not make, too many images); a duration it cannot make is mapped to the nearest it can.
+    does not make, too many images); a duration it cannot make is mapped to the nearest it can, and
+    ``seconds_for`` says which (from the same mapping ``submit`` uses).
     ``parse_*`` raise ``GatewayError`` for an error the vendor reports inside a 2xx body (transient for the
     engine, never a refund by itself); ``parse_poll`` returns ``FAILED`` only for a vendor-documented
     terminal failure, and maps an unknown raw status to ``RUNNING``.
@@ -85,6 +84,13 @@ class TaskVendor(Protocol):
     timing: TaskTiming
 
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall: ...
+
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """The seconds of each clip this vendor makes for ``request`` on ``upstream_model`` (with the channel's
+        ``options``): the asked duration mapped as ``submit`` maps it, the vendor's default when none is
+        asked; None only when nobody can know (the model's own length).  What is reserved, shown and billed
+        when the vendor reports no duration.  May raise the 4xx ``submit`` would."""
+        ...
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted: ...
 

@@ -3,9 +3,10 @@ strings, the budget of a task, and the time stamps of a task view.
 
 Durations: a number or a numeric string (``5``, ``"5"``, ``"5.0"``) of seconds, from ``MIN_SECONDS`` to
 ``MAX_SECONDS``; a duration a vendor cannot make is mapped to the nearest one it can by the vendor codec,
-not here.  Without one, each vendor's own default applies, and the reservation covers
-``UNASKED_SECONDS``: the longest default of every vendor in docs/tasks.md (Sora 4, Kling 5,
-Vidu 5, Seedance 5, Wan 5, MiniMax 6, Veo 8).
+not here.  Without one, each vendor's own default applies.  ``task_budget`` is the dialect's bound; the
+engine prices each planned attempt on the seconds its vendor makes instead (``TaskVendor.seconds_for``), and
+keeps this bound only where a vendor cannot say (Tencent Hunyuan): the requested seconds, else
+``UNASKED_SECONDS``, which covers every vendor default in docs/tasks.md (Veo's 8 is the longest).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ MIN_SECONDS: Final = 1.0
 MAX_SECONDS: Final = 60.0
 """The longest clip a task may ask for (vendors make at most 15-20 s today; the bound keeps a reservation sane)."""
 UNASKED_SECONDS: Final = 10.0
-"""Seconds reserved for a task that names no duration: covers every vendor's default (Veo's 8 is the longest)."""
+"""Seconds reserved for a task that names no duration where its vendor cannot say what it makes."""
 _SIZE = re.compile(r"(\d{2,5})[x*](\d{2,5})")
 _NUMBER = re.compile(r"\s*\d{1,4}(\.\d{1,6})?\s*")
 IN_FLIGHT: Final = frozenset({TaskStatus.PENDING, TaskStatus.QUEUED, TaskStatus.RUNNING})

@@ -26,6 +26,9 @@ MiniMax-Hailuo-02, MiniMax-Hailuo-2.3(-Fast)           6, 10 (6 only at 1080P)
 T2V-01(-Director), I2V-01(-Director, -live), S2V-01    6
 =====================================================  ===============================
 
+Without a duration MiniMax makes 6 s (``hailuo_seconds``, which ``seconds_for`` reports); a ``duration``
+among the vendor-native fields is a 400.
+
 Statuses: ``Preparing``/``Queueing`` → queued, ``Processing`` → running, ``Success`` → succeeded (then
 the file look-up), ``Fail`` → failed (reason ``base_resp.status_msg``); others → running.  Output: the
 file's ``download_url`` (no cover, no reported seconds).  Cancel: none.  Timing: first poll 15 s, at
@@ -34,6 +37,7 @@ most 30 s apart, deadline 1 h.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -53,11 +57,12 @@ from omnirouter.protocols.tasks.video_common import (
     parse_json,
     ratio_and_resolution,
     refuse,
+    refuse_billed_extra,
     text,
     vendor_error,
 )
 
-__all__ = ["HAILUO_VIDEO", "HailuoVideo", "hailuo_durations"]
+__all__ = ["HAILUO_VIDEO", "HailuoVideo", "hailuo_durations", "hailuo_seconds"]
 
 _VENDOR = "MiniMax"
 _FILE = "file"
@@ -87,6 +92,21 @@ def hailuo_durations(model: str, resolution: str | None) -> tuple[int, ...]:
     return (6,)
 
 
+def _resolution(request: TaskRequest) -> str | None:
+    """The resolution asked in MiniMax's spelling (a 400 for one it does not make)."""
+    # 16:9 is what MiniMax makes from text (nothing to send); with an image, the image's shape
+    _, resolution = ratio_and_resolution(request, ("16:9",) if not request.images else (), _RESOLUTIONS)
+    return resolution
+
+
+def hailuo_seconds(request: TaskRequest, model: str) -> int:
+    """The clip length MiniMax makes for ``request`` on ``model``: the nearest it makes at the resolution
+    asked, its default 6 when none is asked."""
+    if request.seconds is None:
+        return 6
+    return nearest(request.seconds, hailuo_durations(model, _resolution(request)))
+
+
 def _check(obj: dict[str, Any]) -> None:
     base = obj.get("base_resp")
     code = base.get("status_code", 0) if isinstance(base, dict) else 0
@@ -102,16 +122,20 @@ class HailuoVideo(NoFind, NoCancel):
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=15.0, max_poll=30.0, deadline=3600.0)
 
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """``hailuo_seconds``."""
+        return float(hailuo_seconds(request, upstream_model))
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``POST /v1/video_generation`` (a 400 names what MiniMax cannot do)."""
         refuse(request, _VENDOR, ("n",))
+        refuse_billed_extra(request, ("duration",))
         roles = image_roles(request, ("first_frame", "last_frame", "reference"), 2, _VENDOR)
         if "reference" in roles and len(roles) > 1:
             raise invalid("MiniMax takes one subject reference image, and no frames with it.", "images")
         if request.size is not None and request.images:
             raise invalid("With an input image MiniMax's video has the image's shape: send 'resolution'.", "size")
-        # 16:9 is what MiniMax makes from text (nothing to send); with an image, the image's shape
-        _, resolution = ratio_and_resolution(request, ("16:9",) if not request.images else (), _RESOLUTIONS)
+        resolution = _resolution(request)
         body: dict[str, Any] = {"model": target.upstream_model}
         if request.prompt is not None:
             body["prompt"] = request.prompt
@@ -126,7 +150,7 @@ class HailuoVideo(NoFind, NoCancel):
         if resolution is not None:
             body["resolution"] = resolution
         if request.seconds is not None:
-            body["duration"] = nearest(request.seconds, hailuo_durations(target.upstream_model, resolution))
+            body["duration"] = hailuo_seconds(request, target.upstream_model)
         merge_extra(body, request.extra)
         if target.callback_url is not None:
             body["callback_url"] = target.callback_url

@@ -14,8 +14,8 @@ pair ``SecretId|SecretKey`` (so the provider adds no auth header; the codec sign
 * ``find``/``cancel``: None (neither exists).
 
 The job API takes no duration (the model's own clip length is made: the request's ``seconds`` are not
-sent and billing falls back to them) and no size or aspect ratio (the output follows the image, or the
-model's default): ``size``, ``aspect_ratio``, ``n``, ``seed``, ``negative_prompt`` are 400s, a
+sent, ``seconds_for`` is None, and billing falls back to them) and no size or aspect ratio (the output
+follows the image, or the model's default): ``size``, ``aspect_ratio``, ``n``, ``seed``, ``negative_prompt`` are 400s, a
 ``resolution`` other than 720p too.  One image at most.  Channel options: ``region`` (``X-TC-Region``,
 default ``ap-guangzhou``, the region the VCLM API is served in), ``service`` (signature scope, default
 ``vclm``), ``logo_add`` (``0``/``1``).  The client's vendor-native fields merge into the body.
@@ -149,6 +149,10 @@ class HunyuanVideo(NoFind, NoCancel):
 
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=15.0, max_poll=30.0, deadline=3600.0)
+
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """None: the job API takes no duration and says none (the model makes its own length)."""
+        return None
 
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         refuse(request, _VENDOR, ("n", "seed", "negative_prompt", "size", "aspect_ratio", "remix_of"))

@@ -14,7 +14,9 @@ inline → ``binary_data_base64`` (Jimeng takes one kind per call); ``seed``; ``
 1:1, 3:4, 9:16, 21:9 (text to video only); ``resolution``/``size`` only the model's own (1080p for a
 ``*1080p`` req_key, else 720p); ``extra`` merged (never ``model``/``req_key``).  No external id, no cancel.
 
-Durations are frames at 24 fps: 5 s → ``frames: 121``, 10 s → ``241``; the nearest of 5 and 10.
+Durations are frames at 24 fps: 5 s → ``frames: 121``, 10 s → ``241``; the nearest of 5 and 10, and
+Jimeng's default 5 s when none is asked (``jimeng_seconds``, which ``seconds_for`` reports); ``frames``
+among the vendor-native fields is a 400.
 
 Statuses (``data.status``): ``in_queue`` → queued, ``generating`` → running, ``done`` → succeeded
 (``video_url``, valid about 1 h — check), ``expired`` → failed, ``not_found`` → running (Jimeng's
@@ -26,6 +28,7 @@ Timing: first poll 10 s, at most 20 s apart, deadline 30 min.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,11 +49,12 @@ from omnirouter.protocols.tasks.video_common import (
     parse_json,
     ratio_and_resolution,
     refuse,
+    refuse_billed_extra,
     text,
     vendor_error,
 )
 
-__all__ = ["JIMENG_FRAMES", "JIMENG_VIDEO", "JimengVideo"]
+__all__ = ["JIMENG_FRAMES", "JIMENG_VIDEO", "JimengVideo", "jimeng_seconds"]
 
 _VENDOR = "Jimeng"
 _VERSION = "2022-08-31"
@@ -67,6 +71,11 @@ _STATUS = {
 }
 _REVIEW = frozenset({50411, 50412, 50413, 50511, 50512, 50513})
 _RATE = frozenset({50429, 50430})
+
+
+def jimeng_seconds(request: TaskRequest) -> int:
+    """The clip length Jimeng makes for ``request``: the nearest of 5 and 10 s, 5 when none is asked."""
+    return 5 if request.seconds is None else nearest(request.seconds, tuple(JIMENG_FRAMES))
 
 
 def _error(parsed: dict[str, Any]) -> GatewayError:
@@ -100,9 +109,14 @@ class JimengVideo(NoFind, NoCancel):
         )
         return UpstreamCall(f"/?Action={action}&Version={_VERSION}", raw, headers=headers, auth=False)
 
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """``jimeng_seconds``."""
+        return float(jimeng_seconds(request))
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``CVSync2AsyncSubmitTask`` (a 400 names what Jimeng cannot do)."""
         refuse(request, _VENDOR, ("n",))
+        refuse_billed_extra(request, ("frames",))
         roles = image_roles(request, ("first_frame", "last_frame"), 2, _VENDOR)
         if request.images and roles[0] != "first_frame":
             raise invalid("Jimeng needs the first frame first.", "image_roles")
@@ -122,7 +136,7 @@ class JimengVideo(NoFind, NoCancel):
         if ratio is not None:
             body["aspect_ratio"] = ratio
         if request.seconds is not None:
-            body["frames"] = JIMENG_FRAMES[nearest(request.seconds, tuple(JIMENG_FRAMES))]
+            body["frames"] = JIMENG_FRAMES[jimeng_seconds(request)]
         merge_extra(body, request.extra, ("req_key",))
         return self._call(_SUBMIT, body, target)
 

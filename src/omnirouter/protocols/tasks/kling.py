@@ -19,7 +19,8 @@ own callback URL for the task when it has one (``TaskTarget.callback_url``; Klin
 there on each status change), never the client's.
 
 Durations (``duration`` is a string): every model makes "5" or "10"; a request is mapped to the
-nearest (≤ 7.5 s → 5, else 10; no ``seconds`` → Kling's default, 5).
+nearest (≤ 7.5 s → 5, else 10; no ``seconds`` → Kling's default, 5): ``kling_seconds``, which
+``seconds_for`` reports; a ``duration`` among the vendor-native fields is a 400.
 
 Statuses: ``submitted`` → queued, ``processing`` → running, ``succeed`` → succeeded, ``failed`` →
 failed (reason ``task_status_msg``); anything else → running.  Outputs: ``task_result.videos[0].url``
@@ -31,6 +32,7 @@ apart, deadline 1 h (generations take tens of seconds to minutes; pro mode at bu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from omnirouter.ir import ErrorKind, GatewayError
@@ -49,14 +51,16 @@ from omnirouter.protocols.tasks.video_common import (
     parse_json,
     ratio_and_resolution,
     refuse,
+    refuse_billed_extra,
     text,
     vendor_error,
 )
 
-__all__ = ["KLING_DURATIONS", "KLING_VIDEO", "KlingVideo"]
+__all__ = ["KLING_DEFAULT_SECONDS", "KLING_DURATIONS", "KLING_VIDEO", "KlingVideo", "kling_seconds"]
 
 _VENDOR = "Kling"
 KLING_DURATIONS = (5, 10)
+KLING_DEFAULT_SECONDS = 5
 _RATIOS = ("16:9", "9:16", "1:1")
 _MODES = {"720p": "std", "1080p": "pro"}
 _STATUS = {
@@ -106,6 +110,11 @@ def _number(value: Any) -> float | None:
     return None
 
 
+def kling_seconds(request: TaskRequest) -> int:
+    """The clip length Kling makes for ``request``: the nearest it makes, its default when none is asked."""
+    return KLING_DEFAULT_SECONDS if request.seconds is None else nearest(request.seconds, KLING_DURATIONS)
+
+
 def _action(request: TaskRequest) -> str:
     return "image2video" if request.images else "text2video"
 
@@ -123,9 +132,14 @@ class KlingVideo(NoCancel):
     def _get(self, path: str, target: TaskTarget) -> UpstreamCall:
         return UpstreamCall(path, method="GET", headers=self._headers(target), auth=False)
 
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """``kling_seconds`` (every model makes the same lengths)."""
+        return float(kling_seconds(request))
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``POST /v1/videos/{text2video|image2video}`` (a 400 names what Kling cannot do)."""
         refuse(request, _VENDOR, ("n",))
+        refuse_billed_extra(request, ("duration",))
         roles = image_roles(request, ("first_frame", "last_frame"), 2, _VENDOR)
         ratio, resolution = ratio_and_resolution(request, _RATIOS, _MODES)
         body: dict[str, Any] = {"model_name": target.upstream_model}
@@ -153,7 +167,7 @@ class KlingVideo(NoCancel):
         if ratio is not None and not request.images:
             body["aspect_ratio"] = ratio
         if request.seconds is not None:
-            body["duration"] = str(nearest(request.seconds, KLING_DURATIONS))
+            body["duration"] = str(kling_seconds(request))
         if request.audio is not None:
             body["sound"] = "on" if request.audio else "off"
         merge_extra(body, request.extra, ("model_name", "external_task_id"))

@@ -3,11 +3,13 @@
 
 Submit ``POST /mockvideo/tasks`` (our external id in ``external_id``; vendor-native ``extra`` fields such
 as ``timeline`` pass through), poll ``GET /mockvideo/tasks/{id}``, find ``GET /mockvideo/tasks?external_id=``.
+Durations are made as asked; 5 s when none is asked (the mock's default).
 Errors are OpenAI-shaped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -42,11 +44,18 @@ class MockVideoVendor:
     """``TaskVendor`` of the mock video vendor."""
 
     kind = TaskKind.VIDEO
-    timing = TaskTiming(first_poll=5.0, max_poll=30.0, deadline=3600.0, default_seconds=5.0)
+    timing = TaskTiming(first_poll=5.0, max_poll=30.0, deadline=3600.0)
+    default_seconds = 5.0
+
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """The asked seconds (the mock makes any length), else its default."""
+        return request.seconds if request.seconds is not None else self.default_seconds
 
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         if not request.prompt:
             raise GatewayError(ErrorKind.INVALID_REQUEST, "'prompt' is required.", param="prompt")
+        if "seconds" in request.extra:
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "'seconds' is the request's own field.", param="seconds")
         body: dict[str, Any] = {**request.extra, "model": target.upstream_model, "prompt": request.prompt}
         if request.seconds is not None:
             body["seconds"] = request.seconds
@@ -84,10 +93,10 @@ class MockVideoVendor:
             state.failure_code = str(error.get("code")) if isinstance(error, dict) and error.get("code") else None
         return state
 
-    def find(self, target: TaskTarget) -> UpstreamCall | None:
+    def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
         return UpstreamCall(f"/mockvideo/tasks?external_id={quote(target.external_id, safe='')}", method="GET")
 
-    def parse_find(self, answer: Answer, target: TaskTarget) -> str | None:
+    def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
         data = _body(answer).get("data")
         if isinstance(data, list) and data and isinstance(data[0], dict) and isinstance(data[0].get("id"), str):
             return str(data[0]["id"])

@@ -12,17 +12,20 @@ generating again).
 
 PixVerse requires ``duration``, ``quality`` and ``aspect_ratio`` and has no defaults; when the client gives
 none the codec sends the channel's ``options`` (``duration``, ``quality``, ``aspect_ratio``) or else 5 s,
-540p, 16:9 (its documented examples).  Durations: the nearest of 5 and 8 (a tie to 5; 1080p makes 5 only).
+540p, 16:9 (its documented examples).  Durations: the nearest of 5 and 8 (a tie to 5; 1080p makes 5
+only): ``pixverse_seconds``, which ``seconds_for`` reports; a ``duration`` among the vendor-native fields
+is a 400.
 ``quality`` from ``resolution`` or a ``size``'s short side (360p, 540p, 720p, 1080p); ``aspect_ratio``
 16:9, 4:3, 1:1, 3:4, 9:16 (or a ``size`` of that shape).  Images need PixVerse's own upload API first
 (``img_id``), which this codec does not make: reference images are a 400 unless the client passes an
-``img_id`` among its vendor-native fields.  Billing: no signal (the request's seconds).
+``img_id`` among its vendor-native fields.  Billing: no signal (the seconds made).
 Timing: first poll after 10 s (PixVerse suggests polling every 3–5 s), at most 15 s apart, deadline 30 min.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -31,9 +34,17 @@ from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, Tas
 from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
-from omnirouter.protocols.tasks.video_common import NoCancel, NoFind, nearest, parse_size, refuse, text
+from omnirouter.protocols.tasks.video_common import (
+    NoCancel,
+    NoFind,
+    nearest,
+    parse_size,
+    refuse,
+    refuse_billed_extra,
+    text,
+)
 
-__all__ = ["PIXVERSE_VIDEO", "PixVerseVideo", "trace_id"]
+__all__ = ["PIXVERSE_VIDEO", "PixVerseVideo", "pixverse_seconds", "trace_id"]
 
 _VENDOR = "PixVerse"
 _QUALITIES = ("360p", "540p", "720p", "1080p")
@@ -73,6 +84,16 @@ def _shape(request: TaskRequest, options: Any) -> tuple[str, str]:
     return quality, ratio
 
 
+def pixverse_seconds(request: TaskRequest, options: Mapping[str, str]) -> int:
+    """The clip length PixVerse makes for ``request``: the nearest of 5 and 8 (5 only at 1080p) to the asked
+    duration, else to the channel's ``duration`` option, else 5."""
+    quality, _ = _shape(request, options)
+    choices = (5,) if quality == "1080p" else (5, 8)
+    default = options.get("duration")
+    asked = request.seconds if request.seconds is not None else float(default) if default else 5.0
+    return nearest(asked, choices)
+
+
 def _body(answer: Answer) -> dict[str, Any]:
     """``Resp`` of an answer; ``ErrCode`` ≠ 0 raises."""
     parsed = json_object(answer.body, _VENDOR)
@@ -92,8 +113,13 @@ class PixVerseVideo(NoFind, NoCancel):
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=10.0, max_poll=15.0, deadline=1800.0)
 
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """``pixverse_seconds``."""
+        return float(pixverse_seconds(request, options))
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         refuse(request, _VENDOR, ("n", "remix_of"))
+        refuse_billed_extra(request, ("duration",))
         if request.images:
             raise invalid(
                 "this model's upstream (PixVerse) takes images only through its upload API: pass its 'img_id' "
@@ -103,14 +129,10 @@ class PixVerseVideo(NoFind, NoCancel):
         if not request.prompt:
             raise invalid("'prompt' is required for this model.", "prompt")
         quality, ratio = _shape(request, target.options)
-        choices = (5,) if quality == "1080p" else (5, 8)
-        default = target.options.get("duration")
-        asked = request.seconds if request.seconds is not None else float(default) if default else 5.0
-        seconds = nearest(asked, choices)
         body: dict[str, Any] = {
             "model": target.upstream_model,
             "prompt": request.prompt,
-            "duration": seconds,
+            "duration": pixverse_seconds(request, target.options),
             "quality": quality,
             "aspect_ratio": ratio,
         }

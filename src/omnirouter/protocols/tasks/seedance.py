@@ -28,6 +28,9 @@ doubao-seedance-1-5-*          4 … 12
 other                          the request rounded (≥ 1)
 =============================  ===========
 
+Without a duration Ark makes 5 s (``seedance_seconds``, which ``seconds_for`` reports); ``duration`` or
+``frames`` among the vendor-native fields is a 400.
+
 Statuses: ``queued`` → queued, ``running`` → running, ``succeeded`` → succeeded, ``failed`` → failed
 (reason ``error.message``), ``expired`` → failed (Ark gave up on it), ``cancelled`` → cancelled; others →
 running.  Outputs: ``content.video_url`` and ``content.last_frame_url`` (valid 24 h); seconds from
@@ -38,6 +41,7 @@ may take longer: give such channels a longer deadline).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
@@ -55,11 +59,12 @@ from omnirouter.protocols.tasks.video_common import (
     parse_json,
     ratio_and_resolution,
     refuse,
+    refuse_billed_extra,
     text,
     vendor_error,
 )
 
-__all__ = ["SEEDANCE_VIDEO", "SeedanceVideo", "seedance_durations"]
+__all__ = ["SEEDANCE_VIDEO", "SeedanceVideo", "seedance_durations", "seedance_seconds"]
 
 _VENDOR = "Ark"
 _PATH = "/api/v3/contents/generations/tasks"
@@ -87,6 +92,15 @@ def seedance_durations(model: str) -> tuple[int, ...] | None:
     return None
 
 
+def seedance_seconds(request: TaskRequest, model: str) -> int:
+    """The clip length Ark makes for ``request`` on ``model``: the nearest it makes (an unknown model's: the
+    request rounded), its default 5 when none is asked."""
+    if request.seconds is None:
+        return 5
+    allowed = seedance_durations(model)
+    return nearest(request.seconds, allowed) if allowed else max(1, round(request.seconds))
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
@@ -97,9 +111,14 @@ class SeedanceVideo(NoFind):
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=10.0, max_poll=30.0, deadline=3600.0)
 
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """``seedance_seconds``."""
+        return float(seedance_seconds(request, upstream_model))
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``POST /api/v3/contents/generations/tasks`` (a 400 names what Seedance cannot do)."""
         refuse(request, _VENDOR, ("n",))
+        refuse_billed_extra(request, ("duration", "frames"))
         roles = image_roles(request, tuple(_ROLES), 4, _VENDOR)
         if "reference" in roles and any(role != "reference" for role in roles):
             raise invalid("Seedance takes either frames or reference images in one task, not both.", "image_roles")
@@ -118,8 +137,7 @@ class SeedanceVideo(NoFind):
         if ratio is not None:
             body["ratio"] = ratio
         if request.seconds is not None:
-            allowed = seedance_durations(target.upstream_model)
-            body["duration"] = nearest(request.seconds, allowed) if allowed else max(1, round(request.seconds))
+            body["duration"] = seedance_seconds(request, target.upstream_model)
         if request.seed is not None:
             body["seed"] = request.seed
         if request.audio is not None:

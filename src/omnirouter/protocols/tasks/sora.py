@@ -12,7 +12,9 @@
   deletes a video's assets and is not documented to stop a job).
 
 Durations (``seconds``, sent as the strings ``"4"``/``"8"``/``"12"``): the requested seconds go to the
-nearest of 4, 8, 12 (a tie to the shorter).  Sizes: ``sora-2`` makes 720x1280 and 1280x720, ``sora-2-pro``
+nearest of 4, 8, 12 (a tie to the shorter), 4 when none is asked (``sora_seconds``, which ``seconds_for``
+reports; a remix makes its source's, which the request carries); ``seconds`` among the vendor-native
+fields is a 400.  Sizes: ``sora-2`` makes 720x1280 and 1280x720, ``sora-2-pro``
 also 1024x1792 and 1792x1024; ``aspect_ratio`` 16:9 / 9:16 picks the 720p size (``resolution`` 1080p or
 1792 the larger on pro); another size or ratio is a 400.  One reference image at most; ``n``,
 ``negative_prompt`` and ``seed`` are 400s (the API has none).  Billing signal: ``seconds`` on the object.
@@ -21,6 +23,7 @@ Timing: first poll after 15 s, at most 30 s apart, deadline 1 h.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -38,11 +41,12 @@ from omnirouter.protocols.tasks.video_common import (
     nearest,
     parse_size,
     refuse,
+    refuse_billed_extra,
     text,
     upstream_error,
 )
 
-__all__ = ["SORA_SECONDS", "SORA_VIDEO", "SoraVideo", "sora_sizes"]
+__all__ = ["SORA_SECONDS", "SORA_VIDEO", "SoraVideo", "sora_seconds", "sora_sizes"]
 
 SORA_SECONDS = (4, 8, 12)
 _BASE_SIZES = ("720x1280", "1280x720")
@@ -59,6 +63,11 @@ _VARIANTS: tuple[tuple[OutputKind, str], ...] = (
     ("spritesheet", "image/jpeg"),
 )
 _VENDOR = "OpenAI Sora"
+
+
+def sora_seconds(request: TaskRequest) -> int:
+    """The clip length Sora makes for ``request``: the nearest of 4, 8, 12, 4 when none is asked."""
+    return 4 if request.seconds is None else nearest(request.seconds, SORA_SECONDS)
 
 
 def sora_sizes(model: str) -> tuple[str, ...]:
@@ -95,8 +104,13 @@ class SoraVideo(NoFind, NoCancel):
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=15.0, max_poll=30.0, deadline=3600.0)
 
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """``sora_seconds``."""
+        return float(sora_seconds(request))
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         refuse(request, _VENDOR, ("n", "negative_prompt", "seed"))
+        refuse_billed_extra(request, ("seconds",))
         check_count(request, 1, _VENDOR)
         if not request.prompt:
             raise invalid("'prompt' is required for this model.", "prompt")
@@ -106,7 +120,7 @@ class SoraVideo(NoFind, NoCancel):
         model = target.upstream_model
         fields: dict[str, Any] = {"model": model, "prompt": request.prompt}
         if request.seconds is not None:
-            fields["seconds"] = str(nearest(request.seconds, SORA_SECONDS))
+            fields["seconds"] = str(sora_seconds(request))
         size = _size(request, model)
         if size is not None:
             fields["size"] = size

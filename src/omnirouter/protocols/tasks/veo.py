@@ -12,16 +12,19 @@
 * ``find``/``cancel``: None (no look-up by client id; cancelling is not documented for Veo).
 
 Durations (``durationSeconds``), the nearest the model makes (a tie to the shorter): ``veo-2*`` 5–8,
-``veo-3*`` 4, 6, 8.  Aspect ratios 16:9 and 9:16; resolutions ``veo-3.1*`` 720p/1080p/4k, ``veo-3.0*``
-720p/1080p, ``veo-2*`` 720p; a ``size`` is read as its ratio and its short side (1280x720 → 16:9 720p).
+``veo-3*`` 4, 6, 8; 8 when none is asked (``veo_seconds``, which ``seconds_for`` reports).  Aspect ratios 16:9
+and 9:16; resolutions ``veo-3.1*`` 720p/1080p/4k, ``veo-3.0*`` 720p/1080p, ``veo-2*`` 720p; a ``size`` is read
+as its ratio and its short side (1280x720 → 16:9 720p).
 Images: by ``image_roles`` (first_frame, last_frame, reference: up to 3), else one image is the first
 frame and a second the last.  ``seed`` and ``audio`` are 400s (the Gemini API refuses both; Veo 3 always
-makes sound).  ``n`` → ``sampleCount`` (1–4).  Billing: no signal (the request's seconds).
+makes sound).  ``n`` → ``sampleCount`` (1–4).  Billing: no signal (the seconds made, times the samples);
+``durationSeconds`` or ``sampleCount`` among the vendor-native fields is a 400.
 Timing: first poll after 10 s (the fastest take ~11 s), at most 20 s apart, deadline 30 min.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -40,11 +43,12 @@ from omnirouter.protocols.tasks.video_common import (
     nearest,
     parse_size,
     refuse,
+    refuse_billed_extra,
     text,
     upstream_error,
 )
 
-__all__ = ["VEO_VIDEO", "VeoVideo", "veo_durations", "veo_resolutions"]
+__all__ = ["VEO_VIDEO", "VeoVideo", "veo_durations", "veo_resolutions", "veo_seconds"]
 
 _VENDOR = "Gemini Veo"
 _RATIOS = {(16, 9): "16:9", (9, 16): "9:16"}
@@ -55,6 +59,11 @@ MAX_REFERENCES = 3
 def veo_durations(model: str) -> tuple[int, ...]:
     """The clip lengths ``model`` makes."""
     return (5, 6, 7, 8) if model.startswith("veo-2") else (4, 6, 8)
+
+
+def veo_seconds(request: TaskRequest, model: str) -> int:
+    """The clip length Veo makes for ``request`` on ``model``: the nearest it makes, 8 when none is asked."""
+    return 8 if request.seconds is None else nearest(request.seconds, veo_durations(model))
 
 
 def veo_resolutions(model: str) -> tuple[str, ...]:
@@ -106,8 +115,13 @@ class VeoVideo(NoFind, NoCancel):
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=10.0, max_poll=20.0, deadline=1800.0)
 
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """``veo_seconds`` (each of the ``n`` samples is that long)."""
+        return float(veo_seconds(request, upstream_model))
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         refuse(request, _VENDOR, ("seed", "audio", "remix_of"))
+        refuse_billed_extra(request, ("durationSeconds", "sampleCount"))
         if not request.prompt and not request.images:
             raise invalid("'prompt' is required for this model.", "prompt")
         model = target.upstream_model
@@ -135,7 +149,7 @@ class VeoVideo(NoFind, NoCancel):
         if resolution is not None:
             parameters["resolution"] = resolution
         if request.seconds is not None:
-            parameters["durationSeconds"] = nearest(request.seconds, veo_durations(model))
+            parameters["durationSeconds"] = veo_seconds(request, model)
         if request.negative_prompt:
             parameters["negativePrompt"] = request.negative_prompt
         if request.n is not None and request.n != 1:

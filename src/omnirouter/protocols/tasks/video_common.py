@@ -35,6 +35,7 @@ __all__ = [
     "parse_size",
     "ratio_and_resolution",
     "refuse",
+    "refuse_billed_extra",
     "text",
     "upstream_error",
     "vendor_error",
@@ -204,6 +205,23 @@ def refuse(request: TaskRequest, vendor: str, fields: Iterable[str]) -> None:
             raise invalid(f"{vendor} makes one video per task; 'n' must be 1.", "n")
         if name != "n" and value is not None and value != []:
             raise invalid(f"'{name}' is not supported by this model's upstream ({vendor}).", name)
+
+
+def refuse_billed_extra(request: TaskRequest, keys: Iterable[str], nested: str | None = None) -> None:
+    """A 400 naming the first of ``keys`` the client's vendor-native fields set (in the ``nested`` object
+    when given, as DashScope's ``parameters``): they would change the duration or the number of videos made,
+    which come only from the request's own fields, so what is reserved and billed is what is made."""
+    scope = request.extra.get(nested) if nested is not None else request.extra
+    if not isinstance(scope, Mapping):
+        return
+    for key in keys:
+        if key in scope:
+            param = f"{nested}.{key}" if nested is not None else key
+            raise invalid(
+                f"'{param}' is not taken among vendor-native fields: send the duration and the number of videos "
+                "in the request's own fields (they are what is billed).",
+                param,
+            )
 
 
 def check_count(request: TaskRequest, most: int, vendor: str) -> None:

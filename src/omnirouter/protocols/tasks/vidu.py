@@ -26,6 +26,9 @@ viduq3*                 1 … 16
 other                   the request rounded (≥ 1)
 ======================  =========================
 
+Without a duration Vidu makes its default: 4 s on vidu2.0 and vidu1.5, 5 s on the others
+(``vidu_seconds``, which ``seconds_for`` reports); a ``duration`` among the vendor-native fields is a 400.
+
 Statuses: ``created``/``queueing`` → queued, ``processing`` → running, ``success`` → succeeded,
 ``failed`` → failed (reason ``err_code``); others → running.  Outputs: ``creations[0].url`` (video) and
 ``cover_url`` (thumbnail), valid 24 h; credits from ``credits``.  Cancel: none.  Timing: first poll
@@ -34,6 +37,7 @@ Statuses: ``created``/``queueing`` → queued, ``processing`` → running, ``suc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from omnirouter.ir import ErrorKind, GatewayError
@@ -52,11 +56,12 @@ from omnirouter.protocols.tasks.video_common import (
     parse_json,
     ratio_and_resolution,
     refuse,
+    refuse_billed_extra,
     text,
     vendor_error,
 )
 
-__all__ = ["VIDU_VIDEO", "ViduVideo", "vidu_durations"]
+__all__ = ["VIDU_VIDEO", "ViduVideo", "vidu_durations", "vidu_seconds"]
 
 _VENDOR = "Vidu"
 _RATIOS = ("16:9", "9:16", "1:1", "3:4", "4:3")
@@ -83,6 +88,15 @@ def vidu_durations(model: str) -> tuple[int, ...] | None:
     return None
 
 
+def vidu_seconds(request: TaskRequest, model: str) -> int:
+    """The clip length Vidu makes for ``request`` on ``model``: the nearest it makes (an unknown model's: the
+    request rounded), its default when none is asked."""
+    if request.seconds is None:
+        return 4 if model in ("vidu2.0", "vidu1.5") else 5
+    allowed = vidu_durations(model)
+    return nearest(request.seconds, allowed) if allowed else max(1, round(request.seconds))
+
+
 def _mode(roles: list[str]) -> str:
     if not roles:
         return "text2video"
@@ -103,9 +117,14 @@ class ViduVideo(NoFind, NoCancel):
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=10.0, max_poll=30.0, deadline=3600.0)
 
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """``vidu_seconds``."""
+        return float(vidu_seconds(request, upstream_model))
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
         """``POST /ent/v2/{mode}`` (a 400 names what Vidu cannot do)."""
         refuse(request, _VENDOR, ("n",))
+        refuse_billed_extra(request, ("duration",))
         roles = image_roles(request, ("first_frame", "last_frame", "reference"), 7, _VENDOR)
         mode = _mode(roles)
         if mode in ("img2video", "start-end2video") and len(roles) > 2:
@@ -117,8 +136,7 @@ class ViduVideo(NoFind, NoCancel):
         if request.images:
             body["images"] = [image_ref(image, image_param(i)) for i, image in enumerate(request.images)]
         if request.seconds is not None:
-            allowed = vidu_durations(target.upstream_model)
-            body["duration"] = nearest(request.seconds, allowed) if allowed else max(1, round(request.seconds))
+            body["duration"] = vidu_seconds(request, target.upstream_model)
         if request.seed is not None:
             body["seed"] = request.seed
         if ratio is not None and mode in ("text2video", "reference2video"):

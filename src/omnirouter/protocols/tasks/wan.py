@@ -11,12 +11,14 @@
 * outputs: ``video_url`` (a signed OSS link, 24 h, fetched without the key);
 * ``cancel``: ``POST /api/v1/tasks/{id}/cancel`` (only a task still ``PENDING``); ``find``: None.
 
-Durations, the nearest the model makes (a tie to the shorter): ``wan2.6*`` 5/10/15, ``wan2.5*`` 5/10,
-others 5.  Text-to-video sizes (``size`` WxH, or ``resolution`` with ``aspect_ratio`` 16:9 / 9:16 / 1:1 /
-4:3 / 3:4): 480P 832x480 480x832 624x624; 720P 1280x720 720x1280 960x960 1088x832 832x1088; 1080P
-1920x1080 1080x1920 1440x1440 1632x1248 1248x1632.  Image-to-video follows the image's shape and takes
-``resolution`` 480P/720P/1080P (a ``size`` is read as its short side).  Images: t2v none, i2v one (the
-first frame), kf2v two (first and last frame), as http URLs or base64 ``data:`` URLs.  The client's
+Durations, the nearest the model makes (a tie to the shorter): ``wan2.6*`` 5/10/15, ``wan2.5*`` 5/10, others
+5; 5 when none is asked (``wan_seconds``, which ``seconds_for`` reports; a ``duration`` among the
+vendor-native fields, or in their ``parameters``, is a 400).  Text-to-video sizes (``size`` WxH, or
+``resolution`` with ``aspect_ratio`` 16:9 / 9:16 / 1:1 / 4:3 / 3:4): 480P 832x480 480x832 624x624; 720P
+1280x720 720x1280 960x960 1088x832 832x1088; 1080P 1920x1080 1080x1920 1440x1440 1632x1248 1248x1632.
+Image-to-video follows the image's shape and takes ``resolution`` 480P/720P/1080P (a ``size`` is read as
+its short side).  Images: t2v none, i2v one (the first frame), kf2v two (first and last frame), as http
+URLs or base64 ``data:`` URLs.  The client's
 vendor-native fields merge in (``input`` / ``parameters`` objects into theirs).  Billing signal:
 ``usage.video_duration``.  Timing: first poll after 15 s (DashScope suggests ~15 s), at most 30 s apart,
 deadline 1 h.
@@ -24,6 +26,7 @@ deadline 1 h.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -41,11 +44,12 @@ from omnirouter.protocols.tasks.video_common import (
     merge_extra,
     nearest,
     parse_size,
+    refuse_billed_extra,
     text,
     upstream_error,
 )
 
-__all__ = ["WAN_SIZES", "WAN_VIDEO", "WanVideo", "wan_durations"]
+__all__ = ["WAN_SIZES", "WAN_VIDEO", "WanVideo", "wan_durations", "wan_seconds"]
 
 _VENDOR = "DashScope"
 WAN_SIZES: dict[str, dict[str, str]] = {
@@ -71,6 +75,11 @@ def wan_durations(model: str) -> tuple[int, ...]:
     if model.startswith("wan2.5"):
         return (5, 10)
     return (5,)
+
+
+def wan_seconds(request: TaskRequest, model: str) -> int:
+    """The clip length ``model`` makes for ``request``: the nearest it makes, 5 when none is asked."""
+    return 5 if request.seconds is None else nearest(request.seconds, wan_durations(model))
 
 
 def _t2v_size(request: TaskRequest) -> str | None:
@@ -113,7 +122,13 @@ class WanVideo(NoFind):
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=15.0, max_poll=30.0, deadline=3600.0)
 
+    def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
+        """``wan_seconds``."""
+        return float(wan_seconds(request, upstream_model))
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
+        refuse_billed_extra(request, ("duration",))
+        refuse_billed_extra(request, ("duration",), nested="parameters")
         if request.n not in (None, 1):
             raise invalid("this model makes one video a task: 'n' must be 1.", "n")
         if request.remix_of is not None:
@@ -149,7 +164,7 @@ class WanVideo(NoFind):
             if size is not None:
                 parameters["size"] = size
         if request.seconds is not None:
-            parameters["duration"] = nearest(request.seconds, wan_durations(model))
+            parameters["duration"] = wan_seconds(request, model)
         if request.seed is not None:
             parameters["seed"] = request.seed
         if request.audio is not None:
