@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from omnirouter.config import ConfigError, parse_config
-from omnirouter.config.schema import ChannelConfig
+from omnirouter.config.schema import ChannelConfig, TasksConfig
 from omnirouter.ir.task import TaskStatus
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.core import LoggedRequest
 from omnirouter.routing import Channel
-from omnirouter.tasks import TaskRecord, registry_vendor
+from omnirouter.tasks import TaskPoller, TaskRecord, registry_vendor
 from omnirouter.tasks.pacing import ChannelPacer, poll_rate
 from tests.helpers.task_bench import (
     DEADLINE,
@@ -59,6 +59,17 @@ async def test_a_call_with_no_turn_within_the_wait_is_not_made_and_takes_nothing
     assert await ChannelPacer(None, wait=0.0).admit("a", {})  # uncapped
     assert ChannelPacer(4.0, wait=0.1).retry_in({}) == 0.25  # at least one call's interval
     assert ChannelPacer(4.0, wait=2.0).retry_in({}) == 2.0
+
+
+async def test_the_poller_takes_the_configured_rate_and_waits_at_most_a_quarter_of_its_lease(
+    database_url: str, mock: MockUpstream, tmp_path: Path
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench:
+        assert bench.poller.pacer.default is None  # uncapped unless configured
+        bench.engine.config = TasksConfig(poll_rate=2.0)
+        poller = TaskPoller(bench.engine, lease=4.0, rate_wait=10.0)
+        assert (poller.pacer.default, poller.pacer.wait) == (2.0, 1.0)
+        assert TaskPoller(bench.engine).pacer.wait == 5.0  # the default wait (the lease is 4 × 5 s)
 
 
 def _polls(mock: MockUpstream, since: float) -> list[LoggedRequest]:

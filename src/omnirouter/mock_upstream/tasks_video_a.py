@@ -306,12 +306,13 @@ async def ark_list(request: web.Request) -> web.StreamResponse:
             fault = advance(task, ARK)
             assert isinstance(fault, web.Response)
             return fault
-    items: list[dict[str, Any]] = []
+    found: list[tuple[VideoTask, str]] = []
     for task in named if wanted else tasks_of(request, "ark"):
         status = advance(task, ARK) if wanted else status_of(task)
         if isinstance(status, str) and status != "not_found":
-            items.append(_ark_object(request, task, status))
-    items.sort(key=lambda item: item["created_at"], reverse=True)
+            found.append((task, status))
+    found.sort(key=lambda pair: pair[0].created, reverse=True)
+    items = [_ark_object(request, task, status) for task, status in found]
     page = items[(page_num - 1) * page_size : page_num * page_size]
     return json_response({"items": page, "total": len(items)})
 
