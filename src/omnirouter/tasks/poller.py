@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -47,13 +47,16 @@ _MAX_FOLLOWUPS = 8
 _CHUNK = 256 * 1024
 
 
-def _batch_size(channel: Channel, vendor: TaskVendor) -> int:
+class _BatchVendor(TaskVendor, BatchPoll, Protocol):
+    """A vendor codec that also polls several tasks in one call."""
+
+
+def _batch_size(channel: Channel, vendor: _BatchVendor) -> int:
     """The most tasks one batch poll of ``channel`` carries: its ``task_poll_batch`` option (1: no batch
-    polls) within the vendor's limit (1 for a vendor without batch polls)."""
-    limit = vendor.batch_limit if isinstance(vendor, BatchPoll) else 1
+    polls) within the vendor's limit."""
     raw = channel.options.get("task_poll_batch", "")
-    wanted = int(raw) if raw.isdigit() and int(raw) > 0 else limit
-    return min(wanted, limit)
+    wanted = int(raw) if raw.isdigit() and int(raw) > 0 else vendor.batch_limit
+    return min(wanted, vendor.batch_limit)
 
 
 class _Later(Exception):
@@ -141,12 +144,12 @@ class TaskPoller:
 
     def _group(
         self, records: list[TaskRecord]
-    ) -> tuple[list[TaskRecord], list[tuple[list[TaskRecord], Channel, TaskVendor]]]:
+    ) -> tuple[list[TaskRecord], list[tuple[list[TaskRecord], Channel, _BatchVendor]]]:
         """Split claimed tasks into those polled alone and batches (tasks with an upstream id, before their
         deadline, on one channel whose vendor polls in batches; ``task_poll_batch`` caps a batch, 1 = off)."""
         engine, now = self.engine, self.engine.clock()
         alone: list[TaskRecord] = []
-        groups: dict[str, tuple[list[TaskRecord], Channel, TaskVendor]] = {}
+        groups: dict[str, tuple[list[TaskRecord], Channel, _BatchVendor]] = {}
         for record in records:
             channel = engine.channel(record.channel) if record.upstream_id is not None else None
             vendor = engine.vendor_for(channel, record.kind) if channel is not None else None
@@ -154,7 +157,7 @@ class TaskPoller:
                 alone.append(record)
                 continue
             groups.setdefault(channel.name, ([], channel, vendor))[0].append(record)
-        batches: list[tuple[list[TaskRecord], Channel, TaskVendor]] = []
+        batches: list[tuple[list[TaskRecord], Channel, _BatchVendor]] = []
         for group, channel, vendor in groups.values():
             size = _batch_size(channel, vendor)
             if len(group) < 2 or size < 2:
@@ -228,17 +231,16 @@ class TaskPoller:
             return
         await self._apply(record, state, vendor, channel)
 
-    async def _handle_batch(self, records: list[TaskRecord], channel: Channel, vendor: TaskVendor) -> None:
+    async def _handle_batch(self, records: list[TaskRecord], channel: Channel, vendor: _BatchVendor) -> None:
         try:
             await self._step_batch(records, channel, vendor)
         except Exception:  # a bug or the database: the leases lapse and the tasks are tried again
             log.exception("tasks %s: batch poll step failed", ", ".join(record.id for record in records))
 
-    async def _step_batch(self, records: list[TaskRecord], channel: Channel, vendor: TaskVendor) -> None:
+    async def _step_batch(self, records: list[TaskRecord], channel: Channel, vendor: _BatchVendor) -> None:
         """One vendor call for all of ``records`` (tasks of ``channel`` with upstream ids); each task then
         moves as its own poll would have moved it.  A task the answer lacks is polled alone."""
         engine = self.engine
-        assert isinstance(vendor, BatchPoll)
         key = channel.upstream_keys.next_key()
         if key is None:
             for record in records:
@@ -267,10 +269,9 @@ class TaskPoller:
             *(self._handle(record) for record in missing),
         )
 
-    async def _poll_many(self, call: UpstreamCall, vendor: TaskVendor, channel: Channel,
+    async def _poll_many(self, call: UpstreamCall, vendor: _BatchVendor, channel: Channel,
                          target: TaskTarget) -> dict[str, TaskState]:  # fmt: skip
         """One batch poll; anything but an answer is ``_Later`` (for every task in it)."""
-        assert isinstance(vendor, BatchPoll)
         try:
             answer = await self.engine.answer(channel, call, target.upstream_key, vendor)
             return vendor.parse_poll_many(answer, target)
