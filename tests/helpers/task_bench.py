@@ -28,7 +28,7 @@ from omnirouter.storage import Database, KeyRecord, api_keys_table, migrate, nor
 from omnirouter.storage.accounts_models import prices_table, reservations_table
 from omnirouter.storage.models import usage_records_table
 from omnirouter.storage.tasks_repo import tasks_table
-from omnirouter.tasks import LocalBlobSink, TaskEngine, TaskPoller, TaskRecord
+from omnirouter.tasks import LocalBlobSink, TaskEngine, TaskPoller, TaskRecord, VendorFor
 from omnirouter.transport import UpstreamClient
 
 MODEL = "vid-1"
@@ -146,8 +146,11 @@ def channel(mock: MockUpstream, name: str = "mv", *, priority: int = 0, **option
     return Channel(config)
 
 
-async def add_replica(bench: Bench, name: str, catalog: ModelCatalog, **poller: Any) -> Replica:
-    """Another engine and poller on the same database (its own connection pool)."""
+async def add_replica(
+    bench: Bench, name: str, catalog: ModelCatalog, *, vendor_for: VendorFor = mock_vendor, **poller: Any
+) -> Replica:
+    """Another engine and poller on the same database (its own connection pool); ``vendor_for`` picks each
+    channel's codec (default: the mock video vendor for every channel)."""
     db = Database(bench.url)
     prices = PriceBook(db)
     await prices.reload()
@@ -158,7 +161,7 @@ async def add_replica(bench: Bench, name: str, catalog: ModelCatalog, **poller: 
         bench.client,
         bench.sink,
         TasksConfig(),
-        vendor_for=mock_vendor,
+        vendor_for=vendor_for,
         clock=bench.clock,
         rng=random.Random(7),
         owner=f"replica-{name}",
@@ -172,9 +175,17 @@ async def add_replica(bench: Bench, name: str, catalog: ModelCatalog, **poller: 
 
 @asynccontextmanager
 async def task_bench(
-    url: str, mock: MockUpstream, tmp_path: Path, *, quota_nano: int | None = KEY.quota_nano, **poller: Any
+    url: str,
+    mock: MockUpstream,
+    tmp_path: Path,
+    *,
+    quota_nano: int | None = KEY.quota_nano,
+    channels: list[Channel] | None = None,
+    vendor_for: VendorFor = mock_vendor,
+    **poller: Any,
 ) -> AsyncIterator[Bench]:
-    """A migrated database with the key and price, and replica ``a``."""
+    """A migrated database with the key and price, and replica ``a`` (on ``channels``, default the mock
+    video vendor's ``channel(mock)``)."""
     url = normalize_database_url(url)
     await migrate(url)
     async with Database(url) as setup, setup.engine.begin() as conn:
@@ -191,9 +202,9 @@ async def task_bench(
     client = UpstreamClient()
     await client.start()
     bench = Bench(url, mock, Clock(), LocalBlobSink(tmp_path / "results"), client)
-    catalog = ModelCatalog([channel(mock)])
+    catalog = ModelCatalog(channels if channels is not None else [channel(mock)])
     try:
-        await add_replica(bench, "a", catalog, **poller)
+        await add_replica(bench, "a", catalog, vendor_for=vendor_for, **poller)
         yield bench
     finally:
         for replica in bench.replicas.values():

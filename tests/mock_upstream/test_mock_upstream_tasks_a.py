@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import av
+import orjson
 import pytest
 from PIL import Image
 
@@ -20,7 +21,7 @@ from omnirouter.ir.task import TaskRequest, TaskState, TaskStatus
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.tasks_wires_a import mock_secret
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
-from omnirouter.protocols.tasks.base import TaskTarget, TaskVendor
+from omnirouter.protocols.tasks.base import BatchPoll, TaskTarget, TaskVendor
 from omnirouter.providers import PROVIDERS, Capability, ProviderKind
 
 VENDORS = {
@@ -244,3 +245,46 @@ async def test_kling_image_to_video_and_ten_seconds(mock: MockUpstream) -> None:
     frames, seconds = _frames((await _fetch(state.outputs[0].url))[1])
     assert frames == 80
     assert seconds == pytest.approx(10, abs=0.2)
+
+
+async def test_ark_lists_tasks_by_id_each_one_poll_on(mock: MockUpstream) -> None:
+    codec, target = _setup(ProviderKind.ARK, mock)
+    assert isinstance(codec, BatchPoll)
+    request = TaskRequest(model="m", prompt="x")
+    async with aiohttp.ClientSession() as session:
+
+        async def submit(directive: dict[str, Any]) -> str:
+            mock.script(directive)
+            answer = await _send(session, ProviderKind.ARK, codec.submit(request, target), target)
+            return codec.parse_submit(answer, request, target).upstream_id
+
+        async def listed(ids: list[str]) -> dict[str, TaskState]:
+            call = codec.poll_many(ids, target)
+            assert call is not None
+            answer = await _send(session, ProviderKind.ARK, call, target)
+            assert answer.status == 200, answer.body
+            return codec.parse_poll_many(answer, target)
+
+        quick, slow, gone = (
+            await submit({"pending_polls": 1}),
+            await submit({}),
+            await submit({"poll_faults": ["not_found"]}),
+        )
+        first = await listed([quick, slow, gone, "cgt-nobody"])
+        assert {k: v.status for k, v in first.items()} == {quick: TaskStatus.QUEUED, slow: TaskStatus.QUEUED}
+        second = await listed([quick, slow, gone])
+        assert second[quick].status is TaskStatus.SUCCEEDED and second[quick].outputs[0].url.startswith(mock.url)
+        assert (second[slow].status, second[gone].status) == (TaskStatus.RUNNING, TaskStatus.QUEUED)
+        # A scripted HTTP fault of one task answers for the whole list, and no task moves.
+        mock.state.tasks[f"ark:{slow}"].faults.append(500)  # type: ignore[union-attr]
+        call = codec.poll_many([slow, gone], target)
+        assert call is not None and (await _send(session, ProviderKind.ARK, call, target)).status == 500
+        assert (await listed([slow, gone]))[gone].status is TaskStatus.RUNNING
+        # Paging and its bounds, as Ark's list.
+        bad = UpstreamCall("/api/v3/contents/generations/tasks?page_size=501", method="GET")
+        assert (await _send(session, ProviderKind.ARK, bad, target)).status == 400
+        page = UpstreamCall(f"/api/v3/contents/generations/tasks?page_size=1&page_num=2&filter.task_ids={quick}"
+                            f"&filter.task_ids={slow}", method="GET")  # fmt: skip
+        answer = await _send(session, ProviderKind.ARK, page, target)
+        body = orjson.loads(answer.body)
+        assert body["total"] == 2 and [item["id"] for item in body["items"]] == [quick]  # newest first: slow, quick

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 import orjson
@@ -17,7 +18,7 @@ from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.media import ImageInput, MediaFile
 from omnirouter.ir.task import TaskRequest, TaskState, TaskStatus
 from omnirouter.protocols.media.base import Answer, Followup
-from omnirouter.protocols.tasks.base import TaskTarget
+from omnirouter.protocols.tasks.base import BatchPoll, TaskTarget
 from omnirouter.protocols.tasks.hailuo import HAILUO_VIDEO
 from omnirouter.protocols.tasks.jimeng import JIMENG_VIDEO
 from omnirouter.protocols.tasks.kling import KLING_VIDEO
@@ -225,6 +226,29 @@ def test_seedance_statuses_usage_and_cancel() -> None:
     cancel = SEEDANCE_VIDEO.cancel("cgt-1", target)
     assert cancel is not None and cancel.method == "DELETE" and cancel.path.endswith("/tasks/cgt-1")
     assert KLING_VIDEO.cancel("x", target) is None and VIDU_VIDEO.find(target) is None
+
+
+def test_seedance_batch_poll_lists_the_ids_and_parses_each_item_as_a_poll() -> None:
+    target = _target("s")
+    assert isinstance(SEEDANCE_VIDEO, BatchPoll) and not isinstance(KLING_VIDEO, BatchPoll)
+    call = SEEDANCE_VIDEO.poll_many(["cgt-1", "cgt-2"], target)
+    assert call is not None and call.method == "GET"
+    path, query = call.path.split("?")
+    assert path == "/api/v3/contents/generations/tasks"
+    assert parse_qs(query) == {"page_num": ["1"], "page_size": ["2"], "filter.task_ids": ["cgt-1", "cgt-2"]}
+    assert SEEDANCE_VIDEO.poll_many([], target) is None
+    assert SEEDANCE_VIDEO.poll_many([f"cgt-{i}" for i in range(101)], target) is None  # over the limit
+    done = {"id": "cgt-1", "status": "succeeded", "content": {"video_url": "https://v"}, "duration": 5}
+    done |= {"usage": {"completion_tokens": 100, "total_tokens": 100}}
+    items = [done, {"id": "cgt-2", "status": "running"}, {"status": "queued"}, "junk"]
+    states = SEEDANCE_VIDEO.parse_poll_many(_answer({"items": items, "total": 4}), target)
+    assert set(states) == {"cgt-1", "cgt-2"}  # an item without an id is nobody's
+    assert states["cgt-1"] == SEEDANCE_VIDEO.parse_poll(_answer(done), target, None)
+    assert states["cgt-2"].status is TaskStatus.RUNNING
+    assert SEEDANCE_VIDEO.parse_poll_many(_answer({"items": [], "total": 0}), target) == {}
+    for bad in ({"error": {"code": "InternalServiceError", "message": "busy"}}, {"total": 0}, [1]):
+        with pytest.raises(GatewayError):
+            SEEDANCE_VIDEO.parse_poll_many(_answer(bad), target)
 
 
 def _reference_signature(secret: str, stamp: str, canonical: str) -> str:

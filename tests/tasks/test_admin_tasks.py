@@ -143,3 +143,36 @@ async def test_force_poll_and_cancel_refund(mock: MockUpstream, tmp_path: Path) 
     key, rows = await assert_books_balance(db_url, "tester")  # nothing reserved, used == the ledger's sum
     assert key.used_nano == 0 and len(rows) == 2 and all(row.cost_nano == 0 for row in rows)
     assert len(await ledger(db_url)) == 2
+
+
+async def test_the_summary_counts_tasks_overdue_for_their_poll(mock: MockUpstream, tmp_path: Path) -> None:
+    async with task_gateway(mock, tmp_path) as running, aiohttp.ClientSession() as session:
+        poller = running.app.gateway.task_poller
+        await poller.stop()  # a poller falling behind: nothing polls
+        base = f"{running.url}/admin/tasks/summary"
+        task_id = await _kling(session, running.url)
+
+        async def overdue(query: str = "overdue_after=0") -> Any:
+            status, summary = await _admin(session, "GET", f"{base}?{query}")
+            assert status == 200, summary
+            return summary if summary["overdue"] else None
+
+        late = await until(overdue)  # its first poll (0.05 s after the submit) has passed, and nobody polled
+        assert (late["overdue"], late["overdue_after"], late["live"]) == (1, 0, 1) and late["most_overdue_seconds"] > 0
+        _, patient = await _admin(session, "GET", base)  # by default a poll is overdue a minute after it was due
+        assert (patient["overdue"], patient["overdue_after"], patient["most_overdue_seconds"]) == (0, 60, None)
+        _, other = await _admin(session, "GET", f"{base}?overdue_after=0&channel=veo-main")
+        assert other["overdue"] == 0  # the filters apply
+        status, error = await _admin(session, "GET", f"{base}?overdue_after=-1")
+        assert status == 400 and error["error"]["param"] == "overdue_after"
+
+        await poller.start()  # the poller catches up: the task finishes and is no longer overdue
+
+        async def caught_up() -> Any:
+            _, summary = await _admin(session, "GET", f"{base}?overdue_after=0")
+            return summary if summary["counts"]["succeeded"] == 1 else None
+
+        done = await until(caught_up)
+        assert (done["overdue"], done["live"], done["most_overdue_seconds"]) == (0, 0, None)
+        _, task = await _admin(session, "GET", f"{running.url}/admin/tasks/{task_id}")
+        assert task["status"] == "succeeded"

@@ -15,7 +15,7 @@ import msgspec
 from omnirouter.api.admin_common import AdminContext, AdminRequest, QueryParam, Reply, admin_route, refusal
 from omnirouter.http.routes import Route
 from omnirouter.ir.task import TaskStatus
-from omnirouter.storage.tasks_repo import LIVE, count_tasks, move_task
+from omnirouter.storage.tasks_repo import LIVE, count_overdue, count_tasks, move_task
 from omnirouter.tasks import TaskRecord
 
 __all__ = ["TaskAdminView", "TaskCounts", "TaskPage", "admin_task_view", "task_routes"]
@@ -23,6 +23,8 @@ __all__ = ["TaskAdminView", "TaskCounts", "TaskPage", "admin_task_view", "task_r
 _NANO = 1_000_000_000
 _STATUSES = tuple(status.value for status in TaskStatus)
 MAX_TASK_PAGE = 500
+OVERDUE_AFTER = 60
+"""Seconds past its ``next_poll_at`` after which ``/admin/tasks/summary`` counts a task as overdue."""
 
 
 class StoredOutputView(msgspec.Struct, kw_only=True):
@@ -76,11 +78,16 @@ class TaskPage(msgspec.Struct, kw_only=True):
 
 
 class TaskCounts(msgspec.Struct, kw_only=True):
-    """How many tasks are in each state (every state listed, zeros included), and in all."""
+    """How many tasks are in each state (every state listed, zeros included), and in all; ``overdue``: the
+    unfinished tasks whose next poll was due more than ``overdue_after`` seconds ago (pollers falling
+    behind), ``most_overdue_seconds`` how late the latest of them is (None: none is)."""
 
     counts: dict[str, int]
     live: int
     total: int
+    overdue: int
+    overdue_after: int
+    most_overdue_seconds: float | None
 
 
 def admin_task_view(record: TaskRecord) -> TaskAdminView:
@@ -162,9 +169,14 @@ def task_routes(ctx: AdminContext) -> list[Route]:
 
     async def summary(req: AdminRequest) -> Reply:
         filters = _filters(req)
+        after = req.integer("overdue_after", default=OVERDUE_AFTER, low=0, high=30 * 86400) or 0
+        now = engine.clock()
         counted = await ctx.read(lambda conn: count_tasks(conn, **filters))
+        overdue, earliest = await ctx.read(lambda conn: count_overdue(conn, now - after, **filters))
         counts = {status: counted.get(status, 0) for status in _STATUSES}
-        return 200, TaskCounts(counts=counts, live=sum(counts[s] for s in LIVE), total=sum(counts.values()))
+        most = round(now - earliest, 3) if earliest is not None else None
+        return 200, TaskCounts(counts=counts, live=sum(counts[s] for s in LIVE), total=sum(counts.values()),
+                               overdue=overdue, overdue_after=after, most_overdue_seconds=most)  # fmt: skip
 
     async def one(req: AdminRequest) -> Reply:
         return 200, admin_task_view(await found(req))
@@ -199,12 +211,15 @@ def task_routes(ctx: AdminContext) -> list[Route]:
         QueryParam("after", "the previous page's next_after"),
         QueryParam("limit", f"tasks per page, 1 to {MAX_TASK_PAGE} (default 50)", "integer"),
     )
+    overdue = QueryParam("overdue_after", f"count an unfinished task as overdue once its poll is this many seconds "
+                         f"late (default {OVERDUE_AFTER})", "integer")  # fmt: skip
     finished = (400, 401, 404, 409)
     return [
         admin_route("GET", "/admin/tasks", "Asynchronous tasks of every key, newest first, paged", list_all, None,
                     TaskPage, query=(*filters, *page), errors=(400, 401)),
-        admin_route("GET", "/admin/tasks/summary", "How many tasks are in each state", summary, None, TaskCounts,
-                    query=filters[1:], errors=(400, 401)),
+        admin_route("GET", "/admin/tasks/summary", "How many tasks are in each state, and how many unfinished "
+                    "ones are overdue for their poll", summary, None, TaskCounts, query=(*filters[1:], overdue),
+                    errors=(400, 401)),
         admin_route("GET", "/admin/tasks/{id}", "One task, with its channel, vendor id, schedule and money", one,
                     None, TaskAdminView),
         admin_route("POST", "/admin/tasks/{id}/poll", "Poll an unfinished task now (its poll is moved to now and "

@@ -125,7 +125,9 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``poll_backoff``: the factor each gap grows by; ``deadline`` (seconds): a task still unfinished then
     fails and is refunded.  Unset (None): the vendor's own defaults (its codec's ``timing``).  A channel
     may override each in its ``options:`` as ``task_poll_first``, ``task_poll_max``, ``task_poll_backoff``,
-    ``task_deadline`` (and cap its concurrent polls with ``task_poll_concurrency``).
+    ``task_deadline`` (and cap its concurrent polls with ``task_poll_concurrency``).  ``poll_rate``: the most
+    vendor calls per second the poller of one gateway process makes to one channel (None: uncapped; a
+    channel's ``task_poll_rate`` option wins).
     ``result_store``: ``local:DIR`` (None: a ``task-results`` folder beside the database) or
     ``s3://bucket/prefix`` (``s3_endpoint_url`` for S3-compatible stores; credentials from the environment).
     """
@@ -134,6 +136,7 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     poll_max: Annotated[float, msgspec.Meta(gt=0)] | None = None
     poll_backoff: Annotated[float, msgspec.Meta(ge=1)] = 1.5
     deadline: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    poll_rate: Annotated[float, msgspec.Meta(gt=0)] | None = None
     result_store: str | None = None
     s3_endpoint_url: str | None = None
     result_retention_days: Annotated[float, msgspec.Meta(gt=0)] | None = None

@@ -154,6 +154,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_get("/v1/query/video_generation", tasks_video_a.minimax_query)
     r.add_get("/v1/files/retrieve", tasks_video_a.minimax_file)
     r.add_post("/api/v3/contents/generations/tasks", tasks_video_a.ark_submit)
+    r.add_get("/api/v3/contents/generations/tasks", tasks_video_a.ark_list)
     r.add_get("/api/v3/contents/generations/tasks/{id}", tasks_video_a.ark_task)
     r.add_delete("/api/v3/contents/generations/tasks/{id}", tasks_video_a.ark_task)
     r.add_get("/api/v1/tasks/{task_id}", _dashscope_task)

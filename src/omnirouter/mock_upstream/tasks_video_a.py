@@ -27,6 +27,7 @@ from omnirouter.mock_upstream.tasks_video import (
     new_task,
     script,
     status_of,
+    tasks_of,
 )
 from omnirouter.mock_upstream.tasks_wires_a import JIMENG, KLING, RAW_BODY, VIDU
 
@@ -309,6 +310,37 @@ async def ark_task(request: web.Request) -> web.StreamResponse:
     if task is None or status == "not_found":
         return ARK.error(404, "The specified task is not found.", code="ResourceNotFound")
     return json_response(_ark_object(request, task, status))
+
+
+async def ark_list(request: web.Request) -> web.StreamResponse:
+    """``GET …/tasks?page_num&page_size&filter.task_ids=…`` (the id filter repeated per id) → ``{items,
+    total}``, newest first.  Each task named is one poll on (a ``not_found`` fault leaves it out); a
+    scripted HTTP fault of any named task answers for the whole list, and no task moves then."""
+    ex = await begin(request, ARK)
+    if not isinstance(ex, Exchange):
+        return ex
+    try:
+        page_num, page_size = int(request.query.get("page_num", "1")), int(request.query.get("page_size", "10"))
+    except ValueError:
+        page_num = page_size = 0
+    if not (1 <= page_num <= 500 and 1 <= page_size <= 500):
+        return ARK.error(400, "page_num and page_size must be between 1 and 500.", code="InvalidParameter")
+    wanted = list(dict.fromkeys(request.query.getall("filter.task_ids", [])))
+    named = [task for task in (find(request, "ark", task_id) for task_id in wanted) if task is not None]
+    for task in named:
+        if task.faults and isinstance(task.faults[0], int) and not task.cancelled:
+            fault = advance(task, ARK)
+            assert isinstance(fault, web.Response)
+            return fault
+    found: list[tuple[VideoTask, str]] = []
+    for task in named if wanted else tasks_of(request, "ark"):
+        status = advance(task, ARK) if wanted else status_of(task)
+        if isinstance(status, str) and status != "not_found":
+            found.append((task, status))
+    found.sort(key=lambda pair: pair[0].created, reverse=True)
+    items = [_ark_object(request, task, status) for task, status in found]
+    page = items[(page_num - 1) * page_size : page_num * page_size]
+    return json_response({"items": page, "total": len(items)})
 
 
 # ---------------------------------------------------------------- Jimeng

@@ -11,7 +11,7 @@ No upstream key is ever stored here (a poll resolves the channel's key by channe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Row,
+    Select,
     String,
     Table,
     Text,
@@ -38,6 +39,7 @@ __all__ = [
     "LIVE",
     "TaskRow",
     "claim_due",
+    "count_overdue",
     "count_tasks",
     "find_by_idempotency",
     "get_task",
@@ -47,6 +49,8 @@ __all__ = [
     "move_task",
     "tasks_table",
 ]
+
+_Query = TypeVar("_Query", bound=Select[Any, Any])
 
 LIVE = ("pending", "queued", "running")
 """The statuses of unfinished tasks (``ir.TaskStatus`` values)."""
@@ -203,6 +207,26 @@ async def move_task(
     return result.rowcount == 1
 
 
+def _filtered(
+    query: _Query,
+    *,
+    key_id: int | None = None,
+    user_id: int | None = None,
+    model: str | None = None,
+    channel: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> _Query:
+    for column, value in ((_T.c.key_id, key_id), (_T.c.user_id, user_id), (_T.c.model, model), (_T.c.channel, channel)):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(_T.c.created_at >= since)
+    if until is not None:
+        query = query.where(_T.c.created_at < until)
+    return query
+
+
 async def count_tasks(
     conn: AsyncConnection,
     *,
@@ -214,14 +238,8 @@ async def count_tasks(
     until: float | None = None,
 ) -> dict[str, int]:
     """How many tasks there are in each status (only the statuses that have some), filtered as ``list_tasks``."""
-    query = select(_T.c.status, func.count()).group_by(_T.c.status)
-    for column, value in ((_T.c.key_id, key_id), (_T.c.user_id, user_id), (_T.c.model, model), (_T.c.channel, channel)):
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(_T.c.created_at >= since)
-    if until is not None:
-        query = query.where(_T.c.created_at < until)
+    query = _filtered(select(_T.c.status, func.count()).group_by(_T.c.status), key_id=key_id, user_id=user_id,
+                      model=model, channel=channel, since=since, until=until)  # fmt: skip
     return {status: int(count) for status, count in (await conn.execute(query)).all()}
 
 
@@ -235,3 +253,22 @@ async def hint_poll(conn: AsyncConnection, task_id: str, now: float) -> bool:
     )
     result = await conn.execute(query)
     return result.rowcount == 1
+
+
+async def count_overdue(
+    conn: AsyncConnection,
+    before: float,
+    *,
+    key_id: int | None = None,
+    user_id: int | None = None,
+    model: str | None = None,
+    channel: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> tuple[int, float | None]:
+    """Unfinished tasks whose next poll was due before ``before`` (a poller falling behind), filtered as
+    ``count_tasks``: how many, and the earliest such ``next_poll_at`` (None: none)."""
+    query = select(func.count(), func.min(_T.c.next_poll_at)).where(_T.c.status.in_(LIVE), _T.c.next_poll_at < before)
+    query = _filtered(query, key_id=key_id, user_id=user_id, model=model, channel=channel, since=since, until=until)
+    row = (await conn.execute(query)).one()
+    return int(row[0]), float(row[1]) if row[1] is not None else None

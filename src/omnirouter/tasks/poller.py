@@ -1,6 +1,12 @@
 """The poller: every replica runs one.  It claims due tasks with a lease (``storage.tasks_repo.claim_due``),
-polls each under a bounded timeout and a per-channel cap, and moves it by compare-and-set while its lease
-is its own.  A replica that dies leaves leases that lapse; another replica's poller picks its tasks up.
+polls each under a bounded timeout, a per-channel cap on concurrent polls and a per-channel poll rate
+(``tasks.pacing``), and moves it by compare-and-set while its lease is its own.  A replica that dies
+leaves leases that lapse; another replica's poller picks its tasks up.
+
+Where the vendor's API answers several tasks in one call (``BatchPoll``), the due tasks of one channel are
+polled together, one call per batch; each task then moves exactly as a poll of its own would move it.
+A task whose poll would wait for the channel's rate longer than ``rate_wait`` is handed back to be polled
+shortly, its lease released, without counting an attempt or an error.
 
 Classify, don't guess: a transport error, 5xx, 429, auth error, vendor error inside a 200 or ``not_found``
 is tried again later (counted in ``poll_errors``, shown in ``last_error``), never refunded; an unknown
@@ -16,18 +22,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import msgspec
 
 from omnirouter.ir import GatewayError
 from omnirouter.ir.task import TaskState, TaskStatus, can_move
 from omnirouter.protocols.media.base import Followup, UpstreamCall
-from omnirouter.protocols.tasks.base import TaskTarget, TaskVendor
+from omnirouter.protocols.tasks.base import BatchPoll, TaskTarget, TaskVendor
 from omnirouter.routing import Channel
 from omnirouter.storage.tasks_repo import claim_due, move_task
 from omnirouter.tasks.engine import TaskEngine
 from omnirouter.tasks.ledger import task_usage
+from omnirouter.tasks.pacing import ChannelPacer
 from omnirouter.tasks.records import StoredOutput, TaskRecord, TaskSummary
 from omnirouter.transport import AttemptFailure, open_call
 
@@ -37,6 +45,18 @@ log = logging.getLogger("omnirouter.tasks")
 
 _MAX_FOLLOWUPS = 8
 _CHUNK = 256 * 1024
+
+
+class _BatchVendor(TaskVendor, BatchPoll, Protocol):
+    """A vendor codec that also polls several tasks in one call."""
+
+
+def _batch_size(channel: Channel, vendor: _BatchVendor) -> int:
+    """The most tasks one batch poll of ``channel`` carries: its ``task_poll_batch`` option (1: no batch
+    polls) within the vendor's limit."""
+    raw = channel.options.get("task_poll_batch", "")
+    wanted = int(raw) if raw.isdigit() and int(raw) > 0 else vendor.batch_limit
+    return min(wanted, vendor.batch_limit)
 
 
 class _Later(Exception):
@@ -52,7 +72,9 @@ class TaskPoller:
 
     ``interval``: seconds between claims when nothing is due; ``batch``: tasks claimed at once;
     ``lease``: how long a claim lasts (a few times the HTTP timeout); ``per_channel``: concurrent polls
-    per channel (a channel's ``task_poll_concurrency`` option overrides it).
+    per channel (a channel's ``task_poll_concurrency`` option overrides it); ``rate_wait``: the longest a
+    poll waits for its channel's poll rate (``tasks.poll_rate``, a channel's ``task_poll_rate``) before
+    its task is handed back (default 5 s; never more than a quarter of the lease).
     """
 
     def __init__(
@@ -63,12 +85,14 @@ class TaskPoller:
         batch: int = 100,
         lease: float | None = None,
         per_channel: int = 8,
+        rate_wait: float = 5.0,
     ) -> None:
         self.engine = engine
         self.interval = interval
         self.batch = batch
         self.lease = lease if lease is not None else 4 * engine.http_timeout
         self.per_channel = per_channel
+        self.pacer = ChannelPacer(engine.config.poll_rate, max(0.0, min(rate_wait, self.lease / 4)))
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -113,8 +137,34 @@ class TaskPoller:
             rows = await claim_due(conn, engine.owner, now, now + self.lease, self.batch)
         records = [TaskRecord.of(row) for row in rows]
         if records:
-            await asyncio.gather(*(self._handle(record) for record in records))
+            alone, batches = self._group(records)
+            await asyncio.gather(*(self._handle(record) for record in alone),
+                                 *(self._handle_batch(*batch) for batch in batches))  # fmt: skip
         return len(records)
+
+    def _group(
+        self, records: list[TaskRecord]
+    ) -> tuple[list[TaskRecord], list[tuple[list[TaskRecord], Channel, _BatchVendor]]]:
+        """Split claimed tasks into those polled alone and batches (tasks with an upstream id, before their
+        deadline, on one channel whose vendor polls in batches; ``task_poll_batch`` caps a batch, 1 = off)."""
+        engine, now = self.engine, self.engine.clock()
+        alone: list[TaskRecord] = []
+        groups: dict[str, tuple[list[TaskRecord], Channel, _BatchVendor]] = {}
+        for record in records:
+            channel = engine.channel(record.channel) if record.upstream_id is not None else None
+            vendor = engine.vendor_for(channel, record.kind) if channel is not None else None
+            if channel is None or not isinstance(vendor, BatchPoll) or now >= record.deadline_at:
+                alone.append(record)
+                continue
+            groups.setdefault(channel.name, ([], channel, vendor))[0].append(record)
+        batches: list[tuple[list[TaskRecord], Channel, _BatchVendor]] = []
+        for group, channel, vendor in groups.values():
+            size = _batch_size(channel, vendor)
+            if len(group) < 2 or size < 2:
+                alone.extend(group)
+                continue
+            batches.extend((group[i : i + size], channel, vendor) for i in range(0, len(group), size))
+        return alone, batches
 
     # ------------------------------------------------------------------ one task
 
@@ -151,6 +201,9 @@ class TaskPoller:
             await self._later(record, vendor, channel, _Later("no usable upstream key on the channel"))
             return
         target = engine.target(channel, record.upstream_model, key, record.id)
+        if not await self.pacer.admit(channel.name, channel.options):
+            await self._defer([record], channel)
+            return
         async with self._limit(channel):
             try:
                 if record.upstream_id is None:
@@ -158,14 +211,91 @@ class TaskPoller:
                     return
                 async with asyncio.timeout(engine.http_timeout):
                     state = await self._poll(record.upstream_id, vendor, channel, target)
-                if state.status is TaskStatus.SUCCEEDED:
-                    stored = await self._store(record, state, vendor, channel, key)
-                    await self._succeed(record, state, stored, vendor)
-                    return
             except _Later as later:
                 await self._later(record, vendor, channel, later)
                 return
+        await self._settle(record, state, vendor, channel, key)
+
+    async def _settle(self, record: TaskRecord, state: TaskState, vendor: TaskVendor, channel: Channel,
+                      key: str) -> None:  # fmt: skip
+        """Move the task as the vendor's answer says: keep the results and settle, end it, or schedule the
+        next poll."""
+        if state.status is TaskStatus.SUCCEEDED:
+            async with self._limit(channel):
+                try:
+                    stored = await self._store(record, state, vendor, channel, key)
+                except _Later as later:
+                    await self._later(record, vendor, channel, later)
+                    return
+            await self._succeed(record, state, stored, vendor)
+            return
         await self._apply(record, state, vendor, channel)
+
+    async def _handle_batch(self, records: list[TaskRecord], channel: Channel, vendor: _BatchVendor) -> None:
+        try:
+            await self._step_batch(records, channel, vendor)
+        except Exception:  # a bug or the database: the leases lapse and the tasks are tried again
+            log.exception("tasks %s: batch poll step failed", ", ".join(record.id for record in records))
+
+    async def _step_batch(self, records: list[TaskRecord], channel: Channel, vendor: _BatchVendor) -> None:
+        """One vendor call for all of ``records`` (tasks of ``channel`` with upstream ids); each task then
+        moves as its own poll would have moved it.  A task the answer lacks is polled alone."""
+        engine = self.engine
+        key = channel.upstream_keys.next_key()
+        if key is None:
+            for record in records:
+                await self._later(record, vendor, channel, _Later("no usable upstream key on the channel"))
+            return
+        target = engine.target(channel, records[0].upstream_model, key, records[0].id)
+        call = vendor.poll_many([record.upstream_id or "" for record in records], target)
+        if call is None:
+            await asyncio.gather(*(self._handle(record) for record in records))
+            return
+        if not await self.pacer.admit(channel.name, channel.options):
+            await self._defer(records, channel)
+            return
+        async with self._limit(channel):
+            try:
+                async with asyncio.timeout(engine.http_timeout):
+                    states = await self._poll_many(call, vendor, channel, target)
+            except _Later as later:
+                for record in records:
+                    await self._later(record, vendor, channel, later)
+                return
+        answered = [record for record in records if (record.upstream_id or "") in states]
+        missing = [record for record in records if (record.upstream_id or "") not in states]
+        await asyncio.gather(
+            *(self._settle(record, states[record.upstream_id or ""], vendor, channel, key) for record in answered),
+            *(self._handle(record) for record in missing),
+        )
+
+    async def _poll_many(self, call: UpstreamCall, vendor: _BatchVendor, channel: Channel,
+                         target: TaskTarget) -> dict[str, TaskState]:  # fmt: skip
+        """One batch poll; anything but an answer is ``_Later`` (for every task in it)."""
+        try:
+            answer = await self.engine.answer(channel, call, target.upstream_key, vendor)
+            return vendor.parse_poll_many(answer, target)
+        except AttemptFailure as failure:
+            status = failure.upstream_status
+            raise _Later(f"batch poll answered {status or failure.error.kind.value}: {failure.error.message}",
+                         failure.error.retry_after) from None  # fmt: skip
+        except GatewayError as error:  # an error inside a 2xx answer
+            raise _Later(f"vendor error: {error.message}", error.retry_after) from None
+        except TimeoutError:
+            raise _Later("batch poll timed out") from None
+
+    async def _defer(self, records: Sequence[TaskRecord], channel: Channel) -> None:
+        """The channel's poll rate has no turn for these tasks soon: hand them back to be polled shortly
+        (lease released; no attempt, no error counted)."""
+        engine = self.engine
+        now = engine.clock()
+        away = self.pacer.retry_in(channel.options)
+        async with engine.db.engine.begin() as conn:
+            for record in records:
+                values = {"next_poll_at": min(now + away * (1.0 + engine.rng.random()), record.deadline_at),
+                          "lease_owner": None, "lease_until": None}  # fmt: skip
+                await move_task(conn, record.id, values, owner=engine.owner)
+        log.debug("channel %s: poll rate reached; %d task(s) back in %.1f s or so", channel.name, len(records), away)
 
     async def _poll(self, upstream_id: str, vendor: TaskVendor, channel: Channel, target: TaskTarget) -> TaskState:
         """One poll (with its follow-up calls); anything but an answer is ``_Later``."""

@@ -13,8 +13,8 @@ The engine (``tasks/``) does every I/O: it calls ``UpstreamCall``s (``protocols.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple, Protocol
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
@@ -23,6 +23,7 @@ from omnirouter.ir.task import TaskKind, TaskRequest, TaskState, TaskStatus
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
 
 __all__ = [
+    "BatchPoll",
     "Submitted",
     "TaskDialect",
     "TaskTarget",
@@ -114,6 +115,28 @@ class TaskVendor(Protocol):
         ...
 
     def decode_error(self, status: int, body: bytes) -> GatewayError: ...
+
+
+@runtime_checkable
+class BatchPoll(Protocol):
+    """What a vendor codec adds when its API answers several tasks in one call (Ark's task list filtered
+    by ids); the poller groups a channel's due tasks into such calls (docs/tasks.md, "Schedule").
+
+    ``batch_limit``: the most ids one call may carry.  ``parse_poll_many`` maps each upstream id the
+    answer has to its state exactly as ``parse_poll`` would for that task alone; an id the answer lacks
+    is absent (the poller polls that task alone), and an error the vendor reports inside a 2xx body
+    raises ``GatewayError``, as ``parse_poll`` does.
+    """
+
+    batch_limit: int
+
+    def poll_many(self, upstream_ids: Sequence[str], target: TaskTarget) -> UpstreamCall | None:
+        """The one call that polls all of ``upstream_ids`` (None: not for these, poll each alone)."""
+        ...
+
+    def parse_poll_many(self, answer: Answer, target: TaskTarget) -> dict[str, TaskState]:
+        """Each answered task's state, by upstream id."""
+        ...
 
 
 class ViewOutput(msgspec.Struct, frozen=True, kw_only=True):

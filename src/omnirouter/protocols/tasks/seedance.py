@@ -5,8 +5,11 @@ Wire (Ark SDK ``content_generation.tasks`` and docs): ``POST
 image_url: {url}, role}], resolution, ratio, duration, seed, generate_audio, return_last_frame}`` →
 ``{id}``; poll ``GET /api/v3/contents/generations/tasks/{id}`` → ``{status, content: {video_url,
 last_frame_url}, usage: {completion_tokens, total_tokens}, duration, error}``; ``DELETE …/{id}``
-cancels a queued task.  Auth: Bearer (the channel's); the channel's base URL is the bare host
-(``https://ark.cn-beijing.volces.com``, as for Seedream images).
+cancels a queued task.  Batch polls (``BatchPoll``): ``GET /api/v3/contents/generations/tasks?page_num=1
+&page_size=N&filter.task_ids=ID1&filter.task_ids=ID2…`` → ``{items: [task object], total}`` (Ark's "list
+video generation tasks"; ``page_size`` 1-500, the id filter repeated per id, tasks of the last 7 days),
+at most 100 ids a call; an id missing from the list is polled alone.  Auth: Bearer (the channel's); the
+channel's base URL is the bare host (``https://ark.cn-beijing.volces.com``, as for Seedream images).
 
 Request mapping: ``model`` = upstream model; ``prompt`` → a text item; images → ``image_url`` items with
 roles ``first_frame``, ``last_frame``, ``reference_image`` (the request's ``reference``; URLs as given,
@@ -41,8 +44,9 @@ may take longer: give such channels a longer deadline).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from omnirouter.ir import ErrorKind, GatewayError, Usage
 from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
@@ -105,11 +109,42 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+def _state(obj: dict[str, Any]) -> TaskState:
+    """One task object (a poll's answer, or an item of the task list) as a state."""
+    raw = text(obj.get("status")) or ""
+    status = _STATUS.get(raw, TaskStatus.RUNNING)
+    state = TaskState(status=status, vendor_status=raw)
+    if status is TaskStatus.FAILED:
+        error = obj.get("error")
+        message = text(error.get("message")) if isinstance(error, dict) else None
+        state.failure = message or ("Ark expired the task" if raw == "expired" else "Ark reported the task failed")
+        state.failure_code = text(error.get("code")) if isinstance(error, dict) else raw
+    if status is TaskStatus.SUCCEEDED:
+        content = obj.get("content")
+        video = text(content.get("video_url")) if isinstance(content, dict) else None
+        if video is None:
+            raise GatewayError(ErrorKind.UPSTREAM, "Ark reported success without a video_url")
+        state.outputs = [TaskOutput(kind="video", url=video, mime="video/mp4")]
+        last = text(content.get("last_frame_url")) if isinstance(content, dict) else None
+        if last is not None:
+            state.outputs.append(TaskOutput(kind="last_frame", url=last))
+        duration = obj.get("duration")
+        if isinstance(duration, int | float) and not isinstance(duration, bool):
+            state.seconds = float(duration)
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            tokens = _int(usage.get("completion_tokens")) or _int(usage.get("total_tokens"))
+            if tokens is not None:
+                state.usage = Usage(output_tokens=tokens)
+    return state
+
+
 class SeedanceVideo(NoFind):
     """Ark's ``/api/v3/contents/generations/tasks`` API."""
 
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=10.0, max_poll=30.0, deadline=3600.0)
+    batch_limit = 100
 
     def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
         """``seedance_seconds``."""
@@ -164,33 +199,31 @@ class SeedanceVideo(NoFind):
 
     def parse_poll(self, answer: Answer, target: TaskTarget, step: Followup | None) -> TaskState | Followup:
         """The task object as a state."""
+        return _state(parse_json(answer.body, _VENDOR))
+
+    def poll_many(self, upstream_ids: Sequence[str], target: TaskTarget) -> UpstreamCall | None:
+        """``GET /api/v3/contents/generations/tasks?page_num=1&page_size=N&filter.task_ids=…`` (the id
+        repeated once per task)."""
+        if not upstream_ids or len(upstream_ids) > self.batch_limit:
+            return None
+        query = urlencode([("page_num", "1"), ("page_size", str(len(upstream_ids)))]
+                          + [("filter.task_ids", upstream_id) for upstream_id in upstream_ids])  # fmt: skip
+        return UpstreamCall(f"{_PATH}?{query}", method="GET")
+
+    def parse_poll_many(self, answer: Answer, target: TaskTarget) -> dict[str, TaskState]:
+        """``{items: [task object], total}``: each item's state by its ``id``."""
         obj = parse_json(answer.body, _VENDOR)
-        raw = text(obj.get("status")) or ""
-        status = _STATUS.get(raw, TaskStatus.RUNNING)
-        state = TaskState(status=status, vendor_status=raw)
-        if status is TaskStatus.FAILED:
-            error = obj.get("error")
-            message = text(error.get("message")) if isinstance(error, dict) else None
-            state.failure = message or ("Ark expired the task" if raw == "expired" else "Ark reported the task failed")
-            state.failure_code = text(error.get("code")) if isinstance(error, dict) else raw
-        if status is TaskStatus.SUCCEEDED:
-            content = obj.get("content")
-            video = text(content.get("video_url")) if isinstance(content, dict) else None
-            if video is None:
-                raise GatewayError(ErrorKind.UPSTREAM, "Ark reported success without a video_url")
-            state.outputs = [TaskOutput(kind="video", url=video, mime="video/mp4")]
-            last = text(content.get("last_frame_url")) if isinstance(content, dict) else None
-            if last is not None:
-                state.outputs.append(TaskOutput(kind="last_frame", url=last))
-            duration = obj.get("duration")
-            if isinstance(duration, int | float) and not isinstance(duration, bool):
-                state.seconds = float(duration)
-            usage = obj.get("usage")
-            if isinstance(usage, dict):
-                tokens = _int(usage.get("completion_tokens")) or _int(usage.get("total_tokens"))
-                if tokens is not None:
-                    state.usage = Usage(output_tokens=tokens)
-        return state
+        if isinstance(obj.get("error"), dict):
+            raise vendor_error(502, answer.body, _VENDOR)
+        items = obj.get("items")
+        if not isinstance(items, list):
+            raise GatewayError(ErrorKind.UPSTREAM, "Ark's task list answered no items")
+        states: dict[str, TaskState] = {}
+        for item in items:
+            task_id = text(item.get("id")) if isinstance(item, dict) else None
+            if task_id is not None and isinstance(item, dict):
+                states[task_id] = _state(item)
+        return states
 
     def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
         """``DELETE …/tasks/{id}`` (cancels a queued task; Ark refuses to cancel a running one)."""
