@@ -18,8 +18,10 @@ import pytest
 from PIL import Image
 
 from omnirouter.mock_upstream import MockUpstream
+from tests.helpers.admin_client import ADMIN_KEY
 from tests.helpers.billing import assert_books_balance
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway
+from tests.helpers.media_gateway import channel, media_gateway
 from tests.helpers.usage_rows import usage_rows
 from tests.helpers.video_gateway import PER_CALL_NANO, PER_SECOND_NANO, made, mock_task, video_gateway
 from tests.tasks.test_video_routes_api import call
@@ -143,3 +145,26 @@ async def test_an_image_pixverse_refuses_is_a_400_and_the_task_is_refunded(mock:
     assert not _pixverse(mock, "/openapi/v2/video/img/generate")
     _, ledger = await assert_books_balance(f"sqlite:///{tmp_path / 'gw.db'}", "tester")
     assert sum(entry.cost_nano for entry in ledger) == 0
+
+
+async def test_an_upload_refused_by_one_channel_moves_to_the_next(mock: MockUpstream, tmp_path: Path) -> None:
+    """Nothing runs at the vendor before the submit, so a failed upload (here: the first channel's key is
+    refused) is tried on the next channel like a refused submit; the video is made there, billed once."""
+    channels = [
+        channel(mock.url, "pixverse-refused", "pixverse", [MODEL], api_keys=["bad-pixverse-key"], priority=2,
+                model_map={MODEL: "v4.5"}),
+        channel(mock.url, "pixverse-good", "pixverse", [MODEL], priority=1, model_map={MODEL: "v4.5"}),
+    ]  # fmt: skip
+    prices = {MODEL: {"per_second": 0.1, "per_call": 0.05}}
+    tasks = {"poll_first": 0.05, "poll_max": 0.1}
+    async with media_gateway(tmp_path, channels, prices=prices, tasks=tasks, admin_key=ADMIN_KEY) as gw:
+        image = f"data:image/png;base64,{base64.b64encode(picture()).decode()}"
+        done = await _unified(gw, {"model": MODEL, "prompt": "a kite over two channels", "image": image})
+        status, admin = await call(gw, "GET", f"/admin/tasks/{done['task_id']}", key=ADMIN_KEY)
+    assert done["status"] == "SUCCESS", done
+    assert status == 200 and admin["channel"] == "pixverse-good", admin
+    uploads = _pixverse(mock, "/openapi/v2/image/upload")
+    assert [r.headers["api-key"] for r in uploads] == ["bad-pixverse-key", UPSTREAM_KEY]
+    assert len(_pixverse(mock, "/openapi/v2/video/img/generate")) == 1
+    assert mock_task(mock, "a kite over two channels").info["image"]["size"] == (64, 36)
+    await _money(tmp_path, [done["task_id"]])
