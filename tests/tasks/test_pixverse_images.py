@@ -168,3 +168,36 @@ async def test_an_upload_refused_by_one_channel_moves_to_the_next(mock: MockUpst
     assert len(_pixverse(mock, "/openapi/v2/video/img/generate")) == 1
     assert mock_task(mock, "a kite over two channels").info["image"]["size"] == (64, 36)
     await _money(tmp_path, [done["task_id"]])
+
+
+async def _until(gw: RunningGateway, path: str, done: Any) -> dict[str, Any]:
+    for _ in range(200):
+        status, got = await call(gw, "GET", path)
+        assert status == 200, got
+        if done(got):
+            return dict(got)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} did not finish")
+
+
+async def test_klings_and_veos_routes_send_their_images_to_pixverse_too(mock: MockUpstream, tmp_path: Path) -> None:
+    png = picture("PNG", (250, 200, 10))
+    b64 = base64.b64encode(png).decode()
+    async with video_gateway(mock, tmp_path) as gw:
+        kling_body = {"model_name": MODEL, "prompt": "pixverse via kling", "image": b64, "duration": "5"}
+        status, kling = await call(gw, "POST", "/kling/v1/videos/image2video", json=kling_body)
+        assert status == 200 and kling["code"] == 0, kling
+        veo_body = {"instances": [{"prompt": "pixverse via veo", "image": {"bytesBase64Encoded": b64,
+                                                                           "mimeType": "image/png"}}],
+                    "parameters": {"durationSeconds": 5, "aspectRatio": "16:9"}}  # fmt: skip
+        status, veo = await call(gw, "POST", f"/v1beta/models/{MODEL}:predictLongRunning", json=veo_body)
+        assert status == 200, veo
+        kling_done = await _until(gw, f"/kling/v1/videos/image2video/{kling['data']['task_id']}",
+                                  lambda got: got["data"]["task_status"] in ("succeed", "failed"))  # fmt: skip
+        veo_done = await _until(gw, f"/v1beta/{veo['name']}", lambda got: got.get("done"))
+    assert kling_done["data"]["task_status"] == "succeed", kling_done
+    assert "error" not in veo_done and veo_done["response"], veo_done
+    for prompt in ("pixverse via kling", "pixverse via veo"):
+        assert mock_task(mock, prompt).info["image"]["sha256"] == hashlib.sha256(png).hexdigest(), prompt
+    assert len(_pixverse(mock, "/openapi/v2/image/upload")) == 2
+    await _money(tmp_path, [kling["data"]["task_id"], veo["name"].rsplit("/", 1)[-1]])
