@@ -2,7 +2,8 @@
 
 Tencent Cloud fronts Hunyuan video with ``vclm.tencentcloudapi.com`` (Version ``2024-05-23``): every call is
 ``POST /`` with the action in ``X-TC-Action`` and a TC3-HMAC-SHA256 signature made from the channel's key
-pair ``SecretId|SecretKey`` (so the provider adds no auth header; the codec signs, with the injected clock):
+pair ``SecretId|SecretKey`` (so the provider adds no auth header; the codec signs with
+``signing.tc3_authorization`` and the injected clock):
 
 * submit: ``SubmitHunyuanToVideoJob {Prompt (≤200 characters), Image{Url|Base64}, Resolution "720p",
   LogoAdd}`` → ``{Response{JobId, RequestId}}``;
