@@ -14,7 +14,17 @@ from omnirouter.mock_upstream.tasks_wires_a import mock_secret
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
 from tests.helpers.media_gateway import channel, media_gateway
 
-__all__ = ["OTHER_KEY", "PER_CALL", "PER_SECOND", "VENDORS", "made", "mock_task", "video_gateway"]
+__all__ = [
+    "FIXED_SHAPE",
+    "OTHER_KEY",
+    "PER_CALL",
+    "PER_SECOND",
+    "VENDORS",
+    "made",
+    "made_still",
+    "mock_task",
+    "video_gateway",
+]
 
 OTHER_KEY = "sk-test-client-other-02"
 PER_SECOND, PER_CALL = 0.1, 0.05  # USD: every video model's price
@@ -27,8 +37,21 @@ VENDORS: dict[str, tuple[str, str]] = {
     "veo-3": ("gemini", "veo-3.0-generate-001"),
     "wan-2.6": ("dashscope", "wan2.6-t2v"),
     "hailuo-02": ("minimax", "MiniMax-Hailuo-02"),
+    "vidu-q1": ("vidu", "viduq1"),
+    "jimeng-3": ("jimeng", "jimeng_t2v_v30"),
+    "hunyuan-video": ("tencent", "hunyuan-video"),
+    "pixverse-4.5": ("pixverse", "v4.5"),
 }
-_KEYS = {"kling": f"ak-test-access-0001|{mock_secret('ak-test-access-0001')}"}
+FIXED_SHAPE = frozenset({"hunyuan-video"})
+"""Models whose vendor takes no size or aspect ratio (Tencent's Hunyuan job makes its model's own 720p):
+a client naming one gets a 400, so tests send these models none."""
+_KEYS = {
+    # the pairs each mock verifies: Kling's JWT and Jimeng's Volcengine V4 signature with
+    # ``mock_secret(access)``, Tencent's TC3 signature with ``access + "-secret"``
+    "kling": f"ak-test-access-0001|{mock_secret('ak-test-access-0001')}",
+    "jimeng": f"ak-test-access-0002|{mock_secret('ak-test-access-0002')}",
+    "tencent": "AKIDtest0003|AKIDtest0003-secret",
+}
 
 
 def _channels(mock_url: str) -> list[dict[str, Any]]:
@@ -66,3 +89,8 @@ def mock_task(mock: MockUpstream, prompt: str) -> VideoTask:
 def made(task: VideoTask) -> bytes:
     """The MP4 the mock serves for ``task``."""
     return media_video.mp4(task.seconds, task.width, task.height, task.seed)
+
+
+def made_still(task: VideoTask, fmt: str) -> bytes:
+    """The still (cover, thumbnail, last frame) in ``fmt`` (``jpeg`` or ``webp``) the mock serves for ``task``."""
+    return media_video.still(fmt, task.width, task.height, task.seed)

@@ -16,7 +16,7 @@ from omnirouter.mock_upstream import MockUpstream
 from tests.helpers.billing import assert_books_balance
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
 from tests.helpers.usage_rows import usage_rows
-from tests.helpers.video_gateway import VENDORS, made, mock_task, video_gateway
+from tests.helpers.video_gateway import FIXED_SHAPE, VENDORS, made, mock_task, video_gateway
 
 Fetch = Callable[[aiohttp.ClientSession, str], Awaitable[tuple[str, str | None]]]
 """One look at a task: its status word in the dialect and, once done, its video URL."""
@@ -41,8 +41,8 @@ async def _until_done(http: aiohttp.ClientSession, fetch: Fetch, done: str) -> s
 
 
 async def _unified(gw: RunningGateway, http: aiohttp.ClientSession, model: str, prompt: str) -> str:
-    created = await _json(http, "POST", f"{gw.url}/v1/video/generations",
-                          {"model": model, "prompt": prompt, "size": "1280x720"})  # fmt: skip
+    shape = {} if model in FIXED_SHAPE else {"size": "1280x720"}
+    created = await _json(http, "POST", f"{gw.url}/v1/video/generations", {"model": model, "prompt": prompt, **shape})
     assert created["model"] == model and created["id"].startswith("task_")
 
     async def fetch(http: aiohttp.ClientSession, _: str) -> tuple[str, str | None]:
@@ -56,7 +56,8 @@ async def _unified(gw: RunningGateway, http: aiohttp.ClientSession, model: str, 
 
 async def _kling(gw: RunningGateway, http: aiohttp.ClientSession, model: str, prompt: str) -> str:
     base = f"{gw.url}/kling/v1/videos/text2video"
-    created = await _json(http, "POST", base, {"model_name": model, "prompt": prompt, "aspect_ratio": "16:9"})
+    shape = {} if model in FIXED_SHAPE else {"aspect_ratio": "16:9"}
+    created = await _json(http, "POST", base, {"model_name": model, "prompt": prompt, **shape})
     assert created["code"] == 0, created
     task_id = created["data"]["task_id"]
 

@@ -55,11 +55,12 @@ second per 15 characters of input):
   only); Tencent VCLM ``POST /`` with ``X-TC-Action`` ``SubmitHunyuanToVideoJob`` /
   ``DescribeHunyuanToVideoJob`` (TC3-HMAC-SHA256 checked; the SecretKey of SecretId ``X`` is ``X-secret``;
   errors in an HTTP 200 ``Response.Error``); PixVerse (``API-KEY``, ``Ai-trace-id``: a repeated one
-  answers the earlier video) ``POST /openapi/v2/video/{text,img}/generate``, ``GET
-  /openapi/v2/video/result/{id}``. Keyless results: ``GET /media/tasks/{token}/{video.mp4,cover.jpeg,
-  last_frame.jpeg}``. Every vendor's timeline is scripted by the submit's directive with the same keys
-  (``pending_polls``, ``poll_faults``, ``body_error`` + ``message``, ``delay``, ``media_fetches``,
-  ``media_ttl``: below); polls take none.
+  answers the earlier video or upload) ``POST /openapi/v2/image/upload`` (multipart ``image`` file or
+  ``image_url``; ``Resp.img_id``), ``POST /openapi/v2/video/{text,img}/generate`` (``img`` only with an
+  ``img_id`` uploaded there), ``GET /openapi/v2/video/result/{id}``. Keyless results: ``GET
+  /media/tasks/{token}/{video.mp4,cover.jpeg,last_frame.jpeg}``. Every vendor's timeline is scripted by
+  the submit's directive with the same keys (``pending_polls``, ``poll_faults``, ``body_error`` +
+  ``message``, ``delay``, ``media_fetches``, ``media_ttl``: below); polls take none.
 * ``GET /media/{name}``: the files behind the URLs these answers carry (no auth; logged with
   provider ``media``).
 

@@ -171,6 +171,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_get("/v1beta/files/{name}", tasks_video_b.veo_file)
     r.add_post("/api/v1/services/aigc/video-generation/video-synthesis", tasks_video_b_vendors.wan_submit)
     r.add_post("/", _root_post)
+    r.add_post("/openapi/v2/image/upload", tasks_video_b_vendors.pixverse_upload)
     r.add_post(r"/openapi/v2/video/{kind:text|img}/generate", tasks_video_b_vendors.pixverse_generate)
     r.add_get("/openapi/v2/video/result/{video_id}", tasks_video_b_vendors.pixverse_result)
     r.add_get("/media/tasks/{token}/{file}", tasks_video.task_media)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import re
 import time
 from typing import Any
 
 import orjson
 from aiohttp import web
+from PIL import Image
 
 from omnirouter.mock_upstream.core import STATE_KEY, Exchange, Wire, begin, json_response, log_request
+from omnirouter.mock_upstream.media_common import FormExchange, begin_media
 from omnirouter.mock_upstream.media_wires import DASHSCOPE, VendorWire
 from omnirouter.mock_upstream.tasks_video import (
     UNKNOWN,
@@ -269,6 +272,49 @@ def _pv_error(code: int, message: str) -> web.Response:
     return json_response({"ErrCode": code, "ErrMsg": message, "Resp": None})
 
 
+def _pv_images(ex: Exchange) -> dict[int, dict[str, Any]]:
+    """The images uploaded to the mock PixVerse by ``img_id``."""
+    images: dict[int, dict[str, Any]] = ex.state.tasks.setdefault("pixverse-images", {})
+    return images
+
+
+async def pixverse_upload(request: web.Request) -> web.StreamResponse:
+    """``POST /openapi/v2/image/upload``: multipart with the file ``image`` (a PNG, JPEG or WebP that
+    decodes) or the field ``image_url``; ``{ErrCode: 0, Resp{img_id, img_url}}``.  A repeated ``Ai-trace-id``
+    answers the earlier upload."""
+    ex = await begin_media(request, PIXVERSE)
+    if not isinstance(ex, Exchange):
+        return ex
+    trace = request.headers.get("Ai-trace-id", "")
+    if not trace:
+        return _pv_error(400017, "Ai-trace-id is required")
+    images = _pv_images(ex)
+    seen: dict[str, int] = ex.state.tasks.setdefault("pixverse-upload-traces", {})
+    if trace not in seen:
+        form = ex.form if isinstance(ex, FormExchange) else None
+        files = form.files("image") if form is not None else []
+        url = form.text("image_url") if form is not None else None
+        if len(files) == 1 and not url:
+            try:
+                with Image.open(io.BytesIO(files[0].data)) as image:
+                    image.load()
+                    kind, (width, height) = image.format, image.size
+            except (OSError, ValueError):
+                return _pv_error(400017, "Invalid parameter: image is not a valid image")
+            if kind not in ("PNG", "JPEG", "WEBP"):
+                return _pv_error(400017, "Invalid parameter: image must be png, jpeg or webp")
+            entry: dict[str, Any] = {"sha256": hashlib.sha256(files[0].data).hexdigest(), "size": (width, height)}
+        elif not files and url and url.startswith(("https://", "http://")):
+            entry = {"url": url}
+        else:
+            return _pv_error(400017, "Invalid parameter: one image file or image_url is required")
+        seen[trace] = img_id = 40_000_000 + len(images) + 1
+        images[img_id] = entry
+    img_id = seen[trace]
+    resp = {"img_id": img_id, "img_url": f"https://media.pixverse.ai/openapi/mock/{img_id}.png"}
+    return json_response({"ErrCode": 0, "ErrMsg": "success", "Resp": resp})
+
+
 async def pixverse_generate(request: web.Request) -> web.StreamResponse:
     """``POST /openapi/v2/video/{text,img}/generate``: ``{ErrCode: 0, Resp{video_id}}``; a repeated
     ``Ai-trace-id`` answers the earlier video."""
@@ -289,8 +335,8 @@ async def pixverse_generate(request: web.Request) -> web.StreamResponse:
         return _pv_error(400017, "Invalid parameter: duration, quality and aspect_ratio are required")
     if quality == "1080p" and seconds == 8:
         return _pv_error(400017, "Invalid parameter: 1080p does not support 8 seconds")
-    if request.path.endswith("/img/generate") and not isinstance(body.get("img_id"), int):
-        return _pv_error(400017, "Invalid parameter: img_id")
+    if request.path.endswith("/img/generate") and body.get("img_id") not in _pv_images(ex):
+        return _pv_error(400017, "Invalid parameter: img_id")  # only an image uploaded here
     got = await script(ex, prompt)
     if not isinstance(got, tuple):
         return got
@@ -300,6 +346,8 @@ async def pixverse_generate(request: web.Request) -> web.StreamResponse:
     size = (lines * rw // rh, lines) if rw >= rh else (lines, lines * rh // rw)
     model = str(body["model"])
     task = await new_task(ex, d, "pixverse", model=model, prompt=clean, seconds=float(seconds), size=size, prefix="3")
+    if "img_id" in body:
+        task.info["image"] = _pv_images(ex)[body["img_id"]]  # what tests check the video was made from
     seen[trace] = task.id
     return json_response({"ErrCode": 0, "ErrMsg": "success", "Resp": {"video_id": int(task.id)}})
 

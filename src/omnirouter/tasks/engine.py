@@ -33,8 +33,8 @@ from omnirouter.billing.prices import PriceBook
 from omnirouter.config.schema import RoutingConfig, TasksConfig
 from omnirouter.ir import Budget, ErrorKind, GatewayError
 from omnirouter.ir.task import TaskKind, TaskRequest, TaskStatus
-from omnirouter.protocols.media.base import Answer, UpstreamCall
-from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskVendor
+from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
+from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskVendor, UploadsFirst
 from omnirouter.providers import TASK_CAPABILITIES
 from omnirouter.routing import Attempt, Channel, ModelCatalog, plan_with_fallbacks
 from omnirouter.routing.executor import run_attempts
@@ -49,6 +49,8 @@ from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read
 __all__ = ["TaskEngine", "VendorFor", "external_id", "registry_vendor"]
 
 log = logging.getLogger("omnirouter.tasks")
+_MAX_UPLOADS = 8
+"""The most uploads one submit may need (``UploadsFirst``)."""
 
 VendorFor = Callable[[Channel, TaskKind], TaskVendor | None]
 
@@ -410,8 +412,12 @@ class TaskEngine:
             vendor = self.vendor_for(channel, request.kind)
             assert vendor is not None
             target = self.target(channel, attempt.upstream_model, upstream_key, record.id)
+            ready = sent
             try:
-                call = vendor.submit(sent, target)
+                first = vendor.upload(sent, target) if isinstance(vendor, UploadsFirst) else None
+                if first is not None:
+                    ready = await self._upload(channel, vendor, first, sent, target)
+                call = vendor.submit(ready, target)
             except GatewayError as error:  # this vendor cannot do what was asked: the client's fault
                 raise AttemptFailure(error, retryable=False) from None
             try:
@@ -424,7 +430,7 @@ class TaskEngine:
                     raise _OutcomeUnknown from None
                 raise
             try:
-                accepted.append((attempt, vendor.parse_submit(answer, sent, target)))
+                accepted.append((attempt, vendor.parse_submit(answer, ready, target)))
             except GatewayError as error:  # an error inside a 2xx answer: the vendor did not take it
                 raise AttemptFailure(error, retryable=True) from None
 
@@ -442,6 +448,28 @@ class TaskEngine:
             raise
         attempt, submitted = accepted[0]
         return await self._accepted(record, attempt, submitted)
+
+    async def _upload(
+        self, channel: Channel, vendor: TaskVendor, step: Followup, request: TaskRequest, target: TaskTarget
+    ) -> TaskRequest:
+        """The uploads a vendor needs before its submit (``UploadsFirst``); the request to submit.  Nothing
+        runs at the vendor yet, so any failure here may move on to the next channel."""
+        assert isinstance(vendor, UploadsFirst)
+        for _ in range(_MAX_UPLOADS):
+            try:
+                async with asyncio.timeout(channel.total_timeout):
+                    answer = await self.answer(channel, step.call, target.upstream_key, vendor)
+            except TimeoutError:
+                error = GatewayError(ErrorKind.UPSTREAM_TIMEOUT, "the vendor's upload timed out")
+                raise AttemptFailure(error, retryable=True) from None
+            try:
+                outcome = vendor.parse_upload(answer, request, target, step)
+            except GatewayError as error:  # an error inside a 2xx answer (a 4xx: the input refused)
+                raise AttemptFailure(error, retryable=error.kind is not ErrorKind.INVALID_REQUEST) from None
+            if not isinstance(outcome, Followup):
+                return outcome
+            step = outcome
+        raise AttemptFailure(GatewayError(ErrorKind.UPSTREAM, "too many uploads for one task"), retryable=False)
 
     async def _accepted(self, record: TaskRecord, attempt: Attempt, submitted: Submitted) -> TaskRecord:
         vendor = self.vendor_for(attempt.channel, record.kind)

@@ -8,7 +8,8 @@ Veo's, OpenAI's videos), so each is pure and split in two sides, like the chat c
   as the dialect's own object (``TaskView`` → bytes), errors in the dialect's shape.
 
 The engine (``tasks/``) does every I/O: it calls ``UpstreamCall``s (``protocols.media.base``), follows
-``Followup``s (a second request a poll needs, as MiniMax's file retrieval), stores results and moves money.
+``Followup``s (a second request a poll needs, as MiniMax's file retrieval; the uploads a submit needs
+first, as PixVerse's ``img_id``: ``UploadsFirst``), stores results and moves money.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "TaskTiming",
     "TaskVendor",
     "TaskView",
+    "UploadsFirst",
     "ViewOutput",
 ]
 
@@ -137,6 +139,21 @@ class BatchPoll(Protocol):
     def parse_poll_many(self, answer: Answer, target: TaskTarget) -> dict[str, TaskState]:
         """Each answered task's state, by upstream id."""
         ...
+
+
+@runtime_checkable
+class UploadsFirst(Protocol):
+    """A vendor that takes the client's inputs only as its own uploads (PixVerse's images: an ``img_id``
+    from its upload API).  Before the submit the engine makes the calls ``upload`` starts, one at a time:
+    ``parse_upload`` gets each answer back with its ``Followup`` and returns the next upload, or the request
+    to submit (the uploads' ids in place of the inputs).  ``upload`` checks the whole request first (a 4xx
+    naming the field, nothing uploaded) and returns None when there is nothing to upload."""
+
+    def upload(self, request: TaskRequest, target: TaskTarget) -> Followup | None: ...
+
+    def parse_upload(
+        self, answer: Answer, request: TaskRequest, target: TaskTarget, step: Followup
+    ) -> TaskRequest | Followup: ...
 
 
 class ViewOutput(msgspec.Struct, frozen=True, kw_only=True):

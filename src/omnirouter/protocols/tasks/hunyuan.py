@@ -2,7 +2,8 @@
 
 Tencent Cloud fronts Hunyuan video with ``vclm.tencentcloudapi.com`` (Version ``2024-05-23``): every call is
 ``POST /`` with the action in ``X-TC-Action`` and a TC3-HMAC-SHA256 signature made from the channel's key
-pair ``SecretId|SecretKey`` (so the provider adds no auth header; the codec signs, with the injected clock):
+pair ``SecretId|SecretKey`` (so the provider adds no auth header; the codec signs with
+``signing.tc3_authorization`` and the injected clock):
 
 * submit: ``SubmitHunyuanToVideoJob {Prompt (≤200 characters), Image{Url|Base64}, Resolution "720p",
   LogoAdd}`` → ``{Response{JobId, RequestId}}``;
@@ -24,9 +25,6 @@ Timing: first poll after 15 s, at most 30 s apart, deadline 1 h.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +36,7 @@ from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, Tas
 from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
+from omnirouter.protocols.tasks.signing import TC3_CONTENT_TYPE, tc3_authorization
 from omnirouter.protocols.tasks.video_common import (
     NoCancel,
     NoFind,
@@ -48,46 +47,18 @@ from omnirouter.protocols.tasks.video_common import (
     text,
 )
 
-__all__ = ["HUNYUAN_VIDEO", "HunyuanVideo", "tc3_authorization"]
+__all__ = ["HUNYUAN_VIDEO", "HunyuanVideo"]
 
 _VENDOR = "Tencent Hunyuan"
 VERSION = "2024-05-23"
 DEFAULT_REGION = "ap-guangzhou"
 MAX_PROMPT = 200
-_CONTENT_TYPE = "application/json; charset=utf-8"
 _STATUS = {
     "WAIT": TaskStatus.QUEUED,
     "RUN": TaskStatus.RUNNING,
     "DONE": TaskStatus.SUCCEEDED,
     "FAIL": TaskStatus.FAILED,
 }
-
-
-def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
-
-
-def tc3_authorization(
-    secret_id: str, secret_key: str, *, service: str, host: str, path: str, action: str, payload: bytes, now: int
-) -> str:
-    """The ``Authorization`` header of Tencent Cloud API 3.0 (TC3-HMAC-SHA256) for one JSON ``POST``."""
-    date = time.strftime("%Y-%m-%d", time.gmtime(now))
-    signed_headers = "content-type;host;x-tc-action"
-    canonical = "\n".join(
-        (
-            "POST",
-            path,
-            "",
-            f"content-type:{_CONTENT_TYPE}\nhost:{host}\nx-tc-action:{action.lower()}\n",
-            signed_headers,
-            hashlib.sha256(payload).hexdigest(),
-        )
-    )
-    scope = f"{date}/{service}/tc3_request"
-    to_sign = f"TC3-HMAC-SHA256\n{now}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    signing = _hmac(_hmac(_hmac(("TC3" + secret_key).encode(), date), service), "tc3_request")
-    signature = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
-    return f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
 
 
 def _call(action: str, body: Mapping[str, Any], target: TaskTarget) -> UpstreamCall:
@@ -106,7 +77,6 @@ def _call(action: str, body: Mapping[str, Any], target: TaskTarget) -> UpstreamC
         service=target.options.get("service", "vclm"),
         host=parts.netloc,
         path=path,
-        action=action,
         payload=payload,
         now=now,
     )
@@ -117,7 +87,7 @@ def _call(action: str, body: Mapping[str, Any], target: TaskTarget) -> UpstreamC
         "X-TC-Region": target.options.get("region", DEFAULT_REGION),
         "X-TC-Timestamp": str(now),
     }
-    return UpstreamCall("/", payload, content_type=_CONTENT_TYPE, headers=headers)
+    return UpstreamCall("/", payload, content_type=TC3_CONTENT_TYPE, headers=headers)
 
 
 def _error_kind(code: str) -> ErrorKind:

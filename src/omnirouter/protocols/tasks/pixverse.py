@@ -2,10 +2,14 @@
 and ``Ai-trace-id`` (a UUID; PixVerse answers a repeated trace id with the earlier result instead of
 generating again).
 
+* upload (``UploadsFirst``, before an image-to-video submit): ``POST /openapi/v2/image/upload``,
+  ``multipart/form-data`` with the image as the file ``image`` (an uploaded file, a ``data:`` URL or bare
+  base64) or a public URL as the field ``image_url`` → ``{ErrCode: 0, Resp{img_id, img_url}}``;
 * submit: ``POST /openapi/v2/video/text/generate`` ``{model, prompt, negative_prompt, duration, quality,
-  aspect_ratio, seed, …}`` (``/openapi/v2/video/img/generate`` with the client's ``img_id``) →
-  ``{ErrCode: 0, ErrMsg, Resp{video_id}}``.  The submit's trace id is derived from our external id, so a
-  submit retried after a timeout gets the same video back, not a second one (hence no ``find``);
+  aspect_ratio, seed, …}`` (``/openapi/v2/video/img/generate`` with the uploaded image's ``img_id``, or one
+  the client passed among its vendor-native fields) → ``{ErrCode: 0, ErrMsg, Resp{video_id}}``.  The
+  submit's trace id is derived from our external id, so a submit retried after a timeout gets the same
+  video back, not a second one (hence no ``find``);
 * poll: ``GET /openapi/v2/video/result/{video_id}`` → ``Resp{id, status, url, outputWidth, outputHeight}``
   with ``status`` 1 done, 5 generating, 7 moderation failure, 8 generation failure (other values: running);
 * errors: ``{ErrCode ≠ 0, ErrMsg}`` (also inside HTTP 200); ``cancel``: None (no such call).
@@ -16,27 +20,35 @@ none the codec sends the channel's ``options`` (``duration``, ``quality``, ``asp
 only): ``pixverse_seconds``, which ``seconds_for`` reports; a ``duration`` among the vendor-native fields
 is a 400.
 ``quality`` from ``resolution`` or a ``size``'s short side (360p, 540p, 720p, 1080p); ``aspect_ratio``
-16:9, 4:3, 1:1, 3:4, 9:16 (or a ``size`` of that shape).  Images need PixVerse's own upload API first
-(``img_id``), which this codec does not make: reference images are a 400 unless the client passes an
-``img_id`` among its vendor-native fields.  Billing: no signal (the seconds made).
+16:9, 4:3, 1:1, 3:4, 9:16 (or a ``size`` of that shape).  One image (the first frame); an OpenAI file id
+is a 400 (PixVerse cannot read it), and so are an image and an ``img_id`` together.  Every call's
+``Ai-trace-id`` is derived from our external id, so a repeated upload is the same upload.  Billing: no
+signal (the seconds made).
 Timing: first poll after 10 s (PixVerse suggests polling every 3–5 s), at most 15 s apart, deadline 30 min.
 """
 
 from __future__ import annotations
 
+import mimetypes
 import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
+
+from omnirouter.http.multipart import FilePart, build_form
 from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
 from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
 from omnirouter.protocols.limits import client_json
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
+from omnirouter.protocols.media.images import image_bytes
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.video_common import (
     NoCancel,
     NoFind,
+    check_count,
+    image_param,
     nearest,
     parse_size,
     refuse,
@@ -117,15 +129,55 @@ class PixVerseVideo(NoFind, NoCancel):
         """``pixverse_seconds``."""
         return float(pixverse_seconds(request, options))
 
+    def upload(self, request: TaskRequest, target: TaskTarget) -> Followup | None:
+        """The upload of the client's image (checked with the whole request first); None without one."""
+        if not request.images:
+            return None
+        check_count(request, 1, _VENDOR)
+        if "img_id" in request.extra:
+            raise invalid("give either an image or PixVerse's 'img_id', not both.", "images")
+        self._body(msgspec.structs.replace(request, images=[], extra={**request.extra, "img_id": 0}), target)
+        image, param = request.images[0], image_param(0)
+        if image.file_id is not None:
+            raise invalid("this model's upstream (PixVerse) cannot read an OpenAI file id: send the image.", param)
+        if image.url is not None and image.url[:5].lower() != "data:":
+            body, content_type = build_form([("image_url", image.url)], [])
+        else:
+            mime, data = image_bytes(image, param)
+            name = image.file.filename if image.file is not None and image.file.filename else None
+            name = name or "image" + (mimetypes.guess_extension(mime) or ".png")
+            body, content_type = build_form([], [FilePart("image", name, mime, data)])
+        headers = {"Ai-trace-id": trace_id(target.external_id, "upload")}
+        return Followup(UpstreamCall("/openapi/v2/image/upload", body, content_type, headers), "upload")
+
+    def parse_upload(
+        self, answer: Answer, request: TaskRequest, target: TaskTarget, step: Followup
+    ) -> TaskRequest | Followup:
+        """The request with the uploaded image's ``img_id`` in place of the image; PixVerse's refusal of the
+        image itself (its ``400…`` codes) is a 400 naming it."""
+        try:
+            img_id = _body(answer).get("img_id")
+        except GatewayError as error:
+            if error.code is not None and error.code.startswith("400"):
+                message = f"the image was refused by this model's upstream ({error.message})."
+                raise invalid(message, image_param(0)) from None
+            raise
+        if not isinstance(img_id, int) or isinstance(img_id, bool) or img_id <= 0:
+            raise GatewayError(ErrorKind.UPSTREAM, f"{_VENDOR} returned no img_id for the uploaded image")
+        return msgspec.structs.replace(request, images=[], extra={**request.extra, "img_id": img_id})
+
     def submit(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
+        if request.images:
+            raise invalid("this model's upstream (PixVerse) takes images only once uploaded to it.", "images")
+        body = self._body(request, target)
+        path = "/openapi/v2/video/img/generate" if "img_id" in body else "/openapi/v2/video/text/generate"
+        headers = {"Ai-trace-id": trace_id(target.external_id, "submit")}
+        return UpstreamCall(path, client_json(body), headers=headers)
+
+    def _body(self, request: TaskRequest, target: TaskTarget) -> dict[str, Any]:
+        """The generate call's body (a 400 naming the field for what PixVerse cannot make)."""
         refuse(request, _VENDOR, ("n", "remix_of"))
         refuse_billed_extra(request, ("duration",))
-        if request.images:
-            raise invalid(
-                "this model's upstream (PixVerse) takes images only through its upload API: pass its 'img_id' "
-                "among the vendor-native fields instead.",
-                "images",
-            )
         if not request.prompt:
             raise invalid("'prompt' is required for this model.", "prompt")
         quality, ratio = _shape(request, target.options)
@@ -141,9 +193,7 @@ class PixVerseVideo(NoFind, NoCancel):
         if request.seed is not None:
             body["seed"] = request.seed
         body.update({key: value for key, value in request.extra.items() if key != "model"})
-        path = "/openapi/v2/video/img/generate" if "img_id" in body else "/openapi/v2/video/text/generate"
-        headers = {"Ai-trace-id": trace_id(target.external_id, "submit")}
-        return UpstreamCall(path, client_json(body), headers=headers)
+        return body
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
         video_id = _body(answer).get("video_id")

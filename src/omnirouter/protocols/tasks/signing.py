@@ -9,7 +9,16 @@ a signature against a reference computation.
   sorted query, the signed headers ``content-type;host;x-content-sha256;x-date``, the body's SHA-256),
   string to sign ``HMAC-SHA256\\n{X-Date}\\n{yyyymmdd}/{region}/{service}/request\\n{sha256(canonical)}``,
   key ``HMAC(HMAC(HMAC(HMAC(secret, yyyymmdd), region), service), "request")``; region ``cn-north-1``,
-  service ``cv``.  (These live in ``protocols`` rather than ``providers``: codecs may not import providers.)
+  service ``cv``.
+* Tencent Cloud API 3.0 (Hunyuan video, ``vclm.tencentcloudapi.com``): TC3-HMAC-SHA256 — canonical request
+  (``POST``, path, empty query, the signed headers ``content-type;host``, the body's SHA-256), string to
+  sign ``TC3-HMAC-SHA256\n{timestamp}\n{yyyy-mm-dd}/{service}/tc3_request\n{sha256(canonical)}``, key
+  ``HMAC(HMAC(HMAC("TC3" + secret, yyyy-mm-dd), service), "tc3_request")``, with the content type
+  ``application/json``: what Tencent's own SDK (``tencentcloud-sdk-python-common``) signs, so the header is
+  the SDK's byte for byte (``tests/protocols/test_task_signers.py``; the Volcengine signer is likewise checked
+  against the ``volcengine`` SDK's ``SignerV4``).
+
+(These live in ``protocols`` rather than ``providers``: codecs may not import providers.)
 """
 
 from __future__ import annotations
@@ -24,7 +33,14 @@ import jwt
 
 from omnirouter.ir import ErrorKind, GatewayError
 
-__all__ = ["KLING_TOKEN_SECONDS", "kling_jwt", "split_pair", "volcengine_headers"]
+__all__ = [
+    "KLING_TOKEN_SECONDS",
+    "TC3_CONTENT_TYPE",
+    "kling_jwt",
+    "split_pair",
+    "tc3_authorization",
+    "volcengine_headers",
+]
 
 KLING_TOKEN_SECONDS = 1800
 
@@ -83,3 +99,24 @@ def volcengine_headers(
         "X-Content-Sha256": payload_hash,
         "Content-Type": content_type,
     }
+
+
+TC3_CONTENT_TYPE = "application/json"
+"""The content type a TC3-signed JSON call is sent (and signed) with, as Tencent's SDK sends it."""
+
+
+def tc3_authorization(
+    secret_id: str, secret_key: str, *, service: str, host: str, path: str, payload: bytes, now: int
+) -> str:
+    """The ``Authorization`` header of Tencent Cloud API 3.0 (TC3-HMAC-SHA256) for one JSON ``POST`` sent with
+    ``Content-Type: TC3_CONTENT_TYPE`` and ``X-TC-Timestamp: now``."""
+    date = time.strftime("%Y-%m-%d", time.gmtime(now))
+    signed_headers = "content-type;host"
+    canonical_headers = f"content-type:{TC3_CONTENT_TYPE}\nhost:{host}\n"
+    payload_hash = hashlib.sha256(payload).hexdigest()
+    canonical = "\n".join(("POST", path, "", canonical_headers, signed_headers, payload_hash))
+    scope = f"{date}/{service}/tc3_request"
+    to_sign = f"TC3-HMAC-SHA256\n{now}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    signing = _hmac(_hmac(_hmac(("TC3" + secret_key).encode(), date), service), "tc3_request")
+    signature = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
