@@ -33,12 +33,12 @@ from omnirouter.config import ChannelConfig, GatewayConfig
 from omnirouter.limits import RateLimiter
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
-from omnirouter.storage.blobs import BlobStore, make_blob_store
+from omnirouter.storage.blobs import BlobStore, database_dir, make_blob_store
 from omnirouter.storage.channels_repo import load_channel_configs
 from omnirouter.storage.settings_repo import read_config_version
 from omnirouter.storage.signing_secret import url_signing_secret
 from omnirouter.storage.users_repo import disabled_user_ids
-from omnirouter.tasks import StoreSink, TaskEngine, TaskPoller, default_result_dir
+from omnirouter.tasks import TaskEngine, TaskPoller
 from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import (
     DEAD_LETTER_FILE,
@@ -99,7 +99,7 @@ class Gateway:
         # Results go to the result store (``tasks.result_store``; default: a folder beside the database);
         # their gateway URLs are signed with ``url_secret`` (read once at start: every replica's is the same).
         self.results: BlobStore = make_blob_store(
-            config.tasks.result_store, config.tasks.s3_endpoint_url, default_result_dir(self.db.url).parent
+            config.tasks.result_store, config.tasks.s3_endpoint_url, database_dir(self.db.url)
         )
         self.url_secret = b""
         self.tasks = TaskEngine(
@@ -107,8 +107,9 @@ class Gateway:
             self.billing.prices,
             lambda: self.catalog,
             self.client,
-            StoreSink(self.results),
+            self.results,
             config.tasks,
+            fetch_policy=config.image_fetch,
             routing=config.routing,
             fallbacks=config.fallbacks,
         )

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from omnirouter.billing.prices import PriceBook
-from omnirouter.config.schema import ChannelConfig, TasksConfig
+from omnirouter.config.schema import ChannelConfig, ImageFetchConfig, TasksConfig
 from omnirouter.ir import Budget
 from omnirouter.ir.task import TaskKind, TaskRequest
 from omnirouter.mock_upstream import MockUpstream
@@ -26,9 +26,10 @@ from omnirouter.protocols.tasks.mock_video import MOCK_VIDEO
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyRecord, api_keys_table, migrate, normalize_database_url
 from omnirouter.storage.accounts_models import prices_table, reservations_table
+from omnirouter.storage.blobs_local import LocalBlobStore
 from omnirouter.storage.models import usage_records_table
 from omnirouter.storage.tasks_repo import tasks_table
-from omnirouter.tasks import LocalBlobSink, TaskEngine, TaskPoller, TaskRecord
+from omnirouter.tasks import TaskEngine, TaskPoller, TaskRecord
 from omnirouter.transport import UpstreamClient
 
 MODEL = "vid-1"
@@ -65,8 +66,9 @@ class Bench:
     url: str
     mock: MockUpstream
     clock: Clock
-    sink: LocalBlobSink
+    results: LocalBlobStore
     client: UpstreamClient
+    tasks_config: TasksConfig = field(default_factory=TasksConfig)
     replicas: dict[str, Replica] = field(default_factory=dict)
 
     @property
@@ -97,6 +99,10 @@ class Bench:
         record = await self.engine.load(task_id)
         assert record is not None
         return record
+
+    async def stored(self, name: str) -> bytes:
+        """The bytes of a stored output."""
+        return b"".join([chunk async for chunk in (await self.results.open(name)).chunks])
 
     async def money(self) -> dict[str, Any]:
         """The key's balances, open task reservations, and the ledger's rows and sum."""
@@ -156,8 +162,9 @@ async def add_replica(bench: Bench, name: str, catalog: ModelCatalog, **poller: 
         prices,
         lambda: catalog,
         bench.client,
-        bench.sink,
-        TasksConfig(),
+        bench.results,
+        bench.tasks_config,
+        fetch_policy=ImageFetchConfig(allow_private=True),  # the mock upstream is on 127.0.0.1
         vendor_for=mock_vendor,
         clock=bench.clock,
         rng=random.Random(7),
@@ -172,7 +179,13 @@ async def add_replica(bench: Bench, name: str, catalog: ModelCatalog, **poller: 
 
 @asynccontextmanager
 async def task_bench(
-    url: str, mock: MockUpstream, tmp_path: Path, *, quota_nano: int | None = KEY.quota_nano, **poller: Any
+    url: str,
+    mock: MockUpstream,
+    tmp_path: Path,
+    *,
+    quota_nano: int | None = KEY.quota_nano,
+    tasks_config: TasksConfig | None = None,
+    **poller: Any,
 ) -> AsyncIterator[Bench]:
     """A migrated database with the key and price, and replica ``a``."""
     url = normalize_database_url(url)
@@ -190,7 +203,7 @@ async def task_bench(
         )
     client = UpstreamClient()
     await client.start()
-    bench = Bench(url, mock, Clock(), LocalBlobSink(tmp_path / "results"), client)
+    bench = Bench(url, mock, Clock(), LocalBlobStore(tmp_path / "results"), client, tasks_config or TasksConfig())
     catalog = ModelCatalog([channel(mock)])
     try:
         await add_replica(bench, "a", catalog, **poller)

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from omnirouter.billing.money import TASK_HOLDER, hold
 from omnirouter.billing.prices import PriceBook
-from omnirouter.config.schema import RoutingConfig, TasksConfig
+from omnirouter.config.schema import ImageFetchConfig, RoutingConfig, TasksConfig
 from omnirouter.ir import Budget, ErrorKind, GatewayError
 from omnirouter.ir.task import TaskKind, TaskRequest, TaskStatus
 from omnirouter.protocols.media.base import Answer, UpstreamCall
@@ -37,9 +37,9 @@ from omnirouter.providers import TASK_CAPABILITIES
 from omnirouter.routing import Attempt, Channel, ModelCatalog, plan_with_fallbacks
 from omnirouter.routing.executor import run_attempts
 from omnirouter.storage import Database, KeyRecord
+from omnirouter.storage.blobs import BlobStore
 from omnirouter.storage.models import utcnow
 from omnirouter.storage.tasks_repo import find_by_idempotency, get_task, insert_task, list_tasks, move_task
-from omnirouter.tasks.blobs import BlobSink
 from omnirouter.tasks.ledger import finish, reserve_amount
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
@@ -96,6 +96,8 @@ class TaskEngine:
     ``clock`` (unix seconds) and ``rng`` are injected: tests run leases, backoff and deadlines in
     milliseconds.  ``owner`` names this replica in leases.  ``submit_grace``: how long a ``pending`` task
     stays this replica's before the reconciler may take it; ``http_timeout`` bounds each poll call.
+    ``results`` keeps the outputs; ``fetch_policy`` (the gateway's ``image_fetch``) says which addresses
+    a result copy may reach (``transport.result_copy``).
     """
 
     def __init__(
@@ -104,9 +106,10 @@ class TaskEngine:
         prices: PriceBook,
         catalog: Callable[[], ModelCatalog],
         client: UpstreamClient,
-        sink: BlobSink,
+        results: BlobStore,
         config: TasksConfig | None = None,
         *,
+        fetch_policy: ImageFetchConfig | None = None,
         routing: RoutingConfig | None = None,
         fallbacks: dict[str, list[str]] | None = None,
         vendor_for: VendorFor = registry_vendor,
@@ -121,7 +124,8 @@ class TaskEngine:
         self.prices = prices
         self.catalog = catalog
         self.client = client
-        self.sink = sink
+        self.results = results
+        self.fetch_policy = fetch_policy or ImageFetchConfig()
         self.config = config or TasksConfig()
         self.routing = routing or RoutingConfig()
         self.fallbacks = fallbacks or {}

@@ -244,7 +244,7 @@ class TaskPoller:
                     response = await open_call(engine.client.session, channel, call, key, vendor.decode_error)
                     try:
                         mime = output.mime or response.content_type
-                        await engine.sink.put(name, response.content.iter_chunked(_CHUNK), mime)
+                        await engine.results.put(name, response.content.iter_chunked(_CHUNK), mime)
                     finally:
                         response.release()
             except AttemptFailure as failure:
