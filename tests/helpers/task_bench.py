@@ -69,6 +69,8 @@ class Bench:
     results: LocalBlobStore
     client: UpstreamClient
     tasks_config: TasksConfig = field(default_factory=TasksConfig)
+    # Result copies may reach the mock upstream on 127.0.0.1 unless a test says otherwise.
+    fetch_policy: ImageFetchConfig = field(default_factory=lambda: ImageFetchConfig(allow_private=True))
     replicas: dict[str, Replica] = field(default_factory=dict)
 
     @property
@@ -164,7 +166,7 @@ async def add_replica(bench: Bench, name: str, catalog: ModelCatalog, **poller: 
         bench.client,
         bench.results,
         bench.tasks_config,
-        fetch_policy=ImageFetchConfig(allow_private=True),  # the mock upstream is on 127.0.0.1
+        fetch_policy=bench.fetch_policy,
         vendor_for=mock_vendor,
         clock=bench.clock,
         rng=random.Random(7),
@@ -185,6 +187,7 @@ async def task_bench(
     *,
     quota_nano: int | None = KEY.quota_nano,
     tasks_config: TasksConfig | None = None,
+    fetch_policy: ImageFetchConfig | None = None,
     **poller: Any,
 ) -> AsyncIterator[Bench]:
     """A migrated database with the key and price, and replica ``a``."""
@@ -204,6 +207,8 @@ async def task_bench(
     client = UpstreamClient()
     await client.start()
     bench = Bench(url, mock, Clock(), LocalBlobStore(tmp_path / "results"), client, tasks_config or TasksConfig())
+    if fetch_policy is not None:
+        bench.fetch_policy = fetch_policy
     catalog = ModelCatalog([channel(mock)])
     try:
         await add_replica(bench, "a", catalog, **poller)

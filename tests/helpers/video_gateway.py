@@ -47,6 +47,7 @@ async def video_gateway(mock: MockUpstream, db_dir: Path, **extra: Any) -> Async
     prices = {model: {"per_second": PER_SECOND, "per_call": PER_CALL} for model in VENDORS}
     keys = [{"name": "tester", "key": CLIENT_KEY, "quota_usd": 100.0}, {"name": "other", "key": OTHER_KEY}]
     tasks = {"poll_first": 0.05, "poll_max": 0.1}
+    extra.setdefault("image_fetch", {"allow_private": True})  # result copies reach the mock on 127.0.0.1
     async with media_gateway(db_dir, _channels(mock.url), prices=prices, tasks=tasks, keys=keys, **extra) as running:
         yield running
 
