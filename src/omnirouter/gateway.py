@@ -39,6 +39,7 @@ from omnirouter.storage.settings_repo import read_config_version
 from omnirouter.storage.signing_secret import url_signing_secret
 from omnirouter.storage.users_repo import disabled_user_ids
 from omnirouter.tasks import TaskEngine, TaskPoller
+from omnirouter.tasks.retention import RetentionSweep
 from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import (
     DEAD_LETTER_FILE,
@@ -114,6 +115,8 @@ class Gateway:
             fallbacks=config.fallbacks,
         )
         self.task_poller = TaskPoller(self.tasks)
+        days = config.tasks.result_retention_days  # every replica sweeps the result store (safe concurrently)
+        self.retention = RetentionSweep(self.results, days) if days is not None else None
 
     async def start(self) -> None:
         await self.client.start()
@@ -125,9 +128,13 @@ class Gateway:
         await self.reloader.start()
         self.url_secret = await url_signing_secret(self.db)
         await self.task_poller.start()
+        if self.retention is not None:
+            await self.retention.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
+        if self.retention is not None:
+            await self.retention.stop()
         await self.task_poller.stop()
         await self.reloader.stop()
         await self.limiter.close()
