@@ -65,6 +65,7 @@ class TaskRecord(msgspec.Struct, kw_only=True):
     updated_at: float
     finished_at: float | None
     callback_url: str | None
+    deleted_at: float | None = None
 
     @classmethod
     def of(cls, row: Any) -> TaskRecord:
@@ -98,6 +99,7 @@ class TaskRecord(msgspec.Struct, kw_only=True):
             updated_at=row.updated_at,
             finished_at=row.finished_at,
             callback_url=row.callback_url,
+            deleted_at=row.deleted_at,
         )
 
     def view(self, output_url: Callable[[TaskRecord, StoredOutput], str]) -> TaskView:
