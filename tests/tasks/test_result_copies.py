@@ -84,3 +84,20 @@ async def test_the_channel_key_goes_to_the_vendor_file_host_and_not_past_a_redir
         assert vendor_task(mock, direct.upstream_id).file_auth == ["Bearer sk-mock", "Bearer sk-mock"]
         # Each file: first asked of the vendor's origin with the key, then of the redirect's origin without it.
         assert vendor_task(mock, moved.upstream_id).file_auth == ["Bearer sk-mock", None, "Bearer sk-mock", None]
+
+
+async def test_a_result_url_answering_403_or_404_is_tried_again_at_the_next_poll(
+    database_url: str, mock: MockUpstream, tmp_path: Path
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench:
+        for status in (403, 404):
+            record = await bench.create(f"not yet {status}", timeline=["succeeded"], file_failures=1,
+                                        file_failure_status=status)  # fmt: skip
+            bench.clock.advance(5)
+            await bench.poller.run_once()
+            again = await bench.engine.load(record.id)
+            assert again is not None and not again.status.terminal and again.poll_errors == 1
+            assert f"HTTP {status}" in (again.last_error or "")
+            done = await bench.drive(record.id)
+            assert done.status is TaskStatus.SUCCEEDED
+            assert await bench.stored(f"{done.id}/video") == file_bytes(done.upstream_id or "", "video")

@@ -4,7 +4,7 @@ test that needs a task vendor whose every poll answer is chosen).
 Wire (OpenAI-style bearer auth and errors):
 
 * ``POST /mockvideo/tasks`` ``{model, prompt, seconds?, external_id?, timeline?, file_failures?,
-  files_need_key?, file_redirect?}`` →
+  file_failure_status?, files_need_key?, file_redirect?}`` →
   ``{id, status: "queued"}``; an ``external_id`` already seen answers the same task (the vendor dedupes);
   a scripted directive (``fail``, ``delay``, …) applies to the submit.
 * ``GET /mockvideo/tasks/{id}`` → ``{id, status, progress, seconds?, video_url?, thumbnail_url?, failure?}``:
@@ -14,8 +14,9 @@ Wire (OpenAI-style bearer auth and errors):
   ``error200`` (an error inside a 200 body).  Default: ``queued``, ``running:50``, ``succeeded``.
 * ``GET /mockvideo/tasks?external_id=…`` → ``{data: [{id, status}]}`` (empty when none).
 * ``GET /mockvideo/files/{id}/{video|thumbnail}`` → the result bytes (no auth: a signed vendor link);
-  the first ``file_failures`` fetches of a task's files answer 500.  With ``files_need_key`` the poll
-  says so (``files_need_key: true``: the codec sends the channel's key with the fetch); with
+  the first ``file_failures`` fetches of a task's files answer ``file_failure_status`` (default 500).
+  With ``files_need_key`` the poll says so (``files_need_key: true``: the codec sends the channel's key
+  with the fetch); with
   ``file_redirect`` a fetch is redirected (302) to the same file on another origin (``localhost``
   instead of the address asked).  The ``Authorization`` header of every fetch is kept in ``file_auth``.
 """
@@ -45,6 +46,7 @@ class VideoTask:
     timeline: list[str]
     seconds: float
     file_failures: int
+    file_failure_status: int = 500
     files_need_key: bool = False
     file_redirect: bool = False
     file_auth: list[str | None] = field(default_factory=list)
@@ -90,6 +92,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
         timeline=steps,
         seconds=float(seconds) if isinstance(seconds, int | float) and seconds > 0 else DEFAULT_SECONDS,
         file_failures=as_int(body.get("file_failures")) or 0,
+        file_failure_status=as_int(body.get("file_failure_status")) or 500,
         files_need_key=body.get("files_need_key") is True,
         file_redirect=body.get("file_redirect") is True,
     )
@@ -162,7 +165,8 @@ async def file(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(request.url.with_host("localhost").human_repr())
     task.fetches += 1
     if task.fetches <= task.file_failures:
-        return web.Response(status=500, text="<html>storage hiccup</html>", content_type="text/html")
+        return web.Response(status=task.file_failure_status, text="<html>storage hiccup</html>",
+                            content_type="text/html")  # fmt: skip
     mime = "video/mp4" if variant == "video" else "image/jpeg"
     return web.Response(body=file_bytes(task.id, variant), content_type=mime)
 

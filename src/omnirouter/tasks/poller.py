@@ -38,6 +38,7 @@ __all__ = ["TaskPoller"]
 log = logging.getLogger("omnirouter.tasks")
 
 _MAX_FOLLOWUPS = 8
+_COPY_RETRIED = frozenset({401, 403, 404})  # answers of a result URL tried again at the next poll
 
 
 class _Later(Exception):
@@ -262,10 +263,11 @@ class TaskPoller:
                         engine.client.session, output.url, headers, engine.results, name, limits, output.mime
                     )
                 except ResultCopyError as error:
-                    if error.retryable:
+                    # A file not (yet) there or a link the vendor refuses: the next poll may give a fresh one.
+                    if error.retryable or error.status in _COPY_RETRIED:
                         raise _Later(f"copying the {output.kind} failed: {error}") from None
                     raise _Refused(output.kind, str(error)) from None
-                except OSError as error:  # the store itself (a full disk, an unreachable bucket)
+                except Exception as error:  # the store itself (a full disk, an unreachable bucket)
                     raise _Later(f"storing the {output.kind} failed: {type(error).__name__}") from None
                 stored.append(StoredOutput(kind=output.kind, name=name, mime=blob.content_type))
         except _Refused:
