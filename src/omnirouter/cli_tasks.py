@@ -92,7 +92,7 @@ def _missing(task_id: str) -> int:
 def _list(args: argparse.Namespace) -> int:
     async def work(gateway: Gateway) -> list[TaskRecord]:
         return await gateway.tasks.list(status=tuple(args.status or ()), model=args.model, channel=args.channel,
-                                        key_id=args.key, limit=max(1, args.limit))  # fmt: skip
+                                        key_id=args.key, limit=max(1, args.limit), include_deleted=True)  # fmt: skip
 
     found = _run(args, work)
     if isinstance(found, int):
@@ -113,7 +113,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     async def work(gateway: Gateway) -> TaskRecord | None:
-        return await gateway.tasks.get(args.id)
+        return await gateway.tasks.get(args.id, include_deleted=True)
 
     found = _run(args, work)
     if isinstance(found, int):
@@ -126,7 +126,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     async def work(gateway: Gateway) -> tuple[TaskRecord | None, bool]:
-        record = await gateway.tasks.get(args.id)
+        record = await gateway.tasks.get(args.id, include_deleted=True)
         if record is None or record.status.terminal:
             return record, False
         return await gateway.tasks.cancel(args.id), True

@@ -33,13 +33,14 @@ from omnirouter.config import ChannelConfig, GatewayConfig
 from omnirouter.limits import RateLimiter
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
-from omnirouter.storage.blobs import BlobStore, make_blob_store
+from omnirouter.storage.blobs import BlobStore, database_dir, make_blob_store
 from omnirouter.storage.channels_repo import load_channel_configs
 from omnirouter.storage.settings_repo import read_config_version
 from omnirouter.storage.signing_secret import url_signing_secret
 from omnirouter.storage.users_repo import disabled_user_ids
-from omnirouter.tasks import StoreSink, TaskEngine, TaskPoller, default_result_dir
+from omnirouter.tasks import TaskEngine, TaskPoller
 from omnirouter.tasks.callbacks import CallbackLinks, PollHints
+from omnirouter.tasks.retention import RetentionSweep
 from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import (
     DEAD_LETTER_FILE,
@@ -100,7 +101,7 @@ class Gateway:
         # Results go to the result store (``tasks.result_store``; default: a folder beside the database);
         # their gateway URLs are signed with ``url_secret`` (read once at start: every replica's is the same).
         self.results: BlobStore = make_blob_store(
-            config.tasks.result_store, config.tasks.s3_endpoint_url, default_result_dir(self.db.url).parent
+            config.tasks.result_store, config.tasks.s3_endpoint_url, database_dir(self.db.url)
         )
         self.url_secret = b""
         # Vendor callbacks (tasks/callbacks.py): a per-task URL under ``public_url``, a hint to poll now.
@@ -110,14 +111,17 @@ class Gateway:
             self.billing.prices,
             lambda: self.catalog,
             self.client,
-            StoreSink(self.results),
+            self.results,
             config.tasks,
+            fetch_policy=config.image_fetch,
             routing=config.routing,
             fallbacks=config.fallbacks,
             callback_url=self.callback_links.url,
         )
         self.task_poller = TaskPoller(self.tasks)
         self.task_hints = PollHints(self.tasks, self.task_poller.poke)
+        days = config.tasks.result_retention_days  # every replica sweeps the result store (safe concurrently)
+        self.retention = RetentionSweep(self.results, days) if days is not None else None
 
     async def start(self) -> None:
         await self.client.start()
@@ -129,10 +133,14 @@ class Gateway:
         await self.reloader.start()
         self.url_secret = await url_signing_secret(self.db)
         await self.task_poller.start()
+        if self.retention is not None:
+            await self.retention.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
         await self.task_hints.close()
+        if self.retention is not None:
+            await self.retention.stop()
         await self.task_poller.stop()
         await self.reloader.stop()
         await self.limiter.close()

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from omnirouter.billing.prices import PriceBook
-from omnirouter.config.schema import ChannelConfig, TasksConfig
+from omnirouter.config.schema import ChannelConfig, ImageFetchConfig, TasksConfig
 from omnirouter.ir import Budget
 from omnirouter.ir.task import TaskKind, TaskRequest
 from omnirouter.mock_upstream import MockUpstream
@@ -26,9 +26,10 @@ from omnirouter.protocols.tasks.mock_video import MOCK_VIDEO
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyRecord, api_keys_table, migrate, normalize_database_url
 from omnirouter.storage.accounts_models import prices_table, reservations_table
+from omnirouter.storage.blobs_local import LocalBlobStore
 from omnirouter.storage.models import usage_records_table
 from omnirouter.storage.tasks_repo import tasks_table
-from omnirouter.tasks import LocalBlobSink, TaskEngine, TaskPoller, TaskRecord, VendorFor
+from omnirouter.tasks import TaskEngine, TaskPoller, TaskRecord, VendorFor
 from omnirouter.transport import UpstreamClient
 
 MODEL = "vid-1"
@@ -65,8 +66,11 @@ class Bench:
     url: str
     mock: MockUpstream
     clock: Clock
-    sink: LocalBlobSink
+    results: LocalBlobStore
     client: UpstreamClient
+    tasks_config: TasksConfig = field(default_factory=TasksConfig)
+    # Result copies may reach the mock upstream on 127.0.0.1 unless a test says otherwise.
+    fetch_policy: ImageFetchConfig = field(default_factory=lambda: ImageFetchConfig(allow_private=True))
     replicas: dict[str, Replica] = field(default_factory=dict)
 
     @property
@@ -97,6 +101,10 @@ class Bench:
         record = await self.engine.load(task_id)
         assert record is not None
         return record
+
+    async def stored(self, name: str) -> bytes:
+        """The bytes of a stored output."""
+        return b"".join([chunk async for chunk in (await self.results.open(name)).chunks])
 
     async def money(self) -> dict[str, Any]:
         """The key's balances, open task reservations, and the ledger's rows and sum."""
@@ -159,8 +167,9 @@ async def add_replica(
         prices,
         lambda: catalog,
         bench.client,
-        bench.sink,
-        TasksConfig(),
+        bench.results,
+        bench.tasks_config,
+        fetch_policy=bench.fetch_policy,
         vendor_for=vendor_for,
         clock=bench.clock,
         rng=random.Random(7),
@@ -182,6 +191,8 @@ async def task_bench(
     quota_nano: int | None = KEY.quota_nano,
     channels: list[Channel] | None = None,
     vendor_for: VendorFor = mock_vendor,
+    tasks_config: TasksConfig | None = None,
+    fetch_policy: ImageFetchConfig | None = None,
     **poller: Any,
 ) -> AsyncIterator[Bench]:
     """A migrated database with the key and price, and replica ``a`` (on ``channels``, default the mock
@@ -201,7 +212,9 @@ async def task_bench(
         )
     client = UpstreamClient()
     await client.start()
-    bench = Bench(url, mock, Clock(), LocalBlobSink(tmp_path / "results"), client)
+    bench = Bench(url, mock, Clock(), LocalBlobStore(tmp_path / "results"), client, tasks_config or TasksConfig())
+    if fetch_policy is not None:
+        bench.fetch_policy = fetch_policy
     catalog = ModelCatalog(channels if channels is not None else [channel(mock)])
     try:
         await add_replica(bench, "a", catalog, vendor_for=vendor_for, **poller)

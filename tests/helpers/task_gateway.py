@@ -66,6 +66,7 @@ def task_config(mock_url: str, db_dir: Path, **tasks: Any) -> dict[str, Any]:
             {"name": "other", "key": OTHER_KEY, "quota_usd": 10.0},
         ],
         "prices": {KLING_MODEL: price, VEO_MODEL: price},
+        "image_fetch": {"allow_private": True},  # result copies reach the mock on 127.0.0.1
         "tasks": {"poll_first": 0.05, "poll_max": 0.1, "result_store": f"local:{db_dir / 'results'}", **tasks},
     }
 

@@ -65,15 +65,14 @@ def _channels(mock_url: str) -> list[dict[str, Any]]:
 
 
 @contextlib.asynccontextmanager
-async def video_gateway(
-    mock: MockUpstream, db_dir: Path, *, tasks: dict[str, Any] | None = None, **extra: Any
-) -> AsyncIterator[RunningGateway]:
-    """The gateway, its database at ``db_dir / 'gw.db'``, results under ``db_dir``; ``tasks`` adds to (and
-    wins over) its ``tasks:`` settings."""
+async def video_gateway(mock: MockUpstream, db_dir: Path, **extra: Any) -> AsyncIterator[RunningGateway]:
+    """The gateway, its database at ``db_dir / 'gw.db'``, results under ``db_dir``; ``extra`` is more config
+    (its ``tasks`` merged into the fast poll schedule)."""
     prices = {model: {"per_second": PER_SECOND, "per_call": PER_CALL} for model in VENDORS}
     keys = [{"name": "tester", "key": CLIENT_KEY, "quota_usd": 100.0}, {"name": "other", "key": OTHER_KEY}]
-    settings = {"poll_first": 0.05, "poll_max": 0.1, **(tasks or {})}
-    async with media_gateway(db_dir, _channels(mock.url), prices=prices, tasks=settings, keys=keys, **extra) as running:
+    tasks = {"poll_first": 0.05, "poll_max": 0.1, **extra.pop("tasks", {})}
+    extra.setdefault("image_fetch", {"allow_private": True})  # result copies reach the mock on 127.0.0.1
+    async with media_gateway(db_dir, _channels(mock.url), prices=prices, tasks=tasks, keys=keys, **extra) as running:
         yield running
 
 

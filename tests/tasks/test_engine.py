@@ -84,8 +84,8 @@ async def test_a_task_runs_to_success_keeps_its_results_and_is_charged_once(
         assert done.status is TaskStatus.SUCCEEDED and done.progress == 100
         assert vendor_task(mock, record.upstream_id).steps == ["queued", "running:50", "succeeded"]
         stored = {o.kind: o for o in done.summary.stored}
-        assert await bench.sink.get(stored["video"].name) == file_bytes(done.upstream_id or "", "video")
-        assert await bench.sink.get(stored["thumbnail"].name) == file_bytes(done.upstream_id or "", "thumbnail")
+        assert await bench.stored(stored["video"].name) == file_bytes(done.upstream_id or "", "video")
+        assert await bench.stored(stored["thumbnail"].name) == file_bytes(done.upstream_id or "", "thumbnail")
         cost = 5 * PER_SECOND_NANO + PER_CALL_NANO
         assert done.cost_nano == cost and done.summary.seconds == 5.0
         money = await bench.money()

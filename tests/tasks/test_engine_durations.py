@@ -84,7 +84,7 @@ def _record(request: TaskRequest, summary: TaskSummary) -> TaskRecord:
         "request": msgspec.json.encode(request).decode(), "state": msgspec.json.encode(summary).decode(),
         "last_error": None, "idempotency_key": None, "reserved_nano": 0, "cost_nano": 0, "next_poll_at": None,
         "lease_owner": None, "lease_until": None, "poll_attempts": 0, "poll_errors": 0, "deadline_at": 0.0,
-        "created_at": 0.0, "updated_at": 0.0, "finished_at": None, "callback_url": None,
+        "created_at": 0.0, "updated_at": 0.0, "finished_at": None, "callback_url": None, "deleted_at": None,
     }  # fmt: skip
     return TaskRecord.of(SimpleNamespace(**row))
 

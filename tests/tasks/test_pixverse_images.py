@@ -157,7 +157,10 @@ async def test_an_upload_refused_by_one_channel_moves_to_the_next(mock: MockUpst
     ]  # fmt: skip
     prices = {MODEL: {"per_second": 0.1, "per_call": 0.05}}
     tasks = {"poll_first": 0.05, "poll_max": 0.1}
-    async with media_gateway(tmp_path, channels, prices=prices, tasks=tasks, admin_key=ADMIN_KEY) as gw:
+    fetch = {"allow_private": True}  # result copies reach the mock on 127.0.0.1
+    async with media_gateway(
+        tmp_path, channels, prices=prices, tasks=tasks, admin_key=ADMIN_KEY, image_fetch=fetch
+    ) as gw:
         image = f"data:image/png;base64,{base64.b64encode(picture()).decode()}"
         done = await _unified(gw, {"model": MODEL, "prompt": "a kite over two channels", "image": image})
         status, admin = await call(gw, "GET", f"/admin/tasks/{done['task_id']}", key=ADMIN_KEY)

@@ -71,6 +71,7 @@ async def callback_gateway(
         "channels": [_channel(mock.url, model) for model in MODELS],
         "keys": [{"name": "tester", "key": CLIENT_KEY, "quota_usd": 100.0}],
         "prices": {model: price for model in MODELS},
+        "image_fetch": {"allow_private": True},  # result copies reach the mock on 127.0.0.1
         "tasks": {"poll_first": HOUR, "poll_max": HOUR, "deadline": 4 * HOUR,
                   "result_store": f"local:{db_dir / 'results'}", **tasks},
     }  # fmt: skip

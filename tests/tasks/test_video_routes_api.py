@@ -93,7 +93,7 @@ async def test_list_delete_and_remix_on_sora(mock: MockUpstream, tmp_path: Path)
         status, deleted = await call(gw, "DELETE", f"/v1/videos/{first['id']}")
         assert (status, deleted) == (200, {"object": "video.deleted", "deleted": True, "id": first["id"]})
         status, gone = await call(gw, "GET", f"/v1/videos/{first['id']}/content")
-        assert status == 404 and gone["error"]["param"] == "variant"
+        assert status == 404 and gone["error"]["param"] == "video_id"  # the video itself is gone for the key
 
 
 async def test_unified_create_and_get_in_new_api_shapes(mock: MockUpstream, tmp_path: Path) -> None:

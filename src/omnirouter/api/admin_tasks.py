@@ -67,6 +67,7 @@ class TaskAdminView(msgspec.Struct, kw_only=True):
     created_at: float
     updated_at: float
     finished_at: float | None
+    deleted_at: float | None  # when its client deleted it (hidden from the client, kept here)
 
 
 class TaskPage(msgspec.Struct, kw_only=True):
@@ -123,6 +124,7 @@ def admin_task_view(record: TaskRecord) -> TaskAdminView:
         created_at=record.created_at,
         updated_at=record.updated_at,
         finished_at=record.finished_at,
+        deleted_at=record.deleted_at,
     )
 
 
@@ -156,14 +158,15 @@ def task_routes(ctx: AdminContext) -> list[Route]:
 
     async def found(req: AdminRequest) -> TaskRecord:
         task_id = req.params["id"]
-        record = await engine.get(task_id)
+        record = await engine.get(task_id, include_deleted=True)
         if record is None:
             raise refusal(404, f"No task with id {task_id!r}.", "task_not_found")
         return record
 
     async def list_all(req: AdminRequest) -> Reply:
         limit = req.integer("limit", default=50, low=1, high=MAX_TASK_PAGE) or 50
-        records = await engine.list(status=_statuses(req), after=req.text("after"), limit=limit + 1, **_filters(req))
+        records = await engine.list(status=_statuses(req), after=req.text("after"), limit=limit + 1,
+                                    include_deleted=True, **_filters(req))  # fmt: skip
         page = [admin_task_view(record) for record in records[:limit]]
         return 200, TaskPage(object="list", data=page, next_after=page[-1].id if len(records) > limit else None)
 

@@ -111,7 +111,8 @@ class TaskRoutes:
     async def videos_list(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = self.key(scope)
         page = decode_list_query(_query(scope))
-        if page.after is not None and await self.engine.get(page.after, key_id=key.id) is None:
+        # The cursor may name a video deleted since its page was read: it still marks a place in the order.
+        if page.after is not None and await self.engine.get(page.after, key_id=key.id, include_deleted=True) is None:
             raise invalid(f"'after' names no video of this key: '{page.after}'.", "after")
         records = await self.engine.list(key_id=key.id, after=page.after, limit=page.limit + 1,
                                          newest_first=page.order == "desc")  # fmt: skip
@@ -119,13 +120,13 @@ class TaskRoutes:
         await self.answer(send, OPENAI_VIDEOS.encode_list(views, len(records) > page.limit))
 
     async def videos_delete(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Cancel (and refund) an unfinished video, and remove its stored files."""
+        """Delete a video: an unfinished one is cancelled and refunded; its files are removed and it is gone
+        for the key (404 on every read, left out of lists; the row stays for the ledger and the admin)."""
         key = self.key(scope)
-        record = await self.owned(key, unquote(scope[PATH_PARAMS]["video_id"]))
-        if not record.status.terminal:
-            record = await self.engine.cancel(record.id, key_id=key.id) or record
-        for stored in record.summary.stored:
-            await self.gateway.results.delete(stored.name)
+        task_id = unquote(scope[PATH_PARAMS]["video_id"])
+        record = await self.engine.delete(task_id, key_id=key.id)
+        if record is None:
+            raise _not_found("Video", task_id, "video_id")
         await self.answer(send, OPENAI_VIDEOS.encode_deleted(record.id))
 
     async def videos_remix(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -128,8 +128,10 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``task_deadline`` (and cap its concurrent polls with ``task_poll_concurrency``).  ``poll_rate``: the most
     vendor calls per second the poller of one gateway process makes to one channel (None: uncapped; a
     channel's ``task_poll_rate`` option wins).
-    ``result_store``: ``local:DIR`` (None: a ``task-results`` folder beside the database) or
+    ``result_store``: ``local:DIR`` (None: a ``results`` folder beside a SQLite database) or
     ``s3://bucket/prefix`` (``s3_endpoint_url`` for S3-compatible stores; credentials from the environment).
+    ``result_max_bytes``: the largest output file copied (a bigger one fails the task, refunded);
+    ``result_retention_days``: how long outputs are kept (None: for ever).
     """
 
     poll_first: Annotated[float, msgspec.Meta(gt=0)] | None = None
@@ -139,6 +141,7 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     poll_rate: Annotated[float, msgspec.Meta(gt=0)] | None = None
     result_store: str | None = None
     s3_endpoint_url: str | None = None
+    result_max_bytes: Annotated[int, msgspec.Meta(gt=0)] = 2 * 1024**3
     result_retention_days: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 

@@ -3,7 +3,8 @@ test that needs a task vendor whose every poll answer is chosen).
 
 Wire (OpenAI-style bearer auth and errors):
 
-* ``POST /mockvideo/tasks`` ``{model, prompt, seconds?, external_id?, timeline?, file_failures?}`` →
+* ``POST /mockvideo/tasks`` ``{model, prompt, seconds?, external_id?, timeline?, file_failures?,
+  file_failure_status?, files_need_key?, file_redirect?}`` →
   ``{id, status: "queued"}``; an ``external_id`` already seen answers the same task (the vendor dedupes);
   a scripted directive (``fail``, ``delay``, …) applies to the submit.
 * ``GET /mockvideo/tasks/{id}`` → ``{id, status, progress, seconds?, video_url?, thumbnail_url?, failure?}``:
@@ -13,7 +14,11 @@ Wire (OpenAI-style bearer auth and errors):
   ``error200`` (an error inside a 200 body).  Default: ``queued``, ``running:50``, ``succeeded``.
 * ``GET /mockvideo/tasks?external_id=…`` → ``{data: [{id, status}]}`` (empty when none).
 * ``GET /mockvideo/files/{id}/{video|thumbnail}`` → the result bytes (no auth: a signed vendor link);
-  the first ``file_failures`` fetches of a task's files answer 500.
+  the first ``file_failures`` fetches of a task's files answer ``file_failure_status`` (default 500).
+  With ``files_need_key`` the poll says so (``files_need_key: true``: the codec sends the channel's key
+  with the fetch); with
+  ``file_redirect`` a fetch is redirected (302) to the same file on another origin (``localhost``
+  instead of the address asked).  The ``Authorization`` header of every fetch is kept in ``file_auth``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ class VideoTask:
     timeline: list[str]
     seconds: float
     file_failures: int
+    file_failure_status: int = 500
+    files_need_key: bool = False
+    file_redirect: bool = False
+    file_auth: list[str | None] = field(default_factory=list)
     polls: int = 0
     fetches: int = 0
     steps: list[str] = field(default_factory=list)
@@ -83,6 +92,9 @@ async def submit(request: web.Request) -> web.StreamResponse:
         timeline=steps,
         seconds=float(seconds) if isinstance(seconds, int | float) and seconds > 0 else DEFAULT_SECONDS,
         file_failures=as_int(body.get("file_failures")) or 0,
+        file_failure_status=as_int(body.get("file_failure_status")) or 500,
+        files_need_key=body.get("files_need_key") is True,
+        file_redirect=body.get("file_redirect") is True,
     )
     tasks[task.id] = task
     return json_response({"id": task.id, "status": "queued"})
@@ -135,6 +147,8 @@ async def poll(request: web.Request) -> web.StreamResponse:
             video_url=f"{origin}/mockvideo/files/{task.id}/video",
             thumbnail_url=f"{origin}/mockvideo/files/{task.id}/thumbnail",
         )
+        if task.files_need_key:
+            answer["files_need_key"] = True
     elif name == "failed":
         answer["failure"] = {"code": "content_policy", "message": "The prompt was refused."}
     return json_response(answer)
@@ -146,9 +160,13 @@ async def file(request: web.Request) -> web.StreamResponse:
     variant = request.match_info["variant"]
     if not isinstance(task, VideoTask) or variant not in ("video", "thumbnail"):
         return web.Response(status=404, text="not found")
+    task.file_auth.append(request.headers.get("Authorization"))
+    if task.file_redirect and request.url.host != "localhost":
+        raise web.HTTPFound(request.url.with_host("localhost").human_repr())
     task.fetches += 1
     if task.fetches <= task.file_failures:
-        return web.Response(status=500, text="<html>storage hiccup</html>", content_type="text/html")
+        return web.Response(status=task.file_failure_status, text="<html>storage hiccup</html>",
+                            content_type="text/html")  # fmt: skip
     mime = "video/mp4" if variant == "video" else "image/jpeg"
     return web.Response(body=file_bytes(task.id, variant), content_type=mime)
 

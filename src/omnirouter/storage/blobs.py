@@ -30,6 +30,7 @@ __all__ = [
     "OpenedBlob",
     "StoredBlob",
     "check_blob_name",
+    "database_dir",
     "make_blob_store",
 ]
 
@@ -120,6 +121,16 @@ def check_blob_name(name: str) -> str:
                 f"invalid blob name {name!r}: use [A-Za-z0-9._-] segments joined by '/', none starting with '.'"
             )
     return name
+
+
+def database_dir(database_url: str) -> Path:
+    """The folder of a SQLite database file (the default result store lives beside it), else the working
+    directory."""
+    if database_url.startswith("sqlite") and ":///" in database_url:
+        path = database_url.split(":///", 1)[1].split("?", 1)[0]
+        if path and path != ":memory:":
+            return Path(path).parent
+    return Path()
 
 
 def make_blob_store(url: str | None, endpoint_url: str | None, base_dir: Path) -> BlobStore:

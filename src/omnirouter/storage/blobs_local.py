@@ -194,9 +194,11 @@ class LocalBlobStore:
             for file in files:
                 path = Path(folder) / file
                 name = path.relative_to(self.root / META).as_posix().removesuffix(".json")
-                if (file.startswith(TEMP_PREFIX) or not (self.root / name).exists()) and (
-                    path.stat().st_mtime < cutoff
-                ):
+                try:  # another replica's sweep may remove it first
+                    stale = path.stat().st_mtime < cutoff
+                except FileNotFoundError:
+                    continue
+                if stale and (file.startswith(TEMP_PREFIX) or not (self.root / name).exists()):
                     path.unlink(missing_ok=True)
         return removed
 

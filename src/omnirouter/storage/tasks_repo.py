@@ -1,4 +1,4 @@
-"""The ``tasks`` table (migration 0011) and the statements the task engine runs on it.
+"""The ``tasks`` table (migrations 0011, 0013) and the statements the task engine runs on it.
 
 Times in this table are unix seconds (``Float``), taken from the engine's injected clock, so leases,
 backoff and deadlines run in milliseconds under test.  Every state move is a compare-and-set:
@@ -46,6 +46,7 @@ __all__ = [
     "hint_poll",
     "insert_task",
     "list_tasks",
+    "mark_deleted",
     "move_task",
     "tasks_table",
 ]
@@ -95,6 +96,7 @@ class TaskRow(Base):
     updated_at: Mapped[float] = mapped_column(Float)
     finished_at: Mapped[float | None] = mapped_column(Float)
     callback_url: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[float | None] = mapped_column(Float)  # the client deleted it: hidden from its reads
 
 
 tasks_table = cast(Table, TaskRow.__table__)
@@ -107,10 +109,18 @@ async def insert_task(conn: AsyncConnection, row: dict[str, Any]) -> None:
 
 
 async def get_task(
-    conn: AsyncConnection, task_id: str, *, key_id: int | None = None, user_id: int | None = None
+    conn: AsyncConnection,
+    task_id: str,
+    *,
+    key_id: int | None = None,
+    user_id: int | None = None,
+    visible_only: bool = False,
 ) -> Row[Any] | None:
-    """The task ``task_id``, only if it belongs to ``key_id`` / ``user_id`` when given (None: not found)."""
+    """The task ``task_id``, only if it belongs to ``key_id`` / ``user_id`` when given, and (``visible_only``)
+    its client has not deleted it (None: not found)."""
     query = select(_T).where(_T.c.id == task_id)
+    if visible_only:
+        query = query.where(_T.c.deleted_at.is_(None))
     if key_id is not None:
         query = query.where(_T.c.key_id == key_id)
     if user_id is not None:
@@ -137,10 +147,14 @@ async def list_tasks(
     after: str | None = None,
     limit: int = 20,
     newest_first: bool = True,
+    visible_only: bool = False,
 ) -> list[Row[Any]]:
     """Tasks matching the filters, ordered by (created_at, id), ``limit`` at most; ``after`` is the id
-    of the last task of the previous page (a cursor: stable while new tasks arrive)."""
+    of the last task of the previous page (a cursor: stable while new tasks arrive); ``visible_only``:
+    not those their client deleted."""
     query = select(_T)
+    if visible_only:
+        query = query.where(_T.c.deleted_at.is_(None))
     for column, value in ((_T.c.key_id, key_id), (_T.c.user_id, user_id), (_T.c.model, model), (_T.c.channel, channel)):
         if value is not None:
             query = query.where(column == value)
@@ -162,6 +176,14 @@ async def list_tasks(
     else:
         query = query.order_by(_T.c.created_at, _T.c.id)
     return list((await conn.execute(query.limit(max(1, min(limit, 1000))))).all())
+
+
+async def mark_deleted(conn: AsyncConnection, task_id: str, key_id: int, now: float) -> bool:
+    """Compare-and-set: the client ``key_id`` deleted its task (hidden from its reads from now on, the row
+    kept); False when it is not this key's or was deleted already."""
+    query = update(_T).where(_T.c.id == task_id, _T.c.key_id == key_id, _T.c.deleted_at.is_(None))
+    result = await conn.execute(query.values(deleted_at=now, updated_at=now))
+    return result.rowcount == 1
 
 
 async def claim_due(conn: AsyncConnection, owner: str, now: float, lease_until: float, limit: int) -> list[Row[Any]]:

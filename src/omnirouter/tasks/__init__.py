@@ -1,28 +1,23 @@
 """Asynchronous tasks (video now; images, Midjourney and Suno next) on one engine: write before you call,
 leases instead of a master, exactly-once money, results kept.  See docs/tasks.md.
 
-``TaskEngine`` (create, get, list, cancel), ``TaskPoller`` (every replica runs one: polls, stores results,
-settles, reconciles), ``BlobSink`` (where results go), ``TaskRecord`` (a task as the engine hands it out).
+``TaskEngine`` (create, get, list, cancel), ``TaskPoller`` (every replica runs one: polls, copies results
+into the result store, a ``storage.blobs.BlobStore``, settles, reconciles), ``TaskRecord`` (a task as the
+engine hands it out).
 """
 
-from omnirouter.tasks.blobs import BlobSink, LocalBlobSink, StoreSink, default_result_dir, sink_from_config
 from omnirouter.tasks.engine import TaskEngine, VendorFor, external_id, registry_vendor
 from omnirouter.tasks.poller import TaskPoller
 from omnirouter.tasks.records import Schedule, StoredOutput, TaskRecord, TaskSummary
 
 __all__ = [
-    "BlobSink",
-    "LocalBlobSink",
     "Schedule",
-    "StoreSink",
     "StoredOutput",
     "TaskEngine",
     "TaskPoller",
     "TaskRecord",
     "TaskSummary",
     "VendorFor",
-    "default_result_dir",
     "external_id",
     "registry_vendor",
-    "sink_from_config",
 ]

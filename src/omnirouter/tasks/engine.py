@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from omnirouter.billing.money import TASK_HOLDER, hold
 from omnirouter.billing.prices import PriceBook
-from omnirouter.config.schema import RoutingConfig, TasksConfig
+from omnirouter.config.schema import ImageFetchConfig, RoutingConfig, TasksConfig
 from omnirouter.ir import Budget, ErrorKind, GatewayError
 from omnirouter.ir.task import TaskKind, TaskRequest, TaskStatus
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
@@ -39,9 +39,16 @@ from omnirouter.providers import TASK_CAPABILITIES
 from omnirouter.routing import Attempt, Channel, ModelCatalog, plan_with_fallbacks
 from omnirouter.routing.executor import run_attempts
 from omnirouter.storage import Database, KeyRecord
+from omnirouter.storage.blobs import BlobStore
 from omnirouter.storage.models import utcnow
-from omnirouter.storage.tasks_repo import find_by_idempotency, get_task, insert_task, list_tasks, move_task
-from omnirouter.tasks.blobs import BlobSink
+from omnirouter.storage.tasks_repo import (
+    find_by_idempotency,
+    get_task,
+    insert_task,
+    list_tasks,
+    mark_deleted,
+    move_task,
+)
 from omnirouter.tasks.ledger import clips, finish, reserve_amount
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
@@ -102,6 +109,8 @@ class TaskEngine:
     stays this replica's before the reconciler may take it; ``http_timeout`` bounds each poll call.
     ``callback_url(task_id)``: the URL vendors that take one are asked to call back (``tasks/callbacks.py``;
     None: no callbacks, polling alone).
+    ``results`` keeps the outputs; ``fetch_policy`` (the gateway's ``image_fetch``) says which addresses
+    a result copy may reach (``transport.result_copy``).
     """
 
     def __init__(
@@ -110,9 +119,10 @@ class TaskEngine:
         prices: PriceBook,
         catalog: Callable[[], ModelCatalog],
         client: UpstreamClient,
-        sink: BlobSink,
+        results: BlobStore,
         config: TasksConfig | None = None,
         *,
+        fetch_policy: ImageFetchConfig | None = None,
         routing: RoutingConfig | None = None,
         fallbacks: dict[str, list[str]] | None = None,
         vendor_for: VendorFor = registry_vendor,
@@ -128,7 +138,8 @@ class TaskEngine:
         self.prices = prices
         self.catalog = catalog
         self.client = client
-        self.sink = sink
+        self.results = results
+        self.fetch_policy = fetch_policy or ImageFetchConfig()
         self.config = config or TasksConfig()
         self.routing = routing or RoutingConfig()
         self.fallbacks = fallbacks or {}
@@ -331,7 +342,7 @@ class TaskEngine:
             "next_poll_at": now + self.submit_grace, "lease_owner": self.owner,
             "lease_until": now + self.submit_grace, "poll_attempts": 0, "poll_errors": 0,
             "deadline_at": now + self.schedule(vendor, first.channel).deadline, "created_at": now,
-            "updated_at": now, "finished_at": None, "callback_url": request.callback_url,
+            "updated_at": now, "finished_at": None, "callback_url": request.callback_url, "deleted_at": None,
         }  # fmt: skip
         try:
             async with self.db.engine.begin() as conn:
@@ -498,22 +509,48 @@ class TaskEngine:
 
     # ------------------------------------------------------------------ read, list, cancel
 
-    async def get(self, task_id: str, *, key_id: int | None = None, user_id: int | None = None) -> TaskRecord | None:
-        """The task, only when it belongs to ``key_id`` (or ``user_id``); both None: admin, any task."""
+    async def get(
+        self, task_id: str, *, key_id: int | None = None, user_id: int | None = None, include_deleted: bool = False
+    ) -> TaskRecord | None:
+        """The task, only when it belongs to ``key_id`` (or ``user_id``); both None: any task.  A task its
+        client deleted is found only with ``include_deleted`` (the admin's reads)."""
         async with self.db.engine.connect() as conn:
-            row = await get_task(conn, task_id, key_id=key_id, user_id=user_id)
+            row = await get_task(conn, task_id, key_id=key_id, user_id=user_id, visible_only=not include_deleted)
         return TaskRecord.of(row) if row is not None else None
 
-    async def list(self, *, key_id: int | None = None, user_id: int | None = None, **filters: Any) -> list[TaskRecord]:
-        """Tasks of a key (or user; neither: all), newest first; filters as ``storage.tasks_repo.list_tasks``."""
+    async def list(
+        self, *, key_id: int | None = None, user_id: int | None = None, include_deleted: bool = False, **filters: Any
+    ) -> list[TaskRecord]:
+        """Tasks of a key (or user; neither: all), newest first; filters as ``storage.tasks_repo.list_tasks``;
+        deleted ones only with ``include_deleted``."""
         async with self.db.engine.connect() as conn:
-            rows = await list_tasks(conn, key_id=key_id, user_id=user_id, **filters)
+            rows = await list_tasks(conn, key_id=key_id, user_id=user_id, visible_only=not include_deleted,
+                                    **filters)  # fmt: skip
         return [TaskRecord.of(row) for row in rows]
+
+    async def delete(self, task_id: str, *, key_id: int) -> TaskRecord | None:
+        """The client's delete: an unfinished task is cancelled and refunded first; the task is then hidden
+        from the key's reads (the row stays for the ledger and the admin) and its stored outputs removed.
+        None when the key has no such task (or it was deleted already)."""
+        record = await self.get(task_id, key_id=key_id)
+        if record is None:
+            return None
+        if not record.status.terminal:
+            record = await self.cancel(record.id) or record
+        async with self.db.engine.begin() as conn:
+            if not await mark_deleted(conn, record.id, key_id, self.clock()):
+                return None  # a concurrent delete won
+        for stored in record.summary.stored:
+            try:
+                await self.results.delete(stored.name)
+            except Exception:  # the store is unreachable: the retention sweep removes it later
+                log.warning("task %s: removing %s failed", record.id, stored.name, exc_info=True)
+        return await self.load(record.id)
 
     async def cancel(self, task_id: str, *, key_id: int | None = None, user_id: int | None = None) -> TaskRecord | None:
         """Cancel and refund an unfinished task (the vendor is asked to stop where it can); a finished task
         is returned as it is; None when there is no such task for this key / user."""
-        record = await self.get(task_id, key_id=key_id, user_id=user_id)
+        record = await self.get(task_id, key_id=key_id, user_id=user_id, include_deleted=True)
         if record is None or record.status.terminal:
             return record
         channel = self.channel(record.channel)

@@ -11,7 +11,8 @@ shortly, its lease released, without counting an attempt or an error.
 Classify, don't guess: a transport error, 5xx, 429, auth error, vendor error inside a 200 or ``not_found``
 is tried again later (counted in ``poll_errors``, shown in ``last_error``), never refunded; an unknown
 vendor status is "running"; only the codec's ``FAILED`` or our deadline ends a task as failed.  A task
-the vendor says succeeded becomes ``succeeded`` only once its outputs are in the result store.
+the vendor says succeeded becomes ``succeeded`` only once its outputs are in the result store (copied
+through ``transport.result_copy``; an output that can never be copied fails the task, refunded).
 
 Tasks ``pending`` without an upstream id whose submit lease lapsed are reconciled: found at the vendor by
 our external id (then polled as usual), else failed and refunded.
@@ -37,14 +38,15 @@ from omnirouter.tasks.engine import TaskEngine
 from omnirouter.tasks.ledger import task_usage
 from omnirouter.tasks.pacing import ChannelPacer
 from omnirouter.tasks.records import StoredOutput, TaskRecord, TaskSummary
-from omnirouter.transport import AttemptFailure, open_call
+from omnirouter.transport import AttemptFailure
+from omnirouter.transport.result_copy import CopyLimits, ResultCopyError, copy_url
 
 __all__ = ["TaskPoller"]
 
 log = logging.getLogger("omnirouter.tasks")
 
 _MAX_FOLLOWUPS = 8
-_CHUNK = 256 * 1024
+_COPY_RETRIED = frozenset({401, 403, 404})  # answers of a result URL tried again at the next poll
 
 
 class _BatchVendor(TaskVendor, BatchPoll, Protocol):
@@ -65,6 +67,14 @@ class _Later(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class _Refused(Exception):
+    """An output can never be copied (a refused address, over the size cap): the task fails."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class TaskPoller:
@@ -223,9 +233,12 @@ class TaskPoller:
         if state.status is TaskStatus.SUCCEEDED:
             async with self._limit(channel):
                 try:
-                    stored = await self._store(record, state, vendor, channel, key)
+                    stored = await self._store(record, state, channel, key)
                 except _Later as later:
                     await self._later(record, vendor, channel, later)
+                    return
+                except _Refused as refused:
+                    await self._refuse(record, state, refused)
                     return
             await self._succeed(record, state, stored, vendor)
             return
@@ -356,33 +369,54 @@ class TaskPoller:
             await move_task(conn, record.id, values, owner=engine.owner)
         log.info("task %s: %s; next poll in %.1f s", record.id, later, delay)
 
-    async def _store(
-        self, record: TaskRecord, state: TaskState, vendor: TaskVendor, channel: Channel, key: str
-    ) -> list[StoredOutput]:
-        """Copy every output into the result store (``_Later`` when any copy fails: nothing is lost)."""
+    async def _store(self, record: TaskRecord, state: TaskState, channel: Channel, key: str) -> list[StoredOutput]:
+        """Copy every output into the result store through ``transport.result_copy.copy_url`` (the address
+        policy of ``image_fetch``, ``tasks.result_max_bytes``, a bounded time; the channel's key only where
+        the output needs it, and never past a redirect to another origin).  ``_Later`` when a copy may work
+        later (nothing is lost); ``_Refused`` when it never will (what was stored of this task is removed)."""
         engine = self.engine
         if not state.outputs:
             raise _Later("the vendor reported success without a result")
+        limits = CopyLimits.from_fetch_policy(
+            engine.fetch_policy, max_bytes=engine.config.result_max_bytes, timeout=self.lease / 2
+        )
         stored: list[StoredOutput] = []
         seen: dict[str, int] = {}
-        for output in state.outputs:
-            count = seen[output.kind] = seen.get(output.kind, 0) + 1
-            name = f"{record.id}/{output.kind}" + (f"-{count}" if count > 1 else "")
-            call = UpstreamCall(output.url, method="GET", auth=output.auth)
-            try:
-                async with asyncio.timeout(self.lease / 2):
-                    response = await open_call(engine.client.session, channel, call, key, vendor.decode_error)
-                    try:
-                        mime = output.mime or response.content_type
-                        await engine.sink.put(name, response.content.iter_chunked(_CHUNK), mime)
-                    finally:
-                        response.release()
-            except AttemptFailure as failure:
-                raise _Later(f"fetching the {output.kind} failed: {failure.error.message}") from None
-            except (TimeoutError, OSError) as exc:
-                raise _Later(f"storing the {output.kind} failed: {type(exc).__name__}") from None
-            stored.append(StoredOutput(kind=output.kind, name=name, mime=mime))
+        try:
+            for output in state.outputs:
+                count = seen[output.kind] = seen.get(output.kind, 0) + 1
+                name = f"{record.id}/{output.kind}" + (f"-{count}" if count > 1 else "")
+                headers = dict(channel.headers(key).items()) if output.auth else {}
+                try:
+                    blob = await copy_url(
+                        engine.client.session, output.url, headers, engine.results, name, limits, output.mime
+                    )
+                except ResultCopyError as error:
+                    # A file not (yet) there or a link the vendor refuses: the next poll may give a fresh one.
+                    if error.retryable or error.status in _COPY_RETRIED:
+                        raise _Later(f"copying the {output.kind} failed: {error}") from None
+                    raise _Refused(output.kind, str(error)) from None
+                except Exception as error:  # the store itself (a full disk, an unreachable bucket)
+                    raise _Later(f"storing the {output.kind} failed: {type(error).__name__}") from None
+                stored.append(StoredOutput(kind=output.kind, name=name, mime=blob.content_type))
+        except _Refused:
+            for done in stored:
+                await engine.results.delete(done.name)
+            raise
         return stored
+
+    async def _refuse(self, record: TaskRecord, state: TaskState, refused: _Refused) -> None:
+        """An output that can never be copied (too large, at a refused address): the task fails, refunded."""
+        engine = self.engine
+        log.warning("task %s: the %s cannot be copied: %s", record.id, refused.kind, refused)
+        summary = msgspec.structs.replace(
+            record.summary,
+            vendor_status=state.vendor_status,
+            failure=f"The {refused.kind} the vendor made could not be kept: it is too large or at an address "
+            "the gateway may not fetch.",
+            failure_code="result_refused",
+        )
+        await engine.end(record, TaskStatus.FAILED, summary, error_kind="result_refused", owner=engine.owner)
 
     async def _succeed(
         self, record: TaskRecord, state: TaskState, stored: list[StoredOutput], vendor: TaskVendor

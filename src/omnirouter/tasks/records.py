@@ -70,6 +70,7 @@ class TaskRecord(msgspec.Struct, kw_only=True):
     updated_at: float
     finished_at: float | None
     callback_url: str | None
+    deleted_at: float | None = None
 
     @classmethod
     def of(cls, row: Any) -> TaskRecord:
@@ -103,6 +104,7 @@ class TaskRecord(msgspec.Struct, kw_only=True):
             updated_at=row.updated_at,
             finished_at=row.finished_at,
             callback_url=row.callback_url,
+            deleted_at=row.deleted_at,
         )
 
     def shown_seconds(self) -> float | None:

@@ -88,6 +88,7 @@ async def _copy(
     store: BlobStore,
     name: str,
     limits: CopyLimits,
+    content_type: str | None,
 ) -> StoredBlob:
     first = _origin(url)
     for _ in range(limits.max_redirects + 1):
@@ -112,9 +113,9 @@ async def _copy(
                 )
             if response.content_length is not None and response.content_length > limits.max_bytes:
                 raise ResultCopyError(f"{_shown(url)} is larger than {limits.max_bytes} bytes", retryable=False)
-            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            served = response.headers.get("content-type", "").split(";")[0].strip().lower()
             body = _body(response, url, limits.max_bytes)
-            return await store.put(name, body, content_type or "application/octet-stream")
+            return await store.put(name, body, content_type or served or "application/octet-stream")
     raise ResultCopyError(f"{_shown(url)}: more than {limits.max_redirects} redirects", retryable=False)
 
 
@@ -125,12 +126,13 @@ async def copy_url(
     store: BlobStore,
     name: str,
     limits: CopyLimits,
+    content_type: str | None = None,
 ) -> StoredBlob:
-    """Stream ``url`` (sent with ``headers`` while on its first origin) into ``store`` under ``name``;
-    raises ``ResultCopyError`` (nothing stored) when it cannot."""
+    """Stream ``url`` (sent with ``headers`` while on its first origin) into ``store`` under ``name``, as
+    ``content_type`` (None: the one served); raises ``ResultCopyError`` (nothing stored) when it cannot."""
     try:
         async with asyncio.timeout(limits.timeout):
-            return await _copy(session, url, headers, store, name, limits)
+            return await _copy(session, url, headers, store, name, limits, content_type)
     except TimeoutError:
         raise ResultCopyError(f"{_shown(url)} was not copied within {limits.timeout} s", retryable=True) from None
     except aiohttp.ClientError as error:

@@ -78,9 +78,10 @@ class MockVideoVendor:
         progress = body.get("progress")
         state = TaskState(status=status, vendor_status=raw, progress=progress if isinstance(progress, int) else None)
         if status is TaskStatus.SUCCEEDED:
-            outputs = [TaskOutput(kind="video", url=str(body["video_url"]), mime="video/mp4")]
+            auth = body.get("files_need_key") is True  # the vendor's files need the channel's key
+            outputs = [TaskOutput(kind="video", url=str(body["video_url"]), mime="video/mp4", auth=auth)]
             if isinstance(body.get("thumbnail_url"), str):
-                outputs.append(TaskOutput(kind="thumbnail", url=body["thumbnail_url"], mime="image/jpeg"))
+                outputs.append(TaskOutput(kind="thumbnail", url=body["thumbnail_url"], mime="image/jpeg", auth=auth))
             seconds = body.get("seconds")
             state.outputs = outputs
             state.seconds = float(seconds) if isinstance(seconds, int | float) else None
