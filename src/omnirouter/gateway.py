@@ -39,6 +39,7 @@ from omnirouter.storage.settings_repo import read_config_version
 from omnirouter.storage.signing_secret import url_signing_secret
 from omnirouter.storage.users_repo import disabled_user_ids
 from omnirouter.tasks import StoreSink, TaskEngine, TaskPoller, default_result_dir
+from omnirouter.tasks.webhooks import WebhookSender
 from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import (
     DEAD_LETTER_FILE,
@@ -113,6 +114,9 @@ class Gateway:
             fallbacks=config.fallbacks,
         )
         self.task_poller = TaskPoller(self.tasks)
+        # Client webhooks (docs/tasks.md "Webhooks"): this worker's sender of the outbox's task events,
+        # signed with keys derived from ``url_secret``; targets checked under the image-fetch policy.
+        self.webhooks = WebhookSender(self.db, lambda: self.url_secret, policy=config.image_fetch)
 
     async def start(self) -> None:
         await self.client.start()
@@ -124,9 +128,11 @@ class Gateway:
         await self.reloader.start()
         self.url_secret = await url_signing_secret(self.db)
         await self.task_poller.start()
+        await self.webhooks.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
+        await self.webhooks.stop()
         await self.task_poller.stop()
         await self.reloader.stop()
         await self.limiter.close()

@@ -67,7 +67,8 @@ class KeyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     ``rpm`` / ``tpm`` / ``max_concurrent``: requests and tokens per minute, requests in flight;
     ``quota_usd``: the most it may spend; ``models``: allowed public models (glob patterns);
-    ``ip_allow``: allowed client networks (CIDRs); ``expires_at``: RFC 3339, UTC when no zone is given.
+    ``ip_allow``: allowed client networks (CIDRs); ``expires_at``: RFC 3339, UTC when no zone is given;
+    ``callback_url``: where its tasks' events are POSTed when a create names none (docs/tasks.md "Webhooks").
     ``None`` (absent) means no limit / no restriction.
     """
 
@@ -81,6 +82,7 @@ class KeyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ip_allow: list[str] | None = None
     group: str | None = None
     expires_at: datetime | None = None
+    callback_url: str | None = None
 
 
 class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

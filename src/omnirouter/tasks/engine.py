@@ -41,6 +41,7 @@ from omnirouter.storage.models import utcnow
 from omnirouter.storage.tasks_repo import find_by_idempotency, get_task, insert_task, list_tasks, move_task
 from omnirouter.tasks.blobs import BlobSink
 from omnirouter.tasks.ledger import finish, reserve_amount
+from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
 
@@ -298,7 +299,8 @@ class TaskEngine:
             "next_poll_at": now + self.submit_grace, "lease_owner": self.owner,
             "lease_until": now + self.submit_grace, "poll_attempts": 0, "poll_errors": 0,
             "deadline_at": now + self.schedule(vendor, first.channel).deadline, "created_at": now,
-            "updated_at": now, "finished_at": None, "callback_url": request.callback_url,
+            "updated_at": now, "finished_at": None,
+            "callback_url": request.callback_url or key.callback_url,
         }  # fmt: skip
         try:
             async with self.db.engine.begin() as conn:
@@ -431,6 +433,8 @@ class TaskEngine:
         async with self.db.engine.begin() as conn:
             moved = await move_task(conn, record.id, values, statuses=("pending",), owner=self.owner,
                                     no_upstream_id=True)  # fmt: skip
+            if moved:
+                await record_change(conn, record.id, now)
         if not moved:
             log.warning("task %s was taken over while its submit ran (vendor id kept in the log only)", record.id)
         return await self.load(record.id) or record

@@ -29,6 +29,7 @@ from omnirouter.ir.task import TaskStatus
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord, api_keys_table
 from omnirouter.storage.tasks_repo import LIVE, move_task
+from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.records import TaskRecord, TaskSummary
 from omnirouter.usage.record import UsageRecord, usage_columns
 from omnirouter.usage.writer import UsageWriter
@@ -123,6 +124,7 @@ async def finish(
         values["progress"] = 100
     if not await move_task(conn, record.id, values, statuses=LIVE, owner=owner):
         return None
+    await record_change(conn, record.id, now)  # its webhook event commits with it (tasks/outbox.py)
     billed = usage or Usage()
     if status is not TaskStatus.SUCCEEDED:  # nothing was made: no units are counted (reported tokens are)
         billed = msgspec.structs.replace(billed, seconds=0.0, calls=0, images=0, characters=0)
