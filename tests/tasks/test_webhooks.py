@@ -19,7 +19,7 @@ from omnirouter.ir import Usage
 from omnirouter.ir.task import TaskStatus
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.routing import ModelCatalog
-from omnirouter.storage.webhooks_repo import list_webhooks, task_webhooks_table
+from omnirouter.storage.webhooks_repo import list_webhooks, revive_webhook, task_webhooks_table
 from omnirouter.tasks import TaskRecord, TaskSummary
 from omnirouter.tasks.webhooks import WebhookSender, webhook_secret
 from tests.helpers.task_bench import KEY, Bench, add_replica, budget, channel, request, task_bench
@@ -176,18 +176,24 @@ async def test_an_event_that_never_gets_through_dies_and_the_next_one_goes(
                 bench.clock.advance(10.0)
             await flush(hooks)
             async with bench.db.engine.connect() as conn:
-                dead = await list_webhooks(conn, dead=True)
+                dead = await list_webhooks(conn, state="dead")
                 rows = await list_webhooks(conn, task_id=record.id)
+            assert [(r.event_type, r.attempts) for r in dead] == [("task.queued", 3)]
+            assert "HTTP 500" in (dead[0].last_error or "")
+            assert [(r.event_type, r.delivered_at is not None) for r in rows] == [
+                ("task.queued", False),
+                ("task.running", True),
+                ("task.succeeded", True),
+            ]
+            assert [verified(d)["type"] for d in receiver.accepted()] == ["task.running", "task.succeeded"]
+            async with bench.db.engine.begin() as conn:  # an operator sends it again (POST /admin/webhooks/…/retry)
+                assert await revive_webhook(conn, dead[0].id, bench.clock.now)
+                assert not await revive_webhook(conn, rows[1].id, bench.clock.now)  # delivered: not dead
+            await flush(hooks)
         finally:
             await hooks.stop()
-        assert [(r.event_type, r.attempts) for r in dead] == [("task.queued", 3)]
-        assert "HTTP 500" in (dead[0].last_error or "")
-        assert [(r.event_type, r.delivered_at is not None) for r in rows] == [
-            ("task.queued", False),
-            ("task.running", True),
-            ("task.succeeded", True),
-        ]
-        assert [verified(d)["type"] for d in receiver.accepted()] == ["task.running", "task.succeeded"]
+        assert [verified(d)["type"] for d in receiver.accepted()][-1] == "task.queued"
+        assert receiver.received[-1].id == dead[0].id
 
 
 async def test_the_target_is_checked_again_at_delivery(database_url: str, mock: MockUpstream, tmp_path: Path) -> None:
@@ -223,8 +229,10 @@ async def test_two_senders_never_send_one_event_at_once(database_url: str, mock:
                 await hooks.stop()
         async with bench.db.engine.connect() as conn:
             total = (await conn.execute(select(func.count()).select_from(task_webhooks_table))).scalar_one()
-            open_rows = await list_webhooks(conn, dead=False)
-        assert total == 36 and all(r.delivered_at is not None and r.attempts == 1 for r in open_rows)
+            open_rows = await list_webhooks(conn, state="pending")
+            delivered = await list_webhooks(conn, state="delivered")
+        assert total == 36 and open_rows == [] and len(delivered) == 36
+        assert all(row.attempts == 1 for row in delivered)
         ids = [d.id for d in receiver.received]
         assert len(ids) == 36 and len(set(ids)) == 36  # each event sent exactly once
         assert receiver.most_in_flight == 1

@@ -20,12 +20,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from omnirouter.storage.models import Base
 
 __all__ = [
+    "WEBHOOK_STATES",
     "TaskWebhookRow",
     "claim_due_webhooks",
+    "get_webhook",
     "insert_webhook",
     "list_webhooks",
+    "revive_webhook",
     "settle_webhook",
     "task_webhooks_table",
+    "webhook_state",
 ]
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
@@ -104,13 +108,48 @@ async def settle_webhook(conn: AsyncConnection, seq: int, owner: str, values: di
     return result.rowcount == 1
 
 
+WEBHOOK_STATES = ("pending", "delivered", "dead")
+"""An event is ``pending`` (still to be delivered), ``delivered`` (a 2xx came back) or ``dead`` (given up)."""
+
+
+def webhook_state(row: Any) -> str:
+    """The ``WEBHOOK_STATES`` value of an event row."""
+    return "delivered" if row.delivered_at is not None else "dead" if row.dead_at is not None else "pending"
+
+
 async def list_webhooks(
-    conn: AsyncConnection, *, task_id: str | None = None, dead: bool | None = None, limit: int = 100
+    conn: AsyncConnection,
+    *,
+    task_id: str | None = None,
+    key_id: int | None = None,
+    state: str | None = None,
+    after: int | None = None,
+    limit: int = 100,
 ) -> list[Row[Any]]:
-    """Events of a task (or all), oldest first; ``dead`` True: only dead ones, False: only the others."""
+    """Events (of a task, of a key), oldest first, only those in ``state`` when given; ``after``: a ``seq``."""
     query = select(_W)
     if task_id is not None:
         query = query.where(_W.c.task_id == task_id)
-    if dead is not None:
-        query = query.where(_W.c.dead_at.is_not(None) if dead else _W.c.dead_at.is_(None))
+    if key_id is not None:
+        query = query.where(_W.c.key_id == key_id)
+    if state == "delivered":
+        query = query.where(_W.c.delivered_at.is_not(None))
+    elif state == "dead":
+        query = query.where(_W.c.dead_at.is_not(None))
+    elif state == "pending":
+        query = query.where(_W.c.delivered_at.is_(None), _W.c.dead_at.is_(None))
+    if after is not None:
+        query = query.where(_W.c.seq > after)
     return list((await conn.execute(query.order_by(_W.c.seq).limit(max(1, min(limit, 1000))))).all())
+
+
+async def get_webhook(conn: AsyncConnection, event_id: str) -> Row[Any] | None:
+    """The event ``event_id``, if any."""
+    return (await conn.execute(select(_W).where(_W.c.id == event_id))).first()
+
+
+async def revive_webhook(conn: AsyncConnection, event_id: str, now: float) -> bool:
+    """Give a dead event a fresh start (attempts from zero, due now); whether it was dead."""
+    query = update(_W).where(_W.c.id == event_id, _W.c.dead_at.is_not(None), _W.c.delivered_at.is_(None))
+    result = await conn.execute(query.values(dead_at=None, attempts=0, next_attempt_at=now, last_error=None))
+    return result.rowcount == 1

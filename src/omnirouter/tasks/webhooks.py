@@ -28,13 +28,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from omnirouter.config.schema import ImageFetchConfig
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.storage import Database
 from omnirouter.storage.webhooks_repo import claim_due_webhooks, settle_webhook
 from omnirouter.transport.fetch import refusal
+from omnirouter.transport.webhook_post import WebhookPoster
 
 __all__ = [
     "WebhookSender",
@@ -135,14 +134,12 @@ class WebhookSender:
         self.max_retry = max_retry
         self.max_attempts = max_attempts
         self.max_age = max_age
-        self.session: aiohttp.ClientSession | None = None
+        self.poster = WebhookPoster()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
-        """Open the HTTP session and run in the background until ``stop``."""
-        if self.session is None:
-            self.session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        """Run in the background until ``stop``."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="omnirouter-webhooks")
 
@@ -153,9 +150,7 @@ class WebhookSender:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        session, self.session = self.session, None
-        if session is not None:
-            await session.close()
+        await self.poster.close()
 
     def poke(self) -> None:
         """Claim now rather than after the interval."""
@@ -176,8 +171,6 @@ class WebhookSender:
 
     async def run_once(self) -> int:
         """Claim one batch of due events and send each (concurrently); how many were claimed."""
-        if self.session is None:
-            self.session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         now = self.clock()
         async with self.db.engine.begin() as conn:
             rows = await claim_due_webhooks(conn, self.owner, now, now + self.lease, self.batch)
@@ -215,7 +208,6 @@ class WebhookSender:
 
     async def _post(self, row: Any) -> str | None:
         """One attempt; None when a 2xx came back, else why not (no secret, no URL query in it)."""
-        host = urlsplit(row.url).hostname or "?"
         reason = await target_refusal(row.url, self.policy)
         if reason:
             return f"target refused: {reason}"
@@ -228,17 +220,4 @@ class WebhookSender:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(signing_key(self.url_secret(), row.key_id), row.id, timestamp, body),
         }
-        assert self.session is not None
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.timeout)
-            async with self.session.post(
-                row.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-            ) as response:
-                status = response.status
-        except TimeoutError:
-            return f"{host}: no answer within {self.timeout:g} s"
-        except aiohttp.ClientError as exc:
-            return f"{host}: connection failed ({type(exc).__name__})"
-        if 200 <= status < 300:
-            return None
-        return f"{host} answered HTTP {status}"
+        return await self.poster.post(row.url, body, headers, self.timeout)
