@@ -11,7 +11,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from standardwebhooks import Webhook
 
 from omnirouter.config.schema import ImageFetchConfig
@@ -22,7 +23,7 @@ from omnirouter.routing import ModelCatalog
 from omnirouter.storage.webhooks_repo import list_webhooks, revive_webhook, task_webhooks_table
 from omnirouter.tasks import TaskRecord, TaskSummary
 from omnirouter.tasks.webhooks import WebhookSender, webhook_secret
-from tests.helpers.task_bench import KEY, Bench, add_replica, budget, channel, request, task_bench
+from tests.helpers.task_bench import KEY, MOST, Bench, add_replica, budget, channel, request, task_bench
 from tests.helpers.webhook_receiver import Delivery, Receiver, webhook_receiver
 
 SECRET = b"s" * 32
@@ -259,3 +260,25 @@ async def test_unusable_targets_are_refused(url: str) -> None:
     with pytest.raises(GatewayError) as caught:
         await check_callback_url(url, ImageFetchConfig())
     assert caught.value.status == 400 and caught.value.param == "callback_url"
+
+
+async def test_a_change_whose_event_cannot_be_written_does_not_commit(
+    database_url: str, mock: MockUpstream, tmp_path: Path
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench, webhook_receiver() as receiver:
+        record = await create(bench, receiver, timeline=["running:10", "running:20"])
+        plain = await bench.create("no webhook")
+        money = await bench.money()
+        async with bench.db.engine.begin() as conn:  # the outbox is gone: no event can be written any more
+            await conn.execute(text("DROP TABLE task_webhooks"))
+        bench.clock.advance(MOST + 0.5)
+        await bench.poller.run_once()  # both polled: the webhook task's move to running fails with its event
+        after = await bench.engine.load(record.id)
+        assert after is not None and after.status is TaskStatus.QUEUED and after.poll_attempts == 0
+        with pytest.raises(DBAPIError):
+            await bench.engine.cancel(record.id, key_id=KEY.id)  # the end, its money and its event: all or none
+        after = await bench.engine.load(record.id)
+        assert after is not None and after.status is TaskStatus.QUEUED
+        assert (await bench.money())["reserved"] == money["reserved"] and (await bench.money())["rows"] == []
+        done = await bench.drive(plain.id)  # a task without a callback URL never touches the outbox
+        assert done.status is TaskStatus.SUCCEEDED

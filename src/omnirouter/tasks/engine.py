@@ -434,7 +434,7 @@ class TaskEngine:
             moved = await move_task(conn, record.id, values, statuses=("pending",), owner=self.owner,
                                     no_upstream_id=True)  # fmt: skip
             if moved:
-                await record_change(conn, record.id, now)
+                await record_change(conn, record, now)
         if not moved:
             log.warning("task %s was taken over while its submit ran (vendor id kept in the log only)", record.id)
         return await self.load(record.id) or record

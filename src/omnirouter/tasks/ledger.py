@@ -124,7 +124,7 @@ async def finish(
         values["progress"] = 100
     if not await move_task(conn, record.id, values, statuses=LIVE, owner=owner):
         return None
-    await record_change(conn, record.id, now)  # its webhook event commits with it (tasks/outbox.py)
+    await record_change(conn, record, now)  # its webhook event commits with it (tasks/outbox.py)
     billed = usage or Usage()
     if status is not TaskStatus.SUCCEEDED:  # nothing was made: no units are counted (reported tokens are)
         billed = msgspec.structs.replace(billed, seconds=0.0, calls=0, images=0, characters=0)

@@ -46,11 +46,14 @@ def event_body(record: TaskRecord, event_id: str, now: float) -> dict[str, Any]:
     return {"type": f"task.{record.status.value}", "id": event_id, "created_at": int(now), "data": data}
 
 
-async def record_change(conn: AsyncConnection, task_id: str, now: float) -> str | None:
-    """Queue the event of the task's status as it now stands in ``conn``'s transaction (the caller just
-    moved it); its id, or None when the task has no callback URL or is still ``pending``."""
-    row = await get_task(conn, task_id)
-    if row is None or not row.callback_url or row.status == "pending":
+async def record_change(conn: AsyncConnection, task: TaskRecord, now: float) -> str | None:
+    """Queue the event of ``task``'s status as it now stands in ``conn``'s transaction (the caller just
+    moved it; ``task`` is its record from before, read only for its id and callback URL, which never
+    change); the event's id, or None when the task has no callback URL or is still ``pending``."""
+    if not task.callback_url:
+        return None  # no read, no row: tasks without webhooks cost nothing more
+    row = await get_task(conn, task.id)
+    if row is None or row.status == "pending":
         return None
     record = TaskRecord.of(row)
     event_id = new_event_id()
@@ -61,7 +64,7 @@ async def record_change(conn: AsyncConnection, task_id: str, now: float) -> str 
             "id": event_id,
             "task_id": record.id,
             "key_id": record.key_id,
-            "url": row.callback_url,
+            "url": task.callback_url,
             "event_type": body["type"],
             "payload": msgspec.json.encode(body).decode(),
             "attempts": 0,

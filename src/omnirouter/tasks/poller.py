@@ -213,7 +213,7 @@ class TaskPoller:
         async with engine.db.engine.begin() as conn:
             moved = await move_task(conn, record.id, values, owner=engine.owner)
             if moved and status is not record.status:
-                await record_change(conn, record.id, now)
+                await record_change(conn, record, now)
 
     async def _later(self, record: TaskRecord, vendor: TaskVendor, channel: Channel, later: _Later) -> None:
         """Count the failed poll and schedule the next one (never a refund)."""
@@ -297,5 +297,5 @@ class TaskPoller:
         async with engine.db.engine.begin() as conn:
             if await move_task(conn, record.id, values, statuses=("pending",), owner=engine.owner,
                                no_upstream_id=True):  # fmt: skip
-                await record_change(conn, record.id, now)
+                await record_change(conn, record, now)
         log.info("task %s: found at the vendor by its external id", record.id)
