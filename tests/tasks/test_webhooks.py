@@ -5,6 +5,9 @@ real local HTTP receiver; retries with backoff keep the event id; two senders ne
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import random
 from pathlib import Path
 from typing import Any
@@ -244,6 +247,29 @@ async def test_two_senders_never_send_one_event_at_once(database_url: str, mock:
             assert isinstance(data, dict)
             order.setdefault(data["id"], []).append(str(event["type"]))
         assert all(types == ["task.queued", "task.running", "task.succeeded"] for types in order.values())
+
+
+def plain_verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """docs/tasks.md's verifier without the library (its replay window left out: receivers' clocks)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body, hashlib.sha256)
+    expected = base64.b64encode(mac.digest()).decode()
+    signatures = [sig.split(",", 1)[1] for sig in headers["webhook-signature"].split() if sig.startswith("v1,")]
+    return any(hmac.compare_digest(expected, sig) for sig in signatures)
+
+
+async def test_plain_hmac_verifies_what_the_sender_signs(database_url: str, mock: MockUpstream, tmp_path: Path) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench, webhook_receiver() as receiver:
+        hooks = sender(bench)
+        try:
+            await create(bench, receiver)
+            await flush(hooks)
+        finally:
+            await hooks.stop()
+        (delivery,) = receiver.received
+        assert plain_verify(webhook_secret(SECRET, KEY.id), delivery.headers, delivery.body)
+        assert not plain_verify(webhook_secret(SECRET, KEY.id + 1), delivery.headers, delivery.body)
+        assert not plain_verify(webhook_secret(SECRET, KEY.id), delivery.headers, delivery.body + b" ")
 
 
 def test_the_per_key_secret_is_derived_and_differs_per_key() -> None:
