@@ -34,10 +34,10 @@ def config(mock: MockUpstream, tmp_path: Path, receiver: Receiver, **extra: Any)
 
 
 async def test_a_tasks_changes_reach_its_callback_url_signed_with_the_keys_secret(
-    mock: MockUpstream, tmp_path: Path
+    database_url: str, mock: MockUpstream, tmp_path: Path
 ) -> None:
     async with webhook_receiver() as receiver:
-        raw = config(mock, tmp_path, receiver)
+        raw = config(mock, tmp_path, receiver, database_url=database_url)
         async with running_gateway(msgspec.convert(raw, GatewayConfig)) as running, aiohttp.ClientSession() as s:
             running.app.gateway.task_poller.interval = 0.02
             running.app.gateway.webhooks.interval = 0.02
@@ -54,6 +54,9 @@ async def test_a_tasks_changes_reach_its_callback_url_signed_with_the_keys_secre
             assert status == 200 and me["webhook_secret"].startswith("whsec_") and me["callback_url"] is None
             status, admin = await call(s, "GET", f"{running.url}/admin/keys/{me['id']}/webhook-secret", ADMIN_KEY)
             assert status == 200 and admin["webhook_secret"] == me["webhook_secret"]
+            for missing in (999, 2**40, "x"):
+                status, error = await call(s, "GET", f"{running.url}/admin/keys/{missing}/webhook-secret", ADMIN_KEY)
+                assert status == 404 and error["error"]["code"] == "key_not_found"
             status, page = await call(s, "GET", f"{running.url}/admin/webhooks?task_id={task_id}", ADMIN_KEY)
             assert status == 200
             assert [(e["type"], e["state"], e["attempts"]) for e in page["data"]] == [
@@ -80,10 +83,10 @@ async def test_a_tasks_changes_reach_its_callback_url_signed_with_the_keys_secre
 
 
 async def test_the_keys_default_callback_url_is_used_when_the_create_names_none(
-    mock: MockUpstream, tmp_path: Path
+    database_url: str, mock: MockUpstream, tmp_path: Path
 ) -> None:
     async with webhook_receiver() as receiver:
-        raw = config(mock, tmp_path, receiver)
+        raw = config(mock, tmp_path, receiver, database_url=database_url)
         async with running_gateway(msgspec.convert(raw, GatewayConfig)) as running, aiohttp.ClientSession() as s:
             running.app.gateway.task_poller.interval = 0.02
             running.app.gateway.webhooks.interval = 0.02

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import msgspec
 from sqlalchemy import select
 
-from omnirouter.api.admin_common import AdminContext, AdminRequest, QueryParam, Reply, admin_route, refusal
+from omnirouter.api.admin_common import MAX_ID, AdminContext, AdminRequest, QueryParam, Reply, admin_route, refusal
 from omnirouter.http.routes import Route
 from omnirouter.storage import api_keys_table
 from omnirouter.storage.webhooks_repo import (
@@ -27,6 +27,7 @@ from omnirouter.tasks.webhooks import webhook_secret
 __all__ = ["WebhookAdminView", "WebhookSecretView", "admin_webhook_view", "webhook_routes"]
 
 MAX_PAGE = 500
+MAX_KEY_ID = 2**31 - 1  # api_keys.id is an INTEGER: a larger id names no key (and PostgreSQL refuses it)
 
 
 class WebhookAdminView(msgspec.Struct, kw_only=True):
@@ -88,7 +89,11 @@ def webhook_routes(ctx: AdminContext) -> list[Route]:
     async def list_all(req: AdminRequest) -> Reply:
         limit = req.integer("limit", default=100, low=1, high=MAX_PAGE) or 100
         state = req.choice("state", WEBHOOK_STATES, "") if req.text("state") else None
-        task_id, key_id, after = req.text("task_id"), req.integer("key_id", low=1), req.integer("after", low=0)
+        task_id, key_id, after = (
+            req.text("task_id"),
+            req.integer("key_id", low=1),
+            req.integer("after", low=0, high=MAX_ID),
+        )
         rows = await ctx.read(lambda conn: list_webhooks(conn, task_id=task_id, key_id=key_id, state=state,
                                                          after=after, limit=limit + 1))  # fmt: skip
         page = [admin_webhook_view(row) for row in rows[:limit]]
@@ -109,7 +114,7 @@ def webhook_routes(ctx: AdminContext) -> list[Route]:
     async def secret(req: AdminRequest) -> Reply:
         key_id = req.int_param("id", "key")
         query = select(api_keys_table.c.id).where(api_keys_table.c.id == key_id)
-        if (await ctx.read(lambda conn: conn.scalar(query))) is None:
+        if key_id > MAX_KEY_ID or (await ctx.read(lambda conn: conn.scalar(query))) is None:
             raise refusal(404, f"No key with id {key_id}.", "key_not_found")
         return 200, WebhookSecretView(key_id=key_id, webhook_secret=webhook_secret(gateway.url_secret, key_id))
 
