@@ -19,13 +19,13 @@ from sqlalchemy.exc import DBAPIError
 from standardwebhooks import Webhook
 
 from omnirouter.config.schema import ImageFetchConfig
-from omnirouter.ir import Usage
+from omnirouter.ir import GatewayError, Usage
 from omnirouter.ir.task import TaskStatus
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.routing import ModelCatalog
 from omnirouter.storage.webhooks_repo import list_webhooks, revive_webhook, task_webhooks_table
 from omnirouter.tasks import TaskRecord, TaskSummary
-from omnirouter.tasks.webhooks import WebhookSender, webhook_secret
+from omnirouter.tasks.webhooks import WebhookSender, check_callback_url, webhook_secret
 from tests.helpers.task_bench import KEY, MOST, Bench, add_replica, budget, channel, request, task_bench
 from tests.helpers.webhook_receiver import Delivery, Receiver, webhook_receiver
 
@@ -118,6 +118,19 @@ async def test_failed_and_cancelled_tasks_are_announced_and_tasks_without_a_url_
         }
         failure = next(verified(d) for d in receiver.accepted() if d.event["type"] == "task.failed")["data"]
         assert isinstance(failure, dict) and failure["error_code"] == "content_policy"
+
+
+async def test_a_create_answered_with_its_submits_error_sends_no_event(
+    database_url: str, mock: MockUpstream, tmp_path: Path
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench, webhook_receiver() as receiver:
+        mock.script({"fail": 500}, times=10)
+        with pytest.raises(GatewayError):
+            await create(bench, receiver, "the vendor is down")  # the client gets the error, not an event
+        (task,) = await bench.engine.list(key_id=KEY.id)
+        assert task.status is TaskStatus.FAILED and task.callback_url == receiver.url
+        async with bench.db.engine.connect() as conn:
+            assert await list_webhooks(conn) == []
 
 
 async def test_the_keys_default_url_is_used_when_the_request_names_none(
@@ -280,9 +293,6 @@ def test_the_per_key_secret_is_derived_and_differs_per_key() -> None:
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "/relative", "http://user:pw@example.com/", "http://10.0.0.1/"])
 async def test_unusable_targets_are_refused(url: str) -> None:
-    from omnirouter.ir import GatewayError
-    from omnirouter.tasks.webhooks import check_callback_url
-
     with pytest.raises(GatewayError) as caught:
         await check_callback_url(url, ImageFetchConfig())
     assert caught.value.status == 400 and caught.value.param == "callback_url"

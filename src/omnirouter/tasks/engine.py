@@ -176,13 +176,16 @@ class TaskEngine:
         usage: Any = None,
         error_kind: str | None = None,
         owner: str | None = None,
+        announce: bool = True,
     ) -> int | None:
-        """Make the task terminal with its money (``tasks.ledger.finish``) in one transaction."""
+        """Make the task terminal with its money (``tasks.ledger.finish``) in one transaction; ``announce``
+        False: no webhook event (a create whose own answer is the error)."""
         channel = self.channel(record.channel)
         provider = channel.spec.kind.value if channel is not None else None
         async with self.db.engine.begin() as conn:
             return await finish(conn, record, status, prices=self.prices, now=self.clock(), usage=usage,
-                                summary=summary, provider=provider, error_kind=error_kind, owner=owner)  # fmt: skip
+                                summary=summary, provider=provider, error_kind=error_kind, owner=owner,
+                                announce=announce)  # fmt: skip
 
     # ------------------------------------------------------------------ create
 
@@ -361,7 +364,8 @@ class TaskEngine:
             sent = await self._vendor_request(request)
         except GatewayError as error:
             summary = TaskSummary(failure=error.message, failure_code=error.code or error.kind.value)
-            await self.end(record, TaskStatus.FAILED, summary, error_kind=error.kind.value, owner=self.owner)
+            await self.end(record, TaskStatus.FAILED, summary, error_kind=error.kind.value, owner=self.owner,
+                           announce=False)  # fmt: skip
             raise
         accepted: list[tuple[Attempt, Submitted]] = []
         tried: list[str] = []
@@ -408,7 +412,7 @@ class TaskEngine:
         except GatewayError as error:
             summary = TaskSummary(failure=error.message, failure_code=error.code or error.kind.value)
             await self.end(await self.load(record.id) or record, TaskStatus.FAILED, summary,
-                           error_kind=error.kind.value, owner=self.owner)  # fmt: skip
+                           error_kind=error.kind.value, owner=self.owner, announce=False)  # fmt: skip
             raise
         attempt, submitted = accepted[0]
         return await self._accepted(record, attempt, submitted)

@@ -5,7 +5,8 @@ Every place a task's status moves (``engine._accepted``, the poller's ``_apply``
 after its compare-and-set succeeded.  So an event exists if and only if its change committed: a crash can
 neither lose one nor announce a change that was rolled back.  Only tasks with a ``callback_url`` (the
 create's, else the key's default, copied into the task at create) get events; ``pending`` (our own row,
-before the vendor has it) is announced by the create's answer, not by an event.
+before the vendor has it) is announced by the create's answer, not by an event, and so is a submit refused
+while the create waits for it (the create answers the error; ``finish(announce=False)``).
 
 The body is the documented common shape (docs/tasks.md "Webhooks"): ``{type: "task.<status>", id: <event
 id>, created_at, data: <the task as the gateway shows it>}`` — gateway paths for outputs, never a vendor's

@@ -185,7 +185,10 @@ class WebhookSender:
 
     async def _deliver(self, row: Any) -> None:
         try:
-            error = await self._post(row)
+            async with asyncio.timeout(2 * self.timeout):  # the target check's DNS too: within the lease
+                error = await self._post(row)
+        except TimeoutError:
+            error = f"no answer within {2 * self.timeout:g} s"
         except Exception as exc:  # a bug: the attempt counts, the event is tried again
             log.exception("webhook %s: sending failed", row.id)
             error = f"internal error: {type(exc).__name__}"
