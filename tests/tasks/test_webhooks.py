@@ -18,6 +18,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from standardwebhooks import Webhook
 
+from omnirouter.config import ConfigError
+from omnirouter.config.loader import parse_config
 from omnirouter.config.schema import ImageFetchConfig
 from omnirouter.ir import GatewayError, Usage
 from omnirouter.ir.task import TaskStatus
@@ -318,3 +320,10 @@ async def test_a_change_whose_event_cannot_be_written_does_not_commit(
         assert (await bench.money())["reserved"] == money["reserved"] and (await bench.money())["rows"] == []
         done = await bench.drive(plain.id)  # a task without a callback URL never touches the outbox
         assert done.status is TaskStatus.SUCCEEDED
+
+
+def test_a_config_keys_callback_url_must_be_http() -> None:
+    config = parse_config("keys:\n  - {name: a, key: sk-a-12345678, callback_url: 'https://hooks.example.com/x'}\n")
+    assert config.keys[0].callback_url == "https://hooks.example.com/x"
+    with pytest.raises(ConfigError, match=r"keys\[0\]\.callback_url: must start with http:// or https://"):
+        parse_config("keys:\n  - {name: a, key: sk-a-12345678, callback_url: 'ftp://hooks.example.com/x'}\n")
