@@ -3,6 +3,8 @@ leases instead of a master, exactly-once money, results kept.  See docs/tasks.md
 
 ``TaskEngine`` (create, get, list, cancel), ``TaskPoller`` (every replica runs one: polls, stores results,
 settles, reconciles), ``BlobSink`` (where results go), ``TaskRecord`` (a task as the engine hands it out).
+Client webhooks: ``outbox.py`` (an event per state change, in its transaction) and ``webhooks.py``
+(``WebhookSender``: every replica delivers them, signed per key).
 """
 
 from omnirouter.tasks.blobs import BlobSink, LocalBlobSink, StoreSink, default_result_dir, sink_from_config
