@@ -116,7 +116,9 @@ class Gateway:
         self.task_poller = TaskPoller(self.tasks)
         # Client webhooks (docs/tasks.md "Webhooks"): this worker's sender of the outbox's task events,
         # signed with keys derived from ``url_secret``; targets checked under the image-fetch policy.
-        self.webhooks = WebhookSender(self.db, lambda: self.url_secret, policy=config.image_fetch)
+        self.webhooks = WebhookSender(
+            self.db, lambda: self.url_secret, policy=config.image_fetch, settings=config.webhooks
+        )
 
     async def start(self) -> None:
         await self.client.start()

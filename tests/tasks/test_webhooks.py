@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 
 from omnirouter.config import ConfigError
 from omnirouter.config.loader import parse_config
-from omnirouter.config.schema import ImageFetchConfig
+from omnirouter.config.schema import ImageFetchConfig, WebhooksConfig
 from omnirouter.ir import GatewayError, Usage
 from omnirouter.ir.task import TaskStatus
 from omnirouter.mock_upstream import MockUpstream
@@ -35,11 +35,13 @@ SECRET = b"s" * 32
 LOCAL = ImageFetchConfig(allow_hosts=["127.0.0.1"])
 
 
-def sender(bench: Bench, replica: str = "a", **options: Any) -> WebhookSender:
-    """A sender on ``replica``'s database with the bench's clock, allowed to POST to 127.0.0.1."""
+def sender(bench: Bench, replica: str = "a", batch: int = 50, **settings: Any) -> WebhookSender:
+    """A sender on ``replica``'s database with the bench's clock, allowed to POST to 127.0.0.1;
+    ``settings``: the config's ``webhooks:`` fields."""
     db = bench.replicas[replica].db
     return WebhookSender(db, lambda: SECRET, policy=LOCAL, clock=bench.clock, rng=random.Random(5),
-                         owner=f"hooks-{replica}", **options)  # fmt: skip
+                         owner=f"hooks-{replica}", batch=batch,
+                         settings=msgspec.convert(settings, WebhooksConfig))  # fmt: skip
 
 
 async def flush(hooks: WebhookSender, rounds: int = 20) -> None:
@@ -327,3 +329,35 @@ def test_a_config_keys_callback_url_must_be_http() -> None:
     assert config.keys[0].callback_url == "https://hooks.example.com/x"
     with pytest.raises(ConfigError, match=r"keys\[0\]\.callback_url: must start with http:// or https://"):
         parse_config("keys:\n  - {name: a, key: sk-a-12345678, callback_url: 'ftp://hooks.example.com/x'}\n")
+
+
+async def test_finished_events_are_pruned_after_the_retention(
+    database_url: str, mock: MockUpstream, tmp_path: Path
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench, webhook_receiver() as receiver:
+        hooks = sender(bench, retention_days=2)
+        try:
+            done = await create(bench, receiver, "old")
+            await bench.drive(done.id)
+            await flush(hooks)  # three delivered events
+            receiver.script = [500]
+            waiting = await create(bench, receiver, "still waiting")
+            assert await hooks.run_once() == 1  # its first event failed once: pending
+            assert await hooks.prune(force=True) == 0  # nothing is old enough yet
+            bench.clock.advance(2 * 86400 + 1)
+            assert await hooks.prune() == 3  # the delivered ones; the pending one stays
+            async with bench.db.engine.connect() as conn:
+                left = await list_webhooks(conn)
+            assert [(r.task_id, r.event_type, r.delivered_at) for r in left] == [(waiting.id, "task.queued", None)]
+            assert await hooks.run_once() == 1  # now delivered, and old enough
+            assert await hooks.prune() == 0  # pruned a moment ago: not again within prune_every
+            assert await hooks.prune(force=True) == 1
+        finally:
+            await hooks.stop()
+
+
+def test_the_webhook_settings_are_checked() -> None:
+    config = parse_config("webhooks: {timeout: 5, max_attempts: 3, retention_days: 7}\n")
+    assert (config.webhooks.timeout, config.webhooks.max_attempts, config.webhooks.retention_days) == (5, 3, 7)
+    with pytest.raises(ConfigError, match=r"webhooks\.max_attempts"):
+        parse_config("webhooks: {max_attempts: 0}\n")

@@ -141,6 +141,20 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     result_retention_days: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 
+class WebhooksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Client webhooks of tasks (docs/tasks.md "Webhooks"): each POST's ``timeout`` (seconds); a failed
+    event is retried after ``first_retry`` × 3^(attempt-1) seconds, at most ``max_retry`` apart, until
+    ``max_attempts`` attempts or ``max_age`` seconds, then dead; delivered and dead events are deleted
+    ``retention_days`` after they were created."""
+
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
+    first_retry: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    max_retry: Annotated[float, msgspec.Meta(gt=0)] = 6 * 3600.0
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 12
+    max_age: Annotated[float, msgspec.Meta(gt=0)] = 3 * 86400.0
+    retention_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+
+
 class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration; every field has an embedded default."""
 
@@ -184,6 +198,7 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
     fallbacks: dict[str, list[str]] = msgspec.field(default_factory=dict)
     tasks: TasksConfig = msgspec.field(default_factory=TasksConfig)
+    webhooks: WebhooksConfig = msgspec.field(default_factory=WebhooksConfig)
     admin_key: str | None = None
     reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"

@@ -26,6 +26,7 @@ __all__ = [
     "get_webhook",
     "insert_webhook",
     "list_webhooks",
+    "prune_webhooks",
     "revive_webhook",
     "settle_webhook",
     "task_webhooks_table",
@@ -141,6 +142,13 @@ async def list_webhooks(
     if after is not None:
         query = query.where(_W.c.seq > after)
     return list((await conn.execute(query.order_by(_W.c.seq).limit(max(1, min(limit, 1000))))).all())
+
+
+async def prune_webhooks(conn: AsyncConnection, before: float) -> int:
+    """Delete delivered and dead events created before ``before``; how many went."""
+    finished = _W.c.delivered_at.is_not(None) | _W.c.dead_at.is_not(None)
+    result = await conn.execute(_W.delete().where(_W.c.created_at < before, finished))
+    return int(result.rowcount)
 
 
 async def get_webhook(conn: AsyncConnection, event_id: str) -> Row[Any] | None:

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from omnirouter.config.schema import ImageFetchConfig
+from omnirouter.config.schema import ImageFetchConfig, WebhooksConfig
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.storage import Database
-from omnirouter.storage.webhooks_repo import claim_due_webhooks, settle_webhook
+from omnirouter.storage.webhooks_repo import claim_due_webhooks, prune_webhooks, settle_webhook
 from omnirouter.transport.fetch import refusal
 from omnirouter.transport.webhook_post import WebhookPoster
 
@@ -97,8 +97,10 @@ class WebhookSender:
 
     ``url_secret``: the gateway's signing secret (read when called: it is loaded at start).  ``clock``
     schedules (injected in tests); ``wall`` stamps ``webhook-timestamp`` (receivers compare it with their
-    own clock).  Retries: ``first_retry`` × 3^(attempt-1) seconds, capped at ``max_retry``, up to 20 %
-    jitter taken off; dead after ``max_attempts`` attempts or once ``max_age`` seconds old.
+    own clock).  ``settings`` (the config's ``webhooks:``): each POST's timeout; retries after
+    ``first_retry`` × 3^(attempt-1) seconds, capped at ``max_retry``, up to 20 % jitter taken off; dead
+    after ``max_attempts`` attempts or once ``max_age`` seconds old; finished events pruned after
+    ``retention_days`` (checked every ``prune_every`` seconds).
     """
 
     def __init__(
@@ -111,14 +113,12 @@ class WebhookSender:
         wall: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         owner: str | None = None,
+        settings: WebhooksConfig | None = None,
         interval: float = 1.0,
         batch: int = 50,
-        timeout: float = 10.0,
-        first_retry: float = 10.0,
-        max_retry: float = 6 * 3600.0,
-        max_attempts: int = 12,
-        max_age: float = 3 * 86400.0,
+        prune_every: float = 3600.0,
     ) -> None:
+        settings = settings or WebhooksConfig()
         self.db = db
         self.url_secret = url_secret
         self.policy = policy or ImageFetchConfig()
@@ -128,12 +128,15 @@ class WebhookSender:
         self.owner = owner or f"webhooks-{secrets.token_hex(6)}"
         self.interval = interval
         self.batch = batch
-        self.timeout = timeout
-        self.lease = 3 * timeout
-        self.first_retry = first_retry
-        self.max_retry = max_retry
-        self.max_attempts = max_attempts
-        self.max_age = max_age
+        self.timeout = settings.timeout
+        self.lease = 3 * settings.timeout
+        self.first_retry = settings.first_retry
+        self.max_retry = settings.max_retry
+        self.max_attempts = settings.max_attempts
+        self.max_age = settings.max_age
+        self.retention = settings.retention_days * 86400.0
+        self.prune_every = prune_every
+        self._pruned_at: float | None = None
         self.poster = WebhookPoster()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -159,6 +162,7 @@ class WebhookSender:
     async def _run(self) -> None:
         while True:
             try:
+                await self.prune()
                 done = await self.run_once()
             except Exception:
                 log.warning("webhooks: claiming failed; retrying in %.1f s", self.interval, exc_info=True)
@@ -177,6 +181,16 @@ class WebhookSender:
         if rows:
             await asyncio.gather(*(self._deliver(row) for row in rows))
         return len(rows)
+
+    async def prune(self, force: bool = False) -> int:
+        """Delete events that finished (delivered or dead) and were created ``retention_days`` ago, at most
+        once per ``prune_every`` seconds (``force``: now); how many went."""
+        now = self.clock()
+        if not force and self._pruned_at is not None and now - self._pruned_at < self.prune_every:
+            return 0
+        self._pruned_at = now
+        async with self.db.engine.begin() as conn:
+            return await prune_webhooks(conn, now - self.retention)
 
     def retry_delay(self, attempts: int) -> float:
         """The wait after the ``attempts``-th failed attempt."""
