@@ -44,6 +44,7 @@ class Receiver:
     script: list[int] = field(default_factory=list)
     delay: float = 0.0
     received: list[Delivery] = field(default_factory=list)
+    arrived: list[str] = field(default_factory=list)  # every request's webhook-id as it arrives
     in_flight: Counter[str] = field(default_factory=Counter)
     most_in_flight: int = 0
 
@@ -55,6 +56,7 @@ class Receiver:
         body = await request.read()
         headers = {name.lower(): value for name, value in request.headers.items()}
         event_id = headers.get("webhook-id", "")
+        self.arrived.append(event_id)
         self.in_flight[event_id] += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight[event_id])
         try:

@@ -29,6 +29,7 @@ from omnirouter.storage.webhooks_repo import list_webhooks, revive_webhook, task
 from omnirouter.tasks import TaskRecord, TaskSummary
 from omnirouter.tasks.webhooks import WebhookSender, check_callback_url, webhook_secret
 from tests.helpers.task_bench import KEY, MOST, Bench, add_replica, budget, channel, request, task_bench
+from tests.helpers.task_gateway import until
 from tests.helpers.webhook_receiver import Delivery, Receiver, webhook_receiver
 
 SECRET = b"s" * 32
@@ -230,6 +231,39 @@ async def test_the_target_is_checked_again_at_delivery(database_url: str, mock: 
             await hooks.stop()
         assert receiver.received == []
         assert row.delivered_at is None and "private or reserved" in (row.last_error or "")
+
+
+async def test_a_sender_that_dies_mid_post_leaves_the_event_to_another_with_the_same_id(
+    database_url: str, mock: MockUpstream, tmp_path: Path
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench, webhook_receiver() as receiver:
+        await add_replica(bench, "b", ModelCatalog([channel(mock)]))
+        first, second = sender(bench, "a"), sender(bench, "b")
+        try:
+            await create(bench, receiver)
+            receiver.delay = 1.0
+            dying = asyncio.create_task(first.run_once())
+            await until(lambda: _arrived(receiver))  # the POST is at the receiver: now the replica dies
+            dying.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await dying
+            await first.stop()
+            receiver.delay = 0.0
+            assert await second.run_once() == 0  # the dead replica's lease still holds the event
+            bench.clock.advance(first.lease + 0.1)
+            assert await second.run_once() == 1
+            async with bench.db.engine.connect() as conn:
+                (row,) = await list_webhooks(conn)
+        finally:
+            await second.stop()
+        assert row.delivered_at is not None and row.lease_owner is None and row.attempts == 1
+        assert receiver.arrived == [row.id, row.id]  # at least once: the same event id both times
+        assert {d.id for d in receiver.accepted()} == {row.id}  # (the first answer went to a closed connection)
+        assert verified(receiver.accepted()[-1])["type"] == "task.queued"
+
+
+async def _arrived(receiver: Receiver) -> bool:
+    return bool(receiver.arrived)
 
 
 async def test_two_senders_never_send_one_event_at_once(database_url: str, mock: MockUpstream, tmp_path: Path) -> None:
