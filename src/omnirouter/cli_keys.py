@@ -1,4 +1,5 @@
-"""``omnirouter keys create|list|revoke|rotate`` and ``omnirouter usage``: the common admin tasks from a shell.
+"""``omnirouter keys create|list|revoke|rotate|webhook`` and ``omnirouter usage``: the common admin tasks from a
+shell.
 
 They work on the database of ``--config`` directly (no running gateway needed) and are safe while
 gateways run: each change bumps ``config_version`` in its transaction, so running gateways reload
@@ -20,11 +21,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from omnirouter.cli_channels import format_table
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 from omnirouter.storage import Database, migrate, normalize_database_url
-from omnirouter.storage.keys_repo import KeyCreate, KeyView, create_key, list_keys, revoke_key, rotate_key
+from omnirouter.storage.keys_repo import (
+    KeyCreate,
+    KeyPatch,
+    KeyView,
+    create_key,
+    get_key,
+    list_keys,
+    revoke_key,
+    rotate_key,
+    update_key,
+)
 from omnirouter.storage.ownership import ConfigOwned, config_owned
 from omnirouter.storage.repo_common import RepoError
 from omnirouter.storage.settings_repo import bump_config_version
+from omnirouter.storage.signing_secret import url_signing_secret
 from omnirouter.storage.users_repo import UserCreate, create_user, user_by_name
+from omnirouter.tasks.webhooks import target_refusal, webhook_secret
 from omnirouter.usage.report import GROUP_BY, UsageFilters, UsageReport, usage_report
 
 __all__ = ["add_keys_commands", "add_usage_command"]
@@ -56,14 +69,21 @@ def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     create.add_argument("--user", metavar="NAME", help="the owner (a user of that name is created if absent)")
     create.add_argument("--group", help="the price group")
     create.add_argument("--expires", metavar="ISO", help="expiry time, e.g. 2026-12-31 or 2026-12-31T18:00:00Z")
+    create.add_argument("--callback-url", metavar="URL", help="where its tasks' webhooks go when a create names none")
     listing = actions.add_parser("list", help="print the keys (never their secrets)")
     listing.add_argument("--status", choices=("active", "disabled", "revoked"))
     revoke = actions.add_parser("revoke", help="revoke a key for good")
     revoke.add_argument("id", type=int)
     rotate = actions.add_parser("rotate", help="give a key a new secret and print it (once)")
     rotate.add_argument("id", type=int)
-    for parser in (create, listing, revoke, rotate):
+    webhook = actions.add_parser("webhook", help="print a key's webhook secret and default callback URL (or set it)")
+    webhook.add_argument("id", type=int)
+    target = webhook.add_mutually_exclusive_group()
+    target.add_argument("--callback-url", metavar="URL", help="set the key's default callback URL")
+    target.add_argument("--clear", action="store_true", help="remove the key's default callback URL")
+    for parser in (create, listing, revoke, rotate, webhook):
         parser.add_argument("--config", help="YAML config file (for database_url; default: embedded defaults)")
+    webhook.set_defaults(run=_webhook)
     create.set_defaults(run=_create)
     listing.set_defaults(run=_list)
     revoke.set_defaults(run=_revoke)
@@ -80,12 +100,23 @@ def add_usage_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     usage.set_defaults(run=_usage)
 
 
-def _run(args: argparse.Namespace, work: Work[T], *, write: bool) -> T:
+def _config(args: argparse.Namespace) -> GatewayConfig:
     try:
-        config = load_config(args.config)
+        return load_config(args.config)
     except ConfigError as exc:
         raise CliError(f"config error: {exc}", 2) from None
-    return asyncio.run(_in_database(config, work, write))
+
+
+def _run(args: argparse.Namespace, work: Work[T], *, write: bool) -> T:
+    return asyncio.run(_in_database(_config(args), work, write))
+
+
+def _check_target(url: str | None, config: GatewayConfig) -> None:
+    """A callback URL the webhook sender would refuse is refused here too (as by the admin API)."""
+    if url is not None:
+        reason = asyncio.run(target_refusal(url, config.image_fetch))
+        if reason:
+            raise CliError(f"--callback-url cannot be used: {reason}", 2)
 
 
 async def _in_database(config: GatewayConfig, work: Work[T], write: bool) -> T:
@@ -148,6 +179,7 @@ def _create(args: argparse.Namespace) -> int:
         "ip_allow": args.ip,
         "group": args.group,
         "expires_at": _time(args.expires, "--expires"),
+        "callback_url": args.callback_url,
     }
     try:
         body = msgspec.convert({k: v for k, v in raw.items() if v is not None}, KeyCreate)
@@ -161,6 +193,7 @@ def _create(args: argparse.Namespace) -> int:
             body = msgspec.structs.replace(body, user_id=user.id)
         return await create_key(conn, body, owned)
 
+    _check_target(body.callback_url, _config(args))
     created = _run(args, work, write=True)
     _print_secret(created, created.key, "Created")
     return 0
@@ -170,6 +203,32 @@ def _create(args: argparse.Namespace) -> int:
 def _rotate(args: argparse.Namespace) -> int:
     rotated = _run(args, lambda conn, owned: rotate_key(conn, args.id, owned), write=True)
     _print_secret(rotated, rotated.key, "Rotated")
+    return 0
+
+
+@_main
+def _webhook(args: argparse.Namespace) -> int:
+    config = _config(args)
+    change: str | msgspec.UnsetType | None = None if args.clear else args.callback_url or msgspec.UNSET
+    _check_target(change if isinstance(change, str) else None, config)
+
+    async def run() -> tuple[KeyView, str]:
+        url = normalize_database_url(config.database_url)
+        await migrate(url)
+        owned = config_owned(config)
+        async with Database(url) as db:
+            async with db.engine.begin() as conn:
+                if change is msgspec.UNSET:
+                    view = await get_key(conn, args.id, owned)
+                else:
+                    view = await update_key(conn, args.id, KeyPatch(callback_url=change), owned)
+                    await bump_config_version(conn)
+            return view, webhook_secret(await url_signing_secret(db), view.id)
+
+    view, secret = asyncio.run(run())
+    print(f"Key {view.id} ({view.name!r}):")
+    print(f"webhook secret: {secret}")
+    print(f"default callback URL: {view.callback_url or '-'}")
     return 0
 
 

@@ -41,6 +41,7 @@ from omnirouter.storage.users_repo import disabled_user_ids
 from omnirouter.tasks import TaskEngine, TaskPoller
 from omnirouter.tasks.callbacks import CallbackLinks, PollHints
 from omnirouter.tasks.retention import RetentionSweep
+from omnirouter.tasks.webhooks import WebhookSender
 from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import (
     DEAD_LETTER_FILE,
@@ -122,6 +123,11 @@ class Gateway:
         self.task_hints = PollHints(self.tasks, self.task_poller.poke)
         days = config.tasks.result_retention_days  # every replica sweeps the result store (safe concurrently)
         self.retention = RetentionSweep(self.results, days) if days is not None else None
+        # Client webhooks (docs/tasks.md "Webhooks"): this worker's sender of the outbox's task events,
+        # signed with keys derived from ``url_secret``; targets checked under the image-fetch policy.
+        self.webhooks = WebhookSender(
+            self.db, lambda: self.url_secret, policy=config.image_fetch, settings=config.webhooks
+        )
 
     async def start(self) -> None:
         await self.client.start()
@@ -135,9 +141,11 @@ class Gateway:
         await self.task_poller.start()
         if self.retention is not None:
             await self.retention.start()
+        await self.webhooks.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
+        await self.webhooks.stop()
         await self.task_hints.close()
         if self.retention is not None:
             await self.retention.stop()

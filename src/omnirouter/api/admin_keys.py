@@ -16,6 +16,7 @@ from omnirouter.http.routes import Route
 from omnirouter.storage import keys_repo, users_repo
 from omnirouter.storage.keys_repo import KeyCreate, KeyPatch, KeyView, KeyWithSecret
 from omnirouter.storage.users_repo import UserCreate, UserPatch, UserView
+from omnirouter.tasks.webhooks import target_refusal
 
 __all__ = ["key_routes", "user_routes"]
 
@@ -27,6 +28,14 @@ def _storable_user(user_id: object) -> None:
     """An id no row can have names no user (and would overflow the database's integer): the same 400."""
     if isinstance(user_id, int) and not 0 <= user_id <= MAX_ID:
         raise refusal(400, f"'user_id': no user with id {user_id}.", "unknown_user", "user_id")
+
+
+async def _usable_callback(ctx: AdminContext, url: object) -> None:
+    """A key's default ``callback_url`` must be a target the webhook sender will POST to (a 400 otherwise)."""
+    if isinstance(url, str):
+        reason = await target_refusal(url, ctx.gateway.config.image_fetch)
+        if reason:
+            raise refusal(400, f"'callback_url' cannot be used: {reason}.", "invalid_callback_url", "callback_url")
 
 
 def key_routes(ctx: AdminContext) -> list[Route]:
@@ -41,6 +50,7 @@ def key_routes(ctx: AdminContext) -> list[Route]:
     async def create_key(req: AdminRequest) -> Reply:
         body = await req.body(KeyCreate)
         _storable_user(body.user_id)
+        await _usable_callback(ctx, body.callback_url)
         return 201, await ctx.write("keys", lambda conn: keys_repo.create_key(conn, body, ctx.owned))
 
     async def get_key(req: AdminRequest) -> Reply:
@@ -51,6 +61,7 @@ def key_routes(ctx: AdminContext) -> list[Route]:
         key_id = req.int_param("id", "key")
         patch = await req.body(KeyPatch)
         _storable_user(patch.user_id)
+        await _usable_callback(ctx, patch.callback_url)
         return 200, await ctx.write("keys", lambda conn: keys_repo.update_key(conn, key_id, patch, ctx.owned))
 
     async def revoke_key(req: AdminRequest) -> Reply:
@@ -73,7 +84,8 @@ def key_routes(ctx: AdminContext) -> list[Route]:
                     KeyCreate, KeyWithSecret, status=201, errors=conflict),
         admin_route("GET", "/admin/keys/{id}", "One client key", get_key, None, KeyView),
         admin_route("PATCH", "/admin/keys/{id}", "Change a key's name, limits, quota, models, IPs, group, expiry, "
-                    "metadata or status (active / disabled)", update_key, KeyPatch, KeyView, errors=conflict),
+                    "metadata, status (active / disabled) or callback_url", update_key, KeyPatch, KeyView,
+                    errors=conflict),
         admin_route("DELETE", "/admin/keys/{id}", "Revoke a key for good", revoke_key, None, KeyView, errors=conflict),
         admin_route("POST", "/admin/keys/{id}/rotate", "Give a key a new secret (shown this once); the old one stops "
                     "working", rotate_key, None, KeyWithSecret, errors=conflict),

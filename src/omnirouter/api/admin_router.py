@@ -22,6 +22,7 @@ from omnirouter.api.admin_common import ADMIN_ERRORS, AdminContext, AdminRequest
 from omnirouter.api.admin_keys import key_routes, user_routes
 from omnirouter.api.admin_tasks import task_routes
 from omnirouter.api.admin_usage import usage_routes
+from omnirouter.api.admin_webhooks import webhook_routes
 from omnirouter.api.openapi import openapi_document
 from omnirouter.gateway import Gateway
 from omnirouter.http.routes import Area, Auth, Guard, Route
@@ -71,6 +72,7 @@ class AdminRoutes:
             *catalog_routes(ctx),
             *usage_routes(ctx),
             *task_routes(ctx),
+            *webhook_routes(ctx),
             *api.routes(),
         ]
         document: list[bytes] = []

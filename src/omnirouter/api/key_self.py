@@ -1,7 +1,8 @@
 """What a key holder may see with their own client key: its record, its balance and its usage.
 
 * ``GET /v1/key``: the key's name, quota / used / reserved / remaining (USD), limits, models, IPs,
-  expiry and group (never its hash);
+  expiry, group, default ``callback_url`` and ``webhook_secret`` (what its task webhooks are signed with;
+  docs/tasks.md "Webhooks"), never its hash;
 * ``GET /v1/dashboard/billing/usage?start_date=YYYY-MM-DD&end_date=YYYY-MM-DD``: OpenAI's legacy
   shape, ``{"object": "list", "total_usage": <cents>, "daily_costs": [...]}`` (``end_date`` exclusive);
 * ``GET /v1/dashboard/billing/subscription``: OpenAI's legacy quota shape (``hard_limit_usd``).
@@ -28,6 +29,7 @@ from omnirouter.storage import KeyRecord
 from omnirouter.storage.keys_repo import KeyView, get_key
 from omnirouter.storage.ownership import config_owned
 from omnirouter.storage.repo_common import NotFound
+from omnirouter.tasks.webhooks import webhook_secret
 from omnirouter.usage.report import daily_model_costs
 
 __all__ = ["KeySelfAPI"]
@@ -80,8 +82,10 @@ class KeySelfAPI:
 
     async def key(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/key``."""
-        record = msgspec.to_builtins(await self._view(scope))
+        view = await self._view(scope)
+        record = msgspec.to_builtins(view)
         del record["source"]
+        record["webhook_secret"] = webhook_secret(self.gateway.url_secret, view.id)  # verifies its task webhooks
         await _send_json(send, {"object": "key", **record})
 
     async def subscription(self, scope: Scope, receive: Receive, send: Send) -> None:

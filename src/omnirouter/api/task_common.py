@@ -25,6 +25,7 @@ from omnirouter.protocols.tasks.base import TaskDialect, TaskView
 from omnirouter.protocols.tasks.openai_videos import is_multipart
 from omnirouter.storage import KeyRecord
 from omnirouter.tasks import StoredOutput, TaskRecord
+from omnirouter.tasks.webhooks import check_callback_url
 
 __all__ = [
     "MAX_IDEMPOTENCY_KEY",
@@ -121,6 +122,7 @@ async def create_task(
     """Check the key's access to the model, hold a rate-limit lease for the create, and create the task
     (idempotent when the client sent an ``Idempotency-Key``)."""
     check_access(key, scope, request.model)
+    await check_callback_url(request.callback_url, gateway.config.image_fetch)
     idempotency = idempotency_key(scope)
     digest = body_digest(body, content_type, model) if idempotency is not None else None
     lease = await gateway.limiter.acquire(key)

@@ -87,6 +87,8 @@ def _validate_semantics(config: GatewayConfig, source: str) -> None:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ConfigError(source, f"keys[{i}].ip_allow", f"not an IP network: {cidr!r}") from None
+        if key.callback_url is not None and not key.callback_url.startswith(("http://", "https://")):
+            raise ConfigError(source, f"keys[{i}].callback_url", "must start with http:// or https://")
     if config.workers < 1:
         raise ConfigError(source, "workers", "must be at least 1")
     if config.public_url is not None and not config.public_url.startswith(("http://", "https://")):

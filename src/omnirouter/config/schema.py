@@ -67,7 +67,8 @@ class KeyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     ``rpm`` / ``tpm`` / ``max_concurrent``: requests and tokens per minute, requests in flight;
     ``quota_usd``: the most it may spend; ``models``: allowed public models (glob patterns);
-    ``ip_allow``: allowed client networks (CIDRs); ``expires_at``: RFC 3339, UTC when no zone is given.
+    ``ip_allow``: allowed client networks (CIDRs); ``expires_at``: RFC 3339, UTC when no zone is given;
+    ``callback_url``: where its tasks' events are POSTed when a create names none (docs/tasks.md "Webhooks").
     ``None`` (absent) means no limit / no restriction.
     """
 
@@ -81,6 +82,7 @@ class KeyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ip_allow: list[str] | None = None
     group: str | None = None
     expires_at: datetime | None = None
+    callback_url: str | None = None
 
 
 class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -145,6 +147,20 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     result_retention_days: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 
+class WebhooksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Client webhooks of tasks (docs/tasks.md "Webhooks"): each POST's ``timeout`` (seconds); a failed
+    event is retried after ``first_retry`` × 3^(attempt-1) seconds, at most ``max_retry`` apart, until
+    ``max_attempts`` attempts or ``max_age`` seconds, then dead; delivered and dead events are deleted
+    ``retention_days`` after they were created."""
+
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
+    first_retry: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    max_retry: Annotated[float, msgspec.Meta(gt=0)] = 6 * 3600.0
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 12
+    max_age: Annotated[float, msgspec.Meta(gt=0)] = 3 * 86400.0
+    retention_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+
+
 class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration; every field has an embedded default."""
 
@@ -192,6 +208,7 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # take a callback URL (Kling, Vidu, MiniMax, Ark) are asked to call back there, a hint that polls the
     # task at once (docs/tasks.md, "Vendor callbacks"); None: no callbacks are asked for, polling alone.
     public_url: str | None = None
+    webhooks: WebhooksConfig = msgspec.field(default_factory=WebhooksConfig)
     admin_key: str | None = None
     reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"

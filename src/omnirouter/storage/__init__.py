@@ -35,6 +35,7 @@ from omnirouter.storage.models import (
 from omnirouter.storage.response_states import ResponseStateStore
 from omnirouter.storage.tasks_repo import TaskRow, tasks_table
 from omnirouter.storage.url import normalize_database_url
+from omnirouter.storage.webhooks_repo import TaskWebhookRow, task_webhooks_table
 
 __all__ = [
     "ApiKeyRow",
@@ -51,6 +52,7 @@ __all__ = [
     "ResponseStateStore",
     "SettingRow",
     "TaskRow",
+    "TaskWebhookRow",
     "UsageRow",
     "UserRow",
     "alembic_config",
@@ -66,6 +68,7 @@ __all__ = [
     "reservations_table",
     "response_states_table",
     "settings_table",
+    "task_webhooks_table",
     "tasks_table",
     "usage_records_table",
     "users_table",

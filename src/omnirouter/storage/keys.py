@@ -64,6 +64,7 @@ class KeyRecord(msgspec.Struct, frozen=True):
     tpm: int | None = None
     max_concurrent: int | None = None
     group: str | None = None
+    callback_url: str | None = None  # the default webhook target of its tasks (docs/tasks.md "Webhooks")
 
 
 def _json_tuple(value: str | None) -> tuple[str, ...] | None:
@@ -88,6 +89,7 @@ def key_record(row: Any) -> KeyRecord:
         tpm=row.tpm,
         max_concurrent=row.max_concurrent,
         group=row.group_name,
+        callback_url=row.callback_url,
     )
 
 
@@ -102,6 +104,7 @@ _CONFIG_COLUMNS = (
     "group_name",
     "expires_at",
     "source",
+    "callback_url",
 )
 
 
@@ -126,6 +129,7 @@ def _config_settings(name: str, config: KeyConfig | None) -> dict[str, object]:
         "group_name": config.group if config is not None else None,
         "expires_at": expires_at,
         "source": "config",
+        "callback_url": config.callback_url if config is not None else None,
     }
 
 

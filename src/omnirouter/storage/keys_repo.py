@@ -50,6 +50,7 @@ Limit = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Patterns = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=256)]], msgspec.Meta(max_length=512)]
 Usd = float | str
 SettableStatus = Literal["active", "disabled"]
+CallbackUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
 
 
 class KeyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -67,6 +68,7 @@ class KeyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     expires_at: datetime | None = None
     metadata: dict[str, Any] | None = None
     status: SettableStatus = "active"
+    callback_url: CallbackUrl | None = None
 
 
 class KeyPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -84,6 +86,7 @@ class KeyPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     expires_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     metadata: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
     status: SettableStatus | msgspec.UnsetType = msgspec.UNSET
+    callback_url: CallbackUrl | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class KeyView(msgspec.Struct, kw_only=True):
@@ -108,6 +111,7 @@ class KeyView(msgspec.Struct, kw_only=True):
     expires_at: datetime | None
     metadata: dict[str, Any] | None
     created_at: datetime
+    callback_url: str | None = None
 
 
 class KeyWithSecret(KeyView, kw_only=True):
@@ -139,6 +143,7 @@ def key_view(row: Any, owned: ConfigOwned) -> KeyView:
         expires_at=row.expires_at,
         metadata=load_json_object(row.key_metadata),
         created_at=row.created_at,
+        callback_url=row.callback_url,
     )
 
 
@@ -180,7 +185,7 @@ async def _columns(conn: AsyncConnection, fields: dict[str, Any], owned: ConfigO
             values[field] = as_utc(value)
         elif field == "metadata":
             values["key_metadata"] = dump_json(value)
-        else:  # name, rpm, tpm, max_concurrent, status
+        else:  # name, rpm, tpm, max_concurrent, status, callback_url (checked by the route: it resolves it)
             values[field] = value
     return values
 

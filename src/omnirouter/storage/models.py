@@ -134,6 +134,7 @@ class ApiKeyRow(Base):
     group_name: Mapped[str | None] = mapped_column(String(64))
     key_metadata: Mapped[str | None] = mapped_column(Text)  # JSON object
     source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    callback_url: Mapped[str | None] = mapped_column(Text)  # tasks' default webhook target (migration 0012)
 
 
 class UsageRow(Base):

@@ -50,6 +50,7 @@ from omnirouter.storage.tasks_repo import (
     move_task,
 )
 from omnirouter.tasks.ledger import clips, finish, reserve_amount
+from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
 
@@ -195,13 +196,16 @@ class TaskEngine:
         usage: Any = None,
         error_kind: str | None = None,
         owner: str | None = None,
+        announce: bool = True,
     ) -> int | None:
-        """Make the task terminal with its money (``tasks.ledger.finish``) in one transaction."""
+        """Make the task terminal with its money (``tasks.ledger.finish``) in one transaction; ``announce``
+        False: no webhook event (a create whose own answer is the error)."""
         channel = self.channel(record.channel)
         provider = channel.spec.kind.value if channel is not None else None
         async with self.db.engine.begin() as conn:
             return await finish(conn, record, status, prices=self.prices, now=self.clock(), usage=usage,
-                                summary=summary, provider=provider, error_kind=error_kind, owner=owner)  # fmt: skip
+                                summary=summary, provider=provider, error_kind=error_kind, owner=owner,
+                                announce=announce)  # fmt: skip
 
     # ------------------------------------------------------------------ create
 
@@ -342,7 +346,8 @@ class TaskEngine:
             "next_poll_at": now + self.submit_grace, "lease_owner": self.owner,
             "lease_until": now + self.submit_grace, "poll_attempts": 0, "poll_errors": 0,
             "deadline_at": now + self.schedule(vendor, first.channel).deadline, "created_at": now,
-            "updated_at": now, "finished_at": None, "callback_url": request.callback_url, "deleted_at": None,
+            "updated_at": now, "finished_at": None, "callback_url": request.callback_url or key.callback_url,
+            "deleted_at": None,
         }  # fmt: skip
         try:
             async with self.db.engine.begin() as conn:
@@ -403,7 +408,8 @@ class TaskEngine:
             sent = await self._vendor_request(request)
         except GatewayError as error:
             summary = TaskSummary(failure=error.message, failure_code=error.code or error.kind.value)
-            await self.end(record, TaskStatus.FAILED, summary, error_kind=error.kind.value, owner=self.owner)
+            await self.end(record, TaskStatus.FAILED, summary, error_kind=error.kind.value, owner=self.owner,
+                           announce=False)  # fmt: skip
             raise
         accepted: list[tuple[Attempt, Submitted]] = []
         tried: list[str] = []
@@ -455,7 +461,7 @@ class TaskEngine:
         except GatewayError as error:
             summary = TaskSummary(failure=error.message, failure_code=error.code or error.kind.value)
             await self.end(await self.load(record.id) or record, TaskStatus.FAILED, summary,
-                           error_kind=error.kind.value, owner=self.owner)  # fmt: skip
+                           error_kind=error.kind.value, owner=self.owner, announce=False)  # fmt: skip
             raise
         attempt, submitted = accepted[0]
         return await self._accepted(record, attempt, submitted)
@@ -503,6 +509,8 @@ class TaskEngine:
         async with self.db.engine.begin() as conn:
             moved = await move_task(conn, record.id, values, statuses=("pending",), owner=self.owner,
                                     no_upstream_id=True)  # fmt: skip
+            if moved:
+                await record_change(conn, record, now)
         if not moved:
             log.warning("task %s was taken over while its submit ran (vendor id kept in the log only)", record.id)
         return await self.load(record.id) or record

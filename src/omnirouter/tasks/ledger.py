@@ -31,6 +31,7 @@ from omnirouter.ir.task import TaskRequest, TaskStatus
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord, api_keys_table
 from omnirouter.storage.tasks_repo import LIVE, move_task
+from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.records import TaskRecord, TaskSummary
 from omnirouter.usage.record import UsageRecord, usage_columns
 from omnirouter.usage.writer import UsageWriter
@@ -103,9 +104,11 @@ async def finish(
     provider: str | None,
     error_kind: str | None = None,
     owner: str | None = None,
+    announce: bool = True,
 ) -> int | None:
-    """Make the task terminal (``status``) in the caller's transaction, with its ledger row, charge and
-    release; the cost charged, or None when the task was no longer live (or not leased to ``owner``)."""
+    """Make the task terminal (``status``) in the caller's transaction, with its ledger row, charge,
+    release and (``announce``) webhook event; the cost charged, or None when the task was no longer live
+    (or not leased to ``owner``)."""
     key = (
         await conn.execute(
             select(api_keys_table.c.name, api_keys_table.c.group_name, api_keys_table.c.quota_nano).where(
@@ -138,6 +141,8 @@ async def finish(
         values["progress"] = 100
     if not await move_task(conn, record.id, values, statuses=LIVE, owner=owner):
         return None
+    if announce:
+        await record_change(conn, record, now)  # its webhook event commits with it (tasks/outbox.py)
     billed = usage or Usage()
     if status is not TaskStatus.SUCCEEDED:  # nothing was made: no units are counted (reported tokens are)
         billed = msgspec.structs.replace(billed, seconds=0.0, calls=0, images=0, characters=0)

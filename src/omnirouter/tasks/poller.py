@@ -36,6 +36,7 @@ from omnirouter.routing import Channel
 from omnirouter.storage.tasks_repo import claim_due, move_task
 from omnirouter.tasks.engine import TaskEngine
 from omnirouter.tasks.ledger import task_usage
+from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.pacing import ChannelPacer
 from omnirouter.tasks.records import StoredOutput, TaskRecord, TaskSummary
 from omnirouter.transport import AttemptFailure
@@ -353,7 +354,9 @@ class TaskPoller:
             "lease_owner": None, "lease_until": None, "updated_at": now,
         }  # fmt: skip
         async with engine.db.engine.begin() as conn:
-            await move_task(conn, record.id, values, owner=engine.owner)
+            moved = await move_task(conn, record.id, values, owner=engine.owner)
+            if moved and status is not record.status:
+                await record_change(conn, record, now)
 
     async def _later(self, record: TaskRecord, vendor: TaskVendor, channel: Channel, later: _Later) -> None:
         """Count the failed poll and schedule the next one (never a refund)."""
@@ -457,5 +460,7 @@ class TaskPoller:
             "lease_owner": None, "lease_until": None,
         }  # fmt: skip
         async with engine.db.engine.begin() as conn:
-            await move_task(conn, record.id, values, statuses=("pending",), owner=engine.owner, no_upstream_id=True)
+            if await move_task(conn, record.id, values, statuses=("pending",), owner=engine.owner,
+                               no_upstream_id=True):  # fmt: skip
+                await record_change(conn, record, now)
         log.info("task %s: found at the vendor by its external id", record.id)
