@@ -111,8 +111,10 @@ class Gateway:
             config.tasks,
             routing=config.routing,
             fallbacks=config.fallbacks,
+            submit_grace=config.tasks.submit_grace,
+            http_timeout=config.tasks.http_timeout,
         )
-        self.task_poller = TaskPoller(self.tasks)
+        self.task_poller = TaskPoller(self.tasks, interval=config.tasks.poll_interval)
 
     async def start(self) -> None:
         await self.client.start()

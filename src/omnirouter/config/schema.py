@@ -128,6 +128,9 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``task_deadline`` (and cap its concurrent polls with ``task_poll_concurrency``).
     ``result_store``: ``local:DIR`` (None: a ``task-results`` folder beside the database) or
     ``s3://bucket/prefix`` (``s3_endpoint_url`` for S3-compatible stores; credentials from the environment).
+    ``http_timeout`` (seconds) bounds each poll call; a poller's lease lasts 4x it.  ``submit_grace``: how
+    long a ``pending`` task stays its creating replica's before the reconciler may take it over;
+    ``poll_interval``: seconds between a poller's claims when nothing is due.
     """
 
     poll_first: Annotated[float, msgspec.Meta(gt=0)] | None = None
@@ -137,6 +140,9 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     result_store: str | None = None
     s3_endpoint_url: str | None = None
     result_retention_days: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    http_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    submit_grace: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 900.0
+    poll_interval: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
 
 
 class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -40,6 +40,7 @@ from omnirouter.storage import Database, KeyRecord
 from omnirouter.storage.models import utcnow
 from omnirouter.storage.tasks_repo import find_by_idempotency, get_task, insert_task, list_tasks, move_task
 from omnirouter.tasks.blobs import BlobSink
+from omnirouter.tasks.crashpoints import crash_point
 from omnirouter.tasks.ledger import finish, reserve_amount
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
@@ -180,8 +181,10 @@ class TaskEngine:
         channel = self.channel(record.channel)
         provider = channel.spec.kind.value if channel is not None else None
         async with self.db.engine.begin() as conn:
-            return await finish(conn, record, status, prices=self.prices, now=self.clock(), usage=usage,
+            cost = await finish(conn, record, status, prices=self.prices, now=self.clock(), usage=usage,
                                 summary=summary, provider=provider, error_kind=error_kind, owner=owner)  # fmt: skip
+        crash_point("task_settled")
+        return cost
 
     # ------------------------------------------------------------------ create
 
@@ -218,6 +221,7 @@ class TaskEngine:
         record, fresh = await self._begin(key, protocol, request, budget, idempotency_key, digest, attempts)
         if not fresh:
             return record  # an idempotent replay: the task an earlier create made
+        crash_point("task_created")
         return await self.submit(record, attempts or self.plan(request.model, request.kind))
 
     async def remix_attempts(self, key: KeyRecord, request: TaskRequest) -> list[Attempt]:
@@ -409,6 +413,7 @@ class TaskEngine:
                            error_kind=error.kind.value, owner=self.owner)  # fmt: skip
             raise
         attempt, submitted = accepted[0]
+        crash_point("submit_accepted")
         return await self._accepted(record, attempt, submitted)
 
     async def _accepted(self, record: TaskRecord, attempt: Attempt, submitted: Submitted) -> TaskRecord:
