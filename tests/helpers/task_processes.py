@@ -18,19 +18,21 @@ import yaml
 from omnirouter.storage import api_keys_table, reservations_table, usage_records_table
 from omnirouter.storage.tasks_repo import tasks_table
 from tests.helpers.billing import query
-from tests.helpers.processes import free_port, start, stop, wait_healthy
+from tests.helpers.processes import OMNIROUTER, free_port, wait_healthy
 from tests.helpers.task_gateway import task_config
 
-__all__ = ["Books", "GatewayProcess", "books", "task_rows", "wait_until", "write_config"]
+__all__ = ["Books", "GatewayProcess", "books", "count_tasks", "task_rows", "wait_until", "write_config"]
 
 FAST_LEASES = {"http_timeout": 1.0, "submit_grace": 2.0, "poll_interval": 0.05}
 """Leases of 4 s (4 x the poll timeout) and a 2 s submit grace: a dead process's tasks are taken over fast."""
 
 
-def write_config(mock_url: str, folder: Path, database_url: str, **tasks: Any) -> Path:
-    """The gateway's YAML config in ``folder`` (results in ``folder / 'results'``) on ``database_url``."""
+def write_config(mock_url: str, folder: Path, database_url: str, *, quota_usd: float = 10.0, **tasks: Any) -> Path:
+    """The gateway's YAML config in ``folder`` (results in ``folder / 'results'``) on ``database_url``; the
+    ``tester`` key's quota is ``quota_usd``."""
     raw = task_config(mock_url, folder, **{**FAST_LEASES, **tasks})
     raw["database_url"] = database_url
+    raw["keys"][0]["quota_usd"] = quota_usd
     raw["log_level"] = "warning"
     path = folder / "omnirouter.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -39,29 +41,40 @@ def write_config(mock_url: str, folder: Path, database_url: str, **tasks: Any) -
 
 @dataclass
 class GatewayProcess:
-    """``omnirouter serve`` on ``config``; ``crash_at`` sets ``OMNIROUTER_CRASH_AT`` for this run only."""
+    """``omnirouter serve`` on ``config``, its output in a log file beside it (a pipe nobody reads could
+    fill and stall it); ``crash_at`` sets ``OMNIROUTER_CRASH_AT`` for one run."""
 
     config: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
-    output: str = ""
+    runs: int = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log(self) -> Path:
+        return self.config.parent / f"gateway-{self.port}.log"
+
+    @property
+    def output(self) -> str:
+        """Everything every run of this gateway printed."""
+        return self.log.read_text() if self.log.exists() else ""
+
     async def start(self, crash_at: str | None = None) -> None:
-        env = {"OMNIROUTER_CRASH_AT": crash_at or ""}
-        args = ["serve", "--config", str(self.config), "--port", str(self.port)]
-        self.process = start(args, self.config.parent, env)
+        env = {**os.environ, "OMNIROUTER_CRASH_AT": crash_at or ""}
+        args = [*OMNIROUTER, "serve", "--config", str(self.config), "--port", str(self.port)]
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(args, cwd=self.config.parent, stdout=out, stderr=subprocess.STDOUT,
+                                            text=True, env=env)  # fmt: skip
+        self.runs += 1
         await asyncio.to_thread(wait_healthy, self.port, self.process)
 
     async def died(self, within: float = 30.0) -> int:
-        """Wait for the process to end by itself; its exit status."""
+        """Wait for the process to end by itself (or by ``kill``); its exit status."""
         assert self.process is not None
-        code = await asyncio.to_thread(self.process.wait, within)
-        self.output += self.process.communicate()[0]
-        return code
+        return await asyncio.to_thread(self.process.wait, within)
 
     def kill(self) -> None:
         """SIGKILL: no cleanup at all."""
@@ -70,15 +83,25 @@ class GatewayProcess:
 
     async def stop(self) -> None:
         """SIGTERM and wait (a no-op when it already ended)."""
-        if self.process is not None and self.process.poll() is None:
-            self.output += await asyncio.to_thread(stop, self.process)
-        elif self.process is not None:
-            self.output += await asyncio.to_thread(lambda: self.process.communicate()[0] if self.process else "")
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, 30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await asyncio.to_thread(process.wait, 30)
 
 
 async def task_rows(url: str) -> list[Any]:
     """Every task row, oldest first."""
     return await query(url, sa.select(tasks_table).order_by(tasks_table.c.created_at, tasks_table.c.id))
+
+
+async def count_tasks(url: str, status: str) -> int:
+    """How many tasks are in ``status``."""
+    (row,) = await query(url, sa.select(sa.func.count()).select_from(tasks_table).where(tasks_table.c.status == status))
+    return int(row[0])
 
 
 async def wait_until(check: Any, *, within: float = 60.0, every: float = 0.1) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import secrets
 import time
@@ -129,7 +130,7 @@ class TaskEngine:
         self.vendor_for = vendor_for
         self.clock = clock
         self.rng = rng or random.Random()
-        self.owner = owner or f"replica-{secrets.token_hex(6)}"
+        self.owner = owner or f"replica-{os.getpid()}-{secrets.token_hex(4)}"  # its leases name the process
         self.submit_grace = submit_grace
         self.http_timeout = http_timeout
         self.idempotency_wait = idempotency_wait
