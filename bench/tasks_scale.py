@@ -43,6 +43,11 @@ DIRECTIVE = '[[mock {"pending_polls": 100000000, "poll_delay": 0.001}]]'  # neve
 CAP = 8  # TaskPoller's default polls in flight per channel and replica
 
 
+def write_json(path: str, obj: Any) -> None:
+    with open(path, "w") as fh:
+        json.dump(obj, fh, indent=1)
+
+
 # ----------------------------------------------------------------------------- the vendor (child process)
 
 
@@ -77,8 +82,7 @@ def run_mock(port: int, out: str) -> None:
         await stop.wait()
         tasks = {id(t): t for t in mock.state.tasks.values() if isinstance(t, VideoTask)}.values()
         polls = {str(t.info.get("external")): t.polled_at for t in tasks}
-        with open(out, "w") as fh:
-            json.dump({"counts": counts, "polls": polls}, fh)
+        write_json(out, {"counts": counts, "polls": polls})
         await mock.close()
 
     import uvloop
@@ -106,8 +110,7 @@ def write_config(path: str, db_url: str, chat_port: int, mock_port: int, results
         "prices": {CHAT_MODEL: {"input": 0.15, "output": 0.6}, KLING_MODEL: price},
         "tasks": {"result_store": f"local:{results}"},  # Kling's own schedule: first poll 10 s, then up to 30 s
     }  # fmt: skip
-    with open(path, "w") as fh:
-        json.dump(config, fh)  # JSON is YAML
+    write_json(path, config)  # JSON is YAML
 
 
 SCHEDULE_LOG = """
@@ -241,8 +244,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             wait_ready(f"{urls[i]}/health", procs[-1], 60)  # one at a time: the first migrates
         await sql(db_url, SCHEDULE_LOG)
         body_file = os.path.join(out, "chat.json")
-        with open(body_file, "w") as fh:
-            json.dump(openai_body(CHAT_MODEL, True), fh)
+        write_json(body_file, openai_body(CHAT_MODEL, True))
 
         print(f"chat latency without tasks ({args.windows} windows of {args.chat_requests})", flush=True)
         idle = [chat_window(urls[0], body_file, args.chat_requests) for _ in range(args.windows)]
@@ -271,7 +273,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for proc in reversed(procs):  # the gateways first, the mock last: it writes the polls as it stops
             proc.stop()
         await sql(f"{admin}/test", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', autocommit=True)
-    with open(mock_out) as fh:
+    with open(mock_out) as fh:  # noqa: ASYNC230 (the run is over: nothing else waits on the loop)
         recorded = json.load(fh)
     late, polled, count = lateness(recorded["polls"], [dict(r) for r in schedule], start, end)
     window = end - start
@@ -298,8 +300,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         windows = result[f"chat_{label}"]
         result[f"chat_{label}_median_p50_ms"] = round(statistics.median(w["p50"] for w in windows), 2)
         result[f"chat_{label}_median_p99_ms"] = round(statistics.median(w["p99"] for w in windows), 2)
-    with open(os.path.join(out, "results.json"), "w") as fh:
-        json.dump(result, fh, indent=2)
+    write_json(os.path.join(out, "results.json"), result)
     return result
 
 
