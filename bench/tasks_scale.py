@@ -183,14 +183,14 @@ def pct(values: list[float], q: float) -> float:
 
 def lateness(
     polls: dict[str, list[float]], schedule: list[Any], start: float, end: float
-) -> tuple[list[float], int, int]:
-    """Each poll's lateness in [start, end) (seconds), tasks polled in it, polls counted."""
+) -> tuple[list[tuple[float, float]], int, int]:
+    """Each poll in [start, end) as (arrival, lateness in seconds), tasks polled in it, polls counted."""
     changes: dict[str, tuple[list[float], list[float]]] = {}
     for row in sorted(schedule, key=lambda r: r["at"]):
         at, due = changes.setdefault(row["task_id"], ([], []))
         at.append(row["at"])
         due.append(row["next_poll_at"])
-    late: list[float] = []
+    late: list[tuple[float, float]] = []
     polled = 0
     for external, times in polls.items():
         task_id = external.removeprefix("omni-")
@@ -201,7 +201,7 @@ def lateness(
                 continue
             i = bisect.bisect_left(at, t) - 1  # the schedule in force when the poll arrived
             if i >= 0 and due[i] is not None:
-                late.append(t - due[i])
+                late.append((t, t - due[i]))
                 seen = True
         polled += seen
     return late, polled, len(late)
@@ -275,11 +275,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await sql(f"{admin}/test", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', autocommit=True)
     with open(mock_out) as fh:  # noqa: ASYNC230 (the run is over: nothing else waits on the loop)
         recorded = json.load(fh)
-    late, polled, count = lateness(recorded["polls"], [dict(r) for r in schedule], start, end)
+    polls, polled, count = lateness(recorded["polls"], [dict(r) for r in schedule], start, end)
+    late = [value for _, value in polls]
     window = end - start
+    step = window / args.slices
+    slices = [summary_ms([v for t, v in polls if start + i * step <= t < start + (i + 1) * step])
+              for i in range(args.slices)]  # fmt: skip
     mean_gap = float(gaps[0]["gap"] or 0.0)
     result = {
         "stamp": stamp,
+        "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
         "tasks": args.tasks,
         "live_at_end": int(live[0]["n"]),
         "create_s": round(create_s, 1),
@@ -288,6 +294,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "tasks_polled_in_window": polled,
         "overdue_by_5s_at_end": int(overdue[0]["n"]),
         "lateness_ms": summary_ms(late),
+        "lateness_ms_by_slice": slices,
         "polls_per_s": round(count / window, 1),
         "scheduled_gap_s": round(mean_gap, 1),
         "polls_due_per_s": round(int(due[0]["n"]) / window, 1),  # what the schedule asked in the window
@@ -312,9 +319,10 @@ def main() -> None:
     mock.add_argument("--out", required=True)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--window", type=float, default=120.0, help="seconds of steady polling measured")
-    parser.add_argument("--settle", type=float, default=45.0, help="seconds between the creates and the window")
+    parser.add_argument("--settle", type=float, default=90.0, help="seconds between the creates and the window")
     parser.add_argument("--windows", type=int, default=3, help="chat latency windows, idle and loaded each")
     parser.add_argument("--chat-requests", type=int, default=300)
+    parser.add_argument("--slices", type=int, default=6, help="the window cut in slices for lateness over time")
     parser.add_argument("--concurrency", type=int, default=32, help="creates in flight")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     args = parser.parse_args()
