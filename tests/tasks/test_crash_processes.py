@@ -6,6 +6,9 @@ the real ``omnirouter serve`` as a child process, the official ``openai`` SDK as
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -37,6 +40,15 @@ CASES = [
 
 def test_every_named_point_is_tested() -> None:
     assert sorted({point for point, _, _ in CASES}) == sorted(CRASH_POINTS)
+
+
+@pytest.mark.parametrize(("named", "code"), [("", 0), ("other_point", 0), ("other_point, task_settled", 137)])
+def test_a_crash_point_ends_the_process_only_when_named(named: str, code: int) -> None:
+    script = "from omnirouter.tasks.crashpoints import crash_point\ncrash_point('task_settled')\nprint('alive')"
+    env = {**os.environ, "OMNIROUTER_CRASH_AT": named}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == code, done.stderr
+    assert ("alive" in done.stdout) == (code == 0)
 
 
 def vendor_tasks(mock: MockUpstream, prompt: str) -> list[VideoTask]:
