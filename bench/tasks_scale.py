@@ -10,6 +10,7 @@ Measured:
 * poll traffic: polls per second against what the schedule asked (next polls due in the window), the
   mean gap the pollers set, and the most polls
   in flight at the vendor against the cap (replicas x ``task_poll_concurrency``, default 8);
+* CPU of each process in the window (percent of one core);
 * chat latency (``bench/loadgen.py ttfc``: streamed chat completions at concurrency 1 through replica A
   to ``bench/upstream.py``), in windows before the tasks exist and while they are polled.
 
@@ -35,7 +36,17 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import CLIENT_KEY, PY, ROOT, UPSTREAM_KEY, Proc, free_port, openai_body, wait_ready  # noqa: E402
+from common import (  # noqa: E402
+    CLIENT_KEY,
+    PY,
+    ROOT,
+    UPSTREAM_KEY,
+    Proc,
+    cpu_seconds,
+    free_port,
+    openai_body,
+    wait_ready,
+)
 
 KLING_MODEL = "kling-v2-1"
 CHAT_MODEL = "gpt-4o-mini"
@@ -253,6 +264,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  created in {create_s:.1f} s; settling for {args.settle} s", flush=True)
         await asyncio.sleep(args.settle)  # the first polls (10 s after each submit) and the backoff to 30 s
         start = time.time()
+        cpu_start = {proc.name: cpu_seconds(proc.pids()) for proc in procs}
         print(f"steady window: {args.window} s, chat latency in it", flush=True)
         loaded: list[dict[str, Any]] = []
         pause = max(0.0, args.window / args.windows - 5)
@@ -261,6 +273,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(min(pause, max(0.0, start + args.window - time.time())))
         await asyncio.sleep(max(0.0, start + args.window - time.time()))
         end = time.time()
+        cpu = {proc.name: round(100 * (cpu_seconds(proc.pids()) - cpu_start[proc.name]) / (end - start), 1)
+               for proc in procs}  # fmt: skip
         overdue = await sql(db_url, f"SELECT count(*) AS n FROM tasks WHERE status IN ('queued', 'running') "
                                     f"AND next_poll_at < {end - 5}")  # fmt: skip
         live = await sql(db_url, "SELECT count(*) AS n FROM tasks WHERE status IN ('queued', 'running')")
@@ -300,6 +314,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "polls_due_per_s": round(int(due[0]["n"]) / window, 1),  # what the schedule asked in the window
         "most_polls_in_flight": recorded["counts"]["most_in_flight"],
         "poll_cap": CAP * len(ports),
+        "cpu_percent_in_window": cpu,  # of one core, per process (replica-a also served the chat windows)
         "chat_idle": [w.get("ttfc_ms", {}) | {"stream_p50": w.get("stream_ms", {}).get("p50")} for w in idle],
         "chat_loaded": [w.get("ttfc_ms", {}) | {"stream_p50": w.get("stream_ms", {}).get("p50")} for w in loaded],
     }
