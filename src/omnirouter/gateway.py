@@ -118,8 +118,10 @@ class Gateway:
             routing=config.routing,
             fallbacks=config.fallbacks,
             callback_url=self.callback_links.url,
+            submit_grace=config.tasks.submit_grace,
+            http_timeout=config.tasks.http_timeout,
         )
-        self.task_poller = TaskPoller(self.tasks)
+        self.task_poller = TaskPoller(self.tasks, interval=config.tasks.poll_interval)
         self.task_hints = PollHints(self.tasks, self.task_poller.poke)
         days = config.tasks.result_retention_days  # every replica sweeps the result store (safe concurrently)
         self.retention = RetentionSweep(self.results, days) if days is not None else None

@@ -134,6 +134,9 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``s3://bucket/prefix`` (``s3_endpoint_url`` for S3-compatible stores; credentials from the environment).
     ``result_max_bytes``: the largest output file copied (a bigger one fails the task, refunded);
     ``result_retention_days``: how long outputs are kept (None: for ever).
+    ``http_timeout`` (seconds) bounds each poll call; a poller's lease lasts 4x it.  ``submit_grace``: how
+    long a ``pending`` task stays its creating replica's before the reconciler may take it over;
+    ``poll_interval``: seconds between a poller's claims when nothing is due.
     """
 
     poll_first: Annotated[float, msgspec.Meta(gt=0)] | None = None
@@ -145,6 +148,9 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     s3_endpoint_url: str | None = None
     result_max_bytes: Annotated[int, msgspec.Meta(gt=0)] = 2 * 1024**3
     result_retention_days: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    http_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    submit_grace: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 900.0
+    poll_interval: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
 
 
 class WebhooksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -64,6 +64,7 @@ class Directive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     media_bytes: int | None = None
     media_seconds: float | None = None
     pending_polls: int | None = None
+    poll_delay: float = 0.0
     poll_faults: list[str | int] = []
     media_fetches: int | None = None
     media_ttl: float | None = None

@@ -12,13 +12,17 @@ makes the task first, then waits (a client that timed out still left a task, as 
 / ``garbage`` refuse the submit as usual.  Result files (``/media/tasks/{token}/{file}`` without a key,
 or a vendor's keyed download route) answer 404 after ``media_fetches`` fetches each, or ``media_ttl``
 seconds after the task finished.  A task submitted with a callback URL moves by the clock instead and
-is pushed to it (``tasks_callbacks``).
+is pushed to it (``tasks_callbacks``).  ``poll_delay`` holds each poll that long before it answers; every
+poll is counted while in flight (``VideoTask.most_in_flight``: the most polls of one task at once) and its
+arrival time kept (``polled_at``) — for the replica tests and the scale benchmark.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +68,10 @@ class VideoTask:
     served: dict[str, int] = field(default_factory=dict)
     callback: str | None = None  # where the vendor pushes states (``tasks_callbacks``): the clock moves it
     pushes: list[tuple[str, int]] = field(default_factory=list)  # (state, the callback answer's status)
+    poll_delay: float = 0.0
+    in_flight: int = 0  # polls of this task being answered now
+    most_in_flight: int = 0
+    polled_at: list[float] = field(default_factory=list)
 
     def failure_code(self, default: str) -> str:
         """The vendor's failure code the directive named, else ``default``."""
@@ -110,6 +118,7 @@ async def new_task(
         time.time(), d.pending_polls if d.pending_polls is not None else DEFAULT_PENDING, list(d.poll_faults),
         failure, d.media_fetches, d.media_ttl, serial % 16, info,
     )  # fmt: skip
+    task.poll_delay = d.poll_delay
     ex.state.tasks[f"{vendor}:{task.id}"] = task
     ex.state.tasks[f"media:{task.token}"] = task
     if alias:
@@ -138,6 +147,24 @@ def forget(request: web.Request, task: VideoTask) -> None:
     tasks = request.app[STATE_KEY].tasks
     tasks.pop(f"{task.vendor}:{task.id}", None)
     tasks.pop(f"media:{task.token}", None)
+
+
+@contextlib.asynccontextmanager
+async def polling(task: VideoTask | None) -> AsyncIterator[None]:
+    """One poll of ``task`` in flight: counted (``in_flight``, ``most_in_flight``), its arrival kept
+    (``polled_at``), held ``poll_delay`` seconds before it answers."""
+    if task is None:
+        yield
+        return
+    task.in_flight += 1
+    task.most_in_flight = max(task.most_in_flight, task.in_flight)
+    task.polled_at.append(time.time())
+    try:
+        if task.poll_delay > 0:
+            await asyncio.sleep(task.poll_delay)
+        yield
+    finally:
+        task.in_flight -= 1
 
 
 def advance(task: VideoTask | None, wire: Wire) -> str | web.Response:

@@ -25,6 +25,7 @@ from omnirouter.mock_upstream.tasks_video import (
     find,
     media_url,
     new_task,
+    polling,
     script,
     status_of,
     tasks_of,
@@ -104,7 +105,8 @@ async def kling_query(request: web.Request) -> web.StreamResponse:
         return ex
     key = request.match_info["id"]
     task = find(request, "kling", key)
-    status = advance(task, KLING)
+    async with polling(task):
+        status = advance(task, KLING)
     if isinstance(status, web.Response):
         return status
     if task is None or status == "not_found":

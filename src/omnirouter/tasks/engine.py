@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import secrets
 import time
@@ -49,6 +50,7 @@ from omnirouter.storage.tasks_repo import (
     mark_deleted,
     move_task,
 )
+from omnirouter.tasks.crashpoints import crash_point
 from omnirouter.tasks.ledger import clips, finish, reserve_amount
 from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
@@ -147,7 +149,7 @@ class TaskEngine:
         self.vendor_for = vendor_for
         self.clock = clock
         self.rng = rng or random.Random()
-        self.owner = owner or f"replica-{secrets.token_hex(6)}"
+        self.owner = owner or f"replica-{os.getpid()}-{secrets.token_hex(4)}"  # its leases name the process
         self.submit_grace = submit_grace
         self.http_timeout = http_timeout
         self.idempotency_wait = idempotency_wait
@@ -203,9 +205,11 @@ class TaskEngine:
         channel = self.channel(record.channel)
         provider = channel.spec.kind.value if channel is not None else None
         async with self.db.engine.begin() as conn:
-            return await finish(conn, record, status, prices=self.prices, now=self.clock(), usage=usage,
+            cost = await finish(conn, record, status, prices=self.prices, now=self.clock(), usage=usage,
                                 summary=summary, provider=provider, error_kind=error_kind, owner=owner,
                                 announce=announce)  # fmt: skip
+        crash_point("task_settled")
+        return cost
 
     # ------------------------------------------------------------------ create
 
@@ -263,6 +267,7 @@ class TaskEngine:
         record, fresh = await self._begin(key, protocol, request, budget, idempotency_key, digest, attempts)
         if not fresh:
             return record  # an idempotent replay: the task an earlier create made
+        crash_point("task_created")
         return await self.submit(record, attempts or self.plan(request.model, request.kind))
 
     async def remix_attempts(self, key: KeyRecord, request: TaskRequest) -> list[Attempt]:
@@ -464,6 +469,7 @@ class TaskEngine:
                            error_kind=error.kind.value, owner=self.owner, announce=False)  # fmt: skip
             raise
         attempt, submitted = accepted[0]
+        crash_point("submit_accepted")
         return await self._accepted(record, attempt, submitted)
 
     async def _upload(

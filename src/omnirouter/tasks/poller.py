@@ -30,10 +30,11 @@ import msgspec
 
 from omnirouter.ir import GatewayError
 from omnirouter.ir.task import TaskState, TaskStatus, can_move
-from omnirouter.protocols.media.base import Followup, UpstreamCall
+from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
 from omnirouter.protocols.tasks.base import BatchPoll, TaskTarget, TaskVendor
 from omnirouter.routing import Channel
 from omnirouter.storage.tasks_repo import claim_due, move_task
+from omnirouter.tasks.crashpoints import crash_point
 from omnirouter.tasks.engine import TaskEngine
 from omnirouter.tasks.ledger import task_usage
 from omnirouter.tasks.outbox import record_change
@@ -241,6 +242,7 @@ class TaskPoller:
                 except _Refused as refused:
                     await self._refuse(record, state, refused)
                     return
+            crash_point("outputs_stored")
             await self._succeed(record, state, stored, vendor)
             return
         await self._apply(record, state, vendor, channel)
@@ -444,8 +446,13 @@ class TaskPoller:
                     answer = await engine.answer(channel, call, target.upstream_key, vendor)
                 found = vendor.parse_find(answer, target)
             except AttemptFailure as failure:
-                raise _Later(f"find answered {failure.upstream_status}: {failure.error.message}",
-                             failure.error.retry_after) from None  # fmt: skip
+                if failure.upstream_status != 404:
+                    raise _Later(f"find answered {failure.upstream_status}: {failure.error.message}",
+                                 failure.error.retry_after) from None  # fmt: skip
+                try:  # the vendor's "no such task": its codec says whether that means none (Kling's does)
+                    found = vendor.parse_find(Answer(404, {}, b""), target)
+                except GatewayError as error:
+                    raise _Later(f"find answered 404: {error.message}") from None
             except (GatewayError, TimeoutError) as exc:
                 raise _Later(f"find failed: {exc}") from None
         if found is None:
