@@ -41,6 +41,7 @@ from omnirouter.storage.users_repo import disabled_user_ids
 from omnirouter.tasks import TaskEngine, TaskPoller
 from omnirouter.tasks.callbacks import CallbackLinks, PollHints
 from omnirouter.tasks.retention import RetentionSweep
+from omnirouter.tasks.shared_rate import SharedPollRate
 from omnirouter.tasks.webhooks import WebhookSender
 from omnirouter.transport import ImageFetcher, UpstreamClient
 from omnirouter.usage import (
@@ -121,7 +122,9 @@ class Gateway:
             submit_grace=config.tasks.submit_grace,
             http_timeout=config.tasks.http_timeout,
         )
-        self.task_poller = TaskPoller(self.tasks, interval=config.tasks.poll_interval)
+        # Poll rates: one budget per channel shared by every replica through Redis, else this process's own.
+        shared_rate = SharedPollRate(self.shared.redis, config.redis_prefix) if self.shared.redis is not None else None
+        self.task_poller = TaskPoller(self.tasks, interval=config.tasks.poll_interval, shared_rate=shared_rate)
         self.task_hints = PollHints(self.tasks, self.task_poller.poke)
         days = config.tasks.result_retention_days  # every replica sweeps the result store (safe concurrently)
         self.retention = RetentionSweep(self.results, days) if days is not None else None

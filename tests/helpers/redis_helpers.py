@@ -4,11 +4,16 @@ and only keys under that prefix are deleted afterwards (never FLUSHALL: the serv
 from __future__ import annotations
 
 import contextlib
+import socket
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from tests.helpers.processes import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -38,3 +43,43 @@ async def redis_prefix() -> AsyncIterator[tuple[Redis, str]]:
     finally:
         await delete_prefix(client, prefix)
         await client.aclose()
+
+
+class PrivateRedis:
+    """A ``redis-server`` of this test's own on a free port (nothing saved to disk), to stop and restart:
+    what a replica sees when its Redis goes away mid-way and comes back."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[PrivateRedis]:
+    """A started ``PrivateRedis``, stopped on exit."""
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -40,6 +40,7 @@ from omnirouter.tasks.ledger import task_usage
 from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.pacing import ChannelPacer
 from omnirouter.tasks.records import StoredOutput, TaskRecord, TaskSummary
+from omnirouter.tasks.shared_rate import SharedPollRate
 from omnirouter.transport import AttemptFailure
 from omnirouter.transport.result_copy import CopyLimits, ResultCopyError, copy_url
 
@@ -86,7 +87,8 @@ class TaskPoller:
     ``lease``: how long a claim lasts (a few times the HTTP timeout); ``per_channel``: concurrent polls
     per channel (a channel's ``task_poll_concurrency`` option overrides it); ``rate_wait``: the longest a
     poll waits for its channel's poll rate (``tasks.poll_rate``, a channel's ``task_poll_rate``) before
-    its task is handed back (default 5 s; never more than a quarter of the lease).
+    its task is handed back (default 5 s; never more than a quarter of the lease); ``shared_rate``: the
+    rates' budgets in Redis, shared by every process (None: this process's own).
     """
 
     def __init__(
@@ -98,13 +100,14 @@ class TaskPoller:
         lease: float | None = None,
         per_channel: int = 8,
         rate_wait: float = 5.0,
+        shared_rate: SharedPollRate | None = None,
     ) -> None:
         self.engine = engine
         self.interval = interval
         self.batch = batch
         self.lease = lease if lease is not None else 4 * engine.http_timeout
         self.per_channel = per_channel
-        self.pacer = ChannelPacer(engine.config.poll_rate, max(0.0, min(rate_wait, self.lease / 4)))
+        self.pacer = ChannelPacer(engine.config.poll_rate, max(0.0, min(rate_wait, self.lease / 4)), shared_rate)
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
