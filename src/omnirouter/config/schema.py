@@ -128,8 +128,8 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     fails and is refunded.  Unset (None): the vendor's own defaults (its codec's ``timing``).  A channel
     may override each in its ``options:`` as ``task_poll_first``, ``task_poll_max``, ``task_poll_backoff``,
     ``task_deadline`` (and cap its concurrent polls with ``task_poll_concurrency``).  ``poll_rate``: the most
-    vendor calls per second the poller of one gateway process makes to one channel (None: uncapped; a
-    channel's ``task_poll_rate`` option wins).
+    vendor calls per second to one channel, by every gateway process together with ``redis_url``, else by
+    each process (None: uncapped; a channel's ``task_poll_rate`` option wins).
     ``result_store``: ``local:DIR`` (None: a ``results`` folder beside a SQLite database) or
     ``s3://bucket/prefix`` (``s3_endpoint_url`` for S3-compatible stores; credentials from the environment).
     ``result_max_bytes``: the largest output file copied (a bigger one fails the task, refunded);
