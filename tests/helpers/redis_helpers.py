@@ -4,6 +4,7 @@ and only keys under that prefix are deleted afterwards (never FLUSHALL: the serv
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import subprocess
 import time
@@ -55,6 +56,8 @@ class PrivateRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("these tests start a redis-server of their own: it must be on PATH")
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
