@@ -11,6 +11,9 @@ reloaded with another rate starts a fresh budget (as the per-process limiters do
 within ``wait`` seconds and answers how long to wait for it, or takes nothing and answers that the turn is
 further off.  The key expires when the bucket is full again, so idle channels leave nothing behind.  Redis
 failures are the caller's to handle (``ChannelPacer`` falls back to its per-process limiters).
+
+Not ``limits.RedisLimiter``: that is a per-minute sliding log per client key that admits or refuses at
+once (a 429); a poll needs a per-second bucket that can book a turn a little ahead and say when.
 """
 
 from __future__ import annotations
