@@ -150,6 +150,7 @@ class VeoDialect:
     """Gemini's ``predictLongRunning`` for Veo, and its operations, as google-genai speaks them."""
 
     protocol = "gemini"
+    name = "gemini"  # webhook bodies carry the operation of ``GET /v1beta/{operation name}``
 
     def decode_create(self, body: bytes, content_type: str, model: str | None) -> TaskRequest:
         """The body of ``POST /v1beta/models/{model}:predictLongRunning`` (``model`` from the path)."""
