@@ -10,14 +10,16 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
+import orjson
 from standardwebhooks import Webhook
 
 from omnirouter.config.schema import ImageFetchConfig
 from omnirouter.http.signed_urls import verify
 from omnirouter.ir.task import TaskStatus
 from omnirouter.mock_upstream import MockUpstream
+from omnirouter.protocols.tasks.veo_native import file_name
 from omnirouter.storage.webhooks_repo import insert_webhook, list_webhooks
-from omnirouter.tasks.webhook_body import URL_LIFETIME
+from omnirouter.tasks.webhook_body import URL_LIFETIME, OutputLinks, render
 from omnirouter.tasks.webhooks import WebhookSender, webhook_secret
 from tests.helpers.task_bench import KEY, Bench, budget, request, task_bench
 from tests.helpers.webhook_receiver import Delivery, webhook_receiver
@@ -108,3 +110,27 @@ async def test_an_event_stored_in_the_common_shape_is_sent_as_it_was_stored(
         (delivery,) = receiver.accepted()
         assert delivery.body == payload.encode() and delivery.id == "evt_old"
         assert verified(delivery)["type"] == "task.succeeded"
+
+
+def test_links_keep_a_public_urls_path_prefix_and_stay_paths_without_one() -> None:
+    task_id = "task_0123456789abcdef01234567"
+    stored = {
+        "type": "task.succeeded", "id": "evt_1", "created_at": 1800000000, "dialect": "gemini",
+        "task": {"id": task_id, "kind": "video", "model": "veo-3", "status": "succeeded", "created_at": 1800000000,
+                 "outputs": [{"kind": "video", "url": f"/v1/videos/{task_id}/content?variant=video",
+                              "mime": "video/mp4"}]},
+    }  # fmt: skip
+    payload = msgspec.json.encode(stored).decode()
+    prefixed = OutputLinks("https://gw.example.com/omni/", lambda: SECRET, lambda: 1800000000.0)
+    event = orjson.loads(render(payload, prefixed))
+    assert set(event) == {"type", "id", "created_at", "dialect", "data"} and event["data"]["done"] is True
+    (sample,) = event["data"]["response"]["generateVideoResponse"]["generatedSamples"]
+    uri = f"https://gw.example.com/omni/v1beta/files/{file_name(task_id, 0)}:download?alt=media"
+    assert sample["video"] == {"uri": uri, "mimeType": "video/mp4"}
+    signed = prefixed(f"/v1/videos/{task_id}/content?variant=video")
+    assert signed.startswith(f"https://gw.example.com/omni/v1/videos/{task_id}/content?variant=video&expires=")
+    bare = OutputLinks(None, lambda: SECRET)
+    assert bare(f"/v1/videos/{task_id}/content?variant=video") == f"/v1/videos/{task_id}/content?variant=video"
+    uri = f"/v1beta/files/{file_name(task_id, 0)}:download?alt=media"
+    shown = orjson.loads(render(payload, bare))["data"]["response"]["generateVideoResponse"]["generatedSamples"]
+    assert shown == [{"video": {"uri": uri, "mimeType": "video/mp4"}}]

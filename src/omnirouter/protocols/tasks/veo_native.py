@@ -225,8 +225,11 @@ class VeoDialect:
 
 
 def _file_uri(url: str, task_id: str, index: int) -> str:
+    """The file's download URI on the gateway ``url`` names (its origin, and the path prefix before
+    ``/v1/videos/`` that a ``public_url`` may carry)."""
     parts = urlsplit(url)
-    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    prefix = parts.path.split("/v1/videos/", 1)[0] if "/v1/videos/" in parts.path else ""
+    origin = f"{parts.scheme}://{parts.netloc}{prefix}" if parts.scheme and parts.netloc else ""
     return f"{origin}/v1beta/files/{file_name(task_id, index)}:download?alt=media"
 
 
