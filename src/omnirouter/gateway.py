@@ -131,7 +131,11 @@ class Gateway:
         # Client webhooks (docs/tasks.md "Webhooks"): this worker's sender of the outbox's task events,
         # signed with keys derived from ``url_secret``; targets checked under the image-fetch policy.
         self.webhooks = WebhookSender(
-            self.db, lambda: self.url_secret, policy=config.image_fetch, settings=config.webhooks
+            self.db,
+            lambda: self.url_secret,
+            policy=config.image_fetch,
+            settings=config.webhooks,
+            public_url=config.public_url,  # absolute signed output URLs in bodies
         )
 
     async def start(self) -> None:

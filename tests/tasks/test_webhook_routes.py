@@ -72,7 +72,9 @@ async def test_a_tasks_changes_reach_its_callback_url_signed_with_the_keys_secre
         verifier = Webhook(me["webhook_secret"])
         events = [verifier.verify(d.body, d.headers) for d in receiver.accepted()]
         assert [e["type"] for e in events] == ["task.queued", "task.running", "task.succeeded"]
-        assert {e["data"]["id"] for e in events} == {task_id}
+        # Created through new-api's unified route: its ``TaskDto``; no ``public_url``, so its URL is a gateway path.
+        assert {e["dialect"] for e in events} == {"new-api"} and {e["data"]["task_id"] for e in events} == {task_id}
+        assert events[-1]["data"]["result_url"] == f"/v1/videos/{task_id}/content?variant=video"
         (config_file := tmp_path / "omnirouter.yaml").write_text(yaml.safe_dump(raw))
         shown = await asyncio.to_thread(
             subprocess.run, [*OMNIROUTER, "keys", "webhook", str(me["id"]), "--config", str(config_file)],
@@ -106,7 +108,7 @@ async def test_the_keys_default_callback_url_is_used_when_the_create_names_none(
             status, page = await call(s, "GET", f"{running.url}/admin/webhooks?task_id={quiet['id']}", ADMIN_KEY)
             assert page["data"] == []
         events = [Webhook(me["webhook_secret"]).verify(d.body, d.headers) for d in receiver.accepted()]
-        assert {e["data"]["id"] for e in events} == {created["id"]}
+        assert {e["data"]["id"] for e in events} == {created["id"]} and {e["dialect"] for e in events} == {"openai"}
 
 
 async def test_unusable_callback_urls_are_a_400_naming_the_field_and_nothing_is_sent(

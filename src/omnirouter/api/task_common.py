@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+import msgspec
 import orjson
 
 from omnirouter.accounts import check_access
@@ -25,6 +26,7 @@ from omnirouter.protocols.tasks.base import TaskDialect, TaskView
 from omnirouter.protocols.tasks.openai_videos import is_multipart
 from omnirouter.storage import KeyRecord
 from omnirouter.tasks import StoredOutput, TaskRecord
+from omnirouter.tasks.webhook_body import URL_LIFETIME, content_path, variant_of
 from omnirouter.tasks.webhooks import check_callback_url
 
 __all__ = [
@@ -39,19 +41,7 @@ __all__ = [
     "variant_of",
 ]
 
-URL_LIFETIME: Final = 24 * 3600
-"""How long a signed output URL in a task answer works (seconds; every fetch gives a fresh one)."""
 MAX_IDEMPOTENCY_KEY: Final = 255
-
-
-def content_path(task_id: str) -> str:
-    """The gateway path that serves a task's stored outputs (``?variant=`` picks one)."""
-    return f"/v1/videos/{task_id}/content"
-
-
-def variant_of(stored: StoredOutput) -> str:
-    """The ``variant`` that names a stored output: its kind, ``-N`` for the N-th of a kind."""
-    return stored.name.rsplit("/", 1)[-1]
 
 
 def origin(scope: Scope) -> str:
@@ -120,8 +110,9 @@ async def create_task(
     model: str | None = None,
 ) -> TaskRecord:
     """Check the key's access to the model, hold a rate-limit lease for the create, and create the task
-    (idempotent when the client sent an ``Idempotency-Key``)."""
+    (idempotent when the client sent an ``Idempotency-Key``), noting its dialect (its webhooks' shape)."""
     check_access(key, scope, request.model)
+    request = msgspec.structs.replace(request, dialect=dialect.name)
     await check_callback_url(request.callback_url, gateway.config.image_fetch)
     idempotency = idempotency_key(scope)
     digest = body_digest(body, content_type, model) if idempotency is not None else None

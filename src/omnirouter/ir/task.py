@@ -87,7 +87,9 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     order (first frame, last frame, references: ``image_roles`` names each when the dialect says);
     ``extra`` holds vendor-native fields passed through (new-api's ``metadata``); ``remix_of`` is the
     public id of the task a remix / follow-up continues; ``client_ref`` the client's own id for the task
-    (Kling's ``external_task_id``), echoed back in answers and never sent upstream as is.
+    (Kling's ``external_task_id``), echoed back in answers and never sent upstream as is; ``dialect`` the
+    client API it was created through (``TaskDialect.name``, set by the create route; None for tasks made
+    before it was recorded), which shapes its webhook bodies.
     """
 
     kind: TaskKind = TaskKind.VIDEO
@@ -108,6 +110,7 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     callback_url: str | None = None
     client_ref: str | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    dialect: str | None = None
 
 
 OutputKind = Literal["video", "thumbnail", "last_frame", "image", "audio", "spritesheet"]

@@ -8,43 +8,30 @@ create's, else the key's default, copied into the task at create) get events; ``
 before the vendor has it) is announced by the create's answer, not by an event, and so is a submit refused
 while the create waits for it (the create answers the error; ``finish(announce=False)``).
 
-The body is the documented common shape (docs/tasks.md "Webhooks"): ``{type: "task.<status>", id: <event
-id>, created_at, data: <the task as the gateway shows it>}`` — gateway paths for outputs, never a vendor's
-id, URL, key or channel.  It is written once, so every retry of an event sends the same bytes.
+What is stored is a snapshot of the task at the change (``tasks/webhook_body.py``): its client view with
+gateway paths for outputs (never a vendor's id, URL, key or channel) and the dialect that created it; the
+sender renders it in that dialect's shape when it POSTs.  The snapshot is written once, so every retry of an
+event announces the same state (only its signed output URLs are fresh).
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.storage.tasks_repo import get_task
 from omnirouter.storage.webhooks_repo import insert_webhook
-from omnirouter.tasks.records import StoredOutput, TaskRecord
+from omnirouter.tasks.records import TaskRecord
+from omnirouter.tasks.webhook_body import snapshot
 
-__all__ = ["event_body", "new_event_id", "record_change"]
+__all__ = ["new_event_id", "record_change"]
 
 
 def new_event_id() -> str:
     """A fresh event id (``webhook-id``): stable across retries of one event, so clients can dedupe."""
     return f"evt_{secrets.token_hex(12)}"
-
-
-def _output_path(task: TaskRecord, stored: StoredOutput) -> str:
-    """The gateway path of a stored output (fetched with the client's key), as ``GET`` routes name it."""
-    return f"/v1/videos/{task.id}/content?variant={stored.name.rsplit('/', 1)[-1]}"
-
-
-def event_body(record: TaskRecord, event_id: str, now: float) -> dict[str, Any]:
-    """The event announcing ``record``'s current status."""
-    view = record.view(_output_path)
-    view.updated_at = int(record.updated_at)
-    view.client_ref = record.request.client_ref
-    data = {"object": "task", **msgspec.to_builtins(view)}
-    return {"type": f"task.{record.status.value}", "id": event_id, "created_at": int(now), "data": data}
 
 
 async def record_change(conn: AsyncConnection, task: TaskRecord, now: float) -> str | None:
@@ -58,7 +45,7 @@ async def record_change(conn: AsyncConnection, task: TaskRecord, now: float) -> 
         return None
     record = TaskRecord.of(row)
     event_id = new_event_id()
-    body = event_body(record, event_id, now)
+    body = snapshot(record, event_id, now)
     await insert_webhook(
         conn,
         {

@@ -8,8 +8,9 @@ computes the same one and its owner reads it from ``GET /v1/key``, the admin API
 
 ``WebhookSender`` claims due events from the outbox (``storage/webhooks_repo.py``) with a lease, checks
 the target again (DNS may have changed since the create), POSTs under a bounded timeout without following
-redirects: a 2xx delivers the event; anything else schedules a retry with exponential backoff and jitter up
-to a cap, until the attempts or the age run out and the event is marked dead (visible to admins).
+redirects (the body rendered then in the task's dialect, ``tasks/webhook_body.py``): a 2xx delivers the
+event; anything else schedules a retry with exponential backoff and jitter up to a cap, until the attempts
+or the age run out and the event is marked dead (visible to admins).
 At least once: a crash between the POST and its record sends the event again, with the same id.
 """
 
@@ -32,6 +33,7 @@ from omnirouter.config.schema import ImageFetchConfig, WebhooksConfig
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.storage import Database
 from omnirouter.storage.webhooks_repo import claim_due_webhooks, prune_webhooks, settle_webhook
+from omnirouter.tasks.webhook_body import OutputLinks, render
 from omnirouter.transport.fetch import refusal
 from omnirouter.transport.webhook_post import WebhookPoster
 
@@ -100,7 +102,8 @@ class WebhookSender:
     own clock).  ``settings`` (the config's ``webhooks:``): each POST's timeout; retries after
     ``first_retry`` × 3^(attempt-1) seconds, capped at ``max_retry``, up to 20 % jitter taken off; dead
     after ``max_attempts`` attempts or once ``max_age`` seconds old; finished events pruned after
-    ``retention_days`` (checked every ``prune_every`` seconds).
+    ``retention_days`` (checked every ``prune_every`` seconds).  ``public_url`` (the config's): output URLs
+    in bodies are absolute and signed under it, valid 24 h from each attempt; gateway paths without it.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class WebhookSender:
         interval: float = 1.0,
         batch: int = 50,
         prune_every: float = 3600.0,
+        public_url: str | None = None,
     ) -> None:
         settings = settings or WebhooksConfig()
         self.db = db
@@ -137,6 +141,7 @@ class WebhookSender:
         self.retention = settings.retention_days * 86400.0
         self.prune_every = prune_every
         self._pruned_at: float | None = None
+        self.links = OutputLinks(public_url, url_secret, wall)
         self.poster = WebhookPoster()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -228,7 +233,7 @@ class WebhookSender:
         reason = await target_refusal(row.url, self.policy)
         if reason:
             return f"target refused: {reason}"
-        body = row.payload.encode()
+        body = render(row.payload, self.links)
         timestamp = int(self.wall())
         headers = {
             "content-type": "application/json",

@@ -197,6 +197,9 @@ class TaskDialect(Protocol):
 
     protocol: str
     """The client's protocol as the usage row names it."""
+    name: str
+    """This dialect's name, kept with the tasks it creates (``TaskRequest.dialect``): their webhook bodies
+    carry the task as this dialect's ``encode_task`` shows it (``tasks/webhook_body.py``)."""
 
     def decode_create(self, body: bytes, content_type: str, model: str | None) -> TaskRequest:
         """The create request (``model`` when the route carries it); a 4xx names the bad field."""

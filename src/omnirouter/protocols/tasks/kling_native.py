@@ -95,6 +95,7 @@ class KlingDialect:
     """Kling's ``text2video`` or ``image2video`` endpoint as clients speak it."""
 
     protocol = "kling"
+    name = "kling"  # webhook bodies carry the ``data`` of Kling's task query
 
     def __init__(self, action: Literal["text2video", "image2video"]) -> None:
         self.action = action

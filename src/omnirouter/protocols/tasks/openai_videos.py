@@ -207,6 +207,7 @@ class OpenAIVideosDialect:
     """OpenAI's Videos API as clients speak it (the official SDK's ``videos.*``)."""
 
     protocol = "openai"
+    name = "openai"  # webhook bodies carry the video object of ``GET /v1/videos/{id}``
 
     def decode_create(self, body: bytes, content_type: str, model: str | None) -> TaskRequest:
         """A ``POST /v1/videos`` body, JSON or multipart."""

@@ -228,6 +228,7 @@ class UnifiedVideoDialect:
     """new-api's ``/v1/video/generations`` (and Omni-Create bodies) as clients speak it."""
 
     protocol = "openai"
+    name = "new-api"  # webhook bodies carry the ``data`` of ``GET /v1/video/generations/{task_id}``
 
     def decode_create(self, body: bytes, content_type: str, model: str | None) -> TaskRequest:
         if is_multipart(content_type):

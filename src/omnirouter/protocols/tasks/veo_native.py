@@ -150,6 +150,7 @@ class VeoDialect:
     """Gemini's ``predictLongRunning`` for Veo, and its operations, as google-genai speaks them."""
 
     protocol = "gemini"
+    name = "gemini"  # webhook bodies carry the operation of ``GET /v1beta/{operation name}``
 
     def decode_create(self, body: bytes, content_type: str, model: str | None) -> TaskRequest:
         """The body of ``POST /v1beta/models/{model}:predictLongRunning`` (``model`` from the path)."""
@@ -224,8 +225,11 @@ class VeoDialect:
 
 
 def _file_uri(url: str, task_id: str, index: int) -> str:
+    """The file's download URI on the gateway ``url`` names (its origin, and the path prefix before
+    ``/v1/videos/`` that a ``public_url`` may carry)."""
     parts = urlsplit(url)
-    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    prefix = parts.path.split("/v1/videos/", 1)[0] if "/v1/videos/" in parts.path else ""
+    origin = f"{parts.scheme}://{parts.netloc}{prefix}" if parts.scheme and parts.netloc else ""
     return f"{origin}/v1beta/files/{file_name(task_id, index)}:download?alt=media"
 
 
