@@ -21,7 +21,6 @@ our external id (then polled as usual), else failed and refunded.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -34,6 +33,7 @@ from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
 from omnirouter.protocols.tasks.base import BatchPoll, TaskTarget, TaskVendor
 from omnirouter.routing import Channel
 from omnirouter.storage.tasks_repo import claim_due, move_task
+from omnirouter.tasks.background import BackgroundLoop
 from omnirouter.tasks.crashpoints import crash_point
 from omnirouter.tasks.engine import TaskEngine
 from omnirouter.tasks.ledger import task_usage
@@ -80,8 +80,9 @@ class _Refused(Exception):
         self.kind = kind
 
 
-class TaskPoller:
-    """Claims and polls due tasks of one engine; ``start``/``stop`` bracket its background loop.
+class TaskPoller(BackgroundLoop):
+    """Claims and polls due tasks of one engine; ``start``/``stop`` bracket its background loop, ``poke``
+    claims at once (a vendor callback hints a task changed).
 
     ``interval``: seconds between claims when nothing is due; ``batch``: tasks claimed at once;
     ``lease``: how long a claim lasts (a few times the HTTP timeout); ``per_channel``: concurrent polls
@@ -90,6 +91,9 @@ class TaskPoller:
     its task is handed back (default 5 s; never more than a quarter of the lease); ``shared_rate``: the
     rates' budgets in Redis, shared by every process (None: this process's own).
     """
+
+    name = "omnirouter-task-poller"
+    log = log
 
     def __init__(
         self,
@@ -102,47 +106,13 @@ class TaskPoller:
         rate_wait: float = 5.0,
         shared_rate: SharedPollRate | None = None,
     ) -> None:
-        self.engine = engine
-        self.interval = interval
+        super().__init__(interval, batch)
         self.batch = batch
+        self.engine = engine
         self.lease = lease if lease is not None else 4 * engine.http_timeout
         self.per_channel = per_channel
         self.pacer = ChannelPacer(engine.config.poll_rate, max(0.0, min(rate_wait, self.lease / 4)), shared_rate)
         self._limits: dict[str, asyncio.Semaphore] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-
-    # ------------------------------------------------------------------ loop
-
-    async def start(self) -> None:
-        """Run in the background until ``stop``."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="omnirouter-task-poller")
-
-    async def stop(self) -> None:
-        """Stop (tasks being polled keep their lease until it lapses; another poller takes them then)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def poke(self) -> None:
-        """Claim now rather than after the interval (a vendor callback hints a task changed)."""
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.warning("task poller: claiming failed; retrying in %.1f s", self.interval, exc_info=True)
-                done = 0
-            if done < self.batch:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.interval):
-                        await self._wake.wait()
-                self._wake.clear()
 
     async def run_once(self) -> int:
         """Claim one batch of due tasks and handle each (concurrently); how many were claimed."""

@@ -9,14 +9,13 @@ swept output.  ``clock`` (unix seconds) is injected so tests sweep "days later" 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from omnirouter.storage.blobs import BlobStore
+from omnirouter.tasks.background import BackgroundLoop
 
 __all__ = ["DAY", "RetentionSweep"]
 
@@ -25,20 +24,22 @@ log = logging.getLogger("omnirouter.tasks")
 DAY = 86_400.0
 
 
-class RetentionSweep:
+class RetentionSweep(BackgroundLoop):
     """Removes result blobs older than ``days`` from ``store``; ``start``/``stop`` bracket its loop (the
     first sweep runs at start)."""
+
+    name = "omnirouter-result-retention"
+    log = log
 
     def __init__(
         self, store: BlobStore, days: float, *, interval: float = 3600.0, clock: Callable[[], float] = time.time
     ) -> None:
         if days <= 0:
             raise ValueError("retention days must be positive")
+        super().__init__(interval)
         self.store = store
         self.days = days
-        self.interval = interval
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
 
     def cutoff(self) -> datetime:
         """Blobs stored before this instant are removed."""
@@ -50,23 +51,3 @@ class RetentionSweep:
         if removed:
             log.info("result retention: removed %d stored outputs older than %g days", removed, self.days)
         return removed
-
-    async def start(self) -> None:
-        """Sweep in the background until ``stop``."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="omnirouter-result-retention")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # the store is unreachable: the next sweep tries again
-                log.warning("result retention sweep failed; retrying in %.0f s", self.interval, exc_info=True)
-            await asyncio.sleep(self.interval)

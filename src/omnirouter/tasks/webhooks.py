@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -33,6 +32,7 @@ from omnirouter.config.schema import ImageFetchConfig, WebhooksConfig
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.storage import Database
 from omnirouter.storage.webhooks_repo import claim_due_webhooks, prune_webhooks, settle_webhook
+from omnirouter.tasks.background import BackgroundLoop
 from omnirouter.tasks.webhook_body import OutputLinks, render
 from omnirouter.transport.fetch import refusal
 from omnirouter.transport.webhook_post import WebhookPoster
@@ -94,7 +94,7 @@ async def check_callback_url(url: str | None, policy: ImageFetchConfig) -> None:
                            code="invalid_callback_url", param="callback_url")  # fmt: skip
 
 
-class WebhookSender:
+class WebhookSender(BackgroundLoop):
     """Delivers outbox events; ``start``/``stop`` bracket its background loop (one per replica).
 
     ``url_secret``: the gateway's signing secret (read when called: it is loaded at start).  ``clock``
@@ -105,6 +105,9 @@ class WebhookSender:
     ``retention_days`` (checked every ``prune_every`` seconds).  ``public_url`` (the config's): output URLs
     in bodies are absolute and signed under it, valid 24 h from each attempt; gateway paths without it.
     """
+
+    name = "omnirouter-webhooks"
+    log = log
 
     def __init__(
         self,
@@ -130,7 +133,7 @@ class WebhookSender:
         self.wall = wall
         self.rng = rng or random.Random()
         self.owner = owner or f"webhooks-{secrets.token_hex(6)}"
-        self.interval = interval
+        super().__init__(interval, batch)
         self.batch = batch
         self.timeout = settings.timeout
         self.lease = 3 * settings.timeout
@@ -143,40 +146,16 @@ class WebhookSender:
         self._pruned_at: float | None = None
         self.links = OutputLinks(public_url, url_secret, wall)
         self.poster = WebhookPoster()
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-
-    async def start(self) -> None:
-        """Run in the background until ``stop``."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="omnirouter-webhooks")
 
     async def stop(self) -> None:
         """Stop (events being sent keep their lease until it lapses) and close the session."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await super().stop()
         await self.poster.close()
 
-    def poke(self) -> None:
-        """Claim now rather than after the interval."""
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.prune()
-                done = await self.run_once()
-            except Exception:
-                log.warning("webhooks: claiming failed; retrying in %.1f s", self.interval, exc_info=True)
-                done = 0
-            if done < self.batch:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.interval):
-                        await self._wake.wait()
-                self._wake.clear()
+    async def tick(self) -> int:
+        """Prune what is old (at most once per ``prune_every``), then one batch of deliveries."""
+        await self.prune()
+        return await self.run_once()
 
     async def run_once(self) -> int:
         """Claim one batch of due events and send each (concurrently); how many were claimed."""
