@@ -3,10 +3,13 @@ schedule and two client keys (one with a quota), and readers of what the mock ma
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from omnirouter.mock_upstream import MockUpstream, media_video
 from omnirouter.mock_upstream.tasks_video import VideoTask
@@ -20,6 +23,7 @@ __all__ = [
     "PER_CALL",
     "PER_SECOND",
     "VENDORS",
+    "every_vendor_to_success",
     "made",
     "made_still",
     "mock_task",
@@ -93,3 +97,39 @@ def made(task: VideoTask) -> bytes:
 def made_still(task: VideoTask, fmt: str) -> bytes:
     """The still (cover, thumbnail, last frame) in ``fmt`` (``jpeg`` or ``webp``) the mock serves for ``task``."""
     return media_video.still(fmt, task.width, task.height, task.seed)
+
+
+async def every_vendor_to_success(
+    http: aiohttp.ClientSession,
+    create_url: str,
+    fetch_url: str,
+    label: str,
+    per_vendor: int,
+    *,
+    each_round: Callable[[], Awaitable[None]] | None = None,
+) -> list[str]:
+    """Create ``per_vendor`` tasks of every model of ``VENDORS`` on new-api's unified route at
+    ``create_url``, then fetch them at ``fetch_url`` (another replica's, say) until all succeeded (none may
+    fail; ``each_round`` runs before each round of fetches); their ids.  The caller bounds the time."""
+
+    async def create(model: str, n: int) -> str:
+        shape = {} if model in FIXED_SHAPE else {"size": "1280x720"}
+        body = {"model": model, "prompt": f"{label} {model} {n}", **shape}
+        async with http.post(f"{create_url}/v1/video/generations", json=body) as answer:
+            created: dict[str, Any] = await answer.json()
+            assert answer.status == 200, created
+            return str(created["id"])
+
+    async def status(task_id: str) -> str:
+        async with http.get(f"{fetch_url}/v1/video/generations/{task_id}") as answer:
+            return str((await answer.json())["data"]["status"])
+
+    ids = await asyncio.gather(*(create(model, n) for model in VENDORS for n in range(per_vendor)))
+    while True:
+        if each_round is not None:
+            await each_round()
+        statuses = await asyncio.gather(*(status(task_id) for task_id in ids))
+        assert "FAILURE" not in statuses
+        if all(s == "SUCCESS" for s in statuses):
+            return list(ids)
+        await asyncio.sleep(0.1)

@@ -8,7 +8,6 @@ import asyncio
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -16,7 +15,7 @@ from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.core import LoggedRequest
 from tests.helpers.billing import assert_books_balance
 from tests.helpers.gateway_harness import CLIENT_KEY
-from tests.helpers.video_gateway import FIXED_SHAPE, VENDORS, video_gateway
+from tests.helpers.video_gateway import VENDORS, every_vendor_to_success, video_gateway
 
 RATE = 4
 _ARK_LIST = "/api/v3/contents/generations/tasks"
@@ -66,28 +65,9 @@ async def test_the_configured_poll_rate_caps_each_vendors_polls_per_second(mock:
     ):
         assert gw.app.gateway.task_poller.pacer.default == RATE
 
-        async def create(model: str, n: int) -> str:
-            shape = {} if model in FIXED_SHAPE else {"size": "1280x720"}
-            body = {"model": model, "prompt": f"rated {model} {n}", **shape}
-            async with http.post(f"{gw.url}/v1/video/generations", json=body) as answer:
-                created: dict[str, Any] = await answer.json()
-                assert answer.status == 200, created
-                return str(created["id"])
-
         began = time.time()
-        ids = await asyncio.gather(*(create(model, n) for model in VENDORS for n in range(PER_VENDOR)))
-
-        async def status(task_id: str) -> str:
-            async with http.get(f"{gw.url}/v1/video/generations/{task_id}") as answer:
-                return str((await answer.json())["data"]["status"])
-
         async with asyncio.timeout(60):
-            while True:
-                statuses = await asyncio.gather(*(status(task_id) for task_id in ids))
-                assert "FAILURE" not in statuses
-                if all(s == "SUCCESS" for s in statuses):
-                    break
-                await asyncio.sleep(0.1)
+            await every_vendor_to_success(http, gw.url, gw.url, "rated", PER_VENDOR)
         elapsed = time.time() - began
     polls = _polls(mock, began)
     assert set(polls) == {provider for provider, _ in VENDORS.values()}, sorted(polls)

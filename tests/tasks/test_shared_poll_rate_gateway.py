@@ -16,7 +16,7 @@ from omnirouter.tasks.shared_rate import SharedPollRate
 from tests.helpers.billing import assert_books_balance
 from tests.helpers.gateway_harness import CLIENT_KEY
 from tests.helpers.redis_helpers import REDIS_URL, redis_prefix
-from tests.helpers.video_gateway import FIXED_SHAPE, VENDORS, video_gateway
+from tests.helpers.video_gateway import VENDORS, every_vendor_to_success, video_gateway
 from tests.tasks.test_poll_rate_gateway import _busiest_second, _polls
 
 RATE = 2
@@ -36,30 +36,16 @@ async def test_two_gateways_on_one_redis_keep_one_poll_rate_per_vendor(mock: Moc
                 rate = gateway.task_poller.pacer.shared
                 assert isinstance(rate, SharedPollRate) and rate.redis is gateway.shared.redis
 
-            async def create(model: str, n: int) -> str:
-                shape = {} if model in FIXED_SHAPE else {"size": "1280x720"}
-                body = {"model": model, "prompt": f"shared rate {model} {n}", **shape}
-                async with http.post(f"{one.url}/v1/video/generations", json=body) as answer:
-                    created: dict[str, Any] = await answer.json()
-                    assert answer.status == 200, created
-                    return str(created["id"])
+            budgets: set[bytes] = set()  # the channels' budgets seen in Redis while the tasks ran
+
+            async def note_budgets() -> None:
+                budgets.update([key async for key in client.scan_iter(match=f"{prefix}pollrate:*")])
 
             began = time.time()
-            ids = await asyncio.gather(*(create(model, n) for model in VENDORS for n in range(PER_VENDOR)))
-
-            async def status(task_id: str) -> str:
-                async with http.get(f"{two.url}/v1/video/generations/{task_id}") as answer:
-                    return str((await answer.json())["data"]["status"])
-
-            budgets: set[bytes] = set()  # the channels' budgets seen in Redis while the tasks ran
             async with asyncio.timeout(90):
-                while True:
-                    budgets.update([key async for key in client.scan_iter(match=f"{prefix}pollrate:*")])
-                    statuses = await asyncio.gather(*(status(task_id) for task_id in ids))
-                    assert "FAILURE" not in statuses
-                    if all(s == "SUCCESS" for s in statuses):
-                        break
-                    await asyncio.sleep(0.2)
+                await every_vendor_to_success(
+                    http, one.url, two.url, "shared rate", PER_VENDOR, each_round=note_budgets
+                )
             elapsed = time.time() - began
             assert budgets  # the turns were taken in Redis (the keys expire once a channel is idle)
     polls = _polls(mock, began)
