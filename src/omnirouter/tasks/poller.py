@@ -21,8 +21,9 @@ our external id (then polled as usual), else failed and refunded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -78,6 +79,22 @@ class _Refused(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+@contextlib.contextmanager
+def _as_later(what: str) -> Iterator[None]:
+    """Classify, don't guess: a vendor call's failure (an error status, an error inside a 2xx answer, a
+    timeout) becomes ``_Later`` — tried again, never a refund."""
+    try:
+        yield
+    except AttemptFailure as failure:
+        status = failure.upstream_status
+        raise _Later(f"{what} answered {status or failure.error.kind.value}: {failure.error.message}",
+                     failure.error.retry_after) from None  # fmt: skip
+    except GatewayError as error:  # an error inside a 2xx answer
+        raise _Later(f"vendor error: {error.message}", error.retry_after) from None
+    except TimeoutError:
+        raise _Later(f"{what} timed out") from None
 
 
 class TaskPoller(BackgroundLoop):
@@ -261,17 +278,9 @@ class TaskPoller(BackgroundLoop):
     async def _poll_many(self, call: UpstreamCall, vendor: _BatchVendor, channel: Channel,
                          target: TaskTarget) -> dict[str, TaskState]:  # fmt: skip
         """One batch poll; anything but an answer is ``_Later`` (for every task in it)."""
-        try:
+        with _as_later("batch poll"):
             answer = await self.engine.answer(channel, call, target.upstream_key, vendor)
             return vendor.parse_poll_many(answer, target)
-        except AttemptFailure as failure:
-            status = failure.upstream_status
-            raise _Later(f"batch poll answered {status or failure.error.kind.value}: {failure.error.message}",
-                         failure.error.retry_after) from None  # fmt: skip
-        except GatewayError as error:  # an error inside a 2xx answer
-            raise _Later(f"vendor error: {error.message}", error.retry_after) from None
-        except TimeoutError:
-            raise _Later("batch poll timed out") from None
 
     async def _defer(self, records: Sequence[TaskRecord], channel: Channel) -> None:
         """The channel's poll rate has no turn for these tasks soon: hand them back to be polled shortly
@@ -290,21 +299,13 @@ class TaskPoller(BackgroundLoop):
         """One poll (with its follow-up calls); anything but an answer is ``_Later``."""
         call = vendor.poll(upstream_id, target)
         step: Followup | None = None
-        try:
+        with _as_later("poll"):
             for _ in range(_MAX_FOLLOWUPS):
                 answer = await self.engine.answer(channel, call, target.upstream_key, vendor)
                 outcome = vendor.parse_poll(answer, target, step)
                 if not isinstance(outcome, Followup):
                     return outcome
                 step, call = outcome, outcome.call
-        except AttemptFailure as failure:
-            status = failure.upstream_status
-            raise _Later(f"poll answered {status or failure.error.kind.value}: {failure.error.message}",
-                         failure.error.retry_after) from None  # fmt: skip
-        except GatewayError as error:  # an error inside a 2xx answer
-            raise _Later(f"vendor error: {error.message}", error.retry_after) from None
-        except TimeoutError:
-            raise _Later("poll timed out") from None
         raise _Later("too many follow-up calls in one poll")
 
     async def _apply(self, record: TaskRecord, state: TaskState, vendor: TaskVendor, channel: Channel) -> None:
