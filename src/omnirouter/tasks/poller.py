@@ -39,6 +39,7 @@ from omnirouter.tasks.engine import TaskEngine
 from omnirouter.tasks.ledger import task_usage
 from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.pacing import ChannelPacer
+from omnirouter.tasks.poll_writes import PollWrites
 from omnirouter.tasks.records import StoredOutput, TaskRecord, TaskSummary
 from omnirouter.transport import AttemptFailure
 from omnirouter.transport.result_copy import CopyLimits, ResultCopyError, copy_url
@@ -105,6 +106,7 @@ class TaskPoller:
         self.lease = lease if lease is not None else 4 * engine.http_timeout
         self.per_channel = per_channel
         self.pacer = ChannelPacer(engine.config.poll_rate, max(0.0, min(rate_wait, self.lease / 4)))
+        self.writes = PollWrites(engine.db)  # a poll's new schedule, batched with its neighbours'
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -123,6 +125,7 @@ class TaskPoller:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.writes.close()
 
     def poke(self) -> None:
         """Claim now rather than after the interval (a vendor callback hints a task changed)."""
@@ -259,8 +262,8 @@ class TaskPoller:
         engine = self.engine
         key = channel.upstream_keys.next_key()
         if key is None:
-            for record in records:
-                await self._later(record, vendor, channel, _Later("no usable upstream key on the channel"))
+            later = _Later("no usable upstream key on the channel")
+            await asyncio.gather(*(self._later(record, vendor, channel, later) for record in records))
             return
         target = engine.target(channel, records[0].upstream_model, key, records[0].id)
         call = vendor.poll_many([record.upstream_id or "" for record in records], target)
@@ -275,8 +278,7 @@ class TaskPoller:
                 async with asyncio.timeout(engine.http_timeout):
                     states = await self._poll_many(call, vendor, channel, target)
             except _Later as later:
-                for record in records:
-                    await self._later(record, vendor, channel, later)
+                await asyncio.gather(*(self._later(record, vendor, channel, later) for record in records))
                 return
         answered = [record for record in records if (record.upstream_id or "") in states]
         missing = [record for record in records if (record.upstream_id or "") not in states]
@@ -355,10 +357,7 @@ class TaskPoller:
             "poll_attempts": record.poll_attempts + 1, "next_poll_at": min(now + delay, record.deadline_at),
             "lease_owner": None, "lease_until": None, "updated_at": now,
         }  # fmt: skip
-        async with engine.db.engine.begin() as conn:
-            moved = await move_task(conn, record.id, values, owner=engine.owner)
-            if moved and status is not record.status:
-                await record_change(conn, record, now)
+        await self.writes.write(record, values, owner=engine.owner, announce=status is not record.status, now=now)
 
     async def _later(self, record: TaskRecord, vendor: TaskVendor, channel: Channel, later: _Later) -> None:
         """Count the failed poll and schedule the next one (never a refund)."""
@@ -370,8 +369,7 @@ class TaskPoller:
             "last_error": str(later)[:1000], "next_poll_at": min(now + delay, record.deadline_at),
             "lease_owner": None, "lease_until": None, "updated_at": now,
         }  # fmt: skip
-        async with engine.db.engine.begin() as conn:
-            await move_task(conn, record.id, values, owner=engine.owner)
+        await self.writes.write(record, values, owner=engine.owner)
         log.info("task %s: %s; next poll in %.1f s", record.id, later, delay)
 
     async def _store(self, record: TaskRecord, state: TaskState, channel: Channel, key: str) -> list[StoredOutput]:
