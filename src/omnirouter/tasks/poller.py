@@ -1,7 +1,9 @@
-"""The poller: every replica runs one.  It claims due tasks with a lease (``storage.tasks_repo.claim_due``),
-polls each under a bounded timeout, a per-channel cap on concurrent polls and a per-channel poll rate
-(``tasks.pacing``), and moves it by compare-and-set while its lease is its own.  A replica that dies
-leaves leases that lapse; another replica's poller picks its tasks up.
+"""The poller: every replica (or every ``omnirouter tasks work`` worker) runs one.  It claims due tasks with a
+lease (``storage.tasks_repo.claim_due``), polls each under a bounded timeout, a per-channel cap on concurrent
+polls and a per-channel poll rate (``tasks.pacing``), and moves it by compare-and-set while its lease is its
+own (a write that does not end the task is committed with those of the polls that finished beside it:
+``tasks.poll_writes``).  A replica that dies leaves leases that lapse; another replica's poller picks its
+tasks up.
 
 Where the vendor's API answers several tasks in one call (``BatchPoll``), the due tasks of one channel are
 polled together, one call per batch; each task then moves exactly as a poll of its own would move it.
