@@ -17,7 +17,8 @@ Measured:
 ``--workers separate`` starts the replicas with ``tasks.run_pollers: false`` and ``--poll-workers`` (default
 2) ``omnirouter tasks work`` processes beside them, which do all the polling (docs/tasks.md, "Running
 pollers apart"); ``--workers inline`` (the default) polls in the replicas.  ``--profile SECONDS`` records a
-py-spy profile of one polling process during the window (py-spy installed in the venv).
+py-spy profile of one polling process during the window (py-spy from ``bench/.venv-tools``, which
+``bench/setup_env.py`` makes on first use).
 
 Needs PostgreSQL (``--pg``, default the test server at 127.0.0.1:5432); a throwaway database is created
 and dropped.  Results: ``bench/results/tasks-scale-<stamp>.json`` and a summary on stdout.
@@ -192,7 +193,9 @@ def start_profile(procs: list[Proc], name: str, out: str, seconds: float) -> sub
     """py-spy samples the process ``name`` (its main pid) for ``seconds``: collapsed stacks (one line per stack
     and its sample count) into ``out/profile-<name>.txt``; ``bench/profile_stacks.py`` sums them by function."""
     (proc,) = [p for p in procs if p.name == name]
-    spy = os.path.join(os.path.dirname(PY), "py-spy")
+    from setup_env import setup_tools  # bench/.venv-tools, made on first use (as bench/run.py's profile)
+
+    spy = os.path.join(os.path.dirname(setup_tools()), "py-spy")
     cmd = [spy, "record", "--pid", str(proc.pids()[0]), "--duration", str(int(seconds)), "--rate", "200",
            "--format", "raw", "--output", os.path.join(out, f"profile-{name}.txt"), "--nonblocking"]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(out, "py-spy.log"), "w"))
