@@ -14,6 +14,12 @@ Measured:
 * chat latency (``bench/loadgen.py ttfc``: streamed chat completions at concurrency 1 through replica A
   to ``bench/upstream.py``), in windows before the tasks exist and while they are polled.
 
+``--workers separate`` starts the replicas with ``tasks.run_pollers: false`` and ``--poll-workers`` (default
+2) ``omnirouter tasks work`` processes beside them, which do all the polling (docs/tasks.md, "Running
+pollers apart"); ``--workers inline`` (the default) polls in the replicas.  ``--profile SECONDS`` records a
+py-spy profile of one polling process during the window (py-spy from ``bench/.venv-tools``, which
+``bench/setup_env.py`` makes on first use).
+
 Needs PostgreSQL (``--pg``, default the test server at 127.0.0.1:5432); a throwaway database is created
 and dropped.  Results: ``bench/results/tasks-scale-<stamp>.json`` and a summary on stdout.
 """
@@ -104,7 +110,7 @@ def run_mock(port: int, out: str) -> None:
 # ----------------------------------------------------------------------------- setup
 
 
-def write_config(path: str, db_url: str, chat_port: int, mock_port: int, results: str) -> None:
+def write_config(path: str, db_url: str, chat_port: int, mock_port: int, results: str, *, inline: bool) -> None:
     from omnirouter.mock_upstream.tasks_wires_a import mock_secret
 
     price = {"per_second": 0.1, "per_call": 0.05}
@@ -119,7 +125,8 @@ def write_config(path: str, db_url: str, chat_port: int, mock_port: int, results
         ],
         "keys": [{"name": "bench", "key": CLIENT_KEY}],
         "prices": {CHAT_MODEL: {"input": 0.15, "output": 0.6}, KLING_MODEL: price},
-        "tasks": {"result_store": f"local:{results}"},  # Kling's own schedule: first poll 10 s, then up to 30 s
+        # Kling's own schedule: first poll 10 s, then up to 30 s; polls in the replicas or in workers only.
+        "tasks": {"result_store": f"local:{results}", "run_pollers": inline},
     }  # fmt: skip
     write_json(path, config)  # JSON is YAML
 
@@ -180,6 +187,18 @@ async def create_tasks(urls: list[str], count: int, concurrency: int) -> float:
 
         await asyncio.gather(*(one(i) for i in range(count)))
     return time.time() - started
+
+
+def start_profile(procs: list[Proc], name: str, out: str, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy samples the process ``name`` (its main pid) for ``seconds``: collapsed stacks (one line per stack
+    and its sample count) into ``out/profile-<name>.txt``; ``bench/profile_stacks.py`` sums them by function."""
+    (proc,) = [p for p in procs if p.name == name]
+    from setup_env import setup_tools  # bench/.venv-tools, made on first use (as bench/run.py's profile)
+
+    spy = os.path.join(os.path.dirname(setup_tools()), "py-spy")
+    cmd = [spy, "record", "--pid", str(proc.pids()[0]), "--duration", str(int(seconds)), "--rate", "200",
+           "--format", "raw", "--output", os.path.join(out, f"profile-{name}.txt"), "--nonblocking"]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(out, "py-spy.log"), "w"))
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -247,12 +266,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         wait_ready(f"http://127.0.0.1:{chat_port}/health", procs[0], 30)
         wait_ready(f"http://127.0.0.1:{mock_port}/health", mock, 30)
         config = os.path.join(out, "omnirouter.yaml")
-        write_config(config, db_url, chat_port, mock_port, os.path.join(out, "results"))
+        inline = args.workers == "inline"
+        write_config(config, db_url, chat_port, mock_port, os.path.join(out, "results"), inline=inline)
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for i, port in enumerate(ports):
             procs.append(Proc(f"replica-{'ab'[i]}", [PY, "-m", "omnirouter", "serve", "--config", config, "--port",
                               str(port)], os.path.join(out, f"replica-{'ab'[i]}.log")))  # fmt: skip
             wait_ready(f"{urls[i]}/health", procs[-1], 60)  # one at a time: the first migrates
+        pollers = [proc.name for proc in procs if proc.name.startswith("replica-")] if inline else []
+        for i in range(0 if inline else args.poll_workers):
+            name = f"worker-{i + 1}"
+            procs.append(Proc(name, [PY, "-m", "omnirouter", "tasks", "work", "--config", config],
+                              os.path.join(out, f"{name}.log")))  # fmt: skip
+            pollers.append(name)
         await sql(db_url, SCHEDULE_LOG)
         body_file = os.path.join(out, "chat.json")
         write_json(body_file, openai_body(CHAT_MODEL, True))
@@ -265,6 +291,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(args.settle)  # the first polls (10 s after each submit) and the backoff to 30 s
         start = time.time()
         cpu_start = {proc.name: cpu_seconds(proc.pids()) for proc in procs}
+        profiler = start_profile(procs, pollers[0], out, args.profile) if args.profile else None
         print(f"steady window: {args.window} s, chat latency in it", flush=True)
         loaded: list[dict[str, Any]] = []
         pause = max(0.0, args.window / args.windows - 5)
@@ -273,6 +300,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(min(pause, max(0.0, start + args.window - time.time())))
         await asyncio.sleep(max(0.0, start + args.window - time.time()))
         end = time.time()
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait, args.profile + 60)
         cpu = {proc.name: round(100 * (cpu_seconds(proc.pids()) - cpu_start[proc.name]) / (end - start), 1)
                for proc in procs}  # fmt: skip
         overdue = await sql(db_url, f"SELECT count(*) AS n FROM tasks WHERE status IN ('queued', 'running') "
@@ -313,7 +342,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "scheduled_gap_s": round(mean_gap, 1),
         "polls_due_per_s": round(int(due[0]["n"]) / window, 1),  # what the schedule asked in the window
         "most_polls_in_flight": recorded["counts"]["most_in_flight"],
-        "poll_cap": CAP * len(ports),
+        "pollers": "replicas" if args.workers == "inline" else f"{args.poll_workers} poll-only workers",
+        "poll_cap": CAP * len(pollers),
         "cpu_percent_in_window": cpu,  # of one core, per process (replica-a also served the chat windows)
         "chat_idle": [w.get("ttfc_ms", {}) | {"stream_p50": w.get("stream_ms", {}).get("p50")} for w in idle],
         "chat_loaded": [w.get("ttfc_ms", {}) | {"stream_p50": w.get("stream_ms", {}).get("p50")} for w in loaded],
@@ -339,6 +369,14 @@ def main() -> None:
     parser.add_argument("--chat-requests", type=int, default=300)
     parser.add_argument("--slices", type=int, default=6, help="the window cut in slices for lateness over time")
     parser.add_argument("--concurrency", type=int, default=32, help="creates in flight")
+    parser.add_argument(
+        "--workers",
+        choices=("inline", "separate"),
+        default="inline",
+        help="poll in the replicas, or in poll-only workers beside replicas that do not poll",
+    )
+    parser.add_argument("--poll-workers", type=int, default=2, help="poll-only workers with --workers separate")
+    parser.add_argument("--profile", type=float, default=0.0, help="seconds of py-spy on one polling process")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     args = parser.parse_args()
     if args.command == "mock":

@@ -4,6 +4,7 @@
 /admin/tasks/{id}/cancel`` does: a worker-less ``Gateway`` (its channels, prices and HTTP client, no
 poller, no listener) asks the vendor to stop where it can and ends the task with its refund in one
 transaction (``TaskEngine.cancel``), so a gateway polling it at the same time cannot settle it twice.
+``work`` (``cli_worker.py``) runs a poll-only worker.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import msgspec
 
 from omnirouter.api.admin_tasks import TaskAdminView, admin_task_view
 from omnirouter.cli_channels import format_table
+from omnirouter.cli_worker import add_work_command
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 from omnirouter.gateway import Gateway
 from omnirouter.ir.task import TaskStatus
@@ -32,8 +34,9 @@ _STATUSES = tuple(status.value for status in TaskStatus)
 
 
 def add_tasks_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``tasks list|show|cancel``."""
-    tasks = commands.add_parser("tasks", help="list, show or cancel asynchronous tasks (video generation)")
+    """Register ``tasks list|show|cancel|work``."""
+    tasks = commands.add_parser("tasks", help="list, show or cancel asynchronous tasks (video generation), or "
+                                "run a poll-only worker")  # fmt: skip
     actions = tasks.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="print tasks, newest first")
     listing.add_argument("--status", choices=_STATUSES, action="append", help="only this state (repeatable)")
@@ -50,6 +53,7 @@ def add_tasks_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     listing.set_defaults(run=_list)
     show.set_defaults(run=_show)
     cancel.set_defaults(run=_cancel)
+    add_work_command(actions)
 
 
 def _run(args: argparse.Namespace, work: Callable[[Gateway], Awaitable[T]]) -> T | int:

@@ -41,6 +41,7 @@ from omnirouter.storage.users_repo import disabled_user_ids
 from omnirouter.tasks import TaskEngine, TaskPoller
 from omnirouter.tasks.callbacks import CallbackLinks, PollHints
 from omnirouter.tasks.retention import RetentionSweep
+from omnirouter.tasks.services import TaskServices
 from omnirouter.tasks.shared_rate import SharedPollRate
 from omnirouter.tasks.webhooks import WebhookSender
 from omnirouter.transport import ImageFetcher, UpstreamClient
@@ -137,8 +138,13 @@ class Gateway:
             settings=config.webhooks,
             public_url=config.public_url,  # absolute signed output URLs in bodies
         )
+        # The three run together: here when ``tasks.run_pollers`` (the default), else in ``omnirouter tasks
+        # work`` processes (cli_worker.py), which start a Gateway with ``task_services=True`` and no HTTP.
+        self.task_services = TaskServices(self.task_poller, self.retention, self.webhooks)
 
-    async def start(self) -> None:
+    async def start(self, *, task_services: bool | None = None) -> None:
+        """Start the worker's services; the tasks' background work (``TaskServices``) too when
+        ``task_services`` says so (None: as ``tasks.run_pollers`` says)."""
         await self.client.start()
         self.auth.replace(await self.keys.load_active())
         await self.billing.start()
@@ -147,18 +153,13 @@ class Gateway:
         await self.shared.start(self.catalog.channels)
         await self.reloader.start()
         self.url_secret = await url_signing_secret(self.db)
-        await self.task_poller.start()
-        if self.retention is not None:
-            await self.retention.start()
-        await self.webhooks.start()
+        if self.config.tasks.run_pollers if task_services is None else task_services:
+            await self.task_services.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
-        await self.webhooks.stop()
         await self.task_hints.close()
-        if self.retention is not None:
-            await self.retention.stop()
-        await self.task_poller.stop()
+        await self.task_services.stop()
         await self.reloader.stop()
         await self.limiter.close()
         await self.shared.close()

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     *[(unit,) for unit in ("ir", "http", "protocols", "providers", "config", "storage", "transport", "routing")],
     *[(unit,) for unit in ("relay", "billing", "usage", "limits", "accounts", "cluster", "tasks", "gateway", "api")],
     ("mock_upstream",),  # a separate tool: see TOOLS
-    ("cli", "cli_channels", "cli_keys", "cli_tasks", "__main__"),
+    ("cli", "cli_channels", "cli_keys", "cli_tasks", "cli_worker", "__main__"),
 ]
 RANK = {unit: rank for rank, layer in enumerate(LAYERS) for unit in layer}
 TOOLS = {"mock_upstream": {"ir", "http", "protocols", "providers"}}  # what a tool may import at all

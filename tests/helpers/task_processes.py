@@ -21,7 +21,16 @@ from tests.helpers.billing import query
 from tests.helpers.processes import OMNIROUTER, free_port, wait_healthy
 from tests.helpers.task_gateway import task_config
 
-__all__ = ["Books", "GatewayProcess", "books", "count_tasks", "task_rows", "wait_until", "write_config"]
+__all__ = [
+    "Books",
+    "GatewayProcess",
+    "WorkerProcess",
+    "books",
+    "count_tasks",
+    "task_rows",
+    "wait_until",
+    "write_config",
+]
 
 FAST_LEASES = {"http_timeout": 1.0, "submit_grace": 2.0, "poll_interval": 0.05}
 """Leases of 4 s (4 x the poll timeout) and a 2 s submit grace: a dead process's tasks are taken over fast."""
@@ -91,6 +100,52 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 await asyncio.to_thread(process.wait, 30)
+
+
+@dataclass
+class WorkerProcess:
+    """``omnirouter tasks work`` on ``config`` (a poll-only worker, no HTTP), its output in a log file."""
+
+    config: Path
+    name: str = "worker"
+    process: subprocess.Popen[str] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.config.parent / f"{self.name}.log"
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    async def start(self) -> None:
+        """Start it and wait until it says it runs."""
+        args = [*OMNIROUTER, "tasks", "work", "--config", str(self.config)]
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(args, cwd=self.config.parent, stdout=out, stderr=subprocess.STDOUT,
+                                            text=True)  # fmt: skip
+        process = self.process
+
+        async def running() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"the worker exited early: {self.output}")
+            return "task worker" in self.output and "running" in self.output
+
+        await wait_until(running, within=60)
+
+    async def stop(self, signum: int = signal.SIGTERM) -> int | None:
+        """Send ``signum`` and wait; its exit status (None when it never started)."""
+        process = self.process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signum)
+            try:
+                await asyncio.to_thread(process.wait, 30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await asyncio.to_thread(process.wait, 30)
+        return process.returncode
 
 
 async def task_rows(url: str) -> list[Any]:

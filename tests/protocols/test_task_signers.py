@@ -10,6 +10,7 @@ import types
 from collections import OrderedDict
 from urllib.parse import urlencode
 
+import jwt
 import pytest
 from tencentcloud.common import abstract_client, credential
 from tencentcloud.common.common_client import CommonClient
@@ -24,7 +25,15 @@ from omnirouter.ir.task import TaskRequest
 from omnirouter.protocols.tasks.base import TaskTarget
 from omnirouter.protocols.tasks.hunyuan import HUNYUAN_VIDEO
 from omnirouter.protocols.tasks.jimeng import JIMENG_VIDEO
-from omnirouter.protocols.tasks.signing import TC3_CONTENT_TYPE, tc3_authorization, volcengine_headers
+from omnirouter.protocols.tasks.signing import (
+    KLING_TOKEN_REUSE,
+    KLING_TOKEN_SECONDS,
+    TC3_CONTENT_TYPE,
+    KlingTokens,
+    kling_jwt,
+    tc3_authorization,
+    volcengine_headers,
+)
 
 NOW = 1_765_000_000  # 2025-12-06T05:46:40Z
 SECRET_ID, SECRET_KEY = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
@@ -117,3 +126,24 @@ def test_the_jimeng_codecs_submit_carries_the_sdks_signature() -> None:
     assert urlencode(query) == raw_query
     expected = _volcengine_sdk("POST", "visual.volcengineapi.com", path or "/", query, call.body, call.content_type)
     assert call.headers["Authorization"] == expected
+
+
+SECRET_A, SECRET_B = "kling-secret-a-" + "0" * 32, "kling-secret-b-" + "0" * 32
+
+
+def test_kling_tokens_are_reused_for_five_minutes_per_pair_and_always_valid() -> None:
+    tokens = KlingTokens()
+    now = 1_800_000_000.0
+    first = tokens.token("ak", SECRET_A, now)
+    assert first == kling_jwt("ak", SECRET_A, now)
+    assert tokens.token("ak", SECRET_A, now + KLING_TOKEN_REUSE - 1) == first  # reused
+    assert tokens.token("ak2", SECRET_A, now + 1) != first  # another pair: its own token
+    assert tokens.token("ak", SECRET_B, now + 1) != first
+    later = now + KLING_TOKEN_REUSE
+    fresh = tokens.token("ak", SECRET_A, later)
+    assert fresh == kling_jwt("ak", SECRET_A, later)  # signed anew once the reuse window passed
+    assert tokens.token("ak", SECRET_A, later - 10) == kling_jwt("ak", SECRET_A, later - 10)  # clock back
+    for at in (now, now + KLING_TOKEN_REUSE - 1):  # a reused token still has 25 of its 30 minutes
+        options = {"verify_exp": False, "verify_nbf": False}
+        claims = jwt.decode(first, SECRET_A, algorithms=["HS256"], options=options)
+        assert claims["nbf"] <= at and claims["exp"] - at >= KLING_TOKEN_SECONDS - KLING_TOKEN_REUSE

@@ -136,7 +136,9 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``result_retention_days``: how long outputs are kept (None: for ever).
     ``http_timeout`` (seconds) bounds each poll call; a poller's lease lasts 4x it.  ``submit_grace``: how
     long a ``pending`` task stays its creating replica's before the reconciler may take it over;
-    ``poll_interval``: seconds between a poller's claims when nothing is due.
+    ``poll_interval``: seconds between a poller's claims when nothing is due.  ``run_pollers``: whether a
+    gateway runs the poller, the retention sweep and the webhook sender beside its requests (false: only
+    ``omnirouter tasks work`` processes run them).
     """
 
     poll_first: Annotated[float, msgspec.Meta(gt=0)] | None = None
@@ -151,6 +153,7 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     http_timeout: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     submit_grace: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 900.0
     poll_interval: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    run_pollers: bool = True
 
 
 class WebhooksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

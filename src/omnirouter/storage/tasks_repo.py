@@ -25,7 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
+    literal_column,
     or_,
     select,
     update,
@@ -227,6 +229,24 @@ async def move_task(
         query = query.where(_T.c.upstream_id.is_(None))
     result = await conn.execute(query.values(**values))
     return result.rowcount == 1
+
+
+async def move_tasks(conn: AsyncConnection, moves: Sequence[tuple[str, dict[str, Any]]], *, owner: str) -> None:
+    """``move_task`` for many tasks in one round trip (an ``executemany``): each ``(task id, values)`` is
+    applied only while the task is live and leased to ``owner``.  Every ``values`` must name the same
+    columns.  Which ones moved is not told: for writes whose outcome nobody reads (a poll's new schedule)."""
+    if not moves:
+        return
+    columns = sorted(moves[0][1])
+    live = or_(*(_T.c.status == literal_column(f"'{status}'") for status in LIVE))  # constant SQL text
+    query = (
+        update(_T)
+        .where(_T.c.id == bindparam("move_id"), live, _T.c.lease_owner == bindparam("move_owner"))
+        .values({column: bindparam(f"move_{column}") for column in columns})
+    )
+    rows = [{"move_id": task_id, "move_owner": owner, **{f"move_{c}": values[c] for c in columns}}
+            for task_id, values in moves]  # fmt: skip
+    await conn.execute(query, rows)
 
 
 def _filtered(

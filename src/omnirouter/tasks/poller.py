@@ -1,7 +1,9 @@
-"""The poller: every replica runs one.  It claims due tasks with a lease (``storage.tasks_repo.claim_due``),
-polls each under a bounded timeout, a per-channel cap on concurrent polls and a per-channel poll rate
-(``tasks.pacing``), and moves it by compare-and-set while its lease is its own.  A replica that dies
-leaves leases that lapse; another replica's poller picks its tasks up.
+"""The poller: every replica (or every ``omnirouter tasks work`` worker) runs one.  It claims due tasks with a
+lease (``storage.tasks_repo.claim_due``), polls each under a bounded timeout, a per-channel cap on concurrent
+polls and a per-channel poll rate (``tasks.pacing``), and moves it by compare-and-set while its lease is its
+own (a write that does not end the task is committed with those of the polls that finished beside it:
+``tasks.poll_writes``).  A replica that dies leaves leases that lapse; another replica's poller picks its
+tasks up.
 
 Where the vendor's API answers several tasks in one call (``BatchPoll``), the due tasks of one channel are
 polled together, one call per batch; each task then moves exactly as a poll of its own would move it.
@@ -40,6 +42,7 @@ from omnirouter.tasks.engine import TaskEngine
 from omnirouter.tasks.ledger import task_usage
 from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.pacing import ChannelPacer
+from omnirouter.tasks.poll_writes import PollWrites
 from omnirouter.tasks.records import StoredOutput, TaskRecord, TaskSummary
 from omnirouter.tasks.shared_rate import SharedPollRate
 from omnirouter.transport import AttemptFailure
@@ -129,7 +132,13 @@ class TaskPoller(BackgroundLoop):
         self.lease = lease if lease is not None else 4 * engine.http_timeout
         self.per_channel = per_channel
         self.pacer = ChannelPacer(engine.config.poll_rate, max(0.0, min(rate_wait, self.lease / 4)), shared_rate)
+        self.writes = PollWrites(engine.db)  # a poll's new schedule, batched with its neighbours'
         self._limits: dict[str, asyncio.Semaphore] = {}
+
+    async def stop(self) -> None:
+        """Stop (tasks being polled keep their lease until it lapses; another poller takes them then)."""
+        await super().stop()
+        await self.writes.close()
 
     async def run_once(self) -> int:
         """Claim one batch of due tasks and handle each (concurrently); how many were claimed."""
@@ -249,8 +258,8 @@ class TaskPoller(BackgroundLoop):
         engine = self.engine
         key = channel.upstream_keys.next_key()
         if key is None:
-            for record in records:
-                await self._later(record, vendor, channel, _Later("no usable upstream key on the channel"))
+            later = _Later("no usable upstream key on the channel")
+            await asyncio.gather(*(self._later(record, vendor, channel, later) for record in records))
             return
         target = engine.target(channel, records[0].upstream_model, key, records[0].id)
         call = vendor.poll_many([record.upstream_id or "" for record in records], target)
@@ -265,8 +274,7 @@ class TaskPoller(BackgroundLoop):
                 async with asyncio.timeout(engine.http_timeout):
                     states = await self._poll_many(call, vendor, channel, target)
             except _Later as later:
-                for record in records:
-                    await self._later(record, vendor, channel, later)
+                await asyncio.gather(*(self._later(record, vendor, channel, later) for record in records))
                 return
         answered = [record for record in records if (record.upstream_id or "") in states]
         missing = [record for record in records if (record.upstream_id or "") not in states]
@@ -329,10 +337,7 @@ class TaskPoller(BackgroundLoop):
             "poll_attempts": record.poll_attempts + 1, "next_poll_at": min(now + delay, record.deadline_at),
             "lease_owner": None, "lease_until": None, "updated_at": now,
         }  # fmt: skip
-        async with engine.db.engine.begin() as conn:
-            moved = await move_task(conn, record.id, values, owner=engine.owner)
-            if moved and status is not record.status:
-                await record_change(conn, record, now)
+        await self.writes.write(record, values, owner=engine.owner, announce=status is not record.status, now=now)
 
     async def _later(self, record: TaskRecord, vendor: TaskVendor, channel: Channel, later: _Later) -> None:
         """Count the failed poll and schedule the next one (never a refund)."""
@@ -344,8 +349,7 @@ class TaskPoller(BackgroundLoop):
             "last_error": str(later)[:1000], "next_poll_at": min(now + delay, record.deadline_at),
             "lease_owner": None, "lease_until": None, "updated_at": now,
         }  # fmt: skip
-        async with engine.db.engine.begin() as conn:
-            await move_task(conn, record.id, values, owner=engine.owner)
+        await self.writes.write(record, values, owner=engine.owner)
         log.info("task %s: %s; next poll in %.1f s", record.id, later, delay)
 
     async def _store(self, record: TaskRecord, state: TaskState, channel: Channel, key: str) -> list[StoredOutput]:

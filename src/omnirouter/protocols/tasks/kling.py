@@ -2,8 +2,9 @@
 
 Wire (docs: app.klingai.com dev document): ``POST /v1/videos/text2video`` or
 ``/v1/videos/image2video`` (with images) → ``{code: 0, data: {task_id, task_status}}``; poll
-``GET /v1/videos/{text2video|image2video}/{task_id}``.  Auth: a fresh HS256 JWT from the channel's
-``ACCESS|SECRET`` pair on every call (``signing.kling_jwt``).  Our upstream id is ``{action}/{task_id}``
+``GET /v1/videos/{text2video|image2video}/{task_id}``.  Auth: an HS256 JWT from the channel's
+``ACCESS|SECRET`` pair (``signing.kling_jwt``; valid 30 minutes, reused for 5 per pair: ``KlingTokens``).
+Our upstream id is ``{action}/{task_id}``
 (the poll path needs the action).  ``external_task_id`` = our external id, so ``find`` can look the
 task up after a submit whose answer was lost (``GET /v1/videos/{action}/{external_task_id}``: Kling's
 query takes the task id or the external id in the path — check).
@@ -39,7 +40,7 @@ from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
-from omnirouter.protocols.tasks.signing import kling_jwt, split_pair
+from omnirouter.protocols.tasks.signing import KlingTokens, split_pair
 from omnirouter.protocols.tasks.video_common import (
     NoCancel,
     dump,
@@ -125,9 +126,12 @@ class KlingVideo(NoCancel):
     kind = TaskKind.VIDEO
     timing = TaskTiming(first_poll=10.0, max_poll=30.0, deadline=3600.0)
 
+    def __init__(self) -> None:
+        self.tokens = KlingTokens()  # one token per key pair for a few minutes, not one per call
+
     def _headers(self, target: TaskTarget) -> dict[str, str]:
         access, secret = split_pair(target.upstream_key, _VENDOR)
-        return {"Authorization": f"Bearer {kling_jwt(access, secret, target.now)}"}
+        return {"Authorization": f"Bearer {self.tokens.token(access, secret, target.now)}"}
 
     def _get(self, path: str, target: TaskTarget) -> UpstreamCall:
         return UpstreamCall(path, method="GET", headers=self._headers(target), auth=False)
