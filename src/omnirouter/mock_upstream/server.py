@@ -21,6 +21,7 @@ from omnirouter.mock_upstream import (
     models,
     openai_chat,
     openai_responses,
+    tasks_midjourney,
     tasks_video,
     tasks_video_a,
     tasks_video_b,
@@ -143,6 +144,8 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post(r"/v1/{model:flux[\w.-]*}", media_images.bfl_submit)
     r.add_get("/v1/get_result", media_images.bfl_result)
     r.add_post("/api/v1/services/aigc/text2image/image-synthesis", media_images.wanx_submit)
+    # Midjourney (tasks_midjourney): the midjourney-proxy API
+    tasks_midjourney.routes(r)
     # Video tasks, part A (tasks_video_a): Kling, Vidu, MiniMax Hailuo, Ark Seedance, Jimeng
     for action in ("text2video", "image2video"):
         r.add_post(f"/v1/videos/{action}", tasks_video_a.kling_submit)
