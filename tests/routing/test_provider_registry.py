@@ -19,7 +19,6 @@ from omnirouter.providers import CAPABILITY_PROTOCOLS, PROVIDERS, Capability, Pr
 NOT_YET_SERVED = {
     Capability.IMAGE_TASK,
     Capability.MUSIC_TASK,
-    Capability.MIDJOURNEY,
     Capability.REALTIME,
     Capability.SEARCH,
 }

@@ -90,6 +90,13 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     (Kling's ``external_task_id``), echoed back in answers and never sent upstream as is; ``dialect`` the
     client API it was created through (``TaskDialect.name``, set by the create route; None for tasks made
     before it was recorded), which shapes its webhook bodies.
+
+    Midjourney tasks (``TaskKind.MIDJOURNEY``, the midjourney-proxy API) add: ``action`` the proxy's submit
+    it is (``imagine`` when None; ``blend``, ``describe``, ``shorten``, ``change``, ``simple-change``,
+    ``action``, ``modal``); ``parent_task_id`` the vendor's id of the task a change / action / modal works
+    on (the route resolves the client's id to it); ``change`` ``UPSCALE`` / ``VARIATION`` / ``REROLL`` (or
+    ``U2``-style for ``simple-change``) with ``index`` 1-4; ``custom_id`` the button an ``action`` presses;
+    ``mask`` an inpaint's mask for ``modal``.  Other tasks leave them None.
     """
 
     kind: TaskKind = TaskKind.VIDEO
@@ -111,6 +118,12 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     client_ref: str | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
     dialect: str | None = None
+    action: str | None = None
+    parent_task_id: str | None = None
+    change: str | None = None
+    index: int | None = None
+    custom_id: str | None = None
+    mask: ImageInput | None = None
 
 
 OutputKind = Literal["video", "thumbnail", "last_frame", "image", "audio", "spritesheet"]
@@ -134,6 +147,8 @@ class TaskState(msgspec.Struct, kw_only=True):
     reports a terminal failure; ``seconds`` what was generated (the billing signal where the vendor
     gives one); ``usage`` tokens the vendor reports; ``credits`` the vendor's own billing units as it
     reports them (Kling's ``final_unit_deduction``, Vidu's ``credits``): recorded, not priced.
+    ``details``: vendor facts a dialect shows later (Midjourney's ``buttons``, ``final_prompt``,
+    ``description``); empty for other vendors.
     """
 
     status: TaskStatus
@@ -145,3 +160,4 @@ class TaskState(msgspec.Struct, kw_only=True):
     credits: float | None = None
     failure: str | None = None
     failure_code: str | None = None
+    details: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -24,6 +24,7 @@ class AuthStyle(enum.StrEnum):
     X_KEY = "x-key"  # Black Forest Labs (FLUX)
     TOKEN = "token"  # Authorization: Token <key> (Vidu)
     API_KEY = "api-key"  # PixVerse (API-KEY)
+    MJ_API_SECRET = "mj-api-secret"  # midjourney-proxy
     SIGNED = "signed"  # the codec signs each call itself (Kling JWT, Volcengine V4, Tencent TC3): no header
 
 
@@ -35,6 +36,7 @@ AUTH_HEADERS: Final[dict[AuthStyle, Callable[[str], dict[str, str]]]] = {
     AuthStyle.X_KEY: lambda key: {"x-key": key},
     AuthStyle.TOKEN: lambda key: {"authorization": f"Token {key}"},
     AuthStyle.API_KEY: lambda key: {"api-key": key},
+    AuthStyle.MJ_API_SECRET: lambda key: {"mj-api-secret": key},
     AuthStyle.SIGNED: lambda key: {},
 }
 

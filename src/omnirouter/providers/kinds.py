@@ -28,3 +28,5 @@ class ProviderKind(enum.StrEnum):
     JIMENG = "jimeng"
     TENCENT = "tencent"
     PIXVERSE = "pixverse"
+    # Midjourney through a self-hosted midjourney-proxy (docs/tasks.md, "Midjourney (vendor side)").
+    MIDJOURNEY = "midjourney"

@@ -42,6 +42,7 @@ from omnirouter.protocols.tasks.hailuo import HAILUO_VIDEO
 from omnirouter.protocols.tasks.hunyuan import HUNYUAN_VIDEO
 from omnirouter.protocols.tasks.jimeng import JIMENG_VIDEO
 from omnirouter.protocols.tasks.kling import KLING_VIDEO
+from omnirouter.protocols.tasks.midjourney import MIDJOURNEY
 from omnirouter.protocols.tasks.pixverse import PIXVERSE_VIDEO
 from omnirouter.protocols.tasks.seedance import SEEDANCE_VIDEO
 from omnirouter.protocols.tasks.sora import SORA_VIDEO
@@ -272,6 +273,14 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         auth=AuthStyle.API_KEY,
         endpoints={},
         tasks={Capability.VIDEO_TASK: PIXVERSE_VIDEO},
+    ),
+    ProviderKind.MIDJOURNEY: ProviderSpec(  # a self-hosted midjourney-proxy: no public API, set base_url
+        kind=ProviderKind.MIDJOURNEY,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="http://127.0.0.1:8080",
+        auth=AuthStyle.MJ_API_SECRET,
+        endpoints={},
+        tasks={Capability.MIDJOURNEY: MIDJOURNEY},
     ),
 }
 
