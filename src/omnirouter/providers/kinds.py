@@ -28,3 +28,5 @@ class ProviderKind(enum.StrEnum):
     JIMENG = "jimeng"
     TENCENT = "tencent"
     PIXVERSE = "pixverse"
+    # Music task vendors: a Suno-API server (docs/tasks.md, "Suno").
+    SUNO = "suno"
