@@ -3,6 +3,7 @@ errors inside the ``{code, data}`` envelope, bad input refused naming the field.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -142,3 +143,13 @@ def test_batch_fetch() -> None:
 def test_non_2xx_keeps_the_vendors_message() -> None:
     error = SUNO_MUSIC.decode_error(401, orjson.dumps({"code": "unauthorized", "message": "bad token"}))
     assert error.kind is ErrorKind.AUTHENTICATION and "bad token" in error.message
+
+
+def test_lyrics_success_is_one_inline_text_output() -> None:
+    lyrics = {"id": "l1", "text": "[Verse] rain", "title": "Rain", "status": "complete"}
+    answer = _answer({"code": "success", "data": {**_task("t", "SUCCESS"), "action": "LYRICS", "data": lyrics}})
+    state = SUNO_MUSIC.parse_poll(answer, _target("suno_lyrics"), None)
+    assert not isinstance(state, tuple) and state.status is TaskStatus.SUCCEEDED
+    [output] = state.outputs
+    assert output.kind == "text" and output.mime == "application/json"
+    assert orjson.loads(base64.b64decode(output.url.partition(",")[2])) == {"text": "[Verse] rain", "title": "Rain"}

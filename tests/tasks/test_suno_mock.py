@@ -3,6 +3,7 @@ batch fetch, the vendor's failure reason, auth refused; the clips' MP3s decode a
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 
@@ -80,7 +81,11 @@ async def test_lyrics_and_continue(mock_upstream: MockUpstream) -> None:
     async with aiohttp.ClientSession() as session:
         lyrics = TaskRequest(kind=TaskKind.MUSIC, model="suno_lyrics", prompt="a song about rain")
         _, state = await _run(session, mock_upstream, lyrics)
-        assert state.status is TaskStatus.SUCCEEDED and state.outputs == []
+        assert state.status is TaskStatus.SUCCEEDED
+        [text] = state.outputs
+        assert text.kind == "text" and text.url.startswith("data:application/json;base64,")
+        lyrics = orjson.loads(base64.b64decode(text.url.partition(",")[2]))
+        assert "a song about rain" in lyrics["text"] and lyrics["title"]
         _, state = await _run(session, mock_upstream, _music(continue_clip_id="clip-0", continue_at=12.5))
         assert state.status is TaskStatus.SUCCEEDED
     bodies = [r["body"] for r in mock_upstream.requests if r["path"].startswith("/suno/submit/")]

@@ -123,6 +123,10 @@ async def test_continue_lyrics_and_batch_fetch(
             assert code == 200, got
             return got if all(task["status"] == "SUCCESS" for task in got["data"]) else None
 
+        lyrics_done = (await _fetch_until(session, running.url, lyrics["data"], "SUCCESS"))["data"]
+        assert lyrics_done["action"] == "LYRICS"
+        assert lyrics_done["data"]["id"] == f"{lyrics['data']}-0" and lyrics_done["data"]["status"] == "complete"
+        assert "a rainy day" in lyrics_done["data"]["text"] and lyrics_done["data"]["title"]
         batch = await until(all_done)
         assert [task["task_id"] for task in batch["data"]] == ids
         assert all(len(task["data"]) == 2 for task in batch["data"])

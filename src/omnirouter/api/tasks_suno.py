@@ -11,6 +11,7 @@ behaviour).  Clip URLs are signed, expiring gateway URLs of the stored results.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -22,10 +23,12 @@ from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import Receive, Scope, Send, read_body, send_response
 from omnirouter.http.json_body import parse_json_object
 from omnirouter.http.routes import AUTH, PATH_PARAMS, Auth, ErrorEncoder, Handler, Route, RouteDoc
-from omnirouter.ir import GatewayError
+from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.tasks.fields import invalid
 from omnirouter.protocols.tasks.suno_dialect import SUNO_LYRICS, SUNO_MUSIC_DIALECT, SunoDialect, suno_error, task_dto
 from omnirouter.storage import KeyRecord
+from omnirouter.storage.blobs import BlobNotFound
+from omnirouter.tasks import TaskRecord
 
 __all__ = ["MAX_FETCH_IDS", "suno_routes"]
 
@@ -61,8 +64,25 @@ class SunoTasks(NativeTasks):
 
         return handle
 
+    async def dto(self, scope: Scope, record: TaskRecord) -> dict[str, Any]:
+        """The task as new-api shows it; a lyrics task's text read back from the result store."""
+        lyrics: dict[str, Any] | None = None
+        stored = next((s for s in record.summary.stored if s.kind == "text"), None)
+        if stored is not None:
+            with contextlib.suppress(BlobNotFound):  # swept by retention: the task without its text
+                _, _, chunks = await self.gateway.results.open(stored.name)
+                parsed = orjson.loads(b"".join([chunk async for chunk in chunks]))
+                lyrics = {"text": str(parsed.get("text", "")), "title": str(parsed.get("title", ""))}
+        return task_dto(client_view(self.gateway, scope, record), lyrics)
+
     async def fetch_one(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.fetch(SUNO_MUSIC_DIALECT, unquote(scope[PATH_PARAMS]["id"]), scope, send)
+        key: KeyRecord = scope[AUTH]
+        task_id = unquote(scope[PATH_PARAMS]["id"])
+        record = await self.gateway.tasks.get(task_id, key_id=key.id)
+        if record is None:
+            raise GatewayError(ErrorKind.NOT_FOUND, f"Task '{task_id}' was not found.", param="task_id")
+        body = orjson.dumps({"code": "success", "message": "", "data": await self.dto(scope, record)})
+        await send_response(send, 200, body, [(b"content-type", b"application/json")])
 
     async def fetch_many(self, scope: Scope, receive: Receive, send: Send) -> None:
         key: KeyRecord = scope[AUTH]
@@ -71,7 +91,7 @@ class SunoTasks(NativeTasks):
         for task_id in ids:
             record = await self.gateway.tasks.get(task_id, key_id=key.id)
             if record is not None:
-                tasks.append(task_dto(client_view(self.gateway, scope, record)))
+                tasks.append(await self.dto(scope, record))
         body = orjson.dumps({"code": "success", "message": "", "data": tasks})
         await send_response(send, 200, body, [(b"content-type", b"application/json")])
 

@@ -113,7 +113,7 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     dialect: str | None = None
 
 
-OutputKind = Literal["video", "thumbnail", "last_frame", "image", "audio", "spritesheet"]
+OutputKind = Literal["video", "thumbnail", "last_frame", "image", "audio", "spritesheet", "text"]
 
 
 class TaskOutput(msgspec.Struct, frozen=True, kw_only=True):

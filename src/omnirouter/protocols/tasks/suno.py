@@ -14,18 +14,22 @@ Which action: ``request.mode`` (``music`` / ``lyrics``, set by the Suno dialect)
 name (``suno_lyrics`` → lyrics, any other → music).  ``mv`` (Suno's own model, ``chirp-v3-5``…) comes from
 ``extra`` as the client sent it; a continue is ``continue_clip_id`` + ``continue_at`` in ``extra``.
 
-Statuses (Suno-API's, new-api's enum): ``NOT_START``/``SUBMITTED``/``QUEUED`` → queued, ``IN_PROGRESS`` →
-running, ``SUCCESS`` → succeeded, ``FAILURE`` → failed (reason ``fail_reason``); ``UNKNOWN`` and others →
-running (our deadline ends a task that never finishes).  Outputs: each clip's ``audio_url`` (mp3, kind
-``audio``) then its ``image_url`` (kind ``image``); lyrics have no file (their text is in the vendor
-body).  Billing: ``per_call`` (one unit a task).  Timing: first poll 10 s, at most 20 s apart, deadline 30 min.
+Statuses (Suno-API's, new-api's enum): ``NOT_START``/``SUBMITTED``/``QUEUED`` → queued, ``IN_PROGRESS`` → running,
+``SUCCESS`` → succeeded, ``FAILURE`` → failed (reason ``fail_reason``); ``UNKNOWN`` and others → running (our deadline
+ends a task that never finishes).  Outputs: each clip's ``audio_url`` (mp3, kind ``audio``) then its ``image_url``
+(kind ``image``); lyrics, answered inline, one ``text`` output: a ``data:`` URL of ``{text, title}`` as JSON, which
+the result store keeps like any file.  Billing: ``per_call`` (one unit a task).  Timing: first poll 10 s, at most 20 s
+apart, deadline 30 min.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
@@ -33,9 +37,11 @@ from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, inva
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.video_common import NoCancel, NoFind, dump, parse_json, text, vendor_error
 
-__all__ = ["MUSIC_FIELDS", "SUNO_MUSIC", "SunoMusic", "suno_action", "suno_state"]
+__all__ = ["LYRICS_MIME", "MUSIC_FIELDS", "SUNO_MUSIC", "SunoMusic", "suno_action", "suno_state"]
 
 _VENDOR = "Suno"
+LYRICS_MIME = "application/json"
+"""A lyrics task's one output (kind ``text``): ``{text, title}`` as JSON."""
 MUSIC_FIELDS = (
     "gpt_description_prompt",
     "mv",
@@ -94,6 +100,10 @@ def suno_state(task: Mapping[str, Any]) -> TaskState:
             image = text(clip.get("image_url"))
             if image is not None:
                 outputs.append(TaskOutput(kind="image", url=image, mime="image/jpeg"))
+        if isinstance(data, dict):  # lyrics: the text inline, kept as a JSON file ``{text, title}``
+            lyrics = {"text": text(data.get("text")) or "", "title": text(data.get("title")) or ""}
+            encoded = base64.b64encode(orjson.dumps(lyrics)).decode()
+            outputs.append(TaskOutput(kind="text", url=f"data:application/json;base64,{encoded}", mime=LYRICS_MIME))
         if isinstance(data, list) and not outputs:
             raise GatewayError(ErrorKind.UPSTREAM, "Suno reported success without any clip's audio_url")
     return TaskState(status=status, vendor_status=raw, outputs=outputs)

@@ -12,7 +12,8 @@ new-api's ``TaskDto`` form ``{task_id, action, status, fail_reason, submit_time,
 progress, data}`` with ``status`` in new-api's enum (pending → ``NOT_START``, queued → ``SUBMITTED``,
 running → ``IN_PROGRESS``, succeeded → ``SUCCESS``, failed and cancelled → ``FAILURE``) and, once
 succeeded, ``data`` the clips ``[{id, audio_url, image_url, title, tags, prompt}]`` whose URLs are the
-gateway's signed result URLs (audio/image stored in pairs, in the vendor's order).  Errors:
+gateway's signed result URLs (audio/image stored in pairs, in the vendor's order); a lyrics task's
+``data`` is ``{id, text, title, status}`` (its text, kept in the result store, read back by the route).  Errors:
 ``{code, message, data: null}`` with the HTTP status of the error (``invalid_request`` 400 naming the field,
 ``task_not_exist`` 404 …).
 """
@@ -127,8 +128,9 @@ class SunoDialect:
         return suno_error(error)
 
 
-def task_dto(view: TaskView) -> dict[str, Any]:
-    """The task in new-api's ``TaskDto`` form (``data``: its clips once it succeeded)."""
+def task_dto(view: TaskView, lyrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The task in new-api's ``TaskDto`` form (``data``: its clips once it succeeded, or for a lyrics task
+    the stored ``lyrics`` ``{text, title}`` as ``{id, text, title, status}``)."""
     finished = view.status.terminal
     dto: dict[str, Any] = {
         "task_id": view.id,
@@ -142,7 +144,9 @@ def task_dto(view: TaskView) -> dict[str, Any]:
         "progress": f"{100 if view.status is TaskStatus.SUCCEEDED else view.progress or 0}%",
         "data": None,
     }
-    if view.status is TaskStatus.SUCCEEDED:
+    if view.status is TaskStatus.SUCCEEDED and lyrics is not None:
+        dto["data"] = {"id": f"{view.id}-0", **lyrics, "status": "complete"}
+    elif view.status is TaskStatus.SUCCEEDED:
         audio = [output for output in view.outputs if output.kind == "audio"]
         images = [output for output in view.outputs if output.kind == "image"]
         dto["data"] = [
