@@ -6,6 +6,8 @@ the per-call price per task, a vendor failure refunded."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,11 +17,13 @@ import aiohttp
 import msgspec
 import mutagen.mp3
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.helpers.billing import assert_books_balance, key_row, ledger
+from omnirouter.storage import tasks_table
+from tests.helpers.billing import assert_books_balance, execute, key_row, ledger
 from tests.helpers.gateway_harness import RunningGateway, running_gateway
 from tests.helpers.postgres import reset_postgres
 from tests.helpers.task_gateway import OTHER_KEY, call, task_config, until
@@ -33,11 +37,19 @@ async def suno_gateway(
 ) -> AsyncIterator[tuple[RunningGateway, str]]:
     """A gateway with a Suno channel on the mock (``suno_music``, ``suno_lyrics`` at a per-call price), and
     the database URL it writes to."""
-    raw: dict[str, Any] = task_config(mock_upstream.url, tmp_path)
+    async with _suno_gateway(request.param, mock_upstream, tmp_path, gateway_postgres_url) as got:
+        yield got
+
+
+@contextlib.asynccontextmanager
+async def _suno_gateway(
+    backend: str, mock_upstream: MockUpstream, tmp_path: Path, gateway_postgres_url: str, **tasks: Any
+) -> AsyncIterator[tuple[RunningGateway, str]]:
+    raw: dict[str, Any] = task_config(mock_upstream.url, tmp_path, **tasks)
     raw["channels"].append({"name": "suno-main", "provider": "suno", "base_url": mock_upstream.url,
                             "api_keys": ["sk-suno-upstream"], "models": ["suno_music", "suno_lyrics"]})  # fmt: skip
     raw["prices"] |= {"suno_music": {"per_call": 0.03}, "suno_lyrics": {"per_call": 0.03}}
-    if request.param == "postgresql":
+    if backend == "postgresql":
         raw["database_url"] = await reset_postgres(gateway_postgres_url)  # each test starts from nothing
     config = msgspec.convert(raw, GatewayConfig)
     async with running_gateway(config) as running:
@@ -177,3 +189,30 @@ async def test_a_vendor_failure_is_refunded(
     assert sum(row.cost_nano for row in await _task_rows(url, created["data"])) == 0
     assert (await key_row(url, "tester")).used_nano == 0
     await assert_books_balance(url, "tester")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_the_poller_fetches_a_channels_due_tasks_in_one_batch(
+    mock_upstream: MockUpstream, tmp_path: Path, gateway_postgres_url: str, backend: str
+) -> None:
+    gateway = _suno_gateway(backend, mock_upstream, tmp_path, gateway_postgres_url, poll_first=3600)
+    async with gateway as (running, url), aiohttp.ClientSession() as session:
+        mock_upstream.requests.clear()
+        ids = []
+        for prompt in ("one", "two", "three"):
+            _, created = await call(session, "POST", f"{running.url}/suno/submit/music", body={"prompt": prompt})
+            ids.append(created["data"])
+
+        async def all_done() -> Any:
+            # every unfinished task due at once (the schedule would spread them apart)
+            await execute(
+                url, sa.update(tasks_table).where(tasks_table.c.lease_owner.is_(None)).values(next_poll_at=0.0)
+            )
+            await asyncio.sleep(0.1)
+            _, got = await call(session, "POST", f"{running.url}/suno/fetch", body={"ids": ids})
+            return got if all(task["status"] == "SUCCESS" for task in got["data"]) else None
+
+        await until(all_done)
+    polls = [r for r in mock_upstream.requests if r.path.startswith("/suno/fetch")]
+    assert polls and all(r.method == "POST" for r in polls)  # the batch fetch, never one by one
+    assert len(polls[0].body["ids"]) == 3 and len(set(polls[0].body["ids"])) == 3
