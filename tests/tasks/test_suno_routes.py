@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import msgspec
 import mutagen.mp3
+import orjson
 import pytest
 import sqlalchemy as sa
 from PIL import Image
@@ -91,6 +92,7 @@ async def test_music_to_success_with_signed_clips_and_one_exact_charge(
         assert sent.headers["authorization"] == "Bearer sk-suno-upstream"
         final = (await _fetch_until(session, running.url, task_id, "SUCCESS"))["data"]
         assert final["task_id"] == task_id and final["action"] == "MUSIC" and final["fail_reason"] == ""
+        assert "sk-suno-upstream" not in orjson.dumps(final).decode()  # the channel's key never shown
         assert final["progress"] == "100%" and final["finish_time"] >= final["submit_time"]
         clips = final["data"]
         assert len(clips) == 2
