@@ -147,3 +147,19 @@ async def test_headers_stay_on_the_vendor_origin_across_redirects(
     assert blob.content_type == "image/png"
     [request] = [r for r in mock.requests if r.path.startswith("/media/")]
     assert "authorization" not in request["headers"]
+
+
+async def test_a_data_url_is_stored_as_is_within_the_limit(
+    session: aiohttp.ClientSession, local: LocalBlobStore
+) -> None:
+    blob = await copy_url(session, "data:application/json;base64,eyJ0ZXh0IjogImxhIn0=", {}, local, "t/text", OPEN)
+    assert await stored(local, "t/text") == b'{"text": "la"}' and blob.content_type == "application/json"
+    await copy_url(session, "data:,plain%20words", {}, local, "t/plain", OPEN)
+    assert await stored(local, "t/plain") == b"plain words"
+    tiny = CopyLimits(max_bytes=4, timeout=10)
+    for url, limits in (("data:text/plain;base64,!!", OPEN), ("data:,too long", tiny), ("data:nocomma", OPEN)):
+        with pytest.raises(ResultCopyError) as caught:
+            await copy_url(session, url, {}, local, "t/bad", limits)
+        assert not caught.value.retryable
+    with pytest.raises(BlobNotFound):
+        await local.stat("t/bad")

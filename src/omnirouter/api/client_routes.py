@@ -36,6 +36,7 @@ from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.api.task_callbacks import callback_routes
 from omnirouter.api.tasks import task_routes
 from omnirouter.api.tasks_native import native_task_routes
+from omnirouter.api.tasks_suno import suno_routes
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
 from omnirouter.http.routes import PATH_PARAMS, Auth, ErrorEncoder, Handler, Route, RouteDoc
@@ -84,6 +85,7 @@ class ClientRoutes:
 
         routes = [
             *native_task_routes(self.gateway),  # before /v1beta/models/{model:path}, which they refine
+            *suno_routes(self.gateway),
             lifecycle("POST", "/v1/chat/completions", self.chat_completions, OPENAI_ERRORS, "OpenAI Chat Completions"),
             lifecycle("POST", "/chat/completions", self.chat_completions, OPENAI_ERRORS,
                       "OpenAI Chat Completions (without /v1)"),

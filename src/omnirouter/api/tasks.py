@@ -36,7 +36,7 @@ from omnirouter.tasks import StoredOutput, TaskRecord
 
 __all__ = ["TaskRoutes", "task_routes"]
 
-VARIANTS = ("video", "thumbnail", "spritesheet")
+VARIANTS = ("video", "thumbnail", "spritesheet", "last_frame", "image", "audio", "text")  # audio, image, text: Suno
 _ERRORS = (400, 401, 403, 404, 409, 413, 429, 502, 503, 504)
 _CACHE = (b"cache-control", b"private, max-age=3600")
 

@@ -1,4 +1,4 @@
-"""Asynchronous tasks (video now; images, Midjourney and Suno next) in one neutral shape.
+"""Asynchronous tasks (video and Suno now; images and Midjourney next) in one neutral shape.
 
 ``TaskStatus`` is the one status model every vendor's raw values map onto (docs/tasks.md), with the
 transitions it allows: a terminal status never changes again, which is what makes settling or refunding
@@ -126,7 +126,7 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     mask: ImageInput | None = None
 
 
-OutputKind = Literal["video", "thumbnail", "last_frame", "image", "audio", "spritesheet"]
+OutputKind = Literal["video", "thumbnail", "last_frame", "image", "audio", "spritesheet", "text"]
 
 
 class TaskOutput(msgspec.Struct, frozen=True, kw_only=True):

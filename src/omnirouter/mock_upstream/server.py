@@ -22,6 +22,7 @@ from omnirouter.mock_upstream import (
     openai_chat,
     openai_responses,
     tasks_midjourney,
+    tasks_suno,
     tasks_video,
     tasks_video_a,
     tasks_video_b,
@@ -177,6 +178,8 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/openapi/v2/image/upload", tasks_video_b_vendors.pixverse_upload)
     r.add_post(r"/openapi/v2/video/{kind:text|img}/generate", tasks_video_b_vendors.pixverse_generate)
     r.add_get("/openapi/v2/video/result/{video_id}", tasks_video_b_vendors.pixverse_result)
+    # Music tasks: a Suno-API server (tasks_suno)
+    tasks_suno.add_routes(r)
     r.add_get("/media/tasks/{token}/{file}", tasks_video.task_media)
     # Generated files behind the URLs media answers carry
     r.add_get("/media/{name}", media_common.serve_media)

@@ -28,5 +28,7 @@ class ProviderKind(enum.StrEnum):
     JIMENG = "jimeng"
     TENCENT = "tencent"
     PIXVERSE = "pixverse"
+    # Music task vendors: a Suno-API server (docs/tasks.md, "Suno").
+    SUNO = "suno"
     # Midjourney through a self-hosted midjourney-proxy (docs/tasks.md, "Midjourney (vendor side)").
     MIDJOURNEY = "midjourney"

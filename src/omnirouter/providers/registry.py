@@ -46,6 +46,7 @@ from omnirouter.protocols.tasks.midjourney import MIDJOURNEY
 from omnirouter.protocols.tasks.pixverse import PIXVERSE_VIDEO
 from omnirouter.protocols.tasks.seedance import SEEDANCE_VIDEO
 from omnirouter.protocols.tasks.sora import SORA_VIDEO
+from omnirouter.protocols.tasks.suno import SUNO_MUSIC
 from omnirouter.protocols.tasks.veo import VEO_VIDEO
 from omnirouter.protocols.tasks.vidu import VIDU_VIDEO
 from omnirouter.protocols.tasks.wan import WAN_VIDEO
@@ -281,6 +282,14 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         auth=AuthStyle.MJ_API_SECRET,
         endpoints={},
         tasks={Capability.MIDJOURNEY: MIDJOURNEY},
+    ),
+    ProviderKind.SUNO: ProviderSpec(  # music and lyrics: a Suno-API server (base_url its bare host)
+        kind=ProviderKind.SUNO,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="http://localhost:3000",
+        auth=AuthStyle.BEARER,
+        endpoints={},
+        tasks={Capability.MUSIC_TASK: SUNO_MUSIC},
     ),
 }
 

@@ -1,4 +1,4 @@
-"""Asynchronous tasks (video now; images, Midjourney and Suno next) on one engine: write before you call,
+"""Asynchronous tasks (video and Suno now; images and Midjourney next) on one engine: write before you call,
 leases instead of a master, exactly-once money, results kept.  See docs/tasks.md.
 
 ``TaskEngine`` (create, get, list, cancel), ``TaskPoller`` (every replica runs one: polls, copies results

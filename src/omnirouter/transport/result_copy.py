@@ -1,20 +1,22 @@
 """Copying a task's output from the vendor's URL into the result store, before that URL dies.
 
-Vendor result URLs are public hosts, but the URL comes from an upstream's answer, so the fetch is guarded
-like a client-named image (``fetch.refusal``: private and reserved addresses refused unless the policy
-allows them, as it does for the local mock), streamed straight into the store (never whole in memory),
-cut off past ``max_bytes`` and bounded in time.  Some vendors' outputs need the channel key (Veo, Sora):
-the caller passes those headers, and they are dropped when a redirect leaves the vendor's origin, so a
-key never reaches a storage host.  Errors name the URL without its query (signed vendor URLs carry
-tokens there) and say whether trying later may help.
+Vendor result URLs are public hosts, but the URL comes from an upstream's answer, so the fetch is guarded like a
+client-named image (``fetch.refusal``: private and reserved addresses refused unless the policy allows them, as it
+does for the local mock), streamed straight into the store (never whole in memory), cut off past ``max_bytes`` and
+bounded in time.  A ``data:`` URL (a result the vendor answered inline, as Suno's lyrics text, made into one by its
+codec) is stored as is, within ``max_bytes``.  Some vendors' outputs need the channel key (Veo, Sora): the caller
+passes those headers, and they are dropped when a redirect leaves the vendor's origin, so a key never reaches a
+storage host.  Errors name the URL without its query (signed vendor URLs carry tokens there) and say whether trying
+later may help.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
 import aiohttp
 
@@ -81,6 +83,27 @@ async def _body(response: aiohttp.ClientResponse, url: str, limit: int) -> Async
         raise ResultCopyError(f"{_shown(url)} broke off: {type(error).__name__}", retryable=True) from None
 
 
+async def _copy_inline(
+    url: str, store: BlobStore, name: str, limits: CopyLimits, content_type: str | None
+) -> StoredBlob:
+    """A ``data:`` URL a codec made of a result the vendor answered inline (Suno's lyrics text)."""
+    header, comma, payload = url.partition(",")
+    if not comma:
+        raise ResultCopyError("a data: URL without a comma", retryable=False)
+    served = header[5:].split(";")[0].strip().lower()
+    try:
+        data = base64.b64decode(payload, validate=True) if header.endswith(";base64") else unquote_to_bytes(payload)
+    except ValueError:
+        raise ResultCopyError("a data: URL with bad base64", retryable=False) from None
+    if len(data) > limits.max_bytes:
+        raise ResultCopyError(f"a data: URL larger than {limits.max_bytes} bytes", retryable=False)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    return await store.put(name, chunks(), content_type or served or "text/plain")
+
+
 async def _copy(
     session: aiohttp.ClientSession,
     url: str,
@@ -130,6 +153,8 @@ async def copy_url(
 ) -> StoredBlob:
     """Stream ``url`` (sent with ``headers`` while on its first origin) into ``store`` under ``name``, as
     ``content_type`` (None: the one served); raises ``ResultCopyError`` (nothing stored) when it cannot."""
+    if url.startswith("data:"):
+        return await _copy_inline(url, store, name, limits, content_type)
     try:
         async with asyncio.timeout(limits.timeout):
             return await _copy(session, url, headers, store, name, limits, content_type)
