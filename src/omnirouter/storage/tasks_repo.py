@@ -11,7 +11,7 @@ No upstream key is ever stored here (a poll resolves the channel's key by channe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, Unpack, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -157,15 +157,9 @@ async def list_tasks(
     query = select(_T)
     if visible_only:
         query = query.where(_T.c.deleted_at.is_(None))
-    for column, value in ((_T.c.key_id, key_id), (_T.c.user_id, user_id), (_T.c.model, model), (_T.c.channel, channel)):
-        if value is not None:
-            query = query.where(column == value)
+    query = _filtered(query, key_id=key_id, user_id=user_id, model=model, channel=channel, since=since, until=until)
     if status:
         query = query.where(_T.c.status.in_(list(status)))
-    if since is not None:
-        query = query.where(_T.c.created_at >= since)
-    if until is not None:
-        query = query.where(_T.c.created_at < until)
     if after is not None:
         mark = (await conn.execute(select(_T.c.created_at).where(_T.c.id == after))).scalar_one_or_none()
         if mark is not None:
@@ -249,16 +243,21 @@ async def move_tasks(conn: AsyncConnection, moves: Sequence[tuple[str, dict[str,
     await conn.execute(query, rows)
 
 
-def _filtered(
-    query: _Query,
-    *,
-    key_id: int | None = None,
-    user_id: int | None = None,
-    model: str | None = None,
-    channel: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
-) -> _Query:
+class TaskFilters(TypedDict, total=False):
+    """The filters every task query takes (None or absent: any): the key or user that created it, the
+    public model, the channel, and a window on ``created_at`` (``since`` inclusive, ``until`` exclusive)."""
+
+    key_id: int | None
+    user_id: int | None
+    model: str | None
+    channel: str | None
+    since: float | None
+    until: float | None
+
+
+def _filtered(query: _Query, **filters: Unpack[TaskFilters]) -> _Query:
+    key_id, user_id, model, channel = (filters.get(name) for name in ("key_id", "user_id", "model", "channel"))
+    since, until = filters.get("since"), filters.get("until")
     for column, value in ((_T.c.key_id, key_id), (_T.c.user_id, user_id), (_T.c.model, model), (_T.c.channel, channel)):
         if value is not None:
             query = query.where(column == value)
@@ -269,19 +268,9 @@ def _filtered(
     return query
 
 
-async def count_tasks(
-    conn: AsyncConnection,
-    *,
-    key_id: int | None = None,
-    user_id: int | None = None,
-    model: str | None = None,
-    channel: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
-) -> dict[str, int]:
+async def count_tasks(conn: AsyncConnection, **filters: Unpack[TaskFilters]) -> dict[str, int]:
     """How many tasks there are in each status (only the statuses that have some), filtered as ``list_tasks``."""
-    query = _filtered(select(_T.c.status, func.count()).group_by(_T.c.status), key_id=key_id, user_id=user_id,
-                      model=model, channel=channel, since=since, until=until)  # fmt: skip
+    query = _filtered(select(_T.c.status, func.count()).group_by(_T.c.status), **filters)
     return {status: int(count) for status, count in (await conn.execute(query)).all()}
 
 
@@ -298,19 +287,11 @@ async def hint_poll(conn: AsyncConnection, task_id: str, now: float) -> bool:
 
 
 async def count_overdue(
-    conn: AsyncConnection,
-    before: float,
-    *,
-    key_id: int | None = None,
-    user_id: int | None = None,
-    model: str | None = None,
-    channel: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
+    conn: AsyncConnection, before: float, **filters: Unpack[TaskFilters]
 ) -> tuple[int, float | None]:
     """Unfinished tasks whose next poll was due before ``before`` (a poller falling behind), filtered as
     ``count_tasks``: how many, and the earliest such ``next_poll_at`` (None: none)."""
     query = select(func.count(), func.min(_T.c.next_poll_at)).where(_T.c.status.in_(LIVE), _T.c.next_poll_at < before)
-    query = _filtered(query, key_id=key_id, user_id=user_id, model=model, channel=channel, since=since, until=until)
+    query = _filtered(query, **filters)
     row = (await conn.execute(query)).one()
     return int(row[0]), float(row[1]) if row[1] is not None else None
