@@ -209,6 +209,9 @@ def test_video_outputs_are_the_videos_once_each() -> None:
     assert isinstance(single, TaskState)
     assert [(o.kind, o.mime) for o in single.outputs] == [("video", "video/mp4"), ("thumbnail", "image/webp")]
     assert single.details["output_roles"] == ["videoUrls", "imageUrl"]
+    bare = {"id": "3", "status": "SUCCESS", "action": "VIDEO", "imageUrl": "https://proxy/mj/video/3/0.mp4"}
+    plain = MIDJOURNEY.parse_poll(_ok(bare), TARGET, None)
+    assert isinstance(plain, TaskState) and [(o.kind, o.mime) for o in plain.outputs] == [("video", "video/mp4")]
 
 
 def test_image_outputs_are_the_grid_then_the_plus_singles() -> None:

@@ -232,7 +232,7 @@ def _outputs(task: Mapping[str, Any]) -> tuple[list[TaskOutput], list[str]]:
     A video (``videoUrls``, else ``videoUrl``) gives ``video`` outputs, then ``imageUrl`` as a
     ``thumbnail`` when it is a picture of its own (the plus API sets it to the first video); an image task
     gives ``imageUrl`` (the grid) first, then each of ``imageUrls`` (the plus API's four single images).
-    A URL is kept once."""
+    A URL is kept once; an ``imageUrl`` ending in ``.mp4`` with no video URLs is the video."""
     outputs: list[TaskOutput] = []
     roles: list[str] = []
     seen: set[str] = set()
@@ -247,8 +247,10 @@ def _outputs(task: Mapping[str, Any]) -> tuple[list[TaskOutput], list[str]]:
         outputs.append(TaskOutput(kind=kind, url=url, mime=mime))
         roles.append(role)
 
-    videos = _urls(task.get("videoUrls")) or [u for u in [text(task.get("videoUrl"))] if u is not None]
     image_url = text(task.get("imageUrl"))
+    videos = _urls(task.get("videoUrls")) or [u for u in [text(task.get("videoUrl"))] if u is not None]
+    if not videos and image_url is not None and _extension(image_url) in _VIDEO_MIMES:
+        videos = [image_url]  # a video task of a proxy that fills no video URLs: imageUrl is the video
     if videos:
         for url in videos:
             add(url, "video", "videoUrls")
