@@ -1,21 +1,30 @@
 """The midjourney-proxy codec's "plus" API calls: edits, video (new and extended), face swap, the
 synchronous upload and the image seed — bodies, the 400 naming each bad field, and the answers parsed
-(a video's ``videoUrls``, the plus API's ``imageUrls``, ``seed``), against recorded-shape answers."""
+(a video's ``videoUrls``, the plus API's ``imageUrls``, ``seed``), against recorded-shape answers and
+then end to end over real HTTP against the mock proxy."""
 
 from __future__ import annotations
 
 import base64
+import io
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+import av
 import orjson
 import pytest
+from PIL import Image
 
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.media import ImageInput
 from omnirouter.ir.task import TaskKind, TaskRequest, TaskState, TaskStatus
+from omnirouter.mock_upstream import MockUpstream, media_bytes
 from omnirouter.protocols.media.base import Answer, UpstreamCall
 from omnirouter.protocols.tasks.base import TaskTarget
 from omnirouter.protocols.tasks.midjourney import MIDJOURNEY, UPLOAD, parse_image_seed, parse_uploaded
+from omnirouter.providers import PROVIDERS, ProviderKind
 
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\nmock").decode()
 JPG = "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xffmock").decode()
@@ -228,3 +237,91 @@ def test_image_outputs_are_the_grid_then_the_plus_singles() -> None:
         _ok({"id": "2", "status": "SUCCESS", "action": "SWAP_FACE", "imageUrl": grid}), TARGET, None
     )
     assert isinstance(swapped, TaskState) and [o.url for o in swapped.outputs] == [grid]
+
+
+# ---------------------------------------------------------------- against the live mock
+
+
+@pytest.fixture
+async def live(mock_upstream: MockUpstream) -> AsyncIterator[tuple[aiohttp.ClientSession, TaskTarget]]:
+    mock_upstream.clear_script()
+    target = TaskTarget("midjourney", {}, "cdn-secret", mock_upstream.url, "ext", time.time())
+    async with aiohttp.ClientSession() as session:
+        yield session, target
+
+
+async def _send(session: aiohttp.ClientSession, call: UpstreamCall, target: TaskTarget) -> Answer:
+    headers = {"content-type": call.content_type} | PROVIDERS[ProviderKind.MIDJOURNEY].auth_headers(target.upstream_key)
+    async with session.request(call.method, target.base_url + call.path, data=call.body or None, headers=headers) as r:
+        return Answer(r.status, dict(r.headers), await r.read())
+
+
+async def _run(session: aiohttp.ClientSession, target: TaskTarget, request: TaskRequest) -> tuple[str, TaskState]:
+    submitted = MIDJOURNEY.parse_submit(
+        await _send(session, MIDJOURNEY.submit(request, target), target), request, target
+    )
+    for _ in range(10):
+        answer = await _send(session, MIDJOURNEY.poll(submitted.upstream_id, target), target)
+        state = MIDJOURNEY.parse_poll(answer, target, None)
+        assert isinstance(state, TaskState)
+        if state.status.terminal:
+            return submitted.upstream_id, state
+    raise AssertionError("not terminal")
+
+
+LIVE_PNG = "data:image/png;base64," + base64.b64encode(media_bytes.image("png", 64, 64, 5)).decode()
+LIVE_PNG2 = "data:image/png;base64," + base64.b64encode(media_bytes.image("png", 64, 64, 6)).decode()
+
+
+async def test_video_then_extend_against_the_mock(live: tuple[aiohttp.ClientSession, TaskTarget]) -> None:
+    session, target = live
+    request = _req(action="video", prompt="waves", images=[ImageInput(url=LIVE_PNG)], n=2, extra={"motion": "high"})
+    video_id, video = await _run(session, target, request)
+    assert video.status is TaskStatus.SUCCEEDED and [o.kind for o in video.outputs] == ["video", "video"]
+    async with session.get(video.outputs[1].url) as response:
+        with av.open(io.BytesIO(await response.read())) as container:
+            assert sum(1 for _ in container.decode(container.streams.video[0])) >= 8
+    extend = _req(action="video", prompt="more waves", parent_task_id=video_id, index=1, n=1)
+    _, extended = await _run(session, target, extend)
+    assert extended.status is TaskStatus.SUCCEEDED and [o.kind for o in extended.outputs] == ["video"]
+    plain_target = target._replace(upstream_key="mj-secret")  # a proxy that fills no video URLs
+    _, plain = await _run(session, plain_target, _req(action="video", prompt="x", images=[ImageInput(url=LIVE_PNG)]))
+    assert [(o.kind, o.mime) for o in plain.outputs] == [("video", "video/mp4")]
+
+
+async def test_edits_swap_upload_and_seed_against_the_mock(live: tuple[aiohttp.ClientSession, TaskTarget]) -> None:
+    session, target = live
+    edit_id, edited = await _run(
+        session, target, _req(action="edits", prompt="blue", images=[ImageInput(url=LIVE_PNG)])
+    )
+    assert edited.details["action"] == "EDIT" and edited.details["output_roles"] == ["imageUrl"] + ["imageUrls"] * 4
+    async with session.get(edited.outputs[1].url) as response:
+        assert Image.open(io.BytesIO(await response.read())).format == "PNG"
+    seed = parse_image_seed(await _send(session, MIDJOURNEY.image_seed(edit_id, target), target))
+    assert seed.isdigit()
+    _, again = await _run(
+        session,
+        target,
+        _req(action="action", parent_task_id=edit_id, custom_id=edited.details["buttons"][0]["customId"]),
+    )
+    assert again.details["action"] == "UPSCALE"
+    missing = await _send(session, MIDJOURNEY.image_seed("nope", target), target)
+    assert missing.status == 404 and MIDJOURNEY.decode_error(missing.status, missing.body).status == 404
+    swap = _req(action="swap_face", images=[ImageInput(url=LIVE_PNG), ImageInput(url=LIVE_PNG2)])
+    _, swapped = await _run(session, target, swap)
+    assert swapped.details["action"] == "SWAP_FACE" and [o.kind for o in swapped.outputs] == ["image"]
+    upload = _req(action=UPLOAD, images=[ImageInput(url=LIVE_PNG), ImageInput(url=LIVE_PNG2)])
+    urls = parse_uploaded(await _send(session, MIDJOURNEY.upload_images(upload, target), target))
+    async with session.get(urls[1]) as response:
+        assert await response.read() == base64.b64decode(LIVE_PNG2.split(",", 1)[1])
+    with pytest.raises(GatewayError) as banned:
+        request = _req(action="edits", prompt='x [[mock {"code": "24"}]]', images=[ImageInput(url=LIVE_PNG)])
+        MIDJOURNEY.parse_submit(await _send(session, MIDJOURNEY.submit(request, target), target), request, target)
+    assert banned.value.status == 400 and banned.value.param == "prompt"
+    with pytest.raises(GatewayError) as full:
+        request = _req(action="video", prompt='x [[mock {"code": "23"}]]', images=[ImageInput(url=LIVE_PNG)])
+        MIDJOURNEY.parse_submit(await _send(session, MIDJOURNEY.submit(request, target), target), request, target)
+    assert full.value.kind is ErrorKind.RATE_LIMIT
+    denied = await _send(session, MIDJOURNEY.submit(swap, target), target._replace(upstream_key="bad-key"))
+    error = MIDJOURNEY.decode_error(denied.status, denied.body)
+    assert error.kind is ErrorKind.AUTHENTICATION and "bad-key" not in error.message
