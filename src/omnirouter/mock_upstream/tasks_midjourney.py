@@ -1,10 +1,16 @@
-"""A mock midjourney-proxy (the open ``novicezk/midjourney-proxy`` and its "plus" API, as new-api relays them).
+"""A mock midjourney-proxy (the open ``novicezk/midjourney-proxy`` and its "plus" API, as new-api relays them):
+its core — tasks, timelines, buttons, polls; the plus API's edits, video, face swap, upload and image
+seed are in ``tasks_midjourney_plus``.  Every route is also served under ``/mj-fast``, ``/mj-turbo`` and
+``/mj-relax`` (the proxy's mode prefixes).
 
-Auth: header ``mj-api-secret`` (a missing one, or one starting with ``bad``/``invalid``, is a 401).  Every
-submit (``/mj/submit/{imagine,blend,describe,shorten,change,simple-change,action,modal}``) answers
-``{code, description, result, properties}``: ``1`` submitted, ``22`` queued (directive ``code: "22"``),
-``21`` for an action that needs a dialog (a zoom, an inpaint, a remix: the task waits in ``MODAL`` until
-``/mj/submit/modal`` completes it), ``24`` a banned prompt (``code: "24"``), ``4`` a validation error.
+Auth: header ``mj-api-secret`` (a missing one, or one starting with ``bad``/``invalid``, is the plus API's
+401 ``Authorization header missing.``; one starting with ``cdn`` makes a proxy with
+``EnableFillOfficialCdn``: ``imageUrls`` on grids).  Every submit
+(``/mj/submit/{imagine,blend,describe,shorten,change,simple-change,action,modal}``) answers ``{code,
+description, result, properties}``: ``1`` submitted, ``22`` queued (directive ``code: "22"``), ``23`` a
+full queue (``code: "23"``), ``21`` for an action that needs a dialog (a zoom, an inpaint, a remix: the
+task waits in ``MODAL`` until ``/mj/submit/modal`` completes it), ``24`` a banned prompt (``code:
+"24"``), ``4`` a validation error.
 
 A prompt's ``[[mock {...}]]`` directive scripts its task: ``pending_polls`` (default 2) reads in progress
 (``SUBMITTED``, then ``IN_PROGRESS`` with growing ``progress``), then ``SUCCESS`` — or ``FAILURE`` with
@@ -12,8 +18,10 @@ A prompt's ``[[mock {...}]]`` directive scripts its task: ``pending_polls`` (def
 first; ``fail`` / ``garbage`` refuse the submit.  ``GET /mj/task/{id}/fetch`` and ``POST
 /mj/task/list-by-condition {ids}`` read (and move) tasks.  A task with a ``notifyHook`` moves by the clock
 instead and its object is POSTed to the hook on each change.  ``GET /mj/image/{id}`` (no key, like the
-Discord CDN) serves the result PNG: a 2x2 grid for imagine / variation / reroll / blend / zoom / pan, one
-image for an upscale.  Buttons carry real-looking ``customId``s (``MJ::JOB::upsample::1::<hash>``).
+Discord CDN) serves the result PNG: a 2x2 grid for imagine / variation / reroll / blend / zoom / pan /
+edit, one image for an upscale or a face swap (``/mj/image/{id}/{0-3}``: one image of a grid).  Buttons
+carry real-looking ``customId``s (``MJ::JOB::upsample::1::<hash>``; an upscale's
+``MJ::JOB::animate_high::1::<hash>::SOLO`` makes a video).
 """
 
 from __future__ import annotations
