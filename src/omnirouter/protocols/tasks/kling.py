@@ -40,7 +40,13 @@ from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
-from omnirouter.protocols.tasks.signing import KlingTokens, split_pair
+from omnirouter.protocols.tasks.kling_common import (
+    KLING_UPSTREAM_STATUS,
+    KLING_VENDOR,
+    KlingAuth,
+    kling_data,
+    kling_number,
+)
 from omnirouter.protocols.tasks.video_common import (
     NoCancel,
     dump,
@@ -49,7 +55,6 @@ from omnirouter.protocols.tasks.video_common import (
     image_roles,
     merge_extra,
     nearest,
-    parse_json,
     ratio_and_resolution,
     refuse,
     refuse_billed_extra,
@@ -59,56 +64,14 @@ from omnirouter.protocols.tasks.video_common import (
 
 __all__ = ["KLING_DEFAULT_SECONDS", "KLING_DURATIONS", "KLING_VIDEO", "KlingVideo", "kling_seconds"]
 
-_VENDOR = "Kling"
+_VENDOR = KLING_VENDOR
 KLING_DURATIONS = (5, 10)
 KLING_DEFAULT_SECONDS = 5
 _RATIOS = ("16:9", "9:16", "1:1")
 _MODES = {"720p": "std", "1080p": "pro"}
-_STATUS = {
-    "submitted": TaskStatus.QUEUED,
-    "processing": TaskStatus.RUNNING,
-    "succeed": TaskStatus.SUCCEEDED,
-    "failed": TaskStatus.FAILED,
-}
-
-
-def _kind(code: int) -> ErrorKind:
-    if 1000 <= code < 1100:
-        return ErrorKind.AUTHENTICATION
-    if 1100 <= code < 1200:
-        return ErrorKind.INSUFFICIENT_QUOTA
-    if code in (1302, 1303, 1304):
-        return ErrorKind.RATE_LIMIT
-    if 1200 <= code < 1400:
-        return ErrorKind.INVALID_REQUEST
-    return ErrorKind.UPSTREAM
-
-
-def _data(raw: bytes) -> dict[str, Any]:
-    """The ``data`` of a 2xx answer; a ``code`` ≠ 0 raises the error it names."""
-    parsed = parse_json(raw, _VENDOR)
-    code = parsed.get("code", 0)
-    if code not in (0, None):
-        number = code if isinstance(code, int) else -1
-        message = text(parsed.get("message")) or "failed"
-        raise GatewayError(_kind(number), f"Kling error {code}: {message}", code=str(code))
-    data = parsed.get("data")
-    if not isinstance(data, dict):
-        raise GatewayError(ErrorKind.UPSTREAM, "Kling returned no task data")
-    return data
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+_STATUS = KLING_UPSTREAM_STATUS
+_data = kling_data
+_number = kling_number
 
 
 def kling_seconds(request: TaskRequest) -> int:
@@ -127,14 +90,10 @@ class KlingVideo(NoCancel):
     timing = TaskTiming(first_poll=10.0, max_poll=30.0, deadline=3600.0)
 
     def __init__(self) -> None:
-        self.tokens = KlingTokens()  # one token per key pair for a few minutes, not one per call
-
-    def _headers(self, target: TaskTarget) -> dict[str, str]:
-        access, secret = split_pair(target.upstream_key, _VENDOR)
-        return {"Authorization": f"Bearer {self.tokens.token(access, secret, target.now)}"}
+        self.auth = KlingAuth()  # one token per key pair for a few minutes, not one per call
 
     def _get(self, path: str, target: TaskTarget) -> UpstreamCall:
-        return UpstreamCall(path, method="GET", headers=self._headers(target), auth=False)
+        return self.auth.get(path, target)
 
     def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
         """``kling_seconds`` (every model makes the same lengths)."""
@@ -179,7 +138,7 @@ class KlingVideo(NoCancel):
         if target.callback_url is not None:
             body["callback_url"] = target.callback_url
         path = f"/v1/videos/{_action(request)}"
-        return UpstreamCall(path, dump(body), headers=self._headers(target), auth=False)
+        return self.auth.post(path, dump(body), target)
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
         """The task id (``{action}/{task_id}``) and its first status."""

@@ -30,6 +30,7 @@ from omnirouter.protocols.tasks.video_common import (
     NoCancel,
     NoFind,
     dump,
+    image_output,
     image_param,
     image_ref,
     merge_extra,
@@ -58,7 +59,6 @@ _STATUS = {
 }
 _CODE_KINDS = {4: ErrorKind.INVALID_REQUEST, 24: ErrorKind.INVALID_REQUEST, 3: ErrorKind.INVALID_REQUEST}
 _CODE_KINDS |= {23: ErrorKind.RATE_LIMIT}
-_MIMES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}
 
 
 def _base(target: TaskTarget) -> str:
@@ -132,8 +132,7 @@ def _body(action: str, request: TaskRequest) -> dict[str, Any]:
 
 
 def _output(url: str) -> TaskOutput:
-    extension = url.split("?", 1)[0].rsplit(".", 1)[-1].lower()
-    return TaskOutput(kind="image", url=url, mime=_MIMES.get(extension, "image/png"))
+    return image_output(url)
 
 
 def _progress(value: Any) -> int | None:
