@@ -61,6 +61,12 @@ second per 15 characters of input):
   /media/tasks/{token}/{video.mp4,cover.jpeg,last_frame.jpeg}``. Every vendor's timeline is scripted by
   the submit's directive with the same keys (``pending_polls``, ``poll_faults``, ``body_error`` +
   ``message``, ``delay``, ``media_fetches``, ``media_ttl``: below); polls take none.
+* Image tasks (``tasks_images``, on the same timeline): Kling ``POST /v1/images/generations`` (a JWT bearer
+  tells it from OpenAI's) and ``POST /v1/images/omni-image``, ``GET /v1/images/{generations,omni-image}/
+  {task_id or external_task_id}`` (``n`` PNGs in ``task_result.images``); Tencent MPS ``POST /`` with
+  ``X-TC-Action`` ``CreateAigcImageTask`` (Version ``2019-06-12``; ``SceneType 3d_panorama``: a 2:1 JPEG) /
+  ``DescribeAigcImageTask`` (TC3 checked as for VCLM). Keyless results: ``GET /media/task-images/{token}/
+  {index}.{png,jpeg}``.
 * ``GET /media/{name}``: the files behind the URLs these answers carry (no auth; logged with
   provider ``media``).
 
