@@ -250,8 +250,9 @@ def test_panorama_body_headers_and_host() -> None:
         "ModelName": "Hunyuan", "ModelVersion": "3.0", "SceneType": "3d_panorama", "NegativePrompt": "fog",
         "ImageInfos": [{"ImageUrl": "https://a/room.jpg"}], "ExtraParameters": {"Resolution": "2K"},
     }  # fmt: skip
-    versioned = HUNYUAN_PANORAMA.submit(TaskRequest(model="m", prompt="p"), _mps(model_version="2.0"))
+    versioned = HUNYUAN_PANORAMA.submit(TaskRequest(model="m", prompt="p"), _mps(model_version="2.0", service="vclm"))
     assert _body(versioned)["ModelVersion"] == "2.0"
+    assert "/mps/tc3_request" in versioned.headers["Authorization"]  # the video channel's service option is not MPS's
     poll = HUNYUAN_PANORAMA.poll("4-AigcImage-1", _mps())
     assert _body(poll) == {"TaskId": "4-AigcImage-1"} and poll.headers["X-TC-Action"] == "DescribeAigcImageTask"
     assert HUNYUAN_PANORAMA.find(_mps()) is None and HUNYUAN_PANORAMA.cancel("x", _mps()) is None

@@ -17,7 +17,8 @@ video lives) is sent to ``https://mps.tencentcloudapi.com`` instead.  ``ModelVer
 its stable version; which version ``Hunyuan-3d-2.0`` is could not be confirmed).  One image per task (``n``
 1), aspect ratio 2:1 only, no pixel ``size`` or seed; ``resolution`` ``720P``/``1080P``/``2K``/``4K`` goes in
 ``ExtraParameters.Resolution`` (MPS's image resolution; whether panoramas honour it is unconfirmed).  Channel
-options ``region`` (default ``ap-guangzhou``), ``service``.  Timing: first poll 10 s, at most 20 s apart,
+option ``region`` (default ``ap-guangzhou``); the signature's service is always ``mps`` (the channel's
+``service`` option is Hunyuan video's).  Timing: first poll 10 s, at most 20 s apart,
 deadline 30 min.
 """
 
@@ -60,6 +61,13 @@ def _model_version(target: TaskTarget) -> str | None:
 def _base_url(target: TaskTarget) -> str | None:
     """The MPS host when the channel is on the provider's default (VCLM) host, else None (the channel's)."""
     return MPS_URL if urlsplit(target.base_url).netloc in ("", _VCLM_HOST) else None
+
+
+def _mps_call(action: str, body: Mapping[str, Any], target: TaskTarget) -> UpstreamCall:
+    """``action`` on MPS, signed for service ``mps`` whatever the channel's ``service`` option says."""
+    return tc3_call(
+        action, body, target, version=VERSION, service="mps", base_url=_base_url(target), service_option=None
+    )
 
 
 class HunyuanPanorama(NoFind, NoCancel):
@@ -107,7 +115,7 @@ class HunyuanPanorama(NoFind, NoCancel):
                 raise invalid(f"resolution {request.resolution!r} is not one MPS makes: {made}.", "resolution")
             body["ExtraParameters"] = {"Resolution": resolution}
         merge_extra(body, request.extra, ("ModelName", "SceneType", "OutputImageCount"))
-        return tc3_call("CreateAigcImageTask", body, target, version=VERSION, service="mps", base_url=_base_url(target))
+        return _mps_call("CreateAigcImageTask", body, target)
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
         task_id = text(tc_response(answer, _VENDOR).get("TaskId"))
@@ -118,9 +126,7 @@ class HunyuanPanorama(NoFind, NoCancel):
     def poll(self, upstream_id: str, target: TaskTarget) -> UpstreamCall:
         """``DescribeAigcImageTask {TaskId}``."""
         body = {"TaskId": upstream_id}
-        return tc3_call(
-            "DescribeAigcImageTask", body, target, version=VERSION, service="mps", base_url=_base_url(target)
-        )
+        return _mps_call("DescribeAigcImageTask", body, target)
 
     def parse_poll(self, answer: Answer, target: TaskTarget, step: Followup | None) -> TaskState:
         response = tc_response(answer, _VENDOR)

@@ -35,9 +35,11 @@ def tc3_call(
     version: str,
     service: str,
     base_url: str | None = None,
+    service_option: str | None = "service",
 ) -> UpstreamCall:
     """The signed call of ``action`` with ``body`` to ``base_url`` (default: the channel's); the channel's
-    options ``service`` and ``region`` win over the defaults (region ``ap-guangzhou``)."""
+    option ``region`` wins over ``ap-guangzhou``, and its option named ``service_option`` (None: none) over
+    ``service``."""
     secret_id, sep, secret_key = target.upstream_key.partition("|")
     if not sep or not secret_id or not secret_key:
         raise GatewayError(
@@ -50,7 +52,7 @@ def tc3_call(
     authorization = tc3_authorization(
         secret_id,
         secret_key,
-        service=target.options.get("service", service),
+        service=target.options.get(service_option, service) if service_option else service,
         host=parts.netloc,
         path=path,
         payload=payload,
