@@ -69,9 +69,6 @@ KLING_DURATIONS = (5, 10)
 KLING_DEFAULT_SECONDS = 5
 _RATIOS = ("16:9", "9:16", "1:1")
 _MODES = {"720p": "std", "1080p": "pro"}
-_STATUS = KLING_UPSTREAM_STATUS
-_data = kling_data
-_number = kling_number
 
 
 def kling_seconds(request: TaskRequest) -> int:
@@ -142,7 +139,7 @@ class KlingVideo(NoCancel):
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
         """The task id (``{action}/{task_id}``) and its first status."""
-        data = _data(answer.body)
+        data = kling_data(answer.body)
         task_id = text(data.get("task_id"))
         if task_id is None:
             raise GatewayError(ErrorKind.UPSTREAM, "Kling returned no task_id")
@@ -154,12 +151,12 @@ class KlingVideo(NoCancel):
 
     def parse_poll(self, answer: Answer, target: TaskTarget, step: Followup | None) -> TaskState | Followup:
         """The task object as a state."""
-        return self._state(_data(answer.body))
+        return self._state(kling_data(answer.body))
 
     def _state(self, data: dict[str, Any]) -> TaskState:
         raw = text(data.get("task_status")) or ""
-        status = _STATUS.get(raw, TaskStatus.RUNNING)
-        state = TaskState(status=status, vendor_status=raw, credits=_number(data.get("final_unit_deduction")))
+        status = KLING_UPSTREAM_STATUS.get(raw, TaskStatus.RUNNING)
+        state = TaskState(status=status, vendor_status=raw, credits=kling_number(data.get("final_unit_deduction")))
         if status is TaskStatus.FAILED:
             state.failure = text(data.get("task_status_msg")) or "Kling reported the task failed"
         result = data.get("task_result")
@@ -170,7 +167,7 @@ class KlingVideo(NoCancel):
             if url is None:
                 raise GatewayError(ErrorKind.UPSTREAM, "Kling reported success without a video URL")
             state.outputs = [TaskOutput(kind="video", url=url, mime="video/mp4")]
-            state.seconds = _number(first.get("duration"))
+            state.seconds = kling_number(first.get("duration"))
         return state
 
     def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
@@ -184,7 +181,7 @@ class KlingVideo(NoCancel):
             return None
         if answer.status >= 300:
             raise self.decode_error(answer.status, answer.body)
-        data = _data(answer.body)
+        data = kling_data(answer.body)
         info = data.get("task_info")
         external = text(info.get("external_task_id")) if isinstance(info, dict) else None
         task_id = text(data.get("task_id"))
