@@ -67,6 +67,12 @@ second per 15 characters of input):
   upload-discord-images}``, ``/insight-face/swap``, ``/task/{id}/fetch``, ``/task/list-by-condition``,
   ``/task/{id}/image-seed``; keyless ``GET /mj/image/{id}[/{0-3}]`` (PNG grids and their images),
   ``/mj/video/{id}/{n}.mp4|.webp`` and ``/mj/attachments/{n}/{name}`` (uploads).
+* Image tasks (``tasks_images``, on the same timeline): Kling ``POST /v1/images/generations`` (a JWT bearer
+  tells it from OpenAI's) and ``POST /v1/images/omni-image``, ``GET /v1/images/{generations,omni-image}/
+  {task_id or external_task_id}`` (``n`` PNGs in ``task_result.images``); Tencent MPS ``POST /`` with
+  ``X-TC-Action`` ``CreateAigcImageTask`` (Version ``2019-06-12``; ``SceneType 3d_panorama``: a 2:1 JPEG) /
+  ``DescribeAigcImageTask`` (TC3 checked as for VCLM). Keyless results: ``GET /media/task-images/{token}/
+  {index}.{png,jpeg}``.
 * ``GET /media/{name}``: the files behind the URLs these answers carry (no auth; logged with
   provider ``media``).
 

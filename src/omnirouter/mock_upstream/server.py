@@ -21,6 +21,7 @@ from omnirouter.mock_upstream import (
     models,
     openai_chat,
     openai_responses,
+    tasks_images,
     tasks_midjourney,
     tasks_midjourney_plus,
     tasks_suno,
@@ -90,9 +91,11 @@ async def _dashscope_task(request: web.Request) -> web.StreamResponse:
 
 
 async def _root_post(request: web.Request) -> web.StreamResponse:
-    """``POST /``: Volcengine's Jimeng (``?Action=…``) or Tencent Cloud (``X-TC-Action``), as the call says."""
+    """``POST /``: Volcengine's Jimeng (``?Action=…``) or Tencent Cloud (``X-TC-Action``: MPS images, VCLM video)."""
     if "Action" in request.query:
         return await tasks_video_a.jimeng(request)
+    if tasks_images.is_mps_image(request):
+        return await tasks_images.mps(request)
     return await tasks_video_b_vendors.tencent(request)
 
 
@@ -122,7 +125,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/v1/responses", openai_responses.responses)
     r.add_post("/v1/embeddings", media_openai.embeddings)
     r.add_post("/v1/moderations", media_openai.moderations)
-    r.add_post("/v1/images/generations", media_openai.images_generations)
+    r.add_post("/v1/images/generations", tasks_images.images_generations)  # OpenAI, or Kling by its JWT
     r.add_post("/v1/images/edits", media_openai.images_edits)
     r.add_post("/v1/audio/speech", media_openai_audio.speech)
     r.add_post("/v1/audio/transcriptions", media_openai_audio.transcriptions)
@@ -180,6 +183,11 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/openapi/v2/image/upload", tasks_video_b_vendors.pixverse_upload)
     r.add_post(r"/openapi/v2/video/{kind:text|img}/generate", tasks_video_b_vendors.pixverse_generate)
     r.add_get("/openapi/v2/video/result/{video_id}", tasks_video_b_vendors.pixverse_result)
+    # Image tasks (tasks_images): Kling's image APIs (MPS's are on ``POST /``)
+    for endpoint in ("generations", "omni-image"):
+        r.add_get(f"/v1/images/{endpoint}/{{id}}", tasks_images.kling_query)
+    r.add_post("/v1/images/omni-image", tasks_images.kling_submit)
+    r.add_get("/media/task-images/{token}/{file}", tasks_images.task_image)
     # Music tasks: a Suno-API server (tasks_suno)
     tasks_suno.add_routes(r)
     r.add_get("/media/tasks/{token}/{file}", tasks_video.task_media)

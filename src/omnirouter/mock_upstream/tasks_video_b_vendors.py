@@ -137,31 +137,34 @@ _TC3 = re.compile(
 _TC_STATUS = {"queued": "WAIT", "running": "RUN", "succeeded": "DONE", "failed": "FAIL", "unknown": UNKNOWN}
 
 
-def _tc_answer(response: dict[str, Any], request_id: str = "mock-request") -> web.Response:
+def tc_answer(response: dict[str, Any], request_id: str = "mock-request") -> web.Response:
+    """A Tencent Cloud answer: ``{"Response": {..., "RequestId"}}``."""
     return json_response({"Response": {**response, "RequestId": request_id}})
 
 
-def _tc_error(code: str, message: str) -> web.Response:
-    return _tc_answer({"Error": {"Code": code, "Message": message}})
+def tc_error(code: str, message: str) -> web.Response:
+    """A Tencent Cloud error: HTTP 200 ``Response.Error {Code, Message}``."""
+    return tc_answer({"Error": {"Code": code, "Message": message}})
 
 
 def _sign(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
-def _tc3_check(request: web.Request, payload: bytes) -> web.Response | None:
+def tc3_check(request: web.Request, payload: bytes) -> web.Response | None:
+    """The error answer for a missing, expired or wrong TC3-HMAC-SHA256 signature; None when it holds."""
     match = _TC3.fullmatch(request.headers.get("Authorization", ""))
     if match is None:
-        return _tc_error("AuthFailure.InvalidAuthorization", "Authorization header is missing or malformed.")
+        return tc_error("AuthFailure.InvalidAuthorization", "Authorization header is missing or malformed.")
     secret_id, date, service, signed, signature = match.groups()
     if secret_id.startswith(("bad", "invalid")):
-        return _tc_error("AuthFailure.SecretIdNotFound", "The SecretId is not found.")
+        return tc_error("AuthFailure.SecretIdNotFound", "The SecretId is not found.")
     raw_stamp = request.headers.get("X-TC-Timestamp", "")
     stamp = int(raw_stamp) if raw_stamp.isdigit() else None
     if stamp is None or abs(time.time() - stamp) > 300:
-        return _tc_error("AuthFailure.SignatureExpire", "Signature expired.")
+        return tc_error("AuthFailure.SignatureExpire", "Signature expired.")
     if date != time.strftime("%Y-%m-%d", time.gmtime(stamp)):
-        return _tc_error("AuthFailure.SignatureFailure", "The credential date does not match X-TC-Timestamp.")
+        return tc_error("AuthFailure.SignatureFailure", "The credential date does not match X-TC-Timestamp.")
     names = signed.split(";")
     values = {name: request.headers.get(name, "").strip() for name in names}
     if "x-tc-action" in values:
@@ -172,7 +175,7 @@ def _tc3_check(request: web.Request, payload: bytes) -> web.Response | None:
     to_sign = f"TC3-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
     key = _sign(_sign(_sign(f"TC3{secret_id}-secret".encode(), date), service), "tc3_request")
     if not hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), signature):
-        return _tc_error("AuthFailure.SignatureFailure", "The provided credentials could not be validated.")
+        return tc_error("AuthFailure.SignatureFailure", "The provided credentials could not be validated.")
     return None
 
 
@@ -186,7 +189,7 @@ class _TencentWire(Wire):
 
     def error(self, status: int, message: str, error_type: str | None = None, **_: Any) -> web.Response:
         code = "RequestLimitExceeded" if status == 429 else "InternalError"
-        return _tc_error(code, message)
+        return tc_error(code, message)
 
 
 TENCENT = _TencentWire()
@@ -200,48 +203,48 @@ async def tencent(request: web.Request) -> web.StreamResponse:
     except orjson.JSONDecodeError:
         body = None
     log_request(request, "tencent", body if body is not None else raw[:2000].decode("utf-8", "replace"))
-    denied = _tc3_check(request, raw)
+    denied = tc3_check(request, raw)
     if denied is not None:
         return denied
     if not isinstance(body, dict):
-        return _tc_error("InvalidParameter", "The request body is not valid JSON.")
+        return tc_error("InvalidParameter", "The request body is not valid JSON.")
     if request.headers.get("X-TC-Version") != "2024-05-23":
-        return _tc_error("InvalidParameter", "Version is not supported.")
+        return tc_error("InvalidParameter", "Version is not supported.")
     if not request.headers.get("X-TC-Region"):
-        return _tc_error("MissingParameter", "The request is missing a required parameter `Region`.")
+        return tc_error("MissingParameter", "The request is missing a required parameter `Region`.")
     action = request.headers.get("X-TC-Action", "")
     ex = Exchange(request, request.app[STATE_KEY], TENCENT, body)
     if action == "SubmitHunyuanToVideoJob":
         prompt = body.get("Prompt")
         if not isinstance(prompt, str) or not prompt.strip():
-            return _tc_error("MissingParameter", "The request is missing a required parameter `Prompt`.")
+            return tc_error("MissingParameter", "The request is missing a required parameter `Prompt`.")
         if body.get("Resolution", "720p") != "720p":
-            return _tc_error("InvalidParameterValue", "Resolution only supports 720p.")
+            return tc_error("InvalidParameterValue", "Resolution only supports 720p.")
         got = await script(ex, prompt)
         if not isinstance(got, tuple):
             return got
         d, clean = got
         if len(clean.strip()) > 200:
-            return _tc_error("InvalidParameterValue", "Prompt exceeds 200 characters.")
+            return tc_error("InvalidParameterValue", "Prompt exceeds 200 characters.")
         task = await new_task(
             ex, d, "tencent", model="hunyuan", prompt=clean, seconds=5.0, size=(1280, 720), prefix="13873"
         )
-        return _tc_answer({"JobId": task.id})
+        return tc_answer({"JobId": task.id})
     if action == "DescribeHunyuanToVideoJob":
         job = find(request, "tencent", str(body.get("JobId", "")))
         state = advance(job, TENCENT)
         if isinstance(state, web.Response):
             return state
         if job is None or state == "not_found":
-            return _tc_error("ResourceNotFound", "The job does not exist.")
+            return tc_error("ResourceNotFound", "The job does not exist.")
         answer = {"Status": _TC_STATUS[state], "ErrorCode": "", "ErrorMessage": "", "ResultVideoUrl": ""}
         if state == "failed":
             code = job.failure_code("FailedOperation.ModerationFailed")
             answer.update(ErrorCode=code, ErrorMessage=job.reason("mock task failure"))
         elif state == "succeeded":
             answer["ResultVideoUrl"] = media_url(request, job, "video.mp4") + "?sign=mock"
-        return _tc_answer(answer)
-    return _tc_error("InvalidAction", f"The action `{action}` is not supported.")
+        return tc_answer(answer)
+    return tc_error("InvalidAction", f"The action `{action}` is not supported.")
 
 
 # ---------------------------------------------------------------- PixVerse

@@ -40,8 +40,10 @@ from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
 from omnirouter.protocols.tasks.base import TaskVendor
 from omnirouter.protocols.tasks.hailuo import HAILUO_VIDEO
 from omnirouter.protocols.tasks.hunyuan import HUNYUAN_VIDEO
+from omnirouter.protocols.tasks.hunyuan_panorama import HUNYUAN_PANORAMA
 from omnirouter.protocols.tasks.jimeng import JIMENG_VIDEO
 from omnirouter.protocols.tasks.kling import KLING_VIDEO
+from omnirouter.protocols.tasks.kling_images import KLING_IMAGES
 from omnirouter.protocols.tasks.midjourney import MIDJOURNEY
 from omnirouter.protocols.tasks.pixverse import PIXVERSE_VIDEO
 from omnirouter.protocols.tasks.seedance import SEEDANCE_VIDEO
@@ -235,13 +237,13 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         endpoints={},
         media={Capability.IMAGE_GENERATION: BFL_IMAGES_UP, Capability.IMAGE_EDIT: BFL_IMAGES_UP},
     ),
-    ProviderKind.KLING: ProviderSpec(  # video: channel keys are ACCESS_KEY|SECRET_KEY pairs (JWT per call)
+    ProviderKind.KLING: ProviderSpec(  # video, images: channel keys are ACCESS_KEY|SECRET_KEY pairs (JWT per call)
         kind=ProviderKind.KLING,
         protocol=ProtocolName.OPENAI_CHAT,
         default_base_url="https://api.klingai.com",
         auth=AuthStyle.SIGNED,
         endpoints={},
-        tasks={Capability.VIDEO_TASK: KLING_VIDEO},
+        tasks={Capability.VIDEO_TASK: KLING_VIDEO, Capability.IMAGE_TASK: KLING_IMAGES},
     ),
     ProviderKind.VIDU: ProviderSpec(  # video
         kind=ProviderKind.VIDU,
@@ -259,13 +261,13 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         endpoints={},
         tasks={Capability.VIDEO_TASK: JIMENG_VIDEO},
     ),
-    ProviderKind.TENCENT: ProviderSpec(  # Hunyuan video (Tencent Cloud VCLM; the codec signs with SecretId|SecretKey)
+    ProviderKind.TENCENT: ProviderSpec(  # Hunyuan video (VCLM) and panoramas (MPS), signed with SecretId|SecretKey
         kind=ProviderKind.TENCENT,
         protocol=ProtocolName.OPENAI_CHAT,
         default_base_url="https://vclm.tencentcloudapi.com",
         auth=AuthStyle.SIGNED,
         endpoints={},
-        tasks={Capability.VIDEO_TASK: HUNYUAN_VIDEO},
+        tasks={Capability.VIDEO_TASK: HUNYUAN_VIDEO, Capability.IMAGE_TASK: HUNYUAN_PANORAMA},
     ),
     ProviderKind.PIXVERSE: ProviderSpec(  # video
         kind=ProviderKind.PIXVERSE,

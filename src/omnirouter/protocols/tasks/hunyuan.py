@@ -27,16 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-import orjson
-
-from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
+from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
-from omnirouter.protocols.limits import client_json
-from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid, json_object
+from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
-from omnirouter.protocols.tasks.signing import TC3_CONTENT_TYPE, tc3_authorization
+from omnirouter.protocols.tasks.tencent_cloud import tc3_call, tc_decode_error, tc_response
 from omnirouter.protocols.tasks.video_common import (
     NoCancel,
     NoFind,
@@ -51,7 +47,6 @@ __all__ = ["HUNYUAN_VIDEO", "HunyuanVideo"]
 
 _VENDOR = "Tencent Hunyuan"
 VERSION = "2024-05-23"
-DEFAULT_REGION = "ap-guangzhou"
 MAX_PROMPT = 200
 _STATUS = {
     "WAIT": TaskStatus.QUEUED,
@@ -62,56 +57,11 @@ _STATUS = {
 
 
 def _call(action: str, body: Mapping[str, Any], target: TaskTarget) -> UpstreamCall:
-    secret_id, sep, secret_key = target.upstream_key.partition("|")
-    if not sep or not secret_id or not secret_key:
-        raise GatewayError(
-            ErrorKind.AUTHENTICATION, "a Tencent Cloud channel's key must be SecretId|SecretKey", status=401
-        )
-    payload = client_json(body)
-    parts = urlsplit(target.base_url)
-    path = (parts.path.rstrip("/") or "") + "/"
-    now = int(target.now)
-    authorization = tc3_authorization(
-        secret_id,
-        secret_key,
-        service=target.options.get("service", "vclm"),
-        host=parts.netloc,
-        path=path,
-        payload=payload,
-        now=now,
-    )
-    headers = {
-        "Authorization": authorization,
-        "X-TC-Action": action,
-        "X-TC-Version": VERSION,
-        "X-TC-Region": target.options.get("region", DEFAULT_REGION),
-        "X-TC-Timestamp": str(now),
-    }
-    return UpstreamCall("/", payload, content_type=TC3_CONTENT_TYPE, headers=headers)
-
-
-def _error_kind(code: str) -> ErrorKind:
-    if code.startswith("AuthFailure"):
-        return ErrorKind.AUTHENTICATION
-    if code.startswith(("RequestLimitExceeded", "LimitExceeded")):
-        return ErrorKind.RATE_LIMIT
-    if code.startswith(("InvalidParameter", "MissingParameter", "UnknownParameter")):
-        return ErrorKind.INVALID_REQUEST
-    return ErrorKind.UPSTREAM
+    return tc3_call(action, body, target, version=VERSION, service="vclm")
 
 
 def _response(answer: Answer) -> dict[str, Any]:
-    """``Response`` of an answer; its ``Error`` raises."""
-    parsed = json_object(answer.body, _VENDOR)
-    response = parsed.get("Response")
-    if not isinstance(response, dict):
-        raise GatewayError(ErrorKind.UPSTREAM, f"{_VENDOR} returned an unexpected answer shape")
-    error = response.get("Error")
-    if isinstance(error, dict):
-        code = text(error.get("Code")) or "InternalError"
-        kind = _error_kind(code)
-        raise GatewayError(kind, f"{_VENDOR}: {text(error.get('Message')) or code}", code=code)
-    return response
+    return tc_response(answer, _VENDOR)
 
 
 class HunyuanVideo(NoFind, NoCancel):
@@ -172,16 +122,7 @@ class HunyuanVideo(NoFind, NoCancel):
         return state
 
     def decode_error(self, status: int, body: bytes) -> GatewayError:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            parsed = None
-        response = parsed.get("Response") if isinstance(parsed, dict) else None
-        error = response.get("Error") if isinstance(response, dict) else None
-        if isinstance(error, dict):
-            code = text(error.get("Code")) or "InternalError"
-            return GatewayError(_error_kind(code), f"{_VENDOR}: {text(error.get('Message')) or code}", code=code)
-        return GatewayError(kind_for_status(status), f"{_VENDOR} returned HTTP {status}", status=status)
+        return tc_decode_error(status, body, _VENDOR)
 
 
 HUNYUAN_VIDEO = HunyuanVideo()

@@ -40,7 +40,13 @@ from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, invalid
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
-from omnirouter.protocols.tasks.signing import KlingTokens, split_pair
+from omnirouter.protocols.tasks.kling_common import (
+    KLING_UPSTREAM_STATUS,
+    KLING_VENDOR,
+    KlingAuth,
+    kling_data,
+    kling_number,
+)
 from omnirouter.protocols.tasks.video_common import (
     NoCancel,
     dump,
@@ -49,7 +55,6 @@ from omnirouter.protocols.tasks.video_common import (
     image_roles,
     merge_extra,
     nearest,
-    parse_json,
     ratio_and_resolution,
     refuse,
     refuse_billed_extra,
@@ -59,56 +64,11 @@ from omnirouter.protocols.tasks.video_common import (
 
 __all__ = ["KLING_DEFAULT_SECONDS", "KLING_DURATIONS", "KLING_VIDEO", "KlingVideo", "kling_seconds"]
 
-_VENDOR = "Kling"
+_VENDOR = KLING_VENDOR
 KLING_DURATIONS = (5, 10)
 KLING_DEFAULT_SECONDS = 5
 _RATIOS = ("16:9", "9:16", "1:1")
 _MODES = {"720p": "std", "1080p": "pro"}
-_STATUS = {
-    "submitted": TaskStatus.QUEUED,
-    "processing": TaskStatus.RUNNING,
-    "succeed": TaskStatus.SUCCEEDED,
-    "failed": TaskStatus.FAILED,
-}
-
-
-def _kind(code: int) -> ErrorKind:
-    if 1000 <= code < 1100:
-        return ErrorKind.AUTHENTICATION
-    if 1100 <= code < 1200:
-        return ErrorKind.INSUFFICIENT_QUOTA
-    if code in (1302, 1303, 1304):
-        return ErrorKind.RATE_LIMIT
-    if 1200 <= code < 1400:
-        return ErrorKind.INVALID_REQUEST
-    return ErrorKind.UPSTREAM
-
-
-def _data(raw: bytes) -> dict[str, Any]:
-    """The ``data`` of a 2xx answer; a ``code`` ≠ 0 raises the error it names."""
-    parsed = parse_json(raw, _VENDOR)
-    code = parsed.get("code", 0)
-    if code not in (0, None):
-        number = code if isinstance(code, int) else -1
-        message = text(parsed.get("message")) or "failed"
-        raise GatewayError(_kind(number), f"Kling error {code}: {message}", code=str(code))
-    data = parsed.get("data")
-    if not isinstance(data, dict):
-        raise GatewayError(ErrorKind.UPSTREAM, "Kling returned no task data")
-    return data
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def kling_seconds(request: TaskRequest) -> int:
@@ -127,14 +87,10 @@ class KlingVideo(NoCancel):
     timing = TaskTiming(first_poll=10.0, max_poll=30.0, deadline=3600.0)
 
     def __init__(self) -> None:
-        self.tokens = KlingTokens()  # one token per key pair for a few minutes, not one per call
-
-    def _headers(self, target: TaskTarget) -> dict[str, str]:
-        access, secret = split_pair(target.upstream_key, _VENDOR)
-        return {"Authorization": f"Bearer {self.tokens.token(access, secret, target.now)}"}
+        self.auth = KlingAuth()  # one token per key pair for a few minutes, not one per call
 
     def _get(self, path: str, target: TaskTarget) -> UpstreamCall:
-        return UpstreamCall(path, method="GET", headers=self._headers(target), auth=False)
+        return self.auth.get(path, target)
 
     def seconds_for(self, request: TaskRequest, upstream_model: str, options: Mapping[str, str]) -> float | None:
         """``kling_seconds`` (every model makes the same lengths)."""
@@ -179,11 +135,11 @@ class KlingVideo(NoCancel):
         if target.callback_url is not None:
             body["callback_url"] = target.callback_url
         path = f"/v1/videos/{_action(request)}"
-        return UpstreamCall(path, dump(body), headers=self._headers(target), auth=False)
+        return self.auth.post(path, dump(body), target)
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
         """The task id (``{action}/{task_id}``) and its first status."""
-        data = _data(answer.body)
+        data = kling_data(answer.body)
         task_id = text(data.get("task_id"))
         if task_id is None:
             raise GatewayError(ErrorKind.UPSTREAM, "Kling returned no task_id")
@@ -195,12 +151,12 @@ class KlingVideo(NoCancel):
 
     def parse_poll(self, answer: Answer, target: TaskTarget, step: Followup | None) -> TaskState | Followup:
         """The task object as a state."""
-        return self._state(_data(answer.body))
+        return self._state(kling_data(answer.body))
 
     def _state(self, data: dict[str, Any]) -> TaskState:
         raw = text(data.get("task_status")) or ""
-        status = _STATUS.get(raw, TaskStatus.RUNNING)
-        state = TaskState(status=status, vendor_status=raw, credits=_number(data.get("final_unit_deduction")))
+        status = KLING_UPSTREAM_STATUS.get(raw, TaskStatus.RUNNING)
+        state = TaskState(status=status, vendor_status=raw, credits=kling_number(data.get("final_unit_deduction")))
         if status is TaskStatus.FAILED:
             state.failure = text(data.get("task_status_msg")) or "Kling reported the task failed"
         result = data.get("task_result")
@@ -211,7 +167,7 @@ class KlingVideo(NoCancel):
             if url is None:
                 raise GatewayError(ErrorKind.UPSTREAM, "Kling reported success without a video URL")
             state.outputs = [TaskOutput(kind="video", url=url, mime="video/mp4")]
-            state.seconds = _number(first.get("duration"))
+            state.seconds = kling_number(first.get("duration"))
         return state
 
     def find(self, target: TaskTarget, request: TaskRequest | None = None) -> UpstreamCall | None:
@@ -225,7 +181,7 @@ class KlingVideo(NoCancel):
             return None
         if answer.status >= 300:
             raise self.decode_error(answer.status, answer.body)
-        data = _data(answer.body)
+        data = kling_data(answer.body)
         info = data.get("task_info")
         external = text(info.get("external_task_id")) if isinstance(info, dict) else None
         task_id = text(data.get("task_id"))

@@ -30,6 +30,7 @@ from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.fields import invalid
 from omnirouter.protocols.tasks.video_common import (
+    IMAGE_MIMES,
     NoCancel,
     NoFind,
     dump,
@@ -76,7 +77,6 @@ _STATUS = {
 }
 _CODE_KINDS = {4: ErrorKind.INVALID_REQUEST, 24: ErrorKind.INVALID_REQUEST, 3: ErrorKind.INVALID_REQUEST}
 _CODE_KINDS |= {23: ErrorKind.RATE_LIMIT}
-_MIMES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}
 _VIDEO_MIMES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime"}
 _VIDEO_TYPES = {"480p": "vid_1.1_i2v_480", "720p": "vid_1.1_i2v_720"}
 _MOTIONS = ("low", "high")
@@ -243,7 +243,7 @@ def _outputs(task: Mapping[str, Any]) -> tuple[list[TaskOutput], list[str]]:
         seen.add(url)
         extension = _extension(url)
         default = "video/mp4" if kind == "video" else "image/png"
-        mime = _VIDEO_MIMES.get(extension) or _MIMES.get(extension) or default
+        mime = _VIDEO_MIMES.get(extension) or IMAGE_MIMES.get(extension) or default
         outputs.append(TaskOutput(kind=kind, url=url, mime=mime))
         roles.append(role)
 

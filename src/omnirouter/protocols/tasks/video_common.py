@@ -15,16 +15,18 @@ import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError, kind_for_status
 from omnirouter.ir.media import ImageInput
-from omnirouter.ir.task import TaskRequest
+from omnirouter.ir.task import TaskOutput, TaskRequest
 from omnirouter.protocols.media.base import Answer, UpstreamCall, invalid, json_object
 from omnirouter.protocols.media.images import data_url, image_bytes
 from omnirouter.protocols.tasks.base import TaskTarget
 
 __all__ = [
+    "IMAGE_MIMES",
     "NoCancel",
     "NoFind",
     "check_count",
     "dump",
+    "image_output",
     "image_param",
     "image_ref",
     "image_roles",
@@ -266,3 +268,13 @@ class NoCancel:
     def cancel(self, upstream_id: str, target: TaskTarget) -> UpstreamCall | None:
         """None: the vendor has no cancel."""
         return None
+
+
+IMAGE_MIMES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}
+
+
+def image_output(url: str, default_mime: str = "image/png") -> TaskOutput:
+    """A result image at ``url``, its type told by the path's extension (``default_mime`` without one);
+    the result store checks the bytes it fetches anyway."""
+    extension = url.split("?", 1)[0].rsplit(".", 1)[-1].lower()
+    return TaskOutput(kind="image", url=url, mime=IMAGE_MIMES.get(extension, default_mime))
