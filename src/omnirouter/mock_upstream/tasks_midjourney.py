@@ -439,8 +439,9 @@ def routes(router: web.UrlDispatcher) -> None:
     """Register the proxy's routes."""
     submits = {"imagine": imagine, "blend": blend, "describe": describe, "shorten": shorten, "change": change}
     submits |= {"simple-change": simple_change, "action": action, "modal": modal}
-    for name, handler in submits.items():
-        router.add_post(f"/mj/submit/{name}", handler)
-    router.add_get("/mj/task/{id}/fetch", fetch)
-    router.add_post("/mj/task/list-by-condition", list_by_condition)
+    for base in ("/mj", "/mj-fast/mj", "/mj-relax/mj", "/mj-turbo/mj"):  # the mode prefixes serve the same API
+        for name, handler in submits.items():
+            router.add_post(f"{base}/submit/{name}", handler)
+        router.add_get(f"{base}/task/{{id}}/fetch", fetch)
+        router.add_post(f"{base}/task/list-by-condition", list_by_condition)
     router.add_get("/mj/image/{id}", image)
