@@ -135,7 +135,6 @@ class MjTasks(NativeTasks):
         upstream_key = channel.upstream_keys.next_key() if channel is not None else None
         if channel is None or upstream_key is None or not isinstance(vendor, ImageSeed):
             raise invalid("Midjourney's image-seed is not supported by this gateway's channel.", "id")
-        assert vendor is not None
         call = vendor.image_seed(record.upstream_id, engine.target(channel, record.upstream_model, upstream_key,
                                                                    record.id))  # fmt: skip
         try:

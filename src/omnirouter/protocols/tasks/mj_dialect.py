@@ -22,6 +22,7 @@ error kind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
@@ -175,8 +176,13 @@ class MjDialect:
         fields: dict[str, Any] = {"kind": TaskKind.MIDJOURNEY, "action": self.action}
         fields["client_ref"] = opt_text(parsed.get("state"), "state")
         fields["callback_url"] = opt_text(parsed.get("notifyHook"), "notifyHook") or None
-        fields |= getattr(self, "_" + self.action.replace("-", "_"))(parsed)
-        return TaskRequest(**fields)
+        decoders: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "imagine": self._imagine, "blend": self._blend, "describe": self._describe, "shorten": self._shorten,
+            "change": self._change, "simple-change": self._simple_change, "action": self._action,
+            "modal": self._modal, "edits": self._edits, "video": self._video, "swap_face": self._swap_face,
+            "upload-discord-images": self._upload_discord_images,
+        }  # fmt: skip
+        return TaskRequest(**fields, **decoders[self.action](parsed))
 
     # ------------------------------------------------------------------ one method per submit
 
