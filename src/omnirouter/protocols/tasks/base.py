@@ -169,8 +169,8 @@ class TaskView(msgspec.Struct, kw_only=True):
     id, key or vendor body).  Times are unix seconds (``started_at``: when the vendor started running it,
     ``updated_at``: its last change); ``seconds``/``size`` what was made (and billed); ``client_ref`` the
     client's own id for the task (``TaskRequest.client_ref``); ``vendor_status`` the vendor's own last status
-    and ``details`` what its last answer told (``TaskState.details``), for dialects that speak the vendor's
-    own API (Midjourney's ``MODAL`` and buttons)."""
+    (Midjourney's ``MODAL``); ``details`` the vendor facts a dialect shows besides the common fields (Suno's
+    ``lyrics`` ``{text, title}``, Midjourney's buttons and final prompt), never a vendor-private one."""
 
     id: str
     kind: TaskKind
