@@ -314,6 +314,7 @@ async def test_another_keys_tasks_and_buttons_are_unknown(
     [
         ("imagine", {"prompt": "  "}, 4, "prompt"),
         ("imagine", {"prompt": 'x [[mock {"code": "24"}]]'}, 24, "banned"),
+        ("imagine", {"prompt": "x", "notifyHook": "file:///etc/passwd"}, 4, "notifyHook"),
         ("blend", {"base64Array": [PNG]}, 4, "base64Array"),
         ("blend", {"base64Array": [PNG] * 6}, 4, "base64Array"),
         ("blend", {"base64Array": [PNG, PNG], "dimensions": "WIDE"}, 4, "dimensions"),

@@ -40,6 +40,7 @@ from omnirouter.protocols.tasks.mj_dialect import JSON, MJ_SUBMITS, mj_error, mj
 from omnirouter.storage import KeyRecord
 from omnirouter.storage.blobs import BlobNotFound
 from omnirouter.tasks import TaskRecord
+from omnirouter.tasks.webhooks import check_callback_url
 from omnirouter.transport import AttemptFailure
 
 __all__ = ["MJ_ERRORS", "MODES", "mj_routes"]
@@ -95,6 +96,7 @@ class MjTasks(NativeTasks):
             request = dialect.decode_create(body, content_type, None)
             if action not in VENDOR_ACTIONS:
                 raise invalid(f"Midjourney's {action} is not supported by this gateway's channel.", "action")
+            await check_callback_url(request.callback_url, gateway.config.image_fetch, "notifyHook")
             planned = await plan_submit(gateway.tasks, key, request, mode)
             record = await create_task(gateway, scope, key, dialect, planned.request, body, content_type,
                                        attempts=planned.attempts)  # fmt: skip
