@@ -35,7 +35,6 @@ from omnirouter.protocols.tasks.base import TaskView
 from omnirouter.protocols.tasks.fields import image_string, invalid, opt_text
 
 __all__ = [
-    "CHAINED",
     "JSON",
     "MJ_ACTIONS",
     "MJ_DIALECT",
@@ -50,8 +49,6 @@ JSON: Final = b"application/json"
 MJ_ACTIONS: Final = ("imagine", "blend", "describe", "shorten", "change", "simple-change", "action", "modal",
                      "edits", "video", "swap_face", "upload-discord-images")  # fmt: skip
 """The proxy's submits, as ``TaskRequest.action`` names them."""
-CHAINED: Final = frozenset({"change", "simple-change", "action", "modal"})
-"""Submits that work on a parent task (``video`` too when it names a ``taskId``)."""
 MAX_PROMPT: Final = 8192
 _CHANGES: Final = {"UPSCALE": "mj_upscale", "VARIATION": "mj_variation", "REROLL": "mj_reroll"}
 _SIMPLE: Final = {"U": "UPSCALE", "V": "VARIATION", "R": "REROLL"}
