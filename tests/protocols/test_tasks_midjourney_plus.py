@@ -113,7 +113,8 @@ def test_edits_video_and_face_swap_bodies() -> None:
         ),
         ({"action": "swap_face", "images": [ImageInput(url=PNG)]}, "images"),
         ({"action": "swap_face", "images": [ImageInput(url=PNG)] * 2}, "images"),
-        ({"action": UPLOAD, "images": [ImageInput(url=PNG)]}, "action"),
+        ({"action": UPLOAD}, "images"),
+        ({"action": UPLOAD, "images": [ImageInput(url=PNG)] * 6}, "images"),
     ],
 )
 def test_bad_requests_are_400s_naming_the_field(fields: dict[str, Any], param: str) -> None:
@@ -131,6 +132,11 @@ def test_upload_is_synchronous_and_answers_urls() -> None:
         assert caught.value.status == 400 and caught.value.param == param
     urls = ["https://cdn.discordapp.com/attachments/1/2/a.png", "https://cdn.discordapp.com/attachments/1/3/b.png"]
     assert parse_uploaded(_ok({"code": 1, "description": "提交成功", "result": urls, "properties": {}})) == urls
+    request = _req(action=UPLOAD, images=[ImageInput(url=PNG)])
+    assert MIDJOURNEY.submit(request, TARGET) == MIDJOURNEY.upload_images(request, TARGET)
+    done = MIDJOURNEY.parse_submit(_ok({"code": 1, "result": urls}), request, TARGET)
+    assert done.state is not None and done.state.status is TaskStatus.SUCCEEDED and not done.state.outputs
+    assert done.state.details == {"uploaded": urls} and done.upstream_id == f"upload-{TARGET.external_id}"
     with pytest.raises(GatewayError) as refused:
         parse_uploaded(_ok({"code": 4, "description": "禁止上传", "result": None, "properties": {}}))
     assert refused.value.status == 400 and "禁止上传" in refused.value.message

@@ -9,21 +9,31 @@ from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.storage import KeyRecord, hash_key
 
 _KEY_HEADERS = (b"x-api-key", b"x-goog-api-key", b"api-key")
+_MJ_SECRET = b"mj-api-secret"
+_MJ_PREFIXES = ("/mj/", "/mj-fast/mj/", "/mj-relax/mj/", "/mj-turbo/mj/")
+
+
+def _mj_route(scope: Scope) -> bool:
+    """Whether the request is for a midjourney-proxy route (whose clients send ``mj-api-secret``)."""
+    path: str = scope.get("path", "")
+    return path.startswith(_MJ_PREFIXES)
 
 
 def extract_client_key(scope: Scope) -> str | None:
     """The client key from ``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key``,
-    ``api-key`` or the ``key`` query parameter, in that order."""
+    ``api-key`` or the ``key`` query parameter, in that order; on the Midjourney routes (``/mj/…``,
+    ``/mj-{fast,relax,turbo}/mj/…``) also from ``mj-api-secret``, as midjourney-proxy clients send it."""
     found: dict[bytes, bytes] = {}
+    headers = (*_KEY_HEADERS, _MJ_SECRET) if _mj_route(scope) else _KEY_HEADERS
     for name, value in scope["headers"]:
-        if name == b"authorization" or name in _KEY_HEADERS:
+        if name == b"authorization" or name in headers:
             found.setdefault(name, value)
     auth = found.get(b"authorization")
     if auth is not None:
         scheme, _, token = auth.partition(b" ")
         if scheme.lower() == b"bearer" and token.strip():
             return token.strip().decode("latin-1")
-    for name in _KEY_HEADERS:
+    for name in headers:
         value = found.get(name)
         if value:
             return value.strip().decode("latin-1")

@@ -35,6 +35,7 @@ from omnirouter.api.media_stt import transcription_routes
 from omnirouter.api.responses_state import ResponsesConversation
 from omnirouter.api.task_callbacks import callback_routes
 from omnirouter.api.tasks import task_routes
+from omnirouter.api.tasks_mj import mj_routes
 from omnirouter.api.tasks_native import native_task_routes
 from omnirouter.api.tasks_suno import suno_routes
 from omnirouter.gateway import Gateway
@@ -86,6 +87,7 @@ class ClientRoutes:
         routes = [
             *native_task_routes(self.gateway),  # before /v1beta/models/{model:path}, which they refine
             *suno_routes(self.gateway),
+            *mj_routes(self.gateway),
             lifecycle("POST", "/v1/chat/completions", self.chat_completions, OPENAI_ERRORS, "OpenAI Chat Completions"),
             lifecycle("POST", "/chat/completions", self.chat_completions, OPENAI_ERRORS,
                       "OpenAI Chat Completions (without /v1)"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import msgspec
@@ -24,6 +24,7 @@ from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.task import TaskRequest
 from omnirouter.protocols.tasks.base import TaskDialect, TaskView
 from omnirouter.protocols.tasks.openai_videos import is_multipart
+from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord
 from omnirouter.tasks import StoredOutput, TaskRecord
 from omnirouter.tasks.webhook_body import URL_LIFETIME, content_path, variant_of
@@ -108,9 +109,11 @@ async def create_task(
     body: bytes,
     content_type: str,
     model: str | None = None,
+    attempts: Sequence[Attempt] | None = None,
 ) -> TaskRecord:
     """Check the key's access to the model, hold a rate-limit lease for the create, and create the task
-    (idempotent when the client sent an ``Idempotency-Key``), noting its dialect (its webhooks' shape)."""
+    (idempotent when the client sent an ``Idempotency-Key``), noting its dialect (its webhooks' shape);
+    ``attempts``: the channels to try when the route chose them (a Midjourney chain, a mode)."""
     check_access(key, scope, request.model)
     request = msgspec.structs.replace(request, dialect=dialect.name)
     await check_callback_url(request.callback_url, gateway.config.image_fetch)
@@ -119,7 +122,13 @@ async def create_task(
     lease = await gateway.limiter.acquire(key)
     try:
         return await gateway.tasks.create(
-            key, dialect.protocol, request, dialect.budget(request), idempotency_key=idempotency, digest=digest
+            key,
+            dialect.protocol,
+            request,
+            dialect.budget(request),
+            idempotency_key=idempotency,
+            digest=digest,
+            attempts=attempts,
         )
     finally:
         if lease is not None:

@@ -138,7 +138,9 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     long a ``pending`` task stays its creating replica's before the reconciler may take it over;
     ``poll_interval``: seconds between a poller's claims when nothing is due.  ``run_pollers``: whether a
     gateway runs the poller, the retention sweep and the webhook sender beside its requests (false: only
-    ``omnirouter tasks work`` processes run them).
+    ``omnirouter tasks work`` processes run them).  ``modal_wait`` (seconds): how long a Midjourney task
+    waiting in ``MODAL`` (a zoom, an inpaint, a remix) waits for the client's ``modal`` submit before it
+    fails and is refunded.
     """
 
     poll_first: Annotated[float, msgspec.Meta(gt=0)] | None = None
@@ -154,6 +156,7 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     submit_grace: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 900.0
     poll_interval: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     run_pollers: bool = True
+    modal_wait: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 900.0
 
 
 class WebhooksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -33,7 +33,7 @@ from omnirouter.billing.money import TASK_HOLDER, hold
 from omnirouter.billing.prices import PriceBook
 from omnirouter.config.schema import ImageFetchConfig, RoutingConfig, TasksConfig
 from omnirouter.ir import Budget, ErrorKind, GatewayError
-from omnirouter.ir.task import TaskKind, TaskRequest, TaskStatus
+from omnirouter.ir.task import TaskKind, TaskRequest, TaskState, TaskStatus
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskVendor, UploadsFirst
 from omnirouter.providers import TASK_CAPABILITIES
@@ -51,9 +51,10 @@ from omnirouter.storage.tasks_repo import (
     move_task,
 )
 from omnirouter.tasks.crashpoints import crash_point
-from omnirouter.tasks.ledger import clips, finish, reserve_amount
+from omnirouter.tasks.ledger import clips, finish, reserve_amount, task_usage
 from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
+from omnirouter.tasks.vendor_state import modal_deadline, needs_outputs, with_state
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
 
 __all__ = ["TaskEngine", "VendorFor", "external_id", "registry_vendor"]
@@ -229,9 +230,10 @@ class TaskEngine:
         made = self.made_seconds(request, attempt)
         return budget if made is None else budget._replace(seconds=made * clips(request))
 
-    def _summary_for(self, record: TaskRecord, attempt: Attempt) -> str:
-        """The task's ``state`` column with the seconds ``attempt``'s vendor makes."""
-        summary = msgspec.structs.replace(record.summary, made_seconds=self.made_seconds(record.request, attempt))
+    def _summary_for(self, record: TaskRecord, attempt: Attempt, state: TaskState | None = None) -> str:
+        """The task's ``state`` column with the seconds ``attempt``'s vendor makes (and what ``state`` tells)."""
+        summary = msgspec.structs.replace(with_state(record.summary, state),
+                                          made_seconds=self.made_seconds(record.request, attempt))  # fmt: skip
         return msgspec.json.encode(summary).decode()
 
     def plan(self, model: str, kind: TaskKind) -> list[Attempt]:
@@ -503,15 +505,19 @@ class TaskEngine:
         next_poll = now + self.schedule(vendor, attempt.channel).first
         if state is not None and state.status is TaskStatus.RUNNING:
             status = TaskStatus.RUNNING
-        elif state is not None and state.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
+        done = state is not None and state.status is TaskStatus.SUCCEEDED and not state.outputs
+        done = done and not needs_outputs(record)  # finished with nothing to store: settled here, below
+        if state is not None and state.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED) and not done:
             status, next_poll = TaskStatus.RUNNING, now  # the poller stores results or ends it at once
         values = {
             "upstream_id": submitted.upstream_id, "channel": attempt.channel.name,
             "upstream_model": attempt.upstream_model, "status": status.value,
-            "state": self._summary_for(record, attempt),
+            "state": self._summary_for(record, attempt, state),
             "progress": state.progress if state is not None else None, "next_poll_at": next_poll,
             "lease_owner": None, "lease_until": None, "updated_at": now,
         }  # fmt: skip
+        if (modal := modal_deadline(record, state, now, self.config.modal_wait)) is not None:
+            values["deadline_at"] = modal  # waiting for the client's dialog: its own deadline
         async with self.db.engine.begin() as conn:
             moved = await move_task(conn, record.id, values, statuses=("pending",), owner=self.owner,
                                     no_upstream_id=True)  # fmt: skip
@@ -519,7 +525,11 @@ class TaskEngine:
                 await record_change(conn, record, now)
         if not moved:
             log.warning("task %s was taken over while its submit ran (vendor id kept in the log only)", record.id)
-        return await self.load(record.id) or record
+        loaded = await self.load(record.id) or record
+        if moved and done and state is not None:
+            await self.end(loaded, TaskStatus.SUCCEEDED, loaded.summary, usage=task_usage(loaded, state.usage))
+            return await self.load(record.id) or loaded
+        return loaded
 
     # ------------------------------------------------------------------ read, list, cancel
 

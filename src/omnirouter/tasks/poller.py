@@ -45,6 +45,7 @@ from omnirouter.tasks.pacing import ChannelPacer
 from omnirouter.tasks.poll_writes import PollWrites
 from omnirouter.tasks.records import StoredOutput, TaskRecord, TaskSummary
 from omnirouter.tasks.shared_rate import SharedPollRate
+from omnirouter.tasks.vendor_state import deadline_failure, modal_deadline, needs_outputs, with_state
 from omnirouter.transport import AttemptFailure
 from omnirouter.transport.result_copy import CopyLimits, ResultCopyError, copy_url
 
@@ -196,8 +197,8 @@ class TaskPoller(BackgroundLoop):
     async def _step(self, record: TaskRecord) -> None:
         engine = self.engine
         if engine.clock() >= record.deadline_at:
-            summary = msgspec.structs.replace(record.summary, failure="The task did not finish before its deadline.",
-                                              failure_code="deadline_exceeded")  # fmt: skip
+            failure, code = deadline_failure(record)
+            summary = msgspec.structs.replace(record.summary, failure=failure, failure_code=code)
             await engine.end(record, TaskStatus.FAILED, summary, error_kind="task_deadline", owner=engine.owner)
             return
         channel = engine.channel(record.channel)
@@ -318,7 +319,7 @@ class TaskPoller(BackgroundLoop):
 
     async def _apply(self, record: TaskRecord, state: TaskState, vendor: TaskVendor, channel: Channel) -> None:
         engine = self.engine
-        summary = msgspec.structs.replace(record.summary, vendor_status=state.vendor_status)
+        summary = with_state(msgspec.structs.replace(record.summary, vendor_status=state.vendor_status), state)
         if state.status is TaskStatus.FAILED:
             summary.failure, summary.failure_code = (
                 state.failure or "The vendor reported a failure.",
@@ -337,6 +338,9 @@ class TaskPoller(BackgroundLoop):
             "poll_attempts": record.poll_attempts + 1, "next_poll_at": min(now + delay, record.deadline_at),
             "lease_owner": None, "lease_until": None, "updated_at": now,
         }  # fmt: skip
+        if (modal := modal_deadline(record, state, now, engine.config.modal_wait)) is not None:
+            values["deadline_at"] = modal  # waiting for the client's dialog: its own deadline
+            values["next_poll_at"] = min(now + delay, modal)
         await self.writes.write(record, values, owner=engine.owner, announce=status is not record.status, now=now)
 
     async def _later(self, record: TaskRecord, vendor: TaskVendor, channel: Channel, later: _Later) -> None:
@@ -358,7 +362,7 @@ class TaskPoller(BackgroundLoop):
         the output needs it, and never past a redirect to another origin).  ``_Later`` when a copy may work
         later (nothing is lost); ``_Refused`` when it never will (what was stored of this task is removed)."""
         engine = self.engine
-        if not state.outputs:
+        if not state.outputs and needs_outputs(record):
             raise _Later("the vendor reported success without a result")
         limits = CopyLimits.from_fetch_policy(
             engine.fetch_policy, max_bytes=engine.config.result_max_bytes, timeout=self.lease / 2
@@ -408,7 +412,7 @@ class TaskPoller(BackgroundLoop):
         engine = self.engine
         summary = TaskSummary(vendor_status=state.vendor_status, seconds=state.seconds, outputs=state.outputs,
                               stored=stored, made_seconds=record.summary.made_seconds,
-                              details=state.details)  # fmt: skip
+                              details=state.details or record.summary.details)  # fmt: skip
         billed = msgspec.structs.replace(record, summary=summary)
         usage = task_usage(billed, state.usage)
         summary.seconds = billed.shown_seconds()

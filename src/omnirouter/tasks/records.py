@@ -28,9 +28,10 @@ class TaskSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     ``made_seconds``: the length of each clip the task's vendor makes for its request
     (``TaskVendor.seconds_for``), known from create on; ``seconds``: the length made, once it succeeded
-    (the vendor's report where it gives one, else ``made_seconds``); ``details``: the vendor facts of its
-    final state (``TaskState.details``): the keys starting ``vendor_`` stay private (Suno's own clip ids,
-    which a continue is resolved to), the others are shown to dialects (``TaskView.details``)."""
+    (the vendor's report where it gives one, else ``made_seconds``); ``details``: the vendor facts its
+    last answer told (``TaskState.details``: Midjourney's buttons, final prompt, description; kept when a
+    later answer tells none): the keys starting ``vendor_`` stay private (Suno's own clip ids, which a
+    continue is resolved to), the others are shown to dialects (``TaskView.details``)."""
 
     vendor_status: str = ""
     seconds: float | None = None
@@ -139,6 +140,7 @@ class TaskRecord(msgspec.Struct, kw_only=True):
             error_code=self.summary.failure_code if error is not None else None,
             error_message=error,
             remix_of=request.remix_of,
+            vendor_status=self.summary.vendor_status or None,
             details={name: fact for name, fact in self.summary.details.items() if not name.startswith("vendor_")},
         )
 

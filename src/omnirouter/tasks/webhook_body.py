@@ -27,6 +27,7 @@ import orjson
 from omnirouter.http.signed_urls import signed_url
 from omnirouter.protocols.tasks.base import TaskDialect, TaskView
 from omnirouter.protocols.tasks.kling_native import KLING_TEXT2VIDEO
+from omnirouter.protocols.tasks.mj_dialect import MJ_DIALECT
 from omnirouter.protocols.tasks.openai_videos import OPENAI_VIDEOS
 from omnirouter.protocols.tasks.suno_dialect import SUNO_MUSIC_DIALECT
 from omnirouter.protocols.tasks.unified_video import UNIFIED_VIDEO
@@ -47,11 +48,12 @@ URL_LIFETIME: Final = 24 * 3600
 """How long a signed output URL in a task answer or a webhook works (seconds; each one is fresh)."""
 
 DIALECTS: Final[Mapping[str, TaskDialect]] = {
-    dialect.name: dialect for dialect in (OPENAI_VIDEOS, UNIFIED_VIDEO, KLING_TEXT2VIDEO, VEO, SUNO_MUSIC_DIALECT)
+    dialect.name: dialect
+    for dialect in (OPENAI_VIDEOS, UNIFIED_VIDEO, KLING_TEXT2VIDEO, VEO, SUNO_MUSIC_DIALECT, MJ_DIALECT)
 }
 """The dialects whose tasks get webhook bodies in their own shape, by ``TaskDialect.name`` (Kling's two
 endpoints answer one shape, as do Suno's music and lyrics: ``TaskView.details`` carries a lyrics task's
-text, so its body needs no read of the result store)."""
+text, so its body needs no read of the result store; every Midjourney submit shows the proxy's task object)."""
 
 _ENVELOPED: Final = frozenset({UNIFIED_VIDEO.name, KLING_TEXT2VIDEO.name, SUNO_MUSIC_DIALECT.name})
 """Dialects whose fetch answers an envelope (``{code, message, data}``): the event's ``data`` is its ``data``."""

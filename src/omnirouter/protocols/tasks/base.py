@@ -168,8 +168,9 @@ class TaskView(msgspec.Struct, kw_only=True):
     """A task as clients see it, before a dialect renders it: only what is theirs (no channel, upstream
     id, key or vendor body).  Times are unix seconds (``started_at``: when the vendor started running it,
     ``updated_at``: its last change); ``seconds``/``size`` what was made (and billed); ``client_ref`` the
-    client's own id for the task (``TaskRequest.client_ref``); ``details`` the vendor facts a dialect shows
-    besides the common fields (Suno's ``lyrics`` ``{text, title}``), never a vendor-private one."""
+    client's own id for the task (``TaskRequest.client_ref``); ``vendor_status`` the vendor's own last status
+    (Midjourney's ``MODAL``); ``details`` the vendor facts a dialect shows besides the common fields (Suno's
+    ``lyrics`` ``{text, title}``, Midjourney's buttons and final prompt), never a vendor-private one."""
 
     id: str
     kind: TaskKind
@@ -191,6 +192,7 @@ class TaskView(msgspec.Struct, kw_only=True):
     started_at: int | None = None
     updated_at: int | None = None
     client_ref: str | None = None
+    vendor_status: str | None = None
     details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 

@@ -11,9 +11,9 @@ many at once ``POST /mj/task/list-by-condition {ids}``: ``NOT_START`` / ``SUBMIT
 ``MODAL`` / ``IN_PROGRESS`` running, ``SUCCESS`` succeeded (``imageUrl`` and the plus API's ``imageUrls``
 as images; a video's ``videoUrls`` / ``videoUrl``), ``FAILURE`` (and the plus API's ``CANCEL``) failed
 with ``failReason``.  The task's buttons, final prompt, description, ``seed`` and where each output came
-from are kept in ``TaskState.details`` for a dialect to show.  Two calls are not tasks:
-``upload-discord-images`` (``upload_images`` / ``parse_uploaded``: the uploaded images' URLs at once) and
-``image-seed`` (``image_seed`` / ``parse_image_seed``).
+from are kept in ``TaskState.details`` for a dialect to show.  ``upload-discord-images`` is synchronous:
+its submit answers a task already finished, the uploaded images' URLs in ``details["uploaded"]``
+(``parse_uploaded``); ``image-seed`` (``image_seed`` / ``parse_image_seed``) is no task.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ ACTIONS = (
 )
 """The proxy's task submits (``TaskRequest.action``); ``swap_face`` is ``/insight-face/swap``."""
 UPLOAD = "upload-discord-images"
-"""The proxy's one synchronous submit: no task, its answer carries the uploaded images' URLs
-(``MidjourneyProxy.upload_images`` / ``parse_uploaded``)."""
+"""The proxy's one synchronous submit: its answer carries the uploaded images' URLs (``parse_uploaded``),
+so ``parse_submit`` answers a task already finished."""
 _MODES = ("fast", "turbo", "relax")
 _CHANGES = ("UPSCALE", "VARIATION", "REROLL")
 _DIMENSIONS = {"2:3": "PORTRAIT", "1:1": "SQUARE", "3:2": "LANDSCAPE"}
@@ -329,7 +329,7 @@ class MidjourneyProxy(NoFind, NoCancel):
         The client's webhook is not sent as ``notifyHook``: the engine follows the task by polling."""
         action = request.action or "imagine"
         if action == UPLOAD:
-            raise invalid(f"{UPLOAD} makes no task: the route calls upload_images and answers at once.", "action")
+            return self.upload_images(request, target)
         if action not in ACTIONS:
             raise invalid(f"Midjourney actions are {', '.join(ACTIONS)}; got {action!r}.", "action")
         body = _body(action, request)
@@ -354,6 +354,10 @@ class MidjourneyProxy(NoFind, NoCancel):
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
         """``result`` (the task's id) for codes 1, 22 and 21; a ``MODAL`` task (21 waiting for its dialog)
         is running, the others queued."""
+        if request.action == UPLOAD:  # done at once: a task finished with the URLs in its details
+            state = TaskState(status=TaskStatus.SUCCEEDED, vendor_status="SUCCESS", progress=100,
+                              details={"uploaded": parse_uploaded(answer)})  # fmt: skip
+            return Submitted(f"upload-{target.external_id}", state)
         parsed = parse_json(answer.body, _VENDOR)
         code = _check_code(parsed)
         task_id = text(parsed.get("result"))
