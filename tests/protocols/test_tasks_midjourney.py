@@ -106,6 +106,7 @@ def test_submit_codes() -> None:
         TARGET,
     )
     assert queued.upstream_id == "42" and queued.state is not None and queued.state.status is TaskStatus.QUEUED
+    assert queued.state.details == {"queue_ahead": 1} and ok.state.details == {}
     existing = MIDJOURNEY.parse_submit(
         _ok({"code": 21, "description": "任务已存在", "result": "41", "properties": {"status": "SUCCESS"}}),
         request,

@@ -255,6 +255,10 @@ async def test_every_submit_route_and_the_mode_prefixes(
             await me.until(ids[name], "SUCCESS")
         status, no_mode = await me.post("/mj-relax/mj/submit/imagine", {"prompt": "slow"})
         assert status == 400 and no_mode["code"] == 4 and "relax" in no_mode["description"]
+        status, queued = await me.post("/mj/submit/imagine", {"prompt": 'wait [[mock {"code": "22"}]]'})
+        assert status == 200 and queued["code"] == 22 and queued["properties"]["numberOfQueues"] >= 0, queued
+        ids["queued"] = queued["result"]
+        await me.until(ids["queued"], "SUCCESS")
         ids["edits"] = await me.submit("edits", {"prompt": "a hat", "image": PNG})
         ids["video"] = await me.submit("video", {"prompt": "it moves", "image": PNG})
         ids["swap"] = await me.submit("swap_face", {"sourceBase64": PNG, "targetBase64": OTHER_PNG})
@@ -273,11 +277,11 @@ async def test_every_submit_route_and_the_mode_prefixes(
     assert "/mj-fast/mj/submit/imagine" in sent and {"describe", "shorten", "blend"} <= {p.split("/")[-1] for p in sent}
     change = next(r for r in _submits(mock_upstream) if r.path == "/mj-fast/mj/submit/change")
     assert change.body["action"] == "UPSCALE" and change.body["index"] == 3  # the parent's (fast) channel
-    names = ("describe", "shorten", "blend", "fast", "change", "simple", "edits", "video", "swap", "upload")
+    names = ("describe", "shorten", "blend", "fast", "change", "simple", "edits", "video", "swap", "upload", "queued")
     costs = await _costs(url, *(ids[name] for name in names))
     assert list(costs.values()) == [nano("mj_describe"), nano("mj_shorten"), nano("mj_blend"), nano("mj_imagine"),
                                     nano("mj_upscale"), nano("mj_variation"), nano("mj_edits"), nano("mj_video"),
-                                    nano("swap_face"), nano("mj_upload")]  # fmt: skip
+                                    nano("swap_face"), nano("mj_upload"), nano("mj_imagine")]  # fmt: skip
     await assert_books_balance(url, "tester")
 
 

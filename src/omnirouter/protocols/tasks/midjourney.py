@@ -353,7 +353,7 @@ class MidjourneyProxy(NoFind, NoCancel):
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
         """``result`` (the task's id) for codes 1, 22 and 21; a ``MODAL`` task (21 waiting for its dialog)
-        is running, the others queued."""
+        is running, the others queued (22: with the tasks ahead in ``details["queue_ahead"]``)."""
         if request.action == UPLOAD:  # done at once: a task finished with the URLs in its details
             state = TaskState(status=TaskStatus.SUCCEEDED, vendor_status="SUCCESS", progress=100,
                               details={"uploaded": parse_uploaded(answer)})  # fmt: skip
@@ -370,7 +370,11 @@ class MidjourneyProxy(NoFind, NoCancel):
             return Submitted(task_id, TaskState(status=TaskStatus.RUNNING, vendor_status="MODAL"))
         if code == 21:
             return Submitted(task_id)  # an existing task: its state comes with the first poll
-        return Submitted(task_id, TaskState(status=TaskStatus.QUEUED, vendor_status="SUBMITTED"))
+        details: dict[str, Any] = {}
+        if code == 22:  # queued behind others at the proxy: a dialect may say so (``queue_ahead``)
+            ahead = props.get("numberOfQueues")
+            details["queue_ahead"] = ahead if isinstance(ahead, int) and not isinstance(ahead, bool) else 0
+        return Submitted(task_id, TaskState(status=TaskStatus.QUEUED, vendor_status="SUBMITTED", details=details))
 
     def poll(self, upstream_id: str, target: TaskTarget) -> UpstreamCall:
         """``GET {base}/task/{id}/fetch``."""

@@ -258,11 +258,15 @@ class MjDialect:
         return 200, orjson.dumps(mj_task(view)), JSON
 
     def encode_created(self, view: TaskView) -> tuple[int, bytes, bytes]:
-        """``code 1`` with the task's id; ``21`` when it waits in ``MODAL`` for the client's ``modal``."""
+        """``code 1`` with the task's id; ``21`` when it waits in ``MODAL`` for the client's ``modal``; ``22``
+        when the proxy queued it behind others (``numberOfQueues``), as the proxy answers."""
         if view.vendor_status == "MODAL":
             properties = {"finalPrompt": view.details.get("final_prompt") or view.prompt or "", "remix": True}
             body = {"code": 21, "description": "Waiting for window confirm", "result": view.id,
                     "properties": properties}  # fmt: skip
+        elif isinstance(ahead := view.details.get("queue_ahead"), int) and view.status is TaskStatus.QUEUED:
+            body = {"code": 22, "description": f"Waiting in queue, {ahead} tasks ahead", "result": view.id,
+                    "properties": {"numberOfQueues": ahead}}  # fmt: skip
         else:
             body = {"code": 1, "description": "Submit success", "result": view.id, "properties": {}}
         return 200, orjson.dumps(body), JSON
