@@ -136,9 +136,10 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``result_retention_days``: how long outputs are kept (None: for ever).
     ``http_timeout`` (seconds) bounds each poll call; a poller's lease lasts 4x it.  ``submit_grace``: how
     long a ``pending`` task stays its creating replica's before the reconciler may take it over;
-    ``poll_interval``: seconds between a poller's claims when nothing is due.  ``run_pollers``: whether a
-    gateway runs the poller, the retention sweep and the webhook sender beside its requests (false: only
-    ``omnirouter tasks work`` processes run them).
+    ``poll_interval``: seconds between a poller's claims when nothing is due.  ``image_sync_wait``: how long a
+    synchronous image call to a vendor that only makes image tasks waits for its task (then a 504 naming it).
+    ``run_pollers``: whether a gateway runs the poller, the retention sweep and the webhook sender beside its
+    requests (false: only ``omnirouter tasks work`` processes run them).
     """
 
     poll_first: Annotated[float, msgspec.Meta(gt=0)] | None = None
@@ -154,6 +155,7 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     submit_grace: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 900.0
     poll_interval: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     run_pollers: bool = True
+    image_sync_wait: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 300.0
 
 
 class WebhooksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

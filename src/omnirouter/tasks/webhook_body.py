@@ -27,6 +27,7 @@ import orjson
 from omnirouter.http.signed_urls import signed_url
 from omnirouter.protocols.tasks.base import TaskDialect, TaskView
 from omnirouter.protocols.tasks.kling_native import KLING_TEXT2VIDEO
+from omnirouter.protocols.tasks.omni_image import OMNI_IMAGE
 from omnirouter.protocols.tasks.openai_videos import OPENAI_VIDEOS
 from omnirouter.protocols.tasks.unified_video import UNIFIED_VIDEO
 from omnirouter.protocols.tasks.veo_native import VEO
@@ -46,7 +47,7 @@ URL_LIFETIME: Final = 24 * 3600
 """How long a signed output URL in a task answer or a webhook works (seconds; each one is fresh)."""
 
 DIALECTS: Final[Mapping[str, TaskDialect]] = {
-    dialect.name: dialect for dialect in (OPENAI_VIDEOS, UNIFIED_VIDEO, KLING_TEXT2VIDEO, VEO)
+    dialect.name: dialect for dialect in (OPENAI_VIDEOS, UNIFIED_VIDEO, KLING_TEXT2VIDEO, VEO, OMNI_IMAGE)
 }
 """The dialects whose tasks get webhook bodies in their own shape, by ``TaskDialect.name`` (Kling's two
 endpoints answer one shape)."""
