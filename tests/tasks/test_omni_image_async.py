@@ -9,9 +9,11 @@ waiting on the engine, and its deadline.  Every charge is checked against the le
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import io
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from PIL import Image
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.storage import tasks_table
-from tests.helpers.billing import assert_books_balance, key_row, ledger, query
+from tests.helpers.billing import assert_books_balance, execute, key_row, ledger, query
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
 from tests.helpers.media_gateway import channel
 from tests.helpers.postgres import reset_postgres
@@ -134,6 +136,7 @@ async def test_each_vendor_completes_with_stored_images_and_one_exact_charge(
     assert got.status_code == 200
     width, height = _image(got.content).size
     assert width > height  # 16:9 reached the vendor
+    assert final["usage"]["images"] == 1
     assert await _charged(url, task["id"]) == [PER_IMAGE_NANO]
     assert (await key_row(url, "tester")).used_nano == PER_IMAGE_NANO
     await assert_books_balance(url, "tester")
@@ -147,7 +150,46 @@ async def test_n_images_and_b64_json(served: tuple[RunningGateway, str], http: h
     assert final["status"] == "completed"
     images = [_image(base64.b64decode(item["b64_json"])) for item in final["data"]]
     assert len(images) == 3 and all(image.format == "PNG" for image in images)
+    usage = final["usage"]
+    assert usage["images"] == 3 and usage["output_tokens"] > 0  # GPT image reports its tokens
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
     assert await _charged(url, task["id"]) == [3 * PER_IMAGE_NANO]
+    await assert_books_balance(url, "tester")
+
+
+async def test_the_task_is_answered_before_a_synchronous_vendor_answers(
+    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream
+) -> None:
+    _, url = served
+    mock_upstream.script({"delay": 1.5})
+    started = time.monotonic()
+    task = await _create(http, {"model": "gpt-image-1", "prompt": "a slow fox"})
+    assert time.monotonic() - started < 1.0
+    response = await http.get(f"/v1/images/generations/{task['id']}")
+    assert response.json()["status"] in ("queued", "in_progress") and "data" not in response.json()
+    final = await _finished(http, task["id"])
+    assert final["status"] == "completed" and len(final["data"]) == 1
+    assert await _charged(url, task["id"]) == [PER_IMAGE_NANO]
+
+
+async def test_a_run_cut_off_mid_call_is_refunded_by_the_reconciler(
+    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream
+) -> None:
+    running, url = served
+    mock_upstream.script({"delay": 5})
+    task = await _create(http, {"model": "seedream", "prompt": "never answered"})
+    await asyncio.sleep(0.3)  # the vendor call is under way
+    await running.app.gateway.image_runs.close()  # as a crash would: the run is gone, the row stays
+    [row] = await query(url, sa.select(tasks_table).where(tasks_table.c.id == task["id"]))
+    assert row.status in ("pending", "running") and row.upstream_id is None and row.reserved_nano > 0
+    assert (await key_row(url, "tester")).used_nano == 0
+    lapsed = time.time() - 1  # its lease lapses: the reconciler finds no task at the vendor
+    await execute(url, sa.update(tasks_table).where(tasks_table.c.id == task["id"])
+                  .values(lease_until=lapsed, next_poll_at=lapsed))  # fmt: skip
+    final = await _finished(http, task["id"])
+    assert final["status"] == "failed" and final["error"]["code"] == "submit_unconfirmed"
+    assert await _charged(url, task["id"]) == [0]
+    assert (await key_row(url, "tester")).used_nano == 0
     await assert_books_balance(url, "tester")
 
 

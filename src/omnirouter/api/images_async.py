@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Final
+from typing import Any, Final
 from urllib.parse import parse_qs, unquote
 
 import msgspec
@@ -43,6 +43,7 @@ from omnirouter.storage import KeyRecord
 from omnirouter.storage.blobs import BlobNotFound
 from omnirouter.tasks import StoredOutput, TaskRecord
 from omnirouter.tasks.webhook_body import URL_LIFETIME, content_path, variant_of
+from omnirouter.usage.query import usage_of
 
 __all__ = ["VIA_TASK_OPTION", "ImageTasks", "generations_handler"]
 
@@ -137,8 +138,12 @@ class ImageTasks:
             raise _not_found(task_id)
         view = client_view(self.gateway, scope, record)
         wants_b64 = image_request(record.request).response_format == "b64_json"
-        b64 = await self._b64(record) if wants_b64 and view.status.value == "succeeded" else None
-        await send_response(send, 200, orjson.dumps(task_object(view, b64)), [(b"content-type", JSON)])
+        done = view.status.value == "succeeded"
+        task = task_object(view, await self._b64(record) if wants_b64 and done else None)
+        row = await usage_of(self.gateway.db, record.id, key.id) if done else None
+        if row is not None:
+            task["usage"] = _usage(row)
+        await send_response(send, 200, orjson.dumps(task), [(b"content-type", JSON)])
 
     # ------------------------------------------------------------------ synchronous, waiting on the engine
 
@@ -188,6 +193,15 @@ class ImageTasks:
             for one, data in zip(stored, await self._b64(record), strict=False):
                 images.append(GeneratedImage(b64=data, mime=one.mime or "image/png"))
         return ImageResult(images=images, usage=Usage(images=len(images)), created=int(record.created_at))
+
+
+def _usage(row: dict[str, Any]) -> dict[str, Any]:
+    """What the task was billed for, as its usage row has it: the images and the tokens the vendor reported."""
+    usage = {"images": int(row.get("images") or 0)}
+    if row.get("input_tokens") or row.get("output_tokens"):
+        usage |= {"input_tokens": int(row["input_tokens"] or 0), "output_tokens": int(row["output_tokens"] or 0),
+                  "total_tokens": int(row["input_tokens"] or 0) + int(row["output_tokens"] or 0)}  # fmt: skip
+    return usage
 
 
 def generations_handler(gateway: Gateway, sync: Handler) -> Handler:
