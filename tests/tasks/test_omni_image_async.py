@@ -230,6 +230,8 @@ async def test_another_keys_task_and_an_unknown_id_are_not_found(
         ({"model": "gpt-image-1", "prompt": "x", "input_region": "Mars"}, 400, "input_region"),
         ({"model": "gpt-image-1", "prompt": "x", "images": ["ftp://a/b.png"]}, 400, "images[0]"),
         ({"model": "flux-kontext-pro", "prompt": "x", "n": 2}, 400, "n"),
+        ({"model": "wanx", "prompt": "x", "images": ["https://example.com/a.png"]}, 400, "image"),
+        ({"model": "gemini-2.5-flash-image", "prompt": "x", "images": ["https://example.com/a.png"]}, 400, "images[0]"),
         ({"model": "no-such-model", "prompt": "x"}, 404, "model"),
         ({"prompt": "x"}, 400, "model"),
     ],

@@ -97,6 +97,7 @@ class ImageRuns:
         if not self.inline(attempts[0]):
             return await self.engine.create(key, protocol, request, budget, idempotency_key=idempotency_key,
                                             digest=digest, attempts=attempts)  # fmt: skip
+        self._check(attempts[0], request)
         record, fresh = await self.engine.begin_new(key, protocol, request, budget, idempotency_key=idempotency_key,
                                                     digest=digest, attempts=attempts)  # fmt: skip
         if fresh:
@@ -104,6 +105,15 @@ class ImageRuns:
             self._running.add(run)
             run.add_done_callback(self._running.discard)
         return record
+
+    def _check(self, attempt: Attempt, request: TaskRequest) -> None:
+        """The first channel's vendor takes the request (its first call builds: pure, nothing sent), else its
+        4xx now, as the synchronous route answers it, rather than a task that fails."""
+        vendor = self.engine.vendor_for(attempt.channel, TaskKind.IMAGE)
+        assert isinstance(vendor, InlineImageTask)
+        channel = attempt.channel
+        vendor.upstream.build(image_request(request), Target(attempt.upstream_model, channel.options, "",
+                                                             channel.base_url))  # fmt: skip
 
     async def close(self) -> None:
         """Cancel the runs still going (their tasks stay ``pending`` until the reconciler refunds them)."""
