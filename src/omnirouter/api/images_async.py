@@ -7,9 +7,10 @@
 * A synchronous ``POST /v1/images/generations`` for a model whose channels all have an image task codec of
   their own and no synchronous image codec (Kling images, Hunyuan panoramas; or a channel with the option
   ``image_via_task: "true"``) creates an engine task and waits for it, up to ``tasks.image_sync_wait``
-  seconds, reading the task row, then answers OpenAI's ImagesResponse from the stored images.  At the
-  deadline it answers 504 in OpenAI's shape naming the task id and its GET route (``x-should-retry: false``:
-  the task goes on and is billed once if it succeeds; a retry would make another).
+  seconds, reading the task row (every 50 ms at first, backing off to once a second), then answers
+  OpenAI's ImagesResponse from the stored images.  At the deadline it answers 504 in OpenAI's shape naming
+  the task id and its GET route (``x-should-retry: false``: the task goes on and is billed once if it
+  succeeds; a retry would make another).
 
 The key is checked here (the route shares its path with the synchronous handler, which checks it itself).
 """
@@ -51,7 +52,8 @@ JSON: Final = b"application/json"
 VIA_TASK_OPTION: Final = "image_via_task"
 """A channel option: ``"true"`` serves its synchronous image calls through the task engine (the vendor's
 task codec) even where a synchronous codec exists."""
-_WAIT_STEP: Final = 0.1
+_WAIT_STEP: Final = 0.05
+_WAIT_MAX: Final = 1.0
 
 
 def _not_found(task_id: str) -> GatewayError:
@@ -157,8 +159,10 @@ class ImageTasks:
         wait = gateway.config.tasks.image_sync_wait
         loop = asyncio.get_running_loop()
         give_up = loop.time() + wait
+        step = _WAIT_STEP
         while not record.status.terminal and loop.time() < give_up:
-            await asyncio.sleep(min(_WAIT_STEP, max(0.0, give_up - loop.time())))
+            await asyncio.sleep(min(step, max(0.0, give_up - loop.time())))
+            step = min(step * 1.5, _WAIT_MAX)  # soon at first, then at most once a second
             record = await gateway.tasks.load(record.id) or record
         headers = [(b"x-omnirouter-task-id", record.id.encode())]
         if not record.status.terminal:
