@@ -155,9 +155,13 @@ class ImageRuns:
         await engine.end(current, TaskStatus.SUCCEEDED, summary, usage=made[0].usage, owner=engine.owner)
 
     async def _move_to(self, record: TaskRecord, attempt: Attempt) -> None:
-        """The task runs (``in_progress``) on this attempt's channel (what it is priced and shown by)."""
+        """The task runs (``in_progress``) on this attempt's channel (what it is priced and shown by), its lease
+        renewed for the attempt (the reconciler takes it only once a whole ``submit_grace`` passed silently)."""
+        engine = self.engine
+        now = engine.clock()
         values = {"status": TaskStatus.RUNNING.value, "channel": attempt.channel.name,
-                  "upstream_model": attempt.upstream_model, "updated_at": self.engine.clock()}  # fmt: skip
+                  "upstream_model": attempt.upstream_model, "updated_at": now,
+                  "lease_until": now + engine.submit_grace, "next_poll_at": now + engine.submit_grace}  # fmt: skip
         async with self.engine.db.engine.begin() as conn:
             await move_task(conn, record.id, values, statuses=("pending", "running"), owner=self.engine.owner,
                             no_upstream_id=True)  # fmt: skip
