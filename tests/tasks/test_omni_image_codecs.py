@@ -16,7 +16,7 @@ from omnirouter.ir.task import TaskKind, TaskRequest, TaskStatus
 from omnirouter.protocols.media.base import Answer
 from omnirouter.protocols.tasks.base import TaskTarget, TaskView, ViewOutput
 from omnirouter.protocols.tasks.image_vendors import BFL_IMAGE_TASK, WANX_IMAGE_TASK, InlineImageTask
-from omnirouter.protocols.tasks.omni_image import OMNI_IMAGE, image_request, task_object
+from omnirouter.protocols.tasks.omni_image import OMNI_IMAGE, image_request, task_object, vendor_native
 from omnirouter.providers.capabilities import Capability
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.registry import provider_spec
@@ -150,3 +150,11 @@ def test_wanx_submit_poll_and_statuses() -> None:
     with pytest.raises(GatewayError) as caught:
         WANX_IMAGE_TASK.submit(_create(model="wanx", images=["https://example.com/a.png"]), target)
     assert caught.value.param == "image"
+
+
+def test_codecs_that_merge_extra_get_only_the_clients_own_fields() -> None:
+    request = _create(model="Kling:3.0-omni", n=3, response_format="b64_json", watermark_info={"enabled": False})
+    native = vendor_native(request)
+    assert native.extra == {"watermark_info": {"enabled": False}}  # no carried image request reaches Kling
+    assert (native.n, native.answer_format, native.prompt) == (3, "b64_json", "a cat")
+    assert vendor_native(_create(model="m")).extra == {}

@@ -37,7 +37,7 @@ from omnirouter.ir.task import TaskKind, TaskRequest
 from omnirouter.protocols.media.openai_images_in import OPENAI_IMAGE_GENERATIONS_IN
 from omnirouter.protocols.openai_chat.errors import encode_error
 from omnirouter.protocols.tasks.image_vendors import InlineImageTask
-from omnirouter.protocols.tasks.omni_image import OMNI_IMAGE, image_request, task_object, task_request
+from omnirouter.protocols.tasks.omni_image import OMNI_IMAGE, task_object, task_request
 from omnirouter.providers import Capability
 from omnirouter.routing import Attempt, plan_with_fallbacks
 from omnirouter.storage import KeyRecord
@@ -139,7 +139,7 @@ class ImageTasks:
         if record is None or record.kind is not TaskKind.IMAGE:
             raise _not_found(task_id)
         view = client_view(self.gateway, scope, record)
-        wants_b64 = image_request(record.request).response_format == "b64_json"
+        wants_b64 = record.request.answer_format == "b64_json"
         done = view.status.value == "succeeded"
         task = task_object(view, await self._b64(record) if wants_b64 and done else None)
         row = await usage_of(self.gateway.db, record.id, key.id) if done else None

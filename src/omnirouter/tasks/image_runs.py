@@ -27,8 +27,8 @@ from omnirouter.ir import Budget, ErrorKind, GatewayError
 from omnirouter.ir.media import ImageRequest, ImageResult
 from omnirouter.ir.task import TaskKind, TaskRequest, TaskStatus
 from omnirouter.protocols.media.base import Followup, Target
-from omnirouter.protocols.tasks.image_vendors import InlineImageTask
-from omnirouter.protocols.tasks.omni_image import image_request
+from omnirouter.protocols.tasks.image_vendors import IMAGE_REQUEST_CODECS, InlineImageTask
+from omnirouter.protocols.tasks.omni_image import image_request, vendor_native
 from omnirouter.routing import Attempt
 from omnirouter.routing.executor import run_attempts
 from omnirouter.routing.regions import by_region
@@ -95,6 +95,9 @@ class ImageRuns:
         started in the background, the task returned at once."""
         attempts = self.plan(request)
         if not self.inline(attempts[0]):
+            vendors = [self.engine.vendor_for(attempt.channel, TaskKind.IMAGE) for attempt in attempts]
+            if not all(isinstance(vendor, IMAGE_REQUEST_CODECS) for vendor in vendors):
+                request = vendor_native(request)
             return await self.engine.create(key, protocol, request, budget, idempotency_key=idempotency_key,
                                             digest=digest, attempts=attempts)  # fmt: skip
         self._check(attempts[0], request)

@@ -41,7 +41,14 @@ from omnirouter.protocols.openai_chat.errors import decode_error
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.omni_image import image_request
 
-__all__ = ["BFL_IMAGE_TASK", "WANX_IMAGE_TASK", "BflImageTask", "InlineImageTask", "WanxImageTask"]
+__all__ = [
+    "BFL_IMAGE_TASK",
+    "IMAGE_REQUEST_CODECS",
+    "WANX_IMAGE_TASK",
+    "BflImageTask",
+    "InlineImageTask",
+    "WanxImageTask",
+]
 
 IMAGE_TIMING: Final = TaskTiming(first_poll=2.0, max_poll=10.0, deadline=30 * 60.0)
 
@@ -178,3 +185,6 @@ class WanxImageTask(_NoPoll):
 
 BFL_IMAGE_TASK = BflImageTask()
 WANX_IMAGE_TASK = WanxImageTask()
+IMAGE_REQUEST_CODECS: Final = (InlineImageTask, BflImageTask, WanxImageTask)
+"""The codecs that read the image request a task carries (``omni_image.image_request``); other image task
+codecs (Kling's, Hunyuan's) read ``TaskRequest`` fields and merge ``extra``."""

@@ -4,7 +4,9 @@ OpenAI's (``size``, ``response_format``, ``output_format``, ...), and ``GET /v1/
 
 The body is decoded exactly as the synchronous route decodes it (``protocols/media/openai_images_in.py``);
 the ``ImageRequest`` travels with the task (``TaskRequest.extra["image"]``) so the vendor gets what the
-synchronous call would have sent.  ``input_region`` must be ``Mainland``, ``Oversea`` or ``OverseaUSWest``.
+synchronous call would have sent (for codecs that merge ``extra`` into their bodies, as Kling's, it is
+replaced by the client's other fields: ``vendor_native``); ``response_format`` is kept as
+``TaskRequest.answer_format``.  ``input_region`` must be ``Mainland``, ``Oversea`` or ``OverseaUSWest``.
 
 The task object: ``{id, task_id, object: "image.generation.task", model, status, progress, created_at,
 completed_at, error, data}`` with ``status`` ``queued`` (pending, queued), ``in_progress`` (running),
@@ -29,7 +31,16 @@ from omnirouter.protocols.media.openai_images_in import OPENAI_IMAGE_GENERATIONS
 from omnirouter.protocols.openai_chat.errors import encode_error
 from omnirouter.protocols.tasks.base import TaskView
 
-__all__ = ["INPUT_REGIONS", "OMNI_IMAGE", "OMNI_STATUS", "OmniImageDialect", "image_request", "task_object"]
+__all__ = [
+    "INPUT_REGIONS",
+    "OMNI_IMAGE",
+    "OMNI_STATUS",
+    "OmniImageDialect",
+    "image_request",
+    "task_object",
+    "task_request",
+    "vendor_native",
+]
 
 JSON: Final = b"application/json"
 INPUT_REGIONS: Final = ("Mainland", "Oversea", "OverseaUSWest")
@@ -67,7 +78,17 @@ def task_request(image: ImageRequest) -> TaskRequest:
         raise invalid(f"'input_region' must be one of: {', '.join(INPUT_REGIONS)}.", "input_region")
     return TaskRequest(kind=TaskKind.IMAGE, model=image.model, prompt=image.prompt, images=list(image.images),
                        size=image.size, resolution=image.resolution, aspect_ratio=image.aspect_ratio, n=image.n,
-                       extra={"image": msgspec.to_builtins(image)})  # fmt: skip
+                       extra={"image": msgspec.to_builtins(image)},
+                       answer_format=image.response_format)  # fmt: skip
+
+
+def vendor_native(request: TaskRequest) -> TaskRequest:
+    """``request`` for a task codec that reads ``TaskRequest`` fields and merges ``extra`` into its body
+    (Kling's, Hunyuan's): ``extra`` the client's other JSON fields only (as the synchronous route passes
+    them on), the carried image request left out."""
+    carried = request.extra.get("image")
+    native = carried.get("extra") if isinstance(carried, dict) else None
+    return msgspec.structs.replace(request, extra=dict(native) if isinstance(native, dict) else {})
 
 
 def task_object(view: TaskView, b64: list[str] | None = None) -> dict[str, Any]:
