@@ -86,11 +86,19 @@ async def test_lyrics_and_continue(mock_upstream: MockUpstream) -> None:
         assert text.kind == "text" and text.url.startswith("data:application/json;base64,")
         lyrics = orjson.loads(base64.b64decode(text.url.partition(",")[2]))
         assert "a song about rain" in lyrics["text"] and lyrics["title"]
-        _, state = await _run(session, mock_upstream, _music(continue_clip_id="clip-0", continue_at=12.5))
+        assert state.details == {"lyrics": lyrics}  # for dialects to show without reading the result store
+        first, state = await _run(session, mock_upstream, _music())
+        clip_ids = state.details["vendor_clip_ids"]
+        assert clip_ids == [f"{first}-clip0", f"{first}-clip1"]  # Suno's own ids, in the audio outputs' order
+        _, state = await _run(session, mock_upstream, _music(continue_clip_id=clip_ids[1], continue_at=12.5))
         assert state.status is TaskStatus.SUCCEEDED
+        # Suno continues only its own clips.
+        answer = await _send(session, SUNO_MUSIC.submit(_music(continue_clip_id="clip-0", continue_at=1), _target(
+            mock_upstream)), mock_upstream.url)  # fmt: skip
+        assert answer.status == 400 and "clip-0" in orjson.loads(answer.body)["message"]
     bodies = [r["body"] for r in mock_upstream.requests if r["path"].startswith("/suno/submit/")]
-    assert bodies[-2] == {"prompt": "a song about rain"}
-    assert bodies[-1]["continue_clip_id"] == "clip-0" and bodies[-1]["continue_at"] == 12.5
+    assert bodies[-4] == {"prompt": "a song about rain"}
+    assert bodies[-2]["continue_clip_id"] == clip_ids[1] and bodies[-2]["continue_at"] == 12.5
 
 
 async def test_batch_fetch_answers_each_task(mock_upstream: MockUpstream) -> None:

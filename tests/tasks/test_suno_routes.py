@@ -1,7 +1,8 @@
 """new-api's Suno routes through the gateway against the mock Suno-API, on SQLite and PostgreSQL, over real
 HTTP (aiohttp: Suno has no official SDK): music and lyrics submitted, music fetched to SUCCESS with its clips
 as signed gateway URLs (real MP3s and JPEGs), a continue, the batch fetch, another key's ids not found,
-bad input refused in the envelope naming the field with nothing sent or charged, one ledger row of exactly
+a continue of the key's own clip (Suno sent its own clip id) and another key's clip refused, bad input
+refused in the envelope naming the field with nothing sent or charged, one ledger row of exactly
 the per-call price per task, a vendor failure refunded."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from PIL import Image
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.storage import tasks_table
-from tests.helpers.billing import assert_books_balance, execute, key_row, ledger
+from tests.helpers.billing import assert_books_balance, execute, key_row, ledger, query
 from tests.helpers.gateway_harness import RunningGateway, running_gateway
 from tests.helpers.postgres import reset_postgres
 from tests.helpers.task_gateway import OTHER_KEY, call, task_config, until
@@ -116,19 +117,15 @@ async def test_music_to_success_with_signed_clips_and_one_exact_charge(
     await assert_books_balance(url, "tester")
 
 
-async def test_continue_lyrics_and_batch_fetch(
-    suno_gateway: tuple[RunningGateway, str], mock_upstream: MockUpstream
-) -> None:
+async def test_lyrics_and_batch_fetch(suno_gateway: tuple[RunningGateway, str], mock_upstream: MockUpstream) -> None:
     running, _ = suno_gateway
     mock_upstream.requests.clear()
     async with aiohttp.ClientSession() as session:
-        body = {"prompt": "more rain", "continue_clip_id": "clip-0", "continue_at": 12.5, "mv": "chirp-v3-5"}
-        _, first = await call(session, "POST", f"{running.url}/suno/submit/music", body=body)
+        _, first = await call(session, "POST", f"{running.url}/suno/submit/music", body={"prompt": "rain"})
         _, second = await call(session, "POST", f"{running.url}/suno/submit/music", body={"prompt": "sun"})
         code, lyrics = await call(session, "POST", f"{running.url}/suno/submit/lyrics", body={"prompt": "a rainy day"})
         assert code == 200 and lyrics["code"] == "success"
         sent = _submits(mock_upstream)
-        assert sent[0].body == body
         assert (sent[2].path, sent[2].body) == ("/suno/submit/lyrics", {"prompt": "a rainy day"})
         ids = [first["data"], second["data"]]
 
@@ -150,6 +147,46 @@ async def test_continue_lyrics_and_batch_fetch(
         assert code == 404 and other["code"] == "task_not_exist" and other["data"] is None
         code, other = await call(session, "POST", f"{running.url}/suno/fetch", key=OTHER_KEY, body={"ids": ids})
         assert code == 200 and other == {"code": "success", "message": "", "data": []}
+
+
+async def test_continue_a_clip_of_the_keys_own_task_and_only_its_own(
+    suno_gateway: tuple[RunningGateway, str], mock_upstream: MockUpstream
+) -> None:
+    running, url = suno_gateway
+    async with aiohttp.ClientSession() as session:
+        _, first = await call(session, "POST", f"{running.url}/suno/submit/music", body={"prompt": "rain"})
+        clips = (await _fetch_until(session, running.url, first["data"], "SUCCESS"))["data"]["data"]
+        [upstream_id] = [row.upstream_id for row in await query(url, sa.select(tasks_table.c.upstream_id).where(
+            tasks_table.c.id == first["data"]))]  # fmt: skip
+        mock_upstream.requests.clear()
+
+        # The other key may not continue the tester's clip (nor one that never was): a 400 naming the field,
+        # nothing sent to Suno, nothing charged.
+        for clip_id in (clips[1]["id"], f"{first['data']}-7", "clip-0"):
+            body = {"prompt": "more rain", "continue_clip_id": clip_id, "continue_at": 12.5}
+            code, refused = await call(session, "POST", f"{running.url}/suno/submit/music", key=OTHER_KEY, body=body)
+            assert code == 400, refused
+            assert refused["code"] == "invalid_request" and refused["data"] is None
+            assert "continue_clip_id" in refused["message"]
+        assert _submits(mock_upstream) == []
+        assert (await key_row(url, "other")).used_nano == 0
+
+        # Its owner may: Suno is sent its own id of that clip, and the continue runs to its own clips.
+        body = {"prompt": "more rain", "continue_clip_id": clips[1]["id"], "continue_at": 12.5, "mv": "chirp-v3-5"}
+        code, created = await call(session, "POST", f"{running.url}/suno/submit/music", body=body)
+        assert code == 200, created
+        [sent] = _submits(mock_upstream)
+        assert sent.body == body | {"continue_clip_id": f"{upstream_id}-clip1"}
+        final = (await _fetch_until(session, running.url, created["data"], "SUCCESS"))["data"]
+        assert len(final["data"]) == 2 and final["data"][0]["id"] == f"{created['data']}-0"
+
+        async def charged() -> Any:
+            rows = await _task_rows(url, created["data"])
+            return rows if rows and rows[0].cost_nano else None
+
+        assert [row.cost_nano for row in await until(charged)] == [SUNO_CALL_NANO]
+    await assert_books_balance(url, "tester")
+    await assert_books_balance(url, "other")
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import Receive, Scope, Send, header, read_body, send_response
 from omnirouter.http.routes import AUTH, PATH_PARAMS, Auth, ErrorEncoder, Handler, Route, RouteDoc
 from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.ir.task import TaskRequest
 from omnirouter.protocols.tasks.base import TaskDialect
 from omnirouter.protocols.tasks.kling_native import KLING_IMAGE2VIDEO, KLING_TEXT2VIDEO, KlingDialect
 from omnirouter.protocols.tasks.veo_native import VEO, task_id_of
@@ -68,9 +69,14 @@ class NativeTasks:
         key: KeyRecord = scope[AUTH]
         body = await read_body(receive, gateway.config.max_upload_bytes, scope)
         content_type = (header(scope, b"content-type") or b"application/json").decode("latin-1")
-        request = dialect.decode_create(body, content_type, model)
+        request = await self.prepare(key, dialect.decode_create(body, content_type, model), body)
         record = await create_task(gateway, scope, key, dialect, request, body, content_type, model)
         await self._answer(scope, send, record, dialect, created=True)
+
+    async def prepare(self, key: KeyRecord, request: TaskRequest, body: bytes) -> TaskRequest:
+        """The decoded request as the engine gets it: as decoded here; a dialect's routes may check or
+        resolve more (the key's own tasks, its webhook URL under its own field name)."""
+        return request
 
     async def fetch(self, dialect: TaskDialect, task_id: str, scope: Scope, send: Send) -> None:
         """The task, only to the key that created it (another key's: 404, no existence oracle)."""

@@ -6,7 +6,9 @@ The client key is checked by the route table in any of its usual headers.  A cre
 (write before you call, ``Idempotency-Key`` honoured) through ``tasks_native.NativeTasks``; a fetch shows
 only the key's own tasks (another key's id: ``task_not_exist`` 404, as one that never was); the batch
 fetch answers the key's tasks among ``ids`` in their order, silently leaving out the others (new-api's
-behaviour).  Clip URLs are signed, expiring gateway URLs of the stored results.
+behaviour).  Clip URLs are signed, expiring gateway URLs of the stored results.  A submit's ``notify_hook``
+/ ``callback_url`` is checked as a webhook target (a 400 naming the field it came in); a continue's
+``continue_clip_id`` must be a clip of one of the key's own succeeded tasks (``SunoTasks.continued``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 from typing import Any, Final
 from urllib.parse import unquote
 
+import msgspec
 import orjson
 
 from omnirouter.api.task_common import client_view
@@ -24,11 +27,21 @@ from omnirouter.http.asgi import Receive, Scope, Send, read_body, send_response
 from omnirouter.http.json_body import parse_json_object
 from omnirouter.http.routes import AUTH, PATH_PARAMS, Auth, ErrorEncoder, Handler, Route, RouteDoc
 from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.ir.task import TaskRequest, TaskStatus
 from omnirouter.protocols.tasks.fields import invalid
-from omnirouter.protocols.tasks.suno_dialect import SUNO_LYRICS, SUNO_MUSIC_DIALECT, SunoDialect, suno_error, task_dto
+from omnirouter.protocols.tasks.suno import VENDOR_CLIP_IDS
+from omnirouter.protocols.tasks.suno_dialect import (
+    SUNO_LYRICS,
+    SUNO_MUSIC_DIALECT,
+    SunoDialect,
+    hook_field,
+    suno_error,
+    task_dto,
+)
 from omnirouter.storage import KeyRecord
 from omnirouter.storage.blobs import BlobNotFound
 from omnirouter.tasks import TaskRecord
+from omnirouter.tasks.webhooks import check_callback_url
 
 __all__ = ["MAX_FETCH_IDS", "suno_routes"]
 
@@ -64,11 +77,34 @@ class SunoTasks(NativeTasks):
 
         return handle
 
+    async def prepare(self, key: KeyRecord, request: TaskRequest, body: bytes) -> TaskRequest:
+        """Check the webhook URL under the field the client named it with, and resolve a continue."""
+        field = hook_field(parse_json_object(body))
+        await check_callback_url(request.callback_url, self.gateway.config.image_fetch, field)
+        clip_id = request.extra.get("continue_clip_id")
+        return request if clip_id is None else await self.continued(key, request, str(clip_id))
+
+    async def continued(self, key: KeyRecord, request: TaskRequest, clip_id: str) -> TaskRequest:
+        """A continue of the clip ``{task id}-{index}`` of one of the key's succeeded tasks: Suno is sent its
+        own id of that clip, on the channel that made it (``remix_of``: the engine pins the source's
+        channel).  Any other id (another key's clip, one that never was) is a 400 naming the field."""
+        task_id, _, index = clip_id.rpartition("-")
+        record = await self.gateway.tasks.get(task_id, key_id=key.id) if task_id and index.isdigit() else None
+        vendor_ids = record.summary.details.get(VENDOR_CLIP_IDS) if record is not None else None
+        if record is None or record.status is not TaskStatus.SUCCEEDED or not isinstance(vendor_ids, list):
+            vendor_ids = []
+        vendor_id = vendor_ids[int(index)] if index.isdigit() and int(index) < len(vendor_ids) else None
+        if record is None or not vendor_id:
+            raise invalid(f"'continue_clip_id' names no finished clip of your tasks: '{clip_id}'.", "continue_clip_id")
+        extra = request.extra | {"continue_clip_id": vendor_id}
+        return msgspec.structs.replace(request, extra=extra, remix_of=record.id)
+
     async def dto(self, scope: Scope, record: TaskRecord) -> dict[str, Any]:
-        """The task as new-api shows it; a lyrics task's text read back from the result store."""
+        """The task as new-api shows it (a lyrics task's text from its details; for tasks that finished
+        before details were kept, read back from the result store)."""
         lyrics: dict[str, Any] | None = None
         stored = next((s for s in record.summary.stored if s.kind == "text"), None)
-        if stored is not None:
+        if stored is not None and "lyrics" not in record.summary.details:
             with contextlib.suppress(BlobNotFound):  # swept by retention: the task without its text
                 _, _, chunks = await self.gateway.results.open(stored.name)
                 parsed = orjson.loads(b"".join([chunk async for chunk in chunks]))

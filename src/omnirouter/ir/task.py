@@ -93,10 +93,11 @@ class TaskRequest(msgspec.Struct, kw_only=True):
 
     Midjourney tasks (``TaskKind.MIDJOURNEY``, the midjourney-proxy API) add: ``action`` the proxy's submit
     it is (``imagine`` when None; ``blend``, ``describe``, ``shorten``, ``change``, ``simple-change``,
-    ``action``, ``modal``); ``parent_task_id`` the vendor's id of the task a change / action / modal works
-    on (the route resolves the client's id to it); ``change`` ``UPSCALE`` / ``VARIATION`` / ``REROLL`` (or
-    ``U2``-style for ``simple-change``) with ``index`` 1-4; ``custom_id`` the button an ``action`` presses;
-    ``mask`` an inpaint's mask for ``modal``.  Other tasks leave them None.
+    ``action``, ``modal``, ``edits``, ``video``, ``swap_face``); ``parent_task_id`` the vendor's id of the
+    task a change / action / modal / video extension works on (the route resolves the client's id to it);
+    ``change`` ``UPSCALE`` / ``VARIATION`` / ``REROLL`` (or ``U2``-style for ``simple-change``) with
+    ``index`` 1-4 (a video extension's ``index``: 0-3, as the proxy counts videos); ``custom_id`` the
+    button an ``action`` presses; ``mask`` an inpaint's mask for ``modal``.  Other tasks leave them None.
 
     ``answer_format``: how the client wants the results shown (Omni-Image's ``response_format``:
     ``b64_json`` or ``url``); the gateway's own concern, never sent to a vendor.

@@ -61,6 +61,12 @@ second per 15 characters of input):
   /media/tasks/{token}/{video.mp4,cover.jpeg,last_frame.jpeg}``. Every vendor's timeline is scripted by
   the submit's directive with the same keys (``pending_polls``, ``poll_faults``, ``body_error`` +
   ``message``, ``delay``, ``media_fetches``, ``media_ttl``: below); polls take none.
+* Midjourney (``tasks_midjourney``, ``tasks_midjourney_plus``): a midjourney-proxy (``mj-api-secret``;
+  the plus API's 401 ``Authorization header missing.``) under ``/mj``, ``/mj-{fast,turbo,relax}/mj``:
+  ``/submit/{imagine,blend,describe,shorten,change,simple-change,action,modal,edits,video,
+  upload-discord-images}``, ``/insight-face/swap``, ``/task/{id}/fetch``, ``/task/list-by-condition``,
+  ``/task/{id}/image-seed``; keyless ``GET /mj/image/{id}[/{0-3}]`` (PNG grids and their images),
+  ``/mj/video/{id}/{n}.mp4|.webp`` and ``/mj/attachments/{n}/{name}`` (uploads).
 * ``GET /media/{name}``: the files behind the URLs these answers carry (no auth; logged with
   provider ``media``).
 

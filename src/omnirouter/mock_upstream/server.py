@@ -22,6 +22,7 @@ from omnirouter.mock_upstream import (
     openai_chat,
     openai_responses,
     tasks_midjourney,
+    tasks_midjourney_plus,
     tasks_suno,
     tasks_video,
     tasks_video_a,
@@ -147,6 +148,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/api/v1/services/aigc/text2image/image-synthesis", media_images.wanx_submit)
     # Midjourney (tasks_midjourney): the midjourney-proxy API
     tasks_midjourney.routes(r)
+    tasks_midjourney_plus.routes(r)  # edits, video, face swap, upload, image-seed
     # Video tasks, part A (tasks_video_a): Kling, Vidu, MiniMax Hailuo, Ark Seedance, Jimeng
     for action in ("text2video", "image2video"):
         r.add_post(f"/v1/videos/{action}", tasks_video_a.kling_submit)

@@ -9,7 +9,8 @@ submit_time, start_time, finish_time, progress, data}`` moves on the shared time
 ``delay``, ``media_fetches``, ``media_ttl``); statuses ``SUBMITTED``, ``IN_PROGRESS``, ``SUCCESS``,
 ``FAILURE``.  A music task's ``data`` is two clips, each with a real MP3 (``audio_url``) and a JPEG cover
 (``image_url``) served keyless at ``/suno/media/{token}/{clip}.{mp3|jpeg}``; a lyrics task's ``data`` is
-``{id, text, title, status}``.  A batch fetch advances each task as one poll would.
+``{id, text, title, status}``.  A batch fetch advances each task as one poll would.  A ``continue_clip_id``
+must be one of its own finished clips (``{task id}-clip{n}``; another is a 400), as Suno knows only its own.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ async def submit(request: web.Request) -> web.StreamResponse:
         return SUNO.error(400, "prompt is required", code="invalid_request")
     if action == "music" and "continue_clip_id" in body and not isinstance(body.get("continue_at"), int | float):
         return SUNO.error(400, "continue_at is required to continue a clip", code="invalid_request")
+    clip = body.get("continue_clip_id")
+    if action == "music" and clip is not None and not _known_clip(request, clip):
+        return SUNO.error(400, f"clip {clip} not found", code="invalid_request")
     got = await script(ex, prompt)
     if not isinstance(got, tuple):
         return got
@@ -72,6 +76,14 @@ async def submit(request: web.Request) -> web.StreamResponse:
         size=(512, 512), prefix="suno-", action=action.upper(), fields=fields,
     )  # fmt: skip
     return _ok(task.id)
+
+
+def _known_clip(request: web.Request, clip_id: Any) -> bool:
+    """Whether ``clip_id`` is a clip this server made (``{task id}-clip{n}`` of a succeeded task)."""
+    task_id, _, clip = str(clip_id).rpartition("-")
+    task = find(request, "suno", task_id)
+    clips = {f"clip{index}" for index in range(_CLIPS)}
+    return task is not None and clip in clips and status_of(task) == "succeeded"
 
 
 def _clip(request: web.Request, task: VideoTask, index: int) -> dict[str, Any]:

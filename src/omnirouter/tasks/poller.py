@@ -407,7 +407,8 @@ class TaskPoller(BackgroundLoop):
         """Settle: each clip billed at the vendor's reported seconds, else at those it makes for the request."""
         engine = self.engine
         summary = TaskSummary(vendor_status=state.vendor_status, seconds=state.seconds, outputs=state.outputs,
-                              stored=stored, made_seconds=record.summary.made_seconds)  # fmt: skip
+                              stored=stored, made_seconds=record.summary.made_seconds,
+                              details=state.details)  # fmt: skip
         billed = msgspec.structs.replace(record, summary=summary)
         usage = task_usage(billed, state.usage)
         summary.seconds = billed.shown_seconds()

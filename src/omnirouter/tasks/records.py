@@ -28,7 +28,9 @@ class TaskSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     ``made_seconds``: the length of each clip the task's vendor makes for its request
     (``TaskVendor.seconds_for``), known from create on; ``seconds``: the length made, once it succeeded
-    (the vendor's report where it gives one, else ``made_seconds``)."""
+    (the vendor's report where it gives one, else ``made_seconds``); ``details``: the vendor facts of its
+    final state (``TaskState.details``): the keys starting ``vendor_`` stay private (Suno's own clip ids,
+    which a continue is resolved to), the others are shown to dialects (``TaskView.details``)."""
 
     vendor_status: str = ""
     seconds: float | None = None
@@ -37,6 +39,7 @@ class TaskSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     stored: list[StoredOutput] = msgspec.field(default_factory=list)
     failure: str | None = None
     failure_code: str | None = None
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class TaskRecord(msgspec.Struct, kw_only=True):
@@ -136,6 +139,7 @@ class TaskRecord(msgspec.Struct, kw_only=True):
             error_code=self.summary.failure_code if error is not None else None,
             error_message=error,
             remix_of=request.remix_of,
+            details={name: fact for name, fact in self.summary.details.items() if not name.startswith("vendor_")},
         )
 
 

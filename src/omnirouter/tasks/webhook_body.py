@@ -4,10 +4,10 @@ An event is stored when its state change commits (``tasks/outbox.py``) as a *sna
 that moment, its outputs as gateway paths, and the name of the dialect that created the task
 (``TaskRequest.dialect``).  It is rendered when sent (``render``): the view goes through that dialect's own
 ``encode_task`` (the one its fetch route answers with; no second encoder), and the task object a client
-polls becomes the event's ``data`` — OpenAI's video object, new-api's ``TaskDto``, Kling's task ``data``,
-Veo's operation — inside ``{type, id, created_at, dialect, data}``.  Output paths become absolute signed URLs
-under the gateway's ``public_url`` (valid ``URL_LIFETIME`` from each attempt, so a late retry still carries
-working links), or stay gateway paths without one.
+polls becomes the event's ``data`` — OpenAI's video object, new-api's ``TaskDto`` (video, or Suno's with
+its clips or lyrics), Kling's task ``data``, Veo's operation — inside ``{type, id, created_at, dialect,
+data}``.  Output paths become absolute signed URLs under the gateway's ``public_url`` (valid ``URL_LIFETIME``
+from each attempt, so a late retry still carries working links), or stay gateway paths without one.
 
 A task whose dialect is unknown (created before dialects were recorded, or by a caller that names none)
 gets the common engine view as ``data`` (``object: "task"``), as do events stored before snapshots existed:
@@ -29,6 +29,7 @@ from omnirouter.protocols.tasks.base import TaskDialect, TaskView
 from omnirouter.protocols.tasks.kling_native import KLING_TEXT2VIDEO
 from omnirouter.protocols.tasks.omni_image import OMNI_IMAGE
 from omnirouter.protocols.tasks.openai_videos import OPENAI_VIDEOS
+from omnirouter.protocols.tasks.suno_dialect import SUNO_MUSIC_DIALECT
 from omnirouter.protocols.tasks.unified_video import UNIFIED_VIDEO
 from omnirouter.protocols.tasks.veo_native import VEO
 from omnirouter.tasks.records import StoredOutput, TaskRecord
@@ -47,12 +48,14 @@ URL_LIFETIME: Final = 24 * 3600
 """How long a signed output URL in a task answer or a webhook works (seconds; each one is fresh)."""
 
 DIALECTS: Final[Mapping[str, TaskDialect]] = {
-    dialect.name: dialect for dialect in (OPENAI_VIDEOS, UNIFIED_VIDEO, KLING_TEXT2VIDEO, VEO, OMNI_IMAGE)
+    dialect.name: dialect
+    for dialect in (OPENAI_VIDEOS, UNIFIED_VIDEO, KLING_TEXT2VIDEO, VEO, SUNO_MUSIC_DIALECT, OMNI_IMAGE)
 }
 """The dialects whose tasks get webhook bodies in their own shape, by ``TaskDialect.name`` (Kling's two
-endpoints answer one shape)."""
+endpoints answer one shape, as do Suno's music and lyrics: ``TaskView.details`` carries a lyrics task's
+text, so its body needs no read of the result store)."""
 
-_ENVELOPED: Final = frozenset({UNIFIED_VIDEO.name, KLING_TEXT2VIDEO.name})
+_ENVELOPED: Final = frozenset({UNIFIED_VIDEO.name, KLING_TEXT2VIDEO.name, SUNO_MUSIC_DIALECT.name})
 """Dialects whose fetch answers an envelope (``{code, message, data}``): the event's ``data`` is its ``data``."""
 
 

@@ -84,14 +84,14 @@ async def target_refusal(url: str, policy: ImageFetchConfig) -> str:
     return await refusal(url, policy.allow_private, policy.allow_hosts, policy.deny_hosts)
 
 
-async def check_callback_url(url: str | None, policy: ImageFetchConfig) -> None:
-    """A 400 naming ``callback_url`` when the gateway will not POST to it."""
+async def check_callback_url(url: str | None, policy: ImageFetchConfig, field: str = "callback_url") -> None:
+    """A 400 naming ``field`` (the client's name for its webhook URL) when the gateway will not POST to it."""
     if url is None:
         return
     reason = await target_refusal(url, policy)
     if reason:
-        raise GatewayError(ErrorKind.INVALID_REQUEST, f"'callback_url' cannot be used: {reason}.",
-                           code="invalid_callback_url", param="callback_url")  # fmt: skip
+        raise GatewayError(ErrorKind.INVALID_REQUEST, f"'{field}' cannot be used: {reason}.",
+                           code="invalid_callback_url", param=field)  # fmt: skip
 
 
 class WebhookSender(BackgroundLoop):

@@ -15,7 +15,7 @@ first, as PixVerse's ``img_id``: ``UploadsFirst``), stores results and moves mon
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
@@ -168,7 +168,8 @@ class TaskView(msgspec.Struct, kw_only=True):
     """A task as clients see it, before a dialect renders it: only what is theirs (no channel, upstream
     id, key or vendor body).  Times are unix seconds (``started_at``: when the vendor started running it,
     ``updated_at``: its last change); ``seconds``/``size`` what was made (and billed); ``client_ref`` the
-    client's own id for the task (``TaskRequest.client_ref``)."""
+    client's own id for the task (``TaskRequest.client_ref``); ``details`` the vendor facts a dialect shows
+    besides the common fields (Suno's ``lyrics`` ``{text, title}``), never a vendor-private one."""
 
     id: str
     kind: TaskKind
@@ -190,6 +191,7 @@ class TaskView(msgspec.Struct, kw_only=True):
     started_at: int | None = None
     updated_at: int | None = None
     client_ref: str | None = None
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class TaskDialect(Protocol):

@@ -1,16 +1,19 @@
 """Midjourney through a midjourney-proxy (the open ``novicezk/midjourney-proxy`` and its "plus" API, what
 new-api relays), as a task vendor: pure, the engine does the I/O (``protocols/tasks/base.py``).
 
-Submits go to ``/mj/submit/{imagine,blend,describe,shorten,change,simple-change,action,modal}`` (under
-``/mj-{mode}/mj`` when the channel's option ``mode`` is ``fast``, ``turbo`` or ``relax``) with the key as
-``mj-api-secret``; the proxy answers ``{code, description, result, properties}``: ``1`` submitted and
-``22`` queued carry the new task's id, ``21`` an existing task's id (or, on the plus API, a task now
-waiting in ``MODAL`` for its dialog), ``4`` a bad request and ``24`` a banned prompt (400s), ``23`` a full
-queue (429), anything else a 502.  Polls read ``GET /mj/task/{id}/fetch``, or many at once ``POST
-/mj/task/list-by-condition {ids}``: ``NOT_START`` / ``SUBMITTED`` are queued, ``MODAL`` / ``IN_PROGRESS``
-running, ``SUCCESS`` succeeded with ``imageUrl`` as the output, ``FAILURE`` (and the plus API's ``CANCEL``)
-failed with ``failReason``.  The task's buttons, final prompt and description are kept in
-``TaskState.details`` for a dialect to show.
+Submits go to ``/mj/submit/{imagine,blend,describe,shorten,change,simple-change,action,modal,edits,video}``
+and ``/mj/insight-face/swap`` (under ``/mj-{mode}/mj`` when the channel's option ``mode`` is ``fast``,
+``turbo`` or ``relax``) with the key as ``mj-api-secret``; the proxy answers ``{code, description, result,
+properties}``: ``1`` submitted and ``22`` queued carry the new task's id, ``21`` an existing task's id (or,
+on the plus API, a task now waiting in ``MODAL`` for its dialog), ``4`` a bad request and ``24`` a banned
+prompt (400s), ``23`` a full queue (429), anything else a 502.  Polls read ``GET /mj/task/{id}/fetch``, or
+many at once ``POST /mj/task/list-by-condition {ids}``: ``NOT_START`` / ``SUBMITTED`` are queued,
+``MODAL`` / ``IN_PROGRESS`` running, ``SUCCESS`` succeeded (``imageUrl`` and the plus API's ``imageUrls``
+as images; a video's ``videoUrls`` / ``videoUrl``), ``FAILURE`` (and the plus API's ``CANCEL``) failed
+with ``failReason``.  The task's buttons, final prompt, description, ``seed`` and where each output came
+from are kept in ``TaskState.details`` for a dialect to show.  Two calls are not tasks:
+``upload-discord-images`` (``upload_images`` / ``parse_uploaded``: the uploaded images' URLs at once) and
+``image-seed`` (``image_seed`` / ``parse_image_seed``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from urllib.parse import quote
 import orjson
 
 from omnirouter.ir import ErrorKind, GatewayError
-from omnirouter.ir.task import TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
+from omnirouter.ir.task import OutputKind, TaskKind, TaskOutput, TaskRequest, TaskState, TaskStatus
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.fields import invalid
@@ -39,11 +42,26 @@ from omnirouter.protocols.tasks.video_common import (
     vendor_error,
 )
 
-__all__ = ["MIDJOURNEY", "MidjourneyProxy", "mj_state"]
+__all__ = ["ACTIONS", "MIDJOURNEY", "UPLOAD", "MidjourneyProxy", "mj_state", "parse_image_seed", "parse_uploaded"]
 
 _VENDOR = "midjourney-proxy"
-ACTIONS = ("imagine", "blend", "describe", "shorten", "change", "simple-change", "action", "modal")
-"""The proxy's submits (``TaskRequest.action``)."""
+ACTIONS = (
+    "imagine",
+    "blend",
+    "describe",
+    "shorten",
+    "change",
+    "simple-change",
+    "action",
+    "modal",
+    "edits",
+    "video",
+    "swap_face",
+)
+"""The proxy's task submits (``TaskRequest.action``); ``swap_face`` is ``/insight-face/swap``."""
+UPLOAD = "upload-discord-images"
+"""The proxy's one synchronous submit: no task, its answer carries the uploaded images' URLs
+(``MidjourneyProxy.upload_images`` / ``parse_uploaded``)."""
 _MODES = ("fast", "turbo", "relax")
 _CHANGES = ("UPSCALE", "VARIATION", "REROLL")
 _DIMENSIONS = {"2:3": "PORTRAIT", "1:1": "SQUARE", "3:2": "LANDSCAPE"}
@@ -59,6 +77,10 @@ _STATUS = {
 _CODE_KINDS = {4: ErrorKind.INVALID_REQUEST, 24: ErrorKind.INVALID_REQUEST, 3: ErrorKind.INVALID_REQUEST}
 _CODE_KINDS |= {23: ErrorKind.RATE_LIMIT}
 _MIMES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}
+_VIDEO_MIMES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime"}
+_VIDEO_TYPES = {"480p": "vid_1.1_i2v_480", "720p": "vid_1.1_i2v_720"}
+_MOTIONS = ("low", "high")
+_BATCH_SIZES = (1, 2, 4)
 
 
 def _base(target: TaskTarget) -> str:
@@ -81,10 +103,65 @@ def _images(request: TaskRequest) -> list[str]:
     return refs
 
 
+def _refs(request: TaskRequest, what: str, least: int, most: int) -> list[str]:
+    """The request's images as URLs or ``data:`` URLs (the proxy takes either for edits, video and face
+    swaps), ``least`` to ``most`` of them (else a 400 naming ``images``)."""
+    if not least <= len(request.images) <= most:
+        count = f"{least}" if least == most else f"{least} to {most}"
+        raise invalid(f"Midjourney's {what} takes {count} image{'s' if most > 1 else ''}.", "images")
+    return [image_ref(image, image_param(index)) for index, image in enumerate(request.images)]
+
+
 def _need(value: Any, param: str, what: str) -> Any:
     if value is None or value == "":
         raise invalid(f"Midjourney's {what} needs '{param}'.", param)
     return value
+
+
+def _swap_face(request: TaskRequest) -> dict[str, Any]:
+    """``/insight-face/swap``: ``images[0]`` the face, ``images[1]`` the picture it goes into, each as
+    ``*Base64`` (inline) or ``*Url``."""
+    source, target = _refs(request, "face swap", 2, 2)
+    if source == target:
+        raise invalid("Midjourney's face swap needs two different images (the face, then the target).", "images")
+    body: dict[str, Any] = {}
+    for name, ref in (("source", source), ("target", target)):
+        body[f"{name}{'Base64' if ref.startswith('data:') else 'Url'}"] = ref
+    return body
+
+
+def _video(request: TaskRequest) -> dict[str, Any]:
+    """``/submit/video``: a new video from a first frame (``images[0]``, ``images[1]`` the optional end
+    frame), or with ``task_id`` the extension of the parent's video ``index`` (0-3, as the proxy counts);
+    ``n`` is ``batchSize`` (1, 2 or 4), ``resolution`` 480p / 720p its ``videoType``."""
+    body: dict[str, Any] = {"prompt": _need(request.prompt, "prompt", "video")}
+    refs = _refs(request, "video", 0 if request.parent_task_id else 1, 2)
+    for name, ref in zip(("image", "endImage"), refs, strict=False):
+        body[name] = ref
+    if request.parent_task_id is not None:
+        if request.index not in (0, 1, 2, 3):
+            raise invalid("Midjourney's video extension needs the parent video's 'index' (0 to 3).", "index")
+        body |= {"action": "extend", "taskId": request.parent_task_id, "index": request.index}
+    if request.n is not None:
+        body["batchSize"] = request.n
+    if request.resolution is not None:
+        if request.resolution.lower() not in _VIDEO_TYPES:
+            raise invalid("Midjourney makes 480p or 720p videos.", "resolution")
+        body["videoType"] = _VIDEO_TYPES[request.resolution.lower()]
+    return body
+
+
+def _check_video(body: Mapping[str, Any]) -> None:
+    """The video fields as sent (the client's native ``motion``, ``loop``, ``videoType``, ``batchSize``
+    included): a 400 naming the one the proxy cannot take."""
+    if body.get("motion", "low") not in _MOTIONS:
+        raise invalid("Midjourney's video motion is 'low' or 'high'.", "motion")
+    if not isinstance(body.get("loop", False), bool):
+        raise invalid("Midjourney's video 'loop' is true or false.", "loop")
+    if body.get("videoType", _VIDEO_TYPES["480p"]) not in _VIDEO_TYPES.values():
+        raise invalid(f"Midjourney's videoType is {' or '.join(_VIDEO_TYPES.values())}.", "videoType")
+    if body.get("batchSize", 4) not in _BATCH_SIZES:
+        raise invalid("Midjourney makes 1, 2 or 4 videos a batch.", "n")
 
 
 def _body(action: str, request: TaskRequest) -> dict[str, Any]:
@@ -109,6 +186,12 @@ def _body(action: str, request: TaskRequest) -> dict[str, Any]:
         return {"base64": _images(request)[0]}
     if action == "shorten":
         return {"prompt": _need(request.prompt, "prompt", "shorten")}
+    if action == "edits":
+        return {"prompt": _need(request.prompt, "prompt", "edits"), "image": _refs(request, "edits", 1, 1)[0]}
+    if action == "video":
+        return _video(request)
+    if action == "swap_face":
+        return _swap_face(request)
     parent = _need(request.parent_task_id, "task_id", action)
     if action == "change":
         if request.change not in _CHANGES:
@@ -131,9 +214,53 @@ def _body(action: str, request: TaskRequest) -> dict[str, Any]:
     return body
 
 
-def _output(url: str) -> TaskOutput:
-    extension = url.split("?", 1)[0].rsplit(".", 1)[-1].lower()
-    return TaskOutput(kind="image", url=url, mime=_MIMES.get(extension, "image/png"))
+def _extension(url: str) -> str:
+    return url.split("?", 1)[0].rsplit(".", 1)[-1].lower()
+
+
+def _urls(value: Any) -> list[str]:
+    """The URLs of ``imageUrls`` / ``videoUrls``: ``[{url, thumbnail}]`` on the plus API (plain strings
+    taken too)."""
+    items = value if isinstance(value, list) else []
+    found = [text(item.get("url")) if isinstance(item, dict) else text(item) for item in items]
+    return [url for url in found if url is not None]
+
+
+def _outputs(task: Mapping[str, Any]) -> tuple[list[TaskOutput], list[str]]:
+    """A finished task's files and where each came from (``details["output_roles"]``).
+
+    A video (``videoUrls``, else ``videoUrl``) gives ``video`` outputs, then ``imageUrl`` as a
+    ``thumbnail`` when it is a picture of its own (the plus API sets it to the first video); an image task
+    gives ``imageUrl`` (the grid) first, then each of ``imageUrls`` (the plus API's four single images).
+    A URL is kept once; an ``imageUrl`` ending in ``.mp4`` with no video URLs is the video."""
+    outputs: list[TaskOutput] = []
+    roles: list[str] = []
+    seen: set[str] = set()
+
+    def add(url: str | None, kind: OutputKind, role: str) -> None:
+        if url is None or url in seen:
+            return
+        seen.add(url)
+        extension = _extension(url)
+        default = "video/mp4" if kind == "video" else "image/png"
+        mime = _VIDEO_MIMES.get(extension) or _MIMES.get(extension) or default
+        outputs.append(TaskOutput(kind=kind, url=url, mime=mime))
+        roles.append(role)
+
+    image_url = text(task.get("imageUrl"))
+    videos = _urls(task.get("videoUrls")) or [u for u in [text(task.get("videoUrl"))] if u is not None]
+    if not videos and image_url is not None and _extension(image_url) in _VIDEO_MIMES:
+        videos = [image_url]  # a video task of a proxy that fills no video URLs: imageUrl is the video
+    if videos:
+        for url in videos:
+            add(url, "video", "videoUrls")
+        if image_url is not None and _extension(image_url) not in _VIDEO_MIMES:
+            add(image_url, "thumbnail", "imageUrl")
+        return outputs, roles
+    add(image_url, "image", "imageUrl")
+    for url in _urls(task.get("imageUrls")):
+        add(url, "image", "imageUrls")
+    return outputs, roles
 
 
 def _progress(value: Any) -> int | None:
@@ -157,14 +284,18 @@ def mj_state(task: Mapping[str, Any]) -> TaskState:
     for name in ("action", "description"):
         if text(task.get(name)) is not None:
             details[name] = task[name]
+    seed = task.get("seed")
+    if isinstance(seed, int | str) and not isinstance(seed, bool) and str(seed):
+        details["seed"] = str(seed)
     state = TaskState(status=status, vendor_status=raw, progress=_progress(task.get("progress")), details=details)
     if status is TaskStatus.FAILED:
         state.failure = text(task.get("failReason")) or ("cancelled at Midjourney" if raw == "CANCEL" else None)
         state.failure = state.failure or "Midjourney reported the task failed"
         state.failure_code = raw
     elif status is TaskStatus.SUCCEEDED:
-        url = text(task.get("imageUrl"))
-        state.outputs = [_output(url)] if url is not None else []
+        state.outputs, roles = _outputs(task)
+        if roles:
+            details["output_roles"] = roles
         state.progress = 100
     return state
 
@@ -197,11 +328,28 @@ class MidjourneyProxy(NoFind, NoCancel):
 
         The client's webhook is not sent as ``notifyHook``: the engine follows the task by polling."""
         action = request.action or "imagine"
+        if action == UPLOAD:
+            raise invalid(f"{UPLOAD} makes no task: the route calls upload_images and answers at once.", "action")
         if action not in ACTIONS:
             raise invalid(f"Midjourney actions are {', '.join(ACTIONS)}; got {action!r}.", "action")
         body = _body(action, request)
         merge_extra(body, request.extra)
+        if action == "video":
+            _check_video(body)
+        if action == "swap_face":
+            return UpstreamCall(f"{_base(target)}/insight-face/swap", dump(body))
         return UpstreamCall(f"{_base(target)}/submit/{action}", dump(body))
+
+    def upload_images(self, request: TaskRequest, target: TaskTarget) -> UpstreamCall:
+        """``POST {base}/submit/upload-discord-images {base64Array}``: the request's images (inline only,
+        1 to 5) put where Midjourney can fetch them; synchronous, its answer read by ``parse_uploaded``."""
+        if not 1 <= len(request.images) <= 5:
+            raise invalid("Midjourney's upload takes 1 to 5 images.", "images")
+        return UpstreamCall(f"{_base(target)}/submit/{UPLOAD}", dump({"base64Array": _images(request)}))
+
+    def image_seed(self, upstream_id: str, target: TaskTarget) -> UpstreamCall:
+        """``GET {base}/task/{id}/image-seed``: the seed of a finished task's image (``parse_image_seed``)."""
+        return UpstreamCall(f"{_base(target)}/task/{quote(upstream_id, safe='')}/image-seed", method="GET")
 
     def parse_submit(self, answer: Answer, request: TaskRequest, target: TaskTarget) -> Submitted:
         """``result`` (the task's id) for codes 1, 22 and 21; a ``MODAL`` task (21 waiting for its dialog)
@@ -262,6 +410,29 @@ class MidjourneyProxy(NoFind, NoCancel):
             return vendor_error(status, body, _VENDOR)
         error = vendor_error(status, b"{}", _VENDOR)
         return GatewayError(error.kind, f"{_VENDOR}: {description}", status=status, code=str(parsed.get("code")))
+
+
+def parse_uploaded(answer: Answer) -> list[str]:
+    """The URLs of ``upload-discord-images``' answer ``{code: 1, description, result: [url, …]}`` (the
+    proxy's ``SubmitResultVO`` with a list result); another code raises as a submit's would."""
+    parsed = parse_json(answer.body, _VENDOR)
+    code = _check_code(parsed)
+    urls = _urls(parsed.get("result"))
+    if code != 1 or not urls:
+        raise upstream_error(_VENDOR, f"the upload answered code {code} without URLs", str(code))
+    return urls
+
+
+def parse_image_seed(answer: Answer) -> str:
+    """The seed in ``image-seed``'s answer ``{code: 1, description: "成功", result: "<seed>"}``; another
+    code raises as a submit's would (a non-2xx answer, as the proxy's 404 ``code 3`` for an unknown task
+    or 400 ``code 4`` for an unfinished one, goes through ``decode_error``)."""
+    parsed = parse_json(answer.body, _VENDOR)
+    code = _check_code(parsed)
+    seed = parsed.get("result")
+    if code != 1 or not isinstance(seed, int | str) or isinstance(seed, bool) or str(seed) == "":
+        raise upstream_error(_VENDOR, f"the image seed answered code {code} without a seed", str(code))
+    return str(seed)
 
 
 MIDJOURNEY = MidjourneyProxy()

@@ -18,8 +18,9 @@ Statuses (Suno-API's, new-api's enum): ``NOT_START``/``SUBMITTED``/``QUEUED`` �
 ``SUCCESS`` → succeeded, ``FAILURE`` → failed (reason ``fail_reason``); ``UNKNOWN`` and others → running (our deadline
 ends a task that never finishes).  Outputs: each clip's ``audio_url`` (mp3, kind ``audio``) then its ``image_url``
 (kind ``image``); lyrics, answered inline, one ``text`` output: a ``data:`` URL of ``{text, title}`` as JSON, which
-the result store keeps like any file.  Billing: ``per_call`` (one unit a task).  Timing: first poll 10 s, at most 20 s
-apart, deadline 30 min.
+the result store keeps like any file, and ``details["lyrics"]`` ``{text, title}`` for dialects to show.  Each
+clip's own id goes to ``details["vendor_clip_ids"]`` (private).  Billing: ``per_call`` (one unit a task).
+Timing: first poll 10 s, at most 20 s apart, deadline 30 min.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall, inva
 from omnirouter.protocols.tasks.base import Submitted, TaskTarget, TaskTiming
 from omnirouter.protocols.tasks.video_common import NoCancel, NoFind, dump, parse_json, text, vendor_error
 
-__all__ = ["LYRICS_MIME", "MUSIC_FIELDS", "SUNO_MUSIC", "SunoMusic", "suno_action", "suno_state"]
+__all__ = ["LYRICS_MIME", "MUSIC_FIELDS", "SUNO_MUSIC", "VENDOR_CLIP_IDS", "SunoMusic", "suno_action", "suno_state"]
 
 _VENDOR = "Suno"
 LYRICS_MIME = "application/json"
@@ -53,6 +54,9 @@ MUSIC_FIELDS = (
     "task_id",
 )
 """The music body's fields besides ``prompt`` (taken from ``TaskRequest.extra``)."""
+VENDOR_CLIP_IDS = "vendor_clip_ids"
+"""``TaskState.details`` key: Suno's own id of each clip, in the order of the ``audio`` outputs (private:
+clients see ``{task id}-{index}``, which a continue's ``continue_clip_id`` is resolved back to)."""
 _STATUS = {
     "NOT_START": TaskStatus.QUEUED,
     "SUBMITTED": TaskStatus.QUEUED,
@@ -88,25 +92,31 @@ def suno_state(task: Mapping[str, Any]) -> TaskState:
         reason = text(task.get("fail_reason")) or "Suno reported the task failed"
         return TaskState(status=status, vendor_status=raw, failure=reason)
     outputs: list[TaskOutput] = []
+    details: dict[str, Any] = {}
     if status is TaskStatus.SUCCEEDED:
         data = task.get("data")
         clips = data if isinstance(data, list) else []
+        clip_ids: list[str] = []
         for clip in clips:
             if not isinstance(clip, dict):
                 continue
             audio = text(clip.get("audio_url"))
             if audio is not None:
                 outputs.append(TaskOutput(kind="audio", url=audio, mime="audio/mpeg"))
+                clip_ids.append(text(clip.get("id")) or "")
             image = text(clip.get("image_url"))
             if image is not None:
                 outputs.append(TaskOutput(kind="image", url=image, mime="image/jpeg"))
         if isinstance(data, dict):  # lyrics: the text inline, kept as a JSON file ``{text, title}``
             lyrics = {"text": text(data.get("text")) or "", "title": text(data.get("title")) or ""}
+            details["lyrics"] = lyrics
             encoded = base64.b64encode(orjson.dumps(lyrics)).decode()
             outputs.append(TaskOutput(kind="text", url=f"data:application/json;base64,{encoded}", mime=LYRICS_MIME))
         if isinstance(data, list) and not outputs:
             raise GatewayError(ErrorKind.UPSTREAM, "Suno reported success without any clip's audio_url")
-    return TaskState(status=status, vendor_status=raw, outputs=outputs)
+        if clip_ids:
+            details[VENDOR_CLIP_IDS] = clip_ids
+    return TaskState(status=status, vendor_status=raw, outputs=outputs, details=details)
 
 
 class SunoMusic(NoFind, NoCancel):

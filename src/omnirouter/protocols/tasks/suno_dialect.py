@@ -3,7 +3,10 @@
 
 Create body: music ``{prompt, gpt_description_prompt, mv, title, tags, make_instrumental, continue_at,
 continue_clip_id, task_id}`` (a ``prompt`` or a ``gpt_description_prompt`` is required; ``continue_at``
-needs ``continue_clip_id``), lyrics ``{prompt}`` (required).  The model is the action's, as new-api names
+needs ``continue_clip_id``, a clip id this gateway showed: ``{task id}-{index}``, resolved by the route),
+lyrics ``{prompt}`` (required).  Either may name the client's webhook for the task as ``notify_hook``
+(GoAPI's field) or ``callback_url`` (``TaskRequest.callback_url``, checked by the route, never sent upstream;
+the webhook's ``data`` is the task as the fetch shows it).  The model is the action's, as new-api names
 it: ``suno_music`` / ``suno_lyrics`` (what channels serve and prices name, billed ``per_call``).  The
 Suno fields go upstream as given (``TaskRequest.extra``); ``mode`` carries the action.
 
@@ -30,7 +33,16 @@ from omnirouter.ir.task import TaskKind, TaskRequest, TaskStatus
 from omnirouter.protocols.tasks.base import TaskView
 from omnirouter.protocols.tasks.fields import invalid, opt_text
 
-__all__ = ["SUNO_LYRICS", "SUNO_MUSIC_DIALECT", "SUNO_STATUS", "SunoDialect", "suno_error"]
+__all__ = [
+    "HOOK_FIELDS",
+    "SUNO_LYRICS",
+    "SUNO_MUSIC_DIALECT",
+    "SUNO_STATUS",
+    "SunoDialect",
+    "hook_field",
+    "suno_error",
+    "task_dto",
+]
 
 JSON: Final = b"application/json"
 MAX_PROMPT: Final = 5000
@@ -54,6 +66,8 @@ _ERROR: Final[dict[ErrorKind, tuple[int, str]]] = {
     ErrorKind.OVERLOADED: (503, "upstream_unavailable"),
     ErrorKind.UPSTREAM_TIMEOUT: (504, "upstream_timeout"),
 }
+HOOK_FIELDS: Final = ("notify_hook", "callback_url")
+"""Where a submit may name the client's webhook for the task (GoAPI's Suno field, the gateway's own)."""
 _STRINGS: Final = ("gpt_description_prompt", "mv", "title", "tags", "continue_clip_id", "task_id")
 
 
@@ -94,6 +108,20 @@ def _music_fields(parsed: dict[str, Any]) -> dict[str, Any]:
     return extra
 
 
+def hook_field(parsed: dict[str, Any]) -> str:
+    """The field that names the client's webhook in a submit body: ``notify_hook`` (GoAPI's) when sent."""
+    return "notify_hook" if parsed.get("notify_hook") is not None else "callback_url"
+
+
+def _hook(parsed: dict[str, Any]) -> str | None:
+    """The client's webhook for the task: ``notify_hook`` or ``callback_url`` (one of them; never sent upstream)."""
+    hooks = {name: opt_text(parsed.get(name), name) for name in HOOK_FIELDS}
+    given = [name for name, url in hooks.items() if url is not None]
+    if len(given) > 1:
+        raise invalid("Give the webhook as 'notify_hook' or as 'callback_url', not both.", "notify_hook")
+    return hooks[given[0]] if given else None
+
+
 class SunoDialect:
     """new-api's ``/suno/submit/{action}`` and ``/suno/fetch`` as clients speak them."""
 
@@ -112,7 +140,8 @@ class SunoDialect:
             raise invalid("'prompt' is required and must be a non-empty string.", "prompt")
         if self.action == "music" and not (prompt or "").strip() and "gpt_description_prompt" not in extra:
             raise invalid("'prompt' (or 'gpt_description_prompt') is required.", "prompt")
-        return TaskRequest(kind=TaskKind.MUSIC, model=model or self.model, prompt=prompt, mode=self.action, extra=extra)
+        return TaskRequest(kind=TaskKind.MUSIC, model=model or self.model, prompt=prompt, mode=self.action,
+                           extra=extra, callback_url=_hook(parsed))  # fmt: skip
 
     def budget(self, request: TaskRequest) -> Budget:
         texts = (request.prompt or "", str(request.extra.get("gpt_description_prompt") or ""))
@@ -130,8 +159,12 @@ class SunoDialect:
 
 def task_dto(view: TaskView, lyrics: dict[str, Any] | None = None) -> dict[str, Any]:
     """The task in new-api's ``TaskDto`` form (``data``: its clips once it succeeded, or for a lyrics task
-    the stored ``lyrics`` ``{text, title}`` as ``{id, text, title, status}``)."""
+    its ``lyrics`` ``{text, title}`` as ``{id, text, title, status}``: ``view.details["lyrics"]``, else the
+    ``lyrics`` given, read from the result store for tasks that finished before details were kept)."""
     finished = view.status.terminal
+    shown = view.details.get("lyrics")
+    if isinstance(shown, dict):
+        lyrics = {"text": str(shown.get("text", "")), "title": str(shown.get("title", ""))}
     dto: dict[str, Any] = {
         "task_id": view.id,
         "platform": "suno",
