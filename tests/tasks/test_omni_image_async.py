@@ -172,6 +172,24 @@ async def test_the_task_is_answered_before_a_synchronous_vendor_answers(
     assert await _charged(url, task["id"]) == [PER_IMAGE_NANO]
 
 
+async def test_an_idempotency_key_gives_the_same_task_and_one_charge(
+    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream
+) -> None:
+    _, url = served
+    body = {"model": "seedream", "prompt": "one harbour", "n": 2}
+    headers = {"idempotency-key": "harbour-1"}
+    first = await http.post("/v1/images/generations?async=true", json=body, headers=headers)
+    again = await http.post("/v1/images/generations?async=true", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200 and first.json()["id"] == again.json()["id"]
+    other = await http.post("/v1/images/generations?async=true", json={**body, "n": 1}, headers=headers)
+    assert other.status_code == 409 and other.json()["error"]["param"] == "Idempotency-Key"
+    final = await _finished(http, first.json()["id"])
+    assert final["status"] == "completed" and len(final["data"]) == 2
+    assert len([r for r in mock_upstream.requests if r.path == "/api/v3/images/generations"]) == 1
+    assert await _charged(url, first.json()["id"]) == [2 * PER_IMAGE_NANO]
+    await assert_books_balance(url, "tester")
+
+
 async def test_a_run_cut_off_mid_call_is_refunded_by_the_reconciler(
     served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream
 ) -> None:
