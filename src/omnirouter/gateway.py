@@ -40,6 +40,7 @@ from omnirouter.storage.signing_secret import url_signing_secret
 from omnirouter.storage.users_repo import disabled_user_ids
 from omnirouter.tasks import TaskEngine, TaskPoller
 from omnirouter.tasks.callbacks import CallbackLinks, PollHints
+from omnirouter.tasks.image_runs import ImageRuns
 from omnirouter.tasks.retention import RetentionSweep
 from omnirouter.tasks.services import TaskServices
 from omnirouter.tasks.shared_rate import SharedPollRate
@@ -123,6 +124,7 @@ class Gateway:
             submit_grace=config.tasks.submit_grace,
             http_timeout=config.tasks.http_timeout,
         )
+        self.image_runs = ImageRuns(self.tasks)  # Omni-Image tasks; synchronous vendors' calls run here
         # Poll rates: one budget per channel shared by every replica through Redis, else this process's own.
         shared_rate = SharedPollRate(self.shared.redis, config.redis_prefix) if self.shared.redis is not None else None
         self.task_poller = TaskPoller(self.tasks, interval=config.tasks.poll_interval, shared_rate=shared_rate)
@@ -158,6 +160,7 @@ class Gateway:
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def stop(self) -> None:
+        await self.image_runs.close()
         await self.task_hints.close()
         await self.task_services.stop()
         await self.reloader.stop()

@@ -1,25 +1,19 @@
 """OpenAI's image routes: ``/v1/images/generations`` (OpenAI and Omni-Image bodies) and ``/v1/images/edits``
 (multipart uploads, bounded by ``max_upload_bytes``, or the JSON form).
 
-``?async=true`` (Omni-Image's asynchronous tasks) is answered 400 until the task engine serves it.
+``?async=true`` (Omni-Image's asynchronous tasks) makes a task on the engine and
+``GET /v1/images/generations/{task_id}`` reads it; synchronous calls to models served only by image task
+vendors wait on an engine task (``api/images_async.py``).
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from omnirouter.api.errors import OPENAI_ERRORS
+from omnirouter.api.images_async import ImageTasks, generations_handler
 from omnirouter.api.media import media_handler, media_route
 from omnirouter.gateway import Gateway
-from omnirouter.http.asgi import Receive, Scope, Send
-from omnirouter.http.routes import FormField, Handler, Route
-from omnirouter.ir.media import ImageRequest
-from omnirouter.protocols.media.images import invalid
-from omnirouter.protocols.media.openai_images_in import (
-    OPENAI_IMAGE_EDITS_IN,
-    OPENAI_IMAGE_GENERATIONS_IN,
-    OpenAIImagesInbound,
-)
+from omnirouter.http.routes import Auth, FormField, Handler, Route, RouteDoc
+from omnirouter.protocols.media.openai_images_in import OPENAI_IMAGE_EDITS_IN, OPENAI_IMAGE_GENERATIONS_IN
 from omnirouter.providers import Capability
 
 __all__ = ["image_routes"]
@@ -37,32 +31,16 @@ _EDIT_FORM = (
 )  # fmt: skip
 
 
-class _AsyncRefused(OpenAIImagesInbound):
-    """A generations client asking ``?async=true``: a 400 naming ``async`` (after the key is checked)."""
-
-    def decode(self, body: bytes, content_type: str, model: str | None) -> ImageRequest:
-        raise invalid(
-            "Asynchronous image tasks ('async=true') are not available on this gateway yet; "
-            "call /v1/images/generations without it.",
-            "async",
-        )
-
-
 def _generations(gateway: Gateway) -> Handler:
-    sync = media_handler(gateway, Capability.IMAGE_GENERATION, OPENAI_IMAGE_GENERATIONS_IN)
-    refused = media_handler(gateway, Capability.IMAGE_GENERATION, _AsyncRefused(edit=False))
-
-    async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        wants_async = any(value.lower() in ("true", "1") for value in query.get("async", []))
-        await (refused if wants_async else sync)(scope, receive, send)
-
-    return handle
+    return generations_handler(gateway, media_handler(gateway, Capability.IMAGE_GENERATION,
+                                                      OPENAI_IMAGE_GENERATIONS_IN))  # fmt: skip
 
 
 def image_routes(gateway: Gateway) -> list[Route]:
     """``/v1/images/generations`` and ``/v1/images/edits`` (also without ``/v1``)."""
     generations = _generations(gateway)
+    fetch = ImageTasks(gateway).fetch
+    fetch_doc = RouteDoc(errors=(401, 404), tag="images")
     edits = media_handler(gateway, Capability.IMAGE_EDIT, OPENAI_IMAGE_EDITS_IN, upload=True)
     routes = []
     for prefix in ("/v1", ""):
@@ -72,5 +50,8 @@ def image_routes(gateway: Gateway) -> list[Route]:
             media_route(f"{prefix}/images/edits", edits, OPENAI_ERRORS,
                         "OpenAI image edits (multipart or JSON)", tag="images", body_types=_EDIT_TYPES,
                         form=_EDIT_FORM),
+            Route("GET", f"{prefix}/images/generations/{{task_id}}", fetch, OPENAI_ERRORS,
+                  "An Omni-Image asynchronous image task (?async=true)", Auth.CLIENT_KEY, auth_in_handler=True,
+                  doc=fetch_doc),
         ]  # fmt: skip
     return routes

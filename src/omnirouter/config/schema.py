@@ -140,7 +140,8 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     gateway runs the poller, the retention sweep and the webhook sender beside its requests (false: only
     ``omnirouter tasks work`` processes run them).  ``modal_wait`` (seconds): how long a Midjourney task
     waiting in ``MODAL`` (a zoom, an inpaint, a remix) waits for the client's ``modal`` submit before it
-    fails and is refunded.
+    fails and is refunded.  ``image_sync_wait``: how long a synchronous image call to a vendor that only
+    makes image tasks waits for its task (then a 504 naming it).
     """
 
     poll_first: Annotated[float, msgspec.Meta(gt=0)] | None = None
@@ -157,6 +158,7 @@ class TasksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     poll_interval: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     run_pollers: bool = True
     modal_wait: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 900.0
+    image_sync_wait: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 300.0
 
 
 class WebhooksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -98,6 +98,9 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     ``change`` ``UPSCALE`` / ``VARIATION`` / ``REROLL`` (or ``U2``-style for ``simple-change``) with
     ``index`` 1-4 (a video extension's ``index``: 0-3, as the proxy counts videos); ``custom_id`` the
     button an ``action`` presses; ``mask`` an inpaint's mask for ``modal``.  Other tasks leave them None.
+
+    ``answer_format``: how the client wants the results shown (Omni-Image's ``response_format``:
+    ``b64_json`` or ``url``); the gateway's own concern, never sent to a vendor.
     """
 
     kind: TaskKind = TaskKind.VIDEO
@@ -125,6 +128,7 @@ class TaskRequest(msgspec.Struct, kw_only=True):
     index: int | None = None
     custom_id: str | None = None
     mask: ImageInput | None = None
+    answer_format: str | None = None
 
 
 OutputKind = Literal["video", "thumbnail", "last_frame", "image", "audio", "spritesheet", "text"]

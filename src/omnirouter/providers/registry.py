@@ -41,6 +41,7 @@ from omnirouter.protocols.tasks.base import TaskVendor
 from omnirouter.protocols.tasks.hailuo import HAILUO_VIDEO
 from omnirouter.protocols.tasks.hunyuan import HUNYUAN_VIDEO
 from omnirouter.protocols.tasks.hunyuan_panorama import HUNYUAN_PANORAMA
+from omnirouter.protocols.tasks.image_vendors import BFL_IMAGE_TASK, WANX_IMAGE_TASK, InlineImageTask
 from omnirouter.protocols.tasks.jimeng import JIMENG_VIDEO
 from omnirouter.protocols.tasks.kling import KLING_VIDEO
 from omnirouter.protocols.tasks.kling_images import KLING_IMAGES
@@ -129,7 +130,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.IMAGE_EDIT: OPENAI_IMAGES_UP,
             Capability.TRANSCRIPTION: OPENAI_TRANSCRIPTION_UP,
         },
-        tasks={Capability.VIDEO_TASK: SORA_VIDEO},
+        tasks={Capability.VIDEO_TASK: SORA_VIDEO, Capability.IMAGE_TASK: InlineImageTask(OPENAI_IMAGES_UP)},
     ),
     ProviderKind.ANTHROPIC: ProviderSpec(
         kind=ProviderKind.ANTHROPIC,
@@ -156,7 +157,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.IMAGE_EDIT: GEMINI_IMAGES_UP,
             Capability.TRANSCRIPTION: GEMINI_TRANSCRIPTION_UP,
         },
-        tasks={Capability.VIDEO_TASK: VEO_VIDEO},
+        tasks={Capability.VIDEO_TASK: VEO_VIDEO, Capability.IMAGE_TASK: InlineImageTask(GEMINI_IMAGES_UP)},
     ),
     ProviderKind.COHERE: ProviderSpec(  # rerank
         kind=ProviderKind.COHERE,
@@ -193,7 +194,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
             Capability.SPEECH: DASHSCOPE_SPEECH_UP,
             Capability.IMAGE_GENERATION: DASHSCOPE_IMAGES_UP,
         },
-        tasks={Capability.VIDEO_TASK: WAN_VIDEO},
+        tasks={Capability.VIDEO_TASK: WAN_VIDEO, Capability.IMAGE_TASK: WANX_IMAGE_TASK},
     ),
     ProviderKind.MINIMAX: ProviderSpec(  # T2A v2 speech, Hailuo video
         kind=ProviderKind.MINIMAX,
@@ -227,7 +228,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         auth=AuthStyle.BEARER,
         endpoints={},
         media={Capability.IMAGE_GENERATION: ARK_IMAGES_UP, Capability.IMAGE_EDIT: ARK_IMAGES_UP},
-        tasks={Capability.VIDEO_TASK: SEEDANCE_VIDEO},
+        tasks={Capability.VIDEO_TASK: SEEDANCE_VIDEO, Capability.IMAGE_TASK: InlineImageTask(ARK_IMAGES_UP)},
     ),
     ProviderKind.BFL: ProviderSpec(  # FLUX images
         kind=ProviderKind.BFL,
@@ -236,6 +237,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         auth=AuthStyle.X_KEY,
         endpoints={},
         media={Capability.IMAGE_GENERATION: BFL_IMAGES_UP, Capability.IMAGE_EDIT: BFL_IMAGES_UP},
+        tasks={Capability.IMAGE_TASK: BFL_IMAGE_TASK},
     ),
     ProviderKind.KLING: ProviderSpec(  # video, images: channel keys are ACCESS_KEY|SECRET_KEY pairs (JWT per call)
         kind=ProviderKind.KLING,

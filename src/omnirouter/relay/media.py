@@ -31,6 +31,7 @@ from omnirouter.relay.media_sse import OpenStream, open_media_stream, relay_medi
 from omnirouter.relay.operation import Exchange, Inbound
 from omnirouter.relay.pass_through import Passing, Relayed, read_head
 from omnirouter.routing import Attempt, Channel
+from omnirouter.routing.regions import by_region
 from omnirouter.storage import KeyRecord
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
 
@@ -86,7 +87,8 @@ class MediaOperation(Generic[Req, Res]):
         self._request, self._body_size = request, body_size
 
     def ready(self, attempts: list[Attempt]) -> list[Attempt]:
-        """The attempts whose vendor serves this capability; none is a 400 naming the model."""
+        """The attempts whose vendor serves this capability (in the request's ``input_region`` when some channel
+        declares it: ``routing/regions.py``); none is a 400 naming the model."""
         capability = self.capability
         usable = [attempt for attempt in attempts if capability in attempt.channel.spec.media]
         if not usable:
@@ -97,7 +99,7 @@ class MediaOperation(Generic[Req, Res]):
                 code="model_not_supported",
                 param="model",
             )
-        return usable
+        return by_region(usable, getattr(self._request, "input_region", None))
 
     def bound(self) -> Budget:
         assert self._request is not None

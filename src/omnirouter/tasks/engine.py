@@ -318,6 +318,12 @@ class TaskEngine:
         record, _ = await self._begin(key, protocol, request, budget, idempotency_key, digest, attempts)
         return record
 
+    async def begin_new(self, key: KeyRecord, protocol: str, request: TaskRequest, budget: Budget, *,
+                        idempotency_key: str | None = None, digest: str | None = None,
+                        attempts: Sequence[Attempt] | None = None) -> tuple[TaskRecord, bool]:  # fmt: skip
+        """``begin``, and whether the task is new (False: the one an earlier create with the key made)."""
+        return await self._begin(key, protocol, request, budget, idempotency_key, digest, attempts)
+
     async def _begin(
         self,
         key: KeyRecord,

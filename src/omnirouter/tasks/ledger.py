@@ -27,7 +27,7 @@ from omnirouter.billing.money import settle_task
 from omnirouter.billing.prices import PriceBook
 from omnirouter.config.bounds import MAX_REQUEST_COST_NANO
 from omnirouter.ir import Budget, ErrorKind, GatewayError, Usage
-from omnirouter.ir.task import TaskRequest, TaskStatus
+from omnirouter.ir.task import TaskKind, TaskRequest, TaskStatus
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord, api_keys_table
 from omnirouter.storage.tasks_repo import LIVE, move_task
@@ -78,9 +78,12 @@ def reserve_amount(
 def task_usage(record: TaskRecord, reported: Usage | None) -> Usage:
     """What a succeeded task is billed for: the length of each clip (``TaskRecord.shown_seconds``: the
     vendor's report, else what it makes for the request, else the requested) times the clips asked
-    (``n``, Veo's ``sampleCount``), one call, and the tokens the vendor reported."""
+    (``n``, Veo's ``sampleCount``), one call, and the tokens the vendor reported; an image task's images
+    as the vendor reports them, else each image kept."""
     clip = record.shown_seconds() or 0.0
     usage = reported.clamped() if reported is not None else Usage()
+    if record.kind is TaskKind.IMAGE and not usage.images:  # an image task: each image kept, when not reported
+        usage = msgspec.structs.replace(usage, images=sum(1 for kept in record.summary.stored if kept.kind == "image"))
     return msgspec.structs.replace(usage, seconds=float(clip) * clips(record.request), calls=1)
 
 

@@ -28,6 +28,7 @@ from omnirouter.http.signed_urls import signed_url
 from omnirouter.protocols.tasks.base import TaskDialect, TaskView
 from omnirouter.protocols.tasks.kling_native import KLING_TEXT2VIDEO
 from omnirouter.protocols.tasks.mj_dialect import MJ_DIALECT
+from omnirouter.protocols.tasks.omni_image import OMNI_IMAGE
 from omnirouter.protocols.tasks.openai_videos import OPENAI_VIDEOS
 from omnirouter.protocols.tasks.suno_dialect import SUNO_MUSIC_DIALECT
 from omnirouter.protocols.tasks.unified_video import UNIFIED_VIDEO
@@ -49,7 +50,7 @@ URL_LIFETIME: Final = 24 * 3600
 
 DIALECTS: Final[Mapping[str, TaskDialect]] = {
     dialect.name: dialect
-    for dialect in (OPENAI_VIDEOS, UNIFIED_VIDEO, KLING_TEXT2VIDEO, VEO, SUNO_MUSIC_DIALECT, MJ_DIALECT)
+    for dialect in (OPENAI_VIDEOS, UNIFIED_VIDEO, KLING_TEXT2VIDEO, VEO, SUNO_MUSIC_DIALECT, MJ_DIALECT, OMNI_IMAGE)
 }
 """The dialects whose tasks get webhook bodies in their own shape, by ``TaskDialect.name`` (Kling's two
 endpoints answer one shape, as do Suno's music and lyrics: ``TaskView.details`` carries a lyrics task's

@@ -24,7 +24,7 @@ from omnirouter.config.schema import ImageFetchConfig
 from omnirouter.storage.blobs import BlobStore, StoredBlob
 from omnirouter.transport.fetch import refusal
 
-__all__ = ["CopyLimits", "ResultCopyError", "copy_url"]
+__all__ = ["CopyLimits", "ResultCopyError", "copy_url", "store_bytes"]
 
 _CHUNK = 256 * 1024
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -102,6 +102,18 @@ async def _copy_inline(
         yield data
 
     return await store.put(name, chunks(), content_type or served or "text/plain")
+
+
+async def store_bytes(store: BlobStore, name: str, data: bytes, content_type: str, max_bytes: int) -> StoredBlob:
+    """Keep a result the vendor answered inline (a synchronous image vendor's base64) under ``name``, within
+    ``max_bytes`` (``ResultCopyError`` past it: nothing stored)."""
+    if len(data) > max_bytes:
+        raise ResultCopyError(f"an inline result larger than {max_bytes} bytes", retryable=False)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    return await store.put(name, chunks(), content_type)
 
 
 async def _copy(

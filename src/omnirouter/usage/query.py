@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from omnirouter.storage import Database, usage_records_table
 
-__all__ = ["recent_usage"]
+__all__ = ["recent_usage", "usage_of"]
 
 
 async def recent_usage(db: Database, limit: int = 100, *, key_id: int | None = None) -> list[dict[str, Any]]:
@@ -23,3 +23,12 @@ async def recent_usage(db: Database, limit: int = 100, *, key_id: int | None = N
     async with db.engine.connect() as conn:
         result = await conn.execute(stmt)
         return [dict(row) for row in result.mappings()]
+
+
+async def usage_of(db: Database, request_id: str, key_id: int) -> dict[str, Any] | None:
+    """The usage record of ``request_id`` (a request or a task id) of key ``key_id``, as a column dict."""
+    table = usage_records_table
+    stmt = select(table).where(table.c.request_id == request_id, table.c.key_id == key_id).limit(1)
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None

@@ -41,7 +41,20 @@ from omnirouter.protocols.media.images import (
 )
 from omnirouter.protocols.openai_chat.errors import decode_error
 
-__all__ = ["ARK_IMAGES_UP", "BFL_IMAGES_UP", "DASHSCOPE_IMAGES_UP"]
+__all__ = [
+    "ARK_IMAGES_UP",
+    "BFL_IMAGES_UP",
+    "BFL_RUNNING",
+    "DASHSCOPE_IMAGES_UP",
+    "WANX_RUNNING",
+    "bfl_poll_call",
+    "bfl_sample",
+    "bfl_submit",
+    "wanx_error",
+    "wanx_poll_call",
+    "wanx_submit",
+    "wanx_urls",
+]
 
 _POLL = "poll"
 _SUBMIT = "submit"
@@ -181,7 +194,15 @@ def _same_site(url: str, base_url: str) -> bool:
     return len(base_labels) >= 2 and not base.replace(".", "").isdigit() and host_labels[-2:] == base_labels[-2:]
 
 
-def _bfl_submit(request: ImageRequest, target: Target) -> UpstreamCall:
+BFL_RUNNING = frozenset({"Pending", "Queued", "Processing", "Running"})
+"""FLUX task statuses that mean "not finished yet" (``Ready`` is done; anything else documented ended it)."""
+
+
+def bfl_submit(request: ImageRequest, upstream_model: str) -> UpstreamCall:
+    """FLUX's submit ``POST /v1/{model}`` (a 400 for a mask or too many references)."""
+    _no_mask(request, "FLUX")
+    if len(request.images) > BFL_MAX_IMAGES:
+        raise invalid(f"this model takes at most {BFL_MAX_IMAGES} reference images.", "images")
     body: dict[str, Any] = {"prompt": request.prompt}
     for index, image in enumerate(request.images):
         param = _param(image, index)
@@ -195,17 +216,34 @@ def _bfl_submit(request: ImageRequest, target: Target) -> UpstreamCall:
         body["aspect_ratio"] = closest_ratio(ratio, BFL_RATIOS)
     if request.output_format is not None:
         body["output_format"] = request.output_format
-    return UpstreamCall("/v1/" + quote(target.upstream_model, safe=""), client_json(body))
+    return UpstreamCall("/v1/" + quote(upstream_model, safe=""), client_json(body))
+
+
+def bfl_poll_call(parsed: dict[str, Any], base_url: str) -> tuple[str, UpstreamCall]:
+    """The task id and poll call of FLUX's submit answer ``{id, polling_url}`` (the key goes only to a
+    polling URL on the vendor's own site)."""
+    task_id = _text(parsed.get("id"))
+    if not task_id:
+        raise GatewayError(ErrorKind.UPSTREAM, "FLUX returned no task id")
+    poll_url = _text(parsed.get("polling_url")) or f"/v1/get_result?id={quote(task_id, safe='')}"
+    auth = not poll_url.startswith("http") or _same_site(poll_url, base_url)
+    return task_id, UpstreamCall(poll_url, method="GET", auth=auth)
+
+
+def bfl_sample(parsed: dict[str, Any]) -> str:
+    """The image URL of a ``Ready`` FLUX poll answer."""
+    result_obj = parsed.get("result")
+    sample = _text(result_obj.get("sample")) if isinstance(result_obj, dict) else None
+    if not sample:
+        raise GatewayError(ErrorKind.UPSTREAM, "FLUX returned a ready task without a result image")
+    return sample
 
 
 class BflImagesUpstream:
     """Black Forest Labs FLUX (Kontext, FLUX.2) as an image upstream: submit, poll, download."""
 
     def build(self, request: ImageRequest, target: Target) -> UpstreamCall:
-        _no_mask(request, "FLUX")
-        if len(request.images) > BFL_MAX_IMAGES:
-            raise invalid(f"this model takes at most {BFL_MAX_IMAGES} reference images.", "images")
-        return _bfl_submit(request, target)
+        return bfl_submit(request, target.upstream_model)
 
     def parse(
         self, answer: Answer, request: ImageRequest, target: Target, step: Followup | None
@@ -216,30 +254,22 @@ class BflImagesUpstream:
         state: _Flux = step.carry if step is not None else _Flux(ImageResult(images=[], usage=Usage()))
         interval = _interval(target, 0.5)
         if step is None or step.step == _SUBMIT:
-            task_id = _text(parsed.get("id"))
-            if not task_id:
-                raise GatewayError(ErrorKind.UPSTREAM, "FLUX returned no task id")
-            poll_url = _text(parsed.get("polling_url")) or f"/v1/get_result?id={quote(task_id, safe='')}"
-            auth = not poll_url.startswith("http") or _same_site(poll_url, target.base_url)
-            call = UpstreamCall(poll_url, method="GET", auth=auth)
-            return Followup(call, _POLL, delay=interval, carry=state._replace(poll_url=poll_url))
+            _, call = bfl_poll_call(parsed, target.base_url)
+            return Followup(call, _POLL, delay=interval, carry=state._replace(poll_url=call.path))
         status = _text(parsed.get("status")) or ""
-        if status in ("Pending", "Queued", "Processing", "Running"):
+        if status in BFL_RUNNING:
             return Followup(step.call, _POLL, delay=interval, carry=state)
         if status != "Ready":
             details = parsed.get("details")
             raise GatewayError(
                 ErrorKind.UPSTREAM, f"FLUX task ended '{status or 'unknown'}' ({details or 'no details'})"
             )
-        result_obj = parsed.get("result")
-        sample = _text(result_obj.get("sample")) if isinstance(result_obj, dict) else None
-        if not sample:
-            raise GatewayError(ErrorKind.UPSTREAM, "FLUX returned a ready task without a result image")
+        sample = bfl_sample(parsed)
         result = state.result
         result.images.append(GeneratedImage(url=sample))
         after = None
         if len(result.images) < (request.n or 1):
-            after = Followup(_bfl_submit(request, target), _SUBMIT, carry=_Flux(result))
+            after = Followup(bfl_submit(request, target.upstream_model), _SUBMIT, carry=_Flux(result))
         else:
             result.usage.images = len(result.images)
             label_usage(result.usage, request)
@@ -263,28 +293,51 @@ def _wanx_size(request: ImageRequest) -> str | None:
     return "{}*{}".format(*pixels_for(ratio or (1, 1), min(side or 1024, 1440)))
 
 
-def _dashscope_error(parsed: dict[str, Any]) -> None:
+def wanx_error(parsed: dict[str, Any]) -> None:
     if parsed.get("code"):
         raise GatewayError(ErrorKind.UPSTREAM, f"DashScope reported {parsed['code']}: {parsed.get('message')}")
+
+
+WANX_RUNNING = frozenset({"PENDING", "RUNNING"})
+"""wanx task statuses that mean "not finished yet" (``SUCCEEDED`` is done; ``FAILED`` / ``CANCELED`` ended it)."""
+
+
+def wanx_submit(request: ImageRequest, upstream_model: str) -> UpstreamCall:
+    """wanx's asynchronous submit (a 400 for reference images or a mask: text-to-image only)."""
+    if request.images or request.mask is not None:
+        raise invalid("this model makes images from a prompt only: it cannot edit images.", "image")
+    parameters: dict[str, Any] = {}
+    if request.n is not None:
+        parameters["n"] = request.n
+    size = _wanx_size(request)
+    if size is not None:
+        parameters["size"] = size
+    body: dict[str, Any] = {"model": upstream_model, "input": {"prompt": request.prompt}}
+    if parameters:
+        body["parameters"] = parameters
+    headers = {"X-DashScope-Async": "enable"}
+    return UpstreamCall("/api/v1/services/aigc/text2image/image-synthesis", client_json(body), headers=headers)
+
+
+def wanx_poll_call(task_id: str) -> UpstreamCall:
+    """DashScope's task query ``GET /api/v1/tasks/{id}``."""
+    return UpstreamCall(f"/api/v1/tasks/{quote(task_id, safe='')}", method="GET")
+
+
+def wanx_urls(output: dict[str, Any]) -> list[str]:
+    """The image URLs of a ``SUCCEEDED`` wanx task's ``output`` (an upstream error when there is none)."""
+    results = output.get("results")
+    urls = [item["url"] for item in results or [] if isinstance(item, dict) and isinstance(item.get("url"), str)]
+    if not urls:
+        raise GatewayError(ErrorKind.UPSTREAM, "DashScope's task made no image")
+    return urls
 
 
 class DashScopeImagesUpstream:
     """DashScope wanx text-to-image (asynchronous task) as an image upstream."""
 
     def build(self, request: ImageRequest, target: Target) -> UpstreamCall:
-        if request.images or request.mask is not None:
-            raise invalid("this model makes images from a prompt only: it cannot edit images.", "image")
-        parameters: dict[str, Any] = {}
-        if request.n is not None:
-            parameters["n"] = request.n
-        size = _wanx_size(request)
-        if size is not None:
-            parameters["size"] = size
-        body: dict[str, Any] = {"model": target.upstream_model, "input": {"prompt": request.prompt}}
-        if parameters:
-            body["parameters"] = parameters
-        headers = {"X-DashScope-Async": "enable"}
-        return UpstreamCall("/api/v1/services/aigc/text2image/image-synthesis", client_json(body), headers=headers)
+        return wanx_submit(request, target.upstream_model)
 
     def parse(
         self, answer: Answer, request: ImageRequest, target: Target, step: Followup | None
@@ -292,7 +345,7 @@ class DashScopeImagesUpstream:
         if step is not None and step.step == DOWNLOAD:
             return resume_download(answer, step)
         parsed = json_object(answer.body, "DashScope")
-        _dashscope_error(parsed)
+        wanx_error(parsed)
         raw_output = parsed.get("output")
         output: dict[str, Any] = raw_output if isinstance(raw_output, dict) else {}
         interval = _interval(target, 2.0)
@@ -300,18 +353,14 @@ class DashScopeImagesUpstream:
             task_id = _text(output.get("task_id"))
             if not task_id:
                 raise GatewayError(ErrorKind.UPSTREAM, "DashScope returned no task id")
-            call = UpstreamCall(f"/api/v1/tasks/{quote(task_id, safe='')}", method="GET")
-            return Followup(call, _POLL, delay=interval)
+            return Followup(wanx_poll_call(task_id), _POLL, delay=interval)
         status = _text(output.get("task_status")) or "UNKNOWN"
-        if status in ("PENDING", "RUNNING"):
+        if status in WANX_RUNNING:
             return Followup(step.call, _POLL, delay=interval)
         if status != "SUCCEEDED":
             reason = output.get("message") or output.get("code") or "no reason given"
             raise GatewayError(ErrorKind.UPSTREAM, f"DashScope task ended {status}: {reason}")
-        results = output.get("results")
-        urls = [item["url"] for item in results or [] if isinstance(item, dict) and isinstance(item.get("url"), str)]
-        if not urls:
-            raise GatewayError(ErrorKind.UPSTREAM, "DashScope's task made no image")
+        urls = wanx_urls(output)
         usage_obj = parsed.get("usage")
         count = token_count(usage_obj.get("image_count")) if isinstance(usage_obj, dict) else 0
         usage = label_usage(Usage(images=count or len(urls)), request)
