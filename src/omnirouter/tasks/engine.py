@@ -54,6 +54,7 @@ from omnirouter.tasks.crashpoints import crash_point
 from omnirouter.tasks.ledger import clips, finish, reserve_amount, task_usage
 from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
+from omnirouter.tasks.submit_log import SubmitLog
 from omnirouter.tasks.vendor_state import modal_deadline, needs_outputs, with_state
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
 
@@ -82,27 +83,6 @@ def _new_task_id() -> str:
 
 class _OutcomeUnknown(Exception):
     """A submit was sent but its answer never came: the vendor may run it (left to the reconciler)."""
-
-
-class _SubmitLog:
-    """The ``routing.executor.AttemptLog`` of a submit: which channel is being tried."""
-
-    def __init__(self, model: str, on_begin: Callable[[str, str], None]) -> None:
-        self.model = model
-        self.attempts = 0
-        self.status = 200
-        self.error_kind: str | None = None
-        self._on_begin = on_begin
-
-    def begin_attempt(self, channel: str, provider: str, model: str, upstream_model: str) -> None:
-        self.attempts += 1
-        self._on_begin(channel, upstream_model)
-
-    def end_attempt(self, status: int, error: str | None = None) -> None:
-        pass
-
-    def note_skip(self, channel: str, reason: str) -> None:
-        pass
 
 
 class TaskEngine:
@@ -464,7 +444,7 @@ class TaskEngine:
             except GatewayError as error:  # an error inside a 2xx answer: the vendor did not take it
                 raise AttemptFailure(error, retryable=True) from None
 
-        log_ = _SubmitLog(request.model, on_begin)
+        log_ = SubmitLog(request.model, on_begin)
         try:
             await run_attempts(attempts, log_, run_one, self.routing)
         except _OutcomeUnknown:
