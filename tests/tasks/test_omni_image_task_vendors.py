@@ -1,0 +1,189 @@
+"""Omni-Image through the asynchronous-only image vendors, over real HTTP against the mock, on SQLite and
+PostgreSQL: a ``kling`` channel serving ``Kling:3.0-omni`` (Kling's Omni-Image API, ``kling-v3-omni``) and a
+``tencent`` channel serving ``Hunyuan-3d-2.0`` (MPS's 3D panorama).  The seed's own bodies work as pasted
+(``?async=true`` with httpx), three stored PNGs / one 2:1 panorama, billed ``per_image`` exactly once; a
+vendor failure is refunded; the synchronous route (the official ``openai`` SDK) waits on the engine and
+answers 3 / 1 images, or at its deadline a 504 naming the task, which goes on and is billed once."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import openai
+import pytest
+from PIL import Image
+
+from omnirouter.config import GatewayConfig
+from omnirouter.mock_upstream import MockUpstream
+from omnirouter.mock_upstream.tasks_wires_a import mock_secret
+from tests.helpers.billing import assert_books_balance, key_row, ledger
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
+from tests.helpers.postgres import reset_postgres
+from tests.helpers.task_gateway import task_config, until
+
+KLING = "Kling:3.0-omni"
+HUNYUAN = "Hunyuan-3d-2.0"
+PER_IMAGE = 0.04
+PER_IMAGE_NANO = 40_000_000
+SEED_KLING = {"model": KLING, "resolution": "4K", "prompt": "一个女孩在海边回头微笑,电影感光影,高清细节",
+              "aspect_ratio": "16:9", "n": 3}  # fmt: skip
+SEED_HUNYUAN = {"model": HUNYUAN, "prompt": "雪山湖泊的360度全景,清晨薄雾"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def served(
+    request: pytest.FixtureRequest, mock_upstream: MockUpstream, tmp_path: Path, gateway_postgres_url: str
+) -> AsyncIterator[tuple[RunningGateway, str]]:
+    """A gateway with a Kling image channel and a Tencent (MPS) panorama channel on the mock, each priced
+    per image; and its database URL."""
+    url = mock_upstream.url
+    raw: dict[str, Any] = task_config(url, tmp_path)
+    raw["channels"] += [
+        {"name": "kling-img", "provider": "kling", "base_url": url, "api_keys": [f"akimg|{mock_secret('akimg')}"],
+         "models": [KLING], "model_map": {KLING: "kling-v3-omni"}},
+        {"name": "hy-pano", "provider": "tencent", "base_url": url, "api_keys": ["AKIDimg|AKIDimg-secret"],
+         "models": [HUNYUAN]},
+    ]  # fmt: skip
+    raw["prices"] |= {KLING: {"per_image": PER_IMAGE}, HUNYUAN: {"per_image": PER_IMAGE}}
+    raw["tasks"] |= {"poll_first": 0.02, "poll_max": 0.05}
+    if request.param == "postgresql":
+        raw["database_url"] = await reset_postgres(gateway_postgres_url)
+    async with running_gateway(msgspec.convert(raw, GatewayConfig)) as running:
+        running.app.gateway.task_poller.interval = 0.02
+        yield running, raw["database_url"]
+
+
+@pytest.fixture
+async def http(served: tuple[RunningGateway, str], mock_upstream: MockUpstream) -> AsyncIterator[httpx.AsyncClient]:
+    mock_upstream.requests.clear()
+    mock_upstream.clear_script()
+    headers = {"authorization": f"Bearer {CLIENT_KEY}"}
+    async with httpx.AsyncClient(base_url=served[0].url, headers=headers, timeout=30) as client:
+        yield client
+
+
+async def _create(http: httpx.AsyncClient, body: dict[str, Any]) -> Any:
+    response = await http.post("/v1/images/generations", params={"async": "true"}, json=body)
+    assert response.status_code == 200, response.text
+    task = response.json()
+    assert task["id"] == task["task_id"] and task["object"] == "image.generation.task"
+    assert task["status"] in ("queued", "in_progress") and task["model"] == body["model"]
+    return task
+
+
+async def _finished(http: httpx.AsyncClient, task_id: str) -> Any:
+    async def done() -> Any:
+        response = await http.get(f"/v1/images/generations/{task_id}")
+        assert response.status_code == 200, response.text
+        task = response.json()
+        return task if task["status"] in ("completed", "failed") else None
+
+    return await until(done, within=15)
+
+
+async def _charged(url: str, task_id: str) -> list[int]:
+    async def settled() -> Any:
+        rows = [row for row in await ledger(url) if row.request_id == task_id]
+        return rows or None
+
+    return [row.cost_nano for row in await until(settled)]
+
+
+async def _download(urls: list[str]) -> list[Image.Image]:
+    images = []
+    async with httpx.AsyncClient() as anonymous:  # signed URLs: no key needed
+        for url in urls:
+            got = await anonymous.get(url)
+            assert got.status_code == 200, got.text
+            images.append(Image.open(io.BytesIO(got.content)))
+    return images
+
+
+def _submits(mock: MockUpstream, path: str, action: str | None = None) -> list[Any]:
+    found = [r for r in mock.requests if r.method == "POST" and r.path == path]
+    if action is not None:
+        found = [r for r in found if r.headers.get("x-tc-action") == action]
+    return found
+
+
+async def test_the_kling_seed_body_makes_three_stored_images_billed_per_image_once(
+    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream
+) -> None:
+    running, url = served
+    task = await _create(http, SEED_KLING)
+    final = await _finished(http, task["id"])
+    assert final["status"] == "completed", final
+    assert len(final["data"]) == 3
+    urls = [item["url"] for item in final["data"]]
+    assert all(u.startswith(running.url + f"/v1/videos/{task['id']}/content?") for u in urls)
+    assert len(set(urls)) == 3 and mock_upstream.url not in " ".join(urls)
+    images = await _download(urls)
+    assert all(image.format == "PNG" and image.size[0] > image.size[1] for image in images)  # 16:9
+    [submit] = _submits(mock_upstream, "/v1/images/omni-image")
+    sent = submit.body
+    assert (sent["model_name"], sent["n"], sent["resolution"], sent["aspect_ratio"]) == ("kling-v3-omni", 3, "4k",
+                                                                                          "16:9")  # fmt: skip
+    assert "image" not in sent and "extra" not in sent  # the carried request is not leaked into Kling's body
+    assert final["usage"]["images"] == 3
+    assert await _charged(url, task["id"]) == [3 * PER_IMAGE_NANO]
+    assert (await key_row(url, "tester")).used_nano == 3 * PER_IMAGE_NANO
+    await assert_books_balance(url, "tester")
+
+
+async def test_the_hunyuan_seed_body_makes_one_two_to_one_panorama(
+    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream
+) -> None:
+    _, url = served
+    task = await _create(http, SEED_HUNYUAN)
+    final = await _finished(http, task["id"])
+    assert final["status"] == "completed", final
+    [panorama] = await _download([item["url"] for item in final["data"]])
+    assert panorama.format == "JPEG" and panorama.size[0] == 2 * panorama.size[1]
+    [submit] = _submits(mock_upstream, "/", "CreateAigcImageTask")
+    assert submit.body["SceneType"] == "3d_panorama" and submit.body["Prompt"] == SEED_HUNYUAN["prompt"]
+    assert final["usage"]["images"] == 1
+    assert await _charged(url, task["id"]) == [PER_IMAGE_NANO]
+    await assert_books_balance(url, "tester")
+
+
+@pytest.mark.parametrize("model", [KLING, HUNYUAN])
+async def test_a_vendor_failure_is_refunded(
+    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream, model: str
+) -> None:
+    _, url = served
+    mock_upstream.script({"body_error": True, "message": "risk control", "pending_polls": 1})
+    task = await _create(http, {"model": model, "prompt": "something forbidden"})
+    final = await _finished(http, task["id"])
+    assert final["status"] == "failed" and "data" not in final
+    assert "risk control" in final["error"]["message"] and final["error"]["code"]
+    assert await _charged(url, task["id"]) == [0]
+    assert (await key_row(url, "tester")).used_nano == 0
+    await assert_books_balance(url, "tester")
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({**SEED_KLING, "n": 10}, "n"),
+        ({**SEED_KLING, "aspect_ratio": "5:4"}, "aspect_ratio"),
+        ({**SEED_KLING, "resolution": "8K"}, "resolution"),
+        ({**SEED_HUNYUAN, "n": 2}, "n"),
+        ({**SEED_HUNYUAN, "aspect_ratio": "16:9"}, "aspect_ratio"),
+    ],
+)
+async def test_what_the_vendor_cannot_make_is_a_400_naming_the_field(
+    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream, body: Any, param: str
+) -> None:
+    _, url = served
+    response = await http.post("/v1/images/generations", params={"async": "true"}, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert [r for r in mock_upstream.requests if not r.path.startswith("/media/")] == []
+    assert (await key_row(url, "tester")).used_nano == 0
+    await assert_books_balance(url, "tester")
