@@ -187,3 +187,58 @@ async def test_what_the_vendor_cannot_make_is_a_400_naming_the_field(
     assert [r for r in mock_upstream.requests if not r.path.startswith("/media/")] == []
     assert (await key_row(url, "tester")).used_nano == 0
     await assert_books_balance(url, "tester")
+
+
+@pytest.mark.parametrize(("model", "n", "fmt", "wide"), [(KLING, 3, "PNG", 16 / 9), (HUNYUAN, None, "JPEG", 2.0)])
+async def test_the_synchronous_call_waits_on_the_engine_and_answers_every_image(
+    served: tuple[RunningGateway, str],
+    mock_upstream: MockUpstream,
+    model: str,
+    n: int | None,
+    fmt: str,
+    wide: float,
+) -> None:
+    running, url = served
+    mock_upstream.requests.clear()
+    extra = {"aspect_ratio": "16:9", "resolution": "4K"} if model == KLING else None
+    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        raw = await client.images.with_raw_response.generate(
+            model=model, prompt="a snowy lake at dawn", n=n, extra_body=extra
+        )
+        answer = raw.parse()
+    task_id = raw.headers["x-omnirouter-task-id"]
+    assert answer.data is not None and len(answer.data) == (n or 1)
+    images = [Image.open(io.BytesIO(base64.b64decode(item.b64_json or ""))) for item in answer.data]
+    assert all(image.format == fmt and abs(image.size[0] / image.size[1] - wide) < 0.1 for image in images)
+    assert len({image.tobytes() for image in images}) == len(images)  # distinct images, not one repeated
+    assert await _charged(url, task_id) == [(n or 1) * PER_IMAGE_NANO]
+    assert (await key_row(url, "tester")).used_nano == (n or 1) * PER_IMAGE_NANO
+    await assert_books_balance(url, "tester")
+
+
+@pytest.mark.parametrize("model", [KLING, HUNYUAN])
+async def test_the_synchronous_wait_ends_at_its_deadline_naming_the_task_which_is_billed_once(
+    served: tuple[RunningGateway, str], mock_upstream: MockUpstream, model: str
+) -> None:
+    running, url = served
+    tasks_config = running.app.gateway.config.tasks
+    before = tasks_config.image_sync_wait
+    tasks_config.image_sync_wait = 0.3
+    try:
+        mock_upstream.script({"pending_polls": 40})
+        async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+            with pytest.raises(openai.APIStatusError) as raised:
+                await client.images.generate(model=model, prompt="a slow panorama", n=1)
+    finally:
+        tasks_config.image_sync_wait = before
+    error = raised.value
+    assert error.status_code == 504 and error.response.headers["x-should-retry"] == "false"
+    task_id = error.response.headers["x-omnirouter-task-id"]
+    body = error.response.json()["error"]
+    assert body["code"] == "task_still_running" and f"/v1/images/generations/{task_id}" in body["message"]
+    headers = {"authorization": f"Bearer {CLIENT_KEY}"}
+    async with httpx.AsyncClient(base_url=running.url, headers=headers, timeout=30) as http:
+        final = await _finished(http, task_id)
+    assert final["status"] == "completed" and len(final["data"]) == 1  # it went on
+    assert await _charged(url, task_id) == [PER_IMAGE_NANO]
+    await assert_books_balance(url, "tester")
