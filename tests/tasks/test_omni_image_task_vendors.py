@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import openai
 import pytest
 from PIL import Image
 
+from omnirouter.api import images_async
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.tasks_wires_a import mock_secret
@@ -31,9 +33,8 @@ KLING = "Kling:3.0-omni"
 HUNYUAN = "Hunyuan-3d-2.0"
 PER_IMAGE = 0.04
 PER_IMAGE_NANO = 40_000_000
-SEED_KLING = {"model": KLING, "resolution": "4K", "prompt": "一个女孩在海边回头微笑,电影感光影,高清细节",
-              "aspect_ratio": "16:9", "n": 3}  # fmt: skip
-SEED_HUNYUAN = {"model": HUNYUAN, "prompt": "雪山湖泊的360度全景,清晨薄雾"}
+SEED_KLING = {"model": KLING, "resolution": "4K", "prompt": "一只小猫坐在窗边", "aspect_ratio": "16:9", "n": 3}
+SEED_HUNYUAN = {"model": HUNYUAN, "prompt": "一个雪山湖泊的360度全景图,真实摄影风格"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -240,5 +241,45 @@ async def test_the_synchronous_wait_ends_at_its_deadline_naming_the_task_which_i
     async with httpx.AsyncClient(base_url=running.url, headers=headers, timeout=30) as http:
         final = await _finished(http, task_id)
     assert final["status"] == "completed" and len(final["data"]) == 1  # it went on
+    assert await _charged(url, task_id) == [PER_IMAGE_NANO]
+    await assert_books_balance(url, "tester")
+
+
+async def test_the_synchronous_wait_wakes_when_this_process_ends_the_task(
+    served: tuple[RunningGateway, str], mock_upstream: MockUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the row re-read put 30 s apart, only the engine's own wake-up can answer within seconds."""
+    running, url = served
+    monkeypatch.setattr(images_async, "_WAIT_STEP", 30.0)
+    monkeypatch.setattr(images_async, "_WAIT_MAX", 30.0)
+    ends = running.app.gateway.tasks.ends
+    started = time.monotonic()
+    async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        raw = await client.images.with_raw_response.generate(model=KLING, prompt="a quick cat", n=2, timeout=20)
+    assert time.monotonic() - started < 10
+    answer = raw.parse()
+    assert answer.data is not None and len(answer.data) == 2
+    assert ends.watched() == 0  # the waiter was forgotten
+    assert await _charged(url, raw.headers["x-omnirouter-task-id"]) == [2 * PER_IMAGE_NANO]
+    await assert_books_balance(url, "tester")
+
+
+async def test_the_synchronous_wait_sees_an_end_made_by_another_replica_by_rereading_the_row(
+    served: tuple[RunningGateway, str], mock_upstream: MockUpstream
+) -> None:
+    """The replica holding the call has its poller stopped: another replica on the same database polls the
+    task and ends it, and the waiting call sees that on its own re-read of the row."""
+    running, url = served
+    mock_upstream.requests.clear()
+    await running.app.gateway.task_poller.stop()
+    async with running_gateway(running.app.gateway.config) as other:
+        other.app.gateway.task_poller.interval = 0.02
+        async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+            raw = await client.images.with_raw_response.generate(model=HUNYUAN, prompt="a far lake", timeout=20)
+        answer = raw.parse()
+    assert answer.data is not None and len(answer.data) == 1
+    task_id = raw.headers["x-omnirouter-task-id"]
+    polls = _submits(mock_upstream, "/", "DescribeAigcImageTask")
+    assert polls and len(_submits(mock_upstream, "/", "CreateAigcImageTask")) == 1  # polled by the other replica
     assert await _charged(url, task_id) == [PER_IMAGE_NANO]
     await assert_books_balance(url, "tester")

@@ -7,7 +7,8 @@
 * A synchronous ``POST /v1/images/generations`` for a model whose channels all have an image task codec of
   their own and no synchronous image codec (Kling images, Hunyuan panoramas; or a channel with the option
   ``image_via_task: "true"``) creates an engine task and waits for it, up to ``tasks.image_sync_wait``
-  seconds, reading the task row (every 50 ms at first, backing off to once a second), then answers
+  seconds, woken when this process ends the task (``TaskEngine.ends``) and re-reading the task row as the
+  fallback (every 50 ms at first, backing off to once a second: an end on another replica), then answers
   OpenAI's ImagesResponse from the stored images.  At the deadline it answers 504 in OpenAI's shape naming
   the task id and its GET route (``x-should-retry: false``: the task goes on and is billed once if it
   succeeds; a retry would make another).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote
 
@@ -157,13 +159,7 @@ class ImageTasks:
         image = OPENAI_IMAGE_GENERATIONS_IN.decode(body, content_type, None)
         record = await self._create(scope, key, task_request(image), body)
         wait = gateway.config.tasks.image_sync_wait
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + wait
-        step = _WAIT_STEP
-        while not record.status.terminal and loop.time() < give_up:
-            await asyncio.sleep(min(step, max(0.0, give_up - loop.time())))
-            step = min(step * 1.5, _WAIT_MAX)  # soon at first, then at most once a second
-            record = await gateway.tasks.load(record.id) or record
+        record = await self._wait(record, wait)
         headers = [(b"x-omnirouter-task-id", record.id.encode())]
         if not record.status.terminal:
             error = GatewayError(ErrorKind.UPSTREAM_TIMEOUT,
@@ -181,6 +177,24 @@ class ImageTasks:
         result = await self._result(scope, record, image)
         answer, kind = OPENAI_IMAGE_GENERATIONS_IN.encode(result, image, image.model)
         await send_response(send, 200, answer, [(b"content-type", kind), *headers])
+
+    async def _wait(self, record: TaskRecord, wait: float) -> TaskRecord:
+        """The task once terminal, or as it is after ``wait`` seconds: woken when this process ends it
+        (``TaskEngine.ends``), else by re-reading its row (soon at first, then at most once a second), which
+        sees an end made by another replica."""
+        engine = self.gateway.tasks
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + wait
+        step = _WAIT_STEP
+        with engine.ends.watch(record.id) as ended:
+            while not record.status.terminal and loop.time() < give_up:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(step, max(0.0, give_up - loop.time()))):
+                        await ended.wait()
+                ended.clear()
+                step = min(step * 1.5, _WAIT_MAX)
+                record = await engine.load(record.id) or record
+        return record
 
     async def _result(self, scope: Scope, record: TaskRecord, image: ImageRequest) -> ImageResult:
         """The stored images as the synchronous answer gives them: signed gateway URLs when ``url`` was asked,

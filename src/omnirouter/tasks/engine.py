@@ -55,6 +55,7 @@ from omnirouter.tasks.ledger import clips, finish, reserve_amount, task_usage
 from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
 from omnirouter.tasks.submit_log import SubmitLog
+from omnirouter.tasks.task_ends import TaskEnds
 from omnirouter.tasks.vendor_state import modal_deadline, needs_outputs, with_state
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
 
@@ -135,6 +136,7 @@ class TaskEngine:
         self.http_timeout = http_timeout
         self.idempotency_wait = idempotency_wait
         self.callback_url = callback_url
+        self.ends = TaskEnds()  # waiters in this process woken by ``end`` (``tasks/task_ends.py``)
 
     # ------------------------------------------------------------------ helpers shared with the poller
 
@@ -189,6 +191,7 @@ class TaskEngine:
             cost = await finish(conn, record, status, prices=self.prices, now=self.clock(), usage=usage,
                                 summary=summary, provider=provider, error_kind=error_kind, owner=owner,
                                 announce=announce)  # fmt: skip
+        self.ends.ended(record.id)
         crash_point("task_settled")
         return cost
 
