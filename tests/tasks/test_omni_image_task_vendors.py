@@ -30,6 +30,7 @@ from tests.helpers.postgres import reset_postgres
 from tests.helpers.task_gateway import task_config, until
 
 KLING = "Kling:3.0-omni"
+KLING_O1 = "Kling:o1"
 HUNYUAN = "Hunyuan-3d-2.0"
 PER_IMAGE = 0.04
 PER_IMAGE_NANO = 40_000_000
@@ -47,11 +48,11 @@ async def served(
     raw: dict[str, Any] = task_config(url, tmp_path)
     raw["channels"] += [
         {"name": "kling-img", "provider": "kling", "base_url": url, "api_keys": [f"akimg|{mock_secret('akimg')}"],
-         "models": [KLING], "model_map": {KLING: "kling-v3-omni"}},
+         "models": [KLING, KLING_O1], "model_map": {KLING: "kling-v3-omni", KLING_O1: "kling-image-o1"}},
         {"name": "hy-pano", "provider": "tencent", "base_url": url, "api_keys": ["AKIDimg|AKIDimg-secret"],
          "models": [HUNYUAN]},
     ]  # fmt: skip
-    raw["prices"] |= {KLING: {"per_image": PER_IMAGE}, HUNYUAN: {"per_image": PER_IMAGE}}
+    raw["prices"] |= {name: {"per_image": PER_IMAGE} for name in (KLING, KLING_O1, HUNYUAN)}
     raw["tasks"] |= {"poll_first": 0.02, "poll_max": 0.05}
     if request.param == "postgresql":
         raw["database_url"] = await reset_postgres(gateway_postgres_url)
@@ -174,6 +175,7 @@ async def test_a_vendor_failure_is_refunded(
         ({**SEED_KLING, "n": 10}, "n"),
         ({**SEED_KLING, "aspect_ratio": "5:4"}, "aspect_ratio"),
         ({**SEED_KLING, "resolution": "8K"}, "resolution"),
+        ({**SEED_KLING, "model": KLING_O1}, "resolution"),  # kling-image-o1 makes 1k/2k: 4K is not mapped down
         ({**SEED_HUNYUAN, "n": 2}, "n"),
         ({**SEED_HUNYUAN, "aspect_ratio": "16:9"}, "aspect_ratio"),
     ],
