@@ -35,12 +35,15 @@ NANO = {model: round(usd * 1e9) for model, usd in PRICES.items()}
 MODELS = list(PRICES)
 
 
+def _channel(name: str, mock_url: str, key: str) -> dict[str, Any]:
+    return {"name": name, "provider": "serper", "base_url": mock_url, "api_keys": [key], "models": MODELS}
+
+
 def _config(mock_url: str, database_url: str, **extra: Any) -> GatewayConfig:
     raw: dict[str, Any] = {
         "database_url": database_url,
         "usage_flush_interval": 0.05,
-        "channels": [{"name": "serper-main", "provider": "serper", "base_url": mock_url,
-                      "api_keys": [UPSTREAM_KEY], "models": MODELS}],  # fmt: skip
+        "channels": [_channel("serper-main", mock_url, UPSTREAM_KEY)],
         "keys": [{"name": "payer", "key": PAYER, "quota_usd": 5.0}, {"name": "other", "key": OTHER}],
         "prices": {model: {"per_call": usd} for model, usd in PRICES.items()},
         "breaker": {"failures": 100},  # the failure tests fail one channel many times in a row
