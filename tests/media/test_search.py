@@ -30,6 +30,7 @@ from tests.helpers.postgres import reset_postgres
 
 PAYER = "sk-search-payer-0001"
 OTHER = "sk-search-other-0002"
+POOR = "sk-search-poor-0003"  # a quota below one search
 PRICES = {"serper-search": 0.001, "serper-images": 0.002, "serper-news": 0.0015}  # USD a call
 NANO = {model: round(usd * 1e9) for model, usd in PRICES.items()}
 MODELS = list(PRICES)
@@ -44,7 +45,11 @@ def _config(mock_url: str, database_url: str, **extra: Any) -> GatewayConfig:
         "database_url": database_url,
         "usage_flush_interval": 0.05,
         "channels": [_channel("serper-main", mock_url, UPSTREAM_KEY)],
-        "keys": [{"name": "payer", "key": PAYER, "quota_usd": 5.0}, {"name": "other", "key": OTHER}],
+        "keys": [
+            {"name": "payer", "key": PAYER, "quota_usd": 5.0},
+            {"name": "other", "key": OTHER},
+            {"name": "poor", "key": POOR, "quota_usd": 0.0005},
+        ],
         "prices": {model: {"per_call": usd} for model, usd in PRICES.items()},
         "breaker": {"failures": 100},  # the failure tests fail one channel many times in a row
         **extra,
@@ -229,6 +234,9 @@ async def test_client_keys_in_every_place_serper_clients_put_them(
         assert set(refused.json()) == {"message", "statusCode"} and refused.json()["statusCode"] == 401
     assert len(_serper_calls(mock_upstream)) == 3
     assert all(call.headers["x-api-key"] == UPSTREAM_KEY for call in _serper_calls(mock_upstream))
+    poor = await http.post(url, json={"q": "keys"}, headers={"X-API-KEY": POOR})
+    assert 400 <= poor.status_code < 500 and set(poor.json()) == {"message", "statusCode"}, poor.text
+    assert len(_serper_calls(mock_upstream)) == 3  # refused before serper
     unknown = await http.post(f"{running.url}/search/nothing", json={"q": "x"}, headers={"X-API-KEY": OTHER})
     assert unknown.status_code == 404
     await _settled(running)
@@ -236,6 +244,8 @@ async def test_client_keys_in_every_place_serper_clients_put_them(
     rows = await ledger(db, other.id)
     assert [r.cost_nano for r in rows] == [NANO["serper-search"]] * 3
     await assert_books_balance(db, "other")
+    poor_key, _ = await assert_books_balance(db, "poor")
+    assert poor_key.used_nano == 0
 
 
 async def test_a_channel_whose_key_serper_refuses_fails_over_and_is_not_charged(
