@@ -49,6 +49,7 @@ UPSTREAM_MODELS: dict[tuple[ProviderKind, Capability], str] = {
     (ProviderKind.ARK, Capability.IMAGE_EDIT): "doubao-seedream-4-0-250828",
     (ProviderKind.BFL, Capability.IMAGE_GENERATION): "flux-kontext-pro",
     (ProviderKind.BFL, Capability.IMAGE_EDIT): "flux-kontext-pro",
+    (ProviderKind.SERPER, Capability.SEARCH): "serper-search",  # the path names the model: /search
 }
 OPTIONS: dict[ProviderKind, dict[str, str]] = {ProviderKind.VOLCENGINE: {"app_id": "app-1"}}
 
@@ -114,6 +115,8 @@ def client_request(capability: Capability, model: str) -> tuple[str, aiohttp.For
         form.add_field("prompt", "make it blue")
         form.add_field("image", _png(), filename="red.png", content_type="image/png")
         return "/v1/images/edits", form
+    if capability is Capability.SEARCH:  # serper's shape: the path picks the model (serper-search)
+        return "/search", orjson.dumps({"q": "red fox", "num": 3})
     path, body = {
         Capability.EMBEDDINGS: ("/v1/embeddings", {"input": "hello"}),
         Capability.RERANK: ("/v1/rerank", {"query": "red fox", "documents": ["a red fox", "a blue whale"]}),
@@ -144,5 +147,7 @@ async def test_every_declared_pair_is_served_through_the_gateway(
     seen = orjson.dumps([first.headers, first.body]).decode()
     assert UPSTREAM_KEY in seen  # the channel's own key, in the vendor's auth scheme
     assert CLIENT_KEY not in seen  # never the client's
-    if kind is not ProviderKind.VOLCENGINE:  # Seed-TTS is chosen by the channel's cluster / resource id option
+    if kind is ProviderKind.SERPER:  # serper knows no model: the endpoint is the path
+        assert first.path == "/search" and first.body == {"q": "red fox", "num": 3}
+    elif kind is not ProviderKind.VOLCENGINE:  # Seed-TTS is chosen by the channel's cluster / resource id option
         assert UPSTREAM_MODELS[(kind, capability)] in orjson.dumps([first.path, first.body]).decode()

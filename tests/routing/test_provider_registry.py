@@ -18,7 +18,6 @@ from omnirouter.providers import CAPABILITY_PROTOCOLS, PROVIDERS, Capability, Pr
 # Capabilities no provider serves yet: each leaves this set with its codec, provider entries and mock routes.
 NOT_YET_SERVED = {
     Capability.REALTIME,
-    Capability.SEARCH,
 }
 
 

@@ -33,6 +33,7 @@ from omnirouter.api.media_rerank import rerank_routes
 from omnirouter.api.media_speech import speech_routes
 from omnirouter.api.media_stt import transcription_routes
 from omnirouter.api.responses_state import ResponsesConversation
+from omnirouter.api.search import search_routes
 from omnirouter.api.task_callbacks import callback_routes
 from omnirouter.api.tasks import task_routes
 from omnirouter.api.tasks_mj import mj_routes
@@ -120,6 +121,7 @@ class ClientRoutes:
         routes += speech_routes(self.gateway)
         routes += image_routes(self.gateway)
         routes += transcription_routes(self.gateway)
+        routes += search_routes(self.gateway)
         routes += task_routes(self.gateway)
         routes += callback_routes(self.gateway)
         return routes

@@ -28,6 +28,8 @@ second per 15 characters of input):
   ``/cohere/v2/rerank`` (unprefixed ``/v1/rerank``, ``/v2/rerank`` are Cohere too),
   ``http://mock/jina`` -> ``/jina/v1/rerank``, ``http://mock/voyage`` -> ``/voyage/v1/rerank``.
   DashScope: ``/api/v1/services/rerank/text-rerank/text-rerank``. Scores = query-word overlap.
+* Search: serper.dev ``GET|POST /search``, ``/images``, ``/news`` (``X-API-KEY`` or ``?apiKey=``; a JSON
+  query object, a batch array, or query-string parameters; ``search_serper``).
 * Speech: MiniMax ``POST /v1/t2a_v2``; Volcengine ``POST /api/v1/tts`` (``Authorization:
   Bearer;<token>``) and ``POST /api/v3/tts/unidirectional`` (``X-Api-App-Id``, ``X-Api-Access-Key``,
   ``X-Api-Resource-Id``); DashScope qwen-tts ``POST /api/v1/services/aigc/multimodal-generation/

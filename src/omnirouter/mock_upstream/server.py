@@ -21,6 +21,7 @@ from omnirouter.mock_upstream import (
     models,
     openai_chat,
     openai_responses,
+    search_serper,
     tasks_images,
     tasks_midjourney,
     tasks_midjourney_plus,
@@ -137,6 +138,10 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/jina/v1/rerank", media_rerank.jina)
     r.add_post("/voyage/v1/rerank", media_rerank.voyage)
     r.add_post("/api/v1/services/rerank/text-rerank/text-rerank", media_rerank.dashscope)
+    for path, serper in (("/search", search_serper.search), ("/images", search_serper.images),
+                         ("/news", search_serper.news)):  # fmt: skip
+        r.add_post(path, serper)
+        r.add_get(path, serper)
     # Vendor speech
     r.add_post("/v1/t2a_v2", media_speech.minimax)
     r.add_post("/api/v1/tts", media_speech.volcengine_v1)

@@ -18,7 +18,7 @@ class AuthStyle(enum.StrEnum):
     """Where the upstream key goes."""
 
     BEARER = "bearer"  # Authorization: Bearer <key> (OpenAI and every OpenAI-compatible vendor)
-    X_API_KEY = "x-api-key"  # Anthropic
+    X_API_KEY = "x-api-key"  # Anthropic, serper.dev
     X_GOOG_API_KEY = "x-goog-api-key"  # Gemini
     XI_API_KEY = "xi-api-key"  # ElevenLabs
     X_KEY = "x-key"  # Black Forest Labs (FLUX)

@@ -32,3 +32,5 @@ class ProviderKind(enum.StrEnum):
     SUNO = "suno"
     # Midjourney through a self-hosted midjourney-proxy (docs/tasks.md, "Midjourney (vendor side)").
     MIDJOURNEY = "midjourney"
+    # Google search through serper.dev (docs/media.md, "Search").
+    SERPER = "serper"

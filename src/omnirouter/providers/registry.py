@@ -35,6 +35,7 @@ from omnirouter.protocols.media.rerank_vendors import (
     JINA_RERANK_UP,
     VOYAGE_RERANK_UP,
 )
+from omnirouter.protocols.media.serper import SERPER_UP
 from omnirouter.protocols.media.vendor_images import ARK_IMAGES_UP, BFL_IMAGES_UP, DASHSCOPE_IMAGES_UP
 from omnirouter.protocols.media.volcengine_speech import VOLCENGINE_SPEECH_UP
 from omnirouter.protocols.tasks.base import TaskVendor
@@ -294,6 +295,14 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         auth=AuthStyle.BEARER,
         endpoints={},
         tasks={Capability.MUSIC_TASK: SUNO_MUSIC},
+    ),
+    ProviderKind.SERPER: ProviderSpec(  # Google search, images and news (serper.dev): X-API-KEY
+        kind=ProviderKind.SERPER,
+        protocol=ProtocolName.OPENAI_CHAT,
+        default_base_url="https://google.serper.dev",
+        auth=AuthStyle.X_API_KEY,
+        endpoints={},
+        media={Capability.SEARCH: SERPER_UP},
     ),
 }
 
