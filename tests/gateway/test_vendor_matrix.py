@@ -130,3 +130,11 @@ def test_every_vendor_channel_loads_without_a_base_url(tmp_path: Path) -> None:
     assert str(azure_v1.url(azure_v1.protocol_for("m"), "gpt-4o", False)) == (
         "https://res.openai.azure.com/openai/v1/chat/completions"
     )
+
+
+def test_azure_without_a_base_url_is_refused_at_load() -> None:
+    from omnirouter.config.loader import ConfigError, parse_config
+
+    text = "channels:\n  - {name: a, provider: azure, api_keys: [k], models: [m]}\n"
+    with pytest.raises(ConfigError, match="base_url"):
+        parse_config(text)

@@ -97,7 +97,17 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             think_tags=True,
             thinking=ThinkingSwitch.MODEL_CHOICE,  # M2.x always think
             thinks_by_default=True,
-            drops=frozenset({"parallel_tool_calls", "presence_penalty", "frequency_penalty", "seed"}),
+            # Not in its documented schema (java.agentscope.io MiniMax formatter drops the same).
+            drops=frozenset(
+                {
+                    "parallel_tool_calls",
+                    "presence_penalty",
+                    "frequency_penalty",
+                    "seed",
+                    "response_format",
+                    "tool_choice",
+                }
+            ),
         ),
     ),
     ProviderKind.XAI: ChatVendor(
