@@ -12,8 +12,10 @@ import pytest
 from omnirouter.ir import ChatRequest, Message, TextPart
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.protocols.base import ProtocolName
+from omnirouter.protocols.openai_chat.vendor_codec import VendorChatCodec
 from omnirouter.protocols.registry import CODECS, codec_for
 from omnirouter.providers import CAPABILITY_PROTOCOLS, PROVIDERS, Capability, ProviderKind, capability_of
+from omnirouter.providers.vendors import VENDORS
 
 # Capabilities no provider serves yet: each leaves this set with its codec, provider entries and mock routes.
 NOT_YET_SERVED = {
@@ -59,9 +61,14 @@ async def test_every_endpoint_is_answered_by_the_mock_with_the_providers_auth(
     request = ChatRequest(
         model="registry-check", messages=[Message(role="user", content=[TextPart(text="hi")])], stream=stream
     )
-    body = orjson.dumps(codec_for(protocol).encode_request(request))
-    base = mock_upstream.url + urlsplit(spec.default_base_url).path  # OpenAI's base URL includes /v1
-    url = spec.endpoint_url(protocol, base, "registry-check", stream)
+    vendor = VENDORS.get(kind)
+    codec = VendorChatCodec(vendor.dialect) if vendor is not None else codec_for(protocol)
+    body = orjson.dumps(codec.encode_request(request))
+    if vendor is not None:  # the mock serves each chat vendor under /{provider} + its base URL's path
+        base = vendor.chat_base(f"{mock_upstream.url}/{kind.value}{urlsplit(vendor.base_url).path}")
+    else:
+        base = mock_upstream.url + urlsplit(spec.default_base_url).path  # OpenAI's base URL includes /v1
+    url = spec.endpoint_url(protocol, base, "registry-check", stream).replace("{api_version}", "2025-04-01-preview")
     headers = {"content-type": "application/json", **spec.fixed_headers, **spec.auth_headers("sk-registry")}
     async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as response:
         answer = await response.read()

@@ -34,7 +34,8 @@ class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     name: str
     provider: ProviderKind
-    base_url: str
+    # Optional where the provider has a public API (docs/vendors.md): its default base URL is used.
+    base_url: str = ""
     api_keys: list[str]
     models: list[str]
     model_map: dict[str, str] = msgspec.field(default_factory=dict)

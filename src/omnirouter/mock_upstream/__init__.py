@@ -9,6 +9,10 @@ Endpoints (each provider's real paths, JSON shapes, SSE framing, error bodies an
   ``anthropic-version`` header and ``max_tokens`` are required).
 * Gemini: ``POST /{v1beta,v1}/models/{model}:generateContent | :streamGenerateContent
   [?alt=sse] | :countTokens``, ``GET /v1beta/models[/{model}]`` (key: ``x-goog-api-key`` or ``?key=``).
+* OpenAI-compatible chat vendors (``providers/vendors.py``): ``POST /{provider}`` + the path of the
+  vendor's base URL + ``/chat/completions`` (``/deepseek/chat/completions``, ``/moonshot/v1/...``,
+  ``/azure/openai/deployments/{model}/chat/completions?api-version=...``), each in its dialect
+  (``vendor_chat.py``: auth header, reasoning field or ``<think>`` tags, thinking switch, usage extras).
 
 Media endpoints (modules ``media_*``; real media bytes from ``media_bytes``: PNG/JPEG/WebP that
 Pillow opens, WAV/MP3/FLAC/Ogg-Opus that soundfile decodes, raw 16-bit PCM; audio lasts about one

@@ -30,6 +30,7 @@ from omnirouter.mock_upstream import (
     tasks_video_a,
     tasks_video_b,
     tasks_video_b_vendors,
+    vendor_chat,
 )
 from omnirouter.mock_upstream.core import STATE_KEY, State, json_response, trickle_middleware
 from omnirouter.mock_upstream.directives import DirectiveError, parse_directive
@@ -123,6 +124,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_delete("/_mock/script", _clear_script)
     # OpenAI
     r.add_post("/v1/chat/completions", openai_chat.chat_completions)
+    vendor_chat.add_vendor_routes(r)  # OpenAI-compatible vendors, each under /{provider}
     r.add_post("/v1/responses", openai_responses.responses)
     r.add_post("/v1/embeddings", media_openai.embeddings)
     r.add_post("/v1/moderations", media_openai.moderations)

@@ -57,6 +57,7 @@ from omnirouter.protocols.tasks.wan import WAN_VIDEO
 from omnirouter.providers.auth import AuthStyle, auth_headers
 from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
+from omnirouter.providers.vendors import VENDORS
 
 __all__ = ["IMAGE_URL_PROTOCOLS", "PROVIDERS", "Endpoint", "ProviderSpec", "provider_spec"]
 
@@ -112,6 +113,8 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
         """The URL of a chat call in ``protocol`` under ``base_url``."""
         return self.endpoints[capability_of(protocol)].url(base_url, model, stream)
 
+
+_VENDOR_CHAT: Final = {Capability.CHAT: Endpoint("/chat/completions")}
 
 PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
     ProviderKind.OPENAI: ProviderSpec(
@@ -189,7 +192,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         protocol=ProtocolName.OPENAI_CHAT,
         default_base_url="https://dashscope.aliyuncs.com",
         auth=AuthStyle.BEARER,
-        endpoints={},
+        endpoints=_VENDOR_CHAT,  # chat under the OpenAI-compatible base of providers/vendors.py
         media={
             Capability.RERANK: DASHSCOPE_RERANK_UP,
             Capability.SPEECH: DASHSCOPE_SPEECH_UP,
@@ -202,7 +205,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         protocol=ProtocolName.OPENAI_CHAT,
         default_base_url="https://api.minimax.io",
         auth=AuthStyle.BEARER,
-        endpoints={},
+        endpoints=_VENDOR_CHAT,  # chat under the OpenAI-compatible base of providers/vendors.py
         media={Capability.SPEECH: MINIMAX_SPEECH_UP},
         tasks={Capability.VIDEO_TASK: HAILUO_VIDEO},
     ),
@@ -227,7 +230,7 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         protocol=ProtocolName.OPENAI_CHAT,
         default_base_url="https://ark.cn-beijing.volces.com",
         auth=AuthStyle.BEARER,
-        endpoints={},
+        endpoints=_VENDOR_CHAT,  # chat under the OpenAI-compatible base of providers/vendors.py
         media={Capability.IMAGE_GENERATION: ARK_IMAGES_UP, Capability.IMAGE_EDIT: ARK_IMAGES_UP},
         tasks={Capability.VIDEO_TASK: SEEDANCE_VIDEO, Capability.IMAGE_TASK: InlineImageTask(ARK_IMAGES_UP)},
     ),
@@ -305,6 +308,22 @@ PROVIDERS: Final[dict[ProviderKind, ProviderSpec]] = {
         media={Capability.SEARCH: SERPER_UP},
     ),
 }
+
+# The OpenAI-compatible chat vendors of providers/vendors.py not registered above for media.
+PROVIDERS.update(
+    (
+        kind,
+        ProviderSpec(
+            kind=kind,
+            protocol=ProtocolName.OPENAI_CHAT,
+            default_base_url=vendor.base_url,
+            auth=vendor.auth,
+            endpoints={Capability.CHAT: Endpoint(vendor.chat_path)},
+        ),
+    )
+    for kind, vendor in VENDORS.items()
+    if kind not in PROVIDERS
+)
 
 # Protocols whose upstreams fetch image URLs themselves; for the others the gateway inlines them.
 IMAGE_URL_PROTOCOLS: Final = frozenset(

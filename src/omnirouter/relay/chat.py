@@ -16,7 +16,6 @@ from omnirouter.protocols.base import Codec, ProtocolName, StreamDecoder, Stream
 from omnirouter.protocols.budget import chat_budget
 from omnirouter.protocols.image_urls import check_image_urls
 from omnirouter.protocols.limits import client_json
-from omnirouter.protocols.registry import codec_for
 from omnirouter.providers import IMAGE_URL_PROTOCOLS
 from omnirouter.relay.adapt import fit_to_upstream
 from omnirouter.relay.image_output import MarkdownImages, response_as_markdown, wants_markdown
@@ -170,7 +169,7 @@ class ChatOperation:
         if inbound.passthrough is not None:
             name = inbound.name
             for attempt in attempts:
-                if attempt.protocol != name:
+                if attempt.protocol != name or attempt.channel.chat_codec is not None:
                     break
             else:
                 return attempts
@@ -206,8 +205,13 @@ class ChatOperation:
         send = exchange.send
         answered = self._answered if self._extension is not None else None
         upstream_protocol = attempt.protocol
-        upstream_codec = codec_for(upstream_protocol)
-        passthrough = self._inbound.passthrough if upstream_protocol == self._inbound.name else None
+        upstream_codec = attempt.channel.codec(upstream_protocol)
+        # A vendor's dialect codec has no pass-through: its answers are normalized for every client.
+        passthrough = (
+            self._inbound.passthrough
+            if upstream_protocol == self._inbound.name and upstream_codec.passthrough is not None
+            else None
+        )
         stream = self.stream
         headers = [*exchange.headers, (b"x-omnirouter-attempts", str(ctx.attempts).encode())]
         if passthrough is not None:

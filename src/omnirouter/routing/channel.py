@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from omnirouter.config.schema import BreakerConfig, ChannelConfig, GatewayConfig
 from omnirouter.ir.model_patterns import ModelPatterns
-from omnirouter.protocols.base import ProtocolName
+from omnirouter.protocols.base import Codec, ProtocolName
+from omnirouter.protocols.openai_chat.vendor_codec import VendorChatCodec
+from omnirouter.protocols.registry import codec_for
 from omnirouter.providers import ProviderSpec, provider_spec
+from omnirouter.providers.vendors import chat_vendor
 from omnirouter.routing.breaker import CircuitBreaker
 from omnirouter.routing.upstream_keys import UpstreamKeyPool
 from omnirouter.transport.client import call_timeouts
@@ -27,8 +32,11 @@ class Channel:
         "_headers_by_key",
         "_urls",
         "api_keys",
+        "api_version",
         "base_url",
         "breaker",
+        "chat_base_url",
+        "chat_codec",
         "extra_headers",
         "first_byte_timeout",
         "idle_timeout",
@@ -57,7 +65,16 @@ class Channel:
     ) -> None:
         self.name = config.name
         self.spec: ProviderSpec = provider_spec(config.provider)
-        self.base_url = config.base_url.rstrip("/")
+        self.base_url = (config.base_url or self.spec.default_base_url).rstrip("/")
+        # An OpenAI-compatible vendor (providers/vendors.py): chat under its own base, in its own dialect
+        # (one codec per channel, so the dialect is looked up once).
+        vendor = chat_vendor(config.provider)
+        self.chat_base_url = self.base_url
+        self.chat_codec: Codec | None = None
+        if vendor is not None:
+            self.chat_base_url = vendor.chat_base(config.base_url)
+            self.chat_codec = VendorChatCodec(vendor.dialect)
+        self.api_version = config.options.get("api_version") or (vendor.api_version if vendor is not None else None)
         self.api_keys = tuple(config.api_keys)
         self.upstream_keys = UpstreamKeyPool(self.api_keys)
         self.models = ModelPatterns(config.models)
@@ -119,8 +136,22 @@ class Channel:
         if url is None:
             if len(self._urls) >= _MAX_CACHED:  # glob channels may see unbounded model names
                 self._urls.clear()
-            url = self._urls[cache_key] = URL(self.spec.endpoint_url(protocol, self.base_url, upstream_model, stream))
+            url = self._urls[cache_key] = URL(self.endpoint_url(protocol, upstream_model, stream))
         return url
+
+    def endpoint_url(self, protocol: ProtocolName, upstream_model: str, stream: bool) -> str:
+        """The generation endpoint as text (a vendor's chat under its chat base, with Azure's api-version)."""
+        base = self.chat_base_url if protocol is ProtocolName.OPENAI_CHAT else self.base_url
+        url = self.spec.endpoint_url(protocol, base, upstream_model, stream)
+        if self.api_version is not None and "{api_version}" in url:
+            url = url.replace("{api_version}", quote(self.api_version, safe=""))
+        return url
+
+    def codec(self, protocol: ProtocolName) -> Codec:
+        """The codec for calls in ``protocol`` on this channel (a vendor's dialect for its chat)."""
+        if self.chat_codec is not None and protocol is ProtocolName.OPENAI_CHAT:
+            return self.chat_codec
+        return codec_for(protocol)
 
     def attempt(self, model: str) -> Attempt:
         """The attempt of public ``model`` on this channel (immutable: made once per model)."""

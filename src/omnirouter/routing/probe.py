@@ -18,7 +18,6 @@ import orjson
 from omnirouter.config.secrets import scrub
 from omnirouter.ir import ChatRequest, GatewayError, Message, TextPart
 from omnirouter.protocols.base import ProtocolName
-from omnirouter.protocols.registry import codec_for
 from omnirouter.routing.channel import Channel
 from omnirouter.transport import TRANSPORT_ERRORS, Session, classify_transport_error, post_whole
 
@@ -66,12 +65,12 @@ async def probe_channel(session: Session, channel: Channel, model: str | None = 
 async def _send_ping(session: Session, channel: Channel, public: str, key: str) -> tuple[int, str | None]:
     """POST the ping; the upstream's status and an error message (``None`` when the answer is good)."""
     protocol = channel.protocol_for(public)
-    codec = codec_for(protocol)
+    codec = channel.codec(protocol)
     upstream = channel.upstream_model(public)
     ping = [Message(role="user", content=[TextPart(text="ping")])]
     request = ChatRequest(model=upstream, messages=ping, max_tokens=_MIN_OUTPUT_TOKENS.get(protocol, 1))
     body = orjson.dumps(codec.encode_request(request))
-    url = channel.spec.endpoint_url(protocol, channel.base_url, upstream, False)
+    url = channel.endpoint_url(protocol, upstream, False)
     # Connect (and total) limits are the channel's transport timeout; the whole answer must come within first-byte.
     status, raw = await post_whole(
         session, url, body, channel.headers(key), channel.timeout, channel.first_byte_timeout

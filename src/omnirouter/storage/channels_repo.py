@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.config.schema import BreakerConfig, ChannelConfig
 from omnirouter.config.secrets import scrub
-from omnirouter.providers import ProviderKind
+from omnirouter.providers import ProviderKind, provider_spec
 from omnirouter.storage.accounts_models import channels_table
 from omnirouter.storage.models import utcnow
 from omnirouter.storage.ownership import CONFIG_SOURCE
@@ -129,7 +129,9 @@ def check_channel(config: ChannelConfig) -> None:
 
     if not _NAME.match(config.name):
         raise invalid("name", "1-128 letters, digits or . _ : @ - (starting with a letter or digit).")
-    if not config.base_url.startswith(("http://", "https://")):
+    if not (config.base_url or provider_spec(config.provider).default_base_url):
+        raise invalid("base_url", f"is required for provider {config.provider.value!r}.")
+    if config.base_url and not config.base_url.startswith(("http://", "https://")):
         raise invalid("base_url", "must start with http:// or https://.")
     if not config.api_keys or not all(config.api_keys):
         raise invalid("api_keys", "at least one upstream key is required, and none may be empty.")

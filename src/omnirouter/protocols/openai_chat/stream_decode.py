@@ -8,6 +8,11 @@ given as objects, ``reasoning_content`` (DeepSeek) or ``reasoning`` (vLLM),
 usage on every chunk (each update replaces the last) and ``finish_reason``
 "stop" or "length" after complete tool calls.  Tool calls are renumbered
 0, 1, 2… per choice in order of appearance.
+
+A vendor's :class:`ChatDialect` (given once per channel; ``None`` for OpenAI itself, which then pays
+nothing for it) adds ``reasoning_details`` text, a leading ``<think>`` block in the content (split as it
+streams, :mod:`.think_tags`) and usage hidden elsewhere (Groq's ``x_groq.usage``, Kimi's
+``choices[].usage``).
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from omnirouter.ir import (
 from omnirouter.protocols.common import new_id
 from omnirouter.protocols.openai_chat._shared import PROTOCOL
 from omnirouter.protocols.openai_chat.content import arguments_text, decode_thinking_blocks, signature_of
+from omnirouter.protocols.openai_chat.dialect import ChatDialect, UsageExtra, details_text
 from omnirouter.protocols.openai_chat.errors import stream_failure
 from omnirouter.protocols.openai_chat.media import image_deltas
 from omnirouter.protocols.openai_chat.response import stop_reason_from
+from omnirouter.protocols.openai_chat.think_tags import ThinkSplitter
 from omnirouter.protocols.openai_chat.usage import usage_from_openai
 from omnirouter.protocols.sse import SSEEvent
 
@@ -50,13 +57,14 @@ class _Call:
 
 
 class _ChoiceState:
-    __slots__ = ("by_upstream", "calls", "ended", "refused")
+    __slots__ = ("by_upstream", "calls", "ended", "refused", "splitter")
 
-    def __init__(self) -> None:
+    def __init__(self, splitter: ThinkSplitter | None) -> None:
         self.calls: list[_Call] = []
         self.by_upstream: dict[int, int] = {}
         self.refused = False
         self.ended = False
+        self.splitter = splitter
 
 
 def _failure(message: str) -> StreamFailure:
@@ -66,13 +74,16 @@ def _failure(message: str) -> StreamFailure:
 class OpenAIChatStreamDecoder:
     """Stateful decoder for one upstream stream."""
 
-    __slots__ = ("_choices", "_done", "_failed", "_started")
+    __slots__ = ("_choices", "_details", "_done", "_extras", "_failed", "_started", "_think_tags")
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: ChatDialect | None = None) -> None:
         self._choices: dict[int, _ChoiceState] = {}
         self._started = False
         self._done = False
         self._failed = False
+        self._details = dialect is not None and dialect.reads_details
+        self._think_tags = dialect is not None and dialect.think_tags
+        self._extras = dialect.usage_extras - {UsageExtra.PROMPT_CACHE_HIT} if dialect is not None else frozenset()
 
     def feed(self, event: SSEEvent) -> list[StreamEvent]:
         """Events for one SSE event (``[DONE]`` gives none; ``finish`` handles the end)."""
@@ -110,6 +121,7 @@ class OpenAIChatStreamDecoder:
         for c in open_choices:
             state = self._choices[c]
             state.ended = True
+            self._flush(state, c, events)
             reason = stop_reason_from("stop", self._call_args(state), state.refused)
             events.append(ChoiceEnd(stop_reason=reason or StopReason.END, choice=c))
         return events
@@ -138,7 +150,33 @@ class OpenAIChatStreamDecoder:
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             events.append(UsageUpdate(usage=usage_from_openai(usage)))
+        if self._extras:
+            self._usage_extras(chunk, events)
         return events
+
+    def _usage_extras(self, chunk: dict[str, Any], events: list[StreamEvent]) -> None:
+        """Usage a vendor puts outside ``usage``: Groq's ``x_groq.usage``, Kimi's ``choices[].usage``."""
+        if UsageExtra.X_GROQ in self._extras:
+            groq = chunk.get("x_groq")
+            usage = groq.get("usage") if isinstance(groq, dict) else None
+            if isinstance(usage, dict):
+                events.append(UsageUpdate(usage=usage_from_openai(usage)))
+        if UsageExtra.CHOICE_USAGE in self._extras:
+            choices = chunk.get("choices")
+            for choice in choices if isinstance(choices, list) else ():
+                usage = choice.get("usage") if isinstance(choice, dict) else None
+                if isinstance(usage, dict):
+                    events.append(UsageUpdate(usage=usage_from_openai(usage)))
+
+    def _flush(self, state: _ChoiceState, c: int, events: list[StreamEvent]) -> None:
+        """Text a think-tag splitter still holds, before the choice ends."""
+        if state.splitter is not None:
+            for reasoning, piece in state.splitter.flush():
+                events.append(
+                    ReasoningDelta(text=piece, origin=PROTOCOL, choice=c)
+                    if reasoning
+                    else TextDelta(text=piece, choice=c)
+                )
 
     def _choice(self, choice: dict[str, Any], position: int, events: list[StreamEvent]) -> None:
         c = choice.get("index")
@@ -146,7 +184,7 @@ class OpenAIChatStreamDecoder:
             c = position
         state = self._choices.get(c)
         if state is None:
-            state = self._choices[c] = _ChoiceState()
+            state = self._choices[c] = _ChoiceState(ThinkSplitter() if self._think_tags else None)
         if state.ended:
             return
         delta = choice.get("delta")
@@ -155,6 +193,7 @@ class OpenAIChatStreamDecoder:
         finish = choice.get("finish_reason")
         if finish is not None:
             state.ended = True
+            self._flush(state, c, events)
             reason = stop_reason_from(finish, self._call_args(state), state.refused)
             events.append(ChoiceEnd(stop_reason=reason or StopReason.END, choice=c))
 
@@ -162,6 +201,8 @@ class OpenAIChatStreamDecoder:
         reasoning = delta.get("reasoning_content")
         if not (isinstance(reasoning, str) and reasoning):
             reasoning = delta.get("reasoning")
+            if self._details and not (isinstance(reasoning, str) and reasoning):
+                reasoning = details_text(delta.get("reasoning_details"))
         if isinstance(reasoning, str) and reasoning:
             events.append(ReasoningDelta(text=reasoning, origin=PROTOCOL, choice=c))
         for block in decode_thinking_blocks(delta.get("thinking_blocks")) or ():
@@ -171,7 +212,16 @@ class OpenAIChatStreamDecoder:
                 )
         content = delta.get("content")
         if isinstance(content, str) and content:
-            events.append(TextDelta(text=content, choice=c))
+            splitter = state.splitter
+            if splitter is None:
+                events.append(TextDelta(text=content, choice=c))
+            else:
+                for is_reasoning, piece in splitter.feed(content):
+                    events.append(
+                        ReasoningDelta(text=piece, origin=PROTOCOL, choice=c)
+                        if is_reasoning
+                        else TextDelta(text=piece, choice=c)
+                    )
         refusal = delta.get("refusal")
         if isinstance(refusal, str):
             state.refused = True

@@ -1,0 +1,230 @@
+"""OpenAI-compatible chat vendors (DeepSeek, Kimi, GLM, Qwen, MiniMax, Groq, Azure, ...), each in its dialect.
+
+Every vendor of ``providers/vendors.py`` is served under ``/{provider}`` plus the path of its own base URL
+(``/deepseek/chat/completions``, ``/moonshot/v1/chat/completions``, ``/azure/openai/deployments/{model}/
+chat/completions``), and the mock learns its dialect from that same table: the auth header it checks,
+where it puts reasoning (its first reasoning field, or ``<think>`` tags in the content for vendors that
+use them by default; MiniMax's ``reasoning_split: true`` moves it to ``reasoning_details``, Groq's
+``reasoning_format: raw`` to tags), whether the request switched thinking on (its switch, else its
+default), and where usage goes (DeepSeek's ``prompt_cache_hit_tokens`` instead of ``cached_tokens``,
+Groq's ``x_groq.usage``, Kimi's ``choices[].usage``; no usage at all for vendors that take no
+``stream_options``).  Everything else is the OpenAI mock's (directives, errors, tool calls).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from omnirouter.mock_upstream.core import Exchange, as_int, begin, json_response, sse
+from omnirouter.mock_upstream.openai_chat import OpenAIWire, completion, turn_text, usage_dict, validate_messages
+from omnirouter.mock_upstream.plan import Plan, build_plan
+from omnirouter.mock_upstream.tokens import count_input, split_arguments
+from omnirouter.protocols.openai_chat.dialect import (
+    CLOSE_TAG,
+    OPEN_TAG,
+    ChatDialect,
+    ReasoningField,
+    ThinkingSwitch,
+    UsageExtra,
+)
+from omnirouter.providers.auth import AuthStyle
+from omnirouter.providers.kinds import ProviderKind
+from omnirouter.providers.vendors import VENDORS, ChatVendor
+
+__all__ = ["add_vendor_routes", "vendor_chat_path"]
+
+_TAGS = "think_tags"
+
+
+class VendorWire(OpenAIWire):
+    """OpenAI's error shapes; the key is read from the vendor's own header."""
+
+    def __init__(self, name: str, auth: AuthStyle) -> None:
+        self.name = name
+        self.auth = auth
+
+    def check_auth(self, request: web.Request) -> web.Response | None:
+        if self.auth is not AuthStyle.API_KEY:
+            return super().check_auth(request)
+        key = request.headers.get("api-key", "")
+        if not key or key.startswith(("bad", "invalid")) or "authorization" in request.headers:
+            return self.error(401, "Access denied due to invalid subscription key or wrong API endpoint.")
+        return None
+
+
+def vendor_chat_path(kind: ProviderKind, vendor: ChatVendor) -> str:
+    """The mock's chat route of ``vendor`` (``{model}`` a route variable)."""
+    base = urlsplit(vendor.base_url).path.rstrip("/") if vendor.base_url else ""
+    return f"/{kind.value}{base}{vendor.base_suffix}{vendor.chat_path.split('?')[0]}"
+
+
+def _thinking(dialect: ChatDialect, body: dict[str, Any], model: str) -> bool:
+    """Whether the request (or the vendor's default) has the model think."""
+    style = dialect.thinking
+    if style is ThinkingSwitch.THINKING_OBJECT:
+        thinking = body.get("thinking")
+        kind = thinking.get("type") if isinstance(thinking, dict) else None
+        return dialect.thinks_by_default if kind is None else kind != "disabled"
+    if style is ThinkingSwitch.ENABLE_THINKING:
+        flag = body.get("enable_thinking")
+        return dialect.thinks_by_default if flag is None else flag is True
+    if style is ThinkingSwitch.REASONING_OBJECT:
+        reasoning = body.get("reasoning")
+        return isinstance(reasoning, dict) and reasoning.get("enabled") is not False
+    if style is ThinkingSwitch.CHAT_TEMPLATE_KWARGS:
+        kwargs = body.get("chat_template_kwargs")
+        return isinstance(kwargs, dict) and kwargs.get("enable_thinking") is True
+    if style is ThinkingSwitch.REASONING_EFFORT:
+        return body.get("reasoning_effort") not in (None, "none")
+    return dialect.thinks_by_default or any(word in model for word in ("think", "reason", "r1"))
+
+
+def _reasoning_place(dialect: ChatDialect, body: dict[str, Any]) -> str:
+    """Where this vendor puts reasoning for this request: a message field name, or ``think_tags``."""
+    if body.get("reasoning_split") is True and ReasoningField.REASONING_DETAILS in dialect.reasoning_fields:
+        return ReasoningField.REASONING_DETAILS.value
+    if body.get("reasoning_format") == "raw" and dialect.think_tags:
+        return _TAGS
+    first = dialect.reasoning_fields[0] if dialect.reasoning_fields else ReasoningField.REASONING_CONTENT
+    if dialect.think_tags and first is ReasoningField.REASONING_CONTENT:
+        return _TAGS
+    return first.value
+
+
+def _place(message: dict[str, Any], place: str, reasoning: str) -> None:
+    if place == _TAGS:
+        message["content"] = f"{OPEN_TAG}{reasoning}{CLOSE_TAG}\n\n{message.get('content') or ''}"
+    elif place == ReasoningField.REASONING_DETAILS.value:
+        message["reasoning_details"] = [{"type": "reasoning.text", "id": "reasoning-text-1", "text": reasoning}]
+    else:
+        message[place] = reasoning
+
+
+def _usage(dialect: ChatDialect, plan: Plan) -> dict[str, Any]:
+    usage = usage_dict(plan.usage)
+    if UsageExtra.PROMPT_CACHE_HIT in dialect.usage_extras:  # DeepSeek's own fields, no cached_tokens
+        usage.pop("prompt_tokens_details", None)
+        usage["prompt_cache_hit_tokens"] = plan.usage.cached
+        usage["prompt_cache_miss_tokens"] = plan.usage.input - plan.usage.cached
+    return usage
+
+
+def _completion(dialect: ChatDialect, plan: Plan, place: str) -> dict[str, Any]:
+    body = completion(plan, int(time.time()))
+    message = body["choices"][0]["message"]
+    reasoning = message.pop("reasoning_content", None)
+    if reasoning:
+        _place(message, place, reasoning)
+    if "usage" in body:
+        body["usage"] = _usage(dialect, plan)
+    return body
+
+
+def _chunks(dialect: ChatDialect, plan: Plan, place: str, include_usage: bool) -> list[bytes]:
+    """The stream, with reasoning and usage where this vendor puts them."""
+    base = {"id": f"chatcmpl-mock{plan.serial:016d}", "object": "chat.completion.chunk", "created": 0}
+    base["model"] = plan.model
+    frames: list[bytes] = []
+
+    def add(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> None:
+        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish, **extra}
+        frames.append(sse({**base, "choices": [choice]}))
+
+    add({"role": "assistant", "content": ""})
+    pieces = list(plan.pieces)
+    if plan.reasoning_pieces:
+        if place == _TAGS:  # the tags split across chunks, as vendors stream them
+            tagged = [OPEN_TAG[:3], OPEN_TAG[3:], *plan.reasoning_pieces, CLOSE_TAG[:4], CLOSE_TAG[4:] + "\n\n"]
+            pieces = tagged + pieces
+        else:
+            for piece in plan.reasoning_pieces:
+                delta: dict[str, Any] = {}
+                _place(delta, place, piece)
+                add(delta)
+    for piece in pieces:
+        add({"content": piece})
+    for call in plan.tool_calls:
+        first = {"index": call.index, "id": call.id, "type": "function"}
+        add({"tool_calls": [{**first, "function": {"name": call.name, "arguments": ""}}]})
+        for fragment in split_arguments(call.arguments_json):
+            add({"tool_calls": [{"index": call.index, "function": {"arguments": fragment}}]})
+    finish = "tool_calls" if plan.tool_calls else ("length" if plan.finish == "length" else "stop")
+    usage = _usage(dialect, plan)
+    if not include_usage:
+        add({}, finish)
+    elif UsageExtra.CHOICE_USAGE in dialect.usage_extras:  # Kimi: inside the last choice
+        add({}, finish, usage=usage)
+    elif UsageExtra.X_GROQ in dialect.usage_extras:  # Groq: x_groq.usage on the last chunk
+        frames.append(
+            sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "x_groq": {"usage": usage}})
+        )
+    else:
+        add({}, finish)
+        frames.append(sse({**base, "choices": [], "usage": usage}))
+    return frames
+
+
+def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    wire = VendorWire(kind.value, vendor.auth)
+    dialect = vendor.dialect
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        ex = await begin(request, wire)
+        if not isinstance(ex, Exchange):
+            return ex
+        body = ex.body
+        model = request.match_info.get("model") or body.get("model")
+        messages = body.get("messages")
+        if not isinstance(model, str) or not model or not isinstance(messages, list) or not messages:
+            return wire.error(400, "model and messages are required")
+        if vendor.api_version is not None and not request.query.get("api-version"):
+            return wire.error(404, "Resource not found")
+        for name in (*dialect.drops, *dialect.renames):
+            if name in body:  # what the vendor rejects or spells otherwise never reaches it
+                return wire.error(400, f"Unrecognized request argument supplied: {name}")
+        problem = validate_messages(messages)
+        if problem:
+            return wire.error(400, problem)
+        resolved = ex.resolve(turn_text(messages))
+        if isinstance(resolved, web.Response):
+            return resolved
+        directive, user_text = resolved
+        stream = body.get("stream") is True
+        early = await ex.preamble(directive, stream)
+        if early is not None:
+            return early
+        serial = ex.state.next_serial()
+        limit = as_int(body.get("max_completion_tokens"))
+        plan = build_plan(
+            directive,
+            user_text,
+            model=model,
+            serial=serial,
+            input_tokens=count_input(messages),
+            max_tokens=limit if limit is not None else as_int(body.get("max_tokens")),
+            thinking=_thinking(dialect, body, model),
+        )
+        for call in plan.tool_calls:
+            call.id = f"call_mock{serial:08d}x{call.index:03d}"
+        place = _reasoning_place(dialect, body)
+        if not stream:
+            return json_response(_completion(dialect, plan, place), headers=wire.headers(serial))
+        options = body.get("stream_options")
+        asked = isinstance(options, dict) and options.get("include_usage") is True
+        always = bool(dialect.usage_extras & {UsageExtra.X_GROQ, UsageExtra.CHOICE_USAGE})
+        include_usage = dialect.include_usage and (asked or always) and not directive.no_usage
+        frames = _chunks(dialect, plan, place, include_usage)
+        return await ex.stream(frames, directive, serial=serial, suffix=b"data: [DONE]\n\n")
+
+    return chat
+
+
+def add_vendor_routes(router: web.UrlDispatcher) -> None:
+    """A chat route for every vendor of ``providers/vendors.py``."""
+    for kind, vendor in VENDORS.items():
+        router.add_post(vendor_chat_path(kind, vendor), _handler(kind, vendor))

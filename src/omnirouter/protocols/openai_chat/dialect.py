@@ -1,0 +1,205 @@
+"""How one OpenAI-compatible vendor differs from OpenAI's Chat Completions: a frozen record of data.
+
+A :class:`ChatDialect` says where the vendor puts reasoning text, how it switches thinking on and off,
+which request fields it renames or rejects, and where it hides usage.  The table of every vendor's
+record is ``providers/vendors.py`` (docs/vendors.md); the functions here apply one record to an
+outbound request body and to an upstream answer, so the codecs stay free of per-vendor branches.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from omnirouter.ir import ChatRequest, ReasoningConfig
+
+__all__ = [
+    "ChatDialect",
+    "ReasoningField",
+    "ThinkingSwitch",
+    "UsageExtra",
+    "adjust_request",
+    "normalize_message",
+    "thinking_wanted",
+]
+
+
+class ReasoningField(enum.StrEnum):
+    """Where reasoning text comes back in a message (or a stream delta)."""
+
+    REASONING_CONTENT = "reasoning_content"  # DeepSeek, Kimi, GLM, Qwen, Doubao, ...
+    REASONING = "reasoning"  # vLLM, OpenRouter, Groq (parsed), Ollama, Together
+    REASONING_DETAILS = "reasoning_details"  # MiniMax reasoning_split, OpenRouter: [{type, text}]
+
+
+class ThinkingSwitch(enum.StrEnum):
+    """How a request switches thinking on or off."""
+
+    REASONING_EFFORT = "reasoning_effort"  # OpenAI's own (xAI, Groq, Azure, Ollama, Fireworks)
+    THINKING_OBJECT = "thinking_object"  # thinking: {type: enabled | disabled} (DeepSeek, Kimi, GLM, Doubao)
+    ENABLE_THINKING = "enable_thinking"  # enable_thinking + thinking_budget (Qwen, SiliconFlow, Ling)
+    REASONING_OBJECT = "reasoning_object"  # reasoning: {effort | max_tokens | enabled} (OpenRouter)
+    CHAT_TEMPLATE_KWARGS = "chat_template_kwargs"  # chat_template_kwargs: {enable_thinking} (vLLM)
+    MODEL_CHOICE = "model_choice"  # no switch: the model thinks or not (reasoning controls are dropped)
+
+
+class UsageExtra(enum.StrEnum):
+    """Usage a vendor reports outside OpenAI's ``usage`` object."""
+
+    PROMPT_CACHE_HIT = "prompt_cache_hit_tokens"  # DeepSeek: cached reads as usage.prompt_cache_hit_tokens
+    X_GROQ = "x_groq"  # Groq: the last stream chunk's x_groq.usage
+    CHOICE_USAGE = "choice_usage"  # Kimi: the stream's usage inside choices[].usage
+
+
+class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
+    """One vendor's departures from OpenAI Chat Completions (the defaults are OpenAI's own).
+
+    ``reasoning_fields``: where reasoning text is read from, in order; ``think_tags``: a leading
+    ``<think>…</think>`` in the content is reasoning too.  ``thinking``: the switch; ``thinks_by_default``:
+    the vendor thinks unless told not to, so a request without thinking gets the explicit off switch;
+    ``effort_map``: how OpenAI effort levels are spelled for a vendor that takes an effort beside its
+    switch (DeepSeek).  ``renames`` / ``drops``: request fields renamed or never sent;
+    ``tool_choice_map``: ``tool_choice`` strings respelled.  ``usage_extras``: where else usage is;
+    ``include_usage``: whether it takes ``stream_options.include_usage``.
+    """
+
+    reasoning_fields: tuple[ReasoningField, ...] = (ReasoningField.REASONING_CONTENT, ReasoningField.REASONING)
+    think_tags: bool = False
+    thinking: ThinkingSwitch = ThinkingSwitch.REASONING_EFFORT
+    thinks_by_default: bool = False
+    effort_map: Mapping[str, str] = msgspec.field(default_factory=dict)
+    renames: Mapping[str, str] = msgspec.field(default_factory=dict)
+    drops: frozenset[str] = frozenset()
+    tool_choice_map: Mapping[str, str] = msgspec.field(default_factory=dict)
+    usage_extras: frozenset[UsageExtra] = frozenset()
+    include_usage: bool = True
+
+    @property
+    def reads_details(self) -> bool:
+        """Whether reasoning may come as ``reasoning_details`` (beyond the generic two fields)."""
+        return ReasoningField.REASONING_DETAILS in self.reasoning_fields
+
+
+def thinking_wanted(reasoning: ReasoningConfig | None) -> bool | None:
+    """``True`` when the request asks for thinking, ``False`` when it switches it off, ``None`` when silent."""
+    if reasoning is None:
+        return None
+    if reasoning.effort == "none" or reasoning.budget_tokens == 0:
+        return False
+    if reasoning.effort is None and reasoning.budget_tokens is None:
+        return None
+    return True
+
+
+_SWITCH_FIELDS: dict[ThinkingSwitch, str] = {
+    ThinkingSwitch.THINKING_OBJECT: "thinking",
+    ThinkingSwitch.ENABLE_THINKING: "enable_thinking",
+    ThinkingSwitch.REASONING_OBJECT: "reasoning",
+    ThinkingSwitch.CHAT_TEMPLATE_KWARGS: "chat_template_kwargs",
+}
+
+
+def _switch(dialect: ChatDialect, request: ChatRequest, body: dict[str, Any]) -> None:
+    """Replace OpenAI's ``reasoning_effort`` by the vendor's own switch (a switch the client already wrote
+    in the vendor's own words, an OpenAI client's extra field, is kept as it is)."""
+    style = dialect.thinking
+    effort = body.pop("reasoning_effort", None) if style is not ThinkingSwitch.REASONING_EFFORT else None
+    own = _SWITCH_FIELDS.get(style)
+    if own is not None and own in body:
+        return
+    wanted = thinking_wanted(request.reasoning)
+    budget = request.reasoning.budget_tokens if request.reasoning is not None else None
+    if style is ThinkingSwitch.REASONING_EFFORT:
+        if body.get("reasoning_effort") == "none" and wanted is False:
+            body.pop("reasoning_effort")  # only OpenAI's own models know "none"
+    elif style is ThinkingSwitch.THINKING_OBJECT:
+        if wanted:
+            body["thinking"] = {"type": "enabled"}
+            if isinstance(effort, str) and effort in dialect.effort_map:
+                body["reasoning_effort"] = dialect.effort_map[effort]
+        elif wanted is False or dialect.thinks_by_default:
+            body["thinking"] = {"type": "disabled"}
+    elif style is ThinkingSwitch.ENABLE_THINKING:
+        if wanted is not None or dialect.thinks_by_default:
+            body["enable_thinking"] = bool(wanted)
+        if wanted and budget:
+            body["thinking_budget"] = budget
+    elif style is ThinkingSwitch.REASONING_OBJECT:
+        if wanted is False:
+            body["reasoning"] = {"enabled": False}
+        elif wanted:
+            body["reasoning"] = {"max_tokens": budget} if budget else {"effort": effort or "medium"}
+    elif style is ThinkingSwitch.CHAT_TEMPLATE_KWARGS and wanted is not None:
+        body["chat_template_kwargs"] = {"enable_thinking": wanted}
+
+
+def adjust_request(dialect: ChatDialect, request: ChatRequest, body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI Chat body (from ``encode_request``) in the vendor's dialect; edits and returns ``body``."""
+    _switch(dialect, request, body)
+    if not dialect.include_usage:
+        body.pop("stream_options", None)
+    for field in dialect.drops:
+        body.pop(field, None)
+    for old, new in dialect.renames.items():
+        if old in body:
+            value = body.pop(old)
+            body.setdefault(new, value)
+    choice = body.get("tool_choice")
+    if isinstance(choice, str) and choice in dialect.tool_choice_map:
+        body["tool_choice"] = dialect.tool_choice_map[choice]
+    return body
+
+
+def details_text(details: Any) -> str:
+    """The readable text of a ``reasoning_details`` array (``reasoning.text`` / ``summary`` entries)."""
+    if not isinstance(details, list):
+        return ""
+    texts: list[str] = []
+    for item in details:
+        if isinstance(item, dict):
+            text = item.get("text")
+            if not isinstance(text, str):
+                text = item.get("summary")
+            if isinstance(text, str):
+                texts.append(text)
+    return "".join(texts)
+
+
+def split_think_tags(content: str) -> tuple[str, str] | None:
+    """``(reasoning, answer)`` of content that opens with ``<think>``; ``None`` when it does not."""
+    stripped = content.lstrip()
+    if not stripped.startswith(OPEN_TAG):
+        return None
+    rest = stripped[len(OPEN_TAG) :]
+    end = rest.find(CLOSE_TAG)
+    if end < 0:
+        return rest, ""
+    return rest[:end], rest[end + len(CLOSE_TAG) :].lstrip("\n")
+
+
+OPEN_TAG = "<think>"
+CLOSE_TAG = "</think>"
+
+
+def normalize_message(dialect: ChatDialect, message: dict[str, Any]) -> None:
+    """Move a vendor's reasoning into ``reasoning_content`` of a message (or stream delta), in place."""
+    if isinstance(message.get("reasoning_content"), str) and message["reasoning_content"]:
+        return
+    for field in dialect.reasoning_fields:
+        if field is ReasoningField.REASONING_DETAILS:
+            text = details_text(message.get("reasoning_details"))
+        else:
+            value = message.get(field.value)
+            text = value if isinstance(value, str) else ""
+        if text:
+            message["reasoning_content"] = text
+            return
+    if dialect.think_tags:
+        content = message.get("content")
+        if isinstance(content, str):
+            split = split_think_tags(content)
+            if split is not None:
+                message["reasoning_content"], message["content"] = split

@@ -1,0 +1,213 @@
+"""The OpenAI-compatible chat vendors as data: where each lives, how it takes its key, its dialect.
+
+Every entry is a :class:`ChatVendor`; ``providers/registry.py`` turns each into a provider entry with a
+chat endpoint, and the mock upstream answers in each vendor's dialect from this same table.  Facts and
+their sources are in docs/vendors.md; a fact marked "check" there is a best reading, kept in data so
+that correcting it is a one-line change.
+
+``base_url`` is the vendor's OpenAI-compatible base (``/chat/completions`` is appended); ``base_suffix``
+is added to a channel's ``base_url`` that lacks it (Azure's resource URL gets ``/openai``);
+``chat_path`` is the chat endpoint under it, where ``{model}`` is the upstream model (Azure's
+deployment) and ``{api_version}`` the channel's ``options.api_version`` (else ``api_version``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from omnirouter.protocols.openai_chat.dialect import ChatDialect, ReasoningField, ThinkingSwitch, UsageExtra
+from omnirouter.providers.auth import AuthStyle
+from omnirouter.providers.kinds import ProviderKind
+
+__all__ = ["VENDORS", "ChatVendor", "chat_vendor"]
+
+
+class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
+    """One OpenAI-compatible chat vendor (see the module docstring)."""
+
+    base_url: str
+    dialect: ChatDialect
+    auth: AuthStyle = AuthStyle.BEARER
+    chat_path: str = "/chat/completions"
+    base_suffix: str = ""
+    api_version: str | None = None
+    anthropic_base_url: str | None = None
+
+    def chat_base(self, base_url: str) -> str:
+        """A channel's ``base_url`` (or this vendor's default) with the vendor's base suffix."""
+        base = (base_url or self.base_url).rstrip("/")
+        if self.base_suffix and not base.endswith(self.base_suffix):
+            base += self.base_suffix
+        return base
+
+
+_RC, _R, _RD = ReasoningField.REASONING_CONTENT, ReasoningField.REASONING, ReasoningField.REASONING_DETAILS
+_MAX_TOKENS: Final = {"max_completion_tokens": "max_tokens"}
+
+VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
+    ProviderKind.DEEPSEEK: ChatVendor(
+        base_url="https://api.deepseek.com",
+        anthropic_base_url="https://api.deepseek.com/anthropic",
+        dialect=ChatDialect(
+            reasoning_fields=(_RC,),
+            thinking=ThinkingSwitch.THINKING_OBJECT,
+            thinks_by_default=True,
+            effort_map={"minimal": "low", "low": "low", "medium": "high", "high": "high", "xhigh": "max"},
+            renames=_MAX_TOKENS,
+            usage_extras=frozenset({UsageExtra.PROMPT_CACHE_HIT}),
+        ),
+    ),
+    ProviderKind.MOONSHOT: ChatVendor(
+        base_url="https://api.moonshot.ai/v1",
+        anthropic_base_url="https://api.moonshot.ai/anthropic",
+        dialect=ChatDialect(
+            reasoning_fields=(_RC, _R),
+            thinking=ThinkingSwitch.THINKING_OBJECT,
+            usage_extras=frozenset({UsageExtra.CHOICE_USAGE}),
+        ),
+    ),
+    ProviderKind.ZHIPU: ChatVendor(
+        base_url="https://open.bigmodel.cn/api/paas/v4",
+        anthropic_base_url="https://open.bigmodel.cn/api/anthropic",
+        dialect=ChatDialect(
+            reasoning_fields=(_RC,),
+            thinking=ThinkingSwitch.THINKING_OBJECT,
+            thinks_by_default=True,
+            renames=_MAX_TOKENS,
+            drops=frozenset({"frequency_penalty", "presence_penalty"}),
+            tool_choice_map={"required": "auto"},
+        ),
+    ),
+    ProviderKind.DASHSCOPE: ChatVendor(
+        base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
+        anthropic_base_url="https://dashscope.aliyuncs.com/apps/anthropic",
+        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.ENABLE_THINKING, renames=_MAX_TOKENS),
+    ),
+    ProviderKind.ARK: ChatVendor(
+        base_url="https://ark.cn-beijing.volces.com/api/v3",
+        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.THINKING_OBJECT, renames=_MAX_TOKENS),
+    ),
+    ProviderKind.MINIMAX: ChatVendor(
+        base_url="https://api.minimax.io/v1",
+        anthropic_base_url="https://api.minimax.io/anthropic",
+        dialect=ChatDialect(
+            reasoning_fields=(_RC, _RD),
+            think_tags=True,
+            thinking=ThinkingSwitch.MODEL_CHOICE,  # M2.x always think
+            thinks_by_default=True,
+            # Not in its documented schema (java.agentscope.io MiniMax formatter drops the same).
+            drops=frozenset(
+                {
+                    "parallel_tool_calls",
+                    "presence_penalty",
+                    "frequency_penalty",
+                    "seed",
+                    "response_format",
+                    "tool_choice",
+                }
+            ),
+        ),
+    ),
+    ProviderKind.XAI: ChatVendor(
+        base_url="https://api.x.ai/v1",
+        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.REASONING_EFFORT),
+    ),
+    ProviderKind.QIANFAN: ChatVendor(
+        base_url="https://qianfan.baidubce.com/v2",
+        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.MODEL_CHOICE),
+    ),
+    ProviderKind.HUNYUAN: ChatVendor(
+        base_url="https://api.hunyuan.cloud.tencent.com/v1",
+        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.MODEL_CHOICE),
+    ),
+    ProviderKind.SPARK: ChatVendor(
+        base_url="https://spark-api-open.xf-yun.com/v1",
+        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.MODEL_CHOICE, include_usage=False),
+    ),
+    ProviderKind.STEPFUN: ChatVendor(
+        base_url="https://api.stepfun.com/v1",
+        dialect=ChatDialect(reasoning_fields=(_R, _RC), thinking=ThinkingSwitch.MODEL_CHOICE),
+    ),
+    ProviderKind.ANTLING: ChatVendor(
+        base_url="https://api.ant-ling.com/v1",
+        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.ENABLE_THINKING),
+    ),
+    ProviderKind.SENSENOVA: ChatVendor(
+        base_url="https://api.sensenova.cn/compatible-mode/v1",
+        dialect=ChatDialect(
+            reasoning_fields=(_R, _RC),
+            thinking=ThinkingSwitch.MODEL_CHOICE,
+            renames={"max_completion_tokens": "max_new_tokens"},
+            include_usage=False,
+        ),
+    ),
+    ProviderKind.OPENROUTER: ChatVendor(
+        base_url="https://openrouter.ai/api/v1",
+        dialect=ChatDialect(reasoning_fields=(_R, _RD), thinking=ThinkingSwitch.REASONING_OBJECT),
+    ),
+    ProviderKind.GROQ: ChatVendor(
+        base_url="https://api.groq.com/openai/v1",
+        dialect=ChatDialect(
+            reasoning_fields=(_R,),
+            think_tags=True,  # reasoning_format "raw"
+            thinking=ThinkingSwitch.REASONING_EFFORT,
+            drops=frozenset({"logprobs", "logit_bias", "top_logprobs"}),
+            usage_extras=frozenset({UsageExtra.X_GROQ}),
+        ),
+    ),
+    ProviderKind.MISTRAL: ChatVendor(
+        base_url="https://api.mistral.ai/v1",
+        dialect=ChatDialect(
+            thinking=ThinkingSwitch.MODEL_CHOICE,
+            renames={**_MAX_TOKENS, "seed": "random_seed"},
+            tool_choice_map={"required": "any"},
+        ),
+    ),
+    ProviderKind.TOGETHER: ChatVendor(
+        base_url="https://api.together.xyz/v1",
+        dialect=ChatDialect(
+            reasoning_fields=(_R, _RC), think_tags=True, thinking=ThinkingSwitch.MODEL_CHOICE, renames=_MAX_TOKENS
+        ),
+    ),
+    ProviderKind.FIREWORKS: ChatVendor(
+        base_url="https://api.fireworks.ai/inference/v1",
+        dialect=ChatDialect(
+            reasoning_fields=(_RC, _R), think_tags=True, thinking=ThinkingSwitch.REASONING_EFFORT, renames=_MAX_TOKENS
+        ),
+    ),
+    ProviderKind.SILICONFLOW: ChatVendor(
+        base_url="https://api.siliconflow.cn/v1",
+        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.ENABLE_THINKING, renames=_MAX_TOKENS),
+    ),
+    ProviderKind.AZURE: ChatVendor(
+        base_url="",  # per resource: https://{resource}.openai.azure.com
+        auth=AuthStyle.API_KEY,
+        base_suffix="/openai",
+        chat_path="/deployments/{model}/chat/completions?api-version={api_version}",
+        api_version="2025-04-01-preview",
+        dialect=ChatDialect(),
+    ),
+    ProviderKind.AZURE_V1: ChatVendor(
+        base_url="",  # per resource: https://{resource}.openai.azure.com
+        auth=AuthStyle.API_KEY,
+        base_suffix="/openai/v1",
+        dialect=ChatDialect(),
+    ),
+    ProviderKind.OLLAMA: ChatVendor(
+        base_url="http://localhost:11434/v1",
+        dialect=ChatDialect(
+            reasoning_fields=(_R, _RC), think_tags=True, thinking=ThinkingSwitch.REASONING_EFFORT, renames=_MAX_TOKENS
+        ),
+    ),
+    ProviderKind.VLLM: ChatVendor(
+        base_url="http://localhost:8000/v1",
+        dialect=ChatDialect(reasoning_fields=(_R, _RC), think_tags=True, thinking=ThinkingSwitch.CHAT_TEMPLATE_KWARGS),
+    ),
+}
+
+
+def chat_vendor(kind: ProviderKind) -> ChatVendor | None:
+    """The chat vendor entry of ``kind`` (``None`` for OpenAI, Anthropic, Gemini and media-only vendors)."""
+    return VENDORS.get(kind)
