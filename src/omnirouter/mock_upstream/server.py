@@ -21,6 +21,7 @@ from omnirouter.mock_upstream import (
     models,
     openai_chat,
     openai_responses,
+    realtime,
     tasks_images,
     tasks_midjourney,
     tasks_midjourney_plus,
@@ -123,6 +124,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     # OpenAI
     r.add_post("/v1/chat/completions", openai_chat.chat_completions)
     r.add_post("/v1/responses", openai_responses.responses)
+    r.add_get("/v1/realtime", realtime.realtime)  # WebSocket: the Realtime API, GA and beta
     r.add_post("/v1/embeddings", media_openai.embeddings)
     r.add_post("/v1/moderations", media_openai.moderations)
     r.add_post("/v1/images/generations", tasks_images.images_generations)  # OpenAI, or Kling by its JWT
