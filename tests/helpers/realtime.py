@@ -27,7 +27,9 @@ BETA_MODEL = "gpt-4o-realtime-preview"
 # USD per 1M tokens: one token costs price × 1000 nano-USD
 PRICE = {"input": 4.0, "cached_input": 0.4, "output": 16.0, "audio_input": 32.0, "audio_output": 64.0}
 RESPONSE_TOKENS = 1000  # each response is reserved for 1000 input + 1000 output tokens at the dearest prices
-RESERVATION_NANO = RESPONSE_TOKENS * 32 * 1000 + RESPONSE_TOKENS * 64 * 1000  # 96,000,000
+# every input token at the dearest input price (audio), every output token at the dearest output price;
+# billing's bound of the (empty) request body adds one input token
+RESERVATION_NANO = (RESPONSE_TOKENS + 1) * 32 * 1000 + RESPONSE_TOKENS * 64 * 1000  # 96,032,000
 
 
 def channel(mock: MockUpstream, name: str, priority: int = 0, base_url: str | None = None) -> dict[str, Any]:

@@ -17,7 +17,8 @@ event instead), ``cut_after`` (close with 1011 after that many deltas).  Usage: 
 words of the instructions and the conversation so far, input audio tokens one per 2,400 appended bytes
 (50 ms of 24 kHz PCM16), cached tokens the previous response's input; output text tokens the reply's
 words, output audio tokens 5 per audio delta.  Every handshake is logged (``provider`` ``openai``,
-``path`` ``/v1/realtime``), its ``body`` the list of client events received.
+``path`` ``/v1/realtime``), its ``body`` the list of client events received, ``close_code`` the code
+the session closed with.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import time
 from typing import Any
 
 import orjson
@@ -219,11 +221,12 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     offered = _offered(request)
     events: list[Any] = []
-    state.log(LoggedRequest({
+    entry = LoggedRequest({
         "method": request.method, "path": request.path, "query": dict(request.query),
         "headers": {k.lower(): v for k, v in request.headers.items()}, "body": events, "provider": "openai",
-        "time": asyncio.get_running_loop().time(),
-    }))  # fmt: skip
+        "time": time.time(), "close_code": None,
+    })  # fmt: skip
+    state.log(entry)
     scripted = state.queue.pop()
     if scripted is not None and scripted.delay:
         await asyncio.sleep(scripted.delay)
@@ -263,4 +266,5 @@ async def realtime(request: web.Request) -> web.StreamResponse:
             await session.send(ev.error_event("Binary frames are not supported.", code="invalid_value"))
         else:
             break
+    entry["close_code"] = ws.close_code
     return ws

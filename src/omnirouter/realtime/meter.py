@@ -5,7 +5,8 @@ cost (``RealtimeConfig.response_input_tokens`` input and the served model's outp
 dearest price, as ``Billing.reserve`` computes for any request).  Each ``response.done`` settles that
 reservation with the response's usage — one usage row, its cost capped at the reservation, written with
 the reservation's release in one transaction by the usage recorder — and reserves again for the next
-response; when the key's quota cannot cover it, ``charge`` says so and the session is closed.  At the end
+response (for a key with a quota, once that row is written: its release frees the money the next
+reservation needs); when the key's quota cannot cover it, ``charge`` says so and the session is closed.  At the end
 the reservation still held is released by a closing row that costs nothing (what a response in progress
 used is not charged).  So every response is charged exactly once, and a session never spends past its
 key's quota.  Rows are ``<session id>.<n>``, ``n`` counting from 1.
@@ -13,6 +14,7 @@ key's quota.  Rows are ``<session id>.<n>``, ``n`` counting from 1.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 
@@ -21,13 +23,15 @@ import orjson
 from omnirouter.billing import Outcome, Reservation
 from omnirouter.config.schema import RealtimeConfig
 from omnirouter.gateway import Gateway
-from omnirouter.ir import Budget, GatewayError, Usage
+from omnirouter.ir import Budget, ErrorKind, GatewayError, Usage
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord
 from omnirouter.usage import UsageRecord, usage_columns
 
 __all__ = ["PROTOCOL", "SessionMeter"]
+
+log = logging.getLogger("omnirouter.realtime")
 
 PROTOCOL = "openai_realtime"
 _NONE = Usage()
@@ -111,11 +115,18 @@ class SessionMeter:
         """Settle one ``response.done`` and reserve for the next; the error when that cannot be reserved
         (the quota cannot cover it: nothing is held then).  A response without usage is charged nothing
         (its row says ``usage_estimated``)."""
+        stored = self._held is not None and self._held.stored
         self.settle(usage or Usage(estimated=True), 200, None)
         try:
+            if stored:  # the settled reservation is released by its row: write it before holding the next
+                await self.gateway.recorder.flush()
             await self.reserve([attempt])
         except GatewayError as error:
             return error
+        except Exception as exc:  # the database failed while writing the settled response
+            log.warning("realtime session %s: cannot settle before the next response: %s", self.ctx.request_id, exc)
+            return GatewayError(ErrorKind.OVERLOADED, "The gateway cannot check this key's quota right now.",
+                                code="quota_unavailable")  # fmt: skip
         return None
 
     def close(self, status: int, error_kind: str | None) -> None:

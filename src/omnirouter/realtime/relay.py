@@ -133,6 +133,11 @@ async def _upstream_closed(upstream: ClientConnection) -> End:
     received = upstream.protocol.close_rcvd
     if received is not None and passable(received.code, 0):
         return End(received.code, None, received.reason[:120])
+    sent = upstream.protocol.close_sent
+    if sent is not None and sent.code == 1009:  # websockets refused an upstream frame over max_frame_bytes
+        error = GatewayError(ErrorKind.UPSTREAM, "The upstream sent a frame larger than this gateway relays.",
+                             code="upstream_frame_too_large")  # fmt: skip
+        return End(1011, None, "upstream frame too large", error_event(error), 502, ErrorKind.UPSTREAM.value)
     error = GatewayError(ErrorKind.UPSTREAM, "The upstream realtime session ended abnormally.", code="upstream_closed")
     return End(1011, None, "upstream closed abnormally", error_event(error), 502, ErrorKind.UPSTREAM.value)
 
