@@ -47,10 +47,15 @@ async def _send(ws: ClientConnection, event: dict[str, Any]) -> None:
     await ws.send(json.dumps(event))
 
 
+def _item(text: str) -> dict[str, Any]:
+    """A ``conversation.item.create`` of a user text."""
+    content = [{"type": "input_text", "text": text}]
+    return {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": content}}
+
+
 async def _turn(ws: ClientConnection, text: str) -> list[dict[str, Any]]:
     """One user message and one response; the events up to ``response.done``."""
-    await _send(ws, {"type": "conversation.item.create", "item": {"type": "message", "role": "user",
-                                                                  "content": [{"type": "input_text", "text": text}]}})  # fmt: skip
+    await _send(ws, _item(text))
     await _send(ws, {"type": "response.create"})
     events = []
     while True:
@@ -81,7 +86,7 @@ async def test_browser_subprotocols_carry_key_and_beta(backend: str, mock: MockU
             assert (await _next(ws))["type"] == "session.created"
             events = await _turn(ws, "hi")
             await ws.close(4000, "client done")
-        assert [e["type"] for e in events if e["type"].endswith(".delta")][0] == "response.audio.delta"  # beta names
+        assert next(e["type"] for e in events if e["type"].endswith(".delta")) == "response.audio.delta"  # beta names
         usage = events[-1]["response"]["usage"]
         await asyncio.sleep(0.2)
         (handshake,) = upstream_sessions(mock)
@@ -193,8 +198,7 @@ async def test_bad_frames_end_the_session_with_nothing_charged_beyond_completed_
         assert rest[-1]["type"] == "error" and rest[-1]["error"]["code"] == "invalid_json"
         async with connect(ws_url(gw, GA_MODEL), additional_headers=_bearer(RICH)) as ws:
             await _next(ws)
-            await _send(ws, {"type": "conversation.item.create", "item": {"type": "message", "role": "user",
-                                                                          "content": [{"type": "input_text", "text": "x" * 20000}]}})  # fmt: skip
+            await _send(ws, _item("x" * 20000))
             rest, code = await _closed(ws)
         assert code == 1009
         assert rest[-1]["error"]["code"] == "frame_too_large"
@@ -218,8 +222,7 @@ async def test_an_upstream_cut_mid_response_closes_the_client_and_charges_nothin
     async with database(backend, tmp_path) as url, realtime_gateway(mock, url) as gw:
         async with connect(ws_url(gw, GA_MODEL), additional_headers=_bearer(RICH)) as ws:
             await _next(ws)
-            await _send(ws, {"type": "conversation.item.create", "item": {"type": "message", "role": "user",
-                             "content": [{"type": "input_text", "text": 'go [[mock {"cut_after": 2}]]'}]}})  # fmt: skip
+            await _send(ws, _item('go [[mock {"cut_after": 2}]]'))
             await _send(ws, {"type": "response.create"})
             rest, code = await _closed(ws)
         assert code == 1011  # the upstream's close code, passed on

@@ -121,8 +121,11 @@ class ClientRoutes:
         routes += transcription_routes(self.gateway)
         routes += task_routes(self.gateway)
         routes += callback_routes(self.gateway)
-        realtime = RouteDoc(errors=(400, 401, 403, 404, 429, 502, 503), tag="realtime",
-                            query=(QueryParam("model", "The realtime model (routed like any other)"),))
+        realtime = RouteDoc(
+            errors=(400, 401, 403, 404, 429, 502, 503),
+            tag="realtime",
+            query=(QueryParam("model", "The realtime model (routed like any other)"),),
+        )
         routes.append(Route("GET", "/v1/realtime", RealtimeEndpoint(self.gateway), OPENAI_ERRORS,
                             "OpenAI Realtime over WebSocket (GA and beta events; docs/realtime.md)", Auth.CLIENT_KEY,
                             auth_in_handler=True, kind=RouteKind.WEBSOCKET, doc=realtime))  # fmt: skip
