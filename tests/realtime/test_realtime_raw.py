@@ -240,4 +240,25 @@ async def test_the_idle_limit_closes_both_sides(mock: MockUpstream, tmp_path: Pa
         assert code == 1001
         assert [event["type"] for event in rest] == ["session.created", "error"]
         assert rest[-1]["error"]["code"] == "session_idle_timeout"
+        rows = await session_rows(f"sqlite:///{tmp_path / 'r.db'}", "rich", 1)
+        assert [(row.status_code, row.error_kind, row.cost_nano) for row in rows] == [(408, "session_idle_timeout", 0)]
     assert [entry["close_code"] for entry in upstream_sessions(mock)] == [1000]
+
+
+async def test_the_session_length_limit_holds_while_frames_flow(mock: MockUpstream, tmp_path: Path) -> None:
+    async with realtime_gateway(mock, f"sqlite:///{tmp_path / 'r.db'}", max_session_seconds=0.8) as gw:
+        async with connect(ws_url(gw, GA_MODEL), additional_headers=_bearer(RICH)) as ws:
+            await _next(ws)
+            started = asyncio.get_running_loop().time()
+            turns = 0
+            with pytest.raises(ConnectionClosed):
+                while True:  # never idle: a turn every 0.1 s
+                    await _turn(ws, "keep talking")
+                    turns += 1
+                    await asyncio.sleep(0.1)
+            elapsed = asyncio.get_running_loop().time() - started
+        assert ws.close_code == 1001
+        assert turns >= 2 and elapsed < 5
+        rows = await session_rows(f"sqlite:///{tmp_path / 'r.db'}", "rich", turns + 1)
+        assert rows[-1].error_kind == "session_expired"
+        await assert_books_balance(f"sqlite:///{tmp_path / 'r.db'}", "rich")
