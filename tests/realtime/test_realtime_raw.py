@@ -262,3 +262,15 @@ async def test_the_session_length_limit_holds_while_frames_flow(mock: MockUpstre
         rows = await session_rows(f"sqlite:///{tmp_path / 'r.db'}", "rich", turns + 1)
         assert rows[-1].error_kind == "session_expired"
         await assert_books_balance(f"sqlite:///{tmp_path / 'r.db'}", "rich")
+
+
+async def test_a_response_without_usage_is_recorded_as_estimated_and_free(mock: MockUpstream, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    async with realtime_gateway(mock, url) as gw:
+        async with connect(ws_url(gw, GA_MODEL), additional_headers=_bearer(RICH)) as ws:
+            await _next(ws)
+            done = (await _turn(ws, 'hi [[mock {"no_usage": true}]]'))[-1]
+            assert done["response"]["usage"] is None
+        rows = await session_rows(url, "rich", 2)
+        assert [(row.cost_nano, row.usage_estimated) for row in rows] == [(0, True), (0, False)]
+        await assert_books_balance(url, "rich")
