@@ -31,7 +31,7 @@ from omnirouter.http.asgi import Receive, Send
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.realtime.frames import FrameError, client_frame, parse
 
-__all__ = ["End", "error_event", "relay"]
+__all__ = ["End", "close_upstream", "error_event", "relay"]
 
 OnDone = Callable[[dict[str, Any]], Awaitable[GatewayError | None]]
 
@@ -197,11 +197,30 @@ async def relay(
 
 
 async def _close_both(end: End, send: Send, upstream: ClientConnection) -> None:
-    if end.upstream_code is not None:
-        with contextlib.suppress(Exception):  # the upstream socket may be gone already
-            await upstream.close(end.upstream_code, end.reason if end.upstream_code != 1000 else "")
+    """The client first (it should not wait for the upstream's close handshake), then the upstream."""
     if end.client_code is not None:
         with contextlib.suppress(Exception):  # the client may be gone already
             if end.event is not None:
                 await send({"type": "websocket.send", "text": orjson.dumps(end.event).decode()})
             await send({"type": "websocket.close", "code": end.client_code, "reason": end.reason})
+    if end.upstream_code is not None:
+        await close_upstream(upstream, end.upstream_code, end.reason if end.upstream_code != 1000 else "")
+
+
+async def close_upstream(upstream: ClientConnection, code: int = 1000, reason: str = "") -> None:
+    """Close the upstream socket, reading (and dropping) what it still sends meanwhile: frames nobody reads
+    fill ``websockets``' queue, which pauses reading, and the upstream's close frame would then wait out
+    the close timeout behind them."""
+
+    async def drain() -> None:
+        with contextlib.suppress(Exception):
+            async for _ in upstream:
+                pass
+
+    drainer = asyncio.ensure_future(drain())
+    try:
+        with contextlib.suppress(Exception):  # the upstream socket may be gone already
+            await upstream.close(code, reason)
+    finally:
+        drainer.cancel()
+        await asyncio.gather(drainer, return_exceptions=True)

@@ -26,7 +26,7 @@ from omnirouter.protocols.openai_chat import OPENAI_CHAT
 from omnirouter.realtime.frames import response_usage
 from omnirouter.realtime.handshake import ClientHello, read_hello, upstream_headers, upstream_url
 from omnirouter.realtime.meter import PROTOCOL, SessionMeter
-from omnirouter.realtime.relay import End, error_event, relay
+from omnirouter.realtime.relay import End, close_upstream, error_event, relay
 from omnirouter.realtime.upstream import open_socket
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import Attempt, plan_with_fallbacks
@@ -160,7 +160,7 @@ class RealtimeEndpoint:
                 await deny(scope, send, failure)
         finally:
             if opened.socket is not None:
-                await _close_quietly(opened.socket)
+                await close_upstream(opened.socket)
             if meter is not None:
                 meter.close(end.status, end.error_kind)  # synchronous: cannot be lost to a failing await
             if lease is not None:
@@ -171,8 +171,3 @@ async def _close_client(send: Send, error: GatewayError) -> None:
     with contextlib.suppress(Exception):  # the client may be gone already
         await send({"type": "websocket.send", "text": orjson.dumps(error_event(error)).decode()})
         await send({"type": "websocket.close", "code": 1011, "reason": ""})
-
-
-async def _close_quietly(socket: ClientConnection) -> None:
-    with contextlib.suppress(Exception):  # closing a socket that failed already
-        await socket.close()
