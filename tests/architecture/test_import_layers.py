@@ -17,7 +17,9 @@ ROOT = Path(omnirouter.__file__).parent
 # import units of its own layer or below.
 LAYERS: list[tuple[str, ...]] = [
     *[(unit,) for unit in ("ir", "http", "protocols", "providers", "config", "storage", "transport", "routing")],
-    *[(unit,) for unit in ("relay", "billing", "usage", "limits", "accounts", "cluster", "tasks", "gateway", "api")],
+    *[(unit,) for unit in ("relay", "billing", "usage", "limits", "accounts", "cluster", "tasks", "gateway")],
+    ("realtime",),  # the realtime relay: above gateway, below api (which registers its route)
+    ("api",),
     ("mock_upstream",),  # a separate tool: see TOOLS
     ("cli", "cli_channels", "cli_keys", "cli_tasks", "cli_worker", "__main__"),
 ]

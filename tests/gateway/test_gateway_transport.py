@@ -63,7 +63,7 @@ def _no_server_errors(log: pytest.LogCaptureFixture) -> None:
 # --- WebSocket upgrades ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/v1/realtime", "/v1/chat/completions", "/nowhere"])
+@pytest.mark.parametrize("path", ["/v1/realtime/calls", "/v1/chat/completions", "/nowhere"])
 async def test_websocket_upgrade_is_refused_with_4xx(
     gateway: RunningGateway, server_log: pytest.LogCaptureFixture, path: str
 ) -> None:
@@ -74,6 +74,18 @@ async def test_websocket_upgrade_is_refused_with_4xx(
     assert 400 <= response.status_code < 500, response.status_code
     error = json.loads(response.body)["error"]
     assert "websocket" in error["message"].lower()
+    _no_server_errors(server_log)
+
+
+async def test_realtime_handshake_without_a_model_is_a_400(
+    gateway: RunningGateway, server_log: pytest.LogCaptureFixture
+) -> None:
+    """``/v1/realtime`` is the one WebSocket route (tests/realtime): a handshake it cannot serve is a 4xx."""
+    with pytest.raises(InvalidStatus) as refused:
+        async with ws_connect(f"ws://127.0.0.1:{gateway.port}/v1/realtime", additional_headers=AUTH, open_timeout=10):
+            pytest.fail("the handshake should have been refused")
+    assert refused.value.response.status_code == 400
+    assert json.loads(refused.value.response.body)["error"]["param"] == "model"
     _no_server_errors(server_log)
 
 

@@ -136,7 +136,7 @@ class GatewayApp:
         Servers without the ASGI denial-response extension get a plain close, which they answer with 403.
         """
         found = self.routes.websocket(scope["path"])
-        if found is not None:  # none yet: the realtime relay brings the first
+        if found is not None:  # GET /v1/realtime (realtime/session.py)
             scope[PATH_PARAMS] = found.params
             await found.route.handler(scope, receive, send)
             return

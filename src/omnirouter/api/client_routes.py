@@ -41,7 +41,7 @@ from omnirouter.api.tasks_native import native_task_routes
 from omnirouter.api.tasks_suno import suno_routes
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_response
-from omnirouter.http.routes import PATH_PARAMS, Auth, ErrorEncoder, Handler, Route, RouteDoc
+from omnirouter.http.routes import PATH_PARAMS, Auth, ErrorEncoder, Handler, QueryParam, Route, RouteDoc, RouteKind
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.anthropic import ANTHROPIC
 from omnirouter.protocols.base import Codec
@@ -49,6 +49,7 @@ from omnirouter.protocols.gemini import GEMINI, GEMINI_JSON_ARRAY
 from omnirouter.protocols.media.gemini_generate_in import GeminiFraming
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
 from omnirouter.protocols.openai_responses import OPENAI_RESPONSES
+from omnirouter.realtime import RealtimeEndpoint
 from omnirouter.relay.gemini_generate import GeminiGenerateOperation
 
 __all__ = ["ClientRoutes"]
@@ -124,6 +125,14 @@ class ClientRoutes:
         routes += search_routes(self.gateway)
         routes += task_routes(self.gateway)
         routes += callback_routes(self.gateway)
+        realtime = RouteDoc(
+            errors=(400, 401, 403, 404, 429, 502, 503),
+            tag="realtime",
+            query=(QueryParam("model", "The realtime model (routed like any other)"),),
+        )
+        routes.append(Route("GET", "/v1/realtime", RealtimeEndpoint(self.gateway), OPENAI_ERRORS,
+                            "OpenAI Realtime over WebSocket (GA and beta events; docs/realtime.md)", Auth.CLIENT_KEY,
+                            auth_in_handler=True, kind=RouteKind.WEBSOCKET, doc=realtime))  # fmt: skip
         return routes
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -176,6 +176,24 @@ class WebhooksConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     retention_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
 
+class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The realtime relay (``GET /v1/realtime``, docs/realtime.md): a session is closed after ``idle_timeout``
+    seconds without a frame either way or ``max_session_seconds`` in all; a frame over ``max_frame_bytes``
+    ends it; the upstream socket is opened within ``open_timeout`` and pinged every ``ping_interval``
+    seconds (closed when a pong takes over ``ping_timeout``).  Each response is reserved for at most
+    ``response_input_tokens`` input and ``response_output_tokens`` output tokens (a channel's own
+    ``max_output_tokens`` wins)."""
+
+    idle_timeout: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+    max_session_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    max_frame_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 * 1024 * 1024
+    open_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    ping_interval: Annotated[float, msgspec.Meta(gt=0)] | None = 20.0
+    ping_timeout: Annotated[float, msgspec.Meta(gt=0)] | None = 20.0
+    response_input_tokens: Annotated[int, msgspec.Meta(ge=1)] = 32768
+    response_output_tokens: Annotated[int, msgspec.Meta(ge=1)] = 4096
+
+
 class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration; every field has an embedded default."""
 
@@ -224,6 +242,7 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # task at once (docs/tasks.md, "Vendor callbacks"); None: no callbacks are asked for, polling alone.
     public_url: str | None = None
     webhooks: WebhooksConfig = msgspec.field(default_factory=WebhooksConfig)
+    realtime: RealtimeConfig = msgspec.field(default_factory=RealtimeConfig)
     admin_key: str | None = None
     reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"

@@ -21,6 +21,7 @@ from omnirouter.mock_upstream import (
     models,
     openai_chat,
     openai_responses,
+    realtime,
     search_serper,
     tasks_images,
     tasks_midjourney,
@@ -126,6 +127,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_post("/v1/chat/completions", openai_chat.chat_completions)
     vendor_chat.add_vendor_routes(r)  # OpenAI-compatible vendors, each under /{provider}
     r.add_post("/v1/responses", openai_responses.responses)
+    r.add_get("/v1/realtime", realtime.realtime)  # WebSocket: the Realtime API, GA and beta
     r.add_post("/v1/embeddings", media_openai.embeddings)
     r.add_post("/v1/moderations", media_openai.moderations)
     r.add_post("/v1/images/generations", tasks_images.images_generations)  # OpenAI, or Kling by its JWT
