@@ -10,12 +10,12 @@ from typing import Any, Final
 
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.task import TaskStatus
-from omnirouter.protocols.media.base import UpstreamCall
+from omnirouter.protocols.media.base import Answer, UpstreamCall
 from omnirouter.protocols.tasks.base import TaskTarget
 from omnirouter.protocols.tasks.signing import KlingTokens, split_pair
-from omnirouter.protocols.tasks.video_common import parse_json, text
+from omnirouter.protocols.tasks.video_common import parse_json, text, vendor_error
 
-__all__ = ["KLING_UPSTREAM_STATUS", "KLING_VENDOR", "KlingAuth", "kling_data", "kling_number"]
+__all__ = ["KLING_UPSTREAM_STATUS", "KLING_VENDOR", "KlingAuth", "kling_data", "kling_found", "kling_number"]
 
 KLING_VENDOR: Final = "Kling"
 KLING_UPSTREAM_STATUS: Final = {
@@ -52,6 +52,22 @@ def kling_data(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise GatewayError(ErrorKind.UPSTREAM, "Kling returned no task data")
     return data
+
+
+def kling_found(answer: Answer, target: TaskTarget) -> str | None:
+    """Kling's id of the task a look-up by ``external_task_id`` found; None when it has none (a 404, or a
+    task of another external id).  Another non-2xx raises (``vendor_error``)."""
+    if answer.status == 404:
+        return None
+    if answer.status >= 300:
+        raise vendor_error(answer.status, answer.body, KLING_VENDOR)
+    data = kling_data(answer.body)
+    info = data.get("task_info")
+    external = text(info.get("external_task_id")) if isinstance(info, dict) else None
+    task_id = text(data.get("task_id"))
+    if task_id is None or (external is not None and external != target.external_id):
+        return None
+    return task_id
 
 
 def kling_number(value: Any) -> float | None:

@@ -39,6 +39,7 @@ from omnirouter.protocols.tasks.kling_common import (
     KLING_VENDOR,
     KlingAuth,
     kling_data,
+    kling_found,
     kling_number,
 )
 from omnirouter.protocols.tasks.video_common import (
@@ -215,15 +216,8 @@ class KlingImages(NoCancel):
 
     def parse_find(self, answer: Answer, target: TaskTarget, request: TaskRequest | None = None) -> str | None:
         """Kling's id for our task, None when it has none (404, or a task of another external id)."""
-        if answer.status == 404:
-            return None
-        if answer.status >= 300:
-            raise self.decode_error(answer.status, answer.body)
-        data = kling_data(answer.body)
-        info = data.get("task_info")
-        external = text(info.get("external_task_id")) if isinstance(info, dict) else None
-        task_id = text(data.get("task_id"))
-        if task_id is None or (external is not None and external != target.external_id):
+        task_id = kling_found(answer, target)
+        if task_id is None:
             return None
         return f"{kling_image_endpoint(target.upstream_model, target.options)}/{task_id}"
 
