@@ -15,6 +15,8 @@ import msgspec
 import openai
 import pytest
 import sqlalchemy as sa
+from google import genai
+from google.genai import types as gtypes
 
 from omnirouter.config import GatewayConfig
 from omnirouter.config.loader import ConfigError, parse_config
@@ -257,6 +259,29 @@ async def test_an_openai_client_is_translated_to_messages_and_billed(
     row = await ledger_row(gateway, request_id)
     assert (row.provider, row.inbound_protocol) == ("minimax", "openai_chat")
     assert row.cost_nano == 300 * 1000 + 40 * 2000
+
+
+async def test_a_gemini_client_thinks_through_the_vendor_messages_endpoint(
+    gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    mock_upstream.clear_requests()
+    client = genai.Client(api_key=CLIENT_KEY, http_options=gtypes.HttpOptions(base_url=gateway.url))
+    try:
+        response = await client.aio.models.generate_content(
+            model="zhipu-claude",
+            contents=directive(text="Done.", reasoning="Think first."),
+            config=gtypes.GenerateContentConfig(
+                max_output_tokens=4096,
+                thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=2048),
+            ),
+        )
+    finally:
+        await client.aio.aclose()
+    parts = response.candidates[0].content.parts if response.candidates and response.candidates[0].content else None
+    assert parts is not None
+    assert [(part.thought is True, part.text) for part in parts] == [(True, "Think first."), (False, "Done.")]
+    body = upstream(mock_upstream, ProviderKind.ZHIPU)
+    assert body["model"] == "zhipu-model" and body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
 
 # --- configuration -----------------------------------------------------------------------------------
