@@ -190,6 +190,7 @@ async def test_thinking_signatures_round_trip_through_a_multi_turn_tool_conversa
         "signature": signature("I should call the weather tool."),
     }
     assert sent["thinking"] == thinking and sent["stream"] is True
+    assert sent["messages"] == history  # pass-through: the client's history as it sent it, block for block
     assert second.content[0].type == "thinking" and second.content[0].signature == signature("Sunny: no umbrella.")
     assert second.content[-1].type == "text" and second.content[-1].text == "It is sunny."
     # Turn three, with both signed blocks in the history: still accepted.
