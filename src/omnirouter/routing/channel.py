@@ -13,7 +13,7 @@ from omnirouter.ir.model_patterns import ModelPatterns
 from omnirouter.protocols.base import Codec, ProtocolName
 from omnirouter.protocols.openai_chat.vendor_codec import VendorChatCodec
 from omnirouter.protocols.registry import codec_for
-from omnirouter.providers import ProviderSpec, channel_spec
+from omnirouter.providers import ProviderSpec, channel_spec, unreachable_in
 from omnirouter.providers.vendors import chat_vendor
 from omnirouter.routing.breaker import CircuitBreaker
 from omnirouter.routing.upstream_keys import UpstreamKeyPool
@@ -68,9 +68,7 @@ class Channel:
         # config the loader refused otherwise never gets here).
         spec = channel_spec(config.provider, config.protocol)
         if spec is None:
-            raise ValueError(
-                f"channel {config.name!r}: provider {config.provider.value!r} has no {config.protocol} endpoint"
-            )
+            raise ValueError(f"channel {config.name!r}: {unreachable_in(config.provider, config.protocol)}")
         self.spec: ProviderSpec = spec
         self.base_url = (config.base_url or self.spec.default_base_url).rstrip("/")
         # An OpenAI-compatible vendor (providers/vendors.py): chat under its own base, in its own dialect
