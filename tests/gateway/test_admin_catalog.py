@@ -139,6 +139,32 @@ async def test_channel_created_through_the_api_serves_without_restart(
     assert (await http.admin("DELETE", "/admin/channels/api-openai"))[0] == 404
 
 
+async def test_a_vendor_channel_over_its_anthropic_endpoint_created_through_the_api(
+    served: tuple[RunningGateway, Http], mock_upstream: MockUpstream
+) -> None:
+    _, http = served
+    body = channel_body(
+        mock_upstream.url,
+        name="api-deepseek",
+        provider="deepseek",
+        protocol="anthropic",
+        base_url=f"{mock_upstream.url}/deepseek/anthropic",
+        models=["ds-messages"],
+        model_map={},
+    )
+    status, created = await http.admin("POST", "/admin/channels", body)
+    assert status == 201 and created["protocol"] == "anthropic", created
+    mock_upstream.requests.clear()
+    status, answer = await http.chat(CLIENT_KEY, "ds-messages", "over messages")
+    assert status == 200 and answer["choices"][0]["message"]["content"] == "Echo: over messages"
+    seen = mock_upstream.requests[-1]
+    assert seen.path == "/deepseek/anthropic/v1/messages" and seen.headers["x-api-key"] == NEW_UPSTREAM_KEY
+    status, error = await http.admin("PATCH", "/admin/channels/api-deepseek", {"provider": "xai"})
+    assert status == 400 and error["error"]["param"] == "protocol"
+    status, patched = await http.admin("PATCH", "/admin/channels/api-deepseek", {"protocol": None})
+    assert status == 200 and patched["protocol"] is None
+
+
 async def test_channel_bad_input_and_config_channels(
     served: tuple[RunningGateway, Http], mock_upstream: MockUpstream
 ) -> None:
@@ -153,6 +179,8 @@ async def test_channel_bad_input_and_config_channels(
         ({"priority": "high"}, "priority"),
         ({"name": "has/slash"}, "name"),
         ({"colour": "red"}, "colour"),
+        ({"protocol": "anthropic"}, "protocol"),  # OpenAI has no Anthropic-compatible endpoint
+        ({"protocol": "grpc"}, "protocol"),
     ):
         status, error = await http.admin("POST", "/admin/channels", channel_body(url, **overrides))
         assert status == 400, overrides

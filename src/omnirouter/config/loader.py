@@ -12,7 +12,7 @@ import msgspec
 import yaml
 
 from omnirouter.config.schema import GatewayConfig
-from omnirouter.providers import provider_spec
+from omnirouter.providers import channel_spec, unreachable_in
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PLACEHOLDER = re.compile(r"omnirouterenvref\d+x")
@@ -72,7 +72,10 @@ def _validate_semantics(config: GatewayConfig, source: str) -> None:
             raise ConfigError(source, f"{where}.api_keys", "at least one upstream key is required")
         if not channel.models:
             raise ConfigError(source, f"{where}.models", "at least one public model name is required")
-        if not (channel.base_url or provider_spec(channel.provider).default_base_url):
+        spec = channel_spec(channel.provider, channel.protocol)
+        if spec is None:
+            raise ConfigError(source, f"{where}.protocol", unreachable_in(channel.provider, channel.protocol))
+        if not (channel.base_url or spec.default_base_url):
             raise ConfigError(source, f"{where}.base_url", f"is required for provider {channel.provider.value!r}")
         if channel.base_url and not channel.base_url.startswith(("http://", "https://")):
             raise ConfigError(source, f"{where}.base_url", "must start with http:// or https://")

@@ -34,6 +34,10 @@ class ChannelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     name: str
     provider: ProviderKind
+    # The wire the channel speaks upstream (docs/vendors.md): absent, the provider's own; ``anthropic`` on a
+    # vendor with an Anthropic-compatible endpoint (DeepSeek, Kimi, GLM, Qwen, MiniMax) sends Anthropic
+    # Messages there (thinking signatures kept), and its ``base_url`` defaults to that endpoint's base.
+    protocol: Literal["openai", "anthropic"] | None = None
     # Optional where the provider has a public API (docs/vendors.md): its default base URL is used.
     base_url: str = ""
     api_keys: list[str]

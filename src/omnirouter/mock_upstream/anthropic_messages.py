@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -307,10 +308,12 @@ def events(plan: Plan) -> list[bytes]:
     return frames
 
 
-async def _begin(request: web.Request) -> Exchange | web.Response:
-    ex = await begin(request, WIRE)
-    if isinstance(ex, Exchange) and not request.headers.get("anthropic-version"):
-        return WIRE.error(400, "anthropic-version: header is required")
+async def _begin(
+    request: web.Request, wire: AnthropicWire = WIRE, need_version: bool = True
+) -> Exchange | web.Response:
+    ex = await begin(request, wire)
+    if need_version and isinstance(ex, Exchange) and not request.headers.get("anthropic-version"):
+        return wire.error(400, "anthropic-version: header is required")
     return ex
 
 
@@ -321,13 +324,24 @@ def _thinking(body: dict[str, Any]) -> bool:
 
 async def messages(request: web.Request) -> web.StreamResponse:
     """``POST /v1/messages``."""
-    ex = await _begin(request)
+    return await serve_messages(request, WIRE)
+
+
+async def serve_messages(
+    request: web.Request,
+    wire: AnthropicWire,
+    need_version: bool = True,
+    check: Callable[[dict[str, Any]], str | None] | None = None,
+) -> web.StreamResponse:
+    """``POST /v1/messages`` as ``wire`` checks keys (a vendor's Anthropic-compatible endpoint too);
+    ``check``: a further rule of that vendor (the message of its 400, or ``None``)."""
+    ex = await _begin(request, wire, need_version)
     if not isinstance(ex, Exchange):
         return ex
     body = ex.body
-    problem = validate(body)
+    problem = validate(body) or (check(body) if check is not None else None)
     if problem:
-        return WIRE.error(400, problem)
+        return wire.error(400, problem)
     stream = body.get("stream") is True
     resolved = ex.resolve(turn_text(body["messages"]))
     if isinstance(resolved, web.Response):
@@ -349,7 +363,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     for call in plan.tool_calls:
         call.id = f"toolu_mock{serial:08d}x{call.index:03d}"
     if not stream:
-        return json_response(message(plan), headers=WIRE.headers(serial))
+        return json_response(message(plan), headers=wire.headers(serial))
     return await ex.stream(events(plan), directive, serial=serial)
 
 

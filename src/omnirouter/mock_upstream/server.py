@@ -31,6 +31,7 @@ from omnirouter.mock_upstream import (
     tasks_video_a,
     tasks_video_b,
     tasks_video_b_vendors,
+    vendor_anthropic,
     vendor_chat,
 )
 from omnirouter.mock_upstream.core import STATE_KEY, State, json_response, trickle_middleware
@@ -126,6 +127,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     # OpenAI
     r.add_post("/v1/chat/completions", openai_chat.chat_completions)
     vendor_chat.add_vendor_routes(r)  # OpenAI-compatible vendors, each under /{provider}
+    vendor_anthropic.add_vendor_anthropic_routes(r)  # and their Anthropic-compatible endpoints
     r.add_post("/v1/responses", openai_responses.responses)
     r.add_get("/v1/realtime", realtime.realtime)  # WebSocket: the Realtime API, GA and beta
     r.add_post("/v1/embeddings", media_openai.embeddings)

@@ -3,7 +3,15 @@
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.capabilities import CAPABILITY_PROTOCOLS, TASK_CAPABILITIES, Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
-from omnirouter.providers.registry import IMAGE_URL_PROTOCOLS, PROVIDERS, Endpoint, ProviderSpec, provider_spec
+from omnirouter.providers.registry import (
+    IMAGE_URL_PROTOCOLS,
+    PROVIDERS,
+    Endpoint,
+    ProviderSpec,
+    channel_spec,
+    provider_spec,
+    unreachable_in,
+)
 
 __all__ = [
     "CAPABILITY_PROTOCOLS",
@@ -16,5 +24,7 @@ __all__ = [
     "ProviderKind",
     "ProviderSpec",
     "capability_of",
+    "channel_spec",
     "provider_spec",
+    "unreachable_in",
 ]

@@ -59,7 +59,16 @@ from omnirouter.providers.capabilities import Capability, capability_of
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.vendors import VENDORS
 
-__all__ = ["IMAGE_URL_PROTOCOLS", "PROVIDERS", "Endpoint", "ProviderSpec", "provider_spec"]
+__all__ = [
+    "ANTHROPIC_VIA",
+    "IMAGE_URL_PROTOCOLS",
+    "PROVIDERS",
+    "Endpoint",
+    "ProviderSpec",
+    "channel_spec",
+    "provider_spec",
+    "unreachable_in",
+]
 
 
 class Endpoint(msgspec.Struct, frozen=True):
@@ -331,6 +340,47 @@ IMAGE_URL_PROTOCOLS: Final = frozenset(
 )
 
 
+# Vendors reachable through their Anthropic-compatible endpoint (a channel's ``protocol: anthropic``):
+# Anthropic Messages under the vendor's Anthropic base, its key in the header the vendor documents there.
+# Chat only: such a channel serves no media or tasks (another channel of the vendor does).
+ANTHROPIC_VIA: Final[dict[ProviderKind, ProviderSpec]] = {
+    kind: ProviderSpec(
+        kind=kind,
+        protocol=ProtocolName.ANTHROPIC,
+        default_base_url=vendor.anthropic_base_url or "",
+        auth=vendor.anthropic_auth,
+        endpoints=PROVIDERS[ProviderKind.ANTHROPIC].endpoints,
+        fixed_headers=PROVIDERS[ProviderKind.ANTHROPIC].fixed_headers,
+    )
+    for kind, vendor in VENDORS.items()
+    if vendor.anthropic_base_url is not None
+}
+
+
 def provider_spec(kind: ProviderKind) -> ProviderSpec:
     """The spec registered for ``kind``."""
     return PROVIDERS[kind]
+
+
+def channel_spec(kind: ProviderKind, protocol: str | None) -> ProviderSpec | None:
+    """The spec of a channel of ``kind`` that says ``protocol:`` (``None``: the provider's own); ``None``
+    when the provider cannot be reached in that protocol (only ``anthropic`` is offered, by the vendors
+    of ``ANTHROPIC_VIA`` and Anthropic itself; ``openai`` is every OpenAI-compatible provider's own)."""
+    spec = PROVIDERS[kind]
+    if protocol is None or protocol == _OWN_PROTOCOL_NAMES.get(spec.protocol):
+        return spec
+    if protocol == "anthropic":
+        return ANTHROPIC_VIA.get(kind)
+    return None
+
+
+def unreachable_in(kind: ProviderKind, protocol: str | None) -> str:
+    """Why a channel of ``kind`` cannot say ``protocol:`` (the config error's reason)."""
+    offered = ", ".join(k.value for k in (ProviderKind.ANTHROPIC, *ANTHROPIC_VIA))
+    return (
+        f"provider {kind.value!r} has no {protocol} endpoint here "
+        f"('anthropic' is offered by {offered}; omit 'protocol' for the provider's own)"
+    )
+
+
+_OWN_PROTOCOL_NAMES: Final = {ProtocolName.OPENAI_CHAT: "openai", ProtocolName.ANTHROPIC: "anthropic"}

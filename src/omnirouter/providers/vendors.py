@@ -9,6 +9,8 @@ that correcting it is a one-line change.
 is added to a channel's ``base_url`` that lacks it (Azure's resource URL gets ``/openai``);
 ``chat_path`` is the chat endpoint under it, where ``{model}`` is the upstream model (Azure's
 deployment) and ``{api_version}`` the channel's ``options.api_version`` (else ``api_version``).
+``anthropic_base_url`` is the vendor's Anthropic-compatible base (``/v1/messages`` appended), where a
+channel with ``protocol: anthropic`` goes; ``anthropic_auth`` is the header its key goes in there.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
     base_suffix: str = ""
     api_version: str | None = None
     anthropic_base_url: str | None = None
+    anthropic_auth: AuthStyle = AuthStyle.X_API_KEY
 
     def chat_base(self, base_url: str) -> str:
         """A channel's ``base_url`` (or this vendor's default) with the vendor's base suffix."""
@@ -71,6 +74,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
     ProviderKind.ZHIPU: ChatVendor(
         base_url="https://open.bigmodel.cn/api/paas/v4",
         anthropic_base_url="https://open.bigmodel.cn/api/anthropic",
+        anthropic_auth=AuthStyle.BEARER,  # Claude Code's ANTHROPIC_AUTH_TOKEN in Z.ai's guide
         dialect=ChatDialect(
             reasoning_fields=(_RC,),
             thinking=ThinkingSwitch.THINKING_OBJECT,
@@ -83,6 +87,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
     ProviderKind.DASHSCOPE: ChatVendor(
         base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
         anthropic_base_url="https://dashscope.aliyuncs.com/apps/anthropic",
+        anthropic_auth=AuthStyle.BEARER,  # ANTHROPIC_AUTH_TOKEN in Model Studio's Claude Code guide (check)
         dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.ENABLE_THINKING, renames=_MAX_TOKENS),
     ),
     ProviderKind.ARK: ChatVendor(

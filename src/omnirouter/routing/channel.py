@@ -13,7 +13,7 @@ from omnirouter.ir.model_patterns import ModelPatterns
 from omnirouter.protocols.base import Codec, ProtocolName
 from omnirouter.protocols.openai_chat.vendor_codec import VendorChatCodec
 from omnirouter.protocols.registry import codec_for
-from omnirouter.providers import ProviderSpec, provider_spec
+from omnirouter.providers import ProviderSpec, channel_spec, unreachable_in
 from omnirouter.providers.vendors import chat_vendor
 from omnirouter.routing.breaker import CircuitBreaker
 from omnirouter.routing.upstream_keys import UpstreamKeyPool
@@ -64,14 +64,19 @@ class Channel:
         self, config: ChannelConfig, breaker: BreakerConfig | None = None, defaults: GatewayConfig | None = None
     ) -> None:
         self.name = config.name
-        self.spec: ProviderSpec = provider_spec(config.provider)
+        # ``protocol: anthropic`` on a vendor: Anthropic Messages at its Anthropic-compatible endpoint (a
+        # config the loader refused otherwise never gets here).
+        spec = channel_spec(config.provider, config.protocol)
+        if spec is None:
+            raise ValueError(f"channel {config.name!r}: {unreachable_in(config.provider, config.protocol)}")
+        self.spec: ProviderSpec = spec
         self.base_url = (config.base_url or self.spec.default_base_url).rstrip("/")
         # An OpenAI-compatible vendor (providers/vendors.py): chat under its own base, in its own dialect
         # (one codec per channel, so the dialect is looked up once).
         vendor = chat_vendor(config.provider)
         self.chat_base_url = self.base_url
         self.chat_codec: Codec | None = None
-        if vendor is not None:
+        if vendor is not None and self.spec.protocol is ProtocolName.OPENAI_CHAT:
             self.chat_base_url = vendor.chat_base(config.base_url)
             self.chat_codec = VendorChatCodec(vendor.dialect)
         self.api_version = config.options.get("api_version") or (vendor.api_version if vendor is not None else None)

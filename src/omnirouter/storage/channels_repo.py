@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.config.schema import BreakerConfig, ChannelConfig
 from omnirouter.config.secrets import scrub
-from omnirouter.providers import ProviderKind, provider_spec
+from omnirouter.providers import ProviderKind, channel_spec, unreachable_in
 from omnirouter.storage.accounts_models import channels_table
 from omnirouter.storage.models import utcnow
 from omnirouter.storage.ownership import CONFIG_SOURCE
@@ -45,6 +45,7 @@ class ChannelPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``PATCH /admin/channels/{name}``: the config keys to change (lists and maps are replaced whole)."""
 
     provider: ProviderKind | msgspec.UnsetType = msgspec.UNSET
+    protocol: Literal["openai", "anthropic"] | msgspec.UnsetType | None = msgspec.UNSET
     base_url: str | msgspec.UnsetType = msgspec.UNSET
     api_keys: list[str] | msgspec.UnsetType = msgspec.UNSET
     models: list[str] | msgspec.UnsetType = msgspec.UNSET
@@ -71,6 +72,7 @@ class ChannelView(msgspec.Struct, kw_only=True):
     source: str
     status: str
     provider: str
+    protocol: str | None
     base_url: str
     api_keys: list[str]
     models: list[str]
@@ -101,6 +103,7 @@ def channel_view(config: ChannelConfig, source: str, status: str, updated_at: da
         source=source,
         status=status,
         provider=config.provider.value,
+        protocol=config.protocol,
         base_url=scrub(config.base_url, config.api_keys),
         api_keys=[_mask(key) for key in config.api_keys],
         models=list(config.models),
@@ -129,7 +132,10 @@ def check_channel(config: ChannelConfig) -> None:
 
     if not _NAME.match(config.name):
         raise invalid("name", "1-128 letters, digits or . _ : @ - (starting with a letter or digit).")
-    if not (config.base_url or provider_spec(config.provider).default_base_url):
+    spec = channel_spec(config.provider, config.protocol)
+    if spec is None:
+        raise invalid("protocol", unreachable_in(config.provider, config.protocol) + ".")
+    if not (config.base_url or spec.default_base_url):
         raise invalid("base_url", f"is required for provider {config.provider.value!r}.")
     if config.base_url and not config.base_url.startswith(("http://", "https://")):
         raise invalid("base_url", "must start with http:// or https://.")
