@@ -174,6 +174,7 @@ async def test_gateway_bills_and_shows_cache_reads_and_writes(mock: MockUpstream
             status, answer = await post(session, gw.url, RICH, _chat(model, tokens))
             assert status == 200, answer
             assert answer["usage"]["prompt_tokens_details"]["cached_tokens"] == tokens["cached"]
+            assert answer["usage"]["completion_tokens_details"]["reasoning_tokens"] == tokens.get("reasoning", 0)
         assert answer["usage"]["completion_tokens"] == 10
     _, rows = await assert_books_balance(url, "rich")
     assert [

@@ -8,8 +8,9 @@ description); DeepSeek's ``prompt_cache_hit_tokens`` is read as cached tokens.
 ``Usage.estimated`` has no OpenAI field and is not written.  Modality tokens are
 ``prompt_tokens_details.{image,audio}_tokens`` and ``completion_tokens_details.{image,audio}_tokens``
 (``audio_tokens`` is OpenAI's; ``image_tokens`` the field OpenRouter and new-api use), written
-only when non-zero; when either is, ``text_tokens`` (the rest) is written beside them, as new-api
-does for Gemini's modality split.  Cache writes split by Anthropic's TTL are written as new-api's
+only when non-zero; when either is, ``text_tokens`` (the rest; of the output, without reasoning) is
+written beside them, as new-api does for Gemini's modality split.  Cache writes split by Anthropic's
+TTL are written as new-api's
 top-level ``claude_cache_creation_5_m_tokens`` / ``claude_cache_creation_1_h_tokens`` (with any cache
 writes; writes without a TTL count as 5-minute ones, as new-api normalizes them) and read back, as
 is new-api's ``prompt_tokens_details.cached_creation_tokens``.
@@ -59,7 +60,12 @@ def usage_to_openai(usage: Usage) -> dict[str, Any]:
     completion_details: dict[str, int] = {"reasoning_tokens": usage.reasoning_tokens}
     for details, total, image, audio in (
         (prompt_details, usage.input_tokens, usage.image_input_tokens, usage.audio_input_tokens),
-        (completion_details, usage.output_tokens, usage.image_output_tokens, usage.audio_output_tokens),
+        (
+            completion_details,
+            usage.output_tokens - usage.reasoning_tokens,  # as Gemini's candidatesTokensDetails: no thoughts
+            usage.image_output_tokens,
+            usage.audio_output_tokens,
+        ),
     ):
         if image or audio:
             details["text_tokens"] = max(0, total - image - audio)
