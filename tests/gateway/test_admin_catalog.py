@@ -221,3 +221,28 @@ async def test_prices_carry_modality_prices_and_image_tiers(served: tuple[Runnin
         assert status == 400 and next(iter(bad)) in error["error"]["message"], error
     status, plain = await http.admin("GET", "/admin/prices/gpt-4o-mini")  # a config price: the new fields empty
     assert status == 200 and plain["per_image_tiers"] == {} and plain["audio_output"] is None
+
+
+async def test_prices_carry_long_context_tiers_and_1h_cache_writes(served: tuple[RunningGateway, Http]) -> None:
+    _, http = served
+    above = {"input": 6.0, "output": 22.5, "cached_input": 0.6, "cache_write": 7.5, "cache_write_1h": 12.0}
+    body = {"model": "claude-sonnet-4-5", "input": 3, "output": 15, "cache_write_1h": 6, "above_tokens": 200_000}
+    status, error = await http.admin("POST", "/admin/prices", body)  # above_tokens without above
+    assert status == 400 and "above" in error["error"]["message"], error
+    status, price = await http.admin("POST", "/admin/prices", {**body, "above": above})
+    assert status == 201, price
+    assert price["above_tokens"] == 200_000 and price["cache_write_1h"] == 6
+    assert price["above"] == {**above, "reasoning": None}
+    assert (await http.admin("GET", "/admin/prices/claude-sonnet-4-5"))[1] == price
+    status, error = await http.admin("PATCH", "/admin/prices/claude-sonnet-4-5", {"above_tokens": None})
+    assert status == 400 and error["error"]["param"] == "above_tokens", error  # above would be left without it
+    status, cleared = await http.admin(
+        "PATCH", "/admin/prices/claude-sonnet-4-5", {"above_tokens": None, "above": None}
+    )
+    assert status == 200 and cleared["above"] is None and cleared["above_tokens"] is None
+    status, error = await http.admin("PATCH", "/admin/prices/claude-sonnet-4-5", {"above_tokens": 100})
+    assert status == 400 and error["error"]["param"] == "above", error
+    status, moved = await http.admin(
+        "PATCH", "/admin/prices/claude-sonnet-4-5", {"above_tokens": 100, "above": {"input": 1, "output": 2}}
+    )
+    assert status == 200 and moved["above_tokens"] == 100 and moved["above"]["input"] == 1

@@ -44,7 +44,8 @@ async def served(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathF
                     conn.execute("update usage_records set cost_nano = ? where status_code = 200", (COST_NANO,))
                     conn.execute(  # as an image model's row would be
                         "update usage_records set images = 2, seconds = 1.5, image_output_tokens = 3, "
-                        "image_size = '1024x1024' where model = 'gpt-test-9'"
+                        "image_size = '1024x1024', cache_write_tokens = 10, cache_write_1h_tokens = 4 "
+                        "where model = 'gpt-test-9'"
                     )
                     conn.execute("update api_keys set used_nano = 500000000 where id = ?", (key["id"],))
                     break
@@ -119,6 +120,9 @@ async def test_ledger_pages_newest_first(served: Served) -> None:
     assert seen[-1]["cost_usd"] == pytest.approx(0.0025) and seen[-1]["key_name"] == "erin-key"
     [image_row] = [row for row in seen if row["model"] == "gpt-test-9"]
     assert (image_row["images"], image_row["seconds"], image_row["image_size"]) == (2, 1.5, "1024x1024")
+    # Cache writes by Anthropic's TTL, under new-api's names: 10 writes of which 4 with the 1-hour TTL.
+    assert (image_row["claude_cache_creation_5_m_tokens"], image_row["claude_cache_creation_1_h_tokens"]) == (6, 4)
+    assert seen[0]["claude_cache_creation_5_m_tokens"] == seen[0]["claude_cache_creation_1_h_tokens"] == 0
     _, only = await http.admin("GET", f"/admin/ledger?key_id={served.key['id']}")  # type: ignore[attr-defined]
     assert len(only["data"]) == 3
     _, old = await http.admin("GET", "/admin/ledger?before=2000-01-01T00:00:00Z")

@@ -110,6 +110,8 @@ async def test_openai_chat_gets_message_images(
     assert completion.usage is not None and completion.usage.completion_tokens_details is not None
     details = completion.usage.completion_tokens_details.to_dict()
     assert details["image_tokens"] == 1290  # the mock's tokens for a 1024px image
+    # The modality split was reported: the text beside it too (new-api's field), thoughts not included.
+    assert details["text_tokens"] == completion.usage.completion_tokens - details["reasoning_tokens"] - 1290 > 0
     row = await _row(db_dir, "request_id", raw.headers["x-request-id"])
     assert row["output_tokens"] == completion.usage.completion_tokens and row["output_tokens"] > 1290
     assert row["image_output_tokens"] == details["image_tokens"] == 1290

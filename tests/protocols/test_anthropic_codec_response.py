@@ -125,6 +125,7 @@ def test_rich_response_round_trip() -> None:
         "cache_creation_input_tokens": 4,
         "cache_read_input_tokens": 20,
         "output_tokens": 7,
+        "cache_creation": {"ephemeral_5m_input_tokens": 4, "ephemeral_1h_input_tokens": 0},
     }
     decoded = ANTHROPIC.decode_response(orjson.loads(orjson.dumps(body)))
     assert decoded.choices == ir.choices and decoded.usage == ir.usage and decoded.extra == ir.extra

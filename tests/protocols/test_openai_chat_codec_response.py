@@ -90,6 +90,8 @@ def test_encode_response_wire_shape() -> None:
         "total_tokens": 150,
         "prompt_tokens_details": {"cached_tokens": 20, "cache_write_tokens": 5},
         "completion_tokens_details": {"reasoning_tokens": 10},
+        "claude_cache_creation_5_m_tokens": 5,  # new-api's fields: writes without a TTL count as 5-minute
+        "claude_cache_creation_1_h_tokens": 0,
     }
 
 

@@ -38,15 +38,20 @@ def cost_nano(usage: Usage, price: Price, multiplier: Decimal = ONE) -> int:
     Tokens of a modality with a price of its own (``image_input``, ``image_output``, ``audio_input``,
     ``audio_output``) cost that price; they are clamped to the total they are part of (image first, then
     audio).  The rest is text, priced as always: non-cached input × ``input`` + cached reads ×
-    ``cached_input`` + cache writes × ``cache_write`` (both default to ``input``); non-reasoning output ×
+    ``cached_input`` + cache writes × ``cache_write`` (both default to ``input``), the 1-hour ones
+    (``cache_write_1h_tokens``, a part of the writes) × ``cache_write_1h`` (default ``cache_write``);
+    non-reasoning output ×
     ``output`` + reasoning × ``reasoning`` (default ``output``), with cached reads, cache writes and
     reasoning clamped to the text they are taken from.  A modality without a price of its own is text.
     Metered units: images × their ``Price.image_price`` (tier by ``image_size`` / ``image_quality``, else
     ``per_image``) + seconds × ``per_second`` + characters / 1000 × ``per_1k_characters`` + calls ×
     ``per_call`` (USD each).  The charge is the sum of all of it, multiplied and rounded half-up once.
+    A prompt longer than ``price.above_tokens`` (``input_tokens``, cached reads and writes included) is
+    charged, all of it, at the long-context tier ``price.above`` (``Price.at``).
     """
     total_in = max(usage.input_tokens, 0)
     total_out = max(usage.output_tokens, 0)
+    price = price.at(total_in)
     modal = price.modal and (
         usage.image_input_tokens or usage.audio_input_tokens or usage.image_output_tokens or usage.audio_output_tokens
     )
@@ -54,24 +59,29 @@ def cost_nano(usage: Usage, price: Price, multiplier: Decimal = ONE) -> int:
         modal_amount, total_in, total_out = _modal_per_m(usage, price, total_in, total_out)
     cached = _clamp(usage.cached_tokens, total_in)
     writes = _clamp(usage.cache_write_tokens, total_in - cached)
+    writes_1h = _clamp(usage.cache_write_1h_tokens, writes)
+    writes -= writes_1h
     reasoning = _clamp(usage.reasoning_tokens, total_out)
     whole = price.whole_nano
     metered = usage.images or usage.seconds or usage.characters or usage.calls
     if whole is not None and multiplier == ONE and not metered and not modal:  # whole nano-USD per token: exact
-        plain_in, cached_in, write_in, plain_out, reasoning_out = whole
+        plain_in, cached_in, write_in, write_1h_in, plain_out, reasoning_out = whole
         return (
-            (total_in - cached - writes) * plain_in
+            (total_in - cached - writes - writes_1h) * plain_in
             + cached * cached_in
             + writes * write_in
+            + writes_1h * write_1h_in
             + (total_out - reasoning) * plain_out
             + reasoning * reasoning_out
         )
     add, mul = _CTX.add, _CTX.multiply
-    amount = mul(Decimal(total_in - cached - writes), price.input)
+    amount = mul(Decimal(total_in - cached - writes - writes_1h), price.input)
     if cached:
         amount = add(amount, mul(Decimal(cached), price.input if price.cached_input is None else price.cached_input))
     if writes:
         amount = add(amount, mul(Decimal(writes), price.input if price.cache_write is None else price.cache_write))
+    if writes_1h:
+        amount = add(amount, mul(Decimal(writes_1h), price.cache_write_1h_or_default))
     amount = add(amount, mul(Decimal(total_out - reasoning), price.output))
     if reasoning:
         amount = add(amount, mul(Decimal(reasoning), price.output if price.reasoning is None else price.reasoning))
@@ -131,7 +141,14 @@ def _metered_per_m(usage: Usage, price: Price) -> Decimal:
 
 
 def _max_input_price(price: Price) -> Decimal:
-    candidates = (price.input, price.cached_input, price.cache_write, price.image_input, price.audio_input)
+    candidates = (
+        price.input,
+        price.cached_input,
+        price.cache_write,
+        price.cache_write_1h,
+        price.image_input,
+        price.audio_input,
+    )
     return max(p for p in candidates if p is not None)
 
 
@@ -144,11 +161,18 @@ def max_cost_nano(input_estimate: int, max_output: int, price: Price, multiplier
     can cost: every input token at the dearest input price (plain, cached read, cache write, image, audio),
     every output token at the dearest output price (plain, reasoning, image, audio); rounded up.
 
+    A prompt that could be longer than ``price.above_tokens`` is reserved at the dearer of the two tiers.
+
     ``cost_nano`` of any token usage within those counts is never more (so a reservation of this covers it).
     """
-    amount = _CTX.add(
-        _CTX.multiply(Decimal(max(input_estimate, 0)), _max_input_price(price)),
-        _CTX.multiply(Decimal(max(max_output, 0)), _max_output_price(price)),
+    tokens_in, tokens_out = Decimal(max(input_estimate, 0)), Decimal(max(max_output, 0))
+    tiers = [price] if price.above is None or price.at(input_estimate) is price else [price, price.above]
+    amount = max(
+        _CTX.add(
+            _CTX.multiply(tokens_in, _max_input_price(tier)),
+            _CTX.multiply(tokens_out, _max_output_price(tier)),
+        )
+        for tier in tiers
     )
     return _nano(amount, multiplier, ROUND_CEILING)
 

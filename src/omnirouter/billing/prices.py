@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from omnirouter.config import GatewayConfig, PriceConfig
 from omnirouter.ir.model_patterns import ModelTable, is_pattern
 from omnirouter.storage import Database, groups_table, prices_table
-from omnirouter.storage.prices_repo import tiers_of, tiers_text
+from omnirouter.storage.prices_repo import above_of, above_text, tiers_of, tiers_text
 
 __all__ = ["CONFIG_SOURCE", "ONE", "Price", "PriceBook", "sync_config_prices"]
 
@@ -54,9 +54,13 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     unit (media and tasks), charged for the units an answer reports; ``per_image_tiers`` (keys
     lower-cased) prices an image by its size and quality (``image_price``).  ``modal`` (set by ``of``):
     some token modality has a price of its own.
-    ``whole_nano`` (set by ``of``) holds the per-token prices of input, cached input, cache write, output
-    and reasoning in nano-USD when each is a whole number (any price per 1M tokens with at most three
-    decimals), so that costs are plain integer arithmetic; ``None`` otherwise.
+    ``cache_write`` is the 5-minute cache write, ``cache_write_1h`` Anthropic's 1-hour one (``None``:
+    ``cache_write``).  ``above_tokens`` / ``above``: a prompt longer than ``above_tokens`` tokens
+    (``Usage.input_tokens``: cached reads and writes included) makes the whole request cost ``above``
+    (the long-context tier: a ``Price`` of its own, with this price's media and unit fields).
+    ``whole_nano`` (set by ``of``) holds the per-token prices of input, cached input, cache write, 1-hour
+    cache write, output and reasoning in nano-USD when each is a whole number (any price per 1M tokens
+    with at most three decimals), so that costs are plain integer arithmetic; ``None`` otherwise.
     """
 
     input: Decimal = Decimal(0)
@@ -73,8 +77,24 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
     audio_input: Decimal | None = None
     audio_output: Decimal | None = None
     per_image_tiers: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    cache_write_1h: Decimal | None = None
+    above_tokens: int | None = None
+    above: Price | None = None
     modal: bool = False
-    whole_nano: tuple[int, int, int, int, int] | None = None
+    whole_nano: tuple[int, int, int, int, int, int] | None = None
+
+    @property
+    def cache_write_1h_or_default(self) -> Decimal:
+        """USD per 1M 1-hour cache-write tokens: ``cache_write_1h``, else ``cache_write``, else ``input``."""
+        if self.cache_write_1h is not None:
+            return self.cache_write_1h
+        return self.input if self.cache_write is None else self.cache_write
+
+    def at(self, prompt_tokens: int) -> Price:
+        """The price a request of ``prompt_tokens`` prompt tokens is charged at: ``above`` past the threshold."""
+        if self.above is not None and self.above_tokens is not None and prompt_tokens > self.above_tokens:
+            return self.above
+        return self
 
     @classmethod
     def of(cls, source: Any) -> Price:
@@ -97,10 +117,26 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
                 key.strip().lower(): to_decimal(amount)
                 for key, amount in tiers_of(getattr(source, "per_image_tiers", None)).items()
             },
+            cache_write_1h=_opt_decimal(getattr(source, "cache_write_1h", None)),
         )
         modalities = (price.image_input, price.image_output, price.audio_input, price.audio_output)
         modal = any(p is not None for p in modalities)
-        return msgspec.structs.replace(price, modal=modal, whole_nano=_whole_nano_per_token(price))
+        price = msgspec.structs.replace(price, modal=modal, whole_nano=_whole_nano_per_token(price))
+        above = above_of(getattr(source, "above", None))
+        above_tokens = getattr(source, "above_tokens", None)
+        if above is None or above_tokens is None:
+            return price
+        tier = msgspec.structs.replace(
+            price,
+            input=to_decimal(above.input),
+            output=to_decimal(above.output),
+            cached_input=_opt_decimal(above.cached_input),
+            cache_write=_opt_decimal(above.cache_write),
+            cache_write_1h=_opt_decimal(above.cache_write_1h),
+            reasoning=_opt_decimal(above.reasoning),
+        )
+        tier = msgspec.structs.replace(tier, whole_nano=_whole_nano_per_token(tier))
+        return msgspec.structs.replace(price, above_tokens=int(above_tokens), above=tier)
 
     def image_price(self, size: str, quality: str) -> Decimal | None:
         """USD per image of ``size`` and ``quality`` ("" unknown): the tier ``size/quality``, else ``size``,
@@ -129,13 +165,14 @@ class Price(msgspec.Struct, frozen=True, kw_only=True):
         return max(found) if found else None
 
 
-def _whole_nano_per_token(price: Price) -> tuple[int, int, int, int, int] | None:
-    """The five token prices in nano-USD per token, if every one is a whole number."""
+def _whole_nano_per_token(price: Price) -> tuple[int, int, int, int, int, int] | None:
+    """The six token prices in nano-USD per token, if every one is a whole number."""
     rates = []
     for per_m in (
         price.input,
         price.input if price.cached_input is None else price.cached_input,
         price.input if price.cache_write is None else price.cache_write,
+        price.cache_write_1h_or_default,
         price.output,
         price.output if price.reasoning is None else price.reasoning,
     ):
@@ -143,7 +180,7 @@ def _whole_nano_per_token(price: Price) -> tuple[int, int, int, int, int] | None
         if nano != nano.to_integral_value() or nano < 0:
             return None
         rates.append(int(nano))
-    return rates[0], rates[1], rates[2], rates[3], rates[4]
+    return rates[0], rates[1], rates[2], rates[3], rates[4], rates[5]
 
 
 class PriceBook:
@@ -270,6 +307,9 @@ def _price_values(model: str, channel: str, price: PriceConfig) -> dict[str, Any
         "audio_input": price.audio_input,
         "audio_output": price.audio_output,
         "per_image_tiers": tiers_text(price.per_image_tiers),
+        "cache_write_1h": price.cache_write_1h,
+        "above_tokens": price.above_tokens,
+        "above": above_text(price.above),
         "source": CONFIG_SOURCE,
     }
 

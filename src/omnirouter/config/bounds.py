@@ -16,6 +16,8 @@ __all__ = [
     "MAX_MULTIPLIER",
     "MAX_PRICE_USD",
     "MAX_REQUEST_COST_NANO",
+    "AboveTokens",
+    "LongContextPrice",
     "Multiplier",
     "PriceAmount",
     "PriceTiers",
@@ -36,3 +38,30 @@ Multiplier = Annotated[float, msgspec.Meta(ge=0, le=MAX_MULTIPLIER)]
 TierKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^/\s]+(/[^/\s]+)?$")]
 """A per-image tier: a size (``1024x1024``), a quality (``high``) or both (``1024x1536/high``)."""
 PriceTiers = dict[TierKey, PriceAmount]
+
+AboveTokens = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+"""A prompt length (tokens) above which a model's ``above`` prices apply."""
+
+
+class LongContextPrice(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The token prices (USD per 1M) of a request whose prompt is longer than the price's ``above_tokens``:
+    the whole request is charged at these, as Gemini 2.5 Pro and Claude's 1M context charge above 200k.
+    Unset fields default as in any price: ``cached_input`` / ``cache_write`` to this ``input``,
+    ``cache_write_1h`` to this ``cache_write``, ``reasoning`` to this ``output``."""
+
+    input: PriceAmount
+    output: PriceAmount
+    cached_input: PriceAmount | None = None
+    cache_write: PriceAmount | None = None
+    cache_write_1h: PriceAmount | None = None
+    reasoning: PriceAmount | None = None
+
+
+def long_context_problem(above_tokens: int | None, above: LongContextPrice | None) -> tuple[str, str] | None:
+    """The field and the reason why ``above_tokens`` and ``above`` do not go together (each needs the
+    other), or None."""
+    if above is not None and above_tokens is None:
+        return "above_tokens", "`above` (long-context prices) needs `above_tokens`, the prompt length they apply above"
+    if above_tokens is not None and above is None:
+        return "above", "`above_tokens` needs `above`, the prices of prompts longer than it"
+    return None

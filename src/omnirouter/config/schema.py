@@ -7,7 +7,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from omnirouter.config.bounds import Multiplier, PriceAmount, PriceTiers
+from omnirouter.config.bounds import (
+    AboveTokens,
+    LongContextPrice,
+    Multiplier,
+    PriceAmount,
+    PriceTiers,
+    long_context_problem,
+)
 from omnirouter.providers.kinds import ProviderKind
 
 
@@ -97,7 +104,9 @@ class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     the units an answer reports (media and tasks), and ``per_image_tiers``: USD per image by size
     (``1024x1024``), quality (``high``) or both (``1024x1536/high``), the most specific match first,
     ``per_image`` when none matches.  A price may combine token and unit fields: the charge is the sum
-    (docs/accounts.md)."""
+    (docs/accounts.md).  ``cache_write`` is Anthropic's 5-minute cache write, ``cache_write_1h`` its
+    1-hour one (default ``cache_write``).  ``above_tokens`` + ``above``: long-context prices, charged for
+    the whole request when its prompt (cached reads and writes included) is longer than ``above_tokens``."""
 
     input: PriceAmount = 0.0
     output: PriceAmount = 0.0
@@ -113,6 +122,14 @@ class PriceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     audio_input: PriceAmount | None = None
     audio_output: PriceAmount | None = None
     per_image_tiers: PriceTiers = msgspec.field(default_factory=dict)
+    cache_write_1h: PriceAmount | None = None
+    above_tokens: AboveTokens | None = None
+    above: LongContextPrice | None = None
+
+    def __post_init__(self) -> None:
+        problem = long_context_problem(self.above_tokens, self.above)
+        if problem is not None:
+            raise ValueError(problem[1])
 
 
 class ImageFetchConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -13,6 +13,8 @@ class Usage(msgspec.Struct, kw_only=True):
 
     ``input_tokens`` includes cached reads and cache writes; ``output_tokens``
     includes reasoning.  ``estimated`` marks counts the gateway computed itself.
+    ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with Anthropic's 1-hour TTL
+    (the rest has the 5-minute TTL), priced by ``cache_write_1h``.
     """
 
     input_tokens: int = 0
@@ -20,6 +22,7 @@ class Usage(msgspec.Struct, kw_only=True):
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     estimated: bool = False
     # Metered units beside tokens, for media and tasks: images made, seconds of audio or video,
     # characters spoken, calls made (searches, ...); priced by ``per_image`` / ``per_second`` /
@@ -50,6 +53,7 @@ class Usage(msgspec.Struct, kw_only=True):
             and 0 <= self.cached_tokens <= MAX_TOKENS
             and 0 <= self.cache_write_tokens <= MAX_TOKENS
             and 0 <= self.reasoning_tokens <= MAX_TOKENS
+            and 0 <= self.cache_write_1h_tokens <= MAX_TOKENS
         ):
             return self  # the common case: no allocation
         return msgspec.structs.replace(
@@ -59,6 +63,7 @@ class Usage(msgspec.Struct, kw_only=True):
             cached_tokens=token_count(self.cached_tokens),
             cache_write_tokens=token_count(self.cache_write_tokens),
             reasoning_tokens=token_count(self.reasoning_tokens),
+            cache_write_1h_tokens=token_count(self.cache_write_1h_tokens),
         )
 
 

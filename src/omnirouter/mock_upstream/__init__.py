@@ -135,7 +135,8 @@ Directive keys (all optional; unknown keys or malformed JSON give a 400):
 * ``error_after``: after N stream events send the provider's in-stream error event (status
   from ``fail``, default 500) and end the stream.
 * ``garbage``: 200 with a body that is not valid JSON (streams: SSE with non-JSON data).
-* ``usage``: ``{"input", "output", "cached", "reasoning", "cache_write"}`` overrides, with OpenAI
+* ``usage``: ``{"input", "output", "cached", "reasoning", "cache_write", "cache_write_1h"}`` overrides
+  (``cache_write_1h``: the part of ``cache_write`` Anthropic reports as 1-hour writes), with OpenAI
   semantics: input includes cached (Anthropic ``input_tokens`` = input - cached - cache_write),
   output includes reasoning (Gemini ``candidatesTokenCount`` = output - reasoning).
 * ``chunks``: split the text into this many stream chunks (default: word by word).

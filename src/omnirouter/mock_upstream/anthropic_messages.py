@@ -204,7 +204,10 @@ def _usage(plan: Plan, output: int) -> dict[str, Any]:
         "input_tokens": max(0, u.input - u.cached - u.cache_write),
         "cache_creation_input_tokens": u.cache_write,
         "cache_read_input_tokens": u.cached,
-        "cache_creation": {"ephemeral_5m_input_tokens": u.cache_write, "ephemeral_1h_input_tokens": 0},
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": u.cache_write - u.cache_write_1h,
+            "ephemeral_1h_input_tokens": u.cache_write_1h,
+        },
         "output_tokens": output,
         "service_tier": "standard",
     }

@@ -31,6 +31,7 @@ class UsageSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     cached: int | None = None
     reasoning: int | None = None
     cache_write: int | None = None
+    cache_write_1h: int | None = None  # the part of cache_write with Anthropic's 1-hour TTL
 
 
 class Directive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -37,6 +37,7 @@ class Usage:
     reasoning: int = 0
     cached: int = 0
     cache_write: int = 0
+    cache_write_1h: int = 0  # the part of cache_write with Anthropic's 1-hour TTL
 
     @property
     def visible_output(self) -> int:
@@ -132,6 +133,7 @@ def build_plan(
         usage.reasoning = u.reasoning if u.reasoning is not None else usage.reasoning
         usage.cached = u.cached if u.cached is not None else 0
         usage.cache_write = u.cache_write if u.cache_write is not None else 0
+        usage.cache_write_1h = min(u.cache_write_1h or 0, usage.cache_write)
 
     return Plan(
         model=model,

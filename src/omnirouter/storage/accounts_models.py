@@ -62,6 +62,11 @@ class PriceRow(Base):
     audio_input: Mapped[float | None] = mapped_column(Float)
     audio_output: Mapped[float | None] = mapped_column(Float)
     per_image_tiers: Mapped[str | None] = mapped_column(Text)
+    # Migration 0014: Anthropic's 1-hour cache writes (NULL: cache_write) and long-context prices
+    # (``above``: JSON object of token prices charged when the prompt is longer than ``above_tokens``).
+    cache_write_1h: Mapped[float | None] = mapped_column(Float)
+    above_tokens: Mapped[int | None] = mapped_column(Integer)
+    above: Mapped[str | None] = mapped_column(Text)
 
 
 class ChannelRow(Base):

@@ -181,6 +181,8 @@ class UsageRow(Base):
     audio_output_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     image_size: Mapped[str] = mapped_column(String, default="", server_default="")
     image_quality: Mapped[str] = mapped_column(String, default="", server_default="")
+    # Migration 0014: the part of cache_write_tokens written with Anthropic's 1-hour TTL.
+    cache_write_1h_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DeadLetterRow(Base):

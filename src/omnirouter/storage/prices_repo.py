@@ -2,7 +2,8 @@
 
 A price is keyed by ``(model, channel)``; ``channel`` is ``""`` for the model's own price.  Prices the
 config file names (``prices:``), and rows written from it (``source = 'config'``), are read-only here.
-``per_image_tiers`` is a JSON object in the API and JSON text in the table (NULL when empty).
+``per_image_tiers`` and ``above`` (long-context prices) are JSON objects in the API and JSON text in the
+table (NULL when empty).
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ import msgspec
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from omnirouter.config.bounds import PriceAmount, PriceTiers
+from omnirouter.config.bounds import AboveTokens, LongContextPrice, PriceAmount, PriceTiers, long_context_problem
 from omnirouter.storage.accounts_models import prices_table
 from omnirouter.storage.ownership import CONFIG_SOURCE, ConfigOwned
-from omnirouter.storage.repo_common import Conflict, NotFound
+from omnirouter.storage.repo_common import Conflict, Invalid, NotFound
 
 __all__ = [
     "PriceCreate",
     "PricePatch",
     "PriceView",
+    "above_of",
+    "above_text",
     "create_price",
     "delete_price",
     "get_price",
@@ -39,6 +42,7 @@ _AMOUNTS = (
     "cached_input",
     "cache_write",
     "reasoning",
+    "cache_write_1h",
     "per_image",
     "per_second",
     "per_1k_characters",
@@ -69,6 +73,14 @@ class PriceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     audio_input: Amount | None = None
     audio_output: Amount | None = None
     per_image_tiers: PriceTiers = msgspec.field(default_factory=dict)
+    cache_write_1h: Amount | None = None
+    above_tokens: AboveTokens | None = None
+    above: LongContextPrice | None = None
+
+    def __post_init__(self) -> None:
+        problem = long_context_problem(self.above_tokens, self.above)
+        if problem is not None:
+            raise ValueError(problem[1])
 
 
 class PricePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -88,6 +100,9 @@ class PricePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     audio_input: Amount | msgspec.UnsetType | None = msgspec.UNSET
     audio_output: Amount | msgspec.UnsetType | None = msgspec.UNSET
     per_image_tiers: PriceTiers | msgspec.UnsetType | None = msgspec.UNSET  # replaces the whole set
+    cache_write_1h: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    above_tokens: AboveTokens | msgspec.UnsetType | None = msgspec.UNSET  # with ``above``: null both to clear
+    above: LongContextPrice | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class PriceView(msgspec.Struct, kw_only=True):
@@ -100,6 +115,7 @@ class PriceView(msgspec.Struct, kw_only=True):
     cached_input: float | None
     cache_write: float | None
     reasoning: float | None
+    cache_write_1h: float | None
     per_image: float | None
     per_second: float | None
     per_1k_characters: float | None
@@ -109,6 +125,8 @@ class PriceView(msgspec.Struct, kw_only=True):
     audio_input: float | None
     audio_output: float | None
     per_image_tiers: dict[str, float]
+    above_tokens: int | None
+    above: LongContextPrice | None
     source: str
 
 
@@ -126,6 +144,20 @@ def tiers_text(tiers: Mapping[str, float] | None) -> str | None:
     return msgspec.json.encode(dict(sorted(tiers.items()))).decode() if tiers else None
 
 
+def above_of(value: str | LongContextPrice | None) -> LongContextPrice | None:
+    """Long-context prices as a config gives them or a ``prices`` row stores them (JSON text, NULL)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return msgspec.json.decode(value, type=LongContextPrice)
+    return value
+
+
+def above_text(above: LongContextPrice | None) -> str | None:
+    """Long-context prices as the ``prices.above`` column stores them: JSON text, NULL when none."""
+    return None if above is None else msgspec.json.encode(above).decode()
+
+
 def _is_config(model: str, channel: str, source: str | None, owned: ConfigOwned) -> bool:
     return source == CONFIG_SOURCE or (model, channel) in owned.prices
 
@@ -134,7 +166,15 @@ def _view(row: Any, owned: ConfigOwned) -> PriceView:
     amounts = {name: getattr(row, name) for name in _AMOUNTS}
     source = CONFIG_SOURCE if _is_config(row.model, row.channel, row.source, owned) else "api"
     tiers = tiers_of(row.per_image_tiers)
-    return PriceView(model=row.model, channel=row.channel, source=source, per_image_tiers=tiers, **amounts)
+    return PriceView(
+        model=row.model,
+        channel=row.channel,
+        source=source,
+        per_image_tiers=tiers,
+        above_tokens=row.above_tokens,
+        above=above_of(row.above),
+        **amounts,
+    )
 
 
 def _where(model: str, channel: str) -> Any:
@@ -186,6 +226,7 @@ async def create_price(conn: AsyncConnection, body: PriceCreate, owned: ConfigOw
         )
     values = {**msgspec.structs.asdict(body), "source": "api"}
     values["per_image_tiers"] = tiers_text(body.per_image_tiers)
+    values["above"] = above_text(body.above)
     await conn.execute(prices_table.insert().values(values))
     return await get_price(conn, body.model, body.channel, owned)
 
@@ -194,10 +235,16 @@ async def update_price(
     conn: AsyncConnection, model: str, channel: str, patch: PricePatch, owned: ConfigOwned
 ) -> PriceView:
     """Change the amounts ``patch`` sets."""
-    _refuse_config(await get_price(conn, model, channel, owned))
+    view = await get_price(conn, model, channel, owned)
+    _refuse_config(view)
     values = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
     if "per_image_tiers" in values:
         values["per_image_tiers"] = tiers_text(values["per_image_tiers"])
+    if "above" in values or "above_tokens" in values:
+        problem = long_context_problem(values.get("above_tokens", view.above_tokens), values.get("above", view.above))
+        if problem is not None:
+            raise Invalid(problem[1], code="invalid_price", param=problem[0])
+        values["above"] = above_text(values.get("above", view.above))
     if values:
         await conn.execute(update(prices_table).where(_where(model, channel)).values(values))
     return await get_price(conn, model, channel, owned)

@@ -53,6 +53,7 @@ COLUMNS: tuple[str, ...] = (
     "audio_output_tokens",
     "image_size",
     "image_quality",
+    "cache_write_1h_tokens",
 )
 
 
@@ -103,6 +104,7 @@ class UsageRecord(msgspec.Struct, kw_only=True):
     audio_output_tokens: int = 0
     image_size: str = ""
     image_quality: str = ""
+    cache_write_1h_tokens: int = 0
 
     def with_usage(self, usage: Usage) -> UsageRecord:
         """A copy carrying the token counts, metered units (and estimated flag) of an IR ``Usage``."""
@@ -128,6 +130,7 @@ def usage_columns(usage: Usage) -> dict[str, Any]:
         "audio_output_tokens": usage.audio_output_tokens,
         "image_size": usage.image_size,
         "image_quality": usage.image_quality,
+        "cache_write_1h_tokens": usage.cache_write_1h_tokens,
     }
 
 
@@ -209,4 +212,5 @@ def to_params(rec: UsageRecord) -> list[Any]:
         _count(rec.audio_output_tokens),
         _text(rec.image_size),
         _text(rec.image_quality),
+        _count(rec.cache_write_1h_tokens),
     ]

@@ -105,7 +105,8 @@ class UsageReport(msgspec.Struct, kw_only=True):
 
 
 class LedgerEntry(msgspec.Struct, kw_only=True):
-    """One request in the ledger."""
+    """One request in the ledger.  ``claude_cache_creation_5_m_tokens`` / ``_1_h_tokens`` split
+    ``cache_write_tokens`` by Anthropic's cache TTL (new-api's names; writes without a TTL count as 5-minute)."""
 
     id: int
     request_id: str
@@ -125,6 +126,8 @@ class LedgerEntry(msgspec.Struct, kw_only=True):
     output_tokens: int
     cached_tokens: int
     cache_write_tokens: int
+    claude_cache_creation_5_m_tokens: int
+    claude_cache_creation_1_h_tokens: int
     reasoning_tokens: int
     image_input_tokens: int
     image_output_tokens: int
@@ -274,6 +277,20 @@ def parse_before(before: str) -> datetime | int:
         ) from None
 
 
+_DERIVED = ("cost_usd", "claude_cache_creation_5_m_tokens", "claude_cache_creation_1_h_tokens")
+_ROW_FIELDS = [f for f in LedgerEntry.__struct_fields__ if f not in _DERIVED]
+
+
+def _entry(row: Any) -> LedgerEntry:
+    one_hour = min(int(row.cache_write_1h_tokens or 0), int(row.cache_write_tokens or 0))
+    return LedgerEntry(
+        **{f: getattr(row, f) for f in _ROW_FIELDS},
+        claude_cache_creation_5_m_tokens=int(row.cache_write_tokens or 0) - one_hour,
+        claude_cache_creation_1_h_tokens=one_hour,
+        cost_usd=nano_to_usd(int(row.cost_nano or 0)) or 0.0,
+    )
+
+
 async def ledger_page(
     conn: AsyncConnection,
     *,
@@ -299,9 +316,5 @@ async def ledger_page(
     rows = list(await conn.execute(stmt))
     has_more = len(rows) > limit
     rows = rows[:limit]
-    fields = [f for f in LedgerEntry.__struct_fields__ if f != "cost_usd"]
-    entries = [
-        LedgerEntry(**{f: getattr(row, f) for f in fields}, cost_usd=nano_to_usd(int(row.cost_nano or 0)) or 0.0)
-        for row in rows
-    ]
+    entries = [_entry(row) for row in rows]
     return LedgerPage(data=entries, has_more=has_more, next_before=str(rows[-1].id) if has_more else None)

@@ -39,7 +39,7 @@ from omnirouter.protocols.anthropic.usage import usage_from_anthropic, usage_to_
 from omnirouter.protocols.common import bad_upstream, new_id
 
 _TOP_LEVEL = frozenset({"id", "type", "role", "model", "content", "stop_reason", "usage", SIDE_KEY})
-_USAGE_FIELDS = frozenset(usage_to_anthropic(Usage()))
+_USAGE_FIELDS = frozenset(usage_to_anthropic(Usage())) | {"cache_creation"}  # decoded into the IR
 
 _STOP_FROM: dict[str, StopReason] = {
     "end_turn": StopReason.END,
