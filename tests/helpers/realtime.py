@@ -1,10 +1,14 @@
-"""A gateway for the realtime tests: OpenAI channels on the session's mock, priced realtime models, a
-key without a quota and one with, on SQLite or a throwaway PostgreSQL database."""
+"""Gateways for the realtime tests: OpenAI and Azure channels on the session's mock, priced realtime
+models, keys without a quota and with one, on SQLite or a throwaway PostgreSQL database.
+
+``shared_realtime_gateway`` is the gateway many tests share (``SharedRealtime.key`` hands each test keys
+of its own, so each test sums its own ledger); ``realtime_gateway`` starts one with a test's own settings."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,19 @@ RESPONSE_TOKENS = 1000  # each response is reserved for 1000 input + 1000 output
 # every input token at the dearest input price (audio), every output token at the dearest output price;
 # billing's bound of the (empty) request body adds one input token
 RESERVATION_NANO = (RESPONSE_TOKENS + 1) * 32 * 1000 + RESPONSE_TOKENS * 64 * 1000  # 96,032,000
+
+
+FALLBACK_MODEL = "gpt-realtime-fallback"  # served by a dead channel, a refusing one, then rt-main
+AZURE_BETA_MODEL = "azure-realtime-preview"  # on the Azure deployment URL only (preview: beta events)
+AZURE_GA_MODEL = "azure-realtime"  # on Azure v1 only (GA events)
+AZURE_ANY_MODEL = "azure-realtime-any"  # on both: the client's generation picks the channel
+AZURE_DEPLOYMENTS = {  # channel → public model → deployment
+    "rt-azure": {AZURE_BETA_MODEL: "rt-preview-deployment", AZURE_ANY_MODEL: "any-preview-deployment"},
+    "rt-azure-v1": {AZURE_GA_MODEL: "rt-ga-deployment", AZURE_ANY_MODEL: "any-ga-deployment"},
+}
+AZURE_API_VERSION = "2025-04-01-preview"
+QUOTAS_USD = {"rich": None, "poor": 0.15, "tiny": 0.01}  # the shared gateway's keys, by kind
+KEYS_PER_KIND = 60
 
 
 def channel(mock: MockUpstream, name: str, priority: int = 0, base_url: str | None = None) -> dict[str, Any]:
@@ -72,13 +89,91 @@ async def realtime_gateway(
         yield running
 
 
+def _azure_channel(mock: MockUpstream, name: str, provider: str) -> dict[str, Any]:
+    deployments = AZURE_DEPLOYMENTS[name]
+    return {
+        "name": name,
+        "provider": provider,
+        "base_url": f"{mock.url}/{provider}",
+        "api_keys": [UPSTREAM_KEY],
+        "options": {"api_version": AZURE_API_VERSION},
+        "models": list(deployments),
+        "model_map": deployments,
+    }
+
+
+def _shared_config(mock: MockUpstream, url: str) -> dict[str, Any]:
+    main = channel(mock, "rt-main", priority=10)
+    main["models"] = [GA_MODEL, BETA_MODEL, FALLBACK_MODEL]
+    main["model_map"] = {GA_MODEL: GA_UPSTREAM, FALLBACK_MODEL: GA_UPSTREAM}
+    fallback = {"models": [FALLBACK_MODEL], "model_map": {FALLBACK_MODEL: GA_UPSTREAM}}
+    down = {**channel(mock, "rt-down", priority=30, base_url="http://127.0.0.1:9/v1"), **fallback}  # nothing listens
+    refusing = {**channel(mock, "rt-refusing", priority=20), **fallback}
+    keys: list[dict[str, Any]] = []
+    for kind, quota in QUOTAS_USD.items():
+        for n in range(KEYS_PER_KIND):
+            key: dict[str, Any] = {"name": f"{kind}-{n:02d}", "key": f"sk-realtime-{kind}-{n:02d}"}
+            if quota is not None:
+                key["quota_usd"] = quota
+            keys.append(key)
+    models = (GA_MODEL, BETA_MODEL, FALLBACK_MODEL, AZURE_BETA_MODEL, AZURE_GA_MODEL, AZURE_ANY_MODEL)
+    tokens = {"response_input_tokens": RESPONSE_TOKENS, "response_output_tokens": RESPONSE_TOKENS}
+    return {
+        "database_url": url,
+        "usage_flush_interval": 0.05,
+        "channels": [
+            main,
+            down,
+            refusing,
+            _azure_channel(mock, "rt-azure", "azure"),
+            _azure_channel(mock, "rt-azure-v1", "azure-v1"),
+        ],
+        "keys": keys,
+        "prices": dict.fromkeys(models, PRICE),
+        "realtime": {**tokens, "max_frame_bytes": 16384},
+    }
+
+
+class Key(msgspec.Struct, frozen=True):
+    """A client key of the shared gateway: its name (in the ledger) and its secret."""
+
+    name: str
+    secret: str
+
+
+class SharedRealtime:
+    """The shared realtime gateway, its database URL, and keys no other test has used."""
+
+    def __init__(self, gateway: RunningGateway, url: str) -> None:
+        self.gateway = gateway
+        self.url = url
+        self._next = {kind: itertools.count() for kind in QUOTAS_USD}
+
+    def key(self, kind: str = "rich") -> Key:
+        """A fresh key of ``kind`` (``rich``: no quota; ``poor``: $0.15; ``tiny``: $0.01)."""
+        n = next(self._next[kind])
+        assert n < KEYS_PER_KIND, f"the shared realtime gateway has only {KEYS_PER_KIND} {kind} keys"
+        return Key(f"{kind}-{n:02d}", f"sk-realtime-{kind}-{n:02d}")
+
+
+@contextlib.asynccontextmanager
+async def shared_realtime_gateway(mock: MockUpstream, backend: str, tmp_path: Path) -> AsyncIterator[SharedRealtime]:
+    """The gateway the realtime tests share, on a fresh database of ``backend``: channels ``rt-main``
+    (OpenAI, GA and beta models), ``rt-down`` / ``rt-refusing`` / ``rt-main`` for ``FALLBACK_MODEL``,
+    ``rt-azure`` (deployment URL) and ``rt-azure-v1``; ``max_frame_bytes`` 16384."""
+    async with database(backend, tmp_path) as url:
+        config = msgspec.convert(_shared_config(mock, url), GatewayConfig)
+        async with running_gateway(config) as running:
+            yield SharedRealtime(running, url)
+
+
 def ws_url(gateway: RunningGateway, model: str) -> str:
     return f"ws://127.0.0.1:{gateway.port}/v1/realtime?model={model}"
 
 
-def upstream_sessions(mock: MockUpstream) -> list[LoggedRequest]:
-    """The realtime handshakes the mock received."""
-    return [entry for entry in mock.requests if entry.path == "/v1/realtime"]
+def upstream_sessions(mock: MockUpstream, path: str = "/v1/realtime") -> list[LoggedRequest]:
+    """The realtime handshakes the mock received on ``path`` (OpenAI's, or Azure's)."""
+    return [entry for entry in mock.requests if entry.path == path]
 
 
 def expected_cost_nano(usage: dict[str, Any]) -> int:

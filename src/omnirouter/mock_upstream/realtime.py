@@ -8,6 +8,13 @@ a GA model (``gpt-realtime*``) sent the beta header answers an ``unknown_paramet
 failure of BerriAI/litellm issue 18969).  A script-queue directive with ``fail`` refuses the upgrade with
 that status (to test fallback); ``delay`` waits before answering it.
 
+Azure's realtime routes come from ``providers/realtime.py`` (``add_vendor_realtime_routes``):
+``/azure/openai/realtime?api-version=…&deployment=…`` (no ``api-version``: 404, as Azure answers) speaks
+the preview's beta events whatever the headers; ``/azure-v1/openai/v1/realtime?model=…`` speaks GA (a
+beta header gets the ``unknown_parameter`` error event).  Both check the ``api-key`` header (or the
+``api-key`` query parameter) like the Azure chat mock: a missing or ``bad…`` key, or an
+``Authorization`` header instead, is an HTTP 401.
+
 Client events: ``session.update`` → ``session.updated`` (GA requires ``session.type``);
 ``input_audio_buffer.append`` / ``commit`` / ``clear``; ``conversation.item.create``; ``response.create``
 → ``response.created``, the output events of the session's modalities, ``response.done`` with ``usage``.
@@ -17,8 +24,8 @@ event instead), ``cut_after`` (close with 1011 after that many deltas).  Usage: 
 words of the instructions and the conversation so far, input audio tokens one per 2,400 appended bytes
 (50 ms of 24 kHz PCM16), cached tokens the previous response's input; output text tokens the reply's
 words, output audio tokens 5 per audio delta.  Every handshake is logged (``provider`` ``openai``,
-``path`` ``/v1/realtime``), its ``body`` the list of client events received, ``close_code`` the code
-the session closed with.
+``azure`` or ``azure-v1``, ``path`` as dialled), its ``body`` the list of client events received,
+``close_code`` the code the session closed with.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import time
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -35,8 +44,11 @@ from aiohttp import WSMsgType, web
 from omnirouter.mock_upstream import realtime_events as ev
 from omnirouter.mock_upstream.core import STATE_KEY, LoggedRequest, json_response
 from omnirouter.mock_upstream.directives import Directive, DirectiveError, extract
-from omnirouter.mock_upstream.openai_chat import WIRE
+from omnirouter.mock_upstream.openai_chat import WIRE, OpenAIWire
 from omnirouter.mock_upstream.tokens import count_words, split_text
+from omnirouter.mock_upstream.vendor_chat import VendorWire
+from omnirouter.providers.realtime import REALTIME, RealtimeGeneration
+from omnirouter.providers.vendors import chat_vendor
 
 _KEY_PROTOCOL = "openai-insecure-api-key."
 _BETA_PROTOCOL = "openai-beta.realtime-v1"
@@ -216,14 +228,32 @@ class _Session:
         await self.send(ev.event("response.done", response=done))
 
 
-async def realtime(request: web.Request) -> web.StreamResponse:
-    """``GET /v1/realtime?model=…``: the WebSocket upgrade, then one session."""
+class _Route(NamedTuple):
+    """One realtime route of the mock: who it plays, how it checks the key, where the model is."""
+
+    provider: str
+    wire: OpenAIWire
+    model_param: str  # ``model`` (OpenAI, Azure v1) or ``deployment`` (Azure)
+    api_version: bool  # Azure's deployment URL needs ``api-version`` (else 404, as Azure answers)
+    generations: frozenset[RealtimeGeneration]
+
+
+def _with_api_key(request: web.Request) -> web.Request:
+    """Azure takes the key in the ``api-key`` header or, as Microsoft documents, the ``api-key`` query."""
+    key = request.query.get("api-key")
+    if key and not request.headers.get("api-key"):
+        return request.clone(headers={**request.headers, "api-key": key})
+    return request
+
+
+async def _serve(route: _Route, request: web.Request) -> web.StreamResponse:
+    """The WebSocket upgrade of one realtime route, then one session."""
     state = request.app[STATE_KEY]
     offered = _offered(request)
     events: list[Any] = []
     entry = LoggedRequest({
         "method": request.method, "path": request.path, "query": dict(request.query),
-        "headers": {k.lower(): v for k, v in request.headers.items()}, "body": events, "provider": "openai",
+        "headers": {k.lower(): v for k, v in request.headers.items()}, "body": events, "provider": route.provider,
         "time": time.time(), "close_code": None,
     })  # fmt: skip
     state.log(entry)
@@ -231,22 +261,32 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     if scripted is not None and scripted.delay:
         await asyncio.sleep(scripted.delay)
     if scripted is not None and scripted.fail is not None:
-        return WIRE.fail(scripted)
-    denied = WIRE.check_auth(_with_key(request, offered))
+        return route.wire.fail(scripted)
+    if route.provider == "openai":
+        denied = route.wire.check_auth(_with_key(request, offered))
+    else:
+        denied = route.wire.check_auth(_with_api_key(request))
     if denied is not None:
         return denied
-    model = request.query.get("model", "")
+    if route.api_version and not request.query.get("api-version"):
+        return route.wire.error(404, "Resource not found")
+    model = request.query.get(route.model_param, "")
     if not model:
-        return WIRE.error(400, "Missing required parameter: 'model'.", code="missing_required_parameter")
+        return route.wire.error(400, f"Missing required parameter: '{route.model_param}'.",
+                                code="missing_required_parameter")  # fmt: skip
     if request.headers.get("Upgrade", "").lower() != "websocket":
         return json_response({"error": {"message": "Expected a WebSocket upgrade.", "type": "invalid_request_error",
                                         "param": None, "code": None}}, status=426)  # fmt: skip
-    beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "") or _BETA_PROTOCOL in offered
+    asked_beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "") or _BETA_PROTOCOL in offered
+    # Azure: the URL decides (the deployment URL speaks the preview's beta events, v1 GA's)
+    beta = RealtimeGeneration.BETA in route.generations if len(route.generations) == 1 else asked_beta
     ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=64 * 1024 * 1024)
     await ws.prepare(request)
     session = _Session(ws, model, beta, events)
     await session.send(ev.event("session.created", session=session.session()))
-    if beta and is_ga_model(model) and request.headers.get("OpenAI-Beta"):
+    # a deployment name says nothing of the model; OpenAI's GA names do
+    ga_only = RealtimeGeneration.BETA not in route.generations or (len(route.generations) == 2 and is_ga_model(model))
+    if asked_beta and ga_only and request.headers.get("OpenAI-Beta"):
         await session.send(ev.error_event("Unknown parameter: 'OpenAI-Beta: realtime=v1' is not supported for GA "
                                           "models.", code="unknown_parameter"))  # fmt: skip
     async for message in ws:
@@ -268,3 +308,27 @@ async def realtime(request: web.Request) -> web.StreamResponse:
             break
     entry["close_code"] = ws.close_code
     return ws
+
+
+_OPENAI = _Route("openai", WIRE, "model", False, frozenset(RealtimeGeneration))
+
+
+async def realtime(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/realtime?model=…``: OpenAI's WebSocket upgrade, then one session."""
+    return await _serve(_OPENAI, request)
+
+
+def add_vendor_realtime_routes(router: web.UrlDispatcher) -> None:
+    """The realtime routes of the vendors of ``providers/realtime.py`` under ``/{provider}`` plus the path
+    of their chat base (``/azure/openai/realtime``, ``/azure-v1/openai/v1/realtime``), each with the
+    vendor's auth header, model parameter, ``api-version`` rule and generations."""
+    for kind, wire in REALTIME.items():
+        vendor = chat_vendor(kind)
+        if vendor is None:
+            continue  # OpenAI itself: ``/v1/realtime``
+        base = urlsplit(vendor.base_url).path.rstrip("/") if vendor.base_url else ""
+        path, _, query = wire.path.partition("?")
+        model_param = next(name for name, value in parse_qsl(query) if value == "{model}")
+        route = _Route(kind.value, VendorWire(kind.value, vendor.auth), model_param, "{api_version}" in query,
+                       wire.generations)  # fmt: skip
+        router.add_get(f"/{kind.value}{base}{vendor.base_suffix}{path}", functools.partial(_serve, route))

@@ -130,6 +130,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     vendor_anthropic.add_vendor_anthropic_routes(r)  # and their Anthropic-compatible endpoints
     r.add_post("/v1/responses", openai_responses.responses)
     r.add_get("/v1/realtime", realtime.realtime)  # WebSocket: the Realtime API, GA and beta
+    realtime.add_vendor_realtime_routes(r)  # and Azure's (deployment URL: preview events; v1: GA)
     r.add_post("/v1/embeddings", media_openai.embeddings)
     r.add_post("/v1/moderations", media_openai.moderations)
     r.add_post("/v1/images/generations", tasks_images.images_generations)  # OpenAI, or Kling by its JWT

@@ -36,7 +36,7 @@ from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.vendors import VENDORS, ChatVendor
 
-__all__ = ["add_vendor_routes", "vendor_chat_path"]
+__all__ = ["VendorWire", "add_vendor_routes", "vendor_chat_path"]
 
 _TAGS = "think_tags"
 

@@ -6,6 +6,6 @@ socket; ``frames`` checks frames and reads usage; ``relay`` pumps frames both wa
 and below ``api`` (which registers the route).
 """
 
-from omnirouter.realtime.session import REALTIME_PROVIDERS, RealtimeEndpoint
+from omnirouter.realtime.session import RealtimeEndpoint
 
-__all__ = ["REALTIME_PROVIDERS", "RealtimeEndpoint"]
+__all__ = ["RealtimeEndpoint"]

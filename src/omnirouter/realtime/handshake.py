@@ -12,10 +12,12 @@ and the beta header only when the client asked for beta: a GA client stays GA (B
 from __future__ import annotations
 
 from typing import NamedTuple
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from omnirouter.accounts.auth import extract_client_key
 from omnirouter.http.asgi import Scope
+from omnirouter.providers.realtime import realtime_wire
+from omnirouter.routing import Channel
 
 __all__ = ["ClientHello", "read_hello", "upstream_headers", "upstream_url"]
 
@@ -65,14 +67,14 @@ def read_hello(scope: Scope) -> ClientHello:
     return ClientHello(key, model, beta, REALTIME_PROTOCOL if REALTIME_PROTOCOL in offered else None)
 
 
-def upstream_url(base_url: str, upstream_model: str) -> str:
-    """``<base>/realtime?model=<upstream model>`` with ``http(s)`` turned into ``ws(s)``."""
-    base = base_url.rstrip("/")
-    if base.startswith("https://"):
-        base = "wss://" + base[len("https://") :]
-    elif base.startswith("http://"):
-        base = "ws://" + base[len("http://") :]
-    return f"{base}/realtime?model={quote(upstream_model, safe='')}"
+def upstream_url(channel: Channel, upstream_model: str) -> str:
+    """The channel's realtime socket URL for ``upstream_model`` (``providers/realtime.py``): OpenAI's
+    ``<base>/realtime?model=…``, Azure's ``<resource>/openai/realtime?api-version=…&deployment=…``, Azure
+    v1's ``<resource>/openai/v1/realtime?model=…``; ``http(s)`` turned into ``ws(s)``."""
+    wire = realtime_wire(channel.spec.kind)
+    if wire is None:
+        raise ValueError(f"channel {channel.name!r} serves no realtime")
+    return wire.url(channel.chat_base_url, upstream_model, channel.api_version)
 
 
 def upstream_headers(channel_headers: dict[str, str], beta_header: str | None) -> dict[str, str]:

@@ -1,10 +1,11 @@
 """``GET /v1/realtime?model=…``: one realtime session from handshake to its last usage row.
 
-auth (header or subprotocol key) → model and access → plan (the channels serving the model that speak
-OpenAI's realtime API, by priority, then the fallback models') → rate limit → reserve the first response
-→ open the upstream socket, falling back to the next channel while none is open → accept the client
-(echoing ``realtime``) → relay → settle and release in one ``finally``.  Anything refused before the
-upstream socket is open is refused on the HTTP handshake (401/403/404/429/502/503 in OpenAI's error
+auth (header or subprotocol key) → model and access → plan (the channels serving the model whose
+provider speaks the client's realtime generation, ``providers/realtime.py``, by priority, then the
+fallback models') → rate limit → reserve the first response → open the upstream socket, falling back to
+the next channel while none is open → accept the client (echoing ``realtime``) → relay → settle and
+release in one ``finally``.  Anything refused before the
+upstream socket is open is refused on the HTTP handshake (400/401/403/404/429/502/503 in OpenAI's error
 shape), so a wrong key never opens an upstream socket.
 """
 
@@ -23,6 +24,7 @@ from omnirouter.http.asgi import JSON_HEADERS, Receive, Scope, Send
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.limits import Lease
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
+from omnirouter.providers.realtime import RealtimeGeneration, realtime_wire
 from omnirouter.realtime.frames import response_usage
 from omnirouter.realtime.handshake import ClientHello, read_hello, upstream_headers, upstream_url
 from omnirouter.realtime.meter import PROTOCOL, SessionMeter
@@ -33,12 +35,9 @@ from omnirouter.routing import Attempt, plan_with_fallbacks
 from omnirouter.routing.executor import run_attempts
 from omnirouter.storage import KeyRecord
 
-__all__ = ["REALTIME_PROVIDERS", "RealtimeEndpoint"]
+__all__ = ["RealtimeEndpoint"]
 
 log = logging.getLogger("omnirouter.realtime")
-
-REALTIME_PROVIDERS = frozenset({"openai"})
-"""Provider kinds whose channels serve ``<base_url>/realtime`` (OpenAI's wire)."""
 
 
 async def deny(scope: Scope, send: Send, error: GatewayError) -> None:
@@ -74,18 +73,30 @@ class RealtimeEndpoint:
             headers.append((b"authorization", b"Bearer " + hello.key.encode("latin-1", "replace")))
         return self.gateway.auth.authenticate({"headers": headers, "query_string": b""})
 
-    def _plan(self, model: str) -> list[Attempt]:
+    def _plan(self, model: str, beta: bool) -> list[Attempt]:
+        """The attempts whose channels serve realtime in the client's generation (Azure's deployment URL
+        speaks only the preview (beta) events, Azure v1 only GA: a client is never relayed to events it
+        does not expect)."""
         gateway = self.gateway
         attempts = plan_with_fallbacks(model, gateway.catalog.channels_for, gateway.config.fallbacks)
-        attempts = [a for a in attempts if a.channel.spec.kind.value in REALTIME_PROVIDERS]
-        if not attempts:
+        serving = [(a, wire) for a in attempts if (wire := realtime_wire(a.channel.spec.kind)) is not None]
+        if not serving:
             raise GatewayError(
                 ErrorKind.NOT_FOUND,
                 f"The model '{model}' does not exist or you do not have access to it.",
                 code="model_not_found",
                 param="model",
             )
-        return attempts
+        generation = RealtimeGeneration.BETA if beta else RealtimeGeneration.GA
+        fitting = [a for a, wire in serving if generation in wire.generations]
+        if not fitting:
+            if beta:
+                how = "GA realtime events; connect without the 'OpenAI-Beta: realtime=v1' header (client.realtime)"
+            else:
+                how = "beta (preview) realtime events; connect with 'OpenAI-Beta: realtime=v1' (client.beta.realtime)"
+            raise GatewayError(ErrorKind.INVALID_REQUEST, f"The model '{model}' is served here only with {how}.",
+                               code="unsupported_realtime_generation", param="model")  # fmt: skip
+        return fitting
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one handshake and, once accepted, its session."""
@@ -110,14 +121,14 @@ class RealtimeEndpoint:
                                    code="missing_required_parameter", param="model")  # fmt: skip
             ctx.model = hello.model
             check_access(key, scope, hello.model)
-            attempts = self._plan(hello.model)
+            attempts = self._plan(hello.model, hello.beta_header is not None)
             lease = await gateway.limiter.acquire(key)
             meter = SessionMeter(gateway, key, ctx, config)
             await meter.reserve(attempts)
 
             async def open_one(attempt: Attempt, upstream_key: str) -> None:
                 channel = attempt.channel
-                url = upstream_url(channel.base_url, attempt.upstream_model)
+                url = upstream_url(channel, attempt.upstream_model)
                 headers = upstream_headers(dict(channel.headers(upstream_key)), hello.beta_header)
                 opened.socket = await open_socket(url, headers, config, channel.name, channel.secrets())
                 opened.attempt = attempt
