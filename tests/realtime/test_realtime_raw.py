@@ -266,13 +266,49 @@ async def test_the_session_length_limit_holds_while_frames_flow(mock: MockUpstre
         await assert_books_balance(f"sqlite:///{tmp_path / 'r.db'}", "rich")
 
 
-async def test_a_response_without_usage_is_recorded_as_estimated_and_free(mock: MockUpstream, tmp_path: Path) -> None:
+def _tokens(text_bytes: int) -> int:
+    """Tokens of text as the gateway estimates them without usage: about four UTF-8 bytes a token."""
+    return (text_bytes + 3) // 4
+
+
+async def test_a_response_without_usage_is_charged_an_estimate_from_the_session_text(
+    mock: MockUpstream, tmp_path: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
+    instructions = "Answer briefly, please."
+    tools = [{"type": "function", "name": "lookup", "description": "Find a thing.", "parameters": {"type": "object"}}]
+    first_text, first_reply = "hello there", "Hello from the realtime mock."
+    second_text = 'and again [[mock {"no_usage": true, "text": "Second reply, estimated."}]]'
+    override = 'Be terse [[mock {"no_usage": true, "text": "A third one."}]]'
     async with realtime_gateway(mock, url) as gw:
         async with connect(ws_url(gw, GA_MODEL), additional_headers=_bearer(RICH)) as ws:
             await _next(ws)
-            done = (await _turn(ws, 'hi [[mock {"no_usage": true}]]'))[-1]
-            assert done["response"]["usage"] is None
-        rows = await session_rows(url, "rich", 2)
-        assert [(row.cost_nano, row.usage_estimated) for row in rows] == [(0, True), (0, False)]
-        await assert_books_balance(url, "rich")
+            session = {"type": "realtime", "instructions": instructions, "tools": tools}
+            await _send(ws, {"type": "session.update", "session": session})
+            assert (await _next(ws))["type"] == "session.updated"
+            first = await _turn(ws, first_text)
+            second = await _turn(ws, second_text)
+            await _send(ws, {"type": "response.create", "response": {"instructions": override}})
+            third = []
+            while not third or third[-1]["type"] != "response.done":
+                third.append(await _next(ws))
+        assert first[-1]["response"]["usage"] is not None
+        assert second[-1]["response"]["usage"] is None and third[-1]["response"]["usage"] is None
+        replies = ["".join(e["delta"] for e in events if e["type"] == "response.output_audio_transcript.delta")
+                   for events in (first, second, third)]  # fmt: skip
+        assert replies == [first_reply, "Second reply, estimated.", "A third one."]
+        size = [len(text.encode()) for text in (instructions, first_text, first_reply, second_text, override)]
+        tools_size = len(json.dumps(tools, separators=(",", ":")).encode())
+        # input: the instructions (a response's own replace the session's), the tools, the conversation so far
+        second_in = size[0] + tools_size + size[1] + size[2] + size[3]
+        third_in = size[4] + tools_size + size[1] + size[2] + size[3] + len(replies[1])
+        estimated = [(_tokens(second_in), _tokens(len(replies[1]))), (_tokens(third_in), _tokens(len(replies[2])))]
+        rows = await session_rows(url, "rich", 4)
+        assert [(row.input_tokens, row.output_tokens) for row in rows[1:3]] == estimated
+        assert [row.usage_estimated for row in rows] == [False, True, True, False]
+        # text prices: input $4 and output $16 per 1M tokens, 4,000 and 16,000 nano-USD a token
+        costs = [expected_cost_nano(first[-1]["response"]["usage"])] + [i * 4000 + o * 16000 for i, o in estimated]
+        assert [row.cost_nano for row in rows] == [*costs, 0]
+        assert all(cost > 0 for cost in costs)
+        key, _ = await assert_books_balance(url, "rich")
+        assert key.used_nano == sum(costs)

@@ -8,8 +8,9 @@ the reservation's release in one transaction by the usage recorder — and reser
 response (for a key with a quota, once that row is written: its release frees the money the next
 reservation needs); when the key's quota cannot cover it, ``charge`` says so and the session is closed.  At the end
 the reservation still held is released by a closing row that costs nothing (what a response in progress
-used is not charged).  So every response is charged exactly once, and a session never spends past its
-key's quota.  Rows are ``<session id>.<n>``, ``n`` counting from 1.
+used is not charged).  A ``response.done`` without usage is charged an estimate from the text the session
+saw (``estimate``), its row marked ``usage_estimated``.  So every response is charged exactly once, and a
+session never spends past its key's quota.  Rows are ``<session id>.<n>``, ``n`` counting from 1.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from collections.abc import Sequence
 import orjson
 
 from omnirouter.billing import Outcome, Reservation
+from omnirouter.billing.estimate import input_estimate, output_bound, output_estimate
 from omnirouter.config.schema import RealtimeConfig
 from omnirouter.gateway import Gateway
 from omnirouter.ir import Budget, ErrorKind, GatewayError, Usage
+from omnirouter.realtime.tally import TextCounts
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord
@@ -111,12 +114,25 @@ class SessionMeter:
             self.tokens += record_usage.input_tokens + record_usage.output_tokens
         return settled.cost_nano
 
-    async def charge(self, usage: Usage | None, attempt: Attempt) -> GatewayError | None:
+    def estimate(self, counts: TextCounts, attempt: Attempt) -> Usage:
+        """The usage of a response whose ``response.done`` reported none, from the text the session saw
+        (``tally.py``), as a chat stream without usage is estimated (``billing/estimate.py``): input bytes / 4
+        (at most ``response_input_tokens``), output text bytes / 4 (at most the served model's output
+        bound); marked estimated."""
+        budget = self._budget
+        bound = output_bound(attempt, budget.max_output, self.gateway.billing.default_max_output)
+        return Usage(
+            input_tokens=min(input_estimate(counts.input_bytes), budget.input_tokens),
+            output_tokens=output_estimate(counts.output_bytes, counts.output_bytes, bound),
+            estimated=True,
+        )
+
+    async def charge(self, usage: Usage, attempt: Attempt) -> GatewayError | None:
         """Settle one ``response.done`` and reserve for the next; the error when that cannot be reserved
-        (the quota cannot cover it: nothing is held then).  A response without usage is charged nothing
-        (its row says ``usage_estimated``)."""
+        (the quota cannot cover it: nothing is held then).  ``usage`` is the response's, or ``estimate``'s
+        when it reported none."""
         stored = self._held is not None and self._held.stored
-        self.settle(usage or Usage(estimated=True), 200, None)
+        self.settle(usage, 200, None)
         try:
             if stored:  # the settled reservation is released by its row: write it before holding the next
                 await self.gateway.recorder.flush()

@@ -30,6 +30,7 @@ from omnirouter.config.schema import RealtimeConfig
 from omnirouter.http.asgi import Receive, Send
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.realtime.frames import FrameError, client_frame, parse
+from omnirouter.realtime.tally import TextTally
 
 __all__ = ["End", "close_upstream", "error_event", "relay"]
 
@@ -99,7 +100,7 @@ class _Guard:
 
 
 async def _client_to_upstream(
-    receive: Receive, upstream: ClientConnection, upstream_model: str, limit: int, guard: _Guard
+    receive: Receive, upstream: ClientConnection, upstream_model: str, limit: int, guard: _Guard, tally: TextTally
 ) -> End:
     while True:
         message = await receive()
@@ -114,10 +115,11 @@ async def _client_to_upstream(
         if len(data) > limit:
             return _violation(f"A realtime frame may have at most {limit} bytes.", "frame_too_large", 1009)
         try:
-            out, _ = client_frame(data, upstream_model)
+            out, event = client_frame(data, upstream_model)
         except FrameError as exc:
             return _violation(f"{exc}.", "invalid_json", 1007)
         guard.touch()
+        tally.client(event)
         try:
             await upstream.send(out)
         except ConnectionClosed:
@@ -142,7 +144,9 @@ async def _upstream_closed(upstream: ClientConnection) -> End:
     return End(1011, None, "upstream closed abnormally", error_event(error), 502, ErrorKind.UPSTREAM.value)
 
 
-async def _upstream_to_client(upstream: ClientConnection, send: Send, on_done: OnDone, guard: _Guard) -> End:
+async def _upstream_to_client(
+    upstream: ClientConnection, send: Send, on_done: OnDone, guard: _Guard, tally: TextTally
+) -> End:
     while True:
         try:
             data = await upstream.recv()
@@ -162,6 +166,7 @@ async def _upstream_to_client(upstream: ClientConnection, send: Send, on_done: O
                 await send({"type": "websocket.send", "bytes": data})
         except OSError:  # the client is gone (uvicorn's ClientDisconnected is an OSError)
             return End(None, 1001, "client gone", None, 499, "client_disconnected")
+        tally.upstream(event)
         if event.get("type") == "response.done":
             refused = await on_done(event)
             if refused is not None:
@@ -175,13 +180,16 @@ async def relay(
     upstream_model: str,
     config: RealtimeConfig,
     on_done: OnDone,
+    tally: TextTally,
 ) -> End:
     """Relay frames both ways until one side closes, a frame breaks the rules or a limit is reached; then
-    close both sides accordingly and return how it ended."""
+    close both sides accordingly and return how it ended.  Every relayed event is shown to ``tally``
+    (before ``on_done`` for a ``response.done``)."""
     guard = _Guard(config)
+    limit = config.max_frame_bytes
     tasks = [
-        asyncio.ensure_future(_client_to_upstream(receive, upstream, upstream_model, config.max_frame_bytes, guard)),
-        asyncio.ensure_future(_upstream_to_client(upstream, send, on_done, guard)),
+        asyncio.ensure_future(_client_to_upstream(receive, upstream, upstream_model, limit, guard, tally)),
+        asyncio.ensure_future(_upstream_to_client(upstream, send, on_done, guard, tally)),
         asyncio.ensure_future(guard.watch()),
     ]
     try:

@@ -29,6 +29,7 @@ from omnirouter.realtime.frames import response_usage
 from omnirouter.realtime.handshake import ClientHello, read_hello, upstream_headers, upstream_url
 from omnirouter.realtime.meter import PROTOCOL, SessionMeter
 from omnirouter.realtime.relay import End, close_upstream, error_event, relay
+from omnirouter.realtime.tally import TextTally
 from omnirouter.realtime.upstream import open_socket
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import Attempt, plan_with_fallbacks
@@ -147,12 +148,14 @@ class RealtimeEndpoint:
                 await send(accept)
                 accepted = True
                 ctx.mark_first_byte()
-                charge = meter.charge
+                charge, estimate, tally = meter.charge, meter.estimate, TextTally()
 
                 async def on_done(event: dict[str, Any]) -> GatewayError | None:
-                    return await charge(response_usage(event), attempt)
+                    counts = tally.finish(event)  # always: this response's output joins the conversation
+                    usage = response_usage(event)
+                    return await charge(usage if usage is not None else estimate(counts, attempt), attempt)
 
-                end = await relay(receive, send, socket, attempt.upstream_model, config, on_done)
+                end = await relay(receive, send, socket, attempt.upstream_model, config, on_done, tally)
             finally:
                 attempt.channel.in_flight -= 1
         except GatewayError as error:
