@@ -40,10 +40,13 @@ FALLBACK_MODEL = "gpt-realtime-fallback"  # served by a dead channel, a refusing
 AZURE_BETA_MODEL = "azure-realtime-preview"  # on the Azure deployment URL only (preview: beta events)
 AZURE_GA_MODEL = "azure-realtime"  # on Azure v1 only (GA events)
 AZURE_ANY_MODEL = "azure-realtime-any"  # on both: the client's generation picks the channel
+AZURE_KEYS_MODEL = "azure-realtime-keys"  # on rt-azure-keys, whose first upstream key Azure refuses
 AZURE_DEPLOYMENTS = {  # channel → public model → deployment
     "rt-azure": {AZURE_BETA_MODEL: "rt-preview-deployment", AZURE_ANY_MODEL: "any-preview-deployment"},
     "rt-azure-v1": {AZURE_GA_MODEL: "rt-ga-deployment", AZURE_ANY_MODEL: "any-ga-deployment"},
+    "rt-azure-keys": {AZURE_KEYS_MODEL: "keys-deployment"},
 }
+REFUSED_AZURE_KEY = "bad-azure-key-0001"  # the mock refuses keys starting with "bad"
 AZURE_API_VERSION = "2025-04-01-preview"
 QUOTAS_USD = {"rich": None, "poor": 0.15, "tiny": 0.01}  # the shared gateway's keys, by kind
 KEYS_PER_KIND = 60
@@ -89,13 +92,15 @@ async def realtime_gateway(
         yield running
 
 
-def _azure_channel(mock: MockUpstream, name: str, provider: str) -> dict[str, Any]:
+def _azure_channel(
+    mock: MockUpstream, name: str, provider: str, keys: tuple[str, ...] = (UPSTREAM_KEY,)
+) -> dict[str, Any]:
     deployments = AZURE_DEPLOYMENTS[name]
     return {
         "name": name,
         "provider": provider,
         "base_url": f"{mock.url}/{provider}",
-        "api_keys": [UPSTREAM_KEY],
+        "api_keys": list(keys),
         "options": {"api_version": AZURE_API_VERSION},
         "models": list(deployments),
         "model_map": deployments,
@@ -116,7 +121,7 @@ def _shared_config(mock: MockUpstream, url: str) -> dict[str, Any]:
             if quota is not None:
                 key["quota_usd"] = quota
             keys.append(key)
-    models = (GA_MODEL, BETA_MODEL, FALLBACK_MODEL, AZURE_BETA_MODEL, AZURE_GA_MODEL, AZURE_ANY_MODEL)
+    models = (GA_MODEL, BETA_MODEL, FALLBACK_MODEL, AZURE_BETA_MODEL, AZURE_GA_MODEL, AZURE_ANY_MODEL, AZURE_KEYS_MODEL)
     tokens = {"response_input_tokens": RESPONSE_TOKENS, "response_output_tokens": RESPONSE_TOKENS}
     return {
         "database_url": url,
@@ -127,6 +132,7 @@ def _shared_config(mock: MockUpstream, url: str) -> dict[str, Any]:
             refusing,
             _azure_channel(mock, "rt-azure", "azure"),
             _azure_channel(mock, "rt-azure-v1", "azure-v1"),
+            _azure_channel(mock, "rt-azure-keys", "azure", (REFUSED_AZURE_KEY, UPSTREAM_KEY)),
         ],
         "keys": keys,
         "prices": dict.fromkeys(models, PRICE),
@@ -160,7 +166,8 @@ class SharedRealtime:
 async def shared_realtime_gateway(mock: MockUpstream, backend: str, tmp_path: Path) -> AsyncIterator[SharedRealtime]:
     """The gateway the realtime tests share, on a fresh database of ``backend``: channels ``rt-main``
     (OpenAI, GA and beta models), ``rt-down`` / ``rt-refusing`` / ``rt-main`` for ``FALLBACK_MODEL``,
-    ``rt-azure`` (deployment URL) and ``rt-azure-v1``; ``max_frame_bytes`` 16384."""
+    ``rt-azure`` (deployment URL), ``rt-azure-v1`` and ``rt-azure-keys`` (its first upstream key refused);
+    ``max_frame_bytes`` 16384."""
     async with database(backend, tmp_path) as url:
         config = msgspec.convert(_shared_config(mock, url), GatewayConfig)
         async with running_gateway(config) as running:

@@ -25,6 +25,8 @@ from tests.helpers.realtime import (
     AZURE_BETA_MODEL,
     AZURE_DEPLOYMENTS,
     AZURE_GA_MODEL,
+    AZURE_KEYS_MODEL,
+    REFUSED_AZURE_KEY,
     SharedRealtime,
     expected_cost_nano,
     session_rows,
@@ -134,7 +136,7 @@ async def test_ga_sdk_reaches_the_azure_v1_url(rt: SharedRealtime, mock: MockUps
 
 async def test_the_client_generation_picks_the_azure_url(rt: SharedRealtime, mock: MockUpstream) -> None:
     key = rt.key()
-    deployments = {name: models[AZURE_ANY_MODEL] for name, models in AZURE_DEPLOYMENTS.items()}
+    deployments = {name: AZURE_DEPLOYMENTS[name][AZURE_ANY_MODEL] for name in ("rt-azure", "rt-azure-v1")}
     headers = {"Authorization": f"Bearer {key.secret}"}
     async with connect(ws_url(rt.gateway, AZURE_ANY_MODEL), additional_headers=headers) as ws:  # GA
         assert (await _next(ws))["type"] == "session.created"
@@ -179,6 +181,29 @@ async def test_a_generation_no_channel_speaks_is_refused_on_the_handshake(
         assert error["code"] == "unsupported_realtime_generation"
         assert f"only with {served} realtime events" in error["message"]
     assert upstream_sessions(mock, CLASSIC) == [] and upstream_sessions(mock, V1) == []
+
+
+async def test_an_azure_key_the_upstream_refuses_is_set_aside_before_the_socket_opens(
+    rt: SharedRealtime, mock: MockUpstream
+) -> None:
+    key = rt.key()
+    headers = {"Authorization": f"Bearer {key.secret}", "OpenAI-Beta": "realtime=v1"}
+    for _ in range(2):
+        async with connect(ws_url(rt.gateway, AZURE_KEYS_MODEL), additional_headers=headers) as ws:
+            assert (await _next(ws))["type"] == "session.created"
+            await _raw_turn(ws, "hi")
+    handshakes = upstream_sessions(mock, CLASSIC)
+    # the refused key (401 on the upgrade) is set aside: the second session goes straight to the good one
+    assert [entry.headers["api-key"] for entry in handshakes] == [REFUSED_AZURE_KEY, UPSTREAM_KEY, UPSTREAM_KEY]
+    rows = await session_rows(rt.url, key.name, 4)
+    attempts = json.loads(rows[0].attempt_log)
+    assert [(entry["channel"], entry.get("status")) for entry in attempts] == [
+        ("rt-azure-keys", 401),
+        ("rt-azure-keys", 200),
+    ]
+    assert REFUSED_AZURE_KEY not in rows[0].attempt_log  # upstream keys never in the ledger
+    assert [row.cost_nano > 0 for row in rows] == [True, False, True, False]
+    await assert_books_balance(rt.url, key.name)
 
 
 async def test_the_azure_mock_takes_what_the_azure_sdk_sends(mock: MockUpstream) -> None:
