@@ -4,9 +4,9 @@ auth (header or subprotocol key) → model and access → plan (the channels ser
 provider speaks the client's realtime generation, ``providers/realtime.py``, by priority, then the
 fallback models') → rate limit → reserve the first response → open the upstream socket, falling back to
 the next channel while none is open → accept the client (echoing ``realtime``) → relay → settle and
-release in one ``finally``.  Anything refused before the
-upstream socket is open is refused on the HTTP handshake (400/401/403/404/429/502/503 in OpenAI's error
-shape), so a wrong key never opens an upstream socket.
+release in one ``finally``.  Anything refused before the upstream socket is open is refused on the
+HTTP handshake (400/401/403/404/429/502/503 in OpenAI's error shape), so a wrong key never opens an
+upstream socket.
 """
 
 from __future__ import annotations
