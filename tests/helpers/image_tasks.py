@@ -1,7 +1,7 @@
 """What the Omni-Image task tests share: their module-scoped gateway (the raw config of ``task_config`` with
 the module's image channels, on SQLite or PostgreSQL), the client of one test, the create / wait / charge
-steps over real HTTP, and a key's spending since the test began (the gateway serves the whole module, so
-money is asserted as a delta of the key's ``used_nano``, besides each task's own ledger rows)."""
+steps over real HTTP (the gateway serves the whole module: money is asserted per task and as the key's
+``billing.KeySpend``)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,23 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import msgspec
 
-from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.helpers.billing import key_row, ledger
-from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
-from tests.helpers.postgres import reset_postgres
-from tests.helpers.task_gateway import until
+from tests.helpers.billing import ledger
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
+from tests.helpers.task_gateway import task_gateway_of, until
 
-__all__ = ["KeySpend", "charged", "create_image_task", "finished_image_task", "image_gateway", "image_http"]
+__all__ = ["charged", "create_image_task", "finished_image_task", "image_gateway", "image_http"]
 
 
 @contextlib.asynccontextmanager
 async def image_gateway(
     raw: dict[str, Any], backend: str, postgres_url: str
 ) -> AsyncIterator[tuple[RunningGateway, str]]:
-    """The gateway of ``raw`` (a ``task_config`` with the module's channels and prices) polling fast, on
-    ``backend`` (``sqlite`` or ``postgresql``: the session's database emptied); and its database URL."""
+    """``task_gateway_of`` with tasks polled every 20 to 50 ms; and its database URL."""
     raw["tasks"] |= {"poll_first": 0.02, "poll_max": 0.05}
-    if backend == "postgresql":
-        raw["database_url"] = await reset_postgres(postgres_url)
-    async with running_gateway(msgspec.convert(raw, GatewayConfig)) as running:
-        running.app.gateway.task_poller.interval = 0.02
-        yield running, raw["database_url"]
+    async with task_gateway_of(raw, backend, postgres_url) as served:
+        yield served
 
 
 @contextlib.asynccontextmanager
@@ -77,19 +70,3 @@ async def charged(url: str, task_id: str) -> list[int]:
         return rows or None
 
     return [row.cost_nano for row in await until(settled)]
-
-
-class KeySpend:
-    """What a key spent since ``begin`` (its ``used_nano`` then): one test's money on a shared gateway."""
-
-    def __init__(self, url: str, name: str = "tester") -> None:
-        self.url = url
-        self.name = name
-        self.start = 0
-
-    async def begin(self) -> KeySpend:
-        self.start = (await key_row(self.url, self.name)).used_nano
-        return self
-
-    async def spent(self) -> int:
-        return int((await key_row(self.url, self.name)).used_nano) - self.start

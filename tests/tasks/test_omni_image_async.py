@@ -25,16 +25,9 @@ from PIL import Image
 
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.storage import tasks_table
-from tests.helpers.billing import assert_books_balance, execute, ledger, query
+from tests.helpers.billing import KeySpend, assert_books_balance, execute, ledger, query
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
-from tests.helpers.image_tasks import (
-    KeySpend,
-    charged,
-    create_image_task,
-    finished_image_task,
-    image_gateway,
-    image_http,
-)
+from tests.helpers.image_tasks import charged, create_image_task, finished_image_task, image_gateway, image_http
 from tests.helpers.media_gateway import channel
 from tests.helpers.task_gateway import OTHER_KEY, task_config, until
 

@@ -21,16 +21,9 @@ from PIL import Image
 from omnirouter.api import images_async
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.tasks_wires_a import mock_secret
-from tests.helpers.billing import assert_books_balance
+from tests.helpers.billing import KeySpend, assert_books_balance
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
-from tests.helpers.image_tasks import (
-    KeySpend,
-    charged,
-    create_image_task,
-    finished_image_task,
-    image_gateway,
-    image_http,
-)
+from tests.helpers.image_tasks import charged, create_image_task, finished_image_task, image_gateway, image_http
 from tests.helpers.task_gateway import task_config
 
 KLING = "Kling:3.0-omni"
