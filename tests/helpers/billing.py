@@ -1,5 +1,6 @@
 """Money helpers shared by the billing, lifecycle and crash-ledger tests: keys, prices, a billing
-config, a raw HTTP post, and reads of the key, ledger and reservation rows."""
+config, a raw HTTP post, and reads of the key, ledger and reservation rows; ``KeySpend``, what a key spent
+during one test on a gateway that serves several."""
 
 from __future__ import annotations
 
@@ -126,3 +127,19 @@ async def insert_reservation(
         .where(api_keys_table.c.id == key_id)
         .values(reserved_nano=api_keys_table.c.reserved_nano + amount),
     )
+
+
+class KeySpend:
+    """What a key spent since ``begin`` (its ``used_nano`` then): one test's money on a shared gateway."""
+
+    def __init__(self, url: str, name: str = "tester") -> None:
+        self.url = url
+        self.name = name
+        self.start = 0
+
+    async def begin(self) -> KeySpend:
+        self.start = (await key_row(self.url, self.name)).used_nano
+        return self
+
+    async def spent(self) -> int:
+        return int((await key_row(self.url, self.name)).used_nano) - self.start

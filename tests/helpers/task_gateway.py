@@ -17,6 +17,7 @@ from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.tasks_wires_a import mock_secret
 from tests.helpers.admin_client import ADMIN_KEY
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
+from tests.helpers.postgres import reset_postgres
 
 __all__ = [
     "ADMIN_KEY",
@@ -29,6 +30,7 @@ __all__ = [
     "call",
     "task_config",
     "task_gateway",
+    "task_gateway_of",
 ]
 
 KLING_MODEL = "kling-v2-1"
@@ -78,6 +80,21 @@ async def task_gateway(mock: MockUpstream, db_dir: Path, **tasks: Any) -> AsyncI
     async with running_gateway(config) as running:
         running.app.gateway.task_poller.interval = 0.02
         yield running
+
+
+@contextlib.asynccontextmanager
+async def task_gateway_of(
+    raw: dict[str, Any], backend: str, postgres_url: str
+) -> AsyncIterator[tuple[RunningGateway, str]]:
+    """The gateway of ``raw`` (a ``task_config`` with a module's channels and prices) on ``backend``
+    (``sqlite``, or ``postgresql``: ``postgres_url``'s tables dropped first), its poller and webhook sender
+    claiming every 20 ms; and its database URL."""
+    if backend == "postgresql":
+        raw["database_url"] = await reset_postgres(postgres_url)
+    async with running_gateway(msgspec.convert(raw, GatewayConfig)) as running:
+        running.app.gateway.task_poller.interval = 0.02
+        running.app.gateway.webhooks.interval = 0.02
+        yield running, raw["database_url"]
 
 
 async def call(

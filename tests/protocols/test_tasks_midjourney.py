@@ -159,6 +159,13 @@ def test_poll_statuses_outputs_and_buttons() -> None:
     assert done.outputs[0].url == RECORDED["imageUrl"] and not done.outputs[0].auth
     assert done.details["buttons"][0]["customId"] == "MJ::JOB::upsample::1::ab12"
     assert done.details["final_prompt"] == "a cat --v 6.1"
+    assert not done.result_in_details  # an image task's result is its files
+    for action in ("DESCRIBE", "SHORTEN"):  # the result is the text of finalPrompt: whole without files
+        text = MIDJOURNEY.parse_poll(_ok(RECORDED | {"action": action, "imageUrl": None}), TARGET, None)
+        assert isinstance(text, TaskState) and text.status is TaskStatus.SUCCEEDED and text.outputs == []
+        assert text.result_in_details and text.details["final_prompt"] == "a cat --v 6.1"
+    running = MIDJOURNEY.parse_poll(_ok(RECORDED | {"action": "DESCRIBE", "status": "IN_PROGRESS"}), TARGET, None)
+    assert isinstance(running, TaskState) and not running.result_in_details
     for raw, status, progress in [
         ("NOT_START", TaskStatus.QUEUED, 0),
         ("SUBMITTED", TaskStatus.QUEUED, 0),

@@ -137,6 +137,7 @@ def test_upload_is_synchronous_and_answers_urls() -> None:
     done = MIDJOURNEY.parse_submit(_ok({"code": 1, "result": urls}), request, TARGET)
     assert done.state is not None and done.state.status is TaskStatus.SUCCEEDED and not done.state.outputs
     assert done.state.details == {"uploaded": urls} and done.upstream_id == f"upload-{TARGET.external_id}"
+    assert done.state.result_in_details  # whole without files: the engine settles it at once
     with pytest.raises(GatewayError) as refused:
         parse_uploaded(_ok({"code": 4, "description": "禁止上传", "result": None, "properties": {}}))
     assert refused.value.status == 400 and "禁止上传" in refused.value.message

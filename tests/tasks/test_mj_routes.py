@@ -9,24 +9,19 @@ task's ledger row exactly its action's per-call price."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 from PIL import Image
 
-from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.media_bytes import image as png_bytes
-from tests.helpers.billing import assert_books_balance, key_row, ledger
-from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
-from tests.helpers.postgres import reset_postgres
-from tests.helpers.task_gateway import OTHER_KEY, task_config, until
+from tests.helpers.billing import KeySpend, assert_books_balance, ledger
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
+from tests.helpers.task_gateway import OTHER_KEY, task_config, task_gateway_of, until
 from tests.helpers.webhook_receiver import webhook_receiver
 
 UPSTREAM_SECRET = "mj-upstream-secret"
@@ -42,34 +37,33 @@ def nano(model: str) -> int:
     return round(PRICES[model] * 1e9)
 
 
-@contextlib.asynccontextmanager
-async def _mj_gateway(
-    backend: str, mock: MockUpstream, tmp_path: Path, pg_url: str, **tasks: Any
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def mj(
+    request: pytest.FixtureRequest,
+    mock_upstream: MockUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway_postgres_url: str,
 ) -> AsyncIterator[tuple[RunningGateway, str]]:
-    raw: dict[str, Any] = task_config(mock.url, tmp_path, **tasks)
+    """A gateway with two Midjourney channels on the mock (every ``mj_*`` model, per-call prices), one of them
+    in fast mode, and the database URL it writes to.  Shared by the module's tests: each awaits the end of
+    the tasks it makes, and asserts money per task or as a key's delta (``KeySpend``)."""
+    url = mock_upstream.url
+    raw: dict[str, Any] = task_config(url, tmp_path_factory.mktemp("mj"))
     raw["channels"] += [
-        {"name": "mj-main", "provider": "midjourney", "base_url": mock.url, "api_keys": [UPSTREAM_SECRET],
+        {"name": "mj-main", "provider": "midjourney", "base_url": url, "api_keys": [UPSTREAM_SECRET],
          "models": ["mj_*", "swap_face"]},
-        {"name": "mj-fast", "provider": "midjourney", "base_url": mock.url, "api_keys": [UPSTREAM_SECRET],
+        {"name": "mj-fast", "provider": "midjourney", "base_url": url, "api_keys": [UPSTREAM_SECRET],
          "models": ["mj_*"], "options": {"mode": "fast"}},
     ]  # fmt: skip
     raw["prices"] |= {model: {"per_call": price} for model, price in PRICES.items()}
-    if backend == "postgresql":
-        raw["database_url"] = await reset_postgres(pg_url)
-    async with running_gateway(msgspec.convert(raw, GatewayConfig)) as running:
-        running.app.gateway.task_poller.interval = 0.02
-        running.app.gateway.webhooks.interval = 0.02
-        yield running, raw["database_url"]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def mj(
-    request: pytest.FixtureRequest, mock_upstream: MockUpstream, tmp_path: Path, gateway_postgres_url: str
-) -> AsyncIterator[tuple[RunningGateway, str]]:
-    """A gateway with two Midjourney channels on the mock (every ``mj_*`` model, per-call prices), one of them
-    in fast mode, and the database URL it writes to."""
-    async with _mj_gateway(request.param, mock_upstream, tmp_path, gateway_postgres_url) as got:
+    async with task_gateway_of(raw, request.param, gateway_postgres_url) as got:
         yield got
+
+
+@pytest.fixture
+async def spend(mj: tuple[RunningGateway, str]) -> KeySpend:
+    """The test key's spending from here on."""
+    return await KeySpend(mj[1]).begin()
 
 
 class Client:
@@ -125,7 +119,7 @@ async def _costs(url: str, *task_ids: str) -> dict[str, int]:
 
 
 async def test_chain_imagine_upscale_vary_zoom_with_buttons_on_the_parents_channel(
-    mj: tuple[RunningGateway, str], mock_upstream: MockUpstream
+    mj: tuple[RunningGateway, str], spend: KeySpend, mock_upstream: MockUpstream
 ) -> None:
     running, url = mj
     mock_upstream.requests.clear()
@@ -172,7 +166,7 @@ async def test_chain_imagine_upscale_vary_zoom_with_buttons_on_the_parents_chann
     costs = await _costs(url, imagine, upscale, vary, zoom, out, confirm)
     assert costs == {imagine: nano("mj_imagine"), upscale: nano("mj_upscale"), vary: nano("mj_low_variation"),
                      zoom: nano("mj_variation"), out: nano("mj_zoom"), confirm: nano("mj_modal")}  # fmt: skip
-    assert (await key_row(url, "tester")).used_nano == sum(costs.values())
+    assert await spend.spent() == sum(costs.values())
     await assert_books_balance(url, "tester")
 
 
@@ -207,25 +201,28 @@ async def test_modal_waits_for_the_modal_submit_then_both_settle(
     await assert_books_balance(url, "tester")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-async def test_a_modal_wait_that_lapses_fails_and_is_refunded(
-    backend: str, mock_upstream: MockUpstream, tmp_path: Path, gateway_postgres_url: str
-) -> None:
-    gateway = _mj_gateway(backend, mock_upstream, tmp_path, gateway_postgres_url, modal_wait=0.5)
-    async with gateway as (running, url), httpx.AsyncClient(timeout=30) as http:
-        me = Client(http, running.url)
-        imagine = await me.submit("imagine", {"prompt": "a boat"})
-        upscale = await me.submit("action", {"taskId": imagine, "customId": _button(await me.until(imagine, "SUCCESS"),
-                                                                                     "U1")})  # fmt: skip
-        inpaint = await me.submit("action", {"taskId": upscale, "customId": _button(await me.until(upscale, "SUCCESS"),
-                                                                                     "Inpaint")})  # fmt: skip
-        failed = await me.until(inpaint, "FAILURE")
-        assert "MODAL" in failed["failReason"] and failed["action"] == "INPAINT"
-        status, late = await me.post("/mj/submit/modal", {"taskId": inpaint, "maskBase64": PNG})
-        assert status == 400 and late["code"] == 4
-        costs = await _costs(url, imagine, upscale, inpaint)
+async def test_a_modal_wait_that_lapses_fails_and_is_refunded(mj: tuple[RunningGateway, str], spend: KeySpend) -> None:
+    running, url = mj
+    tasks_config = running.app.gateway.config.tasks
+    before = tasks_config.modal_wait
+    tasks_config.modal_wait = 0.5
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            me = Client(http, running.url)
+            imagine = await me.submit("imagine", {"prompt": "a boat"})
+            grid = await me.until(imagine, "SUCCESS")
+            upscale = await me.submit("action", {"taskId": imagine, "customId": _button(grid, "U1")})
+            single = await me.until(upscale, "SUCCESS")
+            inpaint = await me.submit("action", {"taskId": upscale, "customId": _button(single, "Inpaint")})
+            failed = await me.until(inpaint, "FAILURE")
+            assert "MODAL" in failed["failReason"] and failed["action"] == "INPAINT"
+            status, late = await me.post("/mj/submit/modal", {"taskId": inpaint, "maskBase64": PNG})
+            assert status == 400 and late["code"] == 4
+            costs = await _costs(url, imagine, upscale, inpaint)
+    finally:
+        tasks_config.modal_wait = before
     assert costs == {imagine: nano("mj_imagine"), upscale: nano("mj_upscale"), inpaint: 0}
-    assert (await key_row(url, "tester")).used_nano == nano("mj_imagine") + nano("mj_upscale")
+    assert await spend.spent() == nano("mj_imagine") + nano("mj_upscale")
     await assert_books_balance(url, "tester")
 
 
@@ -289,6 +286,7 @@ async def test_another_keys_tasks_and_buttons_are_unknown(
     mj: tuple[RunningGateway, str], mock_upstream: MockUpstream
 ) -> None:
     running, url = mj
+    other_spend = await KeySpend(url, "other").begin()
     async with httpx.AsyncClient(timeout=30) as http:
         me, other = Client(http, running.url), Client(http, running.url, OTHER_KEY)
         imagine = await me.submit("imagine", {"prompt": "mine"})
@@ -312,7 +310,7 @@ async def test_another_keys_tasks_and_buttons_are_unknown(
         status, error = await other.post("/mj/submit/action", {"taskId": theirs, "customId": _button(grid, "U1")})
         assert status == 400 and error["code"] == 4 and "button" in error["description"]
     assert [r.path.split("/")[-1] for r in _submits(mock_upstream)] == ["imagine"]  # only their own imagine
-    assert (await key_row(url, "other")).used_nano == nano("mj_imagine")
+    assert await other_spend.spent() == nano("mj_imagine")
     await assert_books_balance(url, "other")
 
 
@@ -336,14 +334,14 @@ async def test_another_keys_tasks_and_buttons_are_unknown(
     ],
 )
 async def test_bad_input_gets_the_proxys_code_and_costs_nothing(
-    mj: tuple[RunningGateway, str], mock_upstream: MockUpstream, path: str, body: Any, code: int, words: str
+    mj: tuple[RunningGateway, str], spend: KeySpend, path: str, body: Any, code: int, words: str
 ) -> None:
     running, url = mj
     async with httpx.AsyncClient(timeout=30) as http:
         status, error = await Client(http, running.url).post(f"/mj/submit/{path}", body)
     assert status == 400 and error["code"] == code and error["result"] is None, error
     assert words.lower() in error["description"].lower()
-    assert (await key_row(url, "tester")).used_nano == 0
+    assert await spend.spent() == 0
     await assert_books_balance(url, "tester")
 
 

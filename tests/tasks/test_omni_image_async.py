@@ -15,23 +15,20 @@ import contextlib
 import io
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import openai
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.storage import tasks_table
-from tests.helpers.billing import assert_books_balance, execute, key_row, ledger, query
-from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
+from tests.helpers.billing import KeySpend, assert_books_balance, execute, ledger, query
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
+from tests.helpers.image_tasks import charged, create_image_task, finished_image_task, image_gateway, image_http
 from tests.helpers.media_gateway import channel
-from tests.helpers.postgres import reset_postgres
 from tests.helpers.task_gateway import OTHER_KEY, task_config, until
 
 PER_IMAGE = 0.04
@@ -40,14 +37,18 @@ FAST = {"poll_interval": "0.01"}
 MODELS = ("gpt-image-1", "gemini-2.5-flash-image", "seedream", "flux-kontext-pro", "wanx")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 async def served(
-    request: pytest.FixtureRequest, mock_upstream: MockUpstream, tmp_path: Path, gateway_postgres_url: str
+    request: pytest.FixtureRequest,
+    mock_upstream: MockUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway_postgres_url: str,
 ) -> AsyncIterator[tuple[RunningGateway, str]]:
     """A gateway with a channel of each image vendor on the mock (a per-image price each), a FLUX channel
-    served synchronously through the engine, two regional OpenAI channels; and its database URL."""
+    served synchronously through the engine, two regional OpenAI channels; and its database URL.  Shared by
+    the module's tests: each awaits the end of the tasks it makes, and asserts money per task or as a delta."""
     url = mock_upstream.url
-    raw: dict[str, Any] = task_config(url, tmp_path)
+    raw: dict[str, Any] = task_config(url, tmp_path_factory.mktemp("omni-image"))
     raw["channels"] += [
         channel(url, "oa", "openai", ["gpt-image-1"]),
         channel(url, "ge", "gemini", ["gemini-2.5-flash-image"]),
@@ -62,49 +63,20 @@ async def served(
                 options={"input_regions": "Oversea,OverseaUSWest"}),
     ]  # fmt: skip
     raw["prices"] |= {name: {"per_image": PER_IMAGE} for name in (*MODELS, "flux-wait", "regional")}
-    raw["tasks"] |= {"poll_first": 0.02, "poll_max": 0.05}
-    if request.param == "postgresql":
-        raw["database_url"] = await reset_postgres(gateway_postgres_url)
-    async with running_gateway(msgspec.convert(raw, GatewayConfig)) as running:
-        running.app.gateway.task_poller.interval = 0.02
-        yield running, raw["database_url"]
+    async with image_gateway(raw, request.param, gateway_postgres_url) as served:
+        yield served
 
 
 @pytest.fixture
 async def http(served: tuple[RunningGateway, str], mock_upstream: MockUpstream) -> AsyncIterator[httpx.AsyncClient]:
-    mock_upstream.requests.clear()
-    mock_upstream.clear_script()
-    headers = {"authorization": f"Bearer {CLIENT_KEY}"}
-    async with httpx.AsyncClient(base_url=served[0].url, headers=headers, timeout=30) as client:
+    async with image_http(served[0], mock_upstream) as client:
         yield client
 
 
-async def _create(http: httpx.AsyncClient, body: dict[str, Any], path: str = "/v1/images/generations") -> Any:
-    response = await http.post(path, params={"async": "true"}, json=body)
-    assert response.status_code == 200, response.text
-    task = response.json()
-    assert task["id"] == task["task_id"] and task["object"] == "image.generation.task"
-    assert task["status"] in ("queued", "in_progress") and task["model"] == body["model"]
-    assert task["error"] is None and "data" not in task
-    return task
-
-
-async def _finished(http: httpx.AsyncClient, task_id: str, prefix: str = "/v1") -> Any:
-    async def done() -> Any:
-        response = await http.get(f"{prefix}/images/generations/{task_id}")
-        assert response.status_code == 200, response.text
-        task = response.json()
-        return task if task["status"] in ("completed", "failed") else None
-
-    return await until(done, within=15)
-
-
-async def _charged(url: str, task_id: str) -> list[int]:
-    async def settled() -> Any:
-        rows = [row for row in await ledger(url) if row.request_id == task_id]
-        return rows or None
-
-    return [row.cost_nano for row in await until(settled)]
+@pytest.fixture
+async def spend(served: tuple[RunningGateway, str]) -> KeySpend:
+    """The test key's spending from here on."""
+    return await KeySpend(served[1]).begin()
 
 
 async def _task_channel(url: str, task_id: str) -> str:
@@ -120,12 +92,16 @@ def _image(data: bytes) -> Image.Image:
 
 @pytest.mark.parametrize("model", MODELS)
 async def test_each_vendor_completes_with_stored_images_and_one_exact_charge(
-    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream, model: str
+    served: tuple[RunningGateway, str],
+    spend: KeySpend,
+    http: httpx.AsyncClient,
+    mock_upstream: MockUpstream,
+    model: str,
 ) -> None:
     running, url = served
     body = {"model": model, "prompt": "a lighthouse at dusk", "aspect_ratio": "16:9", "resolution": "1K"}
-    task = await _create(http, body)
-    final = await _finished(http, task["id"])
+    task = await create_image_task(http, body)
+    final = await finished_image_task(http, task["id"])
     assert final["status"] == "completed", final
     assert final["progress"] == 100 and final["completed_at"] >= final["created_at"]
     [item] = final["data"]
@@ -137,23 +113,23 @@ async def test_each_vendor_completes_with_stored_images_and_one_exact_charge(
     width, height = _image(got.content).size
     assert width > height  # 16:9 reached the vendor
     assert final["usage"]["images"] == 1
-    assert await _charged(url, task["id"]) == [PER_IMAGE_NANO]
-    assert (await key_row(url, "tester")).used_nano == PER_IMAGE_NANO
+    assert await charged(url, task["id"]) == [PER_IMAGE_NANO]
+    assert await spend.spent() == PER_IMAGE_NANO
     await assert_books_balance(url, "tester")
 
 
 async def test_n_images_and_b64_json(served: tuple[RunningGateway, str], http: httpx.AsyncClient) -> None:
     _, url = served
     body = {"model": "gpt-image-1", "prompt": "three cats", "n": 3, "quality": "low", "response_format": "b64_json"}
-    task = await _create(http, body, path="/images/generations")  # also without /v1
-    final = await _finished(http, task["id"], prefix="")
+    task = await create_image_task(http, body, path="/images/generations")  # also without /v1
+    final = await finished_image_task(http, task["id"], prefix="")
     assert final["status"] == "completed"
     images = [_image(base64.b64decode(item["b64_json"])) for item in final["data"]]
     assert len(images) == 3 and all(image.format == "PNG" for image in images)
     usage = final["usage"]
     assert usage["images"] == 3 and usage["output_tokens"] > 0  # GPT image reports its tokens
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
-    assert await _charged(url, task["id"]) == [3 * PER_IMAGE_NANO]
+    assert await charged(url, task["id"]) == [3 * PER_IMAGE_NANO]
     await assert_books_balance(url, "tester")
 
 
@@ -163,13 +139,13 @@ async def test_the_task_is_answered_before_a_synchronous_vendor_answers(
     _, url = served
     mock_upstream.script({"delay": 1.5})
     started = time.monotonic()
-    task = await _create(http, {"model": "gpt-image-1", "prompt": "a slow fox"})
+    task = await create_image_task(http, {"model": "gpt-image-1", "prompt": "a slow fox"})
     assert time.monotonic() - started < 1.0
     response = await http.get(f"/v1/images/generations/{task['id']}")
     assert response.json()["status"] in ("queued", "in_progress") and "data" not in response.json()
-    final = await _finished(http, task["id"])
+    final = await finished_image_task(http, task["id"])
     assert final["status"] == "completed" and len(final["data"]) == 1
-    assert await _charged(url, task["id"]) == [PER_IMAGE_NANO]
+    assert await charged(url, task["id"]) == [PER_IMAGE_NANO]
 
 
 async def test_an_idempotency_key_gives_the_same_task_and_one_charge(
@@ -183,53 +159,57 @@ async def test_an_idempotency_key_gives_the_same_task_and_one_charge(
     assert first.status_code == again.status_code == 200 and first.json()["id"] == again.json()["id"]
     other = await http.post("/v1/images/generations?async=true", json={**body, "n": 1}, headers=headers)
     assert other.status_code == 409 and other.json()["error"]["param"] == "Idempotency-Key"
-    final = await _finished(http, first.json()["id"])
+    final = await finished_image_task(http, first.json()["id"])
     assert final["status"] == "completed" and len(final["data"]) == 2
     assert len([r for r in mock_upstream.requests if r.path == "/api/v3/images/generations"]) == 1
-    assert await _charged(url, first.json()["id"]) == [2 * PER_IMAGE_NANO]
+    assert await charged(url, first.json()["id"]) == [2 * PER_IMAGE_NANO]
     await assert_books_balance(url, "tester")
 
 
 async def test_a_run_cut_off_mid_call_is_refunded_by_the_reconciler(
-    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream
+    served: tuple[RunningGateway, str], spend: KeySpend, http: httpx.AsyncClient, mock_upstream: MockUpstream
 ) -> None:
     running, url = served
     mock_upstream.script({"delay": 5})
-    task = await _create(http, {"model": "seedream", "prompt": "never answered"})
+    task = await create_image_task(http, {"model": "seedream", "prompt": "never answered"})
     await asyncio.sleep(0.3)  # the vendor call is under way
     await running.app.gateway.image_runs.close()  # as a crash would: the run is gone, the row stays
     [row] = await query(url, sa.select(tasks_table).where(tasks_table.c.id == task["id"]))
     assert row.status in ("pending", "running") and row.upstream_id is None and row.reserved_nano > 0
-    assert (await key_row(url, "tester")).used_nano == 0
+    assert await spend.spent() == 0
     lapsed = time.time() - 1  # its lease lapses: the reconciler finds no task at the vendor
     await execute(url, sa.update(tasks_table).where(tasks_table.c.id == task["id"])
                   .values(lease_until=lapsed, next_poll_at=lapsed))  # fmt: skip
-    final = await _finished(http, task["id"])
+    final = await finished_image_task(http, task["id"])
     assert final["status"] == "failed" and final["error"]["code"] == "submit_unconfirmed"
-    assert await _charged(url, task["id"]) == [0]
-    assert (await key_row(url, "tester")).used_nano == 0
+    assert await charged(url, task["id"]) == [0]
+    assert await spend.spent() == 0
     await assert_books_balance(url, "tester")
 
 
 @pytest.mark.parametrize("model", ["seedream", "flux-kontext-pro", "wanx"])
 async def test_a_vendor_failure_is_refunded(
-    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream, model: str
+    served: tuple[RunningGateway, str],
+    spend: KeySpend,
+    http: httpx.AsyncClient,
+    mock_upstream: MockUpstream,
+    model: str,
 ) -> None:
     _, url = served
     mock_upstream.script({"body_error": True, "message": "flagged", "pending_polls": 1})
-    task = await _create(http, {"model": model, "prompt": "something forbidden"})
-    final = await _finished(http, task["id"])
+    task = await create_image_task(http, {"model": model, "prompt": "something forbidden"})
+    final = await finished_image_task(http, task["id"])
     assert final["status"] == "failed" and "data" not in final
     assert final["error"]["message"] and final["error"]["code"]
-    assert await _charged(url, task["id"]) == [0]
-    assert (await key_row(url, "tester")).used_nano == 0
+    assert await charged(url, task["id"]) == [0]
+    assert await spend.spent() == 0
     await assert_books_balance(url, "tester")
 
 
 async def test_another_keys_task_and_an_unknown_id_are_not_found(
     served: tuple[RunningGateway, str], http: httpx.AsyncClient
 ) -> None:
-    task = await _create(http, {"model": "wanx", "prompt": "a hill"})
+    task = await create_image_task(http, {"model": "wanx", "prompt": "a hill"})
     for key, task_id in ((OTHER_KEY, task["id"]), (CLIENT_KEY, "task_000000000000000000000000")):
         response = await http.get(f"/v1/images/generations/{task_id}", headers={"authorization": f"Bearer {key}"})
         assert response.status_code == 404
@@ -237,7 +217,7 @@ async def test_another_keys_task_and_an_unknown_id_are_not_found(
         assert task_id in error["message"] and error["code"] == "task_not_found"
     response = await http.get(f"/v1/images/generations/{task['id']}", headers={"authorization": "Bearer sk-nope"})
     assert response.status_code == 401 and "error" in response.json()
-    assert (await _finished(http, task["id"]))["status"] == "completed"
+    assert (await finished_image_task(http, task["id"]))["status"] == "completed"
 
 
 @pytest.mark.parametrize(
@@ -256,6 +236,7 @@ async def test_another_keys_task_and_an_unknown_id_are_not_found(
 )
 async def test_bad_input_is_refused_in_openais_shape_and_costs_nothing(
     served: tuple[RunningGateway, str],
+    spend: KeySpend,
     http: httpx.AsyncClient,
     mock_upstream: MockUpstream,
     body: Any,
@@ -269,7 +250,7 @@ async def test_bad_input_is_refused_in_openais_shape_and_costs_nothing(
     response = await http.post("/v1/images/generations?async=true", content=b"{not json")
     assert response.status_code == 400 and "error" in response.json()
     assert [r for r in mock_upstream.requests if not r.path.startswith("/media/")] == []
-    assert (await key_row(url, "tester")).used_nano == 0
+    assert await spend.spent() == 0
     await assert_books_balance(url, "tester")
 
 
@@ -281,8 +262,8 @@ async def test_input_region_picks_the_channels_that_declare_it(
     body: dict[str, Any] = {"model": "regional", "prompt": "a bridge"}
     if region is not None:
         body["input_region"] = region
-    task = await _create(http, body)
-    assert (await _finished(http, task["id"]))["status"] == "completed"
+    task = await create_image_task(http, body)
+    assert (await finished_image_task(http, task["id"]))["status"] == "completed"
     assert await _task_channel(url, task["id"]) == expected
     # The synchronous route honours it too (the usage row names the channel).
     async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key=CLIENT_KEY, max_retries=0) as client:
@@ -314,7 +295,7 @@ async def test_a_synchronous_call_to_a_task_only_channel_waits_on_the_engine(
     # The poller, not one held call, followed the FLUX task: one submit, polls, one copy.
     submits = [r for r in mock_upstream.requests if r.path == "/v1/flux-kontext-pro"]
     assert len(submits) == 2
-    assert await _charged(url, task_id) == [PER_IMAGE_NANO]
+    assert await charged(url, task_id) == [PER_IMAGE_NANO]
     await assert_books_balance(url, "tester")
 
 
@@ -332,9 +313,9 @@ async def test_the_synchronous_wait_ends_at_its_deadline_naming_the_task(
             error = response.json()["error"]
             task_id = response.headers["x-omnirouter-task-id"]
             assert error["code"] == "task_still_running" and f"/v1/images/generations/{task_id}" in error["message"]
-            final = await _finished(http, task_id)
+            final = await finished_image_task(http, task_id)
     assert final["status"] == "completed"  # it went on, and is billed once
-    assert await _charged(url, task_id) == [PER_IMAGE_NANO]
+    assert await charged(url, task_id) == [PER_IMAGE_NANO]
     await assert_books_balance(url, "tester")
 
 

@@ -11,23 +11,20 @@ import base64
 import io
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import openai
 import pytest
 from PIL import Image
 
 from omnirouter.api import images_async
-from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.tasks_wires_a import mock_secret
-from tests.helpers.billing import assert_books_balance, key_row, ledger
+from tests.helpers.billing import KeySpend, assert_books_balance
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
-from tests.helpers.postgres import reset_postgres
-from tests.helpers.task_gateway import task_config, until
+from tests.helpers.image_tasks import charged, create_image_task, finished_image_task, image_gateway, image_http
+from tests.helpers.task_gateway import task_config
 
 KLING = "Kling:3.0-omni"
 KLING_O1 = "Kling:o1"
@@ -38,14 +35,18 @@ SEED_KLING = {"model": KLING, "resolution": "4K", "prompt": "一只小猫坐在�
 SEED_HUNYUAN = {"model": HUNYUAN, "prompt": "一个雪山湖泊的360度全景图,真实摄影风格"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 async def served(
-    request: pytest.FixtureRequest, mock_upstream: MockUpstream, tmp_path: Path, gateway_postgres_url: str
+    request: pytest.FixtureRequest,
+    mock_upstream: MockUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway_postgres_url: str,
 ) -> AsyncIterator[tuple[RunningGateway, str]]:
     """A gateway with a Kling image channel and a Tencent (MPS) panorama channel on the mock, each priced
-    per image; and its database URL."""
+    per image; and its database URL.  Shared by the module's tests: each awaits the end of the tasks it
+    makes, and asserts money per task or as a delta."""
     url = mock_upstream.url
-    raw: dict[str, Any] = task_config(url, tmp_path)
+    raw: dict[str, Any] = task_config(url, tmp_path_factory.mktemp("omni-image-vendors"))
     raw["channels"] += [
         {"name": "kling-img", "provider": "kling", "base_url": url, "api_keys": [f"akimg|{mock_secret('akimg')}"],
          "models": [KLING, KLING_O1], "model_map": {KLING: "kling-v3-omni", KLING_O1: "kling-image-o1"}},
@@ -53,48 +54,20 @@ async def served(
          "models": [HUNYUAN]},
     ]  # fmt: skip
     raw["prices"] |= {name: {"per_image": PER_IMAGE} for name in (KLING, KLING_O1, HUNYUAN)}
-    raw["tasks"] |= {"poll_first": 0.02, "poll_max": 0.05}
-    if request.param == "postgresql":
-        raw["database_url"] = await reset_postgres(gateway_postgres_url)
-    async with running_gateway(msgspec.convert(raw, GatewayConfig)) as running:
-        running.app.gateway.task_poller.interval = 0.02
-        yield running, raw["database_url"]
+    async with image_gateway(raw, request.param, gateway_postgres_url) as served:
+        yield served
 
 
 @pytest.fixture
 async def http(served: tuple[RunningGateway, str], mock_upstream: MockUpstream) -> AsyncIterator[httpx.AsyncClient]:
-    mock_upstream.requests.clear()
-    mock_upstream.clear_script()
-    headers = {"authorization": f"Bearer {CLIENT_KEY}"}
-    async with httpx.AsyncClient(base_url=served[0].url, headers=headers, timeout=30) as client:
+    async with image_http(served[0], mock_upstream) as client:
         yield client
 
 
-async def _create(http: httpx.AsyncClient, body: dict[str, Any]) -> Any:
-    response = await http.post("/v1/images/generations", params={"async": "true"}, json=body)
-    assert response.status_code == 200, response.text
-    task = response.json()
-    assert task["id"] == task["task_id"] and task["object"] == "image.generation.task"
-    assert task["status"] in ("queued", "in_progress") and task["model"] == body["model"]
-    return task
-
-
-async def _finished(http: httpx.AsyncClient, task_id: str) -> Any:
-    async def done() -> Any:
-        response = await http.get(f"/v1/images/generations/{task_id}")
-        assert response.status_code == 200, response.text
-        task = response.json()
-        return task if task["status"] in ("completed", "failed") else None
-
-    return await until(done, within=15)
-
-
-async def _charged(url: str, task_id: str) -> list[int]:
-    async def settled() -> Any:
-        rows = [row for row in await ledger(url) if row.request_id == task_id]
-        return rows or None
-
-    return [row.cost_nano for row in await until(settled)]
+@pytest.fixture
+async def spend(served: tuple[RunningGateway, str]) -> KeySpend:
+    """The test key's spending from here on."""
+    return await KeySpend(served[1]).begin()
 
 
 async def _download(urls: list[str]) -> list[Image.Image]:
@@ -115,11 +88,11 @@ def _submits(mock: MockUpstream, path: str, action: str | None = None) -> list[A
 
 
 async def test_the_kling_seed_body_makes_three_stored_images_billed_per_image_once(
-    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream
+    served: tuple[RunningGateway, str], spend: KeySpend, http: httpx.AsyncClient, mock_upstream: MockUpstream
 ) -> None:
     running, url = served
-    task = await _create(http, SEED_KLING)
-    final = await _finished(http, task["id"])
+    task = await create_image_task(http, SEED_KLING)
+    final = await finished_image_task(http, task["id"])
     assert final["status"] == "completed", final
     assert len(final["data"]) == 3
     urls = [item["url"] for item in final["data"]]
@@ -133,8 +106,8 @@ async def test_the_kling_seed_body_makes_three_stored_images_billed_per_image_on
                                                                                           "16:9")  # fmt: skip
     assert "image" not in sent and "extra" not in sent  # the carried request is not leaked into Kling's body
     assert final["usage"]["images"] == 3
-    assert await _charged(url, task["id"]) == [3 * PER_IMAGE_NANO]
-    assert (await key_row(url, "tester")).used_nano == 3 * PER_IMAGE_NANO
+    assert await charged(url, task["id"]) == [3 * PER_IMAGE_NANO]
+    assert await spend.spent() == 3 * PER_IMAGE_NANO
     await assert_books_balance(url, "tester")
 
 
@@ -142,30 +115,34 @@ async def test_the_hunyuan_seed_body_makes_one_two_to_one_panorama(
     served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream
 ) -> None:
     _, url = served
-    task = await _create(http, SEED_HUNYUAN)
-    final = await _finished(http, task["id"])
+    task = await create_image_task(http, SEED_HUNYUAN)
+    final = await finished_image_task(http, task["id"])
     assert final["status"] == "completed", final
     [panorama] = await _download([item["url"] for item in final["data"]])
     assert panorama.format == "JPEG" and panorama.size[0] == 2 * panorama.size[1]
     [submit] = _submits(mock_upstream, "/", "CreateAigcImageTask")
     assert submit.body["SceneType"] == "3d_panorama" and submit.body["Prompt"] == SEED_HUNYUAN["prompt"]
     assert final["usage"]["images"] == 1
-    assert await _charged(url, task["id"]) == [PER_IMAGE_NANO]
+    assert await charged(url, task["id"]) == [PER_IMAGE_NANO]
     await assert_books_balance(url, "tester")
 
 
 @pytest.mark.parametrize("model", [KLING, HUNYUAN])
 async def test_a_vendor_failure_is_refunded(
-    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream, model: str
+    served: tuple[RunningGateway, str],
+    spend: KeySpend,
+    http: httpx.AsyncClient,
+    mock_upstream: MockUpstream,
+    model: str,
 ) -> None:
     _, url = served
     mock_upstream.script({"body_error": True, "message": "risk control", "pending_polls": 1})
-    task = await _create(http, {"model": model, "prompt": "something forbidden"})
-    final = await _finished(http, task["id"])
+    task = await create_image_task(http, {"model": model, "prompt": "something forbidden"})
+    final = await finished_image_task(http, task["id"])
     assert final["status"] == "failed" and "data" not in final
     assert "risk control" in final["error"]["message"] and final["error"]["code"]
-    assert await _charged(url, task["id"]) == [0]
-    assert (await key_row(url, "tester")).used_nano == 0
+    assert await charged(url, task["id"]) == [0]
+    assert await spend.spent() == 0
     await assert_books_balance(url, "tester")
 
 
@@ -181,20 +158,26 @@ async def test_a_vendor_failure_is_refunded(
     ],
 )
 async def test_what_the_vendor_cannot_make_is_a_400_naming_the_field(
-    served: tuple[RunningGateway, str], http: httpx.AsyncClient, mock_upstream: MockUpstream, body: Any, param: str
+    served: tuple[RunningGateway, str],
+    spend: KeySpend,
+    http: httpx.AsyncClient,
+    mock_upstream: MockUpstream,
+    body: Any,
+    param: str,
 ) -> None:
     _, url = served
     response = await http.post("/v1/images/generations", params={"async": "true"}, json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
     assert [r for r in mock_upstream.requests if not r.path.startswith("/media/")] == []
-    assert (await key_row(url, "tester")).used_nano == 0
+    assert await spend.spent() == 0
     await assert_books_balance(url, "tester")
 
 
 @pytest.mark.parametrize(("model", "n", "fmt", "wide"), [(KLING, 3, "PNG", 16 / 9), (HUNYUAN, None, "JPEG", 2.0)])
 async def test_the_synchronous_call_waits_on_the_engine_and_answers_every_image(
     served: tuple[RunningGateway, str],
+    spend: KeySpend,
     mock_upstream: MockUpstream,
     model: str,
     n: int | None,
@@ -214,8 +197,8 @@ async def test_the_synchronous_call_waits_on_the_engine_and_answers_every_image(
     images = [Image.open(io.BytesIO(base64.b64decode(item.b64_json or ""))) for item in answer.data]
     assert all(image.format == fmt and abs(image.size[0] / image.size[1] - wide) < 0.1 for image in images)
     assert len({image.tobytes() for image in images}) == len(images)  # distinct images, not one repeated
-    assert await _charged(url, task_id) == [(n or 1) * PER_IMAGE_NANO]
-    assert (await key_row(url, "tester")).used_nano == (n or 1) * PER_IMAGE_NANO
+    assert await charged(url, task_id) == [(n or 1) * PER_IMAGE_NANO]
+    assert await spend.spent() == (n or 1) * PER_IMAGE_NANO
     await assert_books_balance(url, "tester")
 
 
@@ -241,9 +224,9 @@ async def test_the_synchronous_wait_ends_at_its_deadline_naming_the_task_which_i
     assert body["code"] == "task_still_running" and f"/v1/images/generations/{task_id}" in body["message"]
     headers = {"authorization": f"Bearer {CLIENT_KEY}"}
     async with httpx.AsyncClient(base_url=running.url, headers=headers, timeout=30) as http:
-        final = await _finished(http, task_id)
+        final = await finished_image_task(http, task_id)
     assert final["status"] == "completed" and len(final["data"]) == 1  # it went on
-    assert await _charged(url, task_id) == [PER_IMAGE_NANO]
+    assert await charged(url, task_id) == [PER_IMAGE_NANO]
     await assert_books_balance(url, "tester")
 
 
@@ -262,7 +245,7 @@ async def test_the_synchronous_wait_wakes_when_this_process_ends_the_task(
     answer = raw.parse()
     assert answer.data is not None and len(answer.data) == 2
     assert ends.watched() == 0  # the waiter was forgotten
-    assert await _charged(url, raw.headers["x-omnirouter-task-id"]) == [2 * PER_IMAGE_NANO]
+    assert await charged(url, raw.headers["x-omnirouter-task-id"]) == [2 * PER_IMAGE_NANO]
     await assert_books_balance(url, "tester")
 
 
@@ -273,15 +256,19 @@ async def test_the_synchronous_wait_sees_an_end_made_by_another_replica_by_rerea
     task and ends it, and the waiting call sees that on its own re-read of the row."""
     running, url = served
     mock_upstream.requests.clear()
-    await running.app.gateway.task_poller.stop()
-    async with running_gateway(running.app.gateway.config) as other:
-        other.app.gateway.task_poller.interval = 0.02
-        async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key=CLIENT_KEY, max_retries=0) as client:
-            raw = await client.images.with_raw_response.generate(model=HUNYUAN, prompt="a far lake", timeout=20)
-        answer = raw.parse()
+    poller = running.app.gateway.task_poller
+    await poller.stop()
+    try:
+        async with running_gateway(running.app.gateway.config) as other:
+            other.app.gateway.task_poller.interval = 0.02
+            async with openai.AsyncOpenAI(base_url=running.url + "/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+                raw = await client.images.with_raw_response.generate(model=HUNYUAN, prompt="a far lake", timeout=20)
+            answer = raw.parse()
+    finally:
+        await poller.start()  # the module's later tests have it back
     assert answer.data is not None and len(answer.data) == 1
     task_id = raw.headers["x-omnirouter-task-id"]
     polls = _submits(mock_upstream, "/", "DescribeAigcImageTask")
     assert polls and len(_submits(mock_upstream, "/", "CreateAigcImageTask")) == 1  # polled by the other replica
-    assert await _charged(url, task_id) == [PER_IMAGE_NANO]
+    assert await charged(url, task_id) == [PER_IMAGE_NANO]
     await assert_books_balance(url, "tester")

@@ -153,7 +153,8 @@ class TaskState(msgspec.Struct, kw_only=True):
     gives one); ``usage`` tokens the vendor reports; ``credits`` the vendor's own billing units as it
     reports them (Kling's ``final_unit_deduction``, Vidu's ``credits``): recorded, not priced.
     ``details``: vendor facts a dialect shows later (Midjourney's ``buttons``, ``final_prompt``,
-    ``description``); empty for other vendors.
+    ``description``); empty for other vendors.  ``result_in_details``: the codec says a success carries
+    its result in ``details`` (text: Midjourney's describe, shorten, upload), so it is whole without files.
     """
 
     status: TaskStatus
@@ -166,3 +167,4 @@ class TaskState(msgspec.Struct, kw_only=True):
     failure: str | None = None
     failure_code: str | None = None
     details: dict[str, Any] = msgspec.field(default_factory=dict)
+    result_in_details: bool = False

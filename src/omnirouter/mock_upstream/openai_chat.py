@@ -277,6 +277,44 @@ def chunks(plan: Plan, created: int, include_usage: bool) -> list[bytes]:
     return frames
 
 
+async def chat_plan(
+    ex: Exchange, wire: Wire, model: str, messages: list[Any], *, thinking: bool = False
+) -> Plan | web.StreamResponse:
+    """The reply planned for a chat request (the OpenAI mock's and every OpenAI-compatible vendor's):
+    messages checked, the directive resolved and its preamble run (delay, fail, garbage), tool calls given
+    ids; else the answer that ends the exchange there."""
+    problem = validate_messages(messages)
+    if problem:
+        return wire.error(400, problem)
+    resolved = ex.resolve(turn_text(messages))
+    if isinstance(resolved, web.Response):
+        return resolved
+    directive, user_text = resolved
+    early = await ex.preamble(directive, ex.body.get("stream") is True)
+    if early is not None:
+        return early
+    serial = ex.state.next_serial()
+    limit = as_int(ex.body.get("max_completion_tokens"))
+    plan = build_plan(
+        directive,
+        user_text,
+        model=model,
+        serial=serial,
+        input_tokens=count_input(messages),
+        max_tokens=limit if limit is not None else as_int(ex.body.get("max_tokens")),
+        thinking=thinking,
+    )
+    for call in plan.tool_calls:
+        call.id = f"call_mock{serial:08d}x{call.index:03d}"
+    return plan
+
+
+def asks_usage(body: dict[str, Any]) -> bool:
+    """Whether a streamed request asks for usage (``stream_options.include_usage``)."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     """``POST /v1/chat/completions``, plain or streamed."""
     ex = await begin(request, WIRE)
@@ -292,33 +330,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             400,
             "Missing required parameter: 'messages'." if messages is None else "[] is too short - 'messages'",
         )
-    problem = validate_messages(messages)
-    if problem:
-        return WIRE.error(400, problem)
-    stream = body.get("stream") is True
-    resolved = ex.resolve(turn_text(messages))
-    if isinstance(resolved, web.Response):
-        return resolved
-    directive, user_text = resolved
-    early = await ex.preamble(directive, stream)
-    if early is not None:
-        return early
-    serial = ex.state.next_serial()
-    max_tokens = as_int(body.get("max_completion_tokens"))
-    plan = build_plan(
-        directive,
-        user_text,
-        model=model,
-        serial=serial,
-        input_tokens=count_input(messages),
-        max_tokens=max_tokens if max_tokens is not None else as_int(body.get("max_tokens")),
-    )
-    for call in plan.tool_calls:
-        call.id = f"call_mock{serial:08d}x{call.index:03d}"
+    plan = await chat_plan(ex, WIRE, model, messages)
+    if not isinstance(plan, Plan):
+        return plan
     created = int(time.time())
-    if not stream:
-        return json_response(completion(plan, created), headers=WIRE.headers(serial))
-    options = body.get("stream_options")
-    include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    frames = chunks(plan, created, include_usage and not directive.no_usage)
-    return await ex.stream(frames, directive, serial=serial, suffix=b"data: [DONE]\n\n")
+    if body.get("stream") is not True:
+        return json_response(completion(plan, created), headers=WIRE.headers(plan.serial))
+    frames = chunks(plan, created, asks_usage(body) and not plan.directive.no_usage)
+    return await ex.stream(frames, plan.directive, serial=plan.serial, suffix=b"data: [DONE]\n\n")

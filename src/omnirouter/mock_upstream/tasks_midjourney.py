@@ -27,9 +27,11 @@ carry real-looking ``customId``s (``MJ::JOB::upsample::1::<hash>``; an upscale's
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +52,10 @@ __all__ = [
     "MjTask",
     "MjWire",
     "answer",
-    "begin_submit",
     "create_task",
     "find_task",
     "routes",
+    "submit_route",
     "submitted",
 ]
 
@@ -233,7 +235,7 @@ def answer(code: int, description: str, result: Any = None, **props: Any) -> web
     return json_response({"code": code, "description": description, "result": result, "properties": props})
 
 
-async def begin_submit(request: web.Request, prompt_of: str) -> tuple[Exchange, Directive, str] | web.StreamResponse:
+async def _begin_submit(request: web.Request, prompt_of: str) -> tuple[Exchange, Directive, str] | web.StreamResponse:
     """The exchange, the directive of the body's ``prompt_of`` field and the cleaned text (or the answer
     that ends the submit early: auth, a scripted fault, code 23 for a full queue)."""
     ex = await begin(request, WIRE)
@@ -248,6 +250,28 @@ async def begin_submit(request: web.Request, prompt_of: str) -> tuple[Exchange, 
     if early is None and d.code == "23":
         early = answer(23, "队列已满，请稍后尝试 (the queue is full)", None, numberOfQueues=10)
     return early if early is not None else (ex, d, clean)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Submit = Callable[[Exchange, Directive, str], Awaitable[web.StreamResponse]]
+"""A submit's own part: ``(exchange, directive, cleaned text)`` to its answer."""
+
+
+def submit_route(prompt_of: str) -> Callable[[Submit], Handler]:
+    """A submit route from its own part: the prologue every submit shares (``_begin_submit`` on the body's
+    ``prompt_of`` field; its early answer ends the submit) runs first."""
+
+    def wrap(submit: Submit) -> Handler:
+        @functools.wraps(submit)
+        async def route(request: web.Request) -> web.StreamResponse:
+            got = await _begin_submit(request, prompt_of)
+            if not isinstance(got, tuple):
+                return got
+            return await submit(*got)
+
+        return route
+
+    return wrap
 
 
 def create_task(ex: Exchange, d: Directive, action: str, prompt: str, **kw: Any) -> MjTask:
@@ -276,12 +300,9 @@ def submitted(task: MjTask, d: Directive) -> web.Response:
     return answer(1, "Submit success", task.id, discordInstanceId="mock-instance")
 
 
-async def imagine(request: web.Request) -> web.StreamResponse:
+@submit_route("prompt")
+async def imagine(ex: Exchange, d: Directive, clean: str) -> web.StreamResponse:
     """``POST /mj/submit/imagine {prompt, base64Array?}``."""
-    got = await begin_submit(request, "prompt")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, clean = got
     if not clean:
         return answer(4, "prompt不能为空 (prompt must not be empty)")
     if d.code == "24":
@@ -289,24 +310,18 @@ async def imagine(request: web.Request) -> web.StreamResponse:
     return submitted(create_task(ex, d, "IMAGINE", clean), d)
 
 
-async def blend(request: web.Request) -> web.StreamResponse:
+@submit_route("state")
+async def blend(ex: Exchange, d: Directive, _clean: str) -> web.StreamResponse:
     """``POST /mj/submit/blend {base64Array[2..5], dimensions}``."""
-    got = await begin_submit(request, "state")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, _ = got
     images = ex.body.get("base64Array")
     if not isinstance(images, list) or not 2 <= len(images) <= 5:
         return answer(4, "base64List参数错误 (base64Array must hold 2 to 5 images)")
     return submitted(create_task(ex, d, "BLEND", ""), d)
 
 
-async def describe(request: web.Request) -> web.StreamResponse:
+@submit_route("state")
+async def describe(ex: Exchange, d: Directive, _clean: str) -> web.StreamResponse:
     """``POST /mj/submit/describe {base64}``: four prompts in ``properties.finalPrompt`` once done."""
-    got = await begin_submit(request, "state")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, _ = got
     if not isinstance(ex.body.get("base64"), str) or not ex.body["base64"]:
         return answer(4, "base64参数错误 (base64 is required)")
     task = create_task(ex, d, "DESCRIBE", "")
@@ -314,12 +329,9 @@ async def describe(request: web.Request) -> web.StreamResponse:
     return submitted(task, d)
 
 
-async def shorten(request: web.Request) -> web.StreamResponse:
+@submit_route("prompt")
+async def shorten(ex: Exchange, d: Directive, clean: str) -> web.StreamResponse:
     """``POST /mj/submit/shorten {prompt}``."""
-    got = await begin_submit(request, "prompt")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, clean = got
     if not clean:
         return answer(4, "prompt不能为空 (prompt must not be empty)")
     task = create_task(ex, d, "SHORTEN", clean)
@@ -338,32 +350,26 @@ async def _follow_up(ex: Exchange, d: Directive, parent: MjTask | None, action: 
     return submitted(task, d)
 
 
-async def change(request: web.Request) -> web.StreamResponse:
+@submit_route("state")
+async def change(ex: Exchange, d: Directive, _clean: str) -> web.StreamResponse:
     """``POST /mj/submit/change {taskId, action UPSCALE|VARIATION|REROLL, index}``."""
-    got = await begin_submit(request, "state")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, _ = got
     action, index = ex.body.get("action"), ex.body.get("index")
     if action not in ("UPSCALE", "VARIATION", "REROLL"):
         return answer(4, "action参数错误 (action must be UPSCALE, VARIATION or REROLL)")
     index = index if isinstance(index, int) else 0
-    return await _follow_up(ex, d, find_task(request, ex.body.get("taskId")), str(action), index)
+    return await _follow_up(ex, d, find_task(ex.request, ex.body.get("taskId")), str(action), index)
 
 
-async def simple_change(request: web.Request) -> web.StreamResponse:
+@submit_route("state")
+async def simple_change(ex: Exchange, d: Directive, _clean: str) -> web.StreamResponse:
     """``POST /mj/submit/simple-change {content: "<taskId> U2"}``."""
-    got = await begin_submit(request, "state")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, _ = got
     parts = str(ex.body.get("content") or "").split()
     actions = {"U": "UPSCALE", "V": "VARIATION", "R": "REROLL"}
     if len(parts) != 2 or not parts[1] or parts[1][0].upper() not in actions:
         return answer(4, "content参数错误 (content is '<taskId> U1..U4|V1..V4|R')")
     code = parts[1].upper()
     index = int(code[1:]) if code[1:].isdigit() else 0
-    return await _follow_up(ex, d, find_task(request, parts[0]), actions[code[0]], index)
+    return await _follow_up(ex, d, find_task(ex.request, parts[0]), actions[code[0]], index)
 
 
 def _action_of(custom_id: str) -> tuple[str, int]:
@@ -378,14 +384,11 @@ def _action_of(custom_id: str) -> tuple[str, int]:
     return actions.get(kind, "PAN" if kind.startswith("pan_") else "ACTION"), index
 
 
-async def action(request: web.Request) -> web.StreamResponse:
+@submit_route("state")
+async def action(ex: Exchange, d: Directive, _clean: str) -> web.StreamResponse:
     """``POST /mj/submit/action {taskId, customId, enableRemix?}``: code 21 and a ``MODAL`` task for a
     button that opens a dialog (zoom, inpaint) or a remix."""
-    got = await begin_submit(request, "state")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, _ = got
-    parent, custom_id = find_task(request, ex.body.get("taskId")), ex.body.get("customId")
+    parent, custom_id = find_task(ex.request, ex.body.get("taskId")), ex.body.get("customId")
     if parent is None:
         return answer(3, "关联任务不存在或已失效 (the task does not exist)")
     if not isinstance(custom_id, str) or custom_id not in {b["customId"] for b in parent.buttons()}:
@@ -400,13 +403,10 @@ async def action(request: web.Request) -> web.StreamResponse:
     return submitted(task, d)
 
 
-async def modal(request: web.Request) -> web.StreamResponse:
+@submit_route("prompt")
+async def modal(ex: Exchange, d: Directive, clean: str) -> web.StreamResponse:
     """``POST /mj/submit/modal {taskId, prompt, maskBase64}``: a ``MODAL`` task goes on."""
-    got = await begin_submit(request, "prompt")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, clean = got
-    task = find_task(request, ex.body.get("taskId"))
+    task = find_task(ex.request, ex.body.get("taskId"))
     if task is None:
         return answer(3, "关联任务不存在或已失效 (the task does not exist)")
     if task.status != "MODAL":

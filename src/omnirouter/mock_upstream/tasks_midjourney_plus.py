@@ -39,9 +39,9 @@ from omnirouter.mock_upstream.tasks_midjourney import (
     WIRE,
     MjTask,
     answer,
-    begin_submit,
     create_task,
     find_task,
+    submit_route,
     submitted,
 )
 
@@ -95,12 +95,9 @@ def _image_field(value: object) -> bool:
     return _data_url(value) is not None
 
 
-async def edits(request: web.Request) -> web.StreamResponse:
+@submit_route("prompt")
+async def edits(ex: Exchange, d: Directive, clean: str) -> web.StreamResponse:
     """``POST /mj/submit/edits {prompt, image}``."""
-    got = await begin_submit(request, "prompt")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, clean = got
     image = ex.body.get("image")
     if not clean or not isinstance(image, str) or not image.strip():
         return answer(4, "image或prompt不能为空 (image and prompt are required)")
@@ -132,16 +129,13 @@ def _video_parent(request: web.Request, body: dict[str, Any]) -> MjTask | web.Re
     return parent
 
 
-async def video(request: web.Request) -> web.StreamResponse:
+@submit_route("prompt")
+async def video(ex: Exchange, d: Directive, clean: str) -> web.StreamResponse:
     """``POST /mj/submit/video``: a new video from ``image`` (``endImage`` optional), or an extension."""
-    got = await begin_submit(request, "prompt")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, clean = got
     body: dict[str, Any] = ex.body
     if not clean:
         return answer(4, "Prompt 不能为空 (prompt is required)")
-    parent = _video_parent(request, body)
+    parent = _video_parent(ex.request, body)
     if isinstance(parent, web.Response):
         return parent
     for name in ("image", "endImage"):
@@ -161,12 +155,9 @@ async def video(request: web.Request) -> web.StreamResponse:
     return submitted(task, d)
 
 
-async def swap_face(request: web.Request) -> web.StreamResponse:
+@submit_route("state")
+async def swap_face(ex: Exchange, d: Directive, _clean: str) -> web.StreamResponse:
     """``POST /mj/insight-face/swap``: the source's face on the target image."""
-    got = await begin_submit(request, "state")
-    if not isinstance(got, tuple):
-        return got
-    ex, d, _ = got
     source = ex.body.get("sourceBase64") or ex.body.get("sourceUrl")
     target = ex.body.get("targetBase64") or ex.body.get("targetUrl")
     if not source:

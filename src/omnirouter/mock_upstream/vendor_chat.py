@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from omnirouter.mock_upstream.core import Exchange, as_int, begin, json_response, sse
-from omnirouter.mock_upstream.openai_chat import OpenAIWire, completion, turn_text, usage_dict, validate_messages
-from omnirouter.mock_upstream.plan import Plan, build_plan
-from omnirouter.mock_upstream.tokens import count_input, split_arguments
+from omnirouter.mock_upstream.core import Exchange, begin, json_response, sse
+from omnirouter.mock_upstream.openai_chat import OpenAIWire, asks_usage, chat_plan, completion, usage_dict
+from omnirouter.mock_upstream.plan import Plan
+from omnirouter.mock_upstream.tokens import split_arguments
 from omnirouter.protocols.openai_chat.dialect import (
     CLOSE_TAG,
     OPEN_TAG,
@@ -187,39 +187,16 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
         for name in (*dialect.drops, *dialect.renames):
             if name in body:  # what the vendor rejects or spells otherwise never reaches it
                 return wire.error(400, f"Unrecognized request argument supplied: {name}")
-        problem = validate_messages(messages)
-        if problem:
-            return wire.error(400, problem)
-        resolved = ex.resolve(turn_text(messages))
-        if isinstance(resolved, web.Response):
-            return resolved
-        directive, user_text = resolved
-        stream = body.get("stream") is True
-        early = await ex.preamble(directive, stream)
-        if early is not None:
-            return early
-        serial = ex.state.next_serial()
-        limit = as_int(body.get("max_completion_tokens"))
-        plan = build_plan(
-            directive,
-            user_text,
-            model=model,
-            serial=serial,
-            input_tokens=count_input(messages),
-            max_tokens=limit if limit is not None else as_int(body.get("max_tokens")),
-            thinking=_thinking(dialect, body, model),
-        )
-        for call in plan.tool_calls:
-            call.id = f"call_mock{serial:08d}x{call.index:03d}"
+        plan = await chat_plan(ex, wire, model, messages, thinking=_thinking(dialect, body, model))
+        if not isinstance(plan, Plan):
+            return plan
         place = _reasoning_place(dialect, body)
-        if not stream:
-            return json_response(_completion(dialect, plan, place), headers=wire.headers(serial))
-        options = body.get("stream_options")
-        asked = isinstance(options, dict) and options.get("include_usage") is True
+        if body.get("stream") is not True:
+            return json_response(_completion(dialect, plan, place), headers=wire.headers(plan.serial))
         always = bool(dialect.usage_extras & {UsageExtra.X_GROQ, UsageExtra.CHOICE_USAGE})
-        include_usage = dialect.include_usage and (asked or always) and not directive.no_usage
+        include_usage = dialect.include_usage and (asks_usage(body) or always) and not plan.directive.no_usage
         frames = _chunks(dialect, plan, place, include_usage)
-        return await ex.stream(frames, directive, serial=serial, suffix=b"data: [DONE]\n\n")
+        return await ex.stream(frames, plan.directive, serial=plan.serial, suffix=b"data: [DONE]\n\n")
 
     return chat
 

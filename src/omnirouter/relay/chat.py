@@ -32,6 +32,7 @@ from omnirouter.transport import (
     UpstreamResponse,
     classify_transport_error,
     open_upstream,
+    overran,
     read_answer,
 )
 
@@ -282,11 +283,7 @@ class ChatOperation:
         except asyncio.CancelledError:
             if not deadline.fired or deadline.task.uncancel():
                 raise  # not (only) ours: the request itself is being cancelled
-            error = GatewayError(
-                ErrorKind.UPSTREAM_TIMEOUT,
-                f"upstream channel {channel.name!r} took longer than {channel.total_timeout:g}s in all",
-            )
-            raise AttemptFailure(error, retryable=True) from None
+            raise overran(channel.name, channel.total_timeout) from None
         finally:
             handle.cancel()
 

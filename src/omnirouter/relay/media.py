@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar, cast
 from omnirouter.http.asgi import send_response
 from omnirouter.ir import Budget, ErrorKind, GatewayError
 from omnirouter.ir.media import SpeechRequest
-from omnirouter.protocols.media.base import Answer, Followup, MediaInbound, MediaUpstream, Target, UpstreamCall
+from omnirouter.protocols.media.base import Answer, MediaInbound, MediaUpstream, Target, UpstreamCall
 from omnirouter.protocols.media.pass_through import PassThroughInbound, PassThroughUpstream
 from omnirouter.protocols.media.speech import AudioFraming, AudioStreamer
 from omnirouter.providers import Capability
@@ -33,7 +33,15 @@ from omnirouter.relay.pass_through import Passing, Relayed, read_head
 from omnirouter.routing import Attempt, Channel
 from omnirouter.routing.regions import by_region
 from omnirouter.storage import KeyRecord
-from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
+from omnirouter.transport import (
+    AttemptFailure,
+    UpstreamClient,
+    build_call,
+    follow_calls,
+    open_call,
+    overran,
+    read_answer,
+)
 
 __all__ = ["MediaOperation"]
 
@@ -120,11 +128,7 @@ class MediaOperation(Generic[Req, Res]):
                 if not isinstance(passed, Relayed):
                     result = await self._calls(upstream, request, target, upstream_key, attempt, passed)
         except TimeoutError:
-            error = GatewayError(
-                ErrorKind.UPSTREAM_TIMEOUT,
-                f"upstream channel {channel.name!r} took longer than {channel.total_timeout:g}s in all",
-            )
-            raise AttemptFailure(error, retryable=True) from None
+            raise overran(channel.name, channel.total_timeout) from None
         if isinstance(passed, Relayed):  # timed by the pump from here on
             await self._pass(exchange, channel, passed)
             return
@@ -196,10 +200,7 @@ class MediaOperation(Generic[Req, Res]):
         scan = upstream.pass_through(request, target)
         if scan is None:
             return None
-        try:
-            call = upstream.build(request, target)
-        except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
-            raise AttemptFailure(error, retryable=False) from None
+        call = build_call(upstream, request, target)
         channel = attempt.channel
         response = await open_call(self._client.session, channel, call, key, upstream.decode_error)
         head = await read_head(response, channel, scan)
@@ -227,35 +228,20 @@ class MediaOperation(Generic[Req, Res]):
         attempt: Attempt,
         first: tuple[UpstreamCall, Answer] | None = None,
     ) -> Res | OpenStream:
-        """The calls of a whole-answer attempt; ``first``: the first call, already answered."""
-        answered: Answer | None = None
-        if first is not None:
-            call, answered = first
-        else:
-            try:
-                call = upstream.build(request, target)
-            except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
-                raise AttemptFailure(error, retryable=False) from None
-        step: Followup | None = None
-        while True:
+        """The calls of a whole-answer attempt (``transport.follow_calls``); ``first``: the first call, already
+        answered."""
+        answered = first[1] if first is not None else None
+
+        async def answer(call: UpstreamCall) -> Answer | OpenStream:
+            nonlocal answered
             if answered is not None:
-                answer, answered = answered, None
-            elif call.stream:  # may be answered as SSE: then relayed as it comes (relay/media_sse.py)
-                opened = await open_media_stream(self._client, attempt.channel, call, key, upstream, request, target)
-                if isinstance(opened, OpenStream):
-                    return opened
-                answer = opened
-            else:
-                answer = await self._answer(call, key, attempt, upstream)
-            try:
-                outcome: Res | Followup = upstream.parse(answer, request, target, step)
-            except GatewayError as error:  # a vendor error inside a 2xx answer
-                raise AttemptFailure(error, retryable=True) from None
-            if not isinstance(outcome, Followup):
-                return outcome
-            if outcome.delay > 0:
-                await asyncio.sleep(outcome.delay)
-            step, call = outcome, outcome.call
+                done, answered = answered, None
+                return done
+            if call.stream:  # may be answered as SSE: then relayed as it comes (relay/media_sse.py)
+                return await open_media_stream(self._client, attempt.channel, call, key, upstream, request, target)
+            return await self._answer(call, key, attempt, upstream)
+
+        return await follow_calls(upstream, request, target, answer, first[0] if first is not None else None)
 
     async def _answer(
         self, call: UpstreamCall, key: str, attempt: Attempt, upstream: MediaUpstream[Any, Any]

@@ -56,7 +56,7 @@ from omnirouter.tasks.outbox import record_change
 from omnirouter.tasks.records import Schedule, TaskRecord, TaskSummary, schedule_for
 from omnirouter.tasks.submit_log import SubmitLog
 from omnirouter.tasks.task_ends import TaskEnds
-from omnirouter.tasks.vendor_state import modal_deadline, needs_outputs, with_state
+from omnirouter.tasks.vendor_state import modal_deadline, with_state
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
 
 __all__ = ["TaskEngine", "VendorFor", "external_id", "registry_vendor"]
@@ -494,8 +494,9 @@ class TaskEngine:
         next_poll = now + self.schedule(vendor, attempt.channel).first
         if state is not None and state.status is TaskStatus.RUNNING:
             status = TaskStatus.RUNNING
-        done = state is not None and state.status is TaskStatus.SUCCEEDED and not state.outputs
-        done = done and not needs_outputs(record)  # finished with nothing to store: settled here, below
+        # finished with nothing to store (the result is in its details): settled here, below
+        done = state is not None and state.status is TaskStatus.SUCCEEDED and state.result_in_details
+        done = done and state is not None and not state.outputs
         if state is not None and state.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED) and not done:
             status, next_poll = TaskStatus.RUNNING, now  # the poller stores results or ends it at once
         values = {

@@ -23,10 +23,10 @@ import logging
 
 import msgspec
 
-from omnirouter.ir import Budget, ErrorKind, GatewayError
+from omnirouter.ir import Budget, GatewayError
 from omnirouter.ir.media import ImageRequest, ImageResult
 from omnirouter.ir.task import TaskKind, TaskRequest, TaskStatus
-from omnirouter.protocols.media.base import Followup, Target
+from omnirouter.protocols.media.base import Answer, Target, UpstreamCall
 from omnirouter.protocols.tasks.image_vendors import IMAGE_REQUEST_CODECS, InlineImageTask
 from omnirouter.protocols.tasks.omni_image import image_request, vendor_native
 from omnirouter.routing import Attempt
@@ -36,7 +36,7 @@ from omnirouter.storage import KeyRecord
 from omnirouter.storage.tasks_repo import move_task
 from omnirouter.tasks.engine import TaskEngine
 from omnirouter.tasks.records import StoredOutput, TaskRecord, TaskSummary
-from omnirouter.transport import AttemptFailure
+from omnirouter.transport import follow_calls, overran
 from omnirouter.transport.result_copy import CopyLimits, ResultCopyError, copy_url, store_bytes
 
 __all__ = ["ImageRuns"]
@@ -175,30 +175,16 @@ class ImageRuns:
         channel = attempt.channel
         vendor = self.engine.vendor_for(channel, TaskKind.IMAGE)
         assert isinstance(vendor, InlineImageTask)
-        upstream = vendor.upstream
         target = Target(attempt.upstream_model, channel.options, upstream_key, channel.base_url)
-        try:
-            call = upstream.build(image, target)
-        except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
-            raise AttemptFailure(error, retryable=False) from None
-        step: Followup | None = None
+
+        async def answer(call: UpstreamCall) -> Answer:
+            return await self.engine.answer(channel, call, upstream_key, vendor)
+
         try:
             async with asyncio.timeout(channel.total_timeout):
-                while True:
-                    answer = await self.engine.answer(channel, call, upstream_key, vendor)
-                    try:
-                        outcome = upstream.parse(answer, image, target, step)
-                    except GatewayError as error:  # a vendor error inside a 2xx answer
-                        raise AttemptFailure(error, retryable=True) from None
-                    if not isinstance(outcome, Followup):
-                        return outcome
-                    if outcome.delay > 0:
-                        await asyncio.sleep(outcome.delay)
-                    step, call = outcome, outcome.call
+                return await follow_calls(vendor.upstream, image, target, answer)
         except TimeoutError:
-            late = GatewayError(ErrorKind.UPSTREAM_TIMEOUT, f"upstream channel {channel.name!r} took longer than "
-                                f"{channel.total_timeout:g}s in all")  # fmt: skip
-            raise AttemptFailure(late, retryable=True) from None
+            raise overran(channel.name, channel.total_timeout) from None
 
     async def _store(self, record: TaskRecord, result: ImageResult) -> list[StoredOutput]:
         """Keep every image (inline base64 as is, a URL copied) as ``{task}/image``, ``{task}/image-2``, …"""

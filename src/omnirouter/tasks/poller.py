@@ -45,7 +45,7 @@ from omnirouter.tasks.pacing import ChannelPacer
 from omnirouter.tasks.poll_writes import PollWrites
 from omnirouter.tasks.records import StoredOutput, TaskRecord, TaskSummary
 from omnirouter.tasks.shared_rate import SharedPollRate
-from omnirouter.tasks.vendor_state import deadline_failure, modal_deadline, needs_outputs, with_state
+from omnirouter.tasks.vendor_state import deadline_failure, modal_deadline, with_state
 from omnirouter.transport import AttemptFailure
 from omnirouter.transport.result_copy import CopyLimits, ResultCopyError, copy_url
 
@@ -362,7 +362,7 @@ class TaskPoller(BackgroundLoop):
         the output needs it, and never past a redirect to another origin).  ``_Later`` when a copy may work
         later (nothing is lost); ``_Refused`` when it never will (what was stored of this task is removed)."""
         engine = self.engine
-        if not state.outputs and needs_outputs(record):
+        if not state.outputs and not state.result_in_details:  # a success must bring its files
             raise _Later("the vendor reported success without a result")
         limits = CopyLimits.from_fetch_policy(
             engine.fetch_policy, max_bytes=engine.config.result_max_bytes, timeout=self.lease / 2

@@ -10,20 +10,10 @@ import msgspec
 from omnirouter.ir.task import TaskState
 from omnirouter.tasks.records import TaskRecord, TaskSummary
 
-__all__ = ["MODAL", "TEXT_ACTIONS", "deadline_failure", "modal_deadline", "needs_outputs", "with_state"]
+__all__ = ["MODAL", "deadline_failure", "modal_deadline", "with_state"]
 
 MODAL = "MODAL"
 """The vendor status of a Midjourney task waiting for its dialog (a zoom, an inpaint, a remix)."""
-
-
-TEXT_ACTIONS = frozenset({"describe", "shorten", "upload-discord-images"})
-"""Midjourney submits whose result is text in ``details`` (prompts, the uploaded images' URLs), not a file."""
-
-
-def needs_outputs(record: TaskRecord) -> bool:
-    """Whether the task succeeds only with output files (not Midjourney's describe and shorten, whose
-    result is the text the vendor's details carry)."""
-    return record.request.action not in TEXT_ACTIONS
 
 
 def with_state(summary: TaskSummary, state: TaskState | None) -> TaskSummary:

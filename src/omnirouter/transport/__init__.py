@@ -16,13 +16,14 @@ from omnirouter.transport.client import (
     classify_transport_error,
 )
 from omnirouter.transport.fetch import ImageFetcher
-from omnirouter.transport.media_call import MediaChannel, open_call
+from omnirouter.transport.media_call import MediaChannel, build_call, follow_calls, open_call
 from omnirouter.transport.upstream import (
     RETRYABLE_STATUSES,
     AttemptFailure,
     UpstreamAttempt,
     UpstreamChannel,
     open_upstream,
+    overran,
     post_whole,
     read_answer,
     read_at_most,
@@ -41,10 +42,13 @@ __all__ = [
     "UpstreamChannel",
     "UpstreamClient",
     "UpstreamResponse",
+    "build_call",
     "call_timeouts",
     "classify_transport_error",
+    "follow_calls",
     "open_call",
     "open_upstream",
+    "overran",
     "post_whole",
     "read_answer",
     "read_at_most",

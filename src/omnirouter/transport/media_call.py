@@ -1,20 +1,27 @@
 """One call of a media codec (``protocols.media.base.UpstreamCall``) to a channel: any method, path,
-content type and body; the channel's auth headers only where the call wants them."""
+content type and body; the channel's auth headers only where the call wants them.  ``follow_calls``: the
+calls of one attempt (build, answer, parse, follow-ups), each answered by a function its caller gives
+(the media relay's and the image task runs')."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from omnirouter.ir import GatewayError
-from omnirouter.protocols.media.base import UpstreamCall
+from omnirouter.protocols.media.base import Answer, Followup, MediaUpstream, Target, UpstreamCall
 from omnirouter.transport.client import TRANSPORT_ERRORS, classify_transport_error
 from omnirouter.transport.upstream import AttemptFailure, UpstreamChannel, refused
 
-__all__ = ["MediaChannel", "open_call"]
+__all__ = ["MediaChannel", "build_call", "follow_calls", "open_call"]
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+Early = TypeVar("Early")
 
 
 class MediaChannel(UpstreamChannel, Protocol):
@@ -69,3 +76,40 @@ async def open_call(
     if response.status < 400:
         return response
     raise await refused(response, channel, decode_error)
+
+
+def build_call(upstream: MediaUpstream[Req, Res], request: Req, target: Target) -> UpstreamCall:
+    """The vendor's first call; a request it cannot take fails the attempt as the client's fault (not retried)."""
+    try:
+        return upstream.build(request, target)
+    except GatewayError as error:
+        raise AttemptFailure(error, retryable=False) from None
+
+
+async def follow_calls(
+    upstream: MediaUpstream[Req, Res],
+    request: Req,
+    target: Target,
+    answer: Callable[[UpstreamCall], Awaitable[Answer | Early]],
+    call: UpstreamCall | None = None,
+) -> Res | Early:
+    """The calls of one attempt: ``call`` (else the vendor's first, built) answered by ``answer``, parsed,
+    and each follow-up the vendor asks for after its delay, until a result.  ``answer`` may end the calls
+    with something other than an ``Answer`` (an SSE stream to relay), returned as it is.  A vendor error
+    inside a 2xx answer fails the attempt (retryable); the caller bounds the whole in time."""
+    if call is None:
+        call = build_call(upstream, request, target)
+    step: Followup | None = None
+    while True:
+        answered = await answer(call)
+        if not isinstance(answered, Answer):
+            return answered
+        try:
+            outcome = upstream.parse(answered, request, target, step)
+        except GatewayError as error:
+            raise AttemptFailure(error, retryable=True) from None
+        if not isinstance(outcome, Followup):
+            return outcome
+        if outcome.delay > 0:
+            await asyncio.sleep(outcome.delay)
+        step, call = outcome, outcome.call

@@ -70,6 +70,12 @@ class AttemptFailure(Exception):
         self.upstream_status = upstream_status
 
 
+def overran(channel: str, total: float) -> AttemptFailure:
+    """The failure of an attempt that outlasted its channel's total time limit (the next channel is tried)."""
+    error = GatewayError(ErrorKind.UPSTREAM_TIMEOUT, f"upstream channel {channel!r} took longer than {total:g}s in all")
+    return AttemptFailure(error, retryable=True)
+
+
 def scrubbed(error: GatewayError, attempt: UpstreamAttempt) -> GatewayError:
     """``error`` with the channel's secrets masked from its message."""
     error.message = scrub(error.message, attempt.channel.secrets())

@@ -60,6 +60,8 @@ ACTIONS = (
     "swap_face",
 )
 """The proxy's task submits (``TaskRequest.action``); ``swap_face`` is ``/insight-face/swap``."""
+_TEXT_ACTIONS = frozenset({"DESCRIBE", "SHORTEN"})
+"""The proxy's task actions whose result is text in the task object (prompts), not a file."""
 UPLOAD = "upload-discord-images"
 """The proxy's one synchronous submit: its answer carries the uploaded images' URLs (``parse_uploaded``),
 so ``parse_submit`` answers a task already finished."""
@@ -294,6 +296,7 @@ def mj_state(task: Mapping[str, Any]) -> TaskState:
         state.failure_code = raw
     elif status is TaskStatus.SUCCEEDED:
         state.outputs, roles = _outputs(task)
+        state.result_in_details = (text(task.get("action")) or "").upper() in _TEXT_ACTIONS
         if roles:
             details["output_roles"] = roles
         state.progress = 100
@@ -356,7 +359,7 @@ class MidjourneyProxy(NoFind, NoCancel):
         is running, the others queued (22: with the tasks ahead in ``details["queue_ahead"]``)."""
         if request.action == UPLOAD:  # done at once: a task finished with the URLs in its details
             state = TaskState(status=TaskStatus.SUCCEEDED, vendor_status="SUCCESS", progress=100,
-                              details={"uploaded": parse_uploaded(answer)})  # fmt: skip
+                              details={"uploaded": parse_uploaded(answer)}, result_in_details=True)  # fmt: skip
             return Submitted(f"upload-{target.external_id}", state)
         parsed = parse_json(answer.body, _VENDOR)
         code = _check_code(parsed)
