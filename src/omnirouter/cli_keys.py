@@ -1,4 +1,4 @@
-"""``omnirouter keys create|list|revoke|rotate|webhook`` and ``omnirouter usage``: the common admin tasks from a
+"""``omnirouter keys create|list|revoke|rotate|webhook|top-up`` and ``omnirouter usage``: the common admin tasks from a
 shell.
 
 They work on the database of ``--config`` directly (no running gateway needed) and are safe while
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from omnirouter.billing.credits import TopUp, top_up
 from omnirouter.cli_channels import format_table
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 from omnirouter.storage import Database, migrate, normalize_database_url
@@ -81,13 +82,18 @@ def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     target = webhook.add_mutually_exclusive_group()
     target.add_argument("--callback-url", metavar="URL", help="set the key's default callback URL")
     target.add_argument("--clear", action="store_true", help="remove the key's default callback URL")
-    for parser in (create, listing, revoke, rotate, webhook):
+    topup = actions.add_parser("top-up", help="add US dollars to a key's quota (recorded as a credit)")
+    topup.add_argument("id", type=int)
+    topup.add_argument("usd", help="the amount in US dollars, e.g. 5 or 12.50")
+    topup.add_argument("--note", help="why (kept with the credit)")
+    for parser in (create, listing, revoke, rotate, webhook, topup):
         parser.add_argument("--config", help="YAML config file (for database_url; default: embedded defaults)")
     webhook.set_defaults(run=_webhook)
     create.set_defaults(run=_create)
     listing.set_defaults(run=_list)
     revoke.set_defaults(run=_revoke)
     rotate.set_defaults(run=_rotate)
+    topup.set_defaults(run=_top_up)
 
 
 def add_usage_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -191,7 +197,7 @@ def _create(args: argparse.Namespace) -> int:
         if args.user is not None:
             user = await user_by_name(conn, args.user) or await create_user(conn, UserCreate(name=args.user))
             body = msgspec.structs.replace(body, user_id=user.id)
-        return await create_key(conn, body, owned)
+        return await create_key(conn, body, owned, actor="cli")
 
     _check_target(body.callback_url, _config(args))
     created = _run(args, work, write=True)
@@ -221,7 +227,7 @@ def _webhook(args: argparse.Namespace) -> int:
                 if change is msgspec.UNSET:
                     view = await get_key(conn, args.id, owned)
                 else:
-                    view = await update_key(conn, args.id, KeyPatch(callback_url=change), owned)
+                    view = await update_key(conn, args.id, KeyPatch(callback_url=change), owned, actor="cli")
                     await bump_config_version(conn)
             return view, webhook_secret(await url_signing_secret(db), view.id)
 
@@ -229,6 +235,15 @@ def _webhook(args: argparse.Namespace) -> int:
     print(f"Key {view.id} ({view.name!r}):")
     print(f"webhook secret: {secret}")
     print(f"default callback URL: {view.callback_url or '-'}")
+    return 0
+
+
+@_main
+def _top_up(args: argparse.Namespace) -> int:
+    body = TopUp(usd=args.usd, note=args.note)
+    done = _run(args, lambda conn, owned: top_up(conn, args.id, body, owned, actor="cli"), write=True)
+    print(f"Added {_money(done.amount_usd)} to key {done.key_id}: quota {_money(done.quota_usd)}, "
+          f"remaining {_money(done.remaining_usd)} (credit {done.credit_id}).")  # fmt: skip
     return 0
 
 
