@@ -149,6 +149,7 @@ async def test_a_top_up_lets_a_key_that_ran_out_spend_again(http: Http, credit_g
         ("config", {"usd": 1}, 409, "config_managed"),
         ("revoked", {"usd": 1}, 409, "key_revoked"),
         ("missing", {"usd": 1}, 404, "key_not_found"),
+        ("huge", {"usd": 1}, 409, "quota_too_large"),
         ("quota", {"usd": 0}, 400, "invalid_amount"),
         ("quota", {"usd": "-1"}, 400, "invalid_amount"),
         ("quota", {"usd": "lots"}, 400, "invalid_amount"),
@@ -163,12 +164,12 @@ async def test_refused_top_ups_change_nothing(
     _, quota_key = await http.admin("POST", "/admin/keys", {"name": "q", "quota_usd": 3})
     _, unlimited = await http.admin("POST", "/admin/keys", {"name": "u"})
     _, revoked = await http.admin("POST", "/admin/keys", {"name": "r", "quota_usd": 3})
+    _, huge = await http.admin("POST", "/admin/keys", {"name": "h", "quota_usd": "9223372036.8"})  # near 2**63 nano
     await http.admin("DELETE", f"/admin/keys/{revoked['id']}")
     _, keys = await http.admin("GET", "/admin/keys")
     config_id = next(k["id"] for k in keys["data"] if k["source"] == "config")
-    key_id = {"unlimited": unlimited["id"], "config": config_id, "revoked": revoked["id"], "missing": 999_999}.get(
-        target, quota_key["id"]
-    )
+    targets = {"unlimited": unlimited, "revoked": revoked, "huge": huge, "missing": {"id": 999_999}}
+    key_id = config_id if target == "config" else targets.get(target, quota_key)["id"]
     before = await key_money(credit_gateway, key_id) if target != "missing" else None
     got, error = await http.admin("POST", f"/admin/keys/{key_id}/top-up", body)
     assert got == status and error["error"]["code"] == code, error

@@ -43,7 +43,7 @@ async def http(code_gateway: RunningGateway) -> AsyncIterator[Http]:
         yield Http(session, code_gateway.url)
 
 
-async def new_key(http: Http, name: str, quota: float | None = 1.0) -> dict[str, Any]:
+async def new_key(http: Http, name: str, quota: float | str | None = 1.0) -> dict[str, Any]:
     status, key = await http.admin("POST", "/admin/keys", {"name": name, "quota_usd": quota})
     assert status == 201, key
     return key
@@ -158,6 +158,11 @@ async def test_keys_that_cannot_be_credited_leave_the_code_unused(http: Http) ->
     status, error = await redeem(http, CLIENT_KEY, code)  # the config file's key: the file sets its quota
     assert status == 409 and error["error"]["code"] == "config_managed"
     assert CLIENT_KEY not in str(error)
+    huge = await new_key(http, "huge", quota="9223372036.8")  # claimed, then refused: the claim rolls back
+    status, error = await redeem(http, huge["key"], code)
+    assert status == 409 and error["error"]["code"] == "quota_too_large"
+    _, still = await http.admin("GET", "/admin/redemptions?batch=for-someone&state=unused")
+    assert [c["id"] for c in still["data"]] == [batch["codes"][0]["id"]]
     key = await new_key(http, "with-quota", quota=0)
     status, done = await redeem(http, key["key"], code)
     assert status == 200 and done["quota_usd"] == 3.0

@@ -26,6 +26,12 @@ __all__ = ["MAX_TOP_UP_NANO", "Redeemed", "TopUp", "redeem", "top_up"]
 
 MAX_TOP_UP_NANO = 1_000_000 * 1_000_000_000
 """One top-up adds at most 1,000,000 USD."""
+_MAX_QUOTA_NANO = 2**63 - 1  # a BIGINT
+
+
+def _fits(quota_nano: int, amount: int, key_id: int) -> None:
+    if quota_nano > _MAX_QUOTA_NANO - amount:
+        raise Conflict(f"The key {key_id}'s quota cannot grow by that much.", code="quota_too_large")
 
 
 class TopUp(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -93,7 +99,8 @@ async def top_up(conn: AsyncConnection, key_id: int, body: TopUp, owned: ConfigO
         raise Invalid("'usd' must be more than 0 and at most 1000000 US dollars.", code="invalid_amount", param="usd")
     if body.note is not None and len(body.note) > 1000:
         raise Invalid("'note' is longer than 1000 characters.", code="invalid_value", param="note")
-    await _creditable(conn, key_id, owned)
+    row = await _creditable(conn, key_id, owned)
+    _fits(row.quota_nano, amount, key_id)
     done = await credit(conn, key_id=key_id, amount_nano=amount, source="top_up", actor=actor, note=body.note)
     if done is None:  # its quota was cleared since the check, by another transaction
         raise Conflict(f"The key {key_id} has no quota (unlimited); nothing to add to.", code="key_unlimited")
@@ -107,11 +114,12 @@ async def redeem(conn: AsyncConnection, code: str, key_id: int, owned: ConfigOwn
     ``redemption_code_invalid`` / ``_used`` / ``_disabled`` / ``_expired``; a key that cannot be credited
     (unlimited, config file) is a ``Conflict`` raised before the code is touched.
     """
-    await _creditable(conn, key_id, owned)
+    row = await _creditable(conn, key_id, owned)
     now = utcnow()
     claimed = await claim_code(conn, code, key_id, now)
     if claimed is None:
         raise await why_unusable(conn, code, now)
+    _fits(row.quota_nano, claimed.amount_nano, key_id)  # raised: the caller's rollback leaves the code unused
     note = f"redemption code {claimed.id} of batch {claimed.batch!r}"
     done = await credit(
         conn, key_id=key_id, amount_nano=claimed.amount_nano, source="redemption", actor="key", note=note,
