@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 from sqlalchemy import and_, func, or_, select, update
@@ -46,7 +46,6 @@ _CODES = redemption_codes_table
 
 BatchName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Count = Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)]
-State = Literal["unused", "used", "disabled", "expired"]
 
 
 class BatchCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
