@@ -9,7 +9,7 @@ import os
 import sys
 
 from omnirouter.cli_channels import add_channels_commands
-from omnirouter.cli_keys import add_keys_commands, add_usage_command
+from omnirouter.cli_keys import add_keys_commands, add_redemptions_commands, add_usage_command
 from omnirouter.cli_tasks import add_tasks_commands
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     mock.set_defaults(run=_mock_upstream)
     add_channels_commands(commands)
     add_keys_commands(commands)
+    add_redemptions_commands(commands)
     add_usage_command(commands)
     add_tasks_commands(commands)
     return parser

@@ -1,4 +1,5 @@
-"""``omnirouter keys create|list|revoke|rotate|webhook`` and ``omnirouter usage``: the common admin tasks from a
+"""``omnirouter keys create|list|revoke|rotate|webhook|top-up``, ``omnirouter redemptions create|list|disable``
+and ``omnirouter usage``: the common admin tasks from a
 shell.
 
 They work on the database of ``--config`` directly (no running gateway needed) and are safe while
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from omnirouter.billing.credits import TopUp, top_up
 from omnirouter.cli_channels import format_table
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 from omnirouter.storage import Database, migrate, normalize_database_url
@@ -33,6 +35,8 @@ from omnirouter.storage.keys_repo import (
     update_key,
 )
 from omnirouter.storage.ownership import ConfigOwned, config_owned
+from omnirouter.storage.redemptions_repo import STATES, BatchCreate, BatchCreated, CodeView, create_batch, disable_code
+from omnirouter.storage.redemptions_repo import list_codes as list_redemption_codes
 from omnirouter.storage.repo_common import RepoError
 from omnirouter.storage.settings_repo import bump_config_version
 from omnirouter.storage.signing_secret import url_signing_secret
@@ -40,7 +44,7 @@ from omnirouter.storage.users_repo import UserCreate, create_user, user_by_name
 from omnirouter.tasks.webhooks import target_refusal, webhook_secret
 from omnirouter.usage.report import GROUP_BY, UsageFilters, UsageReport, usage_report
 
-__all__ = ["add_keys_commands", "add_usage_command"]
+__all__ = ["add_keys_commands", "add_redemptions_commands", "add_usage_command"]
 
 T = TypeVar("T")
 Work = Callable[[AsyncConnection, ConfigOwned], Awaitable[T]]
@@ -81,13 +85,40 @@ def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     target = webhook.add_mutually_exclusive_group()
     target.add_argument("--callback-url", metavar="URL", help="set the key's default callback URL")
     target.add_argument("--clear", action="store_true", help="remove the key's default callback URL")
-    for parser in (create, listing, revoke, rotate, webhook):
+    topup = actions.add_parser("top-up", help="add US dollars to a key's quota (recorded as a credit)")
+    topup.add_argument("id", type=int)
+    topup.add_argument("usd", help="the amount in US dollars, e.g. 5 or 12.50")
+    topup.add_argument("--note", help="why (kept with the credit)")
+    for parser in (create, listing, revoke, rotate, webhook, topup):
         parser.add_argument("--config", help="YAML config file (for database_url; default: embedded defaults)")
     webhook.set_defaults(run=_webhook)
     create.set_defaults(run=_create)
     listing.set_defaults(run=_list)
     revoke.set_defaults(run=_revoke)
     rotate.set_defaults(run=_rotate)
+    topup.set_defaults(run=_top_up)
+
+
+def add_redemptions_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``redemptions create|list|disable``."""
+    codes = commands.add_parser("redemptions", help="create, list or disable redemption codes (credit for keys)")
+    actions = codes.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a batch of codes and print them (once)")
+    create.add_argument("name", help="the batch's name")
+    create.add_argument("--count", type=int, required=True, help="how many codes (1-1000)")
+    create.add_argument("--usd", required=True, help="what each code is worth, in US dollars")
+    create.add_argument("--expires", metavar="ISO", help="when the codes expire (default: never)")
+    listing = actions.add_parser("list", help="print the codes (only their prefixes), newest first")
+    listing.add_argument("--batch", help="only this batch")
+    listing.add_argument("--state", choices=STATES, help="only codes in this state")
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    disable = actions.add_parser("disable", help="disable an unused code")
+    disable.add_argument("id", type=int)
+    for parser in (create, listing, disable):
+        parser.add_argument("--config", help="YAML config file (for database_url; default: embedded defaults)")
+    create.set_defaults(run=_create_codes)
+    listing.set_defaults(run=_list_codes)
+    disable.set_defaults(run=_disable_code)
 
 
 def add_usage_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -191,7 +222,7 @@ def _create(args: argparse.Namespace) -> int:
         if args.user is not None:
             user = await user_by_name(conn, args.user) or await create_user(conn, UserCreate(name=args.user))
             body = msgspec.structs.replace(body, user_id=user.id)
-        return await create_key(conn, body, owned)
+        return await create_key(conn, body, owned, actor="cli")
 
     _check_target(body.callback_url, _config(args))
     created = _run(args, work, write=True)
@@ -221,7 +252,7 @@ def _webhook(args: argparse.Namespace) -> int:
                 if change is msgspec.UNSET:
                     view = await get_key(conn, args.id, owned)
                 else:
-                    view = await update_key(conn, args.id, KeyPatch(callback_url=change), owned)
+                    view = await update_key(conn, args.id, KeyPatch(callback_url=change), owned, actor="cli")
                     await bump_config_version(conn)
             return view, webhook_secret(await url_signing_secret(db), view.id)
 
@@ -229,6 +260,15 @@ def _webhook(args: argparse.Namespace) -> int:
     print(f"Key {view.id} ({view.name!r}):")
     print(f"webhook secret: {secret}")
     print(f"default callback URL: {view.callback_url or '-'}")
+    return 0
+
+
+@_main
+def _top_up(args: argparse.Namespace) -> int:
+    body = TopUp(usd=args.usd, note=args.note)
+    done = _run(args, lambda conn, owned: top_up(conn, args.id, body, owned, actor="cli"), write=True)
+    print(f"Added {_money(done.amount_usd)} to key {done.key_id}: quota {_money(done.quota_usd)}, "
+          f"remaining {_money(done.remaining_usd)} (credit {done.credit_id}).")  # fmt: skip
     return 0
 
 
@@ -304,4 +344,55 @@ def _usage(args: argparse.Namespace) -> int:
     print(format_table(headers, rows))
     if report.tasks:
         print("\nTasks: " + ", ".join(f"{status} {count}" for status, count in sorted(report.tasks.items())))
+    return 0
+
+
+@_main
+def _create_codes(args: argparse.Namespace) -> int:
+    raw = {"name": args.name, "count": args.count, "usd": args.usd, "expires_at": _time(args.expires, "--expires")}
+    try:
+        body = msgspec.convert(raw, BatchCreate)
+    except msgspec.ValidationError as exc:
+        raise CliError(f"invalid batch: {exc}", 2) from None
+    batch: BatchCreated = _run(args, lambda conn, owned: create_batch(conn, body), write=True)
+    expiry = f", expiring {batch.expires_at.isoformat()}" if batch.expires_at is not None else ""
+    print(f"Created {batch.count} codes worth {_money(batch.usd)} each in batch {batch.name!r}{expiry}:")
+    for code in batch.codes:
+        print(code.code)
+    print("Store them now: they are not shown again.")
+    return 0
+
+
+def _code_rows(codes: list[CodeView]) -> list[list[str]]:
+    def when(value: datetime | None) -> str:
+        return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+    return [
+        [str(c.id), c.batch, c.prefix, _money(c.usd), c.state, when(c.expires_at), when(c.used_at),
+         "-" if c.used_by_key_id is None else str(c.used_by_key_id)]
+        for c in codes
+    ]  # fmt: skip
+
+
+@_main
+def _list_codes(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 1000:
+        raise CliError("--limit must be from 1 to 1000", 2)
+
+    async def work(conn: AsyncConnection, owned: ConfigOwned) -> list[CodeView]:
+        return await list_redemption_codes(conn, batch=args.batch, state=args.state, limit=args.limit)
+
+    codes = _run(args, work, write=False)
+    if not codes:
+        print("No redemption codes.")
+        return 0
+    headers = ["ID", "BATCH", "PREFIX", "USD", "STATE", "EXPIRES", "USED", "USED BY KEY"]
+    print(format_table(headers, _code_rows(codes)))
+    return 0
+
+
+@_main
+def _disable_code(args: argparse.Namespace) -> int:
+    code = _run(args, lambda conn, owned: disable_code(conn, args.id), write=True)
+    print(f"Redemption code {code.id} ({code.prefix}) is {code.state}.")
     return 0

@@ -1,6 +1,7 @@
 """Every admin route, for the app's one route table, and how the ``/admin/`` area answers a miss.
 
-The resources live in ``admin_keys`` (users, keys), ``admin_catalog`` (groups, prices, channels),
+The resources live in ``admin_keys`` (users, keys), ``admin_credits`` (top-ups, credits, redemption codes),
+``admin_catalog`` (groups, prices, channels),
 ``admin_usage`` (usage, ledger, dead letters), ``admin_tasks`` (asynchronous tasks) and ``admin`` (channel
 health and probes); each builds its routes with ``admin_common.admin_route``.  Every one needs the admin
 key (``AdminAPI.check``, the table's guard for ``Auth.ADMIN_KEY``), and so does a miss under ``/admin/``:
@@ -19,6 +20,7 @@ import msgspec
 from omnirouter.api.admin import AdminAPI
 from omnirouter.api.admin_catalog import catalog_routes
 from omnirouter.api.admin_common import ADMIN_ERRORS, AdminContext, AdminRequest, Reply, admin_route, refusal
+from omnirouter.api.admin_credits import credit_routes
 from omnirouter.api.admin_keys import key_routes, user_routes
 from omnirouter.api.admin_tasks import task_routes
 from omnirouter.api.admin_usage import usage_routes
@@ -31,9 +33,9 @@ from omnirouter.ir import GatewayError
 __all__ = ["ADMIN_AREA", "AdminRoutes", "admin_document"]
 
 _DESCRIPTION = (
-    "Users, client keys, groups, prices, channels, usage and the ledger. Send the admin key as "
-    "'Authorization: Bearer <admin key>'. Money is in US dollars. Objects of the config file are read-only "
-    "here (409)."
+    "Users, client keys, top-ups and redemption codes, groups, prices, channels, usage and the ledger. "
+    "Send the admin key as 'Authorization: Bearer <admin key>'. Money is in US dollars. Objects of the config "
+    "file are read-only here (409)."
 )
 
 
@@ -69,6 +71,7 @@ class AdminRoutes:
         routes = [
             *user_routes(ctx),
             *key_routes(ctx),
+            *credit_routes(ctx),
             *catalog_routes(ctx),
             *usage_routes(ctx),
             *task_routes(ctx),

@@ -5,7 +5,10 @@
   docs/tasks.md "Webhooks"), never its hash;
 * ``GET /v1/dashboard/billing/usage?start_date=YYYY-MM-DD&end_date=YYYY-MM-DD``: OpenAI's legacy
   shape, ``{"object": "list", "total_usage": <cents>, "daily_costs": [...]}`` (``end_date`` exclusive);
-* ``GET /v1/dashboard/billing/subscription``: OpenAI's legacy quota shape (``hard_limit_usd``).
+* ``GET /v1/dashboard/billing/subscription``: OpenAI's legacy quota shape (``hard_limit_usd``);
+* ``POST /v1/key/redeem`` ``{"code": ...}``: redeem a redemption code for this key (``billing.credits``);
+  unknown, used, disabled and expired codes are 404 / 409 naming the problem, and a key with
+  :data:`REDEEM_FAILURES` failed attempts in a minute is refused (429) until the minute has passed.
 
 Errors are in OpenAI's format.  The key's IP allow-list and expiry apply as on every request: the route
 table checks them (``Auth.KEY_HOLDER``, :meth:`KeySelfAPI.guard`) before a handler runs.
@@ -14,27 +17,41 @@ table checks them (``Auth.KEY_HOLDER``, :meth:`KeySelfAPI.guard`) before a handl
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import msgspec
 
 from omnirouter.accounts import check_access
 from omnirouter.api.errors import OPENAI_ERRORS
+from omnirouter.billing.credits import Redeemed, redeem
 from omnirouter.gateway import Gateway
-from omnirouter.http.asgi import JSON_HEADERS, Receive, Scope, Send, send_response
+from omnirouter.http.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_response
 from omnirouter.http.routes import AUTH, Auth, Handler, QueryParam, Route, RouteDoc
 from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.limits import FailureLimit
 from omnirouter.storage import KeyRecord
 from omnirouter.storage.keys_repo import KeyView, get_key
 from omnirouter.storage.ownership import config_owned
-from omnirouter.storage.repo_common import NotFound
+from omnirouter.storage.repo_common import Conflict, NotFound, RepoError
 from omnirouter.tasks.webhooks import webhook_secret
 from omnirouter.usage.report import daily_model_costs
 
-__all__ = ["KeySelfAPI"]
+__all__ = ["REDEEM_FAILURES", "KeySelfAPI", "RedeemRequest"]
 
 MAX_DAYS = 100
+REDEEM_FAILURES = 5
+"""Failed redemptions (unknown, used, disabled, expired codes) a key may make per minute before a 429."""
+_MAX_REDEEM_BODY = 4096
+_CODE_FAILURES = frozenset(
+    {"redemption_code_invalid", "redemption_code_used", "redemption_code_disabled", "redemption_code_expired"}
+)
+
+
+class RedeemRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /v1/key/redeem``: the code to redeem for the calling key."""
+
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class KeySelfAPI:
@@ -43,6 +60,9 @@ class KeySelfAPI:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self._owned = config_owned(gateway.config)
+        self._failures = FailureLimit(
+            "redeem", REDEEM_FAILURES, 60.0, gateway.shared.redis, gateway.config.redis_prefix
+        )
 
     def routes(self) -> list[Route]:
         """The key holders' routes (each legacy billing path also without its ``/v1`` prefix)."""
@@ -64,6 +84,10 @@ class KeySelfAPI:
                     RouteDoc(query=dates, errors=(400, 401, 403), tag="key")) for prefix in ("/v1", "")),
             *(route(f"{prefix}/dashboard/billing/subscription", subscription, self.subscription)
               for prefix in ("/v1", "")),
+            Route("POST", "/v1/key/redeem", self.redeem, OPENAI_ERRORS, "Redeem a redemption code: its worth is "
+                  "added to the calling key's quota", Auth.KEY_HOLDER,
+                  doc=RouteDoc(body=RedeemRequest, response=Redeemed, errors=(400, 401, 403, 404, 409, 429),
+                               tag="key")),
         ]  # fmt: skip
 
     def guard(self, scope: Scope) -> KeyRecord:
@@ -105,6 +129,27 @@ class KeySelfAPI:
             },
         )
 
+    async def redeem(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/key/redeem``: credit the code's worth to the calling key, exactly once."""
+        key: KeyRecord = scope[AUTH]
+        wait = await self._failures.retry_after(key.id)
+        if wait is not None:
+            raise GatewayError(
+                ErrorKind.RATE_LIMIT,
+                f"Too many failed redemption attempts with this key; try again in {max(1, round(wait))} s.",
+                code="too_many_redemption_attempts",
+                retry_after=wait,
+            )
+        body = await _redeem_body(receive)
+        try:
+            async with self.gateway.db.engine.begin() as conn:
+                done = await redeem(conn, body.code, key.id, self._owned)
+        except RepoError as error:
+            if error.code in _CODE_FAILURES:
+                await self._failures.failed(key.id)
+            raise _client_error(error) from None
+        await _send_json(send, done)
+
     async def usage(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/dashboard/billing/usage``: daily costs per model, in cents."""
         key: KeyRecord = scope[AUTH]
@@ -121,6 +166,28 @@ class KeySelfAPI:
             for day, items in sorted(days.items())
         ]
         await _send_json(send, {"object": "list", "daily_costs": daily, "total_usage": total_nano / 10_000_000})
+
+
+async def _redeem_body(receive: Receive) -> RedeemRequest:
+    raw = await read_body(receive, _MAX_REDEEM_BODY)
+    try:
+        return msgspec.json.decode(raw, type=RedeemRequest)
+    except msgspec.ValidationError as exc:
+        raise GatewayError(
+            ErrorKind.INVALID_REQUEST, f'Invalid body: {exc}; send {{"code": "rc-..."}}.', param="code"
+        ) from None
+    except msgspec.DecodeError:
+        raise GatewayError(
+            ErrorKind.INVALID_REQUEST, 'The body must be JSON: {"code": "rc-..."}.', code="invalid_json"
+        ) from None
+
+
+def _client_error(error: RepoError) -> GatewayError:
+    """A refused redemption in the client's (OpenAI) error shape: 404, 409 or 400."""
+    if isinstance(error, NotFound):
+        return GatewayError(ErrorKind.NOT_FOUND, error.message, code=error.code, param=error.param)
+    status = 409 if isinstance(error, Conflict) else 400
+    return GatewayError(ErrorKind.INVALID_REQUEST, error.message, status=status, code=error.code, param=error.param)
 
 
 async def _send_json(send: Send, payload: Any) -> None:

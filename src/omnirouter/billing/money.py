@@ -1,4 +1,5 @@
-"""The only writer of money: keys' balances (``used_nano``, ``reserved_nano``) and reservation rows.
+"""The only writer of money: keys' balances (``used_nano``, ``reserved_nano``, credits to ``quota_nano``) and
+reservation rows.
 
 Every function takes the caller's connection, so money moves in the same transaction as the rows that
 explain it (a usage row and its charge, a recovered reservation and its ledger row) or not at all:
@@ -6,7 +7,8 @@ explain it (a usage row and its charge, a recovered reservation and its ledger r
 * ``hold``: set aside an amount against a key's remaining quota and record the reservation (atomic);
 * ``apply_charges``: add charged rows' costs to ``used_nano`` and release their reservations;
 * ``resolve_abandoned``: release reservations whose holder died, charging each its input estimate;
-* ``settle_task``: charge a finished task (zero when it failed) and release its reservation.
+* ``settle_task``: charge a finished task (zero when it failed) and release its reservation;
+* ``credit``: add a top-up or a redeemed code to a key's quota and record it (``credits`` row).
 
 Released amounts are those the deleted reservation rows held (``DELETE ... RETURNING``), so a
 reservation already resolved elsewhere is never released twice.  Keys are updated in id order, so
@@ -23,14 +25,17 @@ from sqlalchemy import Connection, bindparam, delete, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.storage import api_keys_table, reservations_table
+from omnirouter.storage.credits_repo import record_credit
 
 __all__ = [
     "REQUEST_HOLDER",
     "TASK_HOLDER",
     "Abandoned",
     "Charge",
+    "Credited",
     "apply_charges",
     "charge_keys",
+    "credit",
     "hold",
     "resolve_abandoned",
     "settle_task",
@@ -62,6 +67,21 @@ _CHARGE = (
         reserved_nano=_KEYS.c.reserved_nano - bindparam("b_released"),
     )
 )
+
+
+_CREDIT = (
+    update(_KEYS)
+    .where(_KEYS.c.id == bindparam("b_id"), _KEYS.c.quota_nano.is_not(None))
+    .values(quota_nano=_KEYS.c.quota_nano + bindparam("b_amount"))
+    .returning(_KEYS.c.quota_nano)
+)
+
+
+class Credited(NamedTuple):
+    """What ``credit`` did: the key's quota after it and the id of its ``credits`` row."""
+
+    quota_nano: int
+    credit_id: int
 
 
 class Charge(Protocol):
@@ -178,3 +198,31 @@ def settle_task(conn: Connection, task_id: str, key_id: int, cost_nano: int) -> 
         released += row.amount_nano
     charge_keys(conn, {key_id: cost_nano} if cost_nano > 0 else {}, {key_id: released} if released else {})
     return released
+
+
+async def credit(
+    conn: AsyncConnection,
+    *,
+    key_id: int,
+    amount_nano: int,
+    source: str,
+    actor: str,
+    note: str | None = None,
+    redemption_id: int | None = None,
+    at: datetime | None = None,
+) -> Credited | None:
+    """Add ``amount_nano`` to the quota of ``key_id`` and record the credit row, atomically; the new quota
+    and the row's id.
+
+    ``None`` (nothing written) when the key does not exist or has no quota (unlimited: nothing to add to).
+    The caller's transaction holds both writes, so a failure after this rolls the credit back too.
+    """
+    row = (await conn.execute(_CREDIT, {"b_id": key_id, "b_amount": amount_nano})).first()
+    if row is None:
+        return None
+    quota = int(row.quota_nano)
+    credit_id = await record_credit(
+        conn, key_id=key_id, amount_nano=amount_nano, quota_after_nano=quota, source=source, actor=actor, note=note,
+        redemption_id=redemption_id, at=at,
+    )  # fmt: skip
+    return Credited(quota, credit_id)

@@ -4,8 +4,18 @@
 replicas through Redis (``redis_url``).  See ``docs/accounts.md``.
 """
 
+from omnirouter.limits.failures import FailureLimit
 from omnirouter.limits.limiter import Lease, RateLimiter, UnlimitedLimiter, has_limits, rate_limited
 from omnirouter.limits.memory import MemoryLimiter
 from omnirouter.limits.redis import RedisLimiter
 
-__all__ = ["Lease", "MemoryLimiter", "RateLimiter", "RedisLimiter", "UnlimitedLimiter", "has_limits", "rate_limited"]
+__all__ = [
+    "FailureLimit",
+    "Lease",
+    "MemoryLimiter",
+    "RateLimiter",
+    "RedisLimiter",
+    "UnlimitedLimiter",
+    "has_limits",
+    "rate_limited",
+]

@@ -1,4 +1,5 @@
-"""Account tables: users, groups, prices, API-managed channels, open reservations, the change counter."""
+"""Account tables: users, groups, prices, API-managed channels, open reservations, the change counter,
+credits (every change of a key's quota) and redemption codes."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class UserRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     user_metadata: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Migration 0015: an Argon2id hash (argon2-cffi's encoded form) for signing in; NULL: no password.
+    password_hash: Mapped[str | None] = mapped_column(Text)
 
 
 class GroupRow(Base):
@@ -111,9 +114,54 @@ class SettingRow(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class CreditRow(Base):
+    """One change of a key's quota: a top-up, a redeemed code, or a quota set by the admin API / CLI.
+
+    ``amount_nano`` is signed (a lowered quota is negative), so for a key managed through the API the
+    sum of its rows is its ``quota_nano`` (0 while it is unlimited); ``quota_after_nano`` is the quota
+    the change left.  ``actor`` says who made it: ``admin`` (the admin API), ``cli``, ``key`` (its holder
+    redeeming a code) or ``migration`` (the opening balance of a key that existed before 0015).
+    """
+
+    __tablename__ = "credits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer, index=True)
+    amount_nano: Mapped[int] = mapped_column(BigInteger)
+    quota_after_nano: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(16))  # top_up, redemption, quota, opening
+    actor: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    redemption_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RedemptionCodeRow(Base):
+    """A code worth ``amount_nano`` that one key holder may redeem once; stored only as its SHA-256 hash.
+
+    ``status``: ``unused``, ``used`` (by ``used_by_key_id`` at ``used_at``) or ``disabled``; an unused code
+    past ``expires_at`` is expired (derived, not stored).
+    """
+
+    __tablename__ = "redemption_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch: Mapped[str] = mapped_column(String(128), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_prefix: Mapped[str] = mapped_column(String(16))
+    amount_nano: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="unused", server_default="unused")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by_key_id: Mapped[int | None] = mapped_column(Integer)
+
+
 users_table = cast(Table, UserRow.__table__)
 groups_table = cast(Table, GroupRow.__table__)
 prices_table = cast(Table, PriceRow.__table__)
 channels_table = cast(Table, ChannelRow.__table__)
 reservations_table = cast(Table, ReservationRow.__table__)
 settings_table = cast(Table, SettingRow.__table__)
+credits_table = cast(Table, CreditRow.__table__)
+redemption_codes_table = cast(Table, RedemptionCodeRow.__table__)

@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from omnirouter.storage.credits_repo import record_credit
 from omnirouter.storage.groups_repo import require_group
 from omnirouter.storage.keys import display_prefix, generate_key, hash_key
 from omnirouter.storage.models import KeyStatus, api_keys_table, utcnow
@@ -226,8 +227,24 @@ async def list_keys(
     return [key_view(row, owned) for row in await conn.execute(stmt)]
 
 
-async def create_key(conn: AsyncConnection, body: KeyCreate, owned: ConfigOwned) -> KeyWithSecret:
-    """Store a new key with every field of ``body``; the result carries the raw key, this once."""
+async def _record_quota_set(conn: AsyncConnection, key_id: int, old: int | None, new: int | None, actor: str) -> None:
+    """A credit row for a quota set here (its difference, signed), so the key's credits sum to its quota."""
+    if old == new:
+        return
+    note = "quota set to unlimited" if new is None else "quota set"
+    await record_credit(
+        conn, key_id=key_id, amount_nano=(new or 0) - (old or 0), quota_after_nano=new, source="quota", actor=actor,
+        note=note,
+    )  # fmt: skip
+
+
+async def create_key(
+    conn: AsyncConnection, body: KeyCreate, owned: ConfigOwned, *, actor: str = "admin"
+) -> KeyWithSecret:
+    """Store a new key with every field of ``body``; the result carries the raw key, this once.
+
+    A quota is recorded as the key's first credit (``credits_repo``), by ``actor`` (``admin`` or ``cli``).
+    """
     values = await _columns(conn, msgspec.structs.asdict(body), owned)
     secret = generate_key()
     values.update(
@@ -235,16 +252,30 @@ async def create_key(conn: AsyncConnection, body: KeyCreate, owned: ConfigOwned)
     )
     table = api_keys_table
     key_id = (await conn.execute(table.insert().values(values).returning(table.c.id))).scalar_one()
+    await _record_quota_set(conn, int(key_id), None, values.get("quota_nano"), actor)
     return _with_secret(await get_key(conn, int(key_id), owned), secret)
 
 
-async def update_key(conn: AsyncConnection, key_id: int, patch: KeyPatch, owned: ConfigOwned) -> KeyView:
-    """Change the fields ``patch`` sets (config-file and revoked keys are a ``Conflict``)."""
-    _refuse(await _row(conn, key_id), owned, "changed")
+async def update_key(
+    conn: AsyncConnection, key_id: int, patch: KeyPatch, owned: ConfigOwned, *, actor: str = "admin"
+) -> KeyView:
+    """Change the fields ``patch`` sets (config-file and revoked keys are a ``Conflict``).
+
+    A changed quota is recorded as a credit of the difference (``credits_repo``).  The row is locked
+    first (a no-op write: the SQLite write lock, a PostgreSQL row lock), so a top-up committed meanwhile
+    cannot slip between the quota read here and the one written.
+    """
+    if not isinstance(patch.quota_usd, msgspec.UnsetType):
+        table = api_keys_table
+        await conn.execute(update(table).where(table.c.id == key_id).values(quota_nano=table.c.quota_nano))
+    row = await _row(conn, key_id)
+    _refuse(row, owned, "changed")
     fields = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
     values = await _columns(conn, fields, owned)
     if values:
         await conn.execute(update(api_keys_table).where(api_keys_table.c.id == key_id).values(values))
+    if "quota_nano" in values:
+        await _record_quota_set(conn, key_id, row.quota_nano, values["quota_nano"], actor)
     return await get_key(conn, key_id, owned)
 
 

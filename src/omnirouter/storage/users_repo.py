@@ -1,7 +1,13 @@
-"""Users: people or services that own client keys.  Disabling a user stops every key of theirs."""
+"""Users: people or services that own client keys.  Disabling a user stops every key of theirs.
+
+A user may have a password (for signing in to the console; ``accounts.verify_user_password``): it is set
+through ``password`` on create or change, stored only as an Argon2id hash (``storage/passwords.py``) and
+never shown — a view says ``has_password``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.storage.accounts_models import users_table
 from omnirouter.storage.models import api_keys_table, utcnow
+from omnirouter.storage.passwords import hash_password
 from omnirouter.storage.repo_common import Conflict, Invalid, NotFound, dump_json, load_json_object
 
 __all__ = [
@@ -30,6 +37,8 @@ __all__ = [
 
 UserName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 UserStatus = Literal["active", "disabled"]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]
+"""At least 8 characters; at most 1,024 (Argon2 takes any length, but a bound keeps requests small)."""
 
 
 class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -39,6 +48,7 @@ class UserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=256)] | None = None
     status: UserStatus = "active"
     metadata: dict[str, Any] | None = None
+    password: Password | None = None
 
 
 class UserPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -48,6 +58,7 @@ class UserPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=256)] | msgspec.UnsetType | None = msgspec.UNSET
     status: UserStatus | msgspec.UnsetType = msgspec.UNSET
     metadata: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
+    password: Password | msgspec.UnsetType | None = msgspec.UNSET  # null removes it (no sign-in)
 
 
 class UserView(msgspec.Struct, kw_only=True):
@@ -60,6 +71,7 @@ class UserView(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any] | None
     created_at: datetime
     keys: int
+    has_password: bool = False
 
 
 def _view(row: Any, keys: int) -> UserView:
@@ -71,6 +83,7 @@ def _view(row: Any, keys: int) -> UserView:
         metadata=load_json_object(row.user_metadata),
         created_at=row.created_at,
         keys=keys,
+        has_password=row.password_hash is not None,
     )
 
 
@@ -120,6 +133,7 @@ async def _name_taken(conn: AsyncConnection, name: str, other_than: int | None =
 
 async def create_user(conn: AsyncConnection, body: UserCreate) -> UserView:
     """Create a user; a taken name is a ``Conflict``."""
+    password_hash = None if body.password is None else await asyncio.to_thread(hash_password, body.password)
     await _name_taken(conn, body.name)
     values = {
         "name": body.name,
@@ -127,6 +141,7 @@ async def create_user(conn: AsyncConnection, body: UserCreate) -> UserView:
         "status": body.status,
         "user_metadata": dump_json(body.metadata),
         "created_at": utcnow(),
+        "password_hash": password_hash,
     }
     try:
         user_id = (await conn.execute(users_table.insert().values(values).returning(users_table.c.id))).scalar_one()
@@ -137,8 +152,11 @@ async def create_user(conn: AsyncConnection, body: UserCreate) -> UserView:
 
 async def update_user(conn: AsyncConnection, user_id: int, patch: UserPatch) -> UserView:
     """Change the fields ``patch`` sets; ``NotFound`` / ``Conflict`` as for create."""
-    await get_user(conn, user_id)
     values: dict[str, Any] = {}
+    if not isinstance(patch.password, msgspec.UnsetType):
+        password = patch.password
+        values["password_hash"] = None if password is None else await asyncio.to_thread(hash_password, password)
+    await get_user(conn, user_id)
     if not isinstance(patch.name, msgspec.UnsetType):
         await _name_taken(conn, patch.name, user_id)
         values["name"] = patch.name
