@@ -18,6 +18,7 @@ from omnirouter.storage.accounts_models import (
     settings_table,
     users_table,
 )
+from omnirouter.storage.console_sessions import ConsoleSessionRow, console_sessions_table
 from omnirouter.storage.database import Database
 from omnirouter.storage.keys import KeyRecord, KeyStore, generate_key, hash_key
 from omnirouter.storage.migrate import alembic_config, migrate
@@ -41,6 +42,7 @@ __all__ = [
     "ApiKeyRow",
     "Base",
     "ChannelRow",
+    "ConsoleSessionRow",
     "Database",
     "DeadLetterRow",
     "GroupRow",
@@ -58,6 +60,7 @@ __all__ = [
     "alembic_config",
     "api_keys_table",
     "channels_table",
+    "console_sessions_table",
     "dead_letters_table",
     "generate_key",
     "groups_table",
