@@ -1,0 +1,105 @@
+// Channels: health (GET /admin/channels), settings (GET /admin/channel-settings), probes, and API channels'
+// create / edit / disable.  Config-file channels are read-only.
+import { api } from '../api.js';
+import { clear, h, ms, splitList, table } from '../dom.js';
+
+// The provider kinds of providers/kinds.py.
+const PROVIDERS = ['openai', 'anthropic', 'gemini', 'deepseek', 'moonshot', 'zhipu', 'xai', 'qianfan', 'hunyuan', 'spark',
+  'dashscope', 'minimax', 'volcengine', 'ark', 'cohere', 'jina', 'voyage', 'elevenlabs', 'bfl', 'kling', 'vidu', 'jimeng',
+  'tencent', 'pixverse', 'suno', 'midjourney', 'serper'];
+
+export async function channelsPage(page) {
+  const error = h('p', { class: 'error', role: 'alert' });
+  const results = h('div', { id: 'probe-results' });
+  const listing = h('div', { id: 'channel-list' });
+  const refreshAll = () => refresh(listing, results, error);
+  const testAll = h('button', { type: 'button', id: 'test-all', text: 'Test all channels', onclick: () =>
+    probe(results, error, undefined, refreshAll) });
+  const form = h('form', { class: 'grid', id: 'create-channel' },
+    h('label', {}, 'Name', h('input', { name: 'name', required: true })),
+    h('label', {}, 'Provider', h('select', { name: 'provider' }, PROVIDERS.map((p) => h('option', { value: p, text: p })))),
+    h('label', {}, 'Base URL', h('input', { name: 'base_url', type: 'url', placeholder: 'https://api.example.com/v1' })),
+    h('label', {}, 'API key', h('input', { name: 'api_key', type: 'password', autocomplete: 'off' })),
+    h('label', {}, 'Models (comma-separated patterns)', h('input', { name: 'models', required: true })),
+    h('button', { type: 'submit', text: 'Create channel' }));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.textContent = '';
+    const v = (name) => form.elements[name].value.trim();
+    const body = { name: v('name'), provider: v('provider'), models: splitList(v('models')) || [] };
+    if (v('base_url')) body.base_url = v('base_url');
+    if (v('api_key')) body.api_keys = [v('api_key')];
+    try {
+      await api('POST', '/admin/channels', body);
+      form.reset();
+      await refreshAll();
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  });
+  page.append(h('h1', { text: 'Channels' }), h('div', { class: 'toolbar' }, testAll), error, results, listing,
+    h('h2', { text: 'New API channel' }), form);
+  await refreshAll();
+}
+
+async function probe(results, error, name, after) {
+  error.textContent = '';
+  clear(results).append(h('p', { class: 'muted', text: 'Testing…' }));
+  try {
+    const found = await api('POST', '/admin/channels/test', name ? { name } : undefined);
+    clear(results).append(h('h2', { text: 'Test results' }), table([
+      ['Channel', (r) => r.channel],
+      ['Model', (r) => r.model],
+      ['Result', (r) => h('span', { class: 'badge ' + (r.ok ? 'ok' : 'bad'), text: r.ok ? 'ok' : 'failed' })],
+      ['Status', (r) => r.status ?? '—'],
+      ['Latency', (r) => ms(r.latency_ms), { num: true }],
+      ['Error', (r) => r.error ?? ''],
+    ], found));
+    await after();
+  } catch (e) {
+    clear(results);
+    error.textContent = e.message;
+  }
+}
+
+async function refresh(listing, results, error) {
+  const [health, settings] = await Promise.all([api('GET', '/admin/channels'), api('GET', '/admin/channel-settings')]);
+  const byName = new Map(health.map((c) => [c.name, c]));
+  const rows = settings.data.map((s) => ({ ...s, health: byName.get(s.name) }));
+  const act = async (work) => {
+    error.textContent = '';
+    try {
+      await work();
+      await refresh(listing, results, error);
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  };
+  const actions = (c) => {
+    const test = h('button', { type: 'button', class: 'secondary', text: 'Test', disabled: !c.health,
+      onclick: () => probe(results, error, c.name, () => refresh(listing, results, error)) });
+    if (c.source !== 'api') return h('span', { class: 'actions' }, test, h('span', { class: 'muted', text: 'config file' }));
+    const next = c.status === 'disabled' ? 'active' : 'disabled';
+    return h('span', { class: 'actions' }, test,
+      h('button', { type: 'button', class: 'secondary', text: 'Edit models', onclick: () => act(async () => {
+        const models = prompt(`Models of ${c.name} (comma-separated patterns)`, c.models.join(', '));
+        if (models !== null) await api('PATCH', `/admin/channels/${encodeURIComponent(c.name)}`, { models: splitList(models) || [] });
+      }) }),
+      h('button', { type: 'button', class: next === 'disabled' ? 'danger' : 'secondary',
+        text: next === 'disabled' ? 'Disable' : 'Enable', onclick: () => act(() =>
+          api('PATCH', `/admin/channels/${encodeURIComponent(c.name)}`, { status: next })) }));
+  };
+  clear(listing).append(table([
+    ['Name', (c) => c.name],
+    ['Source', (c) => c.source],
+    ['Status', (c) => c.status],
+    ['Provider', (c) => c.provider],
+    ['Breaker', (c) => c.health?.breaker ?? '—'],
+    ['In flight', (c) => c.health?.in_flight ?? '—', { num: true }],
+    ['Usable keys', (c) => (c.health ? `${c.health.usable_keys} / ${c.health.total_keys}` : '—'), { num: true }],
+    ['Models', (c) => c.models.join(', ')],
+    ['Priority / weight', (c) => `${c.priority} / ${c.weight}`],
+    ['', actions],
+  ], rows));
+  listing.dataset.count = String(rows.length);
+}
