@@ -1,4 +1,4 @@
-// Small DOM helpers: every text goes in through textContent (never innerHTML), so no answer can inject markup.
+// Small DOM helpers: every text goes in through textContent (never as markup), so no answer can inject HTML.
 
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
