@@ -169,7 +169,7 @@ async def test_wrong_keys_and_bad_requests_are_refused(served: Served) -> None:
     status, body = await browser.sign_in("sk-not-a-key")
     assert (status, body["error"]["code"]) == (401, "invalid_key")
     assert browser.cookie is None and browser.set_cookie is None
-    status, body, headers = await browser.request(
+    status, body, _ = await browser.request(
         "POST", "/dashboard/api/session", None, content_type="application/x-www-form-urlencoded"
     )
     assert (status, body["error"]["code"]) == (400, "invalid_body")
@@ -284,7 +284,7 @@ async def test_sessions_work_across_gateways_sharing_a_database(
         second = Browser(served.session, replica)
         second.cookie, second.csrf = first.cookie, first.csrf
         status, created = await second.call("POST", "/admin/keys", {"name": "via-replica"}, csrf=True)
-        assert status == 201
+        assert (status, created["name"]) == (201, "via-replica")
         assert (await second.call("DELETE", "/dashboard/api/session", csrf=True))[0] == 200
         assert (await first.call("GET", "/admin/keys"))[0] == 401
 
