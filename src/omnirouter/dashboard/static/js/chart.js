@@ -25,7 +25,7 @@ export function lineChart(container, title, xs, series, format) {
         value: (u, v) => (v === null || v === undefined ? '—' : format ? format(v) : v),
       })),
     ],
-    axes: [{}, { size: 70, values: (u, ticks) => ticks.map((v) => (format ? format(v) : v)) }],
+    axes: [{}, { size: 90, values: (u, ticks) => ticks.map((v) => (format ? format(v) : v)) }],
     scales: { x: { time: true } },
     legend: { live: true },
   };

@@ -41,7 +41,13 @@ export function card(label, value, id) {
   return h('div', { class: 'card' }, h('div', { class: 'label', text: label }), h('div', { class: 'value', id, text: value }));
 }
 
-export const usd = (v) => (v === null || v === undefined ? '—' : '$' + Number(v).toFixed(Math.abs(v) < 1 && v !== 0 ? 6 : 2));
+// USD with cents, and the sub-cent digits (to a millionth) when there are any: 5 → $5.00, 4.99535 → $4.99535.
+export function usd(v) {
+  if (v === null || v === undefined) return '—';
+  const text = Number(v).toFixed(6).replace(/0+$/, '');
+  const [whole, fraction = ''] = text.split('.');
+  return '$' + whole + '.' + fraction.padEnd(2, '0');
+}
 export const int = (v) => (v === null || v === undefined ? '—' : Number(v).toLocaleString('en-US'));
 export const ms = (v) => (v === null || v === undefined ? '—' : Math.round(v).toLocaleString('en-US') + ' ms');
 export const when = (v) => (v ? new Date(v).toISOString().replace('T', ' ').slice(0, 19) + 'Z' : '—');

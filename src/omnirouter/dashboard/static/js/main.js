@@ -48,7 +48,7 @@ function showConsole(signedIn) {
 
 async function route() {
   if (!session) return;
-  const [slug, ...rest] = (location.hash.replace(/^#\/?/, '') || '').split('/');
+  const [slug, ...rest] = location.hash.replace(/^#\/?/, '').split('?')[0].split('/');
   const found = pages().find(([name]) => name === slug) || pages()[0];
   if (found[0] !== slug) {
     history.replaceState(null, '', `#/${found[0]}`);
