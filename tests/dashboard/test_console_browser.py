@@ -48,7 +48,7 @@ async def page(tmp_path: Path) -> AsyncIterator[Page]:
         opened = await context.new_page()
         opened.set_default_timeout(15_000)
         problems: list[str] = []  # script errors and CSP violations (console errors other than failed loads)
-        failed: list[tuple[str, int]] = []  # answers of 400 and above
+        failed: list[tuple[str, str, int]] = []  # answers of 400 and above
         opened.on(
             "console",
             lambda message: (
@@ -60,7 +60,11 @@ async def page(tmp_path: Path) -> AsyncIterator[Page]:
         opened.on("pageerror", lambda error: problems.append(str(error)))
         opened.on(
             "response",
-            lambda response: failed.append((response.url, response.status)) if response.status >= 400 else None,
+            lambda response: (
+                failed.append((response.request.method, response.url, response.status))
+                if response.status >= 400
+                else None
+            ),
         )
         opened.problems = problems  # type: ignore[attr-defined]
         opened.failed = failed  # type: ignore[attr-defined]
@@ -105,13 +109,19 @@ async def _ledger(http: Http, key_id: int, count: int) -> list[dict[str, Any]]:
     raise AssertionError("the request did not reach the ledger")
 
 
-async def test_admin_console_and_key_holder_portal_in_chromium(served: Any, page: Page, tmp_path: Path) -> None:
+async def test_admin_console_and_key_holder_portal_in_chromium(
+    served: Any, page: Page, tmp_path: Path, mock_upstream: MockUpstream
+) -> None:
     gateway: RunningGateway = served[0]
     http: Http = served[1]
 
-    # Sign in as the admin: the overview opens.
+    # A wrong key is refused in the form; the admin key opens the overview.
     await page.goto(f"{gateway.url}/dashboard")
     await expect(page.locator("#sign-in")).to_be_visible()
+    await page.fill("#key", "sk-wrong-key")
+    await page.click("#sign-in-form button[type=submit]")
+    await expect(page.locator("#sign-in-error")).to_have_text("That key is not valid here.")
+    await expect(page.locator("#key")).to_have_value("")
     await page.fill("#key", ADMIN_KEY)
     await page.click("#sign-in-form button[type=submit]")
     await expect(page.locator("#total-requests")).to_be_visible()
@@ -169,12 +179,33 @@ async def test_admin_console_and_key_holder_portal_in_chromium(served: Any, page
     )
     await _shot(page, "overview", tmp_path)
 
-    # Channels: health and a test of every channel.
+    # Channels: create an API channel on the mock, test it alone, then test all; disable it.
     await page.click("nav a[data-page=channels]")
     await expect(page.locator("#channel-list")).to_contain_text("mock-openai")
-    await page.click("#test-all")
+    await page.fill("#create-channel input[name=name]", "console-made")
+    await page.select_option("#create-channel select[name=provider]", "openai")
+    await page.fill("#create-channel input[name=base_url]", f"{mock_upstream.url}/v1")
+    await page.fill("#create-channel input[name=api_key]", "sk-upstream-made-in-the-console")
+    await page.fill("#create-channel input[name=models]", "console-model")
+    await page.click("#create-channel button[type=submit]")
+    made = page.locator("#channel-list tr", has_text="console-made")
+    await expect(made).to_contain_text("api")
+    await expect(made).to_contain_text("closed")  # routed: this worker reports its breaker
+    await made.get_by_role("button", name="Test").click()
+    await expect(page.locator("#probe-results tbody tr")).to_have_count(1)
+    await expect(page.locator("#probe-results")).to_contain_text("console-model")
     await expect(page.locator("#probe-results")).to_contain_text("ok")
+    await page.click("#test-all")
+    await expect(page.locator("#probe-results tbody tr")).to_have_count(2)
+    await expect(page.locator("#probe-results .badge.bad")).to_have_count(0)
+    _, probes = await http.admin("POST", "/admin/channels/test")
+    assert sorted(p["channel"] for p in probes) == ["console-made", "mock-openai"] and all(p["ok"] for p in probes)
     await _shot(page, "channels", tmp_path)
+    assert "sk-upstream-made-in-the-console" not in await page.content()  # upstream keys are masked
+    await made.get_by_role("button", name="Disable").click()
+    await expect(made).to_contain_text("disabled")
+    _, settings = await http.admin("GET", "/admin/channels/console-made")
+    assert settings["status"] == "disabled"
 
     # Sign out; the key holder signs in with the new key and sees its own portal.
     await page.click("#sign-out")
@@ -194,5 +225,6 @@ async def test_admin_console_and_key_holder_portal_in_chromium(served: Any, page
     await _shot(page, "portal", tmp_path)
     await _no_secret_in_browser(page, ADMIN_KEY, secret)
     assert page.problems == []  # type: ignore[attr-defined]
-    # The one refusal: the first page load asking for a session before anyone signed in.
-    assert page.failed == [(f"{gateway.url}/dashboard/api/session", 401)]  # type: ignore[attr-defined]
+    # The only refusals: the first page load asking for a session before anyone signed in, and the wrong key.
+    session = f"{gateway.url}/dashboard/api/session"
+    assert page.failed == [("GET", session, 401), ("POST", session, 401)]  # type: ignore[attr-defined]

@@ -1,7 +1,8 @@
 // Channels: health (GET /admin/channels), settings (GET /admin/channel-settings), probes, and API channels'
-// create / edit / disable.  Config-file channels are read-only.
-import { api } from '../api.js';
-import { clear, h, ms, splitList, table } from '../dom.js';
+// create / edit / disable, and each channel's requests and error rate over 24 hours (GET /admin/usage?by=channel).
+// Config-file channels are read-only.
+import { api, query } from '../api.js';
+import { clear, h, int, ms, splitList, table } from '../dom.js';
 
 // The provider kinds of providers/kinds.py.
 const PROVIDERS = ['openai', 'anthropic', 'gemini', 'deepseek', 'moonshot', 'zhipu', 'xai', 'qianfan', 'hunyuan', 'spark',
@@ -37,7 +38,8 @@ export async function channelsPage(page) {
       error.textContent = e.message;
     }
   });
-  page.append(h('h1', { text: 'Channels' }), h('div', { class: 'toolbar' }, testAll), error, results, listing,
+  page.append(h('h1', { text: 'Channels' }), h('div', { class: 'toolbar' }, testAll), error, results,
+    h('h2', { text: 'All channels' }), listing,
     h('h2', { text: 'New API channel' }), form);
   await refreshAll();
 }
@@ -63,9 +65,15 @@ async function probe(results, error, name, after) {
 }
 
 async function refresh(listing, results, error) {
-  const [health, settings] = await Promise.all([api('GET', '/admin/channels'), api('GET', '/admin/channel-settings')]);
+  const from = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
+  const [health, settings, usage] = await Promise.all([
+    api('GET', '/admin/channels'),
+    api('GET', '/admin/channel-settings'),
+    api('GET', '/admin/usage' + query({ by: 'channel', from })),
+  ]);
   const byName = new Map(health.map((c) => [c.name, c]));
-  const rows = settings.data.map((s) => ({ ...s, health: byName.get(s.name) }));
+  const recent = new Map(usage.data.map((g) => [g.group, g]));
+  const rows = settings.data.map((s) => ({ ...s, health: byName.get(s.name), recent: recent.get(s.name) }));
   const act = async (work) => {
     error.textContent = '';
     try {
@@ -97,6 +105,9 @@ async function refresh(listing, results, error) {
     ['Breaker', (c) => c.health?.breaker ?? '—'],
     ['In flight', (c) => c.health?.in_flight ?? '—', { num: true }],
     ['Usable keys', (c) => (c.health ? `${c.health.usable_keys} / ${c.health.total_keys}` : '—'), { num: true }],
+    ['Requests 24 h', (c) => int(c.recent?.requests ?? 0), { num: true }],
+    ['Error rate 24 h', (c) => (c.recent?.requests ? ((100 * c.recent.errors) / c.recent.requests).toFixed(1) + '%' : '—'),
+      { num: true }],
     ['Models', (c) => c.models.join(', ')],
     ['Priority / weight', (c) => `${c.priority} / ${c.weight}`],
     ['', actions],
