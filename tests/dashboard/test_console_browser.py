@@ -178,6 +178,14 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
         "data-total", str(usage["totals"]["requests"] + usage["totals"]["errors"])
     )
     await _shot(page, "overview", tmp_path)
+    tester = next(k["id"] for k in keys["data"] if k["name"] == "tester")  # the config key: no request yet
+    await page.fill("#overview-filters input[name=key_id]", str(tester))
+    await page.click("#overview-filters button[type=submit]")
+    await expect(page.locator("#total-requests")).to_have_text("0")
+    await page.fill("#overview-filters input[name=key_id]", str(key_id))
+    await page.select_option("#overview-filters select[name=bucket]", "day")
+    await expect(page.locator("#total-requests")).to_have_text("1")
+    assert page.url.endswith(f"#/overview/day?key_id={key_id}")
 
     # Channels: create an API channel on the mock, test it alone, then test all; disable it.
     await page.click("nav a[data-page=channels]")

@@ -1,25 +1,38 @@
-// Overview: totals, charts over time (GET /admin/usage/series), top models and spenders, tasks by state.
+// Overview: totals, charts over time (GET /admin/usage/series), top models and spenders, tasks by state; all of it
+// for one model, channel, key or user when asked (the admin API's usage filters).
 import { api, query } from '../api.js';
 import { lineChart } from '../chart.js';
 import { card, h, int, ms, table, usd } from '../dom.js';
 
 const SPANS = { hour: 24 * 3600 * 1000, day: 30 * 24 * 3600 * 1000 };
 
+const FILTERS = [['model', 'Model'], ['channel', 'Channel'], ['key_id', 'Key id'], ['user_id', 'User id']];
+
 export async function overviewPage(page, args) {
   const bucket = args[0] === 'day' ? 'day' : 'hour';
-  page.append(
-    h('h1', { text: 'Overview' }),
-    h('div', { class: 'toolbar' },
-      h('label', {}, 'Per',
-        h('select', { id: 'bucket', onchange: (e) => { location.hash = `#/overview/${e.target.value}`; } },
-          h('option', { value: 'hour', selected: bucket === 'hour', text: 'hour (last 24 hours)' }),
-          h('option', { value: 'day', selected: bucket === 'day', text: 'day (last 30 days)' })))),
-  );
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const filters = Object.fromEntries(FILTERS.map(([name]) => [name, params.get(name)]));
+  const form = h('form', { class: 'toolbar', id: 'overview-filters' },
+    h('label', {}, 'Per',
+      h('select', { name: 'bucket' },
+        h('option', { value: 'hour', selected: bucket === 'hour', text: 'hour (last 24 hours)' }),
+        h('option', { value: 'day', selected: bucket === 'day', text: 'day (last 30 days)' }))),
+    FILTERS.map(([name, label]) => h('label', {}, label, h('input', { name, value: filters[name] || '', size: 14 }))),
+    h('button', { type: 'submit', text: 'Show' }));
+  const apply = (event) => {
+    event?.preventDefault();
+    const chosen = new URLSearchParams();
+    for (const [name] of FILTERS) if (form.elements[name].value.trim()) chosen.set(name, form.elements[name].value.trim());
+    location.hash = `#/overview/${form.elements.bucket.value}` + (chosen.toString() ? '?' + chosen : '');
+  };
+  form.addEventListener('submit', apply);
+  form.elements.bucket.addEventListener('change', apply);
+  page.append(h('h1', { text: 'Overview' }), form);
   const from = new Date(Date.now() - SPANS[bucket]).toISOString();
   const [series, byModel, byKey] = await Promise.all([
-    api('GET', '/admin/usage/series' + query({ bucket })),
-    api('GET', '/admin/usage' + query({ by: 'model', from })),
-    api('GET', '/admin/usage' + query({ by: 'key', from })),
+    api('GET', '/admin/usage/series' + query({ bucket, ...filters })),
+    api('GET', '/admin/usage' + query({ by: 'model', from, ...filters })),
+    api('GET', '/admin/usage' + query({ by: 'key', from, ...filters })),
   ]);
   const t = byModel.totals;
   const errorRate = t.requests ? ((100 * t.errors) / t.requests).toFixed(1) + '%' : '—';
