@@ -316,3 +316,24 @@ async def test_sign_ins_in_parallel_each_get_their_own_session(served: Served) -
     assert len({b.cookie for b in browsers}) == 5 and len({b.csrf for b in browsers}) == 5
     for b in browsers:
         assert (await b.call("GET", "/admin/keys"))[0] == 200
+
+
+async def test_failed_sign_ins_are_throttled_per_address(mock_upstream: MockUpstream, tmp_path: Path) -> None:
+    """After 10 wrong keys within a minute, every sign-in from that address is refused for a while (the right
+    key too: else the throttle would still answer which guess was right)."""
+    config = make_config(mock_upstream.url, tmp_path / "gw.db", admin_key=ADMIN_KEY)
+    async with running_gateway(config) as gateway, aiohttp.ClientSession() as session:
+        browser = Browser(session, gateway)
+        for attempt in range(10):
+            assert (await browser.sign_in(f"sk-guess-{attempt}"))[0] == 401
+        status, body, headers = await browser.request("POST", "/dashboard/api/session", {"key": ADMIN_KEY})
+        assert (status, body["error"]["code"]) == (429, "too_many_sign_ins")
+        assert 1 <= int(headers["retry-after"]) <= 60
+        _assert_console_headers(headers)
+        status, body = await browser.sign_in(ADMIN_KEY)
+        assert status == 429 and browser.cookie is None
+        assert (await served_admin(session, gateway)) == 200  # the admin API itself is unaffected
+
+
+async def served_admin(session: aiohttp.ClientSession, gateway: RunningGateway) -> int:
+    return (await Http(session, gateway.url).admin("GET", "/admin/keys"))[0]

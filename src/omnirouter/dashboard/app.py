@@ -3,8 +3,8 @@
 * ``GET /dashboard`` (and ``/dashboard/``): the page (``static/index.html``); ``GET /dashboard/<file>``:
   a shipped file (``static_files.py``), with ETag / ``If-None-Match``; HEAD too;
 * ``POST /dashboard/api/session`` ``{"key": "..."}``: sign in (sets the session cookie; answers
-  :class:`~omnirouter.dashboard.sessions.SignedIn`); ``GET``: the current session; ``DELETE``: sign out
-  (CSRF token required).
+  :class:`~omnirouter.dashboard.sessions.SignedIn`; failures are throttled per address, ``throttle.py``);
+  ``GET``: the current session; ``DELETE``: sign out (CSRF token required).
 
 Every answer under ``/dashboard`` carries :data:`SECURITY_HEADERS`: a Content-Security-Policy whose
 ``script-src`` is ``'self'`` only (no inline script, no inline handlers, no ``eval``), ``nosniff``, no
@@ -15,13 +15,16 @@ the session cookie; nothing here serves data.
 from __future__ import annotations
 
 import logging
+import math
 from urllib.parse import urlsplit
 
 import msgspec
 import orjson
 
+from omnirouter.accounts.access import client_address
 from omnirouter.dashboard.sessions import ConsoleSessions
 from omnirouter.dashboard.static_files import StaticFiles
+from omnirouter.dashboard.throttle import SignInThrottle
 from omnirouter.http.asgi import ClientDisconnected, Headers, Receive, Scope, Send, header, read_body, send_response
 from omnirouter.ir import ErrorKind, GatewayError
 
@@ -67,9 +70,12 @@ class SignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class ConsoleApp:
     """Serves everything under ``/dashboard``."""
 
-    def __init__(self, sessions: ConsoleSessions, files: StaticFiles | None = None) -> None:
+    def __init__(
+        self, sessions: ConsoleSessions, files: StaticFiles | None = None, throttle: SignInThrottle | None = None
+    ) -> None:
         self.sessions = sessions
         self.files = files or StaticFiles()
+        self.throttle = throttle or SignInThrottle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -78,7 +84,10 @@ class ConsoleApp:
             else:
                 await self._static(scope, send)
         except GatewayError as error:
-            await self._json(send, error.status, _error_body(error), [])
+            retry: Headers = []
+            if error.retry_after is not None:
+                retry.append((b"retry-after", b"%d" % max(1, math.ceil(error.retry_after))))
+            await self._json(send, error.status, _error_body(error), retry)
         except ClientDisconnected:
             return
         except Exception:
@@ -118,7 +127,15 @@ class ConsoleApp:
             await self._json(send, 200, msgspec.json.encode(await self.sessions.current(scope)), [])
         elif method == "POST":
             _same_origin(scope)
-            token, signed_in = await self.sessions.sign_in(scope, await _read_key(scope, receive))
+            address = client_address(scope) or ""
+            self.throttle.check(address)
+            key = await _read_key(scope, receive)
+            try:
+                token, signed_in = await self.sessions.sign_in(scope, key)
+            except GatewayError as error:
+                if error.status == 401:
+                    self.throttle.failed(address)
+                raise
             cookie = (b"set-cookie", self.sessions.set_cookie(scope, token))
             await self._json(send, 200, msgspec.json.encode(signed_in), [cookie])
         elif method == "DELETE":
