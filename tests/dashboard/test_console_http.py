@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.helpers.console_client import Browser
 from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.console_client import Browser
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, raw_connection, running_gateway
 
 
