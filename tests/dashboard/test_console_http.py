@@ -6,38 +6,51 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import aiohttp
+import msgspec
 import pytest
+from sqlalchemy import update
 
+from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
+from omnirouter.storage import console_sessions_table
 from tests.helpers.admin_client import ADMIN_KEY, Http
 from tests.helpers.console_client import Browser
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, raw_connection, running_gateway
+from tests.helpers.postgres import reset_postgres
 
 
 class Served:
-    def __init__(self, gateway: RunningGateway, session: aiohttp.ClientSession, db_path: Path) -> None:
-        self.gateway, self.session, self.db_path = gateway, session, db_path
+    def __init__(self, gateway: RunningGateway, session: aiohttp.ClientSession, config: GatewayConfig) -> None:
+        self.gateway, self.session, self.config = gateway, session, config
         self.http = Http(session, gateway.url)
 
     def browser(self) -> Browser:
         return Browser(self.session, self.gateway)
 
 
-@pytest.fixture(scope="module")
-async def served(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Served]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def served(
+    request: pytest.FixtureRequest,
+    mock_upstream: MockUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_url: str,
+) -> AsyncIterator[Served]:
+    """One gateway per backend (the module's own PostgreSQL database: the sessions table starts empty)."""
     db_path = tmp_path_factory.mktemp("console") / "gw.db"
     config = make_config(mock_upstream.url, db_path, admin_key=ADMIN_KEY, reload_interval=0.2)
+    if request.param == "postgresql":
+        config.database_url = await reset_postgres(postgres_url)
     async with (
         running_gateway(config) as gateway,
         aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session,
     ):
-        yield Served(gateway, session, db_path)
+        yield Served(gateway, session, config)
 
 
 def _csp_script_sources(csp: str) -> list[str]:
@@ -241,8 +254,8 @@ async def test_sign_out_needs_the_token_and_ends_the_session_everywhere(served: 
 async def test_expired_sessions_are_refused(served: Served) -> None:
     browser = served.browser()
     await browser.sign_in(ADMIN_KEY)
-    with sqlite3.connect(served.db_path) as conn:
-        conn.execute("update console_sessions set expires_at = '2020-01-01 00:00:00.000000'")
+    async with served.gateway.app.gateway.db.engine.begin() as conn:
+        await conn.execute(update(console_sessions_table).values(expires_at=datetime(2020, 1, 1, tzinfo=UTC)))
     status, answer = await browser.call("GET", "/admin/keys")
     assert (status, answer["error"]["code"]) == (401, "session_expired")
 
@@ -272,13 +285,10 @@ async def test_a_key_header_still_wins_over_a_cookie(served: Served) -> None:
     assert (status, body["error"]["code"]) == (401, "invalid_admin_key")
 
 
-async def test_sessions_work_across_gateways_sharing_a_database(
-    served: Served, mock_upstream: MockUpstream, tmp_path: Path
-) -> None:
+async def test_sessions_work_across_gateways_sharing_a_database(served: Served) -> None:
     """A second gateway on the same database (a replica) honours the first one's session and CSRF token,
     and a sign-out on one ends the session on both."""
-    config = make_config(mock_upstream.url, served.db_path, admin_key=ADMIN_KEY, reload_interval=0.2)
-    async with running_gateway(config) as replica:
+    async with running_gateway(msgspec.structs.replace(served.config)) as replica:
         first = served.browser()
         await first.sign_in(ADMIN_KEY)
         second = Browser(served.session, replica)
