@@ -210,6 +210,16 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
     assert sorted(p["channel"] for p in probes) == ["console-made", "mock-openai"] and all(p["ok"] for p in probes)
     await _shot(page, "channels", tmp_path)
     assert "sk-upstream-made-in-the-console" not in await page.content()  # upstream keys are masked
+    await made.get_by_role("button", name="Edit").click()
+    await page.fill("#edit-channel input[name=models]", "console-model, console-model-2")
+    await page.fill("#edit-channel input[name=weight]", "3")
+    await page.click("#edit-channel button[type=submit]")
+    await expect(made).to_contain_text("console-model, console-model-2")
+    await expect(made).to_contain_text("0 / 3")
+    await expect(page.locator("#edit-channel")).to_have_count(0)
+    _, settings = await http.admin("GET", "/admin/channels/console-made")
+    assert (settings["models"], settings["weight"]) == (["console-model", "console-model-2"], 3)
+    assert settings["api_keys"] != ["sk-upstream-made-in-the-console"]  # kept, and shown masked
     await made.get_by_role("button", name="Disable").click()
     await expect(made).to_contain_text("disabled")
     _, settings = await http.admin("GET", "/admin/channels/console-made")

@@ -13,7 +13,8 @@ export async function channelsPage(page) {
   const error = h('p', { class: 'error', role: 'alert' });
   const results = h('div', { id: 'probe-results' });
   const listing = h('div', { id: 'channel-list' });
-  const refreshAll = () => refresh(listing, results, error);
+  const editor = h('div', { id: 'channel-editor' });
+  const refreshAll = () => refresh(listing, results, error, editor);
   const testAll = h('button', { type: 'button', id: 'test-all', text: 'Test all channels', onclick: () =>
     probe(results, error, undefined, refreshAll) });
   const form = h('form', { class: 'grid', id: 'create-channel' },
@@ -39,7 +40,7 @@ export async function channelsPage(page) {
     }
   });
   page.append(h('h1', { text: 'Channels' }), h('div', { class: 'toolbar' }, testAll), error, results,
-    h('h2', { text: 'All channels' }), listing,
+    h('h2', { text: 'All channels' }), listing, editor,
     h('h2', { text: 'New API channel' }), form);
   await refreshAll();
 }
@@ -64,7 +65,33 @@ async function probe(results, error, name, after) {
   }
 }
 
-async function refresh(listing, results, error) {
+// The edit form of one API channel: base URL, models, priority, weight, and a new upstream key (empty: keep).
+function edit(editor, channel, act) {
+  const form = h('form', { class: 'grid', id: 'edit-channel' },
+    h('label', {}, 'Base URL', h('input', { name: 'base_url', type: 'url', value: channel.base_url })),
+    h('label', {}, 'Models (comma-separated patterns)', h('input', { name: 'models', value: channel.models.join(', ') })),
+    h('label', {}, 'Priority', h('input', { name: 'priority', type: 'number', value: String(channel.priority) })),
+    h('label', {}, 'Weight', h('input', { name: 'weight', type: 'number', min: '0', value: String(channel.weight) })),
+    h('label', {}, 'New API key (empty: keep)', h('input', { name: 'api_key', type: 'password', autocomplete: 'off' })),
+    h('span', { class: 'actions' },
+      h('button', { type: 'submit', text: 'Save' }),
+      h('button', { type: 'button', class: 'secondary', text: 'Cancel', onclick: () => clear(editor) })));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const v = (name) => form.elements[name].value.trim();
+    const patch = { base_url: v('base_url'), models: splitList(v('models')) || [], priority: Number(v('priority')),
+      weight: Number(v('weight')) };
+    if (v('api_key')) patch.api_keys = [v('api_key')];
+    act(async () => {
+      await api('PATCH', `/admin/channels/${encodeURIComponent(channel.name)}`, patch);
+      clear(editor);
+    });
+  });
+  clear(editor).append(h('h2', { text: `Edit ${channel.name}` }), form);
+  form.elements.models.focus();
+}
+
+async function refresh(listing, results, error, editor) {
   const from = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
   const [health, settings, usage] = await Promise.all([
     api('GET', '/admin/channels'),
@@ -78,21 +105,18 @@ async function refresh(listing, results, error) {
     error.textContent = '';
     try {
       await work();
-      await refresh(listing, results, error);
+      await refresh(listing, results, error, editor);
     } catch (e) {
       error.textContent = e.message;
     }
   };
   const actions = (c) => {
     const test = h('button', { type: 'button', class: 'secondary', text: 'Test', disabled: !c.health,
-      onclick: () => probe(results, error, c.name, () => refresh(listing, results, error)) });
+      onclick: () => probe(results, error, c.name, () => refresh(listing, results, error, editor)) });
     if (c.source !== 'api') return h('span', { class: 'actions' }, test, h('span', { class: 'muted', text: 'config file' }));
     const next = c.status === 'disabled' ? 'active' : 'disabled';
     return h('span', { class: 'actions' }, test,
-      h('button', { type: 'button', class: 'secondary', text: 'Edit models', onclick: () => act(async () => {
-        const models = prompt(`Models of ${c.name} (comma-separated patterns)`, c.models.join(', '));
-        if (models !== null) await api('PATCH', `/admin/channels/${encodeURIComponent(c.name)}`, { models: splitList(models) || [] });
-      }) }),
+      h('button', { type: 'button', class: 'secondary', text: 'Edit', onclick: () => edit(editor, c, act) }),
       h('button', { type: 'button', class: next === 'disabled' ? 'danger' : 'secondary',
         text: next === 'disabled' ? 'Disable' : 'Enable', onclick: () => act(() =>
           api('PATCH', `/admin/channels/${encodeURIComponent(c.name)}`, { status: next })) }));
