@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     *[(unit,) for unit in ("ir", "http", "protocols", "providers", "config", "storage", "transport", "routing")],
     *[(unit,) for unit in ("relay", "billing", "usage", "limits", "accounts", "cluster", "tasks", "gateway")],
     ("realtime",),  # the realtime relay: above gateway, below api (which registers its route)
-    ("api",),
+    ("api", "dashboard"),  # the console (dashboard/) beside the routes it calls
     ("mock_upstream",),  # a separate tool: see TOOLS
     ("cli", "cli_channels", "cli_keys", "cli_tasks", "cli_worker", "__main__"),
 ]

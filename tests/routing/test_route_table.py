@@ -206,6 +206,37 @@ async def test_errors_and_bugs_are_answered_in_the_routes_shape() -> None:
     assert status == 500 and body["kind"] == "internal"
 
 
+async def test_a_guard_may_answer_with_an_awaitable() -> None:
+    """A guard that needs I/O (a console session looked up in the database) returns a coroutine: the table
+    awaits it on exact paths, templates and area misses alike, and encodes what it raises."""
+    checked: list[str] = []
+
+    def session_guard(scope: Scope) -> object:
+        async def look_up() -> str:
+            checked.append(scope["path"])
+            if dict(scope["headers"]).get(b"cookie") != b"session=good":
+                raise GatewayError(ErrorKind.PERMISSION, "no session", status=403)
+            return "session"
+
+        return look_up()
+
+    routes = [
+        Route("GET", "/admin/keys", _handler("keys"), ADMIN, "keys", Auth.ADMIN_KEY),
+        Route("GET", "/admin/keys/{id}", _handler("key"), ADMIN, "key", Auth.ADMIN_KEY),
+    ]
+    table = RouteTable(routes, default=DEFAULT, areas=[ADMIN_AREA], guards={Auth.ADMIN_KEY: session_guard})
+    status, body, _ = await _call(table, "GET", "/admin/keys", cookie="session=good")
+    assert (status, body["auth"]) == (200, "session")
+    status, body, _ = await _call(table, "GET", "/admin/keys/7", cookie="session=good")
+    assert (status, body["auth"], body["params"]) == (200, "session", {"id": "7"})
+    for path in ("/admin/keys", "/admin/keys/7", "/admin/nothing"):
+        status, body, _ = await _call(table, "GET", path, cookie="session=bad")
+        assert (status, body) == (403, {"admin": "no session"}), path
+    status, body, _ = await _call(table, "GET", "/admin/nothing", cookie="session=good")
+    assert (status, body) == (404, {"admin": "no admin route"})  # checked first, then told
+    assert checked == ["/admin/keys", "/admin/keys/7"] * 2 + ["/admin/nothing"] * 2
+
+
 def test_template_helpers() -> None:
     assert path_parameters("/v1beta/models/{model:path}:generateContent") == ["model"]
     assert openapi_path("/admin/prices/{model:path}") == "/admin/prices/{model}"

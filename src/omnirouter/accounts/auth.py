@@ -55,6 +55,10 @@ class Authenticator:
         """Swap in a freshly loaded key table."""
         self._keys = keys_by_hash
 
+    def by_hash(self, key_hash: str) -> KeyRecord | None:
+        """The active key whose stored hash is ``key_hash`` (a console session holds the hash, never the key)."""
+        return self._keys.get(key_hash)
+
     def authenticate(self, scope: Scope) -> KeyRecord:
         """The record of the presented key, or a 401 error."""
         key = extract_client_key(scope)

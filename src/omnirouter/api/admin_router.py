@@ -34,8 +34,9 @@ __all__ = ["ADMIN_AREA", "AdminRoutes", "admin_document"]
 
 _DESCRIPTION = (
     "Users, client keys, top-ups and redemption codes, groups, prices, channels, usage and the ledger. "
-    "Send the admin key as 'Authorization: Bearer <admin key>'. Money is in US dollars. Objects of the config "
-    "file are read-only here (409)."
+    "Send the admin key as 'Authorization: Bearer <admin key>' (the web console's session cookie works too, with "
+    "its CSRF token in X-CSRF-Token on every change; see docs/console.md). Money is in US dollars. Objects of the "
+    "config file are read-only here (409)."
 )
 
 

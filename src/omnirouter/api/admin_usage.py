@@ -16,7 +16,18 @@ from omnirouter.api.admin_common import (
 )
 from omnirouter.http.routes import Route
 from omnirouter.usage.dead_letters import DeadLetterView, list_dead_letters
-from omnirouter.usage.report import GROUP_BY, MAX_PAGE, LedgerPage, UsageFilters, UsageReport, ledger_page, usage_report
+from omnirouter.usage.report import (
+    GROUP_BY,
+    MAX_PAGE,
+    LedgerDetail,
+    LedgerPage,
+    UsageFilters,
+    UsageReport,
+    ledger_entry,
+    ledger_page,
+    usage_report,
+)
+from omnirouter.usage.series import BUCKETS, MAX_POINTS, UsageSeries, usage_series
 
 __all__ = ["usage_routes"]
 
@@ -27,6 +38,8 @@ _FILTERS = (
     QueryParam("user_id", "only this user's records", "integer"),
     QueryParam("model", "only this public model"),
     QueryParam("channel", "only this channel"),
+    QueryParam("request_id", "only this request (its full id, as the x-request-id header gave it)"),
+    QueryParam("status", "ok (answers below 400) or error (400 and above)", enum=("ok", "error")),
 )
 
 
@@ -38,6 +51,8 @@ def _filters(req: AdminRequest) -> UsageFilters:
         user_id=req.integer("user_id"),
         model=req.text("model"),
         channel=req.text("channel"),
+        request_id=req.text("request_id"),
+        status=req.choice("status", ("", "ok", "error"), "") or None,
     )
 
 
@@ -58,6 +73,18 @@ def usage_routes(ctx: AdminContext) -> list[Route]:
         limit = req.integer("limit", default=100, low=1, high=MAX_PAGE) or 100
         return 200, await ctx.read(lambda conn: ledger_page(conn, before=before, limit=limit, filters=filters))
 
+    async def series(req: AdminRequest) -> Reply:
+        bucket = req.choice("bucket", BUCKETS, "hour")
+        filters = _filters(req)
+        return 200, await ctx.read(lambda conn: usage_series(conn, bucket, filters))  # type: ignore[arg-type]
+
+    async def entry(req: AdminRequest) -> Reply:
+        record_id = req.int_param("id", "ledger record")
+        found = await ctx.read(lambda conn: ledger_entry(conn, record_id))
+        if found is None:
+            raise refusal(404, f"No ledger record with id {record_id}.", "ledger_record_not_found")
+        return 200, found
+
     async def dead_letters(req: AdminRequest) -> Reply:
         limit = req.integer("limit", default=100, low=1, high=MAX_PAGE) or 100
         return 200, listing(await ctx.read(lambda conn: list_dead_letters(conn, limit)))
@@ -73,6 +100,12 @@ def usage_routes(ctx: AdminContext) -> list[Route]:
                     errors=(400, 401)),
         admin_route("GET", "/admin/ledger", "The ledger: one record per request, newest first, paged by time",
                     ledger, None, LedgerPage, query=(*page, *_FILTERS), errors=(400, 401)),
+        admin_route("GET", "/admin/usage/series", "Usage per hour or UTC day: requests, errors, tokens, cost in "
+                    "USD and latency percentiles, one point per bucket (empty ones too)", series, None, UsageSeries,
+                    query=(QueryParam("bucket", f"hour (default; the last 24 hours) or day (the last 30 days); at "
+                                      f"most {MAX_POINTS} points", enum=BUCKETS), *_FILTERS), errors=(400, 401)),
+        admin_route("GET", "/admin/ledger/{id}", "One ledger record with its attempt log", entry, None, LedgerDetail,
+                    errors=(401, 404)),
         admin_route("GET", "/admin/dead-letters", "Usage records the database refused, set aside uncharged "
                     "(newest first; see docs/operations.md)", dead_letters, None, DeadLetterView, True,
                     query=(QueryParam("limit", f"records, 1 to {MAX_PAGE} (default 100)", "integer"),),

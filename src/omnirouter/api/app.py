@@ -13,6 +13,7 @@ import logging
 
 import msgspec
 
+from omnirouter.api.admin import admin_key_from
 from omnirouter.api.admin_router import ADMIN_AREA, AdminRoutes
 from omnirouter.api.client_routes import ClientRoutes
 from omnirouter.api.errors import CLIENT_ERRORS, client_protocol
@@ -20,6 +21,7 @@ from omnirouter.api.gc_tuning import tune_for_serving
 from omnirouter.api.key_self import KeySelfAPI
 from omnirouter.api.openapi import openapi_document
 from omnirouter.config import GatewayConfig
+from omnirouter.dashboard import ConsoleApp, ConsoleSessions, is_console_path
 from omnirouter.gateway import Gateway, prepare_database
 from omnirouter.http.asgi import JSON_HEADERS, Receive, Scope, Send, send_response
 from omnirouter.http.header_deadline import HEADER_TIMEOUT_STATE
@@ -60,6 +62,8 @@ class GatewayApp:
         self._tune_gc = tune_gc  # serving processes only: a test process hosts many apps
         key_self = KeySelfAPI(self.gateway)
         admin = AdminRoutes.build(self.gateway)
+        sessions = ConsoleSessions(self.gateway, admin_key_from(config.admin_key))
+        self.console = ConsoleApp(sessions)
         self._document: bytes | None = None
         docs = Route("GET", "/openapi.json", self._openapi, CLIENT_ERRORS, "This document (OpenAPI 3.1): every "
                      "route but the admin API's", doc=RouteDoc(errors=(), tag="docs"))  # fmt: skip
@@ -69,8 +73,8 @@ class GatewayApp:
             areas=[ADMIN_AREA],
             guards={
                 Auth.CLIENT_KEY: self._client_key,
-                Auth.KEY_HOLDER: key_self.guard,
-                Auth.ADMIN_KEY: admin.guard,
+                Auth.KEY_HOLDER: sessions.key_holder_guard(key_self.guard),
+                Auth.ADMIN_KEY: sessions.admin_guard(admin.guard),
             },
         )
         self._direct = self.routes.direct
@@ -93,8 +97,11 @@ class GatewayApp:
         kind = scope["type"]
         if kind == "http":
             handler = self._direct.get((scope["method"], scope["path"]))  # the hot path: one dict lookup
-            if handler is None:  # a key for the table to check, a template, or a miss
-                await self.routes(scope, receive, send)
+            if handler is None:  # a key for the table to check, a template, the console, or a miss
+                if is_console_path(scope["path"]):
+                    await self.console(scope, receive, send)
+                else:
+                    await self.routes(scope, receive, send)
                 return
             try:  # the chat routes, health: straight to the handler (they check their own key, if any)
                 await handler(scope, receive, send)

@@ -9,6 +9,10 @@
 * ``POST /v1/key/redeem`` ``{"code": ...}``: redeem a redemption code for this key (``billing.credits``);
   unknown, used, disabled and expired codes are 404 / 409 naming the problem, and a key with
   :data:`REDEEM_FAILURES` failed attempts in a minute is refused (429) until the minute has passed.
+* ``GET /v1/key/requests?limit=N``: the key's latest requests from the ledger, newest first (model,
+  status, tokens, cost, latency; never a channel or another key's);
+* ``GET /v1/key/models``: the models the key may call with its prices (USD, the key's group multiplier
+  applied).
 
 Errors are in OpenAI's format.  The key's IP allow-list and expiry apply as on every request: the route
 table checks them (``Auth.KEY_HOLDER``, :meth:`KeySelfAPI.guard`) before a handler runs.
@@ -23,6 +27,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from omnirouter.accounts import check_access
+from omnirouter.accounts.access import model_allowed
 from omnirouter.api.errors import OPENAI_ERRORS
 from omnirouter.billing.credits import Redeemed, redeem
 from omnirouter.gateway import Gateway
@@ -35,7 +40,7 @@ from omnirouter.storage.keys_repo import KeyView, get_key
 from omnirouter.storage.ownership import config_owned
 from omnirouter.storage.repo_common import Conflict, NotFound, RepoError
 from omnirouter.tasks.webhooks import webhook_secret
-from omnirouter.usage.report import daily_model_costs
+from omnirouter.usage.report import UsageFilters, daily_model_costs, ledger_page
 
 __all__ = ["REDEEM_FAILURES", "KeySelfAPI", "RedeemRequest"]
 
@@ -52,6 +57,9 @@ class RedeemRequest(msgspec.Struct, forbid_unknown_fields=True):
     """``POST /v1/key/redeem``: the code to redeem for the calling key."""
 
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+MAX_REQUESTS = 200
 
 
 class KeySelfAPI:
@@ -88,6 +96,12 @@ class KeySelfAPI:
                   "added to the calling key's quota", Auth.KEY_HOLDER,
                   doc=RouteDoc(body=RedeemRequest, response=Redeemed, errors=(400, 401, 403, 404, 409, 429),
                                tag="key")),
+            route("/v1/key/requests", "The key's latest requests, newest first (no channel internals)",
+                  self.requests, RouteDoc(query=(QueryParam("limit", f"how many, 1 to {MAX_REQUESTS} (default 50)",
+                                                            "integer"),), response=KeyRequest, many=True,
+                                          errors=(400, 401, 403), tag="key")),
+            route("/v1/key/models", "The models this key may call, with their prices in USD (group multiplier "
+                  "applied)", self.models, RouteDoc(response=KeyModel, many=True, errors=(401, 403), tag="key")),
         ]  # fmt: skip
 
     def guard(self, scope: Scope) -> KeyRecord:
@@ -166,6 +180,76 @@ class KeySelfAPI:
             for day, items in sorted(days.items())
         ]
         await _send_json(send, {"object": "list", "daily_costs": daily, "total_usage": total_nano / 10_000_000})
+
+    async def requests(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/key/requests``: the key's latest ledger records, without channel internals."""
+        key: KeyRecord = scope[AUTH]
+        raw: bytes = scope.get("query_string", b"")
+        value = dict(parse_qsl(raw.decode("latin-1"))).get("limit") or "50"
+        if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_REQUESTS):
+            raise GatewayError(
+                ErrorKind.INVALID_REQUEST, f"'limit' must be an integer from 1 to {MAX_REQUESTS}.", param="limit"
+            )
+        async with self.gateway.db.engine.connect() as conn:
+            page = await ledger_page(conn, limit=int(value), filters=UsageFilters(key_id=key.id))
+        rows = [KeyRequest(**{field: getattr(entry, field) for field in KeyRequest.__struct_fields__})
+                for entry in page.data]  # fmt: skip
+        await _send_json(send, {"object": "list", "data": rows})
+
+    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/key/models``: the models this key may call and what they cost it."""
+        key: KeyRecord = scope[AUTH]
+        book = self.gateway.billing.prices
+        multiplier = book.multiplier(key.group)
+        found = []
+        for name in self.gateway.catalog.public_models():
+            if not model_allowed(key, name):
+                continue
+            price = book.price_for(name)
+            values: dict[str, float | None] = {}
+            for field in _PRICE_FIELDS:
+                amount = getattr(price, field) if price is not None else None
+                values[field] = float(amount * multiplier) if amount is not None else None
+            found.append(KeyModel(id=name, priced=price is not None, **values))
+        await _send_json(send, {"object": "list", "data": found})
+
+
+class KeyRequest(msgspec.Struct, kw_only=True):
+    """``GET /v1/key/requests``: one request as its key holder sees it."""
+
+    id: int
+    request_id: str
+    created_at: datetime
+    model: str
+    inbound_protocol: str
+    stream: bool
+    status_code: int
+    error_kind: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    latency_ms: float
+    cost_usd: float
+
+
+_PRICE_FIELDS = ("input", "output", "cached_input", "per_image", "per_second", "per_1k_characters", "per_call")
+
+
+class KeyModel(msgspec.Struct, kw_only=True):
+    """``GET /v1/key/models``: a model and its prices for this key (USD per 1M tokens, per image, per second,
+    per 1,000 characters, per call; ``null`` where the model has no such price; ``priced`` false: no price
+    is set, the gateway's ``unknown`` price policy applies)."""
+
+    id: str
+    priced: bool
+    input: float | None
+    output: float | None
+    cached_input: float | None
+    per_image: float | None
+    per_second: float | None
+    per_1k_characters: float | None
+    per_call: float | None
 
 
 async def _redeem_body(receive: Receive) -> RedeemRequest:

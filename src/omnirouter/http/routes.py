@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -65,7 +66,8 @@ log = logging.getLogger("omnirouter")
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 Guard = Callable[[Scope], object]
-"""Checks a request's credentials for one :class:`Auth` kind: raises ``GatewayError`` or returns the caller."""
+"""Checks a request's credentials for one :class:`Auth` kind: raises ``GatewayError`` or returns the caller
+(or an awaitable of it, when the check needs I/O: a console session is looked up in the database)."""
 Entry = tuple["Route", Guard | None]
 """An exact path's route and the guard to run first (``None``: nothing to check here)."""
 
@@ -197,6 +199,12 @@ class Miss:
 
     area: Area
     allowed: tuple[str, ...]
+
+
+async def _checked(guard: Guard, scope: Scope) -> object:
+    """What ``guard`` returns for ``scope``, awaited when it is awaitable."""
+    caller = guard(scope)
+    return await caller if inspect.isawaitable(caller) else caller
 
 
 def path_parameters(template: str) -> list[str]:
@@ -343,7 +351,7 @@ class RouteTable:
         route, guard = entry
         try:
             if guard is not None:
-                scope[AUTH] = guard(scope)
+                scope[AUTH] = await _checked(guard, scope)
             await route.handler(scope, receive, send)
         except Exception as exc:
             await self.failed(route.errors, scope, send, exc)
@@ -356,11 +364,11 @@ class RouteTable:
             if isinstance(found, Miss):
                 guard = self._guard(found.area.auth)
                 if guard is not None:
-                    guard(scope)
+                    await _checked(guard, scope)
                 await _send_error(errors, scope, send, _miss_error(found, scope))
                 return
             if found.guard is not None:
-                scope[AUTH] = found.guard(scope)
+                scope[AUTH] = await _checked(found.guard, scope)
             scope[PATH_PARAMS] = found.params
             await found.route.handler(scope, receive, send)
         except Exception as exc:

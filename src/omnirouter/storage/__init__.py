@@ -22,6 +22,7 @@ from omnirouter.storage.accounts_models import (
     settings_table,
     users_table,
 )
+from omnirouter.storage.console_sessions import ConsoleSessionRow, console_sessions_table
 from omnirouter.storage.database import Database
 from omnirouter.storage.keys import KeyRecord, KeyStore, generate_key, hash_key
 from omnirouter.storage.migrate import alembic_config, migrate
@@ -45,6 +46,7 @@ __all__ = [
     "ApiKeyRow",
     "Base",
     "ChannelRow",
+    "ConsoleSessionRow",
     "CreditRow",
     "Database",
     "DeadLetterRow",
@@ -64,6 +66,7 @@ __all__ = [
     "alembic_config",
     "api_keys_table",
     "channels_table",
+    "console_sessions_table",
     "credits_table",
     "dead_letters_table",
     "generate_key",

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
+import orjson
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,13 +21,16 @@ from omnirouter.storage.tasks_repo import count_tasks
 __all__ = [
     "GROUP_BY",
     "GroupBy",
+    "LedgerDetail",
     "LedgerEntry",
     "LedgerPage",
     "UsageFilters",
     "UsageGroup",
     "UsageReport",
     "UsageTotals",
+    "conditions",
     "daily_model_costs",
+    "ledger_entry",
     "ledger_page",
     "usage_report",
 ]
@@ -57,6 +61,9 @@ class UsageFilters(msgspec.Struct, kw_only=True):
     user_id: int | None = None
     model: str | None = None
     channel: str | None = None
+    request_id: str | None = None
+    status: str | None = None
+    """``ok`` (answers below 400) or ``error`` (400 and above)."""
 
 
 class UsageTotals(msgspec.Struct, kw_only=True):
@@ -146,6 +153,13 @@ class LedgerEntry(msgspec.Struct, kw_only=True):
     cost_usd: float
 
 
+class LedgerDetail(LedgerEntry, kw_only=True):
+    """``GET /admin/ledger/{id}``: one record with its attempt log (each channel tried, in order: the
+    channel, model and upstream model with the attempt's outcome, or why the channel was skipped)."""
+
+    attempt_log: list[dict[str, Any]] | None
+
+
 class LedgerPage(msgspec.Struct, kw_only=True):
     """A page of the ledger, newest first; pass ``next_before`` as ``before`` for the next page."""
 
@@ -162,17 +176,21 @@ def _day(conn: AsyncConnection) -> Any:
     return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
 
 
-def _conditions(filters: UsageFilters) -> list[Any]:
+def conditions(filters: UsageFilters) -> list[Any]:
     table = usage_records_table
     found: list[Any] = []
     if filters.start is not None:
         found.append(table.c.created_at >= as_utc(filters.start))
     if filters.end is not None:
         found.append(table.c.created_at < as_utc(filters.end))
-    for field in ("key_id", "user_id", "model", "channel"):
+    for field in ("key_id", "user_id", "model", "channel", "request_id"):
         value = getattr(filters, field)
         if value is not None:
             found.append(getattr(table.c, field) == value)
+    if filters.status == "ok":
+        found.append(table.c.status_code < 400)
+    elif filters.status == "error":
+        found.append(table.c.status_code >= 400)
     return found
 
 
@@ -209,7 +227,7 @@ async def usage_report(conn: AsyncConnection, by: GroupBy, filters: UsageFilters
         "channel": table.c.channel,
         "day": _day(conn),
     }[by]
-    where = _conditions(filters)
+    where = conditions(filters)
     label = func.max(table.c.key_name) if by == "key" else None
     columns = [dimension.label("grp"), *([label.label("label")] if label is not None else []), *_sums()]
     stmt = select(*columns).where(*where).group_by(dimension)
@@ -253,7 +271,7 @@ async def daily_model_costs(
     """``(day, model, cost_nano)`` of one key between ``start`` (inclusive) and ``end`` (exclusive), by day."""
     table = usage_records_table
     day = _day(conn)
-    where = _conditions(UsageFilters(start=start, end=end, key_id=key_id))
+    where = conditions(UsageFilters(start=start, end=end, key_id=key_id))
     stmt = (
         select(day.label("day"), table.c.model, func.coalesce(func.sum(table.c.cost_nano), 0).label("cost"))
         .where(*where)
@@ -300,7 +318,7 @@ async def ledger_page(
 ) -> LedgerPage:
     """Up to ``limit`` records older than the cursor, newest first (ordered by time, then id)."""
     table = usage_records_table
-    where = _conditions(filters or UsageFilters())
+    where = conditions(filters or UsageFilters())
     if before is not None:
         cursor = parse_before(before)
         if isinstance(cursor, datetime):
@@ -318,3 +336,13 @@ async def ledger_page(
     rows = rows[:limit]
     entries = [_entry(row) for row in rows]
     return LedgerPage(data=entries, has_more=has_more, next_before=str(rows[-1].id) if has_more else None)
+
+
+async def ledger_entry(conn: AsyncConnection, record_id: int) -> LedgerDetail | None:
+    """One ledger record with its attempt log, if it exists."""
+    table = usage_records_table
+    row = (await conn.execute(select(table).where(table.c.id == record_id))).first()
+    if row is None:
+        return None
+    log = orjson.loads(row.attempt_log) if row.attempt_log else None
+    return LedgerDetail(**msgspec.structs.asdict(_entry(row)), attempt_log=log if isinstance(log, list) else None)

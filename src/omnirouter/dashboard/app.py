@@ -1,0 +1,192 @@
+"""The console's ASGI app, mounted at ``/dashboard``: its static files and its session endpoint.
+
+* ``GET /dashboard`` (and ``/dashboard/``): the page (``static/index.html``); ``GET /dashboard/<file>``:
+  a shipped file (``static_files.py``), with ETag / ``If-None-Match``; HEAD too;
+* ``POST /dashboard/api/session`` ``{"key": "..."}``: sign in (sets the session cookie; answers
+  :class:`~omnirouter.dashboard.sessions.SignedIn`; failures are throttled per address, ``throttle.py``);
+  ``GET``: the current session; ``DELETE``: sign out (CSRF token required).
+
+Every answer under ``/dashboard`` carries :data:`SECURITY_HEADERS`: a Content-Security-Policy whose
+``script-src`` is ``'self'`` only (no inline script, no inline handlers, no ``eval``), ``nosniff``, no
+framing, no referrer.  The pages read their data from the admin API and the key holder's routes with
+the session cookie; nothing here serves data.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from urllib.parse import urlsplit
+
+import msgspec
+import orjson
+
+from omnirouter.accounts.access import client_address
+from omnirouter.dashboard.sessions import ConsoleSessions
+from omnirouter.dashboard.static_files import StaticFiles
+from omnirouter.dashboard.throttle import SignInThrottle
+from omnirouter.http.asgi import ClientDisconnected, Headers, Receive, Scope, Send, header, read_body, send_response
+from omnirouter.ir import ErrorKind, GatewayError
+
+__all__ = ["CSP", "PREFIX", "SECURITY_HEADERS", "ConsoleApp", "is_console_path"]
+
+log = logging.getLogger("omnirouter.dashboard")
+
+PREFIX = "/dashboard"
+SESSION_PATH = "/dashboard/api/session"
+CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    b"font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS: Headers = [
+    (b"content-security-policy", CSP),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+_NO_STORE: Headers = [(b"cache-control", b"no-store")]
+_MAX_BODY = 8 * 1024
+_TYPES = {
+    ErrorKind.INVALID_REQUEST: "invalid_request_error",
+    ErrorKind.REQUEST_TOO_LARGE: "invalid_request_error",
+    ErrorKind.AUTHENTICATION: "authentication_error",
+    ErrorKind.PERMISSION: "permission_error",
+    ErrorKind.NOT_FOUND: "not_found_error",
+}
+
+
+def is_console_path(path: str) -> bool:
+    """Whether ``path`` is ``/dashboard`` or under it."""
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+class SignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``POST /dashboard/api/session``."""
+
+    key: str
+
+
+class ConsoleApp:
+    """Serves everything under ``/dashboard``."""
+
+    def __init__(
+        self, sessions: ConsoleSessions, files: StaticFiles | None = None, throttle: SignInThrottle | None = None
+    ) -> None:
+        self.sessions = sessions
+        self.files = files or StaticFiles()
+        self.throttle = throttle or SignInThrottle()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if scope["path"] == SESSION_PATH:
+                await self._session(scope, receive, send)
+            else:
+                await self._static(scope, send)
+        except GatewayError as error:
+            retry: Headers = []
+            if error.retry_after is not None:
+                retry.append((b"retry-after", b"%d" % max(1, math.ceil(error.retry_after))))
+            await self._json(send, error.status, _error_body(error), retry)
+        except ClientDisconnected:
+            return
+        except Exception:
+            log.exception("console error serving %s %s", scope["method"], scope["path"])
+            failure = GatewayError(ErrorKind.INTERNAL, "The gateway hit an internal error.")
+            await self._json(send, failure.status, _error_body(failure), [])
+
+    async def _static(self, scope: Scope, send: Send) -> None:
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            raise GatewayError(
+                ErrorKind.INVALID_REQUEST, f"Method {method} is not allowed on {scope['path']}.", status=405
+            )
+        path: str = scope["path"]
+        name = "index.html" if path in (PREFIX, PREFIX + "/") else path[len(PREFIX) + 1 :]
+        found = self.files.get(name)
+        if found is None:
+            raise GatewayError(ErrorKind.NOT_FOUND, f"No console file at {path}.", code="not_found")
+        headers: Headers = [
+            *SECURITY_HEADERS,
+            (b"content-type", found.content_type),
+            (b"etag", found.etag),
+            (b"cache-control", b"no-cache"),
+        ]
+        if _matches(header(scope, b"if-none-match"), found.etag):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = b"" if method == "HEAD" else found.body
+        headers.append((b"content-length", b"%d" % len(found.body)))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _session(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "GET":
+            await self._json(send, 200, msgspec.json.encode(await self.sessions.current(scope)), [])
+        elif method == "POST":
+            _same_origin(scope)
+            address = client_address(scope) or ""
+            self.throttle.check(address)
+            key = await _read_key(scope, receive)
+            try:
+                token, signed_in = await self.sessions.sign_in(scope, key)
+            except GatewayError as error:
+                if error.status == 401:
+                    self.throttle.failed(address)
+                raise
+            cookie = (b"set-cookie", self.sessions.set_cookie(scope, token))
+            await self._json(send, 200, msgspec.json.encode(signed_in), [cookie])
+        elif method == "DELETE":
+            _same_origin(scope)
+            await self.sessions.sign_out(scope)
+            cookie = (b"set-cookie", self.sessions.clear_cookie(scope))
+            await self._json(send, 200, b'{"signed_out":true}', [cookie])
+        else:
+            raise GatewayError(
+                ErrorKind.INVALID_REQUEST, f"Method {method} is not allowed on {SESSION_PATH}.", status=405
+            )
+
+    @staticmethod
+    async def _json(send: Send, status: int, body: bytes, extra: Headers) -> None:
+        headers = [*SECURITY_HEADERS, *_NO_STORE, (b"content-type", b"application/json"), *extra]
+        await send_response(send, status, body, headers)
+
+
+def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")]
+    return etag in tags or b"*" in tags
+
+
+def _same_origin(scope: Scope) -> None:
+    """Refuse a sign-in or sign-out posted from another site (when the browser says where it came from)."""
+    origin = header(scope, b"origin")
+    if origin is None:
+        return
+    host = header(scope, b"host") or b""
+    if urlsplit(origin.decode("latin-1")).netloc.encode("latin-1").lower() != host.lower():
+        raise GatewayError(ErrorKind.PERMISSION, "Cross-site requests to the console are refused.", code="cross_site")
+
+
+async def _read_key(scope: Scope, receive: Receive) -> str:
+    content_type = (header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
+    if content_type != b"application/json":
+        raise GatewayError(ErrorKind.INVALID_REQUEST, 'Send the key as JSON: {"key": "..."}.', code="invalid_body")
+    raw = await read_body(receive, _MAX_BODY, scope)
+    try:
+        key = msgspec.json.decode(raw, type=SignIn).key.strip()
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        raise GatewayError(
+            ErrorKind.INVALID_REQUEST, 'Send the key as JSON: {"key": "..."}.', code="invalid_body"
+        ) from None
+    if not key:
+        raise GatewayError(ErrorKind.INVALID_REQUEST, "Enter a key.", code="missing_key")
+    return key
+
+
+def _error_body(error: GatewayError) -> bytes:
+    kind = _TYPES.get(error.kind, "server_error")
+    return orjson.dumps({"error": {"message": error.message, "type": kind, "param": error.param, "code": error.code}})

@@ -1,0 +1,269 @@
+"""Console sign-in: a session cookie in place of a key, for the admin API and the key holder's routes.
+
+The sign-in form takes a key once (``POST /dashboard/api/session``); the browser then holds only an
+HttpOnly, SameSite=Strict cookie (``Secure`` and ``__Host-`` named over HTTPS) with 256 random bits,
+whose SHA-256 names a row of ``console_sessions`` (``storage/console_sessions.py``), so every worker
+and replica knows it, it expires, and signing out deletes it.  The key is never written to the cookie,
+the page or the URL.
+
+The route table's guards for ``Auth.ADMIN_KEY`` and ``Auth.KEY_HOLDER`` are wrapped
+(:meth:`ConsoleSessions.admin_guard`, :meth:`ConsoleSessions.key_holder_guard`): a request that carries a
+key is checked as before; one that carries only the cookie is checked against its session: an admin
+session for admin routes, a client-key session for the key holder's routes (never the other way), and
+every state change (any method but GET / HEAD / OPTIONS) must send the session's CSRF token in
+``X-CSRF-Token`` (a synchronizer token: an HMAC of the session token under the gateway's shared secret,
+handed to the page in the sign-in answer and by ``GET /dashboard/api/session``, kept in memory only).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from omnirouter.accounts import check_access
+from omnirouter.accounts.auth import extract_client_key
+from omnirouter.gateway import Gateway
+from omnirouter.http.asgi import Scope, header
+from omnirouter.http.routes import Guard
+from omnirouter.ir import ErrorKind, GatewayError
+from omnirouter.storage import KeyRecord, hash_key
+from omnirouter.storage.console_sessions import (
+    ConsoleSession,
+    delete_console_session,
+    find_console_session,
+    insert_console_session,
+)
+
+__all__ = ["COOKIE", "CSRF_HEADER", "SAFE_METHODS", "SESSION_TTL", "ConsoleSessions", "SignedIn"]
+
+COOKIE = "omnirouter_console"
+SECURE_COOKIE = "__Host-omnirouter_console"
+CSRF_HEADER = b"x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_TTL = timedelta(hours=12)
+ADMIN = "admin"
+KEY = "key"
+
+
+class SignedIn(msgspec.Struct, kw_only=True):
+    """What the page learns of its session: who, until when, and the CSRF token for state changes."""
+
+    kind: str  # admin | key
+    name: str
+    key_id: int | None
+    expires_at: datetime
+    csrf_token: str
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _ended() -> GatewayError:
+    return GatewayError(
+        ErrorKind.AUTHENTICATION, "Your console session has ended; sign in again.", code="session_expired"
+    )
+
+
+def cookie_value(scope: Scope, names: tuple[str, ...] = (SECURE_COOKIE, COOKIE)) -> str | None:
+    """The session cookie's value, if the request carries one."""
+    for key, value in scope["headers"]:
+        if key != b"cookie":
+            continue
+        for part in value.decode("latin-1").split(";"):
+            name, _, found = part.strip().partition("=")
+            if name in names and found:
+                return str(found)
+    return None
+
+
+class ConsoleSessions:
+    """Sign in, sign out, and the session checks the route table's guards run."""
+
+    def __init__(self, gateway: Gateway, admin_key: str | None, clock: Callable[[], datetime] | None = None) -> None:
+        self.gateway = gateway
+        self._admin = _digest(admin_key) if admin_key else None
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._secure_origin = (gateway.config.public_url or "").startswith("https://")
+
+    # -- cookies ---------------------------------------------------------------------------------------
+
+    def secure(self, scope: Scope) -> bool:
+        """Whether the browser reaches the gateway over HTTPS (then the cookie is ``Secure``)."""
+        return scope.get("scheme") == "https" or self._secure_origin
+
+    def set_cookie(self, scope: Scope, token: str) -> bytes:
+        """The ``Set-Cookie`` value that hands the browser a session."""
+        name = SECURE_COOKIE if self.secure(scope) else COOKIE
+        seconds = int(SESSION_TTL.total_seconds())
+        flags = "; Secure" if self.secure(scope) else ""
+        return f"{name}={token}; Path=/; Max-Age={seconds}; HttpOnly; SameSite=Strict{flags}".encode()
+
+    def clear_cookie(self, scope: Scope) -> bytes:
+        """The ``Set-Cookie`` value that removes the session cookie."""
+        name = SECURE_COOKIE if self.secure(scope) else COOKIE
+        flags = "; Secure" if self.secure(scope) else ""
+        return f"{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{flags}".encode()
+
+    def csrf_token(self, token: str) -> str:
+        """The session's CSRF token: an HMAC of its cookie token under the gateway's shared secret."""
+        mac = hmac.new(self.gateway.url_secret, b"console csrf\n" + token.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    # -- sign in / out ---------------------------------------------------------------------------------
+
+    async def sign_in(self, scope: Scope, key: str) -> tuple[str, SignedIn]:
+        """Open a session for ``key`` (the admin key or an active client key): the cookie token and the
+        page's view of it; a 401 for any other key, a 403 for a client key refused at this address."""
+        kind, name, key_id, credential = self._credential(scope, key)
+        token = secrets.token_urlsafe(32)
+        now = self._now()
+        session = ConsoleSession(
+            token_hash=_digest(token),
+            kind=kind,
+            credential=credential,
+            key_id=key_id,
+            created_at=now,
+            expires_at=now + SESSION_TTL,
+        )
+        async with self.gateway.db.engine.begin() as conn:
+            await insert_console_session(conn, session, now)
+        return token, self._signed_in(session, name, token)
+
+    def _credential(self, scope: Scope, key: str) -> tuple[str, str, int | None, str]:
+        key_hash = hash_key(key)
+        record = self.gateway.auth.by_hash(key_hash)
+        if self._admin is not None and hmac.compare_digest(_digest(key), self._admin):
+            if record is not None:
+                raise GatewayError(
+                    ErrorKind.PERMISSION,
+                    "The admin key is also a client key; use a separate admin key.",
+                    code="admin_key_is_client_key",
+                )
+            return ADMIN, "admin", None, self._admin
+        if record is None:
+            raise GatewayError(ErrorKind.AUTHENTICATION, "That key is not valid here.", code="invalid_key")
+        check_access(msgspec.structs.replace(record, models=None), scope, "")  # expiry and IP allow-list
+        return KEY, record.name, record.id, key_hash
+
+    def _signed_in(self, session: ConsoleSession, name: str, token: str) -> SignedIn:
+        return SignedIn(
+            kind=session.kind,
+            name=name,
+            key_id=session.key_id,
+            expires_at=session.expires_at,
+            csrf_token=self.csrf_token(token),
+        )
+
+    async def current(self, scope: Scope) -> SignedIn:
+        """The request's session as the page sees it (a 401 when there is none)."""
+        token = cookie_value(scope)
+        if token is None:
+            raise GatewayError(ErrorKind.AUTHENTICATION, "Not signed in.", code="not_signed_in")
+        session = await self._session(token)
+        if session.kind == ADMIN:
+            self._admin_valid(session)
+            return self._signed_in(session, "admin", token)
+        record = self._key_valid(scope, session)
+        return self._signed_in(session, record.name, token)
+
+    async def sign_out(self, scope: Scope) -> None:
+        """Delete the request's session (its CSRF token is required); signing out twice is no error."""
+        token = cookie_value(scope)
+        if token is None:
+            return
+        self._check_csrf(scope, token)
+        async with self.gateway.db.engine.begin() as conn:
+            await delete_console_session(conn, _digest(token))
+
+    # -- the guards ------------------------------------------------------------------------------------
+
+    def admin_guard(self, check: Guard) -> Guard:
+        """``check`` (the admin key in ``Authorization``) for requests with a header, else the admin session."""
+
+        def guard(scope: Scope) -> object:
+            token = None if header(scope, b"authorization") is not None else cookie_value(scope)
+            if token is None or self._admin is None:
+                return check(scope)
+            return self._admin_session(scope, token)
+
+        return guard
+
+    def key_holder_guard(self, check: Guard) -> Guard:
+        """``check`` (a client key) for requests that carry one, else the client-key session."""
+
+        def guard(scope: Scope) -> object:
+            token = None if extract_client_key(scope) is not None else cookie_value(scope)
+            if token is None:
+                return check(scope)
+            return self._key_session(scope, token)
+
+        return guard
+
+    def _admin_session(self, scope: Scope, token: str) -> Awaitable[None]:
+        async def checked() -> None:
+            session = await self._session(token)
+            if session.kind != ADMIN:
+                raise GatewayError(
+                    ErrorKind.PERMISSION,
+                    "This console session belongs to a client key; the admin API needs the admin key.",
+                    code="not_admin_session",
+                    status=403,
+                )
+            self._admin_valid(session)
+            if scope["method"] not in SAFE_METHODS:
+                self._check_csrf(scope, token)
+
+        return checked()
+
+    def _key_session(self, scope: Scope, token: str) -> Awaitable[KeyRecord]:
+        async def checked() -> KeyRecord:
+            session = await self._session(token)
+            if session.kind != KEY:
+                raise GatewayError(
+                    ErrorKind.AUTHENTICATION,
+                    "This console session is the admin's; a key holder's routes need a client key.",
+                    code="not_key_session",
+                )
+            record = self._key_valid(scope, session)
+            if scope["method"] not in SAFE_METHODS:
+                self._check_csrf(scope, token)
+            return record
+
+        return checked()
+
+    async def _session(self, token: str) -> ConsoleSession:
+        async with self.gateway.db.engine.connect() as conn:
+            session = await find_console_session(conn, _digest(token), self._now())
+        if session is None:
+            raise _ended()
+        return session
+
+    def _admin_valid(self, session: ConsoleSession) -> None:
+        """The admin key the session was opened with is still the admin key."""
+        if self._admin is None or not hmac.compare_digest(session.credential, self._admin):
+            raise _ended()
+
+    def _key_valid(self, scope: Scope, session: ConsoleSession) -> KeyRecord:
+        """The client key the session was opened with is still active (not revoked, rotated or expired)."""
+        record = self.gateway.auth.by_hash(session.credential)
+        if record is None:
+            raise _ended()
+        check_access(msgspec.structs.replace(record, models=None), scope, "")
+        return record
+
+    def _check_csrf(self, scope: Scope, token: str) -> None:
+        sent = header(scope, CSRF_HEADER) or b""
+        if not sent or not hmac.compare_digest(sent, self.csrf_token(token).encode()):
+            raise GatewayError(
+                ErrorKind.PERMISSION,
+                "Missing or wrong CSRF token: send the session's token in X-CSRF-Token.",
+                code="csrf_token_invalid",
+                status=403,
+            )

@@ -1,0 +1,248 @@
+"""The console in a real browser (Playwright driving Debian's chromium, no browser download): sign in as
+the admin, read the overview, create a key and call the gateway with it through the openai SDK, find the
+request in the logs and its attempts, test the channels, then sign in with the new key and read its portal.
+No key is ever left in the page, the URL, the cookies or the browser's storage; no page logs an error
+(a Content-Security-Policy violation would).
+
+``OMNIROUTER_SCREENSHOTS=1`` also writes each page's screenshot into docs/console/ (docs/console.md shows them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from omnirouter.mock_upstream import MockUpstream
+from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.gateway_harness import RunningGateway, make_config, running_gateway
+
+CHROMIUM = "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
+PRICES = {"gpt-4o-mini": {"input": 150, "output": 600}}  # USD per 1M tokens: visible cents on a few tokens
+
+
+@pytest.fixture(scope="module")
+async def served(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    db_path = tmp_path_factory.mktemp("console-browser") / "gw.db"
+    config = make_config(mock_upstream.url, db_path, admin_key=ADMIN_KEY, reload_interval=0.2, prices=PRICES)
+    async with running_gateway(config) as gateway, aiohttp.ClientSession() as session:
+        yield gateway, Http(session, gateway.url)
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[Page]:
+    assert shutil.which(CHROMIUM), "install Debian's chromium (apt-get install chromium; .ci/run does)"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        opened = await context.new_page()
+        opened.set_default_timeout(15_000)
+        problems: list[str] = []  # script errors and CSP violations (console errors other than failed loads)
+        failed: list[tuple[str, str, int]] = []  # answers of 400 and above
+        opened.on(
+            "console",
+            lambda message: (
+                problems.append(message.text)
+                if message.type == "error" and not message.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
+        opened.on("pageerror", lambda error: problems.append(str(error)))
+        opened.on(
+            "response",
+            lambda response: (
+                failed.append((response.request.method, response.url, response.status))
+                if response.status >= 400
+                else None
+            ),
+        )
+        opened.problems = problems  # type: ignore[attr-defined]
+        opened.failed = failed  # type: ignore[attr-defined]
+        try:
+            yield opened
+        finally:
+            await browser.close()
+
+
+async def _shot(page: Page, name: str, tmp_path: Path) -> None:
+    secret = page.locator("#new-key-secret")  # a key shown once stays out of the pictures
+    await page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True, mask=[secret])
+    if os.environ.get("OMNIROUTER_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        shutil.copy(tmp_path / f"{name}.png", DOCS / f"{name}.png")
+
+
+def _usd(value: float) -> str:
+    """The console's money format: cents, and sub-cent digits to a millionth when there are any."""
+    whole, _, fraction = f"{Decimal(str(value)):.6f}".rstrip("0").partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
+
+
+async def _no_secret_in_browser(page: Page, *secrets: str) -> None:
+    html = await page.content()
+    storage = await page.evaluate("() => JSON.stringify([{...localStorage}, {...sessionStorage}, document.cookie])")
+    cookies = await page.context.cookies()
+    assert storage == '[{},{},""]'  # nothing stored; the session cookie is HttpOnly
+    for secret in secrets:
+        assert secret not in html and secret not in page.url and secret not in storage
+        assert all(secret not in cookie["value"] for cookie in cookies)
+    assert all(cookie["httpOnly"] and cookie["sameSite"] == "Strict" for cookie in cookies)
+
+
+async def _ledger(http: Http, key_id: int, count: int) -> list[dict[str, Any]]:
+    for _ in range(200):
+        status, page = await http.admin("GET", f"/admin/ledger?key_id={key_id}")
+        assert status == 200
+        if len(page["data"]) >= count:
+            return page["data"]  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError("the request did not reach the ledger")
+
+
+async def test_admin_console_and_key_holder_portal_in_chromium(
+    served: Any, page: Page, tmp_path: Path, mock_upstream: MockUpstream
+) -> None:
+    gateway: RunningGateway = served[0]
+    http: Http = served[1]
+
+    # A wrong key is refused in the form; the admin key opens the overview.
+    await page.goto(f"{gateway.url}/dashboard")
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await page.fill("#key", "sk-wrong-key")
+    await page.click("#sign-in-form button[type=submit]")
+    await expect(page.locator("#sign-in-error")).to_have_text("That key is not valid here.")
+    await expect(page.locator("#key")).to_have_value("")
+    await page.fill("#key", ADMIN_KEY)
+    await page.click("#sign-in-form button[type=submit]")
+    await expect(page.locator("#total-requests")).to_be_visible()
+    await expect(page.locator("nav a.active")).to_have_text("Overview")
+    assert await page.locator(".chart").count() == 4
+    await _no_secret_in_browser(page, ADMIN_KEY)
+
+    # Create a key with limits; its secret is shown once.
+    await page.click("nav a[data-page=keys]")
+    await page.fill("#create-key input[name=name]", "browser-key")
+    await page.fill("#create-key input[name=quota_usd]", "5")
+    await page.fill("#create-key input[name=rpm]", "120")
+    await page.fill("#create-key input[name=models]", "gpt-4o-mini")
+    await page.click("#create-key-button")
+    secret = (await page.locator("#new-key-secret").inner_text()).strip()
+    assert secret.startswith("sk-")
+    row = page.locator("#key-list tr", has_text="browser-key")
+    await expect(row).to_contain_text("$5.00")
+    await expect(row).to_contain_text("120 / — / —")
+    await _shot(page, "keys", tmp_path)
+
+    # Use it with the openai SDK.
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=secret, max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", max_tokens=50, messages=[{"role": "user", "content": "hello from the browser test"}]
+        )
+        request_id = raw.headers["x-request-id"]
+        assert raw.parse().choices[0].message.content
+    _, keys = await http.admin("GET", "/admin/keys")
+    key_id = next(k["id"] for k in keys["data"] if k["name"] == "browser-key")
+    [entry] = await _ledger(http, key_id, 1)
+    assert entry["request_id"] == request_id and entry["cost_usd"] > 0
+
+    # The request in the logs, with its full id, and its detail with the attempt log.
+    await page.click("nav a[data-page=logs]")
+    await page.fill("#log-filters input[name=key_id]", str(key_id))
+    await page.click("#log-filters button[type=submit]")
+    await expect(page.locator("#ledger")).to_have_attribute("data-count", "1")
+    await expect(page.locator("#ledger")).to_contain_text(request_id)
+    await _shot(page, "logs", tmp_path)
+    await page.locator("#ledger tr", has_text=request_id).click()
+    await expect(page.locator("#page h1")).to_have_text(f"Request {request_id}")
+    await expect(page.locator("#attempts")).to_contain_text("mock-openai")
+    await _shot(page, "request", tmp_path)
+    await _no_secret_in_browser(page, ADMIN_KEY, secret)
+
+    # The overview counts it: its totals are the ledger's.
+    await page.click("nav a[data-page=overview]")
+    _, usage = await http.admin("GET", "/admin/usage")
+    await expect(page.locator("#total-requests")).to_have_text(f"{usage['totals']['requests']:,}")
+    await expect(page.locator("#total-cost")).to_have_text(_usd(usage["totals"]["cost_usd"]))
+    requests_chart = page.locator(".chart", has_text="Requests and errors")
+    await expect(requests_chart).to_have_attribute(
+        "data-total", str(usage["totals"]["requests"] + usage["totals"]["errors"])
+    )
+    await _shot(page, "overview", tmp_path)
+    tester = next(k["id"] for k in keys["data"] if k["name"] == "tester")  # the config key: no request yet
+    await page.fill("#overview-filters input[name=key_id]", str(tester))
+    await page.click("#overview-filters button[type=submit]")
+    await expect(page.locator("#total-requests")).to_have_text("0")
+    await page.fill("#overview-filters input[name=key_id]", str(key_id))
+    await page.select_option("#overview-filters select[name=bucket]", "day")
+    await expect(page.locator("#total-requests")).to_have_text("1")
+    assert page.url.endswith(f"#/overview/day?key_id={key_id}")
+
+    # Channels: create an API channel on the mock, test it alone, then test all; disable it.
+    await page.click("nav a[data-page=channels]")
+    await expect(page.locator("#channel-list")).to_contain_text("mock-openai")
+    await page.fill("#create-channel input[name=name]", "console-made")
+    await page.select_option("#create-channel select[name=provider]", "openai")
+    await page.fill("#create-channel input[name=base_url]", f"{mock_upstream.url}/v1")
+    await page.fill("#create-channel input[name=api_key]", "sk-upstream-made-in-the-console")
+    await page.fill("#create-channel input[name=models]", "console-model")
+    await page.click("#create-channel button[type=submit]")
+    made = page.locator("#channel-list tr", has_text="console-made")
+    await expect(made).to_contain_text("api")
+    await expect(made).to_contain_text("closed")  # routed: this worker reports its breaker
+    await made.get_by_role("button", name="Test").click()
+    await expect(page.locator("#probe-results tbody tr")).to_have_count(1)
+    await expect(page.locator("#probe-results")).to_contain_text("console-model")
+    await expect(page.locator("#probe-results")).to_contain_text("ok")
+    await page.click("#test-all")
+    await expect(page.locator("#probe-results tbody tr")).to_have_count(2)
+    await expect(page.locator("#probe-results .badge.bad")).to_have_count(0)
+    _, probes = await http.admin("POST", "/admin/channels/test")
+    assert sorted(p["channel"] for p in probes) == ["console-made", "mock-openai"] and all(p["ok"] for p in probes)
+    await _shot(page, "channels", tmp_path)
+    assert "sk-upstream-made-in-the-console" not in await page.content()  # upstream keys are masked
+    await made.get_by_role("button", name="Edit").click()
+    await page.fill("#edit-channel input[name=models]", "console-model, console-model-2")
+    await page.fill("#edit-channel input[name=weight]", "3")
+    await page.click("#edit-channel button[type=submit]")
+    await expect(made).to_contain_text("console-model, console-model-2")
+    await expect(made).to_contain_text("0 / 3")
+    await expect(page.locator("#edit-channel")).to_have_count(0)
+    _, settings = await http.admin("GET", "/admin/channels/console-made")
+    assert (settings["models"], settings["weight"]) == (["console-model", "console-model-2"], 3)
+    assert settings["api_keys"] != ["sk-upstream-made-in-the-console"]  # kept, and shown masked
+    await made.get_by_role("button", name="Disable").click()
+    await expect(made).to_contain_text("disabled")
+    _, settings = await http.admin("GET", "/admin/channels/console-made")
+    assert settings["status"] == "disabled"
+
+    # Sign out; the key holder signs in with the new key and sees its own portal.
+    await page.click("#sign-out")
+    await expect(page.locator("#sign-in")).to_be_visible()
+    assert (await http.call("GET", "/v1/key", secret))[0] == 200
+    await page.fill("#key", secret)
+    await page.click("#sign-in-form button[type=submit]")
+    await expect(page.locator("nav a.active")).to_have_text("My usage")
+    _, own = await http.call("GET", "/v1/key", secret)
+    assert own["used_usd"] == entry["cost_usd"] > 0
+    assert Decimal(str(own["remaining_usd"])) == 5 - Decimal(str(own["used_usd"]))
+    await expect(page.locator("#spent")).to_have_text(_usd(own["used_usd"]))
+    await expect(page.locator("#remaining")).to_have_text(_usd(own["remaining_usd"]))
+    await expect(page.locator("#recent")).to_contain_text(request_id)
+    await expect(page.locator("#models")).to_contain_text("gpt-4o-mini")
+    await expect(page.locator("nav a")).to_have_count(1)  # no admin page for a key holder
+    await _shot(page, "portal", tmp_path)
+    await _no_secret_in_browser(page, ADMIN_KEY, secret)
+    assert page.problems == []  # type: ignore[attr-defined]
+    # The only refusals: the first page load asking for a session before anyone signed in, and the wrong key.
+    session = f"{gateway.url}/dashboard/api/session"
+    assert page.failed == [("GET", session, 401), ("POST", session, 401)]  # type: ignore[attr-defined]

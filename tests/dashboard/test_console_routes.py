@@ -1,0 +1,173 @@
+"""The API routes the console reads that did not exist before it: ``/admin/usage/series``,
+``/admin/ledger/{id}``, the ledger's ``request_id`` / ``status`` filters, and the key holder's
+``/v1/key/requests`` and ``/v1/key/models``; on SQLite and PostgreSQL (percentiles differ per backend)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+
+from omnirouter.mock_upstream import MockUpstream
+from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.gateway_harness import make_config, running_gateway
+
+PRICES = {"gpt-4o-mini": {"input": 0.15, "output": 0.6}, "gpt-test-1": {"input": 2, "output": 8}}
+
+
+class Served:
+    def __init__(self, http: Http, keys: dict[str, dict[str, Any]], ledger: dict[str, list[dict[str, Any]]]) -> None:
+        self.http, self.keys, self.ledger = http, keys, ledger
+
+
+async def _ledger(http: Http, key_id: int, count: int) -> list[dict[str, Any]]:
+    for _ in range(200):
+        _, page = await http.admin("GET", f"/admin/ledger?key_id={key_id}&limit=1000")
+        if len(page["data"]) >= count:
+            return page["data"]  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError("usage rows did not arrive")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def served(
+    request: pytest.FixtureRequest,
+    mock_upstream: MockUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway_postgres_url: str,
+) -> AsyncIterator[Served]:
+    """Two new keys with traffic: ``plain`` 5 answers and 2 failures, ``vip`` (group 0.5, one model) 2 answers."""
+    config = make_config(
+        mock_upstream.url, tmp_path_factory.mktemp("routes") / "gw.db", admin_key=ADMIN_KEY, reload_interval=0.2,
+        prices=PRICES, groups={"vip": 0.5},
+    )  # fmt: skip
+    if request.param == "postgresql":
+        config.database_url = gateway_postgres_url
+    async with running_gateway(config) as gateway, aiohttp.ClientSession() as session:
+        http = Http(session, gateway.url)
+        _, plain = await http.admin("POST", "/admin/keys", {"name": "series-plain"})
+        _, vip = await http.admin(
+            "POST", "/admin/keys", {"name": "series-vip", "group": "vip", "models": ["gpt-4o-mini"]}
+        )
+        for i in range(5):
+            model = "gpt-4o-mini" if i % 2 else "gpt-test-1"
+            assert (await http.chat(plain["key"], model, "word " * (i * 7 + 1)))[0] == 200
+        for _ in range(2):
+            assert (await http.chat(plain["key"], "no-such-model"))[0] == 404
+        for _ in range(2):
+            assert (await http.chat(vip["key"]))[0] == 200
+        ledger = {"plain": await _ledger(http, plain["id"], 7), "vip": await _ledger(http, vip["id"], 2)}
+        yield Served(http, {"plain": plain, "vip": vip}, ledger)
+
+
+def _usd_sum(values: list[float]) -> Decimal:
+    return sum((Decimal(str(v)) for v in values), Decimal(0))
+
+
+async def test_hourly_series_sums_are_the_ledger_and_percentiles_its_latencies(served: Served) -> None:
+    key, rows = served.keys["plain"], served.ledger["plain"]
+    status, series = await served.http.admin("GET", f"/admin/usage/series?key_id={key['id']}")
+    assert status == 200 and series["bucket"] == "hour"
+    points = series["data"]
+    assert len(points) == 24  # the last 24 hours, empty hours included
+    times = [datetime.fromisoformat(p["time"]) for p in points]
+    assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(times))
+    busy = [p for p in points if p["requests"]]
+    hours = {datetime.fromisoformat(r["created_at"]).replace(minute=0, second=0, microsecond=0) for r in rows}
+    assert {datetime.fromisoformat(p["time"]) for p in busy} == hours
+    assert sum(p["requests"] for p in points) == len(rows) == 7
+    assert sum(p["errors"] for p in points) == sum(r["status_code"] >= 400 for r in rows) == 2
+    assert sum(p["input_tokens"] for p in points) == sum(r["input_tokens"] for r in rows)
+    assert sum(p["output_tokens"] for p in points) == sum(r["output_tokens"] for r in rows)
+    assert sum(p["total_tokens"] for p in points) == sum(r["input_tokens"] + r["output_tokens"] for r in rows)
+    assert _usd_sum([p["cost_usd"] for p in points]) == _usd_sum([r["cost_usd"] for r in rows]) > 0
+    for point in busy:
+        start = datetime.fromisoformat(point["time"])
+        latencies = [
+            r["latency_ms"]
+            for r in rows
+            if start <= datetime.fromisoformat(r["created_at"]) < start + timedelta(hours=1)
+        ]
+        for q in (50, 95, 99):
+            expected = float(np.percentile(latencies, q))  # linear, as percentile_cont
+            assert point[f"latency_p{q}_ms"] == pytest.approx(expected, rel=1e-9), q
+    assert all(p["latency_p50_ms"] is None and p["cost_usd"] == 0 for p in points if not p["requests"])
+
+
+async def test_daily_series_and_its_window(served: Served) -> None:
+    key, rows = served.keys["vip"], served.ledger["vip"]
+    status, series = await served.http.admin("GET", f"/admin/usage/series?bucket=day&key_id={key['id']}")
+    assert status == 200 and len(series["data"]) == 30
+    assert sum(p["requests"] for p in series["data"]) == len(rows) == 2
+    assert _usd_sum([p["cost_usd"] for p in series["data"]]) == _usd_sum([r["cost_usd"] for r in rows])
+    today = datetime.now(UTC).date().isoformat()
+    status, one = await served.http.admin("GET", f"/admin/usage/series?bucket=day&from={today}&key_id={key['id']}")
+    assert status == 200 and len(one["data"]) == 1 and one["data"][0]["requests"] == 2
+    assert one["data"][0]["time"].startswith(today)
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [("bucket=week", "bucket"), ("from=2026-01-02&to=2026-01-01", "from"), ("from=2020-01-01&to=2026-01-01", "from"),
+     ("from=yesterday", "from")],
+)  # fmt: skip
+async def test_series_refusals_name_the_parameter(served: Served, query: str, param: str) -> None:
+    status, body = await served.http.admin("GET", f"/admin/usage/series?{query}")
+    assert (status, body["error"]["param"]) == (400, param)
+
+
+async def test_a_ledger_record_with_its_attempts_and_the_new_filters(served: Served) -> None:
+    key, rows = served.keys["plain"], served.ledger["plain"]
+    ok = next(r for r in rows if r["status_code"] == 200)
+    status, detail = await served.http.admin("GET", f"/admin/ledger/{ok['id']}")
+    assert status == 200
+    assert {k: v for k, v in detail.items() if k != "attempt_log"} == ok
+    assert [a["channel"] for a in detail["attempt_log"]] == ["mock-openai"]
+    assert detail["attempt_log"][0]["status"] == 200
+    for missing in ("999999999", "abc", "-1"):
+        status, body = await served.http.admin("GET", f"/admin/ledger/{missing}")
+        assert status == 404, missing
+    status, found = await served.http.admin("GET", f"/admin/ledger?request_id={ok['request_id']}")
+    assert [r["id"] for r in found["data"]] == [ok["id"]]
+    status, errors = await served.http.admin("GET", f"/admin/ledger?key_id={key['id']}&status=error")
+    assert sorted(r["id"] for r in errors["data"]) == sorted(r["id"] for r in rows if r["status_code"] >= 400)
+    status, oks = await served.http.admin("GET", f"/admin/usage?key_id={key['id']}&status=ok")
+    assert oks["totals"]["requests"] == 5 and oks["totals"]["errors"] == 0
+    status, body = await served.http.admin("GET", "/admin/ledger?status=maybe")
+    assert (status, body["error"]["param"]) == (400, "status")
+
+
+async def test_key_holder_sees_only_its_own_requests_without_channels(served: Served) -> None:
+    for name in ("plain", "vip"):
+        key, rows = served.keys[name], served.ledger[name]
+        status, own = await served.http.call("GET", "/v1/key/requests?limit=200", key["key"])
+        assert status == 200
+        assert [r["request_id"] for r in own["data"]] == [r["request_id"] for r in rows]  # newest first, only its own
+        assert all("channel" not in r and "key_name" not in r and "upstream_model" not in r for r in own["data"])
+        assert _usd_sum([r["cost_usd"] for r in own["data"]]) == _usd_sum([r["cost_usd"] for r in rows])
+    status, two = await served.http.call("GET", "/v1/key/requests?limit=2", served.keys["plain"]["key"])
+    assert len(two["data"]) == 2
+    for bad in ("0", "201", "x"):
+        status, body = await served.http.call("GET", f"/v1/key/requests?limit={bad}", served.keys["plain"]["key"])
+        assert (status, body["error"]["param"]) == (400, "limit")
+
+
+async def test_key_holder_models_are_its_allowed_ones_at_its_group_price(served: Served) -> None:
+    status, vip = await served.http.call("GET", "/v1/key/models", served.keys["vip"]["key"])
+    assert status == 200
+    nothing = dict.fromkeys(("cached_input", "per_image", "per_second", "per_1k_characters", "per_call"))
+    assert vip["data"] == [{"id": "gpt-4o-mini", "priced": True, "input": 0.075, "output": 0.3, **nothing}]
+    status, plain = await served.http.call("GET", "/v1/key/models", served.keys["plain"]["key"])
+    _, listed = await served.http.call("GET", "/v1/models", served.keys["plain"]["key"])
+    assert [m["id"] for m in plain["data"]] == [m["id"] for m in listed["data"]]  # an unrestricted key: every model
+    by_id = {m["id"]: m for m in plain["data"]}
+    assert (by_id["gpt-4o-mini"]["input"], by_id["gpt-4o-mini"]["output"]) == (0.15, 0.6)
+    status, _ = await served.http.call("GET", "/v1/key/models", "sk-wrong")
+    assert status == 401
