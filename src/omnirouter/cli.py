@@ -76,6 +76,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=config.log_level,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=30,
+        # A spawned worker answers the supervisor's pings only once it has imported the package, which takes
+        # over uvicorn's default 5 s on a loaded machine: it was killed and respawned for ever.
+        timeout_worker_healthcheck=30,
         backlog=4096,
         proxy_headers=False,  # the client address is the peer; see accounts/access.py
         server_header=False,  # no "server: uvicorn" on every answer

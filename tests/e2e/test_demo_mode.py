@@ -55,8 +55,8 @@ def _serve(workdir: Path, *args: str) -> tuple[Output, int]:
     return output, port
 
 
-def _start_demo(workdir: Path) -> Demo:
-    output, port = _serve(workdir)
+def _start_demo(workdir: Path, *args: str) -> Demo:
+    output, port = _serve(workdir, *args)
     key = output.line_starting("demo key: ").removeprefix("demo key: ")
     admin_key = output.line_starting("  admin key:").split()[-1]
     curl = output.line_starting("curl ")
@@ -65,7 +65,7 @@ def _start_demo(workdir: Path) -> Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    running = _start_demo(tmp_path_factory.mktemp("newcomer"))
+    running = _start_demo(tmp_path_factory.mktemp("newcomer"), "--workers", "2")  # each worker runs its own mock
     yield running
     running.output.stop()
 
