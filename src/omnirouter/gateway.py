@@ -79,20 +79,21 @@ async def prepare_database(config: GatewayConfig, demo: DemoSetup | None = None)
     await migrate(url)
     db = Database(url)
     try:
-        on = demo is not None and config.demo and not config.channels
-        if on:
+        if demo is not None and (not config.demo or config.channels):
+            demo = None
+        if demo is not None:
             async with db.engine.connect() as conn:
-                on = not await has_api_channels(conn)
-        if on and demo is not None:
+                demo = None if await has_api_channels(conn) else demo
+        if demo is not None:
             config = msgspec.structs.replace(config, prices={**demo.prices, **config.prices})
         await KeyStore(db).ensure_keys(config.keys)
-        await KeyStore(db).replace_demo_key(demo.key if on and demo is not None else None)
+        await KeyStore(db).replace_demo_key(demo.key if demo is not None else None)
         await sync_config_prices(db, config)  # billing: config prices and groups into the database
         await replay_journals(db, journal_dir(config))  # usage: what stopped processes had not written yet
         await recover_reservations(db)  # usage: ledger rows for reservations a stopped process never settled
     finally:
         await db.close()
-    return on
+    return demo is not None
 
 
 class Gateway:

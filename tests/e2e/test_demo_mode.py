@@ -9,8 +9,10 @@ demo key with it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shlex
+import sqlite3
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -212,6 +214,53 @@ async def test_every_listed_model_answers_in_every_sdk(demo: Demo, listed: list[
             "google-genai": _gemini}[sdk]  # fmt: skip
     for model in listed:
         await call(demo, model, stream)
+
+
+# nano-USD per input and output token of each demo model: the vendors' list prices (USD per 1M tokens × 1000)
+_DEMO_NANO_PER_TOKEN = {
+    "gpt-4o-mini": (150, 600),
+    "gpt-4.1-mini": (400, 1600),
+    "claude-haiku-4-5": (1000, 5000),
+    "gemini-2.5-flash": (300, 2500),
+}
+
+
+def _ledger(workdir: Path, request_ids: list[str]) -> tuple[list[sqlite3.Row], int, int]:
+    """The usage rows of ``request_ids``, the sum of ``cost_nano`` over every row of the demo key, and its
+    ``used_nano``."""
+    with contextlib.closing(sqlite3.connect(workdir / "omnirouter.db", isolation_level=None)) as conn:
+        conn.row_factory = sqlite3.Row
+        conn.execute("begin")  # one snapshot (WAL) for the three reads: a batch may commit meanwhile
+        marks = ",".join("?" * len(request_ids))
+        rows = conn.execute(f"select * from usage_records where request_id in ({marks})", request_ids).fetchall()
+        key_id, used = conn.execute(
+            "select id, used_nano from api_keys where source = 'demo' and status = 'active'"
+        ).fetchone()
+        total = conn.execute("select coalesce(sum(cost_nano), 0) from usage_records where key_id = ?", (key_id,))
+        return rows, int(total.fetchone()[0]), int(used)
+
+
+async def test_demo_answers_are_charged_at_the_demo_prices(demo: Demo, listed: list[str]) -> None:
+    assert set(listed) == set(_DEMO_NANO_PER_TOKEN)
+    request_ids = []
+    async with openai.AsyncOpenAI(base_url=f"{demo.url}/v1", api_key=demo.key, max_retries=0) as client:
+        for model in listed:
+            raw = await client.chat.completions.with_raw_response.create(
+                model=model, messages=[{"role": "user", "content": f"price check for {model}"}]
+            )
+            request_ids.append(raw.headers["x-request-id"])
+    deadline = time.monotonic() + 30
+    while True:  # usage rows are written off the hot path, every usage_flush_interval
+        rows, total, used = await asyncio.to_thread(_ledger, demo.workdir, request_ids)
+        if len(rows) == len(request_ids) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert sorted(row["model"] for row in rows) == sorted(listed)
+    for row in rows:
+        per_input, per_output = _DEMO_NANO_PER_TOKEN[row["model"]]
+        assert row["input_tokens"] > 0 and row["output_tokens"] > 0
+        assert row["cost_nano"] == row["input_tokens"] * per_input + row["output_tokens"] * per_output
+    assert used == total > 0  # the demo key's balance is the sum of its ledger
 
 
 async def _wait_not_demo(url: str) -> None:
