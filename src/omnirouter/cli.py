@@ -33,9 +33,12 @@ and start it with:  omnirouter serve --config omnirouter.yaml
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from omnirouter.api.admin import ADMIN_KEY_ENV, admin_key_from
     from omnirouter.api.factory import CONFIG_ENV
-    from omnirouter.gateway import prepare_database
+    from omnirouter.cli_demo import DEMO_FACTORY, DEMO_PRICES, demo_banner, generate_admin_key
+    from omnirouter.gateway import DemoSetup, prepare_database
     from omnirouter.http.header_deadline import HeaderTimeoutProtocol
+    from omnirouter.storage.keys import generate_key
 
     try:
         config = load_config(args.config)
@@ -46,15 +49,22 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else config.port
     workers = args.workers or config.workers
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    demo_key = generate_key()  # used only if demo mode turns out to be on (docs/operations.md, "Demo mode")
     try:
-        asyncio.run(prepare_database(config))
+        demo = asyncio.run(prepare_database(config, DemoSetup(demo_key, DEMO_PRICES) if config.demo else None))
     except Exception as exc:
         print(f"omnirouter: cannot prepare the database {config.database_url!r}: {exc}", file=sys.stderr)
         return 1
-    _print_banner(config, host, port, workers, args.config)
+    _print_banner(config, host, port, workers, args.config, demo)
+    if demo:
+        shown = None  # an admin key of the config or the environment is the operator's: not printed
+        if admin_key_from(config.admin_key) is None:  # the workers read it from the environment (api/admin.py)
+            os.environ[ADMIN_KEY_ENV] = shown = generate_admin_key()
+        database = _database_text(config.database_url)
+        print(demo_banner(host=host, port=port, key=demo_key, admin_key=shown, database=database), flush=True)
     os.environ[CONFIG_ENV] = os.path.abspath(args.config) if args.config else ""
     uvicorn.run(
-        "omnirouter.api.factory:create_app",
+        DEMO_FACTORY if demo else "omnirouter.api.factory:create_app",
         factory=True,
         host=host,
         port=port,
@@ -66,6 +76,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=config.log_level,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=30,
+        # A spawned worker answers the supervisor's pings only once it has imported the package, which takes
+        # over uvicorn's default 5 s on a loaded machine: it was killed and respawned for ever.
+        timeout_worker_healthcheck=30,
         backlog=4096,
         proxy_headers=False,  # the client address is the peer; see accounts/access.py
         server_header=False,  # no "server: uvicorn" on every answer
@@ -73,11 +86,19 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_banner(config: GatewayConfig, host: str, port: int, workers: int, path: str | None) -> None:
+def _database_text(url: str) -> str:
+    """The database URL, with the absolute path of a SQLite file (``sqlite:///omnirouter.db`` is relative)."""
+    for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
+        if url.startswith(prefix) and url != prefix + ":memory:":
+            return f"{url} ({os.path.abspath(url.removeprefix(prefix))})"
+    return url
+
+
+def _print_banner(config: GatewayConfig, host: str, port: int, workers: int, path: str | None, demo: bool) -> None:
     source = path or "embedded defaults"
     print(f"omnirouter: serving on http://{host}:{port} ({workers} worker(s), config: {source})", flush=True)
     print(f"omnirouter: database {config.database_url}; health check at http://{host}:{port}/health", flush=True)
-    if not config.channels or not config.keys:
+    if not demo and (not config.channels or not config.keys):
         print(_NO_SETUP_HINT, flush=True)
 
 

@@ -26,15 +26,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from omnirouter.accounts import Authenticator
 from omnirouter.billing import Billing, sync_config_prices
 from omnirouter.cluster import SharedState
-from omnirouter.config import ChannelConfig, GatewayConfig
+from omnirouter.config import ChannelConfig, GatewayConfig, PriceConfig
 from omnirouter.limits import RateLimiter
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
 from omnirouter.storage.blobs import BlobStore, database_dir, make_blob_store
-from omnirouter.storage.channels_repo import load_channel_configs
+from omnirouter.storage.channels_repo import has_api_channels, load_channel_configs
 from omnirouter.storage.settings_repo import read_config_version
 from omnirouter.storage.signing_secret import url_signing_secret
 from omnirouter.storage.users_repo import disabled_user_ids
@@ -57,28 +59,51 @@ from omnirouter.usage import (
 
 log = logging.getLogger("omnirouter")
 
-__all__ = ["ConfigReloader", "Gateway", "notify_change", "prepare_database"]
+__all__ = ["ConfigReloader", "DemoSetup", "Gateway", "notify_change", "prepare_database"]
 
 
-async def prepare_database(config: GatewayConfig) -> None:
-    """Once per deployment start (before workers): run migrations, create configured keys and apply their settings."""
+class DemoSetup(msgspec.Struct, frozen=True):
+    """What demo mode adds to the database at start: its client key and the demo models' prices."""
+
+    key: str
+    prices: dict[str, PriceConfig] = msgspec.field(default_factory=dict)
+
+
+async def prepare_database(config: GatewayConfig, demo: DemoSetup | None = None) -> bool:
+    """Once per deployment start (before workers): run migrations, create configured keys and apply their
+    settings.  With ``demo``, decide demo mode (True when it is on): on when the config allows it
+    (``demo: true``, the default) and no channel is configured, neither in the file nor in the database;
+    then ``demo.key`` becomes the demo key and ``demo.prices`` join the file's.  Off, every earlier demo
+    key is revoked."""
     url = normalize_database_url(config.database_url)
     await migrate(url)
     db = Database(url)
     try:
+        if demo is not None and (not config.demo or config.channels):
+            demo = None
+        if demo is not None:
+            async with db.engine.connect() as conn:
+                demo = None if await has_api_channels(conn) else demo
+        if demo is not None:
+            config = msgspec.structs.replace(config, prices={**demo.prices, **config.prices})
         await KeyStore(db).ensure_keys(config.keys)
+        await KeyStore(db).replace_demo_key(demo.key if demo is not None else None)
         await sync_config_prices(db, config)  # billing: config prices and groups into the database
         await replay_journals(db, journal_dir(config))  # usage: what stopped processes had not written yet
         await recover_reservations(db)  # usage: ledger rows for reservations a stopped process never settled
     finally:
         await db.close()
+    return demo is not None
 
 
 class Gateway:
     """Everything one worker needs to serve requests; ``start``/``stop`` bracket its life."""
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, *, demo: bool = False) -> None:
         self.config = config
+        # Demo mode (cli_demo.py): the config's channels are the built-in mock's; it ends, on every worker,
+        # at the first reload that finds an API channel (``end_demo``).
+        self.demo = demo
         self.catalog = ModelCatalog(Channel(c, config.breaker, config) for c in config.channels)
         self.db = Database(normalize_database_url(config.database_url))
         self.keys = KeyStore(self.db)
@@ -158,6 +183,15 @@ class Gateway:
         if self.config.tasks.run_pollers if task_services is None else task_services:
             await self.task_services.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
+
+    async def end_demo(self) -> None:
+        """Leave demo mode: drop the mock channels and revoke the demo key (it was printed, has no limits)."""
+        if not self.demo:
+            return
+        await self.keys.replace_demo_key(None)
+        self.config = msgspec.structs.replace(self.config, channels=[])
+        self.demo = False
+        log.warning("demo mode is off: a channel was configured; the demo key is revoked")
 
     async def stop(self) -> None:
         await self.image_runs.close()
@@ -258,6 +292,8 @@ class ConfigReloader:
         async with gateway.db.engine.connect() as conn:
             disabled = await disabled_user_ids(conn)
             api_channels = await load_channel_configs(conn)
+        if gateway.demo and api_channels:
+            await gateway.end_demo()  # before the keys are read, so the demo key goes with this reload
         keys = await gateway.keys.load_active()
         if disabled:
             keys = {digest: key for digest, key in keys.items() if key.user_id not in disabled}

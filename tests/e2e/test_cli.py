@@ -20,7 +20,7 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
 
 
-def test_serve_on_embedded_defaults_prints_help_and_serves_health(workdir: Path) -> None:
+def test_serve_on_embedded_defaults_starts_demo_mode_with_the_database_in_the_working_dir(workdir: Path) -> None:
     port = free_port()
     process = start(["serve", "--port", str(port)], workdir)
     try:
@@ -28,7 +28,7 @@ def test_serve_on_embedded_defaults_prints_help_and_serves_health(workdir: Path)
     finally:
         out = stop(process)
     assert f"http://127.0.0.1:{port}" in out
-    assert "channels:" in out and "omnirouter serve --config" in out
+    assert "DEMO MODE" in out and "\ndemo key: sk-or-" in out  # tests/e2e/test_demo_mode.py drives it
     assert (workdir / "omnirouter.db").exists()
 
 

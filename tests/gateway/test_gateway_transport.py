@@ -156,7 +156,10 @@ async def _health_round_trip(reader: asyncio.StreamReader, writer: asyncio.Strea
     assert status.startswith(b"HTTP/1.1 200"), status
     while (await reader.readline()) != b"\r\n":
         pass
-    await reader.readexactly(len(b'{"status":"ok"}'))
+    assert json.loads(await reader.readexactly(len(b'{"status":"ok","demo":false}'))) == {
+        "status": "ok",
+        "demo": False,
+    }
 
 
 async def test_keep_alive_connection_serves_requests_slower_than_the_header_timeout(gateway: RunningGateway) -> None:

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,3 +53,41 @@ def start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subp
         text=True,
         env={**os.environ, **(env or {})},
     )
+
+
+class Output:
+    """A child's stdout (``start`` merges stderr into it), read line by line in a thread, so that waiting
+    for a line never blocks on a child that prints nothing more."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        self.process = process
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.append(line.rstrip("\n"))
+
+    def line_starting(self, prefix: str, timeout: float = 30) -> str:
+        """The first line that starts with ``prefix``, once printed (fails if the child exits without it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((line for line in list(self.lines) if line.startswith(prefix)), None)
+            if found is not None:
+                return found
+            if self.process.poll() is not None and not self._thread.is_alive():
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no line starting {prefix!r} in:\n" + "\n".join(self.lines))
+
+    def stop(self) -> str:
+        """SIGTERM the child, wait for it, and return everything it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+        self._thread.join(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return "\n".join(self.lines)

@@ -10,6 +10,8 @@ admin key at ``GET /admin/openapi.json``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 import msgspec
 
@@ -28,7 +30,7 @@ from omnirouter.http.header_deadline import HEADER_TIMEOUT_STATE
 from omnirouter.http.routes import PATH_PARAMS, Area, Auth, Route, RouteDoc, RouteTable
 from omnirouter.ir import ErrorKind, GatewayError
 
-__all__ = ["PUBLIC_AREA", "GatewayApp", "client_protocol"]
+__all__ = ["PUBLIC_AREA", "Companion", "GatewayApp", "client_protocol"]
 
 log = logging.getLogger("omnirouter")
 
@@ -53,11 +55,29 @@ PUBLIC_AREA = Area("", CLIENT_ERRORS, _not_found, _not_allowed)
 """Misses outside ``/admin/``: no key needed to learn a path is unknown; the headers' protocol answers."""
 
 
-class GatewayApp:
-    """ASGI entry point of one worker."""
+class Companion(Protocol):
+    """A service that lives beside a worker's gateway, on its event loop (demo mode's mock upstream)."""
 
-    def __init__(self, config: GatewayConfig, *, prepare: bool = False, tune_gc: bool = False) -> None:
-        self.gateway = Gateway(config)
+    async def start(self) -> object: ...
+
+    async def close(self) -> None: ...
+
+
+class GatewayApp:
+    """ASGI entry point of one worker.  ``demo``: the config's channels are demo mode's (``cli_demo.py``);
+    ``companions`` start before the gateway and close after it."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        prepare: bool = False,
+        tune_gc: bool = False,
+        demo: bool = False,
+        companions: Sequence[Companion] = (),
+    ) -> None:
+        self.gateway = Gateway(config, demo=demo)
+        self._companions = tuple(companions)
         self._prepare = prepare
         self._tune_gc = tune_gc  # serving processes only: a test process hosts many apps
         key_self = KeySelfAPI(self.gateway)
@@ -121,6 +141,8 @@ class GatewayApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
+                    for companion in self._companions:
+                        await companion.start()
                     if self._prepare:
                         await prepare_database(self.gateway.config)
                     await self.gateway.start()
@@ -133,6 +155,8 @@ class GatewayApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.gateway.stop()
+                for companion in reversed(self._companions):
+                    await companion.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -59,9 +59,13 @@ _CHAT_ERRORS = (400, 401, 403, 404, 413, 429, 502, 503, 504)
 
 
 class Health(msgspec.Struct):
-    """``GET /health``."""
+    """``GET /health``: ``demo`` is true while the gateway serves demo mode's mock channels."""
 
     status: str
+    demo: bool
+
+
+_HEALTH = {demo: msgspec.json.encode(Health("ok", demo)) for demo in (False, True)}
 
 
 class ClientRoutes:
@@ -205,5 +209,5 @@ class ClientRoutes:
         await send_response(send, 200, orjson.dumps(found), JSON_HEADERS)
 
     async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b"" if scope["method"] == "HEAD" else b'{"status":"ok"}'
+        body = b"" if scope["method"] == "HEAD" else _HEALTH[self.gateway.demo]
         await send_response(send, 200, body, JSON_HEADERS)

@@ -265,6 +265,9 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     webhooks: WebhooksConfig = msgspec.field(default_factory=WebhooksConfig)
     realtime: RealtimeConfig = msgspec.field(default_factory=RealtimeConfig)
     admin_key: str | None = None
+    # Demo mode (docs/operations.md): with no channel in this file nor in the database, ``omnirouter serve``
+    # serves demo models from the built-in mock upstream with a printed demo key; false: never.
+    demo: bool = True
     reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"
     # Shared state between replicas (rate limits, breakers, change notices); None: each process alone.

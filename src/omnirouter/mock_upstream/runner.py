@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from types import TracebackType
 from typing import Any
 
@@ -62,6 +63,17 @@ class MockUpstream:
         self._runner = runner
         self.host = host
         self.port = int(runner.addresses[0][1])
+        return self
+
+    async def start_on(self, sock: socket.socket) -> MockUpstream:
+        """Listen on a socket already bound (so its port is known before an event loop runs)."""
+        if self._runner is not None:
+            return self
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        self._runner = runner
+        self.host, self.port = sock.getsockname()[:2]
         return self
 
     async def close(self) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "create_channel",
     "delete_channel",
     "get_channel",
+    "has_api_channels",
     "list_channels",
     "load_channel_configs",
     "update_channel",
@@ -170,6 +171,11 @@ async def load_channel_configs(conn: AsyncConnection) -> list[ChannelConfig]:
     stmt = select(channels_table).where(channels_table.c.status == "active").order_by(channels_table.c.name)
     found = (_decode(row.settings) for row in await conn.execute(stmt))
     return [config for config in found if config is not None]
+
+
+async def has_api_channels(conn: AsyncConnection) -> bool:
+    """Whether any API channel is stored, active or disabled (demo mode is for a gateway with none)."""
+    return (await conn.execute(select(channels_table.c.name).limit(1))).first() is not None
 
 
 async def list_channels(conn: AsyncConnection, config_channels: list[ChannelConfig]) -> list[ChannelView]:

@@ -20,9 +20,19 @@ from omnirouter.storage.models import KeyStatus, api_keys_table, utcnow
 if TYPE_CHECKING:
     from omnirouter.config.schema import KeyConfig
 
-__all__ = ["KEY_PREFIX", "KeyRecord", "KeyStore", "display_prefix", "generate_key", "hash_key", "key_record"]
+__all__ = [
+    "DEMO_SOURCE",
+    "KEY_PREFIX",
+    "KeyRecord",
+    "KeyStore",
+    "display_prefix",
+    "generate_key",
+    "hash_key",
+    "key_record",
+]
 
 KEY_PREFIX = "sk-or-"
+DEMO_SOURCE = "demo"  # ``api_keys.source`` of demo mode's client key (docs/operations.md, "Demo mode")
 
 
 def hash_key(key: str) -> str:
@@ -169,6 +179,31 @@ class KeyStore:
         )
         async with self._db.engine.begin() as conn:
             await conn.execute(stmt, list(rows.values()))
+
+    async def replace_demo_key(self, key: str | None) -> None:
+        """Revoke every earlier demo key, then store ``key`` (if any) as the one active demo key.
+
+        A demo key is printed on stdout and has no limits, so it must never outlive demo mode: each start
+        revokes the last one (``None`` when demo mode is off); rows are kept for the ledger.
+        """
+        table = api_keys_table
+        revoke = (
+            update(table)
+            .where(table.c.source == DEMO_SOURCE, table.c.status == KeyStatus.ACTIVE.value)
+            .values(status=KeyStatus.REVOKED.value)
+        )
+        async with self._db.engine.begin() as conn:
+            await conn.execute(revoke)
+            if key is not None:
+                row = {
+                    "name": "demo",
+                    "key_hash": hash_key(key),
+                    "key_prefix": display_prefix(key),
+                    "status": KeyStatus.ACTIVE.value,
+                    "created_at": utcnow(),
+                    "source": DEMO_SOURCE,
+                }
+                await conn.execute(insert(table).values(**row))
 
     async def load_active(self) -> dict[str, KeyRecord]:
         """Every active key, by hash."""
