@@ -102,6 +102,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             think_tags=True,
             thinking=ThinkingSwitch.MODEL_CHOICE,  # M2.x always think
             thinks_by_default=True,
+            base_resp=True,  # failures may come as an HTTP 200 with base_resp.status_code ≠ 0
             # Not in its documented schema (java.agentscope.io MiniMax formatter drops the same).
             drops=frozenset(
                 {

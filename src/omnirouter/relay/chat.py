@@ -28,6 +28,7 @@ from omnirouter.relay.translated import TranslatingStreamFilter
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord
 from omnirouter.transport import (
+    RETRYABLE_STATUSES,
     AttemptFailure,
     ImageFetcher,
     UpstreamClient,
@@ -35,6 +36,7 @@ from omnirouter.transport import (
     classify_transport_error,
     open_upstream,
     read_answer,
+    scrubbed,
 )
 
 
@@ -268,7 +270,12 @@ class ChatOperation:
             else:
                 out, ctx.usage = self._translate_response(upstream_codec, raw, attempt)
         except GatewayError as error:
-            raise AttemptFailure(error, retryable=True) from None
+            # An answer that is no answer (not JSON: another channel may do better), or an error the vendor
+            # reported inside it (MiniMax's base_resp), retried or not by the status it stands for, like an
+            # error status: a parameter the vendor rejects is not sent again.
+            status = error.status
+            retryable = status in RETRYABLE_STATUSES or status >= 500
+            raise AttemptFailure(scrubbed(error, attempt), retryable, upstream_status=status) from None
         if answered is not None:
             await answered(orjson.loads(out))
         ctx.mark_first_byte()
