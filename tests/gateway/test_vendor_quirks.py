@@ -149,6 +149,23 @@ async def test_gemini_thinking_config_reaches_qwen_and_comes_back_as_thought_par
     assert sent(mock_upstream)["enable_thinking"] is False and "thinking_budget" not in sent(mock_upstream)
 
 
+async def test_spark_gets_thinking_type_from_every_client(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    # xfyun.cn/doc/spark/X1http.html: X1.5 switches thinking with a `thinking` field.
+    await oai.chat.completions.create(
+        model="spark-chat", messages=[{"role": "user", "content": "x"}], reasoning_effort="high"
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled"} and "reasoning_effort" not in sent(mock_upstream)
+    message = await claude.messages.create(
+        model="spark-chat", max_tokens=100, thinking={"type": "disabled"}, messages=[{"role": "user", "content": "x"}]
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    assert [block.type for block in message.content] == ["text"]
+    await oai.chat.completions.create(model="spark-chat", messages=[{"role": "user", "content": "x"}])
+    assert "thinking" not in sent(mock_upstream)  # silent: the /v1 models know no switch, none is sent
+
+
 async def test_vllm_and_openrouter_get_their_own_switches(oai: openai.AsyncOpenAI, mock_upstream: MockUpstream) -> None:
     for effort, vllm, openrouter in (("high", True, {"effort": "high"}), ("none", False, {"enabled": False})):
         await oai.chat.completions.create(
@@ -284,6 +301,7 @@ async def test_an_openai_stream_without_usage_shows_the_estimate_it_is_billed_on
             messages=[{"role": "user", "content": "estimate me"}],
             stream=True,
             stream_options={"include_usage": True},
+            reasoning_effort="high",  # Spark X1.5 thinks when thinking {type: enabled} says so
         )
         text, reasoning, usages = "", "", []
         async for chunk in raw.parse():
@@ -341,7 +359,9 @@ async def test_a_gemini_stream_without_usage_shows_the_estimate_in_usage_metadat
             async for chunk in await client.aio.models.generate_content_stream(
                 model="spark-chat",
                 contents="estimate me",
-                config=gtypes.GenerateContentConfig(thinking_config=gtypes.ThinkingConfig(include_thoughts=True)),
+                config=gtypes.GenerateContentConfig(
+                    thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=1024)
+                ),
             )
         ]
     finally:

@@ -45,8 +45,8 @@ _TAGS = "think_tags"
 
 # A request value each vendor refuses with a 400 (``(low, high, low included, high included)``):
 # DashScope's top_p is open at 1 (tak-bro/aicommit2 issue 66), GLM's temperature is [0, 1]
-# (docs.z.ai chat-completion), MiniMax's temperature (0, 1] and SenseNova's (0, 2] with top_p
-# (0, 1) (docs/vendors.md: lobehub's SenseNova provider, java.agentscope.io MiniMax, check).
+# (docs.z.ai/api-reference/llm/chat-completion), MiniMax's temperature (0, 1] and SenseNova's (0, 2]
+# with top_p (0, 1) (docs/vendors.md: lobehub's SenseNova provider, java.agentscope.io MiniMax, check).
 _RANGES: dict[ProviderKind, dict[str, tuple[float, float, bool, bool]]] = {
     ProviderKind.DASHSCOPE: {"top_p": (0.0, 1.0, False, False)},
     ProviderKind.ZHIPU: {"temperature": (0.0, 1.0, True, True)},
