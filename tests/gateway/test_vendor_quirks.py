@@ -318,6 +318,22 @@ async def test_an_openai_stream_without_usage_shows_the_estimate_it_is_billed_on
         await assert_billed_as_shown(vendor_gateway, raw.headers["x-request-id"], shown)
 
 
+async def test_a_responses_stream_without_usage_completes_with_the_estimate(
+    oai: openai.AsyncOpenAI, vendor_gateway: RunningGateway
+) -> None:
+    raw = await oai.responses.with_raw_response.create(model="sensenova-chat", input="estimate me", stream=True)
+    text, completed = "", []
+    async for event in raw.parse():
+        if event.type == "response.output_text.delta":
+            text += event.delta
+        elif event.type == "response.completed":
+            completed.append(event.response)
+    assert text == "Echo: estimate me" and len(completed) == 1
+    usage = completed[0].usage
+    assert usage is not None and usage.input_tokens > 0 and usage.output_tokens > 0
+    await assert_billed_as_shown(vendor_gateway, raw.headers["x-request-id"], (usage.input_tokens, usage.output_tokens))
+
+
 async def test_an_openai_stream_without_include_usage_still_gets_no_usage_chunk(oai: openai.AsyncOpenAI) -> None:
     stream = await oai.chat.completions.create(
         model="spark-chat", messages=[{"role": "user", "content": "no usage asked"}], stream=True
