@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import msgspec
+import openai
 
 from omnirouter.billing import cost_nano
 from omnirouter.billing.prices import Price
@@ -18,6 +19,7 @@ from omnirouter.ir import Usage
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.protocols.anthropic.usage import UsageCounter, usage_from_anthropic, usage_to_anthropic
 from omnirouter.protocols.openai_chat.usage import usage_from_openai, usage_to_openai
+from omnirouter.protocols.openai_responses.usage import usage_from_responses, usage_to_responses
 from tests.helpers.billing import RICH, assert_books_balance, billing_config, post
 from tests.helpers.gateway_harness import UPSTREAM_KEY, running_gateway
 
@@ -185,4 +187,44 @@ async def test_gateway_bills_and_shows_cache_reads_and_writes(mock: MockUpstream
         ("claude-sonnet-4-5", 50_000, 10_000, 6_000, 87_000_000),
         ("gpt-5", 80_000, 0, 0, 55_000_000),
         ("g25", 4_000, 0, 0, 1_800_000 + 300_000 + 10 * 2_500),
+    ]
+
+
+def test_responses_usage_carries_the_ttl_split() -> None:
+    body = usage_to_responses(CLAUDE_USAGE)
+    assert body["input_tokens_details"] == {"cached_tokens": 50_000, "cache_write_tokens": 10_000}
+    assert (body["claude_cache_creation_5_m_tokens"], body["claude_cache_creation_1_h_tokens"]) == (4_000, 6_000)
+    assert usage_from_responses(body) == CLAUDE_USAGE
+    # An aggregator's answer with only the split (no cache_write_tokens): the writes are its sum.
+    split_only = {**body, "input_tokens_details": {"cached_tokens": 50_000}}
+    assert usage_from_responses(split_only) == CLAUDE_USAGE
+    assert "claude_cache_creation_5_m_tokens" not in usage_to_responses(Usage(input_tokens=5, output_tokens=1))
+
+
+async def test_responses_answers_of_a_claude_upstream_show_the_ttl_split(mock: MockUpstream, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/responses.db"
+    channel = {"name": "an", "provider": "anthropic", "base_url": mock.url, "api_keys": [UPSTREAM_KEY]}
+    channel["models"] = ["claude-sonnet-4-5"]
+    config = billing_config(mock, url, channels=[channel], prices={"claude-sonnet-4-5": CLAUDE})
+    claude = {"input": 62_000, "cached": 50_000, "cache_write": 10_000, "cache_write_1h": 6_000, "output": 1_000}
+    ask = f"[[mock {msgspec.json.encode({'usage': claude}).decode()}]] hi"
+    async with (
+        running_gateway(config) as gw,
+        openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key=RICH, max_retries=0) as client,
+    ):
+        answer = await client.responses.create(model="claude-sonnet-4-5", input=ask, max_output_tokens=64)
+        streamed = await client.responses.create(
+            model="claude-sonnet-4-5", input=ask, max_output_tokens=64, stream=True
+        )
+        completed = [event.response async for event in streamed if event.type == "response.completed"]
+    for usage in (answer.usage, completed[0].usage):
+        assert usage is not None
+        assert (usage.input_tokens, usage.output_tokens) == (62_000, 1_000)
+        assert usage.input_tokens_details.cached_tokens == 50_000
+        extra = usage.model_extra or {}
+        assert (extra["claude_cache_creation_5_m_tokens"], extra["claude_cache_creation_1_h_tokens"]) == (4_000, 6_000)
+    _, rows = await assert_books_balance(url, "rich")
+    assert [(row.cache_write_tokens, row.cache_write_1h_tokens, row.cost_nano) for row in rows] == [
+        (10_000, 6_000, 87_000_000),
+        (10_000, 6_000, 87_000_000),
     ]

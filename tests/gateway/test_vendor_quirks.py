@@ -12,6 +12,8 @@ import aiohttp
 import anthropic
 import openai
 import sqlalchemy as sa
+from google import genai
+from google.genai import types as gtypes
 
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.plan import DEFAULT_REASONING
@@ -147,6 +149,23 @@ async def test_gemini_thinking_config_reaches_qwen_and_comes_back_as_thought_par
     assert sent(mock_upstream)["enable_thinking"] is False and "thinking_budget" not in sent(mock_upstream)
 
 
+async def test_spark_gets_thinking_type_from_every_client(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    # xfyun.cn/doc/spark/X1http.html: X1.5 switches thinking with a `thinking` field.
+    await oai.chat.completions.create(
+        model="spark-chat", messages=[{"role": "user", "content": "x"}], reasoning_effort="high"
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled"} and "reasoning_effort" not in sent(mock_upstream)
+    message = await claude.messages.create(
+        model="spark-chat", max_tokens=100, thinking={"type": "disabled"}, messages=[{"role": "user", "content": "x"}]
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    assert [block.type for block in message.content] == ["text"]
+    await oai.chat.completions.create(model="spark-chat", messages=[{"role": "user", "content": "x"}])
+    assert "thinking" not in sent(mock_upstream)  # silent: the /v1 models know no switch, none is sent
+
+
 async def test_vllm_and_openrouter_get_their_own_switches(oai: openai.AsyncOpenAI, mock_upstream: MockUpstream) -> None:
     for effort, vllm, openrouter in (("high", True, {"effort": "high"}), ("none", False, {"enabled": False})):
         await oai.chat.completions.create(
@@ -260,17 +279,121 @@ async def test_kimi_choice_usage_becomes_the_include_usage_chunk_and_the_bill(
     assert (row.input_tokens, row.cached_tokens, row.output_tokens, row.usage_estimated) == (21, 5, 9, False)
 
 
-async def test_a_stream_without_usage_is_billed_on_an_estimate_marked_as_such(
+def estimated_output(*texts: str) -> int:
+    """billing/estimate.py's output estimate for the generated ``texts`` relayed (no JSON escapes in them)."""
+    return (sum(len(text.encode()) for text in texts) + 3) // 4
+
+
+async def assert_billed_as_shown(gateway: RunningGateway, request_id: str, shown: tuple[int, int]) -> None:
+    """The ledger row holds the usage the client was shown, marked estimated, charged at 1 / 2 USD per 1M."""
+    row = await ledger_row(gateway, request_id)
+    assert row.usage_estimated is True
+    assert (row.input_tokens, row.output_tokens) == shown
+    assert row.cost_nano == row.input_tokens * 1000 + row.output_tokens * 2000
+
+
+async def test_an_openai_stream_without_usage_shows_the_estimate_it_is_billed_on(
     oai: openai.AsyncOpenAI, vendor_gateway: RunningGateway, mock_upstream: MockUpstream
 ) -> None:
-    raw = await oai.chat.completions.with_raw_response.create(
-        model="spark-chat", messages=[{"role": "user", "content": "estimate me"}], stream=True
+    for model in ("spark-chat", "sensenova-chat"):
+        raw = await oai.chat.completions.with_raw_response.create(
+            model=model,
+            messages=[{"role": "user", "content": "estimate me"}],
+            stream=True,
+            stream_options={"include_usage": True},
+            reasoning_effort="high",  # Spark X1.5 thinks when thinking {type: enabled} says so
+        )
+        text, reasoning, usages = "", "", []
+        async for chunk in raw.parse():
+            usages += [chunk.usage] if chunk.usage is not None else []
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+                reasoning += (choice.delta.model_extra or {}).get("reasoning_content") or ""
+        assert text == "Echo: estimate me" and reasoning == DEFAULT_REASONING
+        assert "stream_options" not in sent(mock_upstream)  # the vendor takes none and streams no usage
+        assert len(usages) == 1 and usages[0].prompt_tokens > 0
+        assert usages[0].completion_tokens == estimated_output(text, reasoning)
+        assert usages[0].total_tokens == usages[0].prompt_tokens + usages[0].completion_tokens
+        shown = (usages[0].prompt_tokens, usages[0].completion_tokens)
+        await assert_billed_as_shown(vendor_gateway, raw.headers["x-request-id"], shown)
+
+
+async def test_a_responses_stream_without_usage_completes_with_the_estimate(
+    oai: openai.AsyncOpenAI, vendor_gateway: RunningGateway
+) -> None:
+    raw = await oai.responses.with_raw_response.create(model="sensenova-chat", input="estimate me", stream=True)
+    text, completed = "", []
+    async for event in raw.parse():
+        if event.type == "response.output_text.delta":
+            text += event.delta
+        elif event.type == "response.completed":
+            completed.append(event.response)
+    assert text == "Echo: estimate me" and len(completed) == 1
+    usage = completed[0].usage
+    assert usage is not None and usage.input_tokens > 0 and usage.output_tokens > 0
+    await assert_billed_as_shown(vendor_gateway, raw.headers["x-request-id"], (usage.input_tokens, usage.output_tokens))
+
+
+async def test_an_openai_stream_without_include_usage_still_gets_no_usage_chunk(oai: openai.AsyncOpenAI) -> None:
+    stream = await oai.chat.completions.create(
+        model="spark-chat", messages=[{"role": "user", "content": "no usage asked"}], stream=True
     )
-    text = "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])
-    assert text == "Echo: estimate me"
-    assert "stream_options" not in sent(mock_upstream)  # Spark takes none
-    row = await ledger_row(vendor_gateway, raw.headers["x-request-id"])
-    assert row.usage_estimated is True and row.output_tokens > 0
+    assert [chunk.usage async for chunk in stream if chunk.usage is not None] == []
+
+
+async def test_an_anthropic_stream_without_usage_shows_the_estimate_in_message_delta(
+    claude: anthropic.AsyncAnthropic, vendor_gateway: RunningGateway
+) -> None:
+    raw = await claude.messages.with_raw_response.create(
+        model="sensenova-chat", max_tokens=500, stream=True, messages=[{"role": "user", "content": "estimate me"}]
+    )
+    text, thinking, deltas = "", "", []
+    async for event in await raw.parse():
+        if event.type == "message_delta":
+            deltas.append(event.usage)
+        elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+            text += event.delta.text
+        elif event.type == "content_block_delta" and event.delta.type == "thinking_delta":
+            thinking += event.delta.thinking
+    assert text == "Echo: estimate me" and thinking == DEFAULT_REASONING
+    assert len(deltas) == 1 and deltas[0].input_tokens is not None and deltas[0].input_tokens > 0
+    assert deltas[0].output_tokens == estimated_output(text, thinking)
+    await assert_billed_as_shown(
+        vendor_gateway, raw.headers["x-request-id"], (deltas[0].input_tokens, deltas[0].output_tokens)
+    )
+
+
+async def test_a_gemini_stream_without_usage_shows_the_estimate_in_usage_metadata(
+    vendor_gateway: RunningGateway,
+) -> None:
+    client = genai.Client(
+        api_key=CLIENT_KEY, http_options=gtypes.HttpOptions(base_url=vendor_gateway.url, api_version="v1beta")
+    )
+    try:
+        chunks = [
+            chunk
+            async for chunk in await client.aio.models.generate_content_stream(
+                model="spark-chat",
+                contents="estimate me",
+                config=gtypes.GenerateContentConfig(
+                    thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=1024)
+                ),
+            )
+        ]
+    finally:
+        await client.aio.aclose()
+    parts = [part for chunk in chunks if chunk.candidates for part in chunk.candidates[0].content.parts or []]
+    text = "".join(part.text or "" for part in parts if not part.thought)
+    thoughts = "".join(part.text or "" for part in parts if part.thought)
+    assert text == "Echo: estimate me" and thoughts == DEFAULT_REASONING
+    metadata = chunks[-1].usage_metadata
+    assert metadata is not None and metadata.prompt_token_count and metadata.prompt_token_count > 0
+    output = (metadata.candidates_token_count or 0) + (metadata.thoughts_token_count or 0)
+    assert output == estimated_output(text, thoughts)
+    headers = chunks[-1].sdk_http_response.headers if chunks[-1].sdk_http_response else None
+    assert headers is not None
+    request_id = {name.lower(): value for name, value in headers.items()}["x-request-id"]
+    await assert_billed_as_shown(vendor_gateway, request_id, (metadata.prompt_token_count, output))
 
 
 # --- Azure ------------------------------------------------------------------------------------------

@@ -50,7 +50,10 @@ def vendor_config(mock_url: str, db: str) -> GatewayConfig:
         "usage_flush_interval": 0.05,
         "channels": channels,
         "keys": [{"name": "tester", "key": CLIENT_KEY}],
-        "prices": {"deepseek-chat": {"input": 1.0, "cached_input": 0.1, "output": 2.0}},
+        "prices": {
+            "deepseek-chat": {"input": 1.0, "cached_input": 0.1, "output": 2.0},
+            **{f"{kind.value}-chat": {"input": 1.0, "output": 2.0} for kind in NO_STREAM_USAGE},
+        },
     }
     return msgspec.convert(raw, GatewayConfig)
 

@@ -84,6 +84,8 @@ def test_encode_rich_response_fits_spec_and_sdk() -> None:
         "output_tokens": 40,
         "output_tokens_details": {"reasoning_tokens": 12},
         "total_tokens": 160,
+        "claude_cache_creation_5_m_tokens": 5,  # new-api's TTL split: writes without a TTL are 5-minute ones
+        "claude_cache_creation_1_h_tokens": 0,
     }
     assert parsed.output_text == "Checking both."
 

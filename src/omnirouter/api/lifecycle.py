@@ -63,7 +63,8 @@ async def serve(gateway: Gateway, operation: Operation, scope: Scope, receive: R
         reservation = await gateway.billing.reserve(ctx.request_id, model, key, attempts, operation.bound)
         if not reservation.stored:  # no reservation row marks it in flight: the usage journal does
             gateway.recorder.started(ctx.request_id, model, ctx.inbound_protocol, key.id, key.name, key.user_id)
-        exchange = Exchange(ctx, send, receive, [(b"x-request-id", ctx.request_id.encode())])
+        estimate = functools.partial(gateway.billing.estimate, reservation)
+        exchange = Exchange(ctx, send, receive, [(b"x-request-id", ctx.request_id.encode())], estimate)
         await run_attempts(attempts, ctx, functools.partial(operation.run, exchange), gateway.config.routing)
     except GatewayError as error:
         ctx.status, ctx.error_kind = error.status, error.kind.value

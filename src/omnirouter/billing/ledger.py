@@ -252,14 +252,23 @@ class Billing:
         """``usage``, or an estimate when the upstream reported none (or a stream ended early)."""
         if usage is not None and not outcome.ended_early:
             return usage
+        if usage is None:
+            return self.estimate(reservation, model, channel, outcome.relayed_text(), outcome.relayed_bytes)
         bound = self._output_bound(reservation, model, channel)
         output = output_estimate(outcome.relayed_text(), outcome.relayed_bytes, bound)
-        if usage is None:
-            input_bytes = reservation.budget.input_bytes if reservation is not None else 0
-            return Usage(input_tokens=input_estimate(input_bytes), output_tokens=output, estimated=True)
         if output > usage.output_tokens:
             return msgspec.structs.replace(usage, output_tokens=output, estimated=True)
         return usage
+
+    def estimate(
+        self, reservation: Reservation | None, model: str, channel: str, relayed_text: int, relayed_bytes: int
+    ) -> Usage:
+        """The usage of an answer of ``model`` on ``channel`` whose upstream reported none (marked estimated):
+        the prompt from the request's size, the output from the generated text relayed to the client
+        (``billing/estimate.py``).  Settlement uses it, and a stream shows it to its client first."""
+        output = output_estimate(relayed_text, relayed_bytes, self._output_bound(reservation, model, channel))
+        input_bytes = reservation.budget.input_bytes if reservation is not None else 0
+        return Usage(input_tokens=input_estimate(input_bytes), output_tokens=output, estimated=True)
 
     def _output_bound(self, reservation: Reservation | None, model: str, channel: str) -> int:
         if reservation is None:

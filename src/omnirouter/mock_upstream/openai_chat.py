@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from omnirouter.mock_upstream.core import Exchange, Wire, as_int, begin, json_response, retry_after_value, sse
+from omnirouter.mock_upstream.directives import Directive
 from omnirouter.mock_upstream.plan import Plan, Usage, build_plan
 from omnirouter.mock_upstream.tokens import count_input, split_arguments, split_text
 
@@ -278,11 +280,17 @@ def chunks(plan: Plan, created: int, include_usage: bool) -> list[bytes]:
 
 
 async def chat_plan(
-    ex: Exchange, wire: Wire, model: str, messages: list[Any], *, thinking: bool = False
+    ex: Exchange,
+    wire: Wire,
+    model: str,
+    messages: list[Any],
+    *,
+    thinking: bool = False,
+    answer_early: Callable[[Directive], web.StreamResponse | None] | None = None,
 ) -> Plan | web.StreamResponse:
     """The reply planned for a chat request (the OpenAI mock's and every OpenAI-compatible vendor's):
-    messages checked, the directive resolved and its preamble run (delay, fail, garbage), tool calls given
-    ids; else the answer that ends the exchange there."""
+    messages checked, the directive resolved (``answer_early`` may answer it in a vendor's own way) and its
+    preamble run (delay, fail, garbage), tool calls given ids; else the answer that ends the exchange there."""
     problem = validate_messages(messages)
     if problem:
         return wire.error(400, problem)
@@ -290,6 +298,8 @@ async def chat_plan(
     if isinstance(resolved, web.Response):
         return resolved
     directive, user_text = resolved
+    if answer_early is not None and (answered := answer_early(directive)) is not None:
+        return answered
     early = await ex.preamble(directive, ex.body.get("stream") is True)
     if early is not None:
         return early

@@ -329,6 +329,6 @@ def add_vendor_realtime_routes(router: web.UrlDispatcher) -> None:
         base = urlsplit(vendor.base_url).path.rstrip("/") if vendor.base_url else ""
         path, _, query = wire.path.partition("?")
         model_param = next(name for name, value in parse_qsl(query) if value == "{model}")
-        route = _Route(kind.value, VendorWire(kind.value, vendor.auth), model_param, "{api_version}" in query,
+        route = _Route(kind.value, VendorWire(kind, vendor.auth), model_param, "{api_version}" in query,
                        wire.generations)  # fmt: skip
         router.add_get(f"/{kind.value}{base}{vendor.base_suffix}{path}", functools.partial(_serve, route))

@@ -8,7 +8,9 @@ use them by default; MiniMax's ``reasoning_split: true`` moves it to ``reasoning
 ``reasoning_format: raw`` to tags), whether the request switched thinking on (its switch, else its
 default), and where usage goes (DeepSeek's ``prompt_cache_hit_tokens`` instead of ``cached_tokens``,
 Groq's ``x_groq.usage``, Kimi's ``choices[].usage``; no usage at all for vendors that take no
-``stream_options``).  Everything else is the OpenAI mock's (directives, errors, tool calls).
+``stream_options``).  A value outside a vendor's range (``_RANGES``) is refused with a 400 in the vendor's
+own error shape (GLM, MiniMax, DashScope; OpenAI's for the rest), and a ``body_error`` directive makes MiniMax
+answer HTTP 200 with ``base_resp``.  Everything else is the OpenAI mock's (directives, errors, tool calls).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from omnirouter.mock_upstream.core import Exchange, begin, json_response, sse
+from omnirouter.mock_upstream.directives import Directive
 from omnirouter.mock_upstream.openai_chat import OpenAIWire, asks_usage, chat_plan, completion, usage_dict
 from omnirouter.mock_upstream.plan import Plan
 from omnirouter.mock_upstream.tokens import split_arguments
@@ -41,12 +44,77 @@ __all__ = ["VendorWire", "add_vendor_routes", "vendor_chat_path"]
 _TAGS = "think_tags"
 
 
-class VendorWire(OpenAIWire):
-    """OpenAI's error shapes; the key is read from the vendor's own header."""
+# A request value each vendor refuses with a 400 (``(low, high, low included, high included)``):
+# DashScope's top_p is open at 1 (tak-bro/aicommit2 issue 66), GLM's temperature is [0, 1]
+# (docs.z.ai/api-reference/llm/chat-completion), MiniMax's temperature (0, 1] and SenseNova's (0, 2]
+# with top_p (0, 1) (docs/vendors.md: lobehub's SenseNova provider, java.agentscope.io MiniMax, check).
+_RANGES: dict[ProviderKind, dict[str, tuple[float, float, bool, bool]]] = {
+    ProviderKind.DASHSCOPE: {"top_p": (0.0, 1.0, False, False)},
+    ProviderKind.ZHIPU: {"temperature": (0.0, 1.0, True, True)},
+    ProviderKind.MINIMAX: {"temperature": (0.0, 1.0, False, True)},
+    ProviderKind.SENSENOVA: {"temperature": (0.0, 2.0, False, True), "top_p": (0.0, 1.0, False, False)},
+}
 
-    def __init__(self, name: str, auth: AuthStyle) -> None:
-        self.name = name
+
+def _out_of_range(kind: ProviderKind, body: dict[str, Any]) -> str | None:
+    """The vendor's complaint about a value outside its range, ``None`` when every value fits."""
+    for name, (low, high, low_in, high_in) in _RANGES.get(kind, {}).items():
+        value = body.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if value < low or value > high or (value == low and not low_in) or (value == high and not high_in):
+            opening, closing = "[" if low_in else "(", "]" if high_in else ")"
+            return f"Range of {name} should be {opening}{low}, {high}{closing}"
+    return None
+
+
+def _error_body(kind: ProviderKind, status: int, message: str) -> dict[str, Any] | None:
+    """A vendor's own 400 body (``None``: OpenAI's shape): GLM ``{"error": {"code", "message"}}`` with its
+    business code (docs.z.ai/api-reference/api-code: 1214 invalid parameter); MiniMax ``{"type": "error",
+    "error": {"type", "message", "http_code"}, "request_id"}`` with the code in the message (as quoted in
+    ResearAI/DeepScientist issue 48); DashScope OpenAI's object plus ``code: invalid_parameter_error``,
+    ``id`` and ``request_id`` (codexu/note-gen issue 372)."""
+    if status != 400:
+        return None
+    if kind is ProviderKind.ZHIPU:
+        return {"error": {"code": "1214", "message": message}}
+    if kind is ProviderKind.MINIMAX:
+        wrapped = {"type": "bad_request_error", "message": f"invalid params, {message} (2013)", "http_code": "400"}
+        return {"type": "error", "error": wrapped, "request_id": "0660b098aa1e9dd5a6773a48c479fc89"}
+    if kind is ProviderKind.DASHSCOPE:
+        error: dict[str, str | None] = {
+            "code": "invalid_parameter_error",
+            "param": None,
+            "message": message,
+            "type": "invalid_request_error",
+        }
+        request_id = "145078e8-0d85-98c8-98dd-c31908673b01"
+        return {"error": error, "id": f"chatcmpl-{request_id}", "request_id": request_id}
+    return None
+
+
+class VendorWire(OpenAIWire):
+    """The vendor's 400 shape where it has its own (else OpenAI's); the key is read from its own header."""
+
+    def __init__(self, kind: ProviderKind, auth: AuthStyle) -> None:
+        self.kind = kind
+        self.name = kind.value
         self.auth = auth
+
+    def error(
+        self,
+        status: int,
+        message: str,
+        error_type: str | None = None,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> web.Response:
+        body = _error_body(self.kind, status, message)
+        if body is None:
+            return super().error(status, message, error_type, code=code, headers=headers, retry_after=retry_after)
+        return json_response(body, status=status, headers=headers)
 
     def check_auth(self, request: web.Request) -> web.Response | None:
         if self.auth is not AuthStyle.API_KEY:
@@ -169,8 +237,24 @@ def _chunks(dialect: ChatDialect, plan: Plan, place: str, include_usage: bool) -
     return frames
 
 
+def _base_resp(model: str, code: bool | int | str, message: str | None) -> dict[str, Any]:
+    """MiniMax's failure in an HTTP 200 answer: no choices, zero usage, ``base_resp`` (default 2013)."""
+    status = code if isinstance(code, int) and not isinstance(code, bool) else 2013
+    return {
+        "id": "",
+        "choices": None,
+        "created": int(time.time()),
+        "model": model,
+        "object": "chat.completion",
+        "usage": {"total_tokens": 0, "prompt_tokens": 0, "completion_tokens": 0},
+        "input_sensitive": False,
+        "output_sensitive": False,
+        "base_resp": {"status_code": status, "status_msg": message or "invalid params"},
+    }
+
+
 def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    wire = VendorWire(kind.value, vendor.auth)
+    wire = VendorWire(kind, vendor.auth)
     dialect = vendor.dialect
 
     async def chat(request: web.Request) -> web.StreamResponse:
@@ -187,7 +271,18 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
         for name in (*dialect.drops, *dialect.renames):
             if name in body:  # what the vendor rejects or spells otherwise never reaches it
                 return wire.error(400, f"Unrecognized request argument supplied: {name}")
-        plan = await chat_plan(ex, wire, model, messages, thinking=_thinking(dialect, body, model))
+        problem = _out_of_range(kind, body)
+        if problem:
+            return wire.error(400, problem)
+
+        def base_resp_error(directive: Directive) -> web.StreamResponse | None:
+            if dialect.base_resp and directive.body_error not in (None, False):
+                return json_response(_base_resp(model, directive.body_error, directive.message))
+            return None
+
+        plan = await chat_plan(
+            ex, wire, model, messages, thinking=_thinking(dialect, body, model), answer_early=base_resp_error
+        )
         if not isinstance(plan, Plan):
             return plan
         place = _reasoning_place(dialect, body)

@@ -65,6 +65,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
     ProviderKind.MOONSHOT: ChatVendor(
         base_url="https://api.moonshot.ai/v1",
         anthropic_base_url="https://api.moonshot.ai/anthropic",
+        anthropic_auth=AuthStyle.BEARER,  # ANTHROPIC_AUTH_TOKEN in every Claude Code setup for it (docs/vendors.md)
         dialect=ChatDialect(
             reasoning_fields=(_RC, _R),
             thinking=ThinkingSwitch.THINKING_OBJECT,
@@ -87,7 +88,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
     ProviderKind.DASHSCOPE: ChatVendor(
         base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
         anthropic_base_url="https://dashscope.aliyuncs.com/apps/anthropic",
-        anthropic_auth=AuthStyle.BEARER,  # ANTHROPIC_AUTH_TOKEN in Model Studio's Claude Code guide (check)
+        anthropic_auth=AuthStyle.X_API_KEY,  # ANTHROPIC_API_KEY in Model Studio's Claude Code guide
         dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.ENABLE_THINKING, renames=_MAX_TOKENS),
     ),
     ProviderKind.ARK: ChatVendor(
@@ -102,6 +103,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             think_tags=True,
             thinking=ThinkingSwitch.MODEL_CHOICE,  # M2.x always think
             thinks_by_default=True,
+            base_resp=True,  # failures may come as an HTTP 200 with base_resp.status_code ≠ 0
             # Not in its documented schema (java.agentscope.io MiniMax formatter drops the same).
             drops=frozenset(
                 {
@@ -129,7 +131,8 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
     ),
     ProviderKind.SPARK: ChatVendor(
         base_url="https://spark-api-open.xf-yun.com/v1",
-        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.MODEL_CHOICE, include_usage=False),
+        # X1.5 / X2 (base .../v2, model spark-x) switch thinking with thinking {type}; the /v1 models do not think.
+        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.THINKING_OBJECT, include_usage=False),
     ),
     ProviderKind.STEPFUN: ChatVendor(
         base_url="https://api.stepfun.com/v1",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import msgspec
@@ -18,6 +19,7 @@ from omnirouter.protocols.image_urls import check_image_urls
 from omnirouter.protocols.limits import client_json
 from omnirouter.providers import IMAGE_URL_PROTOCOLS
 from omnirouter.relay.adapt import fit_to_upstream
+from omnirouter.relay.context import text_bytes
 from omnirouter.relay.image_output import MarkdownImages, response_as_markdown, wants_markdown
 from omnirouter.relay.images import inline_images, needs_inlining
 from omnirouter.relay.operation import Exchange, Inbound
@@ -26,6 +28,7 @@ from omnirouter.relay.translated import TranslatingStreamFilter
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord
 from omnirouter.transport import (
+    RETRYABLE_STATUSES,
     AttemptFailure,
     ImageFetcher,
     UpstreamClient,
@@ -34,6 +37,7 @@ from omnirouter.transport import (
     open_upstream,
     overran,
     read_answer,
+    scrubbed,
 )
 
 
@@ -50,6 +54,21 @@ class _Deadline:
     def fire(self) -> None:
         self.fired = True
         self.task.cancel()
+
+
+def _estimator(exchange: Exchange, attempt: Attempt) -> Callable[[bytes], Usage] | None:
+    """The usage a translated stream of ``attempt`` shows when its upstream streamed none: billing's estimate
+    from what was relayed so far plus ``tail`` (the last events, not yet sent)."""
+    estimate = exchange.estimate
+    if estimate is None:
+        return None
+    ctx = exchange.ctx
+
+    def usage(tail: bytes) -> Usage:
+        text = ctx.relayed_text() + text_bytes(tail)
+        return estimate(attempt.public_model, attempt.channel.name, text, ctx.relayed_bytes + len(tail))
+
+    return usage
 
 
 class ChatExtension(Protocol):
@@ -231,7 +250,8 @@ class ChatOperation:
                 decoder: StreamDecoder = upstream_codec.new_stream_decoder()
                 if wants_markdown(attempt):
                     decoder = MarkdownImages(decoder)
-                relay = TranslatingStreamFilter(decoder, self._inbound.new_stream_encoder(client_request))
+                encoder = self._inbound.new_stream_encoder(client_request)
+                relay = TranslatingStreamFilter(decoder, encoder, _estimator(exchange, attempt))
             await pump_stream(
                 response,
                 relay,
@@ -251,7 +271,12 @@ class ChatOperation:
             else:
                 out, ctx.usage = self._translate_response(upstream_codec, raw, attempt)
         except GatewayError as error:
-            raise AttemptFailure(error, retryable=True) from None
+            # An answer that is no answer (not JSON: another channel may do better), or an error the vendor
+            # reported inside it (MiniMax's base_resp), retried or not by the status it stands for, like an
+            # error status: a parameter the vendor rejects is not sent again.
+            status = error.status
+            retryable = status in RETRYABLE_STATUSES or status >= 500
+            raise AttemptFailure(scrubbed(error, attempt), retryable, upstream_status=status) from None
         if answered is not None:
             await answered(orjson.loads(out))
         ctx.mark_first_byte()

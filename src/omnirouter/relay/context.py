@@ -19,6 +19,11 @@ _TEXT_VALUES = re.compile(
 )
 
 
+def text_bytes(data: bytes) -> int:
+    """Bytes of generated text in the stream events ``data`` (as JSON string values, escapes unresolved)."""
+    return sum(len(text) for text in _TEXT_VALUES.findall(data))
+
+
 _PROCESS_TAG = os.urandom(4).hex()  # tells this process's ids from other workers' and replicas'
 _last_id = [0]  # (milliseconds << 16) | sequence of the last id made here
 
@@ -128,7 +133,7 @@ class RequestContext:
             self._fold_relayed()
 
     def _fold_relayed(self) -> None:
-        self._relayed_text += sum(len(text) for chunk in self._relayed for text in _TEXT_VALUES.findall(chunk))
+        self._relayed_text += sum(text_bytes(chunk) for chunk in self._relayed)
         self._relayed.clear()
         self._relayed_pending = 0
 

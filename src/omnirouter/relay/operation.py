@@ -8,10 +8,11 @@ the four protocols is one today (``relay/chat.py``); media endpoints and task cr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 from omnirouter.http.asgi import Headers, Receive, Send
-from omnirouter.ir import Budget, GatewayError
+from omnirouter.ir import Budget, GatewayError, Usage
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import Attempt
 from omnirouter.storage import KeyRecord
@@ -24,17 +25,31 @@ class Inbound(NamedTuple):
     stream: bool
 
 
+UsageEstimate = Callable[[str, str, int, int], Usage]
+"""``(public model, channel, relayed text bytes, relayed bytes)`` → the usage billing charges for an answer
+whose upstream reported none (marked estimated), so that a stream can show its client the same numbers."""
+
+
 class Exchange:
     """One client request in flight: its connection and its record, as an attempt needs them."""
 
-    __slots__ = ("ctx", "headers", "receive", "send")
+    __slots__ = ("ctx", "estimate", "headers", "receive", "send")
 
-    def __init__(self, ctx: RequestContext, send: Send, receive: Receive, headers: Headers) -> None:
+    def __init__(
+        self,
+        ctx: RequestContext,
+        send: Send,
+        receive: Receive,
+        headers: Headers,
+        estimate: UsageEstimate | None = None,
+    ) -> None:
         self.ctx = ctx
         self.send = send
         self.receive = receive
         self.headers = headers
         """Headers every answer carries (the request id)."""
+        self.estimate = estimate
+        """Billing's estimate of an answer without reported usage (``None``: the answer shows none)."""
 
 
 class Operation(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from omnirouter.ir import ChoiceEnd, GatewayError, StreamEvent, StreamFailure, Usage, UsageUpdate
@@ -10,13 +11,23 @@ from omnirouter.protocols.sse import SSEEvent
 
 
 class TranslatingStreamFilter:
-    """Upstream SSE → upstream codec's decoder → IR events → client codec's encoder → client bytes."""
+    """Upstream SSE → upstream codec's decoder → IR events → client codec's encoder → client bytes.
 
-    __slots__ = ("_decoder", "_encoder", "completed", "failure", "failure_status", "usage")
+    ``estimate``, given the bytes about to be sent before the client encoder's last ones, is the usage
+    to report when the upstream streamed none (vendors that take no ``include_usage``): the client's
+    final usage (OpenAI's ``include_usage`` chunk, Anthropic's ``message_delta``, Gemini's
+    ``usageMetadata``, Responses' ``response.completed``) then carries the estimate the ledger charges,
+    and ``usage`` is it, marked estimated.
+    """
 
-    def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder) -> None:
+    __slots__ = ("_decoder", "_encoder", "_estimate", "completed", "failure", "failure_status", "usage")
+
+    def __init__(
+        self, decoder: StreamDecoder, encoder: StreamEncoder, estimate: Callable[[bytes], Usage] | None = None
+    ) -> None:
         self._decoder = decoder
         self._encoder = encoder
+        self._estimate = estimate
         self.usage: Usage | None = None
         self.failure: str | None = None
         self.failure_status = 502
@@ -44,7 +55,10 @@ class TranslatingStreamFilter:
         return self._encode(self._decoder.feed(event))
 
     def finish(self) -> bytes:
-        return self._encode(self._decoder.finish()) + self._encoder.finish()
+        tail = self._encode(self._decoder.finish())
+        if self.usage is None and self.failure is None and self._estimate is not None:
+            tail += self._encode([UsageUpdate(usage=self._estimate(tail))])
+        return tail + self._encoder.finish()
 
     def error(self, error: GatewayError) -> bytes:
         return self._encoder.error(error)

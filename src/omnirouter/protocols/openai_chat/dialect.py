@@ -63,7 +63,8 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     ``effort_map``: how OpenAI effort levels are spelled for a vendor that takes an effort beside its
     switch (DeepSeek).  ``renames`` / ``drops``: request fields renamed or never sent;
     ``tool_choice_map``: ``tool_choice`` strings respelled.  ``usage_extras``: where else usage is;
-    ``include_usage``: whether it takes ``stream_options.include_usage``.
+    ``include_usage``: whether it takes ``stream_options.include_usage``.  ``base_resp``: a failure may
+    come in an HTTP 200 answer's ``base_resp`` (MiniMax, ``body_errors.py``).
     """
 
     reasoning_fields: tuple[ReasoningField, ...] = (ReasoningField.REASONING_CONTENT, ReasoningField.REASONING)
@@ -76,6 +77,7 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     tool_choice_map: Mapping[str, str] = msgspec.field(default_factory=dict)
     usage_extras: frozenset[UsageExtra] = frozenset()
     include_usage: bool = True
+    base_resp: bool = False
 
     @property
     def reads_details(self) -> bool:

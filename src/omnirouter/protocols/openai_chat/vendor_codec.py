@@ -11,6 +11,7 @@ from typing import Any
 
 from omnirouter.ir import ChatRequest, ChatResponse, GatewayError
 from omnirouter.protocols.base import PassthroughAdapter, ProtocolName
+from omnirouter.protocols.openai_chat.body_errors import base_resp_error
 from omnirouter.protocols.openai_chat.dialect import ChatDialect, adjust_request, normalize_message
 from omnirouter.protocols.openai_chat.errors import decode_error, encode_error
 from omnirouter.protocols.openai_chat.request_decode import decode_request
@@ -40,7 +41,11 @@ class VendorChatCodec:
         return adjust_request(self.dialect, request, encode_request(request))
 
     def decode_response(self, body: dict[str, Any]) -> ChatResponse:
-        """The vendor's answer, its reasoning moved where OpenAI's decoder reads it."""
+        """The vendor's answer, its reasoning moved where OpenAI's decoder reads it (an error it reports
+        inside the answer is raised)."""
+        error = base_resp_error(body) if self.dialect.base_resp and isinstance(body, dict) else None
+        if error is not None:
+            raise error
         choices = body.get("choices") if isinstance(body, dict) else None
         for choice in choices if isinstance(choices, list) else ():
             message = choice.get("message") if isinstance(choice, dict) else None
