@@ -19,9 +19,10 @@ from aiohttp import web
 
 from omnirouter.mock_upstream.anthropic_messages import AnthropicWire, serve_messages
 from omnirouter.mock_upstream.tokens import signature
+from omnirouter.mock_upstream.vendor_chat import alias_name
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
-from omnirouter.providers.vendors import VENDORS
+from omnirouter.providers.vendors import VENDORS, ChatVendor
 
 __all__ = ["add_vendor_anthropic_routes", "vendor_anthropic_path"]
 
@@ -69,9 +70,15 @@ def check_signatures(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _handler(wire: VendorAnthropicWire) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _handler(wire: VendorAnthropicWire, vendor: ChatVendor) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def check(body: dict[str, Any]) -> str | None:
+        model = body.get("model")
+        if isinstance(model, str) and alias_name(vendor, model):
+            return f"model `{model}` is not supported"
+        return check_signatures(body)
+
     async def messages(request: web.Request) -> web.StreamResponse:
-        return await serve_messages(request, wire, need_version=False, check=check_signatures)
+        return await serve_messages(request, wire, need_version=False, check=check)
 
     return messages
 
@@ -81,4 +88,4 @@ def add_vendor_anthropic_routes(router: web.UrlDispatcher) -> None:
     for kind, vendor in VENDORS.items():
         if vendor.anthropic_base_url is not None:
             wire = VendorAnthropicWire(f"{kind.value}-anthropic", vendor.anthropic_auth)
-            router.add_post(vendor_anthropic_path(kind, vendor.anthropic_base_url), _handler(wire))
+            router.add_post(vendor_anthropic_path(kind, vendor.anthropic_base_url), _handler(wire, vendor))

@@ -36,7 +36,7 @@ from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.vendors import VENDORS, ChatVendor
 
-__all__ = ["add_vendor_routes", "vendor_chat_path"]
+__all__ = ["add_vendor_routes", "alias_name", "vendor_chat_path"]
 
 _TAGS = "think_tags"
 
@@ -61,6 +61,12 @@ def vendor_chat_path(kind: ProviderKind, vendor: ChatVendor) -> str:
     """The mock's chat route of ``vendor`` (``{model}`` a route variable)."""
     base = urlsplit(vendor.base_url).path.rstrip("/") if vendor.base_url else ""
     return f"/{kind.value}{base}{vendor.base_suffix}{vendor.chat_path.split('?')[0]}"
+
+
+def alias_name(vendor: ChatVendor, model: str) -> bool:
+    """Whether ``model`` is a gateway-side thinking alias (``deepseek-v4-flash-nothinking``): the vendor
+    knows no such model, so a gateway must send the base name and the switch instead."""
+    return vendor.thinking_alias(model, lambda base: base) is not None
 
 
 def _thinking(dialect: ChatDialect, body: dict[str, Any], model: str) -> bool:
@@ -182,6 +188,8 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
         messages = body.get("messages")
         if not isinstance(model, str) or not model or not isinstance(messages, list) or not messages:
             return wire.error(400, "model and messages are required")
+        if alias_name(vendor, model):
+            return wire.error(404, f"The model `{model}` does not exist")
         if vendor.api_version is not None and not request.query.get("api-version"):
             return wire.error(404, "Resource not found")
         for name in (*dialect.drops, *dialect.renames):

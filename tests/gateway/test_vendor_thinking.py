@@ -1,0 +1,228 @@
+"""Thinking across the vendors (providers/vendors.py, docs/vendors.md), through the gateway with the official
+SDKs against the mock's vendor dialects: model-name aliases (``…-thinking`` / ``…-nothinking``), thinking
+defaults on the ``protocol: anthropic`` path, reasoning sent back in history the way each vendor wants it,
+and sampling ranges."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import anthropic
+import msgspec
+import openai
+import pytest
+
+from omnirouter.config import GatewayConfig
+from omnirouter.mock_upstream import MockUpstream
+from omnirouter.mock_upstream.plan import DEFAULT_REASONING
+from omnirouter.providers import ProviderKind
+from omnirouter.providers.vendors import VENDORS
+from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
+
+
+def chat_base(mock_url: str, kind: ProviderKind) -> str:
+    return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].base_url).path}"
+
+
+def messages_base(mock_url: str, kind: ProviderKind) -> str:
+    return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].anthropic_base_url or '').path}"
+
+
+def config(mock_url: str, db: str) -> GatewayConfig:
+    def chat(kind: ProviderKind, models: list[str], **more: Any) -> dict[str, Any]:
+        return {
+            "name": f"{kind.value}-chat",
+            "provider": kind.value,
+            "base_url": chat_base(mock_url, kind),
+            "api_keys": [UPSTREAM_KEY],
+            "models": models,
+            **more,
+        }
+
+    def messages(kind: ProviderKind, models: list[str]) -> dict[str, Any]:
+        return {
+            "name": f"{kind.value}-messages",
+            "provider": kind.value,
+            "protocol": "anthropic",
+            "base_url": messages_base(mock_url, kind),
+            "api_keys": [UPSTREAM_KEY],
+            "models": models,
+        }
+
+    channels = [
+        chat(
+            ProviderKind.DEEPSEEK,
+            ["deepseek-v4-flash", "fast-nothink"],
+            model_map={"fast-nothink": "deepseek-v4-flash-nothinking"},
+        ),
+        chat(ProviderKind.DASHSCOPE, ["qwen3-8b", "qwen3-next-80b-a3b-thinking"]),
+        chat(ProviderKind.ZHIPU, ["glm-4.7"]),
+        chat(ProviderKind.MINIMAX, ["MiniMax-M2"]),
+        chat(ProviderKind.MOONSHOT, ["kimi-k2.6"]),
+        messages(ProviderKind.DEEPSEEK, ["deepseek-v4-pro"]),
+        messages(ProviderKind.ZHIPU, ["glm-5"]),
+        messages(ProviderKind.DASHSCOPE, ["qwen3.6-plus"]),
+        messages(ProviderKind.MINIMAX, ["MiniMax-M3"]),
+    ]
+    raw = {
+        "database_url": db,
+        "usage_flush_interval": 0.05,
+        "channels": channels,
+        "keys": [{"name": "tester", "key": CLIENT_KEY}],
+    }
+    return msgspec.convert(raw, GatewayConfig)
+
+
+@pytest.fixture(scope="module")
+async def gateway(
+    mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningGateway]:
+    db = f"sqlite:///{tmp_path_factory.mktemp('vt') / 'gw.db'}"
+    async with running_gateway(config(mock_upstream.url, db)) as running:
+        yield running
+
+
+@pytest.fixture
+async def oai(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
+    mock_upstream.clear_script()
+    mock_upstream.clear_requests()
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture
+async def claude(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    mock_upstream.clear_script()
+    mock_upstream.clear_requests()
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as client:
+        yield client
+
+
+def directive(**fields: Any) -> str:
+    return f"[[mock {json.dumps(fields)}]]"
+
+
+def sent(mock: MockUpstream) -> dict[str, Any]:
+    body: dict[str, Any] = mock.requests[-1].body
+    return body
+
+
+def reasoning_of(message: Any) -> Any:
+    return (message.model_extra or {}).get("reasoning_content")
+
+
+# --- 1. thinking aliases in model names ---------------------------------------------------------------
+
+
+async def test_nothinking_alias_reaches_deepseek_as_the_base_model_with_thinking_off(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    hi = [{"role": "user", "content": "hi"}]
+    answer = await oai.chat.completions.create(
+        model="deepseek-v4-flash-nothinking",
+        messages=hi,
+        reasoning_effort="high",  # type: ignore[arg-type]
+    )
+    body = sent(mock_upstream)
+    assert body["model"] == "deepseek-v4-flash" and body["thinking"] == {"type": "disabled"}
+    assert answer.model == "deepseek-v4-flash-nothinking" and reasoning_of(answer.choices[0].message) is None
+    assert answer.choices[0].message.content == "Echo: hi"
+    answer = await oai.chat.completions.create(model="deepseek-v4-flash-thinking", messages=hi)  # type: ignore[arg-type]
+    body = sent(mock_upstream)
+    assert body["model"] == "deepseek-v4-flash" and body["thinking"] == {"type": "enabled"}
+    assert reasoning_of(answer.choices[0].message) == DEFAULT_REASONING
+    await oai.chat.completions.create(model="deepseek-v4-flash-max", messages=hi)  # type: ignore[arg-type]
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "enabled"} and body["reasoning_effort"] == "max"
+    # The plain name is untouched: DeepSeek thinks by default, a silent client gets the off switch.
+    await oai.chat.completions.create(model="deepseek-v4-flash", messages=hi)  # type: ignore[arg-type]
+    assert sent(mock_upstream)["model"] == "deepseek-v4-flash"
+
+
+async def test_an_alias_name_the_operator_maps_to_is_switched_too(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    await oai.chat.completions.create(
+        model="fast-nothink", messages=[{"role": "user", "content": "x"}], reasoning_effort="medium"
+    )
+    body = sent(mock_upstream)
+    assert body["model"] == "deepseek-v4-flash" and body["thinking"] == {"type": "disabled"}
+    assert "reasoning_effort" not in body
+
+
+async def test_qwen_aliases_switch_enable_thinking_and_keep_the_client_budget(
+    claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    message = await claude.messages.create(
+        model="qwen3-8b-thinking",
+        max_tokens=8000,
+        thinking={"type": "enabled", "budget_tokens": 3000},
+        messages=[{"role": "user", "content": "x"}],
+    )
+    body = sent(mock_upstream)
+    assert body["model"] == "qwen3-8b" and body["enable_thinking"] is True and body["thinking_budget"] == 3000
+    assert message.model == "qwen3-8b-thinking" and message.content[0].type == "thinking"
+    message = await claude.messages.create(
+        model="qwen3-8b-nothinking",
+        max_tokens=8000,
+        thinking={"type": "enabled", "budget_tokens": 3000},  # the name wins: it was chosen for no thinking
+        messages=[{"role": "user", "content": "x"}],
+    )
+    body = sent(mock_upstream)
+    assert body["model"] == "qwen3-8b" and body["enable_thinking"] is False and "thinking_budget" not in body
+    assert [block.type for block in message.content] == ["text"]
+
+
+async def test_real_models_whose_names_end_in_thinking_are_not_aliases(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    await oai.chat.completions.create(model="qwen3-next-80b-a3b-thinking", messages=[{"role": "user", "content": "x"}])
+    body = sent(mock_upstream)
+    assert body["model"] == "qwen3-next-80b-a3b-thinking" and "enable_thinking" not in body
+    # An alias of a model no channel serves, or a suffix the vendor does not sell, is an unknown model.
+    for model in ("glm-4-plus-thinking", "kimi-k2-nothinking", "qwen3-8b-max"):
+        with pytest.raises(openai.NotFoundError):
+            await oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+
+
+async def test_glm_and_kimi_aliases_stream_with_the_switch_set(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    for model, base in (("glm-4.7-nothinking", "glm-4.7"), ("kimi-k2.6-thinking", "kimi-k2.6")):
+        stream = await oai.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "x"}], stream=True
+        )
+        reasoning = ""
+        async for chunk in stream:
+            assert chunk.model == model
+            for choice in chunk.choices:
+                reasoning += (choice.delta.model_extra or {}).get("reasoning_content") or ""
+        body = sent(mock_upstream)
+        thinking = model.endswith("-thinking")
+        assert body["model"] == base and body["thinking"] == {"type": "enabled" if thinking else "disabled"}
+        assert reasoning == (DEFAULT_REASONING if thinking else "")
+
+
+async def test_an_alias_over_a_vendor_anthropic_endpoint_sends_the_base_model_and_the_switch(
+    claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    message = await claude.messages.create(
+        model="deepseek-v4-pro-nothinking",
+        max_tokens=2000,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "x"}],
+    )
+    body = sent(mock_upstream)
+    assert mock_upstream.requests[-1].path == "/deepseek/anthropic/v1/messages"
+    assert body["model"] == "deepseek-v4-pro" and body["thinking"] == {"type": "disabled"}
+    assert message.model == "deepseek-v4-pro-nothinking" and [b.type for b in message.content] == ["text"]
+    async with claude.messages.stream(
+        model="glm-5-thinking", max_tokens=4000, messages=[{"role": "user", "content": "x"}]
+    ) as stream:
+        final = await stream.get_final_message()
+    body = sent(mock_upstream)
+    assert body["model"] == "glm-5" and body["thinking"]["type"] in ("enabled", "adaptive")
+    assert final.content[0].type == "thinking" and final.content[0].thinking == DEFAULT_REASONING
