@@ -226,3 +226,50 @@ async def test_an_alias_over_a_vendor_anthropic_endpoint_sends_the_base_model_an
     body = sent(mock_upstream)
     assert body["model"] == "glm-5" and body["thinking"]["type"] in ("enabled", "adaptive")
     assert final.content[0].type == "thinking" and final.content[0].thinking == DEFAULT_REASONING
+
+
+# --- 2. thinking defaults over the vendors' Anthropic-compatible endpoints ---------------------------------
+
+
+async def test_vendors_that_think_by_default_get_the_off_switch_on_their_anthropic_endpoint(
+    claude: anthropic.AsyncAnthropic, oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    # An Anthropic client that asked for no thinking (pass-through): the body as sent, plus the off switch.
+    history: Any = [
+        {"role": "user", "content": [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}]}
+    ]
+    message = await claude.messages.create(model="deepseek-v4-pro", max_tokens=300, messages=history)
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "disabled"} and body["messages"] == history
+    assert [block.type for block in message.content] == ["text"]
+    # An OpenAI client (translated), silent and then asking for thinking.
+    answer = await oai.chat.completions.create(model="glm-5", messages=[{"role": "user", "content": "x"}])
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    assert reasoning_of(answer.choices[0].message) is None
+    answer = await oai.chat.completions.create(
+        model="glm-5", messages=[{"role": "user", "content": "x"}], reasoning_effort="low"
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert reasoning_of(answer.choices[0].message) == DEFAULT_REASONING
+    # Without the switch the mock, like the vendor, thinks: the gateway's default is what kept it quiet.
+    async with claude.messages.stream(
+        model="deepseek-v4-pro", max_tokens=300, messages=[{"role": "user", "content": "x"}]
+    ) as stream:
+        final = await stream.get_final_message()
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"} and final.content[0].type == "text"
+
+
+async def test_vendors_that_do_not_think_by_default_are_left_alone_and_get_the_client_budget(
+    claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    for model in ("qwen3.6-plus", "MiniMax-M3"):
+        await claude.messages.create(model=model, max_tokens=300, messages=[{"role": "user", "content": "x"}])
+        assert "thinking" not in sent(mock_upstream)
+    message = await claude.messages.create(
+        model="qwen3.6-plus",
+        max_tokens=8000,
+        thinking={"type": "enabled", "budget_tokens": 3000},
+        messages=[{"role": "user", "content": "x"}],
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled", "budget_tokens": 3000}
+    assert message.content[0].type == "thinking"

@@ -5,7 +5,8 @@ under ``/{provider}`` plus the path of the vendor's ``anthropic_base_url`` (``/d
 What differs from Anthropic's own API, per the vendors' docs (docs/vendors.md): the key is read from the
 header the vendor table names (``anthropic_auth``: ``x-api-key`` or ``Authorization: Bearer``) and a key
 in the other header is refused, so a gateway sending the wrong one is caught; ``anthropic-version`` is
-ignored (DeepSeek: "Ignored").  Like Anthropic, a thinking block sent back in the history must carry the
+ignored (DeepSeek: "Ignored"); vendors that think by default (DeepSeek, GLM) think when the request has
+no ``thinking``, and a gateway's thinking aliases (``…-nothinking``) are unknown models.  Like Anthropic, a thinking block sent back in the history must carry the
 signature it was given, unchanged (a 400 otherwise), so a gateway that loses or rewrites signatures fails.
 """
 
@@ -71,6 +72,8 @@ def check_signatures(body: dict[str, Any]) -> str | None:
 
 
 def _handler(wire: VendorAnthropicWire, vendor: ChatVendor) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    default = vendor.anthropic_rules().thinking_off_by_default
+
     def check(body: dict[str, Any]) -> str | None:
         model = body.get("model")
         if isinstance(model, str) and alias_name(vendor, model):
@@ -78,7 +81,7 @@ def _handler(wire: VendorAnthropicWire, vendor: ChatVendor) -> Callable[[web.Req
         return check_signatures(body)
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        return await serve_messages(request, wire, need_version=False, check=check)
+        return await serve_messages(request, wire, need_version=False, check=check, thinks_by_default=default)
 
     return messages
 

@@ -23,6 +23,7 @@ from typing import Final
 
 import msgspec
 
+from omnirouter.protocols.anthropic.vendor_codec import AnthropicVendorRules
 from omnirouter.protocols.openai_chat.dialect import ChatDialect, ReasoningField, ThinkingSwitch, UsageExtra
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
@@ -80,6 +81,14 @@ class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
         if self.base_suffix and not base.endswith(self.base_suffix):
             base += self.base_suffix
         return base
+
+    def anthropic_rules(self) -> AnthropicVendorRules:
+        """The rules of the vendor's Anthropic-compatible endpoint, from the facts of its dialect: a vendor
+        that thinks by default and has a switch for it gets the off switch there too."""
+        dialect = self.dialect
+        return AnthropicVendorRules(
+            thinking_off_by_default=dialect.thinks_by_default and dialect.thinking is not ThinkingSwitch.MODEL_CHOICE,
+        )
 
     def thinking_alias(self, name: str, upstream: Callable[[str], str]) -> tuple[str, ThinkingAlias] | None:
         """``(base name, alias)`` when ``name`` is a thinking alias of a base model whose upstream name

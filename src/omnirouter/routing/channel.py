@@ -10,6 +10,7 @@ from yarl import URL
 
 from omnirouter.config.schema import BreakerConfig, ChannelConfig, GatewayConfig
 from omnirouter.ir.model_patterns import ModelPatterns
+from omnirouter.protocols.anthropic.vendor_codec import VendorAnthropicCodec
 from omnirouter.protocols.base import Codec, ProtocolName
 from omnirouter.protocols.openai_chat.vendor_codec import VendorChatCodec
 from omnirouter.protocols.registry import codec_for
@@ -80,6 +81,10 @@ class Channel:
         if vendor is not None and self.spec.protocol is ProtocolName.OPENAI_CHAT:
             self.chat_base_url = vendor.chat_base(config.base_url)
             self.chat_codec = VendorChatCodec(vendor.dialect)
+        elif vendor is not None and self.spec.protocol is ProtocolName.ANTHROPIC:
+            rules = vendor.anthropic_rules()
+            if rules.changes_requests:
+                self.chat_codec = VendorAnthropicCodec(rules)
         self.api_version = config.options.get("api_version") or (vendor.api_version if vendor is not None else None)
         self.api_keys = tuple(config.api_keys)
         self.upstream_keys = UpstreamKeyPool(self.api_keys)
@@ -166,7 +171,7 @@ class Channel:
 
     def codec(self, protocol: ProtocolName) -> Codec:
         """The codec for calls in ``protocol`` on this channel (a vendor's dialect for its chat)."""
-        if self.chat_codec is not None and protocol is ProtocolName.OPENAI_CHAT:
+        if self.chat_codec is not None and protocol is self.spec.protocol:
             return self.chat_codec
         return codec_for(protocol)
 
@@ -199,6 +204,7 @@ class Channel:
 
 
 _MAX_CACHED = 1024  # per channel, of URLs and of attempts
+
 _DEFAULTS = GatewayConfig()
 
 
