@@ -273,3 +273,98 @@ async def test_vendors_that_do_not_think_by_default_are_left_alone_and_get_the_c
     )
     assert sent(mock_upstream)["thinking"] == {"type": "enabled", "budget_tokens": 3000}
     assert message.content[0].type == "thinking"
+
+
+# --- 3. DeepSeek: the reasoning of a turn that called tools goes back with it -----------------------------
+
+WEATHER: Any = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+}
+CALL = {"name": "get_weather", "arguments": {"city": "Paris"}}
+
+
+async def first_tool_turn(oai: openai.AsyncOpenAI, model: str) -> tuple[list[Any], str]:
+    """A thinking turn that calls a tool; the history an OpenAI client sends next (without the reasoning),
+    and the reasoning it was given."""
+    prompt = "Weather? " + directive(reasoning="I need the weather tool.", tool_calls=[CALL])
+    history: list[Any] = [{"role": "user", "content": prompt}]
+    answer = await oai.chat.completions.create(model=model, messages=history, tools=[WEATHER], reasoning_effort="high")
+    message = answer.choices[0].message
+    assert message.tool_calls is not None
+    call = message.tool_calls[0]
+    history += [
+        {
+            "role": "assistant",
+            "content": message.content,
+            "tool_calls": [{"id": call.id, "type": "function", "function": call.function.model_dump()}],
+        },
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    return history, reasoning_of(message)
+
+
+async def test_deepseek_gets_reasoning_content_back_on_tool_call_turns(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history, reasoning = await first_tool_turn(oai, "deepseek-v4-flash")
+    assert reasoning == "I need the weather tool."
+    # The client kept the reasoning: it goes back as DeepSeek's reasoning_content.
+    kept = [history[0], {**history[1], "reasoning_content": reasoning}, history[2]]
+    answer = await oai.chat.completions.create(
+        model="deepseek-v4-flash", messages=kept, tools=[WEATHER], reasoning_effort="high"
+    )
+    assert sent(mock_upstream)["messages"][1]["reasoning_content"] == "I need the weather tool."
+    assert answer.choices[0].message.content
+    # The client dropped it (most OpenAI clients do): an empty one keeps DeepSeek from refusing the turn.
+    await oai.chat.completions.create(
+        model="deepseek-v4-flash", messages=history, tools=[WEATHER], reasoning_effort="high"
+    )
+    assert sent(mock_upstream)["messages"][1]["reasoning_content"] == ""
+    # Not thinking: nothing is added.
+    await oai.chat.completions.create(model="deepseek-v4-flash", messages=history, tools=[WEATHER])
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "disabled"} and "reasoning_content" not in body["messages"][1]
+
+
+async def test_deepseek_anthropic_endpoint_gets_a_thinking_block_on_translated_tool_turns(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history, reasoning = await first_tool_turn(oai, "deepseek-v4-pro")
+    assert reasoning == "I need the weather tool."
+    kept = [history[0], {**history[1], "reasoning_content": reasoning}, history[2]]
+    answer = await oai.chat.completions.create(
+        model="deepseek-v4-pro", messages=kept, tools=[WEATHER], reasoning_effort="high"
+    )
+    body = sent(mock_upstream)
+    assert body["thinking"]["type"] == "enabled"  # kept: the tool turn starts with a thinking block
+    turn = body["messages"][1]["content"]
+    assert turn[0] == {"type": "thinking", "thinking": "I need the weather tool.", "signature": ""}
+    assert turn[1]["type"] == "tool_use"
+    assert reasoning_of(answer.choices[0].message) == DEFAULT_REASONING
+    stream = await oai.chat.completions.create(
+        model="deepseek-v4-pro", messages=history, tools=[WEATHER], reasoning_effort="high", stream=True
+    )
+    async for _ in stream:
+        pass
+    turn = sent(mock_upstream)["messages"][1]["content"]
+    assert turn[0] == {"type": "thinking", "thinking": "", "signature": ""} and turn[1]["type"] == "tool_use"
+
+
+async def test_an_anthropic_client_history_without_thinking_on_a_tool_turn_gets_an_empty_block(
+    claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    tool = {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    history: Any = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}]},
+    ]
+    thinking: Any = {"type": "enabled", "budget_tokens": 2048}
+    message = await claude.messages.create(
+        model="deepseek-v4-pro", max_tokens=4096, thinking=thinking, tools=[tool], messages=history
+    )
+    body = sent(mock_upstream)
+    assert body["messages"][1]["content"][0] == {"type": "thinking", "thinking": "", "signature": ""}
+    assert body["messages"][1]["content"][1] == history[1]["content"][0] and body["thinking"] == thinking
+    assert message.content[0].type == "thinking"

@@ -31,6 +31,7 @@ from omnirouter.protocols.openai_chat.dialect import (
     ReasoningField,
     ThinkingSwitch,
     UsageExtra,
+    switch_state,
 )
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
@@ -71,23 +72,21 @@ def alias_name(vendor: ChatVendor, model: str) -> bool:
 
 def _thinking(dialect: ChatDialect, body: dict[str, Any], model: str) -> bool:
     """Whether the request (or the vendor's default) has the model think."""
-    style = dialect.thinking
-    if style is ThinkingSwitch.THINKING_OBJECT:
-        thinking = body.get("thinking")
-        kind = thinking.get("type") if isinstance(thinking, dict) else None
-        return dialect.thinks_by_default if kind is None else kind != "disabled"
-    if style is ThinkingSwitch.ENABLE_THINKING:
-        flag = body.get("enable_thinking")
-        return dialect.thinks_by_default if flag is None else flag is True
-    if style is ThinkingSwitch.REASONING_OBJECT:
-        reasoning = body.get("reasoning")
-        return isinstance(reasoning, dict) and reasoning.get("enabled") is not False
-    if style is ThinkingSwitch.CHAT_TEMPLATE_KWARGS:
-        kwargs = body.get("chat_template_kwargs")
-        return isinstance(kwargs, dict) and kwargs.get("enable_thinking") is True
-    if style is ThinkingSwitch.REASONING_EFFORT:
-        return body.get("reasoning_effort") not in (None, "none")
-    return dialect.thinks_by_default or any(word in model for word in ("think", "reason", "r1"))
+    if dialect.thinking is ThinkingSwitch.MODEL_CHOICE:
+        return dialect.thinks_by_default or any(word in model for word in ("think", "reason", "r1"))
+    state = switch_state(dialect, body)
+    return state if state is not None else dialect.thinks_by_default
+
+
+def history_problem(dialect: ChatDialect, messages: list[Any], thinking: bool) -> str | None:
+    """What the vendor refuses in the history it is sent back (the 400's message), or ``None``."""
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        if dialect.tool_call_reasoning and thinking and message.get("tool_calls"):
+            if not isinstance(message.get("reasoning_content"), str):  # DeepSeek's own words
+                return "The reasoning_content in the thinking mode must be passed back to the API."
+    return None
 
 
 def _reasoning_place(dialect: ChatDialect, body: dict[str, Any]) -> str:
@@ -198,6 +197,10 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
         problem = validate_messages(messages)
         if problem:
             return wire.error(400, problem)
+        thinking = _thinking(dialect, body, model)
+        problem = history_problem(dialect, messages, thinking)
+        if problem:
+            return wire.error(400, problem)
         resolved = ex.resolve(turn_text(messages))
         if isinstance(resolved, web.Response):
             return resolved
@@ -215,7 +218,7 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
             serial=serial,
             input_tokens=count_input(messages),
             max_tokens=limit if limit is not None else as_int(body.get("max_tokens")),
-            thinking=_thinking(dialect, body, model),
+            thinking=thinking,
         )
         for call in plan.tool_calls:
             call.id = f"call_mock{serial:08d}x{call.index:03d}"

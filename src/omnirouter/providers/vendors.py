@@ -88,6 +88,7 @@ class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
         dialect = self.dialect
         return AnthropicVendorRules(
             thinking_off_by_default=dialect.thinks_by_default and dialect.thinking is not ThinkingSwitch.MODEL_CHOICE,
+            tool_turn_thinking=dialect.tool_call_reasoning,
         )
 
     def thinking_alias(self, name: str, upstream: Callable[[str], str]) -> tuple[str, ThinkingAlias] | None:
@@ -133,6 +134,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             effort_map={"minimal": "low", "low": "low", "medium": "high", "high": "high", "xhigh": "max", "max": "max"},
             renames=_MAX_TOKENS,
             usage_extras=frozenset({UsageExtra.PROMPT_CACHE_HIT}),
+            tool_call_reasoning=True,  # api-docs.deepseek.com/guides/thinking_mode#tool-calls
         ),
     ),
     ProviderKind.MOONSHOT: ChatVendor(

@@ -6,6 +6,13 @@ built per channel from the vendor's data in ``providers/vendors.py``).
   ``thinking: {type: disabled}`` when the request has no ``thinking`` at all, as on their OpenAI-compatible
   endpoints: a client that asked for none gets none.  A client's budget rides in ``budget_tokens`` as
   Anthropic's own (DeepSeek documents it as ignored; Qwen reads it).
+* **Thinking before tool use** (DeepSeek, ``tool_turn_thinking``): while thinking, every assistant turn
+  that called tools must start with a thinking block ("The `content[].thinking` in the thinking mode must
+  be passed back to the API").  Translated histories carry the turn's reasoning text in an unsigned block
+  (``signature: ""``, which DeepSeek accepts for reasoning it did not sign: reasoning that came back from an
+  OpenAI or Gemini client); a signed block of the vendor's own is kept as it is; a turn with no reasoning
+  at all (a client that dropped it) gets an empty unsigned block.  Pass-through bodies get the empty block
+  on turns that lack one.
 * Anthropic clients keep the pass-through (the body relayed as sent, signatures intact); a body the rules
   change is re-serialised.
 """
@@ -16,8 +23,10 @@ from typing import Any
 
 import msgspec
 
-from omnirouter.ir import ChatRequest, ChatResponse, GatewayError, Usage
+from omnirouter.ir import ChatRequest, ChatResponse, GatewayError, Message, ReasoningPart, ToolCallPart, Usage
+from omnirouter.ir.reasoning import thinking_wanted
 from omnirouter.protocols.anthropic import ANTHROPIC, ANTHROPIC_PASSTHROUGH
+from omnirouter.protocols.anthropic._shared import PROTOCOL
 from omnirouter.protocols.anthropic.passthrough import AnthropicStreamFilter
 from omnirouter.protocols.base import PassthroughAdapter, PreparedBody, ProtocolName, StreamDecoder, StreamEncoder
 
@@ -30,22 +39,95 @@ class AnthropicVendorRules(msgspec.Struct, frozen=True, kw_only=True):
     """What one vendor's Anthropic-compatible endpoint needs beyond Anthropic's API.
 
     ``thinking_off_by_default``: the vendor thinks unless told not to, so a request without ``thinking``
-    gets its explicit off switch.
+    gets its explicit off switch.  ``tool_turn_thinking``: while thinking, assistant turns that called tools
+    must carry a thinking block back.
     """
 
     thinking_off_by_default: bool = False
+    tool_turn_thinking: bool = False
 
     @property
     def changes_requests(self) -> bool:
         """Whether any rule may edit a request (else the plain Anthropic codec serves)."""
-        return self.thinking_off_by_default
+        return self.thinking_off_by_default or self.tool_turn_thinking
+
+
+_THINKING_BLOCKS = ("thinking", "redacted_thinking")
+_UNSIGNED = "\x00unsigned"
+"""A signature placeholder while encoding (the encoder keeps only signed blocks), written out as ``""``."""
+
+
+def _thinks(rules: AnthropicVendorRules, body: dict[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    return kind != "disabled" if kind is not None else not rules.thinking_off_by_default
+
+
+def _with_tool_turn_thinking(messages: list[Any]) -> list[Any] | None:
+    """``messages`` with an empty unsigned thinking block first in each assistant turn that calls tools
+    without one; ``None`` when every such turn has one."""
+    out: list[Any] | None = None
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        content = message.get("content")
+        if not isinstance(content, list) or not content:
+            continue
+        calls = any(isinstance(b, dict) and b.get("type") == "tool_use" for b in content)
+        first = content[0].get("type") if isinstance(content[0], dict) else None
+        if calls and first not in _THINKING_BLOCKS:
+            if out is None:
+                out = list(messages)
+            block = {"type": "thinking", "thinking": "", "signature": ""}
+            out[index] = {**message, "content": [block, *content]}
+    return out
 
 
 def adjust_body(rules: AnthropicVendorRules, body: dict[str, Any]) -> dict[str, Any] | None:
     """A Messages body with the vendor's rules applied: a new dict, or ``None`` when nothing changes."""
+    changed: dict[str, Any] | None = None
     if rules.thinking_off_by_default and body.get("thinking") is None:
-        return {**body, "thinking": dict(_DISABLED)}
-    return None
+        changed = {**body, "thinking": dict(_DISABLED)}
+    current = changed or body
+    if rules.tool_turn_thinking and _thinks(rules, current) and isinstance(current.get("messages"), list):
+        messages = _with_tool_turn_thinking(current["messages"])
+        if messages is not None:
+            changed = {**current, "messages": messages}
+    return changed
+
+
+def _unsigned_reasoning(request: ChatRequest) -> ChatRequest:
+    """The request with the reasoning of each assistant turn that calls tools kept for the vendor: text the
+    vendor did not sign becomes an unsigned block (the placeholder signature), a turn without any gets an
+    empty one, first in the turn."""
+    messages: list[Message] = []
+    changed = False
+    for message in request.messages:
+        parts = message.content
+        if message.role != "assistant" or not any(isinstance(p, ToolCallPart) for p in parts):
+            messages.append(message)
+            continue
+        reasoning: list[Any] = []
+        rest: list[Any] = []
+        for part in parts:
+            if not isinstance(part, ReasoningPart):
+                rest.append(part)
+            elif part.origin == PROTOCOL and (part.signature or part.redacted is not None):
+                reasoning.append(part)  # the vendor's own, signed: as it was
+            elif part.text:
+                reasoning.append(ReasoningPart(text=part.text, signature=_UNSIGNED, origin=PROTOCOL))
+        if not reasoning:
+            reasoning.append(ReasoningPart(text="", signature=_UNSIGNED, origin=PROTOCOL))
+        messages.append(msgspec.structs.replace(message, content=[*reasoning, *rest]))
+        changed = True
+    return msgspec.structs.replace(request, messages=messages) if changed else request
+
+
+def _clear_placeholders(body: dict[str, Any]) -> None:
+    for message in body.get("messages") or ():
+        for block in message.get("content") or ():
+            if isinstance(block, dict) and block.get("type") == "thinking" and block.get("signature") == _UNSIGNED:
+                block["signature"] = ""
 
 
 class VendorAnthropicPassthrough:
@@ -87,7 +169,14 @@ class VendorAnthropicCodec:
 
     def encode_request(self, request: ChatRequest) -> dict[str, Any]:
         """Anthropic's body with the vendor's rules applied."""
+        wanted = thinking_wanted(request.reasoning)
+        thinks = wanted if wanted is not None else not self.rules.thinking_off_by_default
+        keep_reasoning = self.rules.tool_turn_thinking and thinks
+        if keep_reasoning:
+            request = _unsigned_reasoning(request)
         body = ANTHROPIC.encode_request(request)
+        if keep_reasoning:
+            _clear_placeholders(body)
         return adjust_body(self.rules, body) or body
 
     def decode_response(self, body: dict[str, Any]) -> ChatResponse:

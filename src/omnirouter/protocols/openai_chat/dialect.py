@@ -14,7 +14,8 @@ from typing import Any
 
 import msgspec
 
-from omnirouter.ir import ChatRequest, ReasoningConfig
+from omnirouter.ir import ChatRequest
+from omnirouter.ir.reasoning import thinking_wanted
 
 __all__ = [
     "ChatDialect",
@@ -23,6 +24,7 @@ __all__ = [
     "UsageExtra",
     "adjust_request",
     "normalize_message",
+    "switch_state",
     "thinking_wanted",
 ]
 
@@ -63,7 +65,9 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     ``effort_map``: how OpenAI effort levels are spelled for a vendor that takes an effort beside its
     switch (DeepSeek).  ``renames`` / ``drops``: request fields renamed or never sent;
     ``tool_choice_map``: ``tool_choice`` strings respelled.  ``usage_extras``: where else usage is;
-    ``include_usage``: whether it takes ``stream_options.include_usage``.
+    ``include_usage``: whether it takes ``stream_options.include_usage``.  ``tool_call_reasoning``: while
+    thinking, every assistant turn of the history that called tools must carry ``reasoning_content``
+    (DeepSeek answers 400 otherwise); the gateway sends the reasoning it has, else an empty one.
     """
 
     reasoning_fields: tuple[ReasoningField, ...] = (ReasoningField.REASONING_CONTENT, ReasoningField.REASONING)
@@ -76,22 +80,12 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     tool_choice_map: Mapping[str, str] = msgspec.field(default_factory=dict)
     usage_extras: frozenset[UsageExtra] = frozenset()
     include_usage: bool = True
+    tool_call_reasoning: bool = False
 
     @property
     def reads_details(self) -> bool:
         """Whether reasoning may come as ``reasoning_details`` (beyond the generic two fields)."""
         return ReasoningField.REASONING_DETAILS in self.reasoning_fields
-
-
-def thinking_wanted(reasoning: ReasoningConfig | None) -> bool | None:
-    """``True`` when the request asks for thinking, ``False`` when it switches it off, ``None`` when silent."""
-    if reasoning is None:
-        return None
-    if reasoning.effort == "none" or reasoning.budget_tokens == 0:
-        return False
-    if reasoning.effort is None and reasoning.budget_tokens is None:
-        return None
-    return True
 
 
 _SWITCH_FIELDS: dict[ThinkingSwitch, str] = {
@@ -136,9 +130,49 @@ def _switch(dialect: ChatDialect, request: ChatRequest, body: dict[str, Any]) ->
         body["chat_template_kwargs"] = {"enable_thinking": wanted}
 
 
+def switch_state(dialect: ChatDialect, body: dict[str, Any]) -> bool | None:
+    """Whether a request body in the vendor's dialect switches thinking on (``True``) or off (``False``);
+    ``None`` when it has no switch (the vendor's default holds)."""
+    style = dialect.thinking
+    if style is ThinkingSwitch.THINKING_OBJECT:
+        thinking = body.get("thinking")
+        kind = thinking.get("type") if isinstance(thinking, dict) else None
+        return None if kind is None else kind != "disabled"
+    if style is ThinkingSwitch.ENABLE_THINKING:
+        flag = body.get("enable_thinking")
+        return None if flag is None else flag is True
+    if style is ThinkingSwitch.REASONING_OBJECT:
+        reasoning = body.get("reasoning")
+        return None if not isinstance(reasoning, dict) else reasoning.get("enabled") is not False
+    if style is ThinkingSwitch.CHAT_TEMPLATE_KWARGS:
+        kwargs = body.get("chat_template_kwargs")
+        flag = kwargs.get("enable_thinking") if isinstance(kwargs, dict) else None
+        return None if flag is None else flag is True
+    if style is ThinkingSwitch.REASONING_EFFORT:
+        effort = body.get("reasoning_effort")
+        return None if effort is None else effort != "none"
+    return None
+
+
+def _tool_call_reasoning(body: dict[str, Any]) -> None:
+    """``reasoning_content`` on every assistant turn that called tools (empty where none was kept)."""
+    for message in body.get("messages") or ():
+        if (
+            isinstance(message, dict)
+            and message.get("role") == "assistant"
+            and message.get("tool_calls")
+            and not isinstance(message.get("reasoning_content"), str)
+        ):
+            message["reasoning_content"] = ""
+
+
 def adjust_request(dialect: ChatDialect, request: ChatRequest, body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI Chat body (from ``encode_request``) in the vendor's dialect; edits and returns ``body``."""
     _switch(dialect, request, body)
+    if dialect.tool_call_reasoning:
+        state = switch_state(dialect, body)
+        if state if state is not None else dialect.thinks_by_default:
+            _tool_call_reasoning(body)
     if not dialect.include_usage:
         body.pop("stream_options", None)
     for field in dialect.drops:
