@@ -368,3 +368,84 @@ async def test_an_anthropic_client_history_without_thinking_on_a_tool_turn_gets_
     assert body["messages"][1]["content"][0] == {"type": "thinking", "thinking": "", "signature": ""}
     assert body["messages"][1]["content"][1] == history[1]["content"][0] and body["thinking"] == thinking
     assert message.content[0].type == "thinking"
+
+
+# --- 4. reasoning sent back in the vendor's own form ---------------------------------------------------
+
+
+async def test_minimax_gets_past_reasoning_back_as_think_tags_in_the_content(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    history: list[Any] = [{"role": "user", "content": "hi " + directive(reasoning="Greet back.", text="Hello!")}]
+    first = await oai.chat.completions.create(model="MiniMax-M2", messages=history)
+    message = first.choices[0].message
+    assert reasoning_of(message) == "Greet back." and message.content == "Hello!"  # <think> split off
+    history += [
+        {"role": "assistant", "content": message.content, "reasoning_content": reasoning_of(message)},
+        {"role": "user", "content": "and?"},
+    ]
+    await oai.chat.completions.create(model="MiniMax-M2", messages=history)
+    turn = sent(mock_upstream)["messages"][1]
+    assert turn == {"role": "assistant", "content": "<think>Greet back.</think>\n\nHello!"}
+    # An Anthropic client's thinking block (translated) goes back the same way.
+    await claude.messages.create(
+        model="MiniMax-M2",
+        max_tokens=500,
+        messages=[
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "Greet back.", "signature": ""},
+                    {"type": "text", "text": "Hello!"},
+                ],
+            },
+            {"role": "user", "content": "and?"},
+        ],
+    )
+    turn = sent(mock_upstream)["messages"][1]
+    assert turn["content"] == "<think>Greet back.</think>\n\nHello!" and "reasoning_content" not in turn
+
+
+async def test_minimax_split_reasoning_goes_back_as_reasoning_details(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history: Any = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello!", "reasoning_content": "Greet back."},
+        {"role": "user", "content": "and?"},
+    ]
+    answer = await oai.chat.completions.create(
+        model="MiniMax-M2", messages=history, extra_body={"reasoning_split": True}
+    )
+    turn = sent(mock_upstream)["messages"][1]
+    assert turn["content"] == "Hello!" and turn["reasoning_details"] == [
+        {"type": "reasoning.text", "text": "Greet back."}
+    ]
+    assert reasoning_of(answer.choices[0].message) == DEFAULT_REASONING
+
+
+async def test_glm_keeps_the_reasoning_of_the_history_when_thinking(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history: Any = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello!", "reasoning_content": "Greet back."},
+        {"role": "user", "content": "and?"},
+    ]
+    await oai.chat.completions.create(model="glm-4.7", messages=history, reasoning_effort="high")
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "enabled", "clear_thinking": False}
+    assert body["messages"][1]["reasoning_content"] == "Greet back."
+    # Nothing to preserve, or not thinking: GLM's default stands.
+    await oai.chat.completions.create(
+        model="glm-4.7", messages=[{"role": "user", "content": "x"}], reasoning_effort="high"
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled"}
+    await oai.chat.completions.create(model="glm-4.7", messages=history)
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    # A client that set clear_thinking itself keeps its choice.
+    await oai.chat.completions.create(
+        model="glm-4.7", messages=history, extra_body={"thinking": {"type": "enabled", "clear_thinking": True}}
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled", "clear_thinking": True}

@@ -8,7 +8,12 @@ use them by default; MiniMax's ``reasoning_split: true`` moves it to ``reasoning
 ``reasoning_format: raw`` to tags), whether the request switched thinking on (its switch, else its
 default), and where usage goes (DeepSeek's ``prompt_cache_hit_tokens`` instead of ``cached_tokens``,
 Groq's ``x_groq.usage``, Kimi's ``choices[].usage``; no usage at all for vendors that take no
-``stream_options``).  Everything else is the OpenAI mock's (directives, errors, tool calls).
+``stream_options``).  It checks the history the way each vendor wants its reasoning back: DeepSeek
+(``tool_call_reasoning``) refuses a thinking request whose tool-call turns lack ``reasoning_content``, in
+its own words; MiniMax (``history_think_tags``) refuses reasoning anywhere but ``<think>`` in the content
+(or ``reasoning_details``); GLM (``preserved_thinking``) takes ``clear_thinking`` only inside ``thinking``.
+A gateway thinking alias (``…-nothinking``) is an unknown model.  Everything else is the OpenAI mock's
+(directives, errors, tool calls).
 """
 
 from __future__ import annotations
@@ -80,12 +85,26 @@ def _thinking(dialect: ChatDialect, body: dict[str, Any], model: str) -> bool:
 
 def history_problem(dialect: ChatDialect, messages: list[Any], thinking: bool) -> str | None:
     """What the vendor refuses in the history it is sent back (the 400's message), or ``None``."""
-    for message in messages:
+    for index, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") != "assistant":
             continue
-        if dialect.tool_call_reasoning and thinking and message.get("tool_calls"):
-            if not isinstance(message.get("reasoning_content"), str):  # DeepSeek's own words
-                return "The reasoning_content in the thinking mode must be passed back to the API."
+        reasoning = message.get("reasoning_content")
+        if dialect.tool_call_reasoning and thinking and message.get("tool_calls") and not isinstance(reasoning, str):
+            return "The reasoning_content in the thinking mode must be passed back to the API."  # DeepSeek's words
+        if dialect.history_think_tags and ("reasoning_content" in message or "thinking_blocks" in message):
+            # MiniMax reads past reasoning only where it gave it (<think> in the content, or
+            # reasoning_details): reasoning anywhere else would be silently lost, so the mock refuses it.
+            return f"invalid params, messages[{index}]: reasoning goes back in content as <think>...</think>"
+    return None
+
+
+def _clear_thinking_problem(body: dict[str, Any]) -> str | None:
+    """GLM's ``clear_thinking`` belongs in the ``thinking`` object, as a boolean."""
+    if "clear_thinking" in body:
+        return "Unrecognized request argument supplied: clear_thinking (it belongs in thinking)"
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and "clear_thinking" in thinking and not isinstance(thinking["clear_thinking"], bool):
+        return "thinking.clear_thinking must be a boolean"
     return None
 
 
@@ -199,6 +218,8 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
             return wire.error(400, problem)
         thinking = _thinking(dialect, body, model)
         problem = history_problem(dialect, messages, thinking)
+        if problem is None and dialect.preserved_thinking:
+            problem = _clear_thinking_problem(body)
         if problem:
             return wire.error(400, problem)
         resolved = ex.resolve(turn_text(messages))

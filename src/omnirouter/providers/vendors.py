@@ -159,6 +159,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             renames=_MAX_TOKENS,
             drops=frozenset({"frequency_penalty", "presence_penalty"}),
             tool_choice_map={"required": "auto"},
+            preserved_thinking=True,  # docs.z.ai/guides/capabilities/thinking-mode (preserved thinking)
         ),
     ),
     ProviderKind.DASHSCOPE: ChatVendor(
@@ -180,6 +181,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
         dialect=ChatDialect(
             reasoning_fields=(_RC, _RD),
             think_tags=True,
+            history_think_tags=True,  # platform.minimax.io/docs/api-reference/text-openai-api
             thinking=ThinkingSwitch.MODEL_CHOICE,  # M2.x always think
             thinks_by_default=True,
             # Not in its documented schema (java.agentscope.io MiniMax formatter drops the same).

@@ -68,6 +68,10 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     ``include_usage``: whether it takes ``stream_options.include_usage``.  ``tool_call_reasoning``: while
     thinking, every assistant turn of the history that called tools must carry ``reasoning_content``
     (DeepSeek answers 400 otherwise); the gateway sends the reasoning it has, else an empty one.
+    ``history_think_tags``: past reasoning goes back the way the vendor gave it, as ``<think>…</think>`` at
+    the start of the assistant content (MiniMax: "the complete assistant message must be appended"; with
+    ``reasoning_split`` as ``reasoning_details``).  ``preserved_thinking``: a thinking request whose history
+    carries reasoning asks the vendor to keep it (GLM ``thinking.clear_thinking: false``).
     """
 
     reasoning_fields: tuple[ReasoningField, ...] = (ReasoningField.REASONING_CONTENT, ReasoningField.REASONING)
@@ -81,6 +85,8 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     usage_extras: frozenset[UsageExtra] = frozenset()
     include_usage: bool = True
     tool_call_reasoning: bool = False
+    history_think_tags: bool = False
+    preserved_thinking: bool = False
 
     @property
     def reads_details(self) -> bool:
@@ -166,6 +172,39 @@ def _tool_call_reasoning(body: dict[str, Any]) -> None:
             message["reasoning_content"] = ""
 
 
+def _assistants(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in body.get("messages") or () if isinstance(m, dict) and m.get("role") == "assistant"]
+
+
+def _history_as_tags(body: dict[str, Any]) -> None:
+    """Past reasoning back in the vendor's own form: ``<think>`` in the content (``reasoning_details`` when
+    the request asks for split reasoning)."""
+    split = body.get("reasoning_split") is True
+    for message in _assistants(body):
+        message.pop("thinking_blocks", None)
+        reasoning = message.pop("reasoning_content", None)
+        if not isinstance(reasoning, str) or not reasoning:
+            continue
+        if split:
+            message["reasoning_details"] = [{"type": "reasoning.text", "text": reasoning}]
+            continue
+        tagged = f"{OPEN_TAG}{reasoning}{CLOSE_TAG}\n\n"
+        content = message.get("content")
+        if isinstance(content, list):
+            message["content"] = [{"type": "text", "text": tagged}, *content]
+        else:
+            message["content"] = tagged + (content if isinstance(content, str) else "")
+
+
+def _preserve_thinking(body: dict[str, Any]) -> None:
+    """``clear_thinking: false`` in a thinking request whose history carries reasoning (unless set)."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") != "enabled" or "clear_thinking" in thinking:
+        return
+    if any(isinstance(m.get("reasoning_content"), str) and m["reasoning_content"] for m in _assistants(body)):
+        body["thinking"] = {**thinking, "clear_thinking": False}
+
+
 def adjust_request(dialect: ChatDialect, request: ChatRequest, body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI Chat body (from ``encode_request``) in the vendor's dialect; edits and returns ``body``."""
     _switch(dialect, request, body)
@@ -173,6 +212,10 @@ def adjust_request(dialect: ChatDialect, request: ChatRequest, body: dict[str, A
         state = switch_state(dialect, body)
         if state if state is not None else dialect.thinks_by_default:
             _tool_call_reasoning(body)
+    if dialect.history_think_tags:
+        _history_as_tags(body)
+    if dialect.preserved_thinking:
+        _preserve_thinking(body)
     if not dialect.include_usage:
         body.pop("stream_options", None)
     for field in dialect.drops:
