@@ -449,3 +449,37 @@ async def test_glm_keeps_the_reasoning_of_the_history_when_thinking(
         model="glm-4.7", messages=history, extra_body={"thinking": {"type": "enabled", "clear_thinking": True}}
     )
     assert sent(mock_upstream)["thinking"] == {"type": "enabled", "clear_thinking": True}
+
+
+# --- 5. sampling ranges ---------------------------------------------------------------------------------
+
+
+async def test_sampling_values_outside_a_vendor_range_are_moved_into_it(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    x = [{"role": "user", "content": "x"}]
+    cases = [
+        ("MiniMax-M2", {"temperature": 0}, {"temperature": 0.01}),  # MiniMax: (0, 1]
+        ("MiniMax-M2", {"temperature": 1.5}, {"temperature": 1.0}),
+        ("glm-4.7", {"temperature": 1.2, "top_p": 0}, {"temperature": 1.0, "top_p": 0.01}),
+        ("kimi-k2.6", {"temperature": 2}, {"temperature": 1.0}),
+        ("qwen3-8b", {"temperature": 2, "top_p": 0.5}, {"temperature": 1.99, "top_p": 0.5}),
+        ("glm-4.7", {"temperature": 0.3, "top_p": 0.9}, {"temperature": 0.3, "top_p": 0.9}),  # inside: as sent
+        ("deepseek-v4-flash", {"temperature": 1.5}, {"temperature": 1.5}),  # DeepSeek takes 0-2
+    ]
+    for model, sampling, expected in cases:
+        answer = await oai.chat.completions.create(model=model, messages=x, **sampling)  # type: ignore[call-overload]
+        assert answer.choices[0].message.content
+        body = sent(mock_upstream)
+        assert {field: body[field] for field in expected} == expected, (model, sampling)
+
+
+async def test_sampling_ranges_hold_on_the_anthropic_endpoints_too(
+    claude: anthropic.AsyncAnthropic, oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history: Any = [{"role": "user", "content": "x"}]
+    await claude.messages.create(model="MiniMax-M3", max_tokens=100, messages=history, extra_body={"temperature": 0})
+    body = sent(mock_upstream)
+    assert body["temperature"] == 0.01 and body["messages"] == history  # pass-through, one field moved
+    await oai.chat.completions.create(model="glm-5", messages=history, temperature=1.8)
+    assert sent(mock_upstream)["temperature"] == 1.0

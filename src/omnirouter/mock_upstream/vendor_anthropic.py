@@ -10,7 +10,8 @@ ignored (DeepSeek: "Ignored"); vendors that think by default (DeepSeek, GLM) thi
 thinking block sent back in the history must carry the signature it was given, unchanged (a 400
 otherwise), so a gateway that loses or rewrites signatures fails.  DeepSeek (``tool_turn_thinking``) also
 takes unsigned blocks (``signature: ""``, reasoning it did not sign) and, while thinking, refuses an
-assistant turn that called tools without a thinking block first, in its own words.
+assistant turn that called tools without a thinking block first, in its own words.  A sampling field
+outside the vendor's range (its ``clamps``) is refused.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from omnirouter.mock_upstream.anthropic_messages import AnthropicWire, serve_messages
 from omnirouter.mock_upstream.tokens import signature
-from omnirouter.mock_upstream.vendor_chat import alias_name
+from omnirouter.mock_upstream.vendor_chat import alias_name, range_problem
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.vendors import VENDORS, ChatVendor
@@ -107,7 +108,7 @@ def _handler(wire: VendorAnthropicWire, vendor: ChatVendor) -> Callable[[web.Req
         problem = check_signatures(body, unsigned_ok=rules.tool_turn_thinking)
         if problem is None and rules.tool_turn_thinking and _thinks(body, default):
             problem = tool_turn_problem(body)
-        return problem
+        return problem or range_problem(rules.clamps, body)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         return await serve_messages(request, wire, need_version=False, check=check, thinks_by_default=default)

@@ -11,7 +11,8 @@ Groq's ``x_groq.usage``, Kimi's ``choices[].usage``; no usage at all for vendors
 ``stream_options``).  It checks the history the way each vendor wants its reasoning back: DeepSeek
 (``tool_call_reasoning``) refuses a thinking request whose tool-call turns lack ``reasoning_content``, in
 its own words; MiniMax (``history_think_tags``) refuses reasoning anywhere but ``<think>`` in the content
-(or ``reasoning_details``); GLM (``preserved_thinking``) takes ``clear_thinking`` only inside ``thinking``.
+(or ``reasoning_details``); GLM (``preserved_thinking``) takes ``clear_thinking`` only inside ``thinking``;
+a sampling field outside the vendor's range (``clamps``) is refused.
 A gateway thinking alias (``…-nothinking``) is an unknown model.  Everything else is the OpenAI mock's
 (directives, errors, tool calls).
 """
@@ -19,7 +20,7 @@ A gateway thinking alias (``…-nothinking``) is an unknown model.  Everything e
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,7 +43,7 @@ from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.vendors import VENDORS, ChatVendor
 
-__all__ = ["add_vendor_routes", "alias_name", "vendor_chat_path"]
+__all__ = ["add_vendor_routes", "alias_name", "range_problem", "vendor_chat_path"]
 
 _TAGS = "think_tags"
 
@@ -95,6 +96,15 @@ def history_problem(dialect: ChatDialect, messages: list[Any], thinking: bool) -
             # MiniMax reads past reasoning only where it gave it (<think> in the content, or
             # reasoning_details): reasoning anywhere else would be silently lost, so the mock refuses it.
             return f"invalid params, messages[{index}]: reasoning goes back in content as <think>...</think>"
+    return None
+
+
+def range_problem(clamps: Mapping[str, tuple[float, float]], body: dict[str, Any]) -> str | None:
+    """The vendor's 400 for a sampling field outside its range."""
+    for field, (low, high) in clamps.items():
+        value = body.get(field)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
+            return f"invalid params, {field} must be in [{low}, {high}], got {value}"
     return None
 
 
@@ -220,6 +230,7 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
         problem = history_problem(dialect, messages, thinking)
         if problem is None and dialect.preserved_thinking:
             problem = _clear_thinking_problem(body)
+        problem = problem or range_problem(dialect.clamps, body)
         if problem:
             return wire.error(400, problem)
         resolved = ex.resolve(turn_text(messages))

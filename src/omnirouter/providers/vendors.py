@@ -89,6 +89,7 @@ class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
         return AnthropicVendorRules(
             thinking_off_by_default=dialect.thinks_by_default and dialect.thinking is not ThinkingSwitch.MODEL_CHOICE,
             tool_turn_thinking=dialect.tool_call_reasoning,
+            clamps=dialect.clamps,
         )
 
     def thinking_alias(self, name: str, upstream: Callable[[str], str]) -> tuple[str, ThinkingAlias] | None:
@@ -145,6 +146,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             reasoning_fields=(_RC, _R),
             thinking=ThinkingSwitch.THINKING_OBJECT,
             usage_extras=frozenset({UsageExtra.CHOICE_USAGE}),
+            clamps={"temperature": (0.0, 1.0)},  # kimi-k2 request schema: 0-1
         ),
     ),
     ProviderKind.ZHIPU: ChatVendor(
@@ -160,6 +162,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             drops=frozenset({"frequency_penalty", "presence_penalty"}),
             tool_choice_map={"required": "auto"},
             preserved_thinking=True,  # docs.z.ai/guides/capabilities/thinking-mode (preserved thinking)
+            clamps={"temperature": (0.0, 1.0), "top_p": (0.01, 1.0)},  # check
         ),
     ),
     ProviderKind.DASHSCOPE: ChatVendor(
@@ -167,7 +170,12 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
         anthropic_base_url="https://dashscope.aliyuncs.com/apps/anthropic",
         anthropic_auth=AuthStyle.BEARER,  # ANTHROPIC_AUTH_TOKEN in Model Studio's Claude Code guide (check)
         thinking_aliases=_on_off(*_QWEN_HYBRID),
-        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.ENABLE_THINKING, renames=_MAX_TOKENS),
+        dialect=ChatDialect(
+            reasoning_fields=(_RC,),
+            thinking=ThinkingSwitch.ENABLE_THINKING,
+            renames=_MAX_TOKENS,
+            clamps={"temperature": (0.0, 1.99), "top_p": (0.01, 1.0)},  # [0, 2) and (0, 1] (check)
+        ),
     ),
     ProviderKind.ARK: ChatVendor(
         base_url="https://ark.cn-beijing.volces.com/api/v3",
@@ -182,6 +190,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             reasoning_fields=(_RC, _RD),
             think_tags=True,
             history_think_tags=True,  # platform.minimax.io/docs/api-reference/text-openai-api
+            clamps={"temperature": (0.01, 1.0)},  # (0, 1] (check)
             thinking=ThinkingSwitch.MODEL_CHOICE,  # M2.x always think
             thinks_by_default=True,
             # Not in its documented schema (java.agentscope.io MiniMax formatter drops the same).
@@ -232,6 +241,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             thinking=ThinkingSwitch.MODEL_CHOICE,
             renames={"max_completion_tokens": "max_new_tokens"},
             include_usage=False,
+            clamps={"temperature": (0.01, 2.0), "top_p": (0.01, 0.99)},  # (0, 2] and (0, 1): lobehub
         ),
     ),
     ProviderKind.OPENROUTER: ChatVendor(

@@ -13,12 +13,15 @@ built per channel from the vendor's data in ``providers/vendors.py``).
   OpenAI or Gemini client); a signed block of the vendor's own is kept as it is; a turn with no reasoning
   at all (a client that dropped it) gets an empty unsigned block.  Pass-through bodies get the empty block
   on turns that lack one.
+* **Sampling ranges** (``clamps``): ``temperature`` / ``top_p`` outside what the vendor takes are moved to
+  the nearest end of its range (the same data as its OpenAI-compatible endpoint).
 * Anthropic clients keep the pass-through (the body relayed as sent, signatures intact); a body the rules
   change is re-serialised.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -29,6 +32,7 @@ from omnirouter.protocols.anthropic import ANTHROPIC, ANTHROPIC_PASSTHROUGH
 from omnirouter.protocols.anthropic._shared import PROTOCOL
 from omnirouter.protocols.anthropic.passthrough import AnthropicStreamFilter
 from omnirouter.protocols.base import PassthroughAdapter, PreparedBody, ProtocolName, StreamDecoder, StreamEncoder
+from omnirouter.protocols.openai_chat.dialect import clamp_sampling
 
 __all__ = ["AnthropicVendorRules", "VendorAnthropicCodec"]
 
@@ -40,16 +44,17 @@ class AnthropicVendorRules(msgspec.Struct, frozen=True, kw_only=True):
 
     ``thinking_off_by_default``: the vendor thinks unless told not to, so a request without ``thinking``
     gets its explicit off switch.  ``tool_turn_thinking``: while thinking, assistant turns that called tools
-    must carry a thinking block back.
+    must carry a thinking block back.  ``clamps``: the closed ranges of sampling fields.
     """
 
     thinking_off_by_default: bool = False
     tool_turn_thinking: bool = False
+    clamps: Mapping[str, tuple[float, float]] = msgspec.field(default_factory=dict)
 
     @property
     def changes_requests(self) -> bool:
         """Whether any rule may edit a request (else the plain Anthropic codec serves)."""
-        return self.thinking_off_by_default or self.tool_turn_thinking
+        return self.thinking_off_by_default or self.tool_turn_thinking or bool(self.clamps)
 
 
 _THINKING_BLOCKS = ("thinking", "redacted_thinking")
@@ -93,6 +98,12 @@ def adjust_body(rules: AnthropicVendorRules, body: dict[str, Any]) -> dict[str, 
         messages = _with_tool_turn_thinking(current["messages"])
         if messages is not None:
             changed = {**current, "messages": messages}
+    if rules.clamps:
+        current = changed or body
+        clamped = dict(current)
+        clamp_sampling(rules.clamps, clamped)
+        if clamped != current:
+            changed = clamped
     return changed
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ThinkingSwitch",
     "UsageExtra",
     "adjust_request",
+    "clamp_sampling",
     "normalize_message",
     "switch_state",
     "thinking_wanted",
@@ -71,7 +72,9 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     ``history_think_tags``: past reasoning goes back the way the vendor gave it, as ``<think>…</think>`` at
     the start of the assistant content (MiniMax: "the complete assistant message must be appended"; with
     ``reasoning_split`` as ``reasoning_details``).  ``preserved_thinking``: a thinking request whose history
-    carries reasoning asks the vendor to keep it (GLM ``thinking.clear_thinking: false``).
+    carries reasoning asks the vendor to keep it (GLM ``thinking.clear_thinking: false``).  ``clamps``: the
+    closed range the vendor takes for a sampling field (``temperature``, ``top_p``); a value outside is
+    moved to the nearest end (an open end such as MiniMax's ``(0, 1]`` is written as ``0.01``).
     """
 
     reasoning_fields: tuple[ReasoningField, ...] = (ReasoningField.REASONING_CONTENT, ReasoningField.REASONING)
@@ -87,6 +90,7 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     tool_call_reasoning: bool = False
     history_think_tags: bool = False
     preserved_thinking: bool = False
+    clamps: Mapping[str, tuple[float, float]] = msgspec.field(default_factory=dict)
 
     @property
     def reads_details(self) -> bool:
@@ -172,6 +176,14 @@ def _tool_call_reasoning(body: dict[str, Any]) -> None:
             message["reasoning_content"] = ""
 
 
+def clamp_sampling(clamps: Mapping[str, tuple[float, float]], body: dict[str, Any]) -> None:
+    """Sampling fields of ``body`` moved into the vendor's ranges, in place."""
+    for field, (low, high) in clamps.items():
+        value = body.get(field)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
+            body[field] = low if value < low else high
+
+
 def _assistants(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in body.get("messages") or () if isinstance(m, dict) and m.get("role") == "assistant"]
 
@@ -216,6 +228,8 @@ def adjust_request(dialect: ChatDialect, request: ChatRequest, body: dict[str, A
         _history_as_tags(body)
     if dialect.preserved_thinking:
         _preserve_thinking(body)
+    if dialect.clamps:
+        clamp_sampling(dialect.clamps, body)
     if not dialect.include_usage:
         body.pop("stream_options", None)
     for field in dialect.drops:
