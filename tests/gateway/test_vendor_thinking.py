@@ -275,6 +275,32 @@ async def test_vendors_that_do_not_think_by_default_are_left_alone_and_get_the_c
     assert message.content[0].type == "thinking"
 
 
+async def test_deepseek_anthropic_endpoint_gets_the_effort_it_reads_instead_of_a_budget(
+    claude: anthropic.AsyncAnthropic, oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    x: Any = [{"role": "user", "content": "x"}]
+    await oai.chat.completions.create(model="deepseek-v4-pro", messages=x, reasoning_effort="medium")
+    body = sent(mock_upstream)
+    assert body["thinking"]["type"] == "enabled" and body["output_config"] == {"effort": "high"}  # DeepSeek's levels
+    await claude.messages.create(
+        model="deepseek-v4-pro", max_tokens=4000, thinking={"type": "enabled", "budget_tokens": 2048}, messages=x
+    )
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048} and body["output_config"] == {"effort": "low"}
+    await claude.messages.create(
+        model="deepseek-v4-pro",
+        max_tokens=4000,
+        thinking={"type": "enabled", "budget_tokens": 2048},
+        messages=x,
+        extra_body={"output_config": {"effort": "max"}},
+    )
+    assert sent(mock_upstream)["output_config"] == {"effort": "max"}  # the client's own, kept
+    await claude.messages.create(
+        model="glm-5", max_tokens=4000, thinking={"type": "enabled", "budget_tokens": 2048}, messages=x
+    )
+    assert "output_config" not in sent(mock_upstream)  # GLM reads the switch only
+
+
 # --- 3. DeepSeek: the reasoning of a turn that called tools goes back with it -----------------------------
 
 WEATHER: Any = {

@@ -90,6 +90,7 @@ class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
             thinking_off_by_default=dialect.thinks_by_default and dialect.thinking is not ThinkingSwitch.MODEL_CHOICE,
             tool_turn_thinking=dialect.tool_call_reasoning,
             clamps=dialect.clamps,
+            effort_map=dialect.effort_map,
         )
 
     def thinking_alias(self, name: str, upstream: Callable[[str], str]) -> tuple[str, ThinkingAlias] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from omnirouter.ir import ChatRequest, ReasoningConfig
-from omnirouter.protocols.openai_chat.dialect import thinking_wanted
+from omnirouter.ir.reasoning import thinking_wanted
 from omnirouter.providers.limits import makes_images, output_limit, rejects_reasoning
 from omnirouter.providers.vendors import ThinkingAlias
 from omnirouter.routing import Attempt

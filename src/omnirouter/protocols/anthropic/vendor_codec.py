@@ -13,6 +13,10 @@ built per channel from the vendor's data in ``providers/vendors.py``).
   OpenAI or Gemini client); a signed block of the vendor's own is kept as it is; a turn with no reasoning
   at all (a client that dropped it) gets an empty unsigned block.  Pass-through bodies get the empty block
   on turns that lack one.
+* **Effort instead of a budget** (``effort_map``, DeepSeek: "thinking: budget_tokens is ignored",
+  "output_config: only effort is supported"): a thinking request gets ``output_config.effort`` in the
+  vendor's levels, from the client's effort, else from its budget (``ir/reasoning.py``'s table); an effort
+  the client set there itself is kept.
 * **Sampling ranges** (``clamps``): ``temperature`` / ``top_p`` outside what the vendor takes are moved to
   the nearest end of its range (the same data as its OpenAI-compatible endpoint).
 * Anthropic clients keep the pass-through (the body relayed as sent, signatures intact); a body the rules
@@ -27,7 +31,7 @@ from typing import Any
 import msgspec
 
 from omnirouter.ir import ChatRequest, ChatResponse, GatewayError, Message, ReasoningPart, ToolCallPart, Usage
-from omnirouter.ir.reasoning import thinking_wanted
+from omnirouter.ir.reasoning import budget_to_effort, thinking_wanted
 from omnirouter.protocols.anthropic import ANTHROPIC, ANTHROPIC_PASSTHROUGH
 from omnirouter.protocols.anthropic._shared import PROTOCOL
 from omnirouter.protocols.anthropic.passthrough import AnthropicStreamFilter
@@ -44,17 +48,20 @@ class AnthropicVendorRules(msgspec.Struct, frozen=True, kw_only=True):
 
     ``thinking_off_by_default``: the vendor thinks unless told not to, so a request without ``thinking``
     gets its explicit off switch.  ``tool_turn_thinking``: while thinking, assistant turns that called tools
-    must carry a thinking block back.  ``clamps``: the closed ranges of sampling fields.
+    must carry a thinking block back.  ``clamps``: the closed ranges of sampling fields.  ``effort_map``:
+    the vendor's spelling of each effort level, for a vendor that reads ``output_config.effort`` rather
+    than a budget.
     """
 
     thinking_off_by_default: bool = False
     tool_turn_thinking: bool = False
     clamps: Mapping[str, tuple[float, float]] = msgspec.field(default_factory=dict)
+    effort_map: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def changes_requests(self) -> bool:
         """Whether any rule may edit a request (else the plain Anthropic codec serves)."""
-        return self.thinking_off_by_default or self.tool_turn_thinking or bool(self.clamps)
+        return self.thinking_off_by_default or self.tool_turn_thinking or bool(self.clamps or self.effort_map)
 
 
 _THINKING_BLOCKS = ("thinking", "redacted_thinking")
@@ -98,6 +105,11 @@ def adjust_body(rules: AnthropicVendorRules, body: dict[str, Any]) -> dict[str, 
         messages = _with_tool_turn_thinking(current["messages"])
         if messages is not None:
             changed = {**current, "messages": messages}
+    if rules.effort_map:
+        current = changed or body
+        effort = _budget_effort(rules, current)
+        if effort is not None:
+            changed = _with_effort(current, effort)
     if rules.clamps:
         current = changed or body
         clamped = dict(current)
@@ -105,6 +117,25 @@ def adjust_body(rules: AnthropicVendorRules, body: dict[str, Any]) -> dict[str, 
         if clamped != current:
             changed = clamped
     return changed
+
+
+def _budget_effort(rules: AnthropicVendorRules, body: dict[str, Any]) -> str | None:
+    """The vendor's effort for a thinking body that has a budget and no effort of its own."""
+    thinking = body.get("thinking")
+    config = body.get("output_config")
+    if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
+        return None
+    if isinstance(config, dict) and "effort" in config:
+        return None
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
+        return None
+    return rules.effort_map.get(budget_to_effort(budget))
+
+
+def _with_effort(body: dict[str, Any], effort: str) -> dict[str, Any]:
+    config = body.get("output_config")
+    return {**body, "output_config": {**(config if isinstance(config, dict) else {}), "effort": effort}}
 
 
 def _unsigned_reasoning(request: ChatRequest) -> ChatRequest:
@@ -188,6 +219,15 @@ class VendorAnthropicCodec:
         body = ANTHROPIC.encode_request(request)
         if keep_reasoning:
             _clear_placeholders(body)
+        effort = request.reasoning.effort if request.reasoning is not None else None
+        thinking = body.get("thinking")
+        if (
+            effort is not None
+            and effort in self.rules.effort_map
+            and isinstance(thinking, dict)
+            and thinking.get("type") in ("enabled", "adaptive")
+        ):
+            body = _with_effort(body, self.rules.effort_map[effort])  # the client's own level, not its budget's
         return adjust_body(self.rules, body) or body
 
     def decode_response(self, body: dict[str, Any]) -> ChatResponse:
