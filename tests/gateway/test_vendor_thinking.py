@@ -14,6 +14,8 @@ import anthropic
 import msgspec
 import openai
 import pytest
+from google import genai
+from google.genai import types as gtypes
 
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
@@ -226,6 +228,34 @@ async def test_an_alias_over_a_vendor_anthropic_endpoint_sends_the_base_model_an
     body = sent(mock_upstream)
     assert body["model"] == "glm-5" and body["thinking"]["type"] in ("enabled", "adaptive")
     assert final.content[0].type == "thinking" and final.content[0].thinking == DEFAULT_REASONING
+
+
+async def test_a_gemini_client_asks_an_alias_and_gets_thought_parts(
+    gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    mock_upstream.clear_requests()
+    client = genai.Client(api_key=CLIENT_KEY, http_options=gtypes.HttpOptions(base_url=gateway.url))
+    try:
+        response = await client.aio.models.generate_content(
+            model="qwen3-8b-thinking",
+            contents=directive(text="Done.", reasoning="Think first."),
+            config=gtypes.GenerateContentConfig(thinking_config=gtypes.ThinkingConfig(include_thoughts=True)),
+        )
+        quiet = await client.aio.models.generate_content(
+            model="qwen3-8b-nothinking",
+            contents="x",
+            config=gtypes.GenerateContentConfig(thinking_config=gtypes.ThinkingConfig(thinking_budget=4096)),
+        )
+    finally:
+        await client.aio.aclose()
+    parts = response.candidates[0].content.parts if response.candidates and response.candidates[0].content else None
+    assert parts is not None
+    assert [(part.thought is True, part.text) for part in parts] == [(True, "Think first."), (False, "Done.")]
+    body = sent(mock_upstream)
+    assert body["model"] == "qwen3-8b" and body["enable_thinking"] is False and "thinking_budget" not in body
+    assert quiet.text == "Echo: x"
+    first = mock_upstream.requests[-2].body
+    assert first["model"] == "qwen3-8b" and first["enable_thinking"] is True
 
 
 # --- 2. thinking defaults over the vendors' Anthropic-compatible endpoints ---------------------------------
