@@ -316,7 +316,8 @@ def test_a_protocol_the_provider_has_no_endpoint_for_is_a_config_error_naming_th
 def test_protocol_anthropic_defaults_base_url_to_the_vendor_anthropic_base() -> None:
     parsed = parse_config(channel_yaml("deepseek", "anthropic")).channels[0]
     channel = Channel(parsed)
-    assert channel.protocol_for("m") is ProtocolName.ANTHROPIC and channel.chat_codec is None
+    assert channel.protocol_for("m") is ProtocolName.ANTHROPIC
+    assert channel.codec(ProtocolName.ANTHROPIC).name is ProtocolName.ANTHROPIC  # Anthropic's, with DeepSeek's rules
     assert channel.endpoint_url(ProtocolName.ANTHROPIC, "m", False) == "https://api.deepseek.com/anthropic/v1/messages"
     assert channel.headers("sk-upstream")["x-api-key"] == "sk-upstream"
     glm = Channel(parse_config(channel_yaml("zhipu", "anthropic")).channels[0])

@@ -13,6 +13,11 @@ Anthropic's minimum budget is 1024, so every effort maps to a valid Anthropic bu
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from omnirouter.ir.chat import ReasoningConfig
+
 EFFORT_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
 _XHIGH_BUDGET = 32768
 
@@ -35,3 +40,14 @@ def budget_to_effort(budget: int) -> str:
     if budget < 16384:
         return "medium"
     return "high"
+
+
+def thinking_wanted(reasoning: ReasoningConfig | None) -> bool | None:
+    """``True`` when a request asks for thinking, ``False`` when it switches it off, ``None`` when silent."""
+    if reasoning is None:
+        return None
+    if reasoning.effort == "none" or reasoning.budget_tokens == 0:
+        return False
+    if reasoning.effort is None and reasoning.budget_tokens is None:
+        return None
+    return True

@@ -335,9 +335,11 @@ async def serve_messages(
     wire: AnthropicWire,
     need_version: bool = True,
     check: Callable[[dict[str, Any]], str | None] | None = None,
+    thinks_by_default: bool = False,
 ) -> web.StreamResponse:
     """``POST /v1/messages`` as ``wire`` checks keys (a vendor's Anthropic-compatible endpoint too);
-    ``check``: a further rule of that vendor (the message of its 400, or ``None``)."""
+    ``check``: a further rule of that vendor (the message of its 400, or ``None``); ``thinks_by_default``:
+    a request without ``thinking`` thinks (DeepSeek, GLM)."""
     ex = await _begin(request, wire, need_version)
     if not isinstance(ex, Exchange):
         return ex
@@ -361,7 +363,7 @@ async def serve_messages(
         serial=serial,
         input_tokens=count_input([body.get("system"), body["messages"]]),
         max_tokens=as_int(body.get("max_tokens")),
-        thinking=_thinking(body),
+        thinking=_thinking(body) or (thinks_by_default and body.get("thinking") is None),
     )
     for call in plan.tool_calls:
         call.id = f"toolu_mock{serial:08d}x{call.index:03d}"

@@ -8,15 +8,20 @@ use them by default; MiniMax's ``reasoning_split: true`` moves it to ``reasoning
 ``reasoning_format: raw`` to tags), whether the request switched thinking on (its switch, else its
 default), and where usage goes (DeepSeek's ``prompt_cache_hit_tokens`` instead of ``cached_tokens``,
 Groq's ``x_groq.usage``, Kimi's ``choices[].usage``; no usage at all for vendors that take no
-``stream_options``).  A value outside a vendor's range (``_RANGES``) is refused with a 400 in the vendor's
-own error shape (GLM, MiniMax, DashScope; OpenAI's for the rest), and a ``body_error`` directive makes MiniMax
-answer HTTP 200 with ``base_resp``.  Everything else is the OpenAI mock's (directives, errors, tool calls).
+``stream_options``).  It checks the history the way each vendor wants its reasoning back: DeepSeek
+(``tool_call_reasoning``) refuses a thinking request whose tool-call turns lack ``reasoning_content``, in
+its own words; MiniMax (``history_think_tags``) refuses reasoning anywhere but ``<think>`` in the content
+(or ``reasoning_details``); GLM (``preserved_thinking``) takes ``clear_thinking`` only inside ``thinking``;
+a sampling field outside the vendor's range (``clamps``) is refused.
+A MiniMax ``body_error`` directive answers HTTP 200 with ``base_resp``; errors come in the vendor's own
+shape (GLM, MiniMax, DashScope; OpenAI's for the rest).  A gateway thinking alias (``…-nothinking``) is an
+unknown model.  Everything else is the OpenAI mock's (directives, errors, tool calls).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,12 +39,13 @@ from omnirouter.protocols.openai_chat.dialect import (
     ReasoningField,
     ThinkingSwitch,
     UsageExtra,
+    switch_state,
 )
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.vendors import VENDORS, ChatVendor
 
-__all__ = ["VendorWire", "add_vendor_routes", "vendor_chat_path"]
+__all__ = ["VendorWire", "add_vendor_routes", "alias_name", "range_problem", "vendor_chat_path"]
 
 _TAGS = "think_tags"
 
@@ -48,26 +54,6 @@ _TAGS = "think_tags"
 # DashScope's top_p is open at 1 (tak-bro/aicommit2 issue 66), GLM's temperature is [0, 1]
 # (docs.z.ai/api-reference/llm/chat-completion), MiniMax's temperature (0, 1] and SenseNova's (0, 2]
 # with top_p (0, 1) (docs/vendors.md: lobehub's SenseNova provider, java.agentscope.io MiniMax, check).
-_RANGES: dict[ProviderKind, dict[str, tuple[float, float, bool, bool]]] = {
-    ProviderKind.DASHSCOPE: {"top_p": (0.0, 1.0, False, False)},
-    ProviderKind.ZHIPU: {"temperature": (0.0, 1.0, True, True)},
-    ProviderKind.MINIMAX: {"temperature": (0.0, 1.0, False, True)},
-    ProviderKind.SENSENOVA: {"temperature": (0.0, 2.0, False, True), "top_p": (0.0, 1.0, False, False)},
-}
-
-
-def _out_of_range(kind: ProviderKind, body: dict[str, Any]) -> str | None:
-    """The vendor's complaint about a value outside its range, ``None`` when every value fits."""
-    for name, (low, high, low_in, high_in) in _RANGES.get(kind, {}).items():
-        value = body.get(name)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            continue
-        if value < low or value > high or (value == low and not low_in) or (value == high and not high_in):
-            opening, closing = "[" if low_in else "(", "]" if high_in else ")"
-            return f"Range of {name} should be {opening}{low}, {high}{closing}"
-    return None
-
-
 def _error_body(kind: ProviderKind, status: int, message: str) -> dict[str, Any] | None:
     """A vendor's own 400 body (``None``: OpenAI's shape): GLM ``{"error": {"code", "message"}}`` with its
     business code (docs.z.ai/api-reference/api-code: 1214 invalid parameter); MiniMax ``{"type": "error",
@@ -131,25 +117,52 @@ def vendor_chat_path(kind: ProviderKind, vendor: ChatVendor) -> str:
     return f"/{kind.value}{base}{vendor.base_suffix}{vendor.chat_path.split('?')[0]}"
 
 
+def alias_name(vendor: ChatVendor, model: str) -> bool:
+    """Whether ``model`` is a gateway-side thinking alias (``deepseek-v4-flash-nothinking``): the vendor
+    knows no such model, so a gateway must send the base name and the switch instead."""
+    return vendor.thinking_alias(model, lambda base: base) is not None
+
+
 def _thinking(dialect: ChatDialect, body: dict[str, Any], model: str) -> bool:
     """Whether the request (or the vendor's default) has the model think."""
-    style = dialect.thinking
-    if style is ThinkingSwitch.THINKING_OBJECT:
-        thinking = body.get("thinking")
-        kind = thinking.get("type") if isinstance(thinking, dict) else None
-        return dialect.thinks_by_default if kind is None else kind != "disabled"
-    if style is ThinkingSwitch.ENABLE_THINKING:
-        flag = body.get("enable_thinking")
-        return dialect.thinks_by_default if flag is None else flag is True
-    if style is ThinkingSwitch.REASONING_OBJECT:
-        reasoning = body.get("reasoning")
-        return isinstance(reasoning, dict) and reasoning.get("enabled") is not False
-    if style is ThinkingSwitch.CHAT_TEMPLATE_KWARGS:
-        kwargs = body.get("chat_template_kwargs")
-        return isinstance(kwargs, dict) and kwargs.get("enable_thinking") is True
-    if style is ThinkingSwitch.REASONING_EFFORT:
-        return body.get("reasoning_effort") not in (None, "none")
-    return dialect.thinks_by_default or any(word in model for word in ("think", "reason", "r1"))
+    if dialect.thinking is ThinkingSwitch.MODEL_CHOICE:
+        return dialect.thinks_by_default or any(word in model for word in ("think", "reason", "r1"))
+    state = switch_state(dialect, body)
+    return state if state is not None else dialect.thinks_by_default
+
+
+def history_problem(dialect: ChatDialect, messages: list[Any], thinking: bool) -> str | None:
+    """What the vendor refuses in the history it is sent back (the 400's message), or ``None``."""
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        reasoning = message.get("reasoning_content")
+        if dialect.tool_call_reasoning and thinking and message.get("tool_calls") and not isinstance(reasoning, str):
+            return "The reasoning_content in the thinking mode must be passed back to the API."  # DeepSeek's words
+        if dialect.history_think_tags and ("reasoning_content" in message or "thinking_blocks" in message):
+            # MiniMax reads past reasoning only where it gave it (<think> in the content, or
+            # reasoning_details): reasoning anywhere else would be silently lost, so the mock refuses it.
+            return f"invalid params, messages[{index}]: reasoning goes back in content as <think>...</think>"
+    return None
+
+
+def range_problem(clamps: Mapping[str, tuple[float, float]], body: dict[str, Any]) -> str | None:
+    """The vendor's 400 for a sampling field outside its range."""
+    for field, (low, high) in clamps.items():
+        value = body.get(field)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
+            return f"invalid params, {field} must be in [{low}, {high}], got {value}"
+    return None
+
+
+def _clear_thinking_problem(body: dict[str, Any]) -> str | None:
+    """GLM's ``clear_thinking`` belongs in the ``thinking`` object, as a boolean."""
+    if "clear_thinking" in body:
+        return "Unrecognized request argument supplied: clear_thinking (it belongs in thinking)"
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and "clear_thinking" in thinking and not isinstance(thinking["clear_thinking"], bool):
+        return "thinking.clear_thinking must be a boolean"
+    return None
 
 
 def _reasoning_place(dialect: ChatDialect, body: dict[str, Any]) -> str:
@@ -266,12 +279,18 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
         messages = body.get("messages")
         if not isinstance(model, str) or not model or not isinstance(messages, list) or not messages:
             return wire.error(400, "model and messages are required")
+        if alias_name(vendor, model):
+            return wire.error(404, f"The model `{model}` does not exist")
         if vendor.api_version is not None and not request.query.get("api-version"):
             return wire.error(404, "Resource not found")
         for name in (*dialect.drops, *dialect.renames):
             if name in body:  # what the vendor rejects or spells otherwise never reaches it
                 return wire.error(400, f"Unrecognized request argument supplied: {name}")
-        problem = _out_of_range(kind, body)
+        thinking = _thinking(dialect, body, model)
+        problem = history_problem(dialect, messages, thinking)
+        if problem is None and dialect.preserved_thinking:
+            problem = _clear_thinking_problem(body)
+        problem = problem or range_problem(dialect.clamps, body)
         if problem:
             return wire.error(400, problem)
 
@@ -280,9 +299,7 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
                 return json_response(_base_resp(model, directive.body_error, directive.message))
             return None
 
-        plan = await chat_plan(
-            ex, wire, model, messages, thinking=_thinking(dialect, body, model), answer_early=base_resp_error
-        )
+        plan = await chat_plan(ex, wire, model, messages, thinking=thinking, answer_early=base_resp_error)
         if not isinstance(plan, Plan):
             return plan
         place = _reasoning_place(dialect, body)

@@ -11,19 +11,55 @@ is added to a channel's ``base_url`` that lacks it (Azure's resource URL gets ``
 deployment) and ``{api_version}`` the channel's ``options.api_version`` (else ``api_version``).
 ``anthropic_base_url`` is the vendor's Anthropic-compatible base (``/v1/messages`` appended), where a
 channel with ``protocol: anthropic`` goes; ``anthropic_auth`` is the header its key goes in there.
+``thinking_aliases`` are the model-name suffixes aggregators sell for the vendor's hybrid models
+(``deepseek-v4-flash-nothinking``, ``qwen3-8b-thinking``): the base model with thinking switched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from fnmatch import fnmatchcase
 from typing import Final
 
 import msgspec
 
+from omnirouter.protocols.anthropic.vendor_codec import AnthropicVendorRules
 from omnirouter.protocols.openai_chat.dialect import ChatDialect, ReasoningField, ThinkingSwitch, UsageExtra
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
 
-__all__ = ["VENDORS", "ChatVendor", "chat_vendor"]
+__all__ = ["VENDORS", "ChatVendor", "ThinkingAlias", "chat_vendor"]
+
+
+class ThinkingAlias(msgspec.Struct, frozen=True, kw_only=True):
+    """A model-name suffix standing for the base model with thinking on or off (and an effort level).
+
+    ``models`` are glob patterns of the upstream base models it applies to, so a real model whose name
+    happens to end in the suffix (``qwen3-next-80b-a3b-thinking``, ``kimi-k2-thinking``) is left alone.
+    """
+
+    suffix: str
+    thinking: bool
+    models: tuple[str, ...]
+    effort: str | None = None
+
+    def base(self, name: str) -> str | None:
+        """``name`` without the suffix when it ends with it (``None`` otherwise)."""
+        if len(name) > len(self.suffix) and name.endswith(self.suffix):
+            return name[: -len(self.suffix)]
+        return None
+
+    def applies_to(self, upstream_base: str) -> bool:
+        """Whether the vendor sells this switch for ``upstream_base``."""
+        return any(fnmatchcase(upstream_base, pattern) for pattern in self.models)
+
+
+def _on_off(*models: str) -> tuple[ThinkingAlias, ...]:
+    """``-thinking`` / ``-nothinking`` on ``models``."""
+    return (
+        ThinkingAlias(suffix="-nothinking", thinking=False, models=models),
+        ThinkingAlias(suffix="-thinking", thinking=True, models=models),
+    )
 
 
 class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +73,7 @@ class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
     api_version: str | None = None
     anthropic_base_url: str | None = None
     anthropic_auth: AuthStyle = AuthStyle.X_API_KEY
+    thinking_aliases: tuple[ThinkingAlias, ...] = ()
 
     def chat_base(self, base_url: str) -> str:
         """A channel's ``base_url`` (or this vendor's default) with the vendor's base suffix."""
@@ -45,37 +82,80 @@ class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
             base += self.base_suffix
         return base
 
+    def anthropic_rules(self) -> AnthropicVendorRules:
+        """The rules of the vendor's Anthropic-compatible endpoint, from the facts of its dialect: a vendor
+        that thinks by default and has a switch for it gets the off switch there too."""
+        dialect = self.dialect
+        return AnthropicVendorRules(
+            thinking_off_by_default=dialect.thinks_by_default and dialect.thinking is not ThinkingSwitch.MODEL_CHOICE,
+            tool_turn_thinking=dialect.tool_call_reasoning,
+            clamps=dialect.clamps,
+            effort_map=dialect.effort_map,
+        )
+
+    def thinking_alias(self, name: str, upstream: Callable[[str], str]) -> tuple[str, ThinkingAlias] | None:
+        """``(base name, alias)`` when ``name`` is a thinking alias of a base model whose upstream name
+        (``upstream(base)``) the vendor sells the switch for; ``None`` otherwise."""
+        for alias in self.thinking_aliases:
+            base = alias.base(name)
+            if base is not None and alias.applies_to(upstream(base)):
+                return base, alias
+        return None
+
 
 _RC, _R, _RD = ReasoningField.REASONING_CONTENT, ReasoningField.REASONING, ReasoningField.REASONING_DETAILS
 _MAX_TOKENS: Final = {"max_completion_tokens": "max_tokens"}
+# Hybrid Qwen models that switch thinking per request (thinking-only and instruct-only models have the
+# mode in their own names: qwen3-235b-a22b-thinking-2507, qwen3-next-80b-a3b-thinking).
+_QWEN_HYBRID: Final = (
+    "qwen3-?b",
+    "qwen3-??b",
+    "qwen3-?.?b",
+    "qwen3-30b-a3b",
+    "qwen3-235b-a22b",
+    "qwen-plus*",
+    "qwen-turbo*",
+    "qwen-flash*",
+    "qwen3.[5-9]-*",
+)
 
 VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
     ProviderKind.DEEPSEEK: ChatVendor(
         base_url="https://api.deepseek.com",
         anthropic_base_url="https://api.deepseek.com/anthropic",
+        # new-api's setting/reasoning/suffix.go (-none, -max) and the -thinking / -nothinking of aggregators
+        thinking_aliases=(
+            *_on_off("deepseek-*"),
+            ThinkingAlias(suffix="-none", thinking=False, models=("deepseek-v4*",)),
+            ThinkingAlias(suffix="-max", thinking=True, effort="max", models=("deepseek-v4*",)),
+        ),
         dialect=ChatDialect(
             reasoning_fields=(_RC,),
             thinking=ThinkingSwitch.THINKING_OBJECT,
             thinks_by_default=True,
-            effort_map={"minimal": "low", "low": "low", "medium": "high", "high": "high", "xhigh": "max"},
+            effort_map={"minimal": "low", "low": "low", "medium": "high", "high": "high", "xhigh": "max", "max": "max"},
             renames=_MAX_TOKENS,
             usage_extras=frozenset({UsageExtra.PROMPT_CACHE_HIT}),
+            tool_call_reasoning=True,  # api-docs.deepseek.com/guides/thinking_mode#tool-calls
         ),
     ),
     ProviderKind.MOONSHOT: ChatVendor(
         base_url="https://api.moonshot.ai/v1",
         anthropic_base_url="https://api.moonshot.ai/anthropic",
         anthropic_auth=AuthStyle.BEARER,  # ANTHROPIC_AUTH_TOKEN in every Claude Code setup for it (docs/vendors.md)
+        thinking_aliases=_on_off("kimi-k2.[5-9]*"),  # kimi-k2-thinking is a model of its own
         dialect=ChatDialect(
             reasoning_fields=(_RC, _R),
             thinking=ThinkingSwitch.THINKING_OBJECT,
             usage_extras=frozenset({UsageExtra.CHOICE_USAGE}),
+            clamps={"temperature": (0.0, 1.0)},  # kimi-k2 request schema: 0-1
         ),
     ),
     ProviderKind.ZHIPU: ChatVendor(
         base_url="https://open.bigmodel.cn/api/paas/v4",
         anthropic_base_url="https://open.bigmodel.cn/api/anthropic",
         anthropic_auth=AuthStyle.BEARER,  # Claude Code's ANTHROPIC_AUTH_TOKEN in Z.ai's guide
+        thinking_aliases=_on_off("glm-4.[5-9]*", "glm-5*"),
         dialect=ChatDialect(
             reasoning_fields=(_RC,),
             thinking=ThinkingSwitch.THINKING_OBJECT,
@@ -83,16 +163,26 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             renames=_MAX_TOKENS,
             drops=frozenset({"frequency_penalty", "presence_penalty"}),
             tool_choice_map={"required": "auto"},
+            preserved_thinking=True,  # docs.z.ai/guides/capabilities/thinking-mode (preserved thinking)
+            clamps={"temperature": (0.0, 1.0), "top_p": (0.01, 1.0)},  # check
         ),
     ),
     ProviderKind.DASHSCOPE: ChatVendor(
         base_url="https://dashscope.aliyuncs.com/compatible-mode/v1",
         anthropic_base_url="https://dashscope.aliyuncs.com/apps/anthropic",
         anthropic_auth=AuthStyle.X_API_KEY,  # ANTHROPIC_API_KEY in Model Studio's Claude Code guide
-        dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.ENABLE_THINKING, renames=_MAX_TOKENS),
+        thinking_aliases=_on_off(*_QWEN_HYBRID),
+        dialect=ChatDialect(
+            reasoning_fields=(_RC,),
+            thinking=ThinkingSwitch.ENABLE_THINKING,
+            renames=_MAX_TOKENS,
+            clamps={"temperature": (0.0, 1.99), "top_p": (0.01, 1.0)},  # [0, 2) and (0, 1] (check)
+        ),
     ),
     ProviderKind.ARK: ChatVendor(
         base_url="https://ark.cn-beijing.volces.com/api/v3",
+        # new-api relay/channel/volcengine: -thinking on deepseek* (Seed models take the same switch)
+        thinking_aliases=_on_off("deepseek-*", "doubao-seed-*"),
         dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.THINKING_OBJECT, renames=_MAX_TOKENS),
     ),
     ProviderKind.MINIMAX: ChatVendor(
@@ -101,6 +191,8 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
         dialect=ChatDialect(
             reasoning_fields=(_RC, _RD),
             think_tags=True,
+            history_think_tags=True,  # platform.minimax.io/docs/api-reference/text-openai-api
+            clamps={"temperature": (0.01, 1.0)},  # (0, 1] (check)
             thinking=ThinkingSwitch.MODEL_CHOICE,  # M2.x always think
             thinks_by_default=True,
             base_resp=True,  # failures may come as an HTTP 200 with base_resp.status_code ≠ 0
@@ -119,6 +211,10 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
     ),
     ProviderKind.XAI: ChatVendor(
         base_url="https://api.x.ai/v1",
+        thinking_aliases=tuple(  # new-api relay/channel/xai: reasoning_effort from the name
+            ThinkingAlias(suffix=f"-{level}", thinking=True, effort=level, models=("grok-3-mini*",))
+            for level in ("low", "high")
+        ),
         dialect=ChatDialect(reasoning_fields=(_RC,), thinking=ThinkingSwitch.REASONING_EFFORT),
     ),
     ProviderKind.QIANFAN: ChatVendor(
@@ -149,6 +245,7 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             thinking=ThinkingSwitch.MODEL_CHOICE,
             renames={"max_completion_tokens": "max_new_tokens"},
             include_usage=False,
+            clamps={"temperature": (0.01, 2.0), "top_p": (0.01, 0.99)},  # (0, 2] and (0, 1): lobehub
         ),
     ),
     ProviderKind.OPENROUTER: ChatVendor(

@@ -189,7 +189,8 @@ class ChatOperation:
         if inbound.passthrough is not None:
             name = inbound.name
             for attempt in attempts:
-                if attempt.protocol != name or attempt.channel.chat_codec is not None:
+                codec = attempt.channel.codec(attempt.protocol)
+                if attempt.protocol != name or codec.passthrough is None or attempt.thinking is not None:
                     break
             else:
                 return attempts
@@ -226,10 +227,14 @@ class ChatOperation:
         answered = self._answered if self._extension is not None else None
         upstream_protocol = attempt.protocol
         upstream_codec = attempt.channel.codec(upstream_protocol)
-        # A vendor's dialect codec has no pass-through: its answers are normalized for every client.
+        # A vendor's dialect codec has no pass-through: its answers are normalized for every client.  A
+        # thinking alias (``…-nothinking``) is translated too: the switch it names is set on the way.
+        # The upstream codec's adapter: a vendor's Anthropic endpoint edits the body on the way (its rules).
         passthrough = (
-            self._inbound.passthrough
-            if upstream_protocol == self._inbound.name and upstream_codec.passthrough is not None
+            upstream_codec.passthrough
+            if upstream_protocol == self._inbound.name
+            and upstream_codec.passthrough is not None
+            and attempt.thinking is None
             else None
         )
         stream = self.stream

@@ -10,11 +10,12 @@ from yarl import URL
 
 from omnirouter.config.schema import BreakerConfig, ChannelConfig, GatewayConfig
 from omnirouter.ir.model_patterns import ModelPatterns
+from omnirouter.protocols.anthropic.vendor_codec import VendorAnthropicCodec
 from omnirouter.protocols.base import Codec, ProtocolName
 from omnirouter.protocols.openai_chat.vendor_codec import VendorChatCodec
 from omnirouter.protocols.registry import codec_for
 from omnirouter.providers import ProviderSpec, channel_spec, unreachable_in
-from omnirouter.providers.vendors import chat_vendor
+from omnirouter.providers.vendors import ChatVendor, ThinkingAlias, chat_vendor
 from omnirouter.routing.breaker import CircuitBreaker
 from omnirouter.routing.upstream_keys import UpstreamKeyPool
 from omnirouter.transport.client import call_timeouts
@@ -57,6 +58,7 @@ class Channel:
         "timeout",
         "total_timeout",
         "upstream_keys",
+        "vendor",
         "weight",
     )
 
@@ -73,12 +75,16 @@ class Channel:
         self.base_url = (config.base_url or self.spec.default_base_url).rstrip("/")
         # An OpenAI-compatible vendor (providers/vendors.py): chat under its own base, in its own dialect
         # (one codec per channel, so the dialect is looked up once).
-        vendor = chat_vendor(config.provider)
+        vendor = self.vendor = chat_vendor(config.provider)
         self.chat_base_url = self.base_url
         self.chat_codec: Codec | None = None
         if vendor is not None and self.spec.protocol is ProtocolName.OPENAI_CHAT:
             self.chat_base_url = vendor.chat_base(config.base_url)
             self.chat_codec = VendorChatCodec(vendor.dialect)
+        elif vendor is not None and self.spec.protocol is ProtocolName.ANTHROPIC:
+            rules = vendor.anthropic_rules()
+            if rules.changes_requests:
+                self.chat_codec = VendorAnthropicCodec(rules)
         self.api_version = config.options.get("api_version") or (vendor.api_version if vendor is not None else None)
         self.api_keys = tuple(config.api_keys)
         self.upstream_keys = UpstreamKeyPool(self.api_keys)
@@ -108,8 +114,19 @@ class Channel:
         self.breaker = CircuitBreaker(config.breaker or breaker or BreakerConfig())
 
     def serves(self, model: str) -> bool:
-        """Whether this channel offers the public model ``model``."""
-        return model in self.models
+        """Whether this channel offers the public model ``model`` (or a thinking alias of one it offers)."""
+        return model in self.models or self._alias(model) is not None
+
+    def _alias(self, model: str) -> tuple[str, ThinkingAlias] | None:
+        """``(base model, alias)`` when ``model`` is a vendor's thinking alias (``…-nothinking``) of a model
+        this channel offers, and not a name the channel lists or maps itself."""
+        vendor: ChatVendor | None = self.vendor
+        if vendor is None or not vendor.thinking_aliases or model in self.models.exact or model in self.model_map:
+            return None
+        found = vendor.thinking_alias(model, self.upstream_model)
+        if found is None or found[0] not in self.models:
+            return None
+        return found
 
     def upstream_model(self, model: str) -> str:
         """The name the upstream knows ``model`` by."""
@@ -154,7 +171,7 @@ class Channel:
 
     def codec(self, protocol: ProtocolName) -> Codec:
         """The codec for calls in ``protocol`` on this channel (a vendor's dialect for its chat)."""
-        if self.chat_codec is not None and protocol is ProtocolName.OPENAI_CHAT:
+        if self.chat_codec is not None and protocol is self.spec.protocol:
             return self.chat_codec
         return codec_for(protocol)
 
@@ -164,11 +181,20 @@ class Channel:
         if attempt is None:
             if len(self._attempts) >= _MAX_CACHED:
                 self._attempts.clear()
+            upstream, alias = self.upstream_model(model), None
+            found = self._alias(model)
+            if found is not None:  # the base model, thinking switched by the name
+                upstream, alias = self.upstream_model(found[0]), found[1]
+            elif self.vendor is not None and model in self.model_map:  # mapped onto an alias name
+                found = self.vendor.thinking_alias(upstream, lambda base: base)
+                if found is not None:
+                    upstream, alias = found
             attempt = self._attempts[model] = Attempt(
                 channel=self,
                 public_model=model,
-                upstream_model=self.upstream_model(model),
+                upstream_model=upstream,
                 protocol=self.protocol_for(model),
+                thinking=alias,
             )
         return attempt
 
@@ -178,13 +204,17 @@ class Channel:
 
 
 _MAX_CACHED = 1024  # per channel, of URLs and of attempts
+
 _DEFAULTS = GatewayConfig()
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
-    """One try: a channel, the model name and protocol the upstream knows (the upstream key is picked when it runs)."""
+    """One try: a channel, the model name and protocol the upstream knows (the upstream key is picked when it
+    runs); ``thinking``: the vendor's thinking alias the public name used (the request is then translated, its
+    thinking switched as the name says)."""
 
     channel: Channel
     public_model: str
     upstream_model: str
     protocol: ProtocolName
+    thinking: ThinkingAlias | None = None

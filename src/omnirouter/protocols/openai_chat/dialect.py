@@ -14,7 +14,8 @@ from typing import Any
 
 import msgspec
 
-from omnirouter.ir import ChatRequest, ReasoningConfig
+from omnirouter.ir import ChatRequest
+from omnirouter.ir.reasoning import thinking_wanted
 
 __all__ = [
     "ChatDialect",
@@ -22,7 +23,9 @@ __all__ = [
     "ThinkingSwitch",
     "UsageExtra",
     "adjust_request",
+    "clamp_sampling",
     "normalize_message",
+    "switch_state",
     "thinking_wanted",
 ]
 
@@ -65,6 +68,15 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     ``tool_choice_map``: ``tool_choice`` strings respelled.  ``usage_extras``: where else usage is;
     ``include_usage``: whether it takes ``stream_options.include_usage``.  ``base_resp``: a failure may
     come in an HTTP 200 answer's ``base_resp`` (MiniMax, ``body_errors.py``).
+    ``tool_call_reasoning``: while thinking, every assistant turn of the history that called tools must carry
+    ``reasoning_content``
+    (DeepSeek answers 400 otherwise); the gateway sends the reasoning it has, else an empty one.
+    ``history_think_tags``: past reasoning goes back the way the vendor gave it, as ``<think>…</think>`` at
+    the start of the assistant content (MiniMax: "the complete assistant message must be appended"; with
+    ``reasoning_split`` as ``reasoning_details``).  ``preserved_thinking``: a thinking request whose history
+    carries reasoning asks the vendor to keep it (GLM ``thinking.clear_thinking: false``).  ``clamps``: the
+    closed range the vendor takes for a sampling field (``temperature``, ``top_p``); a value outside is
+    moved to the nearest end (an open end such as MiniMax's ``(0, 1]`` is written as ``0.01``).
     """
 
     reasoning_fields: tuple[ReasoningField, ...] = (ReasoningField.REASONING_CONTENT, ReasoningField.REASONING)
@@ -78,22 +90,15 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     usage_extras: frozenset[UsageExtra] = frozenset()
     include_usage: bool = True
     base_resp: bool = False
+    tool_call_reasoning: bool = False
+    history_think_tags: bool = False
+    preserved_thinking: bool = False
+    clamps: Mapping[str, tuple[float, float]] = msgspec.field(default_factory=dict)
 
     @property
     def reads_details(self) -> bool:
         """Whether reasoning may come as ``reasoning_details`` (beyond the generic two fields)."""
         return ReasoningField.REASONING_DETAILS in self.reasoning_fields
-
-
-def thinking_wanted(reasoning: ReasoningConfig | None) -> bool | None:
-    """``True`` when the request asks for thinking, ``False`` when it switches it off, ``None`` when silent."""
-    if reasoning is None:
-        return None
-    if reasoning.effort == "none" or reasoning.budget_tokens == 0:
-        return False
-    if reasoning.effort is None and reasoning.budget_tokens is None:
-        return None
-    return True
 
 
 _SWITCH_FIELDS: dict[ThinkingSwitch, str] = {
@@ -138,9 +143,96 @@ def _switch(dialect: ChatDialect, request: ChatRequest, body: dict[str, Any]) ->
         body["chat_template_kwargs"] = {"enable_thinking": wanted}
 
 
+def switch_state(dialect: ChatDialect, body: dict[str, Any]) -> bool | None:
+    """Whether a request body in the vendor's dialect switches thinking on (``True``) or off (``False``);
+    ``None`` when it has no switch (the vendor's default holds)."""
+    style = dialect.thinking
+    if style is ThinkingSwitch.THINKING_OBJECT:
+        thinking = body.get("thinking")
+        kind = thinking.get("type") if isinstance(thinking, dict) else None
+        return None if kind is None else kind != "disabled"
+    if style is ThinkingSwitch.ENABLE_THINKING:
+        flag = body.get("enable_thinking")
+        return None if flag is None else flag is True
+    if style is ThinkingSwitch.REASONING_OBJECT:
+        reasoning = body.get("reasoning")
+        return None if not isinstance(reasoning, dict) else reasoning.get("enabled") is not False
+    if style is ThinkingSwitch.CHAT_TEMPLATE_KWARGS:
+        kwargs = body.get("chat_template_kwargs")
+        flag = kwargs.get("enable_thinking") if isinstance(kwargs, dict) else None
+        return None if flag is None else flag is True
+    if style is ThinkingSwitch.REASONING_EFFORT:
+        effort = body.get("reasoning_effort")
+        return None if effort is None else effort != "none"
+    return None
+
+
+def _tool_call_reasoning(body: dict[str, Any]) -> None:
+    """``reasoning_content`` on every assistant turn that called tools (empty where none was kept)."""
+    for message in body.get("messages") or ():
+        if (
+            isinstance(message, dict)
+            and message.get("role") == "assistant"
+            and message.get("tool_calls")
+            and not isinstance(message.get("reasoning_content"), str)
+        ):
+            message["reasoning_content"] = ""
+
+
+def clamp_sampling(clamps: Mapping[str, tuple[float, float]], body: dict[str, Any]) -> None:
+    """Sampling fields of ``body`` moved into the vendor's ranges, in place."""
+    for field, (low, high) in clamps.items():
+        value = body.get(field)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
+            body[field] = low if value < low else high
+
+
+def _assistants(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in body.get("messages") or () if isinstance(m, dict) and m.get("role") == "assistant"]
+
+
+def _history_as_tags(body: dict[str, Any]) -> None:
+    """Past reasoning back in the vendor's own form: ``<think>`` in the content (``reasoning_details`` when
+    the request asks for split reasoning)."""
+    split = body.get("reasoning_split") is True
+    for message in _assistants(body):
+        message.pop("thinking_blocks", None)
+        reasoning = message.pop("reasoning_content", None)
+        if not isinstance(reasoning, str) or not reasoning:
+            continue
+        if split:
+            message["reasoning_details"] = [{"type": "reasoning.text", "text": reasoning}]
+            continue
+        tagged = f"{OPEN_TAG}{reasoning}{CLOSE_TAG}\n\n"
+        content = message.get("content")
+        if isinstance(content, list):
+            message["content"] = [{"type": "text", "text": tagged}, *content]
+        else:
+            message["content"] = tagged + (content if isinstance(content, str) else "")
+
+
+def _preserve_thinking(body: dict[str, Any]) -> None:
+    """``clear_thinking: false`` in a thinking request whose history carries reasoning (unless set)."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") != "enabled" or "clear_thinking" in thinking:
+        return
+    if any(isinstance(m.get("reasoning_content"), str) and m["reasoning_content"] for m in _assistants(body)):
+        body["thinking"] = {**thinking, "clear_thinking": False}
+
+
 def adjust_request(dialect: ChatDialect, request: ChatRequest, body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI Chat body (from ``encode_request``) in the vendor's dialect; edits and returns ``body``."""
     _switch(dialect, request, body)
+    if dialect.tool_call_reasoning:
+        state = switch_state(dialect, body)
+        if state if state is not None else dialect.thinks_by_default:
+            _tool_call_reasoning(body)
+    if dialect.history_think_tags:
+        _history_as_tags(body)
+    if dialect.preserved_thinking:
+        _preserve_thinking(body)
+    if dialect.clamps:
+        clamp_sampling(dialect.clamps, body)
     if not dialect.include_usage:
         body.pop("stream_options", None)
     for field in dialect.drops:

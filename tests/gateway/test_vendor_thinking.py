@@ -1,0 +1,541 @@
+"""Thinking across the vendors (providers/vendors.py, docs/vendors.md), through the gateway with the official
+SDKs against the mock's vendor dialects: model-name aliases (``…-thinking`` / ``…-nothinking``), thinking
+defaults on the ``protocol: anthropic`` path, reasoning sent back in history the way each vendor wants it,
+and sampling ranges."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import anthropic
+import msgspec
+import openai
+import pytest
+from google import genai
+from google.genai import types as gtypes
+
+from omnirouter.config import GatewayConfig
+from omnirouter.mock_upstream import MockUpstream
+from omnirouter.mock_upstream.plan import DEFAULT_REASONING
+from omnirouter.providers import ProviderKind
+from omnirouter.providers.vendors import VENDORS
+from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
+
+
+def chat_base(mock_url: str, kind: ProviderKind) -> str:
+    return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].base_url).path}"
+
+
+def messages_base(mock_url: str, kind: ProviderKind) -> str:
+    return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].anthropic_base_url or '').path}"
+
+
+def config(mock_url: str, db: str) -> GatewayConfig:
+    def chat(kind: ProviderKind, models: list[str], **more: Any) -> dict[str, Any]:
+        return {
+            "name": f"{kind.value}-chat",
+            "provider": kind.value,
+            "base_url": chat_base(mock_url, kind),
+            "api_keys": [UPSTREAM_KEY],
+            "models": models,
+            **more,
+        }
+
+    def messages(kind: ProviderKind, models: list[str]) -> dict[str, Any]:
+        return {
+            "name": f"{kind.value}-messages",
+            "provider": kind.value,
+            "protocol": "anthropic",
+            "base_url": messages_base(mock_url, kind),
+            "api_keys": [UPSTREAM_KEY],
+            "models": models,
+        }
+
+    channels = [
+        chat(
+            ProviderKind.DEEPSEEK,
+            ["deepseek-v4-flash", "fast-nothink"],
+            model_map={"fast-nothink": "deepseek-v4-flash-nothinking"},
+        ),
+        chat(ProviderKind.DASHSCOPE, ["qwen3-8b", "qwen3-next-80b-a3b-thinking"]),
+        chat(ProviderKind.ZHIPU, ["glm-4.7"]),
+        chat(ProviderKind.MINIMAX, ["MiniMax-M2"]),
+        chat(ProviderKind.MOONSHOT, ["kimi-k2.6"]),
+        messages(ProviderKind.DEEPSEEK, ["deepseek-v4-pro"]),
+        messages(ProviderKind.ZHIPU, ["glm-5"]),
+        messages(ProviderKind.DASHSCOPE, ["qwen3.6-plus"]),
+        messages(ProviderKind.MINIMAX, ["MiniMax-M3"]),
+    ]
+    raw = {
+        "database_url": db,
+        "usage_flush_interval": 0.05,
+        "channels": channels,
+        "keys": [{"name": "tester", "key": CLIENT_KEY}],
+    }
+    return msgspec.convert(raw, GatewayConfig)
+
+
+@pytest.fixture(scope="module")
+async def gateway(
+    mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningGateway]:
+    db = f"sqlite:///{tmp_path_factory.mktemp('vt') / 'gw.db'}"
+    async with running_gateway(config(mock_upstream.url, db)) as running:
+        yield running
+
+
+@pytest.fixture
+async def oai(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
+    mock_upstream.clear_script()
+    mock_upstream.clear_requests()
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture
+async def claude(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    mock_upstream.clear_script()
+    mock_upstream.clear_requests()
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as client:
+        yield client
+
+
+def directive(**fields: Any) -> str:
+    return f"[[mock {json.dumps(fields)}]]"
+
+
+def sent(mock: MockUpstream) -> dict[str, Any]:
+    body: dict[str, Any] = mock.requests[-1].body
+    return body
+
+
+def reasoning_of(message: Any) -> Any:
+    return (message.model_extra or {}).get("reasoning_content")
+
+
+# --- 1. thinking aliases in model names ---------------------------------------------------------------
+
+
+async def test_nothinking_alias_reaches_deepseek_as_the_base_model_with_thinking_off(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    hi = [{"role": "user", "content": "hi"}]
+    answer = await oai.chat.completions.create(
+        model="deepseek-v4-flash-nothinking",
+        messages=hi,
+        reasoning_effort="high",  # type: ignore[arg-type]
+    )
+    body = sent(mock_upstream)
+    assert body["model"] == "deepseek-v4-flash" and body["thinking"] == {"type": "disabled"}
+    assert answer.model == "deepseek-v4-flash-nothinking" and reasoning_of(answer.choices[0].message) is None
+    assert answer.choices[0].message.content == "Echo: hi"
+    answer = await oai.chat.completions.create(model="deepseek-v4-flash-thinking", messages=hi)  # type: ignore[arg-type]
+    body = sent(mock_upstream)
+    assert body["model"] == "deepseek-v4-flash" and body["thinking"] == {"type": "enabled"}
+    assert reasoning_of(answer.choices[0].message) == DEFAULT_REASONING
+    await oai.chat.completions.create(model="deepseek-v4-flash-max", messages=hi)  # type: ignore[arg-type]
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "enabled"} and body["reasoning_effort"] == "max"
+    # The plain name is untouched: DeepSeek thinks by default, a silent client gets the off switch.
+    await oai.chat.completions.create(model="deepseek-v4-flash", messages=hi)  # type: ignore[arg-type]
+    assert sent(mock_upstream)["model"] == "deepseek-v4-flash"
+
+
+async def test_an_alias_name_the_operator_maps_to_is_switched_too(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    await oai.chat.completions.create(
+        model="fast-nothink", messages=[{"role": "user", "content": "x"}], reasoning_effort="medium"
+    )
+    body = sent(mock_upstream)
+    assert body["model"] == "deepseek-v4-flash" and body["thinking"] == {"type": "disabled"}
+    assert "reasoning_effort" not in body
+
+
+async def test_qwen_aliases_switch_enable_thinking_and_keep_the_client_budget(
+    claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    message = await claude.messages.create(
+        model="qwen3-8b-thinking",
+        max_tokens=8000,
+        thinking={"type": "enabled", "budget_tokens": 3000},
+        messages=[{"role": "user", "content": "x"}],
+    )
+    body = sent(mock_upstream)
+    assert body["model"] == "qwen3-8b" and body["enable_thinking"] is True and body["thinking_budget"] == 3000
+    assert message.model == "qwen3-8b-thinking" and message.content[0].type == "thinking"
+    message = await claude.messages.create(
+        model="qwen3-8b-nothinking",
+        max_tokens=8000,
+        thinking={"type": "enabled", "budget_tokens": 3000},  # the name wins: it was chosen for no thinking
+        messages=[{"role": "user", "content": "x"}],
+    )
+    body = sent(mock_upstream)
+    assert body["model"] == "qwen3-8b" and body["enable_thinking"] is False and "thinking_budget" not in body
+    assert [block.type for block in message.content] == ["text"]
+
+
+async def test_real_models_whose_names_end_in_thinking_are_not_aliases(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    await oai.chat.completions.create(model="qwen3-next-80b-a3b-thinking", messages=[{"role": "user", "content": "x"}])
+    body = sent(mock_upstream)
+    assert body["model"] == "qwen3-next-80b-a3b-thinking" and "enable_thinking" not in body
+    # An alias of a model no channel serves, or a suffix the vendor does not sell, is an unknown model.
+    for model in ("glm-4-plus-thinking", "kimi-k2-nothinking", "qwen3-8b-max"):
+        with pytest.raises(openai.NotFoundError):
+            await oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+
+
+async def test_glm_and_kimi_aliases_stream_with_the_switch_set(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    for model, base in (("glm-4.7-nothinking", "glm-4.7"), ("kimi-k2.6-thinking", "kimi-k2.6")):
+        stream = await oai.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "x"}], stream=True
+        )
+        reasoning = ""
+        async for chunk in stream:
+            assert chunk.model == model
+            for choice in chunk.choices:
+                reasoning += (choice.delta.model_extra or {}).get("reasoning_content") or ""
+        body = sent(mock_upstream)
+        thinking = model.endswith("-thinking")
+        assert body["model"] == base and body["thinking"] == {"type": "enabled" if thinking else "disabled"}
+        assert reasoning == (DEFAULT_REASONING if thinking else "")
+
+
+async def test_an_alias_over_a_vendor_anthropic_endpoint_sends_the_base_model_and_the_switch(
+    claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    message = await claude.messages.create(
+        model="deepseek-v4-pro-nothinking",
+        max_tokens=2000,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "x"}],
+    )
+    body = sent(mock_upstream)
+    assert mock_upstream.requests[-1].path == "/deepseek/anthropic/v1/messages"
+    assert body["model"] == "deepseek-v4-pro" and body["thinking"] == {"type": "disabled"}
+    assert message.model == "deepseek-v4-pro-nothinking" and [b.type for b in message.content] == ["text"]
+    async with claude.messages.stream(
+        model="glm-5-thinking", max_tokens=4000, messages=[{"role": "user", "content": "x"}]
+    ) as stream:
+        final = await stream.get_final_message()
+    body = sent(mock_upstream)
+    assert body["model"] == "glm-5" and body["thinking"]["type"] in ("enabled", "adaptive")
+    assert final.content[0].type == "thinking" and final.content[0].thinking == DEFAULT_REASONING
+
+
+async def test_a_gemini_client_asks_an_alias_and_gets_thought_parts(
+    gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    mock_upstream.clear_requests()
+    client = genai.Client(api_key=CLIENT_KEY, http_options=gtypes.HttpOptions(base_url=gateway.url))
+    try:
+        response = await client.aio.models.generate_content(
+            model="qwen3-8b-thinking",
+            contents=directive(text="Done.", reasoning="Think first."),
+            config=gtypes.GenerateContentConfig(thinking_config=gtypes.ThinkingConfig(include_thoughts=True)),
+        )
+        quiet = await client.aio.models.generate_content(
+            model="qwen3-8b-nothinking",
+            contents="x",
+            config=gtypes.GenerateContentConfig(thinking_config=gtypes.ThinkingConfig(thinking_budget=4096)),
+        )
+    finally:
+        await client.aio.aclose()
+    parts = response.candidates[0].content.parts if response.candidates and response.candidates[0].content else None
+    assert parts is not None
+    assert [(part.thought is True, part.text) for part in parts] == [(True, "Think first."), (False, "Done.")]
+    body = sent(mock_upstream)
+    assert body["model"] == "qwen3-8b" and body["enable_thinking"] is False and "thinking_budget" not in body
+    assert quiet.text == "Echo: x"
+    first = mock_upstream.requests[-2].body
+    assert first["model"] == "qwen3-8b" and first["enable_thinking"] is True
+
+
+# --- 2. thinking defaults over the vendors' Anthropic-compatible endpoints ---------------------------------
+
+
+async def test_vendors_that_think_by_default_get_the_off_switch_on_their_anthropic_endpoint(
+    claude: anthropic.AsyncAnthropic, oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    # An Anthropic client that asked for no thinking (pass-through): the body as sent, plus the off switch.
+    history: Any = [
+        {"role": "user", "content": [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}]}
+    ]
+    message = await claude.messages.create(model="deepseek-v4-pro", max_tokens=300, messages=history)
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "disabled"} and body["messages"] == history
+    assert [block.type for block in message.content] == ["text"]
+    # An OpenAI client (translated), silent and then asking for thinking.
+    answer = await oai.chat.completions.create(model="glm-5", messages=[{"role": "user", "content": "x"}])
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    assert reasoning_of(answer.choices[0].message) is None
+    answer = await oai.chat.completions.create(
+        model="glm-5", messages=[{"role": "user", "content": "x"}], reasoning_effort="low"
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert reasoning_of(answer.choices[0].message) == DEFAULT_REASONING
+    # Without the switch the mock, like the vendor, thinks: the gateway's default is what kept it quiet.
+    async with claude.messages.stream(
+        model="deepseek-v4-pro", max_tokens=300, messages=[{"role": "user", "content": "x"}]
+    ) as stream:
+        final = await stream.get_final_message()
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"} and final.content[0].type == "text"
+
+
+async def test_vendors_that_do_not_think_by_default_are_left_alone_and_get_the_client_budget(
+    claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    for model in ("qwen3.6-plus", "MiniMax-M3"):
+        await claude.messages.create(model=model, max_tokens=300, messages=[{"role": "user", "content": "x"}])
+        assert "thinking" not in sent(mock_upstream)
+    message = await claude.messages.create(
+        model="qwen3.6-plus",
+        max_tokens=8000,
+        thinking={"type": "enabled", "budget_tokens": 3000},
+        messages=[{"role": "user", "content": "x"}],
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled", "budget_tokens": 3000}
+    assert message.content[0].type == "thinking"
+
+
+async def test_deepseek_anthropic_endpoint_gets_the_effort_it_reads_instead_of_a_budget(
+    claude: anthropic.AsyncAnthropic, oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    x: Any = [{"role": "user", "content": "x"}]
+    await oai.chat.completions.create(model="deepseek-v4-pro", messages=x, reasoning_effort="medium")
+    body = sent(mock_upstream)
+    assert body["thinking"]["type"] == "enabled" and body["output_config"] == {"effort": "high"}  # DeepSeek's levels
+    await claude.messages.create(
+        model="deepseek-v4-pro", max_tokens=4000, thinking={"type": "enabled", "budget_tokens": 2048}, messages=x
+    )
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048} and body["output_config"] == {"effort": "low"}
+    await claude.messages.create(
+        model="deepseek-v4-pro",
+        max_tokens=4000,
+        thinking={"type": "enabled", "budget_tokens": 2048},
+        messages=x,
+        extra_body={"output_config": {"effort": "max"}},
+    )
+    assert sent(mock_upstream)["output_config"] == {"effort": "max"}  # the client's own, kept
+    await claude.messages.create(
+        model="glm-5", max_tokens=4000, thinking={"type": "enabled", "budget_tokens": 2048}, messages=x
+    )
+    assert "output_config" not in sent(mock_upstream)  # GLM reads the switch only
+
+
+# --- 3. DeepSeek: the reasoning of a turn that called tools goes back with it -----------------------------
+
+WEATHER: Any = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+}
+CALL = {"name": "get_weather", "arguments": {"city": "Paris"}}
+
+
+async def first_tool_turn(oai: openai.AsyncOpenAI, model: str) -> tuple[list[Any], str]:
+    """A thinking turn that calls a tool; the history an OpenAI client sends next (without the reasoning),
+    and the reasoning it was given."""
+    prompt = "Weather? " + directive(reasoning="I need the weather tool.", tool_calls=[CALL])
+    history: list[Any] = [{"role": "user", "content": prompt}]
+    answer = await oai.chat.completions.create(model=model, messages=history, tools=[WEATHER], reasoning_effort="high")
+    message = answer.choices[0].message
+    assert message.tool_calls is not None
+    call = message.tool_calls[0]
+    history += [
+        {
+            "role": "assistant",
+            "content": message.content,
+            "tool_calls": [{"id": call.id, "type": "function", "function": call.function.model_dump()}],
+        },
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    return history, reasoning_of(message)
+
+
+async def test_deepseek_gets_reasoning_content_back_on_tool_call_turns(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history, reasoning = await first_tool_turn(oai, "deepseek-v4-flash")
+    assert reasoning == "I need the weather tool."
+    # The client kept the reasoning: it goes back as DeepSeek's reasoning_content.
+    kept = [history[0], {**history[1], "reasoning_content": reasoning}, history[2]]
+    answer = await oai.chat.completions.create(
+        model="deepseek-v4-flash", messages=kept, tools=[WEATHER], reasoning_effort="high"
+    )
+    assert sent(mock_upstream)["messages"][1]["reasoning_content"] == "I need the weather tool."
+    assert answer.choices[0].message.content
+    # The client dropped it (most OpenAI clients do): an empty one keeps DeepSeek from refusing the turn.
+    await oai.chat.completions.create(
+        model="deepseek-v4-flash", messages=history, tools=[WEATHER], reasoning_effort="high"
+    )
+    assert sent(mock_upstream)["messages"][1]["reasoning_content"] == ""
+    # Not thinking: nothing is added.
+    await oai.chat.completions.create(model="deepseek-v4-flash", messages=history, tools=[WEATHER])
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "disabled"} and "reasoning_content" not in body["messages"][1]
+
+
+async def test_deepseek_anthropic_endpoint_gets_a_thinking_block_on_translated_tool_turns(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history, reasoning = await first_tool_turn(oai, "deepseek-v4-pro")
+    assert reasoning == "I need the weather tool."
+    kept = [history[0], {**history[1], "reasoning_content": reasoning}, history[2]]
+    answer = await oai.chat.completions.create(
+        model="deepseek-v4-pro", messages=kept, tools=[WEATHER], reasoning_effort="high"
+    )
+    body = sent(mock_upstream)
+    assert body["thinking"]["type"] == "enabled"  # kept: the tool turn starts with a thinking block
+    turn = body["messages"][1]["content"]
+    assert turn[0] == {"type": "thinking", "thinking": "I need the weather tool.", "signature": ""}
+    assert turn[1]["type"] == "tool_use"
+    assert reasoning_of(answer.choices[0].message) == DEFAULT_REASONING
+    stream = await oai.chat.completions.create(
+        model="deepseek-v4-pro", messages=history, tools=[WEATHER], reasoning_effort="high", stream=True
+    )
+    async for _ in stream:
+        pass
+    turn = sent(mock_upstream)["messages"][1]["content"]
+    assert turn[0] == {"type": "thinking", "thinking": "", "signature": ""} and turn[1]["type"] == "tool_use"
+
+
+async def test_an_anthropic_client_history_without_thinking_on_a_tool_turn_gets_an_empty_block(
+    claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    tool = {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    history: Any = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}]},
+    ]
+    thinking: Any = {"type": "enabled", "budget_tokens": 2048}
+    message = await claude.messages.create(
+        model="deepseek-v4-pro", max_tokens=4096, thinking=thinking, tools=[tool], messages=history
+    )
+    body = sent(mock_upstream)
+    assert body["messages"][1]["content"][0] == {"type": "thinking", "thinking": "", "signature": ""}
+    assert body["messages"][1]["content"][1] == history[1]["content"][0] and body["thinking"] == thinking
+    assert message.content[0].type == "thinking"
+
+
+# --- 4. reasoning sent back in the vendor's own form ---------------------------------------------------
+
+
+async def test_minimax_gets_past_reasoning_back_as_think_tags_in_the_content(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, mock_upstream: MockUpstream
+) -> None:
+    history: list[Any] = [{"role": "user", "content": "hi " + directive(reasoning="Greet back.", text="Hello!")}]
+    first = await oai.chat.completions.create(model="MiniMax-M2", messages=history)
+    message = first.choices[0].message
+    assert reasoning_of(message) == "Greet back." and message.content == "Hello!"  # <think> split off
+    history += [
+        {"role": "assistant", "content": message.content, "reasoning_content": reasoning_of(message)},
+        {"role": "user", "content": "and?"},
+    ]
+    await oai.chat.completions.create(model="MiniMax-M2", messages=history)
+    turn = sent(mock_upstream)["messages"][1]
+    assert turn == {"role": "assistant", "content": "<think>Greet back.</think>\n\nHello!"}
+    # An Anthropic client's thinking block (translated) goes back the same way.
+    await claude.messages.create(
+        model="MiniMax-M2",
+        max_tokens=500,
+        messages=[
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "Greet back.", "signature": ""},
+                    {"type": "text", "text": "Hello!"},
+                ],
+            },
+            {"role": "user", "content": "and?"},
+        ],
+    )
+    turn = sent(mock_upstream)["messages"][1]
+    assert turn["content"] == "<think>Greet back.</think>\n\nHello!" and "reasoning_content" not in turn
+
+
+async def test_minimax_split_reasoning_goes_back_as_reasoning_details(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history: Any = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello!", "reasoning_content": "Greet back."},
+        {"role": "user", "content": "and?"},
+    ]
+    answer = await oai.chat.completions.create(
+        model="MiniMax-M2", messages=history, extra_body={"reasoning_split": True}
+    )
+    turn = sent(mock_upstream)["messages"][1]
+    assert turn["content"] == "Hello!" and turn["reasoning_details"] == [
+        {"type": "reasoning.text", "text": "Greet back."}
+    ]
+    assert reasoning_of(answer.choices[0].message) == DEFAULT_REASONING
+
+
+async def test_glm_keeps_the_reasoning_of_the_history_when_thinking(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history: Any = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello!", "reasoning_content": "Greet back."},
+        {"role": "user", "content": "and?"},
+    ]
+    await oai.chat.completions.create(model="glm-4.7", messages=history, reasoning_effort="high")
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "enabled", "clear_thinking": False}
+    assert body["messages"][1]["reasoning_content"] == "Greet back."
+    # Nothing to preserve, or not thinking: GLM's default stands.
+    await oai.chat.completions.create(
+        model="glm-4.7", messages=[{"role": "user", "content": "x"}], reasoning_effort="high"
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled"}
+    await oai.chat.completions.create(model="glm-4.7", messages=history)
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    # A client that set clear_thinking itself keeps its choice.
+    await oai.chat.completions.create(
+        model="glm-4.7", messages=history, extra_body={"thinking": {"type": "enabled", "clear_thinking": True}}
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "enabled", "clear_thinking": True}
+
+
+# --- 5. sampling ranges ---------------------------------------------------------------------------------
+
+
+async def test_sampling_values_outside_a_vendor_range_are_moved_into_it(
+    oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    x = [{"role": "user", "content": "x"}]
+    cases = [
+        ("MiniMax-M2", {"temperature": 0}, {"temperature": 0.01}),  # MiniMax: (0, 1]
+        ("MiniMax-M2", {"temperature": 1.5}, {"temperature": 1.0}),
+        ("glm-4.7", {"temperature": 1.2, "top_p": 0}, {"temperature": 1.0, "top_p": 0.01}),
+        ("kimi-k2.6", {"temperature": 2}, {"temperature": 1.0}),
+        ("qwen3-8b", {"temperature": 2, "top_p": 0.5}, {"temperature": 1.99, "top_p": 0.5}),
+        ("glm-4.7", {"temperature": 0.3, "top_p": 0.9}, {"temperature": 0.3, "top_p": 0.9}),  # inside: as sent
+        ("deepseek-v4-flash", {"temperature": 1.5}, {"temperature": 1.5}),  # DeepSeek takes 0-2
+    ]
+    for model, sampling, expected in cases:
+        answer = await oai.chat.completions.create(model=model, messages=x, **sampling)  # type: ignore[call-overload]
+        assert answer.choices[0].message.content
+        body = sent(mock_upstream)
+        assert {field: body[field] for field in expected} == expected, (model, sampling)
+
+
+async def test_sampling_ranges_hold_on_the_anthropic_endpoints_too(
+    claude: anthropic.AsyncAnthropic, oai: openai.AsyncOpenAI, mock_upstream: MockUpstream
+) -> None:
+    history: Any = [{"role": "user", "content": "x"}]
+    await claude.messages.create(model="MiniMax-M3", max_tokens=100, messages=history, extra_body={"temperature": 0})
+    body = sent(mock_upstream)
+    assert body["temperature"] == 0.01 and body["messages"] == history  # pass-through, one field moved
+    await oai.chat.completions.create(model="glm-5", messages=history, temperature=1.8)
+    assert sent(mock_upstream)["temperature"] == 1.0
