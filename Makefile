@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # google-genai 2.x beside the venv's 3.x (which no longer sends generate_videos to the Gemini API), for
 # the test that drives the mock's Veo with it in a subprocess (tests/mock_upstream/test_mock_upstream_tasks_b.py).
 GENAI2 := $(VENV)/google-genai-2
+# The suite runs in this many processes (pytest-xdist), each module whole in one of them (module-scoped gateways).
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint install
 
@@ -27,7 +29,7 @@ test: install $(GENAI2)/.installed
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests
