@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
+from typing import Any
 
 from omnirouter.cli_channels import add_channels_commands
 from omnirouter.cli_keys import add_keys_commands, add_usage_command
@@ -36,6 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
     from omnirouter.api.factory import CONFIG_ENV
     from omnirouter.gateway import prepare_database
     from omnirouter.http.header_deadline import HeaderTimeoutProtocol
+    from omnirouter.observability import configure_logging
+    from omnirouter.observability.multiprocess import run_directory
 
     try:
         config = load_config(args.config)
@@ -45,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.host
     port = args.port if args.port is not None else config.port
     workers = args.workers or config.workers
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config)  # each worker configures its own too (api/factory.py)
     try:
         asyncio.run(prepare_database(config))
     except Exception as exc:
@@ -53,6 +55,12 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     _print_banner(config, host, port, workers, args.config)
     os.environ[CONFIG_ENV] = os.path.abspath(args.config) if args.config else ""
+    with run_directory(workers):  # several workers: the metrics' shared directory (observability/multiprocess.py)
+        _run_uvicorn(uvicorn, HeaderTimeoutProtocol, config, host, port, workers)
+    return 0
+
+
+def _run_uvicorn(uvicorn: Any, protocol: type, config: GatewayConfig, host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "omnirouter.api.factory:create_app",
         factory=True,
@@ -60,9 +68,10 @@ def _serve(args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         loop="uvloop",
-        http=HeaderTimeoutProtocol,  # httptools with a deadline for request headers (config header_timeout)
+        http=protocol,  # httptools with a deadline for request headers (config header_timeout)
         lifespan="on",
         access_log=False,
+        log_config=None,  # uvicorn's own lines go through the gateway's handler (format, masked secrets)
         log_level=config.log_level,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=30,
@@ -70,7 +79,6 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # the client address is the peer; see accounts/access.py
         server_header=False,  # no "server: uvicorn" on every answer
     )
-    return 0
 
 
 def _print_banner(config: GatewayConfig, host: str, port: int, workers: int, path: str | None) -> None:

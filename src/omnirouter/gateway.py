@@ -31,6 +31,7 @@ from omnirouter.billing import Billing, sync_config_prices
 from omnirouter.cluster import SharedState
 from omnirouter.config import ChannelConfig, GatewayConfig
 from omnirouter.limits import RateLimiter
+from omnirouter.observability import GatewayMetrics, Observer, RequestLog, remember_secrets
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
 from omnirouter.storage.blobs import BlobStore, database_dir, make_blob_store
@@ -92,6 +93,15 @@ class Gateway:
         self.notifier = self.shared.notifier
         self.billing = Billing.from_config(self.db, config)
         self.journal_dir = journal_dir(config)
+        # Metrics and the request log (docs/observability.md), fed from the usage records the recorder
+        # hands over each tick (off the hot path); live gauges read the channels and the recorder.
+        self.metrics = GatewayMetrics(
+            lambda: self.catalog.channels,
+            lambda: self.recorder.pending,
+            lambda model: bool(self.catalog.channels_for(model)),
+            self.db,
+        )
+        self.request_log = RequestLog(config.request_log)
         journal = UsageJournal(self.journal_dir, self.db.url, config.usage_journal_fsync) if self.journal_dir else None
         self.recorder = UsageRecorder(
             self.db,
@@ -99,6 +109,7 @@ class Gateway:
             batch_size=config.usage_batch_size,
             journal=journal,
             dead_letter_file=self.journal_dir / DEAD_LETTER_FILE if self.journal_dir else None,
+            observer=Observer(self.metrics, self.request_log),
         )
         self.reloader = ConfigReloader(self)  # admin changes (any replica, the CLI) without a restart
         # Asynchronous tasks (docs/tasks.md): the engine the task routes call, and this worker's poller.
@@ -152,6 +163,7 @@ class Gateway:
         await self.billing.start()
         await replay_journals(self.db, self.journal_dir)  # a worker that died before this one started
         await self.recorder.start()
+        await self.metrics.start()
         await self.shared.start(self.catalog.channels)
         await self.reloader.start()
         self.url_secret = await url_signing_secret(self.db)
@@ -166,7 +178,8 @@ class Gateway:
         await self.reloader.stop()
         await self.limiter.close()
         await self.shared.close()
-        await self.recorder.close()
+        await self.recorder.close()  # hands its last records to the metrics
+        await self.metrics.stop()
         await self.billing.close()
         await self.client.close()
         await self.results.close()
@@ -263,6 +276,7 @@ class ConfigReloader:
             keys = {digest: key for digest, key in keys.items() if key.user_id not in disabled}
         gateway.auth.replace(keys)
         gateway.catalog = self._catalog(api_channels)
+        remember_secrets(key for channel in gateway.catalog.channels for key in channel.secrets())  # masked in logs
         gateway.shared.breakers.attach(gateway.catalog.channels)  # new channels' breakers are shared too
         try:
             await gateway.billing.reload()

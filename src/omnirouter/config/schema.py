@@ -267,6 +267,11 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     admin_key: str | None = None
     reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"
+    # Observability (docs/observability.md): log lines as plain text or one JSON object each; one line per
+    # finished request (logger ``omnirouter.requests``, INFO); ``GET /metrics`` open, or behind this bearer key.
+    log_format: Literal["plain", "json"] = "plain"
+    request_log: bool = True
+    metrics_key: str | None = None
     # Shared state between replicas (rate limits, breakers, change notices); None: each process alone.
     redis_url: str | None = None
     redis_prefix: str = "omnirouter:"
