@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import sys
 from typing import Any
@@ -61,6 +62,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_uvicorn(uvicorn: Any, protocol: type, config: GatewayConfig, host: str, port: int, workers: int) -> None:
+    # Recent uvicorn kills a worker that does not answer its supervisor's ping within 5 s, and a worker
+    # importing the gateway on a loaded machine can take longer: give it 30 s where the option exists.
+    options: dict[str, Any] = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
+        options["timeout_worker_healthcheck"] = 30
     uvicorn.run(
         "omnirouter.api.factory:create_app",
         factory=True,
@@ -78,6 +84,7 @@ def _run_uvicorn(uvicorn: Any, protocol: type, config: GatewayConfig, host: str,
         backlog=4096,
         proxy_headers=False,  # the client address is the peer; see accounts/access.py
         server_header=False,  # no "server: uvicorn" on every answer
+        **options,
     )
 
 

@@ -39,11 +39,22 @@ def _config(mock_url: str, database_url: str) -> GatewayConfig:
         "metrics_key": METRICS_KEY,
         "tasks": {"run_pollers": False},  # the task rows below are the test's, not a poller's
         "channels": [
-            {"name": "mock-openai", "provider": "openai", "base_url": f"{mock_url}/v1",
-             "api_keys": ["sk-upstream-metrics-1"], "models": ["gpt-4o-mini"]},
-            {"name": "mock-flaky", "provider": "openai", "base_url": f"{mock_url}/v1", "api_keys": [FLAKY_KEY],
-             "models": ["flaky-model"], "breaker": {"failures": 2, "window": 600, "cooldown": 600}},
-        ],  # fmt: skip
+            {
+                "name": "mock-openai",
+                "provider": "openai",
+                "base_url": f"{mock_url}/v1",
+                "api_keys": ["sk-upstream-metrics-1"],
+                "models": ["gpt-4o-mini"],
+            },
+            {
+                "name": "mock-flaky",
+                "provider": "openai",
+                "base_url": f"{mock_url}/v1",
+                "api_keys": [FLAKY_KEY],
+                "models": ["flaky-model"],
+                "breaker": {"failures": 2, "window": 600, "cooldown": 600},
+            },
+        ],
         "keys": [{"name": "metrics-tester", "key": KEY}],
         "prices": {"gpt-4o-mini": {"input": 0.15, "output": 0.60}, "flaky-model": {"input": 1.0, "output": 2.0}},
     }
@@ -185,9 +196,11 @@ async def test_upstream_errors_and_the_breaker_by_channel(metrics_gateway: Runni
     rows = await ledger(gw, ids)
     after = await scrape(gw)
     assert delta(after, before, "omnirouter_upstream_errors_total", channel="mock-flaky", **{"class": "upstream"}) == 2
-    assert sum(v for (name, _), v in after.items() if name == "omnirouter_upstream_errors_total") - sum(
-        v for (name, _), v in before.items() if name == "omnirouter_upstream_errors_total"
-    ) == 2
+    assert (
+        sum(v for (name, _), v in after.items() if name == "omnirouter_upstream_errors_total")
+        - sum(v for (name, _), v in before.items() if name == "omnirouter_upstream_errors_total")
+        == 2
+    )
     assert value(after, "omnirouter_breaker_open", channel="mock-flaky") == 1
     assert value(after, "omnirouter_breaker_open", channel="mock-openai") == 0
     statuses = Counter(str(row["status_code"]) for row in rows)
@@ -205,7 +218,8 @@ async def test_upstream_errors_and_the_breaker_by_channel(metrics_gateway: Runni
 async def test_in_flight_counts_a_request_held_at_the_upstream(metrics_gateway: RunningGateway) -> None:
     gw = metrics_gateway
     assert value(await scrape(gw), "omnirouter_in_flight_requests") == 0
-    slow = '[[mock {"text": "%s", "chunk_delay": 0.25}]] slow' % " ".join(["word"] * 200)  # 50 s if read to the end
+    words = " ".join(["word"] * 200)  # 50 s if read to the end
+    slow = f'[[mock {{"text": "{words}", "chunk_delay": 0.25}}]] slow'
     async with openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key=KEY, max_retries=0) as client:
         stream = await client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": slow}], stream=True
@@ -226,11 +240,25 @@ async def test_task_gauges_count_live_tasks_and_the_most_overdue_poll(metrics_ga
     gw = metrics_gateway
     db = gw.app.gateway.db
     now = time.time()
-    base = {"kind": "video", "key_id": 1, "user_id": None, "protocol": "openai", "model": "m", "channel": "c",
-            "upstream_model": "m", "upstream_id": None, "progress": None, "request": "{}", "state": None,
-            "last_error": None, "idempotency_key": None, "body_digest": None, "reserved_nano": 0, "cost_nano": 0,
-            "lease_owner": None, "lease_until": None, "poll_attempts": 0, "poll_errors": 0, "deadline_at": now + 3600,
-            "created_at": now, "updated_at": now, "finished_at": None, "callback_url": None, "deleted_at": None}  # fmt: skip
+    base = dict.fromkeys(
+        (
+            "user_id",
+            "upstream_id",
+            "progress",
+            "state",
+            "last_error",
+            "idempotency_key",
+            "body_digest",
+            "lease_owner",
+            "lease_until",
+            "finished_at",
+            "callback_url",
+            "deleted_at",
+        )
+    )
+    base |= {"kind": "video", "key_id": 1, "protocol": "openai", "model": "m", "channel": "c", "upstream_model": "m",
+             "request": "{}", "reserved_nano": 0, "cost_nano": 0, "poll_attempts": 0, "poll_errors": 0,
+             "deadline_at": now + 3600, "created_at": now, "updated_at": now}  # fmt: skip
     tasks = [("queued", now + 600), ("queued", now - 250), ("running", now + 600), ("pending", now + 600),
              ("succeeded", None), ("failed", None)]  # fmt: skip
     async with db.engine.begin() as conn:
