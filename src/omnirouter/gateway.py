@@ -31,7 +31,7 @@ from omnirouter.billing import Billing, sync_config_prices
 from omnirouter.cluster import SharedState
 from omnirouter.config import ChannelConfig, GatewayConfig
 from omnirouter.limits import RateLimiter
-from omnirouter.observability import GatewayMetrics, Observer, RequestLog, remember_secrets
+from omnirouter.observability import GatewayMetrics, Observer, RequestLog, Tracing, remember_secrets
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
 from omnirouter.storage.blobs import BlobStore, database_dir, make_blob_store
@@ -102,6 +102,7 @@ class Gateway:
             self.db,
         )
         self.request_log = RequestLog(config.request_log)
+        self.tracing = Tracing(config.otel) if config.otel is not None else None  # no SDK import without it
         journal = UsageJournal(self.journal_dir, self.db.url, config.usage_journal_fsync) if self.journal_dir else None
         self.recorder = UsageRecorder(
             self.db,
@@ -109,7 +110,7 @@ class Gateway:
             batch_size=config.usage_batch_size,
             journal=journal,
             dead_letter_file=self.journal_dir / DEAD_LETTER_FILE if self.journal_dir else None,
-            observer=Observer(self.metrics, self.request_log),
+            observer=Observer(self.metrics, self.request_log, self.tracing),
         )
         self.reloader = ConfigReloader(self)  # admin changes (any replica, the CLI) without a restart
         # Asynchronous tasks (docs/tasks.md): the engine the task routes call, and this worker's poller.
@@ -180,6 +181,8 @@ class Gateway:
         await self.shared.close()
         await self.recorder.close()  # hands its last records to the metrics
         await self.metrics.stop()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.close)  # exports what waits (blocking HTTP: off the loop)
         await self.billing.close()
         await self.client.close()
         await self.results.close()

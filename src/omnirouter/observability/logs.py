@@ -42,10 +42,13 @@ def remember_secrets(values: Iterable[str]) -> None:
 
 
 def config_secrets(config: GatewayConfig) -> list[str]:
-    """The secrets a config names: channels' upstream keys, client keys, the admin and metrics keys."""
+    """The secrets a config names: channels' upstream keys, client keys, the admin and metrics keys, the
+    OTLP headers."""
     found = [key for channel in config.channels for key in channel.api_keys]
     found += [key.key for key in config.keys]
     found += [value for value in (config.admin_key, config.metrics_key) if value]
+    if config.otel is not None:
+        found += config.otel.headers.values()  # a collector's token
     return found
 
 
