@@ -4,6 +4,8 @@ own text parser, every count compared exactly with the ledger rows of the same r
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -25,6 +27,7 @@ from omnirouter.storage.tasks_repo import insert_task
 from tests.helpers.gateway_harness import RunningGateway, running_gateway
 from tests.helpers.postgres import postgres_database
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 KEY = "sk-metrics-client-0001"
 METRICS_KEY = "metrics-bearer-secret-9"
 FLAKY_KEY = "sk-flaky-upstream-77"
@@ -301,3 +304,28 @@ async def test_metrics_are_open_without_a_metrics_key(mock_upstream: MockUpstrea
         samples = await scrape(gw, key=None)
     labels = {"protocol": "openai_chat", "model": "gpt-4o-mini", "channel": "mock-openai", "status": "200"}
     assert value(samples, "omnirouter_requests_total", **labels) == 1  # a gateway of its own: its one request
+
+
+async def test_docs_and_dashboard_name_exactly_the_exposed_metrics(metrics_gateway: RunningGateway) -> None:
+    async with openai.AsyncOpenAI(base_url=f"{metrics_gateway.url}/v1", api_key=KEY, max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "named"}]
+        )
+    await ledger(metrics_gateway, {raw.headers["x-request-id"]})
+    headers = {"authorization": f"Bearer {METRICS_KEY}"}
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{metrics_gateway.url}/metrics", headers=headers)).text
+    families = list(text_string_to_metric_families(text))
+    documented_names = {family.name + ("_total" if family.type == "counter" else "") for family in families}
+    series = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    allowed = {family.name + suffix for family in families for suffix in series[family.type]}
+    docs = (DOCS / "observability.md").read_text()
+    table = set(re.findall(r"^\| `(omnirouter_\w+)` \|", docs, re.MULTILINE))
+    assert table == documented_names  # every exposed family in the table, nothing else
+    assert len(table) == 11
+    dashboard = json.loads((DOCS / "grafana" / "omnirouter-dashboard.json").read_text())
+    used = {name for panel in dashboard["panels"] for target in panel.get("targets", [])
+            for name in re.findall(r"omnirouter_\w+", target["expr"])}  # fmt: skip
+    assert used <= allowed, used - allowed
+    charted = {name.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count") for name in used}
+    assert charted == table  # the dashboard charts every metric

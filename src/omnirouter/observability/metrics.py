@@ -23,7 +23,7 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from omnirouter.observability.multiprocess import metrics_dir, prune_dead_workers
@@ -71,6 +71,7 @@ class GatewayMetrics:
         self._tick = tick
         self._task: asyncio.Task[None] | None = None
         self.directory = metrics_dir()
+        disable_created_metrics()  # no ``*_created`` series (process-wide; multiprocess mode has none either)
         own = CollectorRegistry(auto_describe=False)
         registry = None if self.directory else own  # several workers: the values live in the files
         self.requests = Counter(
