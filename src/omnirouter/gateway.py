@@ -101,7 +101,8 @@ class Gateway:
             lambda model: bool(self.catalog.channels_for(model)),
             self.db,
         )
-        self.request_log = RequestLog(config.request_log)
+        on = config.request_log if config.request_log is not None else config.log_format == "json"
+        self.request_log = RequestLog(on)
         self.tracing = Tracing(config.otel) if config.otel is not None else None  # no SDK import without it
         journal = UsageJournal(self.journal_dir, self.db.url, config.usage_journal_fsync) if self.journal_dir else None
         self.recorder = UsageRecorder(

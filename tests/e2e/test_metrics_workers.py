@@ -80,6 +80,19 @@ prices:
             assert response.status_code == 200
             totals.append(_requests_total(response.text))
         assert totals == [sent] * 8
+        # The live gauges are one series each, added up (or maxed) over the workers, not one per process.
+        gauges = [
+            (sample.name, sample.labels, sample.value)
+            for family in text_string_to_metric_families(response.text)
+            if family.type == "gauge"
+            for sample in family.samples
+        ]
+        assert ("omnirouter_breaker_open", {"channel": "up-openai"}, 0.0) in gauges
+        assert [g for g in gauges if g[0] == "omnirouter_in_flight_requests"] == [
+            ("omnirouter_in_flight_requests", {}, 0.0)
+        ]
+        assert [g for g in gauges if g[0] == "omnirouter_usage_backlog"] == [("omnirouter_usage_backlog", {}, 0.0)]
+        assert ("omnirouter_tasks", {"state": "queued"}, 0.0) in gauges
     finally:
         out = await asyncio.to_thread(stop, process)
     assert not list(temp.glob("omnirouter-metrics-*"))  # the run's directory is removed

@@ -279,9 +279,10 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"
     # Observability (docs/observability.md): log lines as plain text or one JSON object each; one line per
-    # finished request (logger ``omnirouter.requests``, INFO); ``GET /metrics`` open, or behind this bearer key.
+    # finished request (logger ``omnirouter.requests``, INFO; None: with JSON logs only); ``GET /metrics`` open,
+    # or behind this bearer key.
     log_format: Literal["plain", "json"] = "plain"
-    request_log: bool = True
+    request_log: bool | None = None
     metrics_key: str | None = None
     otel: OtelConfig | None = None  # None: no traces, and the OpenTelemetry SDK is never imported
     # Shared state between replicas (rate limits, breakers, change notices); None: each process alone.

@@ -71,7 +71,8 @@ class GatewayMetrics:
         self._tick = tick
         self._task: asyncio.Task[None] | None = None
         self.directory = metrics_dir()
-        disable_created_metrics()  # no ``*_created`` series (process-wide; multiprocess mode has none either)
+        # No ``*_created`` series (process-wide; the multiprocess mode has none either).
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         own = CollectorRegistry(auto_describe=False)
         registry = None if self.directory else own  # several workers: the values live in the files
         self.requests = Counter(

@@ -1,10 +1,10 @@
 """The request log: one line per finished request, from its usage record, off the hot path.
 
-Logger ``omnirouter.requests`` at INFO (``request_log: false`` turns it off).  Fields: ``request_id``,
-``key`` (the key's name, never the key), ``model`` (public), ``protocol``, ``channel`` (the last one
-tried; absent when none was), ``status``, ``latency_ms``, ``ttfb_ms``, ``error`` (the error kind),
-``attempts``, ``input_tokens``, ``output_tokens``, ``cost_nano`` (nano-USD charged).  The line's
-time is when the request ended, not when the line was written.
+Logger ``omnirouter.requests`` at INFO; on with ``request_log: true``, and by default with JSON logs.
+Fields: ``request_id``, ``key`` (the key's name, never the key), ``model`` (public), ``protocol``,
+``channel`` (the last one tried; null when none was), ``status``, ``latency_ms``, ``ttfb_ms``,
+``error`` (the error kind), ``attempts``, ``input_tokens``, ``output_tokens``, ``cost_nano``
+(nano-USD charged).  The line's time is when the request ended, not when the line was written.
 """
 
 from __future__ import annotations
