@@ -137,6 +137,7 @@ class Gateway:
             submit_grace=config.tasks.submit_grace,
             http_timeout=config.tasks.http_timeout,
         )
+        self.tasks.on_ledger_row = self.recorder.observed  # a task's ledger row reaches the metrics and logs too
         self.image_runs = ImageRuns(self.tasks)  # Omni-Image tasks; synchronous vendors' calls run here
         # Poll rates: one budget per channel shared by every replica through Redis, else this process's own.
         shared_rate = SharedPollRate(self.shared.redis, config.redis_prefix) if self.shared.redis is not None else None

@@ -170,6 +170,12 @@ class UsageRecorder:
         if len(buffer) >= self._batch_size:
             self._wake.set()
 
+    def observed(self, rec: UsageRecord) -> None:
+        """A ledger row written elsewhere (a task's end, in the task engine's transaction): the observer gets
+        it with the next tick, as it gets the records queued here.  O(1), no I/O."""
+        if self._observer is not None:
+            self._unobserved.append(rec)
+
     def started(
         self, request_id: str, model: str, inbound_protocol: str, key_id: int, key_name: str, user_id: int | None
     ) -> None:
