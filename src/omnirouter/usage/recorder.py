@@ -90,7 +90,7 @@ class UsageRecorder:
     are written one by one, and one that fails twice while the database takes a plain record is
     set aside as a dead letter (``usage/dead_letters.py``; counted in ``set_aside``).
     An ``observer`` (metrics and the request log: ``observability``) is handed the records queued
-    since the last tick, each once, by the background task before it writes (and by ``close()``): off
+    since the last tick, each once, by the background task (and by ``flush()`` before it writes): off
     the hot path, and whether or not the database takes them.  With a
     ``journal`` (``usage/journal.py``) every record is also appended to a local file as it is
     queued, so a crash of the process loses none of them: the next start replays it.
@@ -199,6 +199,7 @@ class UsageRecorder:
         On failure the unwritten records go back to the front of the buffer and
         the error propagates.
         """
+        self.observe()  # a row in the database has always reached the observer
         async with self._lock:
             self._report_drops()
             pending, self._buffer = self._buffer, []
@@ -285,7 +286,6 @@ class UsageRecorder:
                 await task
             except Exception:
                 logger.exception("usage recorder task failed")
-        self.observe()
         committed = False
         try:
             await self.flush()
