@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -17,6 +19,23 @@ from tests.helpers.processes import free_port, start, stop, wait_healthy
 
 CLIENT_KEY = "sk-workers-client-0042"
 UPSTREAM_KEY = "upstream-workers-secret-77"  # not shaped like a key: only the config's list masks it
+
+
+def _workers(parent: int) -> list[int]:
+    """The pids of the serving workers of the ``omnirouter serve`` process ``parent`` (uvicorn spawns them)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)
 
 
 def _requests_total(text: str) -> float:
@@ -93,6 +112,25 @@ prices:
         ]
         assert [g for g in gauges if g[0] == "omnirouter_usage_backlog"] == [("omnirouter_usage_backlog", {}, 0.0)]
         assert ("omnirouter_tasks", {"state": "queued"}, 0.0) in gauges
+
+        # A worker killed outright: uvicorn starts another; what the dead one served is still counted once,
+        # and its live gauges are gone.
+        victim = _workers(process.pid)[0]
+        directory = next(temp.glob("omnirouter-metrics-*"))
+        assert list(directory.glob(f"gauge_live*_{victim}.db"))  # its live gauges, written every second
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(600):
+            current = _workers(process.pid)
+            if victim not in current and len(current) == 2:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("no worker replaced the killed one")
+        for _ in range(8):
+            async with httpx.AsyncClient() as http:
+                response = await http.get(f"{url}/metrics")
+            assert _requests_total(response.text) == sent
+        assert not list(directory.glob(f"gauge_live*_{victim}.db"))
     finally:
         out = await asyncio.to_thread(stop, process)
     assert not list(temp.glob("omnirouter-metrics-*"))  # the run's directory is removed

@@ -15,7 +15,6 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 from prometheus_client.multiprocess import mark_process_dead
 
@@ -63,8 +62,3 @@ def prune_dead_workers(directory: str) -> None:
     for pid in pids:
         if pid != os.getpid() and not _alive(pid):
             mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
-
-
-def live_files(directory: str) -> list[Path]:
-    """The live-gauge files in ``directory`` (for tests and operators' checks)."""
-    return sorted(p for p in Path(directory).iterdir() if _LIVE_FILE.fullmatch(p.name))
