@@ -30,12 +30,19 @@ API_CHANNEL_KEY = "apichannel-secret-0003"
 
 
 @pytest.fixture
-async def logged(mock_upstream: MockUpstream, tmp_path: Path) -> AsyncIterator[tuple[RunningGateway, io.StringIO]]:
+def log_settings() -> dict[str, Any]:
+    return {"log_format": "json"}
+
+
+@pytest.fixture
+async def logged(
+    mock_upstream: MockUpstream, tmp_path: Path, log_settings: dict[str, Any]
+) -> AsyncIterator[tuple[RunningGateway, io.StringIO]]:
     raw: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp_path}/gw.db",
         "usage_flush_interval": 0.05,
         "admin_key": ADMIN_KEY,
-        "log_format": "json",
+        **log_settings,
         "channels": [
             {
                 "name": "good",
@@ -124,3 +131,28 @@ async def test_request_lines_in_json_and_no_secret_in_any_line(logged: tuple[Run
     masked = next(line for line in lines if line["logger"] == "omnirouter.test")
     assert masked["level"] == "error" and masked["message"].startswith("keys ***")
     assert "RuntimeError: upstream said: bad key ***" in masked["exception"] and masked["admin"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("log_settings", "lines"),
+    [({"log_format": "plain", "request_log": True}, 1), ({"log_format": "plain"}, 0),
+     ({"log_format": "json", "request_log": False}, 0)],
+)  # fmt: skip
+async def test_plain_request_lines_and_the_switch(logged: tuple[RunningGateway, io.StringIO], lines: int) -> None:
+    gateway, stream = logged
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "plain"}]
+        )
+    request_id = raw.headers["x-request-id"]
+    [row] = await ledger(gateway, {request_id})
+    out = stream.getvalue()
+    marks = (" omnirouter.requests: request ", '"omnirouter.requests"')
+    found = [line for line in out.splitlines() if any(mark in line for mark in marks)]
+    assert len(found) == lines
+    if lines:
+        fields = f"request_id={request_id} key=logs-tester model=gpt-4o-mini protocol=openai_chat channel=good"
+        assert fields in found[0]
+        assert f" status=200 latency_ms={round(row['latency_ms'], 1)} " in found[0]
+        assert " error=" not in found[0]  # fields without a value are left out
+    assert CLIENT_KEY not in out and UPSTREAM_KEY not in out
