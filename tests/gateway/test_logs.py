@@ -19,9 +19,9 @@ import pytest
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.observability import configure_logging
-from tests.gateway.test_metrics import ledger
 from tests.helpers.admin_client import ADMIN_KEY, Http
 from tests.helpers.gateway_harness import RunningGateway, running_gateway
+from tests.helpers.metrics import ledger
 
 CLIENT_KEY = "sk-logs-client-key-0001"
 UPSTREAM_KEY = "plain-upstream-secret-0001"  # shaped like no API key: only the config's list can mask it

@@ -22,17 +22,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from omnirouter.storage import Database, normalize_database_url, usage_records_table
 from omnirouter.storage.tasks_repo import insert_task
 from tests.helpers.gateway_harness import RunningGateway, running_gateway
+from tests.helpers.metrics import Samples, delta, ledger, value
+from tests.helpers.metrics import scrape as scrape_any
 from tests.helpers.postgres import postgres_database
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 KEY = "sk-metrics-client-0001"
 METRICS_KEY = "metrics-bearer-secret-9"
 FLAKY_KEY = "sk-flaky-upstream-77"
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def _config(mock_url: str, database_url: str) -> GatewayConfig:
@@ -77,40 +76,7 @@ async def metrics_gateway(
 
 
 async def scrape(gateway: RunningGateway, key: str | None = METRICS_KEY) -> Samples:
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    async with httpx.AsyncClient() as http:
-        response = await http.get(f"{gateway.url}/metrics", headers=headers)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def delta(after: Samples, before: Samples, name: str, **labels: str) -> float:
-    return value(after, name, **labels) - value(before, name, **labels)
-
-
-async def ledger(gateway: RunningGateway, request_ids: set[str]) -> list[dict[str, Any]]:
-    """The usage rows of ``request_ids``, once all of them are written (the recorder batches)."""
-    db = Database(normalize_database_url(gateway.app.gateway.config.database_url))
-    table = usage_records_table
-    try:
-        for _ in range(400):
-            async with db.engine.connect() as conn:
-                rows = (await conn.execute(sa.select(table).where(table.c.request_id.in_(request_ids)))).all()
-            if len(rows) == len(request_ids):
-                return [dict(row._mapping) for row in rows]
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{len(request_ids)} requests, {len(rows)} usage rows")
-    finally:
-        await db.close()
+    return await scrape_any(gateway, key)
 
 
 async def test_every_request_counted_once_with_the_ledger_tokens_and_cost(metrics_gateway: RunningGateway) -> None:

@@ -20,8 +20,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway.test_metrics import ledger
 from tests.helpers.gateway_harness import running_gateway
+from tests.helpers.metrics import ledger
 
 KEY = "sk-traces-client-0001"
 COLLECTOR_TOKEN = "collector-token-0001"

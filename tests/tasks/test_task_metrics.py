@@ -9,8 +9,8 @@ import openai
 import pytest
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway.test_metrics import ledger, scrape, value
 from tests.helpers.gateway_harness import CLIENT_KEY
+from tests.helpers.metrics import ledger, scrape, value
 from tests.helpers.video_gateway import video_gateway
 
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
