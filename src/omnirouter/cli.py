@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import inspect
 import os
 import sys
+from typing import Any
 
 from omnirouter.cli_channels import add_channels_commands
 from omnirouter.cli_keys import add_keys_commands, add_redemptions_commands, add_usage_command
@@ -38,6 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
     from omnirouter.cli_demo import DEMO_FACTORY, DEMO_PRICES, demo_banner, generate_admin_key
     from omnirouter.gateway import DemoSetup, prepare_database
     from omnirouter.http.header_deadline import HeaderTimeoutProtocol
+    from omnirouter.observability import configure_logging
+    from omnirouter.observability.multiprocess import run_directory
     from omnirouter.storage.keys import generate_key
 
     try:
@@ -48,7 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.host
     port = args.port if args.port is not None else config.port
     workers = args.workers or config.workers
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config)  # each worker configures its own too (api/factory.py)
     demo_key = generate_key()  # used only if demo mode turns out to be on (docs/operations.md, "Demo mode")
     try:
         demo = asyncio.run(prepare_database(config, DemoSetup(demo_key, DEMO_PRICES) if config.demo else None))
@@ -63,27 +66,39 @@ def _serve(args: argparse.Namespace) -> int:
         database = _database_text(config.database_url)
         print(demo_banner(host=host, port=port, key=demo_key, admin_key=shown, database=database), flush=True)
     os.environ[CONFIG_ENV] = os.path.abspath(args.config) if args.config else ""
+    with run_directory(workers):  # several workers: the metrics' shared directory (observability/multiprocess.py)
+        factory = DEMO_FACTORY if demo else "omnirouter.api.factory:create_app"
+        _run_uvicorn(uvicorn, HeaderTimeoutProtocol, config, host, port, workers, factory)
+    return 0
+
+
+def _run_uvicorn(
+    uvicorn: Any, protocol: type, config: GatewayConfig, host: str, port: int, workers: int, factory: str
+) -> None:
+    # Recent uvicorn kills a worker that does not answer its supervisor's ping within 5 s, and a worker
+    # importing the gateway on a loaded machine can take longer: give it 30 s where the option exists.
+    options: dict[str, Any] = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
+        options["timeout_worker_healthcheck"] = 30
     uvicorn.run(
-        DEMO_FACTORY if demo else "omnirouter.api.factory:create_app",
+        factory,
         factory=True,
         host=host,
         port=port,
         workers=workers,
         loop="uvloop",
-        http=HeaderTimeoutProtocol,  # httptools with a deadline for request headers (config header_timeout)
+        http=protocol,  # httptools with a deadline for request headers (config header_timeout)
         lifespan="on",
         access_log=False,
+        log_config=None,  # uvicorn's own lines go through the gateway's handler (format, masked secrets)
         log_level=config.log_level,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=30,
-        # A spawned worker answers the supervisor's pings only once it has imported the package, which takes
-        # over uvicorn's default 5 s on a loaded machine: it was killed and respawned for ever.
-        timeout_worker_healthcheck=30,
         backlog=4096,
         proxy_headers=False,  # the client address is the peer; see accounts/access.py
         server_header=False,  # no "server: uvicorn" on every answer
+        **options,
     )
-    return 0
 
 
 def _database_text(url: str) -> str:

@@ -24,6 +24,7 @@ from omnirouter.api.app import GatewayApp
 from omnirouter.api.factory import CONFIG_ENV
 from omnirouter.config import ChannelConfig, GatewayConfig, PriceConfig, load_config
 from omnirouter.mock_upstream import MockUpstream
+from omnirouter.observability import configure_logging
 from omnirouter.providers import ProviderKind
 
 __all__ = [
@@ -107,6 +108,7 @@ class DemoMock:
 def create_demo_app() -> GatewayApp:
     """The uvicorn factory of demo mode: this worker's mock, and a gateway whose channels reach it."""
     base = load_config(os.environ.get(CONFIG_ENV) or None)
+    configure_logging(base)  # a worker process does not inherit the parent's handlers
     mock = DemoMock()
     return GatewayApp(demo_config(base, mock.url), tune_gc=True, demo=True, companions=[mock])
 

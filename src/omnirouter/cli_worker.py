@@ -20,6 +20,7 @@ import sys
 
 from omnirouter.config import ConfigError, GatewayConfig, load_config
 from omnirouter.gateway import Gateway
+from omnirouter.observability import configure_logging
 from omnirouter.storage import migrate, normalize_database_url
 
 __all__ = ["add_work_command", "run_worker"]
@@ -42,7 +43,7 @@ def _work(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"omnirouter: config error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config)  # log_format, masked secrets: as ``omnirouter serve``
     try:
         import uvloop
 

@@ -33,6 +33,7 @@ from omnirouter.billing import Billing, sync_config_prices
 from omnirouter.cluster import SharedState
 from omnirouter.config import ChannelConfig, GatewayConfig, PriceConfig
 from omnirouter.limits import RateLimiter
+from omnirouter.observability import GatewayMetrics, Observer, RequestLog, Tracing, remember_secrets
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
 from omnirouter.storage.blobs import BlobStore, database_dir, make_blob_store
@@ -117,6 +118,17 @@ class Gateway:
         self.notifier = self.shared.notifier
         self.billing = Billing.from_config(self.db, config)
         self.journal_dir = journal_dir(config)
+        # Metrics and the request log (docs/observability.md), fed from the usage records the recorder
+        # hands over each tick (off the hot path); live gauges read the channels and the recorder.
+        self.metrics = GatewayMetrics(
+            lambda: self.catalog.channels,
+            lambda: self.recorder.pending,
+            lambda model: bool(self.catalog.channels_for(model)),
+            self.db,
+        )
+        on = config.request_log if config.request_log is not None else config.log_format == "json"
+        self.request_log = RequestLog(on)
+        self.tracing = Tracing(config.otel) if config.otel is not None else None  # no SDK import without it
         journal = UsageJournal(self.journal_dir, self.db.url, config.usage_journal_fsync) if self.journal_dir else None
         self.recorder = UsageRecorder(
             self.db,
@@ -124,6 +136,7 @@ class Gateway:
             batch_size=config.usage_batch_size,
             journal=journal,
             dead_letter_file=self.journal_dir / DEAD_LETTER_FILE if self.journal_dir else None,
+            observer=Observer(self.metrics, self.request_log, self.tracing),
         )
         self.reloader = ConfigReloader(self)  # admin changes (any replica, the CLI) without a restart
         # Asynchronous tasks (docs/tasks.md): the engine the task routes call, and this worker's poller.
@@ -149,6 +162,7 @@ class Gateway:
             submit_grace=config.tasks.submit_grace,
             http_timeout=config.tasks.http_timeout,
         )
+        self.tasks.on_ledger_row = self.recorder.observed  # a task's ledger row reaches the metrics and logs too
         self.image_runs = ImageRuns(self.tasks)  # Omni-Image tasks; synchronous vendors' calls run here
         # Poll rates: one budget per channel shared by every replica through Redis, else this process's own.
         shared_rate = SharedPollRate(self.shared.redis, config.redis_prefix) if self.shared.redis is not None else None
@@ -177,6 +191,7 @@ class Gateway:
         await self.billing.start()
         await replay_journals(self.db, self.journal_dir)  # a worker that died before this one started
         await self.recorder.start()
+        await self.metrics.start()
         await self.shared.start(self.catalog.channels)
         await self.reloader.start()
         self.url_secret = await url_signing_secret(self.db)
@@ -200,7 +215,10 @@ class Gateway:
         await self.reloader.stop()
         await self.limiter.close()
         await self.shared.close()
-        await self.recorder.close()
+        await self.recorder.close()  # hands its last records to the metrics
+        await self.metrics.stop()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.close)  # exports what waits (blocking HTTP: off the loop)
         await self.billing.close()
         await self.client.close()
         await self.results.close()
@@ -299,6 +317,7 @@ class ConfigReloader:
             keys = {digest: key for digest, key in keys.items() if key.user_id not in disabled}
         gateway.auth.replace(keys)
         gateway.catalog = self._catalog(api_channels)
+        remember_secrets(key for channel in gateway.catalog.channels for key in channel.secrets())  # masked in logs
         gateway.shared.breakers.attach(gateway.catalog.channels)  # new channels' breakers are shared too
         try:
             await gateway.billing.reload()

@@ -8,7 +8,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -293,3 +293,32 @@ async def test_the_async_sqlite_driver_takes_the_same_multi_row_inserts(tmp_path
         async with db.engine.connect() as conn:
             ids = (await conn.execute(text("SELECT request_id FROM usage_records ORDER BY id"))).scalars().all()
         assert ids == [r.request_id for r in records]
+
+
+async def test_observer_gets_each_record_once_whether_or_not_the_database_takes_it(db: Database) -> None:
+    seen: list[str] = []
+
+    def observer(records: Sequence[UsageRecord]) -> None:
+        seen.extend(record.request_id for record in records)
+
+    recorder = UsageRecorder(db, flush_interval=0.02, observer=observer)
+    await set_table_present(db, False)  # every write fails: the records stay queued and are retried
+    await recorder.start()
+    for i in range(4):
+        recorder.record(make_record(i))
+
+    async def observed() -> bool:
+        return len(seen) >= 4
+
+    await eventually(observed)
+    assert recorder.written == 0  # seen before any write succeeded
+    await set_table_present(db, True)
+
+    async def landed() -> bool:
+        return await count_rows(db) == 4
+
+    await eventually(landed)
+    recorder.observed(make_record(9, request_id="task_1"))  # a row written elsewhere (a task's end)
+    recorder.record(make_record(5))
+    await recorder.close()
+    assert sorted(seen) == ["req-0", "req-1", "req-2", "req-3", "req-5", "task_1"]  # retries are not seen twice

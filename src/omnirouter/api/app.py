@@ -21,6 +21,7 @@ from omnirouter.api.client_routes import ClientRoutes
 from omnirouter.api.errors import CLIENT_ERRORS, client_protocol
 from omnirouter.api.gc_tuning import tune_for_serving
 from omnirouter.api.key_self import KeySelfAPI
+from omnirouter.api.metrics import MetricsEndpoint
 from omnirouter.api.openapi import openapi_document
 from omnirouter.config import GatewayConfig
 from omnirouter.dashboard import ConsoleApp, ConsoleSessions, is_console_path
@@ -87,8 +88,9 @@ class GatewayApp:
         self._document: bytes | None = None
         docs = Route("GET", "/openapi.json", self._openapi, CLIENT_ERRORS, "This document (OpenAPI 3.1): every "
                      "route but the admin API's", doc=RouteDoc(errors=(), tag="docs"))  # fmt: skip
+        metrics = MetricsEndpoint(self.gateway).route()
         self.routes = RouteTable(
-            [*ClientRoutes(self.gateway).routes(), *key_self.routes(), docs, *admin.routes],
+            [*ClientRoutes(self.gateway).routes(), *key_self.routes(), docs, metrics, *admin.routes],
             default=PUBLIC_AREA,
             areas=[ADMIN_AREA],
             guards={

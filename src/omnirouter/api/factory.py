@@ -6,6 +6,7 @@ import os
 
 from omnirouter.api.app import GatewayApp
 from omnirouter.config import load_config
+from omnirouter.observability import configure_logging
 
 CONFIG_ENV = "OMNIROUTER_CONFIG"
 
@@ -13,4 +14,6 @@ CONFIG_ENV = "OMNIROUTER_CONFIG"
 def create_app() -> GatewayApp:
     """Build a worker's app from the config file named in ``$OMNIROUTER_CONFIG`` (or the defaults)."""
     path = os.environ.get(CONFIG_ENV) or None
-    return GatewayApp(load_config(path), tune_gc=True)
+    config = load_config(path)
+    configure_logging(config)  # a worker process does not inherit the parent's handlers
+    return GatewayApp(config, tune_gc=True)

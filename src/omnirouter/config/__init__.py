@@ -7,6 +7,7 @@ from omnirouter.config.schema import (
     GatewayConfig,
     ImageFetchConfig,
     KeyConfig,
+    OtelConfig,
     PriceConfig,
     RoutingConfig,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "GatewayConfig",
     "ImageFetchConfig",
     "KeyConfig",
+    "OtelConfig",
     "PriceConfig",
     "RoutingConfig",
     "load_config",

@@ -215,6 +215,17 @@ class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     response_output_tokens: Annotated[int, msgspec.Meta(ge=1)] = 4096
 
 
+class OtelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """OpenTelemetry traces (docs/observability.md): one span per finished request, exported over OTLP/HTTP
+    (protobuf) to ``endpoint`` (the full URL, e.g. ``http://collector:4318/v1/traces``) with ``headers``;
+    ``sample_ratio`` of the requests are kept.  Needs the ``otel`` extra (``pip install omnirouter[otel]``)."""
+
+    endpoint: str
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    service_name: str = "omnirouter"
+    sample_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 1.0
+
+
 class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration; every field has an embedded default."""
 
@@ -270,6 +281,13 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     demo: bool = True
     reload_interval: float = 1.0  # seconds between checks for admin changes (keys, channels, prices)
     log_level: str = "info"
+    # Observability (docs/observability.md): log lines as plain text or one JSON object each; one line per
+    # finished request (logger ``omnirouter.requests``, INFO; None: with JSON logs only); ``GET /metrics`` open,
+    # or behind this bearer key.
+    log_format: Literal["plain", "json"] = "plain"
+    request_log: bool | None = None
+    metrics_key: str | None = None
+    otel: OtelConfig | None = None  # None: no traces, and the OpenTelemetry SDK is never imported
     # Shared state between replicas (rate limits, breakers, change notices); None: each process alone.
     redis_url: str | None = None
     redis_prefix: str = "omnirouter:"

@@ -41,6 +41,7 @@ __all__ = [
     "LIVE",
     "TaskRow",
     "claim_due",
+    "count_live",
     "count_overdue",
     "count_tasks",
     "find_by_idempotency",
@@ -271,6 +272,13 @@ def _filtered(query: _Query, **filters: Unpack[TaskFilters]) -> _Query:
 async def count_tasks(conn: AsyncConnection, **filters: Unpack[TaskFilters]) -> dict[str, int]:
     """How many tasks there are in each status (only the statuses that have some), filtered as ``list_tasks``."""
     query = _filtered(select(_T.c.status, func.count()).group_by(_T.c.status), **filters)
+    return {status: int(count) for status, count in (await conn.execute(query)).all()}
+
+
+async def count_live(conn: AsyncConnection) -> dict[str, int]:
+    """How many unfinished tasks there are in each live status (only the statuses that have some): the
+    finished ones are never read, so the ``(status, next_poll_at)`` index answers it however many there are."""
+    query = select(_T.c.status, func.count()).where(_T.c.status.in_(LIVE)).group_by(_T.c.status)
     return {status: int(count) for status, count in (await conn.execute(query)).all()}
 
 

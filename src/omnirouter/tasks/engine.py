@@ -58,6 +58,7 @@ from omnirouter.tasks.submit_log import SubmitLog
 from omnirouter.tasks.task_ends import TaskEnds
 from omnirouter.tasks.vendor_state import modal_deadline, with_state
 from omnirouter.transport import AttemptFailure, UpstreamClient, open_call, read_answer
+from omnirouter.usage import UsageRecord
 
 __all__ = ["TaskEngine", "VendorFor", "external_id", "registry_vendor"]
 
@@ -122,6 +123,8 @@ class TaskEngine:
         self.db = db
         self.prices = prices
         self.catalog = catalog
+        self.on_ledger_row: Callable[[UsageRecord], None] | None = None
+        """Called with a task's ledger row once the transaction that wrote it commits (the gateway's metrics)."""
         self.client = client
         self.results = results
         self.fetch_policy = fetch_policy or ImageFetchConfig()
@@ -187,10 +190,13 @@ class TaskEngine:
         False: no webhook event (a create whose own answer is the error)."""
         channel = self.channel(record.channel)
         provider = channel.spec.kind.value if channel is not None else None
+        written: list[UsageRecord] = []
         async with self.db.engine.begin() as conn:
             cost = await finish(conn, record, status, prices=self.prices, now=self.clock(), usage=usage,
                                 summary=summary, provider=provider, error_kind=error_kind, owner=owner,
-                                announce=announce)  # fmt: skip
+                                announce=announce, written=written)  # fmt: skip
+        if written and self.on_ledger_row is not None:  # committed: metrics and logs count the task now
+            self.on_ledger_row(written[0])
         self.ends.ended(record.id)
         crash_point("task_settled")
         return cost

@@ -108,10 +108,11 @@ async def finish(
     error_kind: str | None = None,
     owner: str | None = None,
     announce: bool = True,
+    written: list[UsageRecord] | None = None,
 ) -> int | None:
     """Make the task terminal (``status``) in the caller's transaction, with its ledger row, charge,
     release and (``announce``) webhook event; the cost charged, or None when the task was no longer live
-    (or not leased to ``owner``)."""
+    (or not leased to ``owner``).  The ledger row is also appended to ``written`` when given."""
     key = (
         await conn.execute(
             select(api_keys_table.c.name, api_keys_table.c.group_name, api_keys_table.c.quota_nano).where(
@@ -173,4 +174,6 @@ async def finish(
         settle_task(sync_conn, record.id, record.key_id, cost)
 
     await conn.run_sync(write)
+    if written is not None:
+        written.append(row)
     return cost

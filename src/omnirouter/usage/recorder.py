@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -87,7 +88,10 @@ class UsageRecorder:
 
     One record the database refuses cannot hold the others back: when a batch fails, its records
     are written one by one, and one that fails twice while the database takes a plain record is
-    set aside as a dead letter (``usage/dead_letters.py``; counted in ``set_aside``).  With a
+    set aside as a dead letter (``usage/dead_letters.py``; counted in ``set_aside``).
+    An ``observer`` (metrics and the request log: ``observability``) is handed the records queued
+    since the last tick, each once, by the background task (and by ``flush()`` before it writes): off
+    the hot path, and whether or not the database takes them.  With a
     ``journal`` (``usage/journal.py``) every record is also appended to a local file as it is
     queued, so a crash of the process loses none of them: the next start replays it.
 
@@ -107,6 +111,7 @@ class UsageRecorder:
         max_buffer: int = 100_000,
         journal: UsageJournal | None = None,
         dead_letter_file: Path | None = None,
+        observer: Callable[[Sequence[UsageRecord]], None] | None = None,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be positive")
@@ -127,6 +132,8 @@ class UsageRecorder:
         self._dropped_unreported = 0
         self._journal = journal
         self._dead_letter_file = dead_letter_file
+        self._observer = observer
+        self._unobserved: list[UsageRecord] = []  # queued since the observer's last call (with an observer)
         self.dropped = 0
         """Records dropped from memory because the buffer was full, since creation (kept in the journal)."""
         self.written = 0
@@ -148,6 +155,8 @@ class UsageRecorder:
         buffer = self._buffer
         if self._journal is not None:
             self._journal.finished(rec, reserved)
+        if self._observer is not None:
+            self._unobserved.append(rec)
         if len(buffer) >= self._max_buffer:
             self._dropped_unreported += 1
             self.dropped += 1
@@ -160,6 +169,12 @@ class UsageRecorder:
             self._reserved.add(rec.request_id)
         if len(buffer) >= self._batch_size:
             self._wake.set()
+
+    def observed(self, rec: UsageRecord) -> None:
+        """A ledger row written elsewhere (a task's end, in the task engine's transaction): the observer gets
+        it with the next tick, as it gets the records queued here.  O(1), no I/O."""
+        if self._observer is not None:
+            self._unobserved.append(rec)
 
     def started(
         self, request_id: str, model: str, inbound_protocol: str, key_id: int, key_name: str, user_id: int | None
@@ -184,6 +199,7 @@ class UsageRecorder:
         On failure the unwritten records go back to the front of the buffer and
         the error propagates.
         """
+        self.observe()  # a row in the database has always reached the observer
         async with self._lock:
             self._report_drops()
             pending, self._buffer = self._buffer, []
@@ -251,6 +267,15 @@ class UsageRecorder:
         self.set_aside += 1
         return 0
 
+    def observe(self) -> None:
+        """Hand the records queued since the last call to the observer (each record once)."""
+        records, self._unobserved = self._unobserved, []
+        if records and self._observer is not None:
+            try:
+                self._observer(records)
+            except Exception:
+                logger.exception("usage observer failed on %d records", len(records))
+
     async def close(self) -> None:
         """Stop the background writer and write what is left (logged if that fails)."""
         self._stop.set()
@@ -315,6 +340,7 @@ class UsageRecorder:
             if self._stop.is_set():
                 return
             self._wake.clear()
+            self.observe()
             journal = self._journal
             if journal is not None and journal.is_open and journal.fsync_interval > 0:
                 now = time.monotonic()

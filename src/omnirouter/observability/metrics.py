@@ -1,0 +1,254 @@
+"""``GatewayMetrics``: the Prometheus metrics of one worker, and their exposition (``GET /metrics``).
+
+Fed at one point, off the request's hot path: the usage recorder hands each tick's finished records
+to ``observe`` (``usage/recorder.py``), which adds them up per label set and updates the counters and
+histograms once per set.  The gauges are read from live state: the breakers and the requests at an
+upstream (``channels``), the recorder's backlog, and, at scrape time, the task table (``tasks.py``).
+
+Several workers (``omnirouter serve --workers N``): the CLI names a fresh directory in
+``PROMETHEUS_MULTIPROC_DIR`` before the workers start (``multiprocess.py``), so prometheus_client keeps
+every value in per-process files there and a scrape, served by any one worker, adds up all of them.
+The live gauges of each worker are written to its files every ``tick`` seconds (and by the worker that
+serves the scrape, at once).  Without the variable, one process: a registry of this instance's own
+(a test process may host several gateways).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Sequence
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from omnirouter.observability.multiprocess import metrics_dir, prune_dead_workers
+from omnirouter.observability.tasks import TaskGauges
+from omnirouter.routing import Channel
+from omnirouter.storage import Database
+from omnirouter.usage import UsageRecord
+
+__all__ = ["DURATION_BUCKETS", "MAX_MODELS", "OTHER_MODEL", "TTFB_BUCKETS", "GatewayMetrics"]
+
+log = logging.getLogger("omnirouter.metrics")
+
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+"""Seconds from the request's arrival to its ledger row (a model answer takes seconds to minutes)."""
+TTFB_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+"""Seconds from the request's arrival to the first byte of the answer sent to the client."""
+TOKEN_KINDS = ("input", "output", "cached", "reasoning")
+OTHER_MODEL = "other"
+"""The ``model`` label of a request for a name no channel serves (clients choose names: the series stay few)."""
+MAX_MODELS = 1000
+"""Distinct ``model`` label values one worker keeps; later new names count as ``other``."""
+_NOT_UPSTREAM = "client_disconnected"  # an attempt that ended because the client left: not an upstream error
+
+
+class GatewayMetrics:
+    """One worker's metric families, fed from usage records and live state.
+
+    ``channels`` returns the current channels (their breakers and ``in_flight``), ``backlog`` the
+    usage recorder's waiting records, ``routable`` whether a public model name is served by a channel
+    (which names become ``model`` labels), ``db`` the database the task gauges are read from.
+    """
+
+    def __init__(
+        self,
+        channels: Callable[[], Iterable[Channel]],
+        backlog: Callable[[], int],
+        routable: Callable[[str], bool],
+        db: Database | None = None,
+        *,
+        tick: float = 1.0,
+    ) -> None:
+        self._channels = channels
+        self._backlog = backlog
+        self._routable = routable
+        self._tick = tick
+        self._task: asyncio.Task[None] | None = None
+        self.directory = metrics_dir()
+        # No ``*_created`` series (process-wide; the multiprocess mode has none either).
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        own = CollectorRegistry(auto_describe=False)
+        registry = None if self.directory else own  # several workers: the values live in the files
+        self.requests = Counter(
+            "omnirouter_requests",
+            "Finished requests (one per usage record), by client protocol, public model, last channel tried "
+            "(empty: none) and HTTP status",
+            ("protocol", "model", "channel", "status"),
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "omnirouter_request_duration_seconds",
+            "Seconds from a request's arrival until it ended",
+            ("protocol", "model"),
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.ttfb = Histogram(
+            "omnirouter_time_to_first_byte_seconds",
+            "Seconds from a request's arrival until the first byte of its answer (answered requests only)",
+            ("protocol", "model"),
+            buckets=TTFB_BUCKETS,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "omnirouter_tokens",
+            "Tokens by public model and kind: input (cached reads and cache writes included), output "
+            "(reasoning included), cached (input read from cache), reasoning (part of output)",
+            ("model", "kind"),
+            registry=registry,
+        )
+        self.cost = Counter(
+            "omnirouter_cost_usd", "USD charged to client keys, by public model", ("model",), registry=registry
+        )
+        self.upstream_errors = Counter(
+            "omnirouter_upstream_errors",
+            "Failed upstream attempts (retried or not), by channel and error class (the gateway's error kind)",
+            ("channel", "class"),
+            registry=registry,
+        )
+        self.breaker_open = Gauge(
+            "omnirouter_breaker_open",
+            "1 while a channel's circuit breaker is open or half-open (any worker), else 0",
+            ("channel",),
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "omnirouter_in_flight_requests",
+            "Requests waiting on an upstream now (all workers)",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.backlog = Gauge(
+            "omnirouter_usage_backlog",
+            "Usage records waiting to be written to the database (all workers)",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.task_gauges = TaskGauges(db)
+        if self.directory:
+            self.registry = CollectorRegistry(auto_describe=False)
+            MultiProcessCollector(self.registry, self.directory)  # type: ignore[no-untyped-call]
+        else:
+            self.registry = own
+        self.registry.register(self.task_gauges)
+        self._models: set[str] = set()
+        self._breaker_channels: set[str] = set()
+        # Children by label values: ``labels()`` validates its arguments on every call.
+        self._request_children: dict[tuple[str, str, str, str], Counter] = {}
+        self._latency_children: dict[tuple[str, str], tuple[Histogram, Histogram]] = {}
+
+    def observe(self, records: Sequence[UsageRecord]) -> None:
+        """Count ``records`` (finished requests, each once): counters summed per label set first."""
+        requests: Tally[tuple[str, str, str, str]] = Tally()
+        tokens: Tally[tuple[str, str]] = Tally()
+        cost: Tally[str] = Tally()
+        errors: Tally[tuple[str, str]] = Tally()
+        for rec in records:
+            model = self._model_label(rec)
+            protocol = rec.inbound_protocol
+            requests[(protocol, model, rec.channel or "", str(rec.status_code))] += 1
+            duration, ttfb = self._latency(protocol, model)
+            duration.observe(max(rec.latency_ms, 0.0) / 1000.0)
+            if rec.ttfb_ms is not None:
+                ttfb.observe(max(rec.ttfb_ms, 0.0) / 1000.0)
+            for kind, count in zip(
+                TOKEN_KINDS, (rec.input_tokens, rec.output_tokens, rec.cached_tokens, rec.reasoning_tokens), strict=True
+            ):
+                if count > 0:
+                    tokens[(model, kind)] += count
+            if rec.cost_nano > 0:
+                cost[model] += rec.cost_nano
+            if rec.attempt_log is not None and (rec.attempts > 1 or rec.error_kind is not None):
+                _count_upstream_errors(rec.attempt_log, errors)
+        for key, n in requests.items():
+            child = self._request_children.get(key)
+            if child is None:
+                child = self._request_children[key] = self.requests.labels(*key)
+            child.inc(n)
+        for (model, kind), n in tokens.items():
+            self.tokens.labels(model, kind).inc(n)
+        for model, nano in cost.items():
+            self.cost.labels(model).inc(nano / 1e9)
+        for (channel, kind), n in errors.items():
+            self.upstream_errors.labels(channel, kind).inc(n)
+
+    def _model_label(self, rec: UsageRecord) -> str:
+        model = rec.model
+        if model in self._models:
+            return model
+        if len(self._models) >= MAX_MODELS or not (rec.channel is not None or self._routable(model)):
+            return OTHER_MODEL
+        self._models.add(model)
+        return model
+
+    def _latency(self, protocol: str, model: str) -> tuple[Histogram, Histogram]:
+        found = self._latency_children.get((protocol, model))
+        if found is None:
+            found = (self.duration.labels(protocol, model), self.ttfb.labels(protocol, model))
+            self._latency_children[(protocol, model)] = found
+        return found
+
+    def sample(self) -> None:
+        """Set the live gauges from this worker's state (breakers, requests at upstreams, usage backlog)."""
+        channels = tuple(self._channels())
+        names = set()
+        for channel in channels:
+            names.add(channel.name)
+            self.breaker_open.labels(channel.name).set(0 if channel.breaker.state == "closed" else 1)
+        for gone in self._breaker_channels - names:  # a channel removed since: 0 (in the files), then dropped
+            self.breaker_open.labels(gone).set(0)
+            self.breaker_open.remove(gone)
+        self._breaker_channels = names
+        self.in_flight.set(sum(channel.in_flight for channel in channels))
+        self.backlog.set(self._backlog())
+
+    async def render(self) -> bytes:
+        """The exposition of every worker's metrics (text format), the task gauges read now."""
+        self.sample()
+        await self.task_gauges.refresh()
+        if self.directory:
+            prune_dead_workers(self.directory)
+        return generate_latest(self.registry)
+
+    async def start(self) -> None:
+        """With several workers: write this worker's live gauges every ``tick`` seconds."""
+        if self.directory and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="omnirouter-metrics-gauges")
+
+    async def stop(self) -> None:
+        """Stop the gauge writer; with several workers, drop this worker's live gauges from the files."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.directory:
+            mark_process_dead(os.getpid(), self.directory)  # type: ignore[no-untyped-call]
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self.sample()
+            except Exception:
+                log.warning("metrics: cannot sample the live gauges", exc_info=True)
+            await asyncio.sleep(self._tick)
+
+
+def _count_upstream_errors(attempt_log: str, errors: Tally[tuple[str, str]]) -> None:
+    """Add the failed attempts of one request's attempt log (``relay.RequestContext.attempt_log``)."""
+    try:
+        entries = orjson.loads(attempt_log)
+    except orjson.JSONDecodeError:  # cut at the column's size: a very long log
+        return
+    for entry in entries:
+        kind = entry.get("error")
+        channel = entry.get("channel")
+        if isinstance(kind, str) and isinstance(channel, str) and kind != _NOT_UPSTREAM:
+            errors[(channel, kind)] += 1
