@@ -17,7 +17,7 @@ ROOT = Path(omnirouter.__file__).parent
 # import units of its own layer or below.
 LAYERS: list[tuple[str, ...]] = [
     *[(unit,) for unit in ("ir", "http", "protocols", "providers", "config", "storage", "transport", "routing")],
-    *[(unit,) for unit in ("relay", "billing", "usage", "limits", "accounts", "cluster", "tasks", "gateway")],
+    *[(unit,) for unit in ("relay", "billing", "usage", "limits", "accounts", "cluster", "tasks", "notify", "gateway")],
     ("realtime",),  # the realtime relay: above gateway, below api (which registers its route)
     ("api", "dashboard"),  # the console (dashboard/) beside the routes it calls
     ("mock_upstream",),  # a separate tool: see TOOLS
