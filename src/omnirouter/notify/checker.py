@@ -91,7 +91,7 @@ class NotificationChecker(BackgroundLoop):
             await rearm_flag(conn, flag)
 
     async def check_breakers(self) -> int:
-        """Fire for each channel open ``breaker_open_for`` seconds; re-arm those this worker saw close."""
+        """Fire for each channel open ``breaker_open_for`` seconds; re-arm once this worker sees its spell end."""
         open_for = self.config.breaker_open_for
         if open_for is None:
             return 0
@@ -99,12 +99,14 @@ class NotificationChecker(BackgroundLoop):
         for channel in list(self.channels()):
             breaker, name = channel.breaker, channel.name
             since = breaker.open_since
-            if since is None:
-                if self._spells.pop(name, None) is not None:  # it worked again: the next spell is news
-                    await self._rearm(_breaker_flag(name))
+            spell = self._spells.get(name)
+            if spell is not None and spell != since:  # the spell dealt with ended: the next one is news
+                del self._spells[name]
+                await self._rearm(_breaker_flag(name))
+            if since is None or name in self._spells:
                 continue
             seconds = breaker.now() - since
-            if self._spells.get(name) == since or seconds < open_for:
+            if seconds < open_for:
                 continue
             data = {
                 "channel": name,
