@@ -190,6 +190,13 @@ async def test_a_key_spending_past_its_threshold_alerts_once_per_crossing(
             again = alerts(receiver, "key.balance_low")[1]["data"]
             assert again["remaining_usd"] == _usd(quota - spent) == "0.75" and again["quota_usd"] == "1.5"
             assert len(receiver.received) == 2  # the unlimited test key never had a balance to cross
+            status, listed = await http.admin("GET", "/admin/webhooks?key_id=0")
+            assert (
+                status == 200
+                and [(e["url"], e["type"], e["state"]) for e in listed["data"]]
+                == [("notify:webhook", "key.balance_low", "delivered")] * 2
+            )
+            assert {e["id"] for e in listed["data"]} == {d.id for d in receiver.received}
 
 
 async def _settled(gateway: RunningGateway, key_id: int, requests: int) -> bool:
