@@ -33,6 +33,7 @@ from omnirouter.billing import Billing, sync_config_prices
 from omnirouter.cluster import SharedState
 from omnirouter.config import ChannelConfig, GatewayConfig, PriceConfig
 from omnirouter.limits import RateLimiter
+from omnirouter.notify import Notifications
 from omnirouter.observability import GatewayMetrics, Observer, RequestLog, Tracing, remember_secrets
 from omnirouter.routing import Channel, ModelCatalog
 from omnirouter.storage import Database, KeyStore, ResponseStateStore, migrate, normalize_database_url
@@ -182,6 +183,13 @@ class Gateway:
         # The three run together: here when ``tasks.run_pollers`` (the default), else in ``omnirouter tasks
         # work`` processes (cli_worker.py), which start a Gateway with ``task_services=True`` and no HTTP.
         self.task_services = TaskServices(self.task_poller, self.retention, self.webhooks)
+        # Operator alerts (docs/operations.md "Notifications"): checked and sent by every worker, each alert
+        # once (a database claim); None when ``notifications:`` names no destination.
+        self.notifications = (
+            Notifications(self.db, config.notifications, lambda: self.catalog.channels, config.webhooks)
+            if config.notifications.enabled
+            else None
+        )
 
     async def start(self, *, task_services: bool | None = None) -> None:
         """Start the worker's services; the tasks' background work (``TaskServices``) too when
@@ -197,6 +205,8 @@ class Gateway:
         self.url_secret = await url_signing_secret(self.db)
         if self.config.tasks.run_pollers if task_services is None else task_services:
             await self.task_services.start()
+        if self.notifications is not None:
+            await self.notifications.start()
         log.debug("worker ready: %d channels", len(self.catalog.channels))
 
     async def end_demo(self) -> None:
@@ -211,6 +221,8 @@ class Gateway:
     async def stop(self) -> None:
         await self.image_runs.close()
         await self.task_hints.close()
+        if self.notifications is not None:
+            await self.notifications.stop()
         await self.task_services.stop()
         await self.reloader.stop()
         await self.limiter.close()

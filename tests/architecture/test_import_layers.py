@@ -18,7 +18,7 @@ ROOT = Path(omnirouter.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     *[(unit,) for unit in ("ir", "http", "protocols", "providers", "config", "storage", "transport", "routing")],
     *[(unit,) for unit in ("relay", "billing", "usage", "observability", "limits", "accounts", "cluster")],
-    *[(unit,) for unit in ("tasks", "gateway")],
+    *[(unit,) for unit in ("tasks", "notify", "gateway")],
     ("realtime",),  # the realtime relay: above gateway, below api (which registers its route)
     ("api", "dashboard"),  # the console (dashboard/) beside the routes it calls
     ("mock_upstream",),  # a separate tool: see TOOLS

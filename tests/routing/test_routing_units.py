@@ -95,6 +95,26 @@ def test_breaker_opens_after_failures_in_window_and_recovers_through_one_probe()
     assert breaker.state == "closed" and breaker.allow() and breaker.allow()
 
 
+def test_breaker_open_since_spans_failed_probes_and_mirrored_opens() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(BreakerConfig(failures=1, window=10, cooldown=5), clock)
+    assert breaker.open_since is None
+    breaker.record_failure()
+    opened = clock.now
+    clock.now += 5
+    assert breaker.allow()
+    breaker.record_failure()  # the probe failed: open again, but the spell began at the first opening
+    assert breaker.state == "open" and breaker.open_since == opened
+    clock.now += 5
+    breaker.allow()
+    breaker.record_success()
+    assert breaker.open_since is None
+    breaker.force_open(clock.now + 5)  # another worker's opening starts a spell here too
+    assert breaker.open_since == clock.now and breaker.state == "open"
+    breaker.force_close()
+    assert breaker.open_since is None
+
+
 def test_breaker_probe_released_without_verdict() -> None:
     clock = Clock()
     breaker = CircuitBreaker(BreakerConfig(failures=1, window=10, cooldown=1), clock)

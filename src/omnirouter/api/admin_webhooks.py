@@ -91,7 +91,7 @@ def webhook_routes(ctx: AdminContext) -> list[Route]:
         state = req.choice("state", WEBHOOK_STATES, "") if req.text("state") else None
         task_id, key_id, after = (
             req.text("task_id"),
-            req.integer("key_id", low=1),
+            req.integer("key_id", low=0),  # 0: the operator's alerts (docs/operations.md "Notifications")
             req.integer("after", low=0, high=MAX_ID),
         )
         rows = await ctx.read(lambda conn: list_webhooks(conn, task_id=task_id, key_id=key_id, state=state,
@@ -109,6 +109,8 @@ def webhook_routes(ctx: AdminContext) -> list[Route]:
         if not revived:
             raise refusal(409, f"Webhook event {event_id!r} is {webhook_state(row)}, not dead.", "webhook_not_dead")
         gateway.webhooks.poke()
+        if gateway.notifications is not None:
+            gateway.notifications.sender.poke()
         return 202, admin_webhook_view(row)
 
     async def secret(req: AdminRequest) -> Reply:
@@ -121,7 +123,7 @@ def webhook_routes(ctx: AdminContext) -> list[Route]:
     filters = (
         QueryParam("state", "only events in this state", enum=WEBHOOK_STATES),
         QueryParam("task_id", "only this task's events"),
-        QueryParam("key_id", "only this key's events", "integer"),
+        QueryParam("key_id", "only this key's events (0: the operator's alerts)", "integer"),
         QueryParam("after", "the previous page's next_after", "integer"),
         QueryParam("limit", f"events per page, 1 to {MAX_PAGE} (default 100)", "integer"),
     )

@@ -15,6 +15,7 @@ from omnirouter.config.bounds import (
     PriceTiers,
     long_context_problem,
 )
+from omnirouter.config.notifications import NotificationsConfig
 from omnirouter.providers.kinds import ProviderKind
 
 
@@ -274,6 +275,7 @@ class GatewayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # task at once (docs/tasks.md, "Vendor callbacks"); None: no callbacks are asked for, polling alone.
     public_url: str | None = None
     webhooks: WebhooksConfig = msgspec.field(default_factory=WebhooksConfig)
+    notifications: NotificationsConfig = msgspec.field(default_factory=NotificationsConfig)  # operator alerts
     realtime: RealtimeConfig = msgspec.field(default_factory=RealtimeConfig)
     admin_key: str | None = None
     # Demo mode (docs/operations.md): with no channel in this file nor in the database, ``omnirouter serve``

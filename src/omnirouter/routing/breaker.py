@@ -23,13 +23,14 @@ BreakerListener = Callable[[str, float | None], None]
 class CircuitBreaker:
     """The health state of one channel in one worker.  ``clock`` is injectable for tests."""
 
-    __slots__ = ("_clock", "_config", "_failures", "_opened_at", "_probing", "listener")
+    __slots__ = ("_clock", "_config", "_failures", "_open_since", "_opened_at", "_probing", "listener")
 
     def __init__(self, config: BreakerConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self._config = config
         self._clock = clock
         self._failures: deque[float] = deque()
         self._opened_at: float | None = None
+        self._open_since: float | None = None  # when it last left ``closed`` (kept through failed probes)
         self._probing = False
         self.listener: BreakerListener | None = None
 
@@ -57,6 +58,7 @@ class CircuitBreaker:
         self._failures.clear()
         was_open = self._opened_at is not None
         self._opened_at = None
+        self._open_since = None
         self._probing = False
         if was_open and self.listener is not None:
             self.listener("closed", None)
@@ -74,7 +76,7 @@ class CircuitBreaker:
         while failures and now - failures[0] > self._config.window:
             failures.popleft()
         if len(failures) >= self._config.failures:
-            self._opened_at = now
+            self._opened_at = self._open_since = now
             failures.clear()
             self._opened()
 
@@ -87,6 +89,12 @@ class CircuitBreaker:
         return self._clock()
 
     @property
+    def open_since(self) -> float | None:
+        """When (on its clock) the breaker last opened from ``closed``; ``None`` while closed.  Failed probes
+        keep it: the channel has not worked since."""
+        return self._open_since
+
+    @property
     def open_until(self) -> float | None:
         """When the breaker turns half-open (on its clock), or ``None`` while closed."""
         return None if self._opened_at is None else self._opened_at + self._config.cooldown
@@ -97,6 +105,8 @@ class CircuitBreaker:
         A later local ``until`` is kept; a probe in flight still ends with its own verdict.
         """
         opened_at = until - self._config.cooldown
+        if self._opened_at is None:
+            self._open_since = opened_at
         if self._opened_at is None or opened_at > self._opened_at:
             self._opened_at = opened_at
         self._failures.clear()
@@ -104,7 +114,7 @@ class CircuitBreaker:
     def force_close(self) -> None:
         """Another worker saw the channel work again: close."""
         self._failures.clear()
-        self._opened_at = None
+        self._opened_at = self._open_since = None
         self._probing = False
 
     def _opened(self) -> None:

@@ -1,12 +1,12 @@
 """The ``task_webhooks`` outbox (migration 0012) and the statements the webhook sender runs on it.
 
-One row per task event to deliver to a client's ``callback_url``, inserted in the same transaction as the
-task's state change (``tasks/outbox.py``), so an event exists exactly when its change committed.  Times are
-unix seconds from the sender's injected clock.  Claiming is one ``UPDATE … WHERE seq IN (SELECT … FOR
-UPDATE SKIP LOCKED) RETURNING`` (PostgreSQL: concurrent senders skip each other's rows; SQLite: the single
-writer serialises it); an event is only due once every earlier event of its task is delivered or dead, so a
-client receives a task's events in the order they happened.  Every later write is a compare-and-set on the
-lease owner.
+One row per task event to deliver to a client's ``callback_url`` (and per operator alert, ``notify/``),
+inserted in the same transaction as the task's state change (``tasks/outbox.py``), so an event exists exactly
+when its change committed. Times are unix seconds from the sender's injected clock. Claiming is one ``UPDATE …
+WHERE seq IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` (PostgreSQL: concurrent senders skip each other's
+rows; SQLite: the single writer serialises it); an event is only due once every earlier event of its task is
+delivered or dead, so a client receives a task's events in the order they happened. Every later write is a
+compare-and-set on the lease owner.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from omnirouter.storage.models import Base
 
 __all__ = [
+    "OPERATOR_KEY_ID",
     "WEBHOOK_STATES",
     "TaskWebhookRow",
     "claim_due_webhooks",
@@ -32,6 +33,9 @@ __all__ = [
     "task_webhooks_table",
     "webhook_state",
 ]
+
+OPERATOR_KEY_ID = 0
+"""``key_id`` of the operator's alerts (``notify/``): no client key has it; ``task_id`` is ``notify:<kind>``."""
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -73,10 +77,11 @@ async def insert_webhook(conn: AsyncConnection, row: dict[str, Any]) -> None:
 
 
 async def claim_due_webhooks(
-    conn: AsyncConnection, owner: str, now: float, lease_until: float, limit: int
+    conn: AsyncConnection, owner: str, now: float, lease_until: float, limit: int, *, operator: bool = False
 ) -> list[Row[Any]]:
     """Lease up to ``limit`` due events (open, ``next_attempt_at <= now``, no live lease, every earlier
-    event of the task finished) to ``owner`` until ``lease_until``; the claimed rows, oldest first."""
+    event of the task finished) to ``owner`` until ``lease_until``; the claimed rows, oldest first.
+    ``operator``: the operator's alerts (``key_id`` ``OPERATOR_KEY_ID``) instead of the clients' events."""
     earlier = _W.alias("earlier")
     blocked = exists().where(
         earlier.c.task_id == _W.c.task_id,
@@ -88,6 +93,7 @@ async def claim_due_webhooks(
     due = (
         select(_W.c.seq)
         .where(_W.c.next_attempt_at <= now, _W.c.delivered_at.is_(None), _W.c.dead_at.is_(None), free, ~blocked)
+        .where((_W.c.key_id == OPERATOR_KEY_ID) if operator else (_W.c.key_id != OPERATOR_KEY_ID))
         .order_by(_W.c.seq)
         .limit(limit)
         .with_for_update(skip_locked=True)
