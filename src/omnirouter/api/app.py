@@ -22,6 +22,7 @@ from omnirouter.api.errors import CLIENT_ERRORS, client_protocol
 from omnirouter.api.gc_tuning import tune_for_serving
 from omnirouter.api.key_self import KeySelfAPI
 from omnirouter.api.openapi import openapi_document
+from omnirouter.api.user_self import UserSelfAPI
 from omnirouter.config import GatewayConfig
 from omnirouter.dashboard import ConsoleApp, ConsoleSessions, is_console_path
 from omnirouter.gateway import Gateway, prepare_database
@@ -88,13 +89,20 @@ class GatewayApp:
         docs = Route("GET", "/openapi.json", self._openapi, CLIENT_ERRORS, "This document (OpenAPI 3.1): every "
                      "route but the admin API's", doc=RouteDoc(errors=(), tag="docs"))  # fmt: skip
         self.routes = RouteTable(
-            [*ClientRoutes(self.gateway).routes(), *key_self.routes(), docs, *admin.routes],
+            [
+                *ClientRoutes(self.gateway).routes(),
+                *key_self.routes(),
+                *UserSelfAPI(self.gateway).routes(),
+                docs,
+                *admin.routes,
+            ],
             default=PUBLIC_AREA,
             areas=[ADMIN_AREA],
             guards={
                 Auth.CLIENT_KEY: self._client_key,
                 Auth.KEY_HOLDER: sessions.key_holder_guard(key_self.guard),
                 Auth.ADMIN_KEY: sessions.admin_guard(admin.guard),
+                Auth.USER_SESSION: sessions.user_guard(),
             },
         )
         self._direct = self.routes.direct
