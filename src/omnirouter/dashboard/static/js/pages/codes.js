@@ -109,7 +109,7 @@ async function refresh(listing, filters, error, before) {
   clear(listing).append(found.length ? table([
     ['ID', (c) => c.id, { num: true }],
     ['Batch', (c) => c.batch],
-    ['Prefix', (c) => c.prefix + '…', { mono: true }],
+    ['Prefix', (c) => c.prefix, { mono: true }],
     ['Worth', (c) => usd(c.usd), { num: true }],
     ['State', (c) => badge(c.state)],
     ['Expires', (c) => when(c.expires_at)],

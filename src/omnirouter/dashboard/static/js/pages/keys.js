@@ -82,9 +82,9 @@ async function refresh(listing, secretBox, error, panel, names) {
     }
   };
   const actions = (key) => {
-    if (key.source !== 'api') return h('span', { class: 'muted', text: 'config file' });
     const balance = h('button', { type: 'button', class: 'secondary', text: 'Balance', onclick: () =>
       balancePanel(panel, key, () => refresh(listing, secretBox, error, panel, names)) });
+    if (key.source !== 'api') return h('span', { class: 'actions' }, balance, h('span', { class: 'muted', text: 'config file' }));
     if (key.status === 'revoked') return h('span', { class: 'actions' }, balance, h('span', { class: 'muted', text: 'revoked' }));
     return h('span', { class: 'actions' }, balance,
       h('button', { type: 'button', class: 'secondary', text: 'Rotate', onclick: () => act(async () => {
