@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -246,3 +247,18 @@ async def test_a_changed_password_or_a_disabled_user_ends_the_users_sessions(ser
     assert (await second.sign_in_user("dave", "a brand new one"))[0] == 200
     assert (await second.call("DELETE", "/dashboard/api/session", csrf=True))[0] == 200
     assert (await second.call("GET", "/v1/user/keys"))[0] == 401
+
+
+async def test_wrong_passwords_count_towards_the_sign_in_throttle(mock_upstream: MockUpstream, tmp_path: Path) -> None:
+    """Guessing passwords is throttled like guessing keys: after 10 failures within a minute from one address,
+    the right password is refused too (429), so the throttle tells nothing about which guess was right."""
+    config = make_config(mock_upstream.url, tmp_path / "gw.db", admin_key=ADMIN_KEY)
+    async with running_gateway(config) as gateway, aiohttp.ClientSession() as session:
+        served = Served(gateway, session)
+        await served.user("erin")
+        browser = served.browser()
+        for attempt in range(10):
+            assert (await browser.sign_in_user("erin", f"guess number {attempt}"))[0] == 401
+        status, body = await browser.sign_in_user("erin", PASSWORD)
+        assert (status, body["error"]["code"]) == (429, "too_many_sign_ins")
+        assert browser.cookie is None
