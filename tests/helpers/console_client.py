@@ -27,6 +27,16 @@ class Browser:
             self.csrf = body["csrf_token"]
         return status, body
 
+    async def sign_in_user(self, user: str, password: str, **headers: str) -> tuple[int, Any]:
+        """Sign in as a user with a name and password (the same form, the same cookie)."""
+        body = {"user": user, "password": password}
+        status, answer, response_headers = await self.request("POST", "/dashboard/api/session", body, **headers)
+        self.set_cookie = response_headers.get("set-cookie")
+        if status == 200 and self.set_cookie:
+            self.cookie = self.set_cookie.split(";", 1)[0]
+            self.csrf = answer["csrf_token"]
+        return status, answer
+
     async def request(
         self, method: str, path: str, body: Any = None, *, csrf: bool | str = False, **headers: str
     ) -> tuple[int, Any, Any]:

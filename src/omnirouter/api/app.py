@@ -23,6 +23,7 @@ from omnirouter.api.gc_tuning import tune_for_serving
 from omnirouter.api.key_self import KeySelfAPI
 from omnirouter.api.metrics import MetricsEndpoint
 from omnirouter.api.openapi import openapi_document
+from omnirouter.api.user_self import UserSelfAPI
 from omnirouter.config import GatewayConfig
 from omnirouter.dashboard import ConsoleApp, ConsoleSessions, is_console_path
 from omnirouter.gateway import Gateway, prepare_database
@@ -90,13 +91,21 @@ class GatewayApp:
                      "route but the admin API's", doc=RouteDoc(errors=(), tag="docs"))  # fmt: skip
         metrics = MetricsEndpoint(self.gateway).route()
         self.routes = RouteTable(
-            [*ClientRoutes(self.gateway).routes(), *key_self.routes(), docs, metrics, *admin.routes],
+            [
+                *ClientRoutes(self.gateway).routes(),
+                *key_self.routes(),
+                *UserSelfAPI(self.gateway).routes(),
+                docs,
+                metrics,
+                *admin.routes,
+            ],
             default=PUBLIC_AREA,
             areas=[ADMIN_AREA],
             guards={
                 Auth.CLIENT_KEY: self._client_key,
                 Auth.KEY_HOLDER: sessions.key_holder_guard(key_self.guard),
                 Auth.ADMIN_KEY: sessions.admin_guard(admin.guard),
+                Auth.USER_SESSION: sessions.user_guard(),
             },
         )
         self._direct = self.routes.direct

@@ -46,6 +46,12 @@ _SCHEMES: dict[str, dict[str, Any]] = {
     "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "api-key", "description": "a client key"},
     "keyQuery": {"type": "apiKey", "in": "query", "name": "key", "description": "a client key"},
     "adminKey": {"type": "http", "scheme": "bearer", "description": "the admin key"},
+    "consoleSession": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "omnirouter_console",
+        "description": "a user's console session (POST /dashboard/api/session with a user name and password)",
+    },
 }
 _CLIENT: list[dict[str, list[str]]] = [
     {"bearerKey": []},
@@ -59,6 +65,7 @@ SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     Auth.CLIENT_KEY: _CLIENT,
     Auth.KEY_HOLDER: _CLIENT,
     Auth.ADMIN_KEY: [{"adminKey": []}],
+    Auth.USER_SESSION: [{"consoleSession": []}],
 }
 """The security requirement of each auth kind (any one of a client key's ways is enough)."""
 

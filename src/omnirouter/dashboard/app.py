@@ -2,7 +2,8 @@
 
 * ``GET /dashboard`` (and ``/dashboard/``): the page (``static/index.html``); ``GET /dashboard/<file>``:
   a shipped file (``static_files.py``), with ETag / ``If-None-Match``; HEAD too;
-* ``POST /dashboard/api/session`` ``{"key": "..."}``: sign in (sets the session cookie; answers
+* ``POST /dashboard/api/session`` ``{"key": "..."}`` or ``{"user": "...", "password": "..."}``: sign in
+  (sets the session cookie; answers
   :class:`~omnirouter.dashboard.sessions.SignedIn`; failures are throttled per address, ``throttle.py``);
   ``GET``: the current session; ``DELETE``: sign out (CSRF token required).
 
@@ -62,9 +63,11 @@ def is_console_path(path: str) -> bool:
 
 
 class SignIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """``POST /dashboard/api/session``."""
+    """``POST /dashboard/api/session``: a key, or a user's name and password."""
 
-    key: str
+    key: str | None = None
+    user: str | None = None
+    password: str | None = None
 
 
 class ConsoleApp:
@@ -129,9 +132,12 @@ class ConsoleApp:
             _same_origin(scope)
             address = client_address(scope) or ""
             self.throttle.check(address)
-            key = await _read_key(scope, receive)
+            body = await _read_sign_in(scope, receive)
             try:
-                token, signed_in = await self.sessions.sign_in(scope, key)
+                if body.key is not None:
+                    token, signed_in = await self.sessions.sign_in(scope, body.key)
+                else:
+                    token, signed_in = await self.sessions.sign_in_user(body.user or "", body.password or "")
             except GatewayError as error:
                 if error.status == 401:
                     self.throttle.failed(address)
@@ -171,20 +177,32 @@ def _same_origin(scope: Scope) -> None:
         raise GatewayError(ErrorKind.PERMISSION, "Cross-site requests to the console are refused.", code="cross_site")
 
 
-async def _read_key(scope: Scope, receive: Receive) -> str:
+_SEND_AS_JSON = 'Send the key as JSON: {"key": "..."}, or a user\'s {"user": "...", "password": "..."}.'
+
+
+async def _read_sign_in(scope: Scope, receive: Receive) -> SignIn:
+    """The sign-in body: a non-empty ``key`` (stripped), or a ``user`` name (stripped) and a ``password``."""
     content_type = (header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
     if content_type != b"application/json":
-        raise GatewayError(ErrorKind.INVALID_REQUEST, 'Send the key as JSON: {"key": "..."}.', code="invalid_body")
+        raise GatewayError(ErrorKind.INVALID_REQUEST, _SEND_AS_JSON, code="invalid_body")
     raw = await read_body(receive, _MAX_BODY, scope)
     try:
-        key = msgspec.json.decode(raw, type=SignIn).key.strip()
+        body = msgspec.json.decode(raw, type=SignIn)
     except (msgspec.ValidationError, msgspec.DecodeError):
+        raise GatewayError(ErrorKind.INVALID_REQUEST, _SEND_AS_JSON, code="invalid_body") from None
+    if body.key is not None and (body.user is not None or body.password is not None):
         raise GatewayError(
-            ErrorKind.INVALID_REQUEST, 'Send the key as JSON: {"key": "..."}.', code="invalid_body"
-        ) from None
+            ErrorKind.INVALID_REQUEST, "Send a key or a user and password, not both.", code="invalid_body"
+        )
+    if body.user is not None or body.password is not None:
+        user = (body.user or "").strip()
+        if not user or not body.password:
+            raise GatewayError(ErrorKind.INVALID_REQUEST, "Enter a user name and a password.", code="missing_password")
+        return SignIn(user=user, password=body.password)
+    key = (body.key or "").strip()
     if not key:
         raise GatewayError(ErrorKind.INVALID_REQUEST, "Enter a key.", code="missing_key")
-    return key
+    return SignIn(key=key)
 
 
 def _error_body(error: GatewayError) -> bytes:

@@ -1,6 +1,7 @@
 """Console sign-in: a session cookie in place of a key, for the admin API and the key holder's routes.
 
-The sign-in form takes a key once (``POST /dashboard/api/session``); the browser then holds only an
+The sign-in form takes a key once, or a user's name and password (``POST /dashboard/api/session``;
+``accounts.verify_user_password``); the browser then holds only an
 HttpOnly, SameSite=Strict cookie (``Secure`` and ``__Host-`` named over HTTPS) with 256 random bits,
 whose SHA-256 names a row of ``console_sessions`` (``storage/console_sessions.py``), so every worker
 and replica knows it, it expires, and signing out deletes it.  The key is never written to the cookie,
@@ -9,7 +10,9 @@ the page or the URL.
 The route table's guards for ``Auth.ADMIN_KEY`` and ``Auth.KEY_HOLDER`` are wrapped
 (:meth:`ConsoleSessions.admin_guard`, :meth:`ConsoleSessions.key_holder_guard`): a request that carries a
 key is checked as before; one that carries only the cookie is checked against its session: an admin
-session for admin routes, a client-key session for the key holder's routes (never the other way), and
+session for admin routes, a client-key session for the key holder's routes (never the other way), a
+user's session for the user's routes (:meth:`ConsoleSessions.user_guard`) and for the key holder's routes of
+one of its own keys, named by ``?key_id=`` (never another user's key, never an admin route), and
 every state change (any method but GET / HEAD / OPTIONS) must send the session's CSRF token in
 ``X-CSRF-Token`` (a synchronizer token: an HMAC of the session token under the gateway's shared secret,
 handed to the page in the sign-in answer and by ``GET /dashboard/api/session``, kept in memory only).
@@ -23,10 +26,11 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import msgspec
 
-from omnirouter.accounts import check_access
+from omnirouter.accounts import check_access, verify_user_password
 from omnirouter.accounts.auth import extract_client_key
 from omnirouter.gateway import Gateway
 from omnirouter.http.asgi import Scope, header
@@ -39,8 +43,10 @@ from omnirouter.storage.console_sessions import (
     find_console_session,
     insert_console_session,
 )
+from omnirouter.storage.keys_repo import user_key_hash
+from omnirouter.storage.users_repo import password_state
 
-__all__ = ["COOKIE", "CSRF_HEADER", "SAFE_METHODS", "SESSION_TTL", "ConsoleSessions", "SignedIn"]
+__all__ = ["COOKIE", "CSRF_HEADER", "SAFE_METHODS", "SESSION_TTL", "ConsoleSessions", "ConsoleUser", "SignedIn"]
 
 COOKIE = "omnirouter_console"
 SECURE_COOKIE = "__Host-omnirouter_console"
@@ -49,16 +55,35 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_TTL = timedelta(hours=12)
 ADMIN = "admin"
 KEY = "key"
+USER = "user"
 
 
 class SignedIn(msgspec.Struct, kw_only=True):
     """What the page learns of its session: who, until when, and the CSRF token for state changes."""
 
-    kind: str  # admin | key
+    kind: str  # admin | key | user
     name: str
     key_id: int | None
     expires_at: datetime
     csrf_token: str
+    user_id: int | None = None
+
+
+class ConsoleUser(msgspec.Struct, frozen=True, kw_only=True):
+    """A user signed in with a password: what the user's routes get as ``scope["auth"]``."""
+
+    id: int
+    name: str
+
+
+def _user_credential(user_id: int, password_hash: str) -> str:
+    """A user session's credential: the user id and a digest of the password hash it signed in against, so a
+    changed (or removed) password ends the session."""
+    return f"{user_id}:{_digest(password_hash)}"
+
+
+def _bad_password() -> GatewayError:
+    return GatewayError(ErrorKind.AUTHENTICATION, "That user name and password do not match.", code="invalid_password")
 
 
 def _digest(value: str) -> str:
@@ -122,6 +147,24 @@ class ConsoleSessions:
         """Open a session for ``key`` (the admin key or an active client key): the cookie token and the
         page's view of it; a 401 for any other key, a 403 for a client key refused at this address."""
         kind, name, key_id, credential = self._credential(scope, key)
+        return await self._open(kind, name, key_id, credential)
+
+    async def sign_in_user(self, name: str, password: str) -> tuple[str, SignedIn]:
+        """Open a session for the active user ``name`` whose password is ``password``; a 401 otherwise
+        (the same answer, in about the same time, whatever the reason)."""
+        signed = await verify_user_password(self.gateway.db, name, password)
+        if signed is None:
+            raise _bad_password()
+        async with self.gateway.db.engine.connect() as conn:
+            state = await password_state(conn, signed.user.id)
+        if state is None or state[2] is None:  # removed between the check and now
+            raise _bad_password()
+        credential = _user_credential(signed.user.id, state[2])
+        token, opened = await self._open(USER, signed.user.name, None, credential)
+        opened.user_id = signed.user.id
+        return token, opened
+
+    async def _open(self, kind: str, name: str, key_id: int | None, credential: str) -> tuple[str, SignedIn]:
         token = secrets.token_urlsafe(32)
         now = self._now()
         session = ConsoleSession(
@@ -170,6 +213,11 @@ class ConsoleSessions:
         if session.kind == ADMIN:
             self._admin_valid(session)
             return self._signed_in(session, "admin", token)
+        if session.kind == USER:
+            user = await self._user_valid(session)
+            signed_in = self._signed_in(session, user.name, token)
+            signed_in.user_id = user.id
+            return signed_in
         record = self._key_valid(scope, session)
         return self._signed_in(session, record.name, token)
 
@@ -206,13 +254,44 @@ class ConsoleSessions:
 
         return guard
 
+    def user_guard(self) -> Guard:
+        """The user's routes: only a user's session (a key, a key's or the admin's session is a 401)."""
+
+        def guard(scope: Scope) -> object:
+            token = cookie_value(scope)
+            if token is None:
+                raise GatewayError(
+                    ErrorKind.AUTHENTICATION,
+                    "Sign in to the console with a user name and password first.",
+                    code="not_signed_in",
+                )
+            return self._user_session(scope, token)
+
+        return guard
+
+    def _user_session(self, scope: Scope, token: str) -> Awaitable[ConsoleUser]:
+        async def checked() -> ConsoleUser:
+            session = await self._session(token)
+            if session.kind != USER:
+                raise GatewayError(
+                    ErrorKind.AUTHENTICATION,
+                    "This console session is not a user's; sign in with a user name and password.",
+                    code="not_user_session",
+                )
+            user = await self._user_valid(session)
+            if scope["method"] not in SAFE_METHODS:
+                self._check_csrf(scope, token)
+            return user
+
+        return checked()
+
     def _admin_session(self, scope: Scope, token: str) -> Awaitable[None]:
         async def checked() -> None:
             session = await self._session(token)
             if session.kind != ADMIN:
                 raise GatewayError(
                     ErrorKind.PERMISSION,
-                    "This console session belongs to a client key; the admin API needs the admin key.",
+                    "This console session is not the admin's; the admin API needs the admin key.",
                     code="not_admin_session",
                     status=403,
                 )
@@ -225,13 +304,16 @@ class ConsoleSessions:
     def _key_session(self, scope: Scope, token: str) -> Awaitable[KeyRecord]:
         async def checked() -> KeyRecord:
             session = await self._session(token)
-            if session.kind != KEY:
+            if session.kind == USER:
+                record = await self._user_key(scope, await self._user_valid(session))
+            elif session.kind != KEY:
                 raise GatewayError(
                     ErrorKind.AUTHENTICATION,
                     "This console session is the admin's; a key holder's routes need a client key.",
                     code="not_key_session",
                 )
-            record = self._key_valid(scope, session)
+            else:
+                record = self._key_valid(scope, session)
             if scope["method"] not in SAFE_METHODS:
                 self._check_csrf(scope, token)
             return record
@@ -255,6 +337,50 @@ class ConsoleSessions:
         record = self.gateway.auth.by_hash(session.credential)
         if record is None:
             raise _ended()
+        check_access(msgspec.structs.replace(record, models=None), scope, "")
+        return record
+
+    async def _user_valid(self, session: ConsoleSession) -> ConsoleUser:
+        """The user the session was opened for is still active, with the password it signed in with."""
+        user_id = int(session.credential.partition(":")[0])
+        async with self.gateway.db.engine.connect() as conn:
+            state = await password_state(conn, user_id)
+        if state is None:
+            raise _ended()
+        name, status, password_hash = state
+        if status != "active" or password_hash is None:
+            raise _ended()
+        if not hmac.compare_digest(session.credential, _user_credential(user_id, password_hash)):
+            raise _ended()
+        return ConsoleUser(id=user_id, name=name)
+
+    async def _user_key(self, scope: Scope, user: ConsoleUser) -> KeyRecord:
+        """The active key of ``user`` that the request names with ``?key_id=`` (a user's session sees its own
+        keys only: another user's key is a 404, as if it did not exist)."""
+        raw: bytes = scope.get("query_string", b"")
+        value = dict(parse_qsl(raw.decode("latin-1"))).get("key_id", "")
+        if not (value.isascii() and value.isdigit() and 0 < int(value) < 2**63):
+            raise GatewayError(
+                ErrorKind.INVALID_REQUEST,
+                "Name one of your keys: ?key_id=N (GET /v1/user/keys lists them).",
+                code="key_id_required",
+                param="key_id",
+            )
+        async with self.gateway.db.engine.connect() as conn:
+            key_hash = await user_key_hash(conn, int(value), user.id)
+        if key_hash is None:
+            raise GatewayError(
+                ErrorKind.NOT_FOUND, f"You have no key with id {value}.", code="key_not_found", param="key_id"
+            )
+        record = self.gateway.auth.by_hash(key_hash)
+        if record is None:
+            raise GatewayError(
+                ErrorKind.PERMISSION,
+                f"The key {value} is not active (disabled or revoked).",
+                code="key_inactive",
+                param="key_id",
+                status=403,
+            )
         check_access(msgspec.structs.replace(record, models=None), scope, "")
         return record
 

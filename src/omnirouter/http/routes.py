@@ -85,6 +85,7 @@ class Auth(enum.StrEnum):
     CLIENT_KEY = "client_key"  # any valid client key
     KEY_HOLDER = "key_holder"  # a client key about itself: its expiry and IP allow-list apply too
     ADMIN_KEY = "admin_key"  # the admin key (Authorization: Bearer)
+    USER_SESSION = "user_session"  # a user signed in to the console with a name and password (its cookie)
 
 
 class RouteKind(enum.StrEnum):

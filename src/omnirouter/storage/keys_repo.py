@@ -44,6 +44,7 @@ __all__ = [
     "revoke_key",
     "rotate_key",
     "update_key",
+    "user_key_hash",
 ]
 
 KeyName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -225,6 +226,14 @@ async def list_keys(
     if status is not None:
         stmt = stmt.where(table.c.status == status)
     return [key_view(row, owned) for row in await conn.execute(stmt)]
+
+
+async def user_key_hash(conn: AsyncConnection, key_id: int, user_id: int) -> str | None:
+    """The stored hash of key ``key_id`` if it belongs to user ``user_id`` (a user's console session), else ``None``."""
+    table = api_keys_table
+    stmt = select(table.c.key_hash).where(table.c.id == key_id, table.c.user_id == user_id)
+    found = (await conn.execute(stmt)).scalar()
+    return None if found is None else str(found)
 
 
 async def _record_quota_set(conn: AsyncConnection, key_id: int, old: int | None, new: int | None, actor: str) -> None:

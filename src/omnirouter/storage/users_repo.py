@@ -30,6 +30,7 @@ __all__ = [
     "disabled_user_ids",
     "get_user",
     "list_users",
+    "password_state",
     "require_user",
     "update_user",
     "user_by_name",
@@ -187,3 +188,11 @@ async def require_user(conn: AsyncConnection, user_id: int, field: str = "user_i
     found = (await conn.execute(select(users_table.c.id).where(users_table.c.id == user_id))).scalar()
     if found is None:
         raise Invalid(f"'{field}': no user with id {user_id}.", code="unknown_user", param=field)
+
+
+async def password_state(conn: AsyncConnection, user_id: int) -> tuple[str, str, str | None] | None:
+    """``(name, status, password_hash)`` of a user (what a console session checks), or ``None``."""
+    table = users_table
+    stmt = select(table.c.name, table.c.status, table.c.password_hash).where(table.c.id == user_id)
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else (str(row.name), str(row.status), row.password_hash)

@@ -21,6 +21,7 @@ from omnirouter.storage.tasks_repo import count_tasks
 __all__ = [
     "GROUP_BY",
     "GroupBy",
+    "KeyActivity",
     "LedgerDetail",
     "LedgerEntry",
     "LedgerPage",
@@ -30,6 +31,7 @@ __all__ = [
     "UsageTotals",
     "conditions",
     "daily_model_costs",
+    "key_activity",
     "ledger_entry",
     "ledger_page",
     "usage_report",
@@ -346,3 +348,28 @@ async def ledger_entry(conn: AsyncConnection, record_id: int) -> LedgerDetail | 
         return None
     log = orjson.loads(row.attempt_log) if row.attempt_log else None
     return LedgerDetail(**msgspec.structs.asdict(_entry(row)), attempt_log=log if isinstance(log, list) else None)
+
+
+class KeyActivity(msgspec.Struct, kw_only=True):
+    """A key's requests in the ledger: how many, how many failed (status 400 or more), and the latest's time."""
+
+    requests: int
+    errors: int
+    last_request_at: datetime | None
+
+
+async def key_activity(conn: AsyncConnection, key_ids: list[int]) -> dict[int, KeyActivity]:
+    """Each key's :class:`KeyActivity` over its whole ledger (keys without a request are absent)."""
+    if not key_ids:
+        return {}
+    table = usage_records_table
+    errors = func.coalesce(func.sum(case((table.c.status_code >= 400, 1), else_=0)), 0)
+    stmt = (
+        select(table.c.key_id, func.count(), errors, func.max(table.c.created_at))
+        .where(table.c.key_id.in_(key_ids))
+        .group_by(table.c.key_id)
+    )
+    return {
+        int(key_id): KeyActivity(requests=int(count), errors=int(failed), last_request_at=as_utc(last))
+        for key_id, count, failed, last in await conn.execute(stmt)
+    }

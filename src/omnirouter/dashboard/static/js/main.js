@@ -6,20 +6,29 @@ import { channelsPage } from './pages/channels.js';
 import { keysPage } from './pages/keys.js';
 import { logsPage } from './pages/logs.js';
 import { portalPage } from './pages/portal.js';
+import { usersPage } from './pages/users.js';
+import { groupsPage } from './pages/groups.js';
+import { codesPage } from './pages/codes.js';
+import { accountPage } from './pages/account.js';
 
 const ADMIN_PAGES = [
   ['overview', 'Overview', overviewPage],
   ['channels', 'Channels', channelsPage],
   ['keys', 'Keys', keysPage],
+  ['users', 'Users', usersPage],
+  ['groups', 'Groups', groupsPage],
+  ['codes', 'Codes', codesPage],
   ['logs', 'Logs', logsPage],
 ];
 const KEY_PAGES = [['portal', 'My usage', portalPage]];
+const USER_PAGES = [['account', 'My keys', accountPage]];
 
 let session = null;
 const $ = (id) => document.getElementById(id);
 
 function pages() {
-  return session?.kind === 'admin' ? ADMIN_PAGES : KEY_PAGES;
+  if (session?.kind === 'admin') return ADMIN_PAGES;
+  return session?.kind === 'user' ? USER_PAGES : KEY_PAGES;
 }
 
 function showSignIn(message) {
@@ -31,6 +40,7 @@ function showSignIn(message) {
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message || '';
   $('key').value = '';
+  $('user').value = '';
   $('key').focus();
 }
 
@@ -40,7 +50,7 @@ function showConsole(signedIn) {
   $('sign-in').hidden = true;
   $('bar').hidden = false;
   $('page').hidden = false;
-  $('who').textContent = signedIn.kind === 'admin' ? 'admin' : `key: ${signedIn.name}`;
+  $('who').textContent = signedIn.kind === 'admin' ? 'admin' : `${signedIn.kind}: ${signedIn.name}`;
   const nav = clear($('nav'));
   for (const [slug, title] of pages()) nav.append(h('a', { href: `#/${slug}`, 'data-page': slug, text: title }));
   route();
@@ -66,11 +76,12 @@ async function route() {
 async function signIn(event) {
   event.preventDefault();
   const field = $('key');
-  const key = field.value;
-  field.value = ''; // the key leaves the page at once: it is sent once and kept nowhere
+  const secret = field.value;
+  field.value = ''; // the key (or password) leaves the page at once: it is sent once and kept nowhere
+  const user = $('user').value.trim();
   $('sign-in-error').textContent = '';
   try {
-    showConsole(await api('POST', '/dashboard/api/session', { key }));
+    showConsole(await api('POST', '/dashboard/api/session', user ? { user, password: secret } : { key: secret }));
   } catch (error) {
     showSignIn(error.message);
   }

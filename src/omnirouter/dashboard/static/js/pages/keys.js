@@ -1,13 +1,21 @@
-// Keys: every client key (config-file keys read-only), create with limits (the secret shown once), rotate, revoke.
+// Keys: every client key (config-file keys read-only), create with limits and an owner (the secret shown once),
+// rotate, revoke; a key's balance: top up and its credits history (POST /admin/keys/{id}/top-up, GET .../credits).
 import { api } from '../api.js';
 import { clear, h, list, numberOrNull, splitList, table, usd, when } from '../dom.js';
+import { balancePanel } from './balance.js';
 
 export async function keysPage(page) {
   const secretBox = h('div', { id: 'secret-box' });
   const listing = h('div', { id: 'key-list' });
+  const panel = h('div', { id: 'key-panel' });
   const error = h('p', { class: 'error', role: 'alert' });
+  const users = (await api('GET', '/admin/users')).data;
+  const owner = h('select', { name: 'user_id' }, h('option', { value: '', text: '— none —' }),
+    users.filter((u) => u.status === 'active').map((u) => h('option', { value: String(u.id), text: u.name })));
+  const names = new Map(users.map((u) => [u.id, u.name]));
   const form = h('form', { class: 'grid', id: 'create-key' },
     field('Name', 'name', { required: true }),
+    h('label', {}, 'User', owner),
     field('Quota (USD, empty: unlimited)', 'quota_usd', { type: 'number', step: 'any', min: '0' }),
     field('Requests per minute', 'rpm', { type: 'number', min: '1' }),
     field('Tokens per minute', 'tpm', { type: 'number', min: '1' }),
@@ -31,19 +39,20 @@ export async function keysPage(page) {
       if (items) body[name] = items;
     }
     if (v('group').trim()) body.group = v('group').trim();
+    if (v('user_id')) body.user_id = Number(v('user_id'));
     if (v('expires_at')) body.expires_at = new Date(v('expires_at')).toISOString();
     try {
       const created = await api('POST', '/admin/keys', body);
       form.reset();
       showSecret(secretBox, 'created', created);
-      await refresh(listing, secretBox, error);
+      await refresh(listing, secretBox, error, panel, names);
     } catch (e) {
       error.textContent = e.message;
     }
   });
   page.append(h('h1', { text: 'Keys' }), h('h2', { text: 'New key' }), form, error, secretBox,
-    h('h2', { text: 'All keys' }), listing);
-  await refresh(listing, secretBox, error);
+    h('h2', { text: 'All keys' }), listing, panel);
+  await refresh(listing, secretBox, error, panel, names);
 }
 
 function field(label, name, attrs = {}) {
@@ -61,21 +70,23 @@ function showSecret(box, what, key) {
     h('button', { type: 'button', class: 'secondary', text: 'Done', onclick: () => clear(box) })));
 }
 
-async function refresh(listing, secretBox, error) {
+async function refresh(listing, secretBox, error, panel, names) {
   const keys = (await api('GET', '/admin/keys')).data;
   const act = async (work) => {
     error.textContent = '';
     try {
       await work();
-      await refresh(listing, secretBox, error);
+      await refresh(listing, secretBox, error, panel, names);
     } catch (e) {
       error.textContent = e.message;
     }
   };
   const actions = (key) => {
-    if (key.source !== 'api') return h('span', { class: 'muted', text: 'config file' });
-    if (key.status === 'revoked') return h('span', { class: 'muted', text: 'revoked' });
-    return h('span', { class: 'actions' },
+    const balance = h('button', { type: 'button', class: 'secondary', text: 'Balance', onclick: () =>
+      balancePanel(panel, key, () => refresh(listing, secretBox, error, panel, names)) });
+    if (key.source !== 'api') return h('span', { class: 'actions' }, balance, h('span', { class: 'muted', text: 'config file' }));
+    if (key.status === 'revoked') return h('span', { class: 'actions' }, balance, h('span', { class: 'muted', text: 'revoked' }));
+    return h('span', { class: 'actions' }, balance,
       h('button', { type: 'button', class: 'secondary', text: 'Rotate', onclick: () => act(async () => {
         if (!confirm(`Give "${key.name}" a new secret? The old one stops working.`)) return;
         showSecret(secretBox, 'rotated', await api('POST', `/admin/keys/${key.id}/rotate`));
@@ -90,6 +101,7 @@ async function refresh(listing, secretBox, error) {
     ['Name', (k) => k.name],
     ['Prefix', (k) => k.prefix, { mono: true }],
     ['Status', (k) => k.status],
+    ['User', (k) => (k.user_id === null ? '—' : names.get(k.user_id) ?? `#${k.user_id}`)],
     ['Quota', (k) => (k.quota_usd === null ? 'unlimited' : usd(k.quota_usd)), { num: true }],
     ['Used', (k) => usd(k.used_usd), { num: true }],
     ['Remaining', (k) => (k.remaining_usd === null ? '—' : usd(k.remaining_usd)), { num: true }],
