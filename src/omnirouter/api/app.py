@@ -88,7 +88,7 @@ class GatewayApp:
         docs = Route("GET", "/openapi.json", self._openapi, CLIENT_ERRORS, "This document (OpenAPI 3.1): every "
                      "route but the admin API's", doc=RouteDoc(errors=(), tag="docs"))  # fmt: skip
         self.routes = RouteTable(
-            [*ClientRoutes(self.gateway).routes(), *key_self.routes(), docs, *admin.routes],
+            [*ClientRoutes(self.gateway, sessions.playground_key).routes(), *key_self.routes(), docs, *admin.routes],
             default=PUBLIC_AREA,
             areas=[ADMIN_AREA],
             guards={

@@ -6,12 +6,18 @@ import { channelsPage } from './pages/channels.js';
 import { keysPage } from './pages/keys.js';
 import { logsPage } from './pages/logs.js';
 import { portalPage } from './pages/portal.js';
+import { pricesPage } from './pages/prices.js';
+import { tasksPage } from './pages/tasks.js';
+import { playgroundPage } from './pages/playground.js';
 
 const ADMIN_PAGES = [
   ['overview', 'Overview', overviewPage],
   ['channels', 'Channels', channelsPage],
   ['keys', 'Keys', keysPage],
   ['logs', 'Logs', logsPage],
+  ['prices', 'Prices', pricesPage],
+  ['tasks', 'Tasks', tasksPage],
+  ['playground', 'Playground', playgroundPage],
 ];
 const KEY_PAGES = [['portal', 'My usage', portalPage]];
 
