@@ -87,10 +87,11 @@ async def test_prices_edit_add_delete_export_and_import(served: Any, page: Page,
     _, saved = await http.admin("GET", "/admin/prices/gpt-ui-model")
     assert (saved["input"], saved["output"], saved["cache_write_1h"], saved["per_call"]) == (2.0, 8.0, 4.5, 0.01)
     assert saved["above_tokens"] == 200_000 and (saved["above"]["input"], saved["above"]["output"]) == (4.0, 16.0)
+    await page.evaluate("document.getElementById('price-list').scrollLeft = 0")
+    await _shot(page, "prices", tmp_path)
     await row.locator("input[name=above]").fill("{not json")
     await row.get_by_role("button", name="Save").click()
     await expect(page.locator("#price-error")).to_have_text("above: not valid JSON.")
-    await _shot(page, "prices", tmp_path)
 
     # Export: a download of the whole table, equal to the admin API's.
     async with page.expect_download() as downloading:
