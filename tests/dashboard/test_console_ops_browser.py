@@ -1,8 +1,8 @@
 """The console's operations pages in a real browser (Playwright driving Debian's chromium): edit a price
 inline, add and delete one, export the table as a download and import it back (and a bad file, its rows
 named); force-poll a task to its end and open its signed result link, cancel another and see it refunded;
-run the playground in two protocols, streamed, and read the rendered answer and the raw wire events, the
-requests billed to the chosen key.
+run the playground in all four protocols, streamed, and read the rendered answer and the raw wire events,
+the requests billed to the chosen key.
 
 ``OMNIROUTER_SCREENSHOTS=1`` also writes each page's screenshot into docs/console/.
 """
@@ -202,7 +202,7 @@ async def test_tasks_force_poll_results_and_cancel(
     assert page.problems == []  # type: ignore[attr-defined]
 
 
-async def test_playground_streams_in_two_protocols_billed_to_the_chosen_key(
+async def test_playground_streams_in_every_protocol_billed_to_the_chosen_key(
     served: Any, page: Page, tmp_path: Path
 ) -> None:
     gateway, http, config = served
@@ -215,7 +215,13 @@ async def test_playground_streams_in_two_protocols_billed_to_the_chosen_key(
     await form.locator("select[name=key_id]").select_option(str(payer))
     await form.locator("input[name=model]").fill("gpt-4o-mini")
     answers = {}
-    for protocol, first_event in (("openai_chat", "data: {"), ("anthropic", "event: message_start")):
+    protocols = (  # the first and the last raw event each protocol's stream shows
+        ("openai_chat", "data: {", "data: [DONE]"),
+        ("anthropic", "event: message_start", "event: message_stop"),
+        ("openai_responses", "event: response.created", "event: response.completed"),
+        ("gemini", "data: {", '"finishReason"'),
+    )
+    for protocol, first_event, last_event in protocols:
         words = f"the {protocol} playground answers in pieces"
         await form.locator("select[name=protocol]").select_option(protocol)
         await form.locator("textarea[name=message]").fill(f'[[mock {{"text": "{words}", "chunks": 4}}]] hi')
@@ -228,11 +234,9 @@ async def test_playground_streams_in_two_protocols_billed_to_the_chosen_key(
         await expect(page.locator("#play-status")).to_contain_text("HTTP 200 · request ")
         status = await page.locator("#play-status").inner_text()
         answers[protocol] = status.rsplit(" ", 1)[1]
-        if protocol == "openai_chat":
-            await expect(raw.last).to_have_text("data: [DONE]")
-        else:
-            await expect(raw.last).to_contain_text("event: message_stop")
-    await _shot(page, "playground", tmp_path)
+        await expect(raw.last).to_contain_text(last_event)
+        if protocol == "anthropic":
+            await _shot(page, "playground", tmp_path)
 
     # A model that does not exist: the gateway's error, in the protocol's shape, shown.
     await form.locator("input[name=model]").fill("no-such-model")
@@ -241,14 +245,17 @@ async def test_playground_streams_in_two_protocols_billed_to_the_chosen_key(
 
     for _ in range(200):
         rows = (await ledger(config.database_url, payer))[before:]
-        if len(rows) >= 2:
+        if len(rows) >= 4:
             break
         await asyncio.sleep(0.05)
-    assert [row.request_id for row in rows[:2]] == [answers["openai_chat"], answers["anthropic"]]
-    assert [row.inbound_protocol for row in rows[:2]] == ["openai_chat", "anthropic"]
-    assert all(row.stream and row.status_code == 200 for row in rows[:2])
+    served_rows = rows[:4]
+    assert [row.request_id for row in served_rows] == [answers[protocol] for protocol, _, _ in protocols]
+    assert [row.inbound_protocol for row in served_rows] == [protocol for protocol, _, _ in protocols]
+    assert all(row.stream and row.status_code == 200 for row in served_rows)
     nano = {part: round(CHAT_PRICE[part] * 1000) for part in ("input", "output")}
-    assert all(r.cost_nano == r.input_tokens * nano["input"] + r.output_tokens * nano["output"] > 0 for r in rows[:2])
+    assert all(
+        r.cost_nano == r.input_tokens * nano["input"] + r.output_tokens * nano["output"] > 0 for r in served_rows
+    )
     await assert_books_balance(config.database_url, "payer")
     await _no_secret_in_browser(page, ADMIN_KEY, PAYER_KEY, CLIENT_KEY)
     assert page.problems == []  # type: ignore[attr-defined]
