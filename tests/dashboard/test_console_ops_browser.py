@@ -243,12 +243,28 @@ async def test_playground_streams_in_every_protocol_billed_to_the_chosen_key(
     await page.click("#play-send")
     await expect(page.locator("#play-error")).to_contain_text("no-such-model")
 
+    # Not streamed: one raw answer, its text rendered.
+    await form.locator("input[name=model]").fill("gpt-4o-mini")
+    await form.locator("input[name=stream]").uncheck()
+    await form.locator("select[name=protocol]").select_option("openai_responses")
+    await form.locator("textarea[name=message]").fill('[[mock {"text": "one whole answer"}]] hi')
+    await page.click("#play-send")
+    await expect(page.locator("#play-answer")).to_have_attribute("data-done", "true")
+    await expect(page.locator("#play-answer")).to_have_text("one whole answer")
+    await expect(page.locator("#play-raw pre.raw-event")).to_have_count(1)
+    whole = json.loads(await page.locator("#play-raw pre.raw-event").inner_text())
+    assert whole["object"] == "response" and whole["status"] == "completed"
+    plain_id = await page.locator("#play-request").inner_text()
+
     for _ in range(200):
         rows = (await ledger(config.database_url, payer))[before:]
-        if len(rows) >= 4:
+        if len(rows) >= 6:
             break
         await asyncio.sleep(0.05)
     served_rows = rows[:4]
+    [plain] = [row for row in rows if row.request_id == plain_id]
+    assert not plain.stream and plain.status_code == 200 and plain.inbound_protocol == "openai_responses"
+    assert [row.status_code for row in rows if row.model == "no-such-model"] == [404]
     assert [row.request_id for row in served_rows] == [answers[protocol] for protocol, _, _ in protocols]
     assert [row.inbound_protocol for row in served_rows] == [protocol for protocol, _, _ in protocols]
     assert all(row.stream and row.status_code == 200 for row in served_rows)
@@ -257,5 +273,9 @@ async def test_playground_streams_in_every_protocol_billed_to_the_chosen_key(
         r.cost_nano == r.input_tokens * nano["input"] + r.output_tokens * nano["output"] > 0 for r in served_rows
     )
     await assert_books_balance(config.database_url, "payer")
+    # The request id links to the request in the logs.
+    await page.click("#play-request")
+    await expect(page.locator("#ledger")).to_have_attribute("data-count", "1")
+    await expect(page.locator("#ledger")).to_contain_text(plain_id)
     await _no_secret_in_browser(page, ADMIN_KEY, PAYER_KEY, CLIENT_KEY)
     assert page.problems == []  # type: ignore[attr-defined]

@@ -116,7 +116,11 @@ export async function playgroundPage(page) {
           if (piece) answer.textContent += piece;
         });
       }
-      status.textContent = `HTTP ${response.status}` + (requestId ? ` · request ${requestId}` : '');
+      clear(status).append(`HTTP ${response.status}`);
+      if (requestId) {
+        status.append(' · request ', h('a', { href: `#/logs?request_id=${encodeURIComponent(requestId)}`,
+          id: 'play-request', text: requestId }));
+      }
       answer.dataset.done = 'true';
     } catch (e) {
       error.textContent = e.message;
