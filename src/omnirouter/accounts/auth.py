@@ -59,6 +59,10 @@ class Authenticator:
         """The active key whose stored hash is ``key_hash`` (a console session holds the hash, never the key)."""
         return self._keys.get(key_hash)
 
+    def by_id(self, key_id: int) -> KeyRecord | None:
+        """The active key with id ``key_id`` (a scan: for the console's playground, not the hot path)."""
+        return next((record for record in self._keys.values() if record.id == key_id), None)
+
     def authenticate(self, scope: Scope) -> KeyRecord:
         """The record of the presented key, or a 401 error."""
         key = extract_client_key(scope)

@@ -7,6 +7,7 @@ the rest (``docs/accounts.md``: "Config file and API objects").
 from __future__ import annotations
 
 from omnirouter.api.admin_common import AdminContext, AdminRequest, QueryParam, Reply, admin_route, listing
+from omnirouter.api.admin_price_table import price_table_routes
 from omnirouter.config.schema import ChannelConfig
 from omnirouter.http.routes import Route
 from omnirouter.storage import channels_repo, groups_repo, prices_repo
@@ -137,4 +138,4 @@ def channel_routes(ctx: AdminContext) -> list[Route]:
 
 def catalog_routes(ctx: AdminContext) -> list[Route]:
     """Groups, prices and channels."""
-    return [*group_routes(ctx), *price_routes(ctx), *channel_routes(ctx)]
+    return [*group_routes(ctx), *price_routes(ctx), *price_table_routes(ctx), *channel_routes(ctx)]

@@ -1,7 +1,7 @@
 """Every admin route, for the app's one route table, and how the ``/admin/`` area answers a miss.
 
 The resources live in ``admin_keys`` (users, keys), ``admin_credits`` (top-ups, credits, redemption codes),
-``admin_catalog`` (groups, prices, channels),
+``admin_catalog`` (groups, prices, channels; the price table's export and import in ``admin_price_table``),
 ``admin_usage`` (usage, ledger, dead letters), ``admin_tasks`` (asynchronous tasks) and ``admin`` (channel
 health and probes); each builds its routes with ``admin_common.admin_route``.  Every one needs the admin
 key (``AdminAPI.check``, the table's guard for ``Auth.ADMIN_KEY``), and so does a miss under ``/admin/``:

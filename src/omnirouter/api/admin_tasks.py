@@ -3,20 +3,26 @@ by state (``/admin/tasks/summary``), force a poll now, cancel and refund.
 
 The admin sees what clients never do: the channel, the vendor's task id, the schedule, poll errors and
 the money (USD).  Vendor URLs of results are not shown (they are kept only until stored); stored outputs
-are listed by kind and blob name.  Times are unix seconds, as the engine keeps them.
+are listed by kind and blob name, each with ``url``: a signed, expiring gateway URL of its bytes (as the
+client's answers give them, on the origin the admin reached).  Times are unix seconds, as the engine keeps them.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
 
 from omnirouter.api.admin_common import AdminContext, AdminRequest, QueryParam, Reply, admin_route, refusal
+from omnirouter.api.task_common import URL_LIFETIME, content_path, origin, variant_of
+from omnirouter.http.asgi import Scope
 from omnirouter.http.routes import Route
+from omnirouter.http.signed_urls import signed_url
 from omnirouter.ir.task import TaskStatus
 from omnirouter.storage.tasks_repo import LIVE, count_overdue, count_tasks, move_task
-from omnirouter.tasks import TaskRecord
+from omnirouter.tasks import StoredOutput, TaskRecord
 
 __all__ = ["TaskAdminView", "TaskCounts", "TaskPage", "admin_task_view", "task_routes"]
 
@@ -33,6 +39,7 @@ class StoredOutputView(msgspec.Struct, kw_only=True):
     kind: str
     name: str
     mime: str | None = None
+    url: str | None = None  # a signed gateway URL of its bytes (the admin API's answers; not the CLI's)
 
 
 class TaskAdminView(msgspec.Struct, kw_only=True):
@@ -91,9 +98,17 @@ class TaskCounts(msgspec.Struct, kw_only=True):
     most_overdue_seconds: float | None
 
 
-def admin_task_view(record: TaskRecord) -> TaskAdminView:
-    """``record`` for the admin API and the CLI."""
+OutputUrl = Callable[[TaskRecord, StoredOutput], str]
+
+
+def admin_task_view(record: TaskRecord, output_url: OutputUrl | None = None) -> TaskAdminView:
+    """``record`` for the admin API and the CLI; ``output_url`` links each stored output."""
     summary = record.summary
+
+    def output(o: StoredOutput) -> StoredOutputView:
+        url = output_url(record, o) if output_url is not None else None
+        return StoredOutputView(kind=o.kind, name=o.name, mime=o.mime, url=url)
+
     return TaskAdminView(
         id=record.id,
         kind=record.kind.value,
@@ -116,7 +131,7 @@ def admin_task_view(record: TaskRecord) -> TaskAdminView:
         failure=summary.failure,
         failure_code=summary.failure_code,
         vendor_status=summary.vendor_status,
-        outputs=[StoredOutputView(kind=o.kind, name=o.name, mime=o.mime) for o in summary.stored],
+        outputs=[output(o) for o in summary.stored],
         next_poll_at=record.next_poll_at,
         lease_owner=record.lease_owner,
         lease_until=record.lease_until,
@@ -126,6 +141,16 @@ def admin_task_view(record: TaskRecord) -> TaskAdminView:
         finished_at=record.finished_at,
         deleted_at=record.deleted_at,
     )
+
+
+def signed_links(scope: Scope, secret: bytes, clock: Callable[[], float] = time.time) -> OutputUrl:
+    """Signed gateway URLs of stored outputs, valid for ``URL_LIFETIME``, on the origin ``scope`` reached."""
+    base, expires = origin(scope), int(clock()) + URL_LIFETIME
+
+    def url(task: TaskRecord, stored: StoredOutput) -> str:
+        return base + signed_url(content_path(task.id), expires, secret, {"variant": variant_of(stored)})
+
+    return url
 
 
 def _filters(req: AdminRequest) -> dict[str, Any]:
@@ -167,7 +192,8 @@ def task_routes(ctx: AdminContext) -> list[Route]:
         limit = req.integer("limit", default=50, low=1, high=MAX_TASK_PAGE) or 50
         records = await engine.list(status=_statuses(req), after=req.text("after"), limit=limit + 1,
                                     include_deleted=True, **_filters(req))  # fmt: skip
-        page = [admin_task_view(record) for record in records[:limit]]
+        links = signed_links(req.scope, ctx.gateway.url_secret)
+        page = [admin_task_view(record, links) for record in records[:limit]]
         return 200, TaskPage(object="list", data=page, next_after=page[-1].id if len(records) > limit else None)
 
     async def summary(req: AdminRequest) -> Reply:
@@ -182,7 +208,7 @@ def task_routes(ctx: AdminContext) -> list[Route]:
                                overdue=overdue, overdue_after=after, most_overdue_seconds=most)  # fmt: skip
 
     async def one(req: AdminRequest) -> Reply:
-        return 200, admin_task_view(await found(req))
+        return 200, admin_task_view(await found(req), signed_links(req.scope, ctx.gateway.url_secret))
 
     async def poll_now(req: AdminRequest) -> Reply:
         record = await found(req)
@@ -192,14 +218,15 @@ def task_routes(ctx: AdminContext) -> list[Route]:
         async with ctx.gateway.db.engine.begin() as conn:
             await move_task(conn, record.id, {"next_poll_at": engine.clock()}, statuses=LIVE)
         ctx.gateway.task_poller.poke()
-        return 202, admin_task_view(await engine.load(record.id) or record)
+        links = signed_links(req.scope, ctx.gateway.url_secret)
+        return 202, admin_task_view(await engine.load(record.id) or record, links)
 
     async def cancel(req: AdminRequest) -> Reply:
         record = await found(req)
         if record.status.terminal:
             raise refusal(409, f"Task {record.id!r} is already {record.status.value}.", "task_finished")
         cancelled = await engine.cancel(record.id)
-        return 200, admin_task_view(cancelled or record)
+        return 200, admin_task_view(cancelled or record, signed_links(req.scope, ctx.gateway.url_secret))
 
     filters = (
         QueryParam("status", "only tasks in these states (comma-separated)", enum=_STATUSES),

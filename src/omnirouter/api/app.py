@@ -92,7 +92,7 @@ class GatewayApp:
         metrics = MetricsEndpoint(self.gateway).route()
         self.routes = RouteTable(
             [
-                *ClientRoutes(self.gateway).routes(),
+                *ClientRoutes(self.gateway, sessions.playground_key).routes(),
                 *key_self.routes(),
                 *UserSelfAPI(self.gateway).routes(),
                 docs,

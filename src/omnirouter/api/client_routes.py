@@ -26,7 +26,7 @@ from omnirouter.api.errors import (
     RESPONSES_ERRORS,
     client_protocol,
 )
-from omnirouter.api.lifecycle import serve
+from omnirouter.api.lifecycle import ConsoleAuth, serve
 from omnirouter.api.media import embedding_routes
 from omnirouter.api.media_images import image_routes
 from omnirouter.api.media_rerank import rerank_routes
@@ -71,8 +71,9 @@ _HEALTH = {demo: msgspec.json.encode(Health("ok", demo)) for demo in (False, Tru
 class ClientRoutes:
     """The client routes of one worker."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, console: ConsoleAuth | None = None) -> None:
         self.gateway = gateway
+        self.console = console  # the console playground's sessions, on the chat routes only
 
     def routes(self) -> list[Route]:
         """Every client route (the key holders' own are ``key_self.py``'s)."""
@@ -140,10 +141,10 @@ class ClientRoutes:
         return routes
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await serve(self.gateway, chat_operation(self.gateway, OPENAI_CHAT), scope, receive, send)
+        await serve(self.gateway, chat_operation(self.gateway, OPENAI_CHAT), scope, receive, send, self.console)
 
     async def messages(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await serve(self.gateway, chat_operation(self.gateway, ANTHROPIC), scope, receive, send)
+        await serve(self.gateway, chat_operation(self.gateway, ANTHROPIC), scope, receive, send, self.console)
 
     async def messages_count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         await handle_count_tokens(self.gateway, ANTHROPIC, scope, receive, send)
@@ -151,13 +152,13 @@ class ClientRoutes:
     async def responses(self, scope: Scope, receive: Receive, send: Send) -> None:
         conversation = ResponsesConversation(self.gateway.response_states)
         operation = chat_operation(self.gateway, OPENAI_RESPONSES, extension=conversation)
-        await serve(self.gateway, operation, scope, receive, send)
+        await serve(self.gateway, operation, scope, receive, send, self.console)
 
     async def generate_content(self, scope: Scope, receive: Receive, send: Send) -> None:
         model = unquote(scope[PATH_PARAMS]["model"])
         chat = chat_operation(self.gateway, GEMINI, path_model=model, path_stream=False)
         operation = GeminiGenerateOperation(chat, self.gateway.client, GeminiFraming.PLAIN)
-        await serve(self.gateway, operation, scope, receive, send)
+        await serve(self.gateway, operation, scope, receive, send, self.console)
 
     async def stream_generate_content(self, scope: Scope, receive: Receive, send: Send) -> None:
         model = unquote(scope[PATH_PARAMS]["model"])
@@ -172,7 +173,7 @@ class ClientRoutes:
         )
         framing = GeminiFraming.SSE if sse else GeminiFraming.ARRAY
         operation = GeminiGenerateOperation(chat, self.gateway.client, framing)
-        await serve(self.gateway, operation, scope, receive, send)
+        await serve(self.gateway, operation, scope, receive, send, self.console)
 
     async def gemini_count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         await handle_count_tokens(self.gateway, GEMINI, scope, receive, send)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Awaitable, Callable
 
 import orjson
 
@@ -33,17 +34,34 @@ from omnirouter.routing.executor import run_attempts
 from omnirouter.storage import KeyRecord
 from omnirouter.usage import UsageRecord, usage_columns
 
-__all__ = ["serve", "usage_record"]
+__all__ = ["ConsoleAuth", "serve", "usage_record"]
+
+ConsoleAuth = Callable[[Scope, GatewayError], Awaitable[KeyRecord]]
+"""For a request that carries no client key: the key a console playground request is billed to
+(``dashboard/sessions.py``: the admin session, its CSRF token and the key it chose), else raises the error."""
 
 
-async def serve(gateway: Gateway, operation: Operation, scope: Scope, receive: Receive, send: Send) -> None:
-    """Serve one request of ``operation`` from start to ledger row."""
+async def serve(
+    gateway: Gateway,
+    operation: Operation,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    console: ConsoleAuth | None = None,
+) -> None:
+    """Serve one request of ``operation`` from start to ledger row (``console``: the chat routes accept the
+    console's playground, asked only when the request carries no key)."""
     ctx = RequestContext(operation.protocol)
     key: KeyRecord | None = None
     lease: Lease | None = None
     reservation: Reservation | None = None
     try:
-        key = gateway.auth.authenticate(scope)
+        try:
+            key = gateway.auth.authenticate(scope)
+        except GatewayError as missing:
+            if console is None or missing.code != "missing_api_key":
+                raise
+            key = await console(scope, missing)
         ctx.key_id, ctx.key_name, ctx.user_id = key.id, key.name, key.user_id
         text = await read_body(receive, operation.body_limit or gateway.config.max_body_bytes, scope)
         inbound = await operation.read(text, key)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import logging
 import math
-from urllib.parse import urlsplit
 
 import msgspec
 import orjson
 
 from omnirouter.accounts.access import client_address
-from omnirouter.dashboard.sessions import ConsoleSessions
+from omnirouter.dashboard.sessions import ConsoleSessions, same_origin
 from omnirouter.dashboard.static_files import StaticFiles
 from omnirouter.dashboard.throttle import SignInThrottle
 from omnirouter.http.asgi import ClientDisconnected, Headers, Receive, Scope, Send, header, read_body, send_response
@@ -129,7 +128,7 @@ class ConsoleApp:
         if method == "GET":
             await self._json(send, 200, msgspec.json.encode(await self.sessions.current(scope)), [])
         elif method == "POST":
-            _same_origin(scope)
+            same_origin(scope)
             address = client_address(scope) or ""
             self.throttle.check(address)
             body = await _read_sign_in(scope, receive)
@@ -145,7 +144,7 @@ class ConsoleApp:
             cookie = (b"set-cookie", self.sessions.set_cookie(scope, token))
             await self._json(send, 200, msgspec.json.encode(signed_in), [cookie])
         elif method == "DELETE":
-            _same_origin(scope)
+            same_origin(scope)
             await self.sessions.sign_out(scope)
             cookie = (b"set-cookie", self.sessions.clear_cookie(scope))
             await self._json(send, 200, b'{"signed_out":true}', [cookie])
@@ -165,16 +164,6 @@ def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
         return False
     tags = [tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")]
     return etag in tags or b"*" in tags
-
-
-def _same_origin(scope: Scope) -> None:
-    """Refuse a sign-in or sign-out posted from another site (when the browser says where it came from)."""
-    origin = header(scope, b"origin")
-    if origin is None:
-        return
-    host = header(scope, b"host") or b""
-    if urlsplit(origin.decode("latin-1")).netloc.encode("latin-1").lower() != host.lower():
-        raise GatewayError(ErrorKind.PERMISSION, "Cross-site requests to the console are refused.", code="cross_site")
 
 
 _SEND_AS_JSON = 'Send the key as JSON: {"key": "..."}, or a user\'s {"user": "...", "password": "..."}.'

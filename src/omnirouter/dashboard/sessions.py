@@ -16,6 +16,11 @@ one of its own keys, named by ``?key_id=`` (never another user's key, never an a
 every state change (any method but GET / HEAD / OPTIONS) must send the session's CSRF token in
 ``X-CSRF-Token`` (a synchronizer token: an HMAC of the session token under the gateway's shared secret,
 handed to the page in the sign-in answer and by ``GET /dashboard/api/session``, kept in memory only).
+
+The playground (:meth:`ConsoleSessions.playground_key`): the chat routes accept an admin session in place
+of a client key only for a request that carries no key, names the key to bill in
+``X-Omnirouter-Console-Key`` (its id), sends the session's CSRF token, and, when the browser says where it
+came from, comes from the gateway's own origin.  The request is then served and billed as that key's.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
@@ -46,11 +51,22 @@ from omnirouter.storage.console_sessions import (
 from omnirouter.storage.keys_repo import user_key_hash
 from omnirouter.storage.users_repo import password_state
 
-__all__ = ["COOKIE", "CSRF_HEADER", "SAFE_METHODS", "SESSION_TTL", "ConsoleSessions", "ConsoleUser", "SignedIn"]
+__all__ = [
+    "COOKIE",
+    "CSRF_HEADER",
+    "PLAYGROUND_HEADER",
+    "SAFE_METHODS",
+    "SESSION_TTL",
+    "ConsoleSessions",
+    "ConsoleUser",
+    "SignedIn",
+    "same_origin",
+]
 
 COOKIE = "omnirouter_console"
 SECURE_COOKIE = "__Host-omnirouter_console"
 CSRF_HEADER = b"x-csrf-token"
+PLAYGROUND_HEADER = b"x-omnirouter-console-key"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_TTL = timedelta(hours=12)
 ADMIN = "admin"
@@ -106,6 +122,16 @@ def cookie_value(scope: Scope, names: tuple[str, ...] = (SECURE_COOKIE, COOKIE))
             if name in names and found:
                 return str(found)
     return None
+
+
+def same_origin(scope: Scope) -> None:
+    """Refuse a request posted from another site (when the browser says where it came from)."""
+    origin = header(scope, b"origin")
+    if origin is None:
+        return
+    host = header(scope, b"host") or b""
+    if urlsplit(origin.decode("latin-1")).netloc.encode("latin-1").lower() != host.lower():
+        raise GatewayError(ErrorKind.PERMISSION, "Cross-site requests to the console are refused.", code="cross_site")
 
 
 class ConsoleSessions:
@@ -319,6 +345,38 @@ class ConsoleSessions:
             return record
 
         return checked()
+
+    # -- the playground --------------------------------------------------------------------------------
+
+    async def playground_key(self, scope: Scope, missing: GatewayError) -> KeyRecord:
+        """The key a chat request from the console's playground is billed to: the request carries no key
+        (``missing`` is that 401) but an admin session's cookie, its CSRF token and the key's id in
+        ``X-Omnirouter-Console-Key``.  A request without that header is refused with ``missing``."""
+        chosen = header(scope, PLAYGROUND_HEADER)
+        token = cookie_value(scope)
+        if chosen is None or token is None:
+            raise missing
+        same_origin(scope)
+        session = await self._session(token)
+        if session.kind != ADMIN:
+            raise GatewayError(
+                ErrorKind.PERMISSION,
+                "Only the admin's console session may use the playground.",
+                code="not_admin_session",
+                status=403,
+            )
+        self._admin_valid(session)
+        self._check_csrf(scope, token)
+        text = chosen.decode("latin-1").strip()
+        record = self.gateway.auth.by_id(int(text)) if text.isascii() and text.isdigit() and len(text) < 19 else None
+        if record is None:
+            raise GatewayError(
+                ErrorKind.INVALID_REQUEST,
+                "X-Omnirouter-Console-Key must be the id of an active client key.",
+                code="console_key_not_found",
+                param="X-Omnirouter-Console-Key",
+            )
+        return record
 
     async def _session(self, token: str) -> ConsoleSession:
         async with self.gateway.db.engine.connect() as conn:

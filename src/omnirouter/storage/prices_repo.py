@@ -30,6 +30,7 @@ __all__ = [
     "delete_price",
     "get_price",
     "list_prices",
+    "put_price",
     "tiers_of",
     "tiers_text",
     "update_price",
@@ -256,3 +257,23 @@ async def delete_price(conn: AsyncConnection, model: str, channel: str, owned: C
     _refuse_config(view)
     await conn.execute(delete(prices_table).where(_where(model, channel)))
     return view
+
+
+async def put_price(conn: AsyncConnection, body: PriceCreate, owned: ConfigOwned) -> bool:
+    """Write ``body`` as the whole row of its model and channel (every amount it leaves out cleared):
+    ``True`` when the row is new.  A price the config file owns is a ``Conflict``."""
+    row = (await conn.execute(select(prices_table.c.source).where(_where(body.model, body.channel)))).first()
+    if _is_config(body.model, body.channel, row.source if row is not None else None, owned):
+        raise Conflict(
+            f"The price of {_label(body.model, body.channel)} comes from the config file; change it there.",
+            code="config_managed",
+            param="model",
+        )
+    values = {**msgspec.structs.asdict(body), "source": "api"}
+    values["per_image_tiers"] = tiers_text(body.per_image_tiers)
+    values["above"] = above_text(body.above)
+    if row is None:
+        await conn.execute(prices_table.insert().values(values))
+        return True
+    await conn.execute(update(prices_table).where(_where(body.model, body.channel)).values(values))
+    return False

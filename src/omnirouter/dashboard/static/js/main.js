@@ -10,6 +10,9 @@ import { usersPage } from './pages/users.js';
 import { groupsPage } from './pages/groups.js';
 import { codesPage } from './pages/codes.js';
 import { accountPage } from './pages/account.js';
+import { pricesPage } from './pages/prices.js';
+import { tasksPage } from './pages/tasks.js';
+import { playgroundPage } from './pages/playground.js';
 
 const ADMIN_PAGES = [
   ['overview', 'Overview', overviewPage],
@@ -19,6 +22,9 @@ const ADMIN_PAGES = [
   ['groups', 'Groups', groupsPage],
   ['codes', 'Codes', codesPage],
   ['logs', 'Logs', logsPage],
+  ['prices', 'Prices', pricesPage],
+  ['tasks', 'Tasks', tasksPage],
+  ['playground', 'Playground', playgroundPage],
 ];
 const KEY_PAGES = [['portal', 'My usage', portalPage]];
 const USER_PAGES = [['account', 'My keys', accountPage]];
