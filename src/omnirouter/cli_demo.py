@@ -16,6 +16,7 @@ import os
 import secrets
 import shlex
 import socket
+from typing import TYPE_CHECKING
 
 import msgspec
 import orjson
@@ -23,9 +24,11 @@ import orjson
 from omnirouter.api.app import GatewayApp
 from omnirouter.api.factory import CONFIG_ENV
 from omnirouter.config import ChannelConfig, GatewayConfig, PriceConfig, load_config
-from omnirouter.mock_upstream import MockUpstream
 from omnirouter.observability import configure_logging
 from omnirouter.providers import ProviderKind
+
+if TYPE_CHECKING:
+    from omnirouter.mock_upstream import MockUpstream
 
 __all__ = [
     "DEMO_FACTORY",
@@ -95,6 +98,10 @@ class DemoMock:
         self.sock.listen(1024)
         self.sock.setblocking(False)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        # Imported here: the mock (aiohttp's server, numpy, Pillow, PyAV) costs ~20 MB that a worker out of
+        # demo mode must not carry (``omnirouter serve`` imports this module to decide).
+        from omnirouter.mock_upstream import MockUpstream
+
         self.mock = MockUpstream(max_log=_MOCK_LOG)
 
     async def start(self) -> MockUpstream:
