@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import time
 from collections import Counter
@@ -295,3 +296,20 @@ async def test_docs_and_dashboard_name_exactly_the_exposed_metrics(metrics_gatew
     assert used <= allowed, used - allowed
     charted = {name.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count") for name in used}
     assert charted == table  # the dashboard charts every metric
+
+
+def test_observe_many_counts_exactly_as_observe_does_value_by_value() -> None:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from omnirouter.observability.metrics import DURATION_BUCKETS, observe_many
+
+    rng = random.Random(7)
+    values = [0.0, *DURATION_BUCKETS, 600.0001, 1e9, 0.05000001, *(rng.uniform(0, 700) for _ in range(500))]
+    one_by_one, at_once = CollectorRegistry(), CollectorRegistry()
+    a = Histogram("h", "h", ("p",), buckets=DURATION_BUCKETS, registry=one_by_one)
+    b = Histogram("h", "h", ("p",), buckets=DURATION_BUCKETS, registry=at_once)
+    for v in values:
+        a.labels("x").observe(v)
+    observe_many(b.labels("x"), values)
+    observe_many(b.labels("x"), [])
+    assert generate_latest(at_once) == generate_latest(one_by_one)
