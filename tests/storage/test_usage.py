@@ -20,6 +20,7 @@ from omnirouter.ir.usage import Usage
 from omnirouter.storage import Database, migrate, usage_records_table
 from omnirouter.usage import UsageRecord, UsageRecorder, recent_usage
 from omnirouter.usage.record import COLUMNS
+from omnirouter.usage.recorder import OBSERVE_SLICE
 from omnirouter.usage.writer import SQLITE_SLICE, UsageWriter
 from tests.helpers.postgres import reset_postgres
 
@@ -322,3 +323,19 @@ async def test_observer_gets_each_record_once_whether_or_not_the_database_takes_
     recorder.record(make_record(5))
     await recorder.close()
     assert sorted(seen) == ["req-0", "req-1", "req-2", "req-3", "req-5", "task_1"]  # retries are not seen twice
+
+
+async def test_observer_gets_a_big_tick_in_slices_each_record_once(db: Database) -> None:
+    slices: list[list[str]] = []
+
+    def observer(records: Sequence[UsageRecord]) -> None:
+        slices.append([record.request_id for record in records])
+
+    recorder = UsageRecorder(db, flush_interval=60, batch_size=10_000, observer=observer)
+    count = 2 * OBSERVE_SLICE + 7
+    for i in range(count):
+        recorder.record(make_record(i))
+    assert await recorder.flush() == count
+    assert [len(part) for part in slices] == [OBSERVE_SLICE, OBSERVE_SLICE, 7]
+    assert [rid for part in slices for rid in part] == [f"req-{i}" for i in range(count)]
+    await recorder.close()

@@ -168,36 +168,49 @@ class GatewayMetrics:
         self._latency_children: dict[tuple[str, str], tuple[Histogram, Histogram]] = {}
 
     def observe(self, records: Sequence[UsageRecord]) -> None:
-        """Count ``records`` (finished requests, each once): counters summed per label set first."""
-        requests: Tally[tuple[str, str, str, str]] = Tally()
+        """Count ``records`` (finished requests, each once): grouped by label set first, so the loop over the
+        records does one dict look-up each and every counter or histogram is updated once per set."""
+        groups: dict[tuple[str, str, str | None, int], list[UsageRecord]] = {}
+        for rec in records:
+            key = (rec.inbound_protocol, rec.model, rec.channel, rec.status_code)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [rec]
+            else:
+                group.append(rec)
         latencies: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
         tokens: Tally[tuple[str, str]] = Tally()
         cost: Tally[str] = Tally()
         errors: Tally[tuple[str, str]] = Tally()
-        for rec in records:
-            model = self._model_label(rec)
-            protocol = rec.inbound_protocol
-            requests[(protocol, model, rec.channel or "", str(rec.status_code))] += 1
-            seen = latencies.get((protocol, model))
-            if seen is None:
-                seen = latencies[(protocol, model)] = ([], [])
-            seen[0].append(max(rec.latency_ms, 0.0) / 1000.0)
-            if rec.ttfb_ms is not None:
-                seen[1].append(max(rec.ttfb_ms, 0.0) / 1000.0)
-            for kind, count in zip(
-                TOKEN_KINDS, (rec.input_tokens, rec.output_tokens, rec.cached_tokens, rec.reasoning_tokens), strict=True
-            ):
-                if count > 0:
-                    tokens[(model, kind)] += count
-            if rec.cost_nano > 0:
-                cost[model] += rec.cost_nano
-            if rec.attempt_log is not None and (rec.attempts > 1 or rec.error_kind is not None):
-                _count_upstream_errors(rec.attempt_log, errors)
-        for key, n in requests.items():
-            child = self._request_children.get(key)
+        for (protocol, name, channel, status), group in groups.items():
+            model = self._model_label(name, channel)
+            request_key = (protocol, model, channel or "", str(status))
+            child = self._request_children.get(request_key)
             if child is None:
-                child = self._request_children[key] = self.requests.labels(*key)
-            child.inc(n)
+                child = self._request_children[request_key] = self.requests.labels(*request_key)
+            child.inc(len(group))
+            durations, ttfbs = latencies.setdefault((protocol, model), ([], []))
+            durations.extend([max(r.latency_ms, 0.0) / 1000.0 for r in group])
+            ttfbs.extend([max(r.ttfb_ms, 0.0) / 1000.0 for r in group if r.ttfb_ms is not None])
+            for kind, counts in zip(
+                TOKEN_KINDS,
+                (
+                    [r.input_tokens for r in group],
+                    [r.output_tokens for r in group],
+                    [r.cached_tokens for r in group],
+                    [r.reasoning_tokens for r in group],
+                ),
+                strict=True,
+            ):
+                total = sum(n for n in counts if n > 0)
+                if total:
+                    tokens[(model, kind)] += total
+            nano = sum(r.cost_nano for r in group if r.cost_nano > 0)
+            if nano:
+                cost[model] += nano
+            for rec in group:
+                if rec.attempt_log is not None and (rec.attempts > 1 or rec.error_kind is not None):
+                    _count_upstream_errors(rec.attempt_log, errors)
         for (protocol, model), (durations, ttfbs) in latencies.items():
             duration, ttfb = self._latency(protocol, model)
             observe_many(duration, durations)
@@ -206,14 +219,13 @@ class GatewayMetrics:
             self.tokens.labels(model, kind).inc(n)
         for model, nano in cost.items():
             self.cost.labels(model).inc(nano / 1e9)
-        for (channel, kind), n in errors.items():
-            self.upstream_errors.labels(channel, kind).inc(n)
+        for (channel_name, kind), n in errors.items():
+            self.upstream_errors.labels(channel_name, kind).inc(n)
 
-    def _model_label(self, rec: UsageRecord) -> str:
-        model = rec.model
+    def _model_label(self, model: str, channel: str | None) -> str:
         if model in self._models:
             return model
-        if len(self._models) >= MAX_MODELS or not (rec.channel is not None or self._routable(model)):
+        if len(self._models) >= MAX_MODELS or not (channel is not None or self._routable(model)):
             return OTHER_MODEL
         self._models.add(model)
         return model

@@ -26,6 +26,8 @@ __all__ = ["UsageRecorder"]
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 5.0
+OBSERVE_SLICE = 256
+"""Records handed to the observer at once (~0.2 ms of metrics work) before the event loop gets a turn."""
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -199,7 +201,7 @@ class UsageRecorder:
         On failure the unwritten records go back to the front of the buffer and
         the error propagates.
         """
-        self.observe()  # a row in the database has always reached the observer
+        await self.observe()  # a row in the database has always reached the observer
         async with self._lock:
             self._report_drops()
             pending, self._buffer = self._buffer, []
@@ -267,14 +269,20 @@ class UsageRecorder:
         self.set_aside += 1
         return 0
 
-    def observe(self) -> None:
-        """Hand the records queued since the last call to the observer (each record once)."""
+    async def observe(self) -> None:
+        """Hand the records queued since the last call to the observer (each record once), in slices of
+        :data:`OBSERVE_SLICE` with the event loop let through between them: requests running meanwhile wait
+        for one slice at most, not for the whole tick's records."""
         records, self._unobserved = self._unobserved, []
-        if records and self._observer is not None:
+        if not records or self._observer is None:
+            return
+        for start in range(0, len(records), OBSERVE_SLICE):
+            if start:
+                await asyncio.sleep(0)
             try:
-                self._observer(records)
+                self._observer(records[start : start + OBSERVE_SLICE])
             except Exception:
-                logger.exception("usage observer failed on %d records", len(records))
+                logger.exception("usage observer failed on %d records", min(OBSERVE_SLICE, len(records) - start))
 
     async def close(self) -> None:
         """Stop the background writer and write what is left (logged if that fails)."""
@@ -340,7 +348,7 @@ class UsageRecorder:
             if self._stop.is_set():
                 return
             self._wake.clear()
-            self.observe()
+            await self.observe()
             journal = self._journal
             if journal is not None and journal.is_open and journal.fsync_interval > 0:
                 now = time.monotonic()
