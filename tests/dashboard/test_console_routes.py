@@ -43,7 +43,8 @@ async def served(
     tmp_path_factory: pytest.TempPathFactory,
     gateway_postgres_url: str,
 ) -> AsyncIterator[Served]:
-    """Two new keys with traffic: ``plain`` 5 answers and 2 failures, ``vip`` (group 0.5, one model) 2 answers."""
+    """New keys with traffic: ``plain`` 5 answers and 2 failures, ``vip`` (group 0.5, one model) 2 answers,
+    ``owned`` (a user's) 1 answer."""
     config = make_config(
         mock_upstream.url, tmp_path_factory.mktemp("routes") / "gw.db", admin_key=ADMIN_KEY, reload_interval=0.2,
         prices=PRICES, groups={"vip": 0.5},
@@ -63,8 +64,15 @@ async def served(
             assert (await http.chat(plain["key"], "no-such-model"))[0] == 404
         for _ in range(2):
             assert (await http.chat(vip["key"]))[0] == 200
-        ledger = {"plain": await _ledger(http, plain["id"], 7), "vip": await _ledger(http, vip["id"], 2)}
-        yield Served(http, {"plain": plain, "vip": vip}, ledger)
+        _, user = await http.admin("POST", "/admin/users", {"name": f"series-user-{request.param}"})
+        _, owned = await http.admin("POST", "/admin/keys", {"name": "series-owned", "user_id": user["id"]})
+        assert (await http.chat(owned["key"]))[0] == 200
+        ledger = {
+            "plain": await _ledger(http, plain["id"], 7),
+            "vip": await _ledger(http, vip["id"], 2),
+            "owned": await _ledger(http, owned["id"], 1),
+        }
+        yield Served(http, {"plain": plain, "vip": vip, "owned": owned}, ledger)
 
 
 def _usd_sum(values: list[float]) -> Decimal:
@@ -236,7 +244,7 @@ def _check_split(series: dict[str, Any], rows: list[dict[str, Any]], by: str, to
 @pytest.mark.parametrize(
     ("by", "top", "rank"),
     [("model", 5, "cost"), ("model", 1, "requests"), ("key", 1, "requests"), ("key", 2, "errors"),
-     ("channel", 1, "tokens"), ("user", 5, "cost")],
+     ("channel", 1, "tokens"), ("user", 5, "cost"), ("user", 1, "requests")],
 )  # fmt: skip
 async def test_series_split_by_a_dimension_is_the_ledger_group_by_group(
     served: Served, by: str, top: int, rank: str
@@ -268,6 +276,12 @@ async def test_series_split_labels_and_other(served: Served) -> None:
     assert [(s["group"], s["label"], s["requests"]) for s in mine["series"]] == [("gpt-4o-mini", "gpt-4o-mini", 2)]
     _, plain_split = await served.http.admin("GET", f"/admin/usage/series?by=model&key_id={plain['id']}&rank=errors")
     assert plain_split["series"][0]["group"] == "no-such-model" and plain_split["series"][0]["errors"] == 2
+    owned = served.keys["owned"]
+    _, users = await served.http.admin("GET", f"/admin/usage/series?by=user&key_id={owned['id']}")
+    [line] = users["series"]
+    _, user = await served.http.admin("GET", f"/admin/users/{owned['user_id']}")
+    assert (line["group"], line["label"], line["requests"]) == (user["id"], user["name"], 1)
+    assert user["name"].startswith("series-user-")
     _, unsplit = await served.http.admin("GET", "/admin/usage/series")
     assert unsplit["by"] is None and unsplit["series"] is None
 
