@@ -1,6 +1,7 @@
 """The console in a real browser (Playwright driving Debian's chromium, no browser download): sign in as
 the admin, read the overview, create a key and call the gateway with it through the openai SDK, find the
-request in the logs and its attempts, test the channels, then sign in with the new key and read its portal.
+request in the logs and its attempts and on the overview's split chart, edit the key (move it to a user,
+change every limit), test the channels, then sign in with the new key and read its portal.
 No key is ever left in the page, the URL, the cookies or the browser's storage; no page logs an error
 (a Content-Security-Policy violation would).
 
@@ -24,7 +25,7 @@ from playwright.async_api import Page, async_playwright, expect
 
 from omnirouter.mock_upstream import MockUpstream
 from tests.helpers.admin_client import ADMIN_KEY, Http
-from tests.helpers.gateway_harness import RunningGateway, make_config, running_gateway
+from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
@@ -34,7 +35,9 @@ PRICES = {"gpt-4o-mini": {"input": 150, "output": 600}}  # USD per 1M tokens: vi
 @pytest.fixture(scope="module")
 async def served(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     db_path = tmp_path_factory.mktemp("console-browser") / "gw.db"
-    config = make_config(mock_upstream.url, db_path, admin_key=ADMIN_KEY, reload_interval=0.2, prices=PRICES)
+    config = make_config(
+        mock_upstream.url, db_path, admin_key=ADMIN_KEY, reload_interval=0.2, prices=PRICES, groups={"vip": 0.5}
+    )
     async with running_gateway(config) as gateway, aiohttp.ClientSession() as session:
         yield gateway, Http(session, gateway.url)
 
@@ -115,6 +118,8 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
     gateway: RunningGateway = served[0]
     http: Http = served[1]
 
+    _, owner = await http.admin("POST", "/admin/users", {"name": "browser-owner"})
+
     # A wrong key is refused in the form; the admin key opens the overview.
     await page.goto(f"{gateway.url}/dashboard")
     await expect(page.locator("#sign-in")).to_be_visible()
@@ -187,6 +192,81 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
     await expect(page.locator("#total-requests")).to_have_text("1")
     assert page.url.endswith(f"#/overview/day?key_id={key_id}")
 
+    # The request on the split chart: cost by key (the chart's data and its legend's totals are the ledger's),
+    # then requests by model; the config key makes some traffic too (two answers and a refusal).
+    for model in ("gpt-4o-mini", "gpt-4o-mini", "no-such-model"):
+        await http.chat(CLIENT_KEY, model, "traffic for the overview")
+    await _ledger(http, tester, 3)
+    await page.fill("#overview-filters input[name=key_id]", "")
+    await page.select_option("#overview-filters select[name=bucket]", "hour")
+    await page.select_option("#split-form select[name=split]", "key")
+    await page.select_option("#split-form select[name=figure]", "cost")
+    await expect(page.locator("#split-chart")).to_have_attribute("data-split", "key")
+    await expect(page.locator("#split-chart")).to_have_attribute("data-figure", "cost")
+    plotted = await page.evaluate("() => document.querySelector('#split-chart').chartData")
+    _, by_key = await http.admin("GET", "/admin/usage?by=key")
+    assert {s["label"] for s in plotted["series"]} == {"browser-key", "tester"} == {g["label"] for g in by_key["data"]}
+    [line] = [s for s in plotted["series"] if s["label"] == "browser-key"]
+    assert Decimal(str(line["total"])) == Decimal(str(entry["cost_usd"]))  # one request: no float sum to round
+    assert len(plotted["xs"]) == 24 and sum(v is not None and v > 0 for v in line["values"]) == 1
+    legend = page.locator("#split-legend tr", has=page.locator(f"[data-group='{key_id}']"))
+    await expect(legend).to_contain_text("browser-key")
+    await expect(legend.locator("td").nth(1)).to_have_text("1")
+    await expect(legend.locator("td").nth(4)).to_have_text(_usd(entry["cost_usd"]))
+    await expect(page.locator("#split-chart .u-legend")).to_contain_text("browser-key")  # uPlot's own legend
+    await expect(page.locator("#top-keys")).to_contain_text("browser-key")
+    await _shot(page, "overview-split", tmp_path)
+    await page.select_option("#split-form select[name=split]", "model")
+    await page.select_option("#split-form select[name=figure]", "requests")
+    await expect(page.locator("#split-chart")).to_have_attribute("data-split", "model")
+    await expect(page.locator("#split-chart")).to_have_attribute("data-figure", "requests")
+    _, by_model = await http.admin("GET", "/admin/usage?by=model")
+    plotted = await page.evaluate("() => document.querySelector('#split-chart').chartData")
+    assert {s["label"]: s["total"] for s in plotted["series"]} == {g["group"]: g["requests"] for g in by_model["data"]}
+
+    # Edit the key: move it to a user and change every limit; an emptied field removes its limit.
+    await page.click("nav a[data-page=keys]")
+    row = page.locator("#key-list tr", has_text="browser-key")
+    await row.get_by_role("button", name="Edit").click()
+    edit = page.locator("#edit-key")
+    await expect(edit.locator("input[name=quota_usd]")).to_have_value("5")
+    await edit.locator("select[name=user_id]").select_option(str(owner["id"]))
+    await edit.locator("input[name=quota_usd]").fill("7.5")
+    await edit.locator("input[name=rpm]").fill("")
+    await edit.locator("input[name=tpm]").fill("90000")
+    await edit.locator("input[name=max_concurrent]").fill("4")
+    await edit.locator("input[name=models]").fill("gpt-4o-mini, gpt-test-*")
+    await edit.locator("input[name=ip_allow]").fill("127.0.0.1, ::1")
+    await edit.locator("input[name=group]").fill("vip")
+    await edit.locator("input[name=expires_at]").fill("2031-06-30T12:00")
+    await _shot(page, "key-edit", tmp_path)
+    await edit.locator("button[type=submit]").click()
+    await expect(page.locator("#edit-key")).to_have_count(0)
+    await expect(row).to_contain_text("browser-owner")
+    await expect(row).to_contain_text("$7.50")
+    await expect(row).to_contain_text("— / 90000 / 4")
+    _, edited = await http.admin("GET", f"/admin/keys/{key_id}")
+    assert {k: edited[k] for k in ("user_id", "quota_usd", "rpm", "tpm", "max_concurrent", "models", "ip_allow",
+                                   "group", "expires_at", "status", "name")} == {
+        "user_id": owner["id"], "quota_usd": 7.5, "rpm": None, "tpm": 90000, "max_concurrent": 4,
+        "models": ["gpt-4o-mini", "gpt-test-*"], "ip_allow": ["127.0.0.1", "::1"], "group": "vip",
+        "expires_at": "2031-06-30T12:00:00Z", "status": "active", "name": "browser-key",
+    }  # fmt: skip
+    _, credits = await http.admin("GET", f"/admin/keys/{key_id}/credits")
+    assert Decimal(str(credits["total_usd"])) == Decimal("7.5")  # the quota set, then raised by 2.5
+    # Saving an unchanged form sends nothing; disabling and enabling again go through the same form.
+    await row.get_by_role("button", name="Edit").click()
+    await page.locator("#edit-key select[name=status]").select_option("disabled")
+    await page.click("#edit-key button[type=submit]")
+    await expect(row).to_contain_text("disabled")
+    await row.get_by_role("button", name="Edit").click()
+    await expect(page.locator("#edit-key input[name=expires_at]")).to_have_value("2031-06-30T12:00")
+    await page.locator("#edit-key select[name=status]").select_option("active")
+    await page.click("#edit-key button[type=submit]")
+    await expect(row.locator("td").nth(3)).to_have_text("active")
+    _, again = await http.admin("GET", f"/admin/keys/{key_id}/credits")
+    assert again == credits
+
     # Channels: create an API channel on the mock, test it alone, then test all; disable it.
     await page.click("nav a[data-page=channels]")
     await expect(page.locator("#channel-list")).to_contain_text("mock-openai")
@@ -234,7 +314,7 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
     await expect(page.locator("nav a.active")).to_have_text("My usage")
     _, own = await http.call("GET", "/v1/key", secret)
     assert own["used_usd"] == entry["cost_usd"] > 0
-    assert Decimal(str(own["remaining_usd"])) == 5 - Decimal(str(own["used_usd"]))
+    assert Decimal(str(own["remaining_usd"])) == Decimal("7.5") - Decimal(str(own["used_usd"]))
     await expect(page.locator("#spent")).to_have_text(_usd(own["used_usd"]))
     await expect(page.locator("#remaining")).to_have_text(_usd(own["remaining_usd"]))
     await expect(page.locator("#recent")).to_contain_text(request_id)

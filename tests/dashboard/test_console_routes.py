@@ -43,7 +43,8 @@ async def served(
     tmp_path_factory: pytest.TempPathFactory,
     gateway_postgres_url: str,
 ) -> AsyncIterator[Served]:
-    """Two new keys with traffic: ``plain`` 5 answers and 2 failures, ``vip`` (group 0.5, one model) 2 answers."""
+    """New keys with traffic: ``plain`` 5 answers and 2 failures, ``vip`` (group 0.5, one model) 2 answers,
+    ``owned`` (a user's) 1 answer."""
     config = make_config(
         mock_upstream.url, tmp_path_factory.mktemp("routes") / "gw.db", admin_key=ADMIN_KEY, reload_interval=0.2,
         prices=PRICES, groups={"vip": 0.5},
@@ -63,8 +64,15 @@ async def served(
             assert (await http.chat(plain["key"], "no-such-model"))[0] == 404
         for _ in range(2):
             assert (await http.chat(vip["key"]))[0] == 200
-        ledger = {"plain": await _ledger(http, plain["id"], 7), "vip": await _ledger(http, vip["id"], 2)}
-        yield Served(http, {"plain": plain, "vip": vip}, ledger)
+        _, user = await http.admin("POST", "/admin/users", {"name": f"series-user-{request.param}"})
+        _, owned = await http.admin("POST", "/admin/keys", {"name": "series-owned", "user_id": user["id"]})
+        assert (await http.chat(owned["key"]))[0] == 200
+        ledger = {
+            "plain": await _ledger(http, plain["id"], 7),
+            "vip": await _ledger(http, vip["id"], 2),
+            "owned": await _ledger(http, owned["id"], 1),
+        }
+        yield Served(http, {"plain": plain, "vip": vip, "owned": owned}, ledger)
 
 
 def _usd_sum(values: list[float]) -> Decimal:
@@ -171,3 +179,116 @@ async def test_key_holder_models_are_its_allowed_ones_at_its_group_price(served:
     assert (by_id["gpt-4o-mini"]["input"], by_id["gpt-4o-mini"]["output"]) == (0.15, 0.6)
     status, _ = await served.http.call("GET", "/v1/key/models", "sk-wrong")
     assert status == 401
+
+
+async def _window_rows(http: Http, series: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every ledger record in the series' window (paged)."""
+    rows: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        _, page = await http.admin("GET", f"/admin/ledger?from={series['start']}&to={series['end']}&limit=1000{cursor}")
+        rows += page["data"]
+        if not page["has_more"]:
+            return rows
+        cursor = f"&before={page['next_before']}"
+
+
+_GROUP = {"model": "model", "channel": "channel", "key": "key_id", "user": "user_id"}
+_RANK = {
+    "cost": lambda rs: (_usd_sum([r["cost_usd"] for r in rs]), len(rs)),
+    "requests": lambda rs: (len(rs), _usd_sum([r["cost_usd"] for r in rs])),
+    "tokens": lambda rs: (sum(r["input_tokens"] + r["output_tokens"] for r in rs), len(rs)),
+    "errors": lambda rs: (sum(r["status_code"] >= 400 for r in rs), len(rs)),
+}
+
+
+def _check_split(series: dict[str, Any], rows: list[dict[str, Any]], by: str, top: int, rank: str) -> None:
+    """Each series, bucket by bucket, is exactly its group's ledger records (the rest: ``other``); the series
+    of a bucket sum to the bucket's total; percentiles are numpy's over the same records."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row[_GROUP[by]], []).append(row)
+    order = sorted(groups, key=lambda g: (tuple(-v for v in _RANK[rank](groups[g])), str(g)))
+    kept, rest = order[:top], order[top:]
+    assert series["by"] == by
+    assert [(s["group"], s["other"]) for s in series["series"]] == [(g, False) for g in kept] + (
+        [(None, True)] if rest else []
+    )
+    expected = [groups[g] for g in kept] + ([[r for g in rest for r in groups[g]]] if rest else [])
+    for line, records in zip(series["series"], expected, strict=True):
+        assert line["requests"] == len(records)
+        assert line["errors"] == sum(r["status_code"] >= 400 for r in records)
+        assert _usd_sum([line["cost_usd"]]) == _usd_sum([r["cost_usd"] for r in records])
+        assert len(line["data"]) == len(series["data"])
+        for point in line["data"]:
+            start = datetime.fromisoformat(point["time"])
+            step = timedelta(hours=1) if series["bucket"] == "hour" else timedelta(days=1)
+            inside = [r for r in records if start <= datetime.fromisoformat(r["created_at"]) < start + step]
+            assert point["requests"] == len(inside)
+            assert point["errors"] == sum(r["status_code"] >= 400 for r in inside)
+            assert point["input_tokens"] == sum(r["input_tokens"] for r in inside)
+            assert point["output_tokens"] == sum(r["output_tokens"] for r in inside)
+            assert _usd_sum([point["cost_usd"]]) == _usd_sum([r["cost_usd"] for r in inside])
+            if inside:
+                for q in (50, 95, 99):
+                    expected_ms = float(np.percentile([r["latency_ms"] for r in inside], q))
+                    assert point[f"latency_p{q}_ms"] == pytest.approx(expected_ms, rel=1e-9)
+            else:
+                assert point["latency_p50_ms"] is None
+    for i, total in enumerate(series["data"]):
+        for name in ("requests", "errors", "input_tokens", "output_tokens", "total_tokens"):
+            assert sum(line["data"][i][name] for line in series["series"]) == total[name]
+        assert _usd_sum([line["data"][i]["cost_usd"] for line in series["series"]]) == _usd_sum([total["cost_usd"]])
+
+
+@pytest.mark.parametrize(
+    ("by", "top", "rank"),
+    [("model", 5, "cost"), ("model", 1, "requests"), ("key", 1, "requests"), ("key", 2, "errors"),
+     ("channel", 1, "tokens"), ("user", 5, "cost"), ("user", 1, "requests")],
+)  # fmt: skip
+async def test_series_split_by_a_dimension_is_the_ledger_group_by_group(
+    served: Served, by: str, top: int, rank: str
+) -> None:
+    for bucket in ("hour", "day"):
+        status, series = await served.http.admin(
+            "GET", f"/admin/usage/series?bucket={bucket}&by={by}&top={top}&rank={rank}"
+        )
+        assert status == 200, series
+        rows = await _window_rows(served.http, series)
+        assert sum(p["requests"] for p in series["data"]) == len(rows) >= 9
+        _check_split(series, rows, by, top, rank)
+
+
+async def test_series_split_labels_and_other(served: Served) -> None:
+    plain, vip = served.keys["plain"], served.keys["vip"]
+    query = "/admin/usage/series?by=key&top=1&rank=requests&model=gpt-4o-mini"
+    status, series = await served.http.admin("GET", query)
+    assert status == 200
+    by_group = {s["group"]: s for s in series["series"] if not s["other"]}
+    # gpt-4o-mini: plain's 2 answers, vip's 2, maybe other modules' keys: the top one is named by its key name
+    [(group, line)] = by_group.items()
+    _, key = await served.http.admin("GET", f"/admin/keys/{group}")
+    assert line["label"] == key["name"]
+    other = [s for s in series["series"] if s["other"]]
+    assert len(other) == 1 and other[0]["label"] == "other" and other[0]["group"] is None
+    only_vip = f"/admin/usage/series?by=model&key_id={vip['id']}"
+    _, mine = await served.http.admin("GET", only_vip)
+    assert [(s["group"], s["label"], s["requests"]) for s in mine["series"]] == [("gpt-4o-mini", "gpt-4o-mini", 2)]
+    _, plain_split = await served.http.admin("GET", f"/admin/usage/series?by=model&key_id={plain['id']}&rank=errors")
+    assert plain_split["series"][0]["group"] == "no-such-model" and plain_split["series"][0]["errors"] == 2
+    owned = served.keys["owned"]
+    _, users = await served.http.admin("GET", f"/admin/usage/series?by=user&key_id={owned['id']}")
+    [line] = users["series"]
+    _, user = await served.http.admin("GET", f"/admin/users/{owned['user_id']}")
+    assert (line["group"], line["label"], line["requests"]) == (user["id"], user["name"], 1)
+    assert user["name"].startswith("series-user-")
+    _, unsplit = await served.http.admin("GET", "/admin/usage/series")
+    assert unsplit["by"] is None and unsplit["series"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "param"), [("by=day", "by"), ("by=model&top=0", "top"), ("by=model&top=21", "top"), ("rank=x", "rank")]
+)
+async def test_series_split_refusals(served: Served, query: str, param: str) -> None:
+    status, body = await served.http.admin("GET", f"/admin/usage/series?{query}")
+    assert (status, body["error"]["param"]) == (400, param)

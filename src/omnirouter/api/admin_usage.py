@@ -27,7 +27,7 @@ from omnirouter.usage.report import (
     ledger_page,
     usage_report,
 )
-from omnirouter.usage.series import BUCKETS, MAX_POINTS, UsageSeries, usage_series
+from omnirouter.usage.series import BUCKETS, MAX_POINTS, MAX_TOP, RANKS, SPLITS, UsageSeries, usage_series
 
 __all__ = ["usage_routes"]
 
@@ -75,8 +75,13 @@ def usage_routes(ctx: AdminContext) -> list[Route]:
 
     async def series(req: AdminRequest) -> Reply:
         bucket = req.choice("bucket", BUCKETS, "hour")
+        split = req.choice("by", SPLITS, "model") if req.text("by") else None
+        top = req.integer("top", default=5, low=1, high=MAX_TOP) or 5
+        rank = req.choice("rank", RANKS, "cost")
         filters = _filters(req)
-        return 200, await ctx.read(lambda conn: usage_series(conn, bucket, filters))  # type: ignore[arg-type]
+        return 200, await ctx.read(
+            lambda conn: usage_series(conn, bucket, filters, by=split, top=top, rank=rank)  # type: ignore[arg-type]
+        )
 
     async def entry(req: AdminRequest) -> Reply:
         record_id = req.int_param("id", "ledger record")
@@ -103,7 +108,12 @@ def usage_routes(ctx: AdminContext) -> list[Route]:
         admin_route("GET", "/admin/usage/series", "Usage per hour or UTC day: requests, errors, tokens, cost in "
                     "USD and latency percentiles, one point per bucket (empty ones too)", series, None, UsageSeries,
                     query=(QueryParam("bucket", f"hour (default; the last 24 hours) or day (the last 30 days); at "
-                                      f"most {MAX_POINTS} points", enum=BUCKETS), *_FILTERS), errors=(400, 401)),
+                                      f"most {MAX_POINTS} points", enum=BUCKETS),
+                           QueryParam("by", "also split into series by model, channel, key or user", enum=SPLITS),
+                           QueryParam("top", f"with by: the series kept, 1 to {MAX_TOP} (default 5); the rest "
+                                      "is folded into one 'other' series", "integer"),
+                           QueryParam("rank", "with by: what ranks the groups over the window (default cost)",
+                                      enum=RANKS), *_FILTERS), errors=(400, 401)),
         admin_route("GET", "/admin/ledger/{id}", "One ledger record with its attempt log", entry, None, LedgerDetail,
                     errors=(401, 404)),
         admin_route("GET", "/admin/dead-letters", "Usage records the database refused, set aside uncharged "

@@ -1,8 +1,9 @@
 // Keys: every client key (config-file keys read-only), create with limits and an owner (the secret shown once),
-// rotate, revoke; a key's balance: top up and its credits history (POST /admin/keys/{id}/top-up, GET .../credits).
+// edit any key's limits or move it to another user, rotate, revoke; a key's balance: top up and its credits history (POST /admin/keys/{id}/top-up, GET .../credits).
 import { api } from '../api.js';
 import { clear, h, list, numberOrNull, splitList, table, usd, when } from '../dom.js';
 import { balancePanel } from './balance.js';
+import { editKeyPanel } from './key_edit.js';
 
 export async function keysPage(page) {
   const secretBox = h('div', { id: 'secret-box' });
@@ -45,14 +46,14 @@ export async function keysPage(page) {
       const created = await api('POST', '/admin/keys', body);
       form.reset();
       showSecret(secretBox, 'created', created);
-      await refresh(listing, secretBox, error, panel, names);
+      await refresh(listing, secretBox, error, panel, names, users);
     } catch (e) {
       error.textContent = e.message;
     }
   });
   page.append(h('h1', { text: 'Keys' }), h('h2', { text: 'New key' }), form, error, secretBox,
     h('h2', { text: 'All keys' }), listing, panel);
-  await refresh(listing, secretBox, error, panel, names);
+  await refresh(listing, secretBox, error, panel, names, users);
 }
 
 function field(label, name, attrs = {}) {
@@ -70,23 +71,25 @@ function showSecret(box, what, key) {
     h('button', { type: 'button', class: 'secondary', text: 'Done', onclick: () => clear(box) })));
 }
 
-async function refresh(listing, secretBox, error, panel, names) {
+async function refresh(listing, secretBox, error, panel, names, users) {
   const keys = (await api('GET', '/admin/keys')).data;
   const act = async (work) => {
     error.textContent = '';
     try {
       await work();
-      await refresh(listing, secretBox, error, panel, names);
+      await refresh(listing, secretBox, error, panel, names, users);
     } catch (e) {
       error.textContent = e.message;
     }
   };
+  const again = () => refresh(listing, secretBox, error, panel, names, users);
   const actions = (key) => {
     const balance = h('button', { type: 'button', class: 'secondary', text: 'Balance', onclick: () =>
-      balancePanel(panel, key, () => refresh(listing, secretBox, error, panel, names)) });
+      balancePanel(panel, key, again) });
     if (key.source !== 'api') return h('span', { class: 'actions' }, balance, h('span', { class: 'muted', text: 'config file' }));
     if (key.status === 'revoked') return h('span', { class: 'actions' }, balance, h('span', { class: 'muted', text: 'revoked' }));
     return h('span', { class: 'actions' }, balance,
+      h('button', { type: 'button', class: 'secondary', text: 'Edit', onclick: () => editKeyPanel(panel, key, users, again) }),
       h('button', { type: 'button', class: 'secondary', text: 'Rotate', onclick: () => act(async () => {
         if (!confirm(`Give "${key.name}" a new secret? The old one stops working.`)) return;
         showSecret(secretBox, 'rotated', await api('POST', `/admin/keys/${key.id}/rotate`));
@@ -107,6 +110,7 @@ async function refresh(listing, secretBox, error, panel, names) {
     ['Remaining', (k) => (k.remaining_usd === null ? '—' : usd(k.remaining_usd)), { num: true }],
     ['RPM / TPM / conc.', (k) => `${k.rpm ?? '—'} / ${k.tpm ?? '—'} / ${k.max_concurrent ?? '—'}`],
     ['Models', (k) => list(k.models)],
+    ['IPs', (k) => list(k.ip_allow)],
     ['Group', (k) => k.group ?? '—'],
     ['Expires', (k) => when(k.expires_at)],
     ['', actions],
