@@ -5,6 +5,7 @@ and sampling ranges."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,7 @@ import anthropic
 import msgspec
 import openai
 import pytest
+import sqlalchemy as sa
 from google import genai
 from google.genai import types as gtypes
 
@@ -22,6 +24,8 @@ from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.plan import DEFAULT_REASONING
 from omnirouter.providers import ProviderKind
 from omnirouter.providers.vendors import VENDORS
+from omnirouter.storage import usage_records_table
+from tests.helpers.billing import KeySpend, query
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
 
 
@@ -31,6 +35,17 @@ def chat_base(mock_url: str, kind: ProviderKind) -> str:
 
 def messages_base(mock_url: str, kind: ProviderKind) -> str:
     return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].anthropic_base_url or '').path}"
+
+
+# USD per 1M tokens.  Alias names are priced under their own names (exact, or by a pattern covering them);
+# the base models at other prices, so a charge at the base's price would show.
+PRICES = {
+    "deepseek-v4-flash": {"input": 1.0, "output": 2.0},
+    "deepseek-v4-flash-nothinking": {"input": 0.5, "output": 1.5},
+    "glm-4.7": {"input": 7.0, "output": 9.0},
+    "glm-4.7*": {"input": 3.0, "output": 4.0},
+    "deepseek-v4-pro*": {"input": 2.0, "output": 8.0},
+}
 
 
 def config(mock_url: str, db: str) -> GatewayConfig:
@@ -73,6 +88,7 @@ def config(mock_url: str, db: str) -> GatewayConfig:
         "database_url": db,
         "usage_flush_interval": 0.05,
         "channels": channels,
+        "prices": PRICES,
         "keys": [{"name": "tester", "key": CLIENT_KEY}],
     }
     return msgspec.convert(raw, GatewayConfig)
@@ -256,6 +272,80 @@ async def test_a_gemini_client_asks_an_alias_and_gets_thought_parts(
     assert quiet.text == "Echo: x"
     first = mock_upstream.requests[-2].body
     assert first["model"] == "qwen3-8b" and first["enable_thinking"] is True
+
+
+async def ledger_row(gateway: RunningGateway, request_id: str) -> Any:
+    """The usage row of ``request_id`` once the gateway has flushed it."""
+    url = gateway.app.gateway.config.database_url
+    for _ in range(200):
+        rows = await query(url, sa.select(usage_records_table).where(usage_records_table.c.request_id == request_id))
+        if rows:
+            return rows[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no usage row for {request_id}")
+
+
+def nano(model_price: str, usage: dict[str, int]) -> int:
+    """What ``usage`` costs at ``PRICES[model_price]`` in nano-USD (USD per 1M tokens = 1000 nano-USD a token)."""
+    price = PRICES[model_price]
+    return int(usage["input"] * price["input"] * 1000 + usage["output"] * price["output"] * 1000)
+
+
+async def test_aliases_are_charged_at_the_price_of_their_own_name(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    usage = {"input": 1000, "output": 40}
+    ask = [{"role": "user", "content": "priced " + directive(usage=usage)}]
+    expected: list[tuple[str, str, int]] = []  # (public model, upstream model, cost)
+    ids: list[str] = []
+    for model, priced_as, upstream in (
+        ("deepseek-v4-flash-nothinking", "deepseek-v4-flash-nothinking", "deepseek-v4-flash"),  # exact price
+        ("deepseek-v4-flash", "deepseek-v4-flash", "deepseek-v4-flash"),  # the base: its own price
+        ("glm-4.7", "glm-4.7", "glm-4.7"),  # exact beats the pattern
+    ):
+        raw = await oai.chat.completions.with_raw_response.create(model=model, messages=ask)  # type: ignore[arg-type]
+        assert raw.parse().model == model
+        ids.append(raw.headers["x-request-id"])
+        expected.append((model, upstream, nano(priced_as, usage)))
+    # Streamed, the pattern glm-4.7* covers the alias.
+    raw_stream = await oai.chat.completions.with_raw_response.create(
+        model="glm-4.7-nothinking",
+        messages=ask,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
+    )
+    shown = [chunk.usage async for chunk in raw_stream.parse() if chunk.usage is not None]
+    assert [(u.prompt_tokens, u.completion_tokens) for u in shown] == [(1000, 40)]
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    ids.append(raw_stream.headers["x-request-id"])
+    expected.append(("glm-4.7-nothinking", "glm-4.7", nano("glm-4.7*", usage)))
+    # An Anthropic client on the protocol: anthropic channel, the alias priced by the pattern deepseek-v4-pro*.
+    raw_message = await claude.messages.with_raw_response.create(
+        model="deepseek-v4-pro-nothinking",
+        max_tokens=500,
+        messages=ask,  # type: ignore[arg-type]
+    )
+    assert (await raw_message.parse()).model == "deepseek-v4-pro-nothinking"
+    ids.append(raw_message.headers["x-request-id"])
+    expected.append(("deepseek-v4-pro-nothinking", "deepseek-v4-pro", nano("deepseek-v4-pro*", usage)))
+    # An alias with no price of its own is not charged its base's price: it has none (unknown_price: free).
+    raw = await oai.chat.completions.with_raw_response.create(model="deepseek-v4-flash-thinking", messages=ask)  # type: ignore[arg-type]
+    ids.append(raw.headers["x-request-id"])
+    expected.append(("deepseek-v4-flash-thinking", "deepseek-v4-flash", 0))
+
+    rows = [await ledger_row(gateway, request_id) for request_id in ids]
+    assert [(row.model, row.upstream_model, row.cost_nano) for row in rows] == expected
+    assert all((row.input_tokens, row.output_tokens) == (1000, 40) for row in rows)
+    assert await spend.spent() == sum(cost for _, _, cost in expected) == 14_480_000
+
+
+async def test_models_lists_the_names_channels_list_not_the_aliases(oai: openai.AsyncOpenAI) -> None:
+    listed = {model.id async for model in oai.models.list()}
+    assert {"deepseek-v4-flash", "glm-4.7", "qwen3-8b", "fast-nothink"} <= listed
+    assert not {name for name in listed if name.endswith(("-thinking", "-nothinking", "-max", "-none"))} - {
+        "qwen3-next-80b-a3b-thinking"  # a real model of that name, listed by its channel
+    }
 
 
 # --- 2. thinking defaults over the vendors' Anthropic-compatible endpoints ---------------------------------
