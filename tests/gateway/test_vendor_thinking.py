@@ -48,6 +48,7 @@ PRICES = {
     "deepseek-v4-pro*": {"input": 2.0, "output": 8.0},
     "kimi-k2*": {"input": 0.5, "output": 2.5},
     "minimax-m3": {"input": 0.25, "output": 1.25},
+    "MiniMax-M3": {"input": 0.25, "output": 1.25},
 }
 
 
@@ -86,6 +87,7 @@ def config(mock_url: str, db: str) -> GatewayConfig:
         messages(ProviderKind.ZHIPU, ["glm-5"]),
         messages(ProviderKind.DASHSCOPE, ["qwen3.6-plus"]),
         messages(ProviderKind.MINIMAX, ["MiniMax-M3"]),
+        messages(ProviderKind.MOONSHOT, ["kimi-k2.5"]),
     ]
     raw = {
         "database_url": db,
@@ -806,3 +808,51 @@ async def test_minimax_m3_thinking_maps_onto_adaptive_and_disabled(
             break
         await asyncio.sleep(0.05)
     assert await spend.spent() == nano("minimax-m3", USAGE) * 5
+
+
+async def test_model_rules_hold_on_the_anthropic_endpoints_too(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    hi: Any = [{"role": "user", "content": "hi"}]
+    status, _ = await to_mock(
+        mock_upstream,
+        "/moonshot/anthropic/v1/messages",
+        {"model": "kimi-k2.5", "max_tokens": 100, "messages": hi, "temperature": 0.2},
+    )
+    assert status == 400  # the vendor's own refusal, which the gateway must avoid
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    ask: Any = [{"role": "user", "content": "a " + directive(usage=USAGE)}]
+    ids: list[str] = []
+    # Kimi K2.5 over Anthropic Messages: an Anthropic client's body relayed without the fields it fixes.
+    raw_message = await claude.messages.with_raw_response.create(
+        model="kimi-k2.5", max_tokens=300, messages=ask, extra_body={"temperature": 0.2, "top_p": 0.5}
+    )
+    body = sent(mock_upstream)
+    assert mock_upstream.requests[-1].path == "/moonshot/anthropic/v1/messages"
+    assert "temperature" not in body and "top_p" not in body and body["messages"] == ask
+    ids.append(raw_message.headers["x-request-id"])
+    raw = await oai.chat.completions.with_raw_response.create(model="kimi-k2.5", messages=ask, temperature=0.3)
+    assert "temperature" not in sent(mock_upstream)
+    ids.append(raw.headers["x-request-id"])
+    # MiniMax M3 over Anthropic Messages: a thinking request in its adaptive mode (no budget), off as disabled.
+    raw_message = await claude.messages.with_raw_response.create(
+        model="MiniMax-M3", max_tokens=8000, thinking={"type": "enabled", "budget_tokens": 2048}, messages=ask
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "adaptive"}
+    assert (await raw_message.parse()).content[0].type == "thinking"
+    ids.append(raw_message.headers["x-request-id"])
+    raw = await oai.chat.completions.with_raw_response.create(model="MiniMax-M3", messages=ask, reasoning_effort="high")
+    assert sent(mock_upstream)["thinking"] == {"type": "adaptive"}
+    assert reasoning_of(raw.parse().choices[0].message) == DEFAULT_REASONING
+    ids.append(raw.headers["x-request-id"])
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="MiniMax-M3",
+        messages=ask,
+        reasoning_effort="none",  # type: ignore[arg-type]
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    ids.append(raw.headers["x-request-id"])
+    rows = [await ledger_row(gateway, request_id) for request_id in ids]
+    expected = [nano("kimi-k2*", USAGE)] * 2 + [nano("MiniMax-M3", USAGE)] * 3
+    assert [row.cost_nano for row in rows] == expected
+    assert await spend.spent() == sum(expected)

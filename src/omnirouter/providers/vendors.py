@@ -97,6 +97,7 @@ class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
             tool_turn_thinking=dialect.tool_call_reasoning,
             clamps=dialect.clamps,
             effort_map=dialect.effort_map,
+            model_rules=dialect.model_rules,
         )
 
     def thinking_alias(self, name: str, upstream: Callable[[str], str]) -> tuple[str, ThinkingAlias] | None:
