@@ -775,7 +775,7 @@ async def test_minimax_m3_thinking_maps_onto_adaptive_and_disabled(
     raw = await oai.chat.completions.with_raw_response.create(model="minimax-m3", messages=ask)  # type: ignore[arg-type]
     assert "thinking" not in sent(mock_upstream)
     ids.append(raw.headers["x-request-id"])
-    # An Anthropic client's thinking (budget and all), streamed: adaptive, the thinking block back.
+    # An Anthropic client's thinking (budget and all): adaptive, the thinking block back.
     raw_message = await claude.messages.with_raw_response.create(
         model="minimax-m3",
         max_tokens=8000,

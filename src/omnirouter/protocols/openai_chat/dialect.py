@@ -130,9 +130,10 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
         """The model rule of upstream ``model`` (``None`` when the vendor's dialect holds as it is)."""
         return next((rule for rule in self.model_rules if rule.applies_to(model)), None)
 
-    def for_model(self, model: object) -> ChatDialect:
-        """This dialect as it holds for upstream ``model`` (its rule's switch applied; itself without one)."""
-        rule = self.rule_for(model) if self.model_rules else None
+    def for_model(self, model: object, rule: ModelRule | None = None) -> ChatDialect:
+        """This dialect as it holds for upstream ``model`` (its rule's switch applied; itself without one);
+        ``rule``: the model's rule when the caller has looked it up already."""
+        rule = rule or (self.rule_for(model) if self.model_rules else None)
         if rule is None or (rule.thinking is None and rule.thinking_on is None and rule.thinks_by_default is None):
             return self
         return msgspec.structs.replace(
@@ -291,7 +292,7 @@ def adjust_request(dialect: ChatDialect, request: ChatRequest, body: dict[str, A
     """An OpenAI Chat body (from ``encode_request``) in the vendor's dialect; edits and returns ``body``."""
     rule = dialect.rule_for(body.get("model")) if dialect.model_rules else None
     if rule is not None:
-        dialect = dialect.for_model(body.get("model"))
+        dialect = dialect.for_model(body.get("model"), rule)
     _switch(dialect, request, body)
     if dialect.tool_call_reasoning:
         state = switch_state(dialect, body)
