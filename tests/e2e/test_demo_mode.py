@@ -290,10 +290,34 @@ async def test_an_api_channel_ends_demo_mode_live_and_for_the_next_start(
                 mine = (await response.json())["key"]
             async with session.get(f"{running.url}/admin/channels", headers=headers) as response:
                 assert [c["name"] for c in await response.json()] == ["real"]  # the mock channels are gone
+            # ... and their names with them: the operator may use them now, without a restart.
+            for name in ("mock", "mock-anthropic", "mock-gemini"):
+                reused = {**channel, "name": name, "models": [f"{name}-model"]}
+                async with session.post(f"{running.url}/admin/channels", json=reused, headers=headers) as response:
+                    assert response.status == 201, await response.text()
+                    assert (await response.json())["source"] == "api"
+            async with session.get(f"{running.url}/admin/channels/mock", headers=headers) as response:
+                assert response.status == 200 and (await response.json())["models"] == ["mock-model"]
+            async with session.patch(
+                f"{running.url}/admin/channels/mock-gemini", json={"priority": 3}, headers=headers
+            ) as response:
+                assert response.status == 200, await response.text()
+            async with session.delete(f"{running.url}/admin/channels/mock-anthropic", headers=headers) as response:
+                assert response.status == 200, await response.text()
         assert (await _get(f"{running.url}/v1/models", running.key))[0] == 401  # the demo key is revoked
-        status, models = await _get(f"{running.url}/v1/models", mine)
-        assert status == 200 and models == {"object": "list", "data": [
-            {"id": "real-model", "object": "model", "created": 0, "owned_by": "omnirouter"}]}  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:  # the reload after the last change has run
+            status, models = await _get(f"{running.url}/v1/models", mine)
+            ids = sorted(m["id"] for m in models["data"]) if isinstance(models, dict) else []
+            if ids == ["mock-gemini-model", "mock-model", "real-model"] or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert status == 200 and ids == ["mock-gemini-model", "mock-model", "real-model"]
+        async with openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key=mine, max_retries=0) as client:
+            answer = await client.chat.completions.create(
+                model="mock-model", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert answer.choices[0].message.content == "Echo: hi"  # served by the API channel named "mock"
     finally:
         running.output.stop()
     # The next start in the same directory finds the API channel in the database: no demo mode.

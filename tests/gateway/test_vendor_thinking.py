@@ -5,15 +5,18 @@ and sampling ranges."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import anthropic
 import msgspec
 import openai
 import pytest
+import sqlalchemy as sa
 from google import genai
 from google.genai import types as gtypes
 
@@ -22,6 +25,8 @@ from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.plan import DEFAULT_REASONING
 from omnirouter.providers import ProviderKind
 from omnirouter.providers.vendors import VENDORS
+from omnirouter.storage import usage_records_table
+from tests.helpers.billing import KeySpend, query
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
 
 
@@ -31,6 +36,20 @@ def chat_base(mock_url: str, kind: ProviderKind) -> str:
 
 def messages_base(mock_url: str, kind: ProviderKind) -> str:
     return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].anthropic_base_url or '').path}"
+
+
+# USD per 1M tokens.  Alias names are priced under their own names (exact, or by a pattern covering them);
+# the base models at other prices, so a charge at the base's price would show.
+PRICES = {
+    "deepseek-v4-flash": {"input": 1.0, "output": 2.0},
+    "deepseek-v4-flash-nothinking": {"input": 0.5, "output": 1.5},
+    "glm-4.7": {"input": 7.0, "output": 9.0},
+    "glm-4.7*": {"input": 3.0, "output": 4.0},
+    "deepseek-v4-pro*": {"input": 2.0, "output": 8.0},
+    "kimi-k2*": {"input": 0.5, "output": 2.5},
+    "minimax-m3": {"input": 0.25, "output": 1.25},
+    "MiniMax-M3": {"input": 0.25, "output": 1.25},
+}
 
 
 def config(mock_url: str, db: str) -> GatewayConfig:
@@ -62,17 +81,19 @@ def config(mock_url: str, db: str) -> GatewayConfig:
         ),
         chat(ProviderKind.DASHSCOPE, ["qwen3-8b", "qwen3-next-80b-a3b-thinking"]),
         chat(ProviderKind.ZHIPU, ["glm-4.7"]),
-        chat(ProviderKind.MINIMAX, ["MiniMax-M2"]),
-        chat(ProviderKind.MOONSHOT, ["kimi-k2.6"]),
+        chat(ProviderKind.MINIMAX, ["MiniMax-M2", "minimax-m3"]),
+        chat(ProviderKind.MOONSHOT, ["kimi-k2.6", "kimi-k2-0905"]),
         messages(ProviderKind.DEEPSEEK, ["deepseek-v4-pro"]),
         messages(ProviderKind.ZHIPU, ["glm-5"]),
         messages(ProviderKind.DASHSCOPE, ["qwen3.6-plus"]),
         messages(ProviderKind.MINIMAX, ["MiniMax-M3"]),
+        messages(ProviderKind.MOONSHOT, ["kimi-k2.5"]),
     ]
     raw = {
         "database_url": db,
         "usage_flush_interval": 0.05,
         "channels": channels,
+        "prices": PRICES,
         "keys": [{"name": "tester", "key": CLIENT_KEY}],
     }
     return msgspec.convert(raw, GatewayConfig)
@@ -256,6 +277,80 @@ async def test_a_gemini_client_asks_an_alias_and_gets_thought_parts(
     assert quiet.text == "Echo: x"
     first = mock_upstream.requests[-2].body
     assert first["model"] == "qwen3-8b" and first["enable_thinking"] is True
+
+
+async def ledger_row(gateway: RunningGateway, request_id: str) -> Any:
+    """The usage row of ``request_id`` once the gateway has flushed it."""
+    url = gateway.app.gateway.config.database_url
+    for _ in range(200):
+        rows = await query(url, sa.select(usage_records_table).where(usage_records_table.c.request_id == request_id))
+        if rows:
+            return rows[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no usage row for {request_id}")
+
+
+def nano(model_price: str, usage: dict[str, int]) -> int:
+    """What ``usage`` costs at ``PRICES[model_price]`` in nano-USD (USD per 1M tokens = 1000 nano-USD a token)."""
+    price = PRICES[model_price]
+    return int(usage["input"] * price["input"] * 1000 + usage["output"] * price["output"] * 1000)
+
+
+async def test_aliases_are_charged_at_the_price_of_their_own_name(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    usage = {"input": 1000, "output": 40}
+    ask = [{"role": "user", "content": "priced " + directive(usage=usage)}]
+    expected: list[tuple[str, str, int]] = []  # (public model, upstream model, cost)
+    ids: list[str] = []
+    for model, priced_as, upstream in (
+        ("deepseek-v4-flash-nothinking", "deepseek-v4-flash-nothinking", "deepseek-v4-flash"),  # exact price
+        ("deepseek-v4-flash", "deepseek-v4-flash", "deepseek-v4-flash"),  # the base: its own price
+        ("glm-4.7", "glm-4.7", "glm-4.7"),  # exact beats the pattern
+    ):
+        raw = await oai.chat.completions.with_raw_response.create(model=model, messages=ask)  # type: ignore[arg-type]
+        assert raw.parse().model == model
+        ids.append(raw.headers["x-request-id"])
+        expected.append((model, upstream, nano(priced_as, usage)))
+    # Streamed, the pattern glm-4.7* covers the alias.
+    raw_stream = await oai.chat.completions.with_raw_response.create(
+        model="glm-4.7-nothinking",
+        messages=ask,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
+    )
+    shown = [chunk.usage async for chunk in raw_stream.parse() if chunk.usage is not None]
+    assert [(u.prompt_tokens, u.completion_tokens) for u in shown] == [(1000, 40)]
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    ids.append(raw_stream.headers["x-request-id"])
+    expected.append(("glm-4.7-nothinking", "glm-4.7", nano("glm-4.7*", usage)))
+    # An Anthropic client on the protocol: anthropic channel, the alias priced by the pattern deepseek-v4-pro*.
+    raw_message = await claude.messages.with_raw_response.create(
+        model="deepseek-v4-pro-nothinking",
+        max_tokens=500,
+        messages=ask,  # type: ignore[arg-type]
+    )
+    assert (await raw_message.parse()).model == "deepseek-v4-pro-nothinking"
+    ids.append(raw_message.headers["x-request-id"])
+    expected.append(("deepseek-v4-pro-nothinking", "deepseek-v4-pro", nano("deepseek-v4-pro*", usage)))
+    # An alias with no price of its own is not charged its base's price: it has none (unknown_price: free).
+    raw = await oai.chat.completions.with_raw_response.create(model="deepseek-v4-flash-thinking", messages=ask)  # type: ignore[arg-type]
+    ids.append(raw.headers["x-request-id"])
+    expected.append(("deepseek-v4-flash-thinking", "deepseek-v4-flash", 0))
+
+    rows = [await ledger_row(gateway, request_id) for request_id in ids]
+    assert [(row.model, row.upstream_model, row.cost_nano) for row in rows] == expected
+    assert all((row.input_tokens, row.output_tokens) == (1000, 40) for row in rows)
+    assert await spend.spent() == sum(cost for _, _, cost in expected) == 14_480_000
+
+
+async def test_models_lists_the_names_channels_list_not_the_aliases(oai: openai.AsyncOpenAI) -> None:
+    listed = {model.id async for model in oai.models.list()}
+    assert {"deepseek-v4-flash", "glm-4.7", "qwen3-8b", "fast-nothink"} <= listed
+    assert not {name for name in listed if name.endswith(("-thinking", "-nothinking", "-max", "-none"))} - {
+        "qwen3-next-80b-a3b-thinking"  # a real model of that name, listed by its channel
+    }
 
 
 # --- 2. thinking defaults over the vendors' Anthropic-compatible endpoints ---------------------------------
@@ -518,7 +613,7 @@ async def test_sampling_values_outside_a_vendor_range_are_moved_into_it(
         ("MiniMax-M2", {"temperature": 0}, {"temperature": 0.01}),  # MiniMax: (0, 1]
         ("MiniMax-M2", {"temperature": 1.5}, {"temperature": 1.0}),
         ("glm-4.7", {"temperature": 1.2, "top_p": 0}, {"temperature": 1.0, "top_p": 0.01}),
-        ("kimi-k2.6", {"temperature": 2}, {"temperature": 1.0}),
+        ("kimi-k2-0905", {"temperature": 2}, {"temperature": 1.0}),  # K2.5+ fix their own (section 6)
         ("qwen3-8b", {"temperature": 2, "top_p": 0.5}, {"temperature": 1.99, "top_p": 0.5}),
         ("glm-4.7", {"temperature": 0.3, "top_p": 0.9}, {"temperature": 0.3, "top_p": 0.9}),  # inside: as sent
         ("deepseek-v4-flash", {"temperature": 1.5}, {"temperature": 1.5}),  # DeepSeek takes 0-2
@@ -539,3 +634,225 @@ async def test_sampling_ranges_hold_on_the_anthropic_endpoints_too(
     assert body["temperature"] == 0.01 and body["messages"] == history  # pass-through, one field moved
     await oai.chat.completions.create(model="glm-5", messages=history, temperature=1.8)
     assert sent(mock_upstream)["temperature"] == 1.0
+
+
+# --- 6. model-level rules (ModelRule: Kimi K2.5+ sampling, Kimi's n near temperature 0, MiniMax M3 thinking) --
+
+USAGE = {"input": 1000, "output": 40}
+
+
+async def billed(gateway: RunningGateway, request_ids: list[str], model_price: str, spend: KeySpend) -> None:
+    """Each request's ledger row charged exactly at ``PRICES[model_price]``, and the key's balance moved by
+    their sum."""
+    rows = [await ledger_row(gateway, request_id) for request_id in request_ids]
+    assert [row.cost_nano for row in rows] == [nano(model_price, USAGE)] * len(rows)
+    assert await spend.spent() == nano(model_price, USAGE) * len(rows)
+
+
+async def to_mock(mock: MockUpstream, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    """A request straight to the mock vendor (what the vendor would answer a client that sent it)."""
+    headers = {"authorization": f"Bearer {UPSTREAM_KEY}"}
+    async with aiohttp.ClientSession() as session, session.post(f"{mock.url}{path}", json=body, headers=headers) as r:
+        return r.status, await r.json()
+
+
+async def test_kimi_k2_5_and_later_get_no_sampling_fields_they_fix_themselves(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    # The vendor (and the mock) refuses another value than the model's own.
+    hi = [{"role": "user", "content": "hi"}]
+    status, error = await to_mock(
+        mock_upstream, "/moonshot/v1/chat/completions", {"model": "kimi-k2.6", "messages": hi, "temperature": 0.2}
+    )
+    assert status == 400 and error["error"]["message"] == "invalid temperature: only 0.6 is allowed for this model"
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    ask = [{"role": "user", "content": "sample " + directive(usage=USAGE)}]
+    fixed = {"temperature", "top_p", "n", "presence_penalty", "frequency_penalty"}
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="kimi-k2.6",
+        messages=ask,  # type: ignore[arg-type]
+        temperature=0.2,
+        top_p=0.5,
+        n=1,
+        presence_penalty=0.3,
+        frequency_penalty=0.1,
+        reasoning_effort="high",
+    )
+    body = sent(mock_upstream)
+    assert not fixed & body.keys() and body["thinking"] == {"type": "enabled"}
+    answer = raw.parse()
+    assert answer.choices[0].message.content and reasoning_of(answer.choices[0].message) == DEFAULT_REASONING
+    ids = [raw.headers["x-request-id"]]
+    raw_message = await claude.messages.with_raw_response.create(
+        model="kimi-k2.6",
+        max_tokens=300,
+        extra_body={"temperature": 0.0, "top_p": 0.3},
+        messages=ask,  # type: ignore[arg-type]
+    )
+    assert not fixed & sent(mock_upstream).keys() and (await raw_message.parse()).content[0].type == "text"
+    ids.append(raw_message.headers["x-request-id"])
+    # An earlier Kimi takes the client's sampling as sent.
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="kimi-k2-0905",
+        messages=ask,  # type: ignore[arg-type]
+        temperature=0.2,
+        top_p=0.5,
+        presence_penalty=0.3,
+    )
+    body = sent(mock_upstream)
+    assert (body["temperature"], body["top_p"], body["presence_penalty"]) == (0.2, 0.5, 0.3)
+    ids.append(raw.headers["x-request-id"])
+    await billed(gateway, ids, "kimi-k2*", spend)
+
+
+async def test_kimi_takes_one_choice_near_temperature_zero(
+    oai: openai.AsyncOpenAI, gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    hi = [{"role": "user", "content": "hi"}]
+    status, error = await to_mock(
+        mock_upstream,
+        "/moonshot/v1/chat/completions",
+        {"model": "kimi-k2-0905", "messages": hi, "temperature": 0, "n": 2},
+    )
+    assert status == 400 and error["error"]["type"] == "invalid_request_error"
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    ask = [{"role": "user", "content": "n " + directive(usage=USAGE)}]
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="kimi-k2-0905",
+        messages=ask,  # type: ignore[arg-type]
+        temperature=0,
+        n=2,
+    )
+    body = sent(mock_upstream)
+    assert body["n"] == 1 and body["temperature"] == 0, body
+    assert len(raw.parse().choices) == 1
+    ids = [raw.headers["x-request-id"]]
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="kimi-k2-0905",
+        messages=ask,  # type: ignore[arg-type]
+        temperature=0.7,
+        n=2,
+    )
+    assert sent(mock_upstream)["n"] == 2  # away from 0 the client's n stands
+    ids.append(raw.headers["x-request-id"])
+    await billed(gateway, ids, "kimi-k2*", spend)
+
+
+async def test_minimax_m3_thinking_maps_onto_adaptive_and_disabled(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    hi = [{"role": "user", "content": "hi"}]
+    status, error = await to_mock(
+        mock_upstream,
+        "/minimax/v1/chat/completions",
+        {"model": "minimax-m3", "messages": hi, "thinking": {"type": "enabled"}},
+    )
+    assert status == 400 and "adaptive or disabled" in error["error"]["message"]
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    ask = [{"role": "user", "content": "m3 " + directive(usage=USAGE)}]
+    ids: list[str] = []
+    # OpenAI effort: on is adaptive; the reasoning (in <think> tags upstream) comes back as reasoning_content.
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="minimax-m3",
+        messages=ask,  # type: ignore[arg-type]
+        reasoning_effort="high",
+    )
+    body = sent(mock_upstream)
+    assert body["thinking"] == {"type": "adaptive"} and "reasoning_effort" not in body
+    message = raw.parse().choices[0].message
+    assert reasoning_of(message) == DEFAULT_REASONING and "<think>" not in (message.content or "")
+    ids.append(raw.headers["x-request-id"])
+    # Off is disabled; a silent client leaves M3 to its default (adaptive), sending nothing.
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="minimax-m3",
+        messages=ask,  # type: ignore[arg-type]
+        reasoning_effort="none",  # type: ignore[arg-type]
+    )
+    assert (
+        sent(mock_upstream)["thinking"] == {"type": "disabled"} and reasoning_of(raw.parse().choices[0].message) is None
+    )
+    ids.append(raw.headers["x-request-id"])
+    raw = await oai.chat.completions.with_raw_response.create(model="minimax-m3", messages=ask)  # type: ignore[arg-type]
+    assert "thinking" not in sent(mock_upstream)
+    ids.append(raw.headers["x-request-id"])
+    # An Anthropic client's thinking (budget and all): adaptive, the thinking block back.
+    raw_message = await claude.messages.with_raw_response.create(
+        model="minimax-m3",
+        max_tokens=8000,
+        thinking={"type": "enabled", "budget_tokens": 2048},
+        messages=ask,  # type: ignore[arg-type]
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "adaptive"}
+    blocks = (await raw_message.parse()).content
+    assert blocks[0].type == "thinking" and blocks[0].thinking == DEFAULT_REASONING
+    ids.append(raw_message.headers["x-request-id"])
+    # A Gemini client's zero budget is off.
+    client = genai.Client(api_key=CLIENT_KEY, http_options=gtypes.HttpOptions(base_url=gateway.url))
+    try:
+        quiet = await client.aio.models.generate_content(
+            model="minimax-m3",
+            contents="m3 " + directive(usage=USAGE),
+            config=gtypes.GenerateContentConfig(thinking_config=gtypes.ThinkingConfig(thinking_budget=0)),
+        )
+    finally:
+        await client.aio.aclose()
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"} and quiet.usage_metadata is not None
+    assert quiet.usage_metadata.prompt_token_count == USAGE["input"]
+    # M2 has no switch: nothing is sent (it thinks anyway); it has no price here, so it costs nothing.
+    await oai.chat.completions.create(model="MiniMax-M2", messages=hi, reasoning_effort="none")  # type: ignore[arg-type]
+    assert "thinking" not in sent(mock_upstream)
+    rows = [await ledger_row(gateway, request_id) for request_id in ids]
+    assert [row.cost_nano for row in rows] == [nano("minimax-m3", USAGE)] * 4
+    for _ in range(100):  # the Gemini request's row (no request id through the SDK) lands with the others
+        if await spend.spent() == nano("minimax-m3", USAGE) * 5:
+            break
+        await asyncio.sleep(0.05)
+    assert await spend.spent() == nano("minimax-m3", USAGE) * 5
+
+
+async def test_model_rules_hold_on_the_anthropic_endpoints_too(
+    oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, gateway: RunningGateway, mock_upstream: MockUpstream
+) -> None:
+    hi: Any = [{"role": "user", "content": "hi"}]
+    status, _ = await to_mock(
+        mock_upstream,
+        "/moonshot/anthropic/v1/messages",
+        {"model": "kimi-k2.5", "max_tokens": 100, "messages": hi, "temperature": 0.2},
+    )
+    assert status == 400  # the vendor's own refusal, which the gateway must avoid
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    ask: Any = [{"role": "user", "content": "a " + directive(usage=USAGE)}]
+    ids: list[str] = []
+    # Kimi K2.5 over Anthropic Messages: an Anthropic client's body relayed without the fields it fixes.
+    raw_message = await claude.messages.with_raw_response.create(
+        model="kimi-k2.5", max_tokens=300, messages=ask, extra_body={"temperature": 0.2, "top_p": 0.5}
+    )
+    body = sent(mock_upstream)
+    assert mock_upstream.requests[-1].path == "/moonshot/anthropic/v1/messages"
+    assert "temperature" not in body and "top_p" not in body and body["messages"] == ask
+    ids.append(raw_message.headers["x-request-id"])
+    raw = await oai.chat.completions.with_raw_response.create(model="kimi-k2.5", messages=ask, temperature=0.3)
+    assert "temperature" not in sent(mock_upstream)
+    ids.append(raw.headers["x-request-id"])
+    # MiniMax M3 over Anthropic Messages: a thinking request in its adaptive mode (no budget), off as disabled.
+    raw_message = await claude.messages.with_raw_response.create(
+        model="MiniMax-M3", max_tokens=8000, thinking={"type": "enabled", "budget_tokens": 2048}, messages=ask
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "adaptive"}
+    assert (await raw_message.parse()).content[0].type == "thinking"
+    ids.append(raw_message.headers["x-request-id"])
+    raw = await oai.chat.completions.with_raw_response.create(model="MiniMax-M3", messages=ask, reasoning_effort="high")
+    assert sent(mock_upstream)["thinking"] == {"type": "adaptive"}
+    assert reasoning_of(raw.parse().choices[0].message) == DEFAULT_REASONING
+    ids.append(raw.headers["x-request-id"])
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="MiniMax-M3",
+        messages=ask,
+        reasoning_effort="none",  # type: ignore[arg-type]
+    )
+    assert sent(mock_upstream)["thinking"] == {"type": "disabled"}
+    ids.append(raw.headers["x-request-id"])
+    rows = [await ledger_row(gateway, request_id) for request_id in ids]
+    expected = [nano("kimi-k2*", USAGE)] * 2 + [nano("MiniMax-M3", USAGE)] * 3
+    assert [row.cost_nano for row in rows] == expected
+    assert await spend.spent() == sum(expected)

@@ -126,3 +126,29 @@ def test_every_vendor_dialect_is_a_frozen_record() -> None:
         with pytest.raises(AttributeError):
             vendor.dialect.think_tags = True  # type: ignore[misc]
         assert vendor.dialect.thinking in ThinkingSwitch
+
+
+@pytest.mark.parametrize(
+    ("kind", "model", "ruled"),
+    [
+        (ProviderKind.MOONSHOT, "kimi-k2.5", True),
+        (ProviderKind.MOONSHOT, "kimi-k2.6-preview", True),
+        (ProviderKind.MOONSHOT, "kimi-k3", True),
+        (ProviderKind.MOONSHOT, "kimi-k2-thinking", False),
+        (ProviderKind.MOONSHOT, "kimi-k2-0905", False),
+        (ProviderKind.MOONSHOT, "moonshot-v1-8k", False),
+        (ProviderKind.MINIMAX, "MiniMax-M3", True),
+        (ProviderKind.MINIMAX, "minimax-m3.1-flash", True),
+        (ProviderKind.MINIMAX, "MiniMax-M2.7", False),
+        (ProviderKind.DEEPSEEK, "deepseek-v4-flash", False),
+    ],
+)
+def test_model_rules_name_the_models_they_hold_for(kind: ProviderKind, model: str, ruled: bool) -> None:
+    assert (VENDORS[kind].dialect.rule_for(model) is not None) is ruled
+
+
+def test_a_model_rule_switch_replaces_the_vendor_one_for_its_models_only() -> None:
+    dialect = VENDORS[ProviderKind.MINIMAX].dialect
+    m3, m2 = dialect.for_model("MiniMax-M3"), dialect.for_model("MiniMax-M2")
+    assert (m3.thinking, m3.thinking_on, m3.thinks_by_default) == (ThinkingSwitch.THINKING_OBJECT, "adaptive", False)
+    assert m2 is dialect and m2.thinking is ThinkingSwitch.MODEL_CHOICE

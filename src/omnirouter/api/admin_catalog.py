@@ -97,30 +97,37 @@ def price_routes(ctx: AdminContext) -> list[Route]:
 
 
 def channel_routes(ctx: AdminContext) -> list[Route]:
-    """Channel CRUD (the health listing and probes are ``api/admin.py``'s)."""
-    config_channels = ctx.gateway.config.channels
+    """Channel CRUD (the health listing and probes are ``api/admin.py``'s).  The config's channels are read
+    per request: demo mode's mock channels leave it when demo mode ends (``end_demo``), and their names with them."""
+
+    def config_channels() -> list[ChannelConfig]:
+        return ctx.gateway.config.channels
 
     async def create_channel(req: AdminRequest) -> Reply:
         body = await req.body(ChannelConfig)
-        return 201, await ctx.write("channels", lambda conn: channels_repo.create_channel(conn, body, config_channels))
+        return 201, await ctx.write(
+            "channels", lambda conn: channels_repo.create_channel(conn, body, config_channels())
+        )
 
     async def get_channel(req: AdminRequest) -> Reply:
         name = req.params["name"]
-        return 200, await ctx.read(lambda conn: channels_repo.get_channel(conn, name, config_channels))
+        return 200, await ctx.read(lambda conn: channels_repo.get_channel(conn, name, config_channels()))
 
     async def update_channel(req: AdminRequest) -> Reply:
         name = req.params["name"]
         patch = await req.body(ChannelPatch)
         return 200, await ctx.write(
-            "channels", lambda conn: channels_repo.update_channel(conn, name, patch, config_channels)
+            "channels", lambda conn: channels_repo.update_channel(conn, name, patch, config_channels())
         )
 
     async def delete_channel(req: AdminRequest) -> Reply:
         name = req.params["name"]
-        return 200, await ctx.write("channels", lambda conn: channels_repo.delete_channel(conn, name, config_channels))
+        return 200, await ctx.write(
+            "channels", lambda conn: channels_repo.delete_channel(conn, name, config_channels())
+        )
 
     async def list_settings(req: AdminRequest) -> Reply:
-        return 200, listing(await ctx.read(lambda conn: channels_repo.list_channels(conn, config_channels)))
+        return 200, listing(await ctx.read(lambda conn: channels_repo.list_channels(conn, config_channels())))
 
     return [
         admin_route("GET", "/admin/channel-settings", "Every channel's settings, upstream keys masked "

@@ -11,7 +11,8 @@ thinking block sent back in the history must carry the signature it was given, u
 otherwise), so a gateway that loses or rewrites signatures fails.  DeepSeek (``tool_turn_thinking``) also
 takes unsigned blocks (``signature: ""``, reasoning it did not sign) and, while thinking, refuses an
 assistant turn that called tools without a thinking block first, in its own words.  A sampling field
-outside the vendor's range (its ``clamps``) is refused.
+outside the vendor's range (its ``clamps``) is refused, and so is what a model's rule forbids (a sampling
+value Kimi K2.5+ fixes itself, a MiniMax M3 ``thinking.type`` other than adaptive or disabled).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from aiohttp import web
 
 from omnirouter.mock_upstream.anthropic_messages import AnthropicWire, serve_messages
 from omnirouter.mock_upstream.tokens import signature
-from omnirouter.mock_upstream.vendor_chat import alias_name, range_problem
+from omnirouter.mock_upstream.vendor_chat import alias_name, model_problem, range_problem
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.vendors import VENDORS, ChatVendor
@@ -108,7 +109,9 @@ def _handler(wire: VendorAnthropicWire, vendor: ChatVendor) -> Callable[[web.Req
         problem = check_signatures(body, unsigned_ok=rules.tool_turn_thinking)
         if problem is None and rules.tool_turn_thinking and _thinks(body, default):
             problem = tool_turn_problem(body)
-        return problem or range_problem(rules.clamps, body)
+        problem = problem or range_problem(rules.clamps, body)
+        rule = vendor.dialect.rule_for(model)
+        return problem or model_problem(vendor.dialect, rule, body, _thinks(body, default))
 
     async def messages(request: web.Request) -> web.StreamResponse:
         return await serve_messages(request, wire, need_version=False, check=check, thinks_by_default=default)

@@ -12,7 +12,10 @@ Groq's ``x_groq.usage``, Kimi's ``choices[].usage``; no usage at all for vendors
 (``tool_call_reasoning``) refuses a thinking request whose tool-call turns lack ``reasoning_content``, in
 its own words; MiniMax (``history_think_tags``) refuses reasoning anywhere but ``<think>`` in the content
 (or ``reasoning_details``); GLM (``preserved_thinking``) takes ``clear_thinking`` only inside ``thinking``;
-a sampling field outside the vendor's range (``clamps``) is refused.
+a sampling field outside the vendor's range (``clamps``) is refused, and so is what a model's rule
+(``model_rules``) forbids: a sampling value a model fixes itself (Kimi K2.5+), a ``thinking.type`` the
+model has no mode for (MiniMax M3 takes ``adaptive`` or ``disabled``, and thinks by its switch), ``n`` above
+1 near temperature 0 (Kimi).
 A MiniMax ``body_error`` directive answers HTTP 200 with ``base_resp``; errors come in the vendor's own
 shape (GLM, MiniMax, DashScope; OpenAI's for the rest).  A gateway thinking alias (``…-nothinking``) is an
 unknown model.  Everything else is the OpenAI mock's (directives, errors, tool calls).
@@ -36,6 +39,7 @@ from omnirouter.protocols.openai_chat.dialect import (
     CLOSE_TAG,
     OPEN_TAG,
     ChatDialect,
+    ModelRule,
     ReasoningField,
     ThinkingSwitch,
     UsageExtra,
@@ -45,7 +49,7 @@ from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
 from omnirouter.providers.vendors import VENDORS, ChatVendor
 
-__all__ = ["VendorWire", "add_vendor_routes", "alias_name", "range_problem", "vendor_chat_path"]
+__all__ = ["VendorWire", "add_vendor_routes", "alias_name", "model_problem", "range_problem", "vendor_chat_path"]
 
 _TAGS = "think_tags"
 
@@ -152,6 +156,31 @@ def range_problem(clamps: Mapping[str, tuple[float, float]], body: dict[str, Any
         value = body.get(field)
         if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
             return f"invalid params, {field} must be in [{low}, {high}], got {value}"
+    return None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def model_problem(dialect: ChatDialect, rule: ModelRule | None, body: dict[str, Any], thinking: bool) -> str | None:
+    """The vendor's 400 for what a model refuses: a sampling value it fixes itself (Kimi K2.5+, in Kimi's
+    words), a ``thinking.type`` it has no such mode for (MiniMax M3: adaptive or disabled; check), more than
+    one choice near temperature 0 (Kimi)."""
+    if rule is not None:
+        fixed = {**rule.fixed, **({} if thinking else rule.fixed_off)}
+        for field, value in fixed.items():
+            if body.get(field) is not None and _number(body[field]) != value:
+                return f"invalid {field}: only {value:g} is allowed for this model"
+        switch = body.get("thinking")
+        if rule.thinking_on is not None and switch is not None:
+            kind = switch.get("type") if isinstance(switch, dict) else None
+            if kind not in (rule.thinking_on, "disabled"):
+                return f"invalid params, thinking.type must be {rule.thinking_on} or disabled, got {kind}"
+    below = dialect.single_choice_below
+    n, temperature = _number(body.get("n")), _number(body.get("temperature"))
+    if below is not None and n is not None and n > 1 and temperature is not None and temperature < below:
+        return "invalid n: when temperature is close to 0, n can only be 1"
     return None
 
 
@@ -286,11 +315,12 @@ def _handler(kind: ProviderKind, vendor: ChatVendor) -> Callable[[web.Request], 
         for name in (*dialect.drops, *dialect.renames):
             if name in body:  # what the vendor rejects or spells otherwise never reaches it
                 return wire.error(400, f"Unrecognized request argument supplied: {name}")
-        thinking = _thinking(dialect, body, model)
+        rule = dialect.rule_for(model)
+        thinking = _thinking(dialect.for_model(model), body, model)
         problem = history_problem(dialect, messages, thinking)
         if problem is None and dialect.preserved_thinking:
             problem = _clear_thinking_problem(body)
-        problem = problem or range_problem(dialect.clamps, body)
+        problem = problem or range_problem(dialect.clamps, body) or model_problem(dialect, rule, body, thinking)
         if problem:
             return wire.error(400, problem)
 

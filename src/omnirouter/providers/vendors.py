@@ -24,7 +24,13 @@ from typing import Final
 import msgspec
 
 from omnirouter.protocols.anthropic.vendor_codec import AnthropicVendorRules
-from omnirouter.protocols.openai_chat.dialect import ChatDialect, ReasoningField, ThinkingSwitch, UsageExtra
+from omnirouter.protocols.openai_chat.dialect import (
+    ChatDialect,
+    ModelRule,
+    ReasoningField,
+    ThinkingSwitch,
+    UsageExtra,
+)
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.kinds import ProviderKind
 
@@ -91,6 +97,7 @@ class ChatVendor(msgspec.Struct, frozen=True, kw_only=True):
             tool_turn_thinking=dialect.tool_call_reasoning,
             clamps=dialect.clamps,
             effort_map=dialect.effort_map,
+            model_rules=dialect.model_rules,
         )
 
     def thinking_alias(self, name: str, upstream: Callable[[str], str]) -> tuple[str, ThinkingAlias] | None:
@@ -149,6 +156,17 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             thinking=ThinkingSwitch.THINKING_OBJECT,
             usage_extras=frozenset({UsageExtra.CHOICE_USAGE}),
             clamps={"temperature": (0.0, 1.0)},  # kimi-k2 request schema: 0-1
+            # "When temperature is close to 0, n can only be 1" (platform.kimi.ai/docs/api/models-overview);
+            # how close is not published (check).
+            single_choice_below=0.01,
+            model_rules=(
+                # K2.5 and later fix their own sampling: "Cannot be modified" (same page); 1.0 thinking, 0.6 not.
+                ModelRule(
+                    models=("kimi-k2.[5-9]*", "kimi-k[3-9]*"),
+                    fixed={"temperature": 1.0, "top_p": 0.95, "n": 1, "presence_penalty": 0, "frequency_penalty": 0},
+                    fixed_off={"temperature": 0.6},
+                ),
+            ),
         ),
     ),
     ProviderKind.ZHIPU: ChatVendor(
@@ -195,6 +213,16 @@ VENDORS: Final[dict[ProviderKind, ChatVendor]] = {
             clamps={"temperature": (0.01, 1.0)},  # (0, 1] (check)
             thinking=ThinkingSwitch.MODEL_CHOICE,  # M2.x always think
             thinks_by_default=True,
+            # M3: thinking {type: adaptive | disabled}, adaptive when omitted (java.agentscope.io MiniMax
+            # formatter; ../VENDORS.md marks it check): on is adaptive, off disabled, nothing sent unasked.
+            model_rules=(
+                ModelRule(
+                    models=("MiniMax-M3*", "minimax-m3*"),
+                    thinking=ThinkingSwitch.THINKING_OBJECT,
+                    thinking_on="adaptive",
+                    thinks_by_default=False,
+                ),
+            ),
             base_resp=True,  # failures may come as an HTTP 200 with base_resp.status_code ≠ 0
             # Not in its documented schema (java.agentscope.io MiniMax formatter drops the same).
             drops=frozenset(

@@ -19,6 +19,9 @@ built per channel from the vendor's data in ``providers/vendors.py``).
   the client set there itself is kept.
 * **Sampling ranges** (``clamps``): ``temperature`` / ``top_p`` outside what the vendor takes are moved to
   the nearest end of its range (the same data as its OpenAI-compatible endpoint).
+* **Model rules** (``model_rules``, the vendor's :class:`ModelRule` data, as on its OpenAI-compatible
+  endpoint): sampling fields a model fixes itself are not sent (Kimi K2.5+), and a thinking request is
+  written in the model's own mode (MiniMax M3: ``{type: adaptive}``, no budget).
 * Anthropic clients keep the pass-through (the body relayed as sent, signatures intact); a body the rules
   change is re-serialised.
 """
@@ -36,7 +39,7 @@ from omnirouter.protocols.anthropic import ANTHROPIC, ANTHROPIC_PASSTHROUGH
 from omnirouter.protocols.anthropic._shared import PROTOCOL
 from omnirouter.protocols.anthropic.passthrough import AnthropicStreamFilter
 from omnirouter.protocols.base import PassthroughAdapter, PreparedBody, ProtocolName, StreamDecoder, StreamEncoder
-from omnirouter.protocols.openai_chat.dialect import clamp_sampling
+from omnirouter.protocols.openai_chat.dialect import ModelRule, clamp_sampling
 
 __all__ = ["AnthropicVendorRules", "VendorAnthropicCodec"]
 
@@ -50,18 +53,23 @@ class AnthropicVendorRules(msgspec.Struct, frozen=True, kw_only=True):
     gets its explicit off switch.  ``tool_turn_thinking``: while thinking, assistant turns that called tools
     must carry a thinking block back.  ``clamps``: the closed ranges of sampling fields.  ``effort_map``:
     the vendor's spelling of each effort level, for a vendor that reads ``output_config.effort`` rather
-    than a budget.
+    than a budget.  ``model_rules``: departures of some models (fixed sampling, their own thinking mode).
     """
 
     thinking_off_by_default: bool = False
     tool_turn_thinking: bool = False
     clamps: Mapping[str, tuple[float, float]] = msgspec.field(default_factory=dict)
     effort_map: Mapping[str, str] = msgspec.field(default_factory=dict)
+    model_rules: tuple[ModelRule, ...] = ()
 
     @property
     def changes_requests(self) -> bool:
         """Whether any rule may edit a request (else the plain Anthropic codec serves)."""
-        return self.thinking_off_by_default or self.tool_turn_thinking or bool(self.clamps or self.effort_map)
+        return (
+            self.thinking_off_by_default
+            or self.tool_turn_thinking
+            or bool(self.clamps or self.effort_map or self.model_rules)
+        )
 
 
 _THINKING_BLOCKS = ("thinking", "redacted_thinking")
@@ -95,11 +103,29 @@ def _with_tool_turn_thinking(messages: list[Any]) -> list[Any] | None:
     return out
 
 
-def adjust_body(rules: AnthropicVendorRules, body: dict[str, Any]) -> dict[str, Any] | None:
-    """A Messages body with the vendor's rules applied: a new dict, or ``None`` when nothing changes."""
+def _model_rule(rule: ModelRule, body: dict[str, Any]) -> dict[str, Any] | None:
+    """``body`` as the model takes it (fixed sampling fields gone, thinking in its own mode), or ``None``."""
     changed: dict[str, Any] | None = None
-    if rules.thinking_off_by_default and body.get("thinking") is None:
-        changed = {**body, "thinking": dict(_DISABLED)}
+    fixed = [field for field in rule.fixed if field in body]
+    if fixed:
+        changed = {k: v for k, v in body.items() if k not in fixed}
+    thinking = body.get("thinking")
+    if rule.thinking_on is not None and isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        changed = {**(changed or body), "thinking": {"type": rule.thinking_on}}
+    return changed
+
+
+def adjust_body(rules: AnthropicVendorRules, body: dict[str, Any], model: str | None = None) -> dict[str, Any] | None:
+    """A Messages body with the vendor's rules applied: a new dict, or ``None`` when nothing changes
+    (``model``: the upstream model, when the body still names the client's)."""
+    changed: dict[str, Any] | None = None
+    if rules.model_rules:
+        upstream = model or body.get("model")
+        rule = next((r for r in rules.model_rules if r.applies_to(upstream)), None)
+        if rule is not None:
+            changed = _model_rule(rule, body)
+    if rules.thinking_off_by_default and (changed or body).get("thinking") is None:
+        changed = {**(changed or body), "thinking": dict(_DISABLED)}
     current = changed or body
     if rules.tool_turn_thinking and _thinks(rules, current) and isinstance(current.get("messages"), list):
         messages = _with_tool_turn_thinking(current["messages"])
@@ -184,7 +210,7 @@ class VendorAnthropicPassthrough:
     def prepare(
         self, body: dict[str, Any], upstream_model: str, stream: bool, raw: bytes | None = None
     ) -> PreparedBody:
-        adjusted = adjust_body(self.rules, body)
+        adjusted = adjust_body(self.rules, body, upstream_model)
         if adjusted is not None:
             body, raw = adjusted, None  # the client's text no longer says the same
         return ANTHROPIC_PASSTHROUGH.prepare(body, upstream_model, stream, raw)
@@ -228,6 +254,10 @@ class VendorAnthropicCodec:
             and thinking.get("type") in ("enabled", "adaptive")
         ):
             body = _with_effort(body, self.rules.effort_map[effort])  # the client's own level, not its budget's
+        if wanted is False and "thinking" not in body and self.rules.model_rules:
+            model = body.get("model")
+            if any(r.thinking_on is not None and r.applies_to(model) for r in self.rules.model_rules):
+                body["thinking"] = dict(_DISABLED)  # a model with a mode of its own (M3): off said, not implied
         return adjust_body(self.rules, body) or body
 
     def decode_response(self, body: dict[str, Any]) -> ChatResponse:

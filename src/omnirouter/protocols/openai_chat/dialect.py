@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from typing import Any
 
 import msgspec
@@ -19,6 +20,7 @@ from omnirouter.ir.reasoning import thinking_wanted
 
 __all__ = [
     "ChatDialect",
+    "ModelRule",
     "ReasoningField",
     "ThinkingSwitch",
     "UsageExtra",
@@ -57,6 +59,29 @@ class UsageExtra(enum.StrEnum):
     CHOICE_USAGE = "choice_usage"  # Kimi: the stream's usage inside choices[].usage
 
 
+class ModelRule(msgspec.Struct, frozen=True, kw_only=True):
+    """How some of a vendor's models depart from the vendor's dialect (``models``: glob patterns of upstream
+    model names).
+
+    ``fixed``: sampling fields the model fixes itself, with the value it takes (``fixed_off``: the values
+    that differ while it does not think); the gateway never sends them, the vendor refuses another value
+    (Kimi K2.5+: "invalid temperature: only 1 is allowed for this model").  ``thinking``: the switch these
+    models take instead of the vendor's, ``thinking_on`` the ``thinking.type`` that switches it on (MiniMax
+    M3: ``adaptive``), ``thinks_by_default`` whether they think when not told (``None``: as the vendor).
+    """
+
+    models: tuple[str, ...]
+    fixed: Mapping[str, float] = msgspec.field(default_factory=dict)
+    fixed_off: Mapping[str, float] = msgspec.field(default_factory=dict)
+    thinking: ThinkingSwitch | None = None
+    thinking_on: str | None = None
+    thinks_by_default: bool | None = None
+
+    def applies_to(self, model: object) -> bool:
+        """Whether ``model`` (an upstream model name) is one of this rule's."""
+        return isinstance(model, str) and any(fnmatchcase(model, pattern) for pattern in self.models)
+
+
 class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     """One vendor's departures from OpenAI Chat Completions (the defaults are OpenAI's own).
 
@@ -77,6 +102,9 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     carries reasoning asks the vendor to keep it (GLM ``thinking.clear_thinking: false``).  ``clamps``: the
     closed range the vendor takes for a sampling field (``temperature``, ``top_p``); a value outside is
     moved to the nearest end (an open end such as MiniMax's ``(0, 1]`` is written as ``0.01``).
+    ``thinking_on``: the ``thinking.type`` that switches thinking on (``enabled``).  ``single_choice_below``:
+    below this temperature the vendor takes only ``n: 1`` (Kimi), so ``n`` is sent as 1 there.
+    ``model_rules``: departures of some models (:class:`ModelRule`; the first that applies counts).
     """
 
     reasoning_fields: tuple[ReasoningField, ...] = (ReasoningField.REASONING_CONTENT, ReasoningField.REASONING)
@@ -94,6 +122,27 @@ class ChatDialect(msgspec.Struct, frozen=True, kw_only=True):
     history_think_tags: bool = False
     preserved_thinking: bool = False
     clamps: Mapping[str, tuple[float, float]] = msgspec.field(default_factory=dict)
+    thinking_on: str = "enabled"
+    single_choice_below: float | None = None
+    model_rules: tuple[ModelRule, ...] = ()
+
+    def rule_for(self, model: object) -> ModelRule | None:
+        """The model rule of upstream ``model`` (``None`` when the vendor's dialect holds as it is)."""
+        return next((rule for rule in self.model_rules if rule.applies_to(model)), None)
+
+    def for_model(self, model: object, rule: ModelRule | None = None) -> ChatDialect:
+        """This dialect as it holds for upstream ``model`` (its rule's switch applied; itself without one);
+        ``rule``: the model's rule when the caller has looked it up already."""
+        rule = rule or (self.rule_for(model) if self.model_rules else None)
+        if rule is None or (rule.thinking is None and rule.thinking_on is None and rule.thinks_by_default is None):
+            return self
+        return msgspec.structs.replace(
+            self,
+            thinking=rule.thinking or self.thinking,
+            thinking_on=rule.thinking_on or self.thinking_on,
+            thinks_by_default=self.thinks_by_default if rule.thinks_by_default is None else rule.thinks_by_default,
+            model_rules=(),
+        )
 
     @property
     def reads_details(self) -> bool:
@@ -124,7 +173,7 @@ def _switch(dialect: ChatDialect, request: ChatRequest, body: dict[str, Any]) ->
             body.pop("reasoning_effort")  # only OpenAI's own models know "none"
     elif style is ThinkingSwitch.THINKING_OBJECT:
         if wanted:
-            body["thinking"] = {"type": "enabled"}
+            body["thinking"] = {"type": dialect.thinking_on}
             if isinstance(effort, str) and effort in dialect.effort_map:
                 body["reasoning_effort"] = dialect.effort_map[effort]
         elif wanted is False or dialect.thinks_by_default:
@@ -220,8 +269,30 @@ def _preserve_thinking(body: dict[str, Any]) -> None:
         body["thinking"] = {**thinking, "clear_thinking": False}
 
 
+def _sampling_rules(dialect: ChatDialect, rule: ModelRule | None, body: dict[str, Any]) -> None:
+    """Fields the model fixes itself dropped; ``n: 1`` where the vendor takes no more choices."""
+    if rule is not None:
+        for field in rule.fixed:
+            body.pop(field, None)
+    below = dialect.single_choice_below
+    temperature = body.get("temperature")
+    n = body.get("n")
+    if (
+        below is not None
+        and isinstance(n, int)
+        and n > 1
+        and isinstance(temperature, int | float)
+        and not isinstance(temperature, bool)
+        and temperature < below
+    ):
+        body["n"] = 1
+
+
 def adjust_request(dialect: ChatDialect, request: ChatRequest, body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI Chat body (from ``encode_request``) in the vendor's dialect; edits and returns ``body``."""
+    rule = dialect.rule_for(body.get("model")) if dialect.model_rules else None
+    if rule is not None:
+        dialect = dialect.for_model(body.get("model"), rule)
     _switch(dialect, request, body)
     if dialect.tool_call_reasoning:
         state = switch_state(dialect, body)
@@ -233,6 +304,8 @@ def adjust_request(dialect: ChatDialect, request: ChatRequest, body: dict[str, A
         _preserve_thinking(body)
     if dialect.clamps:
         clamp_sampling(dialect.clamps, body)
+    if rule is not None or dialect.single_choice_below is not None:
+        _sampling_rules(dialect, rule, body)
     if not dialect.include_usage:
         body.pop("stream_options", None)
     for field in dialect.drops:
