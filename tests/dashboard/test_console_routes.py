@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -25,15 +24,6 @@ PRICES = {"gpt-4o-mini": {"input": 0.15, "output": 0.6}, "gpt-test-1": {"input":
 class Served:
     def __init__(self, http: Http, keys: dict[str, dict[str, Any]], ledger: dict[str, list[dict[str, Any]]]) -> None:
         self.http, self.keys, self.ledger = http, keys, ledger
-
-
-async def _ledger(http: Http, key_id: int, count: int) -> list[dict[str, Any]]:
-    for _ in range(200):
-        _, page = await http.admin("GET", f"/admin/ledger?key_id={key_id}&limit=1000")
-        if len(page["data"]) >= count:
-            return page["data"]  # type: ignore[no-any-return]
-        await asyncio.sleep(0.05)
-    raise AssertionError("usage rows did not arrive")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -63,7 +53,7 @@ async def served(
             assert (await http.chat(plain["key"], "no-such-model"))[0] == 404
         for _ in range(2):
             assert (await http.chat(vip["key"]))[0] == 200
-        ledger = {"plain": await _ledger(http, plain["id"], 7), "vip": await _ledger(http, vip["id"], 2)}
+        ledger = {"plain": await http.ledger_rows(plain["id"], 7), "vip": await http.ledger_rows(vip["id"], 2)}
         yield Served(http, {"plain": plain, "vip": vip}, ledger)
 
 
