@@ -55,16 +55,6 @@ async def _sign_in(console: ConsolePage, secret: str, user: str = "") -> None:
     await expect(page.locator("#bar")).to_be_visible()
 
 
-async def _ledger(http: Http, key_id: int, count: int) -> list[dict[str, Any]]:
-    for _ in range(200):
-        status, page = await http.admin("GET", f"/admin/ledger?key_id={key_id}")
-        assert status == 200
-        if len(page["data"]) >= count:
-            return page["data"]  # type: ignore[no-any-return]
-        await asyncio.sleep(0.05)
-    raise AssertionError("the request did not reach the ledger")
-
-
 async def test_users_groups_top_ups_codes_redeeming_and_a_users_sign_in(
     served: Any, console: ConsolePage, tmp_path: Path
 ) -> None:
@@ -193,7 +183,7 @@ async def test_users_groups_top_ups_codes_redeeming_and_a_users_sign_in(
             model="gpt-4o-mini", max_tokens=50, messages=[{"role": "user", "content": "hello from a customer"}]
         )
         request_id = raw.headers["x-request-id"]
-    [entry] = await _ledger(http, key["id"], 1)
+    [entry] = await http.ledger_rows(key["id"], 1)
     assert entry["request_id"] == request_id and entry["cost_usd"] > 0
     await no_secret_in_browser(page, ADMIN_KEY, secret, PASSWORD, *codes)
 

@@ -10,9 +10,6 @@ No key is ever left in the page, the URL, the cookies or the browser's storage; 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,14 +18,13 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from omnirouter.mock_upstream import MockUpstream
 from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.console_browser import ConsolePage, chromium_page, no_secret_in_browser, screenshot, usd_text
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
 
-CHROMIUM = "/usr/bin/chromium"
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
 PRICES = {"gpt-4o-mini": {"input": 150, "output": 600}}  # USD per 1M tokens: visible cents on a few tokens
 
 
@@ -43,79 +39,20 @@ async def served(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    assert shutil.which(CHROMIUM), "install Debian's chromium (apt-get install chromium; .ci/run does)"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
-        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-        opened = await context.new_page()
-        opened.set_default_timeout(15_000)
-        problems: list[str] = []  # script errors and CSP violations (console errors other than failed loads)
-        failed: list[tuple[str, str, int]] = []  # answers of 400 and above
-        opened.on(
-            "console",
-            lambda message: (
-                problems.append(message.text)
-                if message.type == "error" and not message.text.startswith("Failed to load resource")
-                else None
-            ),
-        )
-        opened.on("pageerror", lambda error: problems.append(str(error)))
-        opened.on(
-            "response",
-            lambda response: (
-                failed.append((response.request.method, response.url, response.status))
-                if response.status >= 400
-                else None
-            ),
-        )
-        opened.problems = problems  # type: ignore[attr-defined]
-        opened.failed = failed  # type: ignore[attr-defined]
-        try:
-            yield opened
-        finally:
-            await browser.close()
+async def console() -> AsyncIterator[ConsolePage]:
+    async with chromium_page() as opened:
+        yield opened
 
 
 async def _shot(page: Page, name: str, tmp_path: Path) -> None:
-    secret = page.locator("#new-key-secret")  # a key shown once stays out of the pictures
-    await page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True, mask=[secret])
-    if os.environ.get("OMNIROUTER_SCREENSHOTS") == "1":
-        DOCS.mkdir(exist_ok=True)
-        shutil.copy(tmp_path / f"{name}.png", DOCS / f"{name}.png")
-
-
-def _usd(value: float) -> str:
-    """The console's money format: cents, and sub-cent digits to a millionth when there are any."""
-    whole, _, fraction = f"{Decimal(str(value)):.6f}".rstrip("0").partition(".")
-    return f"${whole}.{fraction.ljust(2, '0')}"
-
-
-async def _no_secret_in_browser(page: Page, *secrets: str) -> None:
-    html = await page.content()
-    storage = await page.evaluate("() => JSON.stringify([{...localStorage}, {...sessionStorage}, document.cookie])")
-    cookies = await page.context.cookies()
-    assert storage == '[{},{},""]'  # nothing stored; the session cookie is HttpOnly
-    for secret in secrets:
-        assert secret not in html and secret not in page.url and secret not in storage
-        assert all(secret not in cookie["value"] for cookie in cookies)
-    assert all(cookie["httpOnly"] and cookie["sameSite"] == "Strict" for cookie in cookies)
-
-
-async def _ledger(http: Http, key_id: int, count: int) -> list[dict[str, Any]]:
-    for _ in range(200):
-        status, page = await http.admin("GET", f"/admin/ledger?key_id={key_id}")
-        assert status == 200
-        if len(page["data"]) >= count:
-            return page["data"]  # type: ignore[no-any-return]
-        await asyncio.sleep(0.05)
-    raise AssertionError("the request did not reach the ledger")
+    await screenshot(page, name, tmp_path, mask=[page.locator("#new-key-secret")])  # a key shown once stays out
 
 
 async def test_admin_console_and_key_holder_portal_in_chromium(
-    served: Any, page: Page, tmp_path: Path, mock_upstream: MockUpstream
+    served: Any, console: ConsolePage, tmp_path: Path, mock_upstream: MockUpstream
 ) -> None:
     gateway: RunningGateway = served[0]
+    page = console.page
     http: Http = served[1]
 
     _, owner = await http.admin("POST", "/admin/users", {"name": "browser-owner"})
@@ -132,7 +69,7 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
     await expect(page.locator("#total-requests")).to_be_visible()
     await expect(page.locator("nav a.active")).to_have_text("Overview")
     assert await page.locator(".chart").count() == 4
-    await _no_secret_in_browser(page, ADMIN_KEY)
+    await no_secret_in_browser(page, ADMIN_KEY)
 
     # Create a key with limits; its secret is shown once.
     await page.click("nav a[data-page=keys]")
@@ -157,7 +94,7 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
         assert raw.parse().choices[0].message.content
     _, keys = await http.admin("GET", "/admin/keys")
     key_id = next(k["id"] for k in keys["data"] if k["name"] == "browser-key")
-    [entry] = await _ledger(http, key_id, 1)
+    [entry] = await http.ledger_rows(key_id, 1)
     assert entry["request_id"] == request_id and entry["cost_usd"] > 0
 
     # The request in the logs, with its full id, and its detail with the attempt log.
@@ -171,13 +108,13 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
     await expect(page.locator("#page h1")).to_have_text(f"Request {request_id}")
     await expect(page.locator("#attempts")).to_contain_text("mock-openai")
     await _shot(page, "request", tmp_path)
-    await _no_secret_in_browser(page, ADMIN_KEY, secret)
+    await no_secret_in_browser(page, ADMIN_KEY, secret)
 
     # The overview counts it: its totals are the ledger's.
     await page.click("nav a[data-page=overview]")
     _, usage = await http.admin("GET", "/admin/usage")
     await expect(page.locator("#total-requests")).to_have_text(f"{usage['totals']['requests']:,}")
-    await expect(page.locator("#total-cost")).to_have_text(_usd(usage["totals"]["cost_usd"]))
+    await expect(page.locator("#total-cost")).to_have_text(usd_text(usage["totals"]["cost_usd"]))
     requests_chart = page.locator(".chart", has_text="Requests and errors")
     await expect(requests_chart).to_have_attribute(
         "data-total", str(usage["totals"]["requests"] + usage["totals"]["errors"])
@@ -196,7 +133,7 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
     # then requests by model; the config key makes some traffic too (two answers and a refusal).
     for model in ("gpt-4o-mini", "gpt-4o-mini", "no-such-model"):
         await http.chat(CLIENT_KEY, model, "traffic for the overview")
-    await _ledger(http, tester, 3)
+    await http.ledger_rows(tester, 3)
     await page.fill("#overview-filters input[name=key_id]", "")
     await page.select_option("#overview-filters select[name=bucket]", "hour")
     await page.select_option("#split-form select[name=split]", "key")
@@ -212,7 +149,7 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
     legend = page.locator("#split-legend tr", has=page.locator(f"[data-group='{key_id}']"))
     await expect(legend).to_contain_text("browser-key")
     await expect(legend.locator("td").nth(1)).to_have_text("1")
-    await expect(legend.locator("td").nth(4)).to_have_text(_usd(entry["cost_usd"]))
+    await expect(legend.locator("td").nth(4)).to_have_text(usd_text(entry["cost_usd"]))
     await expect(page.locator("#split-chart .u-legend")).to_contain_text("browser-key")  # uPlot's own legend
     await expect(page.locator("#top-keys")).to_contain_text("browser-key")
     await _shot(page, "overview-split", tmp_path)
@@ -315,14 +252,14 @@ async def test_admin_console_and_key_holder_portal_in_chromium(
     _, own = await http.call("GET", "/v1/key", secret)
     assert own["used_usd"] == entry["cost_usd"] > 0
     assert Decimal(str(own["remaining_usd"])) == Decimal("7.5") - Decimal(str(own["used_usd"]))
-    await expect(page.locator("#spent")).to_have_text(_usd(own["used_usd"]))
-    await expect(page.locator("#remaining")).to_have_text(_usd(own["remaining_usd"]))
+    await expect(page.locator("#spent")).to_have_text(usd_text(own["used_usd"]))
+    await expect(page.locator("#remaining")).to_have_text(usd_text(own["remaining_usd"]))
     await expect(page.locator("#recent")).to_contain_text(request_id)
     await expect(page.locator("#models")).to_contain_text("gpt-4o-mini")
     await expect(page.locator("nav a")).to_have_count(1)  # no admin page for a key holder
     await _shot(page, "portal", tmp_path)
-    await _no_secret_in_browser(page, ADMIN_KEY, secret)
-    assert page.problems == []  # type: ignore[attr-defined]
+    await no_secret_in_browser(page, ADMIN_KEY, secret)
+    assert console.problems == []
     # The only refusals: the first page load asking for a session before anyone signed in, and the wrong key.
     session = f"{gateway.url}/dashboard/api/session"
-    assert page.failed == [("GET", session, 401), ("POST", session, 401)]  # type: ignore[attr-defined]
+    assert console.failed == [("GET", session, 401), ("POST", session, 401)]

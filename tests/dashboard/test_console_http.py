@@ -16,22 +16,11 @@ import msgspec
 import pytest
 from sqlalchemy import update
 
-from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.storage import console_sessions_table
 from tests.helpers.admin_client import ADMIN_KEY, Http
-from tests.helpers.console_client import Browser
+from tests.helpers.console_client import Browser, ConsoleGateway, console_gateway
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, raw_connection, running_gateway
-from tests.helpers.postgres import reset_postgres
-
-
-class Served:
-    def __init__(self, gateway: RunningGateway, session: aiohttp.ClientSession, config: GatewayConfig) -> None:
-        self.gateway, self.session, self.config = gateway, session, config
-        self.http = Http(session, gateway.url)
-
-    def browser(self) -> Browser:
-        return Browser(self.session, self.gateway)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -40,17 +29,12 @@ async def served(
     mock_upstream: MockUpstream,
     tmp_path_factory: pytest.TempPathFactory,
     postgres_url: str,
-) -> AsyncIterator[Served]:
+) -> AsyncIterator[ConsoleGateway]:
     """One gateway per backend (the module's own PostgreSQL database: the sessions table starts empty)."""
     db_path = tmp_path_factory.mktemp("console") / "gw.db"
     config = make_config(mock_upstream.url, db_path, admin_key=ADMIN_KEY, reload_interval=0.2)
-    if request.param == "postgresql":
-        config.database_url = await reset_postgres(postgres_url)
-    async with (
-        running_gateway(config) as gateway,
-        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session,
-    ):
-        yield Served(gateway, session, config)
+    async with console_gateway(config, request.param, postgres_url) as served:
+        yield served
 
 
 def _csp_script_sources(csp: str) -> list[str]:
@@ -66,7 +50,7 @@ def _assert_console_headers(headers: object) -> None:
     assert "frame-ancestors 'none'" in csp
 
 
-async def test_page_and_files_have_types_etags_and_the_csp(served: Served) -> None:
+async def test_page_and_files_have_types_etags_and_the_csp(served: ConsoleGateway) -> None:
     browser = served.browser()
     for path, content_type in (
         ("/dashboard", "text/html; charset=utf-8"),
@@ -92,7 +76,7 @@ async def test_page_and_files_have_types_etags_and_the_csp(served: Served) -> No
     assert 'type="password"' in index and 'src="/dashboard/js/main.js"' in index
 
 
-async def test_errors_under_dashboard_carry_the_csp_too(served: Served) -> None:
+async def test_errors_under_dashboard_carry_the_csp_too(served: ConsoleGateway) -> None:
     browser = served.browser()
     for method, path, status in (
         ("GET", "/dashboard/nope.js", 404),
@@ -138,7 +122,7 @@ def test_shipped_html_and_scripts_hold_no_inline_script() -> None:
         "/dashboard/js/%2e%2e/%2e%2e/__init__.py",
     ],
 )
-async def test_no_path_reaches_outside_the_shipped_files(served: Served, target: str) -> None:
+async def test_no_path_reaches_outside_the_shipped_files(served: ConsoleGateway, target: str) -> None:
     async with raw_connection(served.gateway.port) as (reader, writer):
         writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
@@ -151,7 +135,7 @@ async def test_no_path_reaches_outside_the_shipped_files(served: Served, target:
         assert b"content-security-policy: default-src 'none'; script-src 'self';" in head.lower()
 
 
-async def test_admin_sign_in_sets_a_strict_http_only_cookie_and_never_echoes_the_key(served: Served) -> None:
+async def test_admin_sign_in_sets_a_strict_http_only_cookie_and_never_echoes_the_key(served: ConsoleGateway) -> None:
     browser = served.browser()
     status, body = await browser.sign_in(ADMIN_KEY)
     assert status == 200
@@ -167,7 +151,7 @@ async def test_admin_sign_in_sets_a_strict_http_only_cookie_and_never_echoes_the
     assert status == 200 and current["csrf_token"] == body["csrf_token"]
 
 
-async def test_over_https_the_cookie_is_secure_and_host_prefixed(served: Served) -> None:
+async def test_over_https_the_cookie_is_secure_and_host_prefixed(served: ConsoleGateway) -> None:
     browser = served.browser()
     status, _ = await browser.sign_in(ADMIN_KEY, x_forwarded_proto="https")  # uvicorn trusts loopback proxies
     assert status == 200
@@ -177,7 +161,7 @@ async def test_over_https_the_cookie_is_secure_and_host_prefixed(served: Served)
     assert (await browser.call("GET", "/admin/keys"))[0] == 200  # the __Host- cookie opens the session too
 
 
-async def test_wrong_keys_and_bad_requests_are_refused(served: Served) -> None:
+async def test_wrong_keys_and_bad_requests_are_refused(served: ConsoleGateway) -> None:
     browser = served.browser()
     status, body = await browser.sign_in("sk-not-a-key")
     assert (status, body["error"]["code"]) == (401, "invalid_key")
@@ -191,7 +175,7 @@ async def test_wrong_keys_and_bad_requests_are_refused(served: Served) -> None:
     assert browser.cookie is None
 
 
-async def test_admin_session_reads_freely_and_changes_state_only_with_the_csrf_token(served: Served) -> None:
+async def test_admin_session_reads_freely_and_changes_state_only_with_the_csrf_token(served: ConsoleGateway) -> None:
     browser = served.browser()
     await browser.sign_in(ADMIN_KEY)
     status, keys = await browser.call("GET", "/admin/keys")
@@ -212,7 +196,7 @@ async def test_admin_session_reads_freely_and_changes_state_only_with_the_csrf_t
     assert status == 200
 
 
-async def test_a_client_key_session_opens_the_portal_and_never_the_admin_api(served: Served) -> None:
+async def test_a_client_key_session_opens_the_portal_and_never_the_admin_api(served: ConsoleGateway) -> None:
     browser = served.browser()
     status, body = await browser.sign_in(CLIENT_KEY)
     assert status == 200
@@ -230,14 +214,14 @@ async def test_a_client_key_session_opens_the_portal_and_never_the_admin_api(ser
     assert (await browser.call("GET", "/v1/dashboard/billing/usage"))[0] == 200
 
 
-async def test_an_admin_session_is_no_key_holder(served: Served) -> None:
+async def test_an_admin_session_is_no_key_holder(served: ConsoleGateway) -> None:
     browser = served.browser()
     await browser.sign_in(ADMIN_KEY)
     status, answer = await browser.call("GET", "/v1/key")
     assert (status, answer["error"]["code"]) == (401, "not_key_session")
 
 
-async def test_sign_out_needs_the_token_and_ends_the_session_everywhere(served: Served) -> None:
+async def test_sign_out_needs_the_token_and_ends_the_session_everywhere(served: ConsoleGateway) -> None:
     browser = served.browser()
     await browser.sign_in(ADMIN_KEY)
     status, answer = await browser.call("DELETE", "/dashboard/api/session")
@@ -251,7 +235,7 @@ async def test_sign_out_needs_the_token_and_ends_the_session_everywhere(served: 
     assert (await browser.call("GET", "/dashboard/api/session"))[0] == 401
 
 
-async def test_expired_sessions_are_refused(served: Served) -> None:
+async def test_expired_sessions_are_refused(served: ConsoleGateway) -> None:
     browser = served.browser()
     await browser.sign_in(ADMIN_KEY)
     async with served.gateway.app.gateway.db.engine.begin() as conn:
@@ -260,7 +244,7 @@ async def test_expired_sessions_are_refused(served: Served) -> None:
     assert (status, answer["error"]["code"]) == (401, "session_expired")
 
 
-async def test_rotating_or_revoking_a_key_ends_its_sessions(served: Served) -> None:
+async def test_rotating_or_revoking_a_key_ends_its_sessions(served: ConsoleGateway) -> None:
     http = served.http
     for action in ("rotate", "revoke"):
         _, key = await http.admin("POST", "/admin/keys", {"name": f"to-{action}"})
@@ -275,7 +259,7 @@ async def test_rotating_or_revoking_a_key_ends_its_sessions(served: Served) -> N
         assert (status, answer["error"]["code"]) == (401, "session_expired"), action
 
 
-async def test_a_key_header_still_wins_over_a_cookie(served: Served) -> None:
+async def test_a_key_header_still_wins_over_a_cookie(served: ConsoleGateway) -> None:
     """API clients are unchanged: a request with a key is checked as a key request, cookie or not."""
     browser = served.browser()
     await browser.sign_in(CLIENT_KEY)
@@ -285,7 +269,7 @@ async def test_a_key_header_still_wins_over_a_cookie(served: Served) -> None:
     assert (status, body["error"]["code"]) == (401, "invalid_admin_key")
 
 
-async def test_sessions_work_across_gateways_sharing_a_database(served: Served) -> None:
+async def test_sessions_work_across_gateways_sharing_a_database(served: ConsoleGateway) -> None:
     """A second gateway on the same database (a replica) honours the first one's session and CSRF token,
     and a sign-out on one ends the session on both."""
     async with running_gateway(msgspec.structs.replace(served.config)) as replica:
@@ -299,7 +283,7 @@ async def test_sessions_work_across_gateways_sharing_a_database(served: Served) 
         assert (await first.call("GET", "/admin/keys"))[0] == 401
 
 
-async def test_no_answer_of_a_signed_in_console_holds_a_key(served: Served) -> None:
+async def test_no_answer_of_a_signed_in_console_holds_a_key(served: ConsoleGateway) -> None:
     """Every page file and every JSON route the pages read, for both sessions: neither key appears."""
     admin, holder = served.browser(), served.browser()
     await admin.sign_in(ADMIN_KEY)
@@ -320,7 +304,7 @@ async def test_no_answer_of_a_signed_in_console_holds_a_key(served: Served) -> N
             assert ADMIN_KEY not in text and CLIENT_KEY not in text, path
 
 
-async def test_sign_ins_in_parallel_each_get_their_own_session(served: Served) -> None:
+async def test_sign_ins_in_parallel_each_get_their_own_session(served: ConsoleGateway) -> None:
     browsers = [served.browser() for _ in range(5)]
     await asyncio.gather(*(b.sign_in(ADMIN_KEY) for b in browsers))
     assert len({b.cookie for b in browsers}) == 5 and len({b.csrf for b in browsers}) == 5

@@ -16,13 +16,11 @@ import aiohttp
 import msgspec
 import pytest
 
-from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.admin_client import ADMIN_KEY
 from tests.helpers.billing import assert_books_balance, ledger
-from tests.helpers.console_client import Browser
-from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
-from tests.helpers.postgres import reset_postgres
+from tests.helpers.console_client import Browser, ConsoleGateway, console_gateway
+from tests.helpers.gateway_harness import CLIENT_KEY, make_config
 from tests.helpers.task_gateway import KLING_MODEL, call, task_gateway, until
 
 PAYER_KEY = "sk-console-payer-0003"
@@ -30,13 +28,8 @@ PRICES = {"gpt-4o-mini": {"input": 150.0, "output": 600.0}}  # USD per 1M tokens
 CONSOLE = "x-omnirouter-console-key"
 
 
-class Served:
-    def __init__(self, gateway: RunningGateway, session: aiohttp.ClientSession, config: GatewayConfig) -> None:
-        self.gateway, self.session, self.config = gateway, session, config
-        self.http = Http(session, gateway.url)
-
-    def browser(self) -> Browser:
-        return Browser(self.session, self.gateway)
+class Served(ConsoleGateway):
+    """The console's gateway, and its keys' ids by name."""
 
     async def key_id(self, name: str) -> int:
         _, keys = await self.http.admin("GET", "/admin/keys")
@@ -53,13 +46,8 @@ async def served(
     db_path = tmp_path_factory.mktemp("console-ops") / "gw.db"
     keys = [{"name": "tester", "key": CLIENT_KEY}, {"name": "payer", "key": PAYER_KEY, "quota_usd": 50.0}]
     config = make_config(mock_upstream.url, db_path, admin_key=ADMIN_KEY, reload_interval=0.2, prices=PRICES, keys=keys)
-    if request.param == "postgresql":
-        config.database_url = await reset_postgres(postgres_url)
-    async with (
-        running_gateway(config) as gateway,
-        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session,
-    ):
-        yield Served(gateway, session, config)
+    async with console_gateway(config, request.param, postgres_url) as served:
+        yield Served(served.gateway, served.session, config)
 
 
 async def _rows(url: str, key_id: int, count: int) -> list[Any]:

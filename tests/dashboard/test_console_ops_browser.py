@@ -23,10 +23,9 @@ from playwright.async_api import Page, expect
 
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.dashboard.test_console_browser import _no_secret_in_browser, _shot
 from tests.helpers.admin_client import ADMIN_KEY, Http
 from tests.helpers.billing import assert_books_balance, ledger
-from tests.helpers.chromium import chromium_page
+from tests.helpers.console_browser import ConsolePage, chromium_page, no_secret_in_browser, screenshot
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
 from tests.helpers.task_gateway import KLING_MODEL, call, task_config, until
 
@@ -50,9 +49,14 @@ async def served(mock_upstream: MockUpstream, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Page]:
+async def console() -> AsyncIterator[ConsolePage]:
     async with chromium_page() as opened:
         yield opened
+
+
+@pytest.fixture
+def page(console: ConsolePage) -> Page:
+    return console.page
 
 
 async def _sign_in(page: Page, gateway: RunningGateway) -> None:
@@ -62,7 +66,9 @@ async def _sign_in(page: Page, gateway: RunningGateway) -> None:
     await expect(page.locator("#total-requests")).to_be_visible()
 
 
-async def test_prices_edit_add_delete_export_and_import(served: Any, page: Page, tmp_path: Path) -> None:
+async def test_prices_edit_add_delete_export_and_import(
+    served: Any, console: ConsolePage, page: Page, tmp_path: Path
+) -> None:
     gateway, http, _ = served
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await _sign_in(page, gateway)
@@ -88,7 +94,7 @@ async def test_prices_edit_add_delete_export_and_import(served: Any, page: Page,
     assert (saved["input"], saved["output"], saved["cache_write_1h"], saved["per_call"]) == (2.0, 8.0, 4.5, 0.01)
     assert saved["above_tokens"] == 200_000 and (saved["above"]["input"], saved["above"]["output"]) == (4.0, 16.0)
     await page.evaluate("document.getElementById('price-list').scrollLeft = 0")
-    await _shot(page, "prices", tmp_path)
+    await screenshot(page, "prices", tmp_path)
     await row.locator("input[name=above]").fill("{not json")
     await row.get_by_role("button", name="Save").click()
     await expect(page.locator("#price-error")).to_have_text("above: not valid JSON.")
@@ -136,12 +142,12 @@ async def test_prices_edit_add_delete_export_and_import(served: Any, page: Page,
     await page.locator("#price-list tr[data-model='gpt-ui-imported']").get_by_role("button", name="Delete").click()
     await expect(page.locator("#price-list tr[data-model='gpt-ui-imported']")).to_have_count(0)
     assert (await http.admin("GET", "/admin/prices/gpt-ui-imported"))[0] == 404
-    await _no_secret_in_browser(page, ADMIN_KEY)
-    assert page.problems == []  # type: ignore[attr-defined]
+    await no_secret_in_browser(page, ADMIN_KEY)
+    assert console.problems == []
 
 
 async def test_tasks_force_poll_results_and_cancel(
-    served: Any, page: Page, tmp_path: Path, mock_upstream: MockUpstream
+    served: Any, console: ConsolePage, page: Page, tmp_path: Path, mock_upstream: MockUpstream
 ) -> None:
     gateway, http, config = served
     page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
@@ -180,7 +186,7 @@ async def test_tasks_force_poll_results_and_cancel(
     async with session.get(href) as response:  # no key: signed
         assert response.status == 200 and len(await response.read()) > 0
     await expect(page.locator("#force-poll")).to_be_disabled()
-    await _shot(page, "task", tmp_path)
+    await screenshot(page, "task", tmp_path)
 
     # Cancel and refund the other.
     await page.goto(f"{gateway.url}/dashboard#/tasks/{slow}")
@@ -196,14 +202,14 @@ async def test_tasks_force_poll_results_and_cancel(
     await expect(page.locator("#task-list")).to_contain_text(slow)
     await page.goto(f"{gateway.url}/dashboard#/tasks")
     await expect(page.locator("#task-list")).to_have_attribute("data-count", "2")
-    await _shot(page, "tasks", tmp_path)
+    await screenshot(page, "tasks", tmp_path)
     key, rows = await assert_books_balance(config.database_url, "tester")  # nothing held; spend is the ledger's
     assert key.used_nano == sum(row.cost_nano for row in rows) == round((await succeeded())["cost_usd"] * 1e9) > 0
-    assert page.problems == []  # type: ignore[attr-defined]
+    assert console.problems == []
 
 
 async def test_playground_streams_in_every_protocol_billed_to_the_chosen_key(
-    served: Any, page: Page, tmp_path: Path
+    served: Any, console: ConsolePage, page: Page, tmp_path: Path
 ) -> None:
     gateway, http, config = served
     await _sign_in(page, gateway)
@@ -236,7 +242,7 @@ async def test_playground_streams_in_every_protocol_billed_to_the_chosen_key(
         answers[protocol] = status.rsplit(" ", 1)[1]
         await expect(raw.last).to_contain_text(last_event)
         if protocol == "anthropic":
-            await _shot(page, "playground", tmp_path)
+            await screenshot(page, "playground", tmp_path)
 
     # A model that does not exist: the gateway's error, in the protocol's shape, shown.
     await form.locator("input[name=model]").fill("no-such-model")
@@ -277,5 +283,5 @@ async def test_playground_streams_in_every_protocol_billed_to_the_chosen_key(
     await page.click("#play-request")
     await expect(page.locator("#ledger")).to_have_attribute("data-count", "1")
     await expect(page.locator("#ledger")).to_contain_text(plain_id)
-    await _no_secret_in_browser(page, ADMIN_KEY, PAYER_KEY, CLIENT_KEY)
-    assert page.problems == []  # type: ignore[attr-defined]
+    await no_secret_in_browser(page, ADMIN_KEY, PAYER_KEY, CLIENT_KEY)
+    assert console.problems == []

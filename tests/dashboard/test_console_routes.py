@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -25,15 +24,6 @@ PRICES = {"gpt-4o-mini": {"input": 0.15, "output": 0.6}, "gpt-test-1": {"input":
 class Served:
     def __init__(self, http: Http, keys: dict[str, dict[str, Any]], ledger: dict[str, list[dict[str, Any]]]) -> None:
         self.http, self.keys, self.ledger = http, keys, ledger
-
-
-async def _ledger(http: Http, key_id: int, count: int) -> list[dict[str, Any]]:
-    for _ in range(200):
-        _, page = await http.admin("GET", f"/admin/ledger?key_id={key_id}&limit=1000")
-        if len(page["data"]) >= count:
-            return page["data"]  # type: ignore[no-any-return]
-        await asyncio.sleep(0.05)
-    raise AssertionError("usage rows did not arrive")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -68,9 +58,9 @@ async def served(
         _, owned = await http.admin("POST", "/admin/keys", {"name": "series-owned", "user_id": user["id"]})
         assert (await http.chat(owned["key"]))[0] == 200
         ledger = {
-            "plain": await _ledger(http, plain["id"], 7),
-            "vip": await _ledger(http, vip["id"], 2),
-            "owned": await _ledger(http, owned["id"], 1),
+            "plain": await http.ledger_rows(plain["id"], 7),
+            "vip": await http.ledger_rows(vip["id"], 2),
+            "owned": await http.ledger_rows(owned["id"], 1),
         }
         yield Served(http, {"plain": plain, "vip": vip, "owned": owned}, ledger)
 

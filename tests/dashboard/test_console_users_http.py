@@ -5,7 +5,6 @@ changes (redeeming a code), and the session ending when the password changes or 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,25 +13,23 @@ from typing import Any
 import aiohttp
 import pytest
 
+from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
-from tests.helpers.admin_client import ADMIN_KEY, Http
-from tests.helpers.console_client import Browser
+from tests.helpers.admin_client import ADMIN_KEY
+from tests.helpers.console_client import ConsoleGateway, console_gateway
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
-from tests.helpers.postgres import reset_postgres
 
 PRICES = {"gpt-4o-mini": {"input": 15, "output": 60}}  # a 16k-token reservation fits a $5 quota
 PASSWORD = "correct horse battery staple"
 
 
-class Served:
-    def __init__(self, gateway: RunningGateway, session: aiohttp.ClientSession) -> None:
-        self.gateway, self.session = gateway, session
-        self.http = Http(session, gateway.url)
+class Served(ConsoleGateway):
+    """The console's gateway, and the users and keys made on it (``ids`` and key ``secrets`` by name)."""
+
+    def __init__(self, gateway: RunningGateway, session: aiohttp.ClientSession, config: GatewayConfig) -> None:
+        super().__init__(gateway, session, config)
         self.ids: dict[str, int] = {}
         self.secrets: dict[str, str] = {}
-
-    def browser(self) -> Browser:
-        return Browser(self.session, self.gateway)
 
     async def user(self, name: str, password: str | None = PASSWORD) -> int:
         body: dict[str, Any] = {"name": name} if password is None else {"name": name, "password": password}
@@ -48,13 +45,7 @@ class Served:
         return int(key["id"])
 
     async def ledger(self, key: str, count: int) -> list[dict[str, Any]]:
-        for _ in range(200):
-            status, page = await self.http.admin("GET", f"/admin/ledger?key_id={self.ids[key]}")
-            assert status == 200
-            if len(page["data"]) >= count:
-                return page["data"]  # type: ignore[no-any-return]
-            await asyncio.sleep(0.05)
-        raise AssertionError("the requests did not reach the ledger")
+        return await self.http.ledger_rows(self.ids[key], count)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -66,13 +57,8 @@ async def served(
     and one without (carol)."""
     db_path = tmp_path_factory.mktemp("console-users") / "gw.db"
     config = make_config(mock_upstream.url, db_path, admin_key=ADMIN_KEY, reload_interval=0.2, prices=PRICES)
-    if request.param == "postgresql":
-        config.database_url = await reset_postgres(postgres_url)
-    async with (
-        running_gateway(config) as gateway,
-        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session,
-    ):
-        served = Served(gateway, session)
+    async with console_gateway(config, request.param, postgres_url) as console:
+        served = Served(console.gateway, console.session, config)
         await served.user("alice")
         await served.user("bob", "bob's own password")
         await served.user("carol", None)
@@ -254,7 +240,7 @@ async def test_wrong_passwords_count_towards_the_sign_in_throttle(mock_upstream:
     the right password is refused too (429), so the throttle tells nothing about which guess was right."""
     config = make_config(mock_upstream.url, tmp_path / "gw.db", admin_key=ADMIN_KEY)
     async with running_gateway(config) as gateway, aiohttp.ClientSession() as session:
-        served = Served(gateway, session)
+        served = Served(gateway, session, config)
         await served.user("erin")
         browser = served.browser()
         for attempt in range(10):

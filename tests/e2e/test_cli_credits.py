@@ -9,15 +9,15 @@ import pytest
 
 from omnirouter.config import load_config
 from omnirouter.mock_upstream import MockUpstream
-from tests.e2e.test_cli_keys import cli, run_cli, write_config
 from tests.helpers.admin_client import Http
-from tests.helpers.gateway_harness import running_gateway
+from tests.helpers.gateway_harness import running_gateway, write_cli_config
+from tests.helpers.processes import cli, run_cli
 
 
 async def test_top_up_and_redemption_codes_from_the_shell(
     tmp_path: Path, mock_upstream: MockUpstream, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tmp_path / "omnirouter.yaml", mock_upstream.url)
+    config = write_cli_config(tmp_path / "omnirouter.yaml", mock_upstream.url)
     created = await cli(capsys, "keys", "create", "shop-customer", "--quota", "1", "--config", config)
     assert created.returncode == 0, created.stderr
     key_id, secret = created.stdout.split()[2], created.stdout.splitlines()[1]

@@ -3,60 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from omnirouter.cli import main
 from omnirouter.config import load_config
 from omnirouter.mock_upstream import MockUpstream
 from tests.helpers.admin_client import Http
-from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, running_gateway
-
-OMNIROUTER = [sys.executable, "-m", "omnirouter.cli"]
-
-
-async def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """The command as a user runs it (a new process)."""
-    return await asyncio.to_thread(
-        subprocess.run, [*OMNIROUTER, *args], capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The same command run in this process (faster: for the error cases)."""
-    code = await asyncio.to_thread(main, list(args))
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(list(args), code, out.out, out.err)
-
-
-def write_config(path: Path, mock_url: str) -> str:
-    path.write_text(
-        f"""
-database_url: sqlite:///{path.parent}/gw.db
-usage_flush_interval: 0.05
-reload_interval: 0.2
-channels:
-  - name: up
-    provider: openai
-    base_url: {mock_url}/v1
-    api_keys: [{UPSTREAM_KEY}]
-    models: [gpt-4o-mini, gpt-test*]
-keys:
-  - name: from-file
-    key: {CLIENT_KEY}
-"""
-    )
-    return str(path)
+from tests.helpers.gateway_harness import CLIENT_KEY, running_gateway, write_cli_config
+from tests.helpers.processes import cli, run_cli
 
 
 async def test_keys_and_usage_commands_while_a_gateway_runs(
     tmp_path: Path, mock_upstream: MockUpstream, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tmp_path / "omnirouter.yaml", mock_upstream.url)
+    config = write_cli_config(tmp_path / "omnirouter.yaml", mock_upstream.url)
     async with running_gateway(load_config(config)) as gateway, aiohttp.ClientSession() as session:
         http = Http(session, gateway.url)
         created = await run_cli(
@@ -127,7 +89,7 @@ async def test_keys_and_usage_commands_while_a_gateway_runs(
 async def test_keys_rotate_and_config_errors(
     tmp_path: Path, mock_upstream: MockUpstream, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tmp_path / "omnirouter.yaml", mock_upstream.url)
+    config = write_cli_config(tmp_path / "omnirouter.yaml", mock_upstream.url)
     created = await cli(capsys, "keys", "create", "plain", "--config", config)
     assert created.returncode == 0, created.stderr
     first = created.stdout.splitlines()[1]

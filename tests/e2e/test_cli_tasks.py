@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -15,15 +12,8 @@ from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from tests.helpers.billing import assert_books_balance, key_row
 from tests.helpers.gateway_harness import running_gateway
+from tests.helpers.processes import run_cli
 from tests.helpers.task_gateway import KLING_MODEL, call, task_config
-
-OMNIROUTER = [sys.executable, "-m", "omnirouter.cli"]
-
-
-async def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run, [*OMNIROUTER, *args], capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 async def test_tasks_list_show_cancel(tmp_path: Path, mock: MockUpstream) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +16,8 @@ from omnirouter.mock_upstream import MockUpstream
 from omnirouter.routing import Channel
 from omnirouter.routing.probe import ProbeResult, channel_health, probe_channel, probe_channels
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, make_config, running_gateway
+from tests.helpers.processes import run_cli
 
-OMNIROUTER = [sys.executable, "-m", "omnirouter.cli"]
 SECRET = "sk-probe-distinctive-SECRET-9f3e7a"
 ADMIN_KEY = "admin-key-for-tests-5150"
 
@@ -192,12 +189,6 @@ channels:
 """
     )
     return path
-
-
-async def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run, [*OMNIROUTER, *args], capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 async def test_cli_channels_test_exit_codes_and_table(tmp_path: Path, mock: MockUpstream) -> None:

@@ -3,7 +3,6 @@ credits row, so a key's credits sum exactly to its quota, and its ledger exactly
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,10 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
-from sqlalchemy import text
 
 from omnirouter.mock_upstream import MockUpstream
-from omnirouter.storage import Database
 from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.billing import key_money, settled
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
 
 PRICES = {"gpt-4o-mini": {"input": 15, "output": 60}}  # USD per 1M tokens: every request costs something
@@ -40,44 +38,6 @@ async def credit_gateway(
 async def http(credit_gateway: RunningGateway) -> AsyncIterator[Http]:
     async with aiohttp.ClientSession() as session:
         yield Http(session, credit_gateway.url)
-
-
-async def key_money(gateway: RunningGateway, key_id: int) -> dict[str, int]:
-    """The key's row and the sums of its credits and its ledger, read from the database itself."""
-    db: Database = gateway.app.gateway.db
-    async with db.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text("SELECT quota_nano, used_nano, reserved_nano FROM api_keys WHERE id = :id"), {"id": key_id}
-            )
-        ).one()
-        credits = (
-            await conn.execute(
-                text("SELECT COALESCE(SUM(amount_nano), 0) FROM credits WHERE key_id = :id"), {"id": key_id}
-            )
-        ).scalar_one()
-        ledger = (
-            await conn.execute(
-                text("SELECT COALESCE(SUM(cost_nano), 0) FROM usage_records WHERE key_id = :id"), {"id": key_id}
-            )
-        ).scalar_one()
-    return {
-        "quota": row.quota_nano,
-        "used": row.used_nano,
-        "reserved": row.reserved_nano,
-        "credits": int(credits),
-        "ledger": int(ledger),
-    }
-
-
-async def settled(gateway: RunningGateway, key_id: int) -> dict[str, int]:
-    """The key's money once every request's ledger row is written (no reservation left)."""
-    for _ in range(200):
-        money = await key_money(gateway, key_id)
-        if money["reserved"] == 0 and money["used"] == money["ledger"] and money["ledger"] > 0:
-            return money
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"ledger not settled: {await key_money(gateway, key_id)}")
 
 
 async def test_top_ups_and_quota_sets_are_credits_that_sum_to_the_quota(

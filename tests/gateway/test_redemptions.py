@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy import text
 
 from omnirouter.mock_upstream import MockUpstream
-from tests.gateway.test_credits import PRICES, key_money, settled
 from tests.helpers.admin_client import ADMIN_KEY, Http
+from tests.helpers.billing import key_money, settled
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, make_config, running_gateway
 from tests.helpers.redis_helpers import REDIS_URL, redis_prefix
+
+PRICES = {"gpt-4o-mini": {"input": 15, "output": 60}}  # USD per 1M tokens: every request costs something
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

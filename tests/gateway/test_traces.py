@@ -21,6 +21,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from tests.helpers.gateway_harness import running_gateway
+from tests.helpers.local_http import serving
 from tests.helpers.metrics import ledger
 
 KEY = "sk-traces-client-0001"
@@ -58,15 +59,8 @@ async def collector() -> AsyncIterator[tuple[Collector, str]]:
     sink = Collector()
     app = web.Application()
     app.router.add_post("/v1/traces", sink.traces)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield sink, f"http://127.0.0.1:{port}/v1/traces"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base:
+        yield sink, f"{base}/v1/traces"
 
 
 async def test_one_span_per_request_with_genai_attributes(

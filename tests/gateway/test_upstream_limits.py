@@ -19,6 +19,7 @@ from omnirouter.mock_upstream import MockUpstream
 from omnirouter.relay.chat import ChatOperation
 from omnirouter.relay.context import RequestContext
 from tests.helpers.gateway_harness import CLIENT_KEY
+from tests.helpers.local_http import serving
 
 ASK = [{"role": "user", "content": "hello"}]
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
@@ -134,13 +135,8 @@ async def chunked_upstream() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app) as base:
+        yield base
 
 
 async def test_a_chunked_answer_over_the_cap_fails_the_attempt(start: Any, chunked_upstream: str) -> None:

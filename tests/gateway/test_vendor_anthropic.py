@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import anthropic
 import msgspec
@@ -35,6 +34,7 @@ from omnirouter.storage.channels_repo import check_channel
 from omnirouter.storage.repo_common import Invalid
 from tests.helpers.billing import query
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
+from tests.helpers.vendor_gateway import vendor_anthropic_base
 
 KINDS = list(ANTHROPIC_VIA)
 PRICE = {"input": 1.0, "cached_input": 0.1, "output": 2.0}  # USD per 1M tokens: ×1000 nano-USD per token
@@ -45,18 +45,13 @@ WEATHER: dict[str, Any] = {
 }
 
 
-def anthropic_url(mock_url: str, kind: ProviderKind) -> str:
-    """The channel's base_url: the mock's route of the vendor's Anthropic-compatible base."""
-    return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].anthropic_base_url or '').path}"
-
-
 def config(mock_url: str, db: str) -> GatewayConfig:
     channels = [
         {
             "name": f"{kind.value}-messages",
             "provider": kind.value,
             "protocol": "anthropic",
-            "base_url": anthropic_url(mock_url, kind),
+            "base_url": vendor_anthropic_base(mock_url, kind),
             "api_keys": [UPSTREAM_KEY],
             "models": [f"{kind.value}-claude"],
             "model_map": {f"{kind.value}-claude": f"{kind.value}-model"},

@@ -22,9 +22,8 @@ from google.genai import types as gtypes
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.providers import ProviderKind
-from tests.gateway.test_vendor_quirks import ledger_row
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
-from tests.helpers.vendor_gateway import vendor_base
+from tests.helpers.vendor_gateway import ledger_row, vendor_base
 
 # Vendors with an error shape of their own (GLM, MiniMax, DashScope) and one with OpenAI's (SenseNova).
 BAD = (ProviderKind.MINIMAX, ProviderKind.DASHSCOPE, ProviderKind.SENSENOVA, ProviderKind.ZHIPU)

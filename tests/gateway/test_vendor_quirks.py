@@ -4,22 +4,19 @@ vendor fields and billed from them, renamed and respelled request fields, Azure'
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import aiohttp
 import anthropic
 import openai
-import sqlalchemy as sa
 from google import genai
 from google.genai import types as gtypes
 
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.plan import DEFAULT_REASONING
-from omnirouter.storage import usage_records_table
-from tests.helpers.billing import query
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
+from tests.helpers.vendor_gateway import ledger_row, sent
 
 WEATHER = {
     "type": "function",
@@ -29,22 +26,6 @@ WEATHER = {
 
 def directive(**fields: Any) -> str:
     return f"[[mock {json.dumps(fields)}]]"
-
-
-def sent(mock: MockUpstream) -> dict[str, Any]:
-    body: dict[str, Any] = mock.requests[-1].body
-    return body
-
-
-async def ledger_row(gateway: RunningGateway, request_id: str) -> Any:
-    """The usage row of ``request_id`` once the gateway has flushed it."""
-    url = gateway.app.gateway.config.database_url
-    for _ in range(200):
-        rows = await query(url, sa.select(usage_records_table).where(usage_records_table.c.request_id == request_id))
-        if rows:
-            return rows[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no usage row for {request_id}")
 
 
 # --- thinking switches -------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import anthropic
@@ -24,19 +23,10 @@ from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.plan import DEFAULT_REASONING
 from omnirouter.providers import ProviderKind
-from omnirouter.providers.vendors import VENDORS
 from omnirouter.storage import usage_records_table
 from tests.helpers.billing import KeySpend, query
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
-
-
-def chat_base(mock_url: str, kind: ProviderKind) -> str:
-    return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].base_url).path}"
-
-
-def messages_base(mock_url: str, kind: ProviderKind) -> str:
-    return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].anthropic_base_url or '').path}"
-
+from tests.helpers.vendor_gateway import sent, vendor_anthropic_base, vendor_base
 
 # USD per 1M tokens.  Alias names are priced under their own names (exact, or by a pattern covering them);
 # the base models at other prices, so a charge at the base's price would show.
@@ -57,7 +47,7 @@ def config(mock_url: str, db: str) -> GatewayConfig:
         return {
             "name": f"{kind.value}-chat",
             "provider": kind.value,
-            "base_url": chat_base(mock_url, kind),
+            "base_url": vendor_base(mock_url, kind),
             "api_keys": [UPSTREAM_KEY],
             "models": models,
             **more,
@@ -68,7 +58,7 @@ def config(mock_url: str, db: str) -> GatewayConfig:
             "name": f"{kind.value}-messages",
             "provider": kind.value,
             "protocol": "anthropic",
-            "base_url": messages_base(mock_url, kind),
+            "base_url": vendor_anthropic_base(mock_url, kind),
             "api_keys": [UPSTREAM_KEY],
             "models": models,
         }
@@ -126,11 +116,6 @@ async def claude(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncI
 
 def directive(**fields: Any) -> str:
     return f"[[mock {json.dumps(fields)}]]"
-
-
-def sent(mock: MockUpstream) -> dict[str, Any]:
-    body: dict[str, Any] = mock.requests[-1].body
-    return body
 
 
 def reasoning_of(message: Any) -> Any:

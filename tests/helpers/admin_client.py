@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -31,3 +32,13 @@ class Http:
     async def chat(self, key: str, model: str = "gpt-4o-mini", text: str = "hi") -> tuple[int, Any]:
         body = {"model": model, "messages": [{"role": "user", "content": text}]}
         return await self.call("POST", "/v1/chat/completions", key, body)
+
+    async def ledger_rows(self, key_id: int, count: int) -> list[dict[str, Any]]:
+        """A key's ledger rows (``/admin/ledger``, newest first) once at least ``count`` have arrived."""
+        for _ in range(200):
+            status, page = await self.admin("GET", f"/admin/ledger?key_id={key_id}&limit=1000")
+            assert status == 200, page
+            if len(page["data"]) >= count:
+                return page["data"]  # type: ignore[no-any-return]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"key {key_id}'s ledger did not reach {count} rows")

@@ -1,9 +1,10 @@
-"""Money helpers shared by the billing, lifecycle and crash-ledger tests: keys, prices, a billing
-config, a raw HTTP post, and reads of the key, ledger and reservation rows; ``KeySpend``, what a key spent
-during one test on a gateway that serves several."""
+"""Money helpers shared by the billing, lifecycle, crash-ledger and credit tests: keys, prices, a billing config,
+a raw HTTP post, and reads of the key, ledger and reservation rows; a key's quota, credits and ledger sums
+(``key_money``, ``settled``); ``KeySpend``, what a key spent during one test on a gateway that serves several."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import aiohttp
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy import text
 
 from omnirouter.billing import Price
 from omnirouter.config import GatewayConfig, PriceConfig
@@ -23,7 +25,7 @@ from omnirouter.storage import (
     usage_records_table,
 )
 from omnirouter.storage.models import utcnow
-from tests.helpers.gateway_harness import make_config
+from tests.helpers.gateway_harness import RunningGateway, make_config
 
 RICH = "sk-billing-unlimited-01"
 POOR = "sk-billing-quota-02"
@@ -143,3 +145,41 @@ class KeySpend:
 
     async def spent(self) -> int:
         return int((await key_row(self.url, self.name)).used_nano) - self.start
+
+
+async def key_money(gateway: RunningGateway, key_id: int) -> dict[str, int]:
+    """The key's row and the sums of its credits and its ledger, read from the database itself."""
+    db: Database = gateway.app.gateway.db
+    async with db.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT quota_nano, used_nano, reserved_nano FROM api_keys WHERE id = :id"), {"id": key_id}
+            )
+        ).one()
+        credits = (
+            await conn.execute(
+                text("SELECT COALESCE(SUM(amount_nano), 0) FROM credits WHERE key_id = :id"), {"id": key_id}
+            )
+        ).scalar_one()
+        ledger = (
+            await conn.execute(
+                text("SELECT COALESCE(SUM(cost_nano), 0) FROM usage_records WHERE key_id = :id"), {"id": key_id}
+            )
+        ).scalar_one()
+    return {
+        "quota": row.quota_nano,
+        "used": row.used_nano,
+        "reserved": row.reserved_nano,
+        "credits": int(credits),
+        "ledger": int(ledger),
+    }
+
+
+async def settled(gateway: RunningGateway, key_id: int) -> dict[str, int]:
+    """The key's money once every request's ledger row is written (no reservation left)."""
+    for _ in range(200):
+        money = await key_money(gateway, key_id)
+        if money["reserved"] == 0 and money["used"] == money["ledger"] and money["ledger"] > 0:
+            return money
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"ledger not settled: {await key_money(gateway, key_id)}")

@@ -19,6 +19,28 @@ CLIENT_KEY = "sk-test-client-0001"
 UPSTREAM_KEY = "sk-upstream-secret-42"
 
 
+def write_cli_config(path: Path, mock_url: str) -> str:
+    """A config file for the command-line tests (SQLite beside it, one OpenAI channel on the mock, the file's key
+    ``CLIENT_KEY``); its path."""
+    path.write_text(
+        f"""
+database_url: sqlite:///{path.parent}/gw.db
+usage_flush_interval: 0.05
+reload_interval: 0.2
+channels:
+  - name: up
+    provider: openai
+    base_url: {mock_url}/v1
+    api_keys: [{UPSTREAM_KEY}]
+    models: [gpt-4o-mini, gpt-test*]
+keys:
+  - name: from-file
+    key: {CLIENT_KEY}
+"""
+    )
+    return str(path)
+
+
 def make_config(mock_url: str, db_path: Path, **overrides: Any) -> GatewayConfig:
     """A config with one OpenAI channel on the mock and one client key."""
     raw: dict[str, Any] = {

@@ -1,7 +1,9 @@
-"""The ``omnirouter`` command as a child process: start it, wait until it is healthy, stop it."""
+"""The ``omnirouter`` command as a child process: start it, wait until it is healthy, stop it; run one of its
+subcommands (``run_cli`` in a new process, ``cli`` in this one)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -11,9 +13,26 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import urllib3
 
+from omnirouter.cli import main
+
 OMNIROUTER = [sys.executable, "-m", "omnirouter.cli"]
+
+
+async def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it (a new process)."""
+    return await asyncio.to_thread(
+        subprocess.run, [*OMNIROUTER, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command run in this process (faster: for the error cases)."""
+    code = await asyncio.to_thread(main, list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out.out, out.err)
 
 
 def free_port() -> int:

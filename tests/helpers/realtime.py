@@ -2,7 +2,8 @@
 models, keys without a quota and with one, on SQLite or a throwaway PostgreSQL database.
 
 ``shared_realtime_gateway`` is the gateway many tests share (``SharedRealtime.key`` hands each test keys
-of its own, so each test sums its own ledger); ``realtime_gateway`` starts one with a test's own settings."""
+of its own, so each test sums its own ledger); ``realtime_gateway`` starts one with a test's own settings.
+``user_text`` and ``until_response_done`` are the SDK tests' conversation steps."""
 
 from __future__ import annotations
 
@@ -206,3 +207,18 @@ async def session_rows(url: str, key_name: str, count: int) -> list[Any]:
             return rows
         await asyncio.sleep(0.05)
     return rows
+
+
+def user_text(text: str) -> dict[str, Any]:
+    """A user message item for ``conversation.item.create``."""
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+async def until_response_done(connection: Any) -> list[Any]:
+    """The SDK connection's events up to and with ``response.done``."""
+    events = []
+    async for event in connection:
+        events.append(event)
+        if event.type == "response.done":
+            return events
+    raise AssertionError("the session ended before response.done")

@@ -7,6 +7,7 @@ models think by choice think here) under the mock's ``/{provider}`` route.  The 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,12 +16,15 @@ import anthropic
 import msgspec
 import openai
 import pytest
+import sqlalchemy as sa
 
 from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.providers import ProviderKind
 from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.vendors import VENDORS
+from omnirouter.storage import usage_records_table
+from tests.helpers.billing import query
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
 
 KINDS = list(VENDORS)
@@ -31,6 +35,28 @@ NO_STREAM_USAGE = {kind for kind, vendor in VENDORS.items() if not vendor.dialec
 def vendor_base(mock_url: str, kind: ProviderKind) -> str:
     """The channel's base_url: the mock's route for ``kind`` (the vendor's own path under /{provider})."""
     return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].base_url).path}"
+
+
+def vendor_anthropic_base(mock_url: str, kind: ProviderKind) -> str:
+    """An ``anthropic`` channel's base_url: the mock's route of the vendor's Anthropic-compatible base."""
+    return f"{mock_url}/{kind.value}{urlsplit(VENDORS[kind].anthropic_base_url or '').path}"
+
+
+def sent(mock: MockUpstream) -> dict[str, Any]:
+    """The body of the last request the mock received."""
+    body: dict[str, Any] = mock.requests[-1].body
+    return body
+
+
+async def ledger_row(gateway: RunningGateway, request_id: str) -> Any:
+    """The usage row of ``request_id`` once the gateway has flushed it."""
+    url = gateway.app.gateway.config.database_url
+    for _ in range(200):
+        rows = await query(url, sa.select(usage_records_table).where(usage_records_table.c.request_id == request_id))
+        if rows:
+            return rows[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no usage row for {request_id}")
 
 
 def vendor_config(mock_url: str, db: str) -> GatewayConfig:

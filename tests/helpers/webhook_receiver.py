@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.helpers.local_http import serving
+
 __all__ = ["Delivery", "Receiver", "webhook_receiver"]
 
 
@@ -76,13 +78,6 @@ async def webhook_receiver(path: str = "/hooks") -> AsyncIterator[Receiver]:
     receiver = Receiver()
     app = web.Application()
     app.router.add_post(path, receiver.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    receiver.url = f"http://127.0.0.1:{port}{path}"
-    try:
+    async with serving(app) as base:
+        receiver.url = base + path
         yield receiver
-    finally:
-        await runner.cleanup()

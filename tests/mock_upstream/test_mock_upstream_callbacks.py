@@ -20,6 +20,7 @@ from omnirouter.mock_upstream.tasks_wires_a import mock_secret
 from omnirouter.protocols.media.base import Answer
 from omnirouter.protocols.tasks.base import TaskTarget
 from omnirouter.providers import PROVIDERS, Capability, ProviderKind
+from tests.helpers.local_http import serving
 from tests.helpers.task_gateway import until
 
 MODELS = {
@@ -51,16 +52,9 @@ async def receiver(echo: bool = True) -> AsyncIterator[Receiver]:
     got = Receiver(echo)
     app = web.Application()
     app.router.add_post("/cb", got.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    got.url = f"http://127.0.0.1:{port}/cb"
-    try:
+    async with serving(app) as base:
+        got.url = f"{base}/cb"
         yield got
-    finally:
-        await runner.cleanup()
 
 
 async def _submit(kind: ProviderKind, mock: MockUpstream, callback_url: str, prompt: str) -> str:

@@ -15,6 +15,7 @@ from PIL import Image
 
 from omnirouter.mock_upstream import MockUpstream
 from omnirouter.mock_upstream.tasks_midjourney import GRID_SIZE
+from tests.helpers.local_http import serving
 
 SECRET = {"mj-api-secret": "mj-secret"}
 
@@ -151,17 +152,10 @@ async def test_notify_hook_gets_every_change(session: aiohttp.ClientSession) -> 
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        body = {"prompt": "a fish", "notifyHook": f"http://127.0.0.1:{port}/hook"}
+    async with serving(app) as base:
+        body = {"prompt": "a fish", "notifyHook": f"{base}/hook"}
         task_id = (await _post(session, "/mj/submit/imagine", body))["result"]
         await asyncio.wait_for(done.wait(), 10)
-    finally:
-        await runner.cleanup()
     assert [p["status"] for p in pushed] == ["SUBMITTED", "IN_PROGRESS", "SUCCESS"]
     assert {p["id"] for p in pushed} == {task_id}
     assert pushed[-1]["imageUrl"].endswith(f"/mj/image/{task_id}")

@@ -30,25 +30,14 @@ from tests.helpers.realtime import (
     SharedRealtime,
     expected_cost_nano,
     session_rows,
+    until_response_done,
     upstream_sessions,
+    user_text,
     ws_url,
 )
 
 CLASSIC = "/azure/openai/realtime"
 V1 = "/azure-v1/openai/v1/realtime"
-
-
-def _user_text(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-
-
-async def _until_done(connection: Any) -> list[Any]:
-    events = []
-    async for event in connection:
-        events.append(event)
-        if event.type == "response.done":
-            return events
-    raise AssertionError("the session ended before response.done")
 
 
 async def _next(ws: ClientConnection) -> dict[str, Any]:
@@ -57,7 +46,7 @@ async def _next(ws: ClientConnection) -> dict[str, Any]:
 
 
 async def _raw_turn(ws: ClientConnection, text: str) -> list[dict[str, Any]]:
-    await ws.send(json.dumps({"type": "conversation.item.create", "item": _user_text(text)}))
+    await ws.send(json.dumps({"type": "conversation.item.create", "item": user_text(text)}))
     await ws.send(json.dumps({"type": "response.create"}))
     events = []
     while True:
@@ -84,9 +73,9 @@ async def test_beta_sdk_reaches_the_azure_deployment_url(rt: SharedRealtime, moc
         assert created.session.model == "rt-preview-deployment"
         await connection.session.update(session={"model": AZURE_BETA_MODEL, "modalities": ["text"]})
         assert (await connection.recv()).type == "session.updated"
-        await connection.conversation.item.create(item=_user_text("hello azure"))
+        await connection.conversation.item.create(item=user_text("hello azure"))
         await connection.response.create()
-        events = await _until_done(connection)
+        events = await until_response_done(connection)
     kinds = [event.type for event in events]
     assert "response.text.delta" in kinds and "response.output_text.delta" not in kinds  # the preview's events
     assert "".join(e.delta for e in events if e.type == "response.text.delta") == "Hello from the realtime mock."
@@ -116,9 +105,9 @@ async def test_ga_sdk_reaches_the_azure_v1_url(rt: SharedRealtime, mock: MockUps
         await connection.session.update(session={"type": "realtime", "instructions": "Be brief."})
         assert (await connection.recv()).type == "session.updated"
         for turn in ("first question", "second question"):
-            await connection.conversation.item.create(item=_user_text(turn))
+            await connection.conversation.item.create(item=user_text(turn))
             await connection.response.create()
-            events = await _until_done(connection)
+            events = await until_response_done(connection)
             kinds = [event.type for event in events]
             assert "response.output_audio_transcript.delta" in kinds  # GA names
             assert "response.audio_transcript.delta" not in kinds and "error" not in kinds

@@ -5,8 +5,6 @@ the package's shared gateway, ``rt``, a key of each test's own)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import openai
 
 from omnirouter.mock_upstream import MockUpstream
@@ -19,21 +17,10 @@ from tests.helpers.realtime import (
     SharedRealtime,
     expected_cost_nano,
     session_rows,
+    until_response_done,
     upstream_sessions,
+    user_text,
 )
-
-
-def _user_text(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-
-
-async def _until_done(connection: Any) -> list[Any]:
-    events = []
-    async for event in connection:
-        events.append(event)
-        if event.type == "response.done":
-            return events
-    raise AssertionError("the session ended before response.done")
 
 
 async def test_ga_sdk_session_is_relayed_and_billed_per_response(rt: SharedRealtime, mock: MockUpstream) -> None:
@@ -49,9 +36,9 @@ async def test_ga_sdk_session_is_relayed_and_billed_per_response(rt: SharedRealt
         updated = await connection.recv()
         assert updated.type == "session.updated"
         for turn in ("hello there", "and once more please"):
-            await connection.conversation.item.create(item=_user_text(turn))
+            await connection.conversation.item.create(item=user_text(turn))
             await connection.response.create()
-            events = await _until_done(connection)
+            events = await until_response_done(connection)
             kinds = [event.type for event in events]
             assert "response.output_audio_transcript.delta" in kinds  # GA names: the upstream stayed GA
             assert "response.audio_transcript.delta" not in kinds
@@ -84,9 +71,9 @@ async def test_beta_sdk_session_keeps_the_beta_header_and_events(rt: SharedRealt
         assert (await connection.recv()).type == "session.created"
         await connection.session.update(session={"modalities": ["text"], "instructions": "Be brief."})
         assert (await connection.recv()).type == "session.updated"
-        await connection.conversation.item.create(item=_user_text("say hi"))
+        await connection.conversation.item.create(item=user_text("say hi"))
         await connection.response.create()
-        events = await _until_done(connection)
+        events = await until_response_done(connection)
     kinds = [event.type for event in events]
     assert "response.text.delta" in kinds and "response.output_text.delta" not in kinds
     usage = events[-1].response.usage.model_dump()

@@ -271,6 +271,11 @@ class AdminContext:
         async with self.gateway.db.engine.connect() as conn:
             return await work(conn)
 
+    async def commit(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction, for rows no worker keeps in memory (no reload)."""
+        async with self.gateway.db.engine.begin() as conn:
+            return await work(conn)
+
     async def write(self, kind: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` and bump ``config_version`` in one transaction; then reload this worker and tell the others."""
         async with self.gateway.db.engine.begin() as conn:

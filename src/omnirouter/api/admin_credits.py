@@ -7,9 +7,6 @@ they commit without a reload.  Codes are answered once, by the create; listings 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,8 +19,6 @@ from omnirouter.storage.redemptions_repo import STATES, BatchCreate, BatchCreate
 
 __all__ = ["credit_routes"]
 
-T = TypeVar("T")
-
 
 class BatchDisabled(msgspec.Struct, kw_only=True):
     """``DELETE /admin/redemptions?batch=NAME``: how many unused codes were disabled."""
@@ -35,10 +30,6 @@ class BatchDisabled(msgspec.Struct, kw_only=True):
 
 def credit_routes(ctx: AdminContext) -> list[Route]:
     """The top-up, credit history and redemption code routes."""
-
-    async def commit(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        async with ctx.gateway.db.engine.begin() as conn:
-            return await work(conn)
 
     async def top_up_key(req: AdminRequest) -> Reply:
         key_id = req.int_param("id", "key")
@@ -56,7 +47,7 @@ def credit_routes(ctx: AdminContext) -> list[Route]:
 
     async def create_batch(req: AdminRequest) -> Reply:
         body = await req.body(BatchCreate)
-        return 201, await commit(lambda conn: redemptions_repo.create_batch(conn, body))
+        return 201, await ctx.commit(lambda conn: redemptions_repo.create_batch(conn, body))
 
     async def list_codes(req: AdminRequest) -> Reply:
         batch = req.text("batch")
@@ -70,14 +61,14 @@ def credit_routes(ctx: AdminContext) -> list[Route]:
 
     async def disable_code(req: AdminRequest) -> Reply:
         code_id = req.int_param("id", "redemption_code")
-        return 200, await commit(lambda conn: redemptions_repo.disable_code(conn, code_id))
+        return 200, await ctx.commit(lambda conn: redemptions_repo.disable_code(conn, code_id))
 
     async def disable_batch(req: AdminRequest) -> Reply:
         batch = req.text("batch")
         if batch is None:
             raise refusal(400, "Name the batch to disable: ?batch=NAME (or DELETE /admin/redemptions/{id}).",
                           "missing_batch", "batch")  # fmt: skip
-        disabled = await commit(lambda conn: redemptions_repo.disable_batch(conn, batch))
+        disabled = await ctx.commit(lambda conn: redemptions_repo.disable_batch(conn, batch))
         return 200, BatchDisabled(object="redemption_batch", batch=batch, disabled=disabled)
 
     filters = (

@@ -305,8 +305,7 @@ class ConsoleSessions:
                     code="not_user_session",
                 )
             user = await self._user_valid(session)
-            if scope["method"] not in SAFE_METHODS:
-                self._check_csrf(scope, token)
+            self._check_csrf_on_changes(scope, token)
             return user
 
         return checked()
@@ -322,8 +321,7 @@ class ConsoleSessions:
                     status=403,
                 )
             self._admin_valid(session)
-            if scope["method"] not in SAFE_METHODS:
-                self._check_csrf(scope, token)
+            self._check_csrf_on_changes(scope, token)
 
         return checked()
 
@@ -340,8 +338,7 @@ class ConsoleSessions:
                 )
             else:
                 record = self._key_valid(scope, session)
-            if scope["method"] not in SAFE_METHODS:
-                self._check_csrf(scope, token)
+            self._check_csrf_on_changes(scope, token)
             return record
 
         return checked()
@@ -441,6 +438,11 @@ class ConsoleSessions:
             )
         check_access(msgspec.structs.replace(record, models=None), scope, "")
         return record
+
+    def _check_csrf_on_changes(self, scope: Scope, token: str) -> None:
+        """A session's request that may change state (not GET, HEAD or OPTIONS) must carry its CSRF token."""
+        if scope["method"] not in SAFE_METHODS:
+            self._check_csrf(scope, token)
 
     def _check_csrf(self, scope: Scope, token: str) -> None:
         sent = header(scope, CSRF_HEADER) or b""

@@ -231,6 +231,8 @@ def _compile(template: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Template:
+    """A route whose path has parameters (``/admin/keys/{id:int}``), with its guard and compiled pattern."""
+
     route: Route
     guard: Guard | None
     prefix: str  # the literal text before the first parameter
