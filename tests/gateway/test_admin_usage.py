@@ -84,6 +84,10 @@ async def test_usage_grouped_by_each_dimension_with_totals(served: Served) -> No
     assert {row["label"]: row["requests"] for row in by_user["data"]} == {"erin": 3, None: 3}
     _, by_channel = await http.admin("GET", "/admin/usage?by=channel")
     assert {row["group"]: row["requests"] for row in by_channel["data"]} == {"mock-openai": 5, None: 1}
+    _, ledger = await http.admin("GET", "/admin/ledger?limit=100")
+    for row in by_channel["data"]:  # the mean latency of the group's own ledger rows
+        own = [entry["latency_ms"] for entry in ledger["data"] if entry["channel"] == row["group"]]
+        assert row["avg_latency_ms"] == pytest.approx(sum(own) / len(own), abs=0.001)
     _, by_day = await http.admin("GET", "/admin/usage?by=day")
     today = datetime.now(UTC).date().isoformat()
     assert [(row["group"], row["requests"]) for row in by_day["data"]] == [(today, 6)]
@@ -93,6 +97,7 @@ async def test_usage_grouped_by_each_dimension_with_totals(served: Served) -> No
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     _, future = await http.admin("GET", f"/admin/usage?from={tomorrow}")
     assert future["data"] == [] and future["totals"]["requests"] == 0 and future["totals"]["cost_usd"] == 0
+    assert future["totals"]["avg_latency_ms"] is None
     _, window = await http.admin("GET", f"/admin/usage?from={today}&to={tomorrow}T00:00:00Z")
     assert window["totals"]["requests"] == 6
 

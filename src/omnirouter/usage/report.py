@@ -92,6 +92,8 @@ class UsageTotals(msgspec.Struct, kw_only=True):
     characters: int
     calls: int
     cost_usd: float
+    avg_latency_ms: float | None = None
+    """Mean time from arrival to the end of the request (``None``: no records)."""
 
 
 class UsageGroup(UsageTotals, kw_only=True):
@@ -204,6 +206,7 @@ def _sums() -> list[Any]:
         *(func.coalesce(func.sum(getattr(table.c, name)), 0).label(name) for name in _COUNTS),
         func.coalesce(func.sum(table.c.seconds), 0).label("seconds"),
         func.coalesce(func.sum(table.c.cost_nano), 0).label("cost_nano"),
+        func.avg(table.c.latency_ms).label("avg_latency_ms"),
     ]
 
 
@@ -216,6 +219,7 @@ def _totals(row: Any) -> dict[str, Any]:
         "total_tokens": counts["input_tokens"] + counts["output_tokens"],
         "seconds": float(row.seconds),
         "cost_usd": nano_to_usd(int(row.cost_nano)) or 0.0,
+        "avg_latency_ms": None if row.avg_latency_ms is None else round(float(row.avg_latency_ms), 3),
     }
 
 

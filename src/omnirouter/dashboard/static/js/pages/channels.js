@@ -1,5 +1,5 @@
 // Channels: health (GET /admin/channels), settings (GET /admin/channel-settings), probes, and API channels'
-// create / edit / disable, and each channel's requests and error rate over 24 hours (GET /admin/usage?by=channel).
+// create / edit / disable, and each channel's requests, error rate and mean latency over 24 hours (GET /admin/usage?by=channel).
 // Config-file channels are read-only.
 import { api, query } from '../api.js';
 import { clear, h, int, ms, splitList, table } from '../dom.js';
@@ -132,6 +132,7 @@ async function refresh(listing, results, error, editor) {
     ['Requests 24 h', (c) => int(c.recent?.requests ?? 0), { num: true }],
     ['Error rate 24 h', (c) => (c.recent?.requests ? ((100 * c.recent.errors) / c.recent.requests).toFixed(1) + '%' : '—'),
       { num: true }],
+    ['Latency 24 h (mean)', (c) => (c.recent?.avg_latency_ms == null ? '—' : ms(c.recent.avg_latency_ms)), { num: true }],
     ['Models', (c) => c.models.join(', ')],
     ['Priority / weight', (c) => `${c.priority} / ${c.weight}`],
     ['', actions],
