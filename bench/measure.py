@@ -92,7 +92,7 @@ def run_loadgen(
 
 
 def _median(values: list[float]) -> float:
-    vals = [v for v in values if v == v]
+    vals = [v for v in values if v is not None and v == v]  # NaN (null in a loadgen answer) left out
     return statistics.median(vals) if vals else float("nan")
 
 

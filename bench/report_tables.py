@@ -101,7 +101,12 @@ def machine_section(res: Results) -> str:
         "",
         f"- CPU: {mc.get('cpu', '?')}, {mc.get('nproc')} cores (nproc), {mc.get('mem_gb', '?')} GB memory; "
         f"{mc.get('platform', '')}",
-        f"- Python {mc.get('python')}; {versions}; {' '.join(str(mc.get('wrk', 'wrk')).split()[:2])}",
+        f"- Python {mc.get('python')}; {versions}; {' '.join(str(mc.get('wrk', 'wrk')).split()[:2])}"
+        + (
+            "; Portkey " + ", ".join(f"{k} {v}" for k, v in mc["portkey"].items())
+            if mc.get("portkey") and "portkey" in res.names
+            else ""
+        ),
         f"- omnirouter at git `{res.data.get('git', '?')}`; run started {res.data.get('started')}, "
         f"took {res.data.get('bench_seconds', 0) / 60:.1f} min" + (" (+ profile)" if "profile" in res.data else ""),
         f"- load average at start {' '.join(mc.get('loadavg_start', []))}, at end "

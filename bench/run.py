@@ -6,7 +6,9 @@ Side by side in one run, against the same fast mock upstream (``bench/upstream.p
 * ``relay``: the 40-line uvicorn + aiohttp pass-through relay (``bench/relay.py``);
 * ``omnirouter``: full features on (auth, routing, usage recording, prices), 1 worker,
   and ``omnirouter-wN`` with ``--workers N``;
-* ``litellm``: LiteLLM's proxy (its own venv ``bench/.venv-litellm``, no database, a master key).
+* ``litellm``: LiteLLM's proxy (its own venv ``bench/.venv-litellm``, no database, a master key);
+* ``portkey``: the Portkey AI Gateway on Node (npm ``@portkey-ai/gateway``, pinned, installed into
+  ``bench/.node-portkey``), routed to the upstream by its ``x-portkey-*`` headers.
 
 Measured, with the targets interleaved round after round so that noise shows (medians
 reported): latency at concurrency 1 (wrk), requests/s at 64 connections (wrk), streamed
@@ -91,6 +93,9 @@ def machine() -> dict[str, Any]:
         except Exception:
             pass
     info["versions"] = versions
+    pk = setup_env.portkey_versions()
+    if "@portkey-ai/gateway" in pk:
+        info["portkey"] = pk
     with contextlib.suppress(OSError):
         info["wrk"] = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
     return info
@@ -126,8 +131,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=max(2, cpus()), help="workers of the multi-worker omnirouter")
     parser.add_argument(
         "--targets",
-        default="direct,relay,omnirouter,omnirouter-wN,litellm",
-        help="comma-separated subset of direct,relay,omnirouter,omnirouter-wN,litellm "
+        default="direct,relay,omnirouter,omnirouter-wN,litellm,portkey",
+        help="comma-separated subset of direct,relay,omnirouter,omnirouter-wN,litellm,portkey "
         "(and omnirouter-noflush, a diagnostic: usage written only at shutdown)",
     )
     parser.add_argument(
@@ -164,6 +169,7 @@ def main() -> int:
     if s.baseline and "omnirouter-base" not in names:
         names.append("omnirouter-base")
     litellm_exe = setup_env.setup_litellm(None) if "litellm" in names else None
+    portkey_entry = setup_env.setup_portkey() if "portkey" in names else None
     tools_py = setup_env.setup_tools()
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -208,7 +214,7 @@ def main() -> int:
     try:
         wait_ready(f"http://127.0.0.1:{upstream_port}/health", upstream, 10)
         names = [f"omnirouter-w{s.workers}" if x == "omnirouter-wN" else x for x in names]
-        start_targets(names, s, out, upstream_port, litellm_exe, targets)
+        start_targets(names, s, out, upstream_port, litellm_exe, targets, portkey_entry)
         if "media" in s.suites:
             for t in targets:
                 if runs_media(t):
