@@ -272,6 +272,62 @@ def stream_table(res: Results, prefix: str) -> str:
     )
 
 
+def pinned_table(res: Results) -> str:
+    """Wall-clock figures from the pinned phase (``measure.pinned``): what wrk itself reports."""
+    names = [n for n in res.names if any(not math.isnan(v) for v in res.series(n, "pinned", "c64", "rps"))]
+    if not names:
+        return "_No pinned phase in this run (`--suite` without `pinned`)._"
+    rows = []
+    for n in names:
+        c50, c99 = res.m(n, "pinned", "c1", "p50_ms"), res.m(n, "pinned", "c1", "p99_ms")
+        if n == "direct" or "direct" not in res.names:
+            add50 = add99 = NAN
+        else:
+            add50 = res.paired(n, "direct", ("pinned", "c1", "p50_ms"), "-")
+            add99 = res.paired(n, "direct", ("pinned", "c1", "p99_ms"), "-")
+        rps = res.m(n, "pinned", "c64", "rps")
+        lo, hi = spread(res.series(n, "pinned", "c64", "rps"))
+        vs_relay = res.paired(n, "relay", ("pinned", "c64", "rps"), "/") if "relay" in res.names else NAN
+        errors = sum(
+            int(v)
+            for v in res.series(n, "pinned", "c1", "errors") + res.series(n, "pinned", "c64", "errors")
+            if not math.isnan(v)
+        )
+        rows.append(
+            [
+                res.label(n),
+                fmt(c50, 3),
+                fmt(c99, 3),
+                fmt(add50, 3),
+                fmt(add99, 3),
+                fmt(rps, 0),
+                f"{fmt(lo, 0)}–{fmt(hi, 0)}",
+                ratio(vs_relay),
+                fmt(res.m(n, "pinned", "c64", "p50_ms"), 2),
+                fmt(res.m(n, "pinned", "c64", "p99_ms"), 2),
+                fmt(res.m(n, "pinned", "c64", "cpu_us_per_req"), 0),
+                str(errors),
+            ]
+        )
+    return table(
+        [
+            "target",
+            "latency @1 p50 ms",
+            "p99 ms",
+            "added p50 ms",
+            "added p99 ms",
+            "req/s @64",
+            "req/s range",
+            "÷ relay",
+            "latency @64 p50 ms",
+            "p99 ms",
+            "CPU µs/req",
+            "errors",
+        ],
+        rows,
+    )
+
+
 def memory_table(res: Results) -> str:
     rows = []
     for n in res.names:

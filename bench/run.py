@@ -22,6 +22,10 @@ embeddings (8 inputs x 1536 dimensions, base64 and float; latency at concurrency
 8 and 64 connections) and streamed speech (200 KB of mp3 in 8 KB chunks; time to first audio byte
 at concurrency 1, answers/s at 16 connections).  ``--suite media`` runs them alone.
 
+Wall-clock, pinned (``--suite pinned``): what a user's load generator sees, each 1-worker gateway
+pinned to one core and wrk on the other (the upstream with wrk): requests/s and latency p50 / p99 at
+64 connections and latency at 1 connection, straight from wrk, beside the CPU-time figures above.
+
 Then (full mode) a py-spy profile of one omnirouter worker under plain and streamed load
 (``bench/profile_gateway.py``).  The pieces: ``targets.py`` (the gateways), ``measure.py`` (the
 measurements), ``common.py`` (settings, processes), ``report.py`` (the docs).
@@ -51,7 +55,7 @@ sys.path.insert(0, HERE)
 
 import setup_env  # noqa: E402
 from common import PY, ROOT, Proc, Settings, cpus, ensure_wrk, free_port, hwm_mb, pin, rss_mb, wait_ready  # noqa: E402
-from measure import measure, summarize, throughput  # noqa: E402
+from measure import measure, pinned, summarize, summarize_pinned, throughput  # noqa: E402
 from media_scenarios import check_media, media_round, runs_media, summarize_media  # noqa: E402
 from targets import Target, start_targets  # noqa: E402
 
@@ -143,9 +147,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--suite",
-        default="chat,media",
+        default="chat,media,pinned",
         help="what to measure: chat (chat completions: latency, req/s, streams, held streams), "
-        "media (embeddings and streamed speech), or both (default)",
+        "media (embeddings and streamed speech), pinned (wall-clock req/s and latency as wrk sees them, "
+        "each 1-worker gateway pinned to one core and wrk on the other), or any set of them (default: all)",
     )
     parser.add_argument("--hold", type=int, default=0, help="concurrent slow streams to hold (default 500)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
@@ -248,6 +253,10 @@ def main() -> int:
                 for name, media in media_round(order, s, work, load_cpu).items():
                     round_results[name].update(media)
                     print(f"bench: round {r + 1}/{s.rounds} {name:16s} media: {summarize_media(media)}", flush=True)
+            if "pinned" in s.suites:
+                for name, walls in pinned(order, s, work, load_cpu).items():
+                    round_results[name]["pinned"] = walls
+                    print(f"bench: round {r + 1}/{s.rounds} {name:16s} {summarize_pinned(walls)}", flush=True)
             results["rounds"].append(round_results)
         for t in targets:
             if t.proc is not None:
