@@ -77,7 +77,8 @@ class Settings:
     profile_s: float
     quick: bool
     nice: int
-    suites: tuple[str, ...] = ("chat", "media")
+    suites: tuple[str, ...] = ("chat", "media", "pinned")
+    pinned_s: float = 5.0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -102,7 +103,8 @@ class Settings:
             profile_s=6.0,
             quick=quick,
             nice=args.nice,
-            suites=tuple(x.strip() for x in getattr(args, "suite", "chat,media").split(",") if x.strip()),
+            suites=tuple(x.strip() for x in getattr(args, "suite", "chat,media,pinned").split(",") if x.strip()),
+            pinned_s=2.0 if quick else 5.0,
         )
 
 

@@ -124,16 +124,12 @@ def build_request(url: str, body: bytes, headers: list[str]) -> tuple[str, int, 
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    lines = [
-        f"POST {path} HTTP/1.1",
-        f"host: {host}:{port}",
-        "content-type: application/json",
-        f"content-length: {len(body)}",
-        "accept: text/event-stream",
-    ]
-    for h in headers:
+    fields = {"content-type": "application/json", "accept": "text/event-stream"}
+    for h in headers:  # a given header replaces the default (a repeated content-type is refused by some servers)
         name, _, value = h.partition(":")
-        lines.append(f"{name.strip()}: {value.strip()}")
+        fields[name.strip().lower()] = value.strip()
+    lines = [f"POST {path} HTTP/1.1", f"host: {host}:{port}", f"content-length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in fields.items()]
     return host, port, ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 

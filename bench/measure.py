@@ -92,7 +92,7 @@ def run_loadgen(
 
 
 def _median(values: list[float]) -> float:
-    vals = [v for v in values if v == v]
+    vals = [v for v in values if v is not None and v == v]  # NaN (null in a loadgen answer) left out
     return statistics.median(vals) if vals else float("nan")
 
 
@@ -334,3 +334,34 @@ def summarize(m: dict[str, Any]) -> str:
     if "t_rps" in m:
         parts.append(f"translated {g('t_rps', 'rps'):.0f} rps, {g('t_srps', 'rps'):.0f} streams/s")
     return "; ".join(parts)
+
+
+def pinned(targets: list[Target], s: Settings, work: str, load_cpu: str | None) -> dict[str, dict[str, Any]]:
+    """Wall-clock figures as a user's load generator sees them: the gateway's one worker pinned to one core.
+
+    Each 1-worker target stays on its own CPU (``t.cpus``) and wrk runs on the load CPU, as a user would
+    measure it from outside: latency at 1 connection and requests/s (with latency) at ``s.connections``,
+    plain OpenAI requests, ``s.pinned_s`` seconds each in one continuous wrk run (no 1-s windows), the
+    targets taking turns (order rotated by the caller).  Nothing is normalised by CPU time: this is the
+    number a user's benchmark reports, crossings between cores and all.  ``direct`` is the upstream
+    itself (on the load CPU with wrk); multi-worker targets (not pinned) are left out.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    chosen = [t for t in targets if t.proc is None or (t.cpus is not None and t.metrics.get("workers", 1) == 1)]
+    for t in chosen:
+        script = _scripts(t, work)["openai", "plain"]
+        url = t.base + t.path("openai")
+        pids = t.pids()
+        c1 = run_wrk(url, script, 1, s.pinned_s, load_cpu, pids)
+        c64 = run_wrk(url, script, s.connections, s.pinned_s, load_cpu, pids)
+        out[t.name] = {"c1": c1, "c64": c64}
+    return out
+
+
+def summarize_pinned(p: dict[str, Any]) -> str:
+    c1, c64 = p.get("c1", {}), p.get("c64", {})
+    return (
+        f"pinned: c1 p50 {c1.get('p50_ms', float('nan')):.3f} p99 {c1.get('p99_ms', float('nan')):.3f} ms; "
+        f"@64 {c64.get('rps', float('nan')):.0f} rps p50 {c64.get('p50_ms', float('nan')):.2f} "
+        f"p99 {c64.get('p99_ms', float('nan')):.2f} ms; errors {c1.get('errors', 0) + c64.get('errors', 0)}"
+    )

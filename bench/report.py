@@ -30,6 +30,7 @@ from report_tables import (  # noqa: E402
     checks,
     machine_section,
     memory_table,
+    pinned_table,
     plain_table,
     profile_section,
     rounds_table,
@@ -77,6 +78,16 @@ def generated(res: Results, images: list[str]) -> str:
         "Translated (Anthropic client → OpenAI upstream):",
         "",
         stream_table(res, "t_"),
+        "",
+        "### Wall-clock on a pinned worker (what a user's wrk sees)",
+        "",
+        "Each 1-worker gateway pinned to CPU 1 for the whole phase, wrk (1 thread) and the upstream on CPU 0: "
+        f"plain OpenAI requests, one wrk run of {res.data['settings'].get('pinned_s', 5):g} s at 1 connection "
+        "and one at 64 per target and round, the targets taking turns. Requests/s and latencies are wrk's own "
+        "figures (wall clock, every crossing between cores included), not derived from CPU time; *added* is the "
+        "target minus direct within each round; *direct* is the upstream itself, on CPU 0 with wrk.",
+        "",
+        pinned_table(res),
         "",
         "### Memory, and 500 concurrent slow streams",
         "",

@@ -8,7 +8,7 @@ from typing import Any
 
 from report_tables import PROFILE_CASES, Results, fmt, profile_cases
 
-COLORS = {"direct": "#9e9e9e", "relay": "#607d8b", "omnirouter": "#1e88e5", "litellm": "#e53935"}
+COLORS = {"direct": "#9e9e9e", "relay": "#607d8b", "omnirouter": "#1e88e5", "litellm": "#e53935", "portkey": "#fb8c00"}
 
 
 def color(name: str) -> str:
@@ -23,6 +23,7 @@ def short(res: Results, name: str) -> str:
         "relay": "relay",
         "omnirouter": "omnirouter\n1 worker",
         "litellm": "LiteLLM\n1 worker",
+        "portkey": "Portkey\n(Node)",
         "omnirouter-noflush": "omnirouter\nno flush",
     }.get(name, f"omnirouter\n{res.targets[name].get('workers')} workers")
 

@@ -101,7 +101,12 @@ def machine_section(res: Results) -> str:
         "",
         f"- CPU: {mc.get('cpu', '?')}, {mc.get('nproc')} cores (nproc), {mc.get('mem_gb', '?')} GB memory; "
         f"{mc.get('platform', '')}",
-        f"- Python {mc.get('python')}; {versions}; {' '.join(str(mc.get('wrk', 'wrk')).split()[:2])}",
+        f"- Python {mc.get('python')}; {versions}; {' '.join(str(mc.get('wrk', 'wrk')).split()[:2])}"
+        + (
+            "; Portkey " + ", ".join(f"{k} {v}" for k, v in mc["portkey"].items())
+            if mc.get("portkey") and "portkey" in res.names
+            else ""
+        ),
         f"- omnirouter at git `{res.data.get('git', '?')}`; run started {res.data.get('started')}, "
         f"took {res.data.get('bench_seconds', 0) / 60:.1f} min" + (" (+ profile)" if "profile" in res.data else ""),
         f"- load average at start {' '.join(mc.get('loadavg_start', []))}, at end "
@@ -129,8 +134,14 @@ def machine_section(res: Results) -> str:
     return "\n".join(lines)
 
 
+def vs_peer(res: Results, n: str, peer: str, path: tuple[str, ...], peer_path: tuple[str, ...] | None = None) -> float:
+    """``n``'s figure over a peer gateway's (LiteLLM, Portkey) within each round, then the median."""
+    return res.paired(n, peer, path, "/", peer_path) if peer in res.names and n != peer else NAN
+
+
 def plain_table(res: Results, prefix: str) -> str:
     names = [n for n in res.names if prefix == "" or res.targets[n].get("translated")]
+    peer_col = "portkey" in res.names
     rows = []
     for n in names:
         lat50, lat99 = res.m(n, prefix + "lat", "p50_ms"), res.m(n, prefix + "lat", "p99_ms")
@@ -153,6 +164,8 @@ def plain_table(res: Results, prefix: str) -> str:
             if "litellm" in res.names and n != "litellm" and res.targets["litellm"].get("translated", True)
             else NAN
         )
+        # against Portkey's pass-through figure: it does not translate
+        vs_portkey = vs_peer(res, n, "portkey", (prefix + "rps", "rps"), ("rps", "rps"))
         cpu = res.m(n, prefix + "rps", "cpu_us_per_req")
         errors = sum(
             int(v)
@@ -172,6 +185,7 @@ def plain_table(res: Results, prefix: str) -> str:
                 ratio(vs_direct),
                 ratio(vs_relay),
                 ratio(vs_litellm),
+                *([ratio(vs_portkey)] if peer_col else []),
                 fmt(cpu, 0),
                 str(errors),
             ]
@@ -190,6 +204,7 @@ def plain_table(res: Results, prefix: str) -> str:
             "÷ direct",
             relay_col,
             "÷ LiteLLM",
+            *(["÷ Portkey (pass-through)" if prefix else "÷ Portkey"] if peer_col else []),
             "CPU µs/req",
             "errors",
         ],
@@ -199,6 +214,7 @@ def plain_table(res: Results, prefix: str) -> str:
 
 def stream_table(res: Results, prefix: str) -> str:
     names = [n for n in res.names if prefix == "" or res.targets[n].get("translated")]
+    peer_col = "portkey" in res.names
     rows = []
     for n in names:
         srps = res.m(n, prefix + "srps", "rps")
@@ -220,6 +236,7 @@ def stream_table(res: Results, prefix: str) -> str:
             bt = NAN
         else:
             bt = res.paired(n, "direct", (prefix + "ttfc", "best_ttfc_ms", "p99"), "-", ("ttfc", "best_ttfc_ms", "p99"))
+        vs_portkey = vs_peer(res, n, "portkey", (prefix + "srps", "rps"), ("srps", "rps"))
         reads = res.m(n, prefix + "chunks", "reads", "p50")
         gap = res.m(n, prefix + "chunks", "max_gap_ms", "p50")
         cpu = res.m(n, prefix + "srps", "cpu_us_per_req")
@@ -236,6 +253,7 @@ def stream_table(res: Results, prefix: str) -> str:
                 srps_text,
                 ratio(vs_relay),
                 ratio(vs_litellm),
+                *([ratio(vs_portkey)] if peer_col else []),
                 fmt(t50, 3),
                 fmt(t99, 3),
                 fmt(a50, 3),
@@ -253,6 +271,7 @@ def stream_table(res: Results, prefix: str) -> str:
             "streams/s @64",
             "÷ relay (pass-through)" if prefix else "÷ relay",
             "÷ LiteLLM",
+            *(["÷ Portkey (pass-through)" if prefix else "÷ Portkey"] if peer_col else []),
             "TTFC p50 ms",
             "TTFC p99 ms",
             "added p50 ms",
@@ -261,6 +280,65 @@ def stream_table(res: Results, prefix: str) -> str:
             "reads/stream (paced)",
             "max gap ms (paced)",
             "CPU µs/stream",
+            "errors",
+        ],
+        rows,
+    )
+
+
+def pinned_table(res: Results) -> str:
+    """Wall-clock figures from the pinned phase (``measure.pinned``): what wrk itself reports."""
+    names = [n for n in res.names if any(not math.isnan(v) for v in res.series(n, "pinned", "c64", "rps"))]
+    if not names:
+        return "_No pinned phase in this run (`--suite` without `pinned`)._"
+    rows = []
+    for n in names:
+        c50, c99 = res.m(n, "pinned", "c1", "p50_ms"), res.m(n, "pinned", "c1", "p99_ms")
+        if n == "direct" or "direct" not in res.names:
+            add50 = add99 = NAN
+        else:
+            add50 = res.paired(n, "direct", ("pinned", "c1", "p50_ms"), "-")
+            add99 = res.paired(n, "direct", ("pinned", "c1", "p99_ms"), "-")
+        rps = res.m(n, "pinned", "c64", "rps")
+        lo, hi = spread(res.series(n, "pinned", "c64", "rps"))
+        vs_relay = res.paired(n, "relay", ("pinned", "c64", "rps"), "/") if "relay" in res.names else NAN
+        peers = [ratio(vs_peer(res, n, p, ("pinned", "c64", "rps"))) for p in ("litellm", "portkey") if p in res.names]
+        errors = sum(
+            int(v)
+            for v in res.series(n, "pinned", "c1", "errors") + res.series(n, "pinned", "c64", "errors")
+            if not math.isnan(v)
+        )
+        rows.append(
+            [
+                res.label(n),
+                fmt(c50, 3),
+                fmt(c99, 3),
+                fmt(add50, 3),
+                fmt(add99, 3),
+                fmt(rps, 0),
+                f"{fmt(lo, 0)}–{fmt(hi, 0)}",
+                ratio(vs_relay),
+                *peers,
+                fmt(res.m(n, "pinned", "c64", "p50_ms"), 2),
+                fmt(res.m(n, "pinned", "c64", "p99_ms"), 2),
+                fmt(res.m(n, "pinned", "c64", "cpu_us_per_req"), 0),
+                str(errors),
+            ]
+        )
+    return table(
+        [
+            "target",
+            "latency @1 p50 ms",
+            "p99 ms",
+            "added p50 ms",
+            "added p99 ms",
+            "req/s @64",
+            "req/s range",
+            "÷ relay",
+            *[f"÷ {label}" for p, label in (("litellm", "LiteLLM"), ("portkey", "Portkey")) if p in res.names],
+            "latency @64 p50 ms",
+            "p99 ms",
+            "CPU µs/req",
             "errors",
         ],
         rows,

@@ -6,7 +6,9 @@ Side by side in one run, against the same fast mock upstream (``bench/upstream.p
 * ``relay``: the 40-line uvicorn + aiohttp pass-through relay (``bench/relay.py``);
 * ``omnirouter``: full features on (auth, routing, usage recording, prices), 1 worker,
   and ``omnirouter-wN`` with ``--workers N``;
-* ``litellm``: LiteLLM's proxy (its own venv ``bench/.venv-litellm``, no database, a master key).
+* ``litellm``: LiteLLM's proxy (its own venv ``bench/.venv-litellm``, no database, a master key);
+* ``portkey``: the Portkey AI Gateway on Node (npm ``@portkey-ai/gateway``, pinned, installed into
+  ``bench/.node-portkey``), routed to the upstream by its ``x-portkey-*`` headers.
 
 Measured, with the targets interleaved round after round so that noise shows (medians
 reported): latency at concurrency 1 (wrk), requests/s at 64 connections (wrk), streamed
@@ -19,6 +21,10 @@ The media scenarios (``bench/media_scenarios.py``; ``direct``, ``relay`` and omn
 embeddings (8 inputs x 1536 dimensions, base64 and float; latency at concurrency 1, requests/s at
 8 and 64 connections) and streamed speech (200 KB of mp3 in 8 KB chunks; time to first audio byte
 at concurrency 1, answers/s at 16 connections).  ``--suite media`` runs them alone.
+
+Wall-clock, pinned (``--suite pinned``): what a user's load generator sees, each 1-worker gateway
+pinned to one core and wrk on the other (the upstream with wrk): requests/s and latency p50 / p99 at
+64 connections and latency at 1 connection, straight from wrk, beside the CPU-time figures above.
 
 Then (full mode) a py-spy profile of one omnirouter worker under plain and streamed load
 (``bench/profile_gateway.py``).  The pieces: ``targets.py`` (the gateways), ``measure.py`` (the
@@ -49,7 +55,7 @@ sys.path.insert(0, HERE)
 
 import setup_env  # noqa: E402
 from common import PY, ROOT, Proc, Settings, cpus, ensure_wrk, free_port, hwm_mb, pin, rss_mb, wait_ready  # noqa: E402
-from measure import measure, summarize, throughput  # noqa: E402
+from measure import measure, pinned, summarize, summarize_pinned, throughput  # noqa: E402
 from media_scenarios import check_media, media_round, runs_media, summarize_media  # noqa: E402
 from targets import Target, start_targets  # noqa: E402
 
@@ -91,6 +97,9 @@ def machine() -> dict[str, Any]:
         except Exception:
             pass
     info["versions"] = versions
+    pk = setup_env.portkey_versions()
+    if "@portkey-ai/gateway" in pk:
+        info["portkey"] = pk
     with contextlib.suppress(OSError):
         info["wrk"] = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
     return info
@@ -126,8 +135,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=max(2, cpus()), help="workers of the multi-worker omnirouter")
     parser.add_argument(
         "--targets",
-        default="direct,relay,omnirouter,omnirouter-wN,litellm",
-        help="comma-separated subset of direct,relay,omnirouter,omnirouter-wN,litellm "
+        default="direct,relay,omnirouter,omnirouter-wN,litellm,portkey",
+        help="comma-separated subset of direct,relay,omnirouter,omnirouter-wN,litellm,portkey "
         "(and omnirouter-noflush, a diagnostic: usage written only at shutdown)",
     )
     parser.add_argument(
@@ -138,9 +147,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--suite",
-        default="chat,media",
+        default="chat,media,pinned",
         help="what to measure: chat (chat completions: latency, req/s, streams, held streams), "
-        "media (embeddings and streamed speech), or both (default)",
+        "media (embeddings and streamed speech), pinned (wall-clock req/s and latency as wrk sees them, "
+        "each 1-worker gateway pinned to one core and wrk on the other), or any set of them (default: all)",
     )
     parser.add_argument("--hold", type=int, default=0, help="concurrent slow streams to hold (default 500)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
@@ -164,6 +174,7 @@ def main() -> int:
     if s.baseline and "omnirouter-base" not in names:
         names.append("omnirouter-base")
     litellm_exe = setup_env.setup_litellm(None) if "litellm" in names else None
+    portkey_entry = setup_env.setup_portkey() if "portkey" in names else None
     tools_py = setup_env.setup_tools()
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -208,7 +219,7 @@ def main() -> int:
     try:
         wait_ready(f"http://127.0.0.1:{upstream_port}/health", upstream, 10)
         names = [f"omnirouter-w{s.workers}" if x == "omnirouter-wN" else x for x in names]
-        start_targets(names, s, out, upstream_port, litellm_exe, targets)
+        start_targets(names, s, out, upstream_port, litellm_exe, targets, portkey_entry)
         if "media" in s.suites:
             for t in targets:
                 if runs_media(t):
@@ -242,6 +253,10 @@ def main() -> int:
                 for name, media in media_round(order, s, work, load_cpu).items():
                     round_results[name].update(media)
                     print(f"bench: round {r + 1}/{s.rounds} {name:16s} media: {summarize_media(media)}", flush=True)
+            if "pinned" in s.suites:
+                for name, walls in pinned(order, s, work, load_cpu).items():
+                    round_results[name]["pinned"] = walls
+                    print(f"bench: round {r + 1}/{s.rounds} {name:16s} {summarize_pinned(walls)}", flush=True)
             results["rounds"].append(round_results)
         for t in targets:
             if t.proc is not None:

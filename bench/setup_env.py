@@ -8,14 +8,21 @@
   left out, the list is installed, and then ``litellm`` itself with ``--no-deps``.
 * ``bench/.venv-tools``: matplotlib (plots) and py-spy (profiles).  Kept
   out of the project's venv and out of the package's dependencies.
+* ``bench/.node-portkey``: the Portkey AI Gateway (npm ``@portkey-ai/gateway``, version pinned), run
+  on Node with its server entry ``build/start-server.js`` as its Docker image does.  Its published
+  package leaves its dependencies unpinned, and ``@hono/node-server`` newer than 1.14.2 makes every
+  streamed answer fail (``TypeError: immutable``, Portkey-AI/gateway issue 1389), so the two hono
+  packages are pinned (npm ``overrides``) to the versions of the project's own ``package-lock.json``
+  at that release, which its Docker image installs.  Nothing from it is committed.
 
-Usage: ``python bench/setup_env.py [--litellm-version X] [--force]``.
+Usage: ``python bench/setup_env.py [--litellm-version X] [--portkey] [--force]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +34,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LITELLM_VENV = os.path.join(HERE, ".venv-litellm")
 TOOLS_VENV = os.path.join(HERE, ".venv-tools")
 TOOLS = ["matplotlib", "py-spy"]
+PORTKEY_DIR = os.path.join(HERE, ".node-portkey")
+PORTKEY_VERSION = "1.15.2"
+# Portkey-AI/gateway's package-lock.json at v1.15.2: the server library its Docker image runs with.
+PORTKEY_OVERRIDES = {"@hono/node-server": "1.13.5", "hono": "4.9.7"}
 # Requirements whose pins the registry here cannot satisfy: keep the name, drop the version.
 RELAX = {"certifi", "litellm-proxy-extras", "litellm-enterprise"}
 # Requirements the registry here lacks altogether: ``litellm-proxy`` (from 1.110) is a companion
@@ -145,13 +156,66 @@ def setup_tools(force: bool = False) -> str:
     return py
 
 
+def setup_portkey(force: bool = False) -> str:
+    """Install the Portkey AI Gateway into ``bench/.node-portkey`` (npm); return its server entry."""
+    entry = os.path.join(PORTKEY_DIR, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js")
+    marker = os.path.join(PORTKEY_DIR, ".installed")
+    wanted = f"{PORTKEY_VERSION} {sorted(PORTKEY_OVERRIDES.items())}"
+    if os.path.exists(entry) and os.path.exists(marker) and not force:
+        with open(marker) as fh:
+            if fh.read().strip() == wanted:
+                return entry
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise SystemExit("bench: the portkey target needs Node.js and npm (apt-get install nodejs npm)")
+    if os.path.exists(PORTKEY_DIR):
+        shutil.rmtree(PORTKEY_DIR)
+    os.makedirs(PORTKEY_DIR)
+    manifest = {
+        "name": "bench-portkey",
+        "private": True,
+        "description": "written by bench/setup_env.py: the Portkey AI Gateway for the benchmark",
+        "dependencies": {"@portkey-ai/gateway": PORTKEY_VERSION},
+        "overrides": PORTKEY_OVERRIDES,
+    }
+    with open(os.path.join(PORTKEY_DIR, "package.json"), "w") as fh:
+        json.dump(manifest, fh, indent=1)
+    print(f"bench: installing @portkey-ai/gateway@{PORTKEY_VERSION} into {os.path.relpath(PORTKEY_DIR)}", flush=True)
+    proc = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--omit=dev"], cwd=PORTKEY_DIR, capture_output=True, text=True
+    )
+    if proc.returncode != 0 or not os.path.exists(entry):
+        raise SystemExit(f"bench: npm install of the Portkey gateway failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    with open(marker, "w") as fh:
+        fh.write(wanted + "\n")
+    return entry
+
+
+def portkey_versions() -> dict[str, str]:
+    """The installed versions of the Portkey gateway and the server library it runs on (for the results)."""
+    out = {}
+    for pkg in ("@portkey-ai/gateway", "@hono/node-server", "hono"):
+        try:
+            with open(os.path.join(PORTKEY_DIR, "node_modules", pkg, "package.json")) as fh:
+                out[pkg] = str(json.load(fh)["version"])
+        except (OSError, ValueError, KeyError):
+            pass
+    node = shutil.which("node")
+    if node:
+        out["node"] = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--litellm-version", default=None, help="LiteLLM version (default: newest)")
     parser.add_argument("--force", action="store_true", help="rebuild the environments")
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--portkey", action="store_true", help="also install the Portkey AI Gateway (npm)")
     args = parser.parse_args()
     setup_tools(args.force)
+    if args.portkey:
+        setup_portkey(args.force)
     if not args.skip_litellm:
         setup_litellm(args.litellm_version, args.force)
     return 0

@@ -40,6 +40,7 @@ class Target:
     openai_model: str = "gpt-4o-mini"
     anthropic_model: str | None = None  # None: no translated path
     health: str = "/health"
+    extra_headers: dict[str, str] = field(default_factory=dict)  # sent with every request (Portkey's routing)
     proc: Proc | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
 
@@ -53,8 +54,10 @@ class Target:
 
     def headers(self, protocol: str) -> dict[str, str]:
         if protocol == "anthropic":
-            return {"x-api-key": self.key, "anthropic-version": "2023-06-01", "content-type": "application/json"}
-        return {"authorization": f"Bearer {self.key}", "content-type": "application/json"}
+            base = {"x-api-key": self.key, "anthropic-version": "2023-06-01", "content-type": "application/json"}
+        else:
+            base = {"authorization": f"Bearer {self.key}", "content-type": "application/json"}
+        return {**base, **self.extra_headers}
 
     def path(self, protocol: str) -> str:
         return "/v1/messages" if protocol == "anthropic" else "/v1/chat/completions"
@@ -126,6 +129,16 @@ LITELLM_ENV = {
 }
 
 
+def start_portkey(name: str, entry: str, port: int, cpu: str | None, log: str) -> Proc:
+    """The Portkey AI Gateway on Node: its server entry, as its Docker image runs it (``npm run start:node``).
+
+    ``node`` directly rather than ``npx``/``npm run``, so that the target's processes (memory, CPU
+    time) are the gateway's alone.  It listens on every interface (it has no host option).
+    """
+    cmd = [*pin(cpu), "node", entry, f"--port={port}"]
+    return Proc(name, cmd, log, cwd=os.path.dirname(os.path.dirname(entry)))
+
+
 def start_relay(name: str, port: int, upstream_port: int, cpu: str | None, log: str) -> Proc:
     """The minimal relay (``bench/relay.py``) on uvicorn with uvloop and httptools, 1 worker."""
     cmd = [*pin(cpu), PY, "-m", "uvicorn", "relay:app", "--host", "127.0.0.1", "--port", str(port)]
@@ -135,7 +148,13 @@ def start_relay(name: str, port: int, upstream_port: int, cpu: str | None, log: 
 
 
 def start_targets(
-    names: list[str], s: Settings, out: str, upstream_port: int, litellm_exe: str | None, targets: list[Target]
+    names: list[str],
+    s: Settings,
+    out: str,
+    upstream_port: int,
+    litellm_exe: str | None,
+    targets: list[Target],
+    portkey_entry: str | None = None,
 ) -> None:
     """Start every target (appending to ``targets`` at once, so the caller can stop them whatever happens)."""
     n = cpus()
@@ -196,11 +215,30 @@ def start_targets(
                 "1",
             ]
             t.proc = Proc(name, cmd, os.path.join(out, "litellm.log"), env=LITELLM_ENV, cwd=out)
+        elif name == "portkey":
+            if portkey_entry is None:
+                continue
+            # Portkey's open-source gateway routes by headers and has no keys of its own: the client sends
+            # the upstream key, the provider and the upstream's base URL with each request.  Its /v1/messages
+            # does not translate to an OpenAI upstream ("messages is not supported by openai"): no translated path.
+            t = Target(
+                "portkey",
+                "Portkey AI Gateway (Node, 1 process)",
+                port,
+                UPSTREAM_KEY,
+                gw_cpu,
+                health="/",
+                extra_headers={
+                    "x-portkey-provider": "openai",
+                    "x-portkey-custom-host": f"http://127.0.0.1:{upstream_port}/v1",
+                },
+            )
+            t.proc = start_portkey(name, portkey_entry, port, gw_cpu, os.path.join(out, "portkey.log"))
         else:
             raise SystemExit(f"unknown target {name!r}")
         targets.append(t)
     for t in targets:
-        wait_ready(t.base + t.health, t.proc, 120.0 if t.name == "litellm" else 30.0)
+        wait_ready(t.base + t.health, t.proc, 120.0 if t.name in ("litellm", "portkey") else 30.0)
         t.metrics["warmup_failures"] = check_target(t)
         time.sleep(1.0)
         t.metrics["idle_mb"] = rss_mb(t.pids()) if t.proc else None
