@@ -284,7 +284,7 @@ def nano(model_price: str, usage: dict[str, int]) -> int:
 async def test_aliases_are_charged_at_the_price_of_their_own_name(
     oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic, gateway: RunningGateway, mock_upstream: MockUpstream
 ) -> None:
-    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin(gateway.app.gateway.recorder)
     usage = {"input": 1000, "output": 40}
     ask = [{"role": "user", "content": "priced " + directive(usage=usage)}]
     expected: list[tuple[str, str, int]] = []  # (public model, upstream model, cost)
@@ -650,7 +650,7 @@ async def test_kimi_k2_5_and_later_get_no_sampling_fields_they_fix_themselves(
         mock_upstream, "/moonshot/v1/chat/completions", {"model": "kimi-k2.6", "messages": hi, "temperature": 0.2}
     )
     assert status == 400 and error["error"]["message"] == "invalid temperature: only 0.6 is allowed for this model"
-    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin(gateway.app.gateway.recorder)
     ask = [{"role": "user", "content": "sample " + directive(usage=USAGE)}]
     fixed = {"temperature", "top_p", "n", "presence_penalty", "frequency_penalty"}
     raw = await oai.chat.completions.with_raw_response.create(
@@ -700,7 +700,7 @@ async def test_kimi_takes_one_choice_near_temperature_zero(
         {"model": "kimi-k2-0905", "messages": hi, "temperature": 0, "n": 2},
     )
     assert status == 400 and error["error"]["type"] == "invalid_request_error"
-    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin(gateway.app.gateway.recorder)
     ask = [{"role": "user", "content": "n " + directive(usage=USAGE)}]
     raw = await oai.chat.completions.with_raw_response.create(
         model="kimi-k2-0905",
@@ -733,7 +733,7 @@ async def test_minimax_m3_thinking_maps_onto_adaptive_and_disabled(
         {"model": "minimax-m3", "messages": hi, "thinking": {"type": "enabled"}},
     )
     assert status == 400 and "adaptive or disabled" in error["error"]["message"]
-    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin(gateway.app.gateway.recorder)
     ask = [{"role": "user", "content": "m3 " + directive(usage=USAGE)}]
     ids: list[str] = []
     # OpenAI effort: on is adaptive; the reasoning (in <think> tags upstream) comes back as reasoning_content.
@@ -805,7 +805,7 @@ async def test_model_rules_hold_on_the_anthropic_endpoints_too(
         {"model": "kimi-k2.5", "max_tokens": 100, "messages": hi, "temperature": 0.2},
     )
     assert status == 400  # the vendor's own refusal, which the gateway must avoid
-    spend = await KeySpend(gateway.app.gateway.config.database_url).begin()
+    spend = await KeySpend(gateway.app.gateway.config.database_url).begin(gateway.app.gateway.recorder)
     ask: Any = [{"role": "user", "content": "a " + directive(usage=USAGE)}]
     ids: list[str] = []
     # Kimi K2.5 over Anthropic Messages: an Anthropic client's body relayed without the fields it fixes.

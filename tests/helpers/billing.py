@@ -25,6 +25,7 @@ from omnirouter.storage import (
     usage_records_table,
 )
 from omnirouter.storage.models import utcnow
+from omnirouter.usage import UsageRecorder
 from tests.helpers.gateway_harness import RunningGateway, make_config
 
 RICH = "sk-billing-unlimited-01"
@@ -139,7 +140,11 @@ class KeySpend:
         self.name = name
         self.start = 0
 
-    async def begin(self) -> KeySpend:
+    async def begin(self, recorder: UsageRecorder | None = None) -> KeySpend:
+        """Read the key's ``used_nano`` now; first, with the gateway's ``recorder``, write (and so settle) what
+        earlier tests' requests left in its buffer, so none of it lands after this and counts as this test's."""
+        if recorder is not None:
+            await recorder.flush()
         self.start = (await key_row(self.url, self.name)).used_nano
         return self
 
