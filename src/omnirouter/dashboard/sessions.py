@@ -312,18 +312,17 @@ class ConsoleSessions:
 
     def _admin_session(self, scope: Scope, token: str) -> Awaitable[None]:
         async def checked() -> None:
-            session = await self._session(token)
-            if session.kind != ADMIN:
-                raise GatewayError(
-                    ErrorKind.PERMISSION,
-                    "This console session is not the admin's; the admin API needs the admin key.",
-                    code="not_admin_session",
-                    status=403,
-                )
-            self._admin_valid(session)
+            await self._admin_only(token, "This console session is not the admin's; the admin API needs the admin key.")
             self._check_csrf_on_changes(scope, token)
 
         return checked()
+
+    async def _admin_only(self, token: str, refusal: str) -> None:
+        """The session is the admin's, opened with today's admin key; else 403 ``refusal`` (or ended)."""
+        session = await self._session(token)
+        if session.kind != ADMIN:
+            raise GatewayError(ErrorKind.PERMISSION, refusal, code="not_admin_session", status=403)
+        self._admin_valid(session)
 
     def _key_session(self, scope: Scope, token: str) -> Awaitable[KeyRecord]:
         async def checked() -> KeyRecord:
@@ -354,15 +353,7 @@ class ConsoleSessions:
         if chosen is None or token is None:
             raise missing
         same_origin(scope)
-        session = await self._session(token)
-        if session.kind != ADMIN:
-            raise GatewayError(
-                ErrorKind.PERMISSION,
-                "Only the admin's console session may use the playground.",
-                code="not_admin_session",
-                status=403,
-            )
-        self._admin_valid(session)
+        await self._admin_only(token, "Only the admin's console session may use the playground.")
         self._check_csrf(scope, token)
         text = chosen.decode("latin-1").strip()
         record = self.gateway.auth.by_id(int(text)) if text.isascii() and text.isdigit() and len(text) < 19 else None
