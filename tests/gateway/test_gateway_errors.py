@@ -12,13 +12,9 @@ import aiohttp
 import openai
 import pytest
 
-from omnirouter.mock_upstream import MockUpstream
+from omnirouter.mock_upstream import MockUpstream, directive
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, make_config, running_gateway
 from tests.helpers.openapi_schema import validate_openai
-
-
-def directive(**fields: Any) -> str:
-    return f"[[mock {json.dumps(fields)}]]"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 
-from omnirouter.mock_upstream import MockUpstream
+from omnirouter.mock_upstream import MockUpstream, directive
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway
 
 WEATHER_TOOL: dict[str, Any] = {
@@ -28,10 +28,6 @@ def gateway(shared_gateway: RunningGateway, mock_upstream: MockUpstream) -> Runn
     reads only its own answer and its own upstream request (no usage rows, no failures for the breaker)."""
     mock_upstream.requests.clear()
     return shared_gateway
-
-
-def directive(**fields: Any) -> str:
-    return f"[[mock {json.dumps(fields)}]]"
 
 
 async def test_plain_chat_answers_with_public_model_and_usage(client: openai.AsyncOpenAI) -> None:

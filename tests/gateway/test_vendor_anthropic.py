@@ -5,7 +5,6 @@ check the vendor's own auth header and, like Anthropic, refuse a thinking block 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from google.genai import types as gtypes
 from omnirouter.config import GatewayConfig
 from omnirouter.config.loader import ConfigError, parse_config
 from omnirouter.config.schema import ChannelConfig
-from omnirouter.mock_upstream import MockUpstream
+from omnirouter.mock_upstream import MockUpstream, directive
 from omnirouter.mock_upstream.tokens import signature
 from omnirouter.mock_upstream.vendor_anthropic import vendor_anthropic_path
 from omnirouter.protocols.base import ProtocolName
@@ -98,10 +97,6 @@ async def oai(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIter
     mock_upstream.clear_requests()
     async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
         yield client
-
-
-def directive(**fields: Any) -> str:
-    return f"[[mock {json.dumps(fields)}]]"
 
 
 def upstream(mock: MockUpstream, kind: ProviderKind) -> dict[str, Any]:

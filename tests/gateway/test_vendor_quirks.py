@@ -4,7 +4,6 @@ vendor fields and billed from them, renamed and respelled request fields, Azure'
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import aiohttp
@@ -13,7 +12,7 @@ import openai
 from google import genai
 from google.genai import types as gtypes
 
-from omnirouter.mock_upstream import MockUpstream
+from omnirouter.mock_upstream import MockUpstream, directive
 from omnirouter.mock_upstream.plan import DEFAULT_REASONING
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway
 from tests.helpers.vendor_gateway import ledger_row, sent
@@ -22,10 +21,6 @@ WEATHER = {
     "type": "function",
     "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
 }
-
-
-def directive(**fields: Any) -> str:
-    return f"[[mock {json.dumps(fields)}]]"
 
 
 # --- thinking switches -------------------------------------------------------------------------------

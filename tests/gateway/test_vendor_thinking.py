@@ -6,7 +6,6 @@ and sampling ranges."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from google import genai
 from google.genai import types as gtypes
 
 from omnirouter.config import GatewayConfig
-from omnirouter.mock_upstream import MockUpstream
+from omnirouter.mock_upstream import MockUpstream, directive
 from omnirouter.mock_upstream.plan import DEFAULT_REASONING
 from omnirouter.providers import ProviderKind
 from omnirouter.storage import usage_records_table
@@ -112,10 +111,6 @@ async def claude(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncI
     mock_upstream.clear_requests()
     async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as client:
         yield client
-
-
-def directive(**fields: Any) -> str:
-    return f"[[mock {json.dumps(fields)}]]"
 
 
 def reasoning_of(message: Any) -> Any:

@@ -21,7 +21,7 @@ from aiohttp import web
 from google.genai import errors as genai_errors
 
 from omnirouter.config import GatewayConfig
-from omnirouter.mock_upstream import MockUpstream
+from omnirouter.mock_upstream import MockUpstream, directive
 from tests.helpers.gateway_harness import CLIENT_KEY, RunningGateway, running_gateway
 from tests.matrix.drivers import DRIVERS, Driver, Image, Options, Reply, UserTurn
 
@@ -57,10 +57,6 @@ cells = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"]
 pairs = pytest.mark.parametrize(
     ("driver", "upstream"), [(i, u) for i in INBOUND for u in UPSTREAMS], ids=lambda v: str(v), indirect=["driver"]
 )
-
-
-def directive(**fields: Any) -> str:
-    return f"[[mock {json.dumps(fields)}]]"
 
 
 def model_for(upstream: str) -> str:

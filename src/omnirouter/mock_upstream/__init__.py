@@ -175,7 +175,7 @@ words of ``name + arguments`` per tool call + words of the reasoning.
 from __future__ import annotations
 
 from omnirouter.mock_upstream.core import LoggedRequest
-from omnirouter.mock_upstream.directives import Directive, DirectiveError, parse_directive
+from omnirouter.mock_upstream.directives import Directive, DirectiveError, directive, parse_directive
 from omnirouter.mock_upstream.runner import MockUpstream, serve
 from omnirouter.mock_upstream.server import create_app
 
@@ -185,6 +185,7 @@ __all__ = [
     "LoggedRequest",
     "MockUpstream",
     "create_app",
+    "directive",
     "parse_directive",
     "serve",
 ]

@@ -74,6 +74,11 @@ class Directive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 EMPTY = Directive()
 
 
+def directive(**fields: object) -> str:
+    """The in-prompt text of a directive (``[[mock {...}]]``), for a prompt that scripts the mock's answer."""
+    return f"{_MARKER} {json.dumps(fields)}]]"
+
+
 def parse_directive(obj: object) -> Directive:
     """Validate a directive given as a JSON object."""
     if not isinstance(obj, dict):
