@@ -33,7 +33,7 @@ from omnirouter.storage.channels_repo import check_channel
 from omnirouter.storage.repo_common import Invalid
 from tests.helpers.billing import query
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
-from tests.helpers.vendor_gateway import vendor_anthropic_base
+from tests.helpers.vendor_gateway import anthropic_sdk, openai_sdk, vendor_anthropic_base
 
 KINDS = list(ANTHROPIC_VIA)
 PRICE = {"input": 1.0, "cached_input": 0.1, "output": 2.0}  # USD per 1M tokens: ×1000 nano-USD per token
@@ -85,17 +85,13 @@ async def gateway(
 
 @pytest.fixture
 async def claude(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    mock_upstream.clear_script()
-    mock_upstream.clear_requests()
-    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as client:
+    async with anthropic_sdk(gateway, mock_upstream) as client:
         yield client
 
 
 @pytest.fixture
 async def oai(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
-    mock_upstream.clear_script()
-    mock_upstream.clear_requests()
-    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+    async with openai_sdk(gateway, mock_upstream) as client:
         yield client
 
 

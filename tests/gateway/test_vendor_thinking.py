@@ -25,7 +25,7 @@ from omnirouter.providers import ProviderKind
 from omnirouter.storage import usage_records_table
 from tests.helpers.billing import KeySpend, query
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
-from tests.helpers.vendor_gateway import sent, vendor_anthropic_base, vendor_base
+from tests.helpers.vendor_gateway import anthropic_sdk, openai_sdk, sent, vendor_anthropic_base, vendor_base
 
 # USD per 1M tokens.  Alias names are priced under their own names (exact, or by a pattern covering them);
 # the base models at other prices, so a charge at the base's price would show.
@@ -99,17 +99,13 @@ async def gateway(
 
 @pytest.fixture
 async def oai(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
-    mock_upstream.clear_script()
-    mock_upstream.clear_requests()
-    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+    async with openai_sdk(gateway, mock_upstream) as client:
         yield client
 
 
 @pytest.fixture
 async def claude(gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    mock_upstream.clear_script()
-    mock_upstream.clear_requests()
-    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as client:
+    async with anthropic_sdk(gateway, mock_upstream) as client:
         yield client
 
 

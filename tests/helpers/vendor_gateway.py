@@ -8,6 +8,7 @@ models think by choice think here) under the mock's ``/{provider}`` route.  The 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -98,17 +99,35 @@ async def vendor_gateway(
         yield running
 
 
-@pytest.fixture
-async def oai(vendor_gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
-    mock_upstream.clear_script()
-    mock_upstream.clear_requests()
-    async with openai.AsyncOpenAI(base_url=f"{vendor_gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+@contextlib.asynccontextmanager
+async def openai_sdk(gateway: RunningGateway, mock: MockUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The openai SDK on ``gateway`` with the client key, the mock's script and request log cleared first."""
+    mock.clear_script()
+    mock.clear_requests()
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def anthropic_sdk(gateway: RunningGateway, mock: MockUpstream) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    """The anthropic SDK on ``gateway`` with the client key, the mock's script and request log cleared first."""
+    mock.clear_script()
+    mock.clear_requests()
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as client:
         yield client
 
 
 @pytest.fixture
-async def claude(vendor_gateway: RunningGateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    async with anthropic.AsyncAnthropic(base_url=vendor_gateway.url, api_key=CLIENT_KEY, max_retries=0) as client:
+async def oai(vendor_gateway: RunningGateway, mock_upstream: MockUpstream) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai_sdk(vendor_gateway, mock_upstream) as client:
+        yield client
+
+
+@pytest.fixture
+async def claude(
+    vendor_gateway: RunningGateway, mock_upstream: MockUpstream
+) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    async with anthropic_sdk(vendor_gateway, mock_upstream) as client:
         yield client
 
 
