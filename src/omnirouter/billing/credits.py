@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.billing.money import Credited, credit
 from omnirouter.storage import api_keys_table
-from omnirouter.storage.models import KeyStatus, utcnow
+from omnirouter.storage.keys_repo import changeable_key
+from omnirouter.storage.models import utcnow
 from omnirouter.storage.ownership import ConfigOwned
 from omnirouter.storage.redemptions_repo import claim_code, why_unusable
-from omnirouter.storage.repo_common import Conflict, Invalid, NotFound, nano_to_usd, usd_to_nano
+from omnirouter.storage.repo_common import Conflict, Invalid, nano_to_usd, usd_to_nano
 
 __all__ = ["MAX_TOP_UP_NANO", "Redeemed", "TopUp", "redeem", "top_up"]
 
@@ -55,18 +56,7 @@ class Redeemed(msgspec.Struct, kw_only=True):
 
 async def _creditable(conn: AsyncConnection, key_id: int, owned: ConfigOwned) -> Any:
     """The key's row if it can take a credit, else ``NotFound`` / ``Conflict`` saying why."""
-    table = api_keys_table
-    row = (await conn.execute(select(table).where(table.c.id == key_id))).first()
-    if row is None:
-        raise NotFound(f"No key with id {key_id}.", code="key_not_found")
-    if row.key_hash in owned.key_hashes:
-        raise Conflict(
-            f"The key {key_id} ({row.name!r}) comes from the config file, which sets its quota; "
-            "change the file instead.",
-            code="config_managed",
-        )
-    if row.status == KeyStatus.REVOKED.value:
-        raise Conflict(f"The key {key_id} is revoked; revoked keys cannot be credited.", code="key_revoked")
+    row = await changeable_key(conn, key_id, owned, "credited")
     if row.quota_nano is None:
         raise Conflict(
             f"The key {key_id} has no quota (unlimited), so there is nothing to add to; set its quota_usd first.",

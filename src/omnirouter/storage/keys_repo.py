@@ -199,6 +199,14 @@ async def _row(conn: AsyncConnection, key_id: int) -> Any:
     return row
 
 
+async def changeable_key(conn: AsyncConnection, key_id: int, owned: ConfigOwned, action: str) -> Any:
+    """The key's row if the API may change it (``action``: "credited", "rotated", ...): else ``NotFound``, or
+    ``Conflict`` for a config file's key or a revoked one."""
+    row = await _row(conn, key_id)
+    _refuse(row, owned, action)
+    return row
+
+
 def _refuse(row: Any, owned: ConfigOwned, action: str) -> None:
     if row.key_hash in owned.key_hashes:
         raise Conflict(
@@ -277,8 +285,7 @@ async def update_key(
     if not isinstance(patch.quota_usd, msgspec.UnsetType):
         table = api_keys_table
         await conn.execute(update(table).where(table.c.id == key_id).values(quota_nano=table.c.quota_nano))
-    row = await _row(conn, key_id)
-    _refuse(row, owned, "changed")
+    row = await changeable_key(conn, key_id, owned, "changed")
     fields = {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET}
     values = await _columns(conn, fields, owned)
     if values:
@@ -290,7 +297,7 @@ async def update_key(
 
 async def rotate_key(conn: AsyncConnection, key_id: int, owned: ConfigOwned) -> KeyWithSecret:
     """Give the key a new secret (the old one stops working); the result carries it, this once."""
-    _refuse(await _row(conn, key_id), owned, "rotated")
+    await changeable_key(conn, key_id, owned, "rotated")
     secret = generate_key()
     values = {"key_hash": hash_key(secret), "key_prefix": display_prefix(secret)}
     await conn.execute(update(api_keys_table).where(api_keys_table.c.id == key_id).values(values))
