@@ -16,7 +16,10 @@ ROOT = Path(omnirouter.__file__).parent
 # Lowest first (why this order: docs/architecture.md).  A unit (package, or top-level module) may
 # import units of its own layer or below.
 LAYERS: list[tuple[str, ...]] = [
-    *[(unit,) for unit in ("ir", "http", "protocols", "providers", "config", "storage", "transport", "routing")],
+    *[
+        (unit,)
+        for unit in ("background", "ir", "http", "protocols", "providers", "config", "storage", "transport", "routing")
+    ],
     *[(unit,) for unit in ("relay", "billing", "usage", "observability", "limits", "accounts", "cluster")],
     *[(unit,) for unit in ("tasks", "notify", "gateway")],
     ("realtime",),  # the realtime relay: above gateway, below api (which registers its route)

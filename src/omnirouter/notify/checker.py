@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from omnirouter.background import BackgroundLoop
 from omnirouter.billing import nano_to_usd, usd_to_nano
 from omnirouter.config.notifications import NotificationsConfig
 from omnirouter.notify.alerts import BREAKER_OPEN, KEY_BALANCE_LOW, TASKS_BACKLOG, queue_alert
@@ -30,7 +31,6 @@ from omnirouter.routing import Channel
 from omnirouter.storage import Database, api_keys_table
 from omnirouter.storage.notify_flags import FLAG_PREFIX, fire_flag, fired_flags, rearm_flag
 from omnirouter.storage.tasks_repo import LIVE, tasks_table
-from omnirouter.tasks.background import BackgroundLoop
 
 __all__ = ["NotificationChecker"]
 

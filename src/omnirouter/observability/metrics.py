@@ -15,8 +15,6 @@ serves the scrape, at once).  Without the variable, one process: a registry of t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import os
@@ -28,6 +26,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from omnirouter.background import BackgroundLoop
 from omnirouter.observability.multiprocess import metrics_dir, prune_dead_workers
 from omnirouter.observability.tasks import TaskGauges
 from omnirouter.routing import Channel
@@ -91,8 +90,7 @@ class GatewayMetrics:
         self._channels = channels
         self._backlog = backlog
         self._routable = routable
-        self._tick = tick
-        self._task: asyncio.Task[None] | None = None
+        self._gauge_writer = _GaugeWriter(self, tick)
         self.directory = metrics_dir()
         # No ``*_created`` series (process-wide; the multiprocess mode has none either).
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -261,26 +259,29 @@ class GatewayMetrics:
 
     async def start(self) -> None:
         """With several workers: write this worker's live gauges every ``tick`` seconds."""
-        if self.directory and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="omnirouter-metrics-gauges")
+        if self.directory:
+            await self._gauge_writer.start()
 
     async def stop(self) -> None:
         """Stop the gauge writer; with several workers, drop this worker's live gauges from the files."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._gauge_writer.stop()
         if self.directory:
             mark_process_dead(os.getpid(), self.directory)  # type: ignore[no-untyped-call]
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                self.sample()
-            except Exception:
-                log.warning("metrics: cannot sample the live gauges", exc_info=True)
-            await asyncio.sleep(self._tick)
+
+class _GaugeWriter(BackgroundLoop):
+    """Samples a worker's live gauges every tick (with several workers they live in files a scrape reads)."""
+
+    name = "omnirouter-metrics-gauges"
+    log = log
+
+    def __init__(self, metrics: GatewayMetrics, tick: float) -> None:
+        super().__init__(tick)
+        self._metrics = metrics
+
+    async def run_once(self) -> int:
+        self._metrics.sample()
+        return 1
 
 
 def _count_upstream_errors(attempt_log: str, errors: Tally[tuple[str, str]]) -> None:

@@ -30,13 +30,13 @@ from typing import Any, Protocol
 
 import msgspec
 
+from omnirouter.background import BackgroundLoop
 from omnirouter.ir import GatewayError
 from omnirouter.ir.task import TaskState, TaskStatus, can_move
 from omnirouter.protocols.media.base import Answer, Followup, UpstreamCall
 from omnirouter.protocols.tasks.base import BatchPoll, TaskTarget, TaskVendor
 from omnirouter.routing import Channel
 from omnirouter.storage.tasks_repo import claim_due, move_task
-from omnirouter.tasks.background import BackgroundLoop
 from omnirouter.tasks.crashpoints import crash_point
 from omnirouter.tasks.engine import TaskEngine
 from omnirouter.tasks.ledger import task_usage

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from omnirouter.background import BackgroundLoop
 from omnirouter.storage.blobs import BlobStore
-from omnirouter.tasks.background import BackgroundLoop
 
 __all__ = ["DAY", "RetentionSweep"]
 

@@ -28,11 +28,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from omnirouter.background import BackgroundLoop
 from omnirouter.config.schema import ImageFetchConfig, WebhooksConfig
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.storage import Database
 from omnirouter.storage.webhooks_repo import claim_due_webhooks, prune_webhooks, settle_webhook
-from omnirouter.tasks.background import BackgroundLoop
 from omnirouter.tasks.webhook_body import OutputLinks, render
 from omnirouter.transport.fetch import refusal
 from omnirouter.transport.webhook_post import WebhookPoster

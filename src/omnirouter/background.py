@@ -1,4 +1,5 @@
-"""One shape for the task engine's background jobs (the poller, the webhook sender, the retention sweep).
+"""One shape for a worker's background jobs (the task poller, the webhook sender, the retention sweep, the
+notification checker, the metrics gauge writer).
 
 ``BackgroundLoop`` runs ``tick`` (by default ``run_once``) again and again on this process's event loop
 between ``start`` and ``stop``: after a round that did ``busy_at`` units of work or more it goes straight
@@ -21,7 +22,7 @@ class BackgroundLoop:
     amount of work it did: a round that did ``busy_at`` or more runs the next one at once)."""
 
     name = "omnirouter-background"
-    log = logging.getLogger("omnirouter.tasks")
+    log = logging.getLogger("omnirouter")
 
     def __init__(self, interval: float, busy_at: int | None = None) -> None:
         self.interval = interval
