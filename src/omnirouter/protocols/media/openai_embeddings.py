@@ -73,6 +73,11 @@ def _read_input(value: Any) -> tuple[list[str] | None, list[list[int]] | None, b
     return None, value, False
 
 
+def _inputs(request: EmbeddingRequest) -> int:
+    """How many vectors the answer must hold."""
+    return 1 if request.single else len(request.texts or request.tokens or ())
+
+
 def _usage(parsed: dict[str, Any], request: EmbeddingRequest) -> Usage:
     """The tokens an answer reports, else counted from the request (and marked estimated)."""
     usage = parsed.get("usage")
@@ -161,6 +166,10 @@ class OpenAIEmbeddingsUpstream:
         data = parsed.get("data")
         if not isinstance(data, list) or not data:
             raise GatewayError(ErrorKind.UPSTREAM, "the upstream returned no embedding data")
+        if len(data) != _inputs(request):
+            raise GatewayError(
+                ErrorKind.UPSTREAM, "the upstream returned a number of embeddings other than the inputs'"
+            )
         vectors: list[Vector | None] = [None] * len(data)
         for position, item in enumerate(data):
             if not isinstance(item, dict):
@@ -175,8 +184,7 @@ class OpenAIEmbeddingsUpstream:
         """The answer as written, renamed, when it is in the encoding asked and no ``dimensions`` were."""
         if request.dimensions is not None:
             return None
-        inputs = 1 if request.single else len(request.texts or request.tokens or ())
-        skeleton = pass_embeddings(answer.body, inputs, request.encoding, public_model)
+        skeleton = pass_embeddings(answer.body, _inputs(request), request.encoding, public_model)
         if skeleton is None:
             return None
         return Rewritten(skeleton.body, _usage(skeleton.parsed, request))
