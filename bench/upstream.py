@@ -14,7 +14,9 @@ alone (5 ms before the rest, for time-to-first-chunk measurements); anything els
 (the API's default) as JSON numbers or ``base64`` as little-endian float32; answers are cached per
 request, so the upstream stays cheap.  ``POST /v1/audio/speech`` answers ``--speech-bytes`` (200 KB)
 of ``audio/mpeg`` in ``--speech-chunk`` (8 KB) HTTP chunks: the first at once, the others each after
-``--speech-gap`` (1 ms).
+``--speech-gap`` (1 ms).  A speech request whose ``input`` starts with ``[big]`` is answered
+``--big-bytes`` (20 MiB) of ``audio/mpeg`` in 64 KiB chunks, as fast as the socket takes them (each
+write waits while the transport's buffer is above its high-water mark): the large-answer scenario.
 ``GET /health`` answers 200; ``GET /stats`` the connections accepted and requests served.
 Every response is keep-alive.  No auth check beyond presence.
 
@@ -184,13 +186,24 @@ def _audio_chunks(size: int, chunk: int) -> list[bytes]:
     return [b"%x\r\n%s\r\n" % (len(p), p) for p in parts] + [b"0\r\n\r\n"]
 
 
+BIG_CHUNK = 64 * 1024
+
+
 class Canned:
     """Pre-rendered responses per (model, include_usage)."""
 
-    def __init__(self, paced: float, slow: float, speech: tuple[int, int, float] = (200_000, 8192, 0.001)) -> None:
+    def __init__(
+        self,
+        paced: float,
+        slow: float,
+        speech: tuple[int, int, float] = (200_000, 8192, 0.001),
+        big_bytes: int = 20 * 1024 * 1024,
+    ) -> None:
         self.paced, self.slow = paced, slow
         self.audio = _audio_chunks(speech[0], speech[1])
         self.audio_gap = speech[2]
+        self.big_bytes = big_bytes
+        self._big: list[bytes] | None = None
         self._embeddings: dict[bytes, bytes] = {}
         self._plain: dict[str, bytes] = {}
         self._streams: dict[tuple[str, bool], list[bytes]] = {}
@@ -219,6 +232,12 @@ class Canned:
             out = self._embeddings[raw] = (_PLAIN_HEAD % len(body)) + body
         return out
 
+    def big_audio(self) -> list[bytes]:
+        """The large speech answer's HTTP chunks (rendered on first use: 20 MiB held once)."""
+        if self._big is None:
+            self._big = _audio_chunks(self.big_bytes, BIG_CHUNK)
+        return self._big
+
     def delays(self, model: str, count: int) -> list[float]:
         """Seconds to wait before each event."""
         if model.endswith("-slow"):
@@ -238,6 +257,14 @@ class UpstreamProtocol(asyncio.Protocol):
         self.url = b""
         self.body: list[bytes] = []
         self.busy: asyncio.Task[None] | None = None
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -246,6 +273,7 @@ class UpstreamProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.busy is not None:
             self.busy.cancel()
+        self.writable.set()
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
@@ -292,6 +320,9 @@ class UpstreamProtocol(asyncio.Protocol):
         if path.endswith(b"/embeddings"):
             transport.write(self.canned.embeddings(raw, req) or _BAD)
             return
+        if path.endswith(b"/audio/speech") and str(req.get("input", "")).startswith("[big]"):
+            self.busy = asyncio.get_running_loop().create_task(self._pour(transport, self.canned.big_audio()))
+            return
         if path.endswith(b"/audio/speech"):
             audio = self.canned.audio
             gaps = [0.0] + [self.canned.audio_gap] * (len(audio) - 2) + [0.0]
@@ -317,9 +348,22 @@ class UpstreamProtocol(asyncio.Protocol):
             transport.write(event)
         self.busy = None
 
+    async def _pour(self, transport: asyncio.Transport, chunks: list[bytes]) -> None:
+        """``chunks`` written as fast as the peer reads them (flow control: wait while paused)."""
+        transport.write(_AUDIO_HEAD)
+        for chunk in chunks:
+            if not self.writable.is_set():
+                await self.writable.wait()
+            if transport.is_closing():
+                return
+            transport.write(chunk)
+        self.busy = None
 
-async def serve(host: str, port: int, paced: float, slow: float, speech: tuple[int, int, float]) -> None:
-    canned = Canned(paced, slow, speech)
+
+async def serve(
+    host: str, port: int, paced: float, slow: float, speech: tuple[int, int, float], big_bytes: int
+) -> None:
+    canned = Canned(paced, slow, speech, big_bytes)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: UpstreamProtocol(canned), host, port, backlog=4096, reuse_address=True)
     stop = asyncio.Event()
@@ -339,9 +383,10 @@ def main() -> None:
     parser.add_argument("--speech-bytes", type=int, default=200_000)
     parser.add_argument("--speech-chunk", type=int, default=8192)
     parser.add_argument("--speech-gap", type=float, default=0.001)
+    parser.add_argument("--big-bytes", type=int, default=20 * 1024 * 1024)
     args = parser.parse_args()
     speech = (args.speech_bytes, args.speech_chunk, args.speech_gap)
-    coro = serve(args.host, args.port, args.paced_delay, args.slow_delay, speech)
+    coro = serve(args.host, args.port, args.paced_delay, args.slow_delay, speech, args.big_bytes)
     try:
         import uvloop
     except ImportError:
