@@ -66,6 +66,7 @@ BROKEN = {
     "a string among the numbers": orjson.dumps(openai_answer(3, "float", UPSTREAM_MODEL)).replace(
         b"0.375,", b'"0.375",', 1
     ),
+    "a null among the numbers": orjson.dumps(openai_answer(3, "float", UPSTREAM_MODEL)).replace(b"0.375,", b"null,", 1),
     "a null vector": orjson.dumps(
         openai_answer(
             3, "float", UPSTREAM_MODEL, data=[{"object": "embedding", "index": i, "embedding": None} for i in range(3)]
