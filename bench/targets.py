@@ -74,6 +74,7 @@ class Target:
 
 
 EMBEDDING_MODEL, SPEECH_MODEL = "text-embedding-3-small", "tts-1"  # the media scenarios (bench/media_scenarios.py)
+IMAGE_MODEL = "gpt-image-1"
 
 
 def write_omnirouter_config(path: str, upstream_port: int, db: str, extra: str = "") -> None:
@@ -88,7 +89,7 @@ def write_omnirouter_config(path: str, upstream_port: int, db: str, extra: str =
         "    provider: openai",
         f"    base_url: http://127.0.0.1:{upstream_port}/v1",
         f"    api_keys: [{UPSTREAM_KEY}]",
-        f"    models: [{', '.join(models + list(claude) + [EMBEDDING_MODEL, SPEECH_MODEL])}]",
+        f"    models: [{', '.join(models + list(claude) + [EMBEDDING_MODEL, SPEECH_MODEL, IMAGE_MODEL])}]",
         "    model_map: {" + ", ".join(f"{k}: {v}" for k, v in claude.items()) + "}",
         "keys:",
         "  - name: bench",
@@ -99,6 +100,7 @@ def write_omnirouter_config(path: str, upstream_port: int, db: str, extra: str =
         lines.append(f"  {m}: {{input: 0.15, output: 0.60}}")
     lines.append(f"  {EMBEDDING_MODEL}: {{input: 0.02}}")
     lines.append(f"  {SPEECH_MODEL}: {{per_1k_characters: 0.015}}")
+    lines.append(f"  {IMAGE_MODEL}: {{input: 5, image_input: 10, image_output: 40}}")
     if extra:
         lines.append(extra)
     with open(path, "w") as fh:

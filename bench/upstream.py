@@ -14,7 +14,11 @@ alone (5 ms before the rest, for time-to-first-chunk measurements); anything els
 (the API's default) as JSON numbers or ``base64`` as little-endian float32; answers are cached per
 request, so the upstream stays cheap.  ``POST /v1/audio/speech`` answers ``--speech-bytes`` (200 KB)
 of ``audio/mpeg`` in ``--speech-chunk`` (8 KB) HTTP chunks: the first at once, the others each after
-``--speech-gap`` (1 ms).
+``--speech-gap`` (1 ms).  A speech request whose ``input`` starts with ``[big]`` is answered
+``--big-bytes`` (20 MiB) of ``audio/mpeg`` in 64 KiB chunks, as fast as the socket takes them (each
+write waits while the transport's buffer is above its high-water mark): the large-answer scenario.
+``POST /v1/images/generations`` answers an OpenAI ImagesResponse of about ``--big-bytes`` (one PNG as
+``b64_json``, what OpenAI sends for gpt-image-1), with ``content-length``, poured the same way.
 ``GET /health`` answers 200; ``GET /stats`` the connections accepted and requests served.
 Every response is keep-alive.  No auth check beyond presence.
 
@@ -177,20 +181,38 @@ def _embeddings(req: dict[str, Any]) -> bytes | None:
     )
 
 
+def _cycle(step: int, start: int, size: int) -> bytes:
+    """``size`` bytes ``(i * step + start) & 0xFF`` (period 256: one period repeated, fast for 20 MiB)."""
+    period = bytes((i * step + start) & 0xFF for i in range(256))
+    return (period * (size // 256 + 1))[:size]
+
+
 def _audio_chunks(size: int, chunk: int) -> list[bytes]:
     """``size`` bytes of MPEG-looking audio (an ID3 tag, then frames) as HTTP/1.1 chunks, and the last chunk."""
-    blob = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes((i * 7 + 3) & 0xFF for i in range(size - 10))
+    blob = b"ID3\x04\x00\x00\x00\x00\x00\x00" + _cycle(7, 3, size - 10)
     parts = [blob[i : i + chunk] for i in range(0, size, chunk)]
     return [b"%x\r\n%s\r\n" % (len(p), p) for p in parts] + [b"0\r\n\r\n"]
+
+
+BIG_CHUNK = 64 * 1024
 
 
 class Canned:
     """Pre-rendered responses per (model, include_usage)."""
 
-    def __init__(self, paced: float, slow: float, speech: tuple[int, int, float] = (200_000, 8192, 0.001)) -> None:
+    def __init__(
+        self,
+        paced: float,
+        slow: float,
+        speech: tuple[int, int, float] = (200_000, 8192, 0.001),
+        big_bytes: int = 20 * 1024 * 1024,
+    ) -> None:
         self.paced, self.slow = paced, slow
         self.audio = _audio_chunks(speech[0], speech[1])
         self.audio_gap = speech[2]
+        self.big_bytes = big_bytes
+        self._big: list[bytes] | None = None
+        self._image: list[bytes] | None = None
         self._embeddings: dict[bytes, bytes] = {}
         self._plain: dict[str, bytes] = {}
         self._streams: dict[tuple[str, bool], list[bytes]] = {}
@@ -219,6 +241,26 @@ class Canned:
             out = self._embeddings[raw] = (_PLAIN_HEAD % len(body)) + body
         return out
 
+    def big_image(self) -> list[bytes]:
+        """The large ImagesResponse as a head and 64 KiB pieces of its body (rendered on first use)."""
+        if self._image is None:
+            raw = b"\x89PNG\r\n\x1a\n" + _cycle(13, 5, self.big_bytes * 3 // 4 - 8)
+            body = (
+                b'{"created":1700000000,"data":[{"b64_json":"'
+                + base64.b64encode(raw)
+                + b'"}],"usage":{"input_tokens":12,"output_tokens":4160,"total_tokens":4172,'
+                b'"input_tokens_details":{"text_tokens":12,"image_tokens":0}}}'
+            )
+            head = _PLAIN_HEAD % len(body)
+            self._image = [head] + [body[i : i + BIG_CHUNK] for i in range(0, len(body), BIG_CHUNK)]
+        return self._image
+
+    def big_audio(self) -> list[bytes]:
+        """The large speech answer's HTTP chunks (rendered on first use: 20 MiB held once)."""
+        if self._big is None:
+            self._big = _audio_chunks(self.big_bytes, BIG_CHUNK)
+        return self._big
+
     def delays(self, model: str, count: int) -> list[float]:
         """Seconds to wait before each event."""
         if model.endswith("-slow"):
@@ -238,6 +280,14 @@ class UpstreamProtocol(asyncio.Protocol):
         self.url = b""
         self.body: list[bytes] = []
         self.busy: asyncio.Task[None] | None = None
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -246,6 +296,7 @@ class UpstreamProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.busy is not None:
             self.busy.cancel()
+        self.writable.set()
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
@@ -280,7 +331,8 @@ class UpstreamProtocol(asyncio.Protocol):
             transport.write(_PLAIN_HEAD % len(body) + body)
             return
         STATS["requests"] += 1
-        if method != b"POST" or not path.endswith((b"/chat/completions", b"/embeddings", b"/audio/speech")):
+        known = (b"/chat/completions", b"/embeddings", b"/audio/speech", b"/images/generations")
+        if method != b"POST" or not path.endswith(known):
             transport.write(_NOT_FOUND)
             return
         raw = b"".join(self.body)
@@ -291,6 +343,14 @@ class UpstreamProtocol(asyncio.Protocol):
             return
         if path.endswith(b"/embeddings"):
             transport.write(self.canned.embeddings(raw, req) or _BAD)
+            return
+        if path.endswith(b"/audio/speech") and str(req.get("input", "")).startswith("[big]"):
+            chunks = self.canned.big_audio()
+            self.busy = asyncio.get_running_loop().create_task(self._pour(transport, chunks, _AUDIO_HEAD))
+            return
+        if path.endswith(b"/images/generations"):
+            chunks = self.canned.big_image()
+            self.busy = asyncio.get_running_loop().create_task(self._pour(transport, chunks[1:], chunks[0]))
             return
         if path.endswith(b"/audio/speech"):
             audio = self.canned.audio
@@ -317,9 +377,22 @@ class UpstreamProtocol(asyncio.Protocol):
             transport.write(event)
         self.busy = None
 
+    async def _pour(self, transport: asyncio.Transport, chunks: list[bytes], head: bytes) -> None:
+        """``head``, then ``chunks`` as fast as the peer reads them (flow control: wait while paused)."""
+        transport.write(head)
+        for chunk in chunks:
+            if not self.writable.is_set():
+                await self.writable.wait()
+            if transport.is_closing():
+                return
+            transport.write(chunk)
+        self.busy = None
 
-async def serve(host: str, port: int, paced: float, slow: float, speech: tuple[int, int, float]) -> None:
-    canned = Canned(paced, slow, speech)
+
+async def serve(
+    host: str, port: int, paced: float, slow: float, speech: tuple[int, int, float], big_bytes: int
+) -> None:
+    canned = Canned(paced, slow, speech, big_bytes)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: UpstreamProtocol(canned), host, port, backlog=4096, reuse_address=True)
     stop = asyncio.Event()
@@ -339,9 +412,10 @@ def main() -> None:
     parser.add_argument("--speech-bytes", type=int, default=200_000)
     parser.add_argument("--speech-chunk", type=int, default=8192)
     parser.add_argument("--speech-gap", type=float, default=0.001)
+    parser.add_argument("--big-bytes", type=int, default=20 * 1024 * 1024)
     args = parser.parse_args()
     speech = (args.speech_bytes, args.speech_chunk, args.speech_gap)
-    coro = serve(args.host, args.port, args.paced_delay, args.slow_delay, speech)
+    coro = serve(args.host, args.port, args.paced_delay, args.slow_delay, speech, args.big_bytes)
     try:
         import uvloop
     except ImportError:

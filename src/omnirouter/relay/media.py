@@ -10,6 +10,9 @@ Speech streams: when the upstream codec offers ``audio_stream`` for the request 
 ``audio_frames``, the answer is relayed as it arrives (``relay/byte_pump.py``) instead of read whole.
 An answer in the client's own wire (an OpenAI ImagesResponse to an OpenAI client) passes through byte
 for byte as it arrives (``relay/pass_through.py``) when its head shows it is what the client asked.
+A whole answer in the client's wire that names the model (OpenAI embeddings to an OpenAI client) is
+read whole and relayed as written with the model renamed, when the upstream codec's ``pass_whole``
+takes it (``protocols/media/pass_through.py``), instead of parsed and encoded again.
 Everything else is read whole, at most the channel's ``max_upstream_body_bytes``, to be translated.
 A result whose encoding is CPU work (``heavy``: transcoding audio) is encoded in a thread.
 """
@@ -23,7 +26,12 @@ from omnirouter.http.asgi import send_response
 from omnirouter.ir import Budget, ErrorKind, GatewayError
 from omnirouter.ir.media import SpeechRequest
 from omnirouter.protocols.media.base import Answer, MediaInbound, MediaUpstream, Target, UpstreamCall
-from omnirouter.protocols.media.pass_through import PassThroughInbound, PassThroughUpstream
+from omnirouter.protocols.media.pass_through import (
+    PassThroughInbound,
+    PassThroughUpstream,
+    Rewritten,
+    WholePassUpstream,
+)
 from omnirouter.protocols.media.speech import AudioFraming, AudioStreamer
 from omnirouter.providers import Capability
 from omnirouter.relay.byte_pump import pump_audio
@@ -47,6 +55,18 @@ __all__ = ["MediaOperation"]
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
+
+_OFFERS: dict[tuple[type, type], bool] = {}
+
+
+def _offers(codec: object, protocol: type) -> bool:
+    """Whether ``codec`` has the optional side ``protocol`` (a runtime-checkable Protocol), found once per
+    codec class: on Python 3.11 each such ``isinstance`` costs ~10 us, and a codec's sides are its class's."""
+    key = (type(codec), protocol)
+    found = _OFFERS.get(key)
+    if found is None:
+        found = _OFFERS[key] = isinstance(codec, protocol)
+    return found
 
 
 class MediaOperation(Generic[Req, Res]):
@@ -125,22 +145,27 @@ class MediaOperation(Generic[Req, Res]):
         try:
             async with asyncio.timeout(channel.total_timeout):
                 passed = await self._passed(attempt, upstream, request, target, upstream_key)
-                if not isinstance(passed, Relayed):
+                if not isinstance(passed, (Relayed, Rewritten)):
                     result = await self._calls(upstream, request, target, upstream_key, attempt, passed)
         except TimeoutError:
             raise overran(channel.name, channel.total_timeout) from None
         if isinstance(passed, Relayed):  # timed by the pump from here on
             await self._pass(exchange, channel, passed)
             return
-        if isinstance(result, OpenStream):  # answered as SSE: relayed as it comes (relay/media_sse.py)
+        ctx = exchange.ctx
+        if isinstance(passed, Rewritten):
+            ctx.usage = passed.usage
+            body, content_type = passed.body, b"application/json"
+        elif isinstance(result, OpenStream):  # answered as SSE: relayed as it comes (relay/media_sse.py)
             await relay_media_stream(result, exchange, channel, self._keepalive_interval)
             return
-        ctx = exchange.ctx
-        ctx.usage = getattr(result, "usage")  # noqa: B009  # every media result carries its usage
-        if getattr(result, "heavy", False):
-            body, content_type = await asyncio.to_thread(self._inbound.encode, result, request, attempt.public_model)
         else:
-            body, content_type = self._inbound.encode(result, request, attempt.public_model)
+            ctx.usage = getattr(result, "usage")  # noqa: B009  # every media result carries its usage
+            if getattr(result, "heavy", False):
+                encode = self._inbound.encode
+                body, content_type = await asyncio.to_thread(encode, result, request, attempt.public_model)
+            else:
+                body, content_type = self._inbound.encode(result, request, attempt.public_model)
         headers = [(b"content-type", content_type), *exchange.headers,
                    (b"x-omnirouter-attempts", str(ctx.attempts).encode())]  # fmt: skip
         ctx.mark_first_byte()
@@ -157,17 +182,17 @@ class MediaOperation(Generic[Req, Res]):
     ) -> bool:
         """Serve the attempt as a stream when both codecs can (True), else leave it to the whole-answer path."""
         inbound = self._inbound
-        if not isinstance(upstream, AudioStreamer) or not isinstance(inbound, AudioFraming):
+        if not _offers(upstream, AudioStreamer) or not _offers(inbound, AudioFraming):
             return False
         speech = cast(SpeechRequest, request)  # only speech codecs stream audio
         try:
-            plan = upstream.audio_stream(speech, target)
+            plan = cast(AudioStreamer, upstream).audio_stream(speech, target)
         except GatewayError as error:  # the request asks what this vendor cannot do: the client's fault
             raise AttemptFailure(error, retryable=False) from None
         if plan is None:
             return False
         call, decoder = plan
-        frames = inbound.audio_frames(speech)
+        frames = cast(AudioFraming, inbound).audio_frames(speech)
         channel = attempt.channel
         try:
             async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):
@@ -189,15 +214,22 @@ class MediaOperation(Generic[Req, Res]):
         request: Req,
         target: Target,
         key: str,
-    ) -> Relayed | tuple[UpstreamCall, Answer] | None:
+    ) -> Relayed | Rewritten | tuple[UpstreamCall, Answer] | None:
         """The open answer and its head to pass through when both sides speak its wire and the head says
-        so; else the first call and its whole answer, or None when this attempt cannot pass through."""
+        so, or the whole answer rewritten for the client (``pass_whole``); else the first call and its
+        whole answer, or None when this attempt cannot pass through."""
         inbound = self._inbound
-        if not isinstance(upstream, PassThroughUpstream) or not isinstance(inbound, PassThroughInbound):
+        wire = getattr(inbound, "whole_wire", None)
+        if wire is not None and getattr(upstream, "whole_wire", None) == wire:
+            whole = cast(WholePassUpstream, upstream)
+            call = build_call(upstream, request, target)
+            answer = await self._answer(call, key, attempt, upstream)
+            return whole.pass_whole(answer, request, attempt.public_model) or (call, answer)
+        if not _offers(upstream, PassThroughUpstream) or not _offers(inbound, PassThroughInbound):
             return None
-        if upstream.answer_wire != inbound.answer_wire:
+        if cast(PassThroughUpstream, upstream).answer_wire != cast(PassThroughInbound, inbound).answer_wire:
             return None
-        scan = upstream.pass_through(request, target)
+        scan = cast(PassThroughUpstream, upstream).pass_through(request, target)
         if scan is None:
             return None
         call = build_call(upstream, request, target)

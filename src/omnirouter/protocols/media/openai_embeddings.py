@@ -4,6 +4,10 @@ OpenAI-compatible upstream take.
 ``encoding_format`` is honoured exactly: ``base64`` is the little-endian float32 bytes OpenAI sends (the
 official SDKs ask for it unless told otherwise), ``float`` a JSON list.  An upstream is asked for the
 client's own encoding and either form it answers with is converted, never relayed mislabelled.
+
+An OpenAI client served by an OpenAI upstream (``whole_wire``), without ``dimensions``, gets the
+upstream's answer as it was written when it is in the encoding asked: checked and renamed without
+parsing its vectors (``embeddings_pass.py``); anything else is parsed and encoded again.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from omnirouter.protocols.media.base import (
     json_object,
     required_model,
 )
+from omnirouter.protocols.media.embeddings_pass import pass_embeddings
+from omnirouter.protocols.media.pass_through import Rewritten
 from omnirouter.protocols.media.vectors import vector_base64, vector_floats, vector_from_wire
 from omnirouter.protocols.openai_chat.errors import decode_error, encode_error
 
@@ -67,10 +73,27 @@ def _read_input(value: Any) -> tuple[list[str] | None, list[list[int]] | None, b
     return None, value, False
 
 
+def _inputs(request: EmbeddingRequest) -> int:
+    """How many vectors the answer must hold."""
+    return 1 if request.single else len(request.texts or request.tokens or ())
+
+
+def _usage(parsed: dict[str, Any], request: EmbeddingRequest) -> Usage:
+    """The tokens an answer reports, else counted from the request (and marked estimated)."""
+    usage = parsed.get("usage")
+    if isinstance(usage, dict) and ("prompt_tokens" in usage or "total_tokens" in usage):
+        return Usage(input_tokens=token_count(usage.get("prompt_tokens", usage.get("total_tokens"))))
+    counted = Usage(input_tokens=estimated_tokens(request.texts or []), estimated=True)
+    if request.tokens is not None:
+        counted.input_tokens = sum(len(t) for t in request.tokens)
+    return counted
+
+
 class OpenAIEmbeddingsInbound:
     """A client of ``POST /v1/embeddings``."""
 
     protocol = "openai"
+    whole_wire = "openai-embeddings"
 
     def decode(self, body: bytes, content_type: str, model: str | None) -> EmbeddingRequest:
         parsed = parse_json_object(body)
@@ -121,6 +144,7 @@ class OpenAIEmbeddingsUpstream:
     """OpenAI's embeddings endpoint (and every OpenAI-compatible vendor's) as an upstream."""
 
     vendor = "the upstream"
+    whole_wire = "openai-embeddings"
 
     def build(self, request: EmbeddingRequest, target: Target) -> UpstreamCall:
         body: dict[str, Any] = {"model": target.upstream_model, "encoding_format": request.encoding}
@@ -142,6 +166,10 @@ class OpenAIEmbeddingsUpstream:
         data = parsed.get("data")
         if not isinstance(data, list) or not data:
             raise GatewayError(ErrorKind.UPSTREAM, "the upstream returned no embedding data")
+        if len(data) != _inputs(request):
+            raise GatewayError(
+                ErrorKind.UPSTREAM, "the upstream returned a number of embeddings other than the inputs'"
+            )
         vectors: list[Vector | None] = [None] * len(data)
         for position, item in enumerate(data):
             if not isinstance(item, dict):
@@ -150,15 +178,16 @@ class OpenAIEmbeddingsUpstream:
             if type(index) is not int or not 0 <= index < len(data) or vectors[index] is not None:
                 raise GatewayError(ErrorKind.UPSTREAM, "the upstream returned embeddings with bad indexes")
             vectors[index] = vector_from_wire(item.get("embedding"), self.vendor)
-        usage = parsed.get("usage")
-        if isinstance(usage, dict) and ("prompt_tokens" in usage or "total_tokens" in usage):
-            tokens = token_count(usage.get("prompt_tokens", usage.get("total_tokens")))
-            counted = Usage(input_tokens=tokens)
-        else:
-            counted = Usage(input_tokens=estimated_tokens(request.texts or []), estimated=True)
-            if request.tokens is not None:
-                counted.input_tokens = sum(len(t) for t in request.tokens)
-        return EmbeddingResult(vectors=[v for v in vectors if v is not None], usage=counted)
+        return EmbeddingResult(vectors=[v for v in vectors if v is not None], usage=_usage(parsed, request))
+
+    def pass_whole(self, answer: Answer, request: EmbeddingRequest, public_model: str) -> Rewritten | None:
+        """The answer as written, renamed, when it is in the encoding asked and no ``dimensions`` were."""
+        if request.dimensions is not None:
+            return None
+        skeleton = pass_embeddings(answer.body, _inputs(request), request.encoding, public_model)
+        if skeleton is None:
+            return None
+        return Rewritten(skeleton.body, _usage(skeleton.parsed, request))
 
     def decode_error(self, status: int, body: bytes) -> GatewayError:
         return decode_error(status, body)

@@ -7,15 +7,21 @@ needs the whole answer (a translation).  The scan first gives its ``verdict`` on
 relay it as is, or read it whole after all (the vendor answered another form than the client asked, or
 the answer is small enough to have ended already).  Both sides name their answer's wire in
 ``answer_wire``; the relay (``relay/media.py``) passes an answer through only when they agree.
+
+A whole answer in the client's wire that names the model (an OpenAI embeddings answer to an OpenAI
+client) is read whole and handed to the upstream codec's ``pass_whole`` when both sides name the same
+``whole_wire``: the answer's text with only the model renamed, and its usage (``Rewritten``), instead
+of a parse and a new encoding; ``None`` leaves the answer to ``parse``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from omnirouter.ir import Usage
+from omnirouter.protocols.media.base import Answer
 
-__all__ = ["HEAD_LIMIT", "AnswerScan", "PassThroughInbound", "PassThroughUpstream"]
+__all__ = ["HEAD_LIMIT", "AnswerScan", "PassThroughInbound", "PassThroughUpstream", "Rewritten", "WholePassUpstream"]
 
 HEAD_LIMIT = 64 * 1024
 """The most of an answer read before a verdict: past it without one, the answer is read whole."""
@@ -50,3 +56,21 @@ class PassThroughInbound(Protocol):
     """The optional pass-through side of a client codec: the wire its answers are written in."""
 
     answer_wire: str
+
+
+class Rewritten(NamedTuple):
+    """A whole answer for the client as the upstream wrote it (only the model renamed), and its usage."""
+
+    body: bytes
+    usage: Usage
+
+
+class WholePassUpstream(Protocol):
+    """The optional whole-answer pass-through side of an upstream codec (the client codec names the same
+    ``whole_wire``)."""
+
+    whole_wire: str
+
+    def pass_whole(self, answer: Answer, request: Any, public_model: str) -> Rewritten | None:
+        """The answer checked and renamed, or None to ``parse`` it (another form, or no answer at all)."""
+        ...

@@ -14,18 +14,18 @@ from array import array
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.ir.media import Vector
 
-__all__ = ["vector_base64", "vector_floats", "vector_from_wire", "vector_length"]
+__all__ = ["base64_size", "vector_base64", "vector_floats", "vector_from_wire", "vector_length"]
 
 _SWAP = sys.byteorder != "little"
 _NUMBER = {float, int}  # not bool
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
-def _base64_size(value: str) -> int | None:
+def base64_size(value: str | bytes) -> int | None:
     """How many bytes a strict base64 string decodes to (None: not strict base64)."""
     if not value.isascii() or len(value) % 4:
         return None
-    body = value.encode("ascii")
+    body = value.encode("ascii") if isinstance(value, str) else value
     pad = 2 if body.endswith(b"==") else 1 if body.endswith(b"=") else 0
     if body[: len(body) - pad].translate(None, _ALPHABET):
         return None  # a character outside the alphabet (or '=' before the end)
@@ -58,14 +58,14 @@ def vector_base64(vector: Vector) -> str:
 def vector_length(vector: Vector) -> int:
     """How many dimensions the vector has."""
     if isinstance(vector, str):
-        return (_base64_size(vector) or 0) // 4
+        return (base64_size(vector) or 0) // 4
     return len(vector) // 4 if isinstance(vector, bytes) else len(vector)
 
 
 def vector_from_wire(value: object, vendor: str) -> Vector:
     """An ``embedding`` value from an upstream: a float list, or a base64 string of float32 bytes (kept as is)."""
     if isinstance(value, str):
-        size = _base64_size(value)
+        size = base64_size(value)
         if size is None or size % 4:
             raise GatewayError(ErrorKind.UPSTREAM, f"{vendor} returned an embedding that is not base64 float32")
         return value
