@@ -142,8 +142,7 @@ class HttpProtocol(asyncio.Protocol):
 
     # --- connection -------------------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.connections.add(self)  # type: ignore[arg-type]
         self.transport = transport
         self.server = get_local_addr(transport)
