@@ -266,7 +266,7 @@ async def _response_head(reader: asyncio.StreamReader) -> tuple[bytes, dict[byte
 async def test_a_response_without_length_is_chunked(served: tuple[App, int]) -> None:
     async with raw_connection(served[1]) as (reader, writer):
         writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
-        status, headers, body = await _response(reader)
+        _status, headers, body = await _response(reader)
     assert headers[b"transfer-encoding"] == b"chunked"
     assert body == b"".join(b"part %d\n" % i for i in range(10))
 
@@ -326,7 +326,7 @@ async def test_a_big_answer_to_a_slow_reader_arrives_whole(served: tuple[App, in
     async with raw_connection(served[1]) as (reader, writer):
         writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
         await asyncio.sleep(0.5)  # the server's writes fill the socket buffers and must wait
-        status, headers, body = await _response(reader)
+        _status, headers, body = await _response(reader)
         assert int(headers[b"content-length"]) == BIG == len(body)
         assert body == (bytes(range(256)) * 256) * (BIG // 65536)
         writer.write(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")  # and the connection is still in step
@@ -337,7 +337,7 @@ async def test_connection_close_and_http_1_0_close_after_the_answer(served: tupl
     for request in (b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"GET /echo HTTP/1.0\r\n\r\n"):
         async with raw_connection(served[1]) as (reader, writer):
             writer.write(request)
-            status, headers, body = await _response(reader)
+            status, headers, _body = await _response(reader)
             assert status.endswith(b"200 OK") and headers[b"connection"] == b"close"
             assert await asyncio.wait_for(reader.read(), 10) == b""
 
