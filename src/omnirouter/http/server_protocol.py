@@ -1,27 +1,19 @@
-"""omnirouter's HTTP/1.1 server protocol, which uvicorn runs as ``http=`` (docs/architecture.md, ``http/``).
+"""omnirouter's HTTP/1.1 server protocol, which uvicorn runs as ``http=`` (docs/architecture.md, Choices).
 
-uvicorn keeps what it is good at: the process model, sockets, lifespan, signals, graceful shutdown and
-the WebSocket protocol (upgrades are handed to ``config.ws_protocol_class`` exactly as uvicorn's httptools
-protocol does).  This class replaces only the per-request path of uvicorn's ``HttpToolsProtocol``:
+uvicorn keeps the process model, sockets, lifespan, signals, graceful shutdown and the WebSocket protocol
+(upgrades are handed to ``config.ws_protocol_class`` as uvicorn's httptools protocol does).  This class
+replaces the per-request path of uvicorn's ``HttpToolsProtocol``: parser callbacks only collect the URL
+and headers; the scope is one dict literal over per-connection constants; ``receive`` returns the body
+already parsed (a future only when it must wait, no ``asyncio.Event``); the app's coroutine is the task,
+one done callback reports its errors (500 before the response started, else close); the response head is
+one join (status line and ``date`` cached) held until the first body message, so start + final body is
+one ``transport.write``; and one timer per connection serves both the request-header deadline
+(``header_deadline.py``: 408, then close) and uvicorn's keep-alive timeout, re-armed only when it fires.
 
-- the httptools parser's callbacks do no more than collect the URL and headers; the ASGI scope is one
-  dict literal, with what is constant per connection (server/client tuples, scheme, root path, the
-  ``asgi`` dict) computed once;
-- ``send`` builds the response head in one join (status lines and the default headers, ``date``, cached)
-  and holds it until the first body message: a response sent as start + final body (every JSON answer)
-  is one ``transport.write``; a head the app does not follow at once goes out on the next loop turn;
-- ``receive`` returns the body already parsed without waiting; a future is made only when it must wait;
-- no ``asyncio.Event`` and no wrapper coroutine per request: the app's coroutine is the task, and one
-  done callback reports exceptions (500 before the response started, else the connection is closed);
-- one timer per connection for both deadlines: a request header's (``header_deadline.py``: 408, then
-  close) and the keep-alive idle time (uvicorn's ``timeout_keep_alive``); the timer is re-armed only when
-  it fires, so a request costs two ``loop.time()`` calls instead of two timer handles.
-
-Kept from uvicorn: keep-alive and ``connection: close``, pipelining (answered in order), ``Expect:
-100-continue``, chunked responses when the app sets no length, HEAD without a body, 400 for a malformed
-request, flow control both ways (request body backpressure at 64 KiB, ``pause_writing``), client
-disconnect → ``http.disconnect``, ``limit_concurrency`` (503), ``limit_max_requests`` (counted), the
-lifespan state copied into ``scope["state"]``, access log lines when uvicorn's access logger has handlers.
+Kept from uvicorn: keep-alive, ``connection: close``, pipelining in order, ``Expect: 100-continue``,
+chunked responses without a length, HEAD without a body, 400 for a malformed request, flow control both
+ways, ``http.disconnect`` on client loss, ``limit_concurrency`` (503), ``limit_max_requests``, the lifespan
+state copied into ``scope["state"]``, access log lines when uvicorn's access logger has handlers.
 Added: a cap on a request's URL + headers (``MAX_HEADER_BYTES`` or uvicorn's
 ``h11_max_incomplete_event_size``) answered with 431; uvicorn's httptools protocol has none.
 """
