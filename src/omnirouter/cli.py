@@ -38,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
     from omnirouter.api.factory import CONFIG_ENV
     from omnirouter.cli_demo import DEMO_FACTORY, DEMO_PRICES, demo_banner, generate_admin_key
     from omnirouter.gateway import DemoSetup, prepare_database
-    from omnirouter.http.header_deadline import HeaderTimeoutProtocol
+    from omnirouter.http.server_protocol import HttpProtocol
     from omnirouter.observability import configure_logging
     from omnirouter.observability.multiprocess import run_directory
     from omnirouter.storage.keys import generate_key
@@ -68,7 +68,7 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ[CONFIG_ENV] = os.path.abspath(args.config) if args.config else ""
     with run_directory(workers):  # several workers: the metrics' shared directory (observability/multiprocess.py)
         factory = DEMO_FACTORY if demo else "omnirouter.api.factory:create_app"
-        _run_uvicorn(uvicorn, HeaderTimeoutProtocol, config, host, port, workers, factory)
+        _run_uvicorn(uvicorn, HttpProtocol, config, host, port, workers, factory)
     return 0
 
 
@@ -87,7 +87,7 @@ def _run_uvicorn(
         port=port,
         workers=workers,
         loop="uvloop",
-        http=protocol,  # httptools with a deadline for request headers (config header_timeout)
+        http=protocol,  # omnirouter's lean httptools protocol, with a request-header deadline (http/server_protocol.py)
         lifespan="on",
         access_log=False,
         log_config=None,  # uvicorn's own lines go through the gateway's handler (format, masked secrets)

@@ -13,7 +13,7 @@ import uvicorn
 
 from omnirouter.api import GatewayApp
 from omnirouter.config import GatewayConfig
-from omnirouter.http.header_deadline import HeaderTimeoutProtocol
+from omnirouter.http.server_protocol import HttpProtocol
 
 CLIENT_KEY = "sk-test-client-0001"
 UPSTREAM_KEY = "sk-upstream-secret-42"
@@ -90,7 +90,7 @@ async def running_gateway(
             app,
             host="127.0.0.1",
             port=port,
-            http=HeaderTimeoutProtocol,  # as in production (cli.py), so the tests cover it
+            http=HttpProtocol,  # as in production (cli.py), so the tests cover it
             lifespan="on",
             log_level="warning",
             access_log=False,
