@@ -106,7 +106,7 @@ async def test_chat_client_of_an_anthropic_model_gets_the_role_chunk_before_any_
     async with openai_sdk(gw, mock_upstream) as client, asyncio.timeout(10):
         prompt = directive(text=WORDS, hold_after=1)
         messages = [{"role": "user", "content": prompt}]
-        stream = await client.chat.completions.create(model="claude-sonnet-4-5", messages=messages, stream=True)  # type: ignore[arg-type]
+        stream = await client.chat.completions.create(model="claude-sonnet-4-5", messages=messages, stream=True)
         chunks = aiter(stream)
         first = await anext(chunks)
         assert first.choices[0].delta.role == "assistant" and not first.choices[0].delta.content
