@@ -51,6 +51,8 @@ def test_extract_directive() -> None:
             extract(bad)
     with pytest.raises(DirectiveError):
         parse_directive({"delay": "slow"})
+    with pytest.raises(DirectiveError):
+        parse_directive({"hold_after": -1})
 
 
 def test_token_helpers() -> None:
@@ -129,6 +131,19 @@ async def test_delay_and_chunk_delay(mock: MockUpstream, session: aiohttp.Client
         async for _ in r.content.iter_any():
             arrivals.append(time.monotonic())
     assert len(arrivals) >= 4 and arrivals[-1] - arrivals[0] >= 0.2
+
+
+async def test_hold_after_waits_for_the_release(mock: MockUpstream, session: aiohttp.ClientSession) -> None:
+    body = chat('[[mock {"text": "a b c d", "hold_after": 1}]]', stream=True)
+    async with session.post(mock.url + "/v1/chat/completions", json=body, headers=OPENAI) as r:
+        async with asyncio.timeout(10):
+            first = await r.content.readuntil(b"\n\n")
+        assert b'"role":"assistant"' in first
+        async with session.post(mock.url + "/_mock/release") as released:
+            assert await released.json() == {"released": 1}  # it was held when its first event arrived
+        rest = await r.content.read()
+    assert rest.count(b"data: ") == 6 and rest.endswith(b"data: [DONE]\n\n")
+    assert mock.release() == 0  # nothing held any more
 
 
 async def test_cut_after_aborts_without_terminator(mock: MockUpstream, session: aiohttp.ClientSession) -> None:

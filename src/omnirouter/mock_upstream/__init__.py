@@ -97,7 +97,8 @@ empty Anthropic text blocks, a Gemini ``functionResponse.response`` that is not 
 Control endpoints (no auth): ``GET /_mock/requests[?provider=]`` (the request log: method,
 path, query, headers lower-cased, parsed JSON body, provider, time), ``DELETE /_mock/requests``,
 ``POST /_mock/script`` with ``{"directive": {...}, "times": K}``, ``GET|DELETE /_mock/script``,
-``GET /_mock/health``. In process: ``MockUpstream.requests`` (``LoggedRequest`` dicts whose keys
+``POST /_mock/release`` (streams held by ``hold_after``), ``GET /_mock/health``. In process:
+``MockUpstream.requests`` (``LoggedRequest`` dicts whose keys
 are also attributes: ``mock.requests[-1].body``) and ``MockUpstream.script()``. Unknown paths are
 logged too and answered 404; ``/`` and ``/_mock/*`` are not logged.
 
@@ -130,6 +131,9 @@ Directive keys (all optional; unknown keys or malformed JSON give a 400):
   and ``should_retry`` (``x-should-retry``).
 * ``delay``: seconds before response headers. ``chunk_delay``: seconds between stream events.
   ``first_chunk_delay``: seconds between the stream's headers and its first event (a slow first token).
+  ``hold_after``: send N stream events, then wait until ``POST /_mock/release`` (``MockUpstream.release()``;
+  it answers how many streams it let go) before the rest, at most 30 s: a test can see what a client
+  got from the first events while the upstream has sent nothing more.
 * ``cut_after``: abort the connection after N stream events, without a terminator (a plain OpenAI
   ImagesResponse: after N 64 KiB pieces of its JSON body).
 * ``error_after``: after N stream events send the provider's in-stream error event (status

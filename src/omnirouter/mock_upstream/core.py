@@ -57,6 +57,9 @@ class LoggedRequest(dict[str, Any]):
         return float(self["time"])
 
 
+HOLD_LIMIT = 30.0  # seconds a ``hold_after`` stream waits for its release at most
+
+
 class State:
     """Per-app state: the request log, the script queue and the id counter."""
 
@@ -66,7 +69,28 @@ class State:
         self.max_log = max_log
         self.tasks: dict[str, Any] = {}  # asynchronous media tasks (BFL, DashScope) by id
         self.background: set[asyncio.Task[None]] = set()  # vendor callbacks being pushed (tasks_callbacks)
+        self.held: list[asyncio.Future[None]] = []  # streams waiting at their ``hold_after`` point
         self._serial = itertools.count(1)
+
+    async def hold(self) -> None:
+        """Wait until :meth:`release` (at most ``HOLD_LIMIT`` seconds, so no stream is held forever)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self.held.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, HOLD_LIMIT)
+        except TimeoutError:
+            pass
+        finally:
+            if waiter in self.held:
+                self.held.remove(waiter)
+
+    def release(self) -> int:
+        """Let every held stream go on; how many there were."""
+        held, self.held = self.held, []
+        for waiter in held:
+            if not waiter.done():
+                waiter.set_result(None)
+        return len(held)
 
     def next_serial(self) -> int:
         """A new number for ids (deterministic for a fresh app)."""
@@ -208,7 +232,7 @@ class Exchange:
         suffix: bytes = b"",
         headers: dict[str, str] | None = None,
     ) -> web.StreamResponse:
-        """Write ``frames`` as a streamed body, honouring chunk_delay, cut_after and error_after."""
+        """Write ``frames`` as a streamed body, honouring chunk_delay, hold_after, cut_after and error_after."""
         headers = {**self.wire.headers(serial), **(headers or {})}
         headers["Content-Type"] = content_type or self.wire.sse_content_type
         headers["Cache-Control"] = "no-cache"
@@ -229,13 +253,18 @@ class Exchange:
             suffix = b""
         if d.first_chunk_delay > 0:
             await asyncio.sleep(d.first_chunk_delay)  # headers sent, the model is still "thinking"
-        if d.chunk_delay > 0:
+        hold = d.hold_after
+        if d.chunk_delay > 0 or hold is not None:
             if prefix:
                 await resp.write(prefix)
             for i, frame in enumerate(frames):
-                if i:
+                if i == hold:
+                    await self.state.hold()
+                elif i and d.chunk_delay > 0:
                     await asyncio.sleep(d.chunk_delay)
                 await resp.write(frame)
+            if hold is not None and hold >= len(frames):
+                await self.state.hold()
             if suffix and not cut:
                 await resp.write(suffix)
         else:

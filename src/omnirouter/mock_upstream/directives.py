@@ -52,6 +52,7 @@ class Directive(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delay: float = 0.0
     chunk_delay: float = 0.0
     first_chunk_delay: float = 0.0
+    hold_after: int | None = None
     cut_after: int | None = None
     error_after: int | None = None
     garbage: bool = False
@@ -93,7 +94,14 @@ def parse_directive(obj: object) -> Directive:
         raise DirectiveError("bad mock directive: `chunks` must be at least 1")
     if directive.trickle is not None and directive.trickle <= 0:
         raise DirectiveError("bad mock directive: `trickle` must be more than 0 bytes per second")
-    for name in ("body_bytes", "unterminated_event_bytes", "media_bytes", "pending_polls", "media_fetches"):
+    for name in (
+        "hold_after",
+        "body_bytes",
+        "unterminated_event_bytes",
+        "media_bytes",
+        "pending_polls",
+        "media_fetches",
+    ):
         value = getattr(directive, name)
         if value is not None and value < 0:
             raise DirectiveError(f"bad mock directive: `{name}` must not be negative")

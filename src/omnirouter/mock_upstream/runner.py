@@ -48,6 +48,10 @@ class MockUpstream:
         """Drop all queued directives."""
         self.state.queue.clear()
 
+    def release(self) -> int:
+        """Let the streams held by a ``hold_after`` directive go on; how many there were."""
+        return self.state.release()
+
     def clear_requests(self) -> None:
         """Empty the request log."""
         self.state.requests.clear()

@@ -79,6 +79,16 @@ async def _post_script(request: web.Request) -> web.Response:
     return json_response({"queued": len(state.queue)})
 
 
+async def _release(request: web.Request) -> web.Response:
+    """Let the streams held by ``hold_after`` go on."""
+    return json_response({"released": request.app[STATE_KEY].release()})
+
+
+async def _release_held(app: web.Application) -> None:
+    """On shutdown, no stream stays held."""
+    app[STATE_KEY].release()
+
+
 async def _get_script(request: web.Request) -> web.Response:
     return json_response(request.app[STATE_KEY].queue.snapshot())
 
@@ -116,6 +126,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     app = web.Application(client_max_size=256 * 1024 * 1024, middlewares=[trickle_middleware])
     app[STATE_KEY] = State(max_log=max_log)
     app.on_cleanup.append(_stop_callbacks)
+    app.on_shutdown.append(_release_held)
     r = app.router
     r.add_get("/", _root)
     r.add_get("/_mock/health", _health)
@@ -124,6 +135,7 @@ def create_app(*, max_log: int = 10_000) -> web.Application:
     r.add_get("/_mock/script", _get_script)
     r.add_post("/_mock/script", _post_script)
     r.add_delete("/_mock/script", _clear_script)
+    r.add_post("/_mock/release", _release)
     # OpenAI
     r.add_post("/v1/chat/completions", openai_chat.chat_completions)
     vendor_chat.add_vendor_routes(r)  # OpenAI-compatible vendors, each under /{provider}

@@ -36,6 +36,14 @@ class StreamEncoder(Protocol):
 
     answer: dict[str, Any] | None
 
+    def start(self) -> bytes:
+        """The client's opening frame(s), once (``b""`` after that, or where the protocol has none).
+
+        Sent as soon as the upstream's stream has started and checks out, before any content: a client
+        sees its stream begin one upstream event earlier than the first content delta.
+        """
+        ...
+
     def encode(self, event: StreamEvent) -> bytes: ...
 
     def finish(self) -> bytes: ...

@@ -86,6 +86,7 @@ class StreamGuard:
     """
 
     __slots__ = (
+        "_armed",
         "_handle",
         "_loop",
         "_task",
@@ -119,6 +120,7 @@ class StreamGuard:
         self.finishing = False  # the last bytes are on their way: a client leaving now changes nothing
         self.due: str | None = None  # what fired: "timeout", "total" or "keepalive"
         self._handle: asyncio.TimerHandle | None = None
+        self._armed = 0.0  # the moment the timer is set for
         self._arm()
 
     @property
@@ -146,17 +148,19 @@ class StreamGuard:
         )
 
     def _arm(self) -> None:
-        when, _ = self._next()
-        self._handle = self._loop.call_at(when, self._fire)
+        self._armed, _ = self._next()
+        self._handle = self._loop.call_at(self._armed, self._fire)
 
     def _fire(self) -> None:
         when, why = self._next()
         now = self._loop.time()
         if now < when:  # data came or a keep-alive went out since the timer was set
+            self._armed = when
             self._handle = self._loop.call_at(when, self._fire)
             return
         if not self.reading:  # the pump is sending to a slow client: the upstream's silence is ours; look again
-            self._handle = self._loop.call_at(now + _RECHECK, self._fire)
+            self._armed = now + _RECHECK
+            self._handle = self._loop.call_at(self._armed, self._fire)
             return
         self._handle = None
         self.due = why
@@ -169,11 +173,17 @@ class StreamGuard:
             self._task.cancel()
 
     def data_came(self) -> None:
-        """Note upstream data (the first switches the limit from first-byte to idle)."""
+        """Note upstream data (the first switches the limit from first-byte to idle).
+
+        The timer is set afresh only when the idle limit now falls due before the moment it is set for
+        (with the defaults the keep-alive comes first either way): on the way to the client's first byte
+        there is then no timer to cancel and make; a timer that fires early just sets itself again.
+        """
         self.last_data = self._loop.time()
         if not self.got_data:
             self.got_data = True
-            self.rearm()
+            if self._handle is None or self._next()[0] < self._armed:
+                self.rearm()
 
     def sent_keepalive(self) -> None:
         """Note a keep-alive sent just now."""

@@ -18,9 +18,23 @@ class TranslatingStreamFilter:
     final usage (OpenAI's ``include_usage`` chunk, Anthropic's ``message_delta``, Gemini's
     ``usageMetadata``, Responses' ``response.completed``) then carries the estimate the ledger charges,
     and ``usage`` is it, marked estimated.
+
+    The client's opening frame(s) (``StreamEncoder.start``: Anthropic's ``message_start``, Responses'
+    ``response.created``, Chat's role chunk) go out with the first upstream event that decodes to
+    something other than a failure, without waiting for content: the pump sends them at once, which
+    commits the request to this channel (a failure after it is the client protocol's in-stream error).
     """
 
-    __slots__ = ("_decoder", "_encoder", "_estimate", "completed", "failure", "failure_status", "usage")
+    __slots__ = (
+        "_decoder",
+        "_encoder",
+        "_estimate",
+        "_started",
+        "completed",
+        "failure",
+        "failure_status",
+        "usage",
+    )
 
     def __init__(
         self, decoder: StreamDecoder, encoder: StreamEncoder, estimate: Callable[[bytes], Usage] | None = None
@@ -32,6 +46,7 @@ class TranslatingStreamFilter:
         self.failure: str | None = None
         self.failure_status = 502
         self.completed = False
+        self._started = False  # the encoder's opening frames were asked for
 
     def _encode(self, events: list[StreamEvent]) -> bytes:
         out: list[bytes] = []
@@ -52,7 +67,14 @@ class TranslatingStreamFilter:
         return self._encoder.answer
 
     def process(self, event: SSEEvent) -> bytes:
-        return self._encode(self._decoder.feed(event))
+        events = self._decoder.feed(event)
+        out = self._encode(events)
+        if self._started or not events or self.failure is not None:
+            return out
+        self._started = True
+        # After the whole event, so that what it said (an id, input tokens) is in the opening frame; an
+        # encoder that already opened for content in ``out`` gives nothing more here.
+        return out + self._encoder.start()
 
     def finish(self) -> bytes:
         tail = self._encode(self._decoder.finish())

@@ -2,10 +2,11 @@
 
 Every frame has an ``event:`` line and JSON data with the same ``type``.
 ``message_start`` (id ``msg_…``, the request's public model, empty content, the
-usage known so far) is sent lazily before the first content, so that an Anthropic
-upstream's input tokens are in it.  Blocks get indexes 0, 1, 2… in order, each is
-opened with ``content_block_start`` and closed with ``content_block_stop`` as the
-IR switches between reasoning, text and tool calls:
+usage known so far) is sent by :meth:`start` as soon as the upstream's first event is
+read (after the whole event, so that an Anthropic upstream's input tokens are in it),
+or before the first content at the latest.  Blocks get indexes 0, 1, 2… in order,
+each is opened with ``content_block_start`` and closed with ``content_block_stop`` as
+the IR switches between reasoning, text and tool calls:
 
 * thinking blocks get ``thinking_delta`` and always end with a ``signature_delta``
   (foreign signatures wrapped, unsigned reasoning ``""``: see :mod:`.signatures`);
@@ -127,6 +128,10 @@ class AnthropicStreamEncoder:
     def ping(self) -> bytes:
         """A ``ping`` event."""
         return PING
+
+    def start(self) -> bytes:
+        """``message_start``, once (content blocks open as their content comes)."""
+        return b"" if self._closed else self._start()
 
     def encode(self, event: StreamEvent) -> bytes:
         """The bytes for one event (possibly empty)."""

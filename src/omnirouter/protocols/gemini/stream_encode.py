@@ -139,6 +139,10 @@ class GeminiStreamEncoder:
         state.output = True
         return self._chunk([{"content": {"role": "model", "parts": parts}, "index": choice}])
 
+    def start(self) -> bytes:
+        """Nothing: a Gemini stream has no opening frame (its first chunk carries content)."""
+        return b""
+
     def encode(self, event: StreamEvent) -> bytes:
         """The bytes for one event (possibly empty)."""
         if self._closed:

@@ -110,6 +110,10 @@ class OpenAIChatStreamEncoder:
         state = self._choices[choice] = _ChoiceState()
         return state, self._chunk(choice, {"role": "assistant", "content": ""})
 
+    def start(self) -> bytes:
+        """Choice 0's role chunk, once (a :class:`StreamStart` sends it too, with the upstream's id)."""
+        return b"" if self._closed else self._open(0)[1]
+
     def encode(self, event: StreamEvent) -> bytes:
         """The bytes for one event (possibly empty)."""
         if self._closed:

@@ -283,6 +283,10 @@ class OpenAIResponsesStreamEncoder:
 
     # --- the StreamEncoder interface -----------------------------------------------------------
 
+    def start(self) -> bytes:
+        """``response.created`` and ``response.in_progress``, once (a :class:`StreamStart` sends them too)."""
+        return b"" if self._closed else self._start()
+
     def encode(self, event: StreamEvent) -> bytes:
         """The bytes for one event (possibly empty)."""
         if self._closed:
