@@ -190,6 +190,56 @@ async def test_a_killed_process_loses_no_record(tmp_path: Path, db_url: str) -> 
         assert len(await rows(db)) == 13
 
 
+async def test_a_killed_process_loses_no_record_past_the_first_allocation(tmp_path: Path, db_url: str) -> None:
+    """~1.6 MB of lines: the mapped segment grows past its first 1 MiB, and every line survives the kill."""
+    folder = tmp_path / "journal"
+    pending = 2500
+    big_batches = CHILD.replace("flush_interval=3600,", "flush_interval=3600, batch_size=10_000,")  # no flush
+    assert big_batches != CHILD
+    async with Database(db_url) as db:
+        _, key = await KeyStore(db).create("k")
+        child = subprocess.Popen(
+            [sys.executable, "-c", big_batches, db.url, str(folder), "0", str(pending), str(key.id)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.communicate()
+        (segment,) = folder.glob("*.jnl")
+        assert segment.stat().st_size > 1 << 20
+        assert await replay_journals(db, folder) == pending + 1
+        landed = {row.request_id for row in await rows(db)}
+        assert landed == {f"req-{i}" for i in range(pending)} | {"req-in-flight"}
+        used, _ = await key_balance(db, key.id)
+        assert used == sum(100 + i for i in range(pending))
+
+
+def test_a_journal_written_line_by_line_reads_the_same(tmp_path: Path) -> None:
+    """Segments of older versions (plain lines, no zero tail) and a mapped segment's zero tail."""
+    from omnirouter.usage.journal import DeadJournal, Finished, Started
+
+    encoder = msgspec.json.Encoder()
+    started = Started("req-open", 1.0, "m", "openai_chat", 1, "k", None)
+    lines = [encoder.encode(started), encoder.encode(Finished(record("req-1"), False))]
+    old = tmp_path / "usage-x-1-aa.00000001.jnl"
+    old.write_bytes(b"\n".join(lines) + b"\n" + lines[1][:20])  # ends with a line cut short
+    mapped = tmp_path / "usage-x-1-aa.00000002.jnl"
+    mapped.write_bytes(encoder.encode(Finished(record("req-2"), True)) + b"\n" + lines[1][:30] + bytes(4096))
+    lock = tmp_path / "usage-x-1-aa.lock"
+    lock.touch()
+    journal = DeadJournal(lock, os.open(lock, os.O_RDWR))
+    try:
+        finished, in_flight = journal.read()
+    finally:
+        journal.release()
+    assert [(f.record.request_id, f.reserved) for f in finished] == [("req-1", False), ("req-2", True)]
+    assert in_flight == [started]
+
+
 async def test_a_live_process_journal_and_another_databases_are_left_alone(tmp_path: Path, db_url: str) -> None:
     folder = tmp_path / "journal"
     async with Database(db_url) as db:

@@ -2,8 +2,15 @@
 
 The recorder writes the ledger in batches, so at any moment a worker holds finished requests that
 are not in the database yet.  Each of them is also appended, as it finishes, to a journal file of
-its worker with one ``os.write`` (no ``fsync``: the kernel keeps the bytes when the process dies, and
-``fsync_interval`` bounds what a crash of the whole machine may lose).  Requests of keys without a
+its worker, copied into a shared memory map of the segment file (``MAP_SHARED``: the bytes are in the
+kernel's page cache the moment they are copied, so the kernel keeps them when the process dies, as it
+would keep an ``os.write``'s, and ``fsync_interval`` bounds what a crash of the whole machine may lose).
+A copy is no system call and does not let go of the GIL, where an ``os.write`` per line did both (a
+thread waiting for the GIL, the usage writer's, then took the core from the requests).  Segments are
+allocated ahead (``posix_fallocate``: a full disk is an error at allocation, never a ``SIGBUS`` at the
+copy) and grown by doubling; a segment that cannot be allocated is written with ``os.write`` instead.
+The mapped part past the last line is zeros until it is written (a sealed segment is cut to its lines),
+so a reader ignores NUL bytes; files written line by line (older versions) read the same.  Requests of keys without a
 quota also get a line when they start (keys with a quota have their reservation row instead), so a
 request in flight at a crash is found at the next start and recorded as interrupted.
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import mmap
 import os
 import secrets
 import threading
@@ -89,12 +97,62 @@ def _journal_prefix(database_url: str) -> str:
     return f"usage-{hashlib.sha256(url.encode()).hexdigest()[:12]}-"
 
 
-class _Segment:
-    __slots__ = ("fd", "path")
+_MAP_SIZE = 1 << 20
+"""A segment's first allocation (bytes); it doubles when full."""
 
-    def __init__(self, path: Path) -> None:
+
+class _Segment:
+    """One segment file: lines are copied into its shared memory map (``os.write`` if it cannot be allocated)."""
+
+    __slots__ = ("fd", "map", "path", "size", "used")
+
+    def __init__(self, path: Path, size: int = _MAP_SIZE) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND, 0o600)
+        self.fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_APPEND, 0o600)
+        self.used = 0
+        self.size = 0
+        self.map: mmap.mmap | None = None
+        try:
+            os.posix_fallocate(self.fd, 0, size)
+            self.map = mmap.mmap(self.fd, size)
+            self.size = size
+        except OSError as exc:
+            log.warning("usage journal %s: cannot map it, writing it line by line: %s", path, exc)
+            os.ftruncate(self.fd, 0)
+
+    def append(self, line: bytes) -> None:
+        """Add ``line`` (raises ``OSError`` when it cannot: disk full, ...)."""
+        mapped = self.map
+        if mapped is None:
+            while line:
+                line = line[os.write(self.fd, line) :]
+            return
+        end = self.used + len(line)
+        if end > self.size:
+            size = max(2 * self.size, end)
+            os.posix_fallocate(self.fd, self.size, size - self.size)
+            mapped.resize(size)
+            self.size = size
+        mapped[self.used : end] = line
+        self.used = end
+
+    def sync(self) -> None:
+        """Its lines to the disk."""
+        os.fdatasync(self.fd)
+
+    def cut(self) -> None:
+        """No more lines: unmap it and cut the file to its lines."""
+        if self.map is not None:
+            self.map.close()
+            self.map = None
+            os.ftruncate(self.fd, self.used)
+
+    def close(self) -> None:
+        """Unmap and close it (the file stays)."""
+        if self.map is not None:
+            self.map.close()
+            self.map = None
+        os.close(self.fd)
 
 
 class UsageJournal:
@@ -138,8 +196,7 @@ class UsageJournal:
         if segment is None:
             return
         try:
-            while line:
-                line = line[os.write(segment.fd, line) :]
+            segment.append(line)
         except OSError as exc:
             self.failures += 1
             if self.failures == 1 or self.failures % 1000 == 0:
@@ -177,6 +234,7 @@ class UsageJournal:
             return
         with self._fds:
             self._current = self._new_segment()
+            old.cut()
         (self._retained if self._retain_current else self._sealed).append(old)
         self._retain_current = False
         for line in self._in_flight.values():
@@ -190,7 +248,7 @@ class UsageJournal:
 
     def _remove(self, segment: _Segment) -> None:
         with self._fds:
-            os.close(segment.fd)
+            segment.close()
         segment.path.unlink(missing_ok=True)
 
     def sync(self) -> None:
@@ -200,7 +258,7 @@ class UsageJournal:
         self._dirty = False
         with self._fds:
             for segment in (*self._sealed, *self._retained, *((self._current,) if self._current else ())):
-                os.fdatasync(segment.fd)
+                segment.sync()
 
     def close(self, *, committed: bool) -> None:
         """Stop journaling.  ``committed``: every record was written, so nothing needs replaying.
@@ -216,8 +274,9 @@ class UsageJournal:
         keep = [*self._sealed, *self._retained]
         with self._fds:
             for segment in keep:
+                segment.cut()
                 os.fsync(segment.fd)
-                os.close(segment.fd)
+                segment.close()
         self._sealed, self._retained = [], []
         if self._lock_fd is not None:
             if not keep:
@@ -240,12 +299,17 @@ class DeadJournal:
     def read(self) -> tuple[list[Finished], list[Started]]:
         """Its finished records (in order, each request once) and the starts that never finished.
 
-        A line cut short by the crash, or otherwise unreadable, is skipped.
+        A line cut short by the crash, or otherwise unreadable, is skipped, and so are NUL bytes (a mapped
+        segment's unwritten tail).
         """
         finished: dict[str, Finished] = {}
         started: dict[str, Started] = {}
         for path in self.segments:
             for line in path.read_bytes().splitlines():
+                if not line or line[0] == 0:  # the unwritten (zero) tail of a mapped segment
+                    line = line.strip(b"\0")
+                    if not line:
+                        continue
                 try:
                     entry = _DECODER.decode(line)
                 except msgspec.DecodeError:
