@@ -135,6 +135,28 @@ async def test_journal_files_come_and_go_with_the_batches(tmp_path: Path, db_url
         assert list(folder.iterdir()) == []  # everything written: nothing left to replay
 
 
+async def test_a_segment_made_ahead_takes_over_at_the_seal(tmp_path: Path, db_url: str) -> None:
+    folder = tmp_path / "journal"
+    async with Database(db_url) as db:
+        journal = UsageJournal(folder, db.url, fsync_interval=0)
+        recorder = UsageRecorder(db, flush_interval=60, journal=journal)
+        await recorder.start()
+        recorder.started("req-open", "gpt-4o-mini", "openai_chat", 1, "k", None)
+        recorder.record(record("req-1"))
+        await journal.prepare()
+        await journal.prepare()  # one spare at a time
+        first, spare = sorted(folder.glob("*.jnl"))
+        assert b"req-1" in first.read_bytes() and spare.read_bytes().strip(b"\0") == b""
+        await recorder.flush()
+        assert sorted(folder.glob("*.jnl")) == [spare]  # swapped in; the committed one deleted
+        assert b"req-open" in spare.read_bytes() and b"req-1" not in spare.read_bytes()
+        recorder.record(record("req-open"))
+        await journal.prepare()
+        await recorder.close()
+        assert list(folder.iterdir()) == []  # the unused spare goes too
+        assert {row.request_id for row in await rows(db)} == {"req-1", "req-open"}
+
+
 CHILD = textwrap.dedent(
     """
     import asyncio, sys
