@@ -180,11 +180,12 @@ class _Segment:
         os.fdatasync(self.fd)
 
     def cut(self) -> None:
-        """No more lines: unmap it and cut the file to its lines."""
+        """No more lines: unmap it and cut the file to its lines (unless something else wrote past them)."""
         if self.map is not None:
             self.map.close()
             self.map = None
-            os.ftruncate(self.fd, self.used)
+            if os.fstat(self.fd).st_size == self.size:
+                os.ftruncate(self.fd, self.used)
 
     def close(self) -> None:
         """Unmap and close it (the file stays)."""
