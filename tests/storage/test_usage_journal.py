@@ -240,6 +240,34 @@ async def test_a_killed_process_loses_no_record_past_the_first_allocation(tmp_pa
         assert used == sum(100 + i for i in range(pending))
 
 
+async def test_a_segment_that_cannot_be_allocated_is_written_line_by_line(tmp_path: Path, db_url: str) -> None:
+    """No room for the mapped segment (here a file size limit below its allocation): lines are written
+    with os.write, and a killed process still loses none."""
+    folder = tmp_path / "journal"
+    limited = (
+        "import resource, signal\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 19, 1 << 19))\n" + CHILD
+    )
+    async with Database(db_url) as db:
+        _, key = await KeyStore(db).create("k")
+        child = subprocess.Popen(
+            [sys.executable, "-c", limited, db.url, str(folder), "0", "7", str(key.id)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.communicate()
+        (segment,) = folder.glob("*.jnl")
+        assert b"\0" not in segment.read_bytes() and segment.read_bytes().count(b"\n") == 8
+        assert await replay_journals(db, folder) == 8
+        assert {row.request_id for row in await rows(db)} == {f"req-{i}" for i in range(7)} | {"req-in-flight"}
+
+
 def test_a_journal_written_line_by_line_reads_the_same(tmp_path: Path) -> None:
     """Segments of older versions (plain lines, no zero tail) and a mapped segment's zero tail."""
     from omnirouter.usage.journal import DeadJournal, Finished, Started

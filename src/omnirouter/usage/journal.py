@@ -116,7 +116,7 @@ _MADV_POPULATE_WRITE = 23  # Linux >= 5.14; not in the mmap module of Python 3.1
 def _libc_madvise() -> Callable[[int, int, int], int] | None:
     try:
         function = ctypes.CDLL(None, use_errno=True).madvise
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return None
     function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     function.restype = ctypes.c_int
@@ -132,10 +132,16 @@ def _populate(mapped: mmap.mmap, size: int) -> None:
     """Fault in the pages of ``mapped`` for writing (best effort: they fault one by one later otherwise)."""
     if _MADVISE is None:
         return
-    anchor = ctypes.c_char.from_buffer(mapped)
+    try:
+        anchor = ctypes.c_char.from_buffer(mapped)
+    except (TypeError, ValueError):
+        return
     address = ctypes.addressof(anchor)
     del anchor  # a live export would keep the map from closing
     _MADVISE(address, size, _MADV_POPULATE_WRITE)
+
+
+_unmapped = [0]  # segments that could not be mapped (written with os.write), for the log
 
 
 class _Segment:
@@ -151,13 +157,16 @@ class _Segment:
         self.map: mmap.mmap | None = None
         try:
             os.posix_fallocate(self.fd, 0, size)
-            self.map = mmap.mmap(self.fd, size)
-            self.size = size
-            if populate:  # fault its pages in now (off the event loop), not one by one as lines arrive
-                _populate(self.map, size)
-        except OSError as exc:
-            log.warning("usage journal %s: cannot map it, writing it line by line: %s", path, exc)
+            mapped = mmap.mmap(self.fd, size)
+        except (OSError, AttributeError) as exc:  # AttributeError: no posix_fallocate (macOS)
+            _unmapped[0] += 1
+            if _unmapped[0] == 1 or _unmapped[0] % 1000 == 0:
+                log.warning("usage journal %s: cannot map it (%d so far), writing lines: %s", path, _unmapped[0], exc)
             os.ftruncate(self.fd, 0)
+            return
+        self.map, self.size = mapped, size
+        if populate:  # fault its pages in now (off the event loop), not one by one as lines arrive
+            _populate(mapped, size)
 
     def append(self, line: bytes) -> None:
         """Add ``line`` (raises ``OSError`` when it cannot: disk full, ...)."""
