@@ -251,3 +251,39 @@ async def test_two_replicas_on_one_database_see_each_others_changes(
         assert by_day["data"][0]["group"] == datetime.now(UTC).date().isoformat()
         _, page = await one.admin("GET", "/admin/ledger?limit=1")
         assert page["data"][0]["key_name"] == "roaming"
+
+
+async def test_a_key_remembered_by_another_replica_is_refused_once_rotated(
+    mock_upstream: MockUpstream, tmp_path: Path
+) -> None:
+    """Each worker remembers the keys it has seen (no hash per request): a rotate on one replica still
+    refuses the old secret on the other within a reload, on PostgreSQL, and the new one works there."""
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(postgres_database())
+        config = make_config(
+            mock_upstream.url, tmp_path / "unused.db", database_url=url, admin_key=ADMIN_KEY, reload_interval=0.2
+        )
+        first = await stack.enter_async_context(running_gateway(config))
+        second = await stack.enter_async_context(running_gateway(config))
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        one, two = Http(session, first.url), Http(session, second.url)
+        _, created = await one.admin("POST", "/admin/keys", {"name": "remembered"})
+        secret = created["key"]
+
+        async def works_on_second() -> bool:
+            return (await two.chat(secret))[0] == 200
+
+        await eventually(works_on_second)
+        assert (await two.chat(secret))[0] == 200  # found again: the remembered record
+        _, rotated = await one.admin("POST", f"/admin/keys/{created['id']}/rotate")
+        assert (await one.chat(secret))[0] == 401  # at once on the replica that rotated it
+        started = asyncio.get_running_loop().time()
+
+        async def refused_on_second() -> bool:
+            status, body = await two.chat(secret)
+            return status == 401 and body["error"]["code"] == "invalid_api_key"
+
+        await eventually(refused_on_second)
+        assert asyncio.get_running_loop().time() - started < 2.0
+        assert (await two.chat(secret))[0] == 401  # and stays refused
+        assert (await two.chat(rotated["key"]))[0] == 200

@@ -135,6 +135,28 @@ async def test_journal_files_come_and_go_with_the_batches(tmp_path: Path, db_url
         assert list(folder.iterdir()) == []  # everything written: nothing left to replay
 
 
+async def test_a_segment_made_ahead_takes_over_at_the_seal(tmp_path: Path, db_url: str) -> None:
+    folder = tmp_path / "journal"
+    async with Database(db_url) as db:
+        journal = UsageJournal(folder, db.url, fsync_interval=0)
+        recorder = UsageRecorder(db, flush_interval=60, journal=journal)
+        await recorder.start()
+        recorder.started("req-open", "gpt-4o-mini", "openai_chat", 1, "k", None)
+        recorder.record(record("req-1"))
+        await journal.prepare()
+        await journal.prepare()  # one spare at a time
+        first, spare = sorted(folder.glob("*.jnl"))
+        assert b"req-1" in first.read_bytes() and spare.read_bytes().strip(b"\0") == b""
+        await recorder.flush()
+        assert sorted(folder.glob("*.jnl")) == [spare]  # swapped in; the committed one deleted
+        assert b"req-open" in spare.read_bytes() and b"req-1" not in spare.read_bytes()
+        recorder.record(record("req-open"))
+        await journal.prepare()
+        await recorder.close()
+        assert list(folder.iterdir()) == []  # the unused spare goes too
+        assert {row.request_id for row in await rows(db)} == {"req-1", "req-open"}
+
+
 CHILD = textwrap.dedent(
     """
     import asyncio, sys
@@ -188,6 +210,84 @@ async def test_a_killed_process_loses_no_record(tmp_path: Path, db_url: str) -> 
         assert list(folder.iterdir()) == []
         assert await replay_journals(db, folder) == 0  # nothing twice
         assert len(await rows(db)) == 13
+
+
+async def test_a_killed_process_loses_no_record_past_the_first_allocation(tmp_path: Path, db_url: str) -> None:
+    """~1.6 MB of lines: the mapped segment grows past its first 1 MiB, and every line survives the kill."""
+    folder = tmp_path / "journal"
+    pending = 2500
+    big_batches = CHILD.replace("flush_interval=3600,", "flush_interval=3600, batch_size=10_000,")  # no flush
+    assert big_batches != CHILD
+    async with Database(db_url) as db:
+        _, key = await KeyStore(db).create("k")
+        child = subprocess.Popen(
+            [sys.executable, "-c", big_batches, db.url, str(folder), "0", str(pending), str(key.id)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.communicate()
+        (segment,) = folder.glob("*.jnl")
+        assert segment.stat().st_size > 1 << 20
+        assert await replay_journals(db, folder) == pending + 1
+        landed = {row.request_id for row in await rows(db)}
+        assert landed == {f"req-{i}" for i in range(pending)} | {"req-in-flight"}
+        used, _ = await key_balance(db, key.id)
+        assert used == sum(100 + i for i in range(pending))
+
+
+async def test_a_segment_that_cannot_be_allocated_is_written_line_by_line(tmp_path: Path, db_url: str) -> None:
+    """No room for the mapped segment (here a file size limit below its allocation): lines are written
+    with os.write, and a killed process still loses none."""
+    folder = tmp_path / "journal"
+    limited = (
+        "import resource, signal\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 19, 1 << 19))\n" + CHILD
+    )
+    async with Database(db_url) as db:
+        _, key = await KeyStore(db).create("k")
+        child = subprocess.Popen(
+            [sys.executable, "-c", limited, db.url, str(folder), "0", "7", str(key.id)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.communicate()
+        (segment,) = folder.glob("*.jnl")
+        assert b"\0" not in segment.read_bytes() and segment.read_bytes().count(b"\n") == 8
+        assert await replay_journals(db, folder) == 8
+        assert {row.request_id for row in await rows(db)} == {f"req-{i}" for i in range(7)} | {"req-in-flight"}
+
+
+def test_a_journal_written_line_by_line_reads_the_same(tmp_path: Path) -> None:
+    """Segments of older versions (plain lines, no zero tail) and a mapped segment's zero tail."""
+    from omnirouter.usage.journal import DeadJournal, Finished, Started
+
+    encoder = msgspec.json.Encoder()
+    started = Started("req-open", 1.0, "m", "openai_chat", 1, "k", None)
+    lines = [encoder.encode(started), encoder.encode(Finished(record("req-1"), False))]
+    old = tmp_path / "usage-x-1-aa.00000001.jnl"
+    old.write_bytes(b"\n".join(lines) + b"\n" + lines[1][:20])  # ends with a line cut short
+    mapped = tmp_path / "usage-x-1-aa.00000002.jnl"
+    mapped.write_bytes(encoder.encode(Finished(record("req-2"), True)) + b"\n" + lines[1][:30] + bytes(4096))
+    lock = tmp_path / "usage-x-1-aa.lock"
+    lock.touch()
+    journal = DeadJournal(lock, os.open(lock, os.O_RDWR))
+    try:
+        finished, in_flight = journal.read()
+    finally:
+        journal.release()
+    assert [(f.record.request_id, f.reserved) for f in finished] == [("req-1", False), ("req-2", True)]
+    assert in_flight == [started]
 
 
 async def test_a_live_process_journal_and_another_databases_are_left_alone(tmp_path: Path, db_url: str) -> None:

@@ -45,15 +45,28 @@ def extract_client_key(scope: Scope) -> str | None:
     return None
 
 
+_KNOWN_CAP = 4096
+"""Presented keys remembered per key table (``Authenticator``); past it the memory starts over."""
+
+
 class Authenticator:
-    """Maps presented client keys to key records via their hashes (keys are never kept raw)."""
+    """Maps presented client keys to key records via their hashes (keys are stored only as hashes).
+
+    A presented key that matched is remembered with its record until the key table is replaced
+    (``replace``: every reload, and at once on this worker's own rotate, revoke or change), so the
+    hot path does not hash the same key again on every request; a revoked or rotated key is refused
+    exactly when it was before, since nothing outlives the table it was found in.  Only keys that
+    matched are remembered (at most ``_KNOWN_CAP``), so unknown keys cannot fill the memory.
+    """
 
     def __init__(self, keys_by_hash: dict[str, KeyRecord]) -> None:
         self._keys = keys_by_hash
+        self._known: dict[str, KeyRecord] = {}  # presented key -> its record in ``_keys``
 
     def replace(self, keys_by_hash: dict[str, KeyRecord]) -> None:
-        """Swap in a freshly loaded key table."""
+        """Swap in a freshly loaded key table (and forget the keys found in the old one)."""
         self._keys = keys_by_hash
+        self._known = {}
 
     def by_hash(self, key_hash: str) -> KeyRecord | None:
         """The active key whose stored hash is ``key_hash`` (a console session holds the hash, never the key)."""
@@ -72,7 +85,14 @@ class Authenticator:
                 "Missing API key: send it as 'Authorization: Bearer <key>' (or x-api-key, x-goog-api-key).",
                 code="missing_api_key",
             )
+        known = self._known
+        record = known.get(key)
+        if record is not None:
+            return record
         record = self._keys.get(hash_key(key))
         if record is None:
             raise GatewayError(ErrorKind.AUTHENTICATION, "Invalid API key.", code="invalid_api_key")
+        if len(known) >= _KNOWN_CAP:
+            known.clear()
+        known[key] = record
         return record

@@ -232,7 +232,9 @@ class UsageRecorder:
                 self._requeue(pending[done:], rows[done:])
                 raise
             if journal is not None and journal.is_open:
-                journal.release_sealed()
+                sealed = journal.take_sealed()
+                if sealed:  # unmapping and deleting files: off the event loop
+                    await asyncio.to_thread(journal.remove, sealed)
             return written
 
     async def _write_alone(self, rec: UsageRecord, row: tuple[Any, ...]) -> int:
@@ -358,6 +360,8 @@ class UsageRecorder:
             if not self._buffer:
                 self._report_drops()
                 continue
+            if journal is not None:
+                await journal.prepare()  # the next segment, made in a thread for the seal of this flush
             try:
                 await self.flush()
             except Exception as exc:
