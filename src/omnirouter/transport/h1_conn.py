@@ -159,6 +159,11 @@ class H1Response:
         return self
 
     @property
+    def buffered(self) -> int:
+        """Body bytes that have arrived and wait to be read."""
+        return self._size
+
+    @property
     def waiting(self) -> bool:
         """Whether someone waits for the head or for body bytes (the read limit applies only then)."""
         return not self._head.done() or self._waiter is not None
