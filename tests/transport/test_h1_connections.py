@@ -25,7 +25,7 @@ from omnirouter.ir import ErrorKind
 from omnirouter.protocols.registry import codec_for
 from omnirouter.routing import Channel
 from omnirouter.transport import AttemptFailure, classify_transport_error, open_upstream, read_answer
-from omnirouter.transport.h1_client import H1Client
+from omnirouter.transport.h1_client import ConnectTimeout, H1Client
 from omnirouter.transport.h1_conn import ConnectFailed, ReadTimeout
 from tests.helpers.raw_http import RawRequest, answer, raw_upstream
 
@@ -201,6 +201,18 @@ async def test_a_refused_connection_is_unreachable() -> None:
     with pytest.raises(ConnectFailed) as caught:
         await client.post(URL(f"http://127.0.0.1:{_free_port()}/v1"), HEADERS, b"{}", connect=2)
     assert classify_transport_error(caught.value, "c").kind is ErrorKind.UPSTREAM_UNREACHABLE
+
+
+async def test_a_connection_not_made_within_the_connect_limit_is_a_timeout() -> None:
+    """A server that takes the TCP connection but never answers the TLS handshake: the connect limit (TLS
+    included) runs out, classified as a timeout like aiohttp's connect timeout."""
+    async with raw_upstream(ok) as up:
+        client = H1Client()
+        url = URL(up.url.replace("http://127.0.0.1", "https://localhost"))
+        with pytest.raises(ConnectTimeout) as caught:
+            await client.post(url, HEADERS, b"{}", connect=0.2)
+        assert classify_transport_error(caught.value, "c").kind is ErrorKind.UPSTREAM_TIMEOUT
+        assert client.connections_made == 0
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
