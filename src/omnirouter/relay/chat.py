@@ -30,9 +30,9 @@ from omnirouter.storage import KeyRecord
 from omnirouter.transport import (
     RETRYABLE_STATUSES,
     AttemptFailure,
+    ChatResponse,
     ImageFetcher,
     UpstreamClient,
-    UpstreamResponse,
     classify_transport_error,
     open_upstream,
     overran,
@@ -288,27 +288,27 @@ class ChatOperation:
         await send_response(send, 200, out, JSON_HEADERS + headers)
         ctx.note_relayed(out)
 
-    async def _open_stream(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> UpstreamResponse:
+    async def _open_stream(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> ChatResponse:
         """Start a streamed call; its response headers must come within the channel's first-byte limit."""
         channel = attempt.channel
         try:
             async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):
-                return await open_upstream(self._client.session, attempt, key, data, True, codec)
+                return await open_upstream(self._client.chat, attempt, key, data, True, codec)
         except TimeoutError as exc:
             raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
 
     async def _fetch(self, attempt: Attempt, key: str, data: bytes, codec: Codec) -> bytes:
         """A plain call: all of it (an error body too) within the channel's total limit, on one timer.
 
-        The upstream may not fall silent for longer than the channel's first-byte limit (aiohttp's
-        read timeout), nor answer with more than its ``max_body_bytes``.
+        The upstream may not fall silent for longer than the channel's first-byte limit (the chat
+        client's read timeout), nor answer with more than its ``max_body_bytes``.
         """
         channel = attempt.channel
         loop = asyncio.get_running_loop()
         deadline = _Deadline(asyncio.current_task())
         handle = loop.call_at(loop.time() + channel.total_timeout, deadline.fire)
         try:
-            response = await open_upstream(self._client.session, attempt, key, data, False, codec)
+            response = await open_upstream(self._client.chat, attempt, key, data, False, codec)
             return await read_answer(response, channel)
         except asyncio.CancelledError:
             if not deadline.fired or deadline.task.uncancel():

@@ -27,7 +27,13 @@ from omnirouter.protocols.base import StreamFilter
 from omnirouter.protocols.sse import EventTooLarge, SSEEvent, SSEParser
 from omnirouter.relay.context import RequestContext
 from omnirouter.routing import Channel
-from omnirouter.transport import TRANSPORT_ERRORS, AttemptFailure, UpstreamResponse, classify_transport_error
+from omnirouter.transport import (
+    TRANSPORT_ERRORS,
+    AttemptFailure,
+    ChatResponse,
+    UpstreamResponse,
+    classify_transport_error,
+)
 
 Answered = Callable[[dict[str, Any]], Awaitable[None]]
 """A hook given the answer object a stream ends with (the Responses API's stored conversations)."""
@@ -204,7 +210,7 @@ class StreamGuard:
 
 
 async def pump_stream(
-    response: UpstreamResponse,
+    response: ChatResponse | UpstreamResponse,
     relay: StreamFilter,
     ctx: RequestContext,
     channel: Channel,

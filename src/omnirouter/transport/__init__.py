@@ -1,6 +1,7 @@
 """Transport: every call to an upstream, and the only importer of aiohttp in the gateway.
 
-The worker's shared session (``UpstreamClient``), one upstream call with its failures classified
+The worker's shared session (``UpstreamClient``: aiohttp, and ``H1Client``, the chat calls' lean
+HTTP/1.1 client), one upstream call with its failures classified
 (``open_upstream``, ``read_answer``, ``AttemptFailure``, ``RETRYABLE_STATUSES``), secrets scrubbed
 from upstream error text, a whole-answer POST for probes (``post_whole``) and the SSRF-guarded
 image fetch (``ImageFetcher``).  Channels and attempts come in through ``UpstreamChannel`` and
@@ -9,6 +10,7 @@ image fetch (``ImageFetcher``).  Channels and attempts come in through ``Upstrea
 
 from omnirouter.transport.client import (
     TRANSPORT_ERRORS,
+    ChatResponse,
     Session,
     UpstreamClient,
     UpstreamResponse,
@@ -16,6 +18,7 @@ from omnirouter.transport.client import (
     classify_transport_error,
 )
 from omnirouter.transport.fetch import ImageFetcher
+from omnirouter.transport.h1_client import H1Client
 from omnirouter.transport.media_call import MediaChannel, build_call, follow_calls, open_call
 from omnirouter.transport.upstream import (
     RETRYABLE_STATUSES,
@@ -35,6 +38,8 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "TRANSPORT_ERRORS",
     "AttemptFailure",
+    "ChatResponse",
+    "H1Client",
     "ImageFetcher",
     "MediaChannel",
     "Session",

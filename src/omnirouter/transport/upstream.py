@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -19,6 +19,8 @@ from omnirouter.config.secrets import scrub
 from omnirouter.ir import ErrorKind, GatewayError
 from omnirouter.protocols.base import Codec, ProtocolName
 from omnirouter.transport.client import TRANSPORT_ERRORS, classify_transport_error
+from omnirouter.transport.h1_client import H1Client
+from omnirouter.transport.h1_conn import H1Response
 
 
 class UpstreamChannel(Protocol):
@@ -49,6 +51,36 @@ class UpstreamAttempt(Protocol):
 
     @property
     def upstream_model(self) -> str: ...
+
+
+class BodyReader(Protocol):
+    """An answer's body as read here (aiohttp's ``StreamReader``, or the chat client's answer itself)."""
+
+    async def readany(self) -> bytes: ...
+
+
+class AnswerHeaders(Protocol):
+    def get(self, key: str, /) -> str | None: ...
+
+
+class Answer(Protocol):
+    """An open upstream answer as ``read_answer`` and ``refused`` use it: aiohttp's or the chat client's."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> AnswerHeaders: ...
+
+    @property
+    def content(self) -> BodyReader: ...
+
+    @property
+    def content_length(self) -> int | None: ...
+
+    def release(self) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 RETRYABLE_STATUSES = frozenset({401, 403, 408, 409, 429, 500, 502, 503, 504, 529})
@@ -82,7 +114,7 @@ def scrubbed(error: GatewayError, attempt: UpstreamAttempt) -> GatewayError:
     return error
 
 
-def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None
@@ -98,7 +130,7 @@ def too_large(channel: UpstreamChannel, what: str, limit: int) -> AttemptFailure
     return AttemptFailure(error, retryable=True)
 
 
-async def read_at_most(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+async def read_at_most(content: BodyReader, limit: int) -> tuple[bytes, bool]:
     """What ``content`` has up to its end, cut at ``limit`` bytes; and whether there was more (then read no more)."""
     parts: list[bytes] = []
     size = 0
@@ -110,7 +142,7 @@ async def read_at_most(content: aiohttp.StreamReader, limit: int) -> tuple[bytes
     return parts[0] if len(parts) == 1 else b"".join(parts), False
 
 
-async def read_answer(response: aiohttp.ClientResponse, channel: UpstreamChannel) -> bytes:
+async def read_answer(response: Answer, channel: UpstreamChannel) -> bytes:
     """A 2xx plain answer whole, at most the channel's ``max_body_bytes`` (else the attempt fails).
 
     The response is released when read to its end, else closed (nothing more is read).
@@ -135,20 +167,21 @@ async def read_answer(response: aiohttp.ClientResponse, channel: UpstreamChannel
 
 
 async def open_upstream(
-    session: aiohttp.ClientSession, attempt: UpstreamAttempt, key: str, body: bytes, stream: bool, codec: Codec
-) -> aiohttp.ClientResponse:
-    """POST ``body`` to the attempt's channel with ``key``; a 2xx response is returned open, else it raises.
+    client: H1Client, attempt: UpstreamAttempt, key: str, body: bytes, stream: bool, codec: Codec
+) -> H1Response:
+    """POST ``body`` to the attempt's channel with ``key`` (the chat client); a 2xx response is returned
+    open, else it raises.
 
-    Plain calls are timed by aiohttp (connecting, and every silence of the upstream up to the
-    channel's first-byte limit); for streams, only connecting: the caller bounds the wait (for
-    both, the whole call, error body included).  Of an error body, at most the channel's
-    ``max_error_bytes`` are read.
+    Plain calls are timed by the client (connecting, and every silence of the upstream up to the
+    channel's first-byte limit: the ``sock_connect`` and ``sock_read`` of the channel's timeouts); for
+    streams, only connecting: the caller bounds the wait (for both, the whole call, error body
+    included).  Of an error body, at most the channel's ``max_error_bytes`` are read.
     """
     channel = attempt.channel
     url = channel.url(attempt.protocol, attempt.upstream_model, stream)
     timeout = channel.timeout if stream else channel.plain_timeout
     try:
-        response = await session.post(url, data=body, headers=channel.headers(key), timeout=timeout)
+        response = await client.post(url, channel.headers(key), body, timeout.sock_connect, timeout.sock_read)
     except TRANSPORT_ERRORS as exc:
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     if response.status < 400:
@@ -157,7 +190,7 @@ async def open_upstream(
 
 
 async def refused(
-    response: aiohttp.ClientResponse, channel: UpstreamChannel, decode_error: Callable[[int, bytes], GatewayError]
+    response: Answer, channel: UpstreamChannel, decode_error: Callable[[int, bytes], GatewayError]
 ) -> AttemptFailure:
     """The failure of a call the upstream answered with an error status (the response is released).
 
