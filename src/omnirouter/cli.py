@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import inspect
 import os
 import sys
@@ -37,7 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
     from omnirouter.api.admin import ADMIN_KEY_ENV, admin_key_from
     from omnirouter.api.factory import CONFIG_ENV
     from omnirouter.cli_demo import DEMO_FACTORY, DEMO_PRICES, demo_banner, generate_admin_key
-    from omnirouter.gateway import DemoSetup, prepare_database
+    from omnirouter.cli_prepare import prepare_in_child
+    from omnirouter.gateway import DemoSetup
     from omnirouter.http.header_deadline import HeaderTimeoutProtocol
     from omnirouter.observability import configure_logging
     from omnirouter.observability.multiprocess import run_directory
@@ -54,7 +54,8 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(config)  # each worker configures its own too (api/factory.py)
     demo_key = generate_key()  # used only if demo mode turns out to be on (docs/operations.md, "Demo mode")
     try:
-        demo = asyncio.run(prepare_database(config, DemoSetup(demo_key, DEMO_PRICES) if config.demo else None))
+        # in a child process: Alembic and the migrations stay out of the (one-worker) serving process
+        demo = prepare_in_child(config, DemoSetup(demo_key, DEMO_PRICES) if config.demo else None)
     except Exception as exc:
         print(f"omnirouter: cannot prepare the database {config.database_url!r}: {exc}", file=sys.stderr)
         return 1

@@ -1,19 +1,24 @@
-"""Run the packaged Alembic migrations programmatically (no ``alembic.ini`` on disk)."""
+"""Run the packaged Alembic migrations programmatically (no ``alembic.ini`` on disk).
+
+Alembic (with Mako and Pygments, ~11 MB) is imported when a migration runs, not with this module: a
+serving worker imports the storage package but never migrates (``omnirouter serve`` migrates in a
+child process, ``cli.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from omnirouter.storage.database import Database
 from omnirouter.storage.url import normalize_database_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "migrate"]
 
@@ -25,6 +30,8 @@ _PG_MIGRATION_LOCK = 0x6F6D6E69
 
 def alembic_config(database_url: str | None = None) -> Config:
     """An Alembic ``Config`` pointing at the packaged scripts (also usable for ``command.revision``)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
@@ -34,6 +41,8 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
