@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import inspect
 import os
 import sys
@@ -36,11 +37,12 @@ def _serve(args: argparse.Namespace) -> int:
     from omnirouter.api.admin import ADMIN_KEY_ENV, admin_key_from
     from omnirouter.api.factory import CONFIG_ENV
     from omnirouter.cli_demo import DEMO_FACTORY, DEMO_PRICES, demo_banner, generate_admin_key
-    from omnirouter.cli_prepare import prepare_in_child
-    from omnirouter.gateway import DemoSetup
+    from omnirouter.cli_prepare import migrate_in_child
+    from omnirouter.gateway import DemoSetup, prepare_database
     from omnirouter.http.header_deadline import HeaderTimeoutProtocol
     from omnirouter.observability import configure_logging
     from omnirouter.observability.multiprocess import run_directory
+    from omnirouter.storage import is_current, normalize_database_url
     from omnirouter.storage.keys import generate_key
 
     try:
@@ -54,8 +56,9 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(config)  # each worker configures its own too (api/factory.py)
     demo_key = generate_key()  # used only if demo mode turns out to be on (docs/operations.md, "Demo mode")
     try:
-        # in a child process: Alembic and the migrations stay out of the (one-worker) serving process
-        demo = prepare_in_child(config, DemoSetup(demo_key, DEMO_PRICES) if config.demo else None)
+        if not asyncio.run(is_current(normalize_database_url(config.database_url))):
+            migrate_in_child(config)  # Alembic stays out of this process, which serves when there is one worker
+        demo = asyncio.run(prepare_database(config, DemoSetup(demo_key, DEMO_PRICES) if config.demo else None))
     except Exception as exc:
         print(f"omnirouter: cannot prepare the database {config.database_url!r}: {exc}", file=sys.stderr)
         return 1
