@@ -57,7 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
     demo_key = generate_key()  # used only if demo mode turns out to be on (docs/operations.md, "Demo mode")
     try:
         if not asyncio.run(is_current(normalize_database_url(config.database_url))):
-            migrate_in_child(config)  # Alembic stays out of this process, which serves when there is one worker
+            migrate_in_child(normalize_database_url(config.database_url))  # Alembic stays out of this process
         demo = asyncio.run(prepare_database(config, DemoSetup(demo_key, DEMO_PRICES) if config.demo else None))
     except Exception as exc:
         print(f"omnirouter: cannot prepare the database {config.database_url!r}: {exc}", file=sys.stderr)
