@@ -3,8 +3,8 @@
 The mock upstream (aiohttp's server, numpy, Pillow, PyAV: ~20 MB) loads only in demo mode, the
 OpenTelemetry SDK only when traces are configured.  ``omnirouter serve`` migrates in a child process,
 so a started one-worker server holds no Alembic (nor Mako and Pygments); Redis' client, PyJWT (Kling's
-tokens), aiosmtplib (email alerts) and SQLAlchemy's PostgreSQL dialect load at their first use, and
-work then.
+tokens), aiosmtplib (email alerts), SQLAlchemy's PostgreSQL dialect and the realtime relay load at
+their first use, and work then.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from tests.helpers.processes import free_port
 
 SERVE_IMPORTS = "import omnirouter.cli, omnirouter.cli_demo, omnirouter.api.factory, omnirouter.gateway"
 
-LAZY = ("alembic", "mako", "pygments", "redis", "jwt", "aiosmtplib", "sqlalchemy.dialects.postgresql")
-"""Packages a started worker (SQLite, no Redis) must not hold: each costs 2-14 MB of RSS."""
+LAZY = (
+    *("alembic", "mako", "pygments", "redis", "jwt", "cryptography", "aiosmtplib", "sqlalchemy.dialects.postgresql"),
+    "omnirouter.realtime",  # imported at the first GET /v1/realtime (tests/realtime use it)
+)
+"""What a started worker (SQLite, no Redis) must not hold: docs/operations.md, "Memory", has the MB each."""
 
 # Runs `omnirouter serve` in this interpreter; once /health answers, prints the loaded modules and exits.
 _STARTED_WORKER = """
