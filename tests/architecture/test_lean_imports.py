@@ -3,8 +3,8 @@
 The mock upstream (aiohttp's server, numpy, Pillow, PyAV: ~20 MB) loads only in demo mode, the
 OpenTelemetry SDK only when traces are configured.  ``omnirouter serve`` migrates in a child process,
 so a started one-worker server holds no Alembic (nor Mako and Pygments); Redis' client, PyJWT (Kling's
-tokens), aiosmtplib (email alerts), SQLAlchemy's PostgreSQL dialect and the realtime relay load at
-their first use, and work then.
+tokens), aiosmtplib (email alerts), argon2 (console passwords), SQLAlchemy's PostgreSQL dialect and the
+realtime relay load at their first use, and work then.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SERVE_IMPORTS = "import omnirouter.cli, omnirouter.cli_demo, omnirouter.api.fact
 LAZY = (
     *("alembic", "mako", "pygments", "redis", "jwt", "cryptography", "aiosmtplib", "sqlalchemy.dialects.postgresql"),
     "omnirouter.realtime",  # imported at the first GET /v1/realtime (tests/realtime use it)
+    "argon2",  # the console's passwords
 )
 """What a started worker (SQLite, no Redis) must not hold: docs/operations.md, "Memory", has the MB each."""
 
@@ -90,7 +91,11 @@ def test_each_lazily_imported_package_loads_at_first_use_and_works() -> None:
     probe = f"""{SERVE_IMPORTS}
 import asyncio, sys, orjson
 from email.message import EmailMessage
-before = sorted(m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("jwt", "redis", "aiosmtplib"))
+LAZY = {{"jwt", "redis", "aiosmtplib", "argon2"}}
+before = sorted({{m.split(".")[0] for m in sys.modules}} & LAZY)
+from omnirouter.storage.passwords import hash_password, verify_password
+encoded = hash_password("pw")
+checks = [verify_password(encoded, "pw"), verify_password(encoded, "other"), verify_password("junk", "pw")]
 from omnirouter.protocols.tasks.signing import kling_jwt
 token = kling_jwt("access", "secret", 1_700_000_000)
 import jwt
@@ -114,8 +119,8 @@ from omnirouter.config.notifications import NotifyEmailConfig
 mail = asyncio.run(send_mail(NotifyEmailConfig(host="127.0.0.1", port=9, sender="a@b.c", to=["d@e.f"], timeout=2),
                              "e1", {{"type": "tasks.backlog", "data": {{"unfinished": 1, "threshold": 1}}}}))
 print(orjson.dumps({{"before": before, "iss": claims["iss"], "failures": failures, "pong": pong,
-                    "limiter": RedisLimiter.__name__, "pg": pg, "mail": mail,
-                    "after": sorted({{m.split(".")[0] for m in sys.modules}} & {{"jwt", "redis", "aiosmtplib"}}),
+                    "limiter": RedisLimiter.__name__, "pg": pg, "mail": mail, "checks": checks,
+                    "after": sorted({{m.split(".")[0] for m in sys.modules}} & LAZY),
                     }}).decode())
 """
     result = orjson.loads(_probe(probe))
@@ -126,4 +131,5 @@ print(orjson.dumps({{"before": before, "iss": claims["iss"], "failures": failure
     assert result["limiter"] == "RedisLimiter"
     assert "ON CONFLICT DO NOTHING" in result["pg"]
     assert result["mail"] == "127.0.0.1: SMTPConnectError"  # nothing listens on port 9: refused, reported
-    assert result["after"] == ["aiosmtplib", "jwt", "redis"]
+    assert result["checks"] == [True, False, False]
+    assert result["after"] == ["aiosmtplib", "argon2", "jwt", "redis"]
