@@ -37,10 +37,12 @@ def _serve(args: argparse.Namespace) -> int:
     from omnirouter.api.admin import ADMIN_KEY_ENV, admin_key_from
     from omnirouter.api.factory import CONFIG_ENV
     from omnirouter.cli_demo import DEMO_FACTORY, DEMO_PRICES, demo_banner, generate_admin_key
+    from omnirouter.cli_prepare import migrate_in_child
     from omnirouter.gateway import DemoSetup, prepare_database
     from omnirouter.http.server_protocol import HttpProtocol
     from omnirouter.observability import configure_logging
     from omnirouter.observability.multiprocess import run_directory
+    from omnirouter.storage import is_current, normalize_database_url
     from omnirouter.storage.keys import generate_key
 
     try:
@@ -54,6 +56,8 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(config)  # each worker configures its own too (api/factory.py)
     demo_key = generate_key()  # used only if demo mode turns out to be on (docs/operations.md, "Demo mode")
     try:
+        if not asyncio.run(is_current(normalize_database_url(config.database_url))):
+            migrate_in_child(normalize_database_url(config.database_url))  # Alembic stays out of this process
         demo = asyncio.run(prepare_database(config, DemoSetup(demo_key, DEMO_PRICES) if config.demo else None))
     except Exception as exc:
         print(f"omnirouter: cannot prepare the database {config.database_url!r}: {exc}", file=sys.stderr)

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("realtime",),  # the realtime relay: above gateway, below api (which registers its route)
     ("api", "dashboard"),  # the console (dashboard/) beside the routes it calls
     ("mock_upstream",),  # a separate tool: see TOOLS
-    ("cli", "cli_channels", "cli_demo", "cli_keys", "cli_tasks", "cli_worker", "__main__"),
+    ("cli", "cli_channels", "cli_demo", "cli_keys", "cli_prepare", "cli_tasks", "cli_worker", "__main__"),
 ]
 RANK = {unit: rank for rank, layer in enumerate(LAYERS) for unit in layer}
 TOOLS = {"mock_upstream": {"ir", "http", "protocols", "providers"}}  # what a tool may import at all

@@ -21,9 +21,11 @@ from omnirouter.storage import (
     alembic_config,
     api_keys_table,
     hash_key,
+    is_current,
     migrate,
     normalize_database_url,
 )
+from omnirouter.storage.migrate import head_revision
 
 
 @pytest.fixture
@@ -67,14 +69,16 @@ def _schema(conn: Connection) -> tuple[set[str], list[object]]:
 
 
 async def test_migrate_is_idempotent_and_matches_models(database_url: str) -> None:
+    assert not await is_current(database_url)  # a new database: no version table yet
     await migrate(database_url)
+    assert await is_current(database_url)  # what the second migrate (and omnirouter serve) reads
     await migrate(database_url)
     async with Database(database_url) as db, db.engine.connect() as conn:
         tables, diff = await conn.run_sync(_schema)
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     assert {"api_keys", "usage_records", "response_states", "alembic_version"} <= tables
     assert diff == []
-    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head() == head_revision()
 
 
 async def test_concurrent_migrations(database_url: str) -> None:

@@ -49,12 +49,28 @@ from omnirouter.protocols.gemini import GEMINI, GEMINI_JSON_ARRAY
 from omnirouter.protocols.media.gemini_generate_in import GeminiFraming
 from omnirouter.protocols.openai_chat import OPENAI_CHAT
 from omnirouter.protocols.openai_responses import OPENAI_RESPONSES
-from omnirouter.realtime import RealtimeEndpoint
 from omnirouter.relay.gemini_generate import GeminiGenerateOperation
 
 __all__ = ["ClientRoutes"]
 
 _JSON_BODY = dict[str, Any]
+
+
+def _realtime(gateway: Gateway) -> Handler:
+    """``GET /v1/realtime``'s handler: the relay (with the ``websockets`` package, ~3 MB) is imported at a
+    worker's first realtime session, not by every worker."""
+    endpoint: list[Handler] = []
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if not endpoint:
+            from omnirouter.realtime import RealtimeEndpoint
+
+            endpoint.append(RealtimeEndpoint(gateway))
+        await endpoint[0](scope, receive, send)
+
+    return handler
+
+
 _CHAT_ERRORS = (400, 401, 403, 404, 413, 429, 502, 503, 504)
 
 
@@ -135,7 +151,7 @@ class ClientRoutes:
             tag="realtime",
             query=(QueryParam("model", "The realtime model (routed like any other)"),),
         )
-        routes.append(Route("GET", "/v1/realtime", RealtimeEndpoint(self.gateway), OPENAI_ERRORS,
+        routes.append(Route("GET", "/v1/realtime", _realtime(self.gateway), OPENAI_ERRORS,
                             "OpenAI Realtime over WebSocket (GA and beta events; docs/realtime.md)", Auth.CLIENT_KEY,
                             auth_in_handler=True, kind=RouteKind.WEBSOCKET, doc=realtime))  # fmt: skip
         return routes

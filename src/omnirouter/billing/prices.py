@@ -19,12 +19,11 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from omnirouter.config import GatewayConfig, PriceConfig
 from omnirouter.ir.model_patterns import ModelTable, is_pattern
 from omnirouter.storage import Database, groups_table, prices_table
+from omnirouter.storage.database import upsert_insert
 from omnirouter.storage.prices_repo import above_of, above_text, tiers_of, tiers_text
 
 __all__ = ["CONFIG_SOURCE", "ONE", "Price", "PriceBook", "sync_config_prices"]
@@ -331,7 +330,7 @@ async def sync_config_prices(db: Database, config: GatewayConfig) -> None:
         {"name": name, "multiplier": float(multiplier), "source": CONFIG_SOURCE}
         for name, multiplier in config.groups.items()
     ]
-    upsert = sqlite_insert if db.is_sqlite else pg_insert
+    upsert = upsert_insert(db.engine.dialect.name)
     async with db.engine.begin() as conn:
         if prices:
             stmt = upsert(prices_table)

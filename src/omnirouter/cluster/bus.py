@@ -16,13 +16,14 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from omnirouter.storage.redis import subscriber_client
+from omnirouter.storage.redis import redis_failures, subscriber_client
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("omnirouter.shared")
 
@@ -31,8 +32,6 @@ Resync = Callable[[bool], Awaitable[None]]
 
 RETAIN_TTL = 24 * 3600
 """Seconds a topic's retained messages outlive its last retained publish."""
-
-_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
 class Bus:
@@ -44,6 +43,7 @@ class Bus:
 
     def __init__(self, redis: Redis | None = None, redis_url: str | None = None, prefix: str = "omnirouter:") -> None:
         self.redis = redis
+        self._failures = redis_failures(redis)
         self.prefix = prefix
         self.worker_id = secrets.token_hex(8)
         self._url = redis_url
@@ -102,7 +102,7 @@ class Bus:
                 pipe.publish(self.prefix + topic, message)
                 await pipe.execute()
             return True
-        except _FAILURES as exc:
+        except self._failures as exc:
             log.warning("shared state: could not publish on %s%s: %s", self.prefix, topic, exc)
             return False
 
@@ -139,19 +139,19 @@ class Bus:
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
                         if message is not None and message.get("type") == "message":
                             await self._dispatch(message)
-                except _FAILURES as exc:
+                except self._failures as exc:
                     if not failing:
                         log.warning("shared state: Redis subscription lost (%s); retrying", exc)
                     failing = True
                     self._first_try.set()
                 finally:
-                    with contextlib.suppress(*_FAILURES):
+                    with contextlib.suppress(*self._failures):
                         await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8.2
                 reconnected = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         finally:
-            with contextlib.suppress(*_FAILURES):
+            with contextlib.suppress(*self._failures):
                 await client.aclose()
 
     async def _subscribe(self, pubsub: Any) -> None:
@@ -173,11 +173,10 @@ class Bus:
             return
         await self._run(handler(payload))
 
-    @staticmethod
-    async def _run(call: Awaitable[None]) -> None:
+    async def _run(self, call: Awaitable[None]) -> None:
         try:
             await call
-        except _FAILURES:
+        except self._failures:
             raise
         except Exception:
             log.exception("shared state: a message handler failed")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from omnirouter.cluster.breakers import BreakerSync
 from omnirouter.cluster.bus import Bus
 from omnirouter.cluster.notify import ChangeCallback, ChangeNotifier
 from omnirouter.config import GatewayConfig
-from omnirouter.limits import MemoryLimiter, RateLimiter, RedisLimiter
+from omnirouter.limits import MemoryLimiter, RateLimiter
 from omnirouter.routing import Channel
 from omnirouter.storage.redis import redis_client
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["ChangeCallback", "SharedState"]
 
@@ -28,9 +30,11 @@ class SharedState:
         url = config.redis_url
         self.redis: Redis | None = redis_client(url) if url else None
         self.bus = Bus(self.redis, url, config.redis_prefix)
-        self.limiter: RateLimiter = (
-            RedisLimiter(self.redis, prefix=config.redis_prefix) if self.redis is not None else MemoryLimiter()
-        )
+        self.limiter: RateLimiter = MemoryLimiter()
+        if self.redis is not None:  # the ``redis`` package is imported only here, with a Redis configured
+            from omnirouter.limits.redis import RedisLimiter
+
+            self.limiter = RedisLimiter(self.redis, prefix=config.redis_prefix)
         self.notifier = ChangeNotifier(self.bus)
         self.breakers = BreakerSync(self.bus, channels)
 

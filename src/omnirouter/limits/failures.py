@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from omnirouter.storage.redis import redis_failures
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["FailureLimit"]
 
 log = logging.getLogger("omnirouter.limits")
-_FAILURES = (RedisError, OSError, TimeoutError)
 
 
 class FailureLimit:
@@ -31,6 +33,7 @@ class FailureLimit:
         self.limit = limit
         self.window = window
         self._redis = redis
+        self._failures = redis_failures(redis)
         self._prefix = prefix
         self._log: dict[int, deque[float]] = {}
         self._warned = False
@@ -62,7 +65,7 @@ class FailureLimit:
                     pipe.get(self._key(key_id))
                     pipe.pttl(self._key(key_id))
                     count, ttl = await pipe.execute()
-            except _FAILURES as exc:
+            except self._failures as exc:
                 self._fallback(exc)
             else:
                 self._warned = False
@@ -80,7 +83,7 @@ class FailureLimit:
                     pipe.incr(self._key(key_id))
                     await pipe.execute()
                 return
-            except _FAILURES as exc:
+            except self._failures as exc:
                 self._fallback(exc)
         now = time.monotonic()
         self._local_wait(key_id, now)  # drops what left the window

@@ -1,11 +1,10 @@
-"""An alert as an email, sent with aiosmtplib (a maintained asyncio SMTP client)."""
+"""An alert as an email, sent with aiosmtplib (a maintained asyncio SMTP client), imported at the first email."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from typing import Any
 
-import aiosmtplib
 import orjson
 
 from omnirouter.config.notifications import NotifyEmailConfig
@@ -39,6 +38,8 @@ def message_of(config: NotifyEmailConfig, event_id: str, body: dict[str, Any]) -
 
 async def send_mail(config: NotifyEmailConfig, event_id: str, body: dict[str, Any]) -> str | None:
     """Send one alert; None when the server accepted it for every recipient, else why not (no password)."""
+    import aiosmtplib  # ~3 MB that only deployments with email alerts need
+
     try:
         await aiosmtplib.send(
             message_of(config, event_id, body),

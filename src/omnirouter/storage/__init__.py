@@ -25,7 +25,7 @@ from omnirouter.storage.accounts_models import (
 from omnirouter.storage.console_sessions import ConsoleSessionRow, console_sessions_table
 from omnirouter.storage.database import Database
 from omnirouter.storage.keys import KeyRecord, KeyStore, generate_key, hash_key
-from omnirouter.storage.migrate import alembic_config, migrate
+from omnirouter.storage.migrate import alembic_config, is_current, migrate
 from omnirouter.storage.models import (
     ApiKeyRow,
     Base,
@@ -72,6 +72,7 @@ __all__ = [
     "generate_key",
     "groups_table",
     "hash_key",
+    "is_current",
     "migrate",
     "normalize_database_url",
     "prices_table",

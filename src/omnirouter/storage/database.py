@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from omnirouter.storage.background_writes import BackgroundWrites
 from omnirouter.storage.url import normalize_database_url
 
-__all__ = ["Database", "sqlite_path"]
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+    from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
+
+__all__ = ["Database", "sqlite_path", "upsert_insert"]
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -24,6 +29,18 @@ def sqlite_path(url: URL) -> Path | None:
     if not database or database == ":memory:" or url.query.get("uri") or database.startswith("file:"):
         return None
     return Path(database)
+
+
+def upsert_insert(dialect: str) -> Callable[[Table], SQLiteInsert | PostgresInsert]:
+    """The ``insert`` (with ``ON CONFLICT`` clauses) of the dialect named ``dialect`` (``"sqlite"``, else
+    PostgreSQL's).  Imports only that dialect's module: a SQLite deployment does not load PostgreSQL's (~2 MB)."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

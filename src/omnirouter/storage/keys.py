@@ -11,10 +11,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import orjson
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from omnirouter.storage.database import Database
+from omnirouter.storage.database import Database, upsert_insert
 from omnirouter.storage.models import KeyStatus, api_keys_table, utcnow
 
 if TYPE_CHECKING:
@@ -172,7 +170,7 @@ class KeyStore:
                 }
         if not rows:
             return
-        upsert = sqlite_insert if self._db.is_sqlite else pg_insert
+        upsert = upsert_insert(self._db.engine.dialect.name)
         stmt = upsert(api_keys_table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["key_hash"], set_={column: stmt.excluded[column] for column in _CONFIG_COLUMNS}

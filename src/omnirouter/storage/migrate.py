@@ -1,21 +1,28 @@
-"""Run the packaged Alembic migrations programmatically (no ``alembic.ini`` on disk)."""
+"""Run the packaged Alembic migrations programmatically (no ``alembic.ini`` on disk).
+
+Alembic (with Mako and Pygments, ~11 MB) is imported only when a migration has something to do: a
+database already at the newest revision is recognised by one read of ``alembic_version``
+(``is_current``), and ``omnirouter serve`` runs the migrations a new database needs in a child process
+(``cli_prepare.py``), so a serving worker never holds Alembic."""
 
 from __future__ import annotations
 
 import asyncio
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from omnirouter.storage.database import Database
 from omnirouter.storage.url import normalize_database_url
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "migrate"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "head_revision", "is_current", "migrate"]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -25,6 +32,8 @@ _PG_MIGRATION_LOCK = 0x6F6D6E69
 
 def alembic_config(database_url: str | None = None) -> Config:
     """An Alembic ``Config`` pointing at the packaged scripts (also usable for ``command.revision``)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
@@ -33,7 +42,28 @@ def alembic_config(database_url: str | None = None) -> Config:
     return cfg
 
 
+def head_revision() -> str:
+    """The newest packaged revision, read from the scripts' names (revision ``"0016"`` is ``0016_….py``;
+    ``tests/storage`` checks this is Alembic's head)."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+
+
+async def is_current(database_url: str) -> bool:
+    """Whether the database is at the newest revision already: one read of ``alembic_version``, no Alembic."""
+    db = Database(database_url)
+    try:
+        async with db.engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+    except DBAPIError:  # no version table yet: a new database
+        return False
+    finally:
+        await db.close()
+    return version == [head_revision()]
+
+
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
@@ -71,7 +101,8 @@ async def migrate(database_url: str) -> None:
     if lock is None:
         lock = _in_process[loop] = asyncio.Lock()
     async with lock:
-        await _migrate(database_url)
+        if not await is_current(database_url):
+            await _migrate(database_url)
 
 
 async def _migrate(database_url: str) -> None:

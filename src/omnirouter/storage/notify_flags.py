@@ -10,11 +10,10 @@ the same transaction.  No migration: ``settings`` is a name → BIGINT table alr
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.storage.accounts_models import settings_table
+from omnirouter.storage.database import upsert_insert
 
 __all__ = ["FLAG_PREFIX", "fire_flag", "fired_flags", "rearm_flag"]
 
@@ -24,7 +23,7 @@ _S = settings_table
 
 async def fire_flag(conn: AsyncConnection, name: str, now: int) -> bool:
     """Move ``name`` from armed to fired (``now``) in the caller's transaction; whether this call did it."""
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    insert = upsert_insert(conn.dialect.name)
     stmt = insert(_S).values(name=name, value=max(1, now)).on_conflict_do_nothing(index_elements=[_S.c.name])
     if (await conn.execute(stmt)).rowcount == 1:
         return True

@@ -7,12 +7,10 @@ change made through any replica's admin API, or the CLI, reaches every replica w
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnirouter.storage.accounts_models import settings_table
-from omnirouter.storage.database import Database
+from omnirouter.storage.database import Database, upsert_insert
 
 __all__ = ["CONFIG_VERSION", "bump_config_version", "read_config_version"]
 
@@ -22,7 +20,7 @@ CONFIG_VERSION = "config_version"
 async def bump_config_version(conn: AsyncConnection) -> None:
     """Add one to ``config_version`` inside the caller's transaction (created at 1 if absent)."""
     table = settings_table
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    insert = upsert_insert(conn.dialect.name)
     stmt = insert(table).values(name=CONFIG_VERSION, value=1)
     stmt = stmt.on_conflict_do_update(index_elements=[table.c.name], set_={"value": table.c.value + 1})
     await conn.execute(stmt)

@@ -12,11 +12,9 @@ import secrets
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from omnirouter.storage.accounts_models import settings_table
-from omnirouter.storage.database import Database
+from omnirouter.storage.database import Database, upsert_insert
 
 __all__ = ["SECRET_ROWS", "url_signing_secret"]
 
@@ -35,7 +33,7 @@ async def url_signing_secret(
         return hashlib.sha256(b"omnirouter url signing\n" + configured.encode()).digest()
     table = settings_table
     async with db.engine.begin() as conn:
-        insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+        insert = upsert_insert(conn.dialect.name)
         rows = [{"name": name, "value": _random_word(random_bits)} for name in SECRET_ROWS]
         await conn.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=[table.c.name]))
     async with db.engine.connect() as conn:

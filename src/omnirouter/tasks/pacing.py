@@ -20,13 +20,12 @@ import time
 from collections.abc import Mapping
 
 from aiolimiter import AsyncLimiter
-from redis.exceptions import RedisError
 
+from omnirouter.storage.redis import redis_failures
 from omnirouter.tasks.shared_rate import SharedPollRate
 
 log = logging.getLogger("omnirouter.tasks")
 
-_FAILURES = (RedisError, OSError, TimeoutError)
 
 __all__ = ["ChannelPacer", "poll_rate"]
 
@@ -59,6 +58,7 @@ class ChannelPacer:
         self.default = default
         self.wait = wait
         self.shared = shared
+        self._failures = redis_failures(shared)
         self.retry_interval = retry_interval
         self._limiters: dict[str, tuple[float, AsyncLimiter]] = {}
         self._down_until = 0.0  # monotonic; while set, the rates are this process's own
@@ -83,7 +83,7 @@ class ChannelPacer:
         if self.shared is not None and time.monotonic() >= self._down_until:
             try:
                 delay = await self.shared.take(name, rate, self.wait)
-            except _FAILURES as exc:
+            except self._failures as exc:
                 self._failed(exc)
             else:
                 if self._down_until:

@@ -18,7 +18,10 @@ once (a 429); a poll needs a per-second bucket that can book a turn a little ahe
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["SharedPollRate"]
 

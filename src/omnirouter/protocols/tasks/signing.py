@@ -4,7 +4,7 @@ a signature against a reference computation.
 
 * Kling: an HS256 JWT (``iss`` = access key, ``exp`` = now + 1800, ``nbf`` = now − 5, header
   ``{"alg": "HS256", "typ": "JWT"}``) signed with the secret key, sent as ``Authorization: Bearer``.
-  Built with PyJWT (the maintained JOSE library) rather than by hand.
+  Built with PyJWT (the maintained JOSE library) rather than by hand, imported at the first token.
 * Volcengine (Jimeng, ``visual.volcengineapi.com``): signature V4 — canonical request (method, path,
   sorted query, the signed headers ``content-type;host;x-content-sha256;x-date``, the body's SHA-256),
   string to sign ``HMAC-SHA256\\n{X-Date}\\n{yyyymmdd}/{region}/{service}/request\\n{sha256(canonical)}``,
@@ -28,8 +28,6 @@ import hmac
 import time
 from collections.abc import Mapping
 from urllib.parse import quote
-
-import jwt
 
 from omnirouter.ir import ErrorKind, GatewayError
 
@@ -59,7 +57,10 @@ def split_pair(key: str, vendor: str) -> tuple[str, str]:
 
 
 def kling_jwt(access_key: str, secret_key: str, now: float) -> str:
-    """Kling's bearer token for ``now`` (unix seconds)."""
+    """Kling's bearer token for ``now`` (unix seconds).  PyJWT (with ``cryptography``, ~12 MB) is imported at
+    the first token, not by every worker: a token is reused for ``KLING_TOKEN_REUSE`` seconds."""
+    import jwt
+
     claims = {"iss": access_key, "exp": int(now) + KLING_TOKEN_SECONDS, "nbf": int(now) - 5}
     return jwt.encode(claims, secret_key, algorithm="HS256", headers={"typ": "JWT"})
 
