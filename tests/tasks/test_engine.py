@@ -126,6 +126,25 @@ async def test_transient_poll_errors_are_counted_never_refunded(
         assert "sk-mock" not in (done.last_error or "") + str(done.summary)
 
 
+async def test_a_poll_that_outlasts_the_http_timeout_is_tried_again_not_logged_as_a_bug(
+    database_url: str, mock: MockUpstream, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with task_bench(database_url, mock, tmp_path) as bench:
+        bench.engine.http_timeout = 0.3
+        record = await bench.create(timeline=["slow:2", "succeeded"])
+        bench.clock.advance(MOST + 0.5)
+        with caplog.at_level("ERROR", logger="omnirouter.tasks"):
+            assert await bench.poller.run_once() == 1
+        assert not caplog.records, [r.getMessage() for r in caplog.records]  # no "poll step failed" traceback
+        current = await bench.engine.load(record.id)
+        assert current is not None and not current.status.terminal
+        assert current.poll_errors == 1 and "poll timed out" in (current.last_error or "")
+        assert current.lease_owner is None  # handed back at once, not left for its lease to lapse
+        done = await bench.drive(record.id)
+        assert done.status is TaskStatus.SUCCEEDED
+        assert (await bench.money())["used"] == 5 * PER_SECOND_NANO + PER_CALL_NANO
+
+
 async def test_a_vendor_failure_refunds_and_a_failed_result_download_retries(
     database_url: str, mock: MockUpstream, tmp_path: Path
 ) -> None:

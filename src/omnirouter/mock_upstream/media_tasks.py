@@ -11,7 +11,8 @@ Wire (OpenAI-style bearer auth and errors):
   each poll takes the next step of ``timeline`` (the last one repeats).  Steps: ``queued``,
   ``running:<percent>``, ``succeeded``, ``failed``, ``unknown`` (a status nobody documented),
   ``500`` (an HTML error page), ``429:<seconds>`` (with ``Retry-After``), ``not_found`` (404),
-  ``error200`` (an error inside a 200 body).  Default: ``queued``, ``running:50``, ``succeeded``.
+  ``error200`` (an error inside a 200 body), ``slow:<seconds>`` (``queued``, that much later).
+  Default: ``queued``, ``running:50``, ``succeeded``.
 * ``GET /mockvideo/tasks?external_id=…`` → ``{data: [{id, status}]}`` (empty when none).
 * ``GET /mockvideo/files/{id}/{video|thumbnail}`` → the result bytes (no auth: a signed vendor link);
   the first ``file_failures`` fetches of a task's files answer ``file_failure_status`` (default 500).
@@ -23,6 +24,7 @@ Wire (OpenAI-style bearer auth and errors):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,7 +129,10 @@ async def poll(request: web.Request) -> web.StreamResponse:
     task.steps.append(step)
     name, _, arg = step.partition(":")
     answer: dict[str, Any] = {"id": task.id, "status": name, "progress": 0}
-    if name == "500":
+    if name == "slow":
+        await asyncio.sleep(float(arg or 1))
+        answer["status"] = "queued"
+    elif name == "500":
         return web.Response(status=500, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
     if name == "429":
         return WIRE.error(429, "Slow down.", "rate_limit_error", retry_after=float(arg or 1))

@@ -221,8 +221,7 @@ class TaskPoller(BackgroundLoop):
                 if record.upstream_id is None:
                     await self._reconcile(record, vendor, channel, target)
                     return
-                async with asyncio.timeout(engine.http_timeout):
-                    state = await self._poll(record.upstream_id, vendor, channel, target)
+                state = await self._poll(record.upstream_id, vendor, channel, target)
             except _Later as later:
                 await self._later(record, vendor, channel, later)
                 return
@@ -272,8 +271,7 @@ class TaskPoller(BackgroundLoop):
             return
         async with self._limit(channel):
             try:
-                async with asyncio.timeout(engine.http_timeout):
-                    states = await self._poll_many(call, vendor, channel, target)
+                states = await self._poll_many(call, vendor, channel, target)
             except _Later as later:
                 await asyncio.gather(*(self._later(record, vendor, channel, later) for record in records))
                 return
@@ -286,9 +284,10 @@ class TaskPoller(BackgroundLoop):
 
     async def _poll_many(self, call: UpstreamCall, vendor: _BatchVendor, channel: Channel,
                          target: TaskTarget) -> dict[str, TaskState]:  # fmt: skip
-        """One batch poll; anything but an answer is ``_Later`` (for every task in it)."""
+        """One batch poll within the HTTP timeout; anything but an answer is ``_Later`` (for every task in it)."""
         with _as_later("batch poll"):
-            answer = await self.engine.answer(channel, call, target.upstream_key, vendor)
+            async with asyncio.timeout(self.engine.http_timeout):
+                answer = await self.engine.answer(channel, call, target.upstream_key, vendor)
             return vendor.parse_poll_many(answer, target)
 
     async def _defer(self, records: Sequence[TaskRecord], channel: Channel) -> None:
@@ -305,16 +304,18 @@ class TaskPoller(BackgroundLoop):
         log.debug("channel %s: poll rate reached; %d task(s) back in %.1f s or so", channel.name, len(records), away)
 
     async def _poll(self, upstream_id: str, vendor: TaskVendor, channel: Channel, target: TaskTarget) -> TaskState:
-        """One poll (with its follow-up calls); anything but an answer is ``_Later``."""
+        """One poll (with its follow-up calls) within the HTTP timeout; anything but an answer is ``_Later``
+        (the timeout too: it is raised where ``_as_later`` sees it)."""
         call = vendor.poll(upstream_id, target)
         step: Followup | None = None
         with _as_later("poll"):
-            for _ in range(_MAX_FOLLOWUPS):
-                answer = await self.engine.answer(channel, call, target.upstream_key, vendor)
-                outcome = vendor.parse_poll(answer, target, step)
-                if not isinstance(outcome, Followup):
-                    return outcome
-                step, call = outcome, outcome.call
+            async with asyncio.timeout(self.engine.http_timeout):
+                for _ in range(_MAX_FOLLOWUPS):
+                    answer = await self.engine.answer(channel, call, target.upstream_key, vendor)
+                    outcome = vendor.parse_poll(answer, target, step)
+                    if not isinstance(outcome, Followup):
+                        return outcome
+                    step, call = outcome, outcome.call
         raise _Later("too many follow-up calls in one poll")
 
     async def _apply(self, record: TaskRecord, state: TaskState, vendor: TaskVendor, channel: Channel) -> None:
