@@ -212,10 +212,9 @@ async def test_users_crud_and_disabling_a_user_stops_their_keys(http: Http) -> N
     assert (await http.chat(key["key"]))[0] == 200
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-async def test_two_replicas_on_one_database_see_each_others_changes(
-    mock_upstream: MockUpstream, tmp_path: Path, backend: str
-) -> None:
+@contextlib.asynccontextmanager
+async def _two_replicas(mock_upstream: MockUpstream, tmp_path: Path, backend: str) -> AsyncIterator[tuple[Http, Http]]:
+    """Two gateways on one database (SQLite file or PostgreSQL), reloading every 0.2 s: an admin client of each."""
     async with contextlib.AsyncExitStack() as stack:
         url = f"sqlite:///{tmp_path}/shared.db"
         if backend == "postgresql":
@@ -226,14 +225,27 @@ async def test_two_replicas_on_one_database_see_each_others_changes(
         first = await stack.enter_async_context(running_gateway(config))
         second = await stack.enter_async_context(running_gateway(config))
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        one, two = Http(session, first.url), Http(session, second.url)
-        _, created = await one.admin("POST", "/admin/keys", {"name": "roaming"})
-        secret = created["key"]
+        yield Http(session, first.url), Http(session, second.url)
 
-        async def works_on_second() -> bool:
-            return (await two.chat(secret))[0] == 200
 
-        await eventually(works_on_second)
+async def _key_on_both(one: Http, two: Http, name: str) -> tuple[dict[str, Any], str]:
+    """A key created on ``one``, once ``two`` serves it too: its admin view and its secret."""
+    _, created = await one.admin("POST", "/admin/keys", {"name": name})
+    secret: str = created["key"]
+
+    async def works_on_second() -> bool:
+        return (await two.chat(secret))[0] == 200
+
+    await eventually(works_on_second)
+    return created, secret
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_two_replicas_on_one_database_see_each_others_changes(
+    mock_upstream: MockUpstream, tmp_path: Path, backend: str
+) -> None:
+    async with _two_replicas(mock_upstream, tmp_path, backend) as (one, two):
+        created, secret = await _key_on_both(one, two, "roaming")
         await one.admin("DELETE", f"/admin/keys/{created['id']}")
         started = asyncio.get_running_loop().time()
 
@@ -258,22 +270,8 @@ async def test_a_key_remembered_by_another_replica_is_refused_once_rotated(
 ) -> None:
     """Each worker remembers the keys it has seen (no hash per request): a rotate on one replica still
     refuses the old secret on the other within a reload, on PostgreSQL, and the new one works there."""
-    async with contextlib.AsyncExitStack() as stack:
-        url = await stack.enter_async_context(postgres_database())
-        config = make_config(
-            mock_upstream.url, tmp_path / "unused.db", database_url=url, admin_key=ADMIN_KEY, reload_interval=0.2
-        )
-        first = await stack.enter_async_context(running_gateway(config))
-        second = await stack.enter_async_context(running_gateway(config))
-        session = await stack.enter_async_context(aiohttp.ClientSession())
-        one, two = Http(session, first.url), Http(session, second.url)
-        _, created = await one.admin("POST", "/admin/keys", {"name": "remembered"})
-        secret = created["key"]
-
-        async def works_on_second() -> bool:
-            return (await two.chat(secret))[0] == 200
-
-        await eventually(works_on_second)
+    async with _two_replicas(mock_upstream, tmp_path, "postgresql") as (one, two):
+        created, secret = await _key_on_both(one, two, "remembered")
         assert (await two.chat(secret))[0] == 200  # found again: the remembered record
         _, rotated = await one.admin("POST", f"/admin/keys/{created['id']}/rotate")
         assert (await one.chat(secret))[0] == 401  # at once on the replica that rotated it
