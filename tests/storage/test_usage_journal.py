@@ -185,21 +185,27 @@ CHILD = textwrap.dedent(
 )
 
 
+async def _killed_when_ready(script: str, url: str, folder: Path, written: str, pending: str, key_id: int) -> None:
+    """Run ``script`` (``CHILD`` or a variant) in a child process: ``written`` records stored, ``pending`` only
+    queued; SIGKILL it once it says it is ready."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, url, str(folder), written, pending, str(key_id)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.communicate()
+
+
 async def test_a_killed_process_loses_no_record(tmp_path: Path, db_url: str) -> None:
     folder = tmp_path / "journal"
     async with Database(db_url) as db:
         _, key = await KeyStore(db).create("k")
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, db.url, str(folder), "5", "7", str(key.id)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert child.stdout is not None
-            assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
-        finally:
-            os.kill(child.pid, signal.SIGKILL)
-            child.communicate()
+        await _killed_when_ready(CHILD, db.url, folder, "5", "7", key.id)
         assert len(await rows(db)) == 5  # the 7 queued ones were only in memory and in the journal
         assert await replay_journals(db, folder) == 8
         landed = {row.request_id: row for row in await rows(db)}
@@ -220,17 +226,7 @@ async def test_a_killed_process_loses_no_record_past_the_first_allocation(tmp_pa
     assert big_batches != CHILD
     async with Database(db_url) as db:
         _, key = await KeyStore(db).create("k")
-        child = subprocess.Popen(
-            [sys.executable, "-c", big_batches, db.url, str(folder), "0", str(pending), str(key.id)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert child.stdout is not None
-            assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
-        finally:
-            os.kill(child.pid, signal.SIGKILL)
-            child.communicate()
+        await _killed_when_ready(big_batches, db.url, folder, "0", str(pending), key.id)
         (segment,) = folder.glob("*.jnl")
         assert segment.stat().st_size > 1 << 20
         assert await replay_journals(db, folder) == pending + 1
@@ -251,17 +247,7 @@ async def test_a_segment_that_cannot_be_allocated_is_written_line_by_line(tmp_pa
     )
     async with Database(db_url) as db:
         _, key = await KeyStore(db).create("k")
-        child = subprocess.Popen(
-            [sys.executable, "-c", limited, db.url, str(folder), "0", "7", str(key.id)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert child.stdout is not None
-            assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
-        finally:
-            os.kill(child.pid, signal.SIGKILL)
-            child.communicate()
+        await _killed_when_ready(limited, db.url, folder, "0", "7", key.id)
         (segment,) = folder.glob("*.jnl")
         assert b"\0" not in segment.read_bytes() and segment.read_bytes().count(b"\n") == 8
         assert await replay_journals(db, folder) == 8
