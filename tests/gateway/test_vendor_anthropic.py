@@ -4,7 +4,6 @@ check the vendor's own auth header and, like Anthropic, refuse a thinking block 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +11,6 @@ import anthropic
 import msgspec
 import openai
 import pytest
-import sqlalchemy as sa
 from google import genai
 from google.genai import types as gtypes
 
@@ -28,12 +26,10 @@ from omnirouter.providers.auth import AuthStyle
 from omnirouter.providers.registry import ANTHROPIC_VIA
 from omnirouter.providers.vendors import VENDORS
 from omnirouter.routing.channel import Channel
-from omnirouter.storage import usage_records_table
 from omnirouter.storage.channels_repo import check_channel
 from omnirouter.storage.repo_common import Invalid
-from tests.helpers.billing import query
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
-from tests.helpers.vendor_gateway import anthropic_sdk, openai_sdk, vendor_anthropic_base
+from tests.helpers.vendor_gateway import anthropic_sdk, ledger_row, openai_sdk, vendor_anthropic_base
 
 KINDS = list(ANTHROPIC_VIA)
 PRICE = {"input": 1.0, "cached_input": 0.1, "output": 2.0}  # USD per 1M tokens: ×1000 nano-USD per token
@@ -106,16 +102,6 @@ def upstream(mock: MockUpstream, kind: ProviderKind) -> dict[str, Any]:
     assert CLIENT_KEY not in str(seen.headers) + str(seen.body)
     body: dict[str, Any] = seen.body
     return body
-
-
-async def ledger_row(gateway: RunningGateway, request_id: str) -> Any:
-    url = gateway.app.gateway.config.database_url
-    for _ in range(200):
-        rows = await query(url, sa.select(usage_records_table).where(usage_records_table.c.request_id == request_id))
-        if rows:
-            return rows[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no usage row for {request_id}")
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=[kind.value for kind in KINDS])

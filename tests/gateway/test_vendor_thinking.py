@@ -14,7 +14,6 @@ import anthropic
 import msgspec
 import openai
 import pytest
-import sqlalchemy as sa
 from google import genai
 from google.genai import types as gtypes
 
@@ -22,10 +21,16 @@ from omnirouter.config import GatewayConfig
 from omnirouter.mock_upstream import MockUpstream, directive
 from omnirouter.mock_upstream.plan import DEFAULT_REASONING
 from omnirouter.providers import ProviderKind
-from omnirouter.storage import usage_records_table
-from tests.helpers.billing import KeySpend, query
+from tests.helpers.billing import KeySpend
 from tests.helpers.gateway_harness import CLIENT_KEY, UPSTREAM_KEY, RunningGateway, running_gateway
-from tests.helpers.vendor_gateway import anthropic_sdk, openai_sdk, sent, vendor_anthropic_base, vendor_base
+from tests.helpers.vendor_gateway import (
+    anthropic_sdk,
+    ledger_row,
+    openai_sdk,
+    sent,
+    vendor_anthropic_base,
+    vendor_base,
+)
 
 # USD per 1M tokens.  Alias names are priced under their own names (exact, or by a pattern covering them);
 # the base models at other prices, so a charge at the base's price would show.
@@ -253,17 +258,6 @@ async def test_a_gemini_client_asks_an_alias_and_gets_thought_parts(
     assert quiet.text == "Echo: x"
     first = mock_upstream.requests[-2].body
     assert first["model"] == "qwen3-8b" and first["enable_thinking"] is True
-
-
-async def ledger_row(gateway: RunningGateway, request_id: str) -> Any:
-    """The usage row of ``request_id`` once the gateway has flushed it."""
-    url = gateway.app.gateway.config.database_url
-    for _ in range(200):
-        rows = await query(url, sa.select(usage_records_table).where(usage_records_table.c.request_id == request_id))
-        if rows:
-            return rows[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no usage row for {request_id}")
 
 
 def nano(model_price: str, usage: dict[str, int]) -> int:
