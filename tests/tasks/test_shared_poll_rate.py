@@ -74,6 +74,25 @@ async def test_two_pacers_on_one_redis_share_the_rate(shared: tuple[Redis, str])
             await client.aclose()
 
 
+async def test_turns_woken_late_by_a_stalled_process_are_given_up_not_sent_together(
+    shared: tuple[Redis, str],
+) -> None:
+    _, prefix = shared
+    client = redis_client(REDIS_URL)
+    pacer = ChannelPacer(4.0, wait=1.0, shared=SharedPollRate(client, prefix))
+    try:
+        burst = [await pacer.admit("mv", {}) for _ in range(4)]  # one second's worth at once
+        assert burst == [True] * 4
+        booked = [asyncio.create_task(pacer.admit("mv", {})) for _ in range(3)]  # turns 0.25 s apart, ahead
+        await asyncio.sleep(0.05)  # the three are booked in Redis and sleeping
+        time.sleep(1.2)  # the process stalls past all three turns (and more than one interval)
+        assert await asyncio.gather(*booked) == [False] * 3  # given up: they would reach the vendor together
+        on_time = await pacer.admit("mv", {})  # the bucket refilled meanwhile: a turn now is on time
+        assert on_time
+    finally:
+        await client.aclose()
+
+
 async def test_redis_down_paces_per_process_logs_once_and_is_shared_again_when_back(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

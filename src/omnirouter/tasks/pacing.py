@@ -6,7 +6,9 @@ Redis (``redis_url``), a channel's rate is one budget shared by every gateway pr
 make up to N × the rate.  Either way a rate is a bucket of bursts of up to one second's worth (at least
 one call), then the rate; per process, an ``aiolimiter.AsyncLimiter``.  A call that would wait longer
 than ``wait`` seconds for its turn is not made: ``admit`` answers False and the poller hands the task
-back to be polled shortly, without counting an attempt or an error (see ``TaskPoller``).
+back to be polled shortly, without counting an attempt or an error (see ``TaskPoller``).  A turn
+booked in Redis whose sleep ends more than one interval late (the process stalled: a pause, a swap, a
+busy loop) is given up the same way, so that turns booked apart do not reach the vendor together.
 
 Redis failing: ``admit`` never raises for it.  It logs one warning, paces with this process's limiters,
 and tries Redis again after ``retry_interval`` seconds.
@@ -81,6 +83,7 @@ class ChannelPacer:
         if rate is None:
             return True
         if self.shared is not None and time.monotonic() >= self._down_until:
+            asked = time.monotonic()
             try:
                 delay = await self.shared.take(name, rate, self.wait)
             except self._failures as exc:
@@ -92,7 +95,7 @@ class ChannelPacer:
                     return False
                 if delay > 0:
                     await asyncio.sleep(delay)
-                return True
+                return time.monotonic() - (asked + delay) <= 1.0 / rate
         limiter = self._limiter(name, rate)
         try:
             async with asyncio.timeout(self.wait):
