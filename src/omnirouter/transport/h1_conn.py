@@ -391,6 +391,8 @@ class H1Connection(asyncio.Protocol):
         self._stop_timer()
         response.finish()
         if keep:
+            if response._paused:  # its end came in the read that paused it: the next answer must be read
+                self.resume()
             self._on_idle(self)
         else:
             self.drop()
