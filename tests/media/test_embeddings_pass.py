@@ -90,10 +90,13 @@ class OddUpstream:
         self.queued: list[bytes] = []
         self.sent: list[bytes] = []
         self.requests: list[dict[str, Any]] = []
+        self.peers: list[object] = []  # the gateway's end of the connection each request came on
 
     async def embeddings(self, request: web.Request) -> web.Response:
         asked = await request.json()
         self.requests.append(asked)
+        assert request.transport is not None
+        self.peers.append(request.transport.get_extra_info("peername"))
         if self.queued:
             body = self.queued.pop(0)
         else:
@@ -143,6 +146,7 @@ def upstream(odd: tuple[OddUpstream, str], mock_upstream: MockUpstream) -> OddUp
     odd[0].queued.clear()
     odd[0].sent.clear()
     odd[0].requests.clear()
+    odd[0].peers.clear()
     mock_upstream.clear_requests()
     mock_upstream.clear_script()
     return odd[0]
@@ -174,6 +178,20 @@ async def test_the_upstream_answer_is_relayed_as_written_with_the_public_model(
     assert b'\n  "model": "text-embedding-3-small"' in sent  # indented, as OpenAI writes it
     assert body == sent.replace(b'"model": "text-embedding-3-small"', b'"model": "house-embeddings"')
     assert upstream.requests[0]["model"] == UPSTREAM_MODEL and upstream.requests[0]["encoding_format"] == encoding
+
+
+async def test_calls_go_through_the_gateways_http1_client_on_one_kept_alive_connection(
+    served: tuple[RunningGateway, Path], upstream: OddUpstream
+) -> None:
+    gateway = served[0]
+    client = gateway.app.gateway.client.chat
+    await client.close()  # no connection kept from earlier tests: the calls below open the one they use
+    made = client.connections_made
+    for encoding in ("float", "base64", "float", "base64", "float"):
+        status, _ = await raw_embeddings(gateway, {"model": PUBLIC, "input": TEXTS, "encoding_format": encoding})
+        assert status == 200
+    assert len(upstream.peers) == 5 and len(set(upstream.peers)) == 1
+    assert client.connections_made == made + 1 and client.idle == 1
 
 
 @pytest.mark.parametrize("encoding", ["float", "base64", None])

@@ -249,3 +249,24 @@ async def test_garbage_instead_of_an_answer_is_an_error() -> None:
             await client.post(URL(up.url), HEADERS, b"{}")
         assert classify_transport_error(caught.value, "c").kind is ErrorKind.UPSTREAM
         await client.close()
+
+
+async def test_an_answer_whose_end_came_in_the_read_that_paused_it_leaves_its_connection_reading() -> None:
+    """Past the high-water mark in the read that also brought its end, the answer is complete and its
+    connection goes back to the pool: reading again, so the next answer on it arrives."""
+    body = b"b" * (HIGH_WATER + 1000)  # two socket reads, the second crossing the mark with the end
+
+    async def respond(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer(body if request.body == b"big" else b"small"))
+        await writer.drain()
+        return True
+
+    async with raw_upstream(respond) as up:
+        client = H1Client()
+        big = await client.post(URL(up.url), HEADERS, b"big")
+        await asyncio.sleep(0.2)  # all of it arrives unread
+        assert await big.read() == body
+        small = await asyncio.wait_for(client.post(URL(up.url), HEADERS, b"small"), 2)
+        assert await asyncio.wait_for(small.read(), 2) == b"small"
+        assert up.connections == 1
+        await client.close()

@@ -22,7 +22,7 @@ from omnirouter.protocols.media.speech import AudioDecoder, AudioFrames
 from omnirouter.relay.context import RequestContext
 from omnirouter.relay.stream_pump import StreamGuard
 from omnirouter.routing import Channel
-from omnirouter.transport import TRANSPORT_ERRORS, AttemptFailure, UpstreamResponse, classify_transport_error
+from omnirouter.transport import TRANSPORT_ERRORS, AttemptFailure, MediaResponse, classify_transport_error
 
 __all__ = ["pump_audio"]
 
@@ -30,7 +30,7 @@ _NO_KEEPALIVE = float("inf")  # a binary body has no keep-alive frame
 
 
 async def pump_audio(
-    response: UpstreamResponse,
+    response: MediaResponse,
     decoder: AudioDecoder,
     frames: AudioFrames,
     ctx: RequestContext,

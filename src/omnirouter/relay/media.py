@@ -196,7 +196,7 @@ class MediaOperation(Generic[Req, Res]):
         channel = attempt.channel
         try:
             async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):
-                response = await open_call(self._client.session, channel, call, key, upstream.decode_error)
+                response = await open_call(self._client, channel, call, key, upstream.decode_error)
         except TimeoutError:
             late = GatewayError(ErrorKind.UPSTREAM_TIMEOUT, f"upstream channel {channel.name!r} did not answer in time")
             raise AttemptFailure(late, retryable=True) from None
@@ -234,7 +234,7 @@ class MediaOperation(Generic[Req, Res]):
             return None
         call = build_call(upstream, request, target)
         channel = attempt.channel
-        response = await open_call(self._client.session, channel, call, key, upstream.decode_error)
+        response = await open_call(self._client, channel, call, key, upstream.decode_error)
         head = await read_head(response, channel, scan)
         if isinstance(head, Answer):
             return call, head
@@ -244,7 +244,7 @@ class MediaOperation(Generic[Req, Res]):
     async def _pass(exchange: Exchange, channel: Channel, relayed: Relayed) -> None:
         ctx = exchange.ctx
         response = relayed.response
-        content_type = response.headers.get("content-type", "application/json").encode("latin-1")
+        content_type = (response.headers.get("content-type") or "application/json").encode("latin-1")
         headers = [(b"content-type", content_type), *exchange.headers,
                    (b"x-omnirouter-attempts", str(ctx.attempts).encode())]  # fmt: skip
         passing = Passing(relayed.scan, content_type)
@@ -279,7 +279,7 @@ class MediaOperation(Generic[Req, Res]):
         self, call: UpstreamCall, key: str, attempt: Attempt, upstream: MediaUpstream[Any, Any]
     ) -> Answer:
         channel = attempt.channel
-        response = await open_call(self._client.session, channel, call, key, upstream.decode_error)
+        response = await open_call(self._client, channel, call, key, upstream.decode_error)
         body = await read_answer(response, channel)
         headers = {name.lower(): value for name, value in response.headers.items()}
         return Answer(response.status, headers, body)

@@ -19,8 +19,8 @@ from omnirouter.relay.stream_pump import KeepAlive, pump_stream
 from omnirouter.routing import Channel
 from omnirouter.transport import (
     AttemptFailure,
+    MediaResponse,
     UpstreamClient,
-    UpstreamResponse,
     classify_transport_error,
     open_call,
     read_answer,
@@ -42,7 +42,7 @@ class StreamingUpstream(Protocol):
 class OpenStream(NamedTuple):
     """An upstream SSE answer, open, and the filter that relays it."""
 
-    response: UpstreamResponse
+    response: MediaResponse
     relay: StreamFilter
 
 
@@ -59,7 +59,7 @@ async def open_media_stream(
     returned open with its filter, any other is read whole (at most ``max_body_bytes``)."""
     try:
         async with asyncio.timeout(min(channel.first_byte_timeout, channel.total_timeout)):
-            response = await open_call(client.session, channel, call, key, upstream.decode_error)
+            response = await open_call(client, channel, call, key, upstream.decode_error)
     except TimeoutError as exc:
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     headers = {name.lower(): value for name, value in response.headers.items()}

@@ -19,7 +19,7 @@ from omnirouter.routing import Channel
 from omnirouter.transport import (
     TRANSPORT_ERRORS,
     AttemptFailure,
-    UpstreamResponse,
+    MediaResponse,
     classify_transport_error,
     read_at_most,
     too_large,
@@ -31,7 +31,7 @@ __all__ = ["Passing", "Relayed", "read_head"]
 class Relayed(NamedTuple):
     """An answer to pass through: the open response, its head already read and the scan that read it."""
 
-    response: UpstreamResponse
+    response: MediaResponse
     head: bytes
     scan: AnswerScan
 
@@ -69,7 +69,7 @@ class Passing:
         return b""
 
 
-async def read_head(response: UpstreamResponse, channel: Channel, scan: AnswerScan) -> bytes | Answer:
+async def read_head(response: MediaResponse, channel: Channel, scan: AnswerScan) -> bytes | Answer:
     """The head to relay (the verdict was yes), else the whole answer; raises ``AttemptFailure``
     (the response closed) for a transport error, an answer past the channel's limit or a scan error."""
     parts: list[bytes] = []
@@ -107,6 +107,6 @@ async def read_head(response: UpstreamResponse, channel: Channel, scan: AnswerSc
     return _answer(response, b"".join(parts))
 
 
-def _answer(response: UpstreamResponse, body: bytes) -> Answer:
+def _answer(response: MediaResponse, body: bytes) -> Answer:
     response.release()
     return Answer(response.status, {name.lower(): value for name, value in response.headers.items()}, body)

@@ -164,7 +164,7 @@ class TaskEngine:
 
     async def answer(self, channel: Channel, call: UpstreamCall, key: str, vendor: TaskVendor) -> Answer:
         """Make one call; a non-2xx raises ``AttemptFailure`` (its status in ``upstream_status``)."""
-        response = await open_call(self.client.session, channel, call, key, vendor.decode_error)
+        response = await open_call(self.client, channel, call, key, vendor.decode_error)
         body = await read_answer(response, channel)
         headers = {name.lower(): value for name, value in response.headers.items()}
         return Answer(response.status, headers, body)

@@ -1,7 +1,7 @@
 """Transport: every call to an upstream, and the only importer of aiohttp in the gateway.
 
-The worker's shared session (``UpstreamClient``: aiohttp, and ``H1Client``, the chat calls' lean
-HTTP/1.1 client), one upstream call with its failures classified
+The worker's shared session (``UpstreamClient``: aiohttp, and ``H1Client``, the chat and media calls'
+lean HTTP/1.1 client), one upstream call with its failures classified
 (``open_upstream``, ``read_answer``, ``AttemptFailure``, ``RETRYABLE_STATUSES``), secrets scrubbed
 from upstream error text, a whole-answer POST for probes (``post_whole``) and the SSRF-guarded
 image fetch (``ImageFetcher``).  Channels and attempts come in through ``UpstreamChannel`` and
@@ -19,7 +19,7 @@ from omnirouter.transport.client import (
 )
 from omnirouter.transport.fetch import ImageFetcher
 from omnirouter.transport.h1_client import H1Client
-from omnirouter.transport.media_call import MediaChannel, build_call, follow_calls, open_call
+from omnirouter.transport.media_call import MediaChannel, MediaResponse, build_call, follow_calls, open_call
 from omnirouter.transport.upstream import (
     RETRYABLE_STATUSES,
     AttemptFailure,
@@ -42,6 +42,7 @@ __all__ = [
     "H1Client",
     "ImageFetcher",
     "MediaChannel",
+    "MediaResponse",
     "Session",
     "UpstreamAttempt",
     "UpstreamChannel",

@@ -1,15 +1,19 @@
-"""The chat path's upstream client: HTTP/1.1 POSTs over pooled kept-alive connections (``H1Client``).
+"""The gateway's own upstream client: HTTP/1.1 requests over pooled kept-alive connections (``H1Client``).
 
-aiohttp serves every other upstream call; on the chat hot path its per-request machinery (request
-and response objects, auto headers, payload registry, URL and multidict work) was the largest single
-cost of a relayed request, so chat calls go through this small client instead (docs/architecture.md).
+It carries the chat calls (``post``) and the media calls to a channel's base URL (``request``, any
+method).  On those hot paths aiohttp's per-request machinery (request and response objects, auto
+headers, payload registry, URL and multidict work, its response parser) was the largest single cost
+of a relayed request; aiohttp serves the rest (operator probes, downloads from URLs a vendor gave,
+which may redirect; docs/architecture.md).  No redirect is followed here.
 
 - A pool per origin (scheme, host, port): idle kept-alive connections reused last-in first-out, given
   up after ``keepalive`` seconds idle; one the peer closed while idle is never reused (its
   ``connection_lost`` takes it out).  One request at a time per connection, no pipelining.
-- What is fixed per channel and key is encoded once: the request line, ``Host``, the channel's headers,
+- What is fixed per method, URL and headers is encoded once: the request line, ``Host``, the channel's headers,
   ``Accept`` and ``Accept-Encoding: gzip, deflate`` (answers are decoded as aiohttp's auto_decompress
-  did), up to ``Content-Length: ``; a request adds its length and body.
+  did), up to ``Content-Length: ``; a request adds its length and body.  As aiohttp does, a request
+  without a body sends no ``Content-Length`` when its method carries none (GET, HEAD, OPTIONS, TRACE),
+  ``Content-Length: 0`` otherwise.  The answer to a HEAD has no body (its connection is not reused).
 - TLS with ``ssl.create_default_context()`` (certificates verified, SNI), made once on first use.
 - Timeouts as aiohttp's were: ``connect`` (opening the connection, TLS included: ``ConnectTimeout``) and,
   for plain calls, ``read``: the longest silence of the upstream while the caller waits for the head or
@@ -20,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from functools import partial
+from typing import Any
 
 from yarl import URL
 
@@ -29,6 +34,8 @@ from omnirouter.transport.h1_conn import ConnectFailed, H1Connection, H1Error, H
 
 _MAX_TARGETS = 1024
 _BIG_BODY = 64 * 1024  # bodies from here on are written apart from the head instead of copied behind it
+BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+"""Methods whose request, without a body, says no ``Content-Length`` (aiohttp's ``GET_METHODS``)."""
 
 
 class ConnectTimeout(H1Error, TimeoutError):
@@ -40,22 +47,26 @@ class BadRequestHead(H1Error):
 
 
 class _Target:
-    """A URL with its headers, encoded once: the origin and the request's head up to ``Content-Length: ``."""
+    """A method, URL and headers, encoded once: the origin and the request's head up to ``Content-Length: ``
+    (``head``), and whole for a request with no body that says no length (``bare``: a GET's)."""
 
-    __slots__ = ("head", "headers", "host", "origin", "port", "tls", "url")
+    __slots__ = ("bare", "head", "headers", "host", "method", "origin", "port", "tls", "url")
 
-    def __init__(self, url: URL, headers: Mapping[str, str]) -> None:
+    def __init__(self, method: str, url: URL, headers: Mapping[str, str]) -> None:
+        self.method = method
         self.url = url
         self.headers = headers  # held: the cache is keyed by the ids of these two
         scheme = url.scheme
         host = url.raw_host
         if scheme not in ("http", "https") or not host or url.port is None:
-            raise BadRequestHead(f"cannot POST to a {scheme!r} URL")
+            raise BadRequestHead(f"cannot send to a {scheme!r} URL")
+        if not method.isalpha() or not method.isupper():
+            raise BadRequestHead(f"cannot send a {method!r} request")
         self.tls = scheme == "https"
         self.host = host
         self.port = url.port
         self.origin = (scheme, host, url.port)
-        lines = [f"POST {url.raw_path_qs} HTTP/1.1"]
+        lines = [f"{method} {url.raw_path_qs} HTTP/1.1"]
         names = {name.lower() for name in headers}
         if "host" not in names:
             lines.append(f"Host: {url.host_port_subcomponent}")
@@ -69,32 +80,50 @@ class _Target:
             lines.append("Accept: */*")
         if "accept-encoding" not in names:
             lines.append("Accept-Encoding: gzip, deflate")
+        self.bare = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") if method in BODILESS_METHODS else b""
         lines.append("Content-Length: ")
         self.head = "\r\n".join(lines).encode("utf-8")
 
 
 class H1Client:
-    """A worker's HTTP/1.1 client for chat calls: ``post`` returns the open answer (``H1Response``)."""
+    """A worker's HTTP/1.1 client for chat and media calls: ``request`` (``post``) returns the open answer
+    (``H1Response``)."""
 
     def __init__(self, keepalive: float = 60.0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.keepalive = keepalive
         self._ssl = ssl_context
         self._idle: dict[tuple[str, str, int], list[H1Connection]] = {}
         self._open: set[H1Connection] = set()
-        self._targets: dict[tuple[int, int], _Target] = {}
+        self._targets: dict[tuple[str, int, int], _Target] = {}
         self.connections_made = 0
         """How many connections were opened (tests and benchmarks read it)."""
 
-    async def post(
+    def post(
         self,
         url: URL,
         headers: Mapping[str, str],
         body: bytes,
         connect: float | None = None,
         read: float | None = None,
-    ) -> H1Response:
+    ) -> Coroutine[Any, Any, H1Response]:
         """POST ``body``; returns the answer once its head has come (its body is read from it)."""
-        key = (id(url), id(headers))
+        return self.request("POST", url, headers, body, connect, read)
+
+    async def request(
+        self,
+        method: str,
+        url: URL,
+        headers: Mapping[str, str],
+        body: bytes = b"",
+        connect: float | None = None,
+        read: float | None = None,
+    ) -> H1Response:
+        """Send a ``method`` request (upper case) with ``body``; returns the answer once its head has come.
+
+        The encoded head is kept per (``method``, ``url``, ``headers``) object: a caller that sends many
+        requests gives the same ``url`` and ``headers`` objects each time, not equal new ones.
+        """
+        key = (method, id(url), id(headers))
         target = self._targets.get(key)
         if target is None or target.url is not url or target.headers is not headers:
             target = self._target(key, url, headers)
@@ -104,11 +133,12 @@ class H1Client:
         loop = asyncio.get_running_loop()
         head = loop.create_future()
         response = H1Response(conn, head)
-        length = str(len(body)).encode()
-        if len(body) < _BIG_BODY:
-            conn.send(b"".join((target.head, length, b"\r\n\r\n", body)), response, read)
+        if not body and target.bare:
+            conn.send(target.bare, response, read, method == "HEAD")
+        elif len(body) < _BIG_BODY:
+            conn.send(b"".join((target.head, str(len(body)).encode(), b"\r\n\r\n", body)), response, read)
         else:
-            conn.send(b"".join((target.head, length, b"\r\n\r\n")), response, read)
+            conn.send(b"".join((target.head, str(len(body)).encode(), b"\r\n\r\n")), response, read)
             assert conn.transport is not None
             conn.transport.write(body)
         try:
@@ -118,10 +148,10 @@ class H1Client:
             raise
         return response
 
-    def _target(self, key: tuple[int, int], url: URL, headers: Mapping[str, str]) -> _Target:
+    def _target(self, key: tuple[str, int, int], url: URL, headers: Mapping[str, str]) -> _Target:
         if len(self._targets) >= _MAX_TARGETS:
             self._targets.clear()
-        target = self._targets[key] = _Target(url, headers)
+        target = self._targets[key] = _Target(key[0], url, headers)
         return target
 
     def _reuse(self, origin: tuple[str, str, int]) -> H1Connection | None:

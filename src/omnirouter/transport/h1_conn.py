@@ -281,6 +281,7 @@ class H1Connection(asyncio.Protocol):
         self._header_bytes = 0  # of header names and values
         self._interim = False
         self._eof_body = False  # the body runs to the connection's end (no length, not chunked)
+        self._head_only = False  # the answer to a HEAD: no body whatever its head says
         self._timer: asyncio.TimerHandle | None = None
         self._read_limit = 0.0
 
@@ -367,35 +368,45 @@ class H1Connection(asyncio.Protocol):
         head = response._head
         if not head.done():
             head.set_result(None)
+        if self._head_only:  # complete with its head; the parser would wait for the body its head declares
+            self.response = None
+            self._stop_timer()
+            response.finish()
+            self.drop()  # so the connection, out of step with its parser, is not reused
 
     def on_body(self, body: bytes) -> None:
         response = self.response
-        assert response is not None
-        response.feed(body)
+        if response is not None:  # None: after a HEAD's answer (the connection is being dropped)
+            response.feed(body)
 
     def on_message_complete(self) -> None:
         if self._interim:
             self._interim = False
             return
         response = self.response
-        assert response is not None
+        if response is None:  # a HEAD's answer, finished with its head
+            return
         keep = self._parser.should_keep_alive() and not self._eof_body
         self.response = None
         self._stop_timer()
         response.finish()
         if keep:
+            if response._paused:  # its end came in the read that paused it: the next answer must be read
+                self.resume()
             self._on_idle(self)
         else:
             self.drop()
 
     # Used by the client and the answer.
 
-    def send(self, data: bytes, response: H1Response, read_limit: float | None) -> None:
-        """Write a request whose answer ``response`` will read (limited to ``read_limit`` s of silence)."""
+    def send(self, data: bytes, response: H1Response, read_limit: float | None, head_only: bool = False) -> None:
+        """Write a request whose answer ``response`` will read (limited to ``read_limit`` s of silence);
+        ``head_only``: the request is a HEAD (its answer ends with its head)."""
         self.response = response
         self._head_bytes = self._header_bytes = 0
         self._eof_body = False
         self._interim = False
+        self._head_only = head_only
         loop = self._loop
         self.last_data = now = loop.time()
         if read_limit is not None:

@@ -1,23 +1,42 @@
 """One call of a media codec (``protocols.media.base.UpstreamCall``) to a channel: any method, path,
 content type and body; the channel's auth headers only where the call wants them.  ``follow_calls``: the
 calls of one attempt (build, answer, parse, follow-ups), each answered by a function its caller gives
-(the media relay's and the image task runs')."""
+(the media relay's and the image task runs').
+
+A call under the channel's base URL goes through the worker's own HTTP/1.1 client (``H1Client``, the
+chat calls' one), its URL and headers built once per (channel, method, path, key, call headers) and
+kept (``_Built``) so the client encodes the request's head once; a 3xx answer there is made again
+through aiohttp, which follows redirects as before.  A whole URL a vendor gave (a download, a poll on
+another host) goes through aiohttp's session.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Protocol, TypeAlias, TypeVar
 
-import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from omnirouter.ir import GatewayError
 from omnirouter.protocols.media.base import Answer, Followup, MediaUpstream, Target, UpstreamCall
-from omnirouter.transport.client import TRANSPORT_ERRORS, classify_transport_error
+from omnirouter.transport.client import (
+    TRANSPORT_ERRORS,
+    ChatResponse,
+    UpstreamClient,
+    UpstreamResponse,
+    classify_transport_error,
+)
 from omnirouter.transport.upstream import AttemptFailure, UpstreamChannel, refused
 
-__all__ = ["MediaChannel", "build_call", "follow_calls", "open_call"]
+__all__ = ["MediaChannel", "MediaResponse", "build_call", "follow_calls", "open_call"]
+
+MediaResponse: TypeAlias = ChatResponse | UpstreamResponse
+"""An open answer to a media call: the worker's HTTP/1.1 client's, or aiohttp's (a whole URL)."""
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_BUILT = 1024
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -49,33 +68,77 @@ def call_url(channel: MediaChannel, call: UpstreamCall) -> str:
     return channel.base_url + call.path
 
 
+class _Built:
+    """The URL and headers of calls under a channel's base URL, built once per (channel, method, path,
+    key, call headers): the same objects each time, so the HTTP/1.1 client encodes their head once.
+    At most ``_MAX_BUILT`` are kept (then all are dropped and built again as calls come)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, tuple[MediaChannel, URL, CIMultiDictProxy[str]]] = {}
+
+    def get(self, channel: MediaChannel, call: UpstreamCall, key: str) -> tuple[URL, CIMultiDictProxy[str]]:
+        typed = call.content_type if call.body or call.method == "POST" else ""
+        extra = tuple(call.headers.items()) if call.headers else ()
+        wanted = (id(channel), call.method, call.path, key if call.auth else None, typed, extra)
+        items = self._items
+        found = items.get(wanted)
+        if found is not None and found[0] is channel:  # the channel itself, not one at its freed address
+            return found[1], found[2]
+        if len(items) >= _MAX_BUILT:
+            items.clear()
+        url = URL(channel.base_url + call.path)
+        headers = CIMultiDictProxy(call_headers(channel, call, key))
+        items[wanted] = (channel, url, headers)
+        return url, headers
+
+
+_built = _Built()
+
+
 async def open_call(
-    session: aiohttp.ClientSession,
+    client: UpstreamClient,
     channel: MediaChannel,
     call: UpstreamCall,
     key: str,
     decode_error: Callable[[int, bytes], GatewayError],
-) -> aiohttp.ClientResponse:
+) -> MediaResponse:
     """Make ``call``; a 2xx response is returned open, anything else raises ``AttemptFailure``.
 
-    Connecting is timed by aiohttp (and, for a call not streamed, every silence up to the channel's
-    first-byte limit); the caller bounds the whole call.
+    Connecting is timed by the client (and, for a call not streamed, every silence up to the channel's
+    first-byte limit: the ``sock_connect`` and ``sock_read`` of the channel's timeouts); the caller
+    bounds the whole call.
     """
     timeout = channel.timeout if call.stream else channel.plain_timeout
-    headers = call_headers(channel, call, key)
+    response: MediaResponse
     try:
-        response = await session.request(
-            call.method,
-            call_url(channel, call),
-            data=call.body or None,
-            headers=CIMultiDictProxy(headers),
-            timeout=timeout,
-        )
+        if call.path.startswith(("http://", "https://")):
+            response = await _by_session(client, channel, call, key)
+        else:
+            url, headers = _built.get(channel, call, key)
+            response = await client.chat.request(
+                call.method, url, headers, call.body, timeout.sock_connect, timeout.sock_read
+            )
+            if response.status in _REDIRECTS and "location" in response.headers:
+                response.close()  # aiohttp follows it as it always did
+                response = await _by_session(client, channel, call, key)
     except TRANSPORT_ERRORS as exc:
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     if response.status < 400:
         return response
     raise await refused(response, channel, decode_error)
+
+
+async def _by_session(client: UpstreamClient, channel: MediaChannel, call: UpstreamCall, key: str) -> UpstreamResponse:
+    """``call`` through aiohttp's session (redirects followed)."""
+    return await client.session.request(
+        call.method,
+        call_url(channel, call),
+        data=call.body or None,
+        headers=CIMultiDictProxy(call_headers(channel, call, key)),
+        timeout=channel.timeout if call.stream else channel.plain_timeout,
+    )
 
 
 def build_call(upstream: MediaUpstream[Req, Res], request: Req, target: Target) -> UpstreamCall:
