@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from urllib.parse import quote
 
 import msgspec
@@ -47,6 +48,7 @@ class Channel:
         "max_error_bytes",
         "max_event_bytes",
         "max_output_tokens",
+        "media_calls",
         "model_map",
         "models",
         "name",
@@ -99,6 +101,9 @@ class Channel:
         self._headers_by_key: dict[str, CIMultiDictProxy[str]] = {}
         self._urls: dict[tuple[ProtocolName, str, bool], URL] = {}
         self._attempts: dict[str, Attempt] = {}
+        # The transport's media calls under ``base_url``: their URL and headers, built once per call shape
+        # (transport/media_call.py), so the HTTP/1.1 client encodes their head once; gone with the channel.
+        self.media_calls: dict[Hashable, tuple[URL, CIMultiDictProxy[str]]] = {}
         # The transport's timers for connecting (and a plain call's silences), built once here.
         self.timeout, self.plain_timeout = call_timeouts(config.connect_timeout, config.first_byte_timeout)
         self.first_byte_timeout = config.first_byte_timeout

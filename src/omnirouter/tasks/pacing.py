@@ -82,8 +82,8 @@ class ChannelPacer:
         rate = self.rate(options)
         if rate is None:
             return True
-        if self.shared is not None and time.monotonic() >= self._down_until:
-            asked = time.monotonic()
+        asked = time.monotonic()
+        if self.shared is not None and asked >= self._down_until:
             try:
                 delay = await self.shared.take(name, rate, self.wait)
             except self._failures as exc:

@@ -5,7 +5,7 @@ calls of one attempt (build, answer, parse, follow-ups), each answered by a func
 
 A call under the channel's base URL goes through the worker's own HTTP/1.1 client (``H1Client``, the
 chat calls' one), its URL and headers built once per (channel, method, path, key, call headers) and
-kept (``_Built``) so the client encodes the request's head once; a 3xx answer there is made again
+kept on the channel (``media_calls``) so the client encodes the request's head once; a 3xx answer there is made again
 through aiohttp, which follows redirects as before.  A whole URL a vendor gave (a download, a poll on
 another host) goes through aiohttp's session.
 """
@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Protocol, TypeAlias, TypeVar
 
+import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -44,15 +45,17 @@ Early = TypeVar("Early")
 
 
 class MediaChannel(UpstreamChannel, Protocol):
-    """What a media call reads of its channel beyond a chat call: its base URL."""
+    """What a media call reads of its channel beyond a chat call: its base URL, and where the URL and
+    headers of its calls are kept (``media_calls``)."""
 
     base_url: str
+    media_calls: dict[Hashable, tuple[URL, CIMultiDictProxy[str]]]
 
 
 def call_headers(channel: MediaChannel, call: UpstreamCall, key: str) -> CIMultiDict[str]:
     """The channel's headers (auth included when the call wants it), the call's content type and headers."""
     headers: CIMultiDict[str] = CIMultiDict(channel.headers(key)) if call.auth else CIMultiDict()
-    if call.body or call.method == "POST":
+    if _sends_type(call):
         headers["content-type"] = call.content_type
     else:
         headers.popall("content-type", None)
@@ -68,33 +71,29 @@ def call_url(channel: MediaChannel, call: UpstreamCall) -> str:
     return channel.base_url + call.path
 
 
-class _Built:
-    """The URL and headers of calls under a channel's base URL, built once per (channel, method, path,
-    key, call headers): the same objects each time, so the HTTP/1.1 client encodes their head once.
-    At most ``_MAX_BUILT`` are kept (then all are dropped and built again as calls come)."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self) -> None:
-        self._items: dict[Hashable, tuple[MediaChannel, URL, CIMultiDictProxy[str]]] = {}
-
-    def get(self, channel: MediaChannel, call: UpstreamCall, key: str) -> tuple[URL, CIMultiDictProxy[str]]:
-        typed = call.content_type if call.body or call.method == "POST" else ""
-        extra = tuple(call.headers.items()) if call.headers else ()
-        wanted = (id(channel), call.method, call.path, key if call.auth else None, typed, extra)
-        items = self._items
-        found = items.get(wanted)
-        if found is not None and found[0] is channel:  # the channel itself, not one at its freed address
-            return found[1], found[2]
-        if len(items) >= _MAX_BUILT:
-            items.clear()
-        url = URL(channel.base_url + call.path)
-        headers = CIMultiDictProxy(call_headers(channel, call, key))
-        items[wanted] = (channel, url, headers)
-        return url, headers
+def _sends_type(call: UpstreamCall) -> bool:
+    """Whether the call says its content type: it has a body, or it is a POST."""
+    return bool(call.body) or call.method == "POST"
 
 
-_built = _Built()
+def _built(channel: MediaChannel, call: UpstreamCall, key: str) -> tuple[URL, CIMultiDictProxy[str]]:
+    """The URL and headers of a call under the channel's base URL, kept in ``channel.media_calls`` per
+    call shape (method, path, key, type, headers): the same objects each time, so the HTTP/1.1 client
+    encodes their head once.  At most ``_MAX_BUILT`` a channel (then all are dropped: paths with ids)."""
+    shape = (
+        call.method,
+        call.path,
+        key if call.auth else None,
+        call.content_type if _sends_type(call) else "",
+        tuple(call.headers.items()),
+    )
+    kept = channel.media_calls
+    found = kept.get(shape)
+    if found is None:
+        if len(kept) >= _MAX_BUILT:
+            kept.clear()
+        found = kept[shape] = (URL(channel.base_url + call.path), CIMultiDictProxy(call_headers(channel, call, key)))
+    return found
 
 
 async def open_call(
@@ -114,15 +113,15 @@ async def open_call(
     response: MediaResponse
     try:
         if call.path.startswith(("http://", "https://")):
-            response = await _by_session(client, channel, call, key)
+            response = await _by_session(client, channel, call, key, timeout)
         else:
-            url, headers = _built.get(channel, call, key)
+            url, headers = _built(channel, call, key)
             response = await client.chat.request(
                 call.method, url, headers, call.body, timeout.sock_connect, timeout.sock_read
             )
             if response.status in _REDIRECTS and "location" in response.headers:
                 response.close()  # aiohttp follows it as it always did
-                response = await _by_session(client, channel, call, key)
+                response = await _by_session(client, channel, call, key, timeout)
     except TRANSPORT_ERRORS as exc:
         raise AttemptFailure(classify_transport_error(exc, channel.name), retryable=True) from None
     if response.status < 400:
@@ -130,14 +129,16 @@ async def open_call(
     raise await refused(response, channel, decode_error)
 
 
-async def _by_session(client: UpstreamClient, channel: MediaChannel, call: UpstreamCall, key: str) -> UpstreamResponse:
+async def _by_session(
+    client: UpstreamClient, channel: MediaChannel, call: UpstreamCall, key: str, limits: aiohttp.ClientTimeout
+) -> UpstreamResponse:
     """``call`` through aiohttp's session (redirects followed)."""
     return await client.session.request(
         call.method,
         call_url(channel, call),
         data=call.body or None,
         headers=CIMultiDictProxy(call_headers(channel, call, key)),
-        timeout=channel.timeout if call.stream else channel.plain_timeout,
+        timeout=limits,
     )
 
 
