@@ -6,8 +6,8 @@ calls of one attempt (build, answer, parse, follow-ups), each answered by a func
 A call under the channel's base URL goes through the worker's own HTTP/1.1 client (``H1Client``, the
 chat calls' one), its URL and headers built once per (channel, method, path, key, call headers) and
 kept on the channel (``media_calls``) so the client encodes the request's head once; a 3xx answer
-there is made again through aiohttp, which follows redirects as before.  A whole URL a vendor gave (a download, a poll on
-another host) goes through aiohttp's session.
+there is made again through aiohttp, which follows redirects as before.  A whole URL a vendor gave
+(a download, a poll on another host) goes through aiohttp's session.
 """
 
 from __future__ import annotations
